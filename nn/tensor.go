@@ -7,9 +7,18 @@ import (
 
 // Tensor is a dense float32 array, row-major and contiguous (N, C, D, H, W
 // for volumes, W fastest). Views share Data; shape changes are cheap.
+//
+// A Tensor also carries its autograd state: whether it is a trainable leaf
+// (RequiresGrad), the gradient accumulated by Graph.Backward, and the
+// recorded operation that produced it (if any).
 type Tensor struct {
 	Shape []int
 	Data  []float32
+
+	reqGrad bool    // leaf that wants a gradient (parameters)
+	grad    *Tensor // gradient buffer, same shape as the tensor
+	gradOK  bool    // grad holds a value; false after ZeroGrad (next write overwrites)
+	node    *node   // recording of the op that produced this tensor
 }
 
 // NewTensor returns a zero tensor of the given shape.
@@ -34,8 +43,85 @@ func FromData(data []float32, shape ...int) (*Tensor, error) {
 	return &Tensor{Shape: append([]int(nil), shape...), Data: data}, nil
 }
 
+// Scalar returns a one-element tensor of shape [] holding v.
+func Scalar(v float32) *Tensor { return &Tensor{Shape: []int{}, Data: []float32{v}} }
+
 // Numel returns the number of elements.
 func (t *Tensor) Numel() int { return len(t.Data) }
+
+// Dim returns the number of dimensions.
+func (t *Tensor) Dim() int { return len(t.Shape) }
+
+// Item returns the single value of a one-element tensor (NaN otherwise), the
+// usual way to read a loss.
+func (t *Tensor) Item() float32 {
+	if len(t.Data) != 1 {
+		return float32(math.NaN())
+	}
+	return t.Data[0]
+}
+
+// Clone returns a deep copy of the values and shape, without autograd state.
+func (t *Tensor) Clone() *Tensor {
+	return &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
+}
+
+// View returns a tensor sharing t's data with another shape of the same
+// size. One dimension may be -1 and is inferred. View carries no autograd
+// history: use Graph.Reshape inside a differentiable computation.
+func (t *Tensor) View(shape ...int) (*Tensor, error) {
+	s, err := inferShape(len(t.Data), shape)
+	if err != nil {
+		return nil, err
+	}
+	return &Tensor{Shape: s, Data: t.Data}, nil
+}
+
+// RequiresGrad reports whether t is a leaf that receives a gradient.
+func (t *Tensor) RequiresGrad() bool { return t.reqGrad }
+
+// SetRequiresGrad marks t as a trainable leaf (true) or frozen (false) and
+// returns t. Frozen parameters receive no gradient and cost no backward work.
+func (t *Tensor) SetRequiresGrad(on bool) *Tensor {
+	t.reqGrad = on
+	return t
+}
+
+// Grad returns the gradient accumulated by the last Backward calls, or nil
+// when none has been computed since creation or ZeroGrad.
+func (t *Tensor) Grad() *Tensor {
+	if !t.gradOK {
+		return nil
+	}
+	return t.grad
+}
+
+// ZeroGrad forgets the accumulated gradient. The buffer is kept, and the
+// next Backward overwrites it instead of adding (no memset needed).
+func (t *Tensor) ZeroGrad() { t.gradOK = false }
+
+// SetGrad replaces the gradient (used by optimizers' helpers and custom
+// training loops, e.g. to scale gradients). A nil g clears it.
+func (t *Tensor) SetGrad(g *Tensor) {
+	t.grad = g
+	t.gradOK = g != nil
+}
+
+// needsGrad reports whether a gradient must flow into t.
+func (t *Tensor) needsGrad() bool { return t.reqGrad || t.node != nil }
+
+// SameShape reports whether a and b have identical shapes.
+func SameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
 
 func numel(shape []int) (int, error) {
 	n := 1
@@ -49,4 +135,31 @@ func numel(shape []int) (int, error) {
 		n *= d
 	}
 	return n, nil
+}
+
+// inferShape resolves one -1 entry so that the shape holds n elements.
+func inferShape(n int, shape []int) ([]int, error) {
+	s := append([]int(nil), shape...)
+	inf, prod := -1, 1
+	for i, d := range s {
+		switch {
+		case d == -1 && inf < 0:
+			inf = i
+		case d < 0:
+			return nil, fmt.Errorf("nn: bad dimension %d in shape %v", d, shape)
+		default:
+			prod *= d
+		}
+	}
+	if inf >= 0 {
+		if prod == 0 || n%prod != 0 {
+			return nil, fmt.Errorf("nn: cannot infer -1 in shape %v for %d elements", shape, n)
+		}
+		s[inf] = n / prod
+		prod *= s[inf]
+	}
+	if prod != n {
+		return nil, fmt.Errorf("nn: shape %v holds %d elements, tensor has %d", shape, prod, n)
+	}
+	return s, nil
 }

@@ -1,0 +1,69 @@
+package nn
+
+// Arena recycles tensor buffers between passes of the same computation.
+//
+// A forward (or training) pass asks for its intermediate tensors in the same
+// order every time; the arena hands out, in request order, the tensors it
+// created during earlier passes, so after one warm-up pass a pass allocates
+// nothing. Reset starts a new pass: every tensor handed out before becomes
+// invalid, so copy results you keep (Tensor.Clone) before resetting.
+//
+// An Arena is not safe for concurrent use; use one per goroutine.
+type Arena struct {
+	owned []*Tensor // tensors owning their buffer, in request order
+	views []*Tensor // headers sharing another tensor's buffer
+	next  int
+	nextV int
+}
+
+// NewArena returns an empty arena.
+func NewArena() *Arena { return &Arena{} }
+
+// Reset makes every tensor handed out so far reusable.
+func (a *Arena) Reset() { a.next, a.nextV = 0, 0 }
+
+// Bytes reports the memory held by the arena's buffers.
+func (a *Arena) Bytes() int64 {
+	var n int64
+	for _, t := range a.owned {
+		n += int64(cap(t.Data)) * 4
+	}
+	return n
+}
+
+// Tensor returns a tensor of the given shape whose contents are undefined
+// (callers overwrite every element).
+func (a *Arena) Tensor(shape ...int) *Tensor {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	if a.next == len(a.owned) {
+		a.owned = append(a.owned, &Tensor{Shape: make([]int, 0, 6)})
+	}
+	t := a.owned[a.next]
+	a.next++
+	if cap(t.Data) < n {
+		t.Data = make([]float32, n)
+	}
+	t.Data = t.Data[:n]
+	reset(t, shape)
+	return t
+}
+
+// view returns an arena-owned tensor header sharing data with a new shape.
+func (a *Arena) view(data []float32, shape []int) *Tensor {
+	if a.nextV == len(a.views) {
+		a.views = append(a.views, &Tensor{Shape: make([]int, 0, 6)})
+	}
+	t := a.views[a.nextV]
+	a.nextV++
+	t.Data = data
+	reset(t, shape)
+	return t
+}
+
+func reset(t *Tensor, shape []int) {
+	t.Shape = append(t.Shape[:0], shape...)
+	t.reqGrad, t.grad, t.gradOK, t.node = false, nil, false, nil
+}

@@ -1,0 +1,260 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Options configures a Graph. The zero value is an inference graph that
+// records nothing and allocates fresh tensors.
+type Options struct {
+	// Grad records operations so that Backward can compute gradients.
+	Grad bool
+	// Arena, when set, supplies every intermediate tensor (and intermediate
+	// gradient); Graph.Reset resets it.
+	Arena *Arena
+	// RNG drives Dropout; nil means a generator seeded with 0.
+	RNG *RNG
+}
+
+// Graph is the context of one forward (and backward) pass: it holds the tape
+// of recorded operations when gradients are on, the buffer arena and the
+// random generator for dropout, and the first error any operation met.
+//
+// Operations are methods on Graph (g.Add, g.Conv3d, ...). A Graph with
+// Grad=false records nothing: inference pays only for the arithmetic.
+// Shape errors do not panic: the failing operation stores an error, returns
+// an empty tensor, and every later operation returns at once; check Err
+// after the forward pass. A Graph is not safe for concurrent use.
+type Graph struct {
+	grad   bool
+	noGrad int
+	arena  *Arena
+	rng    *RNG
+	tape   []*node
+	err    error
+	dead   *Tensor
+}
+
+// node is one recorded operation: back receives the gradient of out and
+// accumulates the gradients of its inputs through Graph.gradBuf.
+type node struct {
+	out  *Tensor
+	back func(gout []float32)
+}
+
+// NewGraph returns a graph configured by opts.
+func NewGraph(opts Options) *Graph {
+	r := opts.RNG
+	if r == nil {
+		r = NewRNG(0)
+	}
+	return &Graph{grad: opts.Grad, arena: opts.Arena, rng: r, dead: &Tensor{Shape: []int{0}}}
+}
+
+// Reset forgets the tape and the error and resets the arena, so the graph
+// can run the next pass reusing its memory. Tensors from the previous pass
+// become invalid when an arena is used.
+func (g *Graph) Reset() {
+	for i := range g.tape {
+		g.tape[i] = nil
+	}
+	g.tape = g.tape[:0]
+	g.err = nil
+	if g.arena != nil {
+		g.arena.Reset()
+	}
+}
+
+// Err returns the first error met by an operation of this pass.
+func (g *Graph) Err() error { return g.err }
+
+// RNG returns the graph's random generator.
+func (g *Graph) RNG() *RNG { return g.rng }
+
+// Recording reports whether operations are currently being recorded.
+func (g *Graph) Recording() bool { return g.grad && g.noGrad == 0 }
+
+// NoGrad runs f with recording switched off (like torch.no_grad), for
+// example to compute a metric inside a training pass.
+func (g *Graph) NoGrad(f func()) {
+	g.noGrad++
+	defer func() { g.noGrad-- }()
+	f()
+}
+
+// fail records the first error and returns the placeholder tensor.
+func (g *Graph) fail(format string, args ...any) *Tensor {
+	if g.err == nil {
+		g.err = fmt.Errorf("nn: "+format, args...)
+	}
+	return g.dead
+}
+
+// SetErr records err as the graph's error (first one wins); layers outside
+// this package use it to report their own shape errors.
+func (g *Graph) SetErr(err error) *Tensor {
+	if g.err == nil && err != nil {
+		g.err = err
+	}
+	return g.dead
+}
+
+// bad reports whether an operation must be skipped because of an earlier
+// error.
+func (g *Graph) bad() bool { return g.err != nil }
+
+// alloc returns an uninitialised tensor (from the arena when there is one).
+func (g *Graph) alloc(shape ...int) *Tensor {
+	if g.arena != nil {
+		return g.arena.Tensor(shape...)
+	}
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, n)}
+}
+
+// zeros returns a zero-filled tensor.
+func (g *Graph) zeros(shape ...int) *Tensor {
+	t := g.alloc(shape...)
+	if g.arena != nil {
+		clear(t.Data)
+	}
+	return t
+}
+
+// Alloc returns an uninitialised tensor owned by this pass (from the arena
+// when there is one); custom operations use it for outputs.
+func (g *Graph) Alloc(shape ...int) *Tensor { return g.alloc(shape...) }
+
+// rec reports whether an operation on these inputs must be recorded.
+func (g *Graph) rec(ins ...*Tensor) bool {
+	if !g.grad || g.noGrad > 0 {
+		return false
+	}
+	for _, t := range ins {
+		if t.needsGrad() {
+			return true
+		}
+	}
+	return false
+}
+
+// record appends an operation to the tape.
+func (g *Graph) record(out *Tensor, back func(gout []float32)) {
+	n := &node{out: out, back: back}
+	out.node = n
+	g.tape = append(g.tape, n)
+}
+
+// gradBuf returns t's gradient buffer for an operation's backward to write
+// into. fresh means it holds no value yet and must be overwritten; otherwise
+// the caller adds to it. nil means t needs no gradient.
+func (g *Graph) gradBuf(t *Tensor) (buf []float32, fresh bool) {
+	if !t.needsGrad() {
+		return nil, false
+	}
+	if t.grad == nil || len(t.grad.Data) != len(t.Data) {
+		if t.node == nil || g.arena == nil { // leaves keep their gradient across passes
+			t.grad = &Tensor{Shape: append([]int(nil), t.Shape...), Data: make([]float32, len(t.Data))}
+		} else {
+			t.grad = g.arena.Tensor(t.Shape...)
+		}
+		t.gradOK = false
+	}
+	fresh = !t.gradOK
+	t.gradOK = true
+	return t.grad.Data, fresh
+}
+
+// accum adds src into t's gradient (copying when fresh).
+func (g *Graph) accum(t *Tensor, src []float32) {
+	dst, fresh := g.gradBuf(t)
+	if dst == nil {
+		return
+	}
+	if fresh {
+		copy(dst, src)
+		return
+	}
+	addTo(dst, src)
+}
+
+// Backward computes the gradient of the scalar loss with respect to every
+// tensor that requires one, adding to gradients already present (call
+// ZeroGrad between steps, or keep them to accumulate over micro-batches).
+// The tape is consumed: call Reset before the next pass.
+func (g *Graph) Backward(loss *Tensor) error {
+	if g.err != nil {
+		return g.err
+	}
+	if len(loss.Data) != 1 {
+		return fmt.Errorf("nn: Backward needs a one-element loss, got shape %v", loss.Shape)
+	}
+	if !loss.needsGrad() {
+		return errors.New("nn: Backward on a tensor with no recorded history (gradients off or nothing requires grad)")
+	}
+	return g.BackwardWith(loss, []float32{1})
+}
+
+// BackwardWith back-propagates an explicit gradient seed for out (same
+// number of elements), e.g. for vector-Jacobian products.
+func (g *Graph) BackwardWith(out *Tensor, seed []float32) error {
+	if len(seed) != len(out.Data) {
+		return fmt.Errorf("nn: gradient seed has %d values for a tensor of shape %v", len(seed), out.Shape)
+	}
+	g.accum(out, seed)
+	for i := len(g.tape) - 1; i >= 0; i-- {
+		n := g.tape[i]
+		if n == nil || !n.out.gradOK {
+			continue
+		}
+		n.back(n.out.grad.Data)
+	}
+	for i := range g.tape {
+		g.tape[i].out.node = nil // release history: the tape is consumed
+		g.tape[i] = nil
+	}
+	g.tape = g.tape[:0]
+	return nil
+}
+
+// Detach returns a tensor sharing x's data with no history: gradients do not
+// flow through it.
+func (g *Graph) Detach(x *Tensor) *Tensor {
+	return &Tensor{Shape: x.Shape, Data: x.Data}
+}
+
+// CustomBackward receives the gradient of a custom operation's output and
+// returns the gradients of its inputs (nil for inputs that need none).
+type CustomBackward func(gout []float32) [][]float32
+
+// Custom adds a differentiable operation defined outside this package (for
+// example a survival loss). out must be computed from ins by the caller
+// (without Graph ops); back maps the output gradient to one gradient slice
+// per input, each of the input's size (or nil). Only inputs that need a
+// gradient receive one.
+func (g *Graph) Custom(ins []*Tensor, out *Tensor, back CustomBackward) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	if !g.rec(ins...) {
+		return out
+	}
+	in := append([]*Tensor(nil), ins...)
+	g.record(out, func(gout []float32) {
+		grads := back(gout)
+		for i, t := range in {
+			if i >= len(grads) || grads[i] == nil || !t.needsGrad() {
+				continue
+			}
+			if len(grads[i]) != len(t.Data) {
+				panic(fmt.Sprintf("nn: custom backward returned %d values for input %d of shape %v", len(grads[i]), i, t.Shape))
+			}
+			g.accum(t, grads[i])
+		}
+	})
+	return out
+}

@@ -1,0 +1,133 @@
+package nn
+
+// MatMul multiplies the last two dimensions: a [..., m, k] × b [..., k, n]
+// → [..., m, n]. Leading (batch) dimensions must agree, or b may be 2-D
+// and is then shared by every batch entry. transA / transB use the
+// transposes of the last two dimensions of a and b.
+func (g *Graph) MatMul(a, b *Tensor, transA, transB bool) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	if len(a.Shape) < 2 || len(b.Shape) < 2 {
+		return g.fail("MatMul needs at least 2-D operands, got %v and %v", a.Shape, b.Shape)
+	}
+	na, nb := len(a.Shape), len(b.Shape)
+	m, k := a.Shape[na-2], a.Shape[na-1]
+	if transA {
+		m, k = k, m
+	}
+	kb, n := b.Shape[nb-2], b.Shape[nb-1]
+	if transB {
+		kb, n = n, kb
+	}
+	if k != kb {
+		return g.fail("MatMul: inner sizes differ: %v × %v (transA=%v transB=%v)", a.Shape, b.Shape, transA, transB)
+	}
+	batch := len(a.Data) / max(m*k, 1)
+	shared := nb == 2
+	if !shared && !SameShape(a.Shape[:na-2], b.Shape[:nb-2]) {
+		return g.fail("MatMul: batch dimensions differ: %v × %v", a.Shape, b.Shape)
+	}
+	shape := append(append([]int(nil), a.Shape[:na-2]...), m, n)
+	out := g.alloc(shape...)
+	lda, ldb := a.Shape[na-1], b.Shape[nb-1]
+	bStride := k * n
+	if shared {
+		bStride = 0
+	}
+	if shared && !transA {
+		sgemm(false, transB, batch*m, n, k, 1, a.Data, lda, b.Data, ldb, 0, out.Data, n)
+	} else {
+		for i := 0; i < batch; i++ {
+			sgemm(transA, transB, m, n, k, 1, a.Data[i*m*k:], lda, b.Data[i*bStride:], ldb, 0, out.Data[i*m*n:], n)
+		}
+	}
+	if g.rec(a, b) {
+		g.record(out, func(gout []float32) {
+			if ga, fresh := g.gradBuf(a); ga != nil {
+				beta := beta(fresh)
+				for i := 0; i < batch; i++ {
+					gi, bi := gout[i*m*n:], b.Data[i*bStride:]
+					if transA { // ga[k,m] = B · goutᵀ
+						sgemm(transB, true, k, m, n, 1, bi, ldb, gi, n, beta, ga[i*m*k:], lda)
+					} else { // ga[m,k] = gout · Bᵀ
+						sgemm(false, !transB, m, k, n, 1, gi, n, bi, ldb, beta, ga[i*m*k:], lda)
+					}
+				}
+			}
+			if gb, fresh := g.gradBuf(b); gb != nil {
+				for i := 0; i < batch; i++ {
+					bt := beta(fresh && (i == 0 || !shared))
+					gi, ai := gout[i*m*n:], a.Data[i*m*k:]
+					dst := gb[i*bStride:]
+					if transB { // gb[n,k] = goutᵀ · A
+						sgemm(true, transA, n, k, m, 1, gi, n, ai, lda, bt, dst, ldb)
+					} else { // gb[k,n] = Aᵀ · gout
+						sgemm(!transA, false, k, n, m, 1, ai, lda, gi, n, bt, dst, ldb)
+					}
+				}
+			}
+		})
+	}
+	return out
+}
+
+// beta is the GEMM accumulation factor: overwrite a fresh gradient, add
+// into an existing one.
+func beta(fresh bool) float32 {
+	if fresh {
+		return 0
+	}
+	return 1
+}
+
+// Linear computes x·Wᵀ + b over the last dimension of x (PyTorch layout:
+// w is [out, in], b is [out] or nil).
+func (g *Graph) Linear(x, w, b *Tensor) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	nd := len(x.Shape)
+	if nd == 0 || len(w.Shape) != 2 || x.Shape[nd-1] != w.Shape[1] {
+		return g.fail("Linear: input %v does not match weight %v (want [..., %d])", x.Shape, w.Shape, w.Shape[len(w.Shape)-1])
+	}
+	in, outF := w.Shape[1], w.Shape[0]
+	if b != nil && len(b.Data) != outF {
+		return g.fail("Linear: bias of %d values for %d outputs", len(b.Data), outF)
+	}
+	rows := len(x.Data) / max(in, 1)
+	shape := append(append([]int(nil), x.Shape[:nd-1]...), outF)
+	out := g.alloc(shape...)
+	betaF := float32(0)
+	if b != nil {
+		for r := 0; r < rows; r++ {
+			copy(out.Data[r*outF:(r+1)*outF], b.Data)
+		}
+		betaF = 1
+	}
+	sgemm(false, true, rows, outF, in, 1, x.Data, in, w.Data, in, betaF, out.Data, outF)
+	ins := [3]*Tensor{x, w, b}
+	if b == nil {
+		ins[2] = x
+	}
+	if g.rec(ins[:]...) {
+		g.record(out, func(gout []float32) {
+			if gx, fresh := g.gradBuf(x); gx != nil {
+				sgemm(false, false, rows, in, outF, 1, gout, outF, w.Data, in, beta(fresh), gx, in)
+			}
+			if gw, fresh := g.gradBuf(w); gw != nil {
+				sgemm(true, false, outF, in, rows, 1, gout, outF, x.Data, in, beta(fresh), gw, in)
+			}
+			if b != nil {
+				if gb := g.gradAcc(b); gb != nil {
+					for r := 0; r < rows; r++ {
+						for j, v := range gout[r*outF : (r+1)*outF] {
+							gb[j] += v
+						}
+					}
+				}
+			}
+		})
+	}
+	return out
+}
