@@ -198,9 +198,9 @@ func TestLargeHeaderUsesVersion2(t *testing.T) {
 	if h[6] != 1 {
 		t.Fatalf("small header uses version %d", h[6])
 	}
-	big := make([]int, 0)
-	for len(formatHeader("<f4", false, big)) < 70000 {
-		big = append(big, 123456789)
+	big := make([]int, 7000) // 7000 × len("123456789, ") > 65535
+	for i := range big {
+		big[i] = 123456789
 	}
 	h = encodeHeader("<f4", false, big)
 	if h[6] != 2 || len(h)%headerAlign != 0 {
