@@ -1,0 +1,182 @@
+package nifti
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/metasurv/metasurv/volume"
+)
+
+// pairNames returns the header and image file names of a .hdr/.img pair
+// named by either file, and whether path names a pair at all.
+func pairNames(path string) (hdr, img string, ok bool) {
+	base, gz := strings.CutSuffix(path, ".gz")
+	suffix := ""
+	if gz {
+		suffix = ".gz"
+	}
+	ext := strings.ToLower(filepath.Ext(base))
+	if ext != ".hdr" && ext != ".img" {
+		return "", "", false
+	}
+	stem := base[:len(base)-len(ext)]
+	h, i := ".hdr", ".img"
+	if filepath.Ext(base) != ext { // keep the case of the given name (.HDR/.IMG)
+		h, i = ".HDR", ".IMG"
+	}
+	return stem + h + suffix, stem + i + suffix, true
+}
+
+// ReadFile reads a NIfTI-1 or NIfTI-2 image from path: a single file
+// (.nii, .nii.gz, any name) or a pair named by its .hdr or .img file
+// (optionally .gz). Compression is detected from the content.
+func ReadFile(path string, opts *ReadOptions) (*Image, error) {
+	if hdrPath, imgPath, ok := pairNames(path); ok {
+		return readPairFiles(hdrPath, imgPath, opts)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("nifti: %w", err)
+	}
+	defer f.Close()
+	img, err := Read(f, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
+}
+
+func readPairFiles(hdrPath, imgPath string, opts *ReadOptions) (*Image, error) {
+	hf, err := os.Open(hdrPath)
+	if err != nil {
+		return nil, fmt.Errorf("nifti: %w", err)
+	}
+	defer hf.Close()
+	df, err := os.Open(imgPath)
+	if err != nil {
+		return nil, fmt.Errorf("nifti: %w", err)
+	}
+	defer df.Close()
+	img, err := ReadPair(hf, df, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", hdrPath, err)
+	}
+	return img, nil
+}
+
+// WriteFile writes img to path: a pair when the name ends in .hdr or .img
+// (both files are written), a single file otherwise; gzipped when the name
+// ends in .gz. The header magic is set accordingly.
+func WriteFile(path string, img *Image, opts *WriteOptions) error {
+	o := WriteOptions{Compress: strings.HasSuffix(path, ".gz")}
+	if opts != nil {
+		o.Level = opts.Level
+	}
+	if hdrPath, imgPath, ok := pairNames(path); ok {
+		return writeFiles(&o, img, hdrPath, imgPath)
+	}
+	return writeFiles(&o, img, path)
+}
+
+// writeFiles creates the named files and writes img to them (one name:
+// single file; two: pair), removing them on failure.
+func writeFiles(opts *WriteOptions, img *Image, paths ...string) (err error) {
+	var ws []*bufio.Writer
+	var fs []*os.File
+	defer func() {
+		for i, f := range fs {
+			if err == nil {
+				err = ws[i].Flush()
+			}
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("nifti: %w", cerr)
+			}
+		}
+		if err != nil {
+			for _, p := range paths {
+				os.Remove(p)
+			}
+		}
+	}()
+	for _, p := range paths {
+		f, err := os.Create(p)
+		if err != nil {
+			return fmt.Errorf("nifti: %w", err)
+		}
+		fs = append(fs, f)
+		ws = append(ws, bufio.NewWriterSize(f, 1<<20))
+	}
+	if len(ws) == 2 {
+		return WritePair(ws[0], ws[1], img, opts)
+	}
+	return Write(ws[0], img, opts)
+}
+
+// Load reads the 3-D image at path as a float32 volume in world RAS+ mm:
+// data scaled by scl_slope/scl_inter and the affine chosen as nibabel does
+// (sform, else qform, else the base affine). Images with more than one
+// volume (4-D time series, vector fields) fail with ErrNot3D: use
+// ReadFile and Image.Volume to pick one.
+func Load(path string) (*volume.Volume, error) {
+	img, err := ReadFile(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if img.NumFrames() != 1 {
+		return nil, fmt.Errorf("%s: %w: shape %v has %d volumes; use ReadFile and Image.Volume(t)", path, ErrNot3D, img.Header.Shape(), img.NumFrames())
+	}
+	v, err := img.Volume(0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
+}
+
+// Save writes v as a NIfTI-1 float32 image (.nii, or .nii.gz when path
+// ends in .gz; a .hdr/.img pair for those names). The affine is stored
+// both as sform and as qform, with code 2 (aligned anatomy) for both, and
+// the units as millimetres.
+func Save(path string, v *volume.Volume) error {
+	img, err := FromVolume(v)
+	if err != nil {
+		return err
+	}
+	return WriteFile(path, img, nil)
+}
+
+// FromVolume returns a NIfTI-1 float32 image holding v, with sform = qform
+// = v.Affine (codes XformAlignedAnat), voxel sizes from the affine and
+// units millimetres. The qform is the closest rigid transform when the
+// affine has shears (see SetQform).
+func FromVolume(v *volume.Volume) (*Image, error) {
+	if v == nil {
+		return nil, errors.New("nifti: nil volume")
+	}
+	n, err := volume.NumVoxels(v.Dims)
+	if err != nil {
+		return nil, err
+	}
+	if len(v.Data) != n {
+		return nil, fmt.Errorf("%w: volume has %d values for dims %v", ErrInvalidHeader, len(v.Data), v.Dims)
+	}
+	img := &Image{Header: Header{
+		Version:   1,
+		Dim:       [8]int64{3, int64(v.Dims[0]), int64(v.Dims[1]), int64(v.Dims[2]), 1, 1, 1, 1},
+		Pixdim:    [8]float64{1, 1, 1, 1, 1, 1, 1, 1},
+		Datatype:  DTFloat32,
+		Bitpix:    32,
+		SclSlope:  1,
+		XYZTUnits: UnitsMM,
+	}}
+	img.Header.SetSform(v.Affine, XformAlignedAnat)
+	if err := img.Header.SetQform(v.Affine, XformAlignedAnat); err != nil {
+		return nil, err
+	}
+	img.Data = make([]byte, 4*n)
+	putFloat32s(img.Data, v.Data)
+	return img, nil
+}
