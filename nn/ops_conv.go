@@ -1,0 +1,208 @@
+package nn
+
+import "fmt"
+
+// ConvOpts are the geometry options of a 3-D convolution, as in
+// torch.nn.Conv3d. Zero Stride/Dilation entries and zero Groups mean 1, so
+// the zero value is a stride-1, unpadded, ungrouped convolution.
+type ConvOpts struct {
+	Stride, Padding, Dilation [3]int
+	Groups                    int
+	// OutputPadding (transposed convolution only) adds cells at the high end
+	// of each output axis.
+	OutputPadding [3]int
+}
+
+func (o ConvOpts) norm() ConvOpts {
+	for i := range 3 {
+		if o.Stride[i] == 0 {
+			o.Stride[i] = 1
+		}
+		if o.Dilation[i] == 0 {
+			o.Dilation[i] = 1
+		}
+	}
+	if o.Groups == 0 {
+		o.Groups = 1
+	}
+	return o
+}
+
+// convGeom is a resolved convolution: input (n, cin, in), weight
+// (cout, cin/groups, k), output (n, cout, out).
+type convGeom struct {
+	n, cin, cout int
+	in, k, out   [3]int
+	o            ConvOpts
+}
+
+func (c *convGeom) inVol() int  { return c.in[0] * c.in[1] * c.in[2] }
+func (c *convGeom) outVol() int { return c.out[0] * c.out[1] * c.out[2] }
+func (c *convGeom) kVol() int   { return c.k[0] * c.k[1] * c.k[2] }
+
+// flops returns the multiply-adds ×2 of one forward pass.
+func (c *convGeom) flops() float64 {
+	return 2 * float64(c.n) * float64(c.cout) * float64(c.outVol()) * float64(c.cin/c.o.Groups*c.kVol())
+}
+
+// pointwise reports a 1×1×1, stride-1, unpadded convolution (a plain GEMM).
+func (c *convGeom) pointwise() bool {
+	return c.k == [3]int{1, 1, 1} && c.o.Stride == [3]int{1, 1, 1} && c.o.Padding == [3]int{}
+}
+
+func newConvGeom(x, w []int, o ConvOpts) (convGeom, error) {
+	o = o.norm()
+	if len(x) != 5 || len(w) != 5 {
+		return convGeom{}, fmt.Errorf("conv3d needs 5-D input and weight (N,C,D,H,W), got %v and %v", x, w)
+	}
+	c := convGeom{n: x[0], cin: x[1], cout: w[0], in: [3]int{x[2], x[3], x[4]}, k: [3]int{w[2], w[3], w[4]}, o: o}
+	if o.Groups < 1 || c.cin%o.Groups != 0 || c.cout%o.Groups != 0 || w[1] != c.cin/o.Groups {
+		return c, fmt.Errorf("conv3d: input %v, weight %v and groups %d disagree (want weight [cout, cin/groups, k...])", x, w, o.Groups)
+	}
+	for i := range 3 {
+		if o.Padding[i] < 0 || o.Stride[i] < 1 || o.Dilation[i] < 1 || c.k[i] < 1 {
+			return c, fmt.Errorf("conv3d: bad stride %v, padding %v, dilation %v or kernel %v", o.Stride, o.Padding, o.Dilation, c.k)
+		}
+		span := o.Dilation[i]*(c.k[i]-1) + 1
+		c.out[i] = (c.in[i]+2*o.Padding[i]-span)/o.Stride[i] + 1
+		if c.in[i]+2*o.Padding[i] < span {
+			return c, fmt.Errorf("conv3d: kernel %v (dilation %v) larger than padded input %v", c.k, o.Dilation, c.in)
+		}
+	}
+	return c, nil
+}
+
+// Conv3d computes a 3-D cross-correlation (torch.nn.functional.conv3d):
+// x (N, Cin, D, H, W), w (Cout, Cin/groups, kD, kH, kW), optional bias b
+// (Cout).
+func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOpts) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	c, err := newConvGeom(x.Shape, w.Shape, o)
+	if err != nil {
+		return g.fail("%v", err)
+	}
+	if b != nil && len(b.Data) != c.cout {
+		return g.fail("conv3d: bias of %d values for %d output channels", len(b.Data), c.cout)
+	}
+	out := g.alloc(c.n, c.cout, c.out[0], c.out[1], c.out[2])
+	g.convForward(&c, x.Data, w.Data, out.Data)
+	if b != nil {
+		addChannelBias(out.Data, b.Data, c.n, c.outVol())
+	}
+	ins := [3]*Tensor{x, w, x}
+	if b != nil {
+		ins[2] = b
+	}
+	if g.rec(ins[:]...) {
+		g.record(out, func(gout []float32) {
+			if gx, fresh := g.gradBuf(x); gx != nil {
+				g.convBackwardData(&c, w.Data, gout, gx, fresh)
+			}
+			if gw, fresh := g.gradBuf(w); gw != nil {
+				g.convBackwardWeight(&c, x.Data, gout, gw, fresh)
+			}
+			if b != nil {
+				if gb, fresh := g.gradBuf(b); gb != nil {
+					channelSum(gb, gout, c.n, c.cout, c.outVol(), fresh)
+				}
+			}
+		})
+	}
+	return out
+}
+
+// ConvTranspose3d computes torch.nn.functional.conv_transpose3d: x (N, Cin,
+// D, H, W), w (Cin, Cout/groups, kD, kH, kW), optional bias (Cout). It is
+// the data gradient of the convolution mapping its output back to x.
+func (g *Graph) ConvTranspose3d(x, w, b *Tensor, o ConvOpts) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	o = o.norm()
+	if len(x.Shape) != 5 || len(w.Shape) != 5 || w.Shape[0] != x.Shape[1] || x.Shape[1]%o.Groups != 0 {
+		return g.fail("conv_transpose3d: input %v and weight %v disagree (want weight [cin, cout/groups, k...])", x.Shape, w.Shape)
+	}
+	cout := w.Shape[1] * o.Groups
+	var outSz [3]int
+	for i := range 3 {
+		outSz[i] = (x.Shape[2+i]-1)*o.Stride[i] - 2*o.Padding[i] + o.Dilation[i]*(w.Shape[2+i]-1) + o.OutputPadding[i] + 1
+		if o.OutputPadding[i] < 0 || (o.OutputPadding[i] >= o.Stride[i] && o.OutputPadding[i] >= o.Dilation[i]) {
+			return g.fail("conv_transpose3d: output padding %v must be smaller than stride %v or dilation %v", o.OutputPadding, o.Stride, o.Dilation)
+		}
+	}
+	// The adjoint convolution maps the output (N, cout, outSz) to x.
+	c, err := newConvGeom([]int{x.Shape[0], cout, outSz[0], outSz[1], outSz[2]}, w.Shape, o)
+	if err != nil {
+		return g.fail("conv_transpose3d: %v", err)
+	}
+	if c.out != [3]int{x.Shape[2], x.Shape[3], x.Shape[4]} {
+		return g.fail("conv_transpose3d: input %v does not map back onto itself (got %v)", x.Shape, c.out)
+	}
+	if b != nil && len(b.Data) != cout {
+		return g.fail("conv_transpose3d: bias of %d values for %d output channels", len(b.Data), cout)
+	}
+	out := g.alloc(x.Shape[0], cout, outSz[0], outSz[1], outSz[2])
+	g.convBackwardData(&c, w.Data, x.Data, out.Data, true)
+	if b != nil {
+		addChannelBias(out.Data, b.Data, c.n, c.inVol())
+	}
+	ins := [3]*Tensor{x, w, x}
+	if b != nil {
+		ins[2] = b
+	}
+	if g.rec(ins[:]...) {
+		g.record(out, func(gout []float32) {
+			if gx, fresh := g.gradBuf(x); gx != nil {
+				tmp := gx
+				if !fresh {
+					tmp = g.alloc(len(gx)).Data
+				}
+				g.convForward(&c, gout, w.Data, tmp)
+				if !fresh {
+					addTo(gx, tmp)
+				}
+			}
+			if gw, fresh := g.gradBuf(w); gw != nil {
+				g.convBackwardWeight(&c, gout, x.Data, gw, fresh)
+			}
+			if b != nil {
+				if gb, fresh := g.gradBuf(b); gb != nil {
+					channelSum(gb, gout, c.n, cout, c.inVol(), fresh)
+				}
+			}
+		})
+	}
+	return out
+}
+
+func addChannelBias(y, b []float32, n, vol int) {
+	c := len(b)
+	pfor(n*c, vol, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			v := b[r%c]
+			row := y[r*vol : (r+1)*vol]
+			for i := range row {
+				row[i] += v
+			}
+		}
+	})
+}
+
+// channelSum sums gy (n, c, vol) over n and vol into gb (c).
+func channelSum(gb, gy []float32, n, c, vol int, fresh bool) {
+	for ch := 0; ch < c; ch++ {
+		var s float64
+		for i := 0; i < n; i++ {
+			for _, v := range gy[(i*c+ch)*vol : (i*c+ch+1)*vol] {
+				s += float64(v)
+			}
+		}
+		if fresh {
+			gb[ch] = float32(s)
+		} else {
+			gb[ch] += float32(s)
+		}
+	}
+}
