@@ -1,0 +1,295 @@
+package gemm
+
+import (
+	"unsafe"
+
+	"github.com/metasurv/metasurv/internal/cpu"
+	"github.com/metasurv/metasurv/internal/parallel"
+)
+
+// microKernel computes the mr×nr tile acc = Σₚ a[p·mr+i]·b[p·nr+j] over k
+// packed steps and stores c[i·ldc+j] = acc (beta == 0, C is not read) or
+// acc + beta·c[i·ldc+j]. a and b point at packed panels (see PackedA and
+// PackedB for the layout); c points at the tile's top-left element.
+type microKernel func(k int, a, b, c *float32, ldc int, beta float32)
+
+// blocking is one level's micro-kernel with its cache blocking: an A block
+// of mc×kc floats stays in L2, a B sliver of kc×nr floats in L1, and a B
+// panel of kc×nc floats in L3 (BLIS loop order jc, pc, ic, jr, ir).
+type blocking struct {
+	level          cpu.Level
+	mr, nr         int
+	mc, kc, nc     int
+	kern           microKernel
+	flopsPerCycle  float64 // peak, for the partitioning cost model
+	packCostPerElt float64 // cycles per packed float, ditto
+}
+
+// blockings is indexed by cpu.Level; the kernel_*.go files fill it in.
+var blockings [cpu.AVX512 + 1]*blocking
+
+func blockingFor(l cpu.Level) *blocking {
+	for ; l > cpu.Portable; l-- {
+		if blockings[l] != nil {
+			return blockings[l]
+		}
+	}
+	return blockings[cpu.Portable]
+}
+
+// operands is one GEMM call after validation. pa/pb, when set, replace the
+// packing of a/b.
+type operands struct {
+	transA, transB bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	pa             *PackedA
+	pb             *PackedB
+	beta           float32
+	c              []float32
+	ldc            int
+	ep             *Epilogue
+}
+
+// minParallelWork is the m·n·k below which one thread is faster than waking
+// the pool (about 10 µs of work).
+const minParallelWork = 1 << 19
+
+func run(op *operands) {
+	if op.m == 0 || op.n == 0 {
+		return
+	}
+	if op.k == 0 || op.alpha == 0 {
+		scaleC(op)
+		return
+	}
+	bl := blockingFor(cpu.Current())
+	switch {
+	case op.pa != nil:
+		bl = op.pa.bl
+	case op.pb != nil:
+		bl = op.pb.bl
+	}
+	pm, pn := 1, 1
+	if w := parallel.Workers(); w > 1 && op.m*op.n*op.k >= minParallelWork {
+		pm, pn = partition(bl, op.m, op.n, op.k, w)
+	}
+	if pm*pn == 1 {
+		s := getScratch()
+		op.part(bl, s, 0, op.m, 0, op.n)
+		putScratch(s)
+		return
+	}
+	j := getJob()
+	j.op, j.bl, j.pm, j.pn = *op, bl, pm, pn
+	parallel.For(pm*pn, j.fn)
+	putJob(j)
+}
+
+// partition splits C into a pm×pn grid of parts, one per worker, choosing
+// the grid with the least estimated time per worker: compute on whole
+// tiles plus the packing that each part repeats.
+func partition(bl *blocking, m, n, k, w int) (pm, pn int) {
+	tm, tn := ceilDiv(m, bl.mr), ceilDiv(n, bl.nr)
+	best := -1.0
+	pm, pn = 1, 1
+	for gm := 1; gm <= w; gm++ {
+		gn := w / gm
+		if gm*gn != w || gm > tm || gn > tn {
+			continue
+		}
+		rows := ceilDiv(tm, gm) * bl.mr
+		cols := ceilDiv(tn, gn) * bl.nr
+		compute := 2 * float64(rows) * float64(cols) * float64(k) / bl.flopsPerCycle
+		pack := float64(k) * (float64(rows)*float64(ceilDiv(cols, bl.nc)) + float64(cols)) * bl.packCostPerElt
+		if t := compute + pack; best < 0 || t < best {
+			best, pm, pn = t, gm, gn
+		}
+	}
+	return pm, pn
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// job carries one multi-threaded call to the pool; fn is the bound method
+// value, created once per job so that parallel.For does not allocate.
+type job struct {
+	op     operands
+	bl     *blocking
+	pm, pn int
+	fn     func(lo, hi int)
+}
+
+var jobFree = make(chan *job, 16)
+
+func getJob() *job {
+	select {
+	case j := <-jobFree:
+		return j
+	default:
+		j := &job{}
+		j.fn = j.runParts
+		return j
+	}
+}
+
+func putJob(j *job) {
+	j.op = operands{} // drop references to the caller's slices
+	select {
+	case jobFree <- j:
+	default:
+	}
+}
+
+func (j *job) runParts(lo, hi int) {
+	s := getScratch()
+	tm, tn := ceilDiv(j.op.m, j.bl.mr), ceilDiv(j.op.n, j.bl.nr)
+	for p := lo; p < hi; p++ {
+		gi, gj := p/j.pn, p%j.pn
+		m0 := min(j.op.m, gi*tm/j.pm*j.bl.mr)
+		m1 := min(j.op.m, (gi+1)*tm/j.pm*j.bl.mr)
+		n0 := min(j.op.n, gj*tn/j.pn*j.bl.nr)
+		n1 := min(j.op.n, (gj+1)*tn/j.pn*j.bl.nr)
+		if m0 < m1 && n0 < n1 {
+			j.op.part(j.bl, s, m0, m1, n0, n1)
+		}
+	}
+	putScratch(s)
+}
+
+// part computes the block C[m0:m1, n0:n1]; m0 and n0 are multiples of
+// mr and nr so that pre-packed panels can be indexed directly.
+func (op *operands) part(bl *blocking, s *scratch, m0, m1, n0, n1 int) {
+	for jc := n0; jc < n1; jc += bl.nc {
+		nb := min(bl.nc, n1-jc)
+		for pc := 0; pc < op.k; pc += bl.kc {
+			kb := min(bl.kc, op.k-pc)
+			var bp []float32
+			if op.pb != nil {
+				bp = op.pb.panel(pc, jc, kb)
+			} else {
+				bp = s.b
+				packB(bp, op.b, op.ldb, op.transB, pc, jc, kb, nb, bl.nr)
+			}
+			beta := op.beta
+			if pc > 0 {
+				beta = 1
+			}
+			last := pc+kb == op.k
+			for ic := m0; ic < m1; ic += bl.mc {
+				mb := min(bl.mc, m1-ic)
+				var ap []float32
+				if op.pa != nil {
+					ap = op.pa.panel(pc, ic, kb)
+				} else {
+					ap = s.a
+					packA(ap, op.a, op.lda, op.transA, op.alpha, ic, pc, mb, kb, bl.mr)
+				}
+				op.macro(bl, s.t, ap, bp, ic, jc, mb, nb, kb, beta, last)
+			}
+		}
+	}
+}
+
+// macro runs the micro-kernel over an mb×nb block of C from packed panels.
+// Ragged edge tiles are computed into the scratch tile t and merged.
+func (op *operands) macro(bl *blocking, t, ap, bp []float32, ic, jc, mb, nb, kb int, beta float32, last bool) {
+	mr, nr := bl.mr, bl.nr
+	for jr := 0; jr < nb; jr += nr {
+		nw := min(nr, nb-jr)
+		bs := &bp[(jr/nr)*kb*nr]
+		for ir := 0; ir < mb; ir += mr {
+			mh := min(mr, mb-ir)
+			as := &ap[(ir/mr)*kb*mr]
+			off := (ic+ir)*op.ldc + jc + jr
+			if mh == mr && nw == nr {
+				_ = op.c[off+(mr-1)*op.ldc+nr-1] // the kernel writes the whole tile
+				bl.kern(kb, as, bs, &op.c[off], op.ldc, beta)
+			} else {
+				bl.kern(kb, as, bs, &t[0], nr, 0)
+				mergeTile(op.c[off:], op.ldc, t, nr, mh, nw, beta)
+			}
+			if last && op.ep != nil {
+				op.ep.applyTile(op.c, op.ldc, ic+ir, jc+jr, mh, nw)
+			}
+		}
+	}
+}
+
+// mergeTile stores the top-left mh×nw corner of the tile t (stride nr) into
+// c as t + beta·c (beta == 0: C is not read).
+func mergeTile(c []float32, ldc int, t []float32, nr, mh, nw int, beta float32) {
+	for i := range mh {
+		row := c[i*ldc : i*ldc+nw]
+		src := t[i*nr : i*nr+nw]
+		if beta == 0 {
+			copy(row, src)
+			continue
+		}
+		for j, v := range src {
+			row[j] = v + beta*row[j]
+		}
+	}
+}
+
+// scaleC handles alpha == 0 or k == 0: C = beta·C, then the epilogue.
+func scaleC(op *operands) {
+	for i := range op.m {
+		row := op.c[i*op.ldc : i*op.ldc+op.n]
+		if op.beta == 0 {
+			clear(row)
+		} else if op.beta != 1 {
+			for j := range row {
+				row[j] *= op.beta
+			}
+		}
+	}
+	if op.ep != nil {
+		op.ep.applyTile(op.c, op.ldc, 0, 0, op.m, op.n)
+	}
+}
+
+// scratch holds one worker's pack buffers, 64-byte aligned for the SIMD
+// kernels. They are recycled through a free list, so a warm call allocates
+// nothing.
+type scratch struct{ a, b, t []float32 }
+
+var scratchFree = make(chan *scratch, 32)
+
+func getScratch() *scratch {
+	select {
+	case s := <-scratchFree:
+		return s
+	default:
+	}
+	var na, nb, nt int
+	for _, bl := range blockings {
+		if bl != nil {
+			na = max(na, bl.mc*bl.kc)
+			nb = max(nb, bl.kc*bl.nc)
+			nt = max(nt, bl.mr*bl.nr)
+		}
+	}
+	return &scratch{a: alignedFloats(na), b: alignedFloats(nb), t: alignedFloats(nt)}
+}
+
+func putScratch(s *scratch) {
+	select {
+	case scratchFree <- s:
+	default:
+	}
+}
+
+// alignedFloats returns n floats starting on a 64-byte boundary.
+func alignedFloats(n int) []float32 {
+	buf := make([]float32, n+16)
+	off := int(uintptr(unsafe.Pointer(&buf[0]))&63) / 4
+	if off != 0 {
+		off = 16 - off
+	}
+	return buf[off : off+n : off+n]
+}

@@ -1,0 +1,70 @@
+package gemm
+
+import "math"
+
+// applyTile applies the epilogue to the mh×nw block of C at (i0, j0).
+func (ep *Epilogue) applyTile(c []float32, ldc, i0, j0, mh, nw int) {
+	for i := i0; i < i0+mh; i++ {
+		row := c[i*ldc+j0 : i*ldc+j0+nw]
+		if ep.Bias != nil {
+			if ep.BiasPerRow {
+				addScalar(row, ep.Bias[i])
+			} else {
+				addTo(row, ep.Bias[j0:j0+nw])
+			}
+		}
+		if ep.Residual != nil {
+			addTo(row, ep.Residual[i*ldc+j0:i*ldc+j0+nw])
+		}
+		switch ep.Act {
+		case ReLU:
+			for j, v := range row {
+				row[j] = max(v, 0)
+			}
+		case GELU:
+			for j, v := range row {
+				row[j] = Gelu(v)
+			}
+		}
+	}
+}
+
+func addScalar(x []float32, s float32) {
+	for j := range x {
+		x[j] += s
+	}
+}
+
+func addTo(x, y []float32) {
+	y = y[:len(x)]
+	for j := range x {
+		x[j] += y[j]
+	}
+}
+
+// Gelu is the exact GELU, x/2·(1+erf(x/√2)), evaluated in float32 with a
+// rational erf approximation (max error a few ulp), as PyTorch computes its
+// default nn.GELU. Exported so that other kernels apply the same function.
+func Gelu(x float32) float32 {
+	return 0.5 * x * (1 + Erf(x*math.Sqrt2/2))
+}
+
+// Erf is erf(x) in float32 to within a few ulp: an odd rational
+// approximation on [-4, 4] (erf is ±1 in float32 beyond).
+func Erf(x float32) float32 {
+	x = min(max(x, -4), 4)
+	x2 := x * x
+	p := float32(-2.72614225801306e-10)
+	p = p*x2 + 2.77068142495902e-08
+	p = p*x2 - 2.10102402082508e-06
+	p = p*x2 - 5.69250639462346e-05
+	p = p*x2 - 7.34990630326855e-04
+	p = p*x2 - 2.95459980854025e-03
+	p = p*x2 - 1.60960333262415e-02
+	q := float32(-1.45660718464996e-05)
+	q = q*x2 - 2.13374055278905e-04
+	q = q*x2 - 1.68282697438203e-03
+	q = q*x2 - 7.37332916720468e-03
+	q = q*x2 - 1.42647390514189e-02
+	return x * p / q
+}
