@@ -1,0 +1,207 @@
+package survival
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Unit is the unit of a survival time. The study reports months; registries
+// and R's example data sets use days.
+type Unit int
+
+const (
+	// Days is the unit of R's lung, veteran and ovarian data sets.
+	Days Unit = iota
+	// Months are the unit of the study's class cut points (6 and 21 months).
+	Months
+	// Years are convenient for long follow-up.
+	Years
+)
+
+// DaysPerMonth is the mean Gregorian month (365.25/12 days), the
+// convention used when converting day counts to months.
+const DaysPerMonth = 365.25 / 12
+
+// String returns the lower-case unit name used in reports.
+func (u Unit) String() string {
+	switch u {
+	case Days:
+		return "days"
+	case Months:
+		return "months"
+	case Years:
+		return "years"
+	}
+	return fmt.Sprintf("Unit(%d)", int(u))
+}
+
+// days returns the length of one unit in days.
+func (u Unit) days() (float64, error) {
+	switch u {
+	case Days:
+		return 1, nil
+	case Months:
+		return DaysPerMonth, nil
+	case Years:
+		return 365.25, nil
+	}
+	return 0, fmt.Errorf("survival: unknown time unit %d (want Days, Months or Years)", int(u))
+}
+
+// Convert converts a time t from unit u to unit to.
+func (u Unit) Convert(t float64, to Unit) (float64, error) {
+	a, err := u.days()
+	if err != nil {
+		return 0, err
+	}
+	b, err := to.days()
+	if err != nil {
+		return 0, err
+	}
+	return t * a / b, nil
+}
+
+// Outcome is one patient's right-censored survival outcome: the follow-up
+// time and whether it ended with the event (death) or with censoring.
+type Outcome struct {
+	Time  float64
+	Event bool
+}
+
+// ErrEmpty is returned when an estimator receives no observations.
+var ErrEmpty = errors.New("survival: no observations")
+
+// NewOutcomes pairs times and event indicators, checking that the lengths
+// agree and that every time is finite and non-negative.
+func NewOutcomes(time []float64, event []bool) ([]Outcome, error) {
+	if len(time) != len(event) {
+		return nil, fmt.Errorf("survival: %d times but %d event indicators (want equal lengths)", len(time), len(event))
+	}
+	y := make([]Outcome, len(time))
+	for i := range time {
+		y[i] = Outcome{Time: time[i], Event: event[i]}
+	}
+	return y, Validate(y)
+}
+
+// Validate checks that every time is finite and non-negative, the domain
+// of right-censored survival data.
+func Validate(y []Outcome) error {
+	for i, o := range y {
+		if math.IsNaN(o.Time) || math.IsInf(o.Time, 0) || o.Time < 0 {
+			return fmt.Errorf("survival: observation %d has time %v (want a finite time >= 0)", i, o.Time)
+		}
+	}
+	return nil
+}
+
+// ConvertOutcomes returns a copy of y with times converted from unit from
+// to unit to.
+func ConvertOutcomes(y []Outcome, from, to Unit) ([]Outcome, error) {
+	out := make([]Outcome, len(y))
+	for i, o := range y {
+		t, err := from.Convert(o.Time, to)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Outcome{Time: t, Event: o.Event}
+	}
+	return out, nil
+}
+
+// Times returns the times of y.
+func Times(y []Outcome) []float64 {
+	t := make([]float64, len(y))
+	for i, o := range y {
+		t[i] = o.Time
+	}
+	return t
+}
+
+// Events returns the event indicators of y.
+func Events(y []Outcome) []bool {
+	e := make([]bool, len(y))
+	for i, o := range y {
+		e[i] = o.Event
+	}
+	return e
+}
+
+// CountEvents returns the number of events in y.
+func CountEvents(y []Outcome) int {
+	n := 0
+	for _, o := range y {
+		if o.Event {
+			n++
+		}
+	}
+	return n
+}
+
+// reverseOutcomes swaps event and censoring, the trick behind the reverse
+// Kaplan–Meier estimate of the censoring distribution G.
+func reverseOutcomes(y []Outcome) []Outcome {
+	r := make([]Outcome, len(y))
+	for i, o := range y {
+		r[i] = Outcome{Time: o.Time, Event: !o.Event}
+	}
+	return r
+}
+
+// sortedIndex returns the indices of y in ascending time; at a tied time
+// events come before censorings (R's risk-set convention: a patient
+// censored at t is still at risk at t).
+func sortedIndex(y []Outcome) []int {
+	idx := make([]int, len(y))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		ya, yb := y[idx[a]], y[idx[b]]
+		if ya.Time != yb.Time {
+			return ya.Time < yb.Time
+		}
+		return ya.Event && !yb.Event
+	})
+	return idx
+}
+
+// Summary describes a cohort's follow-up the way a paper's first table does.
+type Summary struct {
+	N, Events, Censored int
+	// MedianFollowUp is the reverse Kaplan–Meier median: the median of the
+	// potential follow-up, treating deaths as censored observations of the
+	// censoring time (Schemper & Smith 1996). NaN when not reached.
+	MedianFollowUp float64
+	// MedianSurvival is the Kaplan–Meier median survival (R's rule).
+	MedianSurvival float64
+	MinTime, MaxTime float64
+}
+
+// Summarize computes the cohort summary of y.
+func Summarize(y []Outcome) (Summary, error) {
+	if len(y) == 0 {
+		return Summary{}, ErrEmpty
+	}
+	if err := Validate(y); err != nil {
+		return Summary{}, err
+	}
+	km, err := KaplanMeier(y, KMOptions{})
+	if err != nil {
+		return Summary{}, err
+	}
+	rkm, err := KaplanMeier(reverseOutcomes(y), KMOptions{})
+	if err != nil {
+		return Summary{}, err
+	}
+	s := Summary{N: len(y), Events: CountEvents(y), MedianSurvival: km.Median(), MedianFollowUp: rkm.Median()}
+	s.Censored = s.N - s.Events
+	s.MinTime, s.MaxTime = math.Inf(1), math.Inf(-1)
+	for _, o := range y {
+		s.MinTime = math.Min(s.MinTime, o.Time)
+		s.MaxTime = math.Max(s.MaxTime, o.Time)
+	}
+	return s, nil
+}
