@@ -193,10 +193,10 @@ func rMeans(x [][]float64, p int) []float64 {
 
 // coxWork holds the score and information of one likelihood evaluation.
 type coxWork struct {
-	u    []float64
-	imat []float64 // p×p, full
+	u            []float64
+	imat         []float64 // p×p, full
 	a, a2, c, c2 []float64
-	eta  []float64
+	eta          []float64
 }
 
 func newCoxWork(p, n int) *coxWork {

@@ -176,7 +176,7 @@ type Summary struct {
 	// censoring time (Schemper & Smith 1996). NaN when not reached.
 	MedianFollowUp float64
 	// MedianSurvival is the Kaplan–Meier median survival (R's rule).
-	MedianSurvival float64
+	MedianSurvival   float64
 	MinTime, MaxTime float64
 }
 
