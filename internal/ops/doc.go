@@ -1,0 +1,19 @@
+// Package ops holds the non-GEMM kernels of the network code: elementwise
+// arithmetic and activations (ReLU, leaky ReLU, sigmoid, tanh, SiLU, exact
+// GELU) with their gradients, softmax and log-softmax over the last
+// dimension, LayerNorm, BatchNorm (training statistics and inference),
+// GroupNorm/InstanceNorm, 3-D max/average/adaptive/global pooling with
+// gradients, and keepdim sums and means over axes.
+//
+// All kernels work on caller-owned float32 slices in row-major order, so the
+// nn package can wrap tensors without copies and reuse buffers between
+// calls. Forward definitions follow PyTorch exactly (torch's pooling output
+// sizes and divisors, biased variance for normalization and unbiased for
+// running statistics, GELU with the erf-based normal CDF), so MONAI weights
+// reproduce MONAI outputs. Accumulations are done in float64 where a float32
+// sum could lose digits (statistics, reductions).
+//
+// Large elementwise calls are split over the worker pool of
+// internal/parallel; the per-channel and per-row kernels parallelize over
+// channels or rows.
+package ops

@@ -1,0 +1,138 @@
+package ops
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func gelu64(x float64) float64 { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }
+func sig64(x float64) float64  { return 1 / (1 + math.Exp(-x)) }
+
+// unary lists each activation with its float64 reference and gradient kernel.
+var unary = []struct {
+	name string
+	fwd  func(dst, x []float32)
+	ref  func(float64) float64
+	// back computes dx from the forward input x, output y and dy.
+	back func(dx, x, y, dy []float32)
+}{
+	{"relu", ReLU, func(x float64) float64 { return math.Max(x, 0) }, func(dx, x, y, dy []float32) { ReLUBackward(dx, x, dy) }},
+	{"leaky", func(d, x []float32) { LeakyReLU(d, x, 0.01) },
+		func(x float64) float64 { return math.Max(x, 0) + 0.01*math.Min(x, 0) },
+		func(dx, x, y, dy []float32) { LeakyReLUBackward(dx, x, dy, 0.01) }},
+	{"sigmoid", Sigmoid, sig64, func(dx, x, y, dy []float32) { SigmoidBackward(dx, y, dy) }},
+	{"tanh", Tanh, math.Tanh, func(dx, x, y, dy []float32) { TanhBackward(dx, y, dy) }},
+	{"silu", SiLU, func(x float64) float64 { return x * sig64(x) }, func(dx, x, y, dy []float32) { SiLUBackward(dx, x, dy) }},
+	{"gelu", GELU, gelu64, func(dx, x, y, dy []float32) { GELUBackward(dx, x, dy) }},
+}
+
+func TestUnaryMatchesFloat64(t *testing.T) {
+	atLevels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(1, 2))
+		for _, n := range []int{1, 7, 33, 1000, 3*grain + 5} {
+			x := randN(r, n, 3)
+			x[0] = -9.5 // far tail of GELU/sigmoid
+			if n > 2 {
+				x[1], x[2] = 1e-4, -0.03
+			}
+			dy := randN(r, n, 1)
+			for _, u := range unary {
+				y := make([]float32, n)
+				u.fwd(y, x)
+				want, dwant := make([]float64, n), make([]float64, n)
+				for i, v := range x {
+					xv := float64(v)
+					want[i] = u.ref(xv)
+					h := 1e-6 * math.Max(1, math.Abs(xv))
+					if u.name == "relu" || u.name == "leaky" {
+						h = 1e-9 * math.Abs(xv) // stay on one side of the kink
+					}
+					dwant[i] = float64(dy[i]) * (u.ref(xv+h) - u.ref(xv-h)) / (2 * h)
+				}
+				checkRelEach(t, u.name, y, want, 1e-5, 1e-30)
+				dx := make([]float32, n)
+				u.back(dx, x, y, dy)
+				// Kernels that use the output y (as torch's do) inherit its
+				// rounding where y saturates: measure relative to 10% of |dy|.
+				for i := range dwant {
+					if d := math.Abs(float64(dx[i]) - dwant[i]); !(d <= 1e-5*math.Max(math.Abs(dwant[i]), 0.1*math.Abs(float64(dy[i])))) {
+						t.Fatalf("%s backward[%d] at x=%g: %g, want %g", u.name, i, x[i], dx[i], dwant[i])
+					}
+				}
+			}
+		}
+	})
+}
+
+// checkRelEach fails when any value differs by more than tol relative to
+// max(|want|, floor).
+func checkRelEach(t *testing.T, what string, got []float32, want []float64, tol, floor float64) {
+	t.Helper()
+	for i, w := range want {
+		if d := math.Abs(float64(got[i]) - w); !(d <= tol*math.Max(math.Abs(w), floor)) {
+			t.Fatalf("%s[%d] = %g, want %g (rel err %.3g)", what, i, got[i], w, d/math.Abs(w))
+		}
+	}
+}
+
+func TestBinary(t *testing.T) {
+	atLevels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		for _, n := range []int{0, 1, 15, 16, 17, 100, 2*grain + 3} {
+			a, b := randN(r, n, 1), randN(r, n, 1)
+			check := func(name string, got []float32, f func(i int) float64) {
+				want := make([]float64, n)
+				for i := range want {
+					want[i] = f(i)
+				}
+				checkRelEach(t, name, got, want, 1e-6, 1e-30)
+			}
+			d := make([]float32, n)
+			Add(d, a, b)
+			check("add", d, func(i int) float64 { return float64(a[i] + b[i]) })
+			Sub(d, a, b)
+			check("sub", d, func(i int) float64 { return float64(a[i] - b[i]) })
+			Mul(d, a, b)
+			check("mul", d, func(i int) float64 { return float64(a[i] * b[i]) })
+			Scale(d, 1.5, a)
+			check("scale", d, func(i int) float64 { return float64(1.5 * a[i]) })
+			AddScalar(d, -2, a)
+			check("addscalar", d, func(i int) float64 { return float64(a[i] - 2) })
+			y := append([]float32(nil), b...)
+			Axpy(0.25, a, y)
+			check("axpy", y, func(i int) float64 { return float64(b[i]) + 0.25*float64(a[i]) })
+		}
+	})
+}
+
+func TestReLUPropagatesNaN(t *testing.T) {
+	atLevels(t, func(t *testing.T) {
+		x := []float32{float32(math.NaN()), -1, 2}
+		ReLU(x, x)
+		if x[0] == x[0] || x[1] != 0 || x[2] != 2 {
+			t.Fatalf("relu(NaN,-1,2) = %v", x)
+		}
+	})
+}
+
+func TestExpErf(t *testing.T) {
+	for x := -103.0; x < 88.7; x += 0.01713 {
+		got, want := float64(Exp(float32(x))), math.Exp(float64(float32(x)))
+		if want > 1.2e-38 && math.Abs(got-want) > 3e-7*want {
+			t.Fatalf("Exp(%g) = %g, want %g", x, got, want)
+		}
+	}
+	if !math.IsInf(float64(Exp(100)), 1) || Exp(-200) != 0 {
+		t.Fatal("Exp overflow/underflow")
+	}
+	for x := -6.0; x < 6; x += 0.00371 {
+		xf := float64(float32(x))
+		if e, w := float64(Erf(float32(x))), math.Erf(xf); math.Abs(e-w) > 5e-7*math.Abs(w) {
+			t.Fatalf("Erf(%g) = %g, want %g", x, e, w)
+		}
+		if e, w := float64(Erfc(float32(x))), math.Erfc(xf); math.Abs(e-w) > 5e-7*math.Abs(w) {
+			t.Fatalf("Erfc(%g) = %g, want %g", x, e, w)
+		}
+	}
+}

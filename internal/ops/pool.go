@@ -1,0 +1,341 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/metasurv/metasurv/internal/parallel"
+)
+
+// Pool describes a 3-D pooling window as torch.nn.MaxPool3d / AvgPool3d.
+// Zero Stride entries mean the kernel size (torch's default), zero Dilation
+// entries mean 1. The tensors are (N*C, D, H, W): every channel is pooled
+// independently.
+type Pool struct {
+	Kernel, Stride, Pad, Dilation [3]int
+	// CeilMode rounds the output size up (torch ceil_mode=True); windows
+	// that would start in the right padding are dropped as torch does.
+	CeilMode bool
+	// ExcludePad divides averages by the number of input cells only
+	// (torch count_include_pad=False); the zero value matches torch's default.
+	ExcludePad bool
+}
+
+func (p Pool) norm() Pool {
+	for i := range 3 {
+		if p.Stride[i] == 0 {
+			p.Stride[i] = p.Kernel[i]
+		}
+		if p.Dilation[i] == 0 {
+			p.Dilation[i] = 1
+		}
+	}
+	return p
+}
+
+// Out returns the pooled size of an input of size in, or an error when the
+// window, padding (at most half the kernel, as torch requires) or input
+// size do not fit.
+func (p Pool) Out(in [3]int) ([3]int, error) {
+	p = p.norm()
+	var o [3]int
+	for i := range 3 {
+		k, s, pd, d := p.Kernel[i], p.Stride[i], p.Pad[i], p.Dilation[i]
+		if k <= 0 || s <= 0 || d <= 0 || pd < 0 || in[i] <= 0 {
+			return o, fmt.Errorf("ops: pool: kernel %v, stride %v, dilation %v must be positive, padding %v non-negative, input %v positive",
+				p.Kernel, p.Stride, p.Dilation, p.Pad, in)
+		}
+		if 2*pd > k {
+			return o, fmt.Errorf("ops: pool: padding %v must be at most half the kernel %v", p.Pad, p.Kernel)
+		}
+		num := in[i] + 2*pd - d*(k-1) - 1
+		if p.CeilMode {
+			num += s - 1
+		}
+		if num < 0 {
+			return o, fmt.Errorf("ops: pool: input %v is smaller than the window %v (dilation %v, padding %v)", in, p.Kernel, p.Dilation, p.Pad)
+		}
+		o[i] = num/s + 1
+		if p.CeilMode && (o[i]-1)*s >= in[i]+pd {
+			o[i]--
+		}
+	}
+	return o, nil
+}
+
+// shape3 returns prod(d).
+func vol(d [3]int) int { return d[0] * d[1] * d[2] }
+
+// poolCheck validates the buffers of a pooling call and returns the output size.
+func (p Pool) check(what string, nc int, in [3]int, nx, ny int) ([3]int, error) {
+	out, err := p.Out(in)
+	if err != nil {
+		return out, err
+	}
+	if nc <= 0 || nx != nc*vol(in) || ny != nc*vol(out) {
+		return out, fmt.Errorf("ops: %s: %d channels of %v -> %v need %d and %d values, got %d and %d",
+			what, nc, in, out, nc*vol(in), nc*vol(out), nx, ny)
+	}
+	return out, nil
+}
+
+// MaxPool3d sets y to the window maxima of x ((nc, in...) -> (nc, Out(in)...))
+// and idx to the flat spatial index (d*H*W + h*W + w) of each maximum within
+// its channel, as torch's return_indices. NaN wins (the last one), as in torch.
+func MaxPool3d(y []float32, idx []int32, x []float32, nc int, in [3]int, p Pool) error {
+	out, err := p.check("max pool", nc, in, len(x), len(y))
+	if err != nil {
+		return err
+	}
+	if len(idx) != len(y) {
+		return fmt.Errorf("ops: max pool: %d indices for %d outputs", len(idx), len(y))
+	}
+	p = p.norm()
+	sIn, sOut := vol(in), vol(out)
+	parallel.ForChunks(nc, 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			xc, yc, ic := x[c*sIn:(c+1)*sIn], y[c*sOut:(c+1)*sOut], idx[c*sOut:(c+1)*sOut]
+			o := 0
+			for od := range out[0] {
+				for oh := range out[1] {
+					for ow := range out[2] {
+						best, bi := float32(math.Inf(-1)), int32(-1)
+						p.window(in, od, oh, ow, func(i int) {
+							if v := xc[i]; bi < 0 || v > best || v != v {
+								best, bi = v, int32(i)
+							}
+						})
+						yc[o], ic[o] = best, bi
+						o++
+					}
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// window calls visit with the flat index of every in-bounds input cell of
+// the window of output (od, oh, ow).
+func (p Pool) window(in [3]int, od, oh, ow int, visit func(i int)) {
+	for kd := range p.Kernel[0] {
+		d := od*p.Stride[0] - p.Pad[0] + kd*p.Dilation[0]
+		if d < 0 || d >= in[0] {
+			continue
+		}
+		for kh := range p.Kernel[1] {
+			h := oh*p.Stride[1] - p.Pad[1] + kh*p.Dilation[1]
+			if h < 0 || h >= in[1] {
+				continue
+			}
+			base := (d*in[1] + h) * in[2]
+			for kw := range p.Kernel[2] {
+				w := ow*p.Stride[2] - p.Pad[2] + kw*p.Dilation[2]
+				if w >= 0 && w < in[2] {
+					visit(base + w)
+				}
+			}
+		}
+	}
+}
+
+// MaxPool3dBackward sets dx (nc, in...) to zero and adds each dy to the
+// input cell its forward maximum came from.
+func MaxPool3dBackward(dx, dy []float32, idx []int32, nc int, in [3]int, p Pool) error {
+	out, err := p.check("max pool backward", nc, in, len(dx), len(dy))
+	if err != nil {
+		return err
+	}
+	if len(idx) != len(dy) {
+		return fmt.Errorf("ops: max pool backward: %d indices for %d gradients", len(idx), len(dy))
+	}
+	sIn, sOut := vol(in), vol(out)
+	parallel.ForChunks(nc, 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			dxc := dx[c*sIn : (c+1)*sIn]
+			clear(dxc)
+			for o, i := range idx[c*sOut : (c+1)*sOut] {
+				if i >= 0 && int(i) < sIn {
+					dxc[i] += dy[c*sOut+o]
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// avgDivisor is torch's divisor for the average-pool window of output o on
+// one axis: the window clipped to the padded input, or to the input alone
+// when padding is excluded. It returns the clipped input range too.
+func (p Pool) avgRange(axis, o, in int) (lo, hi, size int) {
+	lo = o*p.Stride[axis] - p.Pad[axis]
+	hi = min(lo+p.Kernel[axis], in+p.Pad[axis])
+	size = hi - lo
+	lo, hi = max(lo, 0), min(hi, in)
+	if p.ExcludePad {
+		size = hi - lo
+	}
+	return lo, hi, size
+}
+
+// AvgPool3d sets y to the window means of x with torch's divisor rules
+// (count_include_pad unless ExcludePad). Dilation must be 1, as in torch.
+func AvgPool3d(y, x []float32, nc int, in [3]int, p Pool) error {
+	return avgPool("avg pool", y, x, nc, in, p, false)
+}
+
+// AvgPool3dBackward sets dx to the gradient of AvgPool3d: each dy spread
+// evenly (by the same divisor) over its window.
+func AvgPool3dBackward(dx, dy []float32, nc int, in [3]int, p Pool) error {
+	return avgPool("avg pool backward", dy, dx, nc, in, p, true)
+}
+
+// avgPool runs the forward (y from x) or the backward (x-shaped dx from y-shaped dy).
+func avgPool(what string, y, x []float32, nc int, in [3]int, p Pool, backward bool) error {
+	out, err := p.check(what, nc, in, len(x), len(y))
+	if err != nil {
+		return err
+	}
+	p = p.norm()
+	if p.Dilation != [3]int{1, 1, 1} {
+		return fmt.Errorf("ops: %s: dilation %v is not supported (torch has none)", what, p.Dilation)
+	}
+	sIn, sOut := vol(in), vol(out)
+	parallel.ForChunks(nc, 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			xc, yc := x[c*sIn:(c+1)*sIn], y[c*sOut:(c+1)*sOut]
+			if backward {
+				clear(xc)
+			}
+			o := 0
+			for od := range out[0] {
+				d0, d1, sd := p.avgRange(0, od, in[0])
+				for oh := range out[1] {
+					h0, h1, sh := p.avgRange(1, oh, in[1])
+					for ow := range out[2] {
+						w0, w1, sw := p.avgRange(2, ow, in[2])
+						div := float32(sd * sh * sw)
+						if backward {
+							g := yc[o] / div
+							boxApply(xc, in, d0, d1, h0, h1, w0, w1, func(v *float32) { *v += g })
+						} else {
+							var s float32
+							boxApply(xc, in, d0, d1, h0, h1, w0, w1, func(v *float32) { s += *v })
+							if div == 0 {
+								s, div = float32(math.NaN()), 1
+							}
+							yc[o] = s / div
+						}
+						o++
+					}
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// boxApply calls f on every cell of the box [d0,d1)×[h0,h1)×[w0,w1) of a
+// volume of size in.
+func boxApply(x []float32, in [3]int, d0, d1, h0, h1, w0, w1 int, f func(*float32)) {
+	for d := d0; d < d1; d++ {
+		for h := h0; h < h1; h++ {
+			row := x[(d*in[1]+h)*in[2]:]
+			for w := w0; w < w1; w++ {
+				f(&row[w])
+			}
+		}
+	}
+}
+
+// adaptiveRange is torch's adaptive pooling bin of output o out of n over
+// an axis of length in: [floor(o*in/n), ceil((o+1)*in/n)).
+func adaptiveRange(o, n, in int) (lo, hi int) {
+	return o * in / n, ((o+1)*in + n - 1) / n
+}
+
+// AdaptiveAvgPool3d sets y (nc, out...) to the means of torch's adaptive bins of x (nc, in...).
+func AdaptiveAvgPool3d(y, x []float32, nc int, in, out [3]int) error {
+	return adaptive("adaptive avg pool", y, x, nc, in, out, false)
+}
+
+// AdaptiveAvgPool3dBackward sets dx to the gradient of AdaptiveAvgPool3d.
+func AdaptiveAvgPool3dBackward(dx, dy []float32, nc int, in, out [3]int) error {
+	return adaptive("adaptive avg pool backward", dy, dx, nc, in, out, true)
+}
+
+func adaptive(what string, y, x []float32, nc int, in, out [3]int, backward bool) error {
+	for i := range 3 {
+		if in[i] <= 0 || out[i] <= 0 {
+			return fmt.Errorf("ops: %s: sizes %v -> %v must be positive", what, in, out)
+		}
+	}
+	if nc <= 0 || len(x) != nc*vol(in) || len(y) != nc*vol(out) {
+		return fmt.Errorf("ops: %s: %d channels of %v -> %v need %d and %d values, got %d and %d",
+			what, nc, in, out, nc*vol(in), nc*vol(out), len(x), len(y))
+	}
+	sIn, sOut := vol(in), vol(out)
+	parallel.ForChunks(nc, 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			xc, yc := x[c*sIn:(c+1)*sIn], y[c*sOut:(c+1)*sOut]
+			if backward {
+				clear(xc)
+			}
+			o := 0
+			for od := range out[0] {
+				d0, d1 := adaptiveRange(od, out[0], in[0])
+				for oh := range out[1] {
+					h0, h1 := adaptiveRange(oh, out[1], in[1])
+					for ow := range out[2] {
+						w0, w1 := adaptiveRange(ow, out[2], in[2])
+						div := float32((d1 - d0) * (h1 - h0) * (w1 - w0))
+						if backward {
+							g := yc[o] / div
+							boxApply(xc, in, d0, d1, h0, h1, w0, w1, func(v *float32) { *v += g })
+						} else {
+							var s float32
+							boxApply(xc, in, d0, d1, h0, h1, w0, w1, func(v *float32) { s += *v })
+							yc[o] = s / div
+						}
+						o++
+					}
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// GlobalAvgPool sets y[c] to the mean of the s values of channel c of x
+// (nc channels): AdaptiveAvgPool3d to 1×1×1, the head of every CNN.
+func GlobalAvgPool(y, x []float32, nc, s int) error {
+	if nc <= 0 || s <= 0 || len(x) != nc*s || len(y) != nc {
+		return fmt.Errorf("ops: global avg pool: %d channels of %d need %d inputs and %d outputs, got %d and %d", nc, s, nc*s, nc, len(x), len(y))
+	}
+	parallel.ForChunks(nc, max(1, grain/s), func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var sum float64
+			for _, v := range x[c*s : (c+1)*s] {
+				sum += float64(v)
+			}
+			y[c] = float32(sum / float64(s))
+		}
+	})
+	return nil
+}
+
+// GlobalAvgPoolBackward sets every dx of channel c to dy[c]/s.
+func GlobalAvgPoolBackward(dx, dy []float32, nc, s int) error {
+	if nc <= 0 || s <= 0 || len(dx) != nc*s || len(dy) != nc {
+		return fmt.Errorf("ops: global avg pool backward: %d channels of %d need %d inputs and %d gradients, got %d and %d", nc, s, nc*s, nc, len(dx), len(dy))
+	}
+	parallel.ForChunks(nc, max(1, grain/s), func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			g := dy[c] / float32(s)
+			for i := range dx[c*s : (c+1)*s] {
+				dx[c*s+i] = g
+			}
+		}
+	})
+	return nil
+}

@@ -1,0 +1,230 @@
+package ops
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// refPool pools every channel of x (nc, in) in float64 by scanning the
+// padded window of each output: max, or sum divided by torch's divisor.
+func refPool(x []float64, nc int, in, out [3]int, p Pool, isMax bool) []float64 {
+	p = p.norm()
+	y := make([]float64, 0, nc*vol(out))
+	for c := range nc {
+		for od := range out[0] {
+			for oh := range out[1] {
+				for ow := range out[2] {
+					o := [3]int{od, oh, ow}
+					best, sum, cnt, padCnt := math.Inf(-1), 0.0, 0, 1
+					for a := range 3 {
+						s := o[a]*p.Stride[a] - p.Pad[a]
+						padCnt *= min(s+p.Kernel[a], in[a]+p.Pad[a]) - s
+					}
+					for kd := range p.Kernel[0] {
+						for kh := range p.Kernel[1] {
+							for kw := range p.Kernel[2] {
+								k := [3]int{kd, kh, kw}
+								var ix [3]int
+								ok := true
+								for a := range 3 {
+									ix[a] = o[a]*p.Stride[a] - p.Pad[a] + k[a]*p.Dilation[a]
+									ok = ok && ix[a] >= 0 && ix[a] < in[a]
+								}
+								if ok {
+									v := x[c*vol(in)+(ix[0]*in[1]+ix[1])*in[2]+ix[2]]
+									best, sum, cnt = math.Max(best, v), sum+v, cnt+1
+								}
+							}
+						}
+					}
+					switch {
+					case isMax:
+						y = append(y, best)
+					case p.ExcludePad:
+						y = append(y, sum/float64(cnt))
+					default:
+						y = append(y, sum/float64(padCnt))
+					}
+				}
+			}
+		}
+	}
+	return y
+}
+
+func TestPoolOutMatchesTorch(t *testing.T) {
+	for _, c := range []struct {
+		in   int
+		p    Pool
+		want int
+	}{
+		{96, Pool{Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}}, 48}, // ResNet stem pool
+		{48, Pool{Kernel: [3]int{2, 2, 2}}, 24},                                                // DenseNet transition
+		{5, Pool{Kernel: [3]int{2, 2, 2}, CeilMode: true}, 3},
+		{6, Pool{Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}, CeilMode: true}, 4},
+		{5, Pool{Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}, CeilMode: true}, 3}, // last window would start in the padding
+	} {
+		out, err := c.p.Out([3]int{c.in, c.in, c.in})
+		if err != nil || out[0] != c.want {
+			t.Errorf("%+v on %d: %v, %v; want %d", c.p, c.in, out, err, c.want)
+		}
+	}
+	if _, err := (Pool{Kernel: [3]int{2, 2, 2}, Pad: [3]int{2, 0, 0}}).Out([3]int{4, 4, 4}); err == nil {
+		t.Error("padding larger than half the kernel accepted")
+	}
+}
+
+func TestPooling(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	pools := []Pool{
+		{Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}},
+		{Kernel: [3]int{2, 2, 2}},
+		{Kernel: [3]int{3, 2, 1}, Stride: [3]int{2, 1, 1}, Pad: [3]int{1, 1, 0}, CeilMode: true},
+		{Kernel: [3]int{3, 3, 2}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}, CeilMode: true, ExcludePad: true},
+		{Kernel: [3]int{2, 2, 2}, Stride: [3]int{1, 2, 1}, Dilation: [3]int{2, 1, 2}},
+	}
+	for _, in := range [][3]int{{5, 6, 7}, {1, 4, 3}, {4, 4, 4}} {
+		for pi, p := range pools {
+			out, err := p.Out(in)
+			if err != nil {
+				continue // window larger than this input
+			}
+			nc := 3
+			x := randN(r, nc*vol(in), 1)
+			dy := randN(r, nc*vol(out), 1)
+			y, idx := make([]float32, nc*vol(out)), make([]int32, nc*vol(out))
+			if err := MaxPool3d(y, idx, x, nc, in, p); err != nil {
+				t.Fatal(err)
+			}
+			fmax := func(x []float64) []float64 { return refPool(x, nc, in, out, p, true) }
+			closeTo(t, "maxpool", y, fmax(to64(x)), 0)
+			dx := make([]float32, len(x))
+			if err := MaxPool3dBackward(dx, dy, idx, nc, in, p); err != nil {
+				t.Fatal(err)
+			}
+			closeTo(t, "maxpool backward", dx, fdGrad(fmax, to64(x), to64(dy)), 1e-5)
+			if p.Dilation != [3]int{} {
+				continue // avg pool has no dilation
+			}
+			if err := AvgPool3d(y, x, nc, in, p); err != nil {
+				t.Fatalf("pool %d: %v", pi, err)
+			}
+			favg := func(x []float64) []float64 { return refPool(x, nc, in, out, p, false) }
+			closeTo(t, "avgpool", y, favg(to64(x)), 1e-6)
+			if err := AvgPool3dBackward(dx, dy, nc, in, p); err != nil {
+				t.Fatal(err)
+			}
+			closeTo(t, "avgpool backward", dx, fdGrad(favg, to64(x), to64(dy)), 1e-5)
+		}
+	}
+}
+
+func TestAdaptiveAndGlobalPool(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	// torch bins for 5 -> 3: [0,2), [1,4), [3,5)
+	for o, want := range [][2]int{{0, 2}, {1, 4}, {3, 5}} {
+		if lo, hi := adaptiveRange(o, 3, 5); lo != want[0] || hi != want[1] {
+			t.Fatalf("bin %d = [%d,%d), want %v", o, lo, hi, want)
+		}
+	}
+	in, out, nc := [3]int{5, 4, 7}, [3]int{3, 4, 2}, 2
+	x, dy := randN(r, nc*vol(in), 1), randN(r, nc*vol(out), 1)
+	ref := func(x []float64) []float64 {
+		var y []float64
+		for c := range nc {
+			for od := range out[0] {
+				for oh := range out[1] {
+					for ow := range out[2] {
+						var s float64
+						n := 0
+						for d := od * in[0] / out[0]; d < int(math.Ceil(float64((od+1)*in[0])/float64(out[0]))); d++ {
+							for h := oh * in[1] / out[1]; h < int(math.Ceil(float64((oh+1)*in[1])/float64(out[1]))); h++ {
+								for w := ow * in[2] / out[2]; w < int(math.Ceil(float64((ow+1)*in[2])/float64(out[2]))); w++ {
+									s += x[c*vol(in)+(d*in[1]+h)*in[2]+w]
+									n++
+								}
+							}
+						}
+						y = append(y, s/float64(n))
+					}
+				}
+			}
+		}
+		return y
+	}
+	y := make([]float32, nc*vol(out))
+	if err := AdaptiveAvgPool3d(y, x, nc, in, out); err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "adaptive", y, ref(to64(x)), 1e-6)
+	dx := make([]float32, len(x))
+	if err := AdaptiveAvgPool3dBackward(dx, dy, nc, in, out); err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "adaptive backward", dx, fdGrad(ref, to64(x), to64(dy)), 1e-5)
+
+	g := make([]float32, nc)
+	if err := GlobalAvgPool(g, x, nc, vol(in)); err != nil {
+		t.Fatal(err)
+	}
+	gy := make([]float32, nc)
+	if err := AdaptiveAvgPool3d(gy, x, nc, in, [3]int{1, 1, 1}); err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "global", g, to64(gy), 1e-6)
+	if err := GlobalAvgPoolBackward(dx, dy[:nc], nc, vol(in)); err != nil {
+		t.Fatal(err)
+	}
+	if dx[0] != dy[0]/float32(vol(in)) || dx[len(dx)-1] != dy[1]/float32(vol(in)) {
+		t.Fatal("global pool backward does not spread dy evenly")
+	}
+}
+
+func TestReduce(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	shape := []int{2, 3, 4, 5}
+	x := randN(r, 120, 1)
+	for _, axes := range [][]int{{0}, {3}, {1, 2}, {0, 1, 2, 3}, {}} {
+		out, _ := reducedShape(shape, axes)
+		n := numel(out)
+		ref := func(x []float64) []float64 {
+			y := make([]float64, n)
+			cnt := 120 / n
+			for i, v := range x {
+				// decompose i, zero the reduced coordinates
+				c := []int{i / 60, i / 20 % 3, i / 5 % 4, i % 5}
+				o := 0
+				for a := range 4 {
+					if out[a] == 1 {
+						c[a] = 0
+					}
+					o = o*out[a] + c[a]
+				}
+				y[o] += v / float64(cnt)
+			}
+			return y
+		}
+		y := make([]float32, n)
+		if err := Mean(y, x, shape, axes); err != nil {
+			t.Fatal(err)
+		}
+		closeTo(t, "mean", y, ref(to64(x)), 1e-6)
+		if err := Sum(y, x, shape, axes); err != nil {
+			t.Fatal(err)
+		}
+		want := ref(to64(x))
+		for i := range want {
+			want[i] *= float64(120 / n)
+		}
+		closeTo(t, "sum", y, want, 1e-6)
+		dy, dx := randN(r, n, 1), make([]float32, 120)
+		if err := MeanBackward(dx, dy, shape, axes); err != nil {
+			t.Fatal(err)
+		}
+		closeTo(t, "mean backward", dx, fdGrad(ref, to64(x), to64(dy)), 1e-5)
+	}
+	if err := Sum(make([]float32, 1), x, shape, []int{4}); err == nil {
+		t.Fatal("axis 4 of a 4-d shape accepted")
+	}
+}

@@ -1,0 +1,136 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/metasurv/metasurv/internal/parallel"
+)
+
+// rowsOf checks that a buffer of n floats splits into rows of cols.
+func rowsOf(what string, n, cols int) (int, error) {
+	if cols <= 0 || n%cols != 0 {
+		return 0, fmt.Errorf("ops: %s: %d values do not form rows of %d", what, n, cols)
+	}
+	return n / cols, nil
+}
+
+// forRows runs fn over row ranges, in parallel when rows*cols is large.
+func forRows(rows, cols int, fn func(lo, hi int)) {
+	if rows*cols < 2*grain || rows < 2 {
+		fn(0, rows)
+		return
+	}
+	parallel.ForChunks(rows, max(1, grain/cols), fn)
+}
+
+// Softmax sets each row of dst (rows of cols values, the last dimension)
+// to exp(x - max) / sum(exp(x - max)), the numerically stable softmax.
+func Softmax(dst, x []float32, cols int) error {
+	rows, err := rowsOf("softmax", len(dst), cols)
+	if err != nil {
+		return err
+	}
+	forRows(rows, cols, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			SoftmaxRow(dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols])
+		}
+	})
+	return nil
+}
+
+// SoftmaxRow is the softmax of one row, for callers (attention) that own
+// their loops. It returns nothing and never fails: dst and x have the same length.
+func SoftmaxRow(dst, x []float32) {
+	x = x[:len(dst)]
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		m = max(m, v)
+	}
+	var s float32
+	for i, v := range x {
+		e := Exp(v - m)
+		dst[i] = e
+		s += e
+	}
+	inv := 1 / s
+	for i := range dst {
+		dst[i] *= inv
+	}
+}
+
+// LogSoftmax sets each row of dst to x - max - log(sum(exp(x - max))).
+func LogSoftmax(dst, x []float32, cols int) error {
+	rows, err := rowsOf("log-softmax", len(dst), cols)
+	if err != nil {
+		return err
+	}
+	forRows(rows, cols, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			x, dst := x[r*cols:(r+1)*cols], dst[r*cols:(r+1)*cols]
+			m := float32(math.Inf(-1))
+			for _, v := range x {
+				m = max(m, v)
+			}
+			var s float64
+			for _, v := range x {
+				s += float64(Exp(v - m))
+			}
+			off := m + float32(math.Log(s))
+			for i, v := range x {
+				dst[i] = v - off
+			}
+		}
+	})
+	return nil
+}
+
+// SoftmaxBackward sets dx = y * (dy - sum(dy*y)) per row, from the softmax
+// output y.
+func SoftmaxBackward(dx, y, dy []float32, cols int) error {
+	rows, err := rowsOf("softmax backward", len(dx), cols)
+	if err != nil {
+		return err
+	}
+	forRows(rows, cols, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			SoftmaxBackwardRow(dx[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols])
+		}
+	})
+	return nil
+}
+
+// SoftmaxBackwardRow is SoftmaxBackward for one row.
+func SoftmaxBackwardRow(dx, y, dy []float32) {
+	y, dy = y[:len(dx)], dy[:len(dx)]
+	var s64 float64
+	for i := range dx {
+		s64 += float64(dy[i] * y[i])
+	}
+	s := float32(s64)
+	for i := range dx {
+		dx[i] = y[i] * (dy[i] - s)
+	}
+}
+
+// LogSoftmaxBackward sets dx = dy - exp(y) * sum(dy) per row, from the
+// log-softmax output y.
+func LogSoftmaxBackward(dx, y, dy []float32, cols int) error {
+	rows, err := rowsOf("log-softmax backward", len(dx), cols)
+	if err != nil {
+		return err
+	}
+	forRows(rows, cols, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			dx, y, dy := dx[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols]
+			var s float32
+			for _, v := range dy {
+				s += v
+			}
+			for i := range dx {
+				dx[i] = dy[i] - Exp(y[i])*s
+			}
+		}
+	})
+	return nil
+}
