@@ -1,0 +1,303 @@
+package nn
+
+import "math"
+
+// BatchNormOpts configures Graph.BatchNorm.
+type BatchNormOpts struct {
+	// Training normalises with the batch statistics and updates the running
+	// statistics; otherwise the running statistics are used.
+	Training bool
+	// Momentum of the running statistics (PyTorch: new = (1-m)·old + m·batch);
+	// zero means PyTorch's default 0.1.
+	Momentum float64
+	// Eps is added to the variance; zero means 1e-5.
+	Eps float64
+}
+
+// BatchNorm normalises x (N, C, ...) per channel. gamma/beta (C) may be nil
+// (no affine). runMean/runVar (C) may be nil (no tracking); in training they
+// are updated in place with the unbiased batch variance, as PyTorch does.
+func (g *Graph) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOpts) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	if len(x.Shape) < 2 {
+		return g.fail("BatchNorm: input %v needs a channel dimension", x.Shape)
+	}
+	n, c := x.Shape[0], x.Shape[1]
+	s := len(x.Data) / max(n*c, 1)
+	for _, p := range []*Tensor{gamma, beta, runMean, runVar} {
+		if p != nil && len(p.Data) != c {
+			return g.fail("BatchNorm: parameter of shape %v for %d channels", p.Shape, c)
+		}
+	}
+	if !o.Training && (runMean == nil || runVar == nil) {
+		o.Training = true // no running statistics: always batch statistics (track_running_stats=False)
+	}
+	if o.Momentum == 0 {
+		o.Momentum = 0.1
+	}
+	if o.Eps == 0 {
+		o.Eps = 1e-5
+	}
+	m := n * s
+	if o.Training && m <= 1 {
+		return g.fail("BatchNorm: expected more than 1 value per channel in training, got input %v", x.Shape)
+	}
+	stats := g.alloc(2, c) // mean, invstd
+	mean, inv := stats.Data[:c], stats.Data[c:]
+	y := g.alloc(x.Shape...)
+	pfor(c, 2*m, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var mu, vr float64
+			if o.Training {
+				mu, vr = channelStats(x.Data, n, c, s, ch)
+				if runMean != nil {
+					runMean.Data[ch] = float32((1-o.Momentum)*float64(runMean.Data[ch]) + o.Momentum*mu)
+				}
+				if runVar != nil {
+					runVar.Data[ch] = float32((1-o.Momentum)*float64(runVar.Data[ch]) + o.Momentum*vr*float64(m)/float64(m-1))
+				}
+			} else {
+				mu, vr = float64(runMean.Data[ch]), float64(runVar.Data[ch])
+			}
+			is := 1 / math.Sqrt(vr+o.Eps)
+			mean[ch], inv[ch] = float32(mu), float32(is)
+			a, b := float32(is), float32(-mu*is)
+			if gamma != nil {
+				a, b = a*gamma.Data[ch], b*gamma.Data[ch]
+			}
+			if beta != nil {
+				b += beta.Data[ch]
+			}
+			for i := 0; i < n; i++ {
+				src, dst := x.Data[(i*c+ch)*s:(i*c+ch+1)*s], y.Data[(i*c+ch)*s:(i*c+ch+1)*s]
+				for j, v := range src {
+					dst[j] = a*v + b
+				}
+			}
+		}
+	})
+	if g.rec(x, orSelf(gamma, x), orSelf(beta, x)) {
+		training := o.Training
+		g.record(y, func(gout []float32) {
+			gx, freshX := g.gradBuf(x)
+			gg, freshG := g.gradBufOpt(gamma)
+			gb, freshB := g.gradBufOpt(beta)
+			pfor(c, 3*m, func(lo, hi int) {
+				for ch := lo; ch < hi; ch++ {
+					mu, is := mean[ch], inv[ch]
+					var sdy, sdyx float64
+					for i := 0; i < n; i++ {
+						off := (i*c + ch) * s
+						for j, d := range gout[off : off+s] {
+							sdy += float64(d)
+							sdyx += float64(d) * float64((x.Data[off+j]-mu)*is)
+						}
+					}
+					if gg != nil {
+						gg[ch] = accumulate(gg[ch], float32(sdyx), freshG)
+					}
+					if gb != nil {
+						gb[ch] = accumulate(gb[ch], float32(sdy), freshB)
+					}
+					if gx == nil {
+						continue
+					}
+					ga := is
+					if gamma != nil {
+						ga *= gamma.Data[ch]
+					}
+					k1, k2 := float32(0), float32(0)
+					if training {
+						k1, k2 = float32(sdy/float64(m)), float32(sdyx/float64(m))
+					}
+					for i := 0; i < n; i++ {
+						off := (i*c + ch) * s
+						for j, d := range gout[off : off+s] {
+							xh := (x.Data[off+j] - mu) * is
+							gx[off+j] = accumulate(gx[off+j], ga*(d-k1-xh*k2), freshX)
+						}
+					}
+				}
+			})
+		})
+	}
+	return y
+}
+
+func accumulate(old, v float32, fresh bool) float32 {
+	if fresh {
+		return v
+	}
+	return old + v
+}
+
+func orSelf(p, x *Tensor) *Tensor {
+	if p == nil {
+		return x
+	}
+	return p
+}
+
+func (g *Graph) gradBufOpt(t *Tensor) ([]float32, bool) {
+	if t == nil {
+		return nil, false
+	}
+	return g.gradBuf(t)
+}
+
+// channelStats returns the mean and biased variance of channel ch of x
+// (n, c, s), in float64 with a shifted two-pass sum.
+func channelStats(x []float32, n, c, s, ch int) (mean, variance float64) {
+	var sum float64
+	for i := 0; i < n; i++ {
+		for _, v := range x[(i*c+ch)*s : (i*c+ch+1)*s] {
+			sum += float64(v)
+		}
+	}
+	mean = sum / float64(n*s)
+	var ss float64
+	for i := 0; i < n; i++ {
+		for _, v := range x[(i*c+ch)*s : (i*c+ch+1)*s] {
+			d := float64(v) - mean
+			ss += d * d
+		}
+	}
+	return mean, ss / float64(n*s)
+}
+
+// GroupNorm normalises x (N, C, ...) over groups of C/groups channels and
+// all positions, then applies per-channel gamma/beta (either may be nil).
+func (g *Graph) GroupNorm(x *Tensor, groups int, gamma, beta *Tensor, eps float64) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	if len(x.Shape) < 2 || groups < 1 || x.Shape[1]%groups != 0 {
+		return g.fail("GroupNorm: %d groups for input %v (want C divisible by groups)", groups, x.Shape)
+	}
+	n, c := x.Shape[0], x.Shape[1]
+	for _, p := range []*Tensor{gamma, beta} {
+		if p != nil && len(p.Data) != c {
+			return g.fail("GroupNorm: parameter of shape %v for %d channels", p.Shape, c)
+		}
+	}
+	s := len(x.Data) / max(n*c, 1)
+	return g.rowNorm(x, rowNormGeom{rows: n * groups, m: c / groups * s, groups: groups, cPerG: c / groups, s: s}, gamma, beta, eps)
+}
+
+// InstanceNorm normalises each channel of each sample over its positions
+// (InstanceNorm3d without running statistics); gamma/beta may be nil.
+func (g *Graph) InstanceNorm(x *Tensor, gamma, beta *Tensor, eps float64) *Tensor {
+	if len(x.Shape) < 2 {
+		return g.fail("InstanceNorm: input %v needs a channel dimension", x.Shape)
+	}
+	return g.GroupNorm(x, x.Shape[1], gamma, beta, eps)
+}
+
+// LayerNorm normalises over the last len(gamma) elements (the normalized
+// shape) of x; gamma/beta may be nil, then size gives the normalized size.
+func (g *Graph) LayerNorm(x *Tensor, size int, gamma, beta *Tensor, eps float64) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	if size < 1 || len(x.Data)%size != 0 {
+		return g.fail("LayerNorm: normalized size %d does not divide input %v", size, x.Shape)
+	}
+	for _, p := range []*Tensor{gamma, beta} {
+		if p != nil && len(p.Data) != size {
+			return g.fail("LayerNorm: parameter of shape %v for normalized size %d", p.Shape, size)
+		}
+	}
+	return g.rowNorm(x, rowNormGeom{rows: len(x.Data) / size, m: size, groups: 1, cPerG: size, s: 1}, gamma, beta, eps)
+}
+
+// rowNormGeom: x is rows × m; the affine index of element j of row r is
+// (r mod groups)·cPerG + j/s.
+type rowNormGeom struct{ rows, m, groups, cPerG, s int }
+
+func (q rowNormGeom) pidx(r, j int) int { return (r%q.groups)*q.cPerG + j/q.s }
+
+func (g *Graph) rowNorm(x *Tensor, q rowNormGeom, gamma, beta *Tensor, eps float64) *Tensor {
+	if eps == 0 {
+		eps = 1e-5
+	}
+	stats := g.alloc(2, q.rows)
+	mean, inv := stats.Data[:q.rows], stats.Data[q.rows:]
+	y := g.alloc(x.Shape...)
+	pfor(q.rows, 3*q.m, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := x.Data[r*q.m : (r+1)*q.m]
+			mu, vr := channelStats(row, 1, 1, q.m, 0)
+			mf, is := float32(mu), float32(1/math.Sqrt(vr+eps))
+			mean[r], inv[r] = mf, is
+			dst := y.Data[r*q.m : (r+1)*q.m]
+			for j, v := range row {
+				h := (v - mf) * is
+				if gamma != nil || beta != nil {
+					p := q.pidx(r, j)
+					if gamma != nil {
+						h *= gamma.Data[p]
+					}
+					if beta != nil {
+						h += beta.Data[p]
+					}
+				}
+				dst[j] = h
+			}
+		}
+	})
+	if g.rec(x, orSelf(gamma, x), orSelf(beta, x)) {
+		g.record(y, func(gout []float32) {
+			if gx, fresh := g.gradBuf(x); gx != nil {
+				pfor(q.rows, 4*q.m, func(lo, hi int) {
+					for r := lo; r < hi; r++ {
+						mf, is := mean[r], inv[r]
+						row, gr := x.Data[r*q.m:(r+1)*q.m], gout[r*q.m:(r+1)*q.m]
+						var sd, sdx float64
+						for j, d := range gr {
+							if gamma != nil {
+								d *= gamma.Data[q.pidx(r, j)]
+							}
+							sd += float64(d)
+							sdx += float64(d) * float64((row[j]-mf)*is)
+						}
+						k1, k2 := float32(sd/float64(q.m)), float32(sdx/float64(q.m))
+						dst := gx[r*q.m : (r+1)*q.m]
+						for j, d := range gr {
+							if gamma != nil {
+								d *= gamma.Data[q.pidx(r, j)]
+							}
+							dst[j] = accumulate(dst[j], is*(d-k1-(row[j]-mf)*is*k2), fresh)
+						}
+					}
+				})
+			}
+			gg, gb := g.gradAccOpt(gamma), g.gradAccOpt(beta)
+			if gg == nil && gb == nil {
+				return
+			}
+			for r := 0; r < q.rows; r++ {
+				mf, is := mean[r], inv[r]
+				row, gr := x.Data[r*q.m:(r+1)*q.m], gout[r*q.m:(r+1)*q.m]
+				for j, d := range gr {
+					p := q.pidx(r, j)
+					if gg != nil {
+						gg[p] += d * (row[j] - mf) * is
+					}
+					if gb != nil {
+						gb[p] += d
+					}
+				}
+			}
+		})
+	}
+	return y
+}
+
+func (g *Graph) gradAccOpt(t *Tensor) []float32 {
+	if t == nil {
+		return nil
+	}
+	return g.gradAcc(t)
+}

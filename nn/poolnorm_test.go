@@ -1,0 +1,75 @@
+package nn
+
+import (
+	"math"
+	"testing"
+)
+
+func TestGradPoolNorm(t *testing.T) {
+	r := NewRNG(7)
+	k3s2p1 := PoolOpts{Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Padding: [3]int{1, 1, 1}}
+	cases := []struct {
+		name string
+		in   [][]int
+		f    func(g *Graph, in []*Tensor) *Tensor
+	}{
+		{"maxpool", [][]int{{2, 2, 5, 6, 7}}, func(g *Graph, in []*Tensor) *Tensor { return g.MaxPool3d(in[0], k3s2p1) }},
+		{"maxpool_k2", [][]int{{1, 3, 4, 4, 4}}, func(g *Graph, in []*Tensor) *Tensor {
+			return g.MaxPool3d(in[0], PoolOpts{Kernel: [3]int{2, 2, 2}})
+		}},
+		{"avgpool", [][]int{{2, 2, 5, 6, 7}}, func(g *Graph, in []*Tensor) *Tensor { return g.AvgPool3d(in[0], k3s2p1) }},
+		{"avgpool_excl", [][]int{{1, 2, 5, 4, 3}}, func(g *Graph, in []*Tensor) *Tensor {
+			q := k3s2p1
+			q.ExcludePad = true
+			return g.AvgPool3d(in[0], q)
+		}},
+		{"adaptive", [][]int{{2, 3, 5, 7, 4}}, func(g *Graph, in []*Tensor) *Tensor { return g.AdaptiveAvgPool3d(in[0], [3]int{2, 3, 3}) }},
+		{"batchnorm_train", [][]int{{3, 4, 2, 3, 2}, {4}, {4}}, func(g *Graph, in []*Tensor) *Tensor {
+			return g.BatchNorm(in[0], in[1], in[2], NewTensor(4), NewTensor(4), BatchNormOpts{Training: true})
+		}},
+		{"batchnorm_eval", [][]int{{2, 3, 4}, {3}, {3}}, func(g *Graph, in []*Tensor) *Tensor {
+			rm, _ := FromData([]float32{0.1, -0.2, 0.3}, 3)
+			rv, _ := FromData([]float32{0.5, 1.5, 2}, 3)
+			return g.BatchNorm(in[0], in[1], in[2], rm, rv, BatchNormOpts{})
+		}},
+		{"groupnorm", [][]int{{2, 6, 2, 3, 2}, {6}, {6}}, func(g *Graph, in []*Tensor) *Tensor { return g.GroupNorm(in[0], 3, in[1], in[2], 1e-5) }},
+		{"instancenorm", [][]int{{2, 3, 2, 2, 3}}, func(g *Graph, in []*Tensor) *Tensor { return g.InstanceNorm(in[0], nil, nil, 1e-5) }},
+		{"layernorm", [][]int{{2, 3, 8}, {8}, {8}}, func(g *Graph, in []*Tensor) *Tensor { return g.LayerNorm(in[0], 8, in[1], in[2], 1e-5) }},
+	}
+	for _, c := range cases {
+		ins := make([]*Tensor, len(c.in))
+		for i, s := range c.in {
+			ins[i] = randT(r, s...)
+		}
+		gradCheck(t, c.name, ins, c.f)
+	}
+}
+
+// Reference numbers from PyTorch 1.13 (python3-torch):
+//
+//	x = torch.arange(16.).reshape(2,2,2,2,1)/4
+//	bn = torch.nn.BatchNorm3d(2, affine=False).train(); y = bn(x)
+//	bn.running_mean -> [0.1375, 0.2375]; bn.running_var -> [1.0232142, 1.0232142]
+//	y.flatten()[0] -> -1.3242383
+//
+// (mean 1.375, biased var 1.078125 normalises; unbiased 1.2321 updates the
+// running variance with momentum 0.1.)
+func TestBatchNormRunningStatsPyTorch(t *testing.T) {
+	x := NewTensor(2, 2, 2, 2, 1)
+	for i := range x.Data {
+		x.Data[i] = float32(i) / 4
+	}
+	rm, rv := NewTensor(2), NewTensor(2)
+	InitConst(rv, 1)
+	g := NewGraph(Options{})
+	y := g.BatchNorm(x, nil, nil, rm, rv, BatchNormOpts{Training: true})
+	want := [][2]float64{{0.1375, 1.0232142}, {0.2375, 1.0232142}}
+	for ch := 0; ch < 2; ch++ {
+		if math.Abs(float64(rm.Data[ch])-want[ch][0]) > 1e-6 || math.Abs(float64(rv.Data[ch])-want[ch][1]) > 1e-6 {
+			t.Errorf("channel %d running (%v, %v), want %v", ch, rm.Data[ch], rv.Data[ch], want[ch])
+		}
+	}
+	if got, w := float64(y.Data[0]), -1.3242383; math.Abs(got-w) > 1e-6 {
+		t.Errorf("y[0] = %v, want %v", got, w)
+	}
+}
