@@ -42,7 +42,9 @@ func gz(t *testing.T, b []byte) []byte {
 func TestHostileHeaders(t *testing.T) {
 	le := binary.LittleEndian
 	put16 := func(off int, v int16) func([]byte) { return func(b []byte) { le.PutUint16(b[off:], uint16(v)) } }
-	putf32 := func(off int, v float32) func([]byte) { return func(b []byte) { le.PutUint32(b[off:], math.Float32bits(v)) } }
+	putf32 := func(off int, v float32) func([]byte) {
+		return func(b []byte) { le.PutUint32(b[off:], math.Float32bits(v)) }
+	}
 	put64 := func(off int, v int64) func([]byte) { return func(b []byte) { le.PutUint64(b[off:], uint64(v)) } }
 	cases := []struct {
 		name    string

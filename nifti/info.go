@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/metasurv/metasurv/volume"
 )
 
 // Number is a float64 that marshals to JSON even when not finite: NaN and
@@ -97,7 +99,7 @@ func Inspect(img *Image) (*Info, error) {
 		Affine:        numbers(aff),
 		QformCode:     h.QformCode,
 		SformCode:     h.SformCode,
-		Axcodes:       axcodes(aff),
+		Axcodes:       axcodeStrings(volume.AxCodes(aff)),
 		RawSlopeInter: [2]Number{Number(h.SclSlope), Number(h.SclInter)},
 		SlopeInter:    [2]Number{Number(slope), Number(inter)},
 		XYZTUnits:     [2]string{UnitName(h.SpatialUnits()), UnitName(h.TimeUnits())},
@@ -163,4 +165,16 @@ func pairwiseSum(x []float64) float64 {
 	}
 	m := len(x) / 2
 	return pairwiseSum(x[:m]) + pairwiseSum(x[m:])
+}
+
+// axcodeStrings spells axis codes as nibabel's tuple of strings ("" for a
+// dropped axis).
+func axcodeStrings(c volume.Codes) [3]string {
+	var s [3]string
+	for i, x := range c {
+		if x != 0 {
+			s[i] = string(rune(x))
+		}
+	}
+	return s
 }
