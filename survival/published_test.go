@@ -1,0 +1,62 @@
+package survival
+
+import (
+	"math"
+	"os"
+	"testing"
+)
+
+// TestRossiPublished checks the Cox (Efron) fit of the Rossi recidivism
+// data (Fox & Weisberg, "Cox proportional-hazards regression for survival
+// data in R", 2019 appendix; lifelines' documentation) to the published
+// coefficients.
+func TestRossiPublished(t *testing.T) {
+	f, err := os.Open("testdata/rossi.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tab, err := ReadCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := tab.Dataset(DatasetOptions{Time: "week", Event: "arrest",
+		Covariates: []string{"fin", "age", "race", "wexp", "mar", "paro", "prio"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fit, err := Cox(ds.Y, ds.X, ds.Names, CoxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"fin": -0.3794222, "age": -0.0574377, "prio": 0.0914971}
+	for j, name := range fit.Names {
+		if w, ok := want[name]; ok && math.Abs(fit.Coef[j]-w) > 5e-7 {
+			t.Errorf("%s: got %.7f want %.7f", name, fit.Coef[j], w)
+		}
+	}
+	if !fit.Converged {
+		t.Error("not converged")
+	}
+}
+
+// TestSksurvConcordanceVector is scikit-survival's concordance test case.
+func TestSksurvConcordanceVector(t *testing.T) {
+	times := []float64{1, 5, 6, 11, 34, 45, 46, 50}
+	risk := []float64{5, 8, 11, 34, 12, 3, 9, 12}
+	event := []bool{false, true, true, false, false, true, false, false}
+	y, err := NewOutcomes(times, event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Concordance(y, risk, ConcordanceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(c.C-0.2307692) > 5e-8 {
+		t.Errorf("C = %.7f want 0.2307692", c.C)
+	}
+	if c.Concordant != 3 || c.Discordant != 10 || c.TiedRisk != 0 {
+		t.Errorf("counts %+v want 3 concordant, 10 discordant", c)
+	}
+}
