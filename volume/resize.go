@@ -143,20 +143,22 @@ type linearAxis struct {
 	w0, w1 []float32
 }
 
-// linearTable computes torch's compute_indices_weights_linear with
-// align_corners=False in float32: src = scale·(i+0.5) − 0.5, clamped at 0;
-// lower index ⌊src⌋, upper index one more unless at the last voxel;
-// λ1 = src − ⌊src⌋ and λ0 = 1 − λ1.
+// linearTable computes the source indices and weights of torch's
+// upsample_linear kernels with align_corners=False, as the CPU kernel the
+// fixtures come from does: scale = in/out in float32, the source
+// coordinate src = scale·(i+0.5) − 0.5 in float64 (torch's accumulate
+// type), clamped at 0; lower index ⌊src⌋, upper index one more unless at
+// the last voxel; λ1 = float32(src − ⌊src⌋) and λ0 = 1 − λ1 in float32.
 func linearTable(in, out, stride int) linearAxis {
 	t := linearAxis{o0: make([]int, out), o1: make([]int, out), w0: make([]float32, out), w1: make([]float32, out)}
-	scale := resizeScale(in, out)
+	scale := float64(resizeScale(in, out))
 	for i := 0; i < out; i++ {
-		src := float32(scale*(float32(i)+0.5)) - 0.5
+		src := scale*(float64(i)+0.5) - 0.5 // exact: scale has 24 bits
 		if src < 0 {
 			src = 0
 		}
 		i0 := min(int(src), in-1)
-		l1 := min(max(src-float32(i0), 0), 1)
+		l1 := float32(src - float64(i0))
 		step := 0
 		if i0 < in-1 {
 			step = 1
@@ -167,8 +169,17 @@ func linearTable(in, out, stride int) linearAxis {
 	return t
 }
 
+// lerp32 is torch's compiled a·w0 + b·w1 in float32: b·w1 rounded, then
+// fused into a·w0 + (b·w1) with a single rounding (FMA). The product of two
+// float32 values is exact in float64, so math.FMA followed by the
+// conversion reproduces it except for double rounding at exact float32
+// midpoints, a one-ulp difference in rare cases.
+func lerp32(a, w0, b, w1 float32) float32 {
+	return float32(math.FMA(float64(a), float64(w0), float64(b*w1)))
+}
+
 // resizeLinear interpolates in torch's order: along k (torch's W, the last
-// tensor axis) first, then j, then i, each step a·w0 + b·w1 in float32.
+// tensor axis) first, then j, then i, each step lerp32.
 func resizeLinear(dst, src *Volume) {
 	nx, ny, nz := dst.Dims[0], dst.Dims[1], dst.Dims[2]
 	ti := linearTable(src.Dims[0], nx, 1)
@@ -180,15 +191,14 @@ func resizeLinear(dst, src *Volume) {
 			ka, kb, wka, wkb := tk.o0[k], tk.o1[k], tk.w0[k], tk.w1[k]
 			for j := 0; j < ny; j++ {
 				ja, jb, wja, wjb := tj.o0[j], tj.o1[j], tj.w0[j], tj.w1[j]
+				a0, a1 := d[ja+ka:], d[ja+kb:] // rows (j0,k0), (j0,k1)
+				b0, b1 := d[jb+ka:], d[jb+kb:] // rows (j1,k0), (j1,k1)
 				row := dst.Data[nx*(j+ny*k) : nx*(j+ny*k+1)]
 				for i := range row {
-					lerpK := func(p int) float32 {
-						return float32(d[p+ka]*wka) + float32(d[p+kb]*wkb)
-					}
-					lerpJK := func(p int) float32 {
-						return float32(lerpK(p+ja)*wja) + float32(lerpK(p+jb)*wjb)
-					}
-					row[i] = float32(lerpJK(ti.o0[i])*ti.w0[i]) + float32(lerpJK(ti.o1[i])*ti.w1[i])
+					ia, ib := ti.o0[i], ti.o1[i]
+					lo := lerp32(lerp32(a0[ia], wka, a1[ia], wkb), wja, lerp32(b0[ia], wka, b1[ia], wkb), wjb)
+					hi := lerp32(lerp32(a0[ib], wka, a1[ib], wkb), wja, lerp32(b0[ib], wka, b1[ib], wkb), wjb)
+					row[i] = lerp32(lo, ti.w0[i], hi, ti.w1[i])
 				}
 			}
 		}
