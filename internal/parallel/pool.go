@@ -7,9 +7,11 @@ import (
 	"sync/atomic"
 )
 
-// job is one For/ForChunks call. It is shared by the caller and every worker
-// that received it from the task queue; the last one to let go of it returns
-// it to the free list, so jobs are recycled without allocation.
+// job is one For/ForChunks call. The caller puts up to workers-1 copies of
+// its pointer on the queue; a worker that pops one claims chunks until none
+// are left. The caller recycles the job once every copy is either popped
+// and released or taken back off the queue, so jobs are reused without
+// allocation.
 type job struct {
 	fn       func(lo, hi int)
 	n        int
@@ -19,18 +21,26 @@ type job struct {
 
 	next      atomic.Int64 // next chunk to hand out
 	completed atomic.Int64 // chunks finished
-	refs      atomic.Int32 // caller + queued copies not yet released
+	refs      atomic.Int32 // caller + copies popped or queued, not yet released
 	done      chan struct{}
 	panicked  atomic.Pointer[panicValue]
 }
 
 type panicValue struct{ v any }
 
+// queueCap bounds the task queue; when it is full the caller runs the
+// chunks itself.
+const queueCap = 256
+
 type pool struct {
 	workers int
 	limit   atomic.Int32
-	tasks   chan *job
-	free    chan *job
+
+	mu         sync.Mutex
+	queue      [queueCap]*job // ring buffer
+	head, size int
+	idle       []chan struct{} // wake channels of sleeping workers
+	free       []*job
 }
 
 var (
@@ -43,10 +53,10 @@ func get() *pool {
 		w := runtime.GOMAXPROCS(0)
 		thePool.workers = w
 		thePool.limit.Store(int32(w))
-		thePool.tasks = make(chan *job, 64*w)
-		thePool.free = make(chan *job, 64)
+		thePool.idle = make([]chan struct{}, 0, w)
+		thePool.free = make([]*job, 0, 64)
 		for i := 1; i < w; i++ {
-			go thePool.work()
+			go thePool.work(make(chan struct{}, 1))
 		}
 	})
 	return &thePool
@@ -111,54 +121,93 @@ func ForChunks(n, grain int, fn func(lo, hi int)) {
 	p.run(fn, n, chunks, grain, false)
 }
 
-func (p *pool) newJob() *job {
-	select {
-	case j := <-p.free:
-		return j
-	default:
-		return &job{done: make(chan struct{}, 1)}
-	}
-}
-
 func (p *pool) run(fn func(lo, hi int), n, chunks, step int, balanced bool) {
-	j := p.newJob()
+	p.mu.Lock()
+	var j *job
+	if k := len(p.free); k > 0 {
+		j = p.free[k-1]
+		p.free = p.free[:k-1]
+	} else {
+		j = &job{done: make(chan struct{}, 1)}
+	}
 	j.fn, j.n, j.nchunks, j.step, j.balanced = fn, n, chunks, step, balanced
 	j.next.Store(0)
 	j.completed.Store(0)
 	j.panicked.Store(nil)
-	helpers := min(chunks, int(p.limit.Load())) - 1
-	j.refs.Store(int32(1 + helpers))
-	for range helpers {
-		select {
-		case p.tasks <- j:
-		default: // queue full: the caller does that share itself
-			j.refs.Add(-1)
+	j.refs.Store(1)
+	for range min(chunks, int(p.limit.Load())) - 1 {
+		if p.size == queueCap {
+			break // the caller does that share itself
+		}
+		p.queue[(p.head+p.size)%queueCap] = j
+		p.size++
+		j.refs.Add(1)
+		if k := len(p.idle); k > 0 {
+			p.idle[k-1] <- struct{}{}
+			p.idle = p.idle[:k-1]
 		}
 	}
+	p.mu.Unlock()
+
 	j.execute()
 	<-j.done
+	p.reclaim(j)
 	pv := j.panicked.Load()
-	p.release(j)
+	j.fn = nil
+	p.mu.Lock()
+	if len(p.free) < cap(p.free) {
+		p.free = append(p.free, j)
+	}
+	p.mu.Unlock()
 	if pv != nil {
 		panic(fmt.Sprintf("parallel: loop body panicked: %v", pv.v))
 	}
 }
 
-func (p *pool) work() {
-	for j := range p.tasks {
-		j.execute()
-		p.release(j)
+// reclaim takes the copies of j that no worker popped back off the queue
+// and waits for the workers that did pop one to let go of it. Those are
+// running (they popped it while awake) and find no chunk left, so the wait
+// is short.
+func (p *pool) reclaim(j *job) {
+	p.mu.Lock()
+	kept := 0
+	for i := range p.size {
+		q := p.queue[(p.head+i)%queueCap]
+		if q == j {
+			j.refs.Add(-1)
+			continue
+		}
+		p.queue[(p.head+kept)%queueCap] = q
+		kept++
+	}
+	for i := kept; i < p.size; i++ {
+		p.queue[(p.head+i)%queueCap] = nil
+	}
+	p.size = kept
+	p.mu.Unlock()
+	for spins := 0; j.refs.Load() != 1; spins++ {
+		if spins > 64 {
+			runtime.Gosched()
+		}
 	}
 }
 
-func (p *pool) release(j *job) {
-	if j.refs.Add(-1) != 0 {
-		return
-	}
-	j.fn = nil
-	select {
-	case p.free <- j:
-	default:
+func (p *pool) work(wake chan struct{}) {
+	for {
+		p.mu.Lock()
+		if p.size == 0 {
+			p.idle = append(p.idle, wake)
+			p.mu.Unlock()
+			<-wake
+			continue
+		}
+		j := p.queue[p.head]
+		p.queue[p.head] = nil
+		p.head = (p.head + 1) % queueCap
+		p.size--
+		p.mu.Unlock()
+		j.execute()
+		j.refs.Add(-1)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // checkCover runs loop over n indices and checks every index is visited
@@ -148,5 +149,18 @@ func BenchmarkForOverhead(b *testing.B) {
 	fn := func(lo, hi int) { sink.Add(int64(hi - lo)) }
 	for b.Loop() {
 		For(1024, fn)
+	}
+}
+
+// With slow bodies the caller finishes before the worker wakes; testing.AllocsPerRun
+// also pins GOMAXPROCS to 1. Jobs must still be recycled, not leaked.
+func TestZeroAllocationsWithSlowBodies(t *testing.T) {
+	fn := func(lo, hi int) {
+		for s := time.Now(); time.Since(s) < 50*time.Microsecond; {
+		}
+	}
+	For(2, fn)
+	if a := testing.AllocsPerRun(20, func() { For(2, fn) }); a != 0 {
+		t.Errorf("For with slow bodies allocates %.1f times per call", a)
 	}
 }
