@@ -1,0 +1,118 @@
+package survival
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// BootstrapOptions configures Bootstrap. The zero value draws 1000
+// resamples for a 95% percentile interval with seed 0.
+type BootstrapOptions struct {
+	Resamples int
+	Level     float64
+	Seed      uint64
+	// Strata, when set, resamples within each stratum (keeps class counts).
+	Strata []int
+	// Progress, when set, is called after each resample.
+	Progress func(done, total int)
+}
+
+// Interval is a point estimate with a bootstrap confidence interval.
+type Interval struct {
+	Estimate, Lower, Upper float64
+	// SE is the standard deviation of the bootstrap replicates.
+	SE float64
+	// Failed counts resamples where the metric was undefined (e.g. an AUC
+	// on a resample with one class); they are left out.
+	Failed int
+}
+
+// Bootstrap computes a percentile interval for any metric of n samples.
+// metric receives the row indices of a resample (with repeats) and returns
+// the metric on those rows; it is first called on 0..n−1 for the estimate.
+func Bootstrap(ctx context.Context, n int, metric func(rows []int) (float64, error), o BootstrapOptions) (Interval, error) {
+	if n == 0 {
+		return Interval{}, ErrEmpty
+	}
+	if o.Resamples == 0 {
+		o.Resamples = 1000
+	}
+	if o.Level == 0 {
+		o.Level = 0.95
+	}
+	if !(o.Level > 0 && o.Level < 1) || o.Resamples < 2 {
+		return Interval{}, fmt.Errorf("survival: bootstrap level %v with %d resamples (want 0<level<1, >=2 resamples)", o.Level, o.Resamples)
+	}
+	if o.Strata != nil && len(o.Strata) != n {
+		return Interval{}, fmt.Errorf("survival: %d strata labels for %d samples", len(o.Strata), n)
+	}
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	est, err := metric(all)
+	if err != nil {
+		return Interval{}, fmt.Errorf("survival: bootstrap estimate: %w", err)
+	}
+	groups := [][]int{all}
+	if o.Strata != nil {
+		keys, g := groupByStratum(o.Strata)
+		groups = groups[:0]
+		for _, k := range keys {
+			groups = append(groups, g[k])
+		}
+	}
+	rng := newRand(o.Seed, 4)
+	reps := make([]float64, 0, o.Resamples)
+	rows := make([]int, n)
+	res := Interval{Estimate: est}
+	for b := 0; b < o.Resamples; b++ {
+		if err := ctx.Err(); err != nil {
+			return Interval{}, err
+		}
+		at := 0
+		for _, g := range groups {
+			for range g {
+				rows[at] = g[rng.IntN(len(g))]
+				at++
+			}
+		}
+		v, err := metric(rows)
+		if err != nil || math.IsNaN(v) {
+			res.Failed++
+		} else {
+			reps = append(reps, v)
+		}
+		if o.Progress != nil {
+			o.Progress(b+1, o.Resamples)
+		}
+	}
+	if len(reps) < 2 {
+		return Interval{}, fmt.Errorf("survival: bootstrap metric failed on %d of %d resamples", res.Failed, o.Resamples)
+	}
+	sort.Float64s(reps)
+	a := (1 - o.Level) / 2
+	res.Lower, res.Upper = quantileSorted(reps, a), quantileSorted(reps, 1-a)
+	var mean, ss float64
+	for _, v := range reps {
+		mean += v / float64(len(reps))
+	}
+	for _, v := range reps {
+		ss += (v - mean) * (v - mean)
+	}
+	res.SE = math.Sqrt(ss / float64(len(reps)-1))
+	return res, nil
+}
+
+// quantileSorted is the linear-interpolation quantile (numpy's default).
+func quantileSorted(x []float64, p float64) float64 {
+	h := p * float64(len(x)-1)
+	lo := math.Floor(h)
+	i := int(lo)
+	if i+1 >= len(x) {
+		return x[len(x)-1]
+	}
+	return x[i] + (h-lo)*(x[i+1]-x[i])
+}
