@@ -1,0 +1,293 @@
+package nn
+
+import "math"
+
+// Linear is torch.nn.Linear: y = x·Wᵀ + b, weight [out, in], bias [out].
+type Linear struct {
+	Weight, Bias *Tensor
+}
+
+// NewLinear returns a Linear layer with PyTorch's default initialisation
+// (Kaiming-uniform a=√5 weight, bias uniform ±1/√in).
+func NewLinear(in, out int, bias bool, r *RNG) *Linear {
+	l := &Linear{Weight: NewTensor(out, in).SetRequiresGrad(true)}
+	InitKaimingUniform(l.Weight, math.Sqrt(5), r)
+	if bias {
+		l.Bias = NewTensor(out).SetRequiresGrad(true)
+		b := 1 / math.Sqrt(float64(max(in, 1)))
+		InitUniform(l.Bias, -b, b, r)
+	}
+	return l
+}
+
+// Forward applies the layer to the last dimension of x.
+func (l *Linear) Forward(g *Graph, x *Tensor) *Tensor { return g.Linear(x, l.Weight, l.Bias) }
+
+// Visit declares weight and bias.
+func (l *Linear) Visit(v *Visitor) { v.Param("weight", l.Weight); v.Param("bias", l.Bias) }
+
+// Conv3d is torch.nn.Conv3d: weight [out, in/groups, k...], bias [out].
+type Conv3d struct {
+	Weight, Bias *Tensor
+	Opts         ConvOpts
+}
+
+// NewConv3d returns a Conv3d with PyTorch's default initialisation.
+func NewConv3d(in, out int, kernel [3]int, o ConvOpts, bias bool, r *RNG) *Conv3d {
+	o = o.norm()
+	c := &Conv3d{Weight: NewTensor(out, in/o.Groups, kernel[0], kernel[1], kernel[2]).SetRequiresGrad(true), Opts: o}
+	c.Bias = initConvParams(c.Weight, out, bias, r)
+	return c
+}
+
+func initConvParams(w *Tensor, out int, bias bool, r *RNG) *Tensor {
+	InitKaimingUniform(w, math.Sqrt(5), r)
+	if !bias {
+		return nil
+	}
+	fanIn, _ := Fans(w.Shape)
+	b := NewTensor(out).SetRequiresGrad(true)
+	bd := 1 / math.Sqrt(float64(max(fanIn, 1)))
+	InitUniform(b, -bd, bd, r)
+	return b
+}
+
+// Forward convolves x (N, C, D, H, W).
+func (c *Conv3d) Forward(g *Graph, x *Tensor) *Tensor { return g.Conv3d(x, c.Weight, c.Bias, c.Opts) }
+
+// Visit declares weight and bias.
+func (c *Conv3d) Visit(v *Visitor) { v.Param("weight", c.Weight); v.Param("bias", c.Bias) }
+
+// ConvTranspose3d is torch.nn.ConvTranspose3d: weight [in, out/groups, k...].
+type ConvTranspose3d struct {
+	Weight, Bias *Tensor
+	Opts         ConvOpts
+}
+
+// NewConvTranspose3d returns a ConvTranspose3d with PyTorch's default
+// initialisation (fan_in computed from weight dimension 1, as torch does).
+func NewConvTranspose3d(in, out int, kernel [3]int, o ConvOpts, bias bool, r *RNG) *ConvTranspose3d {
+	o = o.norm()
+	c := &ConvTranspose3d{Weight: NewTensor(in, out/o.Groups, kernel[0], kernel[1], kernel[2]).SetRequiresGrad(true), Opts: o}
+	c.Bias = initConvParams(c.Weight, out, bias, r)
+	return c
+}
+
+// Forward applies the transposed convolution.
+func (c *ConvTranspose3d) Forward(g *Graph, x *Tensor) *Tensor {
+	return g.ConvTranspose3d(x, c.Weight, c.Bias, c.Opts)
+}
+
+// Visit declares weight and bias.
+func (c *ConvTranspose3d) Visit(v *Visitor) { v.Param("weight", c.Weight); v.Param("bias", c.Bias) }
+
+// BatchNorm is torch.nn.BatchNorm1d/2d/3d (the channel is dimension 1).
+type BatchNorm struct {
+	Weight, Bias            *Tensor // affine (nil when affine=False)
+	RunningMean, RunningVar *Tensor // nil when track_running_stats=False
+	NumBatchesTracked       *Tensor // scalar counter, as in torch state dicts
+	Momentum, Eps           float64
+	Training                bool
+}
+
+// NewBatchNorm3d returns a BatchNorm with affine parameters (1, 0), running
+// statistics (0, 1), momentum 0.1 and eps 1e-5, in training mode.
+func NewBatchNorm3d(c int) *BatchNorm {
+	b := &BatchNorm{
+		Weight: NewTensor(c).SetRequiresGrad(true), Bias: NewTensor(c).SetRequiresGrad(true),
+		RunningMean: NewTensor(c), RunningVar: NewTensor(c), NumBatchesTracked: NewTensor(),
+		Momentum: 0.1, Eps: 1e-5, Training: true,
+	}
+	InitConst(b.Weight, 1)
+	InitConst(b.RunningVar, 1)
+	return b
+}
+
+// Forward normalises x with batch statistics (training) or running ones.
+func (b *BatchNorm) Forward(g *Graph, x *Tensor) *Tensor {
+	if b.Training && b.NumBatchesTracked != nil && !g.bad() {
+		b.NumBatchesTracked.Data[0]++
+	}
+	return g.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar,
+		BatchNormOpts{Training: b.Training, Momentum: b.Momentum, Eps: b.Eps})
+}
+
+// SetTraining switches between batch and running statistics.
+func (b *BatchNorm) SetTraining(on bool) { b.Training = on }
+
+// Visit declares weight, bias, running_mean, running_var, num_batches_tracked.
+func (b *BatchNorm) Visit(v *Visitor) {
+	v.Param("weight", b.Weight)
+	v.Param("bias", b.Bias)
+	v.Buffer("running_mean", b.RunningMean)
+	v.Buffer("running_var", b.RunningVar)
+	v.Buffer("num_batches_tracked", b.NumBatchesTracked)
+}
+
+// GroupNorm is torch.nn.GroupNorm.
+type GroupNorm struct {
+	Groups       int
+	Weight, Bias *Tensor
+	Eps          float64
+}
+
+// NewGroupNorm returns a GroupNorm with affine parameters (1, 0), eps 1e-5.
+func NewGroupNorm(groups, channels int) *GroupNorm {
+	n := &GroupNorm{Groups: groups, Weight: NewTensor(channels).SetRequiresGrad(true), Bias: NewTensor(channels).SetRequiresGrad(true), Eps: 1e-5}
+	InitConst(n.Weight, 1)
+	return n
+}
+
+// Forward normalises x.
+func (n *GroupNorm) Forward(g *Graph, x *Tensor) *Tensor {
+	return g.GroupNorm(x, n.Groups, n.Weight, n.Bias, n.Eps)
+}
+
+// Visit declares weight and bias.
+func (n *GroupNorm) Visit(v *Visitor) { v.Param("weight", n.Weight); v.Param("bias", n.Bias) }
+
+// InstanceNorm3d is torch.nn.InstanceNorm3d without running statistics
+// (its default); Weight/Bias are set only when affine.
+type InstanceNorm3d struct {
+	Weight, Bias *Tensor
+	Eps          float64
+}
+
+// NewInstanceNorm3d returns an InstanceNorm3d (affine as torch's flag).
+func NewInstanceNorm3d(channels int, affine bool) *InstanceNorm3d {
+	n := &InstanceNorm3d{Eps: 1e-5}
+	if affine {
+		n.Weight, n.Bias = NewTensor(channels).SetRequiresGrad(true), NewTensor(channels).SetRequiresGrad(true)
+		InitConst(n.Weight, 1)
+	}
+	return n
+}
+
+// Forward normalises each channel of each sample.
+func (n *InstanceNorm3d) Forward(g *Graph, x *Tensor) *Tensor {
+	return g.InstanceNorm(x, n.Weight, n.Bias, n.Eps)
+}
+
+// Visit declares weight and bias when affine.
+func (n *InstanceNorm3d) Visit(v *Visitor) { v.Param("weight", n.Weight); v.Param("bias", n.Bias) }
+
+// LayerNorm is torch.nn.LayerNorm over the last dimension(s) of size Size.
+type LayerNorm struct {
+	Size         int
+	Weight, Bias *Tensor
+	Eps          float64
+}
+
+// NewLayerNorm returns a LayerNorm with affine parameters (1, 0), eps 1e-5.
+func NewLayerNorm(size int) *LayerNorm {
+	n := &LayerNorm{Size: size, Weight: NewTensor(size).SetRequiresGrad(true), Bias: NewTensor(size).SetRequiresGrad(true), Eps: 1e-5}
+	InitConst(n.Weight, 1)
+	return n
+}
+
+// Forward normalises x over its trailing Size elements.
+func (n *LayerNorm) Forward(g *Graph, x *Tensor) *Tensor {
+	return g.LayerNorm(x, n.Size, n.Weight, n.Bias, n.Eps)
+}
+
+// Visit declares weight and bias.
+func (n *LayerNorm) Visit(v *Visitor) { v.Param("weight", n.Weight); v.Param("bias", n.Bias) }
+
+// Dropout is torch.nn.Dropout: active only in training mode.
+type Dropout struct {
+	P        float64
+	Training bool
+}
+
+// NewDropout returns a Dropout in training mode.
+func NewDropout(p float64) *Dropout { return &Dropout{P: p, Training: true} }
+
+// Forward drops elements in training mode and is the identity otherwise.
+func (d *Dropout) Forward(g *Graph, x *Tensor) *Tensor {
+	if !d.Training {
+		return x
+	}
+	return g.Dropout(x, d.P)
+}
+
+// SetTraining switches dropout on or off.
+func (d *Dropout) SetTraining(on bool) { d.Training = on }
+
+// Visit declares nothing.
+func (d *Dropout) Visit(*Visitor) {}
+
+// Func wraps a stateless function of one tensor as a Module (activations).
+type Func func(g *Graph, x *Tensor) *Tensor
+
+// Forward calls the function.
+func (f Func) Forward(g *Graph, x *Tensor) *Tensor { return f(g, x) }
+
+// Visit declares nothing.
+func (f Func) Visit(*Visitor) {}
+
+// Stateless activation modules.
+var (
+	ReLU    Module = Func((*Graph).ReLU)
+	GELU    Module = Func((*Graph).GELU)
+	SiLU    Module = Func((*Graph).SiLU)
+	Sigmoid Module = Func((*Graph).Sigmoid)
+	Tanh    Module = Func((*Graph).Tanh)
+)
+
+// LeakyReLU returns torch.nn.LeakyReLU(slope) as a Module.
+func LeakyReLU(slope float32) Module {
+	return Func(func(g *Graph, x *Tensor) *Tensor { return g.LeakyReLU(x, slope) })
+}
+
+// Softmax returns torch.nn.Softmax(dim=axis) as a Module.
+func Softmax(axis int) Module {
+	return Func(func(g *Graph, x *Tensor) *Tensor { return g.Softmax(x, axis) })
+}
+
+// PReLU is torch.nn.PReLU: one learnable slope per channel (or one shared).
+type PReLU struct{ Weight *Tensor }
+
+// NewPReLU returns a PReLU with n slopes initialised to 0.25.
+func NewPReLU(n int) *PReLU {
+	p := &PReLU{Weight: NewTensor(n).SetRequiresGrad(true)}
+	InitConst(p.Weight, 0.25)
+	return p
+}
+
+// Forward applies the activation.
+func (p *PReLU) Forward(g *Graph, x *Tensor) *Tensor { return g.PReLU(x, p.Weight) }
+
+// Visit declares weight.
+func (p *PReLU) Visit(v *Visitor) { v.Param("weight", p.Weight) }
+
+// MaxPool3d is torch.nn.MaxPool3d.
+type MaxPool3d struct{ Opts PoolOpts }
+
+// Forward pools x.
+func (p *MaxPool3d) Forward(g *Graph, x *Tensor) *Tensor { return g.MaxPool3d(x, p.Opts) }
+
+// Visit declares nothing.
+func (p *MaxPool3d) Visit(*Visitor) {}
+
+// AvgPool3d is torch.nn.AvgPool3d.
+type AvgPool3d struct{ Opts PoolOpts }
+
+// Forward pools x.
+func (p *AvgPool3d) Forward(g *Graph, x *Tensor) *Tensor { return g.AvgPool3d(x, p.Opts) }
+
+// Visit declares nothing.
+func (p *AvgPool3d) Visit(*Visitor) {}
+
+// AdaptiveAvgPool3d is torch.nn.AdaptiveAvgPool3d.
+type AdaptiveAvgPool3d struct{ Size [3]int }
+
+// Forward pools x to Size.
+func (p *AdaptiveAvgPool3d) Forward(g *Graph, x *Tensor) *Tensor {
+	return g.AdaptiveAvgPool3d(x, p.Size)
+}
+
+// Visit declares nothing.
+func (p *AdaptiveAvgPool3d) Visit(*Visitor) {}
+
+// Cube returns [3]int{k, k, k}, the usual isotropic kernel/stride/padding.
+func Cube(k int) [3]int { return [3]int{k, k, k} }

@@ -1,0 +1,248 @@
+package optim
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/metasurv/metasurv/nn"
+)
+
+// Optimizer updates parameters from their gradients.
+type Optimizer interface {
+	// Step applies one update to every parameter that has a gradient.
+	Step() error
+	// ZeroGrad forgets all gradients (cheaply: buffers are kept).
+	ZeroGrad()
+	// LR returns the current learning rate; SetLR changes it (schedules).
+	LR() float64
+	SetLR(lr float64)
+}
+
+// params is the parameter list shared by all optimizers.
+type params struct {
+	ps []*nn.Tensor
+	lr float64
+}
+
+func (p *params) ZeroGrad() {
+	for _, t := range p.ps {
+		t.ZeroGrad()
+	}
+}
+
+func (p *params) LR() float64      { return p.lr }
+func (p *params) SetLR(lr float64) { p.lr = lr }
+
+func newParams(ps []*nn.Tensor, lr float64) (params, error) {
+	if len(ps) == 0 {
+		return params{}, errors.New("optim: no parameters to optimise")
+	}
+	if lr < 0 || math.IsNaN(lr) {
+		return params{}, fmt.Errorf("optim: invalid learning rate %v", lr)
+	}
+	return params{ps: ps, lr: lr}, nil
+}
+
+// SGDOpts are torch.optim.SGD's hyper-parameters.
+type SGDOpts struct {
+	LR, Momentum, Dampening, WeightDecay float64
+	Nesterov                             bool
+}
+
+// SGD is stochastic gradient descent with PyTorch's momentum semantics:
+// d = g + wd·p; buf = d on the first step, else μ·buf + (1-τ)·d;
+// d = d + μ·buf (Nesterov) or buf; p -= lr·d.
+type SGD struct {
+	params
+	o   SGDOpts
+	buf [][]float32
+}
+
+// NewSGD returns an SGD optimizer over ps.
+func NewSGD(ps []*nn.Tensor, o SGDOpts) (*SGD, error) {
+	p, err := newParams(ps, o.LR)
+	if err != nil {
+		return nil, err
+	}
+	if o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0) {
+		return nil, errors.New("optim: Nesterov momentum requires a momentum and zero dampening")
+	}
+	return &SGD{params: p, o: o, buf: make([][]float32, len(ps))}, nil
+}
+
+// Step applies one SGD update.
+func (s *SGD) Step() error {
+	lr, mu, keep, wd := float32(s.lr), float32(s.o.Momentum), float32(1-s.o.Dampening), float32(s.o.WeightDecay)
+	for i, p := range s.ps {
+		gr := p.Grad()
+		if gr == nil {
+			continue
+		}
+		first := s.buf[i] == nil
+		if mu != 0 && first {
+			s.buf[i] = make([]float32, len(p.Data))
+		}
+		for j, g := range gr.Data {
+			d := g + wd*p.Data[j]
+			if mu != 0 {
+				b := d
+				if !first {
+					b = mu*s.buf[i][j] + keep*d
+				}
+				s.buf[i][j] = b
+				if s.o.Nesterov {
+					d += mu * b
+				} else {
+					d = b
+				}
+			}
+			p.Data[j] -= lr * d
+		}
+	}
+	return nil
+}
+
+// AdamOpts are torch.optim.Adam/AdamW hyper-parameters; zero Beta1, Beta2
+// and Eps mean PyTorch's defaults 0.9, 0.999, 1e-8.
+type AdamOpts struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float64
+}
+
+// Adam is torch.optim.Adam (L2 weight decay added to the gradient) or,
+// when decoupled, torch.optim.AdamW (p *= 1 - lr·wd before the update).
+type Adam struct {
+	params
+	o         AdamOpts
+	decoupled bool
+	step      []int
+	m, v      [][]float32
+}
+
+// NewAdam returns Adam over ps.
+func NewAdam(ps []*nn.Tensor, o AdamOpts) (*Adam, error) { return newAdam(ps, o, false) }
+
+// NewAdamW returns AdamW (decoupled weight decay) over ps.
+func NewAdamW(ps []*nn.Tensor, o AdamOpts) (*Adam, error) { return newAdam(ps, o, true) }
+
+func newAdam(ps []*nn.Tensor, o AdamOpts, decoupled bool) (*Adam, error) {
+	p, err := newParams(ps, o.LR)
+	if err != nil {
+		return nil, err
+	}
+	if o.Beta1 == 0 {
+		o.Beta1 = 0.9
+	}
+	if o.Beta2 == 0 {
+		o.Beta2 = 0.999
+	}
+	if o.Eps == 0 {
+		o.Eps = 1e-8
+	}
+	if o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 {
+		return nil, fmt.Errorf("optim: betas (%v, %v) must be in [0, 1)", o.Beta1, o.Beta2)
+	}
+	n := len(ps)
+	return &Adam{params: p, o: o, decoupled: decoupled, step: make([]int, n), m: make([][]float32, n), v: make([][]float32, n)}, nil
+}
+
+// Step applies one Adam update with bias correction:
+// m = β1·m + (1-β1)·g, v = β2·v + (1-β2)·g², p -= lr/(1-β1^t) · m / (√v/√(1-β2^t) + ε).
+func (a *Adam) Step() error {
+	// 1-β is rounded from float64, as PyTorch does (1-float32(0.9) ≠ 0.1).
+	c := adamConst{b1: float32(a.o.Beta1), b2: float32(a.o.Beta2), c1: float32(1 - a.o.Beta1), c2: float32(1 - a.o.Beta2)}
+	for i, p := range a.ps {
+		gr := p.Grad()
+		if gr == nil {
+			continue
+		}
+		if a.m[i] == nil {
+			a.m[i], a.v[i] = make([]float32, len(p.Data)), make([]float32, len(p.Data))
+		}
+		a.step[i]++
+		t := float64(a.step[i])
+		bc1 := 1 - math.Pow(a.o.Beta1, t)
+		bc2 := 1 - math.Pow(a.o.Beta2, t)
+		step := float32(a.lr / bc1)
+		sbc2 := float32(math.Sqrt(bc2))
+		eps := float32(a.o.Eps)
+		wd := float32(a.o.WeightDecay)
+		decay := float32(1)
+		if a.decoupled {
+			decay = float32(1 - a.lr*a.o.WeightDecay)
+		}
+		m, v := a.m[i], a.v[i]
+		adamKernel(p.Data, gr.Data, m, v, c, step, sbc2, eps, wd, decay, a.decoupled)
+	}
+	return nil
+}
+
+type adamConst struct{ b1, b2, c1, c2 float32 }
+
+func adamKernel(p, g, m, v []float32, c adamConst, step, sbc2, eps, wd, decay float32, decoupled bool) {
+	for j := range p {
+		gj := g[j]
+		if decoupled {
+			p[j] *= decay
+		} else {
+			gj += wd * p[j]
+		}
+		m[j] = c.b1*m[j] + c.c1*gj
+		v[j] = c.b2*v[j] + c.c2*gj*gj
+		p[j] -= step * (m[j] / (float32(math.Sqrt(float64(v[j])))/sbc2 + eps))
+	}
+}
+
+// ClipGradNorm scales all gradients so that their global L2 norm is at most
+// maxNorm (torch.nn.utils.clip_grad_norm_, with its 1e-6 guard) and returns
+// the norm before clipping.
+func ClipGradNorm(ps []*nn.Tensor, maxNorm float64) float64 {
+	var ss float64
+	for _, p := range ps {
+		if g := p.Grad(); g != nil {
+			for _, v := range g.Data {
+				ss += float64(v) * float64(v)
+			}
+		}
+	}
+	norm := math.Sqrt(ss)
+	if c := maxNorm / (norm + 1e-6); c < 1 {
+		for _, p := range ps {
+			if g := p.Grad(); g != nil {
+				for j := range g.Data {
+					g.Data[j] *= float32(c)
+				}
+			}
+		}
+	}
+	return norm
+}
+
+// Accumulator steps an optimizer every Every micro-batches, so that the
+// effective batch is Every times what fits in memory. Scale the loss of
+// each micro-batch by LossScale before Backward so the accumulated
+// gradient is the mean over the effective batch.
+type Accumulator struct {
+	Opt   Optimizer
+	Every int
+	n     int
+}
+
+// LossScale is 1/Every (1 when Every ≤ 1).
+func (a *Accumulator) LossScale() float32 { return 1 / float32(max(a.Every, 1)) }
+
+// Micro records one micro-batch whose gradients were accumulated; on every
+// Every-th call it steps the optimizer, zeroes the gradients and returns
+// true.
+func (a *Accumulator) Micro() (stepped bool, err error) {
+	a.n++
+	if a.n < max(a.Every, 1) {
+		return false, nil
+	}
+	a.n = 0
+	if err := a.Opt.Step(); err != nil {
+		return false, err
+	}
+	a.Opt.ZeroGrad()
+	return true, nil
+}
