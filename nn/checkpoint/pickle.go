@@ -183,6 +183,7 @@ func (u *unpickler) memoGet(i int64) error {
 
 // load runs the machine until STOP and returns the object.
 func (u *unpickler) load() (any, error) {
+	u.stack, u.marks, u.memo = u.stack[:0], u.marks[:0], map[int64]any{}
 	for {
 		op, err := u.readByte()
 		if err != nil {
@@ -240,7 +241,7 @@ func (u *unpickler) step(op byte) error {
 	case 0x89:
 		return u.push(false)
 	case 'J', 'K', 'M': // BININT, BININT1, BININT2
-		n := map[byte]int{'J': 4, 'K': 1, 'M': 2}[op]
+		n := argWidth(op)
 		v, err := u.uint(n)
 		if err != nil {
 			return err
@@ -260,7 +261,7 @@ func (u *unpickler) step(op byte) error {
 	case 'X', 0x8c, 0x8d, 'T', 'U': // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8, BINSTRING, SHORT_BINSTRING
 		return u.text(op)
 	case 'B', 'C', 0x8e: // BINBYTES, SHORT_BINBYTES, BINBYTES8
-		n := map[byte]int{'B': 4, 'C': 1, 0x8e: 8}[op]
+		n := argWidth(op)
 		l, err := u.uint(n)
 		if err != nil {
 			return err
@@ -389,13 +390,13 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.push(v)
 	case 'h', 'j': // BINGET, LONG_BINGET
-		i, err := u.uint(map[byte]int{'h': 1, 'j': 4}[op])
+		i, err := u.uint(argWidth(op))
 		if err != nil {
 			return err
 		}
 		return u.memoGet(int64(i))
 	case 'q', 'r': // BINPUT, LONG_BINPUT
-		i, err := u.uint(map[byte]int{'q': 1, 'r': 4}[op])
+		i, err := u.uint(argWidth(op))
 		if err != nil {
 			return err
 		}
@@ -404,6 +405,19 @@ func (u *unpickler) step(op byte) error {
 		return u.memoPut(int64(len(u.memo)))
 	}
 	return u.errf(op, "opcode %s is not supported by the restricted unpickler", opName(op))
+}
+
+// argWidth is the byte width of an opcode's integer or length argument.
+func argWidth(op byte) int {
+	switch op {
+	case 'K', 'C', 'h', 'q', 0x8c, 'U', 0x8a:
+		return 1
+	case 'M':
+		return 2
+	case 0x8d, 0x8e, 0x95:
+		return 8
+	}
+	return 4 // 'J', 'B', 'X', 'T', 'j', 'r', 0x8b
 }
 
 // opName names opcodes that are deliberately unsupported.
@@ -463,7 +477,7 @@ func (u *unpickler) long(op byte) error {
 }
 
 func (u *unpickler) text(op byte) error {
-	n := map[byte]int{'X': 4, 0x8c: 1, 0x8d: 8, 'T': 4, 'U': 1}[op]
+	n := argWidth(op)
 	l, err := u.uint(n)
 	if err != nil {
 		return err

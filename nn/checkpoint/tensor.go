@@ -84,31 +84,28 @@ func rebuildTensor(args pyTuple) (any, error) {
 		return nil, fmt.Errorf("%w: _rebuild_tensor size %v and stride %v invalid", ErrPickle, args[2], args[3])
 	}
 	t := &tensorRef{st: st, offset: off, size: make([]int, len(size)), stride: stride}
-	last := off // index of the last element
+	last := off // storage index of the last element
 	empty := false
 	for i, s := range size {
 		t.size[i] = int(s)
 		if s == 0 {
 			empty = true
 		}
-		if s > 0 && stride[i] > 0 {
-			if stride[i] > (st.numel-last)/(s-1+boolInt(s == 1)) && s > 1 {
-				return nil, fmt.Errorf("%w: tensor view (offset %d, size %v, stride %v) exceeds its storage of %d elements", ErrPickle, off, size, stride, st.numel)
+		if s > 1 && stride[i] > 0 {
+			if stride[i] > st.numel/(s-1) {
+				return nil, viewError(t, st)
 			}
 			last += (s - 1) * stride[i]
 		}
 	}
 	if !empty && last >= st.numel {
-		return nil, fmt.Errorf("%w: tensor view (offset %d, size %v, stride %v) exceeds its storage of %d elements", ErrPickle, off, size, stride, st.numel)
+		return nil, viewError(t, st)
 	}
 	return t, nil
 }
 
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
+func viewError(t *tensorRef, st *storageRef) error {
+	return fmt.Errorf("%w: tensor view (offset %d, size %v, stride %v) exceeds its storage of %d elements", ErrPickle, t.offset, t.size, t.stride, st.numel)
 }
 
 // intTuple converts a tuple of non-negative bounded ints.
@@ -201,6 +198,13 @@ func (t *tensorRef) toFloat32(raw []byte, n int64) []float32 {
 	sz := int64(t.st.dt.size)
 	if t.contiguous() {
 		start := (t.st.offset + t.offset) * sz
+		if t.st.dt == dtFloat32 {
+			src := raw[start : start+4*n]
+			for i := range out {
+				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+			}
+			return out
+		}
 		for i := range out {
 			out[i] = dec(raw[start+int64(i)*sz:])
 		}

@@ -1,0 +1,401 @@
+package checkpoint
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/metasurv/metasurv/nn"
+)
+
+// DefaultMaxBytes bounds the tensor data a load may produce when
+// Options.MaxBytes is 0 (the largest model of the study, the LaMIM
+// ViTAutoEnc, holds about 2 GB of float32).
+const DefaultMaxBytes = 16 << 30
+
+// Options control how a checkpoint is read. The zero value loads a plain
+// or wrapped state dict with its keys unchanged.
+type Options struct {
+	// Key selects the state dict inside a wrapper dict, e.g. "state_dict".
+	// Empty means automatic: the root dict if it holds tensors, else the
+	// first of "state_dict", "model_state_dict", "model", "net", "network"
+	// and "module" that does.
+	Key string
+	// StripPrefix is removed from the start of every key that has it;
+	// "module." undoes torch.nn.DataParallel's naming (MedicalNet and LaMIM
+	// weights use it).
+	StripPrefix string
+	// MaxBytes bounds the size of the tensors produced (as float32) and of
+	// the storages read; 0 means DefaultMaxBytes.
+	MaxBytes int64
+}
+
+// IntTensor is an integer or boolean tensor kept exactly (int64 values),
+// e.g. BatchNorm's num_batches_tracked.
+type IntTensor struct {
+	Shape []int
+	Data  []int64
+}
+
+// Checkpoint is a loaded state dict.
+type Checkpoint struct {
+	// Tensors holds every tensor of the state dict as float32, integer and
+	// boolean ones included (converted by value), so that strict loading
+	// sees every key torch's load_state_dict would.
+	Tensors map[string]*nn.Tensor
+	// Ints additionally holds the exact values of integer and boolean
+	// tensors.
+	Ints map[string]*IntTensor
+	// DTypes is each tensor's stored type in torch's naming ("float32",
+	// "float16", "bfloat16", "int64", "bool", ...; safetensors files use
+	// the same names).
+	DTypes map[string]string
+	// Meta holds the other entries of a wrapper dict (e.g. "epoch") that
+	// are plain values (numbers, strings, booleans, lists, dicts), and
+	// for safetensors the "__metadata__" strings.
+	Meta map[string]any
+}
+
+// Keys returns the tensor names in sorted order.
+func (c *Checkpoint) Keys() []string {
+	keys := make([]string, 0, len(c.Tensors))
+	for k := range c.Tensors {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Load reads a PyTorch (.pt/.pth, zip or legacy) or safetensors file and
+// returns its state dict as float32 tensors. The format is detected from
+// the first bytes, not from the name.
+func Load(path string, opts Options) (map[string]*nn.Tensor, error) {
+	c, err := LoadCheckpoint(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.Tensors, nil
+}
+
+// LoadCheckpoint is Load returning the typed view (exact integers, dtypes,
+// metadata).
+func LoadCheckpoint(path string, opts Options) (*Checkpoint, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	c, err := Read(f, st.Size(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Format is a weight-file format recognised by Detect.
+type Format int
+
+// The formats Read understands.
+const (
+	FormatUnknown     Format = iota
+	FormatTorchZip           // torch.save since PyTorch 1.6
+	FormatTorchLegacy        // torch.save before 1.6 (_use_new_zipfile_serialization=False)
+	FormatSafetensors
+)
+
+// Detect identifies the format from the first bytes of a file.
+func Detect(head []byte) Format {
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return FormatTorchZip
+	case len(head) >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5:
+		return FormatTorchLegacy
+	case len(head) >= 9 && head[8] == '{' && binary.LittleEndian.Uint64(head) >= 2:
+		return FormatSafetensors
+	}
+	return FormatUnknown
+}
+
+// Read reads a checkpoint of any supported format from r (size bytes).
+func Read(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
+	var head [16]byte
+	n, _ := r.ReadAt(head[:], 0)
+	switch Detect(head[:n]) {
+	case FormatTorchZip, FormatTorchLegacy:
+		return ReadPyTorch(r, size, opts)
+	case FormatSafetensors:
+		return ReadSafetensors(r, size, opts)
+	}
+	return nil, fmt.Errorf("checkpoint: unrecognised format (first bytes %q; want a zip torch.save file, a legacy torch pickle or safetensors)", head[:n])
+}
+
+// ReadPyTorch reads a torch.save file (zip since 1.6, or the legacy
+// format) holding a state dict, or a dict that wraps one. The pickle is
+// interpreted by a restricted machine that runs no code: only tensors,
+// OrderedDict and plain Python values are accepted.
+func ReadPyTorch(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
+	var head [4]byte
+	n, _ := r.ReadAt(head[:], 0)
+	var (
+		root any
+		src  storageSource
+		err  error
+	)
+	if Detect(head[:n]) == FormatTorchZip {
+		root, src, err = readZip(r, size)
+	} else {
+		root, src, err = readLegacy(r, size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return assemble(root, src, opts)
+}
+
+// storageSource returns the raw little-endian bytes of a root storage.
+type storageSource interface {
+	storage(st *storageRef) ([]byte, error)
+}
+
+// assemble selects the state dict and materialises its tensors.
+func assemble(root any, src storageSource, opts Options) (*Checkpoint, error) {
+	maxBytes := opts.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	sd, meta, err := selectStateDict(root, opts.Key)
+	if err != nil {
+		return nil, err
+	}
+	c := &Checkpoint{Tensors: map[string]*nn.Tensor{}, Ints: map[string]*IntTensor{}, DTypes: map[string]string{}, Meta: meta}
+	// Storages are read once, shared by their views, and dropped after
+	// their last tensor so peak memory stays near one copy of the weights.
+	cache := map[string][]byte{}
+	uses := map[string]int{}
+	for _, v := range sd.vals {
+		if t, ok := v.(*tensorRef); ok {
+			uses[t.st.key]++
+		}
+	}
+	budget := maxBytes
+	for i, k := range sd.keys {
+		t, ok := sd.vals[i].(*tensorRef)
+		if !ok {
+			continue // non-tensor entries (e.g. extra state) are not weights
+		}
+		name, err := renameKey(k, opts.StripPrefix)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := c.Tensors[name]; dup {
+			return nil, fmt.Errorf("checkpoint: key %q appears twice after removing prefix %q", name, opts.StripPrefix)
+		}
+		n, err := t.numel(budget / 4)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: %q: %w (limit %d bytes)", name, err, maxBytes)
+		}
+		budget -= 4 * n
+		raw, ok := cache[t.st.key]
+		if !ok {
+			if need := (t.st.offset + t.st.numel) * int64(t.st.dt.size); need > maxBytes {
+				return nil, fmt.Errorf("checkpoint: %q: storage of %d bytes exceeds the %d-byte limit", name, need, maxBytes)
+			}
+			if raw, err = src.storage(t.st); err != nil {
+				return nil, fmt.Errorf("checkpoint: %q: %w", name, err)
+			}
+			cache[t.st.key] = raw
+		}
+		if int64(len(raw)) < (t.st.offset+t.st.numel)*int64(t.st.dt.size) {
+			return nil, fmt.Errorf("checkpoint: %q: storage %s holds %d bytes, want %d", name, t.st.key, len(raw), (t.st.offset+t.st.numel)*int64(t.st.dt.size))
+		}
+		data := t.toFloat32(raw, n)
+		c.Tensors[name], err = nn.FromData(data, t.size...)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: %q: %w", name, err)
+		}
+		if !t.st.dt.float {
+			c.Ints[name] = &IntTensor{Shape: append([]int{}, t.size...), Data: t.toInt64(raw, n)}
+		}
+		c.DTypes[name] = t.st.dt.name
+		if uses[t.st.key]--; uses[t.st.key] == 0 {
+			delete(cache, t.st.key)
+		}
+	}
+	if len(c.Tensors) == 0 {
+		return nil, errors.New("checkpoint: the state dict holds no tensors")
+	}
+	return c, nil
+}
+
+func renameKey(k any, prefix string) (string, error) {
+	s, ok := k.(string)
+	if !ok {
+		return "", fmt.Errorf("checkpoint: state-dict key %v is a %T, want a string", k, k)
+	}
+	if prefix != "" {
+		s = strings.TrimPrefix(s, prefix)
+	}
+	return s, nil
+}
+
+// wrapperKeys are the entries searched, in order, for a wrapped state dict.
+var wrapperKeys = []string{"state_dict", "model_state_dict", "model", "net", "network", "module"}
+
+func hasTensors(d *pyDict) bool {
+	for _, v := range d.vals {
+		if _, ok := v.(*tensorRef); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// selectStateDict finds the dict of tensors; the other plain entries of a
+// wrapper become metadata.
+func selectStateDict(root any, key string) (*pyDict, map[string]any, error) {
+	d, ok := root.(*pyDict)
+	if !ok {
+		return nil, nil, fmt.Errorf("checkpoint: file holds a %s, want a state dict", typeName(root))
+	}
+	var sd *pyDict
+	var chosen string
+	switch {
+	case key != "":
+		v, ok := d.get(key)
+		if sd, _ = v.(*pyDict); !ok || sd == nil {
+			return nil, nil, fmt.Errorf("checkpoint: no dict under key %q (keys: %s)", key, keyList(d))
+		}
+		chosen = key
+	case hasTensors(d):
+		return d, map[string]any{}, nil
+	default:
+		for _, k := range wrapperKeys {
+			if v, ok := d.get(k); ok {
+				if s, ok := v.(*pyDict); ok && hasTensors(s) {
+					sd, chosen = s, k
+					break
+				}
+			}
+		}
+		if sd == nil {
+			return nil, nil, fmt.Errorf("checkpoint: no tensors at the top level nor under %v (keys: %s)", wrapperKeys, keyList(d))
+		}
+	}
+	meta := map[string]any{}
+	for i, k := range d.keys {
+		if ks, ok := k.(string); ok && ks != chosen {
+			if v, ok := plain(d.vals[i], 0); ok {
+				meta[ks] = v
+			}
+		}
+	}
+	return sd, meta, nil
+}
+
+func keyList(d *pyDict) string {
+	var ks []string
+	for _, k := range d.keys {
+		ks = append(ks, fmt.Sprintf("%v", k))
+		if len(ks) == 20 {
+			ks = append(ks, "...")
+			break
+		}
+	}
+	return strings.Join(ks, ", ")
+}
+
+// plain converts a Python value to Go (int64, float64, string, bool, nil,
+// []byte, *big.Int, []any, map[string]any); false if it holds tensors or
+// other objects.
+func plain(v any, depth int) (any, bool) {
+	if depth > maxDepth {
+		return nil, false
+	}
+	switch v := v.(type) {
+	case nil, int64, float64, string, bool, *big.Int:
+		return v, true
+	case pyBytes:
+		return []byte(v), true
+	case pyTuple:
+		return plainList(v, depth)
+	case *pyList:
+		return plainList(v.items, depth)
+	case *pyDict:
+		m := make(map[string]any, len(v.keys))
+		for i, k := range v.keys {
+			x, ok := plain(v.vals[i], depth+1)
+			if !ok {
+				return nil, false
+			}
+			m[fmt.Sprint(k)] = x
+		}
+		return m, true
+	}
+	return nil, false
+}
+
+func plainList(items []any, depth int) (any, bool) {
+	out := make([]any, len(items))
+	for i, x := range items {
+		y, ok := plain(x, depth+1)
+		if !ok {
+			return nil, false
+		}
+		out[i] = y
+	}
+	return out, true
+}
+
+// parseStoragePID decodes ('storage', storage_type, key, location, numel
+// [, view_metadata]) as torch's persistent_id writes it.
+func parseStoragePID(pid any) (*storageRef, pyTuple, error) {
+	t, ok := pid.(pyTuple)
+	if !ok || len(t) < 5 || t[0] != "storage" {
+		return nil, nil, fmt.Errorf("%w: persistent id %s is not a ('storage', type, key, location, numel) tuple", ErrPickle, typeName(pid))
+	}
+	g, ok := t[1].(*pyGlobal)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: storage type %s, want a torch storage class", ErrPickle, typeName(t[1]))
+	}
+	dt, ok := storageDTypes[g.name]
+	if !ok || g.module != "torch" {
+		return nil, nil, fmt.Errorf("%w: storage type torch.%s is not supported", ErrPickle, g.name)
+	}
+	key, ok1 := t[2].(string)
+	numel, ok2 := t[4].(int64)
+	if !ok1 || !ok2 || numel < 0 || numel > maxDim {
+		return nil, nil, fmt.Errorf("%w: storage key %v or size %v invalid", ErrPickle, t[2], t[4])
+	}
+	return &storageRef{dt: dt, key: key, numel: numel}, t[5:], nil
+}
+
+// readChunked reads exactly n bytes from r, growing the buffer as data
+// arrives so a false size claim cannot force a huge allocation.
+func readChunked(r io.Reader, n int64) ([]byte, error) {
+	const chunk = 16 << 20
+	buf := make([]byte, 0, min(n, chunk))
+	for int64(len(buf)) < n {
+		step := int(min(n-int64(len(buf)), chunk))
+		if cap(buf)-len(buf) < step {
+			nb := make([]byte, len(buf), min(n, max(int64(2*cap(buf)), int64(len(buf)+step))))
+			copy(nb, buf)
+			buf = nb
+		}
+		got, err := io.ReadFull(r, buf[len(buf):len(buf)+step])
+		buf = buf[:len(buf)+got]
+		if err != nil {
+			return nil, fmt.Errorf("truncated: got %d of %d bytes", len(buf), n)
+		}
+	}
+	return buf, nil
+}

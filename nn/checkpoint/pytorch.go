@@ -1,0 +1,248 @@
+package checkpoint
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/big"
+	"path"
+	"strings"
+)
+
+// maxPickleBytes bounds data.pkl; state-dict pickles are a few MB at most.
+const maxPickleBytes = 1 << 30
+
+// zipSource serves the storages of a torch.save zip archive, stored as
+// <prefix>data/<key>.
+type zipSource struct {
+	files     map[string]*zip.File
+	prefix    string
+	bigEndian bool
+}
+
+func readZip(r io.ReaderAt, size int64) (any, storageSource, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint: reading zip: %w", err)
+	}
+	src := &zipSource{files: map[string]*zip.File{}}
+	var pkl *zip.File
+	for _, f := range zr.File {
+		src.files[f.Name] = f
+		dir, base := path.Split(f.Name)
+		if pkl == nil && base == "data.pkl" && strings.Count(dir, "/") <= 1 {
+			pkl, src.prefix = f, dir
+		}
+	}
+	if pkl == nil {
+		return nil, nil, fmt.Errorf("checkpoint: zip archive has no <name>/data.pkl: not a torch.save file")
+	}
+	if pkl.UncompressedSize64 > maxPickleBytes {
+		return nil, nil, fmt.Errorf("checkpoint: data.pkl of %d bytes exceeds %d", pkl.UncompressedSize64, maxPickleBytes)
+	}
+	if bo, ok := src.files[src.prefix+"byteorder"]; ok {
+		b, err := readEntry(bo, 16)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch strings.TrimSpace(string(b)) {
+		case "little":
+		case "big":
+			src.bigEndian = true
+		default:
+			return nil, nil, fmt.Errorf("checkpoint: byteorder %q, want little or big", b)
+		}
+	}
+	p, err := readEntry(pkl, int64(pkl.UncompressedSize64))
+	if err != nil {
+		return nil, nil, err
+	}
+	u := newUnpickler(bytes.NewReader(p), int64(len(p)), func(pid any) (any, error) {
+		st, _, err := parseStoragePID(pid)
+		return st, err
+	})
+	root, err := u.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	return root, src, nil
+}
+
+func readEntry(f *zip.File, n int64) ([]byte, error) {
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: zip entry %s: %w", f.Name, err)
+	}
+	defer rc.Close()
+	b, err := readChunked(io.LimitReader(rc, n), min(n, int64(f.UncompressedSize64)))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: zip entry %s: %w", f.Name, err)
+	}
+	return b, nil
+}
+
+func (s *zipSource) storage(st *storageRef) ([]byte, error) {
+	f, ok := s.files[s.prefix+"data/"+st.key]
+	if !ok {
+		return nil, fmt.Errorf("storage %q missing from the archive", st.key)
+	}
+	need := (st.offset + st.numel) * int64(st.dt.size)
+	if f.UncompressedSize64 < uint64(need) {
+		return nil, fmt.Errorf("storage %q holds %d bytes, want %d", st.key, f.UncompressedSize64, need)
+	}
+	b, err := readEntry(f, need)
+	if err != nil {
+		return nil, err
+	}
+	if s.bigEndian {
+		swapBytes(b, st.dt.size)
+	}
+	return b, nil
+}
+
+// The legacy format (torch.save before 1.6, still written with
+// _use_new_zipfile_serialization=False) is a sequence of pickles: a magic
+// number, the protocol version 1001, a sys_info dict, the object, the
+// list of storage keys; then each storage as an int64 element count
+// followed by its raw bytes, in the order of that list.
+var legacyMagic, _ = new(big.Int).SetString("1950a86a20f9469cfc6c", 16)
+
+type legacySource struct {
+	r         io.ReaderAt
+	offsets   map[string]int64 // file offset of each root storage's bytes
+	roots     map[string]*storageRef
+	bigEndian bool
+}
+
+func readLegacy(r io.ReaderAt, size int64) (any, storageSource, error) {
+	src := &legacySource{r: r, offsets: map[string]int64{}, roots: map[string]*storageRef{}}
+	u := newUnpickler(io.NewSectionReader(r, 0, size), size, nil)
+	magic, err := u.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	if m, ok := magic.(*big.Int); !ok || m.Cmp(legacyMagic) != 0 {
+		return nil, nil, fmt.Errorf("checkpoint: pickle starts with %v, not torch's magic number: not a torch.save file", magic)
+	}
+	if err := src.header(u); err != nil {
+		return nil, nil, err
+	}
+	u.persist = src.persist
+	root, err := u.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	u.persist = nil
+	keys, err := u.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := src.locate(keys, u.pos, size); err != nil {
+		return nil, nil, err
+	}
+	return root, src, nil
+}
+
+// header checks the protocol version and the sys_info dict.
+func (s *legacySource) header(u *unpickler) error {
+	proto, err := u.load()
+	if err != nil {
+		return err
+	}
+	if proto != int64(1001) {
+		return fmt.Errorf("checkpoint: legacy protocol version %v, want 1001", proto)
+	}
+	info, err := u.load()
+	if err != nil {
+		return err
+	}
+	d, ok := info.(*pyDict)
+	if !ok {
+		return fmt.Errorf("checkpoint: legacy sys_info is a %s, want a dict", typeName(info))
+	}
+	if le, ok := d.get("little_endian"); ok && le == false {
+		s.bigEndian = true
+	}
+	return nil
+}
+
+// persist resolves a legacy persistent id, including storage views
+// (view_key, offset, size) of a root storage.
+func (s *legacySource) persist(pid any) (any, error) {
+	st, rest, err := parseStoragePID(pid)
+	if err != nil {
+		return nil, err
+	}
+	if root, ok := s.roots[st.key]; ok {
+		if root.dt != st.dt || root.numel != st.numel {
+			return nil, fmt.Errorf("%w: storage %q used with two types or sizes", ErrPickle, st.key)
+		}
+	} else {
+		s.roots[st.key] = st
+	}
+	if len(rest) == 0 || rest[0] == nil {
+		return st, nil
+	}
+	view, ok := rest[0].(pyTuple)
+	if !ok || len(view) != 3 {
+		return nil, fmt.Errorf("%w: storage view %s, want (key, offset, size)", ErrPickle, typeName(rest[0]))
+	}
+	off, ok1 := view[1].(int64)
+	n, ok2 := view[2].(int64)
+	if !ok1 || !ok2 || off < 0 || n < 0 || off > st.numel || n > st.numel-off {
+		return nil, fmt.Errorf("%w: storage view (offset %v, size %v) outside storage %q of %d elements", ErrPickle, view[1], view[2], st.key, st.numel)
+	}
+	return &storageRef{dt: st.dt, key: st.key, offset: off, numel: n}, nil
+}
+
+// locate records where each storage's bytes start, after the pickles.
+func (s *legacySource) locate(keys any, pos, size int64) error {
+	l, ok := keys.(*pyList)
+	if !ok {
+		return fmt.Errorf("checkpoint: legacy storage keys are a %s, want a list", typeName(keys))
+	}
+	for _, k := range l.items {
+		key, ok := k.(string)
+		root := s.roots[key]
+		if !ok || root == nil {
+			return fmt.Errorf("checkpoint: legacy storage key %v was not referenced by any tensor", k)
+		}
+		var hdr [8]byte
+		if _, err := s.r.ReadAt(hdr[:], pos); err != nil {
+			return fmt.Errorf("checkpoint: legacy storage %q: truncated file", key)
+		}
+		var n uint64
+		if s.bigEndian {
+			n = binary.BigEndian.Uint64(hdr[:])
+		} else {
+			n = binary.LittleEndian.Uint64(hdr[:])
+		}
+		if n != uint64(root.numel) {
+			return fmt.Errorf("checkpoint: legacy storage %q has %d elements, its tensors say %d", key, n, root.numel)
+		}
+		s.offsets[key] = pos + 8
+		pos += 8 + root.numel*int64(root.dt.size)
+		if pos > size {
+			return fmt.Errorf("checkpoint: legacy storage %q extends beyond the end of the file", key)
+		}
+	}
+	return nil
+}
+
+func (s *legacySource) storage(st *storageRef) ([]byte, error) {
+	off, ok := s.offsets[st.key]
+	if !ok {
+		return nil, fmt.Errorf("storage %q is not in the file's storage list", st.key)
+	}
+	root := s.roots[st.key]
+	b := make([]byte, root.numel*int64(root.dt.size))
+	if _, err := s.r.ReadAt(b, off); err != nil {
+		return nil, fmt.Errorf("storage %q: %w", st.key, err)
+	}
+	if s.bigEndian {
+		swapBytes(b, root.dt.size)
+	}
+	return b, nil
+}

@@ -1,0 +1,251 @@
+package checkpoint
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/metasurv/metasurv/nn"
+)
+
+// maxSafetensorsHeader bounds the JSON header (the reference
+// implementation uses 100 MB).
+const maxSafetensorsHeader = 100 << 20
+
+// safetensorsDTypes maps safetensors type names to element types.
+var safetensorsDTypes = map[string]dtype{
+	"F32": dtFloat32, "F64": dtFloat64, "F16": dtFloat16, "BF16": dtBFloat16,
+	"I64": dtInt64, "I32": dtInt32, "I16": dtInt16, "I8": dtInt8,
+	"U8": dtUint8, "BOOL": dtBool,
+}
+
+type stEntry struct {
+	DType   string  `json:"dtype"`
+	Shape   []int64 `json:"shape"`
+	Offsets []int64 `json:"data_offsets"`
+}
+
+// ReadSafetensors reads a safetensors file: an 8-byte little-endian header
+// length, a JSON header {name: {dtype, shape, data_offsets}, "__metadata__":
+// {...}}, then the tensor bytes. Offsets must lie inside the data and not
+// overlap, and each tensor's byte length must match its shape and type.
+// Options.Key is ignored; StripPrefix and MaxBytes apply.
+func ReadSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
+	maxBytes := opts.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	var lb [8]byte
+	if _, err := r.ReadAt(lb[:], 0); err != nil {
+		return nil, fmt.Errorf("checkpoint: safetensors: reading header length: %w", err)
+	}
+	hlen := binary.LittleEndian.Uint64(lb[:])
+	if hlen > maxSafetensorsHeader || int64(hlen) > size-8 {
+		return nil, fmt.Errorf("checkpoint: safetensors: header length %d invalid for a %d-byte file", hlen, size)
+	}
+	hdr := make([]byte, hlen)
+	if _, err := r.ReadAt(hdr, 8); err != nil {
+		return nil, fmt.Errorf("checkpoint: safetensors: reading header: %w", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(hdr, &raw); err != nil {
+		return nil, fmt.Errorf("checkpoint: safetensors: header is not a JSON object: %w", err)
+	}
+	c := &Checkpoint{Tensors: map[string]*nn.Tensor{}, Ints: map[string]*IntTensor{}, DTypes: map[string]string{}, Meta: map[string]any{}}
+	if m, ok := raw["__metadata__"]; ok {
+		var meta map[string]string
+		if err := json.Unmarshal(m, &meta); err != nil {
+			return nil, fmt.Errorf("checkpoint: safetensors: __metadata__ must map strings to strings: %w", err)
+		}
+		for k, v := range meta {
+			c.Meta[k] = v
+		}
+		delete(raw, "__metadata__")
+	}
+	base := 8 + int64(hlen)
+	refs, err := stRefs(raw, size-base, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range refs {
+		name := strings.TrimPrefix(e.name, opts.StripPrefix)
+		if _, dup := c.Tensors[name]; dup {
+			return nil, fmt.Errorf("checkpoint: key %q appears twice after removing prefix %q", name, opts.StripPrefix)
+		}
+		b := make([]byte, e.t.st.numel*int64(e.t.st.dt.size))
+		if _, err := r.ReadAt(b, base+e.begin); err != nil {
+			return nil, fmt.Errorf("checkpoint: safetensors: %q: %w", e.name, err)
+		}
+		n := e.t.st.numel
+		if c.Tensors[name], err = nn.FromData(e.t.toFloat32(b, n), e.t.size...); err != nil {
+			return nil, fmt.Errorf("checkpoint: safetensors: %q: %w", e.name, err)
+		}
+		if !e.t.st.dt.float {
+			c.Ints[name] = &IntTensor{Shape: append([]int{}, e.t.size...), Data: e.t.toInt64(b, n)}
+		}
+		c.DTypes[name] = e.t.st.dt.name
+	}
+	return c, nil
+}
+
+type stRef struct {
+	name       string
+	begin, end int64
+	t          *tensorRef
+}
+
+// stRefs validates every header entry against the dataLen bytes of data.
+func stRefs(raw map[string]json.RawMessage, dataLen, maxBytes int64) ([]stRef, error) {
+	var refs []stRef
+	total := int64(0)
+	for name, msg := range raw {
+		var e stEntry
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return nil, fmt.Errorf("checkpoint: safetensors: entry %q: %w", name, err)
+		}
+		dt, ok := safetensorsDTypes[e.DType]
+		if !ok {
+			return nil, fmt.Errorf("checkpoint: safetensors: %q has unsupported dtype %q", name, e.DType)
+		}
+		if len(e.Offsets) != 2 || e.Offsets[0] < 0 || e.Offsets[1] < e.Offsets[0] || e.Offsets[1] > dataLen {
+			return nil, fmt.Errorf("checkpoint: safetensors: %q has data_offsets %v outside the %d data bytes", name, e.Offsets, dataLen)
+		}
+		if len(e.Shape) > 64 {
+			return nil, fmt.Errorf("checkpoint: safetensors: %q has %d dimensions", name, len(e.Shape))
+		}
+		n := int64(1)
+		size := make([]int, len(e.Shape))
+		for i, d := range e.Shape {
+			if d < 0 || (d != 0 && n > math.MaxInt64/8/d) {
+				return nil, fmt.Errorf("checkpoint: safetensors: %q has invalid shape %v", name, e.Shape)
+			}
+			n *= d
+			size[i] = int(d)
+		}
+		if n*int64(dt.size) != e.Offsets[1]-e.Offsets[0] {
+			return nil, fmt.Errorf("checkpoint: safetensors: %q: shape %v of %s needs %d bytes, data_offsets give %d", name, e.Shape, e.DType, n*int64(dt.size), e.Offsets[1]-e.Offsets[0])
+		}
+		if total += 4 * n; total > maxBytes {
+			return nil, fmt.Errorf("checkpoint: safetensors: tensors exceed the %d-byte limit", maxBytes)
+		}
+		st := &storageRef{dt: dt, key: name, numel: n}
+		refs = append(refs, stRef{name, e.Offsets[0], e.Offsets[1], &tensorRef{st: st, size: size, stride: cStrides(size)}})
+	}
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].begin != refs[j].begin {
+			return refs[i].begin < refs[j].begin
+		}
+		return refs[i].end < refs[j].end
+	})
+	for i := 1; i < len(refs); i++ {
+		if refs[i].begin < refs[i-1].end {
+			return nil, fmt.Errorf("checkpoint: safetensors: %q and %q overlap", refs[i-1].name, refs[i].name)
+		}
+	}
+	return refs, nil
+}
+
+func cStrides(size []int) []int64 {
+	s := make([]int64, len(size))
+	acc := int64(1)
+	for i := len(size) - 1; i >= 0; i-- {
+		s[i] = acc
+		acc *= int64(size[i])
+	}
+	return s
+}
+
+// WriteSafetensors writes tensors as F32 safetensors: names sorted, the
+// JSON header padded with spaces to a multiple of 8 bytes as the reference
+// implementation does, metadata (may be nil) under "__metadata__".
+func WriteSafetensors(w io.Writer, tensors map[string]*nn.Tensor, meta map[string]string) error {
+	names := make([]string, 0, len(tensors))
+	for k := range tensors {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	hdr, err := safetensorsHeader(names, tensors, meta)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	var lb [8]byte
+	binary.LittleEndian.PutUint64(lb[:], uint64(len(hdr)))
+	bw.Write(lb[:])
+	bw.Write(hdr)
+	var b [4]byte
+	for _, k := range names {
+		for _, v := range tensors[k].Data {
+			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
+			bw.Write(b[:])
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("checkpoint: writing safetensors: %w", err)
+	}
+	return nil
+}
+
+func safetensorsHeader(names []string, tensors map[string]*nn.Tensor, meta map[string]string) ([]byte, error) {
+	var sb strings.Builder
+	sb.WriteByte('{')
+	if len(meta) > 0 {
+		m, err := json.Marshal(meta)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: safetensors metadata: %w", err)
+		}
+		sb.WriteString(`"__metadata__":`)
+		sb.Write(m)
+	}
+	off := int64(0)
+	for i, k := range names {
+		t := tensors[k]
+		if t == nil {
+			return nil, fmt.Errorf("checkpoint: tensor %q is nil", k)
+		}
+		if k == "__metadata__" {
+			return nil, fmt.Errorf("checkpoint: a tensor cannot be named __metadata__")
+		}
+		n := int64(1)
+		for _, d := range t.Shape {
+			n *= int64(d)
+		}
+		if n != int64(len(t.Data)) {
+			return nil, fmt.Errorf("checkpoint: tensor %q has %d values for shape %v", k, len(t.Data), t.Shape)
+		}
+		if i > 0 || len(meta) > 0 {
+			sb.WriteByte(',')
+		}
+		key, _ := json.Marshal(k)
+		shape, _ := json.Marshal(append([]int{}, t.Shape...))
+		fmt.Fprintf(&sb, `%s:{"dtype":"F32","shape":%s,"data_offsets":[%d,%d]}`, key, shape, off, off+4*n)
+		off += 4 * n
+	}
+	sb.WriteByte('}')
+	for sb.Len()%8 != 0 {
+		sb.WriteByte(' ')
+	}
+	return []byte(sb.String()), nil
+}
+
+// SaveSafetensors writes tensors to path (see WriteSafetensors).
+func SaveSafetensors(path string, tensors map[string]*nn.Tensor, meta map[string]string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := WriteSafetensors(f, tensors, meta); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
