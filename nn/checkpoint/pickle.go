@@ -583,15 +583,15 @@ func setPairs(d *pyDict, items []any) error {
 // allowedGlobals lists every name the unpickler resolves. Anything else is
 // refused: a checkpoint that needs it is not a plain state dict.
 var allowedGlobals = map[string]bool{
-	"collections.OrderedDict":                   true,
-	"builtins.dict":                             true,
-	"__builtin__.dict":                          true,
-	"torch._utils._rebuild_tensor":              true,
-	"torch._utils._rebuild_tensor_v2":           true,
-	"torch._utils._rebuild_parameter":           true,
+	"collections.OrderedDict":                    true,
+	"builtins.dict":                              true,
+	"__builtin__.dict":                           true,
+	"torch._utils._rebuild_tensor":               true,
+	"torch._utils._rebuild_tensor_v2":            true,
+	"torch._utils._rebuild_parameter":            true,
 	"torch._utils._rebuild_parameter_with_state": true,
-	"torch.Size":                                true,
-	"_codecs.encode":                            true,
+	"torch.Size":                                 true,
+	"_codecs.encode":                             true,
 }
 
 func (u *unpickler) global(mod, name string) error {
