@@ -305,3 +305,14 @@ func slicesEqual(a, b []float32) bool {
 	}
 	return true
 }
+
+// TestNumberJSON checks the JSON spelling of finite and non-finite numbers.
+func TestNumberJSON(t *testing.T) {
+	for x, want := range map[float64]string{math.NaN(): `"NaN"`, math.Inf(1): `"Infinity"`, math.Inf(-1): `"-Infinity"`,
+		77913290.36292362: "77913290.36292362", 1e-7: "1e-07", 0.5: "0.5", -3: "-3"} {
+		got, err := Number(x).MarshalJSON()
+		if err != nil || string(got) != want {
+			t.Errorf("Number(%v) = %s, %v; want %s", x, got, err, want)
+		}
+	}
+}

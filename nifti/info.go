@@ -25,7 +25,11 @@ func (x Number) MarshalJSON() ([]byte, error) {
 	case math.IsInf(f, -1):
 		return []byte(`"-Infinity"`), nil
 	}
-	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+	format := byte('f') // encoding/json's choice of notation
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	return strconv.AppendFloat(nil, f, format, -1, 64), nil
 }
 
 // Info summarises an image the way nibabel shows it (nib-ls, img.header,
@@ -58,7 +62,7 @@ type Info struct {
 	Descrip    string    `json:"descrip"`
 	IntentCode int32     `json:"intent_code"`
 	IntentName string    `json:"intent_name"`
-	Extensions []int32   `json:"extension_codes"`
+	Extensions []int32   `json:"extension_codes,omitempty"`
 }
 
 // NumpyDtype returns the numpy dtype string of the stored voxels: the type
