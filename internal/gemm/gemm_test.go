@@ -20,14 +20,14 @@ func forEachLevel(t *testing.T, f func(t *testing.T)) {
 }
 
 type gemmCase struct {
-	transA, transB  bool
-	m, n, k         int
-	lda, ldb, ldc   int
-	alpha, beta     float32
-	nanC            bool
-	ep              *Epilogue
-	a, b, c0, resid []float32
-	bias            []float32
+	transA, transB bool
+	m, n, k        int
+	lda, ldb, ldc  int
+	alpha, beta    float32
+	nanC           bool
+	ep             *Epilogue
+	a, b, c0       []float32
+	want, bound    []float64 // cached reference
 }
 
 func randSlice(r *rand.Rand, n int) []float32 {
@@ -66,25 +66,38 @@ func (gc *gemmCase) reference() (want, bound []float64) {
 	for i := range want {
 		want[i] = float64(gc.c0[i]) // untouched padding must stay as is
 	}
-	at := func(i, p int) float64 {
-		if gc.transA {
-			return float64(gc.a[p*gc.lda+i])
+	// op(A) as m×k and op(B)ᵀ as n×k in float64, so the inner loop is a
+	// contiguous dot product.
+	opA := make([]float64, gc.m*gc.k)
+	opBT := make([]float64, gc.n*gc.k)
+	for i := range gc.m {
+		for p := range gc.k {
+			if gc.transA {
+				opA[i*gc.k+p] = float64(gc.a[p*gc.lda+i])
+			} else {
+				opA[i*gc.k+p] = float64(gc.a[i*gc.lda+p])
+			}
 		}
-		return float64(gc.a[i*gc.lda+p])
 	}
-	bt := func(p, j int) float64 {
-		if gc.transB {
-			return float64(gc.b[j*gc.ldb+p])
+	for j := range gc.n {
+		for p := range gc.k {
+			if gc.transB {
+				opBT[j*gc.k+p] = float64(gc.b[j*gc.ldb+p])
+			} else {
+				opBT[j*gc.k+p] = float64(gc.b[p*gc.ldb+j])
+			}
 		}
-		return float64(gc.b[p*gc.ldb+j])
 	}
 	eps := 1e-7 * float64(gc.k+4)
 	for i := range gc.m {
+		ai := opA[i*gc.k : (i+1)*gc.k]
 		for j := range gc.n {
+			bj := opBT[j*gc.k : (j+1)*gc.k]
 			var s, mag float64
-			for p := range gc.k {
-				s += at(i, p) * bt(p, j)
-				mag += math.Abs(at(i, p) * bt(p, j))
+			for p, x := range ai {
+				t := x * bj[p]
+				s += t
+				mag += math.Abs(t)
 			}
 			v := float64(gc.alpha) * s
 			mag *= math.Abs(float64(gc.alpha))
@@ -132,7 +145,10 @@ func (gc *gemmCase) startC() []float32 {
 
 func (gc *gemmCase) check(t *testing.T, name string, got []float32) {
 	t.Helper()
-	want, bound := gc.reference()
+	if gc.want == nil {
+		gc.want, gc.bound = gc.reference()
+	}
+	want, bound := gc.want, gc.bound
 	for i := range got {
 		if d := math.Abs(float64(got[i]) - want[i]); !(d <= bound[i]) {
 			t.Fatalf("%s: %s: C[%d,%d] = %g, want %g (|diff| %.3g > %.3g)", gc, name, i/gc.ldc, i%gc.ldc, got[i], want[i], d, bound[i])
@@ -189,15 +205,19 @@ func TestSgemmMatchesFloat64Reference(t *testing.T) {
 
 func TestSgemmLargeMultiBlock(t *testing.T) {
 	// Sizes past MC, KC and NC of every kernel so all loops wrap, with
-	// the partition over workers exercised.
+	// the partition over workers exercised. References are shared by levels.
+	r := rand.New(rand.NewPCG(2, 0))
+	var cases []*gemmCase
+	for _, s := range [][3]int{{301, 263, 517}, {64, 2100, 300}, {700, 40, 260}} {
+		for ta := range 2 {
+			gc := newCase(r, ta == 1, ta == 0, s[0], s[1], s[2])
+			gc.beta = 0.5
+			cases = append(cases, gc)
+		}
+	}
 	forEachLevel(t, func(t *testing.T) {
-		r := rand.New(rand.NewPCG(2, 0))
-		for _, s := range [][3]int{{301, 263, 517}, {64, 2100, 300}, {700, 40, 260}} {
-			for ta := range 2 {
-				gc := newCase(r, ta == 1, ta == 0, s[0], s[1], s[2])
-				gc.beta = 0.5
-				gc.check(t, "Sgemm", gc.runSgemm())
-			}
+		for _, gc := range cases {
+			gc.check(t, "Sgemm", gc.runSgemm())
 		}
 	})
 }

@@ -28,3 +28,13 @@ func init() {
 		kern: kernAVX512_14x32, flopsPerCycle: 64, packCostPerElt: 0.5,
 	}
 }
+
+// haveGather says gatherPack exists in this build.
+const haveGather = true
+
+// gatherPack packs a transposed panel with one AVX-512 gather per k step:
+// for p in [0,k), lane l of dst[p·dstStep:] gets alpha·src[p + idx[l]]
+// (0 outside loadMask); only the lanes in storeMask are written.
+//
+//go:noescape
+func gatherPack(dst, src *float32, idx *int32, k, dstStep int, loadMask, storeMask uint16, alpha float32)

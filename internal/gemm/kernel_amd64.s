@@ -1340,3 +1340,46 @@ merge:
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET
+
+// func gatherPack(dst, src *float32, idx *int32, k, dstStep int, loadMask, storeMask uint16, alpha float32)
+TEXT ·gatherPack(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ idx+16(FP), AX
+	MOVQ k+24(FP), CX
+	MOVQ dstStep+32(FP), DX
+	SHLQ $2, DX
+	VMOVDQU32 (AX), Z2
+	VBROADCASTSS alpha+44(FP), Z3
+	MOVWLZX loadMask+40(FP), AX
+	KMOVW AX, K3
+	MOVWLZX storeMask+42(FP), AX
+	KMOVW AX, K2
+gloop2:
+	CMPQ CX, $2
+	JL gtail
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	KMOVW K3, K1
+	KMOVW K3, K4
+	VGATHERDPS (SI)(Z2*4), K1, Z0
+	VGATHERDPS 4(SI)(Z2*4), K4, Z1
+	VMULPS Z3, Z0, Z0
+	VMULPS Z3, Z1, Z1
+	VMOVUPS Z0, K2, (DI)
+	VMOVUPS Z1, K2, (DI)(DX*1)
+	LEAQ (DI)(DX*2), DI
+	ADDQ $8, SI
+	SUBQ $2, CX
+	JMP gloop2
+gtail:
+	TESTQ CX, CX
+	JE gdone
+	VPXORD Z0, Z0, Z0
+	KMOVW K3, K1
+	VGATHERDPS (SI)(Z2*4), K1, Z0
+	VMULPS Z3, Z0, Z0
+	VMOVUPS Z0, K2, (DI)
+gdone:
+	VZEROUPPER
+	RET

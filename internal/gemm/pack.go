@@ -1,5 +1,37 @@
 package gemm
 
+import (
+	"math"
+
+	"github.com/metasurv/metasurv/internal/cpu"
+)
+
+// canGather reports whether a panel of up to w ≤ 16 lanes with stride ld
+// can be packed by gatherPack at the current level (int32 offsets).
+func canGather(ld, w int) bool {
+	return haveGather && cpu.Current() == cpu.AVX512 && w <= 16 && int64(ld)*int64(w) < math.MaxInt32
+}
+
+// gatherSliver packs lanes [0,w) of width-wide k-major slivers, lane l of
+// step p being src[l·ld + p], with lanes past n zero.
+func gatherSliver(dst, src []float32, ld, n, width, kb int, alpha float32) {
+	for l0 := 0; l0 < width; l0 += 16 {
+		var idx [16]int32
+		lanes := min(16, width-l0)
+		live := max(0, min(lanes, n-l0))
+		for l := range live {
+			idx[l] = int32(l * ld)
+		}
+		var s *float32
+		if live > 0 {
+			s = &src[l0*ld]
+		} else {
+			s = &src[0] // nothing is read with an empty load mask
+		}
+		gatherPack(&dst[l0], s, &idx[0], kb, width, uint16(1<<live-1), uint16(1<<lanes-1), alpha)
+	}
+}
+
 // packA copies the mb×kb block of alpha·op(A) at (i0, k0) into dst as
 // slivers of mr rows: sliver s holds rows i0+s·mr…, stored k-major
 // (dst[s·kb·mr + p·mr + i]), rows past mb zero-filled.
@@ -17,6 +49,12 @@ func packA(dst, a []float32, lda int, trans bool, alpha float32, i0, k0, mb, kb,
 				}
 				clear(d[mh:])
 			}
+			continue
+		}
+		if canGather(lda, mr) {
+			_ = a[(r0+mh-1)*lda+k0+kb-1]
+			_ = sl[kb*mr-1]
+			gatherSliver(sl, a[r0*lda+k0:], lda, mh, mr, kb, alpha)
 			continue
 		}
 		for i := range mh {
@@ -47,6 +85,12 @@ func packB(dst, b []float32, ldb int, trans bool, k0, j0, kb, nb, nr int) {
 				copy(d, b[(k0+p)*ldb+c0:(k0+p)*ldb+c0+nw])
 				clear(d[nw:])
 			}
+			continue
+		}
+		if canGather(ldb, min(nr, 16)) && nr%16 == 0 {
+			_ = b[(c0+nw-1)*ldb+k0+kb-1]
+			_ = sl[kb*nr-1]
+			gatherSliver(sl, b[c0*ldb+k0:], ldb, nw, nr, kb, 1)
 			continue
 		}
 		for j := range nw {

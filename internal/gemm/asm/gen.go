@@ -59,6 +59,7 @@ func main() {
 	for _, k := range kernels {
 		k.emit(&b)
 	}
+	b.WriteString(gatherAVX512)
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -156,3 +157,53 @@ func (k kernel) emit(w *bytes.Buffer) {
 	p("VZEROUPPER")
 	p("RET")
 }
+
+// gatherAVX512 packs a transposed panel: for p in [0,k), the 16 lanes
+// src[p + idx[l]] (lanes outside loadMask read as 0) are scaled by alpha
+// and stored to dst[p·dstStep + l] for the lanes in storeMask. Two
+// independent gathers per iteration keep the gather unit busy.
+const gatherAVX512 = `
+// func gatherPack(dst, src *float32, idx *int32, k, dstStep int, loadMask, storeMask uint16, alpha float32)
+TEXT ·gatherPack(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ idx+16(FP), AX
+	MOVQ k+24(FP), CX
+	MOVQ dstStep+32(FP), DX
+	SHLQ $2, DX
+	VMOVDQU32 (AX), Z2
+	VBROADCASTSS alpha+44(FP), Z3
+	MOVWLZX loadMask+40(FP), AX
+	KMOVW AX, K3
+	MOVWLZX storeMask+42(FP), AX
+	KMOVW AX, K2
+gloop2:
+	CMPQ CX, $2
+	JL gtail
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	KMOVW K3, K1
+	KMOVW K3, K4
+	VGATHERDPS (SI)(Z2*4), K1, Z0
+	VGATHERDPS 4(SI)(Z2*4), K4, Z1
+	VMULPS Z3, Z0, Z0
+	VMULPS Z3, Z1, Z1
+	VMOVUPS Z0, K2, (DI)
+	VMOVUPS Z1, K2, (DI)(DX*1)
+	LEAQ (DI)(DX*2), DI
+	ADDQ $8, SI
+	SUBQ $2, CX
+	JMP gloop2
+gtail:
+	TESTQ CX, CX
+	JE gdone
+	VPXORD Z0, Z0, Z0
+	KMOVW K3, K1
+	VGATHERDPS (SI)(Z2*4), K1, Z0
+	VMULPS Z3, Z0, Z0
+	VMOVUPS Z0, K2, (DI)
+gdone:
+	VZEROUPPER
+	RET
+`
+

@@ -1,0 +1,10 @@
+//go:build !amd64 || purego
+
+package gemm
+
+// haveGather is false: without assembly every panel is packed by Go loops.
+const haveGather = false
+
+func gatherPack(dst, src *float32, idx *int32, k, dstStep int, loadMask, storeMask uint16, alpha float32) {
+	panic("gemm: gatherPack called in a build without assembly")
+}
