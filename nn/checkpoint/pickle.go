@@ -83,7 +83,7 @@ type unpickler struct {
 }
 
 func newUnpickler(r io.Reader, size int64, persist func(any) (any, error)) *unpickler {
-	return &unpickler{r: bufio.NewReaderSize(r, 1<<16), limit: size, memo: map[int64]any{}, persist: persist}
+	return &unpickler{r: bufio.NewReaderSize(r, int(min(max(size, 16), 1<<16))), limit: size, memo: map[int64]any{}, persist: persist}
 }
 
 func (u *unpickler) errf(op byte, format string, args ...any) error {

@@ -210,7 +210,7 @@ func (s *legacySource) locate(keys any, pos, size int64) error {
 			return fmt.Errorf("checkpoint: legacy storage key %v was not referenced by any tensor", k)
 		}
 		var hdr [8]byte
-		if _, err := s.r.ReadAt(hdr[:], pos); err != nil {
+		if n, _ := s.r.ReadAt(hdr[:], pos); n < len(hdr) {
 			return fmt.Errorf("checkpoint: legacy storage %q: truncated file", key)
 		}
 		var n uint64
@@ -238,7 +238,7 @@ func (s *legacySource) storage(st *storageRef) ([]byte, error) {
 	}
 	root := s.roots[st.key]
 	b := make([]byte, root.numel*int64(root.dt.size))
-	if _, err := s.r.ReadAt(b, off); err != nil {
+	if n, err := s.r.ReadAt(b, off); n < len(b) {
 		return nil, fmt.Errorf("storage %q: %w", st.key, err)
 	}
 	if s.bigEndian {

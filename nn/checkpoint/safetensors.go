@@ -79,8 +79,8 @@ func ReadSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, erro
 			return nil, fmt.Errorf("checkpoint: key %q appears twice after removing prefix %q", name, opts.StripPrefix)
 		}
 		b := make([]byte, e.t.st.numel*int64(e.t.st.dt.size))
-		if _, err := r.ReadAt(b, base+e.begin); err != nil {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q: %w", e.name, err)
+		if n, err := r.ReadAt(b, base+e.begin); n < len(b) {
+			return nil, fmt.Errorf("checkpoint: safetensors: %q: truncated data: %w", e.name, err)
 		}
 		n := e.t.st.numel
 		if c.Tensors[name], err = nn.FromData(e.t.toFloat32(b, n), e.t.size...); err != nil {

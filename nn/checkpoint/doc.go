@@ -1,0 +1,48 @@
+// Package checkpoint reads and writes model weights: PyTorch .pt/.pth
+// checkpoints and safetensors files, as state dicts (map from PyTorch/MONAI
+// parameter names to nn.Tensor).
+//
+// # PyTorch
+//
+// ReadPyTorch understands both torch.save formats: the zip archive written
+// since PyTorch 1.6 (<name>/data.pkl, <name>/data/<key> storages, optional
+// byteorder record) and the legacy stream written before (magic number,
+// protocol 1001, sys_info, the object, the storage keys, raw storages) —
+// MedicalNet's released weights use the latter. The pickle is run by a
+// restricted machine that executes nothing: protocols 2 to 5, the opcodes
+// of plain data, and GLOBAL only for collections.OrderedDict,
+// torch._utils._rebuild_tensor(_v2), torch._utils._rebuild_parameter(
+// _with_state), torch.Size, the torch.*Storage types and _codecs.encode.
+// Any other global (a pickled module class, os.system, ...) or opcode is
+// an error that names it.
+//
+// Tensors are materialised from (storage, offset, size, stride), so views,
+// permuted and expanded tensors come out right, in C order. Floating types
+// become float32: float32 is copied bit for bit, float16 and bfloat16
+// convert exactly, float64 rounds to nearest. Integer and boolean tensors
+// (BatchNorm's num_batches_tracked) appear in Checkpoint.Tensors converted
+// to float32, so strict loading sees every key torch does, and exactly in
+// Checkpoint.Ints. Checkpoint.DTypes records the stored types.
+//
+// A file may hold the state dict itself or a dict wrapping it (MedicalNet:
+// {"state_dict": ...}; others "model", "net", ...): Options.Key selects
+// the entry, or it is found automatically; the wrapper's other plain
+// entries land in Checkpoint.Meta. Options.StripPrefix = "module." undoes
+// DataParallel naming.
+//
+// # Safetensors
+//
+// ReadSafetensors reads F32, F64, F16, BF16, I64, I32, I16, I8, U8 and
+// BOOL tensors, checking that every tensor's offsets lie inside the data,
+// match its shape and type, and do not overlap. WriteSafetensors writes
+// float32 tensors in sorted name order with the header padded to 8 bytes,
+// as the reference implementation does; it is the library's own format.
+//
+// # Safety
+//
+// Load and Read detect the format from the first bytes. Corrupt, truncated
+// or hostile files give errors, never panics or huge allocations: sizes are
+// checked against the file before anything is allocated, the pickle
+// machine bounds its stack, memo and integers, tensor views must lie inside
+// their storages, and Options.MaxBytes bounds the output.
+package checkpoint
