@@ -66,8 +66,13 @@ type Progress struct {
 // registration on a 4, 2, 1 pyramid with centres initialisation.
 type Options struct {
 	Kind Kind // transform family; default rigid
-	MetricOptions
-	Init Init
+	// Metric, Bins, Interp, Mask and Sampling are as in MetricOptions.
+	Metric   Metric
+	Bins     int
+	Interp   Interp
+	Mask     *volume.Volume
+	Sampling Sampling
+	Init     Init
 	// Initial, if non-nil, is the starting fixed→moving matrix; it
 	// overrides Init (its linear part must suit Kind).
 	Initial  *Matrix
@@ -116,6 +121,10 @@ type Result struct {
 	Cost     float64 // final cost at the finest level
 	Levels   []LevelReport
 	Duration time.Duration
+}
+
+func (o *Options) metricOptions() MetricOptions {
+	return MetricOptions{Metric: o.Metric, Bins: o.Bins, Interp: o.Interp, Mask: o.Mask, Sampling: o.Sampling}
 }
 
 func (o *Options) defaults() error {
@@ -207,7 +216,7 @@ func runLevel(ctx context.Context, fixed, moving *volume.Volume, t *Transform, o
 	if o.Mask != nil {
 		mask = shrinkNearest(o.Mask, s)
 	}
-	e, err := newEvaluator(fl, ml, mask, o.MetricOptions, o.Sampling.Seed+uint64(l))
+	e, err := newEvaluator(fl, ml, mask, o.metricOptions(), o.Sampling.Seed+uint64(l))
 	if err != nil {
 		return lr, err
 	}

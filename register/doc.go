@@ -1,0 +1,55 @@
+// Package register aligns 3-D images with rigid, similarity and affine
+// transforms and resamples them: the spatial half of metasurv's CaPTk-style
+// preprocessing (sequences → T1c, T1c → atlas, one resampling).
+//
+// # Conventions
+//
+// Everything is in world space, RAS+ millimetres, as nibabel and volume
+// use. A registration result is a Matrix M that maps a point x of the
+// fixed image's world to the corresponding point M·x of the moving
+// image's world, which is exactly what resampling the moving image onto
+// the fixed grid needs:
+//
+//	res, err := register.Register(ctx, fixed, moving, register.Options{})
+//	aligned, err := register.Resample(moving, register.GridOf(fixed), res.Matrix, register.Linear, 0)
+//
+// Chains compose before interpolating, so an image is interpolated once:
+// with A mapping T1c world → T1 world and B atlas world → T1c world,
+// Resample(t1, GridOf(atlas), Compose(B, A), …) evaluates t1(A(B(x))).
+//
+// Parametric transforms (Transform) follow ITK's conventions — Euler
+// angles in ITK's Z·X·Y order (or Z·Y·X), a centre of rotation, parameters
+// ordered as ITK's Euler3DTransform and AffineTransform — but in RAS. The
+// ITK and elastix readers and writers convert to and from LPS; the
+// Greedy/c3d .mat format is RAS like ours. JSON files carry the matrix
+// and, optionally, the parameters.
+//
+// # Registration
+//
+// Register runs a Gaussian pyramid (shrink 4, 2, 1 by default; smoothing
+// σ = shrink/2 voxels as elastix, none at full resolution as ANTs),
+// initialised by the grids' centres, the intensity centres of mass or the
+// identity, with an optional exhaustive rotation search for large
+// misalignments. At each level a fixed set of sample points (random with
+// a seed, jittered off the voxel grid, or every voxel; optionally inside a
+// fixed-image mask) is drawn once, and the metric — Mattes mutual
+// information, Greedy-style normalised mutual information, normalised
+// cross-correlation or mean squared difference — is minimised with
+// analytic gradients by ITK's regular-step gradient descent or by L-BFGS in
+// scaled parameters (one unit ≈ 1 mm of displacement). Sums are reduced in
+// a fixed order, so results are bitwise reproducible for a given seed, and
+// the work is spread over all cores.
+//
+// On ch2 moved by 10° and 14 mm, with 2 % noise, a ±15 % bias field and
+// inverted contrast, the default rigid Mattes-MI registration recovers the
+// transform to about 0.02–0.04 mm mean displacement over the brain
+// (elastix 5.0.1 4-level Mattes MI rigid: 0.03 mm) in about a fifth of
+// elastix's CPU time and half its memory.
+//
+// # Resampling
+//
+// Resample evaluates with nearest-neighbour, trilinear (matching
+// scipy.ndimage.affine_transform order=1 with cval) or cubic B-spline
+// interpolation (Unser's prefilter, mirror boundaries), walking each
+// output row incrementally and splitting the slices across cores.
+package register
