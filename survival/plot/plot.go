@@ -1,0 +1,449 @@
+package plot
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	gplot "gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/metasurv/metasurv/survival"
+)
+
+// Figure is a finished figure that can be written as PNG or SVG.
+type Figure struct {
+	Width, Height vg.Length
+	draw          func(c draw.Canvas)
+}
+
+// DPI is the resolution of PNG output.
+const DPI = 150
+
+// WritePNG renders the figure as a PNG image at DPI dots per inch.
+func (f *Figure) WritePNG(w io.Writer) error {
+	c := vgimg.NewWith(vgimg.UseWH(f.Width, f.Height), vgimg.UseDPI(DPI))
+	f.draw(draw.New(c))
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(w); err != nil {
+		return fmt.Errorf("plot: writing PNG: %w", err)
+	}
+	return nil
+}
+
+// WriteSVG renders the figure as SVG.
+func (f *Figure) WriteSVG(w io.Writer) error {
+	c := vgsvg.New(f.Width, f.Height)
+	f.draw(draw.New(c))
+	if _, err := c.WriteTo(w); err != nil {
+		return fmt.Errorf("plot: writing SVG: %w", err)
+	}
+	return nil
+}
+
+// Save writes the figure to path, as PNG or SVG by the file extension.
+func (f *Figure) Save(path string) error {
+	var buf bytes.Buffer
+	var err error
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".png":
+		err = f.WritePNG(&buf)
+	case ".svg":
+		err = f.WriteSVG(&buf)
+	default:
+		return fmt.Errorf("plot: unknown figure format %q (want .png or .svg)", filepath.Ext(path))
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// single wraps one gonum plot as a Figure.
+func single(p *gplot.Plot, w, h vg.Length) *Figure {
+	return &Figure{Width: w, Height: h, draw: p.Draw}
+}
+
+// stepXY turns a right-continuous step function into the points of a
+// post-step line starting at (0, start) and ending at xmax.
+func stepXY(x, y []float64, start, xmax float64) plotter.XYs {
+	pts := plotter.XYs{{X: 0, Y: start}}
+	for i := range x {
+		pts = append(pts, plotter.XY{X: x[i], Y: y[i]})
+	}
+	if last := pts[len(pts)-1]; xmax > last.X {
+		pts = append(pts, plotter.XY{X: xmax, Y: last.Y})
+	}
+	return pts
+}
+
+// Figure1Options configures Figure1.
+type Figure1Options struct {
+	// Scheme gives the cut points (zero value: the study's 6 and 21 months).
+	Scheme survival.ClassScheme
+	// Unit is the unit of the outcome times (zero value: Days).
+	Unit  survival.Unit
+	Title string
+	// HideKM omits the censoring-aware curve 1 − KM.
+	HideKM bool
+}
+
+// Figure1 draws the study's Figure 1: the empirical CDF of survival times
+// with the class cut points as vertical lines and each class's share of
+// patients with a known class annotated; the Kaplan–Meier estimate 1 − S,
+// which accounts for censoring, is drawn dashed for comparison.
+func Figure1(y []survival.Outcome, o Figure1Options) (*Figure, error) {
+	if len(o.Scheme.Cuts) == 0 {
+		o.Scheme = survival.StudyClasses()
+	}
+	yy, err := survival.ConvertOutcomes(y, o.Unit, o.Scheme.Unit)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := o.Scheme.Label(yy, o.Scheme.Unit)
+	if err != nil {
+		return nil, err
+	}
+	bal, err := labels.Balance(yy, o.Scheme.Unit)
+	if err != nil {
+		return nil, err
+	}
+	p := gplot.New()
+	p.Title.Text = o.Title
+	if p.Title.Text == "" {
+		p.Title.Text = "Survival time distribution"
+	}
+	p.X.Label.Text = "Survival time (" + o.Scheme.Unit.String() + ")"
+	p.Y.Label.Text = "Cumulative proportion of patients"
+	p.Y.Min, p.Y.Max = 0, 1.08
+	times := survival.Times(yy)
+	e := survival.NewECDF(times)
+	xmax := e.X[len(e.X)-1]
+	l, err := plotter.NewLine(stepXY(e.X, e.F, 0, xmax))
+	if err != nil {
+		return nil, err
+	}
+	l.StepStyle = plotter.PostStep
+	l.Color = plotutil.Color(0)
+	l.Width = vg.Points(1.5)
+	p.Add(l)
+	p.Legend.Add("empirical CDF of observed times", l)
+	if !o.HideKM {
+		km, err := survival.KaplanMeier(yy, survival.KMOptions{ConfType: survival.ConfNone})
+		if err != nil {
+			return nil, err
+		}
+		cdf := make([]float64, len(km.Surv))
+		for i, s := range km.Surv {
+			cdf[i] = 1 - s
+		}
+		k, err := plotter.NewLine(stepXY(km.Time, cdf, 0, xmax))
+		if err != nil {
+			return nil, err
+		}
+		k.StepStyle = plotter.PostStep
+		k.Color = plotutil.Color(1)
+		k.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(k)
+		p.Legend.Add("1 − Kaplan–Meier (censoring-aware)", k)
+	}
+	edges := append([]float64{0}, o.Scheme.Cuts...)
+	edges = append(edges, math.Max(xmax, o.Scheme.Cuts[len(o.Scheme.Cuts)-1]*1.3))
+	var lab plotter.XYLabels
+	for _, c := range o.Scheme.Cuts {
+		v, err := plotter.NewLine(plotter.XYs{{X: c, Y: 0}, {X: c, Y: 1}})
+		if err != nil {
+			return nil, err
+		}
+		v.Color = color.Gray{Y: 90}
+		v.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		p.Add(v)
+	}
+	for c := range bal.Counts {
+		mid := (edges[c] + edges[c+1]) / 2
+		lab.XYs = append(lab.XYs, plotter.XY{X: mid, Y: 1.04})
+		lab.Labels = append(lab.Labels, fmt.Sprintf("%s: %.1f%% (n=%d)", className(o.Scheme, c), 100*bal.Shares[c], bal.Counts[c]))
+	}
+	ls, err := plotter.NewLabels(lab)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ls.TextStyle {
+		ls.TextStyle[i].XAlign = text.XCenter
+		ls.TextStyle[i].Font.Size = vg.Points(9)
+	}
+	p.Add(ls)
+	p.Legend.Top = false
+	p.Legend.Left = false
+	p.Legend.XOffs = -vg.Points(5)
+	p.Legend.YOffs = vg.Points(10)
+	p.X.Min = 0
+	if bal.Undetermined > 0 {
+		p.Title.Text += fmt.Sprintf(" (%d censored before their class was known)", bal.Undetermined)
+	}
+	return single(p, 8*vg.Inch, 5*vg.Inch), nil
+}
+
+// className renders class c of a scheme as "<6", "6–21", ">=21".
+func className(s survival.ClassScheme, c int) string {
+	switch {
+	case c == 0:
+		return fmt.Sprintf("<%g", s.Cuts[0])
+	case c == len(s.Cuts):
+		return fmt.Sprintf("≥%g", s.Cuts[c-1])
+	}
+	return fmt.Sprintf("%g–%g", s.Cuts[c-1], s.Cuts[c])
+}
+
+// Group is one labelled set of outcomes for KMCurves.
+type Group struct {
+	Label string
+	Y     []survival.Outcome
+}
+
+// KMOptions configures KMCurves.
+type KMOptions struct {
+	// ConfType of the bands (zero value: log, as R); ConfNone hides them.
+	ConfType survival.ConfType
+	Title    string
+	// Unit labels the time axis (the outcomes are not converted).
+	Unit survival.Unit
+	// RiskTimes are the times of the numbers-at-risk table (zero value:
+	// five evenly spaced times from 0 to the largest time).
+	RiskTimes []float64
+}
+
+// KMCurves draws Kaplan–Meier curves by group with confidence bands,
+// censoring marks and a numbers-at-risk table under the time axis.
+func KMCurves(groups []Group, o KMOptions) (*Figure, error) {
+	if len(groups) == 0 {
+		return nil, errors.New("plot: no groups to draw")
+	}
+	p := gplot.New()
+	p.Title.Text = o.Title
+	p.X.Label.Text = "Time (" + o.Unit.String() + ")"
+	p.Y.Label.Text = "Survival probability"
+	p.Y.Min, p.Y.Max = 0, 1
+	p.X.Min = 0
+	xmax := 0.0
+	for _, g := range groups {
+		for _, y := range g.Y {
+			xmax = math.Max(xmax, y.Time)
+		}
+	}
+	for gi, g := range groups {
+		if err := addKM(p, g, gi, o.ConfType, xmax); err != nil {
+			return nil, fmt.Errorf("plot: group %q: %w", g.Label, err)
+		}
+	}
+	p.Legend.Top = true
+	p.X.Max = xmax
+	risk := o.RiskTimes
+	if risk == nil {
+		risk = niceTimes(xmax)
+	}
+	sort.Float64s(risk)
+	rowH := vg.Points(14)
+	tableH := rowH * vg.Length(len(groups)+2)
+	f := &Figure{Width: 8 * vg.Inch, Height: 5.5*vg.Inch + tableH}
+	f.draw = func(c draw.Canvas) {
+		top := draw.Crop(c, 0, 0, tableH, 0)
+		p.Draw(top)
+		dc := p.DataCanvas(top)
+		sty := text.Style{Color: color.Black, Font: p.X.Tick.Label.Font, Handler: p.TextHandler,
+			XAlign: text.XCenter, YAlign: text.YCenter}
+		head := sty
+		head.XAlign = text.XLeft
+		y0 := c.Min.Y + tableH - rowH
+		c.FillText(head, vg.Point{X: c.Min.X + vg.Points(4), Y: y0}, "Number at risk")
+		for gi, g := range groups {
+			yy := y0 - rowH*vg.Length(gi+1)
+			lsty := sty
+			lsty.XAlign = text.XRight
+			lsty.Color = plotutil.Color(gi)
+			c.FillText(lsty, vg.Point{X: dc.Min.X - vg.Points(16), Y: yy}, truncate(g.Label, 10))
+			for _, t := range risk {
+				n := 0
+				for _, o := range g.Y {
+					if o.Time >= t {
+						n++
+					}
+				}
+				x := dc.X(p.X.Norm(t))
+				c.FillText(sty, vg.Point{X: x, Y: yy}, fmt.Sprint(n))
+			}
+		}
+	}
+	return f, nil
+}
+
+// niceTimes returns evenly spaced round times from 0 to xmax (5 to 10
+// intervals of 1, 2 or 5 times a power of ten).
+func niceTimes(xmax float64) []float64 {
+	if !(xmax > 0) {
+		return []float64{0}
+	}
+	p := math.Pow(10, math.Floor(math.Log10(xmax)))
+	step := p
+	for _, m := range []float64{0.1, 0.2, 0.5, 1} {
+		if xmax/(m*p) <= 10 {
+			step = m * p
+			break
+		}
+	}
+	var out []float64
+	for t := 0.0; t <= xmax*(1+1e-12); t += step {
+		out = append(out, t)
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// addKM adds one group's curve, band and censoring marks.
+func addKM(p *gplot.Plot, g Group, gi int, ct survival.ConfType, xmax float64) error {
+	km, err := survival.KaplanMeier(g.Y, survival.KMOptions{ConfType: ct})
+	if err != nil {
+		return err
+	}
+	col := plotutil.Color(gi)
+	if km.Lower != nil {
+		lo, hi := fillNaN(km.Lower, km.Surv), fillNaN(km.Upper, km.Surv)
+		up := stepXY(km.Time, hi, 1, xmax)
+		down := stepXY(km.Time, lo, 1, xmax)
+		poly := make(plotter.XYs, 0, 4*len(up))
+		poly = append(poly, stairs(up)...)
+		low := stairs(down)
+		for i := len(low) - 1; i >= 0; i-- {
+			poly = append(poly, low[i])
+		}
+		band, err := plotter.NewPolygon(poly)
+		if err != nil {
+			return err
+		}
+		r, gg, b, _ := col.RGBA()
+		band.Color = color.NRGBA{R: uint8(r >> 8), G: uint8(gg >> 8), B: uint8(b >> 8), A: 50}
+		band.LineStyle.Width = 0
+		p.Add(band)
+	}
+	l, err := plotter.NewLine(stepXY(km.Time, km.Surv, 1, xmax))
+	if err != nil {
+		return err
+	}
+	l.StepStyle = plotter.PostStep
+	l.Color = col
+	l.Width = vg.Points(1.5)
+	p.Add(l)
+	var cens plotter.XYs
+	for i, t := range km.Time {
+		if km.NCensor[i] > 0 {
+			cens = append(cens, plotter.XY{X: t, Y: km.Surv[i]})
+		}
+	}
+	if len(cens) > 0 {
+		s, err := plotter.NewScatter(cens)
+		if err != nil {
+			return err
+		}
+		s.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(3), Shape: draw.PlusGlyph{}}
+		p.Add(s)
+	}
+	label := g.Label
+	if m := km.Median(); !math.IsNaN(m) {
+		label += fmt.Sprintf(" (n=%d, median %.3g)", len(g.Y), m)
+	} else {
+		label += fmt.Sprintf(" (n=%d)", len(g.Y))
+	}
+	p.Legend.Add(label, l)
+	return nil
+}
+
+// stairs expands post-step points into explicit corners for polygons.
+func stairs(pts plotter.XYs) plotter.XYs {
+	out := make(plotter.XYs, 0, 2*len(pts))
+	for i, pt := range pts {
+		if i > 0 {
+			out = append(out, plotter.XY{X: pt.X, Y: pts[i-1].Y})
+		}
+		out = append(out, pt)
+	}
+	return out
+}
+
+// fillNaN replaces undefined interval bounds (log of 0) by the estimate.
+func fillNaN(v, s []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		if math.IsNaN(x) {
+			x = s[i]
+		}
+		out[i] = x
+	}
+	return out
+}
+
+// Calibration draws predicted against observed (Kaplan–Meier) survival at
+// a horizon per bin, with the observed 95% interval and the identity line.
+func Calibration(bins []survival.CalibrationBin, horizon float64, unit survival.Unit) (*Figure, error) {
+	if len(bins) == 0 {
+		return nil, errors.New("plot: no calibration bins")
+	}
+	p := gplot.New()
+	p.Title.Text = fmt.Sprintf("Calibration at %g %s", horizon, unit)
+	p.X.Label.Text = "Predicted survival probability"
+	p.Y.Label.Text = "Observed survival (Kaplan–Meier)"
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+	if err != nil {
+		return nil, err
+	}
+	diag.Color = color.Gray{Y: 120}
+	diag.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	p.Add(diag)
+	var pts plotter.XYs
+	var errs plotter.YErrors
+	for _, b := range bins {
+		pts = append(pts, plotter.XY{X: b.Predicted, Y: b.Observed})
+		lo, hi := fillNaN([]float64{b.Lower}, []float64{b.Observed})[0], fillNaN([]float64{b.Upper}, []float64{b.Observed})[0]
+		errs = append(errs, struct{ Low, High float64 }{b.Observed - lo, hi - b.Observed})
+	}
+	data := struct {
+		plotter.XYs
+		plotter.YErrors
+	}{pts, errs}
+	eb, err := plotter.NewYErrorBars(data)
+	if err != nil {
+		return nil, err
+	}
+	eb.Color = plotutil.Color(0)
+	s, err := plotter.NewScatter(pts)
+	if err != nil {
+		return nil, err
+	}
+	s.GlyphStyle = draw.GlyphStyle{Color: plotutil.Color(0), Radius: vg.Points(3.5), Shape: draw.CircleGlyph{}}
+	line, err := plotter.NewLine(pts)
+	if err != nil {
+		return nil, err
+	}
+	line.Color = plotutil.Color(0)
+	p.Add(eb, line, s)
+	return single(p, 6*vg.Inch, 6*vg.Inch), nil
+}
