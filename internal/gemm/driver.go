@@ -13,6 +13,13 @@ import (
 // PackedB for the layout); c points at the tile's top-left element.
 type microKernel func(k int, a, b, c *float32, ldc int, beta float32)
 
+// stridedKernel is a microKernel that reads B in place, row p of the
+// sliver at b + p·ldb, instead of from a packed sliver. It saves packing
+// when each B sliver is used by few A slivers (small m, as in a
+// convolution W·cols with few output channels), where packing would cost
+// as much memory traffic as the multiply itself.
+type stridedKernel func(k int, a, b *float32, ldb int, c *float32, ldc int, beta float32)
+
 // blocking is one level's micro-kernel with its cache blocking: an A block
 // of mc×kc floats stays in L2, a B sliver of kc×nr floats in L1, and a B
 // panel of kc×nc floats in L3 (BLIS loop order jc, pc, ic, jr, ir).
@@ -21,6 +28,7 @@ type blocking struct {
 	mr, nr         int
 	mc, kc, nc     int
 	kern           microKernel
+	strided        stridedKernel // nil: always pack B
 	flopsPerCycle  float64 // peak, for the partitioning cost model
 	packCostPerElt float64 // cycles per packed float, ditto
 }
@@ -164,14 +172,18 @@ func (j *job) runParts(lo, hi int) {
 // part computes the block C[m0:m1, n0:n1]; m0 and n0 are multiples of
 // mr and nr so that pre-packed panels can be indexed directly.
 func (op *operands) part(bl *blocking, s *scratch, m0, m1, n0, n1 int) {
+	// With a single A block per B panel, each B sliver is used once per A
+	// sliver in one sweep: read B in place rather than pack it.
+	direct := bl.strided != nil && op.pb == nil && !op.transB && m1-m0 <= bl.mc
 	for jc := n0; jc < n1; jc += bl.nc {
 		nb := min(bl.nc, n1-jc)
 		for pc := 0; pc < op.k; pc += bl.kc {
 			kb := min(bl.kc, op.k-pc)
 			var bp []float32
-			if op.pb != nil {
+			switch {
+			case op.pb != nil:
 				bp = op.pb.panel(pc, jc, kb)
-			} else {
+			case !direct:
 				bp = s.b
 				packB(bp, op.b, op.ldb, op.transB, pc, jc, kb, nb, bl.nr)
 			}
@@ -189,32 +201,61 @@ func (op *operands) part(bl *blocking, s *scratch, m0, m1, n0, n1 int) {
 					ap = s.a
 					packA(ap, op.a, op.lda, op.transA, op.alpha, ic, pc, mb, kb, bl.mr)
 				}
-				op.macro(bl, s.t, ap, bp, ic, jc, mb, nb, kb, beta, last)
+				blk := block{ic: ic, jc: jc, pc: pc, mb: mb, nb: nb, kb: kb, beta: beta, last: last, direct: direct}
+				op.macro(bl, s, ap, bp, &blk)
 			}
 		}
 	}
 }
 
-// macro runs the micro-kernel over an mb×nb block of C from packed panels.
-// Ragged edge tiles are computed into the scratch tile t and merged.
-func (op *operands) macro(bl *blocking, t, ap, bp []float32, ic, jc, mb, nb, kb int, beta float32, last bool) {
-	mr, nr := bl.mr, bl.nr
-	for jr := 0; jr < nb; jr += nr {
-		nw := min(nr, nb-jr)
-		bs := &bp[(jr/nr)*kb*nr]
-		for ir := 0; ir < mb; ir += mr {
-			mh := min(mr, mb-ir)
+// block is one macro-kernel call: the mb×nb block of C at (ic, jc)
+// accumulating the kb steps from pc.
+type block struct {
+	ic, jc, pc, mb, nb, kb int
+	beta                   float32
+	last, direct           bool
+}
+
+// macro runs the micro-kernel over a block of C from the packed A block ap
+// and the packed B panel bp (or B in place when blk.direct). Ragged edge
+// tiles are computed into the scratch tile s.t and merged.
+func (op *operands) macro(bl *blocking, s *scratch, ap, bp []float32, blk *block) {
+	mr, nr, kb := bl.mr, bl.nr, blk.kb
+	for jr := 0; jr < blk.nb; jr += nr {
+		nw := min(nr, blk.nb-jr)
+		var bs *float32
+		strided := false
+		switch {
+		case !blk.direct:
+			bs = &bp[(jr/nr)*kb*nr]
+		case nw == nr:
+			col := blk.jc + jr
+			_ = op.b[(blk.pc+kb-1)*op.ldb+col+nr-1] // the kernel reads kb rows of nr
+			bs, strided = &op.b[blk.pc*op.ldb+col], true
+		default: // ragged last sliver: pack it
+			packB(s.b, op.b, op.ldb, false, blk.pc, blk.jc+jr, kb, nw, nr)
+			bs = &s.b[0]
+		}
+		for ir := 0; ir < blk.mb; ir += mr {
+			mh := min(mr, blk.mb-ir)
 			as := &ap[(ir/mr)*kb*mr]
-			off := (ic+ir)*op.ldc + jc + jr
-			if mh == mr && nw == nr {
+			off := (blk.ic+ir)*op.ldc + blk.jc + jr
+			full := mh == mr && nw == nr
+			c, ldc, beta := &s.t[0], nr, float32(0)
+			if full {
 				_ = op.c[off+(mr-1)*op.ldc+nr-1] // the kernel writes the whole tile
-				bl.kern(kb, as, bs, &op.c[off], op.ldc, beta)
-			} else {
-				bl.kern(kb, as, bs, &t[0], nr, 0)
-				mergeTile(op.c[off:], op.ldc, t, nr, mh, nw, beta)
+				c, ldc, beta = &op.c[off], op.ldc, blk.beta
 			}
-			if last && op.ep != nil {
-				op.ep.applyTile(op.c, op.ldc, ic+ir, jc+jr, mh, nw)
+			if strided {
+				bl.strided(kb, as, bs, op.ldb, c, ldc, beta)
+			} else {
+				bl.kern(kb, as, bs, c, ldc, beta)
+			}
+			if !full {
+				mergeTile(op.c[off:], op.ldc, s.t, nr, mh, nw, blk.beta)
+			}
+			if blk.last && op.ep != nil {
+				op.ep.applyTile(op.c, op.ldc, blk.ic+ir, blk.jc+jr, mh, nw)
 			}
 		}
 	}

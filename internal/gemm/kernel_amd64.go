@@ -10,10 +10,10 @@ import "github.com/metasurv/metasurv/internal/cpu"
 func kernAVX512_14x32(k int, a, b, c *float32, ldc int, beta float32)
 
 //go:noescape
-func kernAVX512_8x48(k int, a, b, c *float32, ldc int, beta float32)
+func kernAVX512_14x32_strided(k int, a, b *float32, ldb int, c *float32, ldc int, beta float32)
 
 //go:noescape
-func kernAVX512_6x64(k int, a, b, c *float32, ldc int, beta float32)
+func kernAVX2_6x16_strided(k int, a, b *float32, ldb int, c *float32, ldc int, beta float32)
 
 //go:noescape
 func kernAVX2_6x16(k int, a, b, c *float32, ldc int, beta float32)
@@ -21,11 +21,11 @@ func kernAVX2_6x16(k int, a, b, c *float32, ldc int, beta float32)
 func init() {
 	blockings[cpu.AVX2] = &blocking{
 		level: cpu.AVX2, mr: 6, nr: 16, mc: 6 * 40, kc: 256, nc: 4096,
-		kern: kernAVX2_6x16, flopsPerCycle: 32, packCostPerElt: 0.5,
+		kern: kernAVX2_6x16, strided: kernAVX2_6x16_strided, flopsPerCycle: 32, packCostPerElt: 0.5,
 	}
 	blockings[cpu.AVX512] = &blocking{
 		level: cpu.AVX512, mr: 14, nr: 32, mc: 14 * 24, kc: 256, nc: 4096,
-		kern: kernAVX512_14x32, flopsPerCycle: 64, packCostPerElt: 0.5,
+		kern: kernAVX512_14x32, strided: kernAVX512_14x32_strided, flopsPerCycle: 64, packCostPerElt: 0.5,
 	}
 }
 
