@@ -29,8 +29,8 @@ type blocking struct {
 	mc, kc, nc     int
 	kern           microKernel
 	strided        stridedKernel // nil: always pack B
-	flopsPerCycle  float64 // peak, for the partitioning cost model
-	packCostPerElt float64 // cycles per packed float, ditto
+	flopsPerCycle  float64       // peak, for the partitioning cost model
+	packCostPerElt float64       // cycles per packed float, ditto
 }
 
 // blockings is indexed by cpu.Level; the kernel_*.go files fill it in.
