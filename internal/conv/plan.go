@@ -1,0 +1,355 @@
+package conv
+
+import (
+	"fmt"
+
+	"github.com/metasurv/metasurv/internal/gemm"
+	"github.com/metasurv/metasurv/internal/parallel"
+)
+
+// Epilogue is what Forward fuses into the convolution's output pass:
+// y = Act(conv(x) + Bias + Residual). The zero value adds nothing.
+type Epilogue struct {
+	// Bias has one value per output channel (len OutC), or is nil.
+	Bias []float32
+	// Residual has the output's shape (a skip connection), or is nil.
+	Residual []float32
+	// Act is gemm.None, gemm.ReLU or gemm.GELU (exact erf).
+	Act gemm.Activation
+}
+
+// algorithm is how a Plan computes its convolution.
+type algorithm int
+
+const (
+	// algoPointwise: 1×1×1, stride 1, no padding: y = W·x, a plain GEMM.
+	algoPointwise algorithm = iota
+	// algoIm2col: W·cols with the column matrix built in bounded tiles of
+	// output positions (never the full k³-times-larger matrix).
+	algoIm2col
+	// algoDepthwise: one input channel per group (EfficientNet's
+	// depthwise convolutions): a direct kernel per output channel.
+	algoDepthwise
+)
+
+func (a algorithm) String() string {
+	return [...]string{"pointwise-gemm", "im2col-gemm", "depthwise-direct"}[a]
+}
+
+// colBudget bounds the column tile to about 1 MB so that it stays in L2
+// while the GEMM packs it.
+const colBudget = 1 << 18
+
+// Plan holds everything one convolution layer shape needs: the algorithm,
+// the weights packed for the GEMM micro-kernel (for the forward pass and,
+// transposed, for the data gradient) and the column workspace. Build it once
+// per layer with NewPlan and SetWeights; after the first call of each pass,
+// Forward, BackwardData and BackwardWeight allocate nothing.
+//
+// A Plan is not safe for concurrent use (it owns its workspace); use one
+// Plan per goroutine. Kernels parallelize internally over the worker pool.
+type Plan struct {
+	g      geometry
+	algo   algorithm
+	tileN  int
+	w      []float32
+	packed []*gemm.PackedA // per group: W_g (ocg × k)
+	packT  []*gemm.PackedA // per group: W_gᵀ (k × ocg), built on first BackwardData
+	col    []float32
+	ep     gemm.Epilogue
+
+	// per-call state read by the parallel loop bodies below
+	cx      []float32 // input (forward/weight) or gradient (data) of the current group
+	cq0     int
+	cq1     int
+	rowFn   func(lo, hi int)
+	col2Fn  func(lo, hi int)
+	dwFn    func(lo, hi int)
+	cur     struct{ x, y, w, dw []float32 }
+	curBack bool
+}
+
+// NewPlan validates p and chooses the algorithm. Call SetWeights before the
+// first Forward or BackwardData.
+func NewPlan(p Params) (*Plan, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	g := newGeometry(p)
+	pl := &Plan{g: g, algo: algoIm2col}
+	switch {
+	case g.p.Groups > 1 && g.icg == 1:
+		pl.algo = algoDepthwise
+	case g.kvol == 1 && g.p.Stride == [3]int{1, 1, 1} && g.p.Pad == [3]int{}:
+		pl.algo = algoPointwise
+	}
+	if pl.algo == algoIm2col {
+		pl.tileN = g.outSp
+		if g.k*g.outSp > colBudget {
+			pl.tileN = min(g.outSp, max(64, colBudget/g.k/64*64))
+		}
+	}
+	pl.rowFn = pl.im2colRows
+	pl.col2Fn = pl.col2imChannels
+	pl.dwFn = pl.depthwiseChannels
+	return pl, nil
+}
+
+// Params returns the (normalized) shape the plan was built for.
+func (pl *Plan) Params() Params { return pl.g.p }
+
+// Algorithm names the method chosen, for logs and benchmarks.
+func (pl *Plan) Algorithm() string { return pl.algo.String() }
+
+// SetWeights installs the layer's weights (OutC, InC/Groups, k...) and packs
+// them for the GEMM kernels. Call it again after every change of the
+// weights (for example after an optimizer step): the plan reads only its
+// packed copy, except for depthwise layers, which keep a reference to w.
+func (pl *Plan) SetWeights(w []float32) error {
+	if err := checkLen("weights", len(w), pl.g.p.WeightLen()); err != nil {
+		return err
+	}
+	pl.w = w
+	pl.packT = pl.packT[:0]
+	if pl.algo == algoDepthwise {
+		return nil
+	}
+	g := &pl.g
+	pl.packed = pl.packed[:0]
+	for gi := range g.p.Groups {
+		pl.packed = append(pl.packed, gemm.PackA(false, g.ocg, g.k, 1, w[gi*g.ocg*g.k:], g.k))
+	}
+	return nil
+}
+
+func (pl *Plan) needWeights() error {
+	if pl.w == nil {
+		return fmt.Errorf("%w: SetWeights was not called", ErrParams)
+	}
+	return nil
+}
+
+// workspace returns the plan's column buffer, allocating it on first use.
+func (pl *Plan) workspace() []float32 {
+	if n := pl.g.k * pl.tileN; len(pl.col) < n {
+		pl.col = make([]float32, n)
+	}
+	return pl.col
+}
+
+// Forward computes y = Act(conv(x, W) + bias + residual) for input x
+// (N, InC, In...) into y (N, OutC, Out()...). ep may be nil.
+func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
+	g := &pl.g
+	if err := pl.checkIO(x, y); err != nil {
+		return err
+	}
+	if err := pl.needWeights(); err != nil {
+		return err
+	}
+	if ep == nil {
+		ep = &Epilogue{}
+	}
+	if ep.Bias != nil {
+		if err := checkLen("bias", len(ep.Bias), g.p.OutC); err != nil {
+			return err
+		}
+	}
+	if ep.Residual != nil {
+		if err := checkLen("residual", len(ep.Residual), g.p.OutLen()); err != nil {
+			return err
+		}
+	}
+	if pl.algo == algoDepthwise {
+		pl.depthwise(y, x, false)
+		finishEpilogue(y, ep, g.p.N, g.p.OutC, g.outSp)
+		return nil
+	}
+	for n := range g.p.N {
+		for gi := range g.p.Groups {
+			xg := x[(n*g.p.InC+gi*g.icg)*g.inSp:]
+			yo := (n*g.p.OutC + gi*g.ocg) * g.outSp
+			pl.ep = gemm.Epilogue{BiasPerRow: true, Act: ep.Act}
+			if ep.Bias != nil {
+				pl.ep.Bias = ep.Bias[gi*g.ocg:]
+			}
+			if pl.algo == algoPointwise {
+				if ep.Residual != nil {
+					pl.ep.Residual = ep.Residual[yo:]
+				}
+				gemm.SgemmPackedA(pl.packed[gi], false, g.outSp, xg, g.inSp, 0, y[yo:], g.outSp, &pl.ep)
+				continue
+			}
+			col := pl.workspace()
+			for q0 := 0; q0 < g.outSp; q0 += pl.tileN {
+				q1 := min(q0+pl.tileN, g.outSp)
+				pl.fillCols(xg, q0, q1)
+				if ep.Residual != nil {
+					pl.ep.Residual = ep.Residual[yo+q0:]
+				}
+				gemm.SgemmPackedA(pl.packed[gi], false, q1-q0, col, q1-q0, 0, y[yo+q0:], g.outSp, &pl.ep)
+			}
+		}
+	}
+	return nil
+}
+
+// finishEpilogue applies a Forward epilogue in a separate pass, for the
+// direct kernels that do not fuse it.
+func finishEpilogue(y []float32, ep *Epilogue, n, c, sp int) {
+	if ep.Bias == nil && ep.Residual == nil && ep.Act == gemm.None {
+		return
+	}
+	parallel.ForChunks(n*c, max(1, 4096/sp), func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			ys := y[nc*sp : (nc+1)*sp]
+			var b float32
+			if ep.Bias != nil {
+				b = ep.Bias[nc%c]
+			}
+			for i := range ys {
+				v := ys[i] + b
+				if ep.Residual != nil {
+					v += ep.Residual[nc*sp+i]
+				}
+				switch ep.Act {
+				case gemm.ReLU:
+					v = max(v, 0)
+				case gemm.GELU:
+					v = gemm.Gelu(v)
+				}
+				ys[i] = v
+			}
+		}
+	})
+}
+
+func (pl *Plan) checkIO(x, y []float32) error {
+	if err := checkLen("input", len(x), pl.g.p.InLen()); err != nil {
+		return err
+	}
+	return checkLen("output", len(y), pl.g.p.OutLen())
+}
+
+// fillCols builds the column tile for output positions [q0,q1) of one
+// (sample, group) input, rows in parallel.
+func (pl *Plan) fillCols(xg []float32, q0, q1 int) {
+	pl.cx, pl.cq0, pl.cq1 = xg, q0, q1
+	parallel.ForChunks(pl.g.k, max(1, 8192/(q1-q0)), pl.rowFn)
+	pl.cx = nil
+}
+
+func (pl *Plan) im2colRows(lo, hi int) {
+	nt := pl.cq1 - pl.cq0
+	for r := lo; r < hi; r++ {
+		pl.g.im2colRow(pl.col[r*nt:(r+1)*nt], pl.cx, r, pl.cq0, pl.cq1)
+	}
+}
+
+// col2imChannels scatters the rows of input channels [lo,hi) of the column
+// tile into pl.cx (the data gradient): each channel is written by one worker.
+func (pl *Plan) col2imChannels(lo, hi int) {
+	nt := pl.cq1 - pl.cq0
+	for r := lo * pl.g.kvol; r < hi*pl.g.kvol; r++ {
+		pl.g.col2imRow(pl.cx, pl.col[r*nt:(r+1)*nt], r, pl.cq0, pl.cq1)
+	}
+}
+
+// BackwardData computes the input gradient dx (N, InC, In...) from the
+// output gradient dy (N, OutC, Out()...), overwriting dx.
+func (pl *Plan) BackwardData(dx, dy []float32) error {
+	g := &pl.g
+	if err := pl.checkIO(dx, dy); err != nil {
+		return err
+	}
+	if err := pl.needWeights(); err != nil {
+		return err
+	}
+	if pl.algo == algoDepthwise {
+		pl.depthwise(dy, dx, true)
+		return nil
+	}
+	if len(pl.packT) == 0 {
+		for gi := range g.p.Groups {
+			pl.packT = append(pl.packT, gemm.PackA(true, g.k, g.ocg, 1, pl.w[gi*g.ocg*g.k:], g.k))
+		}
+	}
+	for n := range g.p.N {
+		for gi := range g.p.Groups {
+			dxg := dx[(n*g.p.InC+gi*g.icg)*g.inSp : (n*g.p.InC+(gi+1)*g.icg)*g.inSp]
+			dyg := dy[(n*g.p.OutC+gi*g.ocg)*g.outSp:]
+			if pl.algo == algoPointwise {
+				gemm.SgemmPackedA(pl.packT[gi], false, g.outSp, dyg, g.outSp, 0, dxg, g.inSp, nil)
+				continue
+			}
+			clear(dxg)
+			col := pl.workspace()
+			for q0 := 0; q0 < g.outSp; q0 += pl.tileN {
+				q1 := min(q0+pl.tileN, g.outSp)
+				gemm.SgemmPackedA(pl.packT[gi], false, q1-q0, dyg[q0:], g.outSp, 0, col, q1-q0, nil)
+				pl.cx, pl.cq0, pl.cq1 = dxg, q0, q1
+				parallel.For(g.icg, pl.col2Fn)
+				pl.cx = nil
+			}
+		}
+	}
+	return nil
+}
+
+// BackwardWeight adds the weight gradient of the batch to dw (OutC,
+// InC/Groups, k...) and, if db is not nil, the bias gradient (the sum of dy
+// per output channel) to db. It needs the forward input x and dy.
+func (pl *Plan) BackwardWeight(dw, db, x, dy []float32) error {
+	g := &pl.g
+	if err := pl.checkIO(x, dy); err != nil {
+		return err
+	}
+	if err := checkLen("weight gradient", len(dw), g.p.WeightLen()); err != nil {
+		return err
+	}
+	if db != nil {
+		if err := checkLen("bias gradient", len(db), g.p.OutC); err != nil {
+			return err
+		}
+		biasGrad(db, dy, g.p.N, g.p.OutC, g.outSp)
+	}
+	if pl.algo == algoDepthwise {
+		pl.cur.x, pl.cur.y, pl.cur.dw = x, dy, dw
+		parallel.ForChunks(g.p.OutC, 1, pl.dwFn)
+		pl.cur.x, pl.cur.y, pl.cur.dw = nil, nil, nil
+		return nil
+	}
+	for n := range g.p.N {
+		for gi := range g.p.Groups {
+			xg := x[(n*g.p.InC+gi*g.icg)*g.inSp:]
+			dyg := dy[(n*g.p.OutC+gi*g.ocg)*g.outSp:]
+			dwg := dw[gi*g.ocg*g.k:]
+			if pl.algo == algoPointwise {
+				gemm.Sgemm(false, true, g.ocg, g.k, g.outSp, 1, dyg, g.outSp, xg, g.inSp, 1, dwg, g.k)
+				continue
+			}
+			col := pl.workspace()
+			for q0 := 0; q0 < g.outSp; q0 += pl.tileN {
+				q1 := min(q0+pl.tileN, g.outSp)
+				pl.fillCols(xg, q0, q1)
+				gemm.Sgemm(false, true, g.ocg, g.k, q1-q0, 1, dyg[q0:], g.outSp, col, q1-q0, 1, dwg, g.k)
+			}
+		}
+	}
+	return nil
+}
+
+// biasGrad adds the sum of dy (n, c, sp) over n and sp to db.
+func biasGrad(db, dy []float32, n, c, sp int) {
+	parallel.ForChunks(c, max(1, 4096/(n*sp)), func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var s float64
+			for i := range n {
+				for _, v := range dy[(i*c+ch)*sp : (i*c+ch+1)*sp] {
+					s += float64(v)
+				}
+			}
+			db[ch] += float32(s)
+		}
+	})
+}
