@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +49,9 @@ func (v *Visitor) Buffer(name string, t *Tensor) {
 func (v *Visitor) Child(name string, m Module) {
 	if m == nil {
 		return
+	}
+	if rv := reflect.ValueOf(m); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return // typed nil: an optional submodule that is absent
 	}
 	sub := &Visitor{prefix: v.prefix + name + ".", onTensor: v.onTensor, onModule: v.onModule}
 	if v.onModule != nil {
