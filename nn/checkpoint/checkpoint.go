@@ -34,6 +34,12 @@ type Options struct {
 	// MaxBytes bounds the size of the tensors produced (as float32) and of
 	// the storages read; 0 means DefaultMaxBytes.
 	MaxBytes int64
+	// AllowUnknownGlobals loads files whose pickle names classes or
+	// functions outside the allow-list (e.g. numpy scalars or an argparse
+	// Namespace stored beside the weights): such objects become inert
+	// placeholders that are never called and are left out of Meta. By
+	// default they are an error, as with torch.load(weights_only=True).
+	AllowUnknownGlobals bool
 }
 
 // IntTensor is an integer or boolean tensor kept exactly (int64 values),
@@ -115,13 +121,16 @@ const (
 
 // Detect identifies the format from the first bytes of a file.
 func Detect(head []byte) Format {
+	// Safetensors is tested before the legacy pickle: a header length of
+	// 0x280 starts with the bytes of PROTO 2, while byte 8 of a legacy file
+	// (inside the magic number or a FRAME length) is never '{'.
 	switch {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
 		return FormatTorchZip
-	case len(head) >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5:
-		return FormatTorchLegacy
 	case len(head) >= 9 && head[8] == '{' && binary.LittleEndian.Uint64(head) >= 2:
 		return FormatSafetensors
+	case len(head) >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5:
+		return FormatTorchLegacy
 	}
 	return FormatUnknown
 }
@@ -152,9 +161,9 @@ func ReadPyTorch(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 		err  error
 	)
 	if Detect(head[:n]) == FormatTorchZip {
-		root, src, err = readZip(r, size)
+		root, src, err = readZip(r, size, opts.AllowUnknownGlobals)
 	} else {
-		root, src, err = readLegacy(r, size)
+		root, src, err = readLegacy(r, size, opts.AllowUnknownGlobals)
 	}
 	if err != nil {
 		return nil, err

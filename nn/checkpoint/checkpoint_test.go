@@ -262,3 +262,36 @@ func TestDetect(t *testing.T) {
 		t.Error("garbage accepted")
 	}
 }
+
+// TestUnknownGlobals: zip_extras.pt wraps the state dict with a numpy
+// scalar (outside the allow-list) and stores one tensor through
+// _rebuild_from_type_v2. Strict mode names the global; the lenient option
+// loads the weights and leaves the scalar out of Meta.
+func TestUnknownGlobals(t *testing.T) {
+	path := filepath.Join("testdata", "zip_extras.pt")
+	if _, err := Load(path, Options{}); err == nil || !strings.Contains(err.Error(), "numpy.core.multiarray.scalar") {
+		t.Fatalf("strict load error %v, want one naming numpy.core.multiarray.scalar", err)
+	}
+	c, err := LoadCheckpoint(path, Options{AllowUnknownGlobals: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExpected(t, "zip_extras", c, loadExpected(t))
+	if !reflect.DeepEqual(c.Meta, map[string]any{"epoch": int64(3)}) {
+		t.Errorf("meta %v", c.Meta)
+	}
+}
+
+func TestDetectSafetensorsLikePickle(t *testing.T) {
+	// A safetensors header of 0x280 bytes begins with 0x80 0x02 (PROTO 2).
+	hdr := `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`
+	hdr += strings.Repeat(" ", 0x280-len(hdr))
+	f := append(stFile(hdr, nil), 0, 0, 0x80, 0x3f)
+	if Detect(f[:16]) != FormatSafetensors {
+		t.Fatalf("detected as %v", Detect(f[:16]))
+	}
+	c, err := Read(bytes.NewReader(f), int64(len(f)), Options{})
+	if err != nil || c.Tensors["a"].Data[0] != 1 {
+		t.Fatalf("%v %v", err, c)
+	}
+}

@@ -34,6 +34,10 @@ type (
 		attrs any // state set by BUILD (state_dict's _metadata), ignored
 	}
 	pyGlobal struct{ module, name string }
+	// pyOpaque stands for an object built from a global outside the
+	// allow-list when Options.AllowUnknownGlobals is set. It is never
+	// called; it only lets the rest of the pickle load.
+	pyOpaque struct{ name string }
 	// pyBytes distinguishes Python bytes from str.
 	pyBytes []byte
 	// markT is the MARK sentinel on the stack.
@@ -80,6 +84,8 @@ type unpickler struct {
 	marks   []int
 	memo    map[int64]any
 	persist func(pid any) (any, error)
+	// opaque makes unknown globals inert placeholders instead of errors.
+	opaque bool
 }
 
 func newUnpickler(r io.Reader, size int64, persist func(any) (any, error)) *unpickler {
@@ -592,7 +598,14 @@ var allowedGlobals = map[string]bool{
 	"torch._utils._rebuild_parameter_with_state": true,
 	"torch.Size":                                 true,
 	"_codecs.encode":                             true,
+	"torch._tensor._rebuild_from_type_v2":        true,
+	"torch._tensor._rebuild_from_type":           true,
+	"torch.Tensor":                               true,
+	"torch.nn.parameter.Parameter":               true,
 }
+
+// tensorClasses are the classes _rebuild_from_type(_v2) may name.
+var tensorClasses = map[string]bool{"torch.Tensor": true, "torch.nn.parameter.Parameter": true}
 
 func (u *unpickler) global(mod, name string) error {
 	full := mod + "." + name
@@ -604,6 +617,9 @@ func (u *unpickler) global(mod, name string) error {
 			return u.push(&pyGlobal{mod, name})
 		}
 	}
+	if u.opaque {
+		return u.push(&pyOpaque{full})
+	}
 	return fmt.Errorf("%w: global %q is not allowed (a state dict needs only tensors, OrderedDict and primitives)", ErrPickle, full)
 }
 
@@ -613,12 +629,17 @@ func typeName(v any) string {
 		return "None"
 	case *pyGlobal:
 		return v.module + "." + v.name
+	case *pyOpaque:
+		return v.name + " (not loaded)"
 	}
 	return fmt.Sprintf("%T", v)
 }
 
 // reduce applies an allowed callable to its arguments.
 func reduce(fn any, args pyTuple) (any, error) {
+	if o, ok := fn.(*pyOpaque); ok {
+		return &pyOpaque{o.name + "(...)"}, nil
+	}
 	g, ok := fn.(*pyGlobal)
 	if !ok {
 		return nil, fmt.Errorf("%w: REDUCE on %s, want an allowed global", ErrPickle, typeName(fn))
@@ -636,6 +657,23 @@ func reduce(fn any, args pyTuple) (any, error) {
 			return nil, fmt.Errorf("%w: %s of %s, want a tensor", ErrPickle, g.name, typeName(args[0]))
 		}
 		return args[0], nil
+	case "torch._tensor._rebuild_from_type_v2", "torch._tensor._rebuild_from_type":
+		// (func, type, args[, state]): a tensor whose class or Python
+		// attributes torch records separately; only plain Tensor and
+		// Parameter classes are accepted, the attributes are dropped.
+		if len(args) < 3 {
+			return nil, fmt.Errorf("%w: %s needs (func, type, args)", ErrPickle, g.name)
+		}
+		if c, ok := args[1].(*pyGlobal); !ok || !tensorClasses[c.module+"."+c.name] {
+			return nil, fmt.Errorf("%w: %s of class %s, want torch.Tensor or Parameter", ErrPickle, g.name, typeName(args[1]))
+		}
+		inner, ok := args[2].(pyTuple)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s arguments are %s, want a tuple", ErrPickle, g.name, typeName(args[2]))
+		}
+		return reduce(args[0], inner)
+	case "torch.Tensor", "torch.nn.parameter.Parameter":
+		return nil, fmt.Errorf("%w: %s.%s cannot be called", ErrPickle, g.module, g.name)
 	case "torch.Size":
 		if len(args) != 1 {
 			return nil, fmt.Errorf("%w: torch.Size takes one tuple", ErrPickle)
@@ -715,7 +753,7 @@ func build(obj, state any) error {
 	case *pyDict:
 		o.attrs = state
 		return nil
-	case *tensorRef:
+	case *tensorRef, *pyOpaque:
 		return nil
 	}
 	return fmt.Errorf("%w: BUILD on %s is not supported", ErrPickle, typeName(obj))

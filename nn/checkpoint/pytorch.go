@@ -17,17 +17,19 @@ const maxPickleBytes = 1 << 30
 // zipSource serves the storages of a torch.save zip archive, stored as
 // <prefix>data/<key>.
 type zipSource struct {
+	r         io.ReaderAt
+	size      int64
 	files     map[string]*zip.File
 	prefix    string
 	bigEndian bool
 }
 
-func readZip(r io.ReaderAt, size int64) (any, storageSource, error) {
+func readZip(r io.ReaderAt, size int64, opaque bool) (any, storageSource, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkpoint: reading zip: %w", err)
 	}
-	src := &zipSource{files: map[string]*zip.File{}}
+	src := &zipSource{r: r, size: size, files: map[string]*zip.File{}}
 	var pkl *zip.File
 	for _, f := range zr.File {
 		src.files[f.Name] = f
@@ -63,6 +65,7 @@ func readZip(r io.ReaderAt, size int64) (any, storageSource, error) {
 		st, _, err := parseStoragePID(pid)
 		return st, err
 	})
+	u.opaque = opaque
 	root, err := u.load()
 	if err != nil {
 		return nil, nil, err
@@ -83,6 +86,24 @@ func readEntry(f *zip.File, n int64) ([]byte, error) {
 	return b, nil
 }
 
+// read returns the first n bytes of an entry. Uncompressed entries (what
+// torch writes) are read in place with one ReadAt, checked against the
+// file size first; others go through the decompressor.
+func (s *zipSource) read(f *zip.File, n int64) ([]byte, error) {
+	if f.Method != zip.Store {
+		return readEntry(f, n)
+	}
+	off, err := f.DataOffset()
+	if err != nil || off < 0 || n > s.size-off {
+		return nil, fmt.Errorf("checkpoint: zip entry %s: %d bytes at offset %d exceed the file", f.Name, n, off)
+	}
+	b := make([]byte, n)
+	if m, err := s.r.ReadAt(b, off); m < len(b) {
+		return nil, fmt.Errorf("checkpoint: zip entry %s: %w", f.Name, err)
+	}
+	return b, nil
+}
+
 func (s *zipSource) storage(st *storageRef) ([]byte, error) {
 	f, ok := s.files[s.prefix+"data/"+st.key]
 	if !ok {
@@ -92,7 +113,7 @@ func (s *zipSource) storage(st *storageRef) ([]byte, error) {
 	if f.UncompressedSize64 < uint64(need) {
 		return nil, fmt.Errorf("storage %q holds %d bytes, want %d", st.key, f.UncompressedSize64, need)
 	}
-	b, err := readEntry(f, need)
+	b, err := s.read(f, need)
 	if err != nil {
 		return nil, err
 	}
@@ -116,9 +137,10 @@ type legacySource struct {
 	bigEndian bool
 }
 
-func readLegacy(r io.ReaderAt, size int64) (any, storageSource, error) {
+func readLegacy(r io.ReaderAt, size int64, opaque bool) (any, storageSource, error) {
 	src := &legacySource{r: r, offsets: map[string]int64{}, roots: map[string]*storageRef{}}
 	u := newUnpickler(io.NewSectionReader(r, 0, size), size, nil)
+	u.opaque = opaque
 	magic, err := u.load()
 	if err != nil {
 		return nil, nil, err

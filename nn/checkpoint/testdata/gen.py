@@ -9,6 +9,10 @@ functions, which are re-created here as stubs with torch's names):
                  prefix, byteorder file, wrapped {"state_dict": ..., "epoch"}
                  with "module." prefixes (DataParallel)
   zip_p2_big.pt  zip format, protocol 2, byteorder "big" (big-endian bytes)
+  zip_extras.pt  zip format, protocol 2; "conv.weight" goes through
+                 torch._tensor._rebuild_from_type_v2 (tensor with Python
+                 state) and the wrapper holds a numpy scalar (a global
+                 outside the allow-list) under "best"
   legacy.pth     legacy format (torch < 1.6 / _use_new_zipfile_serialization
                  =False), protocol 2, with a storage view (view_metadata)
   expected.json  every tensor of the state dict: dtype, shape, values in
@@ -150,7 +154,31 @@ def write_legacy(path):
             st = [s for s in S.values() if s.key == k][0]
             f.write(struct.pack("<q", len(st.values))); f.write(st.raw())
 
+tensor_mod = types.ModuleType("torch._tensor"); sys.modules["torch._tensor"] = tensor_mod
+def _rebuild_from_type_v2(*a): pass
+_rebuild_from_type_v2.__module__ = "torch._tensor"; tensor_mod._rebuild_from_type_v2 = _rebuild_from_type_v2
+torch.Tensor = type("Tensor", (), {"__module__": "torch"})
+np_mod = types.ModuleType("numpy.core.multiarray"); sys.modules["numpy.core.multiarray"] = np_mod
+sys.modules["numpy"] = types.ModuleType("numpy"); sys.modules["numpy.core"] = types.ModuleType("numpy.core")
+sys.modules["numpy"].core = sys.modules["numpy.core"]; sys.modules["numpy.core"].multiarray = np_mod
+def scalar(*a): pass
+scalar.__module__ = "numpy.core.multiarray"; np_mod.scalar = scalar
+
+class StateTensor(Tensor):
+    def __reduce_ex__(self, proto):
+        inner = (self.st, self.off, tuple(self.size), tuple(self.stride), False, collections.OrderedDict())
+        return (_rebuild_from_type_v2, (_rebuild_tensor_v2, torch.Tensor, inner, {"tag": 1}))
+
+class NumpyScalar:
+    def __reduce__(self):
+        return (scalar, ("<f8", b"\x00\x00\x00\x00\x00\x00\xe0?"))
+
+extras = collections.OrderedDict(state)
+w = state["conv.weight"]
+extras["conv.weight"] = StateTensor(w.st, w.off, w.size, w.stride)
+
 write_zip("zip_p4.pt", wrapped, 4, "archive/", "<")
+write_zip("zip_extras.pt", {"state_dict": extras, "best": NumpyScalar(), "epoch": 3}, 2, "archive/", "<")
 write_zip("zip_p2_big.pt", state, 2, "zip_p2_big/", ">")
 write_legacy("legacy.pth")
 exp = {k: {"dtype": t.st.kind, "shape": t.size, "values": t.values()} for k, t in state.items()}
