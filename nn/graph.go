@@ -35,6 +35,7 @@ type Graph struct {
 	err     error
 	dead    *Tensor
 	scratch []float32
+	idx     []int32 // max-pool indices in inference
 }
 
 // node is one recorded operation: back receives the gradient of out and

@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"slices"
+
+	"github.com/metasurv/metasurv/internal/ops"
 )
 
 // bshape is a broadcast of two operands to an output shape, with dimensions
@@ -290,14 +292,6 @@ type unaryFn struct {
 }
 
 var (
-	fnReLU = unaryFn{
-		func(x float32) float32 { return max(x, 0) },
-		func(x, y float32) float32 {
-			if x > 0 {
-				return 1
-			}
-			return 0
-		}}
 	fnSigmoid = unaryFn{sigmoid, func(x, y float32) float32 { return y * (1 - y) }}
 	fnTanh    = unaryFn{
 		func(x float32) float32 { return float32(math.Tanh(float64(x))) },
@@ -347,7 +341,35 @@ func sigmoid(x float32) float32 {
 }
 
 // ReLU returns max(x, 0).
-func (g *Graph) ReLU(x *Tensor) *Tensor { return g.unary(x, fnReLU) }
+func (g *Graph) ReLU(x *Tensor) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	out := g.alloc(x.Shape...)
+	ops.ReLU(out.Data, x.Data)
+	if g.rec(x) {
+		g.record(out, func(gout []float32) {
+			g.gradInto(x, func(dx []float32) { ops.ReLUBackward(dx, out.Data, gout) })
+		})
+	}
+	return out
+}
+
+// gradInto lets a kernel that overwrites its destination produce t's
+// gradient: directly when fresh, through a temporary that is added otherwise.
+func (g *Graph) gradInto(t *Tensor, kernel func(dst []float32)) {
+	buf, fresh := g.gradBuf(t)
+	if buf == nil {
+		return
+	}
+	if fresh {
+		kernel(buf)
+		return
+	}
+	tmp := g.alloc(len(buf))
+	kernel(tmp.Data)
+	addTo(buf, tmp.Data)
+}
 
 // Sigmoid returns 1/(1+exp(-x)).
 func (g *Graph) Sigmoid(x *Tensor) *Tensor { return g.unary(x, fnSigmoid) }

@@ -1,6 +1,6 @@
 package nn
 
-import "math"
+import "github.com/metasurv/metasurv/internal/ops"
 
 // PoolOpts is the window of a 3-D pooling (torch.nn.MaxPool3d/AvgPool3d).
 // A zero Stride means the kernel size (PyTorch's default).
@@ -46,47 +46,21 @@ func (g *Graph) MaxPool3d(x *Tensor, p PoolOpts) *Tensor {
 	var arg []int32
 	if rec {
 		arg = make([]int32, len(y.Data))
-	}
-	iv, ov := in[0]*in[1]*in[2], out[0]*out[1]*out[2]
-	pfor(n*c, ov*q.Kernel[0]*q.Kernel[1]*q.Kernel[2], func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			src, dst := x.Data[pl*iv:(pl+1)*iv], y.Data[pl*ov:(pl+1)*ov]
-			o := 0
-			for od := 0; od < out[0]; od++ {
-				d0, d1 := window(od, q, in, 0)
-				for oh := 0; oh < out[1]; oh++ {
-					h0, h1 := window(oh, q, in, 1)
-					for ow := 0; ow < out[2]; ow++ {
-						w0, w1 := window(ow, q, in, 2)
-						best, bi := float32(math.Inf(-1)), -1
-						for d := d0; d < d1; d++ {
-							for h := h0; h < h1; h++ {
-								row := (d*in[1] + h) * in[2]
-								for w := w0; w < w1; w++ {
-									if v := src[row+w]; v > best || bi < 0 || v != v {
-										best, bi = v, row+w
-									}
-								}
-							}
-						}
-						dst[o] = best
-						if arg != nil {
-							arg[pl*ov+o] = int32(bi)
-						}
-						o++
-					}
-				}
-			}
+	} else {
+		if cap(g.idx) < len(y.Data) {
+			g.idx = make([]int32, len(y.Data))
 		}
-	})
+		arg = g.idx[:len(y.Data)]
+	}
+	op := ops.Pool{Kernel: q.Kernel, Stride: q.Stride, Pad: q.Padding}
+	if err := ops.MaxPool3d(y.Data, arg, x.Data, n*c, in, op); err != nil {
+		return g.fail("MaxPool3d: %v", err)
+	}
 	if rec {
 		g.record(y, func(gout []float32) {
-			gx := g.gradAcc(x)
-			pfor(n*c, ov, func(lo, hi int) {
-				for pl := lo; pl < hi; pl++ {
-					for o := pl * ov; o < (pl+1)*ov; o++ {
-						gx[pl*iv+int(arg[o])] += gout[o]
-					}
+			g.gradInto(x, func(dx []float32) {
+				if err := ops.MaxPool3dBackward(dx, gout, arg, n*c, in, op); err != nil {
+					panic(err) // shapes were checked by the forward pass
 				}
 			})
 		})
