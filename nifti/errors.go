@@ -20,6 +20,9 @@ var (
 	// ErrTruncated reports a file that ends before the header, extensions
 	// or voxel data it declares.
 	ErrTruncated = errors.New("nifti: truncated file")
+	// ErrCompressed reports damaged gzip/DEFLATE data (bad block, code,
+	// distance, CRC-32 or size).
+	ErrCompressed = errors.New("nifti: corrupt gzip data")
 	// ErrTooLarge reports an image larger than ReadOptions.MaxBytes (or
 	// than an int can index).
 	ErrTooLarge = errors.New("nifti: image too large")

@@ -27,12 +27,14 @@ func fuzzSeeds(f *testing.F, decompressed bool, limit int) [][]byte {
 			f.Fatal(err)
 		}
 		if decompressed || len(b) > limit {
-			r, err := decompress(bytes.NewReader(b))
-			if err != nil {
-				f.Fatal(err)
-			}
-			if b, err = io.ReadAll(io.LimitReader(r, int64(limit))); err != nil && len(b) < SizeofHdr1 {
-				f.Fatal(err)
+			if isGzip(b) {
+				r, err := gzipReader(b)
+				if err != nil {
+					f.Fatal(err)
+				}
+				if b, err = io.ReadAll(io.LimitReader(r, int64(limit))); err != nil {
+					f.Fatal(err)
+				}
 			}
 		}
 		seeds = append(seeds, b[:min(len(b), limit)])

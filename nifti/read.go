@@ -2,10 +2,13 @@ package nifti
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"os"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -57,25 +60,77 @@ func readN(r io.Reader, n int64, what string) ([]byte, error) {
 	return buf, nil
 }
 
-// decompress returns a reader of r's content, inflating it when it starts
-// with the gzip magic bytes 0x1f 0x8b (whatever the file is called).
-func decompress(r io.Reader) (io.Reader, error) {
-	br := bufio.NewReaderSize(r, 1<<16)
-	magic, err := br.Peek(2)
-	if err != nil && len(magic) < 2 {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: %d bytes, want a NIfTI header", ErrTruncated, len(magic))
+// readAll reads r to its end, failing with ErrTooLarge beyond limit bytes.
+// A regular file's size is used to allocate once.
+func readAll(r io.Reader, limit int64) ([]byte, error) {
+	size := int64(512)
+	if st, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size() + 1
 		}
+	}
+	if size > limit+1 {
+		return nil, fmt.Errorf("%w: %d bytes of input, limit %d (ReadOptions.MaxBytes)", ErrTooLarge, size-1, limit)
+	}
+	var b bytes.Buffer
+	b.Grow(int(size))
+	if _, err := b.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
 		return nil, fmt.Errorf("nifti: %w", err)
 	}
-	if magic[0] != 0x1f || magic[1] != 0x8b {
-		return br, nil
+	if int64(b.Len()) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes of input (ReadOptions.MaxBytes)", ErrTooLarge, limit)
 	}
-	zr, err := gzip.NewReader(br)
+	return b.Bytes(), nil
+}
+
+// peekGzip wraps r in a buffered reader and reports whether the stream
+// starts with the gzip magic bytes 0x1f 0x8b (whatever the file is called).
+func peekGzip(r io.Reader) (*bufio.Reader, bool, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	magic, err := br.Peek(2)
+	if len(magic) < 2 {
+		if err == nil || errors.Is(err, io.EOF) {
+			return nil, false, fmt.Errorf("%w: %d bytes, want a NIfTI header", ErrTruncated, len(magic))
+		}
+		return nil, false, fmt.Errorf("nifti: %w", err)
+	}
+	return br, isGzip(magic), nil
+}
+
+// gzipReader returns a streaming decompressor of the gzip data in b.
+func gzipReader(b []byte) (io.Reader, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad gzip stream: %v", ErrNotNIfTI, err)
+		return nil, fmt.Errorf("%w: %v", ErrCompressed, err)
 	}
 	return zr, nil
+}
+
+// inflateExpect decompresses the gzip data in b, of which the first need
+// bytes are wanted. The fast in-memory decoder is tried first, bounded by
+// need; a stream with more data than needed, or cut after the needed
+// bytes, is then read with a streaming decoder up to need bytes, as
+// nibabel does.
+func inflateExpect(b []byte, need int64, what string) ([]byte, error) {
+	// The trailer's ISIZE (size mod 2^32 of the last member) sizes the
+	// buffer, so that a header declaring more than the stream holds cannot
+	// force a large allocation.
+	hint := need
+	if len(b) >= 4 {
+		hint = min(need, int64(binary.LittleEndian.Uint32(b[len(b)-4:])))
+	}
+	raw, err := gunzip(b, int(need), int(hint))
+	if err == nil && int64(len(raw)) < need {
+		return nil, fmt.Errorf("%w: %s has %d of %d bytes", ErrTruncated, what, len(raw), need)
+	}
+	if err == nil || !(errors.Is(err, ErrTooLarge) || errors.Is(err, ErrTruncated)) {
+		return raw, err
+	}
+	zr, err := gzipReader(b)
+	if err != nil {
+		return nil, err
+	}
+	return readN(zr, need, what)
 }
 
 // readHeader reads and validates a NIfTI-1 or NIfTI-2 header from r (no
@@ -118,11 +173,19 @@ func truncated(err error, what string) error {
 // ReadHeader reads the header at the start of r (gzip-compressed or not),
 // without the extensions or voxel data, and validates it.
 func ReadHeader(r io.Reader) (*Header, error) {
-	dr, err := decompress(r)
+	br, gz, err := peekGzip(r)
 	if err != nil {
 		return nil, err
 	}
-	return readHeader(dr, 1<<62)
+	var dr io.Reader = br
+	if gz {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCompressed, err)
+		}
+		dr = zr
+	}
+	return readHeader(dr, math.MaxInt64)
 }
 
 // Read reads a whole single-file NIfTI-1 or NIfTI-2 image (.nii, gzipped
@@ -131,73 +194,137 @@ func ReadHeader(r io.Reader) (*Header, error) {
 // records the latter). A header with the pair magic ("ni1"/"ni2") is an
 // error: use ReadPair.
 func Read(r io.Reader, opts *ReadOptions) (*Image, error) {
-	dr, err := decompress(r)
+	br, gz, err := peekGzip(r)
 	if err != nil {
 		return nil, err
 	}
-	h, err := readHeader(dr, opts.maxBytes())
+	if !gz {
+		h, err := readHeader(br, opts.maxBytes())
+		if err != nil {
+			return nil, err
+		}
+		if err := h.checkSingle(); err != nil {
+			return nil, err
+		}
+		ext, err := readN(br, h.VoxOffset-h.headerSize(), "extension area")
+		if err != nil {
+			return nil, err
+		}
+		img, err := newImage(h, ext)
+		if err != nil {
+			return nil, err
+		}
+		n, _ := h.DataBytes()
+		data, err := readN(br, n, "voxel data")
+		if err != nil {
+			return nil, err
+		}
+		return img, img.setData(data)
+	}
+	content, err := readAll(br, opts.maxBytes())
 	if err != nil {
 		return nil, err
 	}
+	zr, err := gzipReader(content)
+	if err != nil {
+		return nil, err
+	}
+	h, err := readHeader(zr, opts.maxBytes())
+	if err != nil {
+		return nil, err
+	}
+	if err := h.checkSingle(); err != nil {
+		return nil, err
+	}
+	n, _ := h.DataBytes()
+	raw, err := inflateExpect(content, h.VoxOffset+n, "voxel data")
+	if err != nil {
+		return nil, err
+	}
+	img, err := newImage(h, raw[h.headerSize():h.VoxOffset])
+	if err != nil {
+		return nil, err
+	}
+	return img, img.setData(raw[h.VoxOffset : h.VoxOffset+n])
+}
+
+// checkSingle checks what a single-file (.nii) header must satisfy.
+func (h *Header) checkSingle() error {
 	if h.Pair {
-		return nil, fmt.Errorf("%w: magic says the voxels are in a separate .img file; read it with ReadPair or ReadFile on the .hdr", ErrInvalidHeader)
+		return fmt.Errorf("%w: magic says the voxels are in a separate .img file; read it with ReadPair or ReadFile on the .hdr", ErrInvalidHeader)
 	}
-	start := h.headerSize() + 4
-	if h.VoxOffset < start {
-		return nil, fmt.Errorf("%w: vox_offset %d, want >= %d for a single-file NIfTI-%d", ErrInvalidHeader, h.VoxOffset, start, h.Version)
+	if start := h.headerSize() + 4; h.VoxOffset < start {
+		return fmt.Errorf("%w: vox_offset %d, want >= %d for a single-file NIfTI-%d", ErrInvalidHeader, h.VoxOffset, start, h.Version)
 	}
-	ext, err := readN(dr, h.VoxOffset-h.headerSize(), "extension area")
-	if err != nil {
-		return nil, err
-	}
+	return nil
+}
+
+// newImage returns an image with header h and the extensions found in ext,
+// the bytes between the header and the voxels (extender first).
+func newImage(h *Header, ext []byte) (*Image, error) {
 	img := &Image{Header: *h}
-	if ext[0] != 0 {
+	if len(ext) >= 4 && ext[0] != 0 {
+		var err error
 		if img.Extensions, err = parseExtensions(ext[4:], h.byteOrder()); err != nil {
 			return nil, err
 		}
 	}
-	return img, img.readData(dr)
+	return img, nil
 }
 
 // ReadPair reads an image stored as a header stream (.hdr, with optional
 // extensions up to its end) and a voxel stream (.img); either may be
 // gzip-compressed.
 func ReadPair(hdr, data io.Reader, opts *ReadOptions) (*Image, error) {
-	dh, err := decompress(hdr)
+	limit := opts.maxBytes()
+	hb, err := readAll(hdr, min(limit, maxPairHeader))
 	if err != nil {
 		return nil, err
 	}
-	h, err := readHeader(dh, opts.maxBytes())
-	if err != nil {
-		return nil, err
-	}
-	img := &Image{Header: *h}
-	ext, err := io.ReadAll(io.LimitReader(dh, opts.maxBytes()))
-	if err != nil {
-		return nil, fmt.Errorf("nifti: reading extensions: %w", err)
-	}
-	if len(ext) >= 4 && ext[0] != 0 {
-		if img.Extensions, err = parseExtensions(ext[4:], h.byteOrder()); err != nil {
+	if isGzip(hb) {
+		if hb, err = gunzip(hb, int(min(limit, maxPairHeader)), 0); err != nil {
 			return nil, err
 		}
 	}
-	dd, err := decompress(data)
+	h, err := readHeader(bytes.NewReader(hb), limit)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := io.CopyN(io.Discard, dd, h.VoxOffset); err != nil {
+	img, err := newImage(h, hb[h.headerSize():])
+	if err != nil {
+		return nil, err
+	}
+	br, gz, err := peekGzip(data)
+	if err != nil {
+		return nil, err
+	}
+	n, _ := h.DataBytes()
+	if gz {
+		content, err := readAll(br, limit)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := inflateExpect(content, h.VoxOffset+n, "image file")
+		if err != nil {
+			return nil, err
+		}
+		return img, img.setData(raw[h.VoxOffset : h.VoxOffset+n])
+	}
+	if _, err := io.CopyN(io.Discard, br, h.VoxOffset); err != nil {
 		return nil, truncated(err, "image file before vox_offset")
 	}
-	return img, img.readData(dd)
+	raw, err := readN(br, n, "voxel data")
+	if err != nil {
+		return nil, err
+	}
+	return img, img.setData(raw)
 }
 
-// readData reads the voxels and converts them to little endian.
-func (img *Image) readData(r io.Reader) error {
-	n, _ := img.Header.DataBytes()
-	data, err := readN(r, n, "voxel data")
-	if err != nil {
-		return err
-	}
+// maxPairHeader bounds the size of a .hdr file with its extensions.
+const maxPairHeader = 64 << 20
+
+// setData stores the voxels, converting them to little endian.
+func (img *Image) setData(data []byte) error {
 	if img.Header.byteOrder() == binary.BigEndian {
 		swapBytes(data, img.Header.Datatype.swapSize())
 	}
