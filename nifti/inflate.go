@@ -171,8 +171,8 @@ type inflater struct {
 	ip       int // next input byte to load into bitbuf
 	bitbuf   uint64
 	bitsleft uint
-	out      []byte // len = bytes produced so far; cap grows up to limit
-	limit    int    // maximum output size
+	out      []byte   // len = bytes produced so far; cap grows up to limit
+	limit    int      // maximum output size
 	litlen   []uint32 // tables of the current dynamic block (reused)
 	dist     []uint32
 }
