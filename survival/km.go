@@ -225,7 +225,7 @@ func (k *KM) QuantileCI(p float64) (lo, hi float64) {
 	if k.Lower == nil {
 		return math.NaN(), math.NaN()
 	}
-	return findQuantile(k.Time, k.Upper, p), findQuantile(k.Time, k.Lower, p)
+	return findQuantile(k.Time, k.Lower, p), findQuantile(k.Time, k.Upper, p)
 }
 
 // findQuantile reproduces R's findq on the CDF 1−S, with (0, 0) prepended.

@@ -18,6 +18,8 @@ const (
 	Months
 	// Years are convenient for long follow-up.
 	Years
+	// Weeks are the unit of R's aml and the Rossi recidivism data.
+	Weeks
 )
 
 // DaysPerMonth is the mean Gregorian month (365.25/12 days), the
@@ -33,6 +35,8 @@ func (u Unit) String() string {
 		return "months"
 	case Years:
 		return "years"
+	case Weeks:
+		return "weeks"
 	}
 	return fmt.Sprintf("Unit(%d)", int(u))
 }
@@ -46,6 +50,8 @@ func (u Unit) days() (float64, error) {
 		return DaysPerMonth, nil
 	case Years:
 		return 365.25, nil
+	case Weeks:
+		return 7, nil
 	}
 	return 0, fmt.Errorf("survival: unknown time unit %d (want Days, Months or Years)", int(u))
 }

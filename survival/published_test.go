@@ -60,3 +60,29 @@ func TestSksurvConcordanceVector(t *testing.T) {
 		t.Errorf("counts %+v want 3 concordant, 10 discordant", c)
 	}
 }
+
+// TestLungMedianBySex checks R's widely quoted print(survfit(Surv(time,
+// status) ~ sex, data = lung)): medians 270 (212, 310) and 426 (348, 550).
+func TestLungMedianBySex(t *testing.T) {
+	ds, err := loadTable(t, "lung").Dataset(DatasetOptions{Time: "time", Event: "status", Keep: []string{"sex"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][4]float64{"1": {138, 270, 212, 310}, "2": {90, 426, 348, 550}}
+	for sex, w := range want {
+		var y []Outcome
+		for i, s := range ds.Kept["sex"] {
+			if s == sex {
+				y = append(y, ds.Y[i])
+			}
+		}
+		km, err := KaplanMeier(y, KMOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, hi := km.QuantileCI(0.5)
+		if got := [4]float64{float64(len(y)), km.Median(), lo, hi}; got != w {
+			t.Errorf("sex %s: n, median, CI = %v want %v", sex, got, w)
+		}
+	}
+}
