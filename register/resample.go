@@ -72,29 +72,33 @@ func resampleRow(g *grid3, k Matrix, j, kk int, row []float32, interp Interp, ou
 	y0 := k[1][1]*fj + k[1][2]*fk + k[1][3]
 	z0 := k[2][1]*fj + k[2][2]*fk + k[2][3]
 	sx, sy, sz := k[0][0], k[1][0], k[2][0]
-	for i := range row {
-		fi := float64(i)
-		x, y, z := x0+fi*sx, y0+fi*sy, z0+fi*sz
-		switch interp {
-		case Nearest:
-			v, ok := g.nearest(x, y, z)
-			if !ok {
-				row[i] = outside
-				continue
+	switch interp {
+	case Nearest:
+		for i := range row {
+			fi := float64(i)
+			v, ok := g.nearest(x0+fi*sx, y0+fi*sy, z0+fi*sz)
+			row[i] = outside
+			if ok {
+				row[i] = float32(v)
 			}
-			row[i] = float32(v)
-		case Linear:
-			if !g.inside(x, y, z) {
-				row[i] = outside
-				continue
+		}
+	case Linear:
+		for i := range row {
+			fi := float64(i)
+			x, y, z := x0+fi*sx, y0+fi*sy, z0+fi*sz
+			row[i] = outside
+			if g.inside(x, y, z) {
+				row[i] = float32(g.linear(x, y, z))
 			}
-			row[i] = float32(g.linear(x, y, z))
-		default:
-			if !g.inside(x, y, z) {
-				row[i] = outside
-				continue
+		}
+	default:
+		for i := range row {
+			fi := float64(i)
+			x, y, z := x0+fi*sx, y0+fi*sy, z0+fi*sz
+			row[i] = outside
+			if g.inside(x, y, z) {
+				row[i] = float32(g.bspline(x, y, z))
 			}
-			row[i] = float32(g.bspline(x, y, z))
 		}
 	}
 }
