@@ -295,3 +295,57 @@ func TestDetectSafetensorsLikePickle(t *testing.T) {
 		t.Fatalf("%v %v", err, c)
 	}
 }
+
+// TestFixtureKeyNames checks that the small fixtures use the same
+// state-dict names as the full-size MONAI models listed in manifest.json
+// ("keys"), with tensors of the same rank: every key of the small model
+// (below prefix) must exist in the full model.
+func TestFixtureKeyNames(t *testing.T) {
+	var man struct {
+		Keys map[string]struct {
+			StateDict map[string][]int `json:"state_dict"`
+		} `json:"keys"`
+	}
+	b, err := os.ReadFile(fixture.Path(t, "golden", "models", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &man); err != nil {
+		t.Fatal(err)
+	}
+	pairs := []struct{ small, full, prefix string }{
+		{"densenet_small.pt", "DenseNet121", ""},
+		{"resnet_basic_small.pt", "resnet18", ""},
+		{"resnet_bottleneck_small.pt", "resnet50", ""},
+		{"resnet_shortcutA_nomaxpool.pt", "resnet18", ""},
+		{"senext_small.pt", "SENet154", ""},
+		{"vit_cls_small.pt", "ViT", ""},
+		{"vitautoenc_small.pt", "ViTAutoEnc", ""},
+		{"lamim_classifier_small.pt", "LaMIM_ViTAutoEnc", "model."},
+	}
+	dir := filepath.Dir(fixture.Path(t, "golden", "models", "manifest.json"))
+	for _, p := range pairs {
+		full := man.Keys[p.full].StateDict
+		if len(full) == 0 {
+			t.Fatalf("manifest has no keys for %s", p.full)
+		}
+		c, err := LoadCheckpoint(filepath.Join(dir, p.small), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for k, v := range c.Tensors {
+			if !strings.HasPrefix(k, p.prefix) {
+				continue
+			}
+			n++
+			shape, ok := full[strings.TrimPrefix(k, p.prefix)]
+			if !ok || len(shape) != len(v.Shape) {
+				t.Errorf("%s: %s (shape %v) not in %s (%v)", p.small, k, v.Shape, p.full, shape)
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no key with prefix %q", p.small, p.prefix)
+		}
+	}
+}
