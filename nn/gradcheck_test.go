@@ -70,10 +70,13 @@ func gradCheck(t *testing.T, name string, ins []*Tensor, f func(g *Graph, in []*
 func central(x *Tensor, i int, eps float32, eval func() float64) float64 {
 	old := x.Data[i]
 	x.Data[i] = old + eps
+	x.Touch()
 	fp := eval()
 	x.Data[i] = old - eps
+	x.Touch()
 	fm := eval()
 	x.Data[i] = old
+	x.Touch()
 	return (fp - fm) / float64(2*eps)
 }
 

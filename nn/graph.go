@@ -27,15 +27,14 @@ type Options struct {
 // an empty tensor, and every later operation returns at once; check Err
 // after the forward pass. A Graph is not safe for concurrent use.
 type Graph struct {
-	grad    bool
-	noGrad  int
-	arena   *Arena
-	rng     *RNG
-	tape    []*node
-	err     error
-	dead    *Tensor
-	scratch []float32
-	idx     []int32 // max-pool indices in inference
+	grad   bool
+	noGrad int
+	arena  *Arena
+	rng    *RNG
+	tape   []*node
+	err    error
+	dead   *Tensor
+	idx    []int32 // max-pool indices in inference
 }
 
 // node is one recorded operation: back receives the gradient of out and

@@ -218,6 +218,7 @@ func LoadStateDict(m Module, sd map[string]*Tensor, o LoadOptions) (LoadReport, 
 	}
 	for _, p := range todo {
 		copy(p.dst.Data, p.src.Data)
+		p.dst.Touch()
 	}
 	rep.Loaded = len(todo)
 	return rep, nil

@@ -1,6 +1,10 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/metasurv/metasurv/internal/conv"
+)
 
 // ConvOpts are the geometry options of a 3-D convolution, as in
 // torch.nn.Conv3d. Zero Stride/Dilation entries and zero Groups mean 1, so
@@ -87,9 +91,15 @@ func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 		return g.fail("conv3d: bias of %d values for %d output channels", len(b.Data), c.cout)
 	}
 	out := g.alloc(c.n, c.cout, c.out[0], c.out[1], c.out[2])
-	g.convForward(&c, x.Data, w.Data, out.Data)
+	key := planKey{p: c.params(), w: w}
+	var bias []float32
 	if b != nil {
-		addChannelBias(out.Data, b.Data, c.n, c.outVol())
+		bias = b.Data
+	}
+	if err := withPlan(key, func(e *planEntry) error {
+		return e.plan.Forward(out.Data, x.Data, &conv.Epilogue{Bias: bias})
+	}); err != nil {
+		return g.fail("conv3d: %v", err)
 	}
 	ins := [3]*Tensor{x, w, x}
 	if b != nil {
@@ -97,17 +107,22 @@ func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 	}
 	if g.rec(ins[:]...) {
 		g.record(out, func(gout []float32) {
-			if gx, fresh := g.gradBuf(x); gx != nil {
-				g.convBackwardData(&c, w.Data, gout, gx, fresh)
-			}
-			if gw, fresh := g.gradBuf(w); gw != nil {
-				g.convBackwardWeight(&c, x.Data, gout, gw, fresh)
-			}
-			if b != nil {
-				if gb, fresh := g.gradBuf(b); gb != nil {
-					channelSum(gb, gout, c.n, c.cout, c.outVol(), fresh)
+			must(withPlan(key, func(e *planEntry) error {
+				var err error
+				g.gradInto(x, func(dx []float32) { err = e.plan.BackwardData(dx, gout) })
+				if err != nil {
+					return err
 				}
-			}
+				gw, gb := g.gradAcc(w), g.gradAccOpt(b)
+				if gw == nil && gb == nil {
+					return nil
+				}
+				if gw == nil {
+					channelSum(gb, gout, c.n, c.cout, c.outVol(), false)
+					return nil
+				}
+				return e.plan.BackwardWeight(gw, gb, x.Data, gout)
+			}))
 		})
 	}
 	return out
@@ -144,9 +159,15 @@ func (g *Graph) ConvTranspose3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 		return g.fail("conv_transpose3d: bias of %d values for %d output channels", len(b.Data), cout)
 	}
 	out := g.alloc(x.Shape[0], cout, outSz[0], outSz[1], outSz[2])
-	g.convBackwardData(&c, w.Data, x.Data, out.Data, true)
+	tp := conv.Params{N: x.Shape[0], InC: x.Shape[1], OutC: cout, In: c.out, Kernel: c.k,
+		Stride: o.Stride, Pad: o.Padding, Dilation: o.Dilation, Groups: o.Groups}
+	key := planKey{p: tp, outPad: o.OutputPadding, transposed: true, w: w}
+	var bias []float32
 	if b != nil {
-		addChannelBias(out.Data, b.Data, c.n, c.inVol())
+		bias = b.Data
+	}
+	if err := withPlan(key, func(e *planEntry) error { return e.tplan.Forward(out.Data, x.Data, bias) }); err != nil {
+		return g.fail("conv_transpose3d: %v", err)
 	}
 	ins := [3]*Tensor{x, w, x}
 	if b != nil {
@@ -154,40 +175,25 @@ func (g *Graph) ConvTranspose3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 	}
 	if g.rec(ins[:]...) {
 		g.record(out, func(gout []float32) {
-			if gx, fresh := g.gradBuf(x); gx != nil {
-				tmp := gx
-				if !fresh {
-					tmp = g.alloc(len(gx)).Data
+			must(withPlan(key, func(e *planEntry) error {
+				var err error
+				g.gradInto(x, func(dx []float32) { err = e.tplan.BackwardData(dx, gout) })
+				if err != nil {
+					return err
 				}
-				g.convForward(&c, gout, w.Data, tmp)
-				if !fresh {
-					addTo(gx, tmp)
+				gw, gb := g.gradAcc(w), g.gradAccOpt(b)
+				if gw == nil && gb == nil {
+					return nil
 				}
-			}
-			if gw, fresh := g.gradBuf(w); gw != nil {
-				g.convBackwardWeight(&c, gout, x.Data, gw, fresh)
-			}
-			if b != nil {
-				if gb, fresh := g.gradBuf(b); gb != nil {
-					channelSum(gb, gout, c.n, cout, c.inVol(), fresh)
+				if gw == nil {
+					channelSum(gb, gout, c.n, cout, c.inVol(), false)
+					return nil
 				}
-			}
+				return e.tplan.BackwardWeight(gw, gb, x.Data, gout)
+			}))
 		})
 	}
 	return out
-}
-
-func addChannelBias(y, b []float32, n, vol int) {
-	c := len(b)
-	pfor(n*c, vol, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			v := b[r%c]
-			row := y[r*vol : (r+1)*vol]
-			for i := range row {
-				row[i] += v
-			}
-		}
-	})
 }
 
 // channelSum sums gy (n, c, vol) over n and vol into gb (c).
@@ -204,5 +210,13 @@ func channelSum(gb, gy []float32, n, c, vol int, fresh bool) {
 		} else {
 			gb[ch] += float32(s)
 		}
+	}
+}
+
+// must panics on an error that the forward pass's checks rule out (a
+// broken internal invariant, not user input).
+func must(err error) {
+	if err != nil {
+		panic("nn: internal error: " + err.Error())
 	}
 }

@@ -54,6 +54,7 @@ func InitUniform(t *Tensor, lo, hi float64, r *RNG) {
 	for i := range t.Data {
 		t.Data[i] = float32(r.Uniform(lo, hi))
 	}
+	t.Touch()
 }
 
 // InitNormal fills t with normal values of the given mean and std.
@@ -61,6 +62,7 @@ func InitNormal(t *Tensor, mean, std float64, r *RNG) {
 	for i := range t.Data {
 		t.Data[i] = float32(mean + std*r.Normal())
 	}
+	t.Touch()
 }
 
 // InitTruncNormal fills t with normal values redrawn until they fall in
@@ -73,6 +75,7 @@ func InitTruncNormal(t *Tensor, mean, std, lo, hi float64, r *RNG) {
 		}
 		t.Data[i] = float32(min(max(v, lo), hi))
 	}
+	t.Touch()
 }
 
 // InitKaimingUniform is PyTorch's kaiming_uniform_ with leaky-ReLU slope a
@@ -108,4 +111,5 @@ func InitConst(t *Tensor, v float32) {
 	for i := range t.Data {
 		t.Data[i] = v
 	}
+	t.Touch()
 }

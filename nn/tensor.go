@@ -19,7 +19,14 @@ type Tensor struct {
 	grad    *Tensor // gradient buffer, same shape as the tensor
 	gradOK  bool    // grad holds a value; false after ZeroGrad (next write overwrites)
 	node    *node   // recording of the op that produced this tensor
+	version uint64  // bumped by Touch: invalidates packed copies of Data
 }
+
+// Touch records that Data was modified in place, so that caches derived
+// from it (packed convolution weights) are rebuilt. Optimizers, the Init
+// functions and LoadStateDict call it; call it yourself after writing a
+// parameter's Data directly.
+func (t *Tensor) Touch() { t.version++ }
 
 // NewTensor returns a zero tensor of the given shape.
 func NewTensor(shape ...int) *Tensor {

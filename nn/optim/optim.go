@@ -99,6 +99,7 @@ func (s *SGD) Step() error {
 			}
 			p.Data[j] -= lr * d
 		}
+		p.Touch()
 	}
 	return nil
 }
@@ -173,6 +174,7 @@ func (a *Adam) Step() error {
 		}
 		m, v := a.m[i], a.v[i]
 		adamKernel(p.Data, gr.Data, m, v, c, step, sbc2, eps, wd, decay, a.decoupled)
+		p.Touch()
 	}
 	return nil
 }
