@@ -1,9 +1,17 @@
 package gemm
 
-import "math"
+import (
+	"math"
+
+	"github.com/metasurv/metasurv/internal/cpu"
+)
 
 // applyTile applies the epilogue to the mh×nw block of C at (i0, j0).
 func (ep *Epilogue) applyTile(c []float32, ldc, i0, j0, mh, nw int) {
+	if haveEpilogueAsm && cpu.Current() == cpu.AVX512 {
+		ep.applyTileAVX512(c, ldc, i0, j0, mh, nw)
+		return
+	}
 	for i := i0; i < i0+mh; i++ {
 		row := c[i*ldc+j0 : i*ldc+j0+nw]
 		if ep.Bias != nil {
@@ -27,6 +35,26 @@ func (ep *Epilogue) applyTile(c []float32, ldc, i0, j0, mh, nw int) {
 			}
 		}
 	}
+}
+
+func (ep *Epilogue) applyTileAVX512(c []float32, ldc, i0, j0, mh, nw int) {
+	last := (i0+mh-1)*ldc + j0 + nw - 1
+	_ = c[last]
+	var colBias, rowBias, resid *float32
+	if ep.Bias != nil {
+		if ep.BiasPerRow {
+			_ = ep.Bias[i0+mh-1]
+			rowBias = &ep.Bias[i0]
+		} else {
+			_ = ep.Bias[j0+nw-1]
+			colBias = &ep.Bias[j0]
+		}
+	}
+	if ep.Residual != nil {
+		_ = ep.Residual[last]
+		resid = &ep.Residual[i0*ldc+j0]
+	}
+	epilogueTileAVX512(&c[i0*ldc+j0], ldc, mh, nw, colBias, rowBias, resid, int(ep.Act))
 }
 
 func addScalar(x []float32, s float32) {

@@ -38,3 +38,12 @@ const haveGather = true
 //
 //go:noescape
 func gatherPack(dst, src *float32, idx *int32, k, dstStep int, loadMask, storeMask uint16, alpha float32)
+
+// epilogueTileAVX512 applies a fused epilogue to a rows×cols block of C
+// (stride ldc): x += rowBias[r] + colBias[j] + resid[r·ldc+j], then act
+// (0 none, 1 ReLU, 2 GELU). Nil pointers skip their term.
+//
+//go:noescape
+func epilogueTileAVX512(c *float32, ldc, rows, cols int, colBias, rowBias, resid *float32, act int)
+
+const haveEpilogueAsm = true

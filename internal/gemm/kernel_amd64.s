@@ -1353,3 +1353,128 @@ gtail:
 gdone:
 	VZEROUPPER
 	RET
+
+DATA epiConsts<>+0(SB)/4, $0x3f3504f3
+DATA epiConsts<>+4(SB)/4, $0xc0800000
+DATA epiConsts<>+8(SB)/4, $0x40800000
+DATA epiConsts<>+12(SB)/4, $0xaf95df0b
+DATA epiConsts<>+16(SB)/4, $0x32edffee
+DATA epiConsts<>+20(SB)/4, $0xb60cff51
+DATA epiConsts<>+24(SB)/4, $0xb86ec2d2
+DATA epiConsts<>+28(SB)/4, $0xba40ac63
+DATA epiConsts<>+32(SB)/4, $0xbb41a1f6
+DATA epiConsts<>+36(SB)/4, $0xbc83dbd4
+DATA epiConsts<>+40(SB)/4, $0xb77460cd
+DATA epiConsts<>+44(SB)/4, $0xb95fbd29
+DATA epiConsts<>+48(SB)/4, $0xbadc924e
+DATA epiConsts<>+52(SB)/4, $0xbbf19bf8
+DATA epiConsts<>+56(SB)/4, $0xbc69b6a7
+DATA epiConsts<>+60(SB)/4, $0x3f000000
+GLOBL epiConsts<>(SB), RODATA|NOPTR, $64
+
+// func epilogueTileAVX512(c *float32, ldc, rows, cols int, colBias, rowBias, resid *float32, act int)
+TEXT ·epilogueTileAVX512(SB), NOSPLIT, $0-64
+	MOVQ c+0(FP), DI
+	MOVQ ldc+8(FP), SI
+	SHLQ $2, SI
+	MOVQ rows+16(FP), R12
+	MOVQ colBias+32(FP), R8
+	MOVQ rowBias+40(FP), R9
+	MOVQ resid+48(FP), R10
+	MOVQ act+56(FP), R11
+	VBROADCASTSS epiConsts<>+0(SB), Z16
+	VBROADCASTSS epiConsts<>+4(SB), Z17
+	VBROADCASTSS epiConsts<>+8(SB), Z18
+	VBROADCASTSS epiConsts<>+12(SB), Z19
+	VBROADCASTSS epiConsts<>+16(SB), Z20
+	VBROADCASTSS epiConsts<>+20(SB), Z21
+	VBROADCASTSS epiConsts<>+24(SB), Z22
+	VBROADCASTSS epiConsts<>+28(SB), Z23
+	VBROADCASTSS epiConsts<>+32(SB), Z24
+	VBROADCASTSS epiConsts<>+36(SB), Z25
+	VBROADCASTSS epiConsts<>+40(SB), Z26
+	VBROADCASTSS epiConsts<>+44(SB), Z27
+	VBROADCASTSS epiConsts<>+48(SB), Z28
+	VBROADCASTSS epiConsts<>+52(SB), Z29
+	VBROADCASTSS epiConsts<>+56(SB), Z30
+	VBROADCASTSS epiConsts<>+60(SB), Z31
+	VPXORD Z15, Z15, Z15
+erow:
+	TESTQ R12, R12
+	JE edone
+	VPXORD Z14, Z14, Z14
+	TESTQ R9, R9
+	JE enorowbias
+	VBROADCASTSS (R9), Z14
+	ADDQ $4, R9
+enorowbias:
+	MOVQ cols+24(FP), R13
+	XORQ BX, BX
+ecol:
+	TESTQ R13, R13
+	JE enextrow
+	MOVL $-1, AX
+	CMPQ R13, $16
+	JGE efull
+	MOVQ R13, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+efull:
+	KMOVW AX, K1
+	VMOVUPS.Z (DI)(BX*4), K1, Z0
+	VADDPS Z14, Z0, Z0
+	TESTQ R8, R8
+	JE enocolbias
+	VMOVUPS.Z (R8)(BX*4), K1, Z1
+	VADDPS Z1, Z0, Z0
+enocolbias:
+	TESTQ R10, R10
+	JE enoresid
+	VMOVUPS.Z (R10)(BX*4), K1, Z1
+	VADDPS Z1, Z0, Z0
+enoresid:
+	CMPQ R11, $1
+	JNE enorelu
+	VMAXPS Z15, Z0, Z0
+	JMP estore
+enorelu:
+	CMPQ R11, $2
+	JNE estore
+	VMULPS Z16, Z0, Z1
+	VMAXPS Z17, Z1, Z1
+	VMINPS Z18, Z1, Z1
+	VMULPS Z1, Z1, Z2
+	VMOVAPS Z19, Z3
+	VFMADD213PS Z20, Z2, Z3
+	VFMADD213PS Z21, Z2, Z3
+	VFMADD213PS Z22, Z2, Z3
+	VFMADD213PS Z23, Z2, Z3
+	VFMADD213PS Z24, Z2, Z3
+	VFMADD213PS Z25, Z2, Z3
+	VMOVAPS Z26, Z4
+	VFMADD213PS Z27, Z2, Z4
+	VFMADD213PS Z28, Z2, Z4
+	VFMADD213PS Z29, Z2, Z4
+	VFMADD213PS Z30, Z2, Z4
+	VMULPS Z1, Z3, Z3
+	VDIVPS Z4, Z3, Z3
+	VMULPS Z31, Z0, Z5
+	VMOVAPS Z5, Z0
+	VFMADD213PS Z5, Z3, Z0
+estore:
+	VMOVUPS Z0, K1, (DI)(BX*4)
+	ADDQ $16, BX
+	SUBQ $16, R13
+	JGT ecol
+enextrow:
+	ADDQ SI, DI
+	TESTQ R10, R10
+	JE enoresadv
+	ADDQ SI, R10
+enoresadv:
+	DECQ R12
+	JMP erow
+edone:
+	VZEROUPPER
+	RET

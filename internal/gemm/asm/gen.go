@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"os"
 )
 
@@ -69,6 +70,7 @@ func main() {
 		k.emit(&b)
 	}
 	b.WriteString(gatherAVX512)
+	emitEpilogue(&b)
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -245,3 +247,124 @@ gdone:
 	VZEROUPPER
 	RET
 `
+
+// epilogueConsts are loaded into Z16…Z31 by the epilogue: 1/√2, the erf
+// clamp ±4, the odd numerator coefficients (x¹³ … x¹) and the even
+// denominator coefficients (x⁸ … x⁰) of the rational erf used by Erf in
+// epilogue.go, and 1/2.
+var epilogueConsts = []float32{
+	math.Sqrt2 / 2, -4, 4,
+	-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+	-7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02,
+	-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+	-1.42647390514189e-02,
+	0.5,
+}
+
+// emitEpilogue writes epilogueTileAVX512, the fused epilogue of one C
+// tile: x += rowBias[r] + colBias[j] + resid[r·ldc+j]; then act (0 none,
+// 1 ReLU, 2 GELU). Nil pointers skip a term; columns are masked, so any
+// width works.
+func emitEpilogue(w *bytes.Buffer) {
+	fmt.Fprintln(w)
+	for i, c := range epilogueConsts {
+		fmt.Fprintf(w, "DATA epiConsts<>+%d(SB)/4, $0x%08x\n", 4*i, math.Float32bits(c))
+	}
+	fmt.Fprintf(w, "GLOBL epiConsts<>(SB), RODATA|NOPTR, $%d\n", 4*len(epilogueConsts))
+	w.WriteString(`
+// func epilogueTileAVX512(c *float32, ldc, rows, cols int, colBias, rowBias, resid *float32, act int)
+TEXT ·epilogueTileAVX512(SB), NOSPLIT, $0-64
+	MOVQ c+0(FP), DI
+	MOVQ ldc+8(FP), SI
+	SHLQ $2, SI
+	MOVQ rows+16(FP), R12
+	MOVQ colBias+32(FP), R8
+	MOVQ rowBias+40(FP), R9
+	MOVQ resid+48(FP), R10
+	MOVQ act+56(FP), R11
+`)
+	for i := range epilogueConsts {
+		fmt.Fprintf(w, "\tVBROADCASTSS epiConsts<>+%d(SB), Z%d\n", 4*i, 16+i)
+	}
+	w.WriteString(`	VPXORD Z15, Z15, Z15
+erow:
+	TESTQ R12, R12
+	JE edone
+	VPXORD Z14, Z14, Z14
+	TESTQ R9, R9
+	JE enorowbias
+	VBROADCASTSS (R9), Z14
+	ADDQ $4, R9
+enorowbias:
+	MOVQ cols+24(FP), R13
+	XORQ BX, BX
+ecol:
+	TESTQ R13, R13
+	JE enextrow
+	MOVL $-1, AX
+	CMPQ R13, $16
+	JGE efull
+	MOVQ R13, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+efull:
+	KMOVW AX, K1
+	VMOVUPS.Z (DI)(BX*4), K1, Z0
+	VADDPS Z14, Z0, Z0
+	TESTQ R8, R8
+	JE enocolbias
+	VMOVUPS.Z (R8)(BX*4), K1, Z1
+	VADDPS Z1, Z0, Z0
+enocolbias:
+	TESTQ R10, R10
+	JE enoresid
+	VMOVUPS.Z (R10)(BX*4), K1, Z1
+	VADDPS Z1, Z0, Z0
+enoresid:
+	CMPQ R11, $1
+	JNE enorelu
+	VMAXPS Z15, Z0, Z0
+	JMP estore
+enorelu:
+	CMPQ R11, $2
+	JNE estore
+	VMULPS Z16, Z0, Z1
+	VMAXPS Z17, Z1, Z1
+	VMINPS Z18, Z1, Z1
+	VMULPS Z1, Z1, Z2
+	VMOVAPS Z19, Z3
+	VFMADD213PS Z20, Z2, Z3
+	VFMADD213PS Z21, Z2, Z3
+	VFMADD213PS Z22, Z2, Z3
+	VFMADD213PS Z23, Z2, Z3
+	VFMADD213PS Z24, Z2, Z3
+	VFMADD213PS Z25, Z2, Z3
+	VMOVAPS Z26, Z4
+	VFMADD213PS Z27, Z2, Z4
+	VFMADD213PS Z28, Z2, Z4
+	VFMADD213PS Z29, Z2, Z4
+	VFMADD213PS Z30, Z2, Z4
+	VMULPS Z1, Z3, Z3
+	VDIVPS Z4, Z3, Z3
+	VMULPS Z31, Z0, Z5
+	VMOVAPS Z5, Z0
+	VFMADD213PS Z5, Z3, Z0
+estore:
+	VMOVUPS Z0, K1, (DI)(BX*4)
+	ADDQ $16, BX
+	SUBQ $16, R13
+	JGT ecol
+enextrow:
+	ADDQ SI, DI
+	TESTQ R10, R10
+	JE enoresadv
+	ADDQ SI, R10
+enoresadv:
+	DECQ R12
+	JMP erow
+edone:
+	VZEROUPPER
+	RET
+`)
+}
