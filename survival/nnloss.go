@@ -1,0 +1,128 @@
+package survival
+
+import (
+	"fmt"
+
+	"github.com/metasurv/metasurv/nn"
+)
+
+// Differentiable wrappers of the network losses for nn's autograd: each
+// computes the loss in float64 from the float32 network outputs, returns a
+// scalar tensor recorded on g through nn's custom-operation hook, and
+// back-propagates the analytic gradient scaled by the incoming one. An
+// error is returned (and recorded on g) when the batch is invalid, e.g. a
+// Cox batch without events.
+
+// toF64 copies a tensor's data to float64.
+func toF64(t *nn.Tensor) []float64 {
+	v := make([]float64, len(t.Data))
+	for i, x := range t.Data {
+		v[i] = float64(x)
+	}
+	return v
+}
+
+// rows views t (N×M, or N for M=1) as float64 rows.
+func rows(t *nn.Tensor) ([][]float64, error) {
+	if len(t.Shape) != 2 {
+		return nil, fmt.Errorf("survival: network output of shape %v (want N×M)", t.Shape)
+	}
+	n, m := t.Shape[0], t.Shape[1]
+	out := make([][]float64, n)
+	for i := range out {
+		out[i] = make([]float64, m)
+		for j := range out[i] {
+			out[i][j] = float64(t.Data[i*m+j])
+		}
+	}
+	return out, nil
+}
+
+// scalarOp records a scalar loss whose gradient w.r.t. each input is
+// grads[k] (flattened, float64).
+func scalarOp(g *nn.Graph, ins []*nn.Tensor, value float64, grads [][]float64) *nn.Tensor {
+	out := g.Alloc()
+	out.Data[0] = float32(value)
+	return g.Custom(ins, out, func(gout []float32) [][]float32 {
+		res := make([][]float32, len(grads))
+		for k, gk := range grads {
+			r := make([]float32, len(gk))
+			for i, v := range gk {
+				r[i] = float32(v) * gout[0]
+			}
+			res[k] = r
+		}
+		return res
+	})
+}
+
+func flatten(m [][]float64) []float64 {
+	var out []float64
+	for _, r := range m {
+		out = append(out, r...)
+	}
+	return out
+}
+
+func fail(g *nn.Graph, err error) (*nn.Tensor, error) {
+	g.SetErr(err)
+	return nil, err
+}
+
+// NNCoxLoss is CoxLoss on a network's risk scores (shape N or N×1).
+func NNCoxLoss(g *nn.Graph, eta *nn.Tensor, y []Outcome, ties Ties) (*nn.Tensor, error) {
+	if len(eta.Data) != len(y) {
+		return fail(g, fmt.Errorf("survival: %d risk scores of shape %v for %d outcomes", len(eta.Data), eta.Shape, len(y)))
+	}
+	v, grad, err := CoxLoss(y, toF64(eta), ties)
+	if err != nil {
+		return fail(g, err)
+	}
+	return scalarOp(g, []*nn.Tensor{eta}, v, [][]float64{grad}), nil
+}
+
+// gridLoss wraps a discrete-time loss of N×M logits.
+func gridLoss(g *nn.Graph, phi *nn.Tensor, f func([][]float64) (float64, [][]float64, error)) (*nn.Tensor, error) {
+	x, err := rows(phi)
+	if err != nil {
+		return fail(g, err)
+	}
+	v, grad, err := f(x)
+	if err != nil {
+		return fail(g, err)
+	}
+	return scalarOp(g, []*nn.Tensor{phi}, v, [][]float64{flatten(grad)}), nil
+}
+
+// NNLogisticHazardLoss is LogisticHazardLoss on N×M hazard logits.
+func NNLogisticHazardLoss(g *nn.Graph, phi *nn.Tensor, idx []int, event []bool) (*nn.Tensor, error) {
+	return gridLoss(g, phi, func(x [][]float64) (float64, [][]float64, error) { return LogisticHazardLoss(x, idx, event) })
+}
+
+// NNPMFLoss is PMFLoss on N×M logits.
+func NNPMFLoss(g *nn.Graph, phi *nn.Tensor, idx []int, event []bool) (*nn.Tensor, error) {
+	return gridLoss(g, phi, func(x [][]float64) (float64, [][]float64, error) { return PMFLoss(x, idx, event) })
+}
+
+// NNDeepHitLoss is DeepHitLoss on N×M logits.
+func NNDeepHitLoss(g *nn.Graph, phi *nn.Tensor, idx []int, event []bool, o DeepHitOptions) (*nn.Tensor, error) {
+	return gridLoss(g, phi, func(x [][]float64) (float64, [][]float64, error) { return DeepHitLoss(x, idx, event, o) })
+}
+
+// NNCoralLoss is CoralLoss on N×(K−1) logits.
+func NNCoralLoss(g *nn.Graph, logits *nn.Tensor, y, minClass []int) (*nn.Tensor, error) {
+	return gridLoss(g, logits, func(x [][]float64) (float64, [][]float64, error) { return CoralLoss(x, y, minClass) })
+}
+
+// NNCumulativeLinkLoss is CumulativeLinkLoss on scores eta (N or N×1) and
+// thresholds theta (K−1, usually a trainable parameter).
+func NNCumulativeLinkLoss(g *nn.Graph, eta, theta *nn.Tensor, y, minClass []int) (*nn.Tensor, error) {
+	if len(eta.Data) != len(y) {
+		return fail(g, fmt.Errorf("survival: %d scores of shape %v for %d labels", len(eta.Data), eta.Shape, len(y)))
+	}
+	v, ge, gt, err := CumulativeLinkLoss(toF64(eta), toF64(theta), y, minClass)
+	if err != nil {
+		return fail(g, err)
+	}
+	return scalarOp(g, []*nn.Tensor{eta, theta}, v, [][]float64{ge, gt}), nil
+}
