@@ -41,6 +41,7 @@ func main() {
 
 func run(args []string, logw io.Writer) error {
 	fs := flag.NewFlagSet("register", flag.ContinueOnError)
+	fs.SetOutput(logw)
 	fixedPath := fs.String("fixed", "", "fixed image (NIfTI)")
 	movingPath := fs.String("moving", "", "moving image (NIfTI)")
 	out := fs.String("out", "", "output transform (JSON)")
