@@ -85,7 +85,9 @@ type unpickler struct {
 	memo    map[int64]any
 	persist func(pid any) (any, error)
 	// opaque makes unknown globals inert placeholders instead of errors.
-	opaque bool
+	opaque  bool
+	opPos   int64   // position of the current opcode, for messages
+	scratch [8]byte // integer arguments
 }
 
 func newUnpickler(r io.Reader, size int64, persist func(any) (any, error)) *unpickler {
@@ -93,7 +95,7 @@ func newUnpickler(r io.Reader, size int64, persist func(any) (any, error)) *unpi
 }
 
 func (u *unpickler) errf(op byte, format string, args ...any) error {
-	return fmt.Errorf("%w: opcode 0x%02x at byte %d: %s", ErrPickle, op, u.pos-1, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: opcode %s at byte %d: %s", ErrPickle, opName(op), u.opPos, fmt.Sprintf(format, args...))
 }
 
 func (u *unpickler) readByte() (byte, error) {
@@ -120,10 +122,11 @@ func (u *unpickler) read(n int64) ([]byte, error) {
 }
 
 func (u *unpickler) uint(n int) (uint64, error) {
-	b, err := u.read(int64(n))
-	if err != nil {
-		return 0, err
+	b := u.scratch[:n]
+	if _, err := io.ReadFull(u.r, b); err != nil {
+		return 0, fmt.Errorf("%w: truncated stream at byte %d", ErrPickle, u.pos)
 	}
+	u.pos += int64(n)
 	var v uint64
 	for i := n - 1; i >= 0; i-- {
 		v = v<<8 | uint64(b[i])
@@ -191,6 +194,7 @@ func (u *unpickler) memoGet(i int64) error {
 func (u *unpickler) load() (any, error) {
 	u.stack, u.marks, u.memo = u.stack[:0], u.marks[:0], map[int64]any{}
 	for {
+		u.opPos = u.pos
 		op, err := u.readByte()
 		if err != nil {
 			return nil, err
@@ -410,7 +414,7 @@ func (u *unpickler) step(op byte) error {
 	case 0x94: // MEMOIZE
 		return u.memoPut(int64(len(u.memo)))
 	}
-	return u.errf(op, "opcode %s is not supported by the restricted unpickler", opName(op))
+	return u.errf(op, "not supported by the restricted unpickler")
 }
 
 // argWidth is the byte width of an opcode's integer or length argument.
@@ -426,16 +430,28 @@ func argWidth(op byte) int {
 	return 4 // 'J', 'B', 'X', 'T', 'j', 'r', 0x8b
 }
 
-// opName names opcodes that are deliberately unsupported.
+// opNames names the pickle opcodes for error messages.
+var opNames = map[byte]string{
+	0x80: "PROTO", 0x95: "FRAME", '.': "STOP", '(': "MARK", '0': "POP", '1': "POP_MARK",
+	'2': "DUP", 'N': "NONE", 0x88: "NEWTRUE", 0x89: "NEWFALSE", 'J': "BININT",
+	'K': "BININT1", 'M': "BININT2", 0x8a: "LONG1", 0x8b: "LONG4", 'G': "BINFLOAT",
+	'X': "BINUNICODE", 0x8c: "SHORT_BINUNICODE", 0x8d: "BINUNICODE8", 'T': "BINSTRING",
+	'U': "SHORT_BINSTRING", 'B': "BINBYTES", 'C': "SHORT_BINBYTES", 0x8e: "BINBYTES8",
+	')': "EMPTY_TUPLE", 't': "TUPLE", 0x85: "TUPLE1", 0x86: "TUPLE2", 0x87: "TUPLE3",
+	']': "EMPTY_LIST", 'l': "LIST", 'a': "APPEND", 'e': "APPENDS", '}': "EMPTY_DICT",
+	'd': "DICT", 's': "SETITEM", 'u': "SETITEMS", 'c': "GLOBAL", 0x93: "STACK_GLOBAL",
+	'R': "REDUCE", 0x81: "NEWOBJ", 'b': "BUILD", 'Q': "BINPERSID", 'h': "BINGET",
+	'j': "LONG_BINGET", 'q': "BINPUT", 'r': "LONG_BINPUT", 0x94: "MEMOIZE",
+	// Not supported by the restricted machine:
+	'i': "INST", 'o': "OBJ", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4",
+	0x92: "NEWOBJ_EX", 0x8f: "EMPTY_SET", 0x90: "ADDITEMS", 0x91: "FROZENSET",
+	0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER", 0x98: "READONLY_BUFFER",
+	'P': "PERSID", 'I': "INT", 'L': "LONG", 'F': "FLOAT", 'S': "STRING",
+	'V': "UNICODE", 'g': "GET", 'p': "PUT",
+}
+
 func opName(op byte) string {
-	names := map[byte]string{
-		'i': "INST", 'o': "OBJ", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4",
-		0x92: "NEWOBJ_EX", 0x8f: "EMPTY_SET", 0x90: "ADDITEMS", 0x91: "FROZENSET",
-		0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER", 0x98: "READONLY_BUFFER",
-		'P': "PERSID", 'I': "INT", 'L': "LONG", 'F': "FLOAT", 'S': "STRING",
-		'V': "UNICODE", 'g': "GET", 'p': "PUT",
-	}
-	if n, ok := names[op]; ok {
+	if n, ok := opNames[op]; ok {
 		return n
 	}
 	return fmt.Sprintf("0x%02x", op)
