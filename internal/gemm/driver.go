@@ -84,7 +84,7 @@ func run(op *operands) {
 	}
 	pm, pn := 1, 1
 	if w := parallel.Workers(); w > 1 && op.m*op.n*op.k >= minParallelWork {
-		pm, pn = partition(bl, op.m, op.n, op.k, w)
+		pm, pn = op.partition(bl, w)
 	}
 	if pm*pn == 1 {
 		s := getScratch()
@@ -100,8 +100,10 @@ func run(op *operands) {
 
 // partition splits C into a pm×pn grid of parts, one per worker, choosing
 // the grid with the least estimated time per worker: compute on whole
-// tiles plus the packing that each part repeats.
-func partition(bl *blocking, m, n, k, w int) (pm, pn int) {
+// tiles plus the packing that each part repeats. Packing that transposes
+// (gathers) costs about twice a row copy; B read in place costs nothing.
+func (op *operands) partition(bl *blocking, w int) (pm, pn int) {
+	m, n, k := op.m, op.n, op.k
 	tm, tn := ceilDiv(m, bl.mr), ceilDiv(n, bl.nr)
 	best := -1.0
 	pm, pn = 1, 1
@@ -113,7 +115,23 @@ func partition(bl *blocking, m, n, k, w int) (pm, pn int) {
 		rows := ceilDiv(tm, gm) * bl.mr
 		cols := ceilDiv(tn, gn) * bl.nr
 		compute := 2 * float64(rows) * float64(cols) * float64(k) / bl.flopsPerCycle
-		pack := float64(k) * (float64(rows)*float64(ceilDiv(cols, bl.nc)) + float64(cols)) * bl.packCostPerElt
+		var aCost, bCost float64
+		switch {
+		case op.pa != nil:
+		case op.transA:
+			aCost = 0.5
+		default:
+			aCost = 1
+		}
+		switch {
+		case op.pb != nil:
+		case !op.transB && bl.strided != nil && rows <= bl.mc:
+		case op.transB:
+			bCost = 1
+		default:
+			bCost = 0.25
+		}
+		pack := float64(k) * (float64(rows)*float64(ceilDiv(cols, bl.nc))*aCost + float64(cols)*bCost) * bl.packCostPerElt
 		if t := compute + pack; best < 0 || t < best {
 			best, pm, pn = t, gm, gn
 		}
