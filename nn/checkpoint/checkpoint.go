@@ -19,6 +19,11 @@ import (
 // ViTAutoEnc, holds about 2 GB of float32).
 const DefaultMaxBytes = 16 << 30
 
+// maxExpanded bounds the element count of a tensor that is larger than its
+// storage (stride-0, expanded views): a few bytes of file must not turn
+// into gigabytes of memory. Real state dicts store no such views.
+const maxExpanded = 1 << 20
+
 // Options control how a checkpoint is read. The zero value loads a plain
 // or wrapped state dict with its keys unchanged.
 type Options struct {
@@ -212,6 +217,9 @@ func assemble(root any, src storageSource, opts Options) (*Checkpoint, error) {
 		n, err := t.numel(budget / 4)
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint: %q: %w (limit %d bytes)", name, err, maxBytes)
+		}
+		if n > t.st.numel && n > maxExpanded {
+			return nil, fmt.Errorf("checkpoint: %q: a view of shape %v repeats a storage of %d elements; refusing to expand it beyond %d elements", name, t.size, t.st.numel, maxExpanded)
 		}
 		budget -= 4 * n
 		raw, ok := cache[t.st.key]

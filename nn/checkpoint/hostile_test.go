@@ -3,7 +3,9 @@ package checkpoint
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -165,6 +167,40 @@ func TestSelection(t *testing.T) {
 	if _, _, err := selectStateDict(mustUnpickle(t, []byte("\x80\x02K\x01.")), ""); err == nil {
 		t.Error("int root accepted")
 	}
+}
+
+// TestExpandedViewBounded: a one-element storage viewed with stride 0 as
+// 2^30 elements is refused instead of allocating 4 GB.
+func TestExpandedViewBounded(t *testing.T) {
+	st := &storageRef{dt: dtFloat32, key: "0", numel: 1}
+	v, err := rebuildTensor(pyTuple{st, int64(0), pyTuple{int64(1 << 30)}, pyTuple{int64(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := newDict()
+	sd.set("x", v)
+	_, err = assemble(sd, constSource{1}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "expand") {
+		t.Fatalf("error %v", err)
+	}
+	// A small expansion is materialised.
+	v, _ = rebuildTensor(pyTuple{st, int64(0), pyTuple{int64(2), int64(3)}, pyTuple{int64(0), int64(0)}})
+	sd.set("x", v)
+	c, err := assemble(sd, constSource{1}, Options{})
+	if err != nil || len(c.Tensors["x"].Data) != 6 || c.Tensors["x"].Data[5] != 1 {
+		t.Fatalf("%v %v", err, c)
+	}
+}
+
+// constSource serves storages whose every float32 element is v.
+type constSource struct{ v float32 }
+
+func (s constSource) storage(st *storageRef) ([]byte, error) {
+	b := make([]byte, 0, 4*st.numel)
+	for i := int64(0); i < st.numel; i++ {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(s.v))
+	}
+	return b, nil
 }
 
 func mustUnpickle(t *testing.T, p []byte) any {
