@@ -6,6 +6,21 @@ import (
 	"github.com/metasurv/metasurv/internal/cpu"
 )
 
+// Apply runs the epilogue on its own over the m×n matrix c (row stride
+// ldc), for kernels that cannot fuse it (for example a direct convolution):
+// c = Act(c + bias + Residual), with the Residual laid out like c. It uses
+// the same vectorized code as the fused path and panics on inconsistent
+// lengths, like SgemmEx. A nil receiver does nothing.
+func (ep *Epilogue) Apply(c []float32, ldc, m, n int) {
+	if ep == nil || m == 0 || n == 0 {
+		return
+	}
+	checkDims(m, n, 0)
+	checkMatrix("C", "ldc", false, m, n, c, ldc)
+	checkEpilogue(ep, m, n, ldc)
+	ep.applyTile(c, ldc, 0, 0, m, n)
+}
+
 // applyTile applies the epilogue to the mh×nw block of C at (i0, j0).
 func (ep *Epilogue) applyTile(c []float32, ldc, i0, j0, mh, nw int) {
 	if haveEpilogueAsm && cpu.Current() == cpu.AVX512 {

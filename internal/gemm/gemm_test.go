@@ -372,3 +372,44 @@ func TestZeroAllocationsAfterWarmUp(t *testing.T) {
 		t.Fatalf("SgemmEx allocates %.1f times per call after warm-up", allocs)
 	}
 }
+
+func TestEpilogueApplyMatchesFusedPath(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(8, 0))
+		for _, w := range []int{1, 5, 16, 17, 40} {
+			m, ldc := 3, w+2
+			c := randSlice(r, m*ldc)
+			res := randSlice(r, m*ldc)
+			for act := None; act <= GELU; act++ {
+				for _, perRow := range []bool{false, true} {
+					ep := &Epilogue{Bias: randSlice(r, max(m, w)), BiasPerRow: perRow, Act: act, Residual: res}
+					got := append([]float32(nil), c...)
+					ep.Apply(got, ldc, m, w)
+					for i := range m {
+						for j := range ldc {
+							want := float64(c[i*ldc+j])
+							if j < w {
+								b := ep.Bias[j]
+								if perRow {
+									b = ep.Bias[i]
+								}
+								want += float64(b) + float64(res[i*ldc+j])
+								switch act {
+								case ReLU:
+									want = math.Max(want, 0)
+								case GELU:
+									want = 0.5 * want * (1 + math.Erf(want/math.Sqrt2))
+								}
+							}
+							if d := math.Abs(float64(got[i*ldc+j]) - want); d > 2e-6*math.Max(1, math.Abs(want)) {
+								t.Fatalf("w=%d act=%d perRow=%v: c[%d,%d]=%g want %g", w, act, perRow, i, j, got[i*ldc+j], want)
+							}
+						}
+					}
+				}
+			}
+		}
+		var nilEp *Epilogue
+		nilEp.Apply(nil, 1, 1, 1) // no-op
+	})
+}
