@@ -1,0 +1,77 @@
+package survival
+
+import (
+	"math"
+	"sort"
+	"testing"
+)
+
+// scikit-survival's test_uno_auc cases (tests/test_metrics.py): published
+// cumulative/dynamic AUCs and their mean, reproduced with scikit-survival's
+// IPCW convention (GRight).
+func TestSksurvCumulativeDynamicAUC(t *testing.T) {
+	mk := func(time []float64, event []int) []Outcome {
+		y := make([]Outcome, len(time))
+		for i := range y {
+			y[i] = Outcome{Time: time[i], Event: event[i] == 1}
+		}
+		return y
+	}
+	yTest := func() []Outcome {
+		return mk([]float64{10.88, 19.78, 40.92, 98.7, 70.19, 10.15, 28.95, 29.57, 17.9, 63.78, 36.22, 83.14, 13.69, 99.51, 3.19},
+			[]int{1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 1})
+	}
+	yTrain20 := mk([]float64{77.6, 57.6, 66.6, 67.0, 31.5, 5.5, 67.4, 43.7, 31.7, 71.9, 81.1, 56.2, 88.1, 2.9, 62.0, 17.2, 88.0, 26.4, 93.5, 79.9},
+		[]int{1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1})
+	est := func() []float64 {
+		return []float64{-1.019, -0.016, 0.132, 0.269, -0.777, -1.077, 0.894, -1.227, -0.417, 0.072, -1.275, -0.91, -0.825, -0.292, -0.045}
+	}
+	order := func(e []float64) []int {
+		o := allRows(len(e))
+		sort.SliceStable(o, func(a, b int) bool { return e[o[a]] < e[o[b]] })
+		return o
+	}
+	type tc struct {
+		name        string
+		train, test []Outcome
+		risk        []float64
+		times       []float64
+		auc         []float64
+		mean        float64
+	}
+	y15 := yTest()
+	cases := []tc{
+		{"single_time", y15, y15, est(), []float64{28}, []float64{0.362963}, 0.362963},
+		{"two_times", y15, y15, est(), []float64{15, 66}, []float64{0.3030303, 0.4500000}, 0.3943949},
+		{"min_to_max", y15, y15, est(), []float64{3.19, 15, 66, 99.51 - 1e-6}, []float64{0.6428571, 0.3030303, 0.4500000, 0.3162996}, 0.3999539},
+		{"train_test", yTrain20, y15, est(), []float64{15, 66}, []float64{0.3030303, 0.4357061}, 0.385509},
+	}
+	tied := yTest()
+	tied[0].Time = tied[1].Time
+	cases = append(cases, tc{"tied_test_time", yTrain20, tied, est(), []float64{15, 66}, []float64{0.3750000, 0.4357061}, 0.4204885})
+	e := est()
+	e[0] = e[len(e)-1]
+	cases = append(cases, tc{"tied_test_score", yTrain20, y15, e, []float64{15, 66}, []float64{0.4242424, 0.539036}, 0.495604291})
+	e = est()
+	o := order(e)
+	e[o[0]] = e[o[1]]
+	cases = append(cases, tc{"tied_score_max", yTrain20, y15, e, []float64{15, 66}, []float64{0.3030303, 0.4357061}, 0.385509})
+	e = est()
+	o = order(e)
+	e[o[len(o)-1]] = e[o[len(o)-2]]
+	cases = append(cases, tc{"tied_score_min", yTrain20, y15, e, []float64{15, 66}, []float64{0.3030303, 0.4174082}, 0.374134})
+	for _, c := range cases {
+		r, err := CumulativeDynamicAUC(c.train, c.test, c.risk, c.times, IPCWOptions{Convention: GRight})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for k := range c.auc {
+			if math.Abs(r.AUC[k]-c.auc[k]) > 5e-7 {
+				t.Errorf("%s: AUC(%v) = %.7f want %.7f", c.name, c.times[k], r.AUC[k], c.auc[k])
+			}
+		}
+		if math.Abs(r.Mean-c.mean) > 5e-7 {
+			t.Errorf("%s: mean AUC %.7f want %.7f", c.name, r.Mean, c.mean)
+		}
+	}
+}
