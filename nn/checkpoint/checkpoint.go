@@ -311,7 +311,7 @@ func selectStateDict(root any, key string) (*pyDict, map[string]any, error) {
 	meta := map[string]any{}
 	for i, k := range d.keys {
 		if ks, ok := k.(string); ok && ks != chosen {
-			if v, ok := plain(d.vals[i], 0); ok {
+			if v, ok := plain(d.vals[i]); ok {
 				meta[ks] = v
 			}
 		}
@@ -333,9 +333,19 @@ func keyList(d *pyDict) string {
 
 // plain converts a Python value to Go (int64, float64, string, bool, nil,
 // []byte, *big.Int, []any, map[string]any); false if it holds tensors or
-// other objects.
-func plain(v any, depth int) (any, bool) {
-	if depth > maxDepth {
+// other objects, or is too large or deep. Shared references (the memo
+// lets a pickle reuse one list many times) are copied, so the number of
+// values visited is bounded to keep a crafted DAG from exploding.
+func plain(v any) (any, bool) {
+	budget := maxPlainValues
+	return plainRec(v, 0, &budget)
+}
+
+// maxPlainValues bounds the values converted for one metadata entry.
+const maxPlainValues = 1 << 16
+
+func plainRec(v any, depth int, budget *int) (any, bool) {
+	if *budget--; depth > maxDepth || *budget < 0 {
 		return nil, false
 	}
 	switch v := v.(type) {
@@ -344,13 +354,13 @@ func plain(v any, depth int) (any, bool) {
 	case pyBytes:
 		return []byte(v), true
 	case pyTuple:
-		return plainList(v, depth)
+		return plainList(v, depth, budget)
 	case *pyList:
-		return plainList(v.items, depth)
+		return plainList(v.items, depth, budget)
 	case *pyDict:
 		m := make(map[string]any, len(v.keys))
 		for i, k := range v.keys {
-			x, ok := plain(v.vals[i], depth+1)
+			x, ok := plainRec(v.vals[i], depth+1, budget)
 			if !ok {
 				return nil, false
 			}
@@ -361,10 +371,10 @@ func plain(v any, depth int) (any, bool) {
 	return nil, false
 }
 
-func plainList(items []any, depth int) (any, bool) {
+func plainList(items []any, depth int, budget *int) (any, bool) {
 	out := make([]any, len(items))
 	for i, x := range items {
-		y, ok := plain(x, depth+1)
+		y, ok := plainRec(x, depth+1, budget)
 		if !ok {
 			return nil, false
 		}

@@ -85,7 +85,7 @@ func TestPickleValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok := plain(v, 0)
+	got, ok := plain(v)
 	if !ok {
 		t.Fatalf("plain(%v) failed", v)
 	}
@@ -169,6 +169,29 @@ func TestSelection(t *testing.T) {
 	}
 }
 
+// TestPlainDAGBounded: 60 nested lists, each holding the previous one
+// twice through the memo, describe 2^60 values; conversion must give up
+// quickly instead of walking them.
+func TestPlainDAGBounded(t *testing.T) {
+	p := []byte("\x80\x02]q\x00")
+	for i := 0; i < 60; i++ {
+		p = append(p, ']', '(', 'h', byte(i), 'h', byte(i), 'e', 'q', byte(i+1))
+	}
+	p = append(p, '.')
+	v := mustUnpickle(t, p)
+	if _, ok := plain(v); ok {
+		t.Fatal("a 2^60-value DAG was converted")
+	}
+	sd, root := newDict(), newDict()
+	sd.set("w", &tensorRef{st: &storageRef{dt: dtFloat32, numel: 1}, size: []int{1}, stride: []int64{1}})
+	root.set("meta", v)
+	root.set("epoch", int64(2))
+	root.set("state_dict", sd)
+	if _, meta, err := selectStateDict(root, ""); err != nil || len(meta) != 1 || meta["epoch"] != int64(2) {
+		t.Fatalf("meta %v err %v", meta, err)
+	}
+}
+
 // TestExpandedViewBounded: a one-element storage viewed with stride 0 as
 // 2^30 elements is refused instead of allocating 4 GB.
 func TestExpandedViewBounded(t *testing.T) {
@@ -238,7 +261,7 @@ func FuzzPickle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte) {
 		v, err := unpickle(p)
 		if err == nil {
-			plain(v, 0)
+			plain(v)
 			selectStateDict(v, "")
 		}
 	})
