@@ -323,3 +323,27 @@ func FuzzConv3d(f *testing.F) {
 		checkConv(t, p, r)
 	})
 }
+
+func TestAlgorithmChoice(t *testing.T) {
+	for _, c := range []struct {
+		p    Params
+		want string
+	}{
+		{Params{N: 1, InC: 4, OutC: 5, In: [3]int{7, 6, 5}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "direct-avx512"},
+		{Params{N: 1, InC: 4, OutC: 5, In: [3]int{7, 6, 5}, Kernel: [3]int{1, 1, 1}}, "pointwise-gemm"},
+		{Params{N: 1, InC: 4, OutC: 4, In: [3]int{7, 6, 5}, Kernel: [3]int{3, 3, 3}, Groups: 4}, "depthwise-direct"},
+		{Params{N: 1, InC: 4, OutC: 5, In: [3]int{7, 6, 5}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}}, "im2col-gemm"},
+	} {
+		pl, err := NewPlan(c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := c.want
+		if want == "direct-avx512" && !haveDirect() {
+			want = "im2col-gemm"
+		}
+		if got := pl.Algorithm(); got != want {
+			t.Errorf("%+v: algorithm %s, want %s", c.p, got, want)
+		}
+	}
+}

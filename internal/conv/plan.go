@@ -57,6 +57,10 @@ type Plan struct {
 	packT  []*gemm.PackedA // per group: W_gᵀ (k × ocg), built on first BackwardData
 	col    []float32
 	ep     gemm.Epilogue
+	dir    *direct // stride-1 direct kernel, used at AVX-512
+	bwd    *Plan   // stride-1 data gradient as a direct convolution
+	bwdW   []float32
+	bwdOK  bool // bwd holds the current weights
 
 	// per-call state read by the parallel loop bodies below
 	cx      []float32 // input (forward/weight) or gradient (data) of the current group
@@ -89,6 +93,9 @@ func NewPlan(p Params) (*Plan, error) {
 			pl.tileN = min(g.outSp, max(64, colBudget/g.k/64*64))
 		}
 	}
+	if pl.algo == algoIm2col && useDirect(&pl.g) {
+		pl.dir = newDirect(&pl.g)
+	}
 	pl.rowFn = pl.im2colRows
 	pl.col2Fn = pl.col2imChannels
 	pl.dwFn = pl.depthwiseChannels
@@ -99,7 +106,15 @@ func NewPlan(p Params) (*Plan, error) {
 func (pl *Plan) Params() Params { return pl.g.p }
 
 // Algorithm names the method chosen, for logs and benchmarks.
-func (pl *Plan) Algorithm() string { return pl.algo.String() }
+func (pl *Plan) Algorithm() string {
+	if pl.direct() {
+		return "direct-avx512"
+	}
+	return pl.algo.String()
+}
+
+// direct reports whether the stride-1 direct kernel runs at the current level.
+func (pl *Plan) direct() bool { return pl.dir != nil && haveDirect() }
 
 // SetWeights installs the layer's weights (OutC, InC/Groups, k...) and packs
 // them for the GEMM kernels. Call it again after every change of the
@@ -111,6 +126,10 @@ func (pl *Plan) SetWeights(w []float32) error {
 	}
 	pl.w = w
 	pl.packT = pl.packT[:0]
+	pl.bwdOK = false
+	if pl.dir != nil {
+		pl.dir.pack(&pl.g, w)
+	}
 	if pl.algo == algoDepthwise {
 		return nil
 	}
@@ -172,6 +191,10 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 			pl.ep = gemm.Epilogue{BiasPerRow: true, Act: ep.Act}
 			if ep.Bias != nil {
 				pl.ep.Bias = ep.Bias[gi*g.ocg:]
+			}
+			if pl.direct() {
+				pl.dir.forward(pl, xg, y, yo, gi, ep)
+				continue
 			}
 			if pl.algo == algoPointwise {
 				if ep.Residual != nil {
@@ -269,6 +292,11 @@ func (pl *Plan) BackwardData(dx, dy []float32) error {
 		pl.depthwise(dy, dx, true)
 		return nil
 	}
+	if pl.direct() {
+		if ok, err := pl.backwardDataDirect(dx, dy); ok || err != nil {
+			return err
+		}
+	}
 	if len(pl.packT) == 0 {
 		for gi := range g.p.Groups {
 			pl.packT = append(pl.packT, gemm.PackA(true, g.k, g.ocg, 1, pl.w[gi*g.ocg*g.k:], g.k))
@@ -324,6 +352,10 @@ func (pl *Plan) BackwardWeight(dw, db, x, dy []float32) error {
 			xg := x[(n*g.p.InC+gi*g.icg)*g.inSp:]
 			dyg := dy[(n*g.p.OutC+gi*g.ocg)*g.outSp:]
 			dwg := dw[gi*g.ocg*g.k:]
+			if pl.direct() {
+				pl.dir.backwardWeight(pl, dwg, xg, dyg)
+				continue
+			}
 			if pl.algo == algoPointwise {
 				gemm.Sgemm(false, true, g.ocg, g.k, g.outSp, 1, dyg, g.outSp, xg, g.inSp, 1, dwg, g.k)
 				continue
@@ -352,4 +384,29 @@ func biasGrad(db, dy []float32, n, c, sp int) {
 			db[ch] += float32(s)
 		}
 	})
+}
+
+// backwardDataDirect computes the data gradient of a stride-1 layer as the
+// direct convolution of dy with the flipped, transposed weights. It returns
+// false when that adjoint does not exist (padding larger than d·(k-1)).
+func (pl *Plan) backwardDataDirect(dx, dy []float32) (bool, error) {
+	if pl.bwd == nil {
+		a, ok := adjointParams(pl.g.p)
+		if !ok {
+			return false, nil
+		}
+		b, err := NewPlan(a)
+		if err != nil {
+			return false, nil
+		}
+		pl.bwd, pl.bwdW = b, make([]float32, len(pl.w))
+	}
+	if !pl.bwdOK {
+		adjointWeights(&pl.g, pl.bwdW, pl.w)
+		if err := pl.bwd.SetWeights(pl.bwdW); err != nil {
+			return true, err
+		}
+		pl.bwdOK = true
+	}
+	return true, pl.bwd.Forward(dx, dy, nil)
 }

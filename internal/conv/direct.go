@@ -1,0 +1,232 @@
+package conv
+
+import (
+	"github.com/metasurv/metasurv/internal/gemm"
+	"github.com/metasurv/metasurv/internal/parallel"
+)
+
+// The direct stride-1 convolution. The input of one (sample, group) is
+// copied into a zero-padded buffer xp (channel stride spP), and outputs are
+// computed on the padded grid q = od·Hp·Wp + oh·Wp + ow: there, every tap is
+// a constant shift of q, so an 8-channel × 48-position output tile is a sum
+// over taps and input channels of 48 contiguous floats of xp times a
+// broadcast weight, accumulated in registers by directKern8x48 without any
+// column matrix. Grid positions with ow >= OW or oh >= OH are computed and
+// dropped (about (Hp·Wp)/(OH·OW) - 1 extra work).
+const dirMR, dirNR = 8, 48
+
+type direct struct {
+	pad      [3]int // padded input dims Dp, Hp, Wp
+	plane    int    // Hp*Wp
+	spP      int    // channel stride of xp (padded volume + slack)
+	qTiles   int    // tiles of dirNR grid positions
+	slivers  int    // ceil(ocg/8)
+	offs     []int  // byte offset of every tap
+	wpk      [][]float32
+	xp       []float32
+	dyp      []float32 // output gradient on the padded grid (BackwardWeight)
+	tapGrad  []float32 // per-tap weight gradients (BackwardWeight)
+	curY     []float32
+	curEp    *Epilogue
+	curYo    int // offset of the current (sample, group) output in y
+	curGroup int
+	fn       func(lo, hi int)
+}
+
+// useDirect reports whether the direct kernel applies to g.
+func useDirect(g *geometry) bool {
+	return g.p.Stride == [3]int{1, 1, 1} && g.kvol > 1 && g.icg > 1
+}
+
+func newDirect(g *geometry) *direct {
+	d := &direct{}
+	for i := range 3 {
+		d.pad[i] = g.p.In[i] + 2*g.p.Pad[i]
+	}
+	d.plane = d.pad[1] * d.pad[2]
+	qmax := (g.out[0]-1)*d.plane + (g.out[1]-1)*d.pad[2] + g.out[2]
+	d.qTiles = (qmax + dirNR - 1) / dirNR
+	d.spP = d.pad[0]*d.plane + dirNR
+	d.slivers = (g.ocg + dirMR - 1) / dirMR
+	for kd := range g.p.Kernel[0] {
+		for kh := range g.p.Kernel[1] {
+			for kw := range g.p.Kernel[2] {
+				off := kd*g.p.Dilation[0]*d.plane + kh*g.p.Dilation[1]*d.pad[2] + kw*g.p.Dilation[2]
+				d.offs = append(d.offs, 4*off)
+			}
+		}
+	}
+	return d
+}
+
+// pack lays out the weights of every group as [sliver][tap][ic][8 rows].
+func (d *direct) pack(g *geometry, w []float32) {
+	d.wpk = d.wpk[:0]
+	for gi := range g.p.Groups {
+		pk := make([]float32, d.slivers*g.kvol*g.icg*dirMR)
+		for oc := range g.ocg {
+			s, r := oc/dirMR, oc%dirMR
+			for ic := range g.icg {
+				for t := range g.kvol {
+					pk[((s*g.kvol+t)*g.icg+ic)*dirMR+r] = w[((gi*g.ocg+oc)*g.icg+ic)*g.kvol+t]
+				}
+			}
+		}
+		d.wpk = append(d.wpk, pk)
+	}
+}
+
+// fillPadded copies icg channels of one (sample, group) input into the
+// interior of xp; the borders stay zero from allocation.
+func (d *direct) fillPadded(g *geometry, x []float32) {
+	if len(d.xp) < g.icg*d.spP {
+		d.xp = make([]float32, g.icg*d.spP)
+	}
+	in, p := g.p.In, g.p.Pad
+	parallel.ForChunks(g.icg, 1, func(lo, hi int) {
+		for ic := lo; ic < hi; ic++ {
+			src := x[ic*g.inSp : (ic+1)*g.inSp]
+			dst := d.xp[ic*d.spP:]
+			for z := range in[0] {
+				for y := range in[1] {
+					o := (z+p[0])*d.plane + (y+p[1])*d.pad[2] + p[2]
+					copy(dst[o:o+in[2]], src[(z*in[1]+y)*in[2]:][:in[2]])
+				}
+			}
+		}
+	})
+}
+
+// gridIndex maps grid position q to its output index, or -1 when q is a
+// padding column or row.
+func (d *direct) gridIndex(g *geometry, q int) int {
+	od, rem := q/d.plane, q%d.plane
+	oh, ow := rem/d.pad[2], rem%d.pad[2]
+	if od >= g.out[0] || oh >= g.out[1] || ow >= g.out[2] {
+		return -1
+	}
+	return (od*g.out[1]+oh)*g.out[2] + ow
+}
+
+// forward computes one (sample, group): y[yo + oc*outSp + ...].
+func (d *direct) forward(pl *Plan, x, y []float32, yo, gi int, ep *Epilogue) {
+	g := &pl.g
+	d.fillPadded(g, x)
+	d.curY, d.curEp, d.curYo, d.curGroup = y, ep, yo, gi
+	if d.fn == nil {
+		d.fn = func(lo, hi int) { d.tiles(g, lo, hi) }
+	}
+	parallel.ForChunks(d.qTiles*d.slivers, d.slivers, d.fn)
+	d.curY, d.curEp = nil, nil
+}
+
+func (d *direct) tiles(g *geometry, lo, hi int) {
+	var tmp [dirMR * dirNR]float32
+	var idx [dirNR]int
+	ep, y, gi := d.curEp, d.curY, d.curGroup
+	lastTile := -1
+	for it := lo; it < hi; it++ {
+		tile, s := it/d.slivers, it%d.slivers
+		q0 := tile * dirNR
+		if tile != lastTile {
+			for j := range idx {
+				idx[j] = d.gridIndex(g, q0+j)
+			}
+			lastTile = tile
+		}
+		a := d.wpk[gi][s*g.kvol*g.icg*dirMR:]
+		directKern8x48(&a[0], &d.xp[q0], &d.offs[0], g.kvol, g.icg, 4*d.spP, &tmp[0])
+		for r := range min(dirMR, g.ocg-s*dirMR) {
+			oc := s*dirMR + r
+			var b float32
+			if ep.Bias != nil {
+				b = ep.Bias[gi*g.ocg+oc]
+			}
+			base := d.curYo + oc*g.outSp
+			row := tmp[r*dirNR : (r+1)*dirNR]
+			for j, o := range idx {
+				if o < 0 {
+					continue
+				}
+				v := row[j] + b
+				if ep.Residual != nil {
+					v += ep.Residual[base+o]
+				}
+				switch ep.Act {
+				case gemm.ReLU:
+					v = max(v, 0)
+				case gemm.GELU:
+					v = gemm.Gelu(v)
+				}
+				y[base+o] = v
+			}
+		}
+	}
+}
+
+// backwardWeight adds the weight gradient of one (sample, group) to dw:
+// for every tap t, dW_t (ocg×icg) = dY·Xp_tᵀ over the padded grid, where
+// Xp_t is xp shifted by the tap's offset and dY is zero at padding columns.
+func (d *direct) backwardWeight(pl *Plan, dw, x, dy []float32) {
+	g := &pl.g
+	d.fillPadded(g, x)
+	qn := d.qTiles * dirNR
+	if len(d.dyp) < g.ocg*qn {
+		d.dyp = make([]float32, g.ocg*qn)
+		d.tapGrad = make([]float32, g.kvol*g.ocg*g.icg)
+	}
+	parallel.ForChunks(g.ocg, 1, func(lo, hi int) {
+		for oc := lo; oc < hi; oc++ {
+			row := d.dyp[oc*qn : (oc+1)*qn]
+			for q := range row {
+				if o := d.gridIndex(g, q); o >= 0 {
+					row[q] = dy[oc*g.outSp+o]
+				} else {
+					row[q] = 0
+				}
+			}
+		}
+	})
+	for t := range g.kvol {
+		gemm.Sgemm(false, true, g.ocg, g.icg, qn, 1, d.dyp, qn, d.xp[d.offs[t]/4:], d.spP, 0, d.tapGrad[t*g.ocg*g.icg:], g.icg)
+	}
+	parallel.ForChunks(g.ocg, 1, func(lo, hi int) {
+		for oc := lo; oc < hi; oc++ {
+			for ic := range g.icg {
+				w := dw[(oc*g.icg+ic)*g.kvol:][:g.kvol]
+				for t := range w {
+					w[t] += d.tapGrad[(t*g.ocg+oc)*g.icg+ic]
+				}
+			}
+		}
+	})
+}
+
+// adjointParams returns the stride-1 convolution that computes this
+// layer's data gradient (dy in, dx out, flipped and transposed weights,
+// padding d·(k-1) - p), and whether it exists (padding <= d·(k-1)).
+func adjointParams(p Params) (Params, bool) {
+	a := Params{N: p.N, InC: p.OutC, OutC: p.InC, In: p.Out(), Kernel: p.Kernel, Dilation: p.Dilation, Groups: p.Groups}
+	for i := range 3 {
+		a.Pad[i] = p.Dilation[i]*(p.Kernel[i]-1) - p.Pad[i]
+		if a.Pad[i] < 0 {
+			return a, false
+		}
+	}
+	return a, a.Validate() == nil
+}
+
+// adjointWeights writes w' (InC, OutC/Groups, k...) with w'[g·icg+ic][oc][t] = w[g·ocg+oc][ic][kvol-1-t].
+func adjointWeights(g *geometry, dst, w []float32) {
+	for gi := range g.p.Groups {
+		for oc := range g.ocg {
+			for ic := range g.icg {
+				src := w[((gi*g.ocg+oc)*g.icg+ic)*g.kvol:][:g.kvol]
+				out := dst[((gi*g.icg+ic)*g.ocg+oc)*g.kvol:][:g.kvol]
+				for t, v := range src {
+					out[g.kvol-1-t] = v
+				}
+			}
+		}
+	}
+}
