@@ -27,6 +27,15 @@ type ConcordanceOptions struct {
 	Tau float64
 	// Strata, when set, only compares patients within the same stratum.
 	Strata []string
+	// Convention selects the Uno weights: GLeft (default) is R's
+	// concordance(timewt = "n/G2", ymax = Tau): 1/G(t−)² with G from each
+	// stratum's own outcomes, pairs kept for t <= Tau. GRight is
+	// scikit-survival's concordance_index_ipcw: 1/G(t)² with G from
+	// Censoring, pairs kept for t < Tau, an error when G reaches 0.
+	Convention IPCWConvention
+	// Censoring are the outcomes G is estimated from under GRight
+	// (scikit-survival's survival_train); nil means y.
+	Censoring []Outcome
 }
 
 // ConcordanceResult holds the (weighted) pair counts with R's names and
@@ -215,6 +224,12 @@ func timeWeights(y []Outcome, rows []int, o ConcordanceOptions) (func(float64) f
 			nev++
 		}
 	}
+	if o.TimeWeight != Harrell && o.TimeWeight != Uno {
+		return nil, fmt.Errorf("survival: unknown concordance time weight %d (want Harrell or Uno)", o.TimeWeight)
+	}
+	if o.TimeWeight == Uno && o.Convention == GRight {
+		return sksurvWeights(sub, o)
+	}
 	cut := func(t float64) bool { return o.Tau > 0 && t > o.Tau }
 	if o.TimeWeight == Harrell || nev < 2 {
 		return func(t float64) float64 {
@@ -224,18 +239,37 @@ func timeWeights(y []Outcome, rows []int, o ConcordanceOptions) (func(float64) f
 			return 1
 		}, nil
 	}
-	if o.TimeWeight != Uno {
-		return nil, fmt.Errorf("survival: unknown concordance time weight %d (want Harrell or Uno)", o.TimeWeight)
-	}
-	if err := Validate(sub); err != nil {
-		return nil, err
-	}
 	g := censoringCurve(sub)
 	return func(t float64) float64 {
 		if cut(t) {
 			return 0
 		}
 		gt := g.atLeft(t)
+		return 1 / (gt * gt)
+	}, nil
+}
+
+// sksurvWeights are scikit-survival's Uno weights 1/G(t)², G from
+// o.Censoring (or the stratum), zero for t >= Tau.
+func sksurvWeights(sub []Outcome, o ConcordanceOptions) (func(float64) float64, error) {
+	train := o.Censoring
+	if train == nil {
+		train = sub
+	}
+	if err := Validate(train); err != nil {
+		return nil, err
+	}
+	g := censoringCurve(train)
+	for _, y := range sub {
+		if y.Event && (o.Tau <= 0 || y.Time < o.Tau) && g.at(y.Time) <= 0 {
+			return nil, fmt.Errorf("survival: censoring survival G is 0 at event time %v (censoring outcomes end too early)", y.Time)
+		}
+	}
+	return func(t float64) float64 {
+		if o.Tau > 0 && t >= o.Tau {
+			return 0
+		}
+		gt := g.at(t)
 		return 1 / (gt * gt)
 	}, nil
 }

@@ -75,3 +75,56 @@ func TestSksurvCumulativeDynamicAUC(t *testing.T) {
 		}
 	}
 }
+
+// scikit-survival's test_uno_c cases: concordance_index_ipcw's C (and, with
+// no truncation, its concordant/discordant/tied-risk counts).
+func TestSksurvUnoC(t *testing.T) {
+	mk := func(time []float64, event []int) []Outcome {
+		y := make([]Outcome, len(time))
+		for i := range y {
+			y[i] = Outcome{Time: time[i], Event: event[i] == 1}
+		}
+		return y
+	}
+	train := mk([]float64{2, 4, 6, 8, 10, 11, 15, 19}, []int{0, 1, 0, 1, 0, 0, 0, 0})
+	ties := mk([]float64{1, 5, 6, 10, 11, 34, 45, 46, 50, 56}, []int{0, 1, 1, 0, 1, 0, 1, 0, 0, 1})
+	cases := []struct {
+		name        string
+		train, test []Outcome
+		risk        []float64
+		c           float64
+		counts      [3]float64
+		tau         float64
+	}{
+		{"no_ties", ties, ties, []float64{5, 8, 11, 19, 34, 12, 3, 9, 12, 20}, 0.347890360332615, [3]float64{8, 15, 0}, 0},
+		{"tied_risk_1", ties, ties, []float64{5, 8, 11, 11, 34, 12, 3, 9, 12, 20}, 0.365629810028969, [3]float64{8, 14, 1}, 0},
+		{"tied_risk_2", ties, ties, []float64{5, 8, 11, 11, 34, 12, 11, 9, 12, 20}, 0.387865723332956, [3]float64{7, 14, 2}, 0},
+		{"truncated_1", train, mk([]float64{1, 3, 5, 8, 12, 13}, []int{1, 0, 0, 1, 1, 1}), []float64{5, 8, 13, 11, 9, 4}, 0.7543736528146774, [3]float64{4, 4, 0}, 19},
+		{"truncated_2", mk([]float64{1, 5, 6, 10, 11, 34, 45, 46, 50, 56}, []int{0, 1, 1, 0, 1, 0, 1, 1, 1, 1}),
+			mk([]float64{1, 5, 6, 10, 11, 34, 45, 46, 50, 56}, []int{0, 1, 1, 0, 1, 0, 1, 1, 1, 1}),
+			[]float64{5, 8, 11, 19, 34, 12, 3, 9, 12, 18}, 0.347890361949191, [3]float64{8, 18, 0}, 45.25},
+		{"last_time_censored", train, mk([]float64{1, 3, 5, 7, 12, 13, 20}, []int{1, 0, 0, 1, 1, 0, 0}), []float64{5, 8, 13, 11, 9, 7, 4}, 0.8126567565914234, [3]float64{6, 5, 0}, 0},
+		{"tied_event", mk([]float64{1, 5, 6, 11, 11, 34, 45, 45, 50, 55}, []int{0, 1, 0, 1, 1, 0, 1, 0, 0, 1}),
+			mk([]float64{1, 5, 6, 11, 11, 34, 45, 45, 50, 55}, []int{0, 1, 0, 1, 1, 0, 1, 0, 0, 1}),
+			[]float64{5, 8, 11, 19, 34, 12, 3, 9, 12, 18}, 0.4036321031048623, [3]float64{11, 10, 0}, 0},
+		{"tied_event_and_time", mk([]float64{34, 11, 11, 5, 1, 89, 13, 45, 7, 13, 9, 13, 90}, []int{1, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1}),
+			mk([]float64{34, 11, 11, 5, 1, 89, 13, 45, 7, 13, 9, 13, 90}, []int{1, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1}),
+			[]float64{1, 19, 13, 13, 15, 14, 19, 23, 11, 10, 11, 1, 18}, 0.46795357052737824, [3]float64{14, 12, 1}, 0},
+	}
+	for _, c := range cases {
+		r, err := Concordance(c.test, c.risk, ConcordanceOptions{TimeWeight: Uno, Convention: GRight, Censoring: c.train, Tau: c.tau})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if math.Abs(r.C-c.c) > 1e-7 {
+			t.Errorf("%s: C = %.15f want %.15f", c.name, r.C, c.c)
+		}
+		h, err := Concordance(c.test, c.risk, ConcordanceOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [3]float64{h.Concordant, h.Discordant, h.TiedRisk}; got != c.counts {
+			t.Errorf("%s: counts %v want %v", c.name, got, c.counts)
+		}
+	}
+}
