@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/metasurv/metasurv/internal/parallel"
 	"github.com/metasurv/metasurv/nn"
 )
 
@@ -182,6 +183,12 @@ func (a *Adam) Step() error {
 type adamConst struct{ b1, b2, c1, c2 float32 }
 
 func adamKernel(p, g, m, v []float32, c adamConst, step, sbc2, eps, wd, decay float32, decoupled bool) {
+	if len(p) >= 1<<16 {
+		parallel.ForChunks(len(p), 1<<14, func(lo, hi int) {
+			adamKernel(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], c, step, sbc2, eps, wd, decay, decoupled)
+		})
+		return
+	}
 	for j := range p {
 		gj := g[j]
 		if decoupled {

@@ -1,0 +1,43 @@
+// Package nn is metasurv's neural-network core: float32 tensors, a
+// define-by-run reverse-mode autograd, PyTorch-compatible layers, losses
+// and state dicts, on the SIMD kernels of internal/gemm, internal/conv and
+// internal/ops.
+//
+// # Tensors
+//
+// A Tensor is a row-major contiguous float32 array with a shape (N, C, D, H,
+// W for volumes). View/Graph.Reshape share data. An Arena recycles the
+// buffers of a pass: with one, a repeated forward pass allocates nothing
+// after warm-up.
+//
+// # Graphs and autograd
+//
+// Every operation is a method of a Graph, the context of one pass:
+//
+//	g := nn.NewGraph(nn.Options{Grad: true, Arena: arena})
+//	logits := model.Forward(g, x)
+//	loss := g.CrossEntropy(logits, labels, nn.CEOpts{})
+//	err := g.Backward(loss) // parameters' Grad() now hold dloss/dparam
+//
+// With Grad false (the zero Options) nothing is recorded: inference pays
+// only for arithmetic. Gradients flow to tensors with RequiresGrad (the
+// parameters made by the layer constructors) and accumulate across Backward
+// calls until ZeroGrad. Graph.Custom adds differentiable operations from
+// other packages. Shape errors do not panic: the failing operation records
+// an error that Graph.Err returns, and later operations are skipped.
+//
+// # Modules and state dicts
+//
+// Layers (Linear, Conv3d, ConvTranspose3d, BatchNorm, GroupNorm,
+// InstanceNorm3d, LayerNorm, Dropout, PReLU, pooling, MultiHeadAttention,
+// Sequential and the activation modules) implement Module: Forward plus a
+// Visit that names parameters, buffers and children exactly as PyTorch and
+// MONAI do, so StateDict/LoadStateDict map 1:1 onto torch checkpoints.
+// SetTraining switches train/eval behaviour, Freeze stops gradients of a
+// sub-network (frozen encoder, trainable head). Constructors initialise
+// weights as PyTorch does (Kaiming-uniform a=√5, bias ±1/√fan_in) from a
+// seeded RNG, so the same seed reproduces a run.
+//
+// Optimizers and schedules live in nn/optim; checkpoint readers in
+// nn/checkpoint.
+package nn

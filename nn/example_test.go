@@ -1,0 +1,41 @@
+package nn_test
+
+import (
+	"fmt"
+
+	"github.com/metasurv/metasurv/nn"
+)
+
+// Differentiate y = Σ w·x with respect to w.
+func Example() {
+	w, _ := nn.FromData([]float32{1, 2, 3}, 3)
+	w.SetRequiresGrad(true)
+	x, _ := nn.FromData([]float32{4, 5, 6}, 3)
+	g := nn.NewGraph(nn.Options{Grad: true})
+	y := g.Sum(g.Mul(w, x), false)
+	if err := g.Backward(y); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(y.Item(), w.Grad().Data)
+	// Output: 32 [4 5 6]
+}
+
+// A classifier forward pass in inference mode, and the names of its state.
+func Example_module() {
+	r := nn.NewRNG(1)
+	m := nn.NewSequential(nn.NewLinear(4, 8, true, r), nn.ReLU, nn.NewLinear(8, 3, true, r))
+	x := nn.NewTensor(2, 4)
+	g := nn.NewGraph(nn.Options{})
+	y := m.Forward(g, x)
+	fmt.Println(y.Shape, g.Err())
+	for _, p := range nn.NamedParameters(m) {
+		fmt.Println(p.Name, p.Tensor.Shape)
+	}
+	// Output:
+	// [2 3] <nil>
+	// 0.weight [8 4]
+	// 0.bias [8]
+	// 2.weight [3 8]
+	// 2.bias [3]
+}
