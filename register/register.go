@@ -45,7 +45,9 @@ const (
 
 // RotationSearch is an optional exhaustive search over rotations at the
 // coarsest level, before the optimiser, for misalignments larger than a
-// gradient method can recover (roughly > 30°).
+// gradient method can recover (roughly > 30°). It applies to rigid and
+// similarity transforms; affine registrations ignore it (start them from a
+// rigid result through Options.Initial instead).
 type RotationSearch struct {
 	// MaxAngle is the largest angle tried about each axis, radians; 0
 	// disables the search.
