@@ -20,6 +20,15 @@ type microKernel func(k int, a, b, c *float32, ldc int, beta float32)
 // as much memory traffic as the multiply itself.
 type stridedKernel func(k int, a, b *float32, ldb int, c *float32, ldc int, beta float32)
 
+// edgeKernel computes the first r rows (r fixed per kernel, < mr) of an
+// mr-row packed A sliver times a B sliver, writing only nw ≤ nr columns of
+// C, so that ragged tiles are written in place without a scratch tile.
+type edgeKernel func(k int, a, b, c *float32, ldc int, beta float32, nw int)
+
+// stridedEdgeKernel is an edgeKernel reading B in place (masked to nw
+// columns, so it never reads past the end of a row).
+type stridedEdgeKernel func(k int, a, b *float32, ldb int, c *float32, ldc int, beta float32, nw int)
+
 // blocking is one level's micro-kernel with its cache blocking: an A block
 // of mc×kc floats stays in L2, a B sliver of kc×nr floats in L1, and a B
 // panel of kc×nc floats in L3 (BLIS loop order jc, pc, ic, jr, ir).
@@ -29,6 +38,10 @@ type blocking struct {
 	mc, kc, nc     int
 	kern           microKernel
 	strided        stridedKernel // nil: always pack B
+	// edge[r] and stridedEdge[r] handle tiles of r rows; nil slices mean
+	// ragged tiles go through a scratch tile.
+	edge        []edgeKernel
+	stridedEdge []stridedEdgeKernel
 	flopsPerCycle  float64       // peak, for the partitioning cost model
 	packCostPerElt float64       // cycles per packed float, ditto
 }
@@ -246,9 +259,9 @@ func (op *operands) macro(bl *blocking, s *scratch, ap, bp []float32, blk *block
 		switch {
 		case !blk.direct:
 			bs = &bp[(jr/nr)*kb*nr]
-		case nw == nr:
+		case nw == nr || bl.stridedEdge != nil:
 			col := blk.jc + jr
-			_ = op.b[(blk.pc+kb-1)*op.ldb+col+nr-1] // the kernel reads kb rows of nr
+			_ = op.b[(blk.pc+kb-1)*op.ldb+col+nw-1] // the kernel reads kb rows of nw
 			bs, strided = &op.b[blk.pc*op.ldb+col], true
 		default: // ragged last sliver: pack it
 			packB(s.b, op.b, op.ldb, false, blk.pc, blk.jc+jr, kb, nw, nr)
@@ -259,17 +272,27 @@ func (op *operands) macro(bl *blocking, s *scratch, ap, bp []float32, blk *block
 			as := &ap[(ir/mr)*kb*mr]
 			off := (blk.ic+ir)*op.ldc + blk.jc + jr
 			full := mh == mr && nw == nr
-			c, ldc, beta := &s.t[0], nr, float32(0)
-			if full {
+			switch {
+			case full:
 				_ = op.c[off+(mr-1)*op.ldc+nr-1] // the kernel writes the whole tile
-				c, ldc, beta = &op.c[off], op.ldc, blk.beta
-			}
-			if strided {
-				bl.strided(kb, as, bs, op.ldb, c, ldc, beta)
-			} else {
-				bl.kern(kb, as, bs, c, ldc, beta)
-			}
-			if !full {
+				if strided {
+					bl.strided(kb, as, bs, op.ldb, &op.c[off], op.ldc, blk.beta)
+				} else {
+					bl.kern(kb, as, bs, &op.c[off], op.ldc, blk.beta)
+				}
+			case bl.edge != nil:
+				_ = op.c[off+(mh-1)*op.ldc+nw-1] // the kernel writes mh rows of nw
+				if strided {
+					bl.stridedEdge[mh](kb, as, bs, op.ldb, &op.c[off], op.ldc, blk.beta, nw)
+				} else {
+					bl.edge[mh](kb, as, bs, &op.c[off], op.ldc, blk.beta, nw)
+				}
+			default:
+				if strided {
+					bl.strided(kb, as, bs, op.ldb, &s.t[0], nr, 0)
+				} else {
+					bl.kern(kb, as, bs, &s.t[0], nr, 0)
+				}
 				mergeTile(op.c[off:], op.ldc, s.t, nr, mh, nw, blk.beta)
 			}
 			if blk.last && op.ep != nil {

@@ -413,3 +413,23 @@ func TestEpilogueApplyMatchesFusedPath(t *testing.T) {
 		nilEp.Apply(nil, 1, 1, 1) // no-op
 	})
 }
+
+// TestRaggedTiles covers every row remainder of every kernel (edge kernels
+// r = 1…13 on AVX-512) and column remainders, packed and in-place B.
+func TestRaggedTiles(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 0))
+		for m := 1; m <= 29; m++ {
+			for _, n := range []int{1, 17, 31, 32, 33, 63} {
+				for _, k := range []int{1, 7} {
+					for _, tb := range []bool{false, true} {
+						gc := newCase(r, m%2 == 0, tb, m, n, k)
+						gc.beta = float32(m%3) * 0.5
+						gc.nanC = gc.beta == 0
+						gc.check(t, "Sgemm", gc.runSgemm())
+					}
+				}
+			}
+		}
+	})
+}

@@ -4,19 +4,7 @@ package gemm
 
 import "github.com/metasurv/metasurv/internal/cpu"
 
-//go:generate go run asm/gen.go -out kernel_amd64.s
-
-//go:noescape
-func kernAVX512_14x32(k int, a, b, c *float32, ldc int, beta float32)
-
-//go:noescape
-func kernAVX512_14x32_strided(k int, a, b *float32, ldb int, c *float32, ldc int, beta float32)
-
-//go:noescape
-func kernAVX2_6x16_strided(k int, a, b *float32, ldb int, c *float32, ldc int, beta float32)
-
-//go:noescape
-func kernAVX2_6x16(k int, a, b, c *float32, ldc int, beta float32)
+//go:generate go run asm/gen.go -out kernel_amd64.s -decl kernel_decl_amd64.go
 
 func init() {
 	blockings[cpu.AVX2] = &blocking{
@@ -26,6 +14,7 @@ func init() {
 	blockings[cpu.AVX512] = &blocking{
 		level: cpu.AVX512, mr: 14, nr: 32, mc: 14 * 24, kc: 256, nc: 4096,
 		kern: kernAVX512_14x32, strided: kernAVX512_14x32_strided, flopsPerCycle: 64, packCostPerElt: 0.5,
+		edge: avx512Edge[:], stridedEdge: avx512StridedEdge[:],
 	}
 }
 
