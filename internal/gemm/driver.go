@@ -33,17 +33,17 @@ type stridedEdgeKernel func(k int, a, b *float32, ldb int, c *float32, ldc int, 
 // of mc×kc floats stays in L2, a B sliver of kc×nr floats in L1, and a B
 // panel of kc×nc floats in L3 (BLIS loop order jc, pc, ic, jr, ir).
 type blocking struct {
-	level          cpu.Level
-	mr, nr         int
-	mc, kc, nc     int
-	kern           microKernel
-	strided        stridedKernel // nil: always pack B
+	level      cpu.Level
+	mr, nr     int
+	mc, kc, nc int
+	kern       microKernel
+	strided    stridedKernel // nil: always pack B
 	// edge[r] and stridedEdge[r] handle tiles of r rows; nil slices mean
 	// ragged tiles go through a scratch tile.
-	edge        []edgeKernel
-	stridedEdge []stridedEdgeKernel
-	flopsPerCycle  float64       // peak, for the partitioning cost model
-	packCostPerElt float64       // cycles per packed float, ditto
+	edge           []edgeKernel
+	stridedEdge    []stridedEdgeKernel
+	flopsPerCycle  float64 // peak, for the partitioning cost model
+	packCostPerElt float64 // cycles per packed float, ditto
 }
 
 // blockings is indexed by cpu.Level; the kernel_*.go files fill it in.
