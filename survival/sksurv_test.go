@@ -2,6 +2,7 @@ package survival
 
 import (
 	"math"
+	"os"
 	"sort"
 	"testing"
 )
@@ -126,5 +127,140 @@ func TestSksurvUnoC(t *testing.T) {
 		if got := [3]float64{h.Concordant, h.Discordant, h.TiedRisk}; got != c.counts {
 			t.Errorf("%s: counts %v want %v", c.name, got, c.counts)
 		}
+	}
+}
+
+// gbsg2 loads the German Breast Cancer Study Group 2 data (686 patients,
+// as distributed with lifelines and scikit-survival).
+func gbsg2(t *testing.T) *Table {
+	f, err := os.Open("testdata/gbsg2.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tab, err := ReadCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+// npiPredictions reproduces scikit-survival's nottingham_prognostic_index
+// fixture: patients grouped by the Nottingham prognostic index, each
+// predicted by its group's Kaplan–Meier survival at the times.
+func npiPredictions(t *testing.T, times []float64) ([]Outcome, [][]float64) {
+	tab := gbsg2(t)
+	ds, err := tab.Dataset(DatasetOptions{Time: "time", Event: "cens", Covariates: []string{"tsize"}, Keep: []string{"tgrade"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grade := map[string]float64{"I": 1, "II": 2, "III": 3}
+	group := make([]int, len(ds.Y))
+	members := map[int][]Outcome{}
+	for i, row := range ds.X {
+		npi := 0.2*row[0]/10 + 1 + grade[ds.Kept["tgrade"][i]]
+		switch {
+		case npi < 3.4:
+			group[i] = 1
+		case npi <= 5.4:
+			group[i] = 2
+		default:
+			group[i] = 3
+		}
+		members[group[i]] = append(members[group[i]], ds.Y[i])
+	}
+	curves := map[int]*KM{}
+	for g, y := range members {
+		if curves[g], err = KaplanMeier(y, KMOptions{ConfType: ConfNone}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pred := make([][]float64, len(ds.Y))
+	for i := range pred {
+		pred[i] = make([]float64, len(times))
+		for k, tt := range times {
+			pred[i][k] = curves[group[i]].At(tt)
+		}
+	}
+	return ds.Y, pred
+}
+
+// TestSksurvBrierNottingham: scikit-survival's test_brier_nottingham_many
+// and test_ibs_nottingham_{1,2}.
+func TestSksurvBrierNottingham(t *testing.T) {
+	times := []float64{365, 730, 1095, 1460, 1825}
+	y, pred := npiPredictions(t, times)
+	bs, err := BrierScore(y, y, pred, times, IPCWOptions{Convention: GRight})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{0.0762922458520448, 0.182536421174199, 0.220017747254941, 0.234133800146671, 0.233822955042198}
+	for k := range want {
+		if math.Abs(bs[k]-want[k]) > 1e-6*want[k] {
+			t.Errorf("Brier(%v) = %.15f want %.15f", times[k], bs[k], want[k])
+		}
+	}
+	for _, c := range []struct {
+		n    int
+		want float64
+	}{{5, 0.197936392255733}, {4, 0.185922397142833}} {
+		p := make([][]float64, len(pred))
+		for i := range p {
+			p[i] = pred[i][:c.n]
+		}
+		ibs, err := IntegratedBrier(y, y, p, times[:c.n], IPCWOptions{Convention: GRight})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(ibs-c.want) > 1e-6*c.want {
+			t.Errorf("IBS over %d times = %.15f want %.15f", c.n, ibs, c.want)
+		}
+	}
+	var days []float64
+	for d := 1095.0; d < 1826; d++ {
+		days = append(days, d)
+	}
+	y, pred = npiPredictions(t, days)
+	ibs, err := IntegratedBrier(y, y, pred, days, IPCWOptions{Convention: GRight})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 0.231553687189643; math.Abs(ibs-want) > 1e-6*want {
+		t.Errorf("IBS 3..5 years = %.15f want %.15f", ibs, want)
+	}
+}
+
+// TestSksurvBrierCoxPH: scikit-survival's test_brier_coxph, a Cox model
+// (Efron ties) on the one-hot GBSG2 covariates predicting 5-year survival,
+// scored by the Brier score at 1825 days (matched to 1e-9; sksurv tests 1e-5).
+func TestSksurvBrierCoxPH(t *testing.T) {
+	tab := gbsg2(t)
+	ds, err := tab.Dataset(DatasetOptions{Time: "time", Event: "cens",
+		Covariates: []string{"horTh", "age", "menostat", "tsize", "pnodes", "progrec", "estrec"}, Keep: []string{"tgrade"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grade := map[string]float64{"I": 1, "II": 2, "III": 3}
+	for i := range ds.X {
+		ds.X[i] = append(ds.X[i], grade[ds.Kept["tgrade"][i]])
+	}
+	fit, err := Cox(ds.Y, ds.X, append(ds.Names, "tgrade"), CoxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred := make([][]float64, len(ds.Y))
+	for i, x := range ds.X {
+		s, err := fit.SurvivalAt(x, "", 1825)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pred[i] = []float64{s}
+	}
+	bs, err := BrierScore(ds.Y, ds.Y, pred, []float64{1825}, IPCWOptions{Convention: GRight})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 0.208817407492645; math.Abs(bs[0]-want) > 1e-9*want {
+		t.Errorf("Brier(1825) = %.15f want %.15f", bs[0], want)
 	}
 }
