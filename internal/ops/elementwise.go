@@ -112,21 +112,23 @@ func LeakyReLUBackward(dx, x, dy []float32, slope float32) {
 	})
 }
 
-// sigmoid is 1/(1+e^-x), computed so that neither tail overflows.
-func sigmoid(x float32) float32 {
-	if x >= 0 {
-		return 1 / (1 + Exp(-x))
-	}
-	e := Exp(x)
-	return e / (1 + e)
-}
+// sigmoid is 1/(1+e^-x); e^-x overflowing to +Inf correctly gives 0.
+func sigmoid(x float32) float32 { return 1 / (1 + Exp(-x)) }
+
+// block is the stack buffer size of kernels that need exp of a chunk.
+const block = 256
 
 // Sigmoid sets dst = 1/(1+exp(-x)).
 func Sigmoid(dst, x []float32) {
 	each(len(dst), func(lo, hi int) {
-		x := x[lo:hi]
-		for i := range dst[lo:hi] {
-			dst[lo+i] = sigmoid(x[i])
+		var e [block]float32
+		for i := lo; i < hi; i += block {
+			xs := x[i:min(i+block, hi)]
+			es := e[:len(xs)]
+			expAffine(es, xs, -1, 0)
+			for t, v := range es {
+				dst[i+t] = 1 / (1 + v)
+			}
 		}
 	})
 }
@@ -181,9 +183,14 @@ func TanhBackward(dx, y, dy []float32) {
 // SiLU sets dst = x * sigmoid(x) (Swish, EfficientNet's activation).
 func SiLU(dst, x []float32) {
 	each(len(dst), func(lo, hi int) {
-		x := x[lo:hi]
-		for i := range dst[lo:hi] {
-			dst[lo+i] = x[i] * sigmoid(x[i])
+		var e [block]float32
+		for i := lo; i < hi; i += block {
+			xs := x[i:min(i+block, hi)]
+			es := e[:len(xs)]
+			expAffine(es, xs, -1, 0)
+			for t, v := range es {
+				dst[i+t] = xs[t] / (1 + v)
+			}
 		}
 	})
 }
@@ -191,10 +198,15 @@ func SiLU(dst, x []float32) {
 // SiLUBackward sets dx = dy * s * (1 + x*(1-s)), s = sigmoid(x).
 func SiLUBackward(dx, x, dy []float32) {
 	each(len(dx), func(lo, hi int) {
-		x, dy := x[lo:hi], dy[lo:hi]
-		for i := range dx[lo:hi] {
-			s := sigmoid(x[i])
-			dx[lo+i] = dy[i] * s * (1 + x[i]*(1-s))
+		var e [block]float32
+		for i := lo; i < hi; i += block {
+			xs := x[i:min(i+block, hi)]
+			es := e[:len(xs)]
+			expAffine(es, xs, -1, 0)
+			for t, v := range es {
+				s := 1 / (1 + v)
+				dx[i+t] = dy[i+t] * s * (1 + xs[t]*(1-s))
+			}
 		}
 	})
 }

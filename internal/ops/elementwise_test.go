@@ -136,3 +136,32 @@ func TestExpErf(t *testing.T) {
 		}
 	}
 }
+
+func TestVectorExp(t *testing.T) {
+	atLevels(t, func(t *testing.T) {
+		var xs []float32
+		for x := -110.0; x < 80; x += 0.0371 {
+			xs = append(xs, float32(x))
+		}
+		xs = append(xs, float32(math.Inf(-1)), 0, -0.0, 80.5)
+		got := make([]float32, len(xs))
+		s := expAffine(got, xs, 1, 0)
+		var want float64
+		for i, x := range xs {
+			w := math.Exp(float64(x))
+			want += float64(got[i])
+			if w > 1.2e-38 && w < 3e38 && math.Abs(float64(got[i])-w) > 3e-7*w {
+				t.Fatalf("exp(%g) = %g, want %g", x, got[i], w)
+			}
+			if w < 1e-45 && got[i] > 1e-44 {
+				t.Fatalf("exp(%g) = %g, want ~0", x, got[i])
+			}
+		}
+		if math.Abs(float64(s)-want) > 1e-5*want {
+			t.Fatalf("sum %g, want %g", s, want)
+		}
+		if m := maxOf(xs[:len(xs)-4]); m != xs[len(xs)-5] {
+			t.Fatalf("max = %g, want %g", m, xs[len(xs)-5])
+		}
+	})
+}

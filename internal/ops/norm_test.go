@@ -29,9 +29,11 @@ func refSoftmax(x []float64, cols int, log bool) []float64 {
 	return y
 }
 
-func TestSoftmax(t *testing.T) {
+func TestSoftmax(t *testing.T) { atLevels(t, testSoftmax) }
+
+func testSoftmax(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, sh := range [][2]int{{1, 1}, {3, 7}, {5, 216}, {1, 1000}} {
+	for _, sh := range [][2]int{{1, 1}, {3, 7}, {2, 16}, {5, 216}, {1, 1000}} {
 		rows, cols := sh[0], sh[1]
 		x := randN(r, rows*cols, 4)
 		dy := randN(r, rows*cols, 1)

@@ -43,20 +43,8 @@ func Softmax(dst, x []float32, cols int) error {
 // their loops. It returns nothing and never fails: dst and x have the same length.
 func SoftmaxRow(dst, x []float32) {
 	x = x[:len(dst)]
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		m = max(m, v)
-	}
-	var s float32
-	for i, v := range x {
-		e := Exp(v - m)
-		dst[i] = e
-		s += e
-	}
-	inv := 1 / s
-	for i := range dst {
-		dst[i] *= inv
-	}
+	s := expAffine(dst, x, 1, -maxOf(x))
+	scaleVec(dst, 1/s, dst)
 }
 
 // LogSoftmax sets each row of dst to x - max - log(sum(exp(x - max))).
@@ -68,13 +56,12 @@ func LogSoftmax(dst, x []float32, cols int) error {
 	forRows(rows, cols, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			x, dst := x[r*cols:(r+1)*cols], dst[r*cols:(r+1)*cols]
-			m := float32(math.Inf(-1))
-			for _, v := range x {
-				m = max(m, v)
-			}
+			m := maxOf(x)
+			var buf [256]float32
 			var s float64
-			for _, v := range x {
-				s += float64(Exp(v - m))
+			for i := 0; i < len(x); i += len(buf) {
+				xs := x[i:min(i+len(buf), len(x))]
+				s += float64(expAffine(buf[:len(xs)], xs, 1, -m))
 			}
 			off := m + float32(math.Log(s))
 			for i, v := range x {

@@ -1,0 +1,105 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func expAffineAVX512(dst, src []float32, a, b float32) float32
+//
+// dst[i] = exp(a*src[i] + b) for len(dst) (a multiple of 16) elements, and
+// returns their sum. exp uses Cody-Waite reduction by ln2, a degree-7
+// polynomial and VSCALEFPS for the power of two (correct over/underflow).
+TEXT ·expAffineAVX512(SB), NOSPLIT, $0-60
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ src_base+24(FP), SI
+	VBROADCASTSS a+48(FP), Z31
+	VBROADCASTSS b+52(FP), Z30
+	MOVL $0x3fb8aa3b, AX
+	VPBROADCASTD AX, Z29
+	MOVL $0xbf318000, AX
+	VPBROADCASTD AX, Z28
+	MOVL $0x395e8083, AX
+	VPBROADCASTD AX, Z27
+	MOVL $0x39500d01, AX
+	VPBROADCASTD AX, Z20
+	MOVL $0x3ab60b61, AX
+	VPBROADCASTD AX, Z21
+	MOVL $0x3c088889, AX
+	VPBROADCASTD AX, Z22
+	MOVL $0x3d2aaaab, AX
+	VPBROADCASTD AX, Z23
+	MOVL $0x3e2aaaab, AX
+	VPBROADCASTD AX, Z24
+	MOVL $0x3f000000, AX
+	VPBROADCASTD AX, Z25
+	MOVL $0x3f800000, AX
+	VPBROADCASTD AX, Z26
+	MOVL $0xc2cf0000, AX
+	VPBROADCASTD AX, Z19
+	MOVL $0x42b16666, AX
+	VPBROADCASTD AX, Z18
+	VPXORD Z0, Z0, Z0
+	SHRQ $4, CX
+	JZ done
+loop:
+	VMOVUPS (SI), Z1
+	VFMADD213PS Z30, Z31, Z1
+	VMAXPS Z19, Z1, Z1
+	VMINPS Z18, Z1, Z1
+	VMULPS Z29, Z1, Z2
+	VRNDSCALEPS $0, Z2, Z2
+	VFMADD231PS Z28, Z2, Z1
+	VFMADD231PS Z27, Z2, Z1
+	VMOVAPS Z20, Z3
+	VFMADD213PS Z21, Z1, Z3
+	VFMADD213PS Z22, Z1, Z3
+	VFMADD213PS Z23, Z1, Z3
+	VFMADD213PS Z24, Z1, Z3
+	VFMADD213PS Z25, Z1, Z3
+	VFMADD213PS Z26, Z1, Z3
+	VFMADD213PS Z26, Z1, Z3
+	VSCALEFPS Z2, Z3, Z3
+	VMOVUPS Z3, (DI)
+	VADDPS Z3, Z0, Z0
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ loop
+done:
+	VEXTRACTF32X8 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+56(FP)
+	RET
+
+// func maxAVX512(x []float32) float32
+//
+// returns the maximum of len(x) (a positive multiple of 16) elements.
+TEXT ·maxAVX512(SB), NOSPLIT, $0-28
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	VMOVUPS (SI), Z0
+	ADDQ $64, SI
+	SHRQ $4, CX
+	DECQ CX
+	JZ mdone
+mloop:
+	VMAXPS (SI), Z0, Z0
+	ADDQ $64, SI
+	DECQ CX
+	JNZ mloop
+mdone:
+	VEXTRACTF32X8 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
