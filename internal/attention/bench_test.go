@@ -3,6 +3,8 @@ package attention
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/metasurv/metasurv/internal/parallel"
 )
 
 func benchAttention(b *testing.B, backward bool) {
@@ -29,14 +31,19 @@ func benchAttention(b *testing.B, backward bool) {
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
+		c0 := cpuTime()
 		for b.Loop() {
 			_ = run()
 		}
+		cpu := (cpuTime() - c0).Seconds()
 		flops := c.FLOPs()
 		if backward {
 			flops *= 2 // four T×T×D products instead of two
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		if cpu > 0 { // speed on otherwise idle cores (the machine is shared)
+			b.ReportMetric(flops*float64(b.N)/cpu*float64(parallel.Workers())/1e9, "GFLOP/s-cpu")
+		}
 	})
 }
 
