@@ -192,16 +192,12 @@ func assemble(root any, src storageSource, opts Options) (*Checkpoint, error) {
 		return nil, err
 	}
 	c := &Checkpoint{Tensors: map[string]*nn.Tensor{}, Ints: map[string]*IntTensor{}, DTypes: map[string]string{}, Meta: meta}
-	// Storages are read once, shared by their views, and dropped after
-	// their last tensor so peak memory stays near one copy of the weights.
-	cache := map[string][]byte{}
-	uses := map[string]int{}
+	m := &materialiser{src: src, maxBytes: maxBytes, budget: maxBytes, cache: map[string][]byte{}, uses: map[string]int{}}
 	for _, v := range sd.vals {
 		if t, ok := v.(*tensorRef); ok {
-			uses[t.st.key]++
+			m.uses[t.st.key]++
 		}
 	}
-	budget := maxBytes
 	for i, k := range sd.keys {
 		t, ok := sd.vals[i].(*tensorRef)
 		if !ok {
@@ -214,44 +210,75 @@ func assemble(root any, src storageSource, opts Options) (*Checkpoint, error) {
 		if _, dup := c.Tensors[name]; dup {
 			return nil, fmt.Errorf("checkpoint: key %q appears twice after removing prefix %q", name, opts.StripPrefix)
 		}
-		n, err := t.numel(budget / 4)
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint: %q: %w (limit %d bytes)", name, err, maxBytes)
-		}
-		if n > t.st.numel && n > maxExpanded {
-			return nil, fmt.Errorf("checkpoint: %q: a view of shape %v repeats a storage of %d elements; refusing to expand it beyond %d elements", name, t.size, t.st.numel, maxExpanded)
-		}
-		budget -= 4 * n
-		raw, ok := cache[t.st.key]
-		if !ok {
-			if need := (t.st.offset + t.st.numel) * int64(t.st.dt.size); need > maxBytes {
-				return nil, fmt.Errorf("checkpoint: %q: storage of %d bytes exceeds the %d-byte limit", name, need, maxBytes)
-			}
-			if raw, err = src.storage(t.st); err != nil {
-				return nil, fmt.Errorf("checkpoint: %q: %w", name, err)
-			}
-			cache[t.st.key] = raw
-		}
-		if int64(len(raw)) < (t.st.offset+t.st.numel)*int64(t.st.dt.size) {
-			return nil, fmt.Errorf("checkpoint: %q: storage %s holds %d bytes, want %d", name, t.st.key, len(raw), (t.st.offset+t.st.numel)*int64(t.st.dt.size))
-		}
-		data := t.toFloat32(raw, n)
-		c.Tensors[name], err = nn.FromData(data, t.size...)
-		if err != nil {
+		if err := m.add(c, name, t); err != nil {
 			return nil, fmt.Errorf("checkpoint: %q: %w", name, err)
-		}
-		if !t.st.dt.float {
-			c.Ints[name] = &IntTensor{Shape: append([]int{}, t.size...), Data: t.toInt64(raw, n)}
-		}
-		c.DTypes[name] = t.st.dt.name
-		if uses[t.st.key]--; uses[t.st.key] == 0 {
-			delete(cache, t.st.key)
 		}
 	}
 	if len(c.Tensors) == 0 {
 		return nil, errors.New("checkpoint: the state dict holds no tensors")
 	}
 	return c, nil
+}
+
+// materialiser turns tensor views into dense tensors. Storages are read
+// once, shared by their views, and dropped after their last tensor so
+// peak memory stays near one copy of the weights.
+type materialiser struct {
+	src      storageSource
+	maxBytes int64
+	budget   int64 // bytes of output still allowed
+	cache    map[string][]byte
+	uses     map[string]int
+}
+
+func (m *materialiser) add(c *Checkpoint, name string, t *tensorRef) error {
+	per := int64(4) // float32 output, plus exact int64 values for integers
+	if !t.st.dt.float {
+		per += 8
+	}
+	n, err := t.numel(m.budget / per)
+	if err != nil {
+		return fmt.Errorf("%w (limit %d bytes)", err, m.maxBytes)
+	}
+	if n > t.st.numel && n > maxExpanded {
+		return fmt.Errorf("a view of shape %v repeats a storage of %d elements; refusing to expand it beyond %d elements", t.size, t.st.numel, maxExpanded)
+	}
+	m.budget -= per * n
+	raw, err := m.storage(t.st)
+	if err != nil {
+		return err
+	}
+	if c.Tensors[name], err = nn.FromData(t.toFloat32(raw, n), t.size...); err != nil {
+		return err
+	}
+	if !t.st.dt.float {
+		c.Ints[name] = &IntTensor{Shape: append([]int{}, t.size...), Data: t.toInt64(raw, n)}
+	}
+	c.DTypes[name] = t.st.dt.name
+	if m.uses[t.st.key]--; m.uses[t.st.key] == 0 {
+		delete(m.cache, t.st.key)
+	}
+	return nil
+}
+
+// storage returns the bytes of st's root storage, checked to cover st.
+func (m *materialiser) storage(st *storageRef) ([]byte, error) {
+	need := (st.offset + st.numel) * int64(st.dt.size)
+	raw, ok := m.cache[st.key]
+	if !ok {
+		if need > m.maxBytes {
+			return nil, fmt.Errorf("storage of %d bytes exceeds the %d-byte limit", need, m.maxBytes)
+		}
+		var err error
+		if raw, err = m.src.storage(st); err != nil {
+			return nil, err
+		}
+		m.cache[st.key] = raw
+	}
+	if int64(len(raw)) < need {
+		return nil, fmt.Errorf("storage %s holds %d bytes, want %d", st.key, len(raw), need)
+	}
+	return raw, nil
 }
 
 func renameKey(k any, prefix string) (string, error) {

@@ -73,25 +73,35 @@ func ReadSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, erro
 	if err != nil {
 		return nil, err
 	}
+	src := &stSource{r: r, base: base, begin: map[string]int64{}}
+	m := &materialiser{src: src, maxBytes: maxBytes, budget: maxBytes, cache: map[string][]byte{}, uses: map[string]int{}}
 	for _, e := range refs {
 		name := strings.TrimPrefix(e.name, opts.StripPrefix)
 		if _, dup := c.Tensors[name]; dup {
 			return nil, fmt.Errorf("checkpoint: key %q appears twice after removing prefix %q", name, opts.StripPrefix)
 		}
-		b := make([]byte, e.t.st.numel*int64(e.t.st.dt.size))
-		if n, err := r.ReadAt(b, base+e.begin); n < len(b) {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q: truncated data: %w", e.name, err)
-		}
-		n := e.t.st.numel
-		if c.Tensors[name], err = nn.FromData(e.t.toFloat32(b, n), e.t.size...); err != nil {
+		src.begin[e.name] = e.begin
+		m.uses[e.name] = 1
+		if err := m.add(c, name, e.t); err != nil {
 			return nil, fmt.Errorf("checkpoint: safetensors: %q: %w", e.name, err)
 		}
-		if !e.t.st.dt.float {
-			c.Ints[name] = &IntTensor{Shape: append([]int{}, e.t.size...), Data: e.t.toInt64(b, n)}
-		}
-		c.DTypes[name] = e.t.st.dt.name
 	}
 	return c, nil
+}
+
+// stSource serves each safetensors tensor's bytes as its own storage.
+type stSource struct {
+	r     io.ReaderAt
+	base  int64
+	begin map[string]int64
+}
+
+func (s *stSource) storage(st *storageRef) ([]byte, error) {
+	b := make([]byte, st.numel*int64(st.dt.size))
+	if n, err := s.r.ReadAt(b, s.base+s.begin[st.key]); n < len(b) {
+		return nil, fmt.Errorf("truncated data: %w", err)
+	}
+	return b, nil
 }
 
 type stRef struct {
