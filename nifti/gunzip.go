@@ -58,7 +58,7 @@ func gzipMemberStart(b []byte) (int, error) {
 // limit fails with ErrTooLarge; damaged or truncated input with an error
 // wrapping ErrTruncated or errCorrupt.
 func gunzip(in []byte, limit, sizeHint int) ([]byte, error) {
-	f := inflater{limit: limit, out: make([]byte, 0, min(limit, sizeHint+64))}
+	var out []byte
 	for p := 0; p < len(in); {
 		if !isGzip(in[p:]) {
 			if allZero(in[p:]) {
@@ -70,24 +70,38 @@ func gunzip(in []byte, limit, sizeHint int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		f.in, f.ip, f.bitbuf, f.bitsleft = in, p+start, 0, 0
-		first := len(f.out)
-		if err := f.inflate(); err != nil {
+		member, end, parallel, err := inflateMember(in, p+start, limit-len(out), max(0, sizeHint-len(out)))
+		if err != nil {
 			return nil, err
 		}
-		p = f.alignedPos()
+		crc := crc32.ChecksumIEEE(member)
+		if crc != trailerCRC(in, end) && parallel {
+			// Paranoia: a speculative start that decoded to a wrong result.
+			f := inflater[byte]{in: in, ip: p + start, limit: limit - len(out)}
+			if _, err := f.inflate(); err != nil {
+				return nil, err
+			}
+			member, end = f.out, f.alignedPos()
+			crc = crc32.ChecksumIEEE(member)
+		}
+		p = end
 		if p+8 > len(in) {
 			return nil, errInputEnd
 		}
-		if crc := crc32.ChecksumIEEE(f.out[first:]); crc != binary.LittleEndian.Uint32(in[p:]) {
+		if crc != binary.LittleEndian.Uint32(in[p:]) {
 			return nil, fmt.Errorf("%w: gzip CRC-32 %08x, trailer says %08x", errCorrupt, crc, binary.LittleEndian.Uint32(in[p:]))
 		}
-		if uint32(len(f.out)-first) != binary.LittleEndian.Uint32(in[p+4:]) {
+		if uint32(len(member)) != binary.LittleEndian.Uint32(in[p+4:]) {
 			return nil, fmt.Errorf("%w: gzip size mismatch", errCorrupt)
 		}
 		p += 8
+		if out == nil {
+			out = member // the common single-member case: no copy
+		} else {
+			out = append(out, member...)
+		}
 	}
-	return f.out, nil
+	return out, nil
 }
 
 func allZero(b []byte) bool {
@@ -97,4 +111,13 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// trailerCRC returns the CRC-32 of the gzip trailer at in[p:], or a value
+// that matches no checksum computation when the trailer is missing.
+func trailerCRC(in []byte, p int) uint32 {
+	if p+4 > len(in) {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(in[p:])
 }

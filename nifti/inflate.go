@@ -80,13 +80,8 @@ func buildTable(dst []uint32, lens []uint8, primary uint, entry func(int) uint32
 		count[l]++
 		maxLen = max(maxLen, int(l))
 	}
-	count[0] = 0
-	left := 1
-	for l := 1; l <= 15; l++ {
-		left = left<<1 - count[l]
-		if left < 0 {
-			return nil, fmt.Errorf("%w: over-subscribed Huffman code", errCorrupt)
-		}
+	if codeLeft(lens) < 0 {
+		return nil, fmt.Errorf("%w: over-subscribed Huffman code", errCorrupt)
 	}
 	var next [16]int
 	code := 0
@@ -135,6 +130,45 @@ func buildTable(dst []uint32, lens []uint8, primary uint, entry func(int) uint32
 	return t, nil
 }
 
+// codeLeft returns the number of unused codes of length 15 of a canonical
+// Huffman code with these lengths: 0 for a complete code, negative for an
+// over-subscribed one.
+func codeLeft(lens []uint8) int {
+	var count [16]int
+	for _, l := range lens {
+		count[l&15]++
+	}
+	left := 1
+	for l := 1; l <= 15; l++ {
+		left = left<<1 - count[l]
+		if left < 0 {
+			return left
+		}
+	}
+	return left
+}
+
+// acceptable reports whether a code may be used: any non-over-subscribed
+// code normally; in strict mode (validating a guessed block start) only a
+// complete code, or a single code of length 1 when single is allowed
+// (a distance code with one distance).
+func (f *inflater[T]) acceptable(lens []uint8, single bool) bool {
+	left := codeLeft(lens)
+	if !f.strict {
+		return left >= 0
+	}
+	if left == 0 {
+		return true
+	}
+	n := 0
+	for _, l := range lens {
+		if l != 0 {
+			n++
+		}
+	}
+	return single && n == 1 && left == 1<<14
+}
+
 var fixedTables struct {
 	once         sync.Once
 	litlen, dist []uint32
@@ -165,21 +199,33 @@ func fixedHuffman() ([]uint32, []uint32) {
 	return fixedTables.litlen, fixedTables.dist
 }
 
+// symbol is the output element of an inflater: bytes, or uint16 for
+// speculative decoding where values >= 256 stand for still-unknown bytes of
+// the 32 KiB window before the decoding started (see pinflate.go).
+type symbol interface{ ~byte | ~uint16 }
+
 // inflater decodes one raw DEFLATE stream from in into out.
-type inflater struct {
+type inflater[T symbol] struct {
 	in       []byte
 	ip       int // next input byte to load into bitbuf
 	bitbuf   uint64
 	bitsleft uint
-	out      []byte   // len = bytes produced so far; cap grows up to limit
+	out      []T      // len = bytes produced so far; cap grows up to limit
 	limit    int      // maximum output size
 	litlen   []uint32 // tables of the current dynamic block (reused)
 	dist     []uint32
+	// markers allows distances reaching before the start of out, producing
+	// window markers (uint16 output only); strict rejects incomplete
+	// Huffman codes, to validate a guessed block start.
+	markers, strict bool
+	// sync, when set, lets the decoder stop at the block where a parallel
+	// decoder started (see pinflate.go).
+	sync *handoff
 }
 
 // refill loads input bytes until at least 56 bits are buffered (zero bits
 // past the end of input; consuming them is caught by overrun).
-func (f *inflater) refill() {
+func (f *inflater[T]) refill() {
 	if f.ip+8 <= len(f.in) {
 		f.bitbuf |= binary.LittleEndian.Uint64(f.in[f.ip:]) << f.bitsleft
 		f.ip += int(63-f.bitsleft) >> 3
@@ -196,11 +242,11 @@ func (f *inflater) refill() {
 }
 
 // overrun reports whether bits beyond the end of the input were consumed.
-func (f *inflater) overrun() bool {
+func (f *inflater[T]) overrun() bool {
 	return f.ip-int(f.bitsleft>>3) > len(f.in)
 }
 
-func (f *inflater) take(n uint) uint32 {
+func (f *inflater[T]) take(n uint) uint32 {
 	v := uint32(f.bitbuf & (1<<n - 1))
 	f.bitbuf >>= n
 	f.bitsleft -= n
@@ -209,14 +255,21 @@ func (f *inflater) take(n uint) uint32 {
 
 // inputPos returns the index of the first input byte not (even partly)
 // consumed, after aligning to a byte boundary.
-func (f *inflater) alignedPos() int {
+func (f *inflater[T]) alignedPos() int {
 	f.take(f.bitsleft & 7)
 	return f.ip - int(f.bitsleft>>3)
 }
 
-// inflate decodes blocks until the final one.
-func (f *inflater) inflate() error {
+// bitPos returns the number of input bits consumed.
+func (f *inflater[T]) bitPos() int64 { return int64(f.ip)*8 - int64(f.bitsleft) }
+
+// inflate decodes blocks until the final one, or, with a handoff, until
+// the block where the parallel decoder started (stopped = true).
+func (f *inflater[T]) inflate() (stopped bool, err error) {
 	for {
+		if f.sync != nil && f.sync.reached(f.bitPos()) {
+			return true, nil
+		}
 		f.refill()
 		final := f.take(1)
 		var err error
@@ -233,18 +286,18 @@ func (f *inflater) inflate() error {
 			err = fmt.Errorf("%w: reserved block type 3", errCorrupt)
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		if f.overrun() {
-			return errInputEnd
+			return false, errInputEnd
 		}
 		if final == 1 {
-			return nil
+			return false, nil
 		}
 	}
 }
 
-func (f *inflater) stored() error {
+func (f *inflater[T]) stored() error {
 	p := f.alignedPos()
 	f.bitbuf, f.bitsleft, f.ip = 0, 0, p
 	if p+4 > len(f.in) {
@@ -261,13 +314,15 @@ func (f *inflater) stored() error {
 	if err := f.grow(n); err != nil {
 		return err
 	}
-	f.out = append(f.out, f.in[p:p+n]...)
+	for _, b := range f.in[p : p+n] {
+		f.out = append(f.out, T(b))
+	}
 	f.ip = p + n
 	return nil
 }
 
 // grow makes room for n more output bytes within the limit.
-func (f *inflater) grow(n int) error {
+func (f *inflater[T]) grow(n int) error {
 	need := len(f.out) + n
 	if need <= cap(f.out) {
 		return nil
@@ -276,7 +331,7 @@ func (f *inflater) grow(n int) error {
 		return fmt.Errorf("%w: decompressed data exceed %d bytes", ErrTooLarge, f.limit)
 	}
 	c := min(max(2*cap(f.out), need, 1<<16), f.limit)
-	grown := make([]byte, len(f.out), c)
+	grown := make([]T, len(f.out), c)
 	copy(grown, f.out)
 	f.out = grown
 	return nil
@@ -284,7 +339,7 @@ func (f *inflater) grow(n int) error {
 
 // dynamicTables reads the code lengths of a dynamic block and builds its
 // tables.
-func (f *inflater) dynamicTables() error {
+func (f *inflater[T]) dynamicTables() error {
 	f.refill()
 	nlit := int(f.take(5)) + 257
 	ndist := int(f.take(5)) + 1
@@ -293,11 +348,18 @@ func (f *inflater) dynamicTables() error {
 		return fmt.Errorf("%w: %d literal/length and %d distance codes", errCorrupt, nlit, ndist)
 	}
 	var cl [19]uint8
+	f.refill() // 19·3 = 57 bits may exceed one refill
 	for i := 0; i < nclen; i++ {
-		f.refill()
+		if i == 12 {
+			f.refill()
+		}
 		cl[clOrder[i]] = uint8(f.take(3))
 	}
-	clt, err := buildTable(nil, cl[:], 7, func(s int) uint32 { return uint32(s) << 16 })
+	if !f.acceptable(cl[:], false) {
+		return fmt.Errorf("%w: bad code length code", errCorrupt)
+	}
+	var clbuf [128]uint32
+	clt, err := buildTable(clbuf[:], cl[:], 7, func(s int) uint32 { return uint32(s) << 16 })
 	if err != nil {
 		return err
 	}
@@ -339,6 +401,9 @@ func (f *inflater) dynamicTables() error {
 	if lens[256] == 0 {
 		return fmt.Errorf("%w: no end-of-block code", errCorrupt)
 	}
+	if !f.acceptable(lens[:nlit], false) || !f.acceptable(lens[nlit:nlit+ndist], true) {
+		return fmt.Errorf("%w: incomplete Huffman code", errCorrupt)
+	}
 	if f.litlen, err = buildTable(f.litlen, lens[:nlit], litlenBits, litlenEntry); err != nil {
 		return err
 	}
@@ -351,7 +416,7 @@ func (f *inflater) dynamicTables() error {
 // bytes of output room remain, so that it needs no end-of-buffer checks
 // beyond Go's bounds checks; it decodes up to three literals per refill. The
 // last symbols go through slowSymbol.
-func (f *inflater) huffmanBlock(lt, dt []uint32) error {
+func (f *inflater[T]) huffmanBlock(lt, dt []uint32) error {
 	const lmask, dmask = 1<<litlenBits - 1, 1<<distBits - 1
 	le := binary.LittleEndian
 	in, ip := f.in, f.ip
@@ -377,19 +442,19 @@ func (f *inflater) huffmanBlock(lt, dt []uint32) error {
 			// in one refill with room to spare.
 			bitbuf >>= e & 15
 			bitsleft -= uint(e & 15)
-			buf[op] = byte(e >> 16)
+			buf[op] = T(e >> 16)
 			op++
 			e = lt[bitbuf&lmask]
 			if e&entLiteral != 0 {
 				bitbuf >>= e & 15
 				bitsleft -= uint(e & 15)
-				buf[op] = byte(e >> 16)
+				buf[op] = T(e >> 16)
 				op++
 				e = lt[bitbuf&lmask]
 				if e&entLiteral != 0 {
 					bitbuf >>= e & 15
 					bitsleft -= uint(e & 15)
-					buf[op] = byte(e >> 16)
+					buf[op] = T(e >> 16)
 					op++
 					continue
 				}
@@ -410,7 +475,7 @@ func (f *inflater) huffmanBlock(lt, dt []uint32) error {
 		bitbuf >>= n
 		bitsleft -= uint(n)
 		if e&entLiteral != 0 {
-			buf[op] = byte(e >> 16)
+			buf[op] = T(e >> 16)
 			op++
 			continue
 		}
@@ -439,16 +504,20 @@ func (f *inflater) huffmanBlock(lt, dt []uint32) error {
 		bitbuf >>= xb
 		bitsleft -= uint(xb)
 		if dist > op {
-			return fmt.Errorf("%w: distance %d beyond the %d bytes decoded", errCorrupt, dist, op)
+			if !f.markers {
+				return fmt.Errorf("%w: distance %d beyond the %d bytes decoded", errCorrupt, dist, op)
+			}
+			markerCopy(buf, op, dist, length)
+		} else {
+			copyMatch(buf, op, dist, length)
 		}
-		copyMatch(buf, op, dist, length)
 		op += length
 	}
 }
 
 // slowSymbol decodes one symbol near the end of the input or output
 // buffer, with full checks; done reports the end of the block.
-func (f *inflater) slowSymbol(lt, dt []uint32) (done bool, err error) {
+func (f *inflater[T]) slowSymbol(lt, dt []uint32) (done bool, err error) {
 	f.refill()
 	e := lt[f.bitbuf&(1<<litlenBits-1)]
 	if e&entSub != 0 {
@@ -464,7 +533,7 @@ func (f *inflater) slowSymbol(lt, dt []uint32) (done bool, err error) {
 		if err := f.grow(1); err != nil {
 			return false, err
 		}
-		f.out = append(f.out, byte(e>>16))
+		f.out = append(f.out, T(e>>16))
 	case e&entEOB != 0:
 		done = true
 	default:
@@ -480,7 +549,7 @@ func (f *inflater) slowSymbol(lt, dt []uint32) (done bool, err error) {
 		}
 		f.take(uint(e & 15))
 		dist := int(e>>16) + int(f.take(uint(e>>8&31)))
-		if dist > len(f.out) {
+		if dist > len(f.out) && !f.markers {
 			return false, fmt.Errorf("%w: distance %d beyond the %d bytes decoded", errCorrupt, dist, len(f.out))
 		}
 		if err := f.grow(length); err != nil {
@@ -488,9 +557,7 @@ func (f *inflater) slowSymbol(lt, dt []uint32) (done bool, err error) {
 		}
 		op := len(f.out)
 		f.out = f.out[:op+length]
-		for i := op; i < op+length; i++ {
-			f.out[i] = f.out[i-dist]
-		}
+		markerCopy(f.out, op, dist, length)
 	}
 	if f.overrun() {
 		return false, errInputEnd
@@ -498,24 +565,39 @@ func (f *inflater) slowSymbol(lt, dt []uint32) (done bool, err error) {
 	return done, nil
 }
 
-// copyMatch copies length bytes from dist bytes back to buf[op:]. It may
-// write up to 8 bytes beyond op+length, which the caller guarantees fit.
-func copyMatch(buf []byte, op, dist, length int) {
-	le := binary.LittleEndian
+// copyMatch copies length symbols from dist back to buf[op:] (dist <=
+// op). It may write up to 8 symbols beyond op+length, which the caller
+// guarantees fit.
+func copyMatch[T symbol](buf []T, op, dist, length int) {
 	end := op + length
 	switch {
 	case dist >= 8:
 		for src := op - dist; op < end; op, src = op+8, src+8 {
-			le.PutUint64(buf[op:], le.Uint64(buf[src:]))
+			*(*[8]T)(buf[op : op+8]) = *(*[8]T)(buf[src : src+8])
 		}
 	case dist == 1:
-		w := uint64(buf[op-1]) * 0x0101010101010101
+		var run [8]T
+		for i := range run {
+			run[i] = buf[op-1]
+		}
 		for ; op < end; op += 8 {
-			le.PutUint64(buf[op:], w)
+			*(*[8]T)(buf[op : op+8]) = run
 		}
 	default:
 		for ; op < end; op++ {
 			buf[op] = buf[op-dist]
+		}
+	}
+}
+
+// markerCopy copies a match symbol by symbol; positions before the start
+// of buf become window markers 256 + (32768 + position).
+func markerCopy[T symbol](buf []T, op, dist, length int) {
+	for i := op; i < op+length; i++ {
+		if src := i - dist; src >= 0 {
+			buf[i] = buf[src]
+		} else {
+			buf[i] = T(256 + 32768 + src)
 		}
 	}
 }

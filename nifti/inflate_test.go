@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -151,4 +152,93 @@ func BenchmarkGunzip(b *testing.B) {
 	path := fixture.Path(b, "testdata", "nifti", "ch2.nii.gz")
 	b.Run("flat", func(b *testing.B) { benchGunzip(b, path, false) })
 	b.Run("klauspost", func(b *testing.B) { benchGunzip(b, path, true) })
+}
+
+// TestParallelInflate checks that large members decode exactly as
+// klauspost does through inflateMember (parallel or not, depending on
+// timing), and through the speculative path forced deterministically, for
+// the ch2 fixture and for generated data at several levels.
+func TestParallelInflate(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	inputs := [][]byte{}
+	ch2, err := os.ReadFile(fixture.Path(t, "testdata", "nifti", "ch2.nii.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs = append(inputs, ch2)
+	data := phantomInt16(160, 160, 100).Data
+	for _, level := range []int{1, 6, 9} {
+		inputs = append(inputs, gzipBytes(t, data, level))
+	}
+	for i, z := range inputs {
+		want, err := gunzipRef(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start, err := gzipMemberStart(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, _, err := inflateMember(z, start, len(want), len(want))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("input %d: %v, equal %v", i, err, bytes.Equal(got, want))
+		}
+		// The speculative path, run deterministically: the second decoder
+		// must find a true block boundary, the first must stop there, and
+		// the joined output must be exact.
+		h := &handoff{}
+		h.start.Store(-1)
+		b, err := speculate(z, start+(len(z)-start)/2, h, len(want), len(want))
+		if err != nil {
+			t.Fatalf("input %d: speculate: %v", i, err)
+		}
+		a := inflater[byte]{in: z, ip: start, limit: len(want), sync: h}
+		stopped, err := a.inflate()
+		if err != nil || !stopped {
+			t.Fatalf("input %d: main decoder did not stop at the speculative start: %v", i, err)
+		}
+		joined, ok := join(a.out, b.out, len(want))
+		if !ok || !bytes.Equal(joined, want) {
+			t.Fatalf("input %d: joined output differs (ok %v)", i, ok)
+		}
+	}
+}
+
+// TestJoinMarkers checks marker resolution and the rejection of a marker
+// pointing before the start of the output.
+func TestJoinMarkers(t *testing.T) {
+	a := make([]byte, windowSize+10)
+	for i := range a {
+		a[i] = byte(i * 7)
+	}
+	b := []uint16{5, 256 + windowSize - 1, 256} // literal, last byte of a, first byte of the window
+	out, ok := join(a, b, 1<<20)
+	if !ok || out[len(a)] != 5 || out[len(a)+1] != a[len(a)-1] || out[len(a)+2] != a[10] {
+		t.Fatalf("join = %v %v", out[len(a):], ok)
+	}
+	if _, ok := join(a[:100], b, 1<<20); ok {
+		t.Error("marker before the start accepted")
+	}
+	if _, ok := join(a, b, len(a)+2); ok {
+		t.Error("limit ignored")
+	}
+}
+
+// TestParallelInflateCorrupt flips bits across a large stream: the
+// two-way decoder must fail (or agree with klauspost), never panic or
+// return different data.
+func TestParallelInflateCorrupt(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	z := gzipBytes(t, phantomInt16(160, 160, 100).Data, 6)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := 0; i < 12; i++ {
+		bad := append([]byte(nil), z...)
+		p := 20 + rng.IntN(len(bad)-30)
+		bad[p] ^= 1 << rng.IntN(8)
+		got, err := gunzip(bad, 1<<26, 1<<23)
+		want, werr := gunzipRef(bad)
+		if err == nil && (werr != nil || !bytes.Equal(got, want)) {
+			t.Fatalf("flip at %d: accepted, reference error %v", p, werr)
+		}
+	}
 }
