@@ -72,6 +72,7 @@ func Concordance(y []Outcome, risk []float64, o ConcordanceOptions) (*Concordanc
 			return nil, fmt.Errorf("survival: risk score %d is NaN", i)
 		}
 	}
+	y = TimeFix(y)
 	res := &ConcordanceResult{}
 	rank := make([]int, len(y))
 	for _, rows := range strataRows(o.Strata, len(y)) {

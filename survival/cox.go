@@ -73,6 +73,10 @@ type coxData struct {
 // halving, following R's coxph (coxfit6) step for step, so that the
 // coefficients, standard errors, log-likelihoods and tests equal R's.
 func Cox(y []Outcome, x [][]float64, names []string, o CoxOptions) (*CoxFit, error) {
+	if err := Validate(y); err != nil {
+		return nil, err
+	}
+	y = TimeFix(y)
 	d, err := newCoxData(y, x, o.Strata)
 	if err != nil {
 		return nil, err

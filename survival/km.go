@@ -107,7 +107,7 @@ func KaplanMeier(y []Outcome, o KMOptions) (*KM, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := tabulate(y)
+	rt := tabulate(TimeFix(y))
 	k := &KM{Time: rt.time, NRisk: rt.nrisk, NEvent: rt.nevent, NCensor: rt.ncensor,
 		ConfType: o.ConfType, ConfLevel: o.ConfLevel}
 	m := len(rt.time)

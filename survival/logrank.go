@@ -44,6 +44,7 @@ func LogRank(y []Outcome, group []string, o LogRankOptions) (*LogRankResult, err
 	if err := Validate(y); err != nil {
 		return nil, err
 	}
+	y = TimeFix(y)
 	levels, gi := groupLevels(group)
 	k := len(levels)
 	if k < 2 {

@@ -45,7 +45,7 @@ func NelsonAalen(y []Outcome, ties Ties) (*CumHaz, error) {
 	if err := Validate(y); err != nil {
 		return nil, err
 	}
-	rt := tabulate(y)
+	rt := tabulate(TimeFix(y))
 	h := &CumHaz{Ties: ties}
 	var H, V float64
 	for i, t := range rt.time {

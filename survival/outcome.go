@@ -211,3 +211,59 @@ func Summarize(y []Outcome) (Summary, error) {
 	}
 	return s, nil
 }
+
+// timeFixTolerance is R's sqrt(.Machine$double.eps).
+const timeFixTolerance = 1.4901161193847656e-08
+
+// TimeFix returns y with times that differ only by floating-point noise
+// made equal, as R's aeqSurv (survival's timefix = TRUE): among the sorted
+// distinct times, a gap <= sqrt(ε), absolute or relative to the mean
+// absolute time, ties the later value to the earlier. Times converted from
+// days to months are the usual case. y itself is returned when nothing is
+// tied. KaplanMeier, NelsonAalen, LogRank, Cox and Concordance apply it,
+// like their R counterparts.
+func TimeFix(y []Outcome) []Outcome {
+	if len(y) < 2 {
+		return y
+	}
+	u := make([]float64, 0, len(y))
+	for _, o := range y {
+		if !math.IsInf(o.Time, 0) && !math.IsNaN(o.Time) {
+			u = append(u, o.Time)
+		}
+	}
+	sort.Float64s(u)
+	k := 0
+	for i, v := range u {
+		if i == 0 || v != u[k-1] {
+			u[k] = v
+			k++
+		}
+	}
+	u = u[:k]
+	var mean float64
+	for _, v := range u {
+		mean += math.Abs(v) / float64(len(u))
+	}
+	cuts := u[:1:1]
+	tied := false
+	for i := 1; i < len(u); i++ {
+		dy := u[i] - u[i-1]
+		if dy <= timeFixTolerance || dy/mean <= timeFixTolerance {
+			tied = true
+			continue
+		}
+		cuts = append(cuts, u[i])
+	}
+	if !tied {
+		return y
+	}
+	out := make([]Outcome, len(y))
+	for i, o := range y {
+		out[i] = o
+		if j := stepAt(cuts, o.Time); j >= 0 {
+			out[i].Time = cuts[j]
+		}
+	}
+	return out
+}

@@ -476,3 +476,124 @@ func FuzzConcordance(f *testing.F) {
 		}
 	})
 }
+
+// TestTimeFix: times equal up to floating-point noise are tied, as R's
+// aeqSurv, so an analysis in months has the rows of the one in days.
+func TestTimeFix(t *testing.T) {
+	y := []Outcome{{1, true}, {1 + 1e-12, true}, {2, false}, {3, true}}
+	f := TimeFix(y)
+	if f[1].Time != 1 || f[2].Time != 2 || y[1].Time == 1 {
+		t.Errorf("TimeFix %v (input %v)", f, y)
+	}
+	if g := TimeFix(y[2:]); &g[0] != &y[2] {
+		t.Error("TimeFix copied an input without ties")
+	}
+	ds, _ := loadFormula(t, "lung", "Surv(time, status) ~ age")
+	months, err := ConvertOutcomes(ds.Y, Days, Months)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// perturb each time by a relative 1e-12, as a unit round trip might
+	for i := range months {
+		months[i].Time *= 1 + 1e-12*float64(i%3)
+	}
+	kd, _ := KaplanMeier(ds.Y, KMOptions{})
+	km, _ := KaplanMeier(months, KMOptions{})
+	if len(kd.Time) != len(km.Time) || math.Abs(km.Median()*DaysPerMonth-kd.Median()) > 1e-6 {
+		t.Errorf("days: %d rows, median %v; months: %d rows, median %v", len(kd.Time), kd.Median(), len(km.Time), km.Median()*DaysPerMonth)
+	}
+}
+
+// TestStratifiedCoxLikelihood: a stratified fit's log-likelihood is the
+// sum of the strata's partial log-likelihoods at the fitted coefficients,
+// where their total score vanishes.
+func TestStratifiedCoxLikelihood(t *testing.T) {
+	y, x := syntheticCox(400, 3, 9)
+	strata := make([]string, len(y))
+	for i := range strata {
+		strata[i] = []string{"a", "b", "c"}[i%3]
+	}
+	fit, err := Cox(y, x, nil, CoxOptions{Strata: strata})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ll float64
+	score := make([]float64, 3)
+	for _, s := range []string{"a", "b", "c"} {
+		var ys []Outcome
+		var eta []float64
+		var xs [][]float64
+		for i := range y {
+			if strata[i] == s {
+				ys = append(ys, y[i])
+				xs = append(xs, x[i])
+				eta = append(eta, fit.LinearPredictor(x[i]))
+			}
+		}
+		v, g, err := CoxLoss(ys, eta, Efron)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ne := float64(CountEvents(ys))
+		ll -= v * ne
+		for i, row := range xs {
+			for j := range score {
+				score[j] += row[j] * g[i] * ne
+			}
+		}
+	}
+	if math.Abs(ll-fit.LogLik[1]) > 1e-9*math.Abs(ll) {
+		t.Errorf("stratified loglik %.12g, sum over strata %.12g", fit.LogLik[1], ll)
+	}
+	for j, s := range score {
+		if math.Abs(s) > 1e-6 {
+			t.Errorf("score %d = %g at the stratified fit", j, s)
+		}
+	}
+	if len(fit.BaseHaz(false)) != 3 {
+		t.Errorf("%d baseline hazards, want 3", len(fit.BaseHaz(false)))
+	}
+	if _, err := fit.SurvivalAt(x[0], "z", 10); err == nil {
+		t.Error("unknown stratum accepted")
+	}
+}
+
+// TestCalibrationSingleBin: with one bin the observed value is the
+// cohort's Kaplan–Meier estimate and the predicted value the mean.
+func TestCalibrationSingleBin(t *testing.T) {
+	rng := rand.New(rand.NewPCG(40, 41))
+	y := randomOutcomes(rng, 60)
+	pred := make([]float64, len(y))
+	var mean float64
+	for i := range pred {
+		pred[i] = rng.Float64()
+		mean += pred[i] / float64(len(y))
+	}
+	bins, err := Calibration(y, pred, 5, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	km, _ := KaplanMeier(y, KMOptions{})
+	if b := bins[0]; b.N != 60 || math.Abs(b.Predicted-mean) > 1e-12 || b.Observed != km.At(5) || !(b.Lower <= b.Observed && b.Observed <= b.Upper) {
+		t.Errorf("bin %+v, KM %v, mean %v", b, km.At(5), mean)
+	}
+	bins, _ = Calibration(y, pred, 5, 4)
+	for k := 1; k < len(bins); k++ {
+		if bins[k].Predicted < bins[k-1].Predicted {
+			t.Error("bins not ordered by prediction")
+		}
+	}
+}
+
+func TestSummary(t *testing.T) {
+	y := []Outcome{{1, true}, {2, false}, {3, true}, {4, false}, {5, false}}
+	s, err := Summarize(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// reverse KM: censoring "events" at 2, 4, 5 with deaths as censored
+	rk, _ := KaplanMeier(reverseOutcomes(y), KMOptions{})
+	if s.N != 5 || s.Events != 2 || s.Censored != 3 || s.MedianFollowUp != rk.Median() || s.MedianFollowUp != 4 {
+		t.Errorf("summary %+v", s)
+	}
+}
