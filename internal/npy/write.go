@@ -127,51 +127,44 @@ func encodeHeader(descr string, fortran bool, shape []int) []byte {
 	return append(out, '\n')
 }
 
+// writeData encodes the elements little-endian through a 64 kB buffer.
 func writeData(w *bufio.Writer, data any) error {
-	var buf [8]byte
-	le := binary.LittleEndian
-	var err error
 	switch v := data.(type) {
 	case []float32:
-		for _, x := range v {
-			le.PutUint32(buf[:], math.Float32bits(x))
-			if _, err = w.Write(buf[:4]); err != nil {
-				return err
-			}
-		}
+		return writeChunks(w, v, 4, func(b []byte, x float32) { binary.LittleEndian.PutUint32(b, math.Float32bits(x)) })
 	case []float64:
-		for _, x := range v {
-			le.PutUint64(buf[:], math.Float64bits(x))
-			if _, err = w.Write(buf[:8]); err != nil {
-				return err
-			}
-		}
+		return writeChunks(w, v, 8, func(b []byte, x float64) { binary.LittleEndian.PutUint64(b, math.Float64bits(x)) })
 	case []int64:
-		for _, x := range v {
-			le.PutUint64(buf[:], uint64(x))
-			if _, err = w.Write(buf[:8]); err != nil {
-				return err
-			}
-		}
+		return writeChunks(w, v, 8, func(b []byte, x int64) { binary.LittleEndian.PutUint64(b, uint64(x)) })
 	case []int32:
-		for _, x := range v {
-			le.PutUint32(buf[:], uint32(x))
-			if _, err = w.Write(buf[:4]); err != nil {
-				return err
-			}
-		}
+		return writeChunks(w, v, 4, func(b []byte, x int32) { binary.LittleEndian.PutUint32(b, uint32(x)) })
 	case []uint8:
-		_, err = w.Write(v)
+		_, err := w.Write(v)
+		return err
 	case []bool:
-		for _, x := range v {
-			b := byte(0)
+		return writeChunks(w, v, 1, func(b []byte, x bool) {
+			b[0] = 0
 			if x {
-				b = 1
+				b[0] = 1
 			}
-			if err = w.WriteByte(b); err != nil {
-				return err
-			}
-		}
+		})
 	}
-	return err
+	return fmt.Errorf("npy: cannot write %T", data)
+}
+
+func writeChunks[T any](w *bufio.Writer, v []T, size int, put func([]byte, T)) error {
+	const chunk = 1 << 16
+	buf := make([]byte, chunk)
+	per := chunk / size
+	for len(v) > 0 {
+		n := min(per, len(v))
+		for i, x := range v[:n] {
+			put(buf[i*size:], x)
+		}
+		if _, err := w.Write(buf[:n*size]); err != nil {
+			return err
+		}
+		v = v[n:]
+	}
+	return nil
 }
