@@ -41,6 +41,7 @@ type ConcordanceOptions struct {
 // ConcordanceResult holds the (weighted) pair counts with R's names and
 // the concordance C = (Concordant + TiedRisk/2) / (Concordant + Discordant
 // + TiedRisk). Pairs tied on time (TiedTime, TiedBoth) are not comparable.
+// C is NaN when no pair is comparable (R's NA).
 type ConcordanceResult struct {
 	C          float64
 	Concordant float64 // the earlier death has the higher risk

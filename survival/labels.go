@@ -134,6 +134,9 @@ func (s ClassScheme) tailProb(km *KM, c float64, minClass int, p []float64) {
 // undetermined class is drawn from Prob (multiple imputation; analyse each
 // vector and pool, e.g. with Rubin's rules). Reproducible by seed.
 func (l *Labels) Impute(m int, seed uint64) [][]int {
+	if m <= 0 {
+		return nil
+	}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed1abe15))
 	out := make([][]int, m)
 	for r := range out {

@@ -411,6 +411,9 @@ func CoralLoss(logits [][]float64, y []int, minClass []int) (float64, [][]float6
 			if minClass == nil {
 				continue
 			}
+			if minClass[i] < 0 || minClass[i] > tasks {
+				return 0, nil, fmt.Errorf("survival: lower class bound %d of sample %d (want 0..%d)", minClass[i], i, tasks)
+			}
 			known, label = minClass[i], minClass[i]
 		}
 		for k := 0; k < known; k++ {
