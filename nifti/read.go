@@ -60,27 +60,45 @@ func readN(r io.Reader, n int64, what string) ([]byte, error) {
 	return buf, nil
 }
 
-// readAll reads r to its end, failing with ErrTooLarge beyond limit bytes.
-// A regular file's size is used to allocate once.
-func readAll(r io.Reader, limit int64) ([]byte, error) {
-	size := int64(512)
+// sizeOf returns the size of r when it is a regular file (such as an
+// *os.File), else 0: a hint to allocate once.
+func sizeOf(r io.Reader) int64 {
 	if st, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
 		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() {
-			size = fi.Size() + 1
+			return fi.Size()
 		}
 	}
+	return 0
+}
+
+// readAll reads r to its end, failing with ErrTooLarge beyond limit bytes;
+// sizeHint is the expected size.
+func readAll(r io.Reader, limit, sizeHint int64) ([]byte, error) {
+	size := max(sizeHint, 511) + 1
 	if size > limit+1 {
 		return nil, fmt.Errorf("%w: %d bytes of input, limit %d (ReadOptions.MaxBytes)", ErrTooLarge, size-1, limit)
 	}
-	var b bytes.Buffer
-	b.Grow(int(size))
-	if _, err := b.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
-		return nil, fmt.Errorf("nifti: %w", err)
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return nil, fmt.Errorf("%w: more than %d bytes of input (ReadOptions.MaxBytes)", ErrTooLarge, limit)
+			}
+			buf = append(buf, 0)[:len(buf)] // grow
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("nifti: %w", err)
+		}
 	}
-	if int64(b.Len()) > limit {
+	if int64(len(buf)) > limit {
 		return nil, fmt.Errorf("%w: more than %d bytes of input (ReadOptions.MaxBytes)", ErrTooLarge, limit)
 	}
-	return b.Bytes(), nil
+	return buf, nil
 }
 
 // peekGzip wraps r in a buffered reader and reports whether the stream
@@ -194,6 +212,7 @@ func ReadHeader(r io.Reader) (*Header, error) {
 // records the latter). A header with the pair magic ("ni1"/"ni2") is an
 // error: use ReadPair.
 func Read(r io.Reader, opts *ReadOptions) (*Image, error) {
+	size := sizeOf(r)
 	br, gz, err := peekGzip(r)
 	if err != nil {
 		return nil, err
@@ -221,7 +240,7 @@ func Read(r io.Reader, opts *ReadOptions) (*Image, error) {
 		}
 		return img, img.setData(data)
 	}
-	content, err := readAll(br, opts.maxBytes())
+	content, err := readAll(br, opts.maxBytes(), size)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +296,7 @@ func newImage(h *Header, ext []byte) (*Image, error) {
 // gzip-compressed.
 func ReadPair(hdr, data io.Reader, opts *ReadOptions) (*Image, error) {
 	limit := opts.maxBytes()
-	hb, err := readAll(hdr, min(limit, maxPairHeader))
+	hb, err := readAll(hdr, min(limit, maxPairHeader), sizeOf(hdr))
 	if err != nil {
 		return nil, err
 	}
@@ -294,13 +313,14 @@ func ReadPair(hdr, data io.Reader, opts *ReadOptions) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	size := sizeOf(data)
 	br, gz, err := peekGzip(data)
 	if err != nil {
 		return nil, err
 	}
 	n, _ := h.DataBytes()
 	if gz {
-		content, err := readAll(br, limit)
+		content, err := readAll(br, limit, size)
 		if err != nil {
 			return nil, err
 		}
