@@ -9,8 +9,8 @@ import (
 
 // Losses for training networks, each a pure function of the network
 // outputs returning the loss value and its gradient with respect to those
-// outputs (float64). The nn wrappers (NNCoxLoss, ...) plug them into
-// autograd; the functions themselves need no framework.
+// outputs (float64). Package survival/nnloss plugs them into nn's autograd;
+// the functions themselves need no framework.
 
 // CoxLoss is the DeepSurv loss: the negative log partial likelihood of the
 // risk scores eta (log relative hazards), divided by the number of events,

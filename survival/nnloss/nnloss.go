@@ -1,17 +1,21 @@
-package survival
+// Package nnloss makes the survival losses of package survival
+// differentiable in nn's autograd. Each function computes the loss in
+// float64 from the float32 network outputs with the survival function of
+// the same name, returns a scalar tensor recorded on the graph through nn's
+// custom-operation hook (Graph.Custom), and back-propagates the analytic
+// gradient scaled by the incoming one. An invalid batch (for example a Cox
+// batch without events) is an error, returned and recorded on the graph.
+//
+// It is a separate package so that package survival, the statistics,
+// builds and is used without the autograd engine.
+package nnloss
 
 import (
 	"fmt"
 
 	"github.com/metasurv/metasurv/nn"
+	"github.com/metasurv/metasurv/survival"
 )
-
-// Differentiable wrappers of the network losses for nn's autograd: each
-// computes the loss in float64 from the float32 network outputs, returns a
-// scalar tensor recorded on g through nn's custom-operation hook, and
-// back-propagates the analytic gradient scaled by the incoming one. An
-// error is returned (and recorded on g) when the batch is invalid, e.g. a
-// Cox batch without events.
 
 // toF64 copies a tensor's data to float64.
 func toF64(t *nn.Tensor) []float64 {
@@ -69,12 +73,12 @@ func fail(g *nn.Graph, err error) (*nn.Tensor, error) {
 	return nil, err
 }
 
-// NNCoxLoss is CoxLoss on a network's risk scores (shape N or N×1).
-func NNCoxLoss(g *nn.Graph, eta *nn.Tensor, y []Outcome, ties Ties) (*nn.Tensor, error) {
+// Cox is survival.CoxLoss (DeepSurv) on a network's risk scores (shape N or N×1).
+func Cox(g *nn.Graph, eta *nn.Tensor, y []survival.Outcome, ties survival.Ties) (*nn.Tensor, error) {
 	if len(eta.Data) != len(y) {
 		return fail(g, fmt.Errorf("survival: %d risk scores of shape %v for %d outcomes", len(eta.Data), eta.Shape, len(y)))
 	}
-	v, grad, err := CoxLoss(y, toF64(eta), ties)
+	v, grad, err := survival.CoxLoss(y, toF64(eta), ties)
 	if err != nil {
 		return fail(g, err)
 	}
@@ -94,33 +98,33 @@ func gridLoss(g *nn.Graph, phi *nn.Tensor, f func([][]float64) (float64, [][]flo
 	return scalarOp(g, []*nn.Tensor{phi}, v, [][]float64{flatten(grad)}), nil
 }
 
-// NNLogisticHazardLoss is LogisticHazardLoss on N×M hazard logits.
-func NNLogisticHazardLoss(g *nn.Graph, phi *nn.Tensor, idx []int, event []bool) (*nn.Tensor, error) {
-	return gridLoss(g, phi, func(x [][]float64) (float64, [][]float64, error) { return LogisticHazardLoss(x, idx, event) })
+// LogisticHazard is survival.LogisticHazardLoss on N×M hazard logits.
+func LogisticHazard(g *nn.Graph, phi *nn.Tensor, idx []int, event []bool) (*nn.Tensor, error) {
+	return gridLoss(g, phi, func(x [][]float64) (float64, [][]float64, error) { return survival.LogisticHazardLoss(x, idx, event) })
 }
 
-// NNPMFLoss is PMFLoss on N×M logits.
-func NNPMFLoss(g *nn.Graph, phi *nn.Tensor, idx []int, event []bool) (*nn.Tensor, error) {
-	return gridLoss(g, phi, func(x [][]float64) (float64, [][]float64, error) { return PMFLoss(x, idx, event) })
+// PMF is survival.PMFLoss on N×M logits.
+func PMF(g *nn.Graph, phi *nn.Tensor, idx []int, event []bool) (*nn.Tensor, error) {
+	return gridLoss(g, phi, func(x [][]float64) (float64, [][]float64, error) { return survival.PMFLoss(x, idx, event) })
 }
 
-// NNDeepHitLoss is DeepHitLoss on N×M logits.
-func NNDeepHitLoss(g *nn.Graph, phi *nn.Tensor, idx []int, event []bool, o DeepHitOptions) (*nn.Tensor, error) {
-	return gridLoss(g, phi, func(x [][]float64) (float64, [][]float64, error) { return DeepHitLoss(x, idx, event, o) })
+// DeepHit is survival.DeepHitLoss on N×M logits.
+func DeepHit(g *nn.Graph, phi *nn.Tensor, idx []int, event []bool, o survival.DeepHitOptions) (*nn.Tensor, error) {
+	return gridLoss(g, phi, func(x [][]float64) (float64, [][]float64, error) { return survival.DeepHitLoss(x, idx, event, o) })
 }
 
-// NNCoralLoss is CoralLoss on N×(K−1) logits.
-func NNCoralLoss(g *nn.Graph, logits *nn.Tensor, y, minClass []int) (*nn.Tensor, error) {
-	return gridLoss(g, logits, func(x [][]float64) (float64, [][]float64, error) { return CoralLoss(x, y, minClass) })
+// Coral is survival.CoralLoss on N×(K−1) logits.
+func Coral(g *nn.Graph, logits *nn.Tensor, y, minClass []int) (*nn.Tensor, error) {
+	return gridLoss(g, logits, func(x [][]float64) (float64, [][]float64, error) { return survival.CoralLoss(x, y, minClass) })
 }
 
-// NNCumulativeLinkLoss is CumulativeLinkLoss on scores eta (N or N×1) and
+// CumulativeLink is survival.CumulativeLinkLoss on scores eta (N or N×1) and
 // thresholds theta (K−1, usually a trainable parameter).
-func NNCumulativeLinkLoss(g *nn.Graph, eta, theta *nn.Tensor, y, minClass []int) (*nn.Tensor, error) {
+func CumulativeLink(g *nn.Graph, eta, theta *nn.Tensor, y, minClass []int) (*nn.Tensor, error) {
 	if len(eta.Data) != len(y) {
 		return fail(g, fmt.Errorf("survival: %d scores of shape %v for %d labels", len(eta.Data), eta.Shape, len(y)))
 	}
-	v, ge, gt, err := CumulativeLinkLoss(toF64(eta), toF64(theta), y, minClass)
+	v, ge, gt, err := survival.CumulativeLinkLoss(toF64(eta), toF64(theta), y, minClass)
 	if err != nil {
 		return fail(g, err)
 	}
