@@ -128,6 +128,22 @@ func TestConvMatchesReference(t *testing.T) {
 			}
 		})
 	}
+	if haveDirect() {
+		t.Run("direct", func(t *testing.T) {
+			defer forceDirect()()
+			for _, c := range cases {
+				c.check(t)
+			}
+		})
+	}
+}
+
+// forceDirect makes every eligible plan use the direct kernel, however
+// small its shape.
+func forceDirect() (restore func()) {
+	old := maxGridWaste
+	maxGridWaste = 1e9
+	return func() { maxGridWaste = old }
 }
 
 func TestTilesAreBounded(t *testing.T) {
@@ -321,6 +337,10 @@ func FuzzConv3d(f *testing.F) {
 			return
 		}
 		checkConv(t, p, r)
+		if haveDirect() {
+			defer forceDirect()()
+			checkConv(t, p, r)
+		}
 	})
 }
 
@@ -329,10 +349,11 @@ func TestAlgorithmChoice(t *testing.T) {
 		p    Params
 		want string
 	}{
-		{Params{N: 1, InC: 4, OutC: 5, In: [3]int{7, 6, 5}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "direct-avx512"},
+		{Params{N: 1, InC: 64, OutC: 64, In: [3]int{24, 24, 24}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "direct-avx512"},
 		{Params{N: 1, InC: 4, OutC: 5, In: [3]int{7, 6, 5}, Kernel: [3]int{1, 1, 1}}, "pointwise-gemm"},
 		{Params{N: 1, InC: 4, OutC: 4, In: [3]int{7, 6, 5}, Kernel: [3]int{3, 3, 3}, Groups: 4}, "depthwise-direct"},
-		{Params{N: 1, InC: 4, OutC: 5, In: [3]int{7, 6, 5}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}}, "im2col-gemm"},
+		{Params{N: 1, InC: 4, OutC: 64, In: [3]int{96, 96, 96}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, "direct-avx512"},
+		{Params{N: 1, InC: 4, OutC: 5, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "im2col-gemm"}, // grid 8³ for 6³ outputs
 	} {
 		pl, err := NewPlan(c.p)
 		if err != nil {

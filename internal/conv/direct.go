@@ -5,20 +5,24 @@ import (
 	"github.com/metasurv/metasurv/internal/parallel"
 )
 
-// The direct stride-1 convolution. The input of one (sample, group) is
-// copied into a zero-padded buffer xp (channel stride spP), and outputs are
-// computed on the padded grid q = od·Hp·Wp + oh·Wp + ow: there, every tap is
-// a constant shift of q, so an 8-channel × 48-position output tile is a sum
-// over taps and input channels of 48 contiguous floats of xp times a
+// The direct convolution. The input of one (sample, group) is copied into
+// a zero-padded buffer xp split into stride phases: phase (a, b, c) holds
+// the padded input cells whose coordinates are (a, b, c) modulo the stride,
+// on a grid of ceil(padded/stride) cells per axis (Pd, Ph, Pw). Outputs are
+// computed on that grid, q = od·Ph·Pw + oh·Pw + ow: the input cell of tap
+// (kd, kh, kw) is then in phase (kd·dil mod s, ...) at the constant shift
+// (kd·dil div s)·Ph·Pw + ..., so an 8-channel × 48-position output tile is a
+// sum over taps and input channels of 48 contiguous floats of xp times a
 // broadcast weight, accumulated in registers by directKern8x48 without any
 // column matrix. Grid positions with ow >= OW or oh >= OH are computed and
-// dropped (about (Hp·Wp)/(OH·OW) - 1 extra work).
+// dropped (about (Ph·Pw)/(OH·OW) - 1 extra work).
 const dirMR, dirNR = 8, 48
 
 type direct struct {
-	pad      [3]int // padded input dims Dp, Hp, Wp
-	plane    int    // Hp*Wp
-	spP      int    // channel stride of xp (padded volume + slack)
+	pad      [3]int // phase grid dims Pd, Ph, Pw
+	plane    int    // Ph*Pw
+	phases   int    // prod(stride)
+	spP      int    // channel stride of xp (phase volume + slack)
 	qTiles   int    // tiles of dirNR grid positions
 	slivers  int    // ceil(ocg/8)
 	offs     []int  // byte offset of every tap
@@ -33,15 +37,34 @@ type direct struct {
 	fn       func(lo, hi int)
 }
 
-// useDirect reports whether the direct kernel applies to g.
+// useDirect reports whether the direct kernel applies to g: not for
+// depthwise layers (their own kernel) nor for pointwise stride-1 ones (a
+// plain GEMM) or large strides, and only while the computed grid is less
+// than maxGridWaste times the output.
 func useDirect(g *geometry) bool {
-	return g.p.Stride == [3]int{1, 1, 1} && g.kvol > 1 && g.icg > 1
+	if g.icg == 1 && g.p.Groups > 1 || g.kvol == 1 && g.p.Stride == [3]int{1, 1, 1} {
+		return false
+	}
+	for _, s := range g.p.Stride {
+		if s > 2 { // patch embeddings: the column matrix is a reshape, GEMM wins
+			return false
+		}
+	}
+	d := newDirect(g)
+	return float64(d.qTiles*dirNR) < maxGridWaste*float64(g.outSp)
 }
 
+// maxGridWaste is the largest ratio of computed grid positions to outputs
+// for which the direct kernel beats the column-matrix GEMM (tests raise it
+// to run the direct kernel on small shapes).
+var maxGridWaste = 2.0
+
 func newDirect(g *geometry) *direct {
-	d := &direct{}
+	d := &direct{phases: 1}
+	s := g.p.Stride
 	for i := range 3 {
-		d.pad[i] = g.p.In[i] + 2*g.p.Pad[i]
+		d.pad[i] = (g.p.In[i] + 2*g.p.Pad[i] + s[i] - 1) / s[i]
+		d.phases *= s[i]
 	}
 	d.plane = d.pad[1] * d.pad[2]
 	qmax := (g.out[0]-1)*d.plane + (g.out[1]-1)*d.pad[2] + g.out[2]
@@ -51,7 +74,9 @@ func newDirect(g *geometry) *direct {
 	for kd := range g.p.Kernel[0] {
 		for kh := range g.p.Kernel[1] {
 			for kw := range g.p.Kernel[2] {
-				off := kd*g.p.Dilation[0]*d.plane + kh*g.p.Dilation[1]*d.pad[2] + kw*g.p.Dilation[2]
+				z, y, x := kd*g.p.Dilation[0], kh*g.p.Dilation[1], kw*g.p.Dilation[2]
+				phase := ((z%s[0])*s[1]+y%s[1])*s[2] + x%s[2]
+				off := phase*g.icg*d.spP + z/s[0]*d.plane + y/s[1]*d.pad[2] + x/s[2]
 				d.offs = append(d.offs, 4*off)
 			}
 		}
@@ -77,20 +102,44 @@ func (d *direct) pack(g *geometry, w []float32) {
 }
 
 // fillPadded copies icg channels of one (sample, group) input into the
-// interior of xp; the borders stay zero from allocation.
+// phases of xp; cells in the padding are never written and stay zero from
+// allocation.
 func (d *direct) fillPadded(g *geometry, x []float32) {
-	if len(d.xp) < g.icg*d.spP {
-		d.xp = make([]float32, g.icg*d.spP)
+	if len(d.xp) < d.phases*g.icg*d.spP {
+		d.xp = make([]float32, d.phases*g.icg*d.spP)
 	}
-	in, p := g.p.In, g.p.Pad
-	parallel.ForChunks(g.icg, 1, func(lo, hi int) {
-		for ic := lo; ic < hi; ic++ {
+	in, p, s := g.p.In, g.p.Pad, g.p.Stride
+	parallel.ForChunks(g.icg*d.phases, 1, func(lo, hi int) {
+		for it := lo; it < hi; it++ {
+			ph, ic := it/g.icg, it%g.icg
+			a, b, c := ph/(s[1]*s[2]), ph/s[2]%s[1], ph%s[2]
 			src := x[ic*g.inSp : (ic+1)*g.inSp]
-			dst := d.xp[ic*d.spP:]
-			for z := range in[0] {
-				for y := range in[1] {
-					o := (z+p[0])*d.plane + (y+p[1])*d.pad[2] + p[2]
-					copy(dst[o:o+in[2]], src[(z*in[1]+y)*in[2]:][:in[2]])
+			dst := d.xp[(ph*g.icg+ic)*d.spP:]
+			// phase cell w holds padded column w*s+c, input column w*s+c-p
+			w0 := max(0, (p[2]-c+s[2]-1)/s[2])
+			w1 := 0
+			if last := in[2] - 1 + p[2] - c; last >= 0 {
+				w1 = min(d.pad[2], last/s[2]+1)
+			}
+			for dz := range d.pad[0] {
+				z := dz*s[0] + a - p[0]
+				if z < 0 || z >= in[0] {
+					continue
+				}
+				for hy := range d.pad[1] {
+					y := hy*s[1] + b - p[1]
+					if y < 0 || y >= in[1] || w0 >= w1 {
+						continue
+					}
+					row := src[(z*in[1]+y)*in[2]:][:in[2]]
+					out := dst[dz*d.plane+hy*d.pad[2]:]
+					if s[2] == 1 {
+						copy(out[w0:w1], row[w0+c-p[2]:])
+						continue
+					}
+					for w := w0; w < w1; w++ {
+						out[w] = row[w*s[2]+c-p[2]]
+					}
 				}
 			}
 		}
@@ -204,8 +253,11 @@ func (d *direct) backwardWeight(pl *Plan, dw, x, dy []float32) {
 
 // adjointParams returns the stride-1 convolution that computes this
 // layer's data gradient (dy in, dx out, flipped and transposed weights,
-// padding d·(k-1) - p), and whether it exists (padding <= d·(k-1)).
+// padding d·(k-1) - p), and whether it exists (stride 1, padding <= d·(k-1)).
 func adjointParams(p Params) (Params, bool) {
+	if p.Stride != [3]int{1, 1, 1} {
+		return Params{}, false
+	}
 	a := Params{N: p.N, InC: p.OutC, OutC: p.InC, In: p.Out(), Kernel: p.Kernel, Dilation: p.Dilation, Groups: p.Groups}
 	for i := range 3 {
 		a.Pad[i] = p.Dilation[i]*(p.Kernel[i]-1) - p.Pad[i]
