@@ -353,7 +353,8 @@ func TestAlgorithmChoice(t *testing.T) {
 		{Params{N: 1, InC: 4, OutC: 5, In: [3]int{7, 6, 5}, Kernel: [3]int{1, 1, 1}}, "pointwise-gemm"},
 		{Params{N: 1, InC: 4, OutC: 4, In: [3]int{7, 6, 5}, Kernel: [3]int{3, 3, 3}, Groups: 4}, "depthwise-direct"},
 		{Params{N: 1, InC: 4, OutC: 64, In: [3]int{96, 96, 96}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, "direct-avx512"},
-		{Params{N: 1, InC: 4, OutC: 5, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "im2col-gemm"}, // grid 8³ for 6³ outputs
+		{Params{N: 1, InC: 4, OutC: 5, In: [3]int{3, 3, 3}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "im2col-gemm"}, // 48-position tiles for 27 outputs
+		{Params{N: 1, InC: 4, OutC: 8, In: [3]int{32, 32, 32}, Kernel: [3]int{16, 16, 16}, Stride: [3]int{16, 16, 16}}, "im2col-gemm"}, // patch embedding
 	} {
 		pl, err := NewPlan(c.p)
 		if err != nil {
