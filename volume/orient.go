@@ -147,8 +147,17 @@ func (v *Volume) AxCodes() Codes { return AxCodes(v.Affine) }
 // max(S)·3·ε are dropped), then voxel axes are assigned greedily, the one
 // with the largest |R| entry first, each taking the world axis of its
 // largest entry. An axis whose column of R is all ≈ 0 (only for a singular
-// affine) gets World = -1.
+// affine) gets World = -1, and so do all axes of an affine with a
+// non-finite entry in its 3×3 part (where numpy's SVD fails).
 func IOOrientation(a Affine) Ornt {
+	o := Ornt{{-1, 0}, {-1, 0}, {-1, 0}}
+	for r := 0; r < 3; r++ {
+		for c := 0; c < 3; c++ {
+			if math.IsNaN(a[r][c]) || math.IsInf(a[r][c], 0) {
+				return o
+			}
+		}
+	}
 	rs := mat.NewDense(3, 3, nil)
 	for c := 0; c < 3; c++ {
 		z := math.Sqrt(a[0][c]*a[0][c] + a[1][c]*a[1][c] + a[2][c]*a[2][c])
@@ -160,7 +169,6 @@ func IOOrientation(a Affine) Ornt {
 		}
 	}
 	r := polarFactor(rs)
-	o := Ornt{{-1, 0}, {-1, 0}, {-1, 0}}
 	for _, in := range axesByStrength(r) {
 		col := [3]float64{r[0][in], r[1][in], r[2][in]}
 		if math.Abs(col[0]) <= 1e-8 && math.Abs(col[1]) <= 1e-8 && math.Abs(col[2]) <= 1e-8 {

@@ -219,31 +219,42 @@ func areaTable(in, out int) (start, end []int) {
 
 // resizeArea averages blocks in torch's order: a float32 sum over i, then
 // j, then k (k innermost), divided by the block sizes along i, j and k in
-// turn.
+// turn. The j and k offsets of a block are gathered once per output row so
+// the innermost loops only index.
 func resizeArea(dst, src *Volume) {
 	nx, ny, nz := dst.Dims[0], dst.Dims[1], dst.Dims[2]
 	sx, sxy := src.Dims[0], src.Dims[0]*src.Dims[1]
 	i0, i1 := areaTable(src.Dims[0], nx)
 	j0, j1 := areaTable(src.Dims[1], ny)
 	k0s, k1s := areaTable(src.Dims[2], nz)
+	maxJK := 0
+	for j := range j0 {
+		for k := range k0s {
+			maxJK = max(maxJK, (j1[j]-j0[j])*(k1s[k]-k0s[k]))
+		}
+	}
 	d := src.Data
 	forSlices(nz, nx*ny, func(kLo, kHi int) {
+		offs := make([]int, 0, maxJK) // (jj, kk) offsets of one block, kk fastest
 		for k := kLo; k < kHi; k++ {
-			ka, kb := k0s[k], k1s[k]
+			dk := float32(k1s[k] - k0s[k])
 			for j := 0; j < ny; j++ {
-				ja, jb := j0[j], j1[j]
+				offs = offs[:0]
+				for jj := j0[j]; jj < j1[j]; jj++ {
+					for kk := k0s[k]; kk < k1s[k]; kk++ {
+						offs = append(offs, sx*jj+sxy*kk)
+					}
+				}
+				dj := float32(j1[j] - j0[j])
 				row := dst.Data[nx*(j+ny*k) : nx*(j+ny*k+1)]
 				for i := range row {
 					var sum float32
 					for ii := i0[i]; ii < i1[i]; ii++ {
-						for jj := ja; jj < jb; jj++ {
-							p := ii + sx*jj
-							for kk := ka; kk < kb; kk++ {
-								sum += d[p+sxy*kk]
-							}
+						for _, o := range offs {
+							sum += d[ii+o]
 						}
 					}
-					row[i] = sum / float32(i1[i]-i0[i]) / float32(jb-ja) / float32(kb-ka)
+					row[i] = sum / float32(i1[i]-i0[i]) / dj / dk
 				}
 			}
 		}

@@ -113,8 +113,7 @@ func (g grid) nearest(x, y, z float64, b Boundary, fill float32) float32 {
 		}
 		return fill
 	}
-	i, j, k := int(math.RoundToEven(x)), int(math.RoundToEven(y)), int(math.RoundToEven(z))
-	return g.data[i+g.nx*(j+g.ny*k)]
+	return g.nearestIn(x, y, z)
 }
 
 // linear interpolates trilinearly at (x, y, z).
@@ -131,49 +130,121 @@ func (g grid) linear(x, y, z float64, b Boundary, fill float32) float32 {
 	return g.lerp3(x, y, z)
 }
 
-// lerp3 interpolates at a point known to lie inside the grid. The upper
-// neighbour of a coordinate on the last voxel is the voxel itself (its
-// weight is 0), so no read goes past the data.
+// lerp3 interpolates at a point known to lie inside the grid (so the
+// coordinates are ≥ 0 and int() is floor). The upper neighbour of a
+// coordinate on the last voxel is the voxel itself (its weight is 0), so
+// no read goes past the data.
 func (g grid) lerp3(x, y, z float64) float32 {
-	fx, fy, fz := math.Floor(x), math.Floor(y), math.Floor(z)
-	i, j, k := int(fx), int(fy), int(fz)
-	wx, wy, wz := x-fx, y-fy, z-fz
+	i, j, k := int(x), int(y), int(z)
+	wx, wy, wz := x-float64(i), y-float64(j), z-float64(k)
 	sx, sy, sz := 1, g.nx, g.nx*g.ny
-	if i == g.nx-1 {
+	if i >= g.nx-1 {
 		sx = 0
 	}
-	if j == g.ny-1 {
+	if j >= g.ny-1 {
 		sy = 0
 	}
-	if k == g.nz-1 {
+	if k >= g.nz-1 {
 		sz = 0
 	}
 	p := i + g.nx*(j+g.ny*k)
-	d := g.data
-	c00 := float64(d[p]) + wx*(float64(d[p+sx])-float64(d[p]))
-	c10 := float64(d[p+sy]) + wx*(float64(d[p+sy+sx])-float64(d[p+sy]))
-	c01 := float64(d[p+sz]) + wx*(float64(d[p+sz+sx])-float64(d[p+sz]))
-	c11 := float64(d[p+sz+sy]) + wx*(float64(d[p+sz+sy+sx])-float64(d[p+sz+sy]))
+	d := g.data[p : p+sx+sy+sz+1]
+	v000, v100 := float64(d[0]), float64(d[sx])
+	v010, v110 := float64(d[sy]), float64(d[sy+sx])
+	v001, v101 := float64(d[sz]), float64(d[sz+sx])
+	v011, v111 := float64(d[sz+sy]), float64(d[sz+sy+sx])
+	c00 := v000 + wx*(v100-v000)
+	c10 := v010 + wx*(v110-v010)
+	c01 := v001 + wx*(v101-v001)
+	c11 := v011 + wx*(v111-v011)
 	c0 := c00 + wy*(c10-c00)
 	c1 := c01 + wy*(c11-c01)
 	return float32(c0 + wz*(c1-c0))
 }
 
+// nearestIn returns the voxel nearest to a point known to lie inside the
+// grid, ties to even.
+func (g grid) nearestIn(x, y, z float64) float32 {
+	i, j, k := int(math.RoundToEven(x)), int(math.RoundToEven(y)), int(math.RoundToEven(z))
+	return g.data[i+g.nx*(j+g.ny*k)]
+}
+
+// insideAt reports whether point p + i·d lies inside the grid.
+func (g grid) insideAt(p, d [3]float64, i int) bool {
+	fi := float64(i)
+	return inside(p[0]+fi*d[0], g.nx) && inside(p[1]+fi*d[1], g.ny) && inside(p[2]+fi*d[2], g.nz)
+}
+
+// insideRange returns the range [lo, hi) of i in [0, n) for which
+// p + i·d lies inside the grid. Along a line the inside set is an
+// interval; it is estimated analytically and then settled with the exact
+// per-point test, so the fast loops over it never need bounds tests.
+func (g grid) insideRange(p, d [3]float64, n int) (lo, hi int) {
+	lo, hi = 0, n
+	size := [3]int{g.nx, g.ny, g.nz}
+	for a := 0; a < 3; a++ {
+		last := float64(size[a] - 1)
+		if d[a] == 0 {
+			if !inside(p[a], size[a]) {
+				return 0, 0
+			}
+			continue
+		}
+		t0, t1 := -p[a]/d[a], (last-p[a])/d[a]
+		if t0 > t1 {
+			t0, t1 = t1, t0
+		}
+		t0 = min(max(t0, -1), float64(n)+1)
+		t1 = min(max(t1, -1), float64(n)+1)
+		lo = max(lo, int(math.Ceil(t0)))
+		hi = min(hi, int(math.Floor(t1))+1)
+	}
+	lo, hi = max(lo, 0), min(hi, n)
+	for lo < hi && !g.insideAt(p, d, lo) {
+		lo++
+	}
+	for hi > lo && !g.insideAt(p, d, hi-1) {
+		hi--
+	}
+	if lo >= hi {
+		return 0, 0
+	}
+	for lo > 0 && g.insideAt(p, d, lo-1) {
+		lo--
+	}
+	for hi < n && g.insideAt(p, d, hi) {
+		hi++
+	}
+	return lo, hi
+}
+
 // sampleRow fills out[i] with the value at p + i·d for i in [0, len(out)):
 // one output row of a resampling, with the coordinate stepped by the
 // affine's first column and recomputed from p each time, not accumulated.
+// p and d must be finite.
 func (s Sampler) sampleRow(g grid, out []float32, p, d [3]float64) {
-	fill, b := s.Fill, s.Boundary
-	if s.Interp == Nearest {
-		for i := range out {
-			fi := float64(i)
-			out[i] = g.nearest(p[0]+fi*d[0], p[1]+fi*d[1], p[2]+fi*d[2], b, fill)
+	lo, hi := 0, len(out)
+	border := s.Boundary == Border
+	if !border {
+		lo, hi = g.insideRange(p, d, len(out))
+		for i := range out[:lo] {
+			out[i] = s.Fill
 		}
-		return
+		for i := range out[hi:] {
+			out[hi+i] = s.Fill
+		}
 	}
-	for i := range out {
+	for i := lo; i < hi; i++ {
 		fi := float64(i)
-		out[i] = g.linear(p[0]+fi*d[0], p[1]+fi*d[1], p[2]+fi*d[2], b, fill)
+		x, y, z := p[0]+fi*d[0], p[1]+fi*d[1], p[2]+fi*d[2]
+		if border {
+			x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
+		}
+		if s.Interp == Nearest {
+			out[i] = g.nearestIn(x, y, z)
+		} else {
+			out[i] = g.lerp3(x, y, z)
+		}
 	}
 }
 
@@ -181,7 +252,8 @@ func (s Sampler) sampleRow(g grid, out []float32, p, d [3]float64) {
 // vox maps dst's voxel indices to: dst(i,j,k) = src(vox·(i,j,k,1)). vox is
 // the voxel→voxel map, usually src.Affine⁻¹ · T · dst.Affine for a world
 // transform T (see Resample). dst's Dims and Data must already be set; its
-// Affine is not used or changed. Slices of dst are computed in parallel.
+// Affine is not used or changed; its Data must not overlap src's. Slices
+// of dst are computed in parallel.
 func ResampleInto(dst, src *Volume, vox Affine, s Sampler) error {
 	if err := dst.check(); err != nil {
 		return fmt.Errorf("volume: resample destination: %w", err)
@@ -192,8 +264,8 @@ func ResampleInto(dst, src *Volume, vox Affine, s Sampler) error {
 	if err := s.validate(); err != nil {
 		return err
 	}
-	if !vox.IsFinite() {
-		return fmt.Errorf("volume: voxel map %v has non-finite entries", vox)
+	if err := checkReach(vox, dst.Dims); err != nil {
+		return err
 	}
 	g := grid{data: src.Data, nx: src.Dims[0], ny: src.Dims[1], nz: src.Dims[2]}
 	nx, ny, nz := dst.Dims[0], dst.Dims[1], dst.Dims[2]
@@ -207,6 +279,33 @@ func ResampleInto(dst, src *Volume, vox Affine, s Sampler) error {
 			}
 		}
 	})
+	return nil
+}
+
+// maxCoord bounds the source coordinates a voxel map may produce: far
+// beyond any grid, yet small enough that p + i·d never overflows.
+const maxCoord = 1e18
+
+// checkReach verifies that vox maps every voxel of a grid of dims to
+// finite source coordinates of sane size (checking the grid's corners
+// suffices, the map being affine).
+func checkReach(vox Affine, dims [3]int) error {
+	if !vox.IsFinite() {
+		return fmt.Errorf("volume: voxel map %v has non-finite entries", vox)
+	}
+	for c := 0; c < 8; c++ {
+		var v [3]float64
+		for r := 0; r < 3; r++ {
+			if c>>r&1 == 1 {
+				v[r] = float64(dims[r] - 1)
+			}
+		}
+		for _, x := range vox.Apply(v) {
+			if !(math.Abs(x) < maxCoord) {
+				return fmt.Errorf("volume: voxel map %v sends voxel %v to coordinate %g", vox, v, x)
+			}
+		}
+	}
 	return nil
 }
 

@@ -193,3 +193,16 @@ func TestAffineInverse(t *testing.T) {
 		t.Error("singular matrix inverted")
 	}
 }
+
+// A voxel map that throws the grid to astronomically large coordinates is
+// an error, not an overflow inside the sampling loops.
+func TestResampleHugeMap(t *testing.T) {
+	v, _ := volume.New([3]int{3, 3, 3}, volume.Identity())
+	dst, _ := volume.New([3]int{3, 3, 3}, volume.Identity())
+	huge := volume.Scaling([3]float64{1e307, 1, 1})
+	for _, b := range []volume.Boundary{volume.Constant, volume.Border} {
+		if err := volume.ResampleInto(dst, v, huge, volume.Sampler{Boundary: b}); err == nil {
+			t.Errorf("%v: voxel map %v accepted", b, huge)
+		}
+	}
+}
