@@ -216,10 +216,8 @@ func (h *Header) Validate() error {
 		return fmt.Errorf("%w: bitpix %d does not match datatype %s (want %d)", ErrInvalidHeader, h.Bitpix, h.Datatype, want)
 	}
 	if h.Version == 1 {
-		for i := 1; i <= h.NDim(); i++ {
-			if h.Dim[i] > math.MaxInt16 {
-				return fmt.Errorf("%w: dim[%d] = %d does not fit NIfTI-1's int16 (use NIfTI-2)", ErrInvalidHeader, i, h.Dim[i])
-			}
+		if err := h.checkWidths1(); err != nil {
+			return err
 		}
 	}
 	if h.VoxOffset < 0 {
@@ -228,6 +226,33 @@ func (h *Header) Validate() error {
 	s := h.SclSlope
 	if s != 0 && !math.IsNaN(s) && !math.IsInf(s, 0) && (math.IsNaN(h.SclInter) || math.IsInf(h.SclInter, 0)) {
 		return fmt.Errorf("%w: valid scl_slope %g but scl_inter %g is not finite", ErrInvalidHeader, s, h.SclInter)
+	}
+	return nil
+}
+
+// checkWidths1 checks that the integer fields fit NIfTI-1's narrower types.
+func (h *Header) checkWidths1() error {
+	for i, d := range h.Dim {
+		if d < math.MinInt16 || d > math.MaxInt16 {
+			return fmt.Errorf("%w: dim[%d] = %d does not fit NIfTI-1's int16 (use NIfTI-2)", ErrInvalidHeader, i, d)
+		}
+	}
+	for _, f := range []struct {
+		name   string
+		v      int64
+		lo, hi int64
+	}{
+		{"slice_start", h.SliceStart, math.MinInt16, math.MaxInt16},
+		{"slice_end", h.SliceEnd, math.MinInt16, math.MaxInt16},
+		{"intent_code", int64(h.IntentCode), math.MinInt16, math.MaxInt16},
+		{"qform_code", int64(h.QformCode), math.MinInt16, math.MaxInt16},
+		{"sform_code", int64(h.SformCode), math.MinInt16, math.MaxInt16},
+		{"slice_code", int64(h.SliceCode), 0, math.MaxUint8},
+		{"xyzt_units", int64(h.XYZTUnits), 0, math.MaxUint8},
+	} {
+		if f.v < f.lo || f.v > f.hi {
+			return fmt.Errorf("%w: %s = %d does not fit NIfTI-1 (range %d..%d; use NIfTI-2)", ErrInvalidHeader, f.name, f.v, f.lo, f.hi)
+		}
 	}
 	return nil
 }

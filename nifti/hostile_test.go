@@ -165,4 +165,10 @@ func TestWriteRejects(t *testing.T) {
 	if err := Write(&bytes.Buffer{}, img, nil); err != nil {
 		t.Errorf("NIfTI-2 with dim 40000: %v", err)
 	}
+	img.Header.Version, img.Header.Dim = 1, [8]int64{1, 4}
+	img.Data = make([]byte, 4)
+	img.Header.XYZTUnits = 300
+	if err := Write(&bytes.Buffer{}, img, nil); !errors.Is(err, ErrInvalidHeader) || !strings.Contains(err.Error(), "xyzt_units") {
+		t.Errorf("xyzt_units 300 in NIfTI-1: %v", err)
+	}
 }
