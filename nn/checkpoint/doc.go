@@ -30,6 +30,10 @@
 // entries land in Checkpoint.Meta. Options.StripPrefix = "module." undoes
 // DataParallel naming.
 //
+// WritePyTorch writes float32 state dicts in torch.save's zip format
+// (records aligned to 64 bytes, pickle protocol 2), so weights trained
+// here load in PyTorch with torch.load(weights_only=True).
+//
 // # Safetensors
 //
 // ReadSafetensors reads F32, F64, F16, BF16, I64, I32, I16, I8, U8 and

@@ -84,13 +84,16 @@ func rebuildTensor(args pyTuple) (any, error) {
 		return nil, fmt.Errorf("%w: _rebuild_tensor size %v and stride %v invalid", ErrPickle, args[2], args[3])
 	}
 	t := &tensorRef{st: st, offset: off, size: make([]int, len(size)), stride: stride}
-	last := off // storage index of the last element
 	empty := false
 	for i, s := range size {
 		t.size[i] = int(s)
-		if s == 0 {
-			empty = true
-		}
+		empty = empty || s == 0
+	}
+	if empty {
+		return t, nil // no element is ever read: any strides are valid
+	}
+	last := off // storage index of the last element
+	for i, s := range size {
 		if s > 1 && stride[i] > 0 {
 			if stride[i] > st.numel/(s-1) {
 				return nil, viewError(t, st)
@@ -98,7 +101,7 @@ func rebuildTensor(args pyTuple) (any, error) {
 			last += (s - 1) * stride[i]
 		}
 	}
-	if !empty && last >= st.numel {
+	if last >= st.numel {
 		return nil, viewError(t, st)
 	}
 	return t, nil
@@ -194,6 +197,9 @@ func (t *tensorRef) contiguous() bool {
 // value.
 func (t *tensorRef) toFloat32(raw []byte, n int64) []float32 {
 	out := make([]float32, n)
+	if n == 0 {
+		return out // an empty view may carry any offset
+	}
 	dec := decodeFloat32(t.st.dt)
 	sz := int64(t.st.dt.size)
 	if t.contiguous() {
