@@ -64,11 +64,21 @@ func releasePlan(k planKey, e *planEntry) {
 
 // withPlan runs fn with a plan for k whose weights are current.
 func withPlan(k planKey, fn func(e *planEntry) error) error {
-	e, err := acquirePlan(k)
+	e, err := checkout(k)
 	if err != nil {
 		return err
 	}
 	defer releasePlan(k, e)
+	return fn(e)
+}
+
+// checkout acquires a plan for k and makes its packed weights current; the
+// caller must releasePlan it.
+func checkout(k planKey) (*planEntry, error) {
+	e, err := acquirePlan(k)
+	if err != nil {
+		return nil, err
+	}
 	if !e.set || e.ver != k.w.version {
 		if k.transposed {
 			err = e.tplan.SetWeights(k.w.Data)
@@ -76,11 +86,12 @@ func withPlan(k planKey, fn func(e *planEntry) error) error {
 			err = e.plan.SetWeights(k.w.Data)
 		}
 		if err != nil {
-			return err
+			releasePlan(k, e)
+			return nil, err
 		}
 		e.set, e.ver = true, k.w.version
 	}
-	return fn(e)
+	return e, nil
 }
 
 func (c *convGeom) params() conv.Params {

@@ -3,6 +3,8 @@ package nn
 import (
 	"errors"
 	"fmt"
+
+	"github.com/metasurv/metasurv/internal/conv"
 )
 
 // Options configures a Graph. The zero value is an inference graph that
@@ -27,14 +29,18 @@ type Options struct {
 // an empty tensor, and every later operation returns at once; check Err
 // after the forward pass. A Graph is not safe for concurrent use.
 type Graph struct {
-	grad   bool
-	noGrad int
-	arena  *Arena
-	rng    *RNG
-	tape   []*node
-	err    error
-	dead   *Tensor
-	idx    []int32 // max-pool indices in inference
+	grad      bool
+	noGrad    int
+	arena     *Arena
+	rng       *RNG
+	tape      []*node
+	err       error
+	dead      *Tensor
+	idx       []int32 // max-pool indices in inference
+	job       *pjob
+	ufn       func(float32) float32 // elementwise function of the running unary job
+	unaryBody func(j *pjob, lo, hi int)
+	ep        conv.Epilogue
 }
 
 // node is one recorded operation: back receives the gradient of out and
@@ -50,7 +56,14 @@ func NewGraph(opts Options) *Graph {
 	if r == nil {
 		r = NewRNG(0)
 	}
-	return &Graph{grad: opts.Grad, arena: opts.Arena, rng: r, dead: &Tensor{Shape: []int{0}}}
+	g := &Graph{grad: opts.Grad, arena: opts.Arena, rng: r, dead: &Tensor{Shape: []int{0}}, job: newPjob()}
+	g.unaryBody = func(j *pjob, lo, hi int) {
+		f, dst := g.ufn, j.s[0][lo:hi]
+		for i, v := range j.s[1][lo:hi] {
+			dst[i] = f(v)
+		}
+	}
+	return g
 }
 
 // Reset forgets the tape and the error and resets the arena, so the graph

@@ -96,9 +96,14 @@ func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 	if b != nil {
 		bias = b.Data
 	}
-	if err := withPlan(key, func(e *planEntry) error {
-		return e.plan.Forward(out.Data, x.Data, &conv.Epilogue{Bias: bias})
-	}); err != nil {
+	e, err := checkout(key)
+	if err == nil {
+		g.ep = conv.Epilogue{Bias: bias}
+		err = e.plan.Forward(out.Data, x.Data, &g.ep)
+		g.ep = conv.Epilogue{}
+		releasePlan(key, e)
+	}
+	if err != nil {
 		return g.fail("conv3d: %v", err)
 	}
 	ins := [3]*Tensor{x, w, x}
@@ -106,6 +111,16 @@ func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 		ins[2] = b
 	}
 	if g.rec(ins[:]...) {
+		g.recordConv(out, x, w, b, key, c)
+	}
+	return out
+}
+
+// recordConv records the backward of Conv3d (in its own function so that
+// the forward pass's variables are not captured, and not heap-allocated,
+// when nothing is recorded).
+func (g *Graph) recordConv(out, x, w, b *Tensor, key planKey, c convGeom) {
+	{
 		g.record(out, func(gout []float32) {
 			must(withPlan(key, func(e *planEntry) error {
 				var err error
@@ -125,7 +140,6 @@ func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 			}))
 		})
 	}
-	return out
 }
 
 // ConvTranspose3d computes torch.nn.functional.conv_transpose3d: x (N, Cin,
@@ -166,7 +180,12 @@ func (g *Graph) ConvTranspose3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 	if b != nil {
 		bias = b.Data
 	}
-	if err := withPlan(key, func(e *planEntry) error { return e.tplan.Forward(out.Data, x.Data, bias) }); err != nil {
+	e, err := checkout(key)
+	if err == nil {
+		err = e.tplan.Forward(out.Data, x.Data, bias)
+		releasePlan(key, e)
+	}
+	if err != nil {
 		return g.fail("conv_transpose3d: %v", err)
 	}
 	ins := [3]*Tensor{x, w, x}
@@ -174,6 +193,14 @@ func (g *Graph) ConvTranspose3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 		ins[2] = b
 	}
 	if g.rec(ins[:]...) {
+		g.recordConvT(out, x, w, b, key, c, cout)
+	}
+	return out
+}
+
+// recordConvT records the backward of ConvTranspose3d.
+func (g *Graph) recordConvT(out, x, w, b *Tensor, key planKey, c convGeom, cout int) {
+	{
 		g.record(out, func(gout []float32) {
 			must(withPlan(key, func(e *planEntry) error {
 				var err error
@@ -193,7 +220,6 @@ func (g *Graph) ConvTranspose3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 			}))
 		})
 	}
-	return out
 }
 
 // channelSum sums gy (n, c, vol) over n and vol into gb (c).

@@ -14,10 +14,15 @@ type bshape struct {
 	sa, sb []int // element strides of a and b per coalesced dim (0 = broadcast)
 }
 
-// broadcastShapes returns the NumPy broadcast of a and b.
-func broadcastShapes(a, b []int) ([]int, bool) {
+// broadcastShapes returns the NumPy broadcast of a and b (in buf when it
+// is large enough).
+func broadcastShapes(buf, a, b []int) ([]int, bool) {
 	n := max(len(a), len(b))
-	out := make([]int, n)
+	out := buf[:0]
+	if cap(out) < n {
+		out = make([]int, 0, n)
+	}
+	out = out[:n]
 	for i := 0; i < n; i++ {
 		da, db := 1, 1
 		if j := len(a) - n + i; j >= 0 {
@@ -126,11 +131,20 @@ func (g *Graph) binary(a, b *Tensor, op binOp) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
-	shape, ok := broadcastShapes(a.Shape, b.Shape)
+	var sb [8]int
+	shape, ok := broadcastShapes(sb[:], a.Shape, b.Shape)
 	if !ok {
 		return g.fail("cannot broadcast shapes %v and %v", a.Shape, b.Shape)
 	}
 	out := g.alloc(shape...)
+	rec := g.rec(a, b)
+	if len(a.Data) == len(out.Data) && len(b.Data) == len(out.Data) && !rec {
+		// Same shapes (residual additions): no broadcast bookkeeping.
+		j := g.job
+		j.s[0], j.s[1], j.s[2], j.i[0] = out.Data, a.Data, b.Data, int(op)
+		g.runJob(len(out.Data), 1, binaryBody)
+		return out
+	}
 	bs := newBshape(a.Shape, b.Shape, shape)
 	inner := bs.out[len(bs.out)-1]
 	pfor(bs.outer(), inner, func(lo, hi int) {
@@ -138,7 +152,7 @@ func (g *Graph) binary(a, b *Tensor, op binOp) *Tensor {
 			binRun(op, out.Data[o:o+n], a.Data[ia:], b.Data[ib:], sa, sb)
 		})
 	})
-	if g.rec(a, b) {
+	if rec {
 		g.record(out, func(gout []float32) { g.binaryBack(a, b, op, bs, gout) })
 	}
 	return out
@@ -262,11 +276,9 @@ func (g *Graph) affine(x *Tensor, s, c float32) *Tensor {
 		return g.dead
 	}
 	out := g.alloc(x.Shape...)
-	pfor(len(x.Data), 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out.Data[i] = s*x.Data[i] + c
-		}
-	})
+	j := g.job
+	j.s[0], j.s[1], j.f[0], j.f[1] = out.Data, x.Data, s, c
+	g.runJob(len(x.Data), 1, affineBody)
 	if g.rec(x) {
 		g.record(out, func(gout []float32) {
 			gx, fresh := g.gradBuf(x)
@@ -346,7 +358,8 @@ func (g *Graph) ReLU(x *Tensor) *Tensor {
 		return g.dead
 	}
 	out := g.alloc(x.Shape...)
-	ops.ReLU(out.Data, x.Data)
+	g.job.s[0], g.job.s[1] = out.Data, x.Data
+	g.runJob(len(x.Data), 1, reluBody)
 	if g.rec(x) {
 		g.record(out, func(gout []float32) {
 			g.gradInto(x, func(dx []float32) { ops.ReLUBackward(dx, out.Data, gout) })
@@ -438,13 +451,10 @@ func (g *Graph) unary(x *Tensor, fn unaryFn) *Tensor {
 		return g.dead
 	}
 	out := g.alloc(x.Shape...)
-	f := fn.f
-	pfor(len(x.Data), 8, func(lo, hi int) {
-		xs, ys := x.Data[lo:hi], out.Data[lo:hi]
-		for i, v := range xs {
-			ys[i] = f(v)
-		}
-	})
+	g.job.s[0], g.job.s[1] = out.Data, x.Data
+	g.ufn = fn.f
+	g.runJob(len(x.Data), 8, g.unaryBody)
+	g.ufn = nil
 	if g.rec(x) {
 		g.record(out, func(gout []float32) {
 			gx, fresh := g.gradBuf(x)
@@ -532,4 +542,22 @@ func (g *Graph) Dropout(x *Tensor, p float64) *Tensor {
 		}
 	}
 	return g.Mul(x, mask)
+}
+
+func reluBody(j *pjob, lo, hi int) {
+	dst, x := j.s[0][lo:hi], j.s[1][lo:hi]
+	for i, v := range x {
+		dst[i] = max(v, 0)
+	}
+}
+
+func binaryBody(j *pjob, lo, hi int) {
+	binRun(binOp(j.i[0]), j.s[0][lo:hi], j.s[1][lo:hi], j.s[2][lo:hi], 1, 1)
+}
+
+func affineBody(j *pjob, lo, hi int) {
+	dst, x, s, c := j.s[0][lo:hi], j.s[1][lo:hi], j.f[0], j.f[1]
+	for i, v := range x {
+		dst[i] = s*v + c
+	}
 }

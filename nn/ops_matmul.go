@@ -96,7 +96,8 @@ func (g *Graph) Linear(x, w, b *Tensor) *Tensor {
 		return g.fail("Linear: bias of %d values for %d outputs", len(b.Data), outF)
 	}
 	rows := len(x.Data) / max(in, 1)
-	shape := append(append([]int(nil), x.Shape[:nd-1]...), outF)
+	var sb [8]int
+	shape := append(append(sb[:0], x.Shape[:nd-1]...), outF)
 	out := g.alloc(shape...)
 	betaF := float32(0)
 	if b != nil {

@@ -47,37 +47,13 @@ func (g *Graph) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOp
 	stats := g.alloc(2, c) // mean, invstd
 	mean, inv := stats.Data[:c], stats.Data[c:]
 	y := g.alloc(x.Shape...)
-	pfor(c, 2*m, func(lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
-			var mu, vr float64
-			if o.Training {
-				mu, vr = channelStats(x.Data, n, c, s, ch)
-				if runMean != nil {
-					runMean.Data[ch] = float32((1-o.Momentum)*float64(runMean.Data[ch]) + o.Momentum*mu)
-				}
-				if runVar != nil {
-					runVar.Data[ch] = float32((1-o.Momentum)*float64(runVar.Data[ch]) + o.Momentum*vr*float64(m)/float64(m-1))
-				}
-			} else {
-				mu, vr = float64(runMean.Data[ch]), float64(runVar.Data[ch])
-			}
-			is := 1 / math.Sqrt(vr+o.Eps)
-			mean[ch], inv[ch] = float32(mu), float32(is)
-			a, b := float32(is), float32(-mu*is)
-			if gamma != nil {
-				a, b = a*gamma.Data[ch], b*gamma.Data[ch]
-			}
-			if beta != nil {
-				b += beta.Data[ch]
-			}
-			for i := 0; i < n; i++ {
-				src, dst := x.Data[(i*c+ch)*s:(i*c+ch+1)*s], y.Data[(i*c+ch)*s:(i*c+ch+1)*s]
-				for j, v := range src {
-					dst[j] = a*v + b
-				}
-			}
-		}
-	})
+	j := g.job
+	j.s[0], j.s[1], j.s[2] = x.Data, y.Data, stats.Data
+	j.t = [4]*Tensor{gamma, beta, runMean, runVar}
+	j.i[0], j.i[1], j.i[2] = n, c, s
+	j.d = [2]float64{o.Momentum, o.Eps}
+	j.b = o.Training
+	g.runJob(c, 2*m, bnForwardBody)
 	if g.rec(x, orSelf(gamma, x), orSelf(beta, x)) {
 		training := o.Training
 		g.record(y, func(gout []float32) {
@@ -300,4 +276,43 @@ func (g *Graph) gradAccOpt(t *Tensor) []float32 {
 		return nil
 	}
 	return g.gradAcc(t)
+}
+
+// bnForwardBody normalises channels [lo, hi) (see Graph.BatchNorm).
+func bnForwardBody(j *pjob, lo, hi int) {
+	x, y, stats := j.s[0], j.s[1], j.s[2]
+	gamma, beta, runMean, runVar := j.t[0], j.t[1], j.t[2], j.t[3]
+	n, c, s := j.i[0], j.i[1], j.i[2]
+	momentum, eps := j.d[0], j.d[1]
+	m := n * s
+	mean, inv := stats[:c], stats[c:]
+	for ch := lo; ch < hi; ch++ {
+		var mu, vr float64
+		if j.b {
+			mu, vr = channelStats(x, n, c, s, ch)
+			if runMean != nil {
+				runMean.Data[ch] = float32((1-momentum)*float64(runMean.Data[ch]) + momentum*mu)
+			}
+			if runVar != nil {
+				runVar.Data[ch] = float32((1-momentum)*float64(runVar.Data[ch]) + momentum*vr*float64(m)/float64(m-1))
+			}
+		} else {
+			mu, vr = float64(runMean.Data[ch]), float64(runVar.Data[ch])
+		}
+		is := 1 / math.Sqrt(vr+eps)
+		mean[ch], inv[ch] = float32(mu), float32(is)
+		a, b := float32(is), float32(-mu*is)
+		if gamma != nil {
+			a, b = a*gamma.Data[ch], b*gamma.Data[ch]
+		}
+		if beta != nil {
+			b += beta.Data[ch]
+		}
+		for i := 0; i < n; i++ {
+			src, dst := x[(i*c+ch)*s:(i*c+ch+1)*s], y[(i*c+ch)*s:(i*c+ch+1)*s]
+			for k, v := range src {
+				dst[k] = a*v + b
+			}
+		}
+	}
 }

@@ -16,7 +16,13 @@ func (g *Graph) reduce(x *Tensor, keep, mean bool, axes []int) *Tensor {
 		return g.dead
 	}
 	nd := len(x.Shape)
-	red := make([]bool, nd)
+	var redBuf [8]bool
+	var kBuf, oBuf [8]int
+	red, kshape, oshape := redBuf[:0], kBuf[:0], oBuf[:0]
+	if nd > 8 {
+		red, kshape, oshape = make([]bool, 0, nd), make([]int, 0, nd), make([]int, 0, nd)
+	}
+	red, kshape = red[:nd], kshape[:nd]
 	if len(axes) == 0 {
 		for i := range red {
 			red[i] = true
@@ -29,8 +35,6 @@ func (g *Graph) reduce(x *Tensor, keep, mean bool, axes []int) *Tensor {
 		}
 		red[ax] = true
 	}
-	kshape := make([]int, nd) // keep-dims shape
-	var oshape []int
 	cnt := 1
 	for i, d := range x.Shape {
 		if red[i] {
@@ -44,27 +48,25 @@ func (g *Graph) reduce(x *Tensor, keep, mean bool, axes []int) *Tensor {
 		kshape[i] = d
 		oshape = append(oshape, d)
 	}
-	if oshape == nil {
-		oshape = []int{}
-	}
 	scale := float32(1)
 	if mean && cnt > 0 {
 		scale = 1 / float32(cnt)
 	}
 	out := g.zeros(oshape...)
+	rec := g.rec(x)
+	if suffix := trailing(red); suffix && !rec {
+		// Reducing trailing dims of an [outer, inner] layout (global pooling).
+		j := g.job
+		j.s[0], j.s[1], j.i[0], j.f[0] = out.Data, x.Data, cnt, scale
+		g.runJob(len(out.Data), cnt, rowSumBody)
+		return out
+	}
 	bs := newBshape(x.Shape, kshape, x.Shape)
-	// Fast path: reducing trailing dims of a [outer, inner] layout.
 	if len(bs.out) <= 2 && bs.sb[len(bs.sb)-1] == 0 {
 		inner := bs.out[len(bs.out)-1]
-		pfor(len(out.Data), inner, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				var s float64
-				for _, v := range x.Data[r*inner : (r+1)*inner] {
-					s += float64(v)
-				}
-				out.Data[r] = float32(s) * scale
-			}
-		})
+		j := g.job
+		j.s[0], j.s[1], j.i[0], j.f[0] = out.Data, x.Data, inner, scale
+		g.runJob(len(out.Data), inner, rowSumBody)
 	} else {
 		bs.runs(0, bs.outer(), func(o, ia, ib, n, sa, sb int) {
 			for i := 0; i < n; i++ {
@@ -75,7 +77,7 @@ func (g *Graph) reduce(x *Tensor, keep, mean bool, axes []int) *Tensor {
 			out.Data[i] *= scale
 		}
 	}
-	if g.rec(x) {
+	if rec {
 		g.record(out, func(gout []float32) {
 			gx, fresh := g.gradBuf(x)
 			pfor(bs.outer(), bs.out[len(bs.out)-1], func(lo, hi int) {
@@ -92,4 +94,27 @@ func (g *Graph) reduce(x *Tensor, keep, mean bool, axes []int) *Tensor {
 		})
 	}
 	return out
+}
+
+// trailing reports whether the reduced axes form a suffix of the shape.
+func trailing(red []bool) bool {
+	seen := false
+	for _, r := range red {
+		if seen && !r {
+			return false
+		}
+		seen = seen || r
+	}
+	return true
+}
+
+func rowSumBody(j *pjob, lo, hi int) {
+	out, x, inner, scale := j.s[0], j.s[1], j.i[0], j.f[0]
+	for r := lo; r < hi; r++ {
+		var s float64
+		for _, v := range x[r*inner : (r+1)*inner] {
+			s += float64(v)
+		}
+		out[r] = float32(s) * scale
+	}
 }

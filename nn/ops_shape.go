@@ -6,13 +6,16 @@ func (g *Graph) Reshape(x *Tensor, shape ...int) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
-	s, err := inferShape(len(x.Data), shape)
+	var sb [8]int
+	s, err := inferShapeInto(sb[:0], len(x.Data), shape)
 	if err != nil {
 		return g.SetErr(err)
 	}
-	out := &Tensor{Shape: s, Data: x.Data}
+	var out *Tensor
 	if g.arena != nil {
 		out = g.arena.view(x.Data, s)
+	} else {
+		out = &Tensor{Shape: append([]int(nil), s...), Data: x.Data}
 	}
 	if g.rec(x) {
 		g.record(out, func(gout []float32) { g.accum(x, gout) })

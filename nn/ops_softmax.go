@@ -18,34 +18,9 @@ func (g *Graph) softmax(x *Tensor, axis int, logOut bool) *Tensor {
 	}
 	outer, n, inner := axisSplit(x.Shape, ax)
 	out := g.alloc(x.Shape...)
-	pfor(outer*inner, n*8, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			base := (r/inner)*n*inner + r%inner
-			m := float32(math.Inf(-1))
-			for i := 0; i < n; i++ {
-				m = max(m, x.Data[base+i*inner])
-			}
-			var s float64
-			for i := 0; i < n; i++ {
-				e := math.Exp(float64(x.Data[base+i*inner] - m))
-				s += e
-				if !logOut {
-					out.Data[base+i*inner] = float32(e)
-				}
-			}
-			if logOut {
-				ls := m + float32(math.Log(s))
-				for i := 0; i < n; i++ {
-					out.Data[base+i*inner] = x.Data[base+i*inner] - ls
-				}
-			} else {
-				inv := float32(1 / s)
-				for i := 0; i < n; i++ {
-					out.Data[base+i*inner] *= inv
-				}
-			}
-		}
-	})
+	j := g.job
+	j.s[0], j.s[1], j.i[0], j.i[1], j.b = out.Data, x.Data, n, inner, logOut
+	g.runJob(outer*inner, n*8, softmaxBody)
 	if g.rec(x) {
 		g.record(out, func(gout []float32) {
 			gx, fresh := g.gradBuf(x)
@@ -79,4 +54,36 @@ func (g *Graph) softmax(x *Tensor, axis int, logOut bool) *Tensor {
 		})
 	}
 	return out
+}
+
+// softmaxBody normalises rows [lo, hi) of an (outer·inner) × n layout
+// with stride inner along the softmax axis.
+func softmaxBody(j *pjob, lo, hi int) {
+	out, x, n, inner, logOut := j.s[0], j.s[1], j.i[0], j.i[1], j.b
+	for r := lo; r < hi; r++ {
+		base := (r/inner)*n*inner + r%inner
+		m := float32(math.Inf(-1))
+		for i := 0; i < n; i++ {
+			m = max(m, x[base+i*inner])
+		}
+		var s float64
+		for i := 0; i < n; i++ {
+			e := math.Exp(float64(x[base+i*inner] - m))
+			s += e
+			if !logOut {
+				out[base+i*inner] = float32(e)
+			}
+		}
+		if logOut {
+			ls := m + float32(math.Log(s))
+			for i := 0; i < n; i++ {
+				out[base+i*inner] = x[base+i*inner] - ls
+			}
+		} else {
+			inv := float32(1 / s)
+			for i := 0; i < n; i++ {
+				out[base+i*inner] *= inv
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Tensor is a dense float32 array, row-major and contiguous (N, C, D, H, W
@@ -146,27 +147,32 @@ func numel(shape []int) (int, error) {
 
 // inferShape resolves one -1 entry so that the shape holds n elements.
 func inferShape(n int, shape []int) ([]int, error) {
-	s := append([]int(nil), shape...)
+	return inferShapeInto(nil, n, shape)
+}
+
+// inferShapeInto is inferShape writing into buf (appended from length 0).
+func inferShapeInto(buf []int, n int, shape []int) ([]int, error) {
+	s := append(buf[:0], shape...)
 	inf, prod := -1, 1
 	for i, d := range s {
 		switch {
 		case d == -1 && inf < 0:
 			inf = i
 		case d < 0:
-			return nil, fmt.Errorf("nn: bad dimension %d in shape %v", d, shape)
+			return nil, fmt.Errorf("nn: bad dimension %d in shape %v", d, slices.Clone(shape))
 		default:
 			prod *= d
 		}
 	}
 	if inf >= 0 {
 		if prod == 0 || n%prod != 0 {
-			return nil, fmt.Errorf("nn: cannot infer -1 in shape %v for %d elements", shape, n)
+			return nil, fmt.Errorf("nn: cannot infer -1 in shape %v for %d elements", slices.Clone(shape), n)
 		}
 		s[inf] = n / prod
 		prod *= s[inf]
 	}
 	if prod != n {
-		return nil, fmt.Errorf("nn: shape %v holds %d elements, tensor has %d", shape, prod, n)
+		return nil, fmt.Errorf("nn: shape %v holds %d elements, tensor has %d", slices.Clone(shape), prod, n)
 	}
 	return s, nil
 }

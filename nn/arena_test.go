@@ -1,0 +1,36 @@
+package nn
+
+import "testing"
+
+// An inference pass through an arena allocates nothing after warm-up (the
+// operations of this package; convolution and pooling kernels are measured
+// by BenchmarkForward).
+func TestInferenceZeroAllocs(t *testing.T) {
+	r := NewRNG(1)
+	bn := NewBatchNorm3d(8)
+	bn.Training = false
+	fc := NewLinear(8, 3, true, r)
+	x := randT(r, 2, 8, 16, 16, 16)
+	g := NewGraph(Options{Arena: NewArena()})
+	var out *Tensor
+	run := func() {
+		g.Reset()
+		y := g.ReLU(bn.Forward(g, x))
+		y = g.ReLU(g.Add(g.Scale(y, 0.5), y))
+		out = g.Softmax(fc.Forward(g, g.Reshape(g.Mean(y, false, 2, 3, 4), 2, 8)), 1)
+	}
+	run()
+	want := out.Clone()
+	allocs := testing.AllocsPerRun(5, run)
+	if g.Err() != nil {
+		t.Fatal(g.Err())
+	}
+	for i := range want.Data {
+		if out.Data[i] != want.Data[i] {
+			t.Fatal("arena reuse changed the result")
+		}
+	}
+	if allocs != 0 {
+		t.Errorf("%v allocations per inference pass, want 0", allocs)
+	}
+}
