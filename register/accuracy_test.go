@@ -96,7 +96,8 @@ func TestRigidAccuracy(t *testing.T) {
 	ch2 := loadFixtureVolume(t, "ch2.nii.gz")
 	brain := loadFixtureVolume(t, "ch2bet.nii.gz")
 	cases := []rigidCase{
-		{name: "10deg-14mm-multimodal", angles: [3]float64{6, -5, 6}, shift: [3]float64{8, -10, 6}, invert: true, noise: 0.02, field: 0.15},
+		{name: "10deg-14mm-inverted", angles: [3]float64{6, -5, 6}, shift: [3]float64{8, -10, 6}, invert: true, noise: 0.02, field: 0.15},
+		{name: "15deg-20mm-same", angles: [3]float64{15, 0, 0}, shift: [3]float64{0, 0, 20}, noise: 0.02, field: 0.15},
 	}
 	if os.Getenv("METASURV_REGISTER_SWEEP") != "" {
 		cases = sweepCases()
