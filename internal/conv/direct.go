@@ -18,11 +18,16 @@ import (
 // dropped (about (Ph·Pw)/(OH·OW) - 1 extra work).
 const dirMR, dirNR = 8, 48
 
+// gridSlack zero floats after each padded channel let kernels read whole
+// vectors past the last grid position (at most 64 floats past it).
+const gridSlack = 64
+
 type direct struct {
 	pad      [3]int // phase grid dims Pd, Ph, Pw
 	plane    int    // Ph*Pw
 	phases   int    // prod(stride)
 	spP      int    // channel stride of xp (phase volume + slack)
+	qmax     int    // grid positions up to the last output
 	qTiles   int    // tiles of dirNR grid positions
 	slivers  int    // ceil(ocg/8)
 	offs     []int  // byte offset of every tap
@@ -67,9 +72,9 @@ func newDirect(g *geometry) *direct {
 		d.phases *= s[i]
 	}
 	d.plane = d.pad[1] * d.pad[2]
-	qmax := (g.out[0]-1)*d.plane + (g.out[1]-1)*d.pad[2] + g.out[2]
-	d.qTiles = (qmax + dirNR - 1) / dirNR
-	d.spP = d.pad[0]*d.plane + dirNR
+	d.qmax = (g.out[0]-1)*d.plane + (g.out[1]-1)*d.pad[2] + g.out[2]
+	d.qTiles = (d.qmax + dirNR - 1) / dirNR
+	d.spP = d.pad[0]*d.plane + gridSlack
 	d.slivers = (g.ocg + dirMR - 1) / dirMR
 	for kd := range g.p.Kernel[0] {
 		for kh := range g.p.Kernel[1] {
@@ -108,42 +113,48 @@ func (d *direct) fillPadded(g *geometry, x []float32) {
 	if len(d.xp) < d.phases*g.icg*d.spP {
 		d.xp = make([]float32, d.phases*g.icg*d.spP)
 	}
+	parallel.ForChunks(g.icg, 1, func(lo, hi int) {
+		for ic := lo; ic < hi; ic++ {
+			d.fillChannel(g, d.xp, ic, x[ic*g.inSp:(ic+1)*g.inSp])
+		}
+	})
+}
+
+// fillChannel writes every stride phase of input channel ic (src) into xp
+// (layout [phase][icg][spP]).
+func (d *direct) fillChannel(g *geometry, xp []float32, ic int, src []float32) {
 	in, p, s := g.p.In, g.p.Pad, g.p.Stride
-	parallel.ForChunks(g.icg*d.phases, 1, func(lo, hi int) {
-		for it := lo; it < hi; it++ {
-			ph, ic := it/g.icg, it%g.icg
-			a, b, c := ph/(s[1]*s[2]), ph/s[2]%s[1], ph%s[2]
-			src := x[ic*g.inSp : (ic+1)*g.inSp]
-			dst := d.xp[(ph*g.icg+ic)*d.spP:]
-			// phase cell w holds padded column w*s+c, input column w*s+c-p
-			w0 := max(0, (p[2]-c+s[2]-1)/s[2])
-			w1 := 0
-			if last := in[2] - 1 + p[2] - c; last >= 0 {
-				w1 = min(d.pad[2], last/s[2]+1)
+	for ph := range d.phases {
+		a, b, c := ph/(s[1]*s[2]), ph/s[2]%s[1], ph%s[2]
+		dst := xp[(ph*g.icg+ic)*d.spP:]
+		// phase cell w holds padded column w*s+c, input column w*s+c-p
+		w0 := max(0, (p[2]-c+s[2]-1)/s[2])
+		w1 := 0
+		if last := in[2] - 1 + p[2] - c; last >= 0 {
+			w1 = min(d.pad[2], last/s[2]+1)
+		}
+		for dz := range d.pad[0] {
+			z := dz*s[0] + a - p[0]
+			if z < 0 || z >= in[0] {
+				continue
 			}
-			for dz := range d.pad[0] {
-				z := dz*s[0] + a - p[0]
-				if z < 0 || z >= in[0] {
+			for hy := range d.pad[1] {
+				y := hy*s[1] + b - p[1]
+				if y < 0 || y >= in[1] || w0 >= w1 {
 					continue
 				}
-				for hy := range d.pad[1] {
-					y := hy*s[1] + b - p[1]
-					if y < 0 || y >= in[1] || w0 >= w1 {
-						continue
-					}
-					row := src[(z*in[1]+y)*in[2]:][:in[2]]
-					out := dst[dz*d.plane+hy*d.pad[2]:]
-					if s[2] == 1 {
-						copy(out[w0:w1], row[w0+c-p[2]:])
-						continue
-					}
-					for w := w0; w < w1; w++ {
-						out[w] = row[w*s[2]+c-p[2]]
-					}
+				row := src[(z*in[1]+y)*in[2]:][:in[2]]
+				out := dst[dz*d.plane+hy*d.pad[2]:]
+				if s[2] == 1 {
+					copy(out[w0:w1], row[w0+c-p[2]:])
+					continue
+				}
+				for w := w0; w < w1; w++ {
+					out[w] = row[w*s[2]+c-p[2]]
 				}
 			}
 		}
-	})
+	}
 }
 
 // gridIndex maps grid position q to its output index, or -1 when q is a

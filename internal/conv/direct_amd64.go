@@ -13,3 +13,13 @@ func directKern8x48(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32)
 
 // haveDirect reports whether the direct kernel can run at the current level.
 func haveDirect() bool { return cpu.Current() >= cpu.AVX512 }
+
+// dwKern computes one depthwise channel on its padded grid (dw_amd64.s).
+//
+//go:noescape
+func dwKern(xp *float32, offs *int, w *float32, ntaps int, out *float32, n int)
+
+// dwDots adds the per-tap weight gradients of one depthwise channel.
+//
+//go:noescape
+func dwDots(xp *float32, offs *int, ntaps int, grad *float32, n int, out *float32)

@@ -7,3 +7,11 @@ func directKern8x48(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32) {
 }
 
 func haveDirect() bool { return false }
+
+func dwKern(xp *float32, offs *int, w *float32, ntaps int, out *float32, n int) {
+	panic("conv: depthwise kernel without assembly")
+}
+
+func dwDots(xp *float32, offs *int, ntaps int, grad *float32, n int, out *float32) {
+	panic("conv: depthwise kernel without assembly")
+}

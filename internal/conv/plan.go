@@ -57,7 +57,8 @@ type Plan struct {
 	packT  []*gemm.PackedA // per group: W_gᵀ (k × ocg), built on first BackwardData
 	col    []float32
 	ep     gemm.Epilogue
-	dir    *direct // stride-1 direct kernel, used at AVX-512
+	dir    *direct // direct kernel, used at AVX-512
+	dwf    *dwFast // depthwise direct kernel, used at AVX-512
 	bwd    *Plan   // stride-1 data gradient as a direct convolution
 	bwdW   []float32
 	bwdOK  bool // bwd holds the current weights
@@ -96,6 +97,9 @@ func NewPlan(p Params) (*Plan, error) {
 	if pl.algo == algoIm2col && useDirect(&pl.g) {
 		pl.dir = newDirect(&pl.g)
 	}
+	if pl.algo == algoDepthwise {
+		pl.dwf = newDWFast(&pl.g)
+	}
 	pl.rowFn = pl.im2colRows
 	pl.col2Fn = pl.col2imChannels
 	pl.dwFn = pl.depthwiseChannels
@@ -109,6 +113,9 @@ func (pl *Plan) Params() Params { return pl.g.p }
 func (pl *Plan) Algorithm() string {
 	if pl.direct() {
 		return "direct-avx512"
+	}
+	if pl.dwf != nil && haveDirect() {
+		return "depthwise-avx512"
 	}
 	return pl.algo.String()
 }
@@ -180,6 +187,12 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 		}
 	}
 	if pl.algo == algoDepthwise {
+		if haveDirect() {
+			f := pl.dwf
+			f.x, f.y, f.w, f.ep, f.back = x, y, pl.w, ep, false
+			f.run(g.p.N * g.p.InC)
+			return nil
+		}
 		pl.depthwise(y, x, false)
 		finishEpilogue(y, ep, g.p.N, g.p.OutC, g.outSp)
 		return nil
@@ -289,6 +302,11 @@ func (pl *Plan) BackwardData(dx, dy []float32) error {
 		return err
 	}
 	if pl.algo == algoDepthwise {
+		if haveDirect() {
+			if ok, err := pl.backwardDataDirect(dx, dy); ok || err != nil {
+				return err
+			}
+		}
 		pl.depthwise(dy, dx, true)
 		return nil
 	}
@@ -340,6 +358,12 @@ func (pl *Plan) BackwardWeight(dw, db, x, dy []float32) error {
 			return err
 		}
 		biasGrad(db, dy, g.p.N, g.p.OutC, g.outSp)
+	}
+	if pl.algo == algoDepthwise && haveDirect() {
+		f := pl.dwf
+		f.x, f.y, f.w, f.back = x, dy, dw, true
+		f.run(g.p.InC)
+		return nil
 	}
 	if pl.algo == algoDepthwise {
 		pl.cur.x, pl.cur.y, pl.cur.dw = x, dy, dw
