@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/fixture"
@@ -88,6 +89,26 @@ func modelFiles(tb testing.TB) []string {
 		tb.Fatal("no .pt fixtures")
 	}
 	return files
+}
+
+var (
+	fixtureMu    sync.Mutex
+	fixtureCache = map[string]*Checkpoint{}
+)
+
+// loadFixture loads a fixture model once per test binary; TestFixtureModels
+// checks what it returns, the other tests reuse it.
+func loadFixture(path string) (*Checkpoint, error) {
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	if c, ok := fixtureCache[path]; ok {
+		return c, nil
+	}
+	c, err := LoadCheckpoint(path, Options{})
+	if err == nil {
+		fixtureCache[path] = c
+	}
+	return c, err
 }
 
 func isBuffer(k string) bool {
@@ -329,7 +350,7 @@ func TestFixtureKeyNames(t *testing.T) {
 		if len(full) == 0 {
 			t.Fatalf("manifest has no keys for %s", p.full)
 		}
-		c, err := LoadCheckpoint(filepath.Join(dir, p.small), Options{})
+		c, err := loadFixture(filepath.Join(dir, p.small))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,7 +19,7 @@ import (
 func TestSafetensorsRoundTripFixtures(t *testing.T) {
 	for _, path := range modelFiles(t) {
 		name := filepath.Base(path)
-		c, err := LoadCheckpoint(path, Options{})
+		c, err := loadFixture(path)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
