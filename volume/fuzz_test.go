@@ -67,25 +67,42 @@ func FuzzIOOrientation(f *testing.F) {
 	})
 }
 
-// wellConditioned reports whether every normalised column of a has one
-// entry clearly larger than the others, so that the nearest axes are not
-// nearly tied.
+// wellConditioned reports whether a's columns are nearly orthogonal and
+// each has one entry clearly the largest, on distinct world axes, so that
+// the nearest axes are unambiguous. (Exactly tied columns, such as mirror
+// images, may legitimately be matched differently once permuted: nibabel
+// breaks ties by column index.)
 func wellConditioned(a volume.Affine) bool {
+	var cols [3][3]float64
+	var used [3]bool
 	for c := 0; c < 3; c++ {
-		var m [3]float64
-		n := 0.0
-		for r := 0; r < 3; r++ {
-			m[r] = math.Abs(a[r][c])
-			n = math.Max(n, m[r])
+		n := math.Sqrt(a[0][c]*a[0][c] + a[1][c]*a[1][c] + a[2][c]*a[2][c])
+		if !(n > 0) {
+			return false
 		}
-		big := 0
+		top := 0
 		for r := 0; r < 3; r++ {
-			if m[r] > 0.9*n {
-				big++
+			cols[c][r] = a[r][c] / n
+			if math.Abs(cols[c][r]) > math.Abs(cols[c][top]) {
+				top = r
 			}
 		}
-		if big != 1 {
+		for r := 0; r < 3; r++ {
+			if r != top && math.Abs(cols[c][r]) > 0.9*math.Abs(cols[c][top]) {
+				return false
+			}
+		}
+		if used[top] {
 			return false
+		}
+		used[top] = true
+	}
+	for c := 0; c < 3; c++ {
+		for d := c + 1; d < 3; d++ {
+			dot := cols[c][0]*cols[d][0] + cols[c][1]*cols[d][1] + cols[c][2]*cols[d][2]
+			if math.Abs(dot) > 0.1 {
+				return false
+			}
 		}
 	}
 	return true

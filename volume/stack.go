@@ -93,3 +93,31 @@ func (s *Stack) Channel(c int) (*Volume, error) {
 // Tensor returns Data with its shape (C, D, H, W), ready for nn to wrap
 // without copying.
 func (s *Stack) Tensor() ([]float32, [4]int) { return s.Data, s.Shape() }
+
+// Resize resizes every channel to dims with mode, exactly as Volume.Resize
+// does each one (MONAI Resize on the C, D, H, W tensor), and scales the
+// affine by ResizeAffine. Missing channels stay zero and not present.
+func (s *Stack) Resize(dims [3]int, mode ResizeMode) (*Stack, error) {
+	n, err := NumVoxels(s.Dims)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Present) != len(s.Names) || len(s.Data) != len(s.Names)*n {
+		return nil, fmt.Errorf("%w: stack of %d names, %d presence flags and %d values for dims %v",
+			ErrShape, len(s.Names), len(s.Present), len(s.Data), s.Dims)
+	}
+	vols := make([]*Volume, len(s.Names))
+	for c := range vols {
+		if !s.Present[c] {
+			continue
+		}
+		v, err := s.Channel(c)
+		if err != nil {
+			return nil, err
+		}
+		if vols[c], err = v.Resize(dims, mode); err != nil {
+			return nil, fmt.Errorf("volume: resizing channel %q: %w", s.Names[c], err)
+		}
+	}
+	return NewStack(s.Names, vols)
+}
