@@ -16,11 +16,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/metasurv/metasurv/nifti"
 )
 
+// report is one output line.
 type report struct {
 	File  string `json:"file"`
 	Error string `json:"error,omitempty"`
@@ -32,21 +34,32 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: niftiinfo FILE...")
 		os.Exit(2)
 	}
-	enc := json.NewEncoder(os.Stdout)
-	status := 0
-	for _, path := range os.Args[1:] {
+	ok, err := run(os.Stdout, os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if !ok || err != nil {
+		os.Exit(1)
+	}
+}
+
+// run writes one JSON line per file to w; ok is false if a file could not
+// be read (its line then carries the error).
+func run(w io.Writer, paths []string) (ok bool, err error) {
+	enc := json.NewEncoder(w)
+	ok = true
+	for _, path := range paths {
 		r := report{File: path}
 		img, err := nifti.ReadFile(path, nil)
 		if err == nil {
 			r.Info, err = nifti.Inspect(img)
 		}
 		if err != nil {
-			r.Error, status = err.Error(), 1
+			r.Error, ok = err.Error(), false
 		}
 		if err := enc.Encode(r); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			return false, err
 		}
 	}
-	os.Exit(status)
+	return ok, nil
 }
