@@ -97,14 +97,25 @@ func MaxPool3d(y []float32, idx []int32, x []float32, nc int, in [3]int, p Pool)
 			xc, yc, ic := x[c*sIn:(c+1)*sIn], y[c*sOut:(c+1)*sOut], idx[c*sOut:(c+1)*sOut]
 			o := 0
 			for od := range out[0] {
+				kd0, kd1 := p.taps(0, od, in[0])
 				for oh := range out[1] {
+					kh0, kh1 := p.taps(1, oh, in[1])
 					for ow := range out[2] {
+						kw0, kw1 := p.taps(2, ow, in[2])
 						best, bi := float32(math.Inf(-1)), int32(-1)
-						p.window(in, od, oh, ow, func(i int) {
-							if v := xc[i]; bi < 0 || v > best || v != v {
-								best, bi = v, int32(i)
+						for kd := kd0; kd < kd1; kd++ {
+							d := od*p.Stride[0] - p.Pad[0] + kd*p.Dilation[0]
+							for kh := kh0; kh < kh1; kh++ {
+								h := oh*p.Stride[1] - p.Pad[1] + kh*p.Dilation[1]
+								base := (d*in[1] + h) * in[2]
+								w := ow*p.Stride[2] - p.Pad[2] + kw0*p.Dilation[2]
+								for kw := kw0; kw < kw1; kw, w = kw+1, w+p.Dilation[2] {
+									if v := xc[base+w]; bi < 0 || v > best || v != v {
+										best, bi = v, int32(base+w)
+									}
+								}
 							}
-						})
+						}
 						yc[o], ic[o] = best, bi
 						o++
 					}
@@ -115,28 +126,18 @@ func MaxPool3d(y []float32, idx []int32, x []float32, nc int, in [3]int, p Pool)
 	return nil
 }
 
-// window calls visit with the flat index of every in-bounds input cell of
-// the window of output (od, oh, ow).
-func (p Pool) window(in [3]int, od, oh, ow int, visit func(i int)) {
-	for kd := range p.Kernel[0] {
-		d := od*p.Stride[0] - p.Pad[0] + kd*p.Dilation[0]
-		if d < 0 || d >= in[0] {
-			continue
-		}
-		for kh := range p.Kernel[1] {
-			h := oh*p.Stride[1] - p.Pad[1] + kh*p.Dilation[1]
-			if h < 0 || h >= in[1] {
-				continue
-			}
-			base := (d*in[1] + h) * in[2]
-			for kw := range p.Kernel[2] {
-				w := ow*p.Stride[2] - p.Pad[2] + kw*p.Dilation[2]
-				if w >= 0 && w < in[2] {
-					visit(base + w)
-				}
-			}
-		}
+// taps returns the range [k0, k1) of kernel taps on axis a whose input
+// coordinate o*stride - pad + k*dilation lies in [0, in).
+func (p Pool) taps(a, o, in int) (k0, k1 int) {
+	start := o*p.Stride[a] - p.Pad[a]
+	d := p.Dilation[a]
+	if start < 0 {
+		k0 = (-start + d - 1) / d
 	}
+	if last := in - 1 - start; last >= 0 {
+		k1 = min(p.Kernel[a], last/d+1)
+	}
+	return k0, max(k0, k1)
 }
 
 // MaxPool3dBackward sets dx (nc, in...) to zero and adds each dy to the
@@ -216,11 +217,9 @@ func avgPool(what string, y, x []float32, nc int, in [3]int, p Pool, backward bo
 						w0, w1, sw := p.avgRange(2, ow, in[2])
 						div := float32(sd * sh * sw)
 						if backward {
-							g := yc[o] / div
-							boxApply(xc, in, d0, d1, h0, h1, w0, w1, func(v *float32) { *v += g })
+							boxAdd(xc, in, d0, d1, h0, h1, w0, w1, yc[o]/div)
 						} else {
-							var s float32
-							boxApply(xc, in, d0, d1, h0, h1, w0, w1, func(v *float32) { s += *v })
+							s := boxSum(xc, in, d0, d1, h0, h1, w0, w1)
 							if div == 0 {
 								s, div = float32(math.NaN()), 1
 							}
@@ -235,14 +234,26 @@ func avgPool(what string, y, x []float32, nc int, in [3]int, p Pool, backward bo
 	return nil
 }
 
-// boxApply calls f on every cell of the box [d0,d1)×[h0,h1)×[w0,w1) of a
-// volume of size in.
-func boxApply(x []float32, in [3]int, d0, d1, h0, h1, w0, w1 int, f func(*float32)) {
+// boxSum returns the sum of the box [d0,d1)×[h0,h1)×[w0,w1) of a volume of size in.
+func boxSum(x []float32, in [3]int, d0, d1, h0, h1, w0, w1 int) float32 {
+	var s float32
 	for d := d0; d < d1; d++ {
 		for h := h0; h < h1; h++ {
-			row := x[(d*in[1]+h)*in[2]:]
-			for w := w0; w < w1; w++ {
-				f(&row[w])
+			for _, v := range x[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1] {
+				s += v
+			}
+		}
+	}
+	return s
+}
+
+// boxAdd adds g to every cell of the box.
+func boxAdd(x []float32, in [3]int, d0, d1, h0, h1, w0, w1 int, g float32) {
+	for d := d0; d < d1; d++ {
+		for h := h0; h < h1; h++ {
+			row := x[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1]
+			for i := range row {
+				row[i] += g
 			}
 		}
 	}
@@ -290,12 +301,9 @@ func adaptive(what string, y, x []float32, nc int, in, out [3]int, backward bool
 						w0, w1 := adaptiveRange(ow, out[2], in[2])
 						div := float32((d1 - d0) * (h1 - h0) * (w1 - w0))
 						if backward {
-							g := yc[o] / div
-							boxApply(xc, in, d0, d1, h0, h1, w0, w1, func(v *float32) { *v += g })
+							boxAdd(xc, in, d0, d1, h0, h1, w0, w1, yc[o]/div)
 						} else {
-							var s float32
-							boxApply(xc, in, d0, d1, h0, h1, w0, w1, func(v *float32) { s += *v })
-							yc[o] = s / div
+							yc[o] = boxSum(xc, in, d0, d1, h0, h1, w0, w1) / div
 						}
 						o++
 					}
