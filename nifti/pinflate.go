@@ -53,6 +53,10 @@ func (h *handoff) abandoned(pos int64) bool {
 
 var errGiveUp = errors.New("nifti: speculative decoding abandoned")
 
+// symbolPool recycles the speculative decoder's output buffers, which are
+// garbage as soon as they are joined.
+var symbolPool sync.Pool
+
 // inflateMember decodes the DEFLATE stream at in[p:] into a buffer of at
 // most limit bytes (capacity hint), in parallel when the input is large and
 // two CPUs are available. It returns the output, the position after the
@@ -84,6 +88,9 @@ func inflateMember(in []byte, p, limit, hint int) ([]byte, int, bool, error) {
 	}
 	wg.Wait()
 	a.sync = nil
+	if b != nil {
+		defer symbolPool.Put(b.out[:0])
+	}
 	if bErr == nil {
 		if out, ok := join(a.out, b.out, limit); ok {
 			return out, b.alignedPos(), true, nil
@@ -96,7 +103,11 @@ func inflateMember(in []byte, p, limit, hint int) ([]byte, int, bool, error) {
 // speculate finds a block start after byte mid and decodes from there to
 // the end of the stream with window markers.
 func speculate(in []byte, mid int, h *handoff, limit, hint int) (*inflater[uint16], error) {
-	b := &inflater[uint16]{in: in, limit: limit, markers: true, out: make([]uint16, 0, hint)}
+	buf, _ := symbolPool.Get().([]uint16)
+	if cap(buf) < hint {
+		buf = make([]uint16, 0, hint)
+	}
+	b := &inflater[uint16]{in: in, limit: limit, markers: true, out: buf}
 	end := min(len(in)-16, mid+searchSpan)
 	for pos := int64(mid) * 8; pos < int64(end)*8; pos++ {
 		if pos&4095 == 0 && h.abandoned(pos) {
