@@ -234,17 +234,58 @@ func (s Sampler) sampleRow(g grid, out []float32, p, d [3]float64) {
 			out[hi+i] = s.Fill
 		}
 	}
-	for i := lo; i < hi; i++ {
-		fi := float64(i)
+	if s.Interp == Nearest {
+		for i := lo; i < hi; i++ {
+			fi := float64(i)
+			x, y, z := p[0]+fi*d[0], p[1]+fi*d[1], p[2]+fi*d[2]
+			if border {
+				x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
+			}
+			out[i] = g.nearestIn(x, y, z)
+		}
+		return
+	}
+	g.linearRow(out[lo:hi], lo, p, d, border)
+}
+
+// linearRow is lerp3 over a row of points p + i·d, i = first, first+1, …,
+// written out in one loop (lerp3 is too large for the compiler to inline)
+// with the neighbour strides hoisted: the hot loop of every resampling.
+func (g grid) linearRow(out []float32, first int, p, d [3]float64, border bool) {
+	nx, nxy := g.nx, g.nx*g.ny
+	lastX, lastY, lastZ := g.nx-1, g.ny-1, g.nz-1
+	data := g.data
+	for n := range out {
+		fi := float64(first + n)
 		x, y, z := p[0]+fi*d[0], p[1]+fi*d[1], p[2]+fi*d[2]
 		if border {
 			x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
 		}
-		if s.Interp == Nearest {
-			out[i] = g.nearestIn(x, y, z)
-		} else {
-			out[i] = g.lerp3(x, y, z)
+		i, j, k := int(x), int(y), int(z)
+		wx, wy, wz := x-float64(i), y-float64(j), z-float64(k)
+		sx, sy, sz := 1, nx, nxy
+		if i >= lastX {
+			sx = 0
 		}
+		if j >= lastY {
+			sy = 0
+		}
+		if k >= lastZ {
+			sz = 0
+		}
+		q := i + nx*j + nxy*k
+		c := data[q : q+sx+sy+sz+1 : q+sx+sy+sz+1]
+		v000, v100 := float64(c[0]), float64(c[sx])
+		v010, v110 := float64(c[sy]), float64(c[sy+sx])
+		v001, v101 := float64(c[sz]), float64(c[sz+sx])
+		v011, v111 := float64(c[sz+sy]), float64(c[sz+sy+sx])
+		c00 := v000 + wx*(v100-v000)
+		c10 := v010 + wx*(v110-v010)
+		c01 := v001 + wx*(v101-v001)
+		c11 := v011 + wx*(v111-v011)
+		c0 := c00 + wy*(c10-c00)
+		c1 := c01 + wy*(c11-c01)
+		out[n] = float32(c0 + wz*(c1-c0))
 	}
 }
 
