@@ -215,3 +215,32 @@ func readMatrixFile(t *testing.T, path string) Matrix {
 	}
 	return m
 }
+
+// TestWriteTransformixCheck writes an elastix parameter file for a known
+// rigid transform and this package's cubic B-spline resampling of ch2
+// through it (METASURV_REGISTER_PEER_DIR=dir), so that transformix's
+// output on the same file can be compared voxel by voxel: a check of the
+// RAS↔LPS conversions and of the resampling conventions against ITK.
+func TestWriteTransformixCheck(t *testing.T) {
+	dir := os.Getenv("METASURV_REGISTER_PEER_DIR")
+	if dir == "" {
+		t.Skip("set METASURV_REGISTER_PEER_DIR to write the transformix check")
+	}
+	ch2 := loadFixtureVolume(t, "ch2.nii.gz")
+	tr := NewRigid([3]float64{0.12, -0.07, 0.2}, [3]float64{5, -7, 3}, [3]float64{10, -20, 15})
+	f, err := os.Create(filepath.Join(dir, "tx-check.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteElastix(f, tr, GridOf(ch2)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out, err := Resample(ch2, GridOf(ch2), tr.Matrix(), BSpline3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nifti.Save(filepath.Join(dir, "tx-metasurv.nii.gz"), out); err != nil {
+		t.Fatal(err)
+	}
+}

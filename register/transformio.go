@@ -199,7 +199,10 @@ func ReadITK(r io.Reader) (Transform, error) {
 
 // WriteElastix writes t as an elastix TransformParameters file
 // (EulerTransform or AffineTransform, LPS) for the fixed grid g, so that
-// transformix can resample the moving image onto g.
+// transformix can resample the moving image onto g. Transformix then
+// matches Resample with BSpline3 to float32 rounding, except that ITK
+// also fills the outer half voxel of the moving image's border, which
+// Resample (like scipy) treats as outside.
 func WriteElastix(w io.Writer, t Transform, g Grid) error {
 	if err := t.check(); err != nil {
 		return err
@@ -210,7 +213,14 @@ func WriteElastix(w io.Writer, t Transform, g Grid) error {
 		name, params = "AffineTransform", AffineFromMatrix(l.Matrix(), l.Center).Params
 	}
 	spacing := g.Affine.Zooms()
-	a := Matrix(g.Affine).lpsFlip()
+	// The grid's voxel→LPS affine is diag(−1, −1, 1)·(voxel→RAS): the
+	// world axes flip, the voxel axes do not.
+	a := Matrix(g.Affine)
+	for r := 0; r < 2; r++ {
+		for c := 0; c < 4; c++ {
+			a[r][c] = -a[r][c]
+		}
+	}
 	var dir []float64
 	// elastix lists the direction matrix column by column.
 	for c := 0; c < 3; c++ {

@@ -100,6 +100,24 @@ func TestITKIsLPS(t *testing.T) {
 	}
 }
 
+// TestElastixGridIsLPS pins the fixed-grid geometry written for
+// transformix: ch2's RAS affine diag(1, 1, 1), origin (−90, −125, −71) is
+// origin (90, 125, −71) with direction diag(−1, −1, 1) in LPS. (Checked
+// against transformix 5.0.1: its resampling of ch2 through such a file
+// matches Resample(…, BSpline3, 0) to 5e-5 inside the image.)
+func TestElastixGridIsLPS(t *testing.T) {
+	g := Grid{Dims: [3]int{181, 217, 181}, Affine: volume.Affine{{1, 0, 0, -90}, {0, 1, 0, -125}, {0, 0, 1, -71}, {0, 0, 0, 1}}}
+	var b bytes.Buffer
+	if err := WriteElastix(&b, NewRigid([3]float64{}, [3]float64{}, [3]float64{}), g); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(Origin 90 125 -71)", "(Direction -1 -0 0 -0 -1 0 -0 -0 1)", "(Size 181 217 181)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("elastix file lacks %s:\n%s", want, b.String())
+		}
+	}
+}
+
 func TestMatRoundTrip(t *testing.T) {
 	m := randomTransform(rand.New(rand.NewPCG(22, 22)), KindAffine).Matrix()
 	var b bytes.Buffer
