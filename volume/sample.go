@@ -130,36 +130,12 @@ func (g grid) linear(x, y, z float64, b Boundary, fill float32) float32 {
 	return g.lerp3(x, y, z)
 }
 
-// lerp3 interpolates at a point known to lie inside the grid (so the
-// coordinates are ≥ 0 and int() is floor). The upper neighbour of a
-// coordinate on the last voxel is the voxel itself (its weight is 0), so
-// no read goes past the data.
+// lerp3 interpolates at a point known to lie inside the grid: a row of
+// one point.
 func (g grid) lerp3(x, y, z float64) float32 {
-	i, j, k := int(x), int(y), int(z)
-	wx, wy, wz := x-float64(i), y-float64(j), z-float64(k)
-	sx, sy, sz := 1, g.nx, g.nx*g.ny
-	if i >= g.nx-1 {
-		sx = 0
-	}
-	if j >= g.ny-1 {
-		sy = 0
-	}
-	if k >= g.nz-1 {
-		sz = 0
-	}
-	p := i + g.nx*(j+g.ny*k)
-	d := g.data[p : p+sx+sy+sz+1]
-	v000, v100 := float64(d[0]), float64(d[sx])
-	v010, v110 := float64(d[sy]), float64(d[sy+sx])
-	v001, v101 := float64(d[sz]), float64(d[sz+sx])
-	v011, v111 := float64(d[sz+sy]), float64(d[sz+sy+sx])
-	c00 := v000 + wx*(v100-v000)
-	c10 := v010 + wx*(v110-v010)
-	c01 := v001 + wx*(v101-v001)
-	c11 := v011 + wx*(v111-v011)
-	c0 := c00 + wy*(c10-c00)
-	c1 := c01 + wy*(c11-c01)
-	return float32(c0 + wz*(c1-c0))
+	var out [1]float32
+	g.linearRow(out[:], 0, [3]float64{x, y, z}, [3]float64{}, false)
+	return out[0]
 }
 
 // nearestIn returns the voxel nearest to a point known to lie inside the
@@ -248,9 +224,13 @@ func (s Sampler) sampleRow(g grid, out []float32, p, d [3]float64) {
 	g.linearRow(out[lo:hi], lo, p, d, border)
 }
 
-// linearRow is lerp3 over a row of points p + i·d, i = first, first+1, …,
-// written out in one loop (lerp3 is too large for the compiler to inline)
-// with the neighbour strides hoisted: the hot loop of every resampling.
+// linearRow interpolates trilinearly at the points p + i·d, i = first,
+// first+1, …, writing out[i−first]: the hot loop of every resampling,
+// written as one loop because the per-point body is too large to inline.
+// The points must lie inside the grid unless border clamps them; their
+// coordinates are then ≥ 0, so int() is floor, and the upper neighbour of
+// a point on the last voxel is the voxel itself (its weight is 0), so no
+// read goes past the data.
 func (g grid) linearRow(out []float32, first int, p, d [3]float64, border bool) {
 	nx, nxy := g.nx, g.nx*g.ny
 	lastX, lastY, lastZ := g.nx-1, g.ny-1, g.nz-1
