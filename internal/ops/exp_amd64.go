@@ -12,3 +12,6 @@ func maxAVX512(x []float32) float32
 
 // vecExp reports whether the AVX-512 exp kernels may run now.
 func vecExp() bool { return cpu.Current() >= cpu.AVX512 }
+
+//go:noescape
+func geluAVX512(dst, src []float32)
