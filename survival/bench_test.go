@@ -41,43 +41,53 @@ func syntheticRisk(n int, seed uint64) ([]Outcome, []float64) {
 	return y, r
 }
 
-// bestOf returns the fastest of three runs of f.
-func bestOf(t *testing.T, f func() error) time.Duration {
-	best := time.Duration(math.MaxInt64)
+// bestOf returns the fastest of three runs of f: by process CPU time where
+// the platform reports it (the machine is shared, wall time includes other
+// jobs), else by wall time. It also returns the best wall time.
+func bestOf(t *testing.T, f func() error) (cpu, wall time.Duration) {
+	cpu, wall = time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
 	for k := 0; k < 3; k++ {
+		c0, ok := processCPU()
 		start := time.Now()
 		if err := f(); err != nil {
 			t.Fatal(err)
 		}
-		best = min(best, time.Since(start))
+		w := time.Since(start)
+		c1, _ := processCPU()
+		wall = min(wall, w)
+		if ok {
+			cpu = min(cpu, c1-c0)
+		} else {
+			cpu = wall
+		}
 	}
-	return best
+	return cpu, wall
 }
 
 // TestPerformanceBudget enforces the budgets: Cox on 10,000
 // patients × 20 covariates and Harrell's C on 100,000 patients, each
-// within one second (best of three, the machine is shared).
+// within one second of CPU time (best of three).
 func TestPerformanceBudget(t *testing.T) {
 	y, x := syntheticCox(10000, 20, 1)
-	d := bestOf(t, func() error {
+	cpu, wall := bestOf(t, func() error {
 		f, err := Cox(y, x, nil, CoxOptions{})
 		if err == nil && !f.Converged {
 			t.Error("Cox did not converge")
 		}
 		return err
 	})
-	t.Logf("Cox 10000x20: %v", d)
-	if d > time.Second {
-		t.Errorf("Cox 10000x20 took %v (budget 1 s)", d)
+	t.Logf("Cox 10000x20: %v CPU, %v wall", cpu, wall)
+	if cpu > time.Second {
+		t.Errorf("Cox 10000x20 took %v CPU (budget 1 s)", cpu)
 	}
 	yr, r := syntheticRisk(100000, 2)
-	d = bestOf(t, func() error {
+	cpu, wall = bestOf(t, func() error {
 		_, err := Concordance(yr, r, ConcordanceOptions{})
 		return err
 	})
-	t.Logf("Harrell C n=100000: %v", d)
-	if d > time.Second {
-		t.Errorf("Harrell's C on 100000 took %v (budget 1 s)", d)
+	t.Logf("Harrell C n=100000: %v CPU, %v wall", cpu, wall)
+	if cpu > time.Second {
+		t.Errorf("Harrell's C on 100000 took %v CPU (budget 1 s)", cpu)
 	}
 }
 

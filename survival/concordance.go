@@ -1,8 +1,10 @@
 package survival
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -142,56 +144,67 @@ func (f *fenwick) below(r int) float64 {
 // tree before that time's deaths are compared, tied deaths are compared to
 // each other only as ties.
 func concordStratum(y []Outcome, risk []float64, rank []int, rows []int, o ConcordanceOptions, res *ConcordanceResult) error {
-	n := len(rows)
 	nr := denseRanks(risk, rows, rank)
-	ord := append([]int(nil), rows...)
-	sort.Slice(ord, func(a, b int) bool {
-		ya, yb := y[ord[a]], y[ord[b]]
-		if ya.Time != yb.Time {
-			return ya.Time > yb.Time
+	items := make([]concItem, len(rows))
+	for k, i := range rows {
+		items[k] = concItem{t: y[i].Time, r: risk[i], ev: y[i].Event, rank: int32(rank[i])}
+	}
+	slices.SortFunc(items, func(a, b concItem) int {
+		switch {
+		case a.t != b.t:
+			return cmp.Compare(b.t, a.t)
+		case a.ev != b.ev:
+			if a.ev {
+				return 1
+			}
+			return -1
 		}
-		if ya.Event != yb.Event {
-			return !ya.Event
-		}
-		return risk[ord[a]] < risk[ord[b]]
+		return cmp.Compare(a.r, b.r)
 	})
 	weight, err := timeWeights(y, rows, o)
 	if err != nil {
 		return err
 	}
 	tree := newFenwick(nr)
+	n := len(items)
 	for i := 0; i < n; {
-		ii := ord[i]
-		if !y[ii].Event {
-			tree.add(rank[ii], 1)
+		it := items[i]
+		if !it.ev {
+			tree.add(int(it.rank), 1)
 			i++
 			continue
 		}
-		t := y[ii].Time
-		w := weight(t)
+		w := weight(it.t)
 		j := i
 		var dwt, dwt2 float64
-		xsave := rank[ii]
-		for ; j < n && y[ord[j]].Time == t; j++ {
-			jj := ord[j]
+		xsave := it.rank
+		for ; j < n && items[j].t == it.t; j++ {
+			r := items[j].rank
 			res.TiedTime += dwt * w
 			dwt++
-			if rank[jj] != xsave {
-				dwt2, xsave = 0, rank[jj]
+			if r != xsave {
+				dwt2, xsave = 0, r
 			}
 			res.TiedBoth += dwt2 * w
 			dwt2++
-			below := tree.below(rank[jj])
-			eq := tree.node[rank[jj]]
+			below := tree.below(int(r))
+			eq := tree.node[r]
 			res.Concordant += below * w
 			res.TiedRisk += eq * w
 			res.Discordant += (tree.total - below - eq) * w
 		}
 		for ; i < j; i++ {
-			tree.add(rank[ord[i]], 1)
+			tree.add(int(items[i].rank), 1)
 		}
 	}
 	return nil
+}
+
+// concItem is one patient in the concordance sweep.
+type concItem struct {
+	t, r float64
+	ev   bool
+	rank int32
 }
 
 // denseRanks stores in rank[i] the rank of risk[i] among the distinct

@@ -1,9 +1,11 @@
 package survival
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -158,19 +160,33 @@ func reverseOutcomes(y []Outcome) []Outcome {
 
 // sortedIndex returns the indices of y in ascending time; at a tied time
 // events come before censorings (R's risk-set convention: a patient
-// censored at t is still at risk at t).
+// censored at t is still at risk at t). Equal outcomes keep index order.
 func sortedIndex(y []Outcome) []int {
-	idx := make([]int, len(y))
-	for i := range idx {
-		idx[i] = i
+	type key struct {
+		t  float64
+		ev bool
+		i  int
 	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		ya, yb := y[idx[a]], y[idx[b]]
-		if ya.Time != yb.Time {
-			return ya.Time < yb.Time
+	keys := make([]key, len(y))
+	for i, o := range y {
+		keys[i] = key{o.Time, o.Event, i}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		switch {
+		case a.t != b.t:
+			return cmp.Compare(a.t, b.t)
+		case a.ev != b.ev:
+			if a.ev {
+				return -1
+			}
+			return 1
 		}
-		return ya.Event && !yb.Event
+		return cmp.Compare(a.i, b.i)
 	})
+	idx := make([]int, len(y))
+	for k, key := range keys {
+		idx[k] = key.i
+	}
 	return idx
 }
 
