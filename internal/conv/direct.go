@@ -89,7 +89,7 @@ func newDirect(g *geometry) *direct {
 	return d
 }
 
-// pack lays out the weights of every group as [sliver][tap][ic][8 rows].
+// pack lays out the weights of every group as [sliver][ic][tap][8 rows].
 func (d *direct) pack(g *geometry, w []float32) {
 	d.wpk = d.wpk[:0]
 	for gi := range g.p.Groups {
@@ -98,7 +98,7 @@ func (d *direct) pack(g *geometry, w []float32) {
 			s, r := oc/dirMR, oc%dirMR
 			for ic := range g.icg {
 				for t := range g.kvol {
-					pk[((s*g.kvol+t)*g.icg+ic)*dirMR+r] = w[((gi*g.ocg+oc)*g.icg+ic)*g.kvol+t]
+					pk[((s*g.icg+ic)*g.kvol+t)*dirMR+r] = w[((gi*g.ocg+oc)*g.icg+ic)*g.kvol+t]
 				}
 			}
 		}

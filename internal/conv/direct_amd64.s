@@ -4,9 +4,11 @@
 
 // func directKern8x48(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32)
 //
-// c[r*48+j] = sum over taps t and channels i of a[(t*icg+i)*8+r] * b[offs[t]/4 + i*ldb/4 + j]
-// for r < 8, j < 48: an 8-output-channel by 48-position tile of a stride-1
-// convolution, accumulated over every tap and input channel in Z0-Z23.
+// c[r*48+j] = sum over channels i and taps t of a[(i*ntaps+t)*8+r] * b[i*ldb/4 + offs[t]/4 + j]
+// for r < 8, j < 48: an 8-output-channel by 48-position tile of a direct
+// convolution, accumulated over every input channel and tap in Z0-Z23.
+// Channels are the outer loop so that the taps of one channel, which read
+// overlapping rows of a few pages, run back to back (L1 and TLB friendly).
 TEXT ·directKern8x48(SB), NOSPLIT, $0-56
 	MOVQ a+0(FP), SI
 	MOVQ b+8(FP), DI
@@ -39,15 +41,14 @@ TEXT ·directKern8x48(SB), NOSPLIT, $0-56
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
-tap:
-	MOVQ (R8), AX
-	LEAQ (DI)(AX*1), BX
-	ADDQ $8, R8
-	MOVQ R10, CX
 ic:
-	VMOVUPS (BX), Z24
-	VMOVUPS 64(BX), Z25
-	VMOVUPS 128(BX), Z26
+	XORQ CX, CX
+tap:
+	MOVQ (R8)(CX*8), AX
+	ADDQ DI, AX
+	VMOVUPS (AX), Z24
+	VMOVUPS 64(AX), Z25
+	VMOVUPS 128(AX), Z26
 	VBROADCASTSS 0(SI), Z27
 	VFMADD231PS Z24, Z27, Z0
 	VFMADD231PS Z25, Z27, Z1
@@ -81,11 +82,12 @@ ic:
 	VFMADD231PS Z25, Z29, Z22
 	VFMADD231PS Z26, Z29, Z23
 	ADDQ $32, SI
-	ADDQ R11, BX
-	DECQ CX
+	INCQ CX
+	CMPQ CX, R9
+	JLT tap
+	ADDQ R11, DI
+	DECQ R10
 	JNZ ic
-	DECQ R9
-	JNZ tap
 	VMOVUPS Z0, 0(R12)
 	VMOVUPS Z1, 64(R12)
 	VMOVUPS Z2, 128(R12)
