@@ -95,75 +95,89 @@ func run(op *operands) {
 	case op.pb != nil:
 		bl = op.pb.bl
 	}
-	pm, pn := 1, 1
-	if w := parallel.Workers(); w > 1 && op.m*op.n*op.k >= minParallelWork {
-		pm, pn = op.partition(bl, w)
-	}
-	if pm*pn == 1 {
+	w := parallel.Workers()
+	if w == 1 || op.m*op.n*op.k < minParallelWork {
 		s := getScratch()
 		op.part(bl, s, 0, op.m, 0, op.n)
 		putScratch(s)
 		return
 	}
 	j := getJob()
-	j.op, j.bl, j.pm, j.pn = *op, bl, pm, pn
-	parallel.For(pm*pn, j.fn)
-	putJob(j)
-}
-
-// partition splits C into a pm×pn grid of parts, one per worker, choosing
-// the grid with the least estimated time per worker: compute on whole
-// tiles plus the packing that each part repeats. Packing that transposes
-// (gathers) costs about twice a row copy; B read in place costs nothing.
-func (op *operands) partition(bl *blocking, w int) (pm, pn int) {
-	m, n, k := op.m, op.n, op.k
-	tm, tn := ceilDiv(m, bl.mr), ceilDiv(n, bl.nr)
-	best := -1.0
-	pm, pn = 1, 1
-	for gm := 1; gm <= w; gm++ {
-		gn := w / gm
-		if gm*gn != w || gm > tm || gn > tn {
-			continue
-		}
-		rows := ceilDiv(tm, gm) * bl.mr
-		cols := ceilDiv(tn, gn) * bl.nr
-		compute := 2 * float64(rows) * float64(cols) * float64(k) / bl.flopsPerCycle
-		var aCost, bCost float64
-		switch {
-		case op.pa != nil:
-		case op.transA:
-			aCost = 0.5
-		default:
-			aCost = 1
-		}
-		switch {
-		case op.pb != nil:
-		case !op.transB && bl.strided != nil && rows <= bl.mc:
-		case op.transB:
-			bCost = 1
-		default:
-			bCost = 0.25
-		}
-		pack := float64(k) * (float64(rows)*float64(ceilDiv(cols, bl.nc))*aCost + float64(cols)*bCost) * bl.packCostPerElt
-		if t := compute + pack; best < 0 || t < best {
-			best, pm, pn = t, gm, gn
-		}
+	j.op, j.bl = *op, bl
+	if op.bInPlace(bl) {
+		j.runItems(w)
+	} else {
+		j.runShared(w)
 	}
-	return pm, pn
+	putJob(j)
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// job carries one multi-threaded call to the pool; fn is the bound method
-// value, created once per job so that parallel.For does not allocate.
-type job struct {
-	op     operands
-	bl     *blocking
-	pm, pn int
-	fn     func(lo, hi int)
+// bInPlace reports whether B needs no packing for this call: it is
+// pre-packed, or m fits one A block so the strided kernel reads B in place.
+func (op *operands) bInPlace(bl *blocking) bool {
+	return op.pb != nil || (bl.strided != nil && !op.transB && op.m <= bl.mc)
 }
 
-var jobFree = make(chan *job, 16)
+// itemsPerWorker is how many work items a parallel phase aims at per
+// worker: enough that a worker slowed down by other processes on its core
+// hands its share to the others (the items are handed out dynamically).
+const itemsPerWorker = 4
+
+// maxSharedRows bounds the rows of A packed at once in the shared scheme
+// (4096 × KC floats); taller products are done in row bands.
+const maxSharedRows = 4096
+
+// job carries one multi-threaded call to the pool. The func fields are
+// bound method values, created once per job so that the parallel calls do
+// not allocate; abuf and bbuf are the shared packed panels, kept with the
+// job for the next call.
+type job struct {
+	op operands
+	bl *blocking
+	g  grid
+
+	// shared scheme state for the current (row band, jc, pc) step
+	r0, r1, jc, nb, pc, kb int
+	nBSl                   int // B slivers to pack; A slivers follow
+	abuf, bbuf             []float32
+
+	itemFn, packFn, sharedFn func(lo, hi int)
+}
+
+// grid cuts an m×n region into nRow×nCol items of rowStep×colStep
+// (multiples of mr and nr).
+type grid struct{ rowStep, nRow, colStep, nCol int }
+
+// makeGrid aims at itemsPerWorker·w items, splitting rows (if splitRows)
+// into bands of at least minRows and at most maxRows, then columns.
+func makeGrid(m, n, mr, nr, w int, splitRows bool, minRows, maxRows int) grid {
+	target := itemsPerWorker * w
+	rowStep := roundUp(m, mr)
+	if splitRows {
+		rowStep = min(rowStep, max(roundUp(ceilDiv(m, target), mr), minRows), maxRows)
+	}
+	nRow := ceilDiv(m, rowStep)
+	nCol := 1
+	if nRow < target {
+		nCol = min(ceilDiv(target, nRow), ceilDiv(n, nr))
+	}
+	colStep := roundUp(ceilDiv(n, nCol), nr)
+	return grid{rowStep: rowStep, nRow: nRow, colStep: colStep, nCol: ceilDiv(n, colStep)}
+}
+
+// item returns the rows [m0,m1) and columns [n0,n1) of item i in an
+// m×n region.
+func (g *grid) item(i, m, n int) (m0, m1, n0, n1 int) {
+	ri, ci := i/g.nCol, i%g.nCol
+	m0, n0 = ri*g.rowStep, ci*g.colStep
+	return m0, min(m, m0+g.rowStep), n0, min(n, n0+g.colStep)
+}
+
+func roundUp(x, to int) int { return ceilDiv(x, to) * to }
+
+var jobFree = make(chan *job, 4)
 
 func getJob() *job {
 	select {
@@ -171,7 +185,7 @@ func getJob() *job {
 		return j
 	default:
 		j := &job{}
-		j.fn = j.runParts
+		j.itemFn, j.packFn, j.sharedFn = j.runItem, j.packSlivers, j.runSharedItem
 		return j
 	}
 }
@@ -184,20 +198,101 @@ func putJob(j *job) {
 	}
 }
 
-func (j *job) runParts(lo, hi int) {
+// runItems is the scheme when B needs no packing: C is cut into items that
+// workers take dynamically, each running the whole blocked loop on its
+// block. With B read in place the rows are not split, so B is streamed
+// from memory once; pre-packed B allows row bands too.
+func (j *job) runItems(w int) {
+	op, bl := &j.op, j.bl
+	j.g = makeGrid(op.m, op.n, bl.mr, bl.nr, w, op.pb != nil, 4*bl.mr, bl.mc)
+	parallel.ForChunks(j.g.nRow*j.g.nCol, 1, j.itemFn)
+}
+
+func (j *job) runItem(lo, hi int) {
 	s := getScratch()
-	tm, tn := ceilDiv(j.op.m, j.bl.mr), ceilDiv(j.op.n, j.bl.nr)
-	for p := lo; p < hi; p++ {
-		gi, gj := p/j.pn, p%j.pn
-		m0 := min(j.op.m, gi*tm/j.pm*j.bl.mr)
-		m1 := min(j.op.m, (gi+1)*tm/j.pm*j.bl.mr)
-		n0 := min(j.op.n, gj*tn/j.pn*j.bl.nr)
-		n1 := min(j.op.n, (gj+1)*tn/j.pn*j.bl.nr)
-		if m0 < m1 && n0 < n1 {
-			j.op.part(j.bl, s, m0, m1, n0, n1)
-		}
+	for i := lo; i < hi; i++ {
+		m0, m1, n0, n1 := j.g.item(i, j.op.m, j.op.n)
+		j.op.part(j.bl, s, m0, m1, n0, n1)
 	}
 	putScratch(s)
+}
+
+// runShared is the scheme when B must be packed: for each (jc, pc) step the
+// workers first pack the B panel and the A block together into shared
+// buffers, then share the multiply out in items. Nothing is packed twice,
+// and the items balance the load.
+func (j *job) runShared(w int) {
+	op, bl := &j.op, j.bl
+	band := maxSharedRows / bl.mr * bl.mr // bands start on sliver boundaries
+	for r0 := 0; r0 < op.m; r0 += band {
+		j.r0, j.r1 = r0, min(op.m, r0+band)
+		rows := j.r1 - j.r0
+		j.g = makeGrid(rows, min(op.n, bl.nc), bl.mr, bl.nr, w, true, 2*bl.mr, bl.mc)
+		if op.pa == nil {
+			j.abuf = growAligned(j.abuf, roundUp(rows, bl.mr)*bl.kc)
+		}
+		j.bbuf = growAligned(j.bbuf, bl.kc*bl.nc)
+		for jc := 0; jc < op.n; jc += bl.nc {
+			j.jc, j.nb = jc, min(bl.nc, op.n-jc)
+			if j.nb < bl.nc {
+				j.g = makeGrid(rows, j.nb, bl.mr, bl.nr, w, true, 2*bl.mr, bl.mc)
+			}
+			for pc := 0; pc < op.k; pc += bl.kc {
+				j.pc, j.kb = pc, min(bl.kc, op.k-pc)
+				j.nBSl = ceilDiv(j.nb, bl.nr)
+				tasks := j.nBSl
+				if op.pa == nil {
+					tasks += ceilDiv(rows, bl.mr)
+				}
+				parallel.ForChunks(tasks, 4, j.packFn)
+				parallel.ForChunks(j.g.nRow*j.g.nCol, 1, j.sharedFn)
+			}
+		}
+	}
+}
+
+// packSlivers packs B slivers [lo, hi) of the current panel, then the A
+// slivers numbered after them.
+func (j *job) packSlivers(lo, hi int) {
+	op, bl, kb := &j.op, j.bl, j.kb
+	if bLo, bHi := lo, min(hi, j.nBSl); bLo < bHi {
+		c0 := bLo * bl.nr
+		packB(j.bbuf[c0*kb:], op.b, op.ldb, op.transB, j.pc, j.jc+c0, kb, min(j.nb, bHi*bl.nr)-c0, bl.nr)
+	}
+	if aLo, aHi := max(lo, j.nBSl)-j.nBSl, hi-j.nBSl; aLo < aHi {
+		r0 := aLo * bl.mr
+		packA(j.abuf[r0*kb:], op.a, op.lda, op.transA, op.alpha, j.r0+r0, j.pc, min(j.r1-j.r0, aHi*bl.mr)-r0, kb, bl.mr)
+	}
+}
+
+func (j *job) runSharedItem(lo, hi int) {
+	op, bl, kb := &j.op, j.bl, j.kb
+	s := getScratch()
+	beta := op.beta
+	if j.pc > 0 {
+		beta = 1
+	}
+	for i := lo; i < hi; i++ {
+		m0, m1, n0, n1 := j.g.item(i, j.r1-j.r0, j.nb)
+		var ap []float32
+		if op.pa != nil {
+			ap = op.pa.panel(j.pc, j.r0+m0, kb)
+		} else {
+			ap = j.abuf[m0*kb:]
+		}
+		blk := block{ic: j.r0 + m0, jc: j.jc + n0, pc: j.pc, mb: m1 - m0, nb: n1 - n0, kb: kb,
+			beta: beta, last: j.pc+kb == op.k}
+		op.macro(bl, s, ap, j.bbuf[n0*kb:], &blk)
+	}
+	putScratch(s)
+}
+
+// growAligned returns buf if it holds n floats, else a new aligned buffer.
+func growAligned(buf []float32, n int) []float32 {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return alignedFloats(n)
 }
 
 // part computes the block C[m0:m1, n0:n1]; m0 and n0 are multiples of

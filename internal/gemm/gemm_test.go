@@ -260,6 +260,19 @@ func TestPackedOperands(t *testing.T) {
 	})
 }
 
+// TestTallProducts covers the row bands of the shared multi-threaded scheme
+// (m above maxSharedRows), with A packed per call and pre-packed.
+func TestTallProducts(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(10, 0))
+		gc := newCase(r, false, true, maxSharedRows+300, 40, 21)
+		gc.beta = 0.5
+		gc.check(t, "Sgemm", gc.runSgemm())
+		gc.check(t, "SgemmPackedA", gc.runPackedA())
+		gc.check(t, "SgemmPackedB", gc.runPackedB())
+	})
+}
+
 func TestZeroAlphaOrK(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 0))
 	for _, beta := range []float32{0, 1, -3} {

@@ -9,11 +9,11 @@ import "github.com/metasurv/metasurv/internal/cpu"
 func init() {
 	blockings[cpu.AVX2] = &blocking{
 		level: cpu.AVX2, mr: 6, nr: 16, mc: 6 * 40, kc: 256, nc: 4096,
-		kern: kernAVX2_6x16, strided: kernAVX2_6x16_strided, flopsPerCycle: 32, packCostPerElt: 0.5,
+		kern: kernAVX2_6x16, strided: kernAVX2_6x16_strided,
 	}
 	blockings[cpu.AVX512] = &blocking{
 		level: cpu.AVX512, mr: 14, nr: 32, mc: 14 * 24, kc: 256, nc: 4096,
-		kern: kernAVX512_14x32, strided: kernAVX512_14x32_strided, flopsPerCycle: 64, packCostPerElt: 0.5,
+		kern: kernAVX512_14x32, strided: kernAVX512_14x32_strided,
 		edge: avx512Edge[:], stridedEdge: avx512StridedEdge[:],
 	}
 }

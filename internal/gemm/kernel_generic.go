@@ -15,7 +15,7 @@ func init() {
 	blockings[cpu.Portable] = &blocking{
 		level: cpu.Portable, mr: genericMR, nr: genericNR,
 		mc: 3 * 64, kc: 256, nc: 2048,
-		kern: kernelGeneric, flopsPerCycle: 2, packCostPerElt: 1,
+		kern: kernelGeneric,
 	}
 }
 
