@@ -7,11 +7,22 @@
 // (L3), op(A) into blocks of MC×KC (L2), and a register-blocked micro-kernel
 // multiplies an MR-row sliver of A by an NR-column sliver of B (L1),
 // accumulating the MR×NR tile of C in registers. Micro-kernels exist in Go
-// assembly for AVX-512 (14×32, accumulators in 28 Z registers) and AVX2
-// (6×16) and in portable Go (3×2); the level is chosen by internal/cpu at
-// call time. C is split across the internal/parallel worker pool as a grid
-// of parts chosen by a cost model; pack buffers are recycled, so a call
-// allocates nothing after warm-up.
+// assembly for AVX-512 (14×32, accumulators in 28 Z registers, plus
+// column-masked edge kernels for 1…13 rows so ragged tiles are written in
+// place) and AVX2 (6×16), and in portable Go (3×2, the largest tile the Go
+// compiler keeps in registers); the level is chosen by internal/cpu at call
+// time. Transposed panels are packed with AVX-512 gathers. When m fits one
+// A block and B is not transposed (a convolution W·cols with few output
+// channels), "strided" kernels read B in place instead of packing it.
+//
+// Multi-threading uses the internal/parallel pool. When B must be packed,
+// the workers pack the B panel and the A block of each (jc, pc) step
+// together into shared buffers, then take the tiles of C in items handed
+// out dynamically, so nothing is packed twice and a worker slowed down by
+// another process on its core does not hold the others back. Otherwise
+// (B pre-packed or read in place) C is cut into items that each run the
+// whole blocked loop. Buffers are recycled, so a call allocates nothing
+// after warm-up.
 //
 // SgemmEx fuses an Epilogue (bias, residual add, ReLU or exact GELU) into
 // the last pass over each C tile, while it is still in L1 cache. PackA and
