@@ -28,7 +28,9 @@ type direct struct {
 	phases   int    // prod(stride)
 	spP      int    // channel stride of xp (phase volume + slack)
 	qmax     int    // grid positions up to the last output
-	qTiles   int    // tiles of dirNR grid positions
+	qTiles   int    // tiles of dirNR grid positions up to qmax
+	rowSpan  int    // grid positions of one plane's output rows, OH*Pw
+	perPlane int    // forward tiles per output plane, ceil(rowSpan/dirNR)
 	slivers  int    // ceil(ocg/8)
 	offs     []int  // byte offset of every tap
 	wpk      [][]float32
@@ -56,7 +58,7 @@ func useDirect(g *geometry) bool {
 		}
 	}
 	d := newDirect(g)
-	return float64(d.qTiles*dirNR) < maxGridWaste*float64(g.outSp)
+	return float64(g.out[0]*d.perPlane*dirNR) < maxGridWaste*float64(g.outSp)
 }
 
 // maxGridWaste is the largest ratio of computed grid positions to outputs
@@ -74,7 +76,10 @@ func newDirect(g *geometry) *direct {
 	d.plane = d.pad[1] * d.pad[2]
 	d.qmax = (g.out[0]-1)*d.plane + (g.out[1]-1)*d.pad[2] + g.out[2]
 	d.qTiles = (d.qmax + dirNR - 1) / dirNR
-	d.spP = d.pad[0]*d.plane + gridSlack
+	d.rowSpan = g.out[1] * d.pad[2]
+	d.perPlane = (d.rowSpan + dirNR - 1) / dirNR
+	// the last tile of a plane may read a row past the plane's end
+	d.spP = d.pad[0]*d.plane + gridSlack + d.pad[2]
 	d.slivers = (g.ocg + dirMR - 1) / dirMR
 	for kd := range g.p.Kernel[0] {
 		for kh := range g.p.Kernel[1] {
@@ -176,7 +181,7 @@ func (d *direct) forward(pl *Plan, x, y []float32, yo, gi int, ep *Epilogue) {
 	if d.fn == nil {
 		d.fn = func(lo, hi int) { d.tiles(g, lo, hi) }
 	}
-	parallel.ForChunks(d.qTiles*d.slivers, d.slivers, d.fn)
+	parallel.ForChunks(g.out[0]*d.perPlane*d.slivers, d.slivers, d.fn)
 	d.curY, d.curEp = nil, nil
 }
 
@@ -187,10 +192,16 @@ func (d *direct) tiles(g *geometry, lo, hi int) {
 	lastTile := -1
 	for it := lo; it < hi; it++ {
 		tile, s := it/d.slivers, it%d.slivers
-		q0 := tile * dirNR
+		// tiles cover the output rows of one plane each, skipping the
+		// grid rows below OH
+		od, t := tile/d.perPlane, tile%d.perPlane
+		q0 := od*d.plane + t*dirNR
 		if tile != lastTile {
 			for j := range idx {
-				idx[j] = d.gridIndex(g, q0+j)
+				idx[j] = -1
+				if t*dirNR+j < d.rowSpan {
+					idx[j] = d.gridIndex(g, q0+j)
+				}
 			}
 			lastTile = tile
 		}
