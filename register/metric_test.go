@@ -10,9 +10,15 @@ import (
 	"github.com/metasurv/metasurv/volume"
 )
 
-// smoothVolume returns a random smooth image: a sum of Gaussian blobs on
-// a grid with a non-trivial affine.
+// smoothVolume returns a random smooth image: a sum of 12 Gaussian blobs
+// on a grid with a non-trivial affine.
 func smoothVolume(r *rand.Rand, dims [3]int) *volume.Volume {
+	return blobVolume(r, dims, 12, 2, 5)
+}
+
+// blobVolume returns n random Gaussian blobs of widths in [smin, smax) mm
+// within 6 mm of the centre of a sheared grid centred on the origin.
+func blobVolume(r *rand.Rand, dims [3]int, n int, smin, smax float64) *volume.Volume {
 	a := volume.Affine{{1.2, 0.1, 0, 0}, {-0.1, 1.1, 0, 0}, {0, 0, 1.3, 0}, {0, 0, 0, 1}}
 	// Centre the grid on the world origin.
 	c := a.Apply([3]float64{float64(dims[0]-1) / 2, float64(dims[1]-1) / 2, float64(dims[2]-1) / 2})
@@ -24,9 +30,9 @@ func smoothVolume(r *rand.Rand, dims [3]int) *volume.Volume {
 		c    [3]float64
 		w, s float64
 	}
-	bs := make([]blob, 12)
+	bs := make([]blob, n)
 	for i := range bs {
-		bs[i] = blob{[3]float64{r.Float64()*12 - 6, r.Float64()*12 - 6, r.Float64()*12 - 6}, r.Float64()*100 - 30, 2 + r.Float64()*3}
+		bs[i] = blob{[3]float64{r.Float64()*12 - 6, r.Float64()*12 - 6, r.Float64()*12 - 6}, r.Float64()*100 - 30, smin + r.Float64()*(smax-smin)}
 	}
 	for k := 0; k < dims[2]; k++ {
 		for j := 0; j < dims[1]; j++ {
@@ -243,5 +249,51 @@ func TestInitialisationAndRotationSearch(t *testing.T) {
 	}
 	if d := res.Matrix.MaxDifference(truth.Matrix()); d > 0.02 {
 		t.Errorf("from the true initial matrix: drifted by %g", d)
+	}
+}
+
+// TestRegisterAcrossGridsAndKinds registers a moving image stored on a
+// different grid (flipped and permuted axes, other spacing) with rigid,
+// similarity and affine transforms and checks each recovers its truth.
+func TestRegisterAcrossGridsAndKinds(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 14))
+	fixed := blobVolume(r, [3]int{36, 36, 36}, 60, 1.2, 2.5)
+	c := gridCenter(fixed)
+	// Moving grid: axes permuted and flipped (LPI-like), 1.4 mm voxels.
+	ma := volume.Affine{{0, -1.4, 0, 24}, {1.4, 0, 0, -24}, {0, 0, -1.4, 24}, {0, 0, 0, 1}}
+	rigid := NewRigid([3]float64{0.06, 0.04, -0.05}, [3]float64{1, -1.5, 0.5}, c)
+	sim := Identity(KindSimilarity, c)
+	copy(sim.Params, []float64{0.03, -0.02, 0.05, 0.5, 1, -0.5, 1.06})
+	aff := AffineFromMatrix(Matrix{{1.05, 0.03, 0, 1}, {-0.02, 0.96, 0.04, -0.5}, {0.01, 0, 1.03, 0.8}, {0, 0, 0, 1}}, c)
+	for _, truth := range []Transform{rigid, sim, aff} {
+		// moving(truth·x) = fixed(x): moving(y) = fixed(truth⁻¹·y).
+		inv, _ := truth.Matrix().Inverse()
+		moving, err := Resample(fixed, Grid{Dims: [3]int{34, 34, 34}, Affine: ma}, inv, BSpline3, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := Options{Kind: truth.Kind, Metric: NCC, Mask: centralMask(fixed, 6), Shrink: []int{2, 1},
+			Sampling: Sampling{Count: 12000, Seed: 2}, Init: InitIdentity}
+		res, err := Register(context.Background(), fixed, moving, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range res.Levels {
+			t.Logf("%s shrink %d: %d it, %g -> %g, %s", truth.Kind, l.Shrink, l.Iterations, l.InitialCost, l.FinalCost, l.Stop)
+		}
+		if d := res.Matrix.MaxDifference(truth.Matrix()); d > 0.02 {
+			t.Errorf("%s: matrix off by %g\n got %v\nwant %v", truth.Kind, d, res.Matrix, truth.Matrix())
+		}
+		o.Optimizer = LBFGS
+		res, err = Register(context.Background(), fixed, moving, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range res.Levels {
+			t.Logf("LBFGS %s shrink %d: %d it, %g -> %g, %s", truth.Kind, l.Shrink, l.Iterations, l.InitialCost, l.FinalCost, l.Stop)
+		}
+		if d := res.Matrix.MaxDifference(truth.Matrix()); d > 0.02 {
+			t.Errorf("LBFGS %s: matrix off by %g", truth.Kind, d)
+		}
 	}
 }

@@ -178,8 +178,10 @@ func (op *optimizer) lbfgs(ctx context.Context) (int, string, error) {
 		if dn == 0 {
 			return it, "zero gradient", nil
 		}
+		// Without curvature information the scale of −g is arbitrary:
+		// start with a step of the level's maximum length, as RegularStep.
 		t := 1.0
-		if dn > maxStep {
+		if dn > maxStep || len(ss) == 0 {
 			t = maxStep / dn
 		}
 		slope := dot(dir, g)
@@ -219,7 +221,7 @@ func (op *optimizer) lbfgs(ctx context.Context) (int, string, error) {
 		copy(g, gn)
 		op.cost = c
 		op.report(it, moved)
-		if moved < minStep || prevCost-c < 1e-12*math.Abs(prevCost) {
+		if len(ss) > 0 && (moved < minStep || prevCost-c <= 1e-12*math.Abs(prevCost)) {
 			return it + 1, "converged", nil
 		}
 	}
