@@ -101,9 +101,10 @@ type Figure1Options struct {
 }
 
 // Figure1 draws the study's Figure 1: the empirical CDF of survival times
-// with the class cut points as vertical lines and each class's share of
-// patients with a known class annotated; the Kaplan–Meier estimate 1 − S,
-// which accounts for censoring, is drawn dashed for comparison.
+// with the class cut points as vertical lines, each class annotated with
+// its share of the patients whose class is known and its censoring-aware
+// Kaplan–Meier share; the Kaplan–Meier estimate 1 − S is drawn dashed for
+// comparison.
 func Figure1(y []survival.Outcome, o Figure1Options) (*Figure, error) {
 	if len(o.Scheme.Cuts) == 0 {
 		o.Scheme = survival.StudyClasses()
@@ -127,7 +128,7 @@ func Figure1(y []survival.Outcome, o Figure1Options) (*Figure, error) {
 	}
 	p.X.Label.Text = "Survival time (" + o.Scheme.Unit.String() + ")"
 	p.Y.Label.Text = "Cumulative proportion of patients"
-	p.Y.Min, p.Y.Max = 0, 1.08
+	p.Y.Min, p.Y.Max = 0, 1.1
 	times := survival.Times(yy)
 	e := survival.NewECDF(times)
 	xmax := e.X[len(e.X)-1]
@@ -139,7 +140,7 @@ func Figure1(y []survival.Outcome, o Figure1Options) (*Figure, error) {
 	l.Color = plotutil.Color(0)
 	l.Width = vg.Points(1.5)
 	p.Add(l)
-	p.Legend.Add("empirical CDF of observed times", l)
+	p.Legend.Add("ECDF of observed times", l)
 	if !o.HideKM {
 		km, err := survival.KaplanMeier(yy, survival.KMOptions{ConfType: survival.ConfNone})
 		if err != nil {
@@ -157,7 +158,7 @@ func Figure1(y []survival.Outcome, o Figure1Options) (*Figure, error) {
 		k.Color = plotutil.Color(1)
 		k.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(k)
-		p.Legend.Add("1 − Kaplan–Meier (censoring-aware)", k)
+		p.Legend.Add("1 − KM (censoring-aware)", k)
 	}
 	edges := append([]float64{0}, o.Scheme.Cuts...)
 	edges = append(edges, math.Max(xmax, o.Scheme.Cuts[len(o.Scheme.Cuts)-1]*1.3))
@@ -173,8 +174,9 @@ func Figure1(y []survival.Outcome, o Figure1Options) (*Figure, error) {
 	}
 	for c := range bal.Counts {
 		mid := (edges[c] + edges[c+1]) / 2
-		lab.XYs = append(lab.XYs, plotter.XY{X: mid, Y: 1.04})
-		lab.Labels = append(lab.Labels, fmt.Sprintf("%s: %.1f%% (n=%d)", className(o.Scheme, c), 100*bal.Shares[c], bal.Counts[c]))
+		lab.XYs = append(lab.XYs, plotter.XY{X: mid, Y: 1.03})
+		lab.Labels = append(lab.Labels, fmt.Sprintf("%s: %.1f%% (n=%d)\nKM: %.1f%%", className(o.Scheme, c),
+			100*bal.Shares[c], bal.Counts[c], 100*bal.KMShares[c]))
 	}
 	ls, err := plotter.NewLabels(lab)
 	if err != nil {
