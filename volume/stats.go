@@ -111,9 +111,12 @@ func (v *Volume) maskData(m *Mask) ([]bool, error) {
 // default "linear" rule: for the n values sorted, position q/100·(n−1)
 // between ranks ⌊·⌋ and ⌊·⌋+1, interpolated as numpy's _lerp does (from the
 // lower value when the fraction is below 0.5, else from the upper one), in
-// float64. It uses selection, not a full sort, so it costs O(n) per
-// percentile on a copy of the selected values; x is not modified. Any NaN
-// among the values makes every percentile NaN, as in numpy.
+// float64 as numpy does for float32 data. It finds ranks without sorting:
+// a histogram of the top 16 bits of the values' order-preserving bit
+// patterns locates the bucket of each rank, and only the values of those
+// buckets are copied and selected, so it costs two passes over x; x is not
+// modified. Any NaN among the values makes every percentile NaN, as in
+// numpy.
 func Percentiles(x []float32, mask []bool, qs ...float64) ([]float64, error) {
 	if err := selected(x, mask); err != nil {
 		return nil, err
@@ -123,47 +126,122 @@ func Percentiles(x []float32, mask []bool, qs ...float64) ([]float64, error) {
 			return nil, fmt.Errorf("volume: percentile %g outside [0, 100]", q)
 		}
 	}
-	buf := make([]float32, 0, len(x))
-	nan := false
-	for i, v := range x {
-		if mask == nil || mask[i] {
-			buf = append(buf, v)
-			nan = nan || v != v
-		}
-	}
-	if len(buf) == 0 {
+	r := newRanker(x, mask)
+	if r.n == 0 {
 		return nil, ErrEmpty
 	}
 	out := make([]float64, len(qs))
-	if nan {
-		for i := range out {
-			out[i] = math.NaN()
-		}
-		return out, nil
+	ranks := make([]int, 0, 2*len(qs))
+	for _, q := range qs {
+		lo, _ := percentileRank(q, r.n)
+		ranks = append(ranks, lo, min(lo+1, r.n-1))
 	}
-	// Select in increasing order of rank so each selection works on the
-	// still-unordered part to the right of the previous one.
-	order := make([]int, len(qs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return cmpFloat(qs[a], qs[b]) })
-	n := len(buf)
-	from := 0
-	for _, qi := range order {
-		vi := qs[qi] / 100 * float64(n-1)
-		lo := min(int(math.Floor(vi)), n-1)
-		g := vi - float64(lo)
-		selectKth(buf[from:], lo-from)
-		from = lo
-		a := float64(buf[lo])
-		b := a
-		if lo+1 < n {
-			b = float64(slices.Min(buf[lo+1:]))
-		}
-		out[qi] = lerpNumpy(a, b, g)
+	vals := r.values(x, mask, ranks)
+	for i, q := range qs {
+		_, g := percentileRank(q, r.n)
+		out[i] = lerpNumpy(float64(vals[2*i]), float64(vals[2*i+1]), g)
 	}
 	return out, nil
+}
+
+// percentileRank returns numpy's lower rank ⌊q/100·(n−1)⌋ and the fraction
+// above it.
+func percentileRank(q float64, n int) (int, float64) {
+	vi := q / 100 * float64(n-1)
+	lo := min(int(math.Floor(vi)), n-1)
+	return lo, vi - float64(lo)
+}
+
+// sortKey maps a float32 to a uint32 with the same order (NaN aside).
+func sortKey(v float32) uint32 {
+	b := math.Float32bits(v)
+	if b&(1<<31) != 0 {
+		return ^b
+	}
+	return b | 1<<31
+}
+
+// ranker finds values of given ranks among the selected values of x from
+// a histogram of their sort keys' top 16 bits.
+type ranker struct {
+	n    int
+	nan  bool
+	hist []int // 1<<16 bucket counts
+}
+
+func newRanker(x []float32, mask []bool) *ranker {
+	r := &ranker{hist: make([]int, 1<<16)}
+	for i, v := range x {
+		if mask != nil && !mask[i] {
+			continue
+		}
+		r.n++
+		r.nan = r.nan || v != v
+		r.hist[sortKey(v)>>16]++
+	}
+	return r
+}
+
+// values returns the values of the given ranks (each in [0, n)): NaN for
+// every rank if a value is NaN.
+func (r *ranker) values(x []float32, mask []bool, ranks []int) []float32 {
+	out := make([]float32, len(ranks))
+	if r.nan {
+		for i := range out {
+			out[i] = float32(math.NaN())
+		}
+		return out
+	}
+	// Bucket of each rank and its rank within the bucket.
+	start := make([]int, len(r.hist)) // rank of each bucket's first value
+	for b, total := 0, 0; b < len(r.hist); b++ {
+		start[b] = total
+		total += r.hist[b]
+	}
+	slot := make([]int32, len(r.hist)) // 1 + index into bufs, 0 = not needed
+	var bufs [][]float32
+	bucketOf := make([]int, len(ranks))
+	for i, k := range ranks {
+		b := bucketOfRank(start, k)
+		bucketOf[i] = b
+		if slot[b] == 0 {
+			bufs = append(bufs, make([]float32, 0, r.hist[b]))
+			slot[b] = int32(len(bufs))
+		}
+	}
+	for i, v := range x {
+		if mask != nil && !mask[i] {
+			continue
+		}
+		if s := slot[sortKey(v)>>16]; s != 0 {
+			bufs[s-1] = append(bufs[s-1], v)
+		}
+	}
+	for i, k := range ranks {
+		b := bucketOf[i]
+		vals := bufs[slot[b]-1]
+		j := k - start[b]
+		selectKth(vals, j)
+		out[i] = vals[j]
+	}
+	return out
+}
+
+// bucketOfRank returns the bucket holding rank k: the last bucket whose first
+// rank is ≤ k among non-empty buckets.
+func bucketOfRank(start []int, k int) int {
+	// start is non-decreasing; find the largest b with start[b] ≤ k and a
+	// non-empty bucket, i.e. start[b+1] > k.
+	lo, hi := 0, len(start)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if start[mid] <= k {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
 }
 
 // lerpNumpy is numpy's _lerp: a + (b−a)·t, computed as b − (b−a)·(1−t)
@@ -174,16 +252,6 @@ func lerpNumpy(a, b, t float64) float64 {
 		return b - d*(1-t)
 	}
 	return a + d*t
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // selectKth reorders a so that a[k] is the value of rank k, everything

@@ -151,3 +151,20 @@ func TestStatsEdgeCases(t *testing.T) {
 		t.Errorf("Volume.Percentiles = %v, %v", vp, err)
 	}
 }
+
+// Signed zeros, negatives, infinities and denormals are ranked by value.
+func TestPercentilesSpecialValues(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	x := []float32{float32(math.Inf(1)), -3, negZero, 1e-40, 0, -1e-40, float32(math.Inf(-1)), 2.5, -1e30, 7}
+	qs := []float64{0, 5, 10, 20, 33.3, 50, 66.6, 80, 95, 100}
+	p, err := volume.Percentiles(x, nil, qs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range qs {
+		want := refPercentile(x, q)
+		if p[i] != want && !(math.IsNaN(p[i]) && math.IsNaN(want)) {
+			t.Errorf("q %g: %g, want %g", q, p[i], want)
+		}
+	}
+}
