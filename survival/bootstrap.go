@@ -116,3 +116,26 @@ func quantileSorted(x []float64, p float64) float64 {
 	}
 	return x[i] + (h-lo)*(x[i+1]-x[i])
 }
+
+// BootstrapClasses bootstraps a classification metric (Accuracy-style
+// functions of labels and class probabilities, e.g. a wrapper around
+// MulticlassAUC) over samples, stratified by true class unless o.Strata
+// is set.
+func BootstrapClasses(ctx context.Context, yTrue []int, proba [][]float64,
+	metric func(yTrue []int, proba [][]float64) (float64, error), o BootstrapOptions) (Interval, error) {
+	if len(yTrue) != len(proba) {
+		return Interval{}, fmt.Errorf("survival: %d labels but %d probability rows", len(yTrue), len(proba))
+	}
+	if o.Strata == nil {
+		o.Strata = yTrue
+	}
+	y := make([]int, len(yTrue))
+	p := make([][]float64, len(yTrue))
+	return Bootstrap(ctx, len(yTrue), func(rows []int) (float64, error) {
+		y, p = y[:len(rows)], p[:len(rows)]
+		for k, i := range rows {
+			y[k], p[k] = yTrue[i], proba[i]
+		}
+		return metric(y, p)
+	}, o)
+}

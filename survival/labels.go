@@ -229,3 +229,41 @@ func (l *Labels) Balance(y []Outcome, unit Unit) (*Balance, error) {
 	}
 	return b, nil
 }
+
+// Pooled is a multiple-imputation estimate combined by Rubin's rules.
+type Pooled struct {
+	// Estimate is the mean of the per-imputation estimates.
+	Estimate float64
+	// Within, Between and Total are the mean within-imputation variance,
+	// the between-imputation variance, and Within + (1 + 1/m)·Between.
+	Within, Between, Total float64
+	// DF is Rubin's (1987) degrees of freedom for a t reference
+	// (+Inf when the imputations agree).
+	DF float64
+}
+
+// PoolRubin combines m >= 2 estimates and their variances from analyses of
+// imputed label vectors (see Labels.Impute) with Rubin's rules.
+func PoolRubin(estimates, variances []float64) (Pooled, error) {
+	m := len(estimates)
+	if m < 2 || len(variances) != m {
+		return Pooled{}, fmt.Errorf("survival: %d estimates and %d variances (want m >= 2 of each)", m, len(variances))
+	}
+	var p Pooled
+	for i := range estimates {
+		p.Estimate += estimates[i] / float64(m)
+		p.Within += variances[i] / float64(m)
+	}
+	for _, e := range estimates {
+		p.Between += (e - p.Estimate) * (e - p.Estimate) / float64(m-1)
+	}
+	fm := float64(m)
+	p.Total = p.Within + (1+1/fm)*p.Between
+	if p.Between == 0 {
+		p.DF = math.Inf(1)
+	} else {
+		r := p.Within / ((1 + 1/fm) * p.Between)
+		p.DF = (fm - 1) * (1 + r) * (1 + r)
+	}
+	return p, nil
+}

@@ -1,6 +1,8 @@
 package survival
 
 import (
+	"context"
+	"math"
 	"testing"
 )
 
@@ -55,5 +57,53 @@ func TestSklearnParity(t *testing.T) {
 	t.Logf("compared %d numbers with scikit-learn, max relative error %.3g", n, maxRelErr)
 	if n < 14 {
 		t.Errorf("only %d numbers compared", n)
+	}
+}
+
+// TestBootstrapClasses: the bootstrap estimate is scikit-learn's value,
+// the interval brackets it and the draw is reproducible.
+func TestBootstrapClasses(t *testing.T) {
+	want := readJSON(t, "golden", "metrics", "classification_expected.json")
+	var y []int
+	for _, v := range want["y_true"].([]any) {
+		y = append(y, int(v.(float64)))
+	}
+	var proba [][]float64
+	for _, row := range want["proba"].([]any) {
+		var r []float64
+		for _, v := range row.([]any) {
+			r = append(r, v.(float64))
+		}
+		proba = append(proba, r)
+	}
+	auc := func(y []int, p [][]float64) (float64, error) {
+		r, err := MulticlassAUC(y, p)
+		if err != nil {
+			return 0, err
+		}
+		return r.OvRMacro, nil
+	}
+	o := BootstrapOptions{Resamples: 300, Seed: 11}
+	a, err := BootstrapClasses(context.Background(), y, proba, auc, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := BootstrapClasses(context.Background(), y, proba, auc, o)
+	if a != b || a.Estimate != want["roc_auc_ovr_macro"].(float64) || !(a.Lower < a.Estimate && a.Estimate < a.Upper) || a.Failed != 0 {
+		t.Errorf("interval %+v (sklearn %v)", a, want["roc_auc_ovr_macro"])
+	}
+}
+
+func TestPoolRubin(t *testing.T) {
+	p, err := PoolRubin([]float64{1, 2, 3}, []float64{0.5, 0.5, 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// B = 1, T = 0.5 + (4/3)·1, r = 0.5/(4/3) = 0.375, df = 2·1.375²
+	if p.Estimate != 2 || p.Between != 1 || math.Abs(p.Total-(0.5+4.0/3)) > 1e-15 || math.Abs(p.DF-2*1.375*1.375) > 1e-12 {
+		t.Errorf("pooled %+v", p)
+	}
+	if _, err := PoolRubin([]float64{1}, []float64{1}); err == nil {
+		t.Error("single imputation accepted")
 	}
 }
