@@ -60,7 +60,8 @@ func batch(x *nn.Tensor, y []int, idx []int) (*nn.Tensor, []int) {
 func TestConvergenceSpheresVsCubes(t *testing.T) {
 	start := time.Now()
 	r := nn.NewRNG(42)
-	xtr, ytr := shapes(256, r)
+	const bs, epochs, nTrain = 32, 6, 256
+	xtr, ytr := shapes(nTrain, r)
 	xte, yte := shapes(128, r)
 	m := nn.NewSequential(
 		nn.NewConv3d(1, 8, nn.Cube(3), nn.ConvOpts{Padding: nn.Cube(1)}, false, r), nn.NewBatchNorm3d(8), nn.ReLU,
@@ -76,12 +77,11 @@ func TestConvergenceSpheresVsCubes(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := nn.NewGraph(nn.Options{Grad: true, Arena: nn.NewArena(), RNG: r})
-	const bs, epochs = 32, 6
-	sched := optim.Cosine{Base: 0.01, Min: 0.001, Steps: epochs * 256 / bs}
+	sched := optim.Cosine{Base: 0.01, Min: 0.001, Steps: epochs * nTrain / bs}
 	step := 0
 	for range epochs {
-		perm := r.Perm(256)
-		for b := 0; b < 256; b += bs {
+		perm := r.Perm(nTrain)
+		for b := 0; b < nTrain; b += bs {
 			optim.Apply(opt, sched, step)
 			step++
 			bx, by := batch(xtr, ytr, perm[b:b+bs])
