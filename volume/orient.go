@@ -145,8 +145,10 @@ func (v *Volume) AxCodes() Codes { return AxCodes(v.Affine) }
 // columns of a's 3×3 part are normalised, replaced by the closest orthogonal
 // matrix R = U·Vᵀ from their SVD (singular values at or below
 // max(S)·3·ε are dropped), then voxel axes are assigned greedily, the one
-// with the largest |R| entry first, each taking the world axis of its
-// largest entry. An axis whose column of R is all ≈ 0 (only for a singular
+// with the largest |R| entry first (ties by index), each taking the world
+// axis of its largest entry. That order is current nibabel's, since its
+// issue #1449; nibabel 5.0 took the axes in index order, which differs
+// only when two voxel axes compete for one world axis. An axis whose column of R is all ≈ 0 (only for a singular
 // affine) gets World = -1, and so do all axes of an affine with a
 // non-finite entry in its 3×3 part (where numpy's SVD fails).
 func IOOrientation(a Affine) Ornt {
