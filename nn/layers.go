@@ -1,6 +1,11 @@
 package nn
 
-import "math"
+import (
+	"fmt"
+	"math"
+
+	"github.com/metasurv/metasurv/internal/conv"
+)
 
 // Linear is torch.nn.Linear: y = x·Wᵀ + b, weight [out, in], bias [out].
 type Linear struct {
@@ -291,3 +296,39 @@ func (p *AdaptiveAvgPool3d) Visit(*Visitor) {}
 
 // Cube returns [3]int{k, k, k}, the usual isotropic kernel/stride/padding.
 func Cube(k int) [3]int { return [3]int{k, k, k} }
+
+// FoldBatchNorm folds an evaluation-mode BatchNorm that follows c into c's
+// weight and bias (w·γ/√(var+ε), (b-mean)·γ/√(var+ε)+β), so inference runs
+// one pass instead of two. c is modified in place and must then be used
+// without bn; use it on inference copies only (the fold is not trainable).
+func FoldBatchNorm(c *Conv3d, bn *BatchNorm) error {
+	if bn.RunningMean == nil || bn.RunningVar == nil {
+		return fmt.Errorf("nn: FoldBatchNorm needs running statistics")
+	}
+	ch := len(bn.RunningMean.Data)
+	gamma, beta := make([]float32, ch), make([]float32, ch)
+	for i := range gamma {
+		gamma[i] = 1
+		if bn.Weight != nil {
+			gamma[i] = bn.Weight.Data[i]
+		}
+		if bn.Bias != nil {
+			beta[i] = bn.Bias.Data[i]
+		}
+	}
+	var b []float32
+	if c.Bias != nil {
+		b = c.Bias.Data
+	}
+	nb, err := conv.FoldBatchNorm(c.Weight.Data, b, gamma, beta, bn.RunningMean.Data, bn.RunningVar.Data, float32(bn.Eps))
+	if err != nil {
+		return fmt.Errorf("nn: FoldBatchNorm: %w", err)
+	}
+	if c.Bias == nil {
+		c.Bias = NewTensor(ch).SetRequiresGrad(c.Weight.RequiresGrad())
+	}
+	copy(c.Bias.Data, nb)
+	c.Weight.Touch()
+	c.Bias.Touch()
+	return nil
+}

@@ -282,3 +282,43 @@ func TestShapeErrorsDoNotPanic(t *testing.T) {
 		t.Fatal("Reset kept the error")
 	}
 }
+
+func TestFoldBatchNormMatches(t *testing.T) {
+	r := NewRNG(13)
+	c := NewConv3d(3, 4, Cube(3), ConvOpts{Padding: Cube(1)}, true, r)
+	bn := NewBatchNorm3d(4)
+	InitUniform(bn.Weight, 0.5, 1.5, r)
+	InitUniform(bn.Bias, -1, 1, r)
+	InitUniform(bn.RunningMean, -1, 1, r)
+	InitUniform(bn.RunningVar, 0.5, 2, r)
+	bn.Training = false
+	x := randT(r, 2, 3, 5, 4, 6)
+	g := NewGraph(Options{})
+	want := bn.Forward(g, c.Forward(g, x)).Clone()
+	if err := FoldBatchNorm(c, bn); err != nil {
+		t.Fatal(err)
+	}
+	got := c.Forward(g, x)
+	for i := range want.Data {
+		if math.Abs(float64(got.Data[i]-want.Data[i])) > 1e-4 {
+			t.Fatalf("folded conv differs at %d: %v vs %v", i, got.Data[i], want.Data[i])
+		}
+	}
+}
+
+func TestChannelsLastRoundTrip(t *testing.T) {
+	r := NewRNG(14)
+	x := randT(r, 2, 3, 4, 5, 6)
+	g := NewGraph(Options{})
+	cl := g.ToChannelsLast(x)
+	if !SameShape(cl.Shape, []int{2, 4, 5, 6, 3}) || cl.Data[1] != x.Data[4*5*6] {
+		t.Fatalf("channels-last shape %v", cl.Shape)
+	}
+	back := g.FromChannelsLast(cl)
+	for i := range x.Data {
+		if back.Data[i] != x.Data[i] {
+			t.Fatal("round trip changed the data")
+		}
+	}
+	gradCheck(t, "channels_last", []*Tensor{randT(r, 1, 2, 2, 3, 2)}, func(g *Graph, in []*Tensor) *Tensor { return g.ToChannelsLast(in[0]) })
+}
