@@ -8,9 +8,6 @@ package gemm
 func kernAVX512_14x32(k int, a, b, c *float32, ldc int, beta float32)
 
 //go:noescape
-func kernAVX512_14x32_pf(k int, a, b, c *float32, ldc int, beta float32)
-
-//go:noescape
 func kernAVX512_14x32_strided(k int, a, b *float32, ldb int, c *float32, ldc int, beta float32)
 
 //go:noescape

@@ -44,9 +44,6 @@ type kernel struct {
 	// C loads and stores (and the B loads when strided) to nw columns, so
 	// ragged tiles are written in place (AVX-512 only).
 	rows int
-	// pf issues a software prefetch of A (and packed B) on every k step
-	// instead of once per unrolled iteration.
-	pf bool
 }
 
 func (k kernel) nrows() int {
@@ -63,9 +60,6 @@ func (k kernel) name() string {
 	}
 	if k.rows > 0 {
 		n += fmt.Sprintf("_r%d", k.rows)
-	}
-	if k.pf {
-		n += "_pf"
 	}
 	return n
 }
@@ -89,14 +83,13 @@ func main() {
 	goOut := flag.String("decl", "kernel_decl_amd64.go", "output file for the Go declarations")
 	flag.Parse()
 	kernels := []kernel{
-		{avx512, 14, 2, false, 0, false},
-		{avx512, 14, 2, false, 0, true},
-		{avx512, 14, 2, true, 0, false},
-		{avx2, 6, 2, false, 0, false},
-		{avx2, 6, 2, true, 0, false},
+		{avx512, 14, 2, false, 0},
+		{avx512, 14, 2, true, 0},
+		{avx2, 6, 2, false, 0},
+		{avx2, 6, 2, true, 0},
 	}
 	for rows := 1; rows <= 14; rows++ {
-		kernels = append(kernels, kernel{avx512, 14, 2, false, rows, false}, kernel{avx512, 14, 2, true, rows, false})
+		kernels = append(kernels, kernel{avx512, 14, 2, false, rows}, kernel{avx512, 14, 2, true, rows})
 	}
 	writeDecls(*goOut, kernels)
 	var b bytes.Buffer
@@ -222,13 +215,6 @@ func (k kernel) emit(w *bytes.Buffer) {
 				p("VMOVUPS %d(BX), %s", u*bStep+v*vbytes, breg(v))
 			}
 		}
-		if k.pf {
-			p("PREFETCHT0 %d(AX)", 1024+u*aStep)
-			if !k.strided {
-				p("PREFETCHT0 %d(BX)", 1024+u*bStep)
-				p("PREFETCHT0 %d(BX)", 1024+u*bStep+64)
-			}
-		}
 		for i := 0; i < rows; i++ {
 			p("VBROADCASTSS %d(AX), %s", u*aStep+4*i, bc(i))
 			for v := 0; v < k.nv; v++ {
@@ -239,10 +225,8 @@ func (k kernel) emit(w *bytes.Buffer) {
 	fmt.Fprintf(w, "loop%d:\n", unroll)
 	p("CMPQ CX, $%d", unroll)
 	p("JL tail")
-	if !k.pf {
-		p("PREFETCHT0 %d(AX)", 8*aStep*unroll)
-	}
-	if !k.strided && !k.pf {
+	p("PREFETCHT0 %d(AX)", 8*aStep*unroll)
+	if !k.strided {
 		p("PREFETCHT0 %d(BX)", 4*bStep*unroll)
 	}
 	for u := 0; u < unroll; u++ {
