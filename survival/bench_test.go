@@ -121,3 +121,25 @@ func BenchmarkUno100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(100000)*16/1e6/(b.Elapsed().Seconds()/float64(b.N)), "MB/s")
 }
+
+// BenchmarkDeepHit256x50 times the DeepHit loss and gradient on a batch of
+// 256 patients over 50 intervals (pycox's O(n²) ranking term included).
+func BenchmarkDeepHit256x50(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	phi := make([][]float64, 256)
+	idx := make([]int, 256)
+	ev := make([]bool, 256)
+	for i := range phi {
+		phi[i] = make([]float64, 50)
+		for k := range phi[i] {
+			phi[i][k] = rng.NormFloat64()
+		}
+		idx[i], ev[i] = rng.IntN(50), rng.Float64() < 0.6
+	}
+	for b.Loop() {
+		if _, _, err := DeepHitLoss(phi, idx, ev, DeepHitOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(256*50*8/1e6/(b.Elapsed().Seconds()/float64(b.N)), "MB/s")
+}

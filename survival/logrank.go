@@ -129,6 +129,13 @@ func quadFormGeneralized(obs, exp []float64, V *mat.Dense) (float64, int, error)
 	return mat.Dot(u, &x), k, nil
 }
 
+// GroupLevels returns the distinct labels in the order LogRank reports
+// them: numerically when every label is a number, otherwise as text.
+func GroupLevels(group []string) []string {
+	levels, _ := groupLevels(group)
+	return levels
+}
+
 // groupLevels returns the sorted distinct labels and each label's index.
 func groupLevels(group []string) ([]string, []int) {
 	seen := map[string]bool{}

@@ -22,7 +22,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -202,13 +201,9 @@ func groupsOf(ds *survival.Dataset, col string) []plot.Group {
 	}
 	idx := map[string]int{}
 	var out []plot.Group
-	labels := append([]string(nil), ds.Kept[col]...)
-	sort.Strings(labels)
-	for _, l := range labels {
-		if _, ok := idx[l]; !ok {
-			idx[l] = len(out)
-			out = append(out, plot.Group{Label: l})
-		}
+	for _, l := range survival.GroupLevels(ds.Kept[col]) {
+		idx[l] = len(out)
+		out = append(out, plot.Group{Label: l})
 	}
 	for i, l := range ds.Kept[col] {
 		g := &out[idx[l]]
