@@ -439,7 +439,8 @@ func (f *CoxFit) finish(beta, imat []float64, o CoxOptions) error {
 }
 
 // LinearPredictor returns x·beta (not centred), the log relative hazard
-// against a patient with all covariates zero.
+// against a patient with all covariates zero. R's fit$linear.predictors
+// are centred: subtract LinearPredictor(Means).
 func (f *CoxFit) LinearPredictor(x []float64) float64 {
 	var s float64
 	for j, b := range f.Coef {

@@ -16,7 +16,11 @@
 //     scikit-learn 1.2 and are tested to 1e-9.
 //   - The network losses follow pycox (LogisticHazardLoss, PMFLoss,
 //     DeepHitLoss), DeepSurv (CoxLoss) and CORAL (CoralLoss); each returns
-//     its value and its gradient, checked against finite differences.
+//     its value and its gradient, checked against finite differences and
+//     against pycox under torch autograd. Package survival/nnloss makes
+//     them differentiable operations of nn's autograd.
+//   - BrierScore, IntegratedBrier, CumulativeDynamicAUC and Uno's C under
+//     the GRight convention reproduce scikit-survival's published tests.
 //
 // # Censoring
 //

@@ -597,3 +597,13 @@ func TestSummary(t *testing.T) {
 		t.Errorf("summary %+v", s)
 	}
 }
+
+func TestReadCSVByteOrderMark(t *testing.T) {
+	tab, err := ReadCSV(bytes.NewReader([]byte("\ufefftime,status\n1,1\n2,0\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tab.Dataset(DatasetOptions{Time: "time", Event: "status"}); err != nil {
+		t.Errorf("BOM-prefixed header: %v", err)
+	}
+}

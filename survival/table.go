@@ -34,7 +34,7 @@ func ReadCSV(r io.Reader) (*Table, error) {
 	t := &Table{Header: recs[0], Rows: recs[1:]}
 	seen := map[string]bool{}
 	for i, h := range t.Header {
-		h = strings.TrimSpace(h)
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		t.Header[i] = h
 		if seen[h] {
 			return nil, fmt.Errorf("survival: CSV column %q appears twice (want unique column names)", h)
