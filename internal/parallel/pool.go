@@ -9,9 +9,9 @@ import (
 
 // job is one For/ForChunks call. The caller puts up to workers-1 copies of
 // its pointer on the queue; a worker that pops one claims chunks until none
-// are left. The caller recycles the job once every copy is either popped
-// and released or taken back off the queue, so jobs are reused without
-// allocation.
+// are left. Every copy, and the caller, holds a reference; copies nobody
+// popped are taken back off the queue at the end, and the last holder puts
+// the job on the free list, so jobs are reused without allocation.
 type job struct {
 	fn       func(lo, hi int)
 	n        int
@@ -153,21 +153,29 @@ func (p *pool) run(fn func(lo, hi int), n, chunks, step int, balanced bool) {
 	<-j.done
 	p.reclaim(j)
 	pv := j.panicked.Load()
+	p.release(j)
+	if pv != nil {
+		panic(fmt.Sprintf("parallel: loop body panicked: %v", pv.v))
+	}
+}
+
+// release drops one reference to j; the last holder recycles it.
+func (p *pool) release(j *job) {
+	if j.refs.Add(-1) != 0 {
+		return
+	}
 	j.fn = nil
 	p.mu.Lock()
 	if len(p.free) < cap(p.free) {
 		p.free = append(p.free, j)
 	}
 	p.mu.Unlock()
-	if pv != nil {
-		panic(fmt.Sprintf("parallel: loop body panicked: %v", pv.v))
-	}
 }
 
-// reclaim takes the copies of j that no worker popped back off the queue
-// and waits for the workers that did pop one to let go of it. Those are
-// running (they popped it while awake) and find no chunk left, so the wait
-// is short.
+// reclaim takes the copies of j that no worker popped back off the queue,
+// then waits briefly for the workers that did pop one to let go of it, so
+// that the job is usually recycled by this call. A worker descheduled by
+// the OS is not waited for: it recycles the job itself when it resumes.
 func (p *pool) reclaim(j *job) {
 	p.mu.Lock()
 	kept := 0
@@ -185,8 +193,8 @@ func (p *pool) reclaim(j *job) {
 	}
 	p.size = kept
 	p.mu.Unlock()
-	for spins := 0; j.refs.Load() != 1; spins++ {
-		if spins > 64 {
+	for spins := 0; spins < 96 && j.refs.Load() != 1; spins++ {
+		if spins >= 64 {
 			runtime.Gosched()
 		}
 	}
@@ -207,7 +215,7 @@ func (p *pool) work(wake chan struct{}) {
 		p.size--
 		p.mu.Unlock()
 		j.execute()
-		j.refs.Add(-1)
+		p.release(j)
 	}
 }
 
