@@ -24,7 +24,8 @@
 // Volume.Resize reproduces MONAI Resize (torch interpolate): ResizeArea
 // (adaptive average pooling, MONAI's default), ResizeTrilinear
 // (align_corners=False) and ResizeNearest, with torch's float32 index and
-// weight arithmetic, so results equal MONAI's bit for bit on the fixtures.
+// weight arithmetic: area and nearest equal MONAI's output bit for bit,
+// trilinear to a few float32 ulps (bit for bit on the ch2 fixture).
 // The affine follows MONAI's MetaTensor rule (ResizeAffine): the new grid
 // covers the same world box.
 //
