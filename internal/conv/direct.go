@@ -36,12 +36,19 @@ type direct struct {
 	wpk      [][]float32
 	xp       []float32
 	dyp      []float32 // output gradient on the padded grid (BackwardWeight)
-	tapGrad  []float32 // per-tap weight gradients (BackwardWeight)
+	tapGrad  []float32 // column tile of shifted inputs (BackwardWeight)
 	curY     []float32
 	curEp    *Epilogue
 	curYo    int // offset of the current (sample, group) output in y
 	curGroup int
 	fn       func(lo, hi int)
+
+	// per-call state of the loops below, bound once as method values so
+	// that calls do not allocate closures
+	g                   *geometry
+	cx, cdy             []float32
+	cq0, cn             int
+	fillFn, dyFn, colFn func(lo, hi int)
 }
 
 // useDirect reports whether the direct kernel applies to g: not for
@@ -67,7 +74,8 @@ func useDirect(g *geometry) bool {
 var maxGridWaste = 2.0
 
 func newDirect(g *geometry) *direct {
-	d := &direct{phases: 1}
+	d := &direct{phases: 1, g: g}
+	d.fillFn, d.dyFn, d.colFn = d.fillRange, d.dyRange, d.colRange
 	s := g.p.Stride
 	for i := range 3 {
 		d.pad[i] = (g.p.In[i] + 2*g.p.Pad[i] + s[i] - 1) / s[i]
@@ -118,11 +126,15 @@ func (d *direct) fillPadded(g *geometry, x []float32) {
 	if len(d.xp) < d.phases*g.icg*d.spP {
 		d.xp = make([]float32, d.phases*g.icg*d.spP)
 	}
-	parallel.ForChunks(g.icg, 1, func(lo, hi int) {
-		for ic := lo; ic < hi; ic++ {
-			d.fillChannel(g, d.xp, ic, x[ic*g.inSp:(ic+1)*g.inSp])
-		}
-	})
+	d.cx = x
+	parallel.ForChunks(g.icg, 1, d.fillFn)
+	d.cx = nil
+}
+
+func (d *direct) fillRange(lo, hi int) {
+	for ic := lo; ic < hi; ic++ {
+		d.fillChannel(d.g, d.xp, ic, d.cx[ic*d.g.inSp:(ic+1)*d.g.inSp])
+	}
 }
 
 // fillChannel writes every stride phase of input channel ic (src) into xp
@@ -179,7 +191,7 @@ func (d *direct) forward(pl *Plan, x, y []float32, yo, gi int, ep *Epilogue) {
 	d.fillPadded(g, x)
 	d.curY, d.curEp, d.curYo, d.curGroup = y, ep, yo, gi
 	if d.fn == nil {
-		d.fn = func(lo, hi int) { d.tiles(g, lo, hi) }
+		d.fn = func(lo, hi int) { d.tiles(d.g, lo, hi) }
 	}
 	parallel.ForChunks(g.out[0]*d.perPlane*d.slivers, d.slivers, d.fn)
 	d.curY, d.curEp = nil, nil
@@ -236,41 +248,56 @@ func (d *direct) tiles(g *geometry, lo, hi int) {
 }
 
 // backwardWeight adds the weight gradient of one (sample, group) to dw:
-// for every tap t, dW_t (ocg×icg) = dY·Xp_tᵀ over the padded grid, where
-// Xp_t is xp shifted by the tap's offset and dY is zero at padding columns.
+// dW (ocg × icg·kvol) += dY·Colᵀ over the grid, where row (ic, t) of Col is
+// channel ic of xp shifted by tap t's offset — a contiguous copy thanks to
+// the phase split — and dY is zero at the grid's padding positions. Col is
+// built in tiles of grid positions so it stays in cache.
 func (d *direct) backwardWeight(pl *Plan, dw, x, dy []float32) {
 	g := &pl.g
 	d.fillPadded(g, x)
 	qn := d.qTiles * dirNR
 	if len(d.dyp) < g.ocg*qn {
 		d.dyp = make([]float32, g.ocg*qn)
-		d.tapGrad = make([]float32, g.kvol*g.ocg*g.icg)
 	}
-	parallel.ForChunks(g.ocg, 1, func(lo, hi int) {
-		for oc := lo; oc < hi; oc++ {
-			row := d.dyp[oc*qn : (oc+1)*qn]
-			for q := range row {
-				if o := d.gridIndex(g, q); o >= 0 {
-					row[q] = dy[oc*g.outSp+o]
-				} else {
-					row[q] = 0
-				}
+	d.cdy = dy
+	parallel.ForChunks(g.ocg, 1, d.dyFn)
+	d.cdy = nil
+	nt := min(qn, max(64, colBudget/g.k/16*16))
+	if len(d.tapGrad) < g.k*nt {
+		d.tapGrad = make([]float32, g.k*nt)
+	}
+	for q0 := 0; q0 < qn; q0 += nt {
+		n := min(nt, qn-q0)
+		d.cq0, d.cn = q0, n
+		parallel.ForChunks(g.k, max(1, 4096/n), d.colFn)
+		gemm.Sgemm(false, true, g.ocg, g.k, n, 1, d.dyp[q0:], qn, d.tapGrad, n, 1, dw, g.k)
+	}
+}
+
+// dyRange copies the output gradient of channels [lo,hi) onto the grid.
+func (d *direct) dyRange(lo, hi int) {
+	g := d.g
+	qn := d.qTiles * dirNR
+	for oc := lo; oc < hi; oc++ {
+		row := d.dyp[oc*qn : (oc+1)*qn]
+		clear(row)
+		for od := range g.out[0] {
+			for oh := range g.out[1] {
+				q, o := od*d.plane+oh*d.pad[2], (od*g.out[1]+oh)*g.out[2]
+				copy(row[q:q+g.out[2]], d.cdy[oc*g.outSp+o:])
 			}
 		}
-	})
-	for t := range g.kvol {
-		gemm.Sgemm(false, true, g.ocg, g.icg, qn, 1, d.dyp, qn, d.xp[d.offs[t]/4:], d.spP, 0, d.tapGrad[t*g.ocg*g.icg:], g.icg)
 	}
-	parallel.ForChunks(g.ocg, 1, func(lo, hi int) {
-		for oc := lo; oc < hi; oc++ {
-			for ic := range g.icg {
-				w := dw[(oc*g.icg+ic)*g.kvol:][:g.kvol]
-				for t := range w {
-					w[t] += d.tapGrad[(t*g.ocg+oc)*g.icg+ic]
-				}
-			}
-		}
-	})
+}
+
+// colRange fills rows [lo,hi) of the shifted-input column tile.
+func (d *direct) colRange(lo, hi int) {
+	g, n := d.g, d.cn
+	for r := lo; r < hi; r++ {
+		ic, t := r/g.kvol, r%g.kvol
+		src := d.xp[ic*d.spP+d.offs[t]/4+d.cq0:]
+		copy(d.tapGrad[r*n:(r+1)*n], src[:n])
+	}
 }
 
 // adjointParams returns the stride-1 convolution that computes this

@@ -18,6 +18,9 @@ type Epilogue struct {
 	Act gemm.Activation
 }
 
+// noEpilogue stands for a nil *Epilogue (read only).
+var noEpilogue Epilogue
+
 // algorithm is how a Plan computes its convolution.
 type algorithm int
 
@@ -174,7 +177,7 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 		return err
 	}
 	if ep == nil {
-		ep = &Epilogue{}
+		ep = &noEpilogue
 	}
 	if ep.Bias != nil {
 		if err := checkLen("bias", len(ep.Bias), g.p.OutC); err != nil {
