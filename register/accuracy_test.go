@@ -176,7 +176,7 @@ func peerCases() []rigidCase {
 
 // TestPeerErrors scores the transforms found by elastix
 // (dir/el-<case>/TransformParameters.0.txt) and by examples/register
-// (dir/ms-<case>.json) on the peer images, as mean displacement error
+// (dir/ms-<case>*.json, e.g. one per seed) on the peer images, as mean displacement error
 // over the ch2bet brain (METASURV_REGISTER_PEER_DIR=dir).
 func TestPeerErrors(t *testing.T) {
 	dir := os.Getenv("METASURV_REGISTER_PEER_DIR")
@@ -195,9 +195,10 @@ func TestPeerErrors(t *testing.T) {
 			}
 			t.Logf("%s elastix: %.4f mm", c.name, meanDisplacementError(tr.Matrix(), truth, brain))
 		}
-		if _, err := os.Stat(filepath.Join(dir, "ms-"+short+".json")); err == nil {
-			m := readMatrixFile(t, filepath.Join(dir, "ms-"+short+".json"))
-			t.Logf("%s metasurv: %.4f mm", c.name, meanDisplacementError(m, truth, brain))
+		files, _ := filepath.Glob(filepath.Join(dir, "ms-"+short+"*.json"))
+		for _, f := range files {
+			m := readMatrixFile(t, f)
+			t.Logf("%s metasurv (%s): %.4f mm", c.name, filepath.Base(f), meanDisplacementError(m, truth, brain))
 		}
 	}
 }

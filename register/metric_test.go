@@ -242,13 +242,21 @@ func TestInitialisationAndRotationSearch(t *testing.T) {
 		t.Errorf("with rotation search: matrix off by %g", d)
 	}
 	init := truth.Matrix()
-	o = Options{Metric: MSE, Initial: &init, Shrink: []int{1}, Sampling: Sampling{Count: 4000}}
-	res, err = Register(context.Background(), fixed, moving, o)
-	if err != nil {
-		t.Fatal(err)
+	for _, kind := range []Kind{KindRigid, KindSimilarity, KindAffine} {
+		o = Options{Kind: kind, Metric: MSE, Initial: &init, Shrink: []int{1}, Sampling: Sampling{Count: 4000},
+			Mask: centralMask(fixed, 5), MaxStep: 0.2}
+		res, err = Register(context.Background(), fixed, moving, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := res.Matrix.MaxDifference(truth.Matrix()); d > 0.02 {
+			t.Errorf("%s from the true initial matrix: drifted by %g", kind, d)
+		}
 	}
-	if d := res.Matrix.MaxDifference(truth.Matrix()); d > 0.02 {
-		t.Errorf("from the true initial matrix: drifted by %g", d)
+	bad := init
+	bad[0][0] = 2
+	if _, err := Register(context.Background(), fixed, moving, Options{Initial: &bad}); !errors.Is(err, ErrInput) && err == nil {
+		t.Error("a non-rigid initial matrix was accepted for a rigid registration")
 	}
 }
 
