@@ -14,7 +14,7 @@ func (pl *Plan) depthwise(y, x []float32, back bool) {
 	if back {
 		n = g.p.N * g.p.InC
 	}
-	parallel.ForChunks(n, 1, pl.depthwiseRange)
+	parallel.ForChunks(n, 1, pl.dwRange)
 	pl.cur.x, pl.cur.y, pl.cur.w = nil, nil, nil
 }
 

@@ -73,6 +73,7 @@ type Plan struct {
 	rowFn   func(lo, hi int)
 	col2Fn  func(lo, hi int)
 	dwFn    func(lo, hi int)
+	dwRange func(lo, hi int)
 	cur     struct{ x, y, w, dw []float32 }
 	curBack bool
 }
@@ -106,6 +107,7 @@ func NewPlan(p Params) (*Plan, error) {
 	pl.rowFn = pl.im2colRows
 	pl.col2Fn = pl.col2imChannels
 	pl.dwFn = pl.depthwiseChannels
+	pl.dwRange = pl.depthwiseRange
 	return pl, nil
 }
 
