@@ -80,3 +80,17 @@ func (v *Volume) CropToBox(lo, hi [3]int, margin int) (*Volume, error) {
 	}
 	return v.Extract(start, dims, 0)
 }
+
+// CropToMask crops v to the bounding box of m's marked voxels grown by
+// margin (MONAI CropForeground; pass NonzeroMask(v) to crop to v's
+// nonzero voxels). An empty mask is ErrEmpty.
+func (v *Volume) CropToMask(m *Mask, margin int) (*Volume, error) {
+	if err := m.check(v.Dims); err != nil {
+		return nil, err
+	}
+	lo, hi, ok := m.BoundingBox()
+	if !ok {
+		return nil, fmt.Errorf("volume: crop to mask: %w", ErrEmpty)
+	}
+	return v.CropToBox(lo, hi, margin)
+}

@@ -1,6 +1,7 @@
 package volume_test
 
 import (
+	"errors"
 	"math/rand/v2"
 	"testing"
 
@@ -126,7 +127,14 @@ func TestMasks(t *testing.T) {
 	if c.Dims != [3]int{4, 3, 3} || c.At(0, 1, 0) != 5 {
 		t.Errorf("crop to box: dims %v", c.Dims)
 	}
+	cm, err := v.CropToMask(nz, 0)
+	if err != nil || cm.Dims != c.Dims || cm.Affine != c.Affine {
+		t.Errorf("CropToMask = %v, %v; want the box crop", cm, err)
+	}
 	empty, _ := volume.NewMask(v.Dims)
+	if _, err := v.CropToMask(empty, 2); !errors.Is(err, volume.ErrEmpty) {
+		t.Errorf("CropToMask(empty) = %v, want ErrEmpty", err)
+	}
 	if _, _, ok := empty.BoundingBox(); ok {
 		t.Error("empty mask has a bounding box")
 	}

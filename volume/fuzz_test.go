@@ -107,3 +107,77 @@ func wellConditioned(a volume.Affine) bool {
 	}
 	return true
 }
+
+// dataRange returns the smallest and largest voxel value.
+func dataRange(v *volume.Volume) (lo, hi float32) {
+	lo, hi = v.Data[0], v.Data[0]
+	for _, x := range v.Data {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return lo, hi
+}
+
+// fuzzVolume builds a small volume whose values come from seed.
+func fuzzVolume(nx, ny, nz uint8, seed uint64) *volume.Volume {
+	dims := [3]int{1 + int(nx%9), 1 + int(ny%9), 1 + int(nz%9)}
+	v, _ := volume.New(dims, volume.Identity())
+	for i := range v.Data {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		v.Data[i] = float32(int32(seed>>40)) / 1024
+	}
+	return v
+}
+
+// Resampling through any voxel map never panics, and every value is a
+// convex combination of voxels (within their range) or the fill.
+func FuzzResample(f *testing.F) {
+	f.Add(uint8(4), uint8(5), uint8(3), uint64(1), 0.9, 0.1, -0.2, 0.3, 1.1, 0.0, 0.0, 0.2, 0.8, 0.5, -1.0, 2.0, uint8(0))
+	f.Add(uint8(1), uint8(1), uint8(1), uint64(7), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, uint8(3))
+	f.Add(uint8(8), uint8(2), uint8(6), uint64(9), -1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0, 7.0, 0.0, 5.0, uint8(1))
+	f.Fuzz(func(t *testing.T, nx, ny, nz uint8, seed uint64, m00, m01, m02, m10, m11, m12, m20, m21, m22, t0, t1, t2 float64, mode uint8) {
+		src := fuzzVolume(nx, ny, nz, seed)
+		dst := fuzzVolume(nz, nx, ny, seed+1)
+		vox := volume.Affine{{m00, m01, m02, t0}, {m10, m11, m12, t1}, {m20, m21, m22, t2}, {0, 0, 0, 1}}
+		s := volume.Sampler{Interp: volume.Interp(mode & 1), Boundary: volume.Boundary(mode >> 1 & 1), Fill: -12345}
+		if err := volume.ResampleInto(dst, src, vox, s); err != nil {
+			return
+		}
+		lo, hi := dataRange(src)
+		for i, x := range dst.Data {
+			if x == s.Fill && s.Boundary == volume.Constant {
+				continue
+			}
+			if !(x >= lo-1e-3*(1+abs32(lo)) && x <= hi+1e-3*(1+abs32(hi))) {
+				t.Fatalf("%+v voxel %d = %g outside the data range [%g, %g]", s, i, x, lo, hi)
+			}
+		}
+	})
+}
+
+// Resizing to any dims never panics and stays within the data range.
+func FuzzResize(f *testing.F) {
+	f.Add(uint8(5), uint8(4), uint8(3), uint64(3), uint8(9), uint8(2), uint8(7), uint8(0))
+	f.Add(uint8(1), uint8(1), uint8(1), uint64(4), uint8(1), uint8(8), uint8(1), uint8(1))
+	f.Fuzz(func(t *testing.T, nx, ny, nz uint8, seed uint64, ox, oy, oz, mode uint8) {
+		v := fuzzVolume(nx, ny, nz, seed)
+		dims := [3]int{1 + int(ox%20), 1 + int(oy%20), 1 + int(oz%20)}
+		m := volume.ResizeMode(mode % 3)
+		r, err := v.Resize(dims, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, hi := dataRange(v)
+		for i, x := range r.Data {
+			if !(x >= lo-1e-3*(1+abs32(lo)) && x <= hi+1e-3*(1+abs32(hi))) {
+				t.Fatalf("%v %v→%v voxel %d = %g outside [%g, %g]", m, v.Dims, dims, i, x, lo, hi)
+			}
+		}
+	})
+}
+
+func abs32(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
