@@ -16,6 +16,9 @@ type LogRankOptions struct {
 	// weighted by S(t−)^Rho of the pooled Kaplan–Meier curve (0 = log-rank,
 	// 1 = Peto–Peto modification of Gehan–Wilcoxon), as R's survdiff.
 	Rho float64
+	// Strata, when set, gives each patient a stratum: the test compares
+	// groups within strata (R's strata() term in survdiff).
+	Strata []string
 }
 
 // LogRankResult is the k-sample test of equal survival, as R's survdiff.
@@ -33,10 +36,18 @@ type LogRankResult struct {
 	P     float64
 }
 
-// LogRank tests whether the survival curves of the groups differ.
+// LogRank tests whether the survival curves of the groups differ, as R's
+// survdiff: with o.Strata the observed and expected counts and their
+// variance are summed over strata (the stratified log-rank test). Groups
+// with no expected events are left out of the test, which has one degree
+// of freedom fewer than the groups that remain (0 and χ² = 0 when fewer
+// than two remain).
 func LogRank(y []Outcome, group []string, o LogRankOptions) (*LogRankResult, error) {
 	if len(y) != len(group) {
 		return nil, fmt.Errorf("survival: %d outcomes but %d group labels (want equal lengths)", len(y), len(group))
+	}
+	if o.Strata != nil && len(o.Strata) != len(y) {
+		return nil, fmt.Errorf("survival: %d outcomes but %d strata labels", len(y), len(o.Strata))
 	}
 	if len(y) == 0 {
 		return nil, ErrEmpty
@@ -50,23 +61,51 @@ func LogRank(y []Outcome, group []string, o LogRankOptions) (*LogRankResult, err
 	if k < 2 {
 		return nil, fmt.Errorf("survival: log-rank test needs at least two groups (got %d)", k)
 	}
-	var pooledS float64 = 1
-	idx := sortedIndex(y)
-	nrisk := make([]float64, k)
 	r := &LogRankResult{Groups: levels, N: make([]int, k), Observed: make([]float64, k), Expected: make([]float64, k)}
 	for i := range y {
-		nrisk[gi[i]]++
 		r.N[gi[i]]++
 	}
 	V := mat.NewDense(k, k, nil)
+	for _, rows := range strataRows(o.Strata, len(y)) {
+		sub := make([]Outcome, len(rows))
+		g := make([]int, len(rows))
+		for j, i := range rows {
+			sub[j], g[j] = y[i], gi[i]
+		}
+		logRankStratum(sub, g, k, o.Rho, r, V)
+	}
+	r.Var = make([][]float64, k)
+	for a := range r.Var {
+		r.Var[a] = mat.Row(nil, a, V)
+	}
+	chi, df, err := survdiffChiSq(r.Observed, r.Expected, V)
+	if err != nil {
+		return nil, err
+	}
+	r.ChiSq, r.DF = chi, df
+	r.P = 1
+	if df > 0 {
+		r.P = distuv.ChiSquared{K: float64(df)}.Survival(chi)
+	}
+	return r, nil
+}
+
+// logRankStratum adds one stratum's observed and expected counts and
+// hypergeometric variance, weighting event times by S(t−)^rho of the
+// stratum's pooled Kaplan–Meier curve.
+func logRankStratum(y []Outcome, gi []int, k int, rho float64, r *LogRankResult, V *mat.Dense) {
+	idx := sortedIndex(y)
+	nrisk := make([]float64, k)
+	for _, g := range gi {
+		nrisk[g]++
+	}
 	dk := make([]float64, k)
 	ntot := float64(len(y))
+	pooledS := 1.0
 	for i := 0; i < len(idx); {
 		t := y[idx[i]].Time
-		for g := range dk {
-			dk[g] = 0
-		}
-		var d, removed float64
+		clear(dk)
+		var d float64
 		j := i
 		for ; j < len(idx) && y[idx[j]].Time == t; j++ {
 			if y[idx[j]].Event {
@@ -75,7 +114,7 @@ func LogRank(y []Outcome, group []string, o LogRankOptions) (*LogRankResult, err
 			}
 		}
 		if d > 0 {
-			w := math.Pow(pooledS, o.Rho)
+			w := math.Pow(pooledS, rho)
 			for g := 0; g < k; g++ {
 				r.Observed[g] += w * dk[g]
 				r.Expected[g] += w * d * nrisk[g] / ntot
@@ -96,37 +135,38 @@ func LogRank(y []Outcome, group []string, o LogRankOptions) (*LogRankResult, err
 		}
 		for ; i < j; i++ {
 			nrisk[gi[idx[i]]]--
-			removed++
+			ntot--
 		}
-		ntot -= removed
 	}
-	r.Var = make([][]float64, k)
-	for a := range r.Var {
-		r.Var[a] = mat.Row(nil, a, V)
-	}
-	chi, df, err := quadFormGeneralized(r.Observed, r.Expected, V)
-	if err != nil {
-		return nil, err
-	}
-	r.ChiSq, r.DF = chi, df
-	r.P = distuv.ChiSquared{K: float64(df)}.Survival(chi)
-	return r, nil
 }
 
-// quadFormGeneralized computes (O−E)' V⁻ (O−E) using the first k−1 groups
-// (V has rank k−1), as survdiff does; df is the rank used.
-func quadFormGeneralized(obs, exp []float64, V *mat.Dense) (float64, int, error) {
-	k := len(obs) - 1
-	u := mat.NewVecDense(k, nil)
-	for g := 0; g < k; g++ {
-		u.SetVec(g, obs[g]-exp[g])
+// survdiffChiSq is R survdiff's test: keep the groups with expected > 0,
+// drop the first of them, and solve (O−E)' V⁻¹ (O−E) on the rest.
+func survdiffChiSq(obs, exp []float64, V *mat.Dense) (float64, int, error) {
+	var keep []int
+	for g, e := range exp {
+		if e > 0 {
+			keep = append(keep, g)
+		}
 	}
-	sub := mat.DenseCopyOf(V.Slice(0, k, 0, k))
+	if len(keep) < 2 {
+		return 0, 0, nil
+	}
+	keep = keep[1:]
+	m := len(keep)
+	u := mat.NewVecDense(m, nil)
+	sub := mat.NewDense(m, m, nil)
+	for a, ga := range keep {
+		u.SetVec(a, obs[ga]-exp[ga])
+		for b, gb := range keep {
+			sub.Set(a, b, V.At(ga, gb))
+		}
+	}
 	var x mat.VecDense
 	if err := x.SolveVec(sub, u); err != nil {
-		return 0, 0, fmt.Errorf("survival: log-rank variance is singular (a group with no one at risk at any event time?): %w", err)
+		return 0, 0, fmt.Errorf("survival: log-rank variance is singular: %w", err)
 	}
-	return mat.Dot(u, &x), k, nil
+	return mat.Dot(u, &x), m, nil
 }
 
 // GroupLevels returns the distinct labels in the order LogRank reports

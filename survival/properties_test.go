@@ -607,3 +607,69 @@ func TestReadCSVByteOrderMark(t *testing.T) {
 		t.Errorf("BOM-prefixed header: %v", err)
 	}
 }
+
+// TestLogRankDummyGroup is R's tests/difftest.R: adding a group whose
+// patients are all censored before the first event leaves χ² and df
+// unchanged.
+func TestLogRankDummyGroup(t *testing.T) {
+	times := []float64{9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161, 5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45, 1, 2, 2, 3, 3, 3, 4}
+	status := []int{1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0}
+	var y []Outcome
+	var g []string
+	for i, tt := range times {
+		y = append(y, Outcome{tt, status[i] == 1})
+		g = append(g, []string{"Maintained", "Nonmaintained", "Dummy"}[min(i/11, 1)+boolInt(i >= 23)])
+	}
+	aml, err := LogRank(y[:23], g[:23], LogRankOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aml3, err := LogRank(y, g, LogRankOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aml.DF != 1 || aml3.DF != 1 || math.Abs(aml.ChiSq-aml3.ChiSq) > 1e-12 || math.Round(aml.ChiSq*10)/10 != 3.4 {
+		t.Errorf("aml χ²=%v df=%d, aml3 χ²=%v df=%d (R: 3.4 on 1 df for both)", aml.ChiSq, aml.DF, aml3.ChiSq, aml3.DF)
+	}
+	if math.Round(aml.Expected[0]*100)/100 != 10.69 || math.Round(aml.Expected[1]*100)/100 != 7.31 {
+		t.Errorf("expected %v (R: 10.69, 7.31)", aml.Expected)
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestLogRankIsCoxScoreTest: without tied times the log-rank statistic is
+// the score test of a Cox model on group indicators, stratified or not.
+func TestLogRankIsCoxScoreTest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(50, 51))
+	n := 120
+	y := make([]Outcome, n)
+	g := make([]string, n)
+	s := make([]string, n)
+	x := make([][]float64, n)
+	for i := range y {
+		grp := rng.IntN(3)
+		g[i] = []string{"a", "b", "c"}[grp]
+		s[i] = []string{"s1", "s2"}[rng.IntN(2)]
+		x[i] = []float64{float64(boolInt(grp == 1)), float64(boolInt(grp == 2))}
+		y[i] = Outcome{Time: rng.ExpFloat64() * (1 + float64(grp)), Event: rng.Float64() < 0.75}
+	}
+	for _, strata := range [][]string{nil, s} {
+		lr, err := LogRank(y, g, LogRankOptions{Strata: strata})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fit, err := Cox(y, x, nil, CoxOptions{Ties: Breslow, Strata: strata})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lr.DF != 2 || math.Abs(lr.ChiSq-fit.ScoreTest) > 1e-9*fit.ScoreTest {
+			t.Errorf("strata %v: log-rank χ²=%v (df %d), Cox score test %v", strata != nil, lr.ChiSq, lr.DF, fit.ScoreTest)
+		}
+	}
+}
