@@ -281,6 +281,10 @@ func TestShapeErrorsDoNotPanic(t *testing.T) {
 	if g.Err() != nil {
 		t.Fatal("Reset kept the error")
 	}
+	g.LayerNorm(NewTensor(4, 6), 8, nil, nil, 0)
+	if g.Err() == nil {
+		t.Fatal("LayerNorm size straddling rows accepted")
+	}
 }
 
 func TestFoldBatchNormMatches(t *testing.T) {

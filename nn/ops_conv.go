@@ -44,16 +44,6 @@ func (c *convGeom) inVol() int  { return c.in[0] * c.in[1] * c.in[2] }
 func (c *convGeom) outVol() int { return c.out[0] * c.out[1] * c.out[2] }
 func (c *convGeom) kVol() int   { return c.k[0] * c.k[1] * c.k[2] }
 
-// flops returns the multiply-adds ×2 of one forward pass.
-func (c *convGeom) flops() float64 {
-	return 2 * float64(c.n) * float64(c.cout) * float64(c.outVol()) * float64(c.cin/c.o.Groups*c.kVol())
-}
-
-// pointwise reports a 1×1×1, stride-1, unpadded convolution (a plain GEMM).
-func (c *convGeom) pointwise() bool {
-	return c.k == [3]int{1, 1, 1} && c.o.Stride == [3]int{1, 1, 1} && c.o.Padding == [3]int{}
-}
-
 func newConvGeom(x, w []int, o ConvOpts) (convGeom, error) {
 	o = o.norm()
 	if len(x) != 5 || len(w) != 5 {

@@ -526,7 +526,10 @@ func (g *Graph) PReLU(x, w *Tensor) *Tensor {
 // 1/(1-p) (inverted dropout, as PyTorch in training mode). With p = 0 it
 // returns x.
 func (g *Graph) Dropout(x *Tensor, p float64) *Tensor {
-	if g.bad() || p <= 0 {
+	if g.bad() {
+		return g.dead
+	}
+	if p <= 0 {
 		return x
 	}
 	if p >= 1 {

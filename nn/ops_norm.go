@@ -177,8 +177,8 @@ func (g *Graph) LayerNorm(x *Tensor, size int, gamma, beta *Tensor, eps float64)
 	if g.bad() {
 		return g.dead
 	}
-	if size < 1 || len(x.Data)%size != 0 {
-		return g.fail("LayerNorm: normalized size %d does not divide input %v", size, x.Shape)
+	if !trailingProduct(x.Shape, size) {
+		return g.fail("LayerNorm: normalized size %d is not the product of trailing dimensions of input %v", size, x.Shape)
 	}
 	for _, p := range []*Tensor{gamma, beta} {
 		if p != nil && len(p.Data) != size {
@@ -315,4 +315,14 @@ func bnForwardBody(j *pjob, lo, hi int) {
 			}
 		}
 	}
+}
+
+// trailingProduct reports whether some trailing dimensions of shape
+// multiply to exactly size (LayerNorm's normalized_shape).
+func trailingProduct(shape []int, size int) bool {
+	p := 1
+	for i := len(shape) - 1; i >= 0 && p < size; i-- {
+		p *= shape[i]
+	}
+	return size >= 1 && p == size
 }
