@@ -179,8 +179,30 @@ func CumulativeDynamicAUC(train, test []Outcome, risk []float64, times []float64
 	if len(risk) != len(test) {
 		return nil, fmt.Errorf("survival: %d risk scores for %d patients", len(risk), len(test))
 	}
+	return cumulativeDynamicAUC(train, test, func(i, _ int) float64 { return risk[i] }, times, o)
+}
+
+// CumulativeDynamicAUCVarying is CumulativeDynamicAUC for time-dependent
+// risk scores: risk[i][k] is patient i's score at times[k] (for example a
+// predicted cumulative hazard).
+func CumulativeDynamicAUCVarying(train, test []Outcome, risk [][]float64, times []float64, o IPCWOptions) (*TimeAUC, error) {
+	if len(risk) != len(test) {
+		return nil, fmt.Errorf("survival: %d risk rows for %d patients", len(risk), len(test))
+	}
+	for i, row := range risk {
+		if len(row) != len(times) {
+			return nil, fmt.Errorf("survival: risk row %d has %d scores for %d times", i, len(row), len(times))
+		}
+	}
+	return cumulativeDynamicAUC(train, test, func(i, k int) float64 { return risk[i][k] }, times, o)
+}
+
+func cumulativeDynamicAUC(train, test []Outcome, risk func(i, k int) float64, times []float64, o IPCWOptions) (*TimeAUC, error) {
 	if len(test) == 0 {
 		return nil, ErrEmpty
+	}
+	if err := Validate(test); err != nil {
+		return nil, err
 	}
 	if err := checkTimes(times); err != nil {
 		return nil, err
@@ -190,11 +212,12 @@ func CumulativeDynamicAUC(train, test []Outcome, risk []float64, times []float64
 		return nil, err
 	}
 	r := &TimeAUC{Times: times, AUC: make([]float64, len(times))}
+	controls := make([]float64, 0, len(test))
 	for k, t := range times {
-		var controls []float64
+		controls = controls[:0]
 		for i, y := range test {
 			if y.Time > t {
-				controls = append(controls, risk[i])
+				controls = append(controls, risk(i, k))
 			}
 		}
 		sort.Float64s(controls)
@@ -207,8 +230,9 @@ func CumulativeDynamicAUC(train, test []Outcome, risk []float64, times []float64
 			if err != nil {
 				return nil, err
 			}
-			lo := sort.SearchFloat64s(controls, risk[i])
-			hi := sort.Search(len(controls), func(j int) bool { return controls[j] > risk[i] })
+			ri := risk(i, k)
+			lo := sort.SearchFloat64s(controls, ri)
+			hi := sort.Search(len(controls), func(j int) bool { return controls[j] > ri })
 			num += cw * (float64(lo) + 0.5*float64(hi-lo))
 			den += cw * float64(len(controls))
 		}

@@ -264,3 +264,40 @@ func TestSksurvBrierCoxPH(t *testing.T) {
 		t.Errorf("Brier(1825) = %.15f want %.15f", bs[0], want)
 	}
 }
+
+// scikit-survival's data_time_dependent case: time-dependent risk scores.
+func TestSksurvTimeDependentAUC(t *testing.T) {
+	mk := func(time []float64, event []int) []Outcome {
+		y := make([]Outcome, len(time))
+		for i := range y {
+			y[i] = Outcome{Time: time[i], Event: event[i] == 1}
+		}
+		return y
+	}
+	test := mk([]float64{10.88, 19.78, 40.92, 98.7, 70.19, 10.15, 28.95, 29.57, 17.9, 63.78, 36.22, 83.14, 13.69, 99.51, 3.19},
+		[]int{1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 1})
+	train := mk([]float64{77.6, 57.6, 66.6, 67.0, 31.5, 5.5, 67.4, 43.7, 31.7, 71.9, 81.1, 56.2, 88.1, 2.9, 62.0, 17.2, 88.0, 26.4, 93.5, 79.9},
+		[]int{1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1})
+	cols := [][]float64{
+		{0.566, 0.576, 0.506, 1.871, -0.04, 0.281, 0.335, -1.181, 1.368, -0.192, 0.955, 0.221, 0.057, -0.996, -1.27},
+		{-2.658, -1.121, 1.903, -0.7, -1.013, -0.472, -0.668, -0.537, 1.659, 0.657, -1.317, -1.103, 2.159, 0.625, -0.067},
+		{-1.004, -1.67, 0.775, -2.512, 1.179, 0.073, 0.103, -0.379, -0.082, -0.617, 1.287, -0.449, -0.477, 0.24, 0.838},
+	}
+	risk := make([][]float64, len(test))
+	for i := range risk {
+		risk[i] = []float64{cols[0][i], cols[1][i], cols[2][i]}
+	}
+	r, err := CumulativeDynamicAUCVarying(train, test, risk, []float64{15, 30, 72}, IPCWOptions{Convention: GRight})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{0.3636364, 0.5247813, 0.7603000}
+	for k := range want {
+		if math.Abs(r.AUC[k]-want[k]) > 5e-7 {
+			t.Errorf("AUC[%d] = %.7f want %.7f", k, r.AUC[k], want[k])
+		}
+	}
+	if math.Abs(r.Mean-0.5522067) > 5e-7 {
+		t.Errorf("mean AUC %.7f want 0.5522067", r.Mean)
+	}
+}
