@@ -293,9 +293,7 @@ func fromMatrix(m Matrix, kind Kind, c [3]float64) (Transform, error) {
 	t := Identity(KindSimilarity, c)
 	copy(t.Params, rt.Params[:3])
 	t.Params[6] = sc
-	for r := 0; r < 3; r++ {
-		t.Params[3+r] = m[r][3] - c[r] + m[r][0]*c[0] + m[r][1]*c[1] + m[r][2]*c[2]
-	}
+	t.setTranslation(m, c)
 	return t, nil
 }
 

@@ -234,9 +234,15 @@ func (t Transform) Apply(p [3]float64) [3]float64 { return t.Matrix().Apply(p) }
 func (t *Transform) SetCenter(c [3]float64) {
 	m := t.Matrix()
 	t.Center = c
+	t.setTranslation(m, c)
+}
+
+// setTranslation sets the translation parameters so that the transform,
+// with linear part that of m and centre c, has m's offset:
+// m[r][3] = c + t − L·c  ⇒  t = m[r][3] − c + L·c.
+func (t *Transform) setTranslation(m Matrix, c [3]float64) {
 	ti := t.Kind.translationIndex()
 	for r := 0; r < 3; r++ {
-		// m[r][3] = c + t − L c  ⇒  t = m[r][3] − c + L c
 		t.Params[ti+r] = m[r][3] - c[r] + m[r][0]*c[0] + m[r][1]*c[1] + m[r][2]*c[2]
 	}
 }
@@ -250,9 +256,7 @@ func AffineFromMatrix(m Matrix, c [3]float64) Transform {
 			t.Params[3*r+k] = m[r][k]
 		}
 	}
-	for r := 0; r < 3; r++ {
-		t.Params[9+r] = m[r][3] - c[r] + m[r][0]*c[0] + m[r][1]*c[1] + m[r][2]*c[2]
-	}
+	t.setTranslation(m, c)
 	return t
 }
 
@@ -291,10 +295,7 @@ func RigidFromMatrix(m Matrix, c [3]float64, zyx bool, tol float64) (Transform, 
 	if !(d <= tol) {
 		return Transform{}, fmt.Errorf("register: linear part is not a rotation (off by %.3g > %g)", d, tol)
 	}
-	ti := 3
-	for i := 0; i < 3; i++ {
-		t.Params[ti+i] = m[i][3] - c[i] + m[i][0]*c[0] + m[i][1]*c[1] + m[i][2]*c[2]
-	}
+	t.setTranslation(m, c)
 	return t, nil
 }
 
