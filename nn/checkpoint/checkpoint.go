@@ -124,6 +124,19 @@ const (
 	FormatSafetensors
 )
 
+// String names the format for messages.
+func (f Format) String() string {
+	switch f {
+	case FormatTorchZip:
+		return "torch zip"
+	case FormatTorchLegacy:
+		return "torch legacy"
+	case FormatSafetensors:
+		return "safetensors"
+	}
+	return "unknown"
+}
+
 // Detect identifies the format from the first bytes of a file.
 func Detect(head []byte) Format {
 	// Safetensors is tested before the legacy pickle: a header length of
