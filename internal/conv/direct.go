@@ -32,6 +32,8 @@ type direct struct {
 	rowSpan  int    // grid positions of one plane's output rows, OH*Pw
 	perPlane int    // forward tiles per output plane, ceil(rowSpan/dirNR)
 	slivers  int    // ceil(ocg/8)
+	tb       int    // taps per K block (all of them, or one kd plane)
+	cb       int    // input channels per K block
 	offs     []int  // byte offset of every tap
 	wpk      [][]float32
 	xp       []float32
@@ -89,6 +91,13 @@ func newDirect(g *geometry) *direct {
 	// the last tile of a plane may read a row past the plane's end
 	d.spP = d.pad[0]*d.plane + gridSlack + d.pad[2]
 	d.slivers = (g.ocg + dirMR - 1) / dirMR
+	// K blocks of about 256 (channel, tap) steps whose input rows stay in
+	// L1 while every sliver of output channels runs over them
+	d.tb = g.kvol
+	if g.kvol > 64 {
+		d.tb = g.p.Kernel[1] * g.p.Kernel[2]
+	}
+	d.cb = min(g.icg, max(1, 256/d.tb))
 	for kd := range g.p.Kernel[0] {
 		for kh := range g.p.Kernel[1] {
 			for kw := range g.p.Kernel[2] {
@@ -102,7 +111,8 @@ func newDirect(g *geometry) *direct {
 	return d
 }
 
-// pack lays out the weights of every group as [sliver][ic][tap][8 rows].
+// pack lays out the weights of every group as [tap block][sliver][ic][tap
+// in block][8 rows], so that each kernel call reads one contiguous run.
 func (d *direct) pack(g *geometry, w []float32) {
 	d.wpk = d.wpk[:0]
 	for gi := range g.p.Groups {
@@ -111,13 +121,18 @@ func (d *direct) pack(g *geometry, w []float32) {
 			s, r := oc/dirMR, oc%dirMR
 			for ic := range g.icg {
 				for t := range g.kvol {
-					pk[((s*g.icg+ic)*g.kvol+t)*dirMR+r] = w[((gi*g.ocg+oc)*g.icg+ic)*g.kvol+t]
+					j, tt := t/d.tb, t%d.tb
+					pk[(((j*d.slivers+s)*g.icg+ic)*d.tb+tt)*dirMR+r] = w[((gi*g.ocg+oc)*g.icg+ic)*g.kvol+t]
 				}
 			}
 		}
 		d.wpk = append(d.wpk, pk)
 	}
 }
+
+// sliverGroup is how many slivers of output channels a work item computes
+// over one K block while its input rows are in L1.
+const sliverGroup = 8
 
 // fillPadded copies icg channels of one (sample, group) input into the
 // phases of xp; cells in the padding are never written and stay zero from
@@ -193,17 +208,19 @@ func (d *direct) forward(pl *Plan, x, y []float32, yo, gi int, ep *Epilogue) {
 	if d.fn == nil {
 		d.fn = func(lo, hi int) { d.tiles(d.g, lo, hi) }
 	}
-	parallel.ForChunks(g.out[0]*d.perPlane*d.slivers, d.slivers, d.fn)
+	groups := (d.slivers + sliverGroup - 1) / sliverGroup
+	parallel.ForChunks(g.out[0]*d.perPlane*groups, 1, d.fn)
 	d.curY, d.curEp = nil, nil
 }
 
 func (d *direct) tiles(g *geometry, lo, hi int) {
-	var tmp [dirMR * dirNR]float32
+	var tmp [sliverGroup][dirMR * dirNR]float32
 	var idx [dirNR]int
 	ep, y, gi := d.curEp, d.curY, d.curGroup
+	groups := (d.slivers + sliverGroup - 1) / sliverGroup
 	lastTile := -1
 	for it := lo; it < hi; it++ {
-		tile, s := it/d.slivers, it%d.slivers
+		tile, sg := it/groups, it%groups
 		// tiles cover the output rows of one plane each, skipping the
 		// grid rows below OH
 		od, t := tile/d.perPlane, tile%d.perPlane
@@ -217,32 +234,53 @@ func (d *direct) tiles(g *geometry, lo, hi int) {
 			}
 			lastTile = tile
 		}
-		a := d.wpk[gi][s*g.kvol*g.icg*dirMR:]
-		directKern8x48(&a[0], &d.xp[q0], &d.offs[0], g.kvol, g.icg, 4*d.spP, &tmp[0])
-		for r := range min(dirMR, g.ocg-s*dirMR) {
-			oc := s*dirMR + r
-			var b float32
-			if ep.Bias != nil {
-				b = ep.Bias[gi*g.ocg+oc]
+		s0, s1 := sg*sliverGroup, min(d.slivers, (sg+1)*sliverGroup)
+		pk := d.wpk[gi]
+		for j := 0; j*d.tb < g.kvol; j++ {
+			for ic0 := 0; ic0 < g.icg; ic0 += d.cb {
+				nc := min(d.cb, g.icg-ic0)
+				acc := 0
+				if j > 0 || ic0 > 0 {
+					acc = 1
+				}
+				for s := s0; s < s1; s++ {
+					a := pk[(((j*d.slivers+s)*g.icg+ic0)*d.tb)*dirMR:]
+					directKern8x48(&a[0], &d.xp[ic0*d.spP+q0], &d.offs[j*d.tb], d.tb, nc, 4*d.spP, &tmp[s-s0][0], acc)
+				}
 			}
-			base := d.curYo + oc*g.outSp
-			row := tmp[r*dirNR : (r+1)*dirNR]
-			for j, o := range idx {
-				if o < 0 {
-					continue
-				}
-				v := row[j] + b
-				if ep.Residual != nil {
-					v += ep.Residual[base+o]
-				}
-				switch ep.Act {
-				case gemm.ReLU:
-					v = max(v, 0)
-				case gemm.GELU:
-					v = gemm.Gelu(v)
-				}
-				y[base+o] = v
+		}
+		for s := s0; s < s1; s++ {
+			d.scatter(g, ep, y, gi, s, tmp[s-s0][:], &idx)
+		}
+	}
+}
+
+// scatter writes the valid positions of one sliver's tile to the output,
+// applying the epilogue.
+func (d *direct) scatter(g *geometry, ep *Epilogue, y []float32, gi, s int, tmp []float32, idx *[dirNR]int) {
+	for r := range min(dirMR, g.ocg-s*dirMR) {
+		oc := s*dirMR + r
+		var b float32
+		if ep.Bias != nil {
+			b = ep.Bias[gi*g.ocg+oc]
+		}
+		base := d.curYo + oc*g.outSp
+		row := tmp[r*dirNR : (r+1)*dirNR]
+		for j, o := range idx {
+			if o < 0 {
+				continue
 			}
+			v := row[j] + b
+			if ep.Residual != nil {
+				v += ep.Residual[base+o]
+			}
+			switch ep.Act {
+			case gemm.ReLU:
+				v = max(v, 0)
+			case gemm.GELU:
+				v = gemm.Gelu(v)
+			}
+			y[base+o] = v
 		}
 	}
 }

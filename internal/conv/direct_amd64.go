@@ -6,10 +6,11 @@ import "github.com/metasurv/metasurv/internal/cpu"
 
 // directKern8x48 is the AVX-512 tile kernel of the direct stride-1
 // convolution (see direct_amd64.s): offs are byte offsets of the taps into
-// b, ldb is the byte stride between input channels, c receives 8×48 floats.
+// b, ldb is the byte stride between input channels, c receives 8×48 floats
+// (added to its old values when acc != 0).
 //
 //go:noescape
-func directKern8x48(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32)
+func directKern8x48(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32, acc int)
 
 // haveDirect reports whether the direct kernel can run at the current level.
 func haveDirect() bool { return cpu.Current() >= cpu.AVX512 }

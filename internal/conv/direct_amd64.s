@@ -2,14 +2,14 @@
 
 #include "textflag.h"
 
-// func directKern8x48(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32)
+// func directKern8x48(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32, acc int)
 //
 // c[r*48+j] = sum over channels i and taps t of a[(i*ntaps+t)*8+r] * b[i*ldb/4 + offs[t]/4 + j]
-// for r < 8, j < 48: an 8-output-channel by 48-position tile of a direct
+// (plus the old c when acc != 0) for r < 8, j < 48: an 8-output-channel by 48-position tile of a direct
 // convolution, accumulated over every input channel and tap in Z0-Z23.
 // Channels are the outer loop so that the taps of one channel, which read
 // overlapping rows of a few pages, run back to back (L1 and TLB friendly).
-TEXT ·directKern8x48(SB), NOSPLIT, $0-56
+TEXT ·directKern8x48(SB), NOSPLIT, $0-64
 	MOVQ a+0(FP), SI
 	MOVQ b+8(FP), DI
 	MOVQ offs+16(FP), R8
@@ -17,6 +17,9 @@ TEXT ·directKern8x48(SB), NOSPLIT, $0-56
 	MOVQ icg+32(FP), R10
 	MOVQ ldb+40(FP), R11
 	MOVQ c+48(FP), R12
+	MOVQ acc+56(FP), AX
+	TESTQ AX, AX
+	JNZ load
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -41,6 +44,32 @@ TEXT ·directKern8x48(SB), NOSPLIT, $0-56
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
+	JMP ic
+load:
+	VMOVUPS 0(R12), Z0
+	VMOVUPS 64(R12), Z1
+	VMOVUPS 128(R12), Z2
+	VMOVUPS 192(R12), Z3
+	VMOVUPS 256(R12), Z4
+	VMOVUPS 320(R12), Z5
+	VMOVUPS 384(R12), Z6
+	VMOVUPS 448(R12), Z7
+	VMOVUPS 512(R12), Z8
+	VMOVUPS 576(R12), Z9
+	VMOVUPS 640(R12), Z10
+	VMOVUPS 704(R12), Z11
+	VMOVUPS 768(R12), Z12
+	VMOVUPS 832(R12), Z13
+	VMOVUPS 896(R12), Z14
+	VMOVUPS 960(R12), Z15
+	VMOVUPS 1024(R12), Z16
+	VMOVUPS 1088(R12), Z17
+	VMOVUPS 1152(R12), Z18
+	VMOVUPS 1216(R12), Z19
+	VMOVUPS 1280(R12), Z20
+	VMOVUPS 1344(R12), Z21
+	VMOVUPS 1408(R12), Z22
+	VMOVUPS 1472(R12), Z23
 ic:
 	XORQ CX, CX
 tap:

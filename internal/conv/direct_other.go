@@ -2,7 +2,7 @@
 
 package conv
 
-func directKern8x48(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32) {
+func directKern8x48(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32, acc int) {
 	panic("conv: direct kernel without assembly")
 }
 
