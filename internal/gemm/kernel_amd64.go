@@ -18,15 +18,16 @@ func init() {
 	}
 }
 
-// haveGather says gatherPack exists in this build.
-const haveGather = true
+// haveTranspose says transposePack exists in this build.
+const haveTranspose = true
 
-// gatherPack packs a transposed panel with one AVX-512 gather per k step:
-// for p in [0,k), lane l of dst[p·dstStep:] gets alpha·src[p + idx[l]]
-// (0 outside loadMask); only the lanes in storeMask are written.
+// transposePack packs a transposed panel of up to 16 lanes with in-register
+// 16×16 transposes: for p in [0,k), lane l of dst[p·dstStep:] gets
+// alpha·src[l·ld + p] (0 for l ≥ live); only the lanes in storeMask are
+// written.
 //
 //go:noescape
-func gatherPack(dst, src *float32, idx *int32, k, dstStep int, loadMask, storeMask uint16, alpha float32)
+func transposePack(dst, src *float32, ld, k, dstStep, live int, storeMask uint16, alpha float32)
 
 // epilogueTileAVX512 applies a fused epilogue to a rows×cols block of C
 // (stride ldc): x += rowBias[r] + colBias[j] + resid[r·ldc+j], then act

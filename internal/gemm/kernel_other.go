@@ -2,11 +2,11 @@
 
 package gemm
 
-// haveGather is false: without assembly every panel is packed by Go loops.
-const haveGather = false
+// haveTranspose is false: without assembly every panel is packed by Go loops.
+const haveTranspose = false
 
-func gatherPack(dst, src *float32, idx *int32, k, dstStep int, loadMask, storeMask uint16, alpha float32) {
-	panic("gemm: gatherPack called in a build without assembly")
+func transposePack(dst, src *float32, ld, k, dstStep, live int, storeMask uint16, alpha float32) {
+	panic("gemm: transposePack called in a build without assembly")
 }
 
 const haveEpilogueAsm = false

@@ -1,34 +1,25 @@
 package gemm
 
-import (
-	"math"
+import "github.com/metasurv/metasurv/internal/cpu"
 
-	"github.com/metasurv/metasurv/internal/cpu"
-)
-
-// canGather reports whether a panel of up to w ≤ 16 lanes with stride ld
-// can be packed by gatherPack at the current level (int32 offsets).
-func canGather(ld, w int) bool {
-	return haveGather && cpu.Current() == cpu.AVX512 && w <= 16 && int64(ld)*int64(w) < math.MaxInt32
+// canTranspose reports whether slivers of w ≤ 16 lanes can be packed by the
+// AVX-512 transposePack at the current level.
+func canTranspose(w int) bool {
+	return haveTranspose && cpu.Current() == cpu.AVX512 && w <= 16
 }
 
-// gatherSliver packs lanes [0,w) of width-wide k-major slivers, lane l of
-// step p being src[l·ld + p], with lanes past n zero.
-func gatherSliver(dst, src []float32, ld, n, width, kb int, alpha float32) {
+// transposeSliver packs a width-wide k-major sliver whose lane l at step p
+// is src[l·ld + p], lanes past n zero, with transposePack on each group of
+// 16 lanes.
+func transposeSliver(dst, src []float32, ld, n, width, kb int, alpha float32) {
 	for l0 := 0; l0 < width; l0 += 16 {
-		var idx [16]int32
 		lanes := min(16, width-l0)
 		live := max(0, min(lanes, n-l0))
-		for l := range live {
-			idx[l] = int32(l * ld)
-		}
-		var s *float32
+		s := &src[0] // nothing is read when live == 0
 		if live > 0 {
 			s = &src[l0*ld]
-		} else {
-			s = &src[0] // nothing is read with an empty load mask
 		}
-		gatherPack(&dst[l0], s, &idx[0], kb, width, uint16(1<<live-1), uint16(1<<lanes-1), alpha)
+		transposePack(&dst[l0], s, ld, kb, width, live, uint16(1<<lanes-1), alpha)
 	}
 }
 
@@ -51,10 +42,10 @@ func packA(dst, a []float32, lda int, trans bool, alpha float32, i0, k0, mb, kb,
 			}
 			continue
 		}
-		if canGather(lda, mr) {
+		if canTranspose(mr) {
 			_ = a[(r0+mh-1)*lda+k0+kb-1]
 			_ = sl[kb*mr-1]
-			gatherSliver(sl, a[r0*lda+k0:], lda, mh, mr, kb, alpha)
+			transposeSliver(sl, a[r0*lda+k0:], lda, mh, mr, kb, alpha)
 			continue
 		}
 		for i := range mh {
@@ -87,10 +78,10 @@ func packB(dst, b []float32, ldb int, trans bool, k0, j0, kb, nb, nr int) {
 			}
 			continue
 		}
-		if canGather(ldb, min(nr, 16)) && nr%16 == 0 {
+		if canTranspose(min(nr, 16)) && nr%16 == 0 {
 			_ = b[(c0+nw-1)*ldb+k0+kb-1]
 			_ = sl[kb*nr-1]
-			gatherSliver(sl, b[c0*ldb+k0:], ldb, nw, nr, kb, 1)
+			transposeSliver(sl, b[c0*ldb+k0:], ldb, nw, nr, kb, 1)
 			continue
 		}
 		for j := range nw {
