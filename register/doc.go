@@ -41,10 +41,13 @@
 // the work is spread over all cores.
 //
 // On ch2 moved by 10° and 14 mm, with 2 % noise, a ±15 % bias field and
-// inverted contrast, the default rigid Mattes-MI registration recovers the
-// transform to about 0.02–0.04 mm mean displacement over the brain
-// (elastix 5.0.1 4-level Mattes MI rigid: 0.03 mm) in about a fifth of
-// elastix's CPU time and half its memory.
+// same or inverted contrast, the default rigid Mattes-MI registration
+// recovers the transform to 0.02–0.05 mm mean displacement over the brain
+// (0.03 mm on average over seeds; elastix 5.0.1, 4-level Mattes MI rigid,
+// 0.031 mm on the same images), with about a sixth of elastix's CPU time
+// and about 0.37× its peak memory (examples/register against elastix).
+// The residual error comes mostly from the bias field: without it the
+// error is 0.008 mm.
 //
 // # Resampling
 //
