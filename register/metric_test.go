@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/parallel"
 	"github.com/metasurv/metasurv/volume"
 )
 
@@ -207,8 +208,14 @@ func TestRegisterDeterministicAndCancellable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a.Matrix != b.Matrix {
-			t.Errorf("optimizer %d: two runs with one seed differ: %v vs %v", opt, a.Matrix, b.Matrix)
+		restore := parallel.SetMaxWorkers(1)
+		c, err := Register(context.Background(), fixed, moving, o)
+		restore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Matrix != b.Matrix || a.Matrix != c.Matrix {
+			t.Errorf("optimizer %d: runs with one seed differ (two threads twice, one thread): %v, %v, %v", opt, a.Matrix, b.Matrix, c.Matrix)
 		}
 		if calls == 0 {
 			t.Error("progress was never reported")
