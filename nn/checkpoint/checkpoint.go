@@ -189,9 +189,18 @@ func ReadPyTorch(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 	return assemble(root, src, opts)
 }
 
-// storageSource returns the raw little-endian bytes of a root storage.
+// storageSource returns the raw little-endian bytes of a root storage,
+// reusing buf (a storage no longer needed) when it is large enough.
 type storageSource interface {
-	storage(st *storageRef) ([]byte, error)
+	storage(st *storageRef, buf []byte) ([]byte, error)
+}
+
+// reuse returns buf resized to n bytes, or a new slice if it is too small.
+func reuse(buf []byte, n int64) []byte {
+	if int64(cap(buf)) >= n {
+		return buf[:n]
+	}
+	return make([]byte, n)
 }
 
 // assemble selects the state dict and materialises its tensors.
@@ -242,6 +251,7 @@ type materialiser struct {
 	budget   int64 // bytes of output still allowed
 	cache    map[string][]byte
 	uses     map[string]int
+	spare    []byte // bytes of an evicted storage, reused for the next read
 }
 
 func (m *materialiser) add(c *Checkpoint, name string, t *tensorRef) error {
@@ -269,6 +279,9 @@ func (m *materialiser) add(c *Checkpoint, name string, t *tensorRef) error {
 	}
 	c.DTypes[name] = t.st.dt.name
 	if m.uses[t.st.key]--; m.uses[t.st.key] == 0 {
+		if cap(raw) > cap(m.spare) {
+			m.spare = raw
+		}
 		delete(m.cache, t.st.key)
 	}
 	return nil
@@ -283,7 +296,9 @@ func (m *materialiser) storage(st *storageRef) ([]byte, error) {
 			return nil, fmt.Errorf("storage of %d bytes exceeds the %d-byte limit", need, m.maxBytes)
 		}
 		var err error
-		if raw, err = m.src.storage(st); err != nil {
+		spare := m.spare
+		m.spare = nil // handed over: the source may fill it
+		if raw, err = m.src.storage(st, spare); err != nil {
 			return nil, err
 		}
 		m.cache[st.key] = raw

@@ -218,7 +218,7 @@ func TestExpandedViewBounded(t *testing.T) {
 // constSource serves storages whose every float32 element is v.
 type constSource struct{ v float32 }
 
-func (s constSource) storage(st *storageRef) ([]byte, error) {
+func (s constSource) storage(st *storageRef, _ []byte) ([]byte, error) {
 	b := make([]byte, 0, 4*st.numel)
 	for i := int64(0); i < st.numel; i++ {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(s.v))
@@ -342,7 +342,7 @@ func FuzzTensorView(f *testing.F) {
 // iotaSource serves int32 storages whose element i holds i.
 type iotaSource struct{}
 
-func (iotaSource) storage(st *storageRef) ([]byte, error) {
+func (iotaSource) storage(st *storageRef, _ []byte) ([]byte, error) {
 	b := make([]byte, 0, 4*st.numel)
 	for i := int64(0); i < st.numel; i++ {
 		b = binary.LittleEndian.AppendUint32(b, uint32(i))

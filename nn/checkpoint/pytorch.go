@@ -89,7 +89,7 @@ func readEntry(f *zip.File, n int64) ([]byte, error) {
 // read returns the first n bytes of an entry. Uncompressed entries (what
 // torch writes) are read in place with one ReadAt, checked against the
 // file size first; others go through the decompressor.
-func (s *zipSource) read(f *zip.File, n int64) ([]byte, error) {
+func (s *zipSource) read(f *zip.File, n int64, buf []byte) ([]byte, error) {
 	if f.Method != zip.Store {
 		return readEntry(f, n)
 	}
@@ -97,14 +97,14 @@ func (s *zipSource) read(f *zip.File, n int64) ([]byte, error) {
 	if err != nil || off < 0 || n > s.size-off {
 		return nil, fmt.Errorf("checkpoint: zip entry %s: %d bytes at offset %d exceed the file", f.Name, n, off)
 	}
-	b := make([]byte, n)
+	b := reuse(buf, n)
 	if m, err := s.r.ReadAt(b, off); m < len(b) {
 		return nil, fmt.Errorf("checkpoint: zip entry %s: %w", f.Name, err)
 	}
 	return b, nil
 }
 
-func (s *zipSource) storage(st *storageRef) ([]byte, error) {
+func (s *zipSource) storage(st *storageRef, buf []byte) ([]byte, error) {
 	f, ok := s.files[s.prefix+"data/"+st.key]
 	if !ok {
 		return nil, fmt.Errorf("storage %q missing from the archive", st.key)
@@ -113,7 +113,7 @@ func (s *zipSource) storage(st *storageRef) ([]byte, error) {
 	if f.UncompressedSize64 < uint64(need) {
 		return nil, fmt.Errorf("storage %q holds %d bytes, want %d", st.key, f.UncompressedSize64, need)
 	}
-	b, err := s.read(f, need)
+	b, err := s.read(f, need, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -253,13 +253,13 @@ func (s *legacySource) locate(keys any, pos, size int64) error {
 	return nil
 }
 
-func (s *legacySource) storage(st *storageRef) ([]byte, error) {
+func (s *legacySource) storage(st *storageRef, buf []byte) ([]byte, error) {
 	off, ok := s.offsets[st.key]
 	if !ok {
 		return nil, fmt.Errorf("storage %q is not in the file's storage list", st.key)
 	}
 	root := s.roots[st.key]
-	b := make([]byte, root.numel*int64(root.dt.size))
+	b := reuse(buf, root.numel*int64(root.dt.size))
 	if n, err := s.r.ReadAt(b, off); n < len(b) {
 		return nil, fmt.Errorf("storage %q: %w", st.key, err)
 	}

@@ -96,8 +96,8 @@ type stSource struct {
 	begin map[string]int64
 }
 
-func (s *stSource) storage(st *storageRef) ([]byte, error) {
-	b := make([]byte, st.numel*int64(st.dt.size))
+func (s *stSource) storage(st *storageRef, buf []byte) ([]byte, error) {
+	b := reuse(buf, st.numel*int64(st.dt.size))
 	if n, err := s.r.ReadAt(b, s.base+s.begin[st.key]); n < len(b) {
 		return nil, fmt.Errorf("truncated data: %w", err)
 	}
