@@ -55,3 +55,11 @@ func BenchmarkLayerNorm(b *testing.B) {
 	y := make([]float32, len(x))
 	benchBytes(b, 4*len(x), func() { _ = LayerNorm(y, x, g, bt, 768, 1e-5, nil, nil) })
 }
+
+// BenchmarkGELUBackward is the gradient of one ViT-B MLP activation.
+func BenchmarkGELUBackward(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	x, dy := randN(r, 216*3072, 1), randN(r, 216*3072, 1)
+	dx := make([]float32, len(x))
+	benchBytes(b, 4*len(x), func() { GELUBackward(dx, x, dy) })
+}

@@ -231,11 +231,18 @@ func geluGo(dst, x []float32) {
 // GELUBackward sets dx = dy * (Φ(x) + x*φ(x)), φ the normal density.
 func GELUBackward(dx, x, dy []float32) {
 	each(len(dx), func(lo, hi int) {
-		x, dy := x[lo:hi], dy[lo:hi]
-		for i := range dx[lo:hi] {
+		dx, x, dy := dx[lo:hi], x[lo:hi], dy[lo:hi]
+		n16 := 0
+		if vecExp() {
+			n16 = len(dx) &^ 15
+			if n16 > 0 {
+				geluGradAVX512(dx[:n16], x[:n16], dy[:n16])
+			}
+		}
+		for i := n16; i < len(dx); i++ {
 			v := float64(x[i])
 			d := normCDF(v) + v*invSqrt2Pi*math.Exp(-0.5*v*v)
-			dx[lo+i] = float32(float64(dy[i]) * d)
+			dx[i] = float32(float64(dy[i]) * d)
 		}
 	})
 }

@@ -165,3 +165,31 @@ func TestVectorExp(t *testing.T) {
 		}
 	})
 }
+
+func TestGELUDenseGrid(t *testing.T) {
+	atLevels(t, func(t *testing.T) {
+		var xs []float32
+		for x := -13.0; x < 13; x += 0.00731 {
+			xs = append(xs, float32(x))
+		}
+		y, dx, dy := make([]float32, len(xs)), make([]float32, len(xs)), make([]float32, len(xs))
+		for i := range dy {
+			dy[i] = 1
+		}
+		GELU(y, xs)
+		GELUBackward(dx, xs, dy)
+		for i, x := range xs {
+			v := float64(x)
+			w := gelu64(v)
+			cdf, xpdf := 0.5*math.Erfc(-v/math.Sqrt2), v*math.Exp(-v*v/2)/math.Sqrt(2*math.Pi)
+			dw := cdf + xpdf
+			if d := math.Abs(float64(y[i]) - w); d > 1e-5*math.Abs(w) && d > 1e-37 {
+				t.Fatalf("GELU(%g) = %g, want %g", x, y[i], w)
+			}
+			// relative to the sum of |terms|: GELU' crosses zero near -0.75
+			if d := math.Abs(float64(dx[i]) - dw); d > 1e-5*(cdf+math.Abs(xpdf)) && d > 1e-37 {
+				t.Fatalf("GELU'(%g) = %g, want %g", x, dx[i], dw)
+			}
+		}
+	})
+}

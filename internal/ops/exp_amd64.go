@@ -15,3 +15,6 @@ func vecExp() bool { return cpu.Current() >= cpu.AVX512 }
 
 //go:noescape
 func geluAVX512(dst, src []float32)
+
+//go:noescape
+func geluGradAVX512(dx, x, dy []float32)

@@ -7,3 +7,5 @@ func maxAVX512(x []float32) float32                            { panic("ops: no 
 func vecExp() bool                                             { return false }
 
 func geluAVX512(dst, src []float32) { panic("ops: no assembly") }
+
+func geluGradAVX512(dx, x, dy []float32) { panic("ops: no assembly") }
