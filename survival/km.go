@@ -300,3 +300,42 @@ func (k *KM) RMean() float64 {
 	}
 	return v
 }
+
+// RMSTSE returns the standard error of RMST(tau), R's se(rmean): the
+// Greenwood-type sum over event times t_j <= tau of (∫_{t_j}^{tau} S)² ·
+// d_j/(n_j(n_j − d_j)) (Miller 1981, as print.survfit).
+func (k *KM) RMSTSE(tau float64) (float64, error) {
+	if !(tau > 0) || math.IsInf(tau, 0) {
+		return 0, fmt.Errorf("survival: RMST horizon %v (want a finite tau > 0)", tau)
+	}
+	var times, surv, hh []float64
+	for i, t := range k.Time {
+		if t > tau {
+			break
+		}
+		h := 0.0
+		if n, d := k.NRisk[i], k.NEvent[i]; n > d {
+			h = d / (n * (n - d))
+		}
+		times, surv, hh = append(times, t), append(surv, k.Surv[i]), append(hh, h)
+	}
+	last := 1.0
+	if len(surv) > 0 {
+		last = surv[len(surv)-1]
+	}
+	times, surv, hh = append(times, tau), append(surv, last), append(hh, 0)
+	n := len(times)
+	rect := make([]float64, n)
+	prevT, prevS := 0.0, 1.0
+	for i := range times {
+		rect[i] = (times[i] - prevT) * prevS
+		prevT, prevS = times[i], surv[i]
+	}
+	// area after t_j is rect[j+1] + ... + rect[n−1]
+	var v, after float64
+	for j := n - 2; j >= 0; j-- {
+		after += rect[j+1]
+		v += after * after * hh[j]
+	}
+	return math.Sqrt(v), nil
+}

@@ -673,3 +673,30 @@ func TestLogRankIsCoxScoreTest(t *testing.T) {
 		}
 	}
 }
+
+// TestRMSTStandardError: without censoring the Kaplan–Meier mean is the
+// sample mean and its Greenwood variance the plug-in Σ(T − T̄)²/n².
+func TestRMSTStandardError(t *testing.T) {
+	rng := rand.New(rand.NewPCG(60, 61))
+	n := 40
+	y := make([]Outcome, n)
+	var mean float64
+	for i := range y {
+		y[i] = Outcome{Time: rng.ExpFloat64() * 10, Event: true}
+		mean += y[i].Time / float64(n)
+	}
+	var ss float64
+	for _, o := range y {
+		ss += (o.Time - mean) * (o.Time - mean)
+	}
+	km, _ := KaplanMeier(y, KMOptions{})
+	tau := km.Time[len(km.Time)-1]
+	rm, _ := km.RMST(tau)
+	se, err := km.RMSTSE(tau)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(rm-mean) > 1e-9 || math.Abs(se-math.Sqrt(ss)/float64(n)) > 1e-9 {
+		t.Errorf("RMST %v ± %v, sample mean %v ± %v", rm, se, mean, math.Sqrt(ss)/float64(n))
+	}
+}

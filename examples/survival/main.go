@@ -188,7 +188,11 @@ func contains(s []string, v string) bool {
 
 func kmJSON(km *survival.KM) map[string]any {
 	lo, hi := km.QuantileCI(0.5)
-	return map[string]any{"conf_type": string(km.ConfType), "time": km.Time, "n_risk": km.NRisk,
+	se, err := km.RMSTSE(km.Time[len(km.Time)-1])
+	if err != nil {
+		se = math.NaN() // last time 0: no area
+	}
+	return map[string]any{"rmean_se": num(se), "conf_type": string(km.ConfType), "time": km.Time, "n_risk": km.NRisk,
 		"n_event": km.NEvent, "n_censor": km.NCensor, "surv": km.Surv, "std_err": nums(km.StdErr),
 		"lower": nums(km.Lower), "upper": nums(km.Upper), "median": num(km.Median()),
 		"median_lower": num(lo), "median_upper": num(hi), "rmean": km.RMean()}
