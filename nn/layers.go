@@ -332,3 +332,11 @@ func FoldBatchNorm(c *Conv3d, bn *BatchNorm) error {
 	c.Bias.Touch()
 	return nil
 }
+
+// Flatten returns torch.nn.Flatten(start_dim=from) as a Module.
+func Flatten(from int) Module {
+	return Func(func(g *Graph, x *Tensor) *Tensor { return g.Flatten(x, from) })
+}
+
+// Identity is torch.nn.Identity: it returns its input.
+var Identity Module = Func(func(_ *Graph, x *Tensor) *Tensor { return x })
