@@ -62,17 +62,18 @@ func TestSksurvConcordanceVector(t *testing.T) {
 }
 
 // TestLungMedianBySex checks R's widely quoted print(survfit(Surv(time,
-// status) ~ sex, data = lung)): medians 270 (212, 310) and 426 (348, 550).
+// status) ~ sex, data = lung)): medians 270 (212, 310) and 426 (348, 550),
+// and 310 (285, 363) for the whole cohort.
 func TestLungMedianBySex(t *testing.T) {
 	ds, err := loadTable(t, "lung").Dataset(DatasetOptions{Time: "time", Event: "status", Keep: []string{"sex"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string][4]float64{"1": {138, 270, 212, 310}, "2": {90, 426, 348, 550}}
+	want := map[string][4]float64{"1": {138, 270, 212, 310}, "2": {90, 426, 348, 550}, "": {228, 310, 285, 363}}
 	for sex, w := range want {
 		var y []Outcome
 		for i, s := range ds.Kept["sex"] {
-			if s == sex {
+			if s == sex || sex == "" {
 				y = append(y, ds.Y[i])
 			}
 		}
