@@ -192,7 +192,6 @@ func (g *Graph) LayerNorm(x *Tensor, size int, gamma, beta *Tensor, eps float64)
 // (r mod groups)·cPerG + j/s.
 type rowNormGeom struct{ rows, m, groups, cPerG, s int }
 
-func (q rowNormGeom) pidx(r, j int) int { return (r%q.groups)*q.cPerG + j/q.s }
 
 func (g *Graph) rowNorm(x *Tensor, q rowNormGeom, gamma, beta *Tensor, eps float64) *Tensor {
 	if eps == 0 {
@@ -201,51 +200,18 @@ func (g *Graph) rowNorm(x *Tensor, q rowNormGeom, gamma, beta *Tensor, eps float
 	stats := g.alloc(2, q.rows)
 	mean, inv := stats.Data[:q.rows], stats.Data[q.rows:]
 	y := g.alloc(x.Shape...)
-	pfor(q.rows, 3*q.m, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := x.Data[r*q.m : (r+1)*q.m]
-			mu, vr := channelStats(row, 1, 1, q.m, 0)
-			mf, is := float32(mu), float32(1/math.Sqrt(vr+eps))
-			mean[r], inv[r] = mf, is
-			dst := y.Data[r*q.m : (r+1)*q.m]
-			for j, v := range row {
-				h := (v - mf) * is
-				if gamma != nil || beta != nil {
-					p := q.pidx(r, j)
-					if gamma != nil {
-						h *= gamma.Data[p]
-					}
-					if beta != nil {
-						h += beta.Data[p]
-					}
-				}
-				dst[j] = h
-			}
-		}
-	})
+	j := g.job
+	j.s[0], j.s[1], j.s[2] = x.Data, y.Data, stats.Data
+	j.t[0], j.t[1] = gamma, beta
+	j.i = [4]int{q.rows, q.m, q.groups, q.cPerG}
+	j.d[0] = eps
+	g.runJob(q.rows, 3*q.m, rowNormBody)
 	if g.rec(x, orSelf(gamma, x), orSelf(beta, x)) {
 		g.record(y, func(gout []float32) {
 			if gx, fresh := g.gradBuf(x); gx != nil {
 				pfor(q.rows, 4*q.m, func(lo, hi int) {
 					for r := lo; r < hi; r++ {
-						mf, is := mean[r], inv[r]
-						row, gr := x.Data[r*q.m:(r+1)*q.m], gout[r*q.m:(r+1)*q.m]
-						var sd, sdx float64
-						for j, d := range gr {
-							if gamma != nil {
-								d *= gamma.Data[q.pidx(r, j)]
-							}
-							sd += float64(d)
-							sdx += float64(d) * float64((row[j]-mf)*is)
-						}
-						k1, k2 := float32(sd/float64(q.m)), float32(sdx/float64(q.m))
-						dst := gx[r*q.m : (r+1)*q.m]
-						for j, d := range gr {
-							if gamma != nil {
-								d *= gamma.Data[q.pidx(r, j)]
-							}
-							dst[j] = accumulate(dst[j], is*(d-k1-(row[j]-mf)*is*k2), fresh)
-						}
+						q.rowBackward(r, x.Data, gout, gx, mean[r], inv[r], gamma, fresh)
 					}
 				})
 			}
@@ -255,20 +221,91 @@ func (g *Graph) rowNorm(x *Tensor, q rowNormGeom, gamma, beta *Tensor, eps float
 			}
 			for r := 0; r < q.rows; r++ {
 				mf, is := mean[r], inv[r]
-				row, gr := x.Data[r*q.m:(r+1)*q.m], gout[r*q.m:(r+1)*q.m]
-				for j, d := range gr {
-					p := q.pidx(r, j)
+				base := (r % q.groups) * q.cPerG
+				for k := 0; k < q.cPerG; k++ {
+					off := r*q.m + k*q.s
+					var sg, sb float32
+					for i, d := range gout[off : off+q.s] {
+						sg += d * (x.Data[off+i] - mf) * is
+						sb += d
+					}
 					if gg != nil {
-						gg[p] += d * (row[j] - mf) * is
+						gg[base+k] += sg
 					}
 					if gb != nil {
-						gb[p] += d
+						gb[base+k] += sb
 					}
 				}
 			}
 		})
 	}
 	return y
+}
+
+// rowBackward writes (or adds) the input gradient of row r:
+// dx = is·(d - mean(d) - x̂·mean(d·x̂)) with d = dy·gamma.
+func (q rowNormGeom) rowBackward(r int, x, dy, dx []float32, mf, is float32, gamma *Tensor, fresh bool) {
+	base := (r % q.groups) * q.cPerG
+	var sd, sdx float64
+	for k := 0; k < q.cPerG; k++ {
+		off := r*q.m + k*q.s
+		ga := float32(1)
+		if gamma != nil {
+			ga = gamma.Data[base+k]
+		}
+		var a, b float32
+		for i, d := range dy[off : off+q.s] {
+			d *= ga
+			a += d
+			b += d * (x[off+i] - mf) * is
+		}
+		sd += float64(a)
+		sdx += float64(b)
+	}
+	k1, k2 := float32(sd/float64(q.m)), float32(sdx/float64(q.m))
+	for k := 0; k < q.cPerG; k++ {
+		off := r*q.m + k*q.s
+		ga := float32(1)
+		if gamma != nil {
+			ga = gamma.Data[base+k]
+		}
+		dst := dx[off : off+q.s]
+		for i, d := range dy[off : off+q.s] {
+			v := is * (d*ga - k1 - (x[off+i]-mf)*is*k2)
+			if !fresh {
+				v += dst[i]
+			}
+			dst[i] = v
+		}
+	}
+}
+
+// rowNormBody normalises rows [lo, hi) (see Graph.rowNorm).
+func rowNormBody(j *pjob, lo, hi int) {
+	x, y, stats := j.s[0], j.s[1], j.s[2]
+	gamma, beta := j.t[0], j.t[1]
+	rows, m, groups, cPerG := j.i[0], j.i[1], j.i[2], j.i[3]
+	s := m / cPerG
+	for r := lo; r < hi; r++ {
+		row := x[r*m : (r+1)*m]
+		mu, vr := channelStats(row, 1, 1, m, 0)
+		mf, is := float32(mu), float32(1/math.Sqrt(vr+j.d[0]))
+		stats[r], stats[rows+r] = mf, is
+		base := (r % groups) * cPerG
+		for k := 0; k < cPerG; k++ {
+			a, b := is, -mf*is
+			if gamma != nil {
+				a, b = a*gamma.Data[base+k], b*gamma.Data[base+k]
+			}
+			if beta != nil {
+				b += beta.Data[base+k]
+			}
+			dst := y[r*m+k*s : r*m+(k+1)*s]
+			for i, v := range row[k*s : (k+1)*s] {
+				dst[i] = a*v + b
+			}
+		}
+	}
 }
 
 func (g *Graph) gradAccOpt(t *Tensor) []float32 {

@@ -73,3 +73,32 @@ func TestBatchNormRunningStatsPyTorch(t *testing.T) {
 		t.Errorf("y[0] = %v, want %v", got, w)
 	}
 }
+
+// LayerNorm and InstanceNorm equal the float64 formula
+// (x-mean)/sqrt(var+eps)·γ+β with the biased variance.
+func TestNormForwardFormula(t *testing.T) {
+	r := NewRNG(15)
+	x, gm, bt := randT(r, 3, 5), randT(r, 5), randT(r, 5)
+	g := NewGraph(Options{})
+	ln := g.LayerNorm(x, 5, gm, bt, 1e-5)
+	in := g.InstanceNorm(g.Reshape(x, 1, 3, 5), nil, nil, 1e-5)
+	for row := 0; row < 3; row++ {
+		var m, v float64
+		for j := 0; j < 5; j++ {
+			m += float64(x.Data[row*5+j]) / 5
+		}
+		for j := 0; j < 5; j++ {
+			d := float64(x.Data[row*5+j]) - m
+			v += d * d / 5
+		}
+		for j := 0; j < 5; j++ {
+			h := (float64(x.Data[row*5+j]) - m) / math.Sqrt(v+1e-5)
+			if w := h*float64(gm.Data[j]) + float64(bt.Data[j]); math.Abs(float64(ln.Data[row*5+j])-w) > 1e-5 {
+				t.Fatalf("LayerNorm[%d,%d] = %v, want %v", row, j, ln.Data[row*5+j], w)
+			}
+			if math.Abs(float64(in.Data[row*5+j])-h) > 1e-5 {
+				t.Fatalf("InstanceNorm[%d,%d] = %v, want %v", row, j, in.Data[row*5+j], h)
+			}
+		}
+	}
+}
