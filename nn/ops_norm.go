@@ -192,7 +192,6 @@ func (g *Graph) LayerNorm(x *Tensor, size int, gamma, beta *Tensor, eps float64)
 // (r mod groups)·cPerG + j/s.
 type rowNormGeom struct{ rows, m, groups, cPerG, s int }
 
-
 func (g *Graph) rowNorm(x *Tensor, q rowNormGeom, gamma, beta *Tensor, eps float64) *Tensor {
 	if eps == 0 {
 		eps = 1e-5
