@@ -545,6 +545,9 @@ func (f *CoxFit) baseHazStratum(label string, rows []int, offset float64) BaseHa
 // SurvivalAt returns the predicted survival probability S(t | x) =
 // exp(−H0(t)·exp(x·beta)) for a patient in stratum (use "" without strata).
 func (f *CoxFit) SurvivalAt(x []float64, stratum string, t float64) (float64, error) {
+	if len(x) != len(f.Coef) {
+		return 0, fmt.Errorf("survival: %d covariates (want %d)", len(x), len(f.Coef))
+	}
 	for _, bh := range f.base {
 		if bh.Stratum == stratum {
 			i := stepAt(bh.Time, t)
@@ -556,4 +559,32 @@ func (f *CoxFit) SurvivalAt(x []float64, stratum string, t float64) (float64, er
 		}
 	}
 	return 0, fmt.Errorf("survival: no stratum %q in the Cox fit", stratum)
+}
+
+// PredictSurvival returns S(t | x_i) for every patient and time, the
+// matrix BrierScore and Calibration take. strata may be nil for an
+// unstratified fit.
+func (f *CoxFit) PredictSurvival(x [][]float64, strata []string, times []float64) ([][]float64, error) {
+	if strata != nil && len(strata) != len(x) {
+		return nil, fmt.Errorf("survival: %d strata labels for %d patients", len(strata), len(x))
+	}
+	out := make([][]float64, len(x))
+	for i, row := range x {
+		if len(row) != len(f.Coef) {
+			return nil, fmt.Errorf("survival: patient %d has %d covariates (want %d)", i, len(row), len(f.Coef))
+		}
+		s := ""
+		if strata != nil {
+			s = strata[i]
+		}
+		out[i] = make([]float64, len(times))
+		for k, t := range times {
+			v, err := f.SurvivalAt(row, s, t)
+			if err != nil {
+				return nil, err
+			}
+			out[i][k] = v
+		}
+	}
+	return out, nil
 }

@@ -248,13 +248,9 @@ func TestSksurvBrierCoxPH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pred := make([][]float64, len(ds.Y))
-	for i, x := range ds.X {
-		s, err := fit.SurvivalAt(x, "", 1825)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pred[i] = []float64{s}
+	pred, err := fit.PredictSurvival(ds.X, nil, []float64{1825})
+	if err != nil {
+		t.Fatal(err)
 	}
 	bs, err := BrierScore(ds.Y, ds.Y, pred, []float64{1825}, IPCWOptions{Convention: GRight})
 	if err != nil {
