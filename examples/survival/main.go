@@ -1,7 +1,9 @@
 // Command survival analyses a right-censored cohort from a CSV file the way
 // a clinical paper's statistics section does, and prints the results as
-// JSON: the Kaplan–Meier table and median, a log-rank test between groups,
-// a Cox model, and Harrell's and Uno's concordance of a risk marker. With
+// JSON: the Kaplan–Meier table and median, the study's 3-class balance
+// (censored patients whose class is unknown counted apart), a log-rank test
+// between groups, a Cox model, and Harrell's and Uno's concordance of a
+// risk marker. With
 // -out it also writes the study's Figure 1, Kaplan–Meier curves and a Cox
 // calibration plot as PNG and SVG.
 //
@@ -117,6 +119,9 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	res["km"] = kmJSON(km)
+	if res["classes"], err = classesJSON(ds, unit); err != nil {
+		return err
+	}
 	groups := groupsOf(ds, c.group)
 	if c.group != "" {
 		if err := addGroups(res, ds, c.group, groups, c.conf); err != nil {
@@ -184,6 +189,22 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// classesJSON reports the study's 3-class balance (<6, 6–21, >=21
+// months) with censored-undetermined patients counted apart.
+func classesJSON(ds *survival.Dataset, unit survival.Unit) (map[string]any, error) {
+	scheme := survival.StudyClasses()
+	l, err := scheme.Label(ds.Y, unit)
+	if err != nil {
+		return nil, err
+	}
+	b, err := l.Balance(ds.Y, unit)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"cuts_months": scheme.Cuts, "counts": b.Counts, "shares": b.Shares,
+		"km_shares": b.KMShares, "undetermined": b.Undetermined}, nil
 }
 
 func kmJSON(km *survival.KM) map[string]any {

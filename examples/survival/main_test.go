@@ -58,6 +58,11 @@ func TestLungMatchesR(t *testing.T) {
 			DF int `json:"df"`
 		} `json:"logrank"`
 		Figures []string `json:"figures"`
+		N       int      `json:"n"`
+		Classes struct {
+			Counts       []int `json:"counts"`
+			Undetermined int   `json:"undetermined"`
+		} `json:"classes"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
 		t.Fatal(err)
@@ -76,6 +81,13 @@ func TestLungMatchesR(t *testing.T) {
 	close("ph.ecog Harrell C", got.Marker.Harrell.C, want.Concordance["lung_ecog_harrell"].Concordance)
 	if got.Dropped != 1 || got.Logrank.DF != 1 || len(got.Cox.Coefficients) != 3 {
 		t.Errorf("dropped %d, log-rank df %d, %d coefficients", got.Dropped, got.Logrank.DF, len(got.Cox.Coefficients))
+	}
+	total := got.Classes.Undetermined
+	for _, c := range got.Classes.Counts {
+		total += c
+	}
+	if total != got.N || len(got.Classes.Counts) != 3 {
+		t.Errorf("classes %+v do not add up to n=%d", got.Classes, got.N)
 	}
 	if len(got.Figures) != 6 {
 		t.Errorf("figures %v", got.Figures)
