@@ -43,6 +43,10 @@ func (m *MultiHeadAttention) Forward(g *Graph, x *Tensor) *Tensor {
 	}
 	b, n, c := x.Shape[0], x.Shape[1], x.Shape[2]
 	d := c / m.Heads
+	if !m.Training || m.DropoutRate == 0 {
+		y := g.SelfAttentionPacked(m.QKV.Forward(g, x), m.Heads, float32(1/math.Sqrt(float64(d))))
+		return m.OutProj.Forward(g, y)
+	}
 	qkv := g.Permute(g.Reshape(m.QKV.Forward(g, x), b, n, 3, m.Heads, d), 2, 0, 3, 1, 4) // [3, B, H, N, d]
 	per := b * m.Heads * n * d
 	q := g.Reshape(g.Narrow(g.Reshape(qkv, 3, per), 0, 0, 1), b, m.Heads, n, d)

@@ -326,3 +326,24 @@ func TestChannelsLastRoundTrip(t *testing.T) {
 	}
 	gradCheck(t, "channels_last", []*Tensor{randT(r, 1, 2, 2, 3, 2)}, func(g *Graph, in []*Tensor) *Tensor { return g.ToChannelsLast(in[0]) })
 }
+
+// The fused attention path equals the composite one (matmul, softmax,
+// matmul) and both have correct gradients.
+func TestFusedAttentionMatchesComposite(t *testing.T) {
+	r := NewRNG(16)
+	m, _ := NewMultiHeadAttention(8, 2, true, r)
+	x := randT(r, 2, 5, 8)
+	g := NewGraph(Options{})
+	fused := m.Forward(g, x)
+	m.Training, m.DropoutRate = true, 1e-12 // composite path, dropout keeps everything
+	comp := m.Forward(g, x)
+	for i := range fused.Data {
+		if math.Abs(float64(fused.Data[i]-comp.Data[i])) > 1e-5 {
+			t.Fatalf("fused %v vs composite %v at %d", fused.Data[i], comp.Data[i], i)
+		}
+	}
+	gradCheck(t, "mha_composite", []*Tensor{x, m.QKV.Weight}, func(g *Graph, _ []*Tensor) *Tensor { return m.Forward(g, x) })
+	gradCheck(t, "sdpa_packed", []*Tensor{randT(r, 2, 4, 12)}, func(g *Graph, in []*Tensor) *Tensor {
+		return g.SelfAttentionPacked(in[0], 2, 0.6)
+	})
+}
