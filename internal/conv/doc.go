@@ -3,18 +3,36 @@
 // any kernel size, stride, padding, dilation and groups, in N,C,D,H,W
 // row-major float32.
 //
-// A Plan is built once per layer shape. It picks an algorithm — a plain
-// GEMM for 1×1×1 stride-1 layers, W·cols with the column matrix built in
-// bounded tiles of output positions for everything else (the 7×7×7/2 stem,
-// 3×3×3 blocks, the 16³/16 patch embedding), or a direct kernel for
-// depthwise layers — packs the weights for the micro-kernels of
-// internal/gemm, and owns the workspace, so that Forward, BackwardData and
-// BackwardWeight allocate nothing after their first call. Forward fuses a
-// bias, a residual add and ReLU/GELU into the GEMM's last pass over the
-// output. FoldBatchNorm folds an inference-mode batch norm into the
+// A Plan is built once per layer shape (NewPlan, then SetWeights after
+// every weight change). It picks an algorithm and owns its packed weights
+// and workspaces, so Forward, BackwardData and BackwardWeight allocate
+// nothing after their first call:
+//
+//   - direct (AVX-512): the input of each sample is copied once into a
+//     zero-padded buffer split into stride phases; on that grid every
+//     kernel tap is a constant shift, so an 8-channel × 48-position output
+//     tile is accumulated in registers over all input channels and taps
+//     straight from the input rows — no column matrix. This serves 3×3×3
+//     blocks, the 7×7×7/2 stem and other strides up to 2. The data
+//     gradient of a stride-1 layer is the direct convolution of dy with the
+//     flipped, transposed weights; the weight gradient is one GEMM per tile
+//     of grid positions against shifted input rows (plain copies).
+//   - depthwise (AVX-512): one input channel per group (EfficientNet): all
+//     taps of a channel in registers, 128 grid positions at a time.
+//   - pointwise GEMM: 1×1×1 stride-1 layers are y = W·x on internal/gemm.
+//   - im2col GEMM: everything else (the 16³/16 patch embedding, large
+//     strides, the portable and AVX2 levels): W·cols with the column matrix
+//     built in bounded tiles of output positions (about 1 MB), never the
+//     whole k³-times-larger matrix; col2im for the data gradient.
+//
+// Forward fuses a bias, a residual add and ReLU/GELU into its output pass
+// (Epilogue). FoldBatchNorm folds an inference-mode batch norm into the
 // preceding convolution's weights and bias.
 //
 // A transposed convolution is the data gradient of the ordinary
 // convolution that TransposedParams.Adjoint describes; TransposedPlan
 // computes it (and its own gradients) with the same kernels.
+//
+// Every path is checked against a float64 reference at every cpu level
+// (tests and FuzzConv3d).
 package conv
