@@ -172,10 +172,24 @@ func (e *evaluator) drawSamples(fixed, mask *volume.Volume, s Sampling, seed uin
 		}
 		e.pts[n] = a.Apply(u)
 	}
+	e.dropNonFinite()
 	if len(e.pts) < 2 {
 		return fmt.Errorf("%w: %d sample points, need at least 2", ErrInput, len(e.pts))
 	}
 	return nil
+}
+
+// dropNonFinite removes the sample points whose fixed value is NaN or
+// infinite.
+func (e *evaluator) dropNonFinite() {
+	n := 0
+	for i, v := range e.fv {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			e.pts[n], e.fv[n] = e.pts[i], v
+			n++
+		}
+	}
+	e.pts, e.fv = e.pts[:n], e.fv[:n]
 }
 
 // evaluate returns the cost for the world transform m (fixed → moving)
@@ -237,6 +251,10 @@ func (e *evaluator) sampleChunk(k *Matrix, lo, hi int, grad bool) {
 			e.mv[i], e.gu[i] = g.linearGrad(x, y, z)
 		default:
 			e.mv[i] = g.linear(x, y, z)
+		}
+		// Non-finite voxels (NaN in a float NIfTI) make a point unusable.
+		if v := e.mv[i]; math.IsNaN(v) || math.IsInf(v, 0) || math.IsNaN(e.gu[i][0]+e.gu[i][1]+e.gu[i][2]) {
+			e.ok[i] = false
 		}
 	}
 }

@@ -69,6 +69,9 @@ func newBinning(lo, hi float64, bins int) binning {
 // respect to v (0 where the value was clamped).
 func (b binning) term(v float64) (float64, float64) {
 	t := (v-b.lo)*b.scale + histPad
+	if !(t >= histPad) { // also NaN
+		return histPad, 0
+	}
 	if t < histPad {
 		return histPad, 0
 	}
@@ -290,24 +293,63 @@ func (s *metricState) deriv(i int, f, m float64) float64 {
 	}
 }
 
+// minMax64 returns the range of the finite values of x ((0, 1) if none).
 func minMax64(x []float64) (float64, float64) {
-	if len(x) == 0 {
-		return 0, 1
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range x {
+		if v < lo {
+			lo = v
+		}
+		if v > hi && !math.IsInf(v, 1) {
+			hi = v
+		}
 	}
-	return slices.Min(x), slices.Max(x)
+	if math.IsInf(lo, -1) || math.IsInf(lo, 1) || math.IsInf(hi, -1) {
+		return finiteRange(x)
+	}
+	return lo, hi
 }
 
-func minMax32(x []float32) (float64, float64) {
-	if len(x) == 0 {
+// finiteRange is the slow path of minMax64 when infinities are present.
+func finiteRange(x []float64) (float64, float64) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range x {
+		if !math.IsInf(v, 0) && !math.IsNaN(v) {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	if lo > hi {
 		return 0, 1
 	}
-	return float64(slices.Min(x)), float64(slices.Max(x))
+	return lo, hi
+}
+
+// minMax32 returns the range of the finite values of x ((0, 1) if none).
+func minMax32(x []float32) (float64, float64) {
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range x {
+		if v < lo && !math.IsInf(float64(v), -1) {
+			lo = v
+		}
+		if v > hi && !math.IsInf(float64(v), 1) {
+			hi = v
+		}
+	}
+	if lo > hi {
+		return 0, 1
+	}
+	return float64(lo), float64(hi)
 }
 
 // percentiles64 returns the lo and hi quantiles of x (linear
 // interpolation between order statistics, numpy's default).
 func percentiles64(x []float64, lo, hi float64) (float64, float64) {
-	s := slices.Clone(x)
+	s := make([]float64, 0, len(x))
+	for _, v := range x {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			s = append(s, v)
+		}
+	}
 	slices.Sort(s)
 	return quantile(s, lo), quantile(s, hi)
 }
@@ -318,7 +360,9 @@ func percentiles32(x []float32, lo, hi float64) (float64, float64) {
 	step := max(1, len(x)/200000)
 	s := make([]float64, 0, len(x)/step+1)
 	for i := 0; i < len(x); i += step {
-		s = append(s, float64(x[i]))
+		if v := float64(x[i]); !math.IsNaN(v) && !math.IsInf(v, 0) {
+			s = append(s, v)
+		}
 	}
 	slices.Sort(s)
 	return quantile(s, lo), quantile(s, hi)

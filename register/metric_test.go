@@ -312,3 +312,27 @@ func TestRegisterAcrossGridsAndKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestNonFiniteVoxels checks that NaN and infinite voxels (possible in
+// float NIfTI files) are ignored rather than corrupting the histograms.
+func TestNonFiniteVoxels(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 15))
+	fixed := blobVolume(r, [3]int{32, 32, 32}, 40, 1.5, 3)
+	truth := NewRigid([3]float64{0.04, 0, -0.03}, [3]float64{1, 0.5, -1}, gridCenter(fixed))
+	inv, _ := truth.Matrix().Inverse()
+	moving, _ := Resample(fixed, GridOf(fixed), inv, BSpline3, 0)
+	for n := 0; n < 200; n++ {
+		fixed.Data[r.IntN(len(fixed.Data))] = float32(math.NaN())
+		moving.Data[r.IntN(len(moving.Data))] = float32(math.Inf(1 - 2*r.IntN(2)))
+	}
+	for _, m := range []Metric{MattesMI, NMI, NCC, MSE} {
+		res, err := Register(context.Background(), fixed, moving, Options{Metric: m, Shrink: []int{2, 1},
+			Sampling: Sampling{Count: 8000}, Mask: centralMask(fixed, 4), Init: InitMoments})
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		if d := res.Matrix.MaxDifference(truth.Matrix()); !(d < 0.1) {
+			t.Errorf("%s with non-finite voxels: matrix off by %g", m, d)
+		}
+	}
+}

@@ -310,7 +310,7 @@ func centerOfMass(v *volume.Volume) [3]float64 {
 	nx, ny := v.Dims[0], v.Dims[1]
 	for idx, x := range v.Data {
 		w := float64(x) - lo
-		if w <= 0 {
+		if !(w > 0) || math.IsInf(w, 1) { // also skips NaN
 			continue
 		}
 		s += w
