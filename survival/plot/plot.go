@@ -126,21 +126,17 @@ func Figure1(y []survival.Outcome, o Figure1Options) (*Figure, error) {
 	if p.Title.Text == "" {
 		p.Title.Text = "Survival time distribution"
 	}
+	if bal.Undetermined > 0 {
+		p.Title.Text += fmt.Sprintf(" (%d censored before their class was known)", bal.Undetermined)
+	}
 	p.X.Label.Text = "Survival time (" + o.Scheme.Unit.String() + ")"
 	p.Y.Label.Text = "Cumulative proportion of patients"
-	p.Y.Min, p.Y.Max = 0, 1.1
-	times := survival.Times(yy)
-	e := survival.NewECDF(times)
+	p.X.Min, p.Y.Min, p.Y.Max = 0, 0, 1.1
+	e := survival.NewECDF(survival.Times(yy))
 	xmax := e.X[len(e.X)-1]
-	l, err := plotter.NewLine(stepXY(e.X, e.F, 0, xmax))
-	if err != nil {
+	if err := addStep(p, e.X, e.F, xmax, 0, "ECDF of observed times"); err != nil {
 		return nil, err
 	}
-	l.StepStyle = plotter.PostStep
-	l.Color = plotutil.Color(0)
-	l.Width = vg.Points(1.5)
-	p.Add(l)
-	p.Legend.Add("ECDF of observed times", l)
 	if !o.HideKM {
 		km, err := survival.KaplanMeier(yy, survival.KMOptions{ConfType: survival.ConfNone})
 		if err != nil {
@@ -150,52 +146,67 @@ func Figure1(y []survival.Outcome, o Figure1Options) (*Figure, error) {
 		for i, s := range km.Surv {
 			cdf[i] = 1 - s
 		}
-		k, err := plotter.NewLine(stepXY(km.Time, cdf, 0, xmax))
-		if err != nil {
+		if err := addStep(p, km.Time, cdf, xmax, 1, "1 − KM (censoring-aware)"); err != nil {
 			return nil, err
 		}
-		k.StepStyle = plotter.PostStep
-		k.Color = plotutil.Color(1)
-		k.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-		p.Add(k)
-		p.Legend.Add("1 − KM (censoring-aware)", k)
 	}
-	edges := append([]float64{0}, o.Scheme.Cuts...)
-	edges = append(edges, math.Max(xmax, o.Scheme.Cuts[len(o.Scheme.Cuts)-1]*1.3))
-	var lab plotter.XYLabels
-	for _, c := range o.Scheme.Cuts {
+	if err := addClassBands(p, o.Scheme, bal, xmax); err != nil {
+		return nil, err
+	}
+	p.Legend.Top, p.Legend.Left = false, false
+	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(5), vg.Points(10)
+	return single(p, 8*vg.Inch, 5*vg.Inch), nil
+}
+
+// addStep adds a CDF step line in palette colour ci (dashed unless ci is
+// 0) with a legend entry.
+func addStep(p *gplot.Plot, x, y []float64, xmax float64, ci int, legend string) error {
+	l, err := plotter.NewLine(stepXY(x, y, 0, xmax))
+	if err != nil {
+		return err
+	}
+	l.StepStyle = plotter.PostStep
+	l.Color = plotutil.Color(ci)
+	l.Width = vg.Points(1.5)
+	if ci > 0 {
+		l.Width = vg.Points(1)
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	}
+	p.Add(l)
+	p.Legend.Add(legend, l)
+	return nil
+}
+
+// addClassBands draws the cut points and labels each class with its share
+// of patients whose class is known and its Kaplan–Meier share.
+func addClassBands(p *gplot.Plot, s survival.ClassScheme, bal *survival.Balance, xmax float64) error {
+	for _, c := range s.Cuts {
 		v, err := plotter.NewLine(plotter.XYs{{X: c, Y: 0}, {X: c, Y: 1}})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		v.Color = color.Gray{Y: 90}
 		v.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
 		p.Add(v)
 	}
+	edges := append([]float64{0}, s.Cuts...)
+	edges = append(edges, math.Max(xmax, s.Cuts[len(s.Cuts)-1]*1.3))
+	var lab plotter.XYLabels
 	for c := range bal.Counts {
-		mid := (edges[c] + edges[c+1]) / 2
-		lab.XYs = append(lab.XYs, plotter.XY{X: mid, Y: 1.03})
-		lab.Labels = append(lab.Labels, fmt.Sprintf("%s: %.1f%% (n=%d)\nKM: %.1f%%", className(o.Scheme, c),
+		lab.XYs = append(lab.XYs, plotter.XY{X: (edges[c] + edges[c+1]) / 2, Y: 1.03})
+		lab.Labels = append(lab.Labels, fmt.Sprintf("%s: %.1f%% (n=%d)\nKM: %.1f%%", className(s, c),
 			100*bal.Shares[c], bal.Counts[c], 100*bal.KMShares[c]))
 	}
 	ls, err := plotter.NewLabels(lab)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for i := range ls.TextStyle {
 		ls.TextStyle[i].XAlign = text.XCenter
 		ls.TextStyle[i].Font.Size = vg.Points(9)
 	}
 	p.Add(ls)
-	p.Legend.Top = false
-	p.Legend.Left = false
-	p.Legend.XOffs = -vg.Points(5)
-	p.Legend.YOffs = vg.Points(10)
-	p.X.Min = 0
-	if bal.Undetermined > 0 {
-		p.Title.Text += fmt.Sprintf(" (%d censored before their class was known)", bal.Undetermined)
-	}
-	return single(p, 8*vg.Inch, 5*vg.Inch), nil
+	return nil
 }
 
 // className renders class c of a scheme as "<6", "6–21", ">=21".
