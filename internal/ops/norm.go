@@ -354,3 +354,14 @@ func GroupNormBackward(dx, dgamma, dbeta, dy, x []float32, s NormShape, groups i
 	})
 	return nil
 }
+
+// InstanceNorm is torch.nn.InstanceNorm3d (per sample and channel, with an
+// optional per-channel affine): GroupNorm with one group per channel.
+func InstanceNorm(dst, x []float32, s NormShape, gamma, beta []float32, eps float32, mean, rstd []float32) error {
+	return GroupNorm(dst, x, s, s.C, gamma, beta, eps, mean, rstd)
+}
+
+// InstanceNormBackward is the gradient of InstanceNorm.
+func InstanceNormBackward(dx, dgamma, dbeta, dy, x []float32, s NormShape, gamma, mean, rstd []float32) error {
+	return GroupNormBackward(dx, dgamma, dbeta, dy, x, s, s.C, gamma, mean, rstd)
+}

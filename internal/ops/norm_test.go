@@ -226,3 +226,21 @@ func TestBatchNorm(t *testing.T) {
 	}
 	closeTo(t, "batchnorm eval", y, want, 1e-5)
 }
+
+func TestInstanceNormIsGroupNormPerChannel(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	s := NormShape{2, 3, 7}
+	x := randN(r, 42, 1)
+	a, b := make([]float32, 42), make([]float32, 42)
+	m, rs := make([]float32, 6), make([]float32, 6)
+	if err := InstanceNorm(a, x, s, nil, nil, 1e-5, m, rs); err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "instance norm", a, refNorm(to64(x), 7, 1e-5, func(int) (float64, float64) { return 1, 0 }), 1e-5)
+	dy := randN(r, 42, 1)
+	if err := InstanceNormBackward(b, nil, nil, dy, x, s, nil, m, rs); err != nil {
+		t.Fatal(err)
+	}
+	f := func(x []float64) []float64 { return refNorm(x, 7, 1e-5, func(int) (float64, float64) { return 1, 0 }) }
+	closeTo(t, "instance norm backward", b, fdGrad(f, to64(x), to64(dy)), 1e-5)
+}
