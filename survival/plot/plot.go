@@ -274,32 +274,36 @@ func KMCurves(groups []Group, o KMOptions) (*Figure, error) {
 	f.draw = func(c draw.Canvas) {
 		top := draw.Crop(c, 0, 0, tableH, 0)
 		p.Draw(top)
-		dc := p.DataCanvas(top)
-		sty := text.Style{Color: color.Black, Font: p.X.Tick.Label.Font, Handler: p.TextHandler,
-			XAlign: text.XCenter, YAlign: text.YCenter}
-		head := sty
-		head.XAlign = text.XLeft
-		y0 := c.Min.Y + tableH - rowH
-		c.FillText(head, vg.Point{X: c.Min.X + vg.Points(4), Y: y0}, "Number at risk")
-		for gi, g := range groups {
-			yy := y0 - rowH*vg.Length(gi+1)
-			lsty := sty
-			lsty.XAlign = text.XRight
-			lsty.Color = plotutil.Color(gi)
-			c.FillText(lsty, vg.Point{X: dc.Min.X - vg.Points(16), Y: yy}, truncate(g.Label, 10))
-			for _, t := range risk {
-				n := 0
-				for _, o := range g.Y {
-					if o.Time >= t {
-						n++
-					}
-				}
-				x := dc.X(p.X.Norm(t))
-				c.FillText(sty, vg.Point{X: x, Y: yy}, fmt.Sprint(n))
-			}
-		}
+		drawRiskTable(c, p, p.DataCanvas(top), groups, risk, rowH, tableH)
 	}
 	return f, nil
+}
+
+// drawRiskTable writes the numbers at risk of each group under the plot,
+// one row per group, each count centred under its time on the x axis.
+func drawRiskTable(c draw.Canvas, p *gplot.Plot, dc draw.Canvas, groups []Group, risk []float64, rowH, tableH vg.Length) {
+	sty := text.Style{Color: color.Black, Font: p.X.Tick.Label.Font, Handler: p.TextHandler,
+		XAlign: text.XCenter, YAlign: text.YCenter}
+	head := sty
+	head.XAlign = text.XLeft
+	y0 := c.Min.Y + tableH - rowH
+	c.FillText(head, vg.Point{X: c.Min.X + vg.Points(4), Y: y0}, "Number at risk")
+	for gi, g := range groups {
+		yy := y0 - rowH*vg.Length(gi+1)
+		lsty := sty
+		lsty.XAlign = text.XRight
+		lsty.Color = plotutil.Color(gi)
+		c.FillText(lsty, vg.Point{X: dc.Min.X - vg.Points(16), Y: yy}, truncate(g.Label, 10))
+		for _, t := range risk {
+			n := 0
+			for _, o := range g.Y {
+				if o.Time >= t {
+					n++
+				}
+			}
+			c.FillText(sty, vg.Point{X: dc.X(p.X.Norm(t)), Y: yy}, fmt.Sprint(n))
+		}
+	}
 }
 
 // niceTimes returns evenly spaced round times from 0 to xmax (5 to 10
