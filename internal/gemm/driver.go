@@ -40,10 +40,8 @@ type blocking struct {
 	strided    stridedKernel // nil: always pack B
 	// edge[r] and stridedEdge[r] handle tiles of r rows; nil slices mean
 	// ragged tiles go through a scratch tile.
-	edge           []edgeKernel
-	stridedEdge    []stridedEdgeKernel
-	flopsPerCycle  float64 // peak, for the partitioning cost model
-	packCostPerElt float64 // cycles per packed float, ditto
+	edge        []edgeKernel
+	stridedEdge []stridedEdgeKernel
 }
 
 // blockings is indexed by cpu.Level; the kernel_*.go files fill it in.
@@ -152,7 +150,8 @@ type job struct {
 type grid struct{ rowStep, nRow, colStep, nCol int }
 
 // makeGrid aims at itemsPerWorker·w items, splitting rows (if splitRows)
-// into bands of at least minRows and at most maxRows, then columns.
+// into bands of at least minRows (so each B sliver loaded into L1 serves
+// several A slivers) and at most maxRows, then columns.
 func makeGrid(m, n, mr, nr, w int, splitRows bool, minRows, maxRows int) grid {
 	target := itemsPerWorker * w
 	rowStep := roundUp(m, mr)
@@ -228,7 +227,7 @@ func (j *job) runShared(w int) {
 	for r0 := 0; r0 < op.m; r0 += band {
 		j.r0, j.r1 = r0, min(op.m, r0+band)
 		rows := j.r1 - j.r0
-		j.g = makeGrid(rows, min(op.n, bl.nc), bl.mr, bl.nr, w, true, 2*bl.mr, bl.mc)
+		j.g = makeGrid(rows, min(op.n, bl.nc), bl.mr, bl.nr, w, true, 4*bl.mr, bl.mc)
 		if op.pa == nil {
 			j.abuf = growAligned(j.abuf, roundUp(rows, bl.mr)*bl.kc)
 		}
@@ -236,7 +235,7 @@ func (j *job) runShared(w int) {
 		for jc := 0; jc < op.n; jc += bl.nc {
 			j.jc, j.nb = jc, min(bl.nc, op.n-jc)
 			if j.nb < bl.nc {
-				j.g = makeGrid(rows, j.nb, bl.mr, bl.nr, w, true, 2*bl.mr, bl.mc)
+				j.g = makeGrid(rows, j.nb, bl.mr, bl.nr, w, true, 4*bl.mr, bl.mc)
 			}
 			for pc := 0; pc < op.k; pc += bl.kc {
 				j.pc, j.kb = pc, min(bl.kc, op.k-pc)
