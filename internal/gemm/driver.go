@@ -344,7 +344,9 @@ type block struct {
 
 // macro runs the micro-kernel over a block of C from the packed A block ap
 // and the packed B panel bp (or B in place when blk.direct). Ragged edge
-// tiles are computed into the scratch tile s.t and merged.
+// tiles go to the edge kernels, or, on levels without them, are computed
+// into the scratch tile s.t and merged. The epilogue runs on each tile
+// after its last k block, while the tile is in L1.
 func (op *operands) macro(bl *blocking, s *scratch, ap, bp []float32, blk *block) {
 	mr, nr, kb := bl.mr, bl.nr, blk.kb
 	for jr := 0; jr < blk.nb; jr += nr {
