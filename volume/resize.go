@@ -82,6 +82,9 @@ func ResizeInto(dst, src *Volume, mode ResizeMode) error {
 	if err := src.check(); err != nil {
 		return fmt.Errorf("volume: resize source: %w", err)
 	}
+	if mode < ResizeArea || mode > ResizeNearest {
+		return fmt.Errorf("volume: unknown resize mode %v", mode)
+	}
 	if dst.Dims == src.Dims {
 		copy(dst.Data, src.Data)
 		return nil
@@ -91,10 +94,8 @@ func ResizeInto(dst, src *Volume, mode ResizeMode) error {
 		resizeNearest(dst, src)
 	case ResizeTrilinear:
 		resizeLinear(dst, src)
-	case ResizeArea:
-		resizeArea(dst, src)
 	default:
-		return fmt.Errorf("volume: unknown resize mode %v", mode)
+		resizeArea(dst, src)
 	}
 	return nil
 }

@@ -146,7 +146,7 @@ func TestResizeErrors(t *testing.T) {
 	if _, err := v.Resize([3]int{0, 4, 4}, volume.ResizeArea); err == nil {
 		t.Error("resize to a zero dimension succeeded")
 	}
-	if _, err := v.Resize([3]int{2, 2, 2}, volume.ResizeMode(9)); err == nil {
+	if _, err := v.Resize([3]int{4, 4, 4}, volume.ResizeMode(9)); err == nil {
 		t.Error("unknown resize mode succeeded")
 	}
 	bad := &volume.Volume{Dims: [3]int{4, 4, 4}, Data: make([]float32, 3)}
