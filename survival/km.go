@@ -339,3 +339,49 @@ func (k *KM) RMSTSE(tau float64) (float64, error) {
 	}
 	return math.Sqrt(v), nil
 }
+
+// KMRow is the curve at one requested time, as a row of R's
+// summary(survfit, times = ...).
+type KMRow struct {
+	Time float64
+	// NRisk counts patients still at risk at Time (follow-up >= Time).
+	NRisk float64
+	// NEvent counts events after the previous requested time, up to and
+	// including Time (from time 0 for the first row).
+	NEvent                     float64
+	Surv, StdErr, Lower, Upper float64
+}
+
+// SummaryAt reads the curve at increasing times, like R's summary(fit,
+// times = ...). Bounds are NaN where undefined or when no interval was
+// computed.
+func (k *KM) SummaryAt(times []float64) ([]KMRow, error) {
+	rows := make([]KMRow, len(times))
+	prev := math.Inf(-1)
+	for r, t := range times {
+		if math.IsNaN(t) || t < 0 || t <= prev {
+			return nil, fmt.Errorf("survival: summary times %v (want increasing times >= 0)", times)
+		}
+		row := KMRow{Time: t, Surv: 1, Lower: math.NaN(), Upper: math.NaN()}
+		i := stepAt(k.Time, t)
+		if i >= 0 {
+			row.Surv, row.StdErr = k.Surv[i], k.StdErr[i]
+			if k.Lower != nil {
+				row.Lower, row.Upper = k.Lower[i], k.Upper[i]
+			}
+		}
+		for j, tj := range k.Time {
+			if tj >= t {
+				row.NRisk = k.NRisk[j]
+				break
+			}
+		}
+		for j, tj := range k.Time {
+			if tj > prev && tj <= t {
+				row.NEvent += k.NEvent[j]
+			}
+		}
+		rows[r], prev = row, t
+	}
+	return rows, nil
+}

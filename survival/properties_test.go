@@ -700,3 +700,40 @@ func TestRMSTStandardError(t *testing.T) {
 		t.Errorf("RMST %v ± %v, sample mean %v ± %v", rm, se, mean, math.Sqrt(ss)/float64(n))
 	}
 }
+
+func TestKMSummaryAt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(70, 71))
+	y := randomOutcomes(rng, 80)
+	km, _ := KaplanMeier(y, KMOptions{})
+	times := []float64{0, 3, 7.5, 12, 40}
+	rows, err := km.SummaryAt(times)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events float64
+	for r, row := range rows {
+		atRisk, ev := 0.0, 0.0
+		for _, o := range y {
+			if o.Time >= row.Time {
+				atRisk++
+			}
+			lo := math.Inf(-1)
+			if r > 0 {
+				lo = times[r-1]
+			}
+			if o.Event && o.Time > lo && o.Time <= row.Time {
+				ev++
+			}
+		}
+		if row.NRisk != atRisk || row.NEvent != ev || row.Surv != km.At(row.Time) {
+			t.Errorf("row %+v: want n.risk %v, n.event %v, S %v", row, atRisk, ev, km.At(row.Time))
+		}
+		events += row.NEvent
+	}
+	if events != float64(CountEvents(y)) && times[len(times)-1] >= km.Time[len(km.Time)-1] {
+		t.Errorf("events %v, total %d", events, CountEvents(y))
+	}
+	if _, err := km.SummaryAt([]float64{5, 2}); err == nil {
+		t.Error("decreasing times accepted")
+	}
+}
