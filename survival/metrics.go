@@ -322,3 +322,18 @@ func MulticlassAUC(yTrue []int, proba [][]float64) (*AUCReport, error) {
 	r.OvOMacro /= pairs
 	return r, nil
 }
+
+// OrdinalRisk turns class probabilities over ordered survival classes
+// (class 0 = shortest survival) into a risk score for Concordance and
+// CumulativeDynamicAUC: the expected number of classes above the patient's,
+// Σ_c p_c·(K−1−c), so that higher means shorter survival.
+func OrdinalRisk(proba [][]float64) []float64 {
+	r := make([]float64, len(proba))
+	for i, row := range proba {
+		k := len(row)
+		for c, p := range row {
+			r[i] += p * float64(k-1-c)
+		}
+	}
+	return r
+}

@@ -107,3 +107,10 @@ func TestPoolRubin(t *testing.T) {
 		t.Error("single imputation accepted")
 	}
 }
+
+func TestOrdinalRisk(t *testing.T) {
+	r := OrdinalRisk([][]float64{{1, 0, 0}, {0, 0, 1}, {0.2, 0.3, 0.5}})
+	if r[0] != 2 || r[1] != 0 || math.Abs(r[2]-(0.4+0.3)) > 1e-15 {
+		t.Errorf("ordinal risk %v", r)
+	}
+}
