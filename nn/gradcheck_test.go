@@ -91,6 +91,14 @@ func TestGradElementwise(t *testing.T) {
 		{"add_bcast", [][]int{{2, 3, 4}, {1, 3, 1}}, func(g *Graph, in []*Tensor) *Tensor { return g.Add(in[0], in[1]) }},
 		{"sub_bcast", [][]int{{4}, {2, 3, 4}}, func(g *Graph, in []*Tensor) *Tensor { return g.Sub(in[0], in[1]) }},
 		{"mul_bcast", [][]int{{2, 3, 4}, {3, 1}}, func(g *Graph, in []*Tensor) *Tensor { return g.Mul(in[0], in[1]) }},
+		{"mul_se_scale", [][]int{{2, 3, 4, 5}, {2, 3, 1, 1}}, func(g *Graph, in []*Tensor) *Tensor { return g.Mul(in[0], in[1]) }},
+		{"sub_scalar_left", [][]int{{1}, {2, 3}}, func(g *Graph, in []*Tensor) *Tensor { return g.Sub(in[0], in[1]) }},
+		{"div_scalar_left", [][]int{{1, 1}, {2, 3}}, func(g *Graph, in []*Tensor) *Tensor {
+			return g.Div(in[0], g.AddScalar(g.Square(in[1]), 0.5))
+		}},
+		{"div_scalar_right", [][]int{{2, 3}, {1}}, func(g *Graph, in []*Tensor) *Tensor {
+			return g.Div(in[0], g.AddScalar(g.Square(in[1]), 0.5))
+		}},
 		{"div", [][]int{{2, 5}, {2, 5}}, func(g *Graph, in []*Tensor) *Tensor {
 			return g.Div(in[0], g.AddScalar(g.Square(in[1]), 0.5))
 		}},

@@ -180,6 +180,10 @@ func binRun(op binOp, dst, a, b []float32, sa, sb int) {
 				dst[i] = a[i] / b[i]
 			}
 		}
+	case sa == 1 && sb == 0:
+		binScalar(op, dst, a[:len(dst)], b[0], false)
+	case sa == 0 && sb == 1:
+		binScalar(op, dst, b[:len(dst)], a[0], true)
 	default:
 		for i := range dst {
 			x, y := a[i*sa], b[i*sb]
@@ -193,6 +197,36 @@ func binRun(op binOp, dst, a, b []float32, sa, sb int) {
 			case opDiv:
 				dst[i] = x / y
 			}
+		}
+	}
+}
+
+// binScalar computes dst = v op c (or c op v when swapped) over a run.
+func binScalar(op binOp, dst, v []float32, c float32, swapped bool) {
+	switch {
+	case op == opAdd:
+		for i, x := range v {
+			dst[i] = x + c
+		}
+	case op == opMul:
+		for i, x := range v {
+			dst[i] = x * c
+		}
+	case op == opSub && !swapped:
+		for i, x := range v {
+			dst[i] = x - c
+		}
+	case op == opSub:
+		for i, x := range v {
+			dst[i] = c - x
+		}
+	case op == opDiv && !swapped:
+		for i, x := range v {
+			dst[i] = x / c
+		}
+	default:
+		for i, x := range v {
+			dst[i] = c / x
 		}
 	}
 }
@@ -253,7 +287,9 @@ func (g *Graph) binaryBack(a, b *Tensor, op binOp, bs bshape, gout []float32) {
 				}
 			}
 		}
-		if dense {
+		// Runs write disjoint gradient cells when no outer dimension is
+		// broadcast (e.g. a per-(sample, channel) scale of an SE block).
+		if !slices.Contains(st[:len(st)-1], 0) {
 			pfor(bs.outer(), bs.out[len(bs.out)-1], func(lo, hi int) { bs.runs(lo, hi, body) })
 		} else {
 			bs.runs(0, bs.outer(), body)
