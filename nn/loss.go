@@ -19,13 +19,14 @@ const (
 )
 
 // CEOpts configures CrossEntropy (torch.nn.functional.cross_entropy).
+// Negative targets (PyTorch's default ignore_index is -100) are ignored and
+// excluded from the mean.
 type CEOpts struct {
 	// Weight rescales each class (len C); nil means 1.
 	Weight []float32
 	// LabelSmoothing ε mixes the target with the uniform distribution.
 	LabelSmoothing float64
-	// Targets that are negative (PyTorch's default ignore_index is -100) are
-	// ignored and excluded from the mean.
+	// Reduction combines the per-sample losses (mean by default).
 	Reduction Reduction
 }
 
