@@ -71,12 +71,15 @@ func benchLoad(b *testing.B, path string) {
 	}
 	raw := float64(len(v.Data))
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for b.Loop() {
 		if _, err := Load(path); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(raw*4/1e6/(b.Elapsed().Seconds()/float64(b.N)), "MB/s")
+	perOp := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(raw*4/1e6/perOp, "MB/s")
+	b.ReportMetric(float64(processCPU()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkLoadCh2 reads ch2.nii.gz (181×217×181 uint8, 3.5 MB gzipped)

@@ -217,7 +217,11 @@ func TestConvertScaling(t *testing.T) {
 	}
 	for dt, put := range encoders {
 		r := ranges[dt]
+		// Enough values for the 8-wide fast paths and their tails.
 		vals := []float64{r[0], r[1], 0, 1, math.Round((r[0] + r[1]) / 3)}
+		for k := 0; k < 16; k++ {
+			vals = append(vals, math.Round(r[0]+(r[1]-r[0])*float64(k*k)/225))
+		}
 		for _, si := range [][2]float64{{1, 0}, {0.25, -3}, {0, 7}, {math.NaN(), 1}} {
 			img := &Image{Header: Header{Version: 1, Datatype: dt, Dim: [8]int64{1, int64(len(vals))},
 				SclSlope: si[0], SclInter: si[1]}}
