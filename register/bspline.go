@@ -189,6 +189,11 @@ func bsIndex(x float64, n int, stride int, idx *[4]int) float64 {
 // bspline returns the cubic B-spline value at a point inside the domain of
 // the coefficient image g.
 func (g *grid3) bspline(x, y, z float64) float64 {
+	fx, fy, fz := math.Floor(x), math.Floor(y), math.Floor(z)
+	i, j, k := int(fx)-1, int(fy)-1, int(fz)-1
+	if i >= 0 && j >= 0 && k >= 0 && i+3 < g.nx && j+3 < g.ny && k+3 < g.nz {
+		return g.bsplineInterior(i+g.nx*(j+g.ny*k), x-fx, y-fy, z-fz)
+	}
 	var ix, iy, iz [4]int
 	wx := bsWeights(bsIndex(x, g.nx, 1, &ix))
 	wy := bsWeights(bsIndex(y, g.ny, g.nx, &iy))
@@ -201,6 +206,25 @@ func (g *grid3) bspline(x, y, z float64) float64 {
 			o := iz[c] + iy[b]
 			sx := wx[0]*float64(d[o+ix[0]]) + wx[1]*float64(d[o+ix[1]]) +
 				wx[2]*float64(d[o+ix[2]]) + wx[3]*float64(d[o+ix[3]])
+			sy += wy[b] * sx
+		}
+		v += wz[c] * sy
+	}
+	return v
+}
+
+// bsplineInterior evaluates the spline when all 4×4×4 coefficients lie
+// inside the image (no mirroring): base is the index of the first one.
+func (g *grid3) bsplineInterior(base int, tx, ty, tz float64) float64 {
+	wx, wy, wz := bsWeights(tx), bsWeights(ty), bsWeights(tz)
+	nx, nxy := g.nx, g.nx*g.ny
+	d := g.data[base : base+3*nxy+3*nx+4]
+	var v float64
+	for c := 0; c < 4; c++ {
+		var sy float64
+		for b := 0; b < 4; b++ {
+			r := d[c*nxy+b*nx:][:4]
+			sx := wx[0]*float64(r[0]) + wx[1]*float64(r[1]) + wx[2]*float64(r[2]) + wx[3]*float64(r[3])
 			sy += wy[b] * sx
 		}
 		v += wz[c] * sy
