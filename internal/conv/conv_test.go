@@ -391,3 +391,33 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// After SetWeights every pass must use the new weights (training updates
+// them every step), including the cached adjoint of the data gradient.
+func TestSetWeightsRefreshesEveryPass(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	for _, p := range []Params{
+		{N: 1, InC: 4, OutC: 6, In: [3]int{6, 5, 4}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}},
+		{N: 1, InC: 4, OutC: 4, In: [3]int{6, 5, 4}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}, Groups: 4},
+		{N: 1, InC: 4, OutC: 6, In: [3]int{6, 5, 4}, Kernel: [3]int{1, 1, 1}},
+	} {
+		pl, _ := NewPlan(p)
+		x, dy := randSlice(r, p.InLen()), randSlice(r, p.OutLen())
+		y, dx := make([]float32, p.OutLen()), make([]float32, p.InLen())
+		for range 2 {
+			w := randSlice(r, p.WeightLen())
+			if err := pl.SetWeights(w); err != nil {
+				t.Fatal(err)
+			}
+			if err := pl.Forward(y, x, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := pl.BackwardData(dx, dy); err != nil {
+				t.Fatal(err)
+			}
+			ref := refAll(p, x, w, nil, dy)
+			checkClose(t, pl.Algorithm()+" forward after SetWeights", y, ref.y, ref.ys, tol)
+			checkClose(t, pl.Algorithm()+" backward data after SetWeights", dx, ref.dx, ref.dxs, tol)
+		}
+	}
+}
