@@ -51,6 +51,9 @@ type ConcordanceResult struct {
 	TiedRisk   float64 // R tied.x: comparable pair with equal risk
 	TiedTime   float64 // R tied.y: two deaths at the same time, risks differ
 	TiedBoth   float64 // R tied.xy: two deaths at the same time and risk
+	// SE is the standard error of C, R's sqrt(var): the infinitesimal
+	// jackknife, from each patient's share of the pair counts.
+	SE float64
 }
 
 // Concordance computes Harrell's or Uno's C of a risk score (higher means
@@ -78,14 +81,24 @@ func Concordance(y []Outcome, risk []float64, o ConcordanceOptions) (*Concordanc
 	y = TimeFix(y)
 	res := &ConcordanceResult{}
 	rank := make([]int, len(y))
+	infl := make([][3]float64, len(y))
 	for _, rows := range strataRows(o.Strata, len(y)) {
-		if err := concordStratum(y, risk, rank, rows, o, res); err != nil {
+		if err := concordStratum(y, risk, rank, rows, o, res, infl); err != nil {
 			return nil, err
 		}
 	}
 	res.TiedTime -= res.TiedBoth
 	den := res.Concordant + res.Discordant + res.TiedRisk
 	res.C = (res.Concordant + res.TiedRisk/2) / den
+	// dC/dw_i = ((c_i − d_i) − (c_i + d_i + t_i)·somer) / (2·npair), as R's
+	// concordancefit dfbeta; var = Σ dfbeta².
+	somer := (res.Concordant - res.Discordant) / den
+	var v float64
+	for _, f := range infl {
+		d := ((f[0] - f[1]) - (f[0]+f[1]+f[2])*somer) / (2 * den)
+		v += d * d
+	}
+	res.SE = math.Sqrt(v)
 	return res, nil
 }
 
@@ -143,11 +156,15 @@ func (f *fenwick) below(r int) float64 {
 // the first like R's concordance3: censored patients at a time enter the
 // tree before that time's deaths are compared, tied deaths are compared to
 // each other only as ties.
-func concordStratum(y []Outcome, risk []float64, rank []int, rows []int, o ConcordanceOptions, res *ConcordanceResult) error {
+//
+// infl[i] accumulates patient i's weighted concordant, discordant and
+// tied-risk pairs (as either member): a death directly, a later patient
+// through a second tree of the deaths processed since it entered.
+func concordStratum(y []Outcome, risk []float64, rank []int, rows []int, o ConcordanceOptions, res *ConcordanceResult, infl [][3]float64) error {
 	nr := denseRanks(risk, rows, rank)
 	items := make([]concItem, len(rows))
 	for k, i := range rows {
-		items[k] = concItem{t: y[i].Time, r: risk[i], ev: y[i].Event, rank: int32(rank[i])}
+		items[k] = concItem{t: y[i].Time, r: risk[i], ev: y[i].Event, rank: int32(rank[i]), idx: int32(i)}
 	}
 	slices.SortFunc(items, func(a, b concItem) int {
 		switch {
@@ -165,12 +182,25 @@ func concordStratum(y []Outcome, risk []float64, rank []int, rows []int, o Conco
 	if err != nil {
 		return err
 	}
-	tree := newFenwick(nr)
+	tree, deaths := newFenwick(nr), newFenwick(nr)
+	// partnerCounts returns (deaths with higher, lower, equal risk).
+	partnerCounts := func(r int) [3]float64 {
+		below := deaths.below(r)
+		eq := deaths.node[r]
+		return [3]float64{deaths.total - below - eq, below, eq}
+	}
+	enter := func(it concItem) {
+		p := partnerCounts(int(it.rank))
+		for k := range p {
+			infl[it.idx][k] -= p[k]
+		}
+		tree.add(int(it.rank), 1)
+	}
 	n := len(items)
 	for i := 0; i < n; {
 		it := items[i]
 		if !it.ev {
-			tree.add(int(it.rank), 1)
+			enter(it)
 			i++
 			continue
 		}
@@ -192,9 +222,20 @@ func concordStratum(y []Outcome, risk []float64, rank []int, rows []int, o Conco
 			res.Concordant += below * w
 			res.TiedRisk += eq * w
 			res.Discordant += (tree.total - below - eq) * w
+			f := &infl[items[j].idx]
+			f[0] += below * w
+			f[1] += (tree.total - below - eq) * w
+			f[2] += eq * w
+			deaths.add(int(r), w)
 		}
 		for ; i < j; i++ {
-			tree.add(int(items[i].rank), 1)
+			enter(items[i])
+		}
+	}
+	for _, it := range items {
+		p := partnerCounts(int(it.rank))
+		for k := range p {
+			infl[it.idx][k] += p[k]
 		}
 	}
 	return nil
@@ -205,6 +246,7 @@ type concItem struct {
 	t, r float64
 	ev   bool
 	rank int32
+	idx  int32 // row in the caller's slices
 }
 
 // denseRanks stores in rank[i] the rank of risk[i] among the distinct

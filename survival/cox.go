@@ -48,8 +48,8 @@ type CoxFit struct {
 	// values are all in {−1, 0, 1} (coxph's nocenter rule).
 	Means []float64
 	// Concordance is Harrell's C of the linear predictor (within strata),
-	// as reported by coxph.
-	Concordance float64
+	// as reported by coxph, and ConcordanceSE its standard error.
+	Concordance, ConcordanceSE float64
 	Ties        Ties
 
 	y      []Outcome
@@ -116,7 +116,7 @@ func Cox(y []Outcome, x [][]float64, names []string, o CoxOptions) (*CoxFit, err
 	if err != nil {
 		return nil, err
 	}
-	f.Concordance = c.C
+	f.Concordance, f.ConcordanceSE = c.C, c.SE
 	f.base = f.baseHaz()
 	return f, nil
 }

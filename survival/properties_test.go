@@ -470,7 +470,7 @@ func FuzzConcordance(f *testing.F) {
 			t.Fatal(err)
 		}
 		want := bruteConcordance(y, r, func(float64) float64 { return 1 })
-		got.C, want.C = 0, 0
+		got.C, want.C, got.SE = 0, 0, 0
 		if *got != want {
 			t.Fatalf("got %+v want %+v", *got, want)
 		}
@@ -735,5 +735,67 @@ func TestKMSummaryAt(t *testing.T) {
 	}
 	if _, err := km.SummaryAt([]float64{5, 2}); err == nil {
 		t.Error("decreasing times accepted")
+	}
+}
+
+// bruteSE is R's concordance standard error by definition: each patient's
+// weighted concordant/discordant/tied-risk pairs, O(n²).
+func bruteSE(y []Outcome, r []float64, w func(float64) float64) float64 {
+	n := len(y)
+	infl := make([][3]float64, n)
+	var c, d, tx float64
+	for i := range y {
+		if !y[i].Event {
+			continue
+		}
+		wi := w(y[i].Time)
+		for j := range y {
+			if j == i || !(y[j].Time > y[i].Time || (y[j].Time == y[i].Time && !y[j].Event)) {
+				continue
+			}
+			k := 2
+			switch {
+			case r[i] > r[j]:
+				k = 0
+				c += wi
+			case r[i] < r[j]:
+				k = 1
+				d += wi
+			default:
+				tx += wi
+			}
+			infl[i][k] += wi
+			infl[j][k] += wi
+		}
+	}
+	den := c + d + tx
+	somer := (c - d) / den
+	var v float64
+	for _, f := range infl {
+		x := ((f[0] - f[1]) - (f[0]+f[1]+f[2])*somer) / (2 * den)
+		v += x * x
+	}
+	return math.Sqrt(v)
+}
+
+func TestConcordanceSEBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(80, 81))
+	for trial := 0; trial < 20; trial++ {
+		n := 5 + rng.IntN(60)
+		y := randomOutcomes(rng, n)
+		r := make([]float64, n)
+		for i := range r {
+			r[i] = float64(rng.IntN(5))
+		}
+		for _, o := range []ConcordanceOptions{{}, {TimeWeight: Uno, Tau: float64(n / 4)}} {
+			got, err := Concordance(y, r, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, _ := timeWeights(y, allRows(n), o)
+			if want := bruteSE(y, r, w); math.Abs(got.SE-want) > 1e-12*math.Max(1, want) {
+				t.Fatalf("options %+v: SE %v want %v", o, got.SE, want)
+			}
+		}
 	}
 }

@@ -40,6 +40,27 @@ func TestRossiPublished(t *testing.T) {
 	}
 }
 
+// TestLungCoxConcordanceSE: summary(coxph(Surv(time, status) ~ age + sex +
+// ph.ecog, lung)) prints "Concordance= 0.637 (se = 0.025)".
+func TestLungCoxConcordanceSE(t *testing.T) {
+	ds, _ := loadFormula(t, "lung", "Surv(time, status) ~ age + sex + ph.ecog")
+	fit, err := Cox(ds.Y, ds.X, ds.Names, CoxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := make([]float64, len(ds.X))
+	for i, x := range ds.X {
+		lp[i] = fit.LinearPredictor(x)
+	}
+	c, err := Concordance(ds.Y, lp, ConcordanceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Round(c.C*1000) != 637 || math.Round(c.SE*1000) != 25 {
+		t.Errorf("C %.4f (se %.4f), R prints 0.637 (se = 0.025)", c.C, c.SE)
+	}
+}
+
 // TestSksurvConcordanceVector is scikit-survival's concordance test case.
 func TestSksurvConcordanceVector(t *testing.T) {
 	times := []float64{1, 5, 6, 11, 34, 45, 46, 50}

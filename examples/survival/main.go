@@ -283,7 +283,7 @@ func coxJSON(res map[string]any, ds *survival.Dataset, ties string) (*survival.C
 	}
 	res["cox"] = map[string]any{"ties": fit.Ties.String(), "coefficients": coefs, "loglik": fit.LogLik,
 		"lr_test": fit.LRTest, "lr_p": fit.LRP, "wald_test": fit.WaldTest, "wald_p": fit.WaldP,
-		"score_test": fit.ScoreTest, "score_p": fit.ScoreP, "df": fit.DF, "concordance": fit.Concordance,
+		"score_test": fit.ScoreTest, "score_p": fit.ScoreP, "df": fit.DF, "concordance": fit.Concordance, "concordance_se": fit.ConcordanceSE,
 		"n": fit.N, "nevent": fit.NEvent, "iter": fit.Iter, "converged": fit.Converged}
 	return fit, nil
 }
@@ -313,7 +313,7 @@ func markerJSON(res map[string]any, ds *survival.Dataset, col string, tau float6
 }
 
 func concJSON(c *survival.ConcordanceResult) map[string]any {
-	return map[string]any{"c": c.C, "concordant": c.Concordant, "discordant": c.Discordant,
+	return map[string]any{"c": c.C, "se": c.SE, "concordant": c.Concordant, "discordant": c.Discordant,
 		"tied_risk": c.TiedRisk, "tied_time": c.TiedTime, "tied_both": c.TiedBoth}
 }
 
