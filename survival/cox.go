@@ -50,7 +50,7 @@ type CoxFit struct {
 	// Concordance is Harrell's C of the linear predictor (within strata),
 	// as reported by coxph, and ConcordanceSE its standard error.
 	Concordance, ConcordanceSE float64
-	Ties        Ties
+	Ties                       Ties
 
 	y      []Outcome
 	x      [][]float64
