@@ -81,12 +81,7 @@ func LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd []float32, co
 	forRows(rows, cols, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			normBackward(dx[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols],
-				mean[r], rstd[r], func(i int) float32 {
-					if gamma == nil {
-						return 1
-					}
-					return gamma[i]
-				})
+				mean[r], rstd[r], gamma, 1)
 		}
 	})
 	if dgamma == nil && dbeta == nil {
@@ -113,19 +108,27 @@ func LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd []float32, co
 }
 
 // normBackward is the input gradient of y = (x-m)*rs*gamma over one set of
-// normalized values: dx = rs*(g - mean(g) - xhat*mean(g*xhat)), g = dy*gamma.
-func normBackward(dx, dy, x []float32, m, rs float32, gamma func(i int) float32) {
+// normalized values: dx = rs*(g - mean(g) - xhat*mean(g*xhat)), g = dy*gamma,
+// where value i has scale gamma[i/per] (1 when gamma is nil).
+func normBackward(dx, dy, x []float32, m, rs float32, gamma []float32, per int) {
+	dy, x = dy[:len(dx)], x[:len(dx)]
 	var sg, sgx float64
 	for i := range dx {
-		g := float64(dy[i] * gamma(i))
-		sg += g
-		sgx += g * float64((x[i]-m)*rs)
+		g := dy[i]
+		if gamma != nil {
+			g *= gamma[i/per]
+		}
+		sg += float64(g)
+		sgx += float64(g) * float64((x[i]-m)*rs)
 	}
 	n := float64(len(dx))
 	a, b := float32(sg/n), float32(sgx/n)
 	for i := range dx {
-		xh := (x[i] - m) * rs
-		dx[i] = rs * (dy[i]*gamma(i) - a - xh*b)
+		g := dy[i]
+		if gamma != nil {
+			g *= gamma[i/per]
+		}
+		dx[i] = rs * (g - a - (x[i]-m)*rs*b)
 	}
 }
 
@@ -320,14 +323,12 @@ func GroupNormBackward(dx, dgamma, dbeta, dy, x []float32, s NormShape, groups i
 	size := s.C / groups * s.S
 	forRows(s.N*groups, size, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			c0 := (r % groups) * (s.C / groups)
-			normBackward(dx[r*size:(r+1)*size], dy[r*size:(r+1)*size], x[r*size:(r+1)*size], mean[r], rstd[r],
-				func(i int) float32 {
-					if gamma == nil {
-						return 1
-					}
-					return gamma[c0+i/s.S]
-				})
+			var gm []float32
+			if gamma != nil {
+				c0 := (r % groups) * (s.C / groups)
+				gm = gamma[c0 : c0+s.C/groups]
+			}
+			normBackward(dx[r*size:(r+1)*size], dy[r*size:(r+1)*size], x[r*size:(r+1)*size], mean[r], rstd[r], gm, s.S)
 		}
 	})
 	if dgamma == nil && dbeta == nil {
