@@ -133,6 +133,9 @@ func inflateExpect(b []byte, need int64, what string) ([]byte, error) {
 	// The trailer's ISIZE (size mod 2^32 of the last member) sizes the
 	// buffer, so that a header declaring more than the stream holds cannot
 	// force a large allocation.
+	if need > math.MaxInt-64 {
+		return nil, fmt.Errorf("%w: %d bytes do not fit memory on this platform", ErrTooLarge, need)
+	}
 	hint := need
 	if len(b) >= 4 {
 		hint = min(need, int64(binary.LittleEndian.Uint32(b[len(b)-4:])))
