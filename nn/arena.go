@@ -14,6 +14,9 @@ type Arena struct {
 	views []*Tensor // headers sharing another tensor's buffer
 	next  int
 	nextV int
+	// free holds released buffers by length: gradients of intermediate
+	// tensors live only until their producer's backward has consumed them.
+	free map[int][][]float32
 }
 
 // NewArena returns an empty arena.
@@ -28,7 +31,30 @@ func (a *Arena) Bytes() int64 {
 	for _, t := range a.owned {
 		n += int64(cap(t.Data)) * 4
 	}
+	for _, l := range a.free {
+		for _, b := range l {
+			n += int64(cap(b)) * 4
+		}
+	}
 	return n
+}
+
+// get returns a released buffer of length n, or a new one.
+func (a *Arena) get(n int) []float32 {
+	if l := a.free[n]; len(l) > 0 {
+		b := l[len(l)-1]
+		a.free[n] = l[:len(l)-1]
+		return b
+	}
+	return make([]float32, n)
+}
+
+// put releases b for reuse by get.
+func (a *Arena) put(b []float32) {
+	if a.free == nil {
+		a.free = map[int][][]float32{}
+	}
+	a.free[len(b)] = append(a.free[len(b)], b)
 }
 
 // Tensor returns a tensor of the given shape whose contents are undefined

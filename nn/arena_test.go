@@ -34,3 +34,40 @@ func TestInferenceZeroAllocs(t *testing.T) {
 		t.Errorf("%v allocations per inference pass, want 0", allocs)
 	}
 }
+
+// With an arena, intermediate gradients are recycled during Backward and
+// a steady-state training pass reuses the same buffers.
+func TestArenaRecyclesGradients(t *testing.T) {
+	r := NewRNG(2)
+	w := randT(r, 4, 4)
+	x := randT(r, 3, 4)
+	x.SetRequiresGrad(false)
+	a := NewArena()
+	g := NewGraph(Options{Grad: true, Arena: a})
+	var h *Tensor
+	step := func() {
+		g.Reset()
+		w.ZeroGrad()
+		h = g.Tanh(g.Linear(x, w, nil))
+		if err := g.Backward(g.Sum(g.Square(h), false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	first := w.Grad().Clone()
+	before := a.Bytes()
+	for range 3 {
+		step()
+	}
+	if h.Grad() != nil {
+		t.Error("intermediate gradient retained after Backward")
+	}
+	if a.Bytes() != before {
+		t.Errorf("arena grew from %d to %d bytes in steady state", before, a.Bytes())
+	}
+	for i := range first.Data {
+		if w.Grad().Data[i] != first.Data[i] {
+			t.Fatal("recycled buffers changed the gradient")
+		}
+	}
+}

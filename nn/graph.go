@@ -173,8 +173,8 @@ func (g *Graph) gradBuf(t *Tensor) (buf []float32, fresh bool) {
 	if t.grad == nil || len(t.grad.Data) != len(t.Data) {
 		if t.node == nil || g.arena == nil { // leaves keep their gradient across passes
 			t.grad = &Tensor{Shape: append([]int(nil), t.Shape...), Data: make([]float32, len(t.Data))}
-		} else {
-			t.grad = g.arena.Tensor(t.Shape...)
+		} else { // released again once the producer's backward consumed it
+			t.grad = g.arena.view(g.arena.get(len(t.Data)), t.Shape)
 		}
 		t.gradOK = false
 	}
@@ -199,6 +199,9 @@ func (g *Graph) accum(t *Tensor, src []float32) {
 // Backward computes the gradient of the scalar loss with respect to every
 // tensor that requires one, adding to gradients already present (call
 // ZeroGrad between steps, or keep them to accumulate over micro-batches).
+// With an arena, gradients of intermediate tensors are recycled as soon as
+// they are consumed (PyTorch does not retain them either); leaves keep
+// theirs.
 // The tape is consumed: call Reset before the next pass.
 func (g *Graph) Backward(loss *Tensor) error {
 	if g.err != nil {
@@ -226,6 +229,10 @@ func (g *Graph) BackwardWith(out *Tensor, seed []float32) error {
 			continue
 		}
 		n.back(n.out.grad.Data)
+		if g.arena != nil { // intermediate gradients are not retained (as in PyTorch)
+			g.arena.put(n.out.grad.Data)
+			n.out.grad, n.out.gradOK = nil, false
+		}
 	}
 	for i := range g.tape {
 		g.tape[i].out.node = nil // release history: the tape is consumed

@@ -415,9 +415,16 @@ func (g *Graph) gradInto(t *Tensor, kernel func(dst []float32)) {
 		kernel(buf)
 		return
 	}
-	tmp := g.alloc(len(buf))
-	kernel(tmp.Data)
-	addTo(buf, tmp.Data)
+	if g.arena == nil {
+		tmp := make([]float32, len(buf))
+		kernel(tmp)
+		addTo(buf, tmp)
+		return
+	}
+	tmp := g.arena.get(len(buf))
+	kernel(tmp)
+	addTo(buf, tmp)
+	g.arena.put(tmp)
 }
 
 // Sigmoid returns 1/(1+exp(-x)).
