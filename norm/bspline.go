@@ -1,6 +1,10 @@
 package norm
 
-import "math"
+import (
+	"math"
+
+	"github.com/metasurv/metasurv/internal/parallel"
+)
 
 // lattice is a uniform cubic B-spline control-point lattice over a 3-D
 // image domain, the smooth-field model of N4. Along each axis the domain
@@ -104,54 +108,79 @@ func (l *lattice) evaluate(wx, wy, wz axisWeights) []float64 {
 // fit sets phi to the single-level multilevel-B-spline approximation (Lee,
 // Wolberg & Shin 1997) of the values r at the grid positions wx × wy × wz
 // where use is true, as ITK's BSplineScatteredDataPointSetToImageFilter
-// with one fitting level and unit confidence.
+// with one fitting level and unit confidence: each point proposes
+// φ = w·r/Σw² to its 4×4×4 control points, which average the proposals
+// weighted by w². The tensor-product weights factor per axis, so the
+// squares and cubes are formed per axis. Slabs of z run in parallel with
+// private accumulators, reduced in a fixed order (deterministic).
 func (l *lattice) fit(wx, wy, wz axisWeights, r []float64, use []bool) {
+	nslab := min(parallel.Workers(), len(wz.span))
+	num := make([][]float64, nslab)
+	den := make([][]float64, nslab)
+	per := (len(wz.span) + nslab - 1) / nslab
+	parallel.For(nslab, func(lo, hi int) {
+		for s := lo; s < hi; s++ {
+			num[s] = make([]float64, len(l.phi))
+			den[s] = make([]float64, len(l.phi))
+			l.fitSlab(wx, wy, wz, r, use, s*per, min((s+1)*per, len(wz.span)), num[s], den[s])
+		}
+	})
+	for i := range l.phi {
+		var n, d float64
+		for s := range num {
+			n += num[s][i]
+			d += den[s][i]
+		}
+		l.phi[i] = 0
+		if d > 0 {
+			l.phi[i] = n / d
+		}
+	}
+}
+
+func (l *lattice) fitSlab(wx, wy, wz axisWeights, r []float64, use []bool, k0, k1 int, num, den []float64) {
 	cx, cy := l.cp(0), l.cp(1)
-	num := make([]float64, len(l.phi))
-	den := make([]float64, len(l.phi))
 	nx, ny := len(wx.span), len(wy.span)
-	var w [64]float64
-	for k := range wz.span {
-		for j := range wy.span {
-			for i := range wx.span {
+	x2, x3 := powers(wx)
+	y2, y3 := powers(wy)
+	z2, z3 := powers(wz)
+	for k := k0; k < k1; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
 				p := i + nx*(j+ny*k)
 				if !use[p] {
 					continue
 				}
-				var w2 float64
-				for c := 0; c < 4; c++ {
-					for b := 0; b < 4; b++ {
-						for a := 0; a < 4; a++ {
-							v := wz.w[k][c] * wy.w[j][b] * wx.w[i][a]
-							w[(c*4+b)*4+a] = v
-							w2 += v * v
-						}
-					}
-				}
-				if w2 == 0 {
-					continue
-				}
+				w2 := (x2[i][0] + x2[i][1] + x2[i][2] + x2[i][3]) *
+					(y2[j][0] + y2[j][1] + y2[j][2] + y2[j][3]) *
+					(z2[k][0] + z2[k][1] + z2[k][2] + z2[k][3])
 				rv := r[p] / w2
 				for c := 0; c < 4; c++ {
 					for b := 0; b < 4; b++ {
+						n3, d2 := rv*z3[k][c]*y3[j][b], z2[k][c]*y2[j][b]
 						base := ((wz.span[k]+c)*cy+wy.span[j]+b)*cx + wx.span[i]
 						for a := 0; a < 4; a++ {
-							v := w[(c*4+b)*4+a]
-							num[base+a] += v * v * v * rv
-							den[base+a] += v * v
+							num[base+a] += n3 * x3[i][a]
+							den[base+a] += d2 * x2[i][a]
 						}
 					}
 				}
 			}
 		}
 	}
-	for i := range l.phi {
-		if den[i] > 0 {
-			l.phi[i] = num[i] / den[i]
-		} else {
-			l.phi[i] = 0
+}
+
+// powers returns the squares and cubes of the weights.
+func powers(aw axisWeights) (sq, cu [][4]float64) {
+	sq = make([][4]float64, len(aw.w))
+	cu = make([][4]float64, len(aw.w))
+	for i, w := range aw.w {
+		for a := range w {
+			sq[i][a] = w[a] * w[a]
+			cu[i][a] = sq[i][a] * w[a]
 		}
 	}
+	return sq, cu
 }
 
 // add accumulates another lattice of the same mesh.
