@@ -16,14 +16,16 @@ type Arena struct {
 	nextV int
 	// free holds released buffers by length: gradients of intermediate
 	// tensors live only until their producer's backward has consumed them.
-	free map[int][][]float32
+	free  map[int][][]float32
+	ints  [][]int32 // index buffers (max-pool argmax), in request order
+	nextI int
 }
 
 // NewArena returns an empty arena.
 func NewArena() *Arena { return &Arena{} }
 
 // Reset makes every tensor handed out so far reusable.
-func (a *Arena) Reset() { a.next, a.nextV = 0, 0 }
+func (a *Arena) Reset() { a.next, a.nextV, a.nextI = 0, 0, 0 }
 
 // Bytes reports the memory held by the arena's buffers.
 func (a *Arena) Bytes() int64 {
@@ -92,4 +94,18 @@ func (a *Arena) view(data []float32, shape []int) *Tensor {
 func reset(t *Tensor, shape []int) {
 	t.Shape = append(t.Shape[:0], shape...)
 	t.reqGrad, t.grad, t.gradOK, t.node = false, nil, false, nil
+}
+
+// int32s returns an index buffer of length n owned by the current pass.
+func (a *Arena) int32s(n int) []int32 {
+	if a.nextI == len(a.ints) {
+		a.ints = append(a.ints, nil)
+	}
+	b := a.ints[a.nextI]
+	if cap(b) < n {
+		b = make([]int32, n)
+	}
+	a.ints[a.nextI] = b[:n]
+	a.nextI++
+	return b[:n]
 }

@@ -44,9 +44,12 @@ func (g *Graph) MaxPool3d(x *Tensor, p PoolOpts) *Tensor {
 	y := g.alloc(n, c, out[0], out[1], out[2])
 	rec := g.rec(x)
 	var arg []int32
-	if rec {
+	switch {
+	case rec && g.arena != nil:
+		arg = g.arena.int32s(len(y.Data))
+	case rec:
 		arg = make([]int32, len(y.Data))
-	} else {
+	default:
 		if cap(g.idx) < len(y.Data) {
 			g.idx = make([]int32, len(y.Data))
 		}
