@@ -17,6 +17,7 @@ var benchShapes = []struct {
 	{"256x256_k3_6", Params{N: 1, InC: 256, OutC: 256, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}},
 	{"4x768_k16s16_96", Params{N: 1, InC: 4, OutC: 768, In: [3]int{96, 96, 96}, Kernel: [3]int{16, 16, 16}, Stride: [3]int{16, 16, 16}}},
 	{"256x64_k1_24", Params{N: 1, InC: 256, OutC: 64, In: [3]int{24, 24, 24}, Kernel: [3]int{1, 1, 1}}},
+	{"64x128_k3s2_24", Params{N: 1, InC: 64, OutC: 128, In: [3]int{24, 24, 24}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}}},
 	{"dw192_k3_24", Params{N: 1, InC: 192, OutC: 192, In: [3]int{24, 24, 24}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}, Groups: 192}},
 }
 
