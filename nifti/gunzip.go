@@ -70,35 +70,33 @@ func gunzip(in []byte, limit, sizeHint int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		member, end, parallel, err := inflateMember(in, p+start, limit-len(out), max(0, sizeHint-len(out)))
+		m, err := inflateMember(in, p+start, limit-len(out), max(0, sizeHint-len(out)))
 		if err != nil {
 			return nil, err
 		}
-		crc := crc32.ChecksumIEEE(member)
-		if crc != trailerCRC(in, end) && parallel {
+		if m.crc != trailerCRC(in, m.end) && m.parallel {
 			// Paranoia: a speculative start that decoded to a wrong result.
 			f := inflater[byte]{in: in, ip: p + start, limit: limit - len(out)}
 			if _, err := f.inflate(); err != nil {
 				return nil, err
 			}
-			member, end = f.out, f.alignedPos()
-			crc = crc32.ChecksumIEEE(member)
+			m = member{out: f.out, end: f.alignedPos(), crc: crc32.ChecksumIEEE(f.out)}
 		}
-		p = end
+		p = m.end
 		if p+8 > len(in) {
 			return nil, errInputEnd
 		}
-		if crc != binary.LittleEndian.Uint32(in[p:]) {
-			return nil, fmt.Errorf("%w: gzip CRC-32 %08x, trailer says %08x", errCorrupt, crc, binary.LittleEndian.Uint32(in[p:]))
+		if m.crc != binary.LittleEndian.Uint32(in[p:]) {
+			return nil, fmt.Errorf("%w: gzip CRC-32 %08x, trailer says %08x", errCorrupt, m.crc, binary.LittleEndian.Uint32(in[p:]))
 		}
-		if uint32(len(member)) != binary.LittleEndian.Uint32(in[p+4:]) {
+		if uint32(len(m.out)) != binary.LittleEndian.Uint32(in[p+4:]) {
 			return nil, fmt.Errorf("%w: gzip size mismatch", errCorrupt)
 		}
 		p += 8
 		if out == nil {
-			out = member // the common single-member case: no copy
+			out = m.out // the common single-member case: no copy
 		} else {
-			out = append(out, member...)
+			out = append(out, m.out...)
 		}
 	}
 	return out, nil

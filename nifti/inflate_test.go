@@ -3,6 +3,7 @@ package nifti
 import (
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -179,9 +180,9 @@ func TestParallelInflate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _, _, err := inflateMember(z, start, len(want), len(want))
-		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("input %d: %v, equal %v", i, err, bytes.Equal(got, want))
+		m, err := inflateMember(z, start, len(want), len(want))
+		if err != nil || !bytes.Equal(m.out, want) || m.crc != crc32.ChecksumIEEE(want) {
+			t.Fatalf("input %d: %v, equal %v, crc %08x", i, err, bytes.Equal(m.out, want), m.crc)
 		}
 		// The speculative path, run deterministically: the second decoder
 		// must find a true block boundary, the first must stop there, and
@@ -197,8 +198,8 @@ func TestParallelInflate(t *testing.T) {
 		if err != nil || !stopped {
 			t.Fatalf("input %d: main decoder did not stop at the speculative start: %v", i, err)
 		}
-		joined, ok := join(a.out, b.out, len(want))
-		if !ok || !bytes.Equal(joined, want) {
+		joined, crcB, ok := join(a.out, b.out, len(want))
+		if !ok || !bytes.Equal(joined, want) || crcB != crc32.ChecksumIEEE(want[len(a.out):]) {
 			t.Fatalf("input %d: joined output differs (ok %v)", i, ok)
 		}
 	}
@@ -212,14 +213,14 @@ func TestJoinMarkers(t *testing.T) {
 		a[i] = byte(i * 7)
 	}
 	b := []uint16{5, 256 + windowSize - 1, 256} // literal, last byte of a, first byte of the window
-	out, ok := join(a, b, 1<<20)
+	out, _, ok := join(a, b, 1<<20)
 	if !ok || out[len(a)] != 5 || out[len(a)+1] != a[len(a)-1] || out[len(a)+2] != a[10] {
 		t.Fatalf("join = %v %v", out[len(a):], ok)
 	}
-	if _, ok := join(a[:100], b, 1<<20); ok {
+	if _, _, ok := join(a[:100], b, 1<<20); ok {
 		t.Error("marker before the start accepted")
 	}
-	if _, ok := join(a, b, len(a)+2); ok {
+	if _, _, ok := join(a, b, len(a)+2); ok {
 		t.Error("limit ignored")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -57,15 +58,29 @@ var errGiveUp = errors.New("nifti: speculative decoding abandoned")
 // garbage as soon as they are joined.
 var symbolPool sync.Pool
 
+// member is the result of decoding one gzip member's DEFLATE stream.
+type member struct {
+	out      []byte
+	end      int    // input position after the stream
+	crc      uint32 // CRC-32 of out
+	parallel bool   // produced by the two-way path
+}
+
 // inflateMember decodes the DEFLATE stream at in[p:] into a buffer of at
 // most limit bytes (capacity hint), in parallel when the input is large and
-// two CPUs are available. It returns the output, the position after the
-// stream and whether the parallel path produced the result.
-func inflateMember(in []byte, p, limit, hint int) ([]byte, int, bool, error) {
+// two CPUs are available, and checksums the output.
+func inflateMember(in []byte, p, limit, hint int) (member, error) {
 	a := inflater[byte]{in: in, ip: p, limit: limit, out: make([]byte, 0, min(limit, hint+64))}
-	if len(in)-p < parallelMinInput || runtime.GOMAXPROCS(0) < 2 {
+	alone := func() (member, error) {
+		a.sync = nil
 		_, err := a.inflate()
-		return a.out, a.alignedPos(), false, err
+		if err != nil {
+			return member{}, err
+		}
+		return member{out: a.out, end: a.alignedPos(), crc: crc32.ChecksumIEEE(a.out)}, nil
+	}
+	if len(in)-p < parallelMinInput || runtime.GOMAXPROCS(0) < 2 {
+		return alone()
 	}
 	h := &handoff{}
 	h.start.Store(-1)
@@ -84,20 +99,23 @@ func inflateMember(in []byte, p, limit, hint int) ([]byte, int, bool, error) {
 	if !stopped {
 		h.done.Store(true)
 		wg.Wait()
-		return a.out, a.alignedPos(), false, err
+		if err != nil {
+			return member{}, err
+		}
+		return member{out: a.out, end: a.alignedPos(), crc: crc32.ChecksumIEEE(a.out)}, nil
 	}
+	crcA := crc32.ChecksumIEEE(a.out) // while the speculative decoder finishes
 	wg.Wait()
-	a.sync = nil
 	if b != nil {
 		defer symbolPool.Put(b.out[:0])
 	}
 	if bErr == nil {
-		if out, ok := join(a.out, b.out, limit); ok {
-			return out, b.alignedPos(), true, nil
+		if out, crcB, ok := join(a.out, b.out, limit); ok {
+			crc := crc32Combine(crcA, crcB, int64(len(b.out)))
+			return member{out: out, end: b.alignedPos(), crc: crc, parallel: true}, nil
 		}
 	}
-	_, err = a.inflate() // resume alone from the handoff point
-	return a.out, a.alignedPos(), false, err
+	return alone() // resume alone from the handoff point
 }
 
 // speculate finds a block start after byte mid and decodes from there to
@@ -188,12 +206,13 @@ func (b *inflater[T]) finish(h *handoff, start int64) error {
 }
 
 // join appends the speculative output to the main output, replacing the
-// window markers by the bytes they stand for. It fails when a marker
-// points before the start of the data or the total exceeds limit.
-func join(a []byte, b []uint16, limit int) ([]byte, bool) {
+// window markers by the bytes they stand for, and returns the CRC-32 of
+// the appended bytes. It fails when a marker points before the start of
+// the data or the total exceeds limit.
+func join(a []byte, b []uint16, limit int) ([]byte, uint32, bool) {
 	la := len(a)
 	if la+len(b) > limit {
-		return nil, false
+		return nil, 0, false
 	}
 	if la+len(b) > cap(a) {
 		grown := make([]byte, la, la+len(b)+64)
@@ -202,7 +221,7 @@ func join(a []byte, b []uint16, limit int) ([]byte, bool) {
 	}
 	out := a[:la+len(b)]
 	var bad atomic.Bool
-	resolve := func(lo, hi int) {
+	resolve := func(lo, hi int) uint32 {
 		dst := out[la+lo : la+hi]
 		for i, v := range b[lo:hi] {
 			if v < 256 {
@@ -212,16 +231,18 @@ func join(a []byte, b []uint16, limit int) ([]byte, bool) {
 			src := la - windowSize + int(v) - 256
 			if src < 0 {
 				bad.Store(true)
-				return
+				return 0
 			}
 			dst[i] = out[src]
 		}
+		return crc32.ChecksumIEEE(dst)
 	}
 	half := len(b) / 2
 	var wg sync.WaitGroup
+	var crc2 uint32
 	wg.Add(1)
-	go func() { defer wg.Done(); resolve(half, len(b)) }()
-	resolve(0, half)
+	go func() { defer wg.Done(); crc2 = resolve(half, len(b)) }()
+	crc1 := resolve(0, half)
 	wg.Wait()
-	return out, !bad.Load()
+	return out, crc32Combine(crc1, crc2, int64(len(b)-half)), !bad.Load()
 }
