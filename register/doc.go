@@ -20,9 +20,9 @@
 // Parametric transforms (Transform) follow ITK's conventions — Euler
 // angles in ITK's Z·X·Y order (or Z·Y·X), a centre of rotation, parameters
 // ordered as ITK's Euler3DTransform and AffineTransform — but in RAS. The
-// ITK and elastix readers and writers convert to and from LPS; the
-// Greedy/c3d .mat format is RAS like ours. JSON files carry the matrix
-// and, optionally, the parameters.
+// ITK text, ANTs binary .mat and elastix readers and writers convert to
+// and from LPS; the Greedy/c3d text .mat format is RAS like ours. JSON
+// files carry the matrix and, optionally, the parameters.
 //
 // # Registration
 //
@@ -44,7 +44,7 @@
 // same or inverted contrast, the default rigid Mattes-MI registration
 // recovers the transform to 0.02–0.05 mm mean displacement over the brain
 // (0.03 mm on average over seeds; elastix 5.0.1, 4-level Mattes MI rigid,
-// 0.031 mm on the same images), with about a sixth of elastix's CPU time
+// 0.031 mm on the same images), with about an eighth of elastix's CPU time
 // and about 0.37× its peak memory (examples/register against elastix).
 // The residual error comes mostly from the bias field: without it the
 // error is 0.008 mm.

@@ -185,3 +185,38 @@ func FuzzReadMat(f *testing.F) {
 		}
 	})
 }
+
+func TestANTsRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 23))
+	for _, kind := range []Kind{KindRigid, KindSimilarity, KindAffine} {
+		tr := randomTransform(r, kind)
+		var b bytes.Buffer
+		if err := WriteANTs(&b, tr); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadANTs(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := got.Matrix().MaxDifference(tr.Matrix()); d > 1e-9 {
+			t.Errorf("%s: ANTs round trip off by %g", kind, d)
+		}
+	}
+	for _, bad := range [][]byte{nil, {1, 2, 3}, make([]byte, 40)} {
+		if _, err := ReadANTs(bytes.NewReader(bad)); !errors.Is(err, ErrFormat) {
+			t.Errorf("%v: got %v, want ErrFormat", bad, err)
+		}
+	}
+}
+
+func FuzzReadANTs(f *testing.F) {
+	var b bytes.Buffer
+	_ = WriteANTs(&b, NewRigid([3]float64{0.1, 0.2, 0.3}, [3]float64{1, 2, 3}, [3]float64{4, 5, 6}))
+	f.Add(b.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tr, err := ReadANTs(bytes.NewReader(data))
+		if err == nil && tr.check() != nil {
+			t.Fatal("accepted an invalid transform")
+		}
+	})
+}

@@ -7,8 +7,9 @@
 //	         [-kind rigid|similarity|affine] [-samples N] [-seed S] [-v]
 //
 // -resampled writes the moving image resampled onto the fixed grid
-// (cubic B-spline, 0 outside). -itk and -mat also write the transform as an
-// ITK text file (for ANTs/Slicer) and a Greedy/c3d matrix. -v prints the
+// (cubic B-spline, 0 outside). -itk, -ants and -mat also write the
+// transform as an ITK text file (Slicer, SimpleITK), an ANTs binary .mat
+// (antsApplyTransforms) and a Greedy/c3d text matrix. -v prints the
 // per-level convergence report to stderr.
 package main
 
@@ -50,7 +51,8 @@ func run(args []string, logw io.Writer) error {
 	out := fs.String("out", "", "output transform (JSON)")
 	resampled := fs.String("resampled", "", "optional: moving image resampled onto the fixed grid (NIfTI)")
 	itkOut := fs.String("itk", "", "optional: transform as ITK text (LPS)")
-	matOut := fs.String("mat", "", "optional: transform as Greedy/c3d .mat (RAS)")
+	matOut := fs.String("mat", "", "optional: transform as Greedy/c3d .mat (RAS text)")
+	antsOut := fs.String("ants", "", "optional: transform as ANTs/ITK binary .mat (LPS)")
 	metric := fs.String("metric", "mattes", "metric: mattes, nmi, ncc or mse")
 	kind := fs.String("kind", "rigid", "transform: rigid, similarity or affine")
 	samples := fs.Int("samples", 0, "random sample points per level (0: default, -1: all voxels)")
@@ -98,6 +100,11 @@ func run(args []string, logw io.Writer) error {
 	}
 	if *matOut != "" {
 		if err := writeFile(*matOut, func(w io.Writer) error { return register.WriteMat(w, res.Matrix) }); err != nil {
+			return err
+		}
+	}
+	if *antsOut != "" {
+		if err := writeFile(*antsOut, func(w io.Writer) error { return register.WriteANTs(w, res.Transform) }); err != nil {
 			return err
 		}
 	}

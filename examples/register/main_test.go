@@ -49,7 +49,7 @@ func TestRun(t *testing.T) {
 	out, res := filepath.Join(dir, "t.json"), filepath.Join(dir, "r.nii")
 	var log bytes.Buffer
 	err = run([]string{"-fixed", fp, "-moving", mp, "-out", out, "-resampled", res, "-metric", "ncc", "-samples", "-1",
-		"-itk", filepath.Join(dir, "t.txt"), "-mat", filepath.Join(dir, "t.mat"), "-v"}, &log)
+		"-itk", filepath.Join(dir, "t.txt"), "-mat", filepath.Join(dir, "t.mat"), "-ants", filepath.Join(dir, "ants.mat"), "-v"}, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
