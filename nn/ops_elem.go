@@ -3,8 +3,6 @@ package nn
 import (
 	"math"
 	"slices"
-
-	"github.com/metasurv/metasurv/internal/ops"
 )
 
 // bshape is a broadcast of two operands to an output shape, with dimensions
@@ -398,7 +396,10 @@ func (g *Graph) ReLU(x *Tensor) *Tensor {
 	g.runJob(len(x.Data), 1, reluBody)
 	if g.rec(x) {
 		g.record(out, func(gout []float32) {
-			g.gradInto(x, func(dx []float32) { ops.ReLUBackward(dx, out.Data, gout) })
+			dx, fresh := g.gradBuf(x)
+			j := g.job
+			j.s[0], j.s[1], j.s[2], j.b = dx, out.Data, gout, fresh
+			g.runJob(len(dx), 1, reluBackBody)
 		})
 	}
 	return out
@@ -594,6 +595,22 @@ func reluBody(j *pjob, lo, hi int) {
 	dst, x := j.s[0][lo:hi], j.s[1][lo:hi]
 	for i, v := range x {
 		dst[i] = max(v, 0)
+	}
+}
+
+// reluBackBody passes the output gradient where the ReLU output is
+// non-zero (it is never negative), branch-free: the mask is all ones for
+// any non-zero bit pattern.
+func reluBackBody(j *pjob, lo, hi int) {
+	dx, y, dy := j.s[0][lo:hi], j.s[1][lo:hi], j.s[2][lo:hi]
+	for i, yv := range y {
+		b := math.Float32bits(yv)
+		mask := -((b | -b) >> 31)
+		v := math.Float32frombits(math.Float32bits(dy[i]) & mask)
+		if !j.b {
+			v += dx[i]
+		}
+		dx[i] = v
 	}
 }
 
