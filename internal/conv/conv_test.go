@@ -158,11 +158,20 @@ func TestTilesAreBounded(t *testing.T) {
 }
 
 func TestEpilogue(t *testing.T) {
+	testEpilogue(t)
+	if haveDirect() {
+		defer forceDirect()()
+		testEpilogue(t)
+	}
+}
+
+func testEpilogue(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	for _, p := range []Params{
 		{N: 2, InC: 3, OutC: 4, In: [3]int{5, 4, 3}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}},
 		{N: 2, InC: 3, OutC: 4, In: [3]int{5, 4, 3}, Kernel: [3]int{1, 1, 1}},
 		{N: 1, InC: 4, OutC: 4, In: [3]int{5, 4, 3}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}, Groups: 4},
+		{N: 2, InC: 3, OutC: 9, In: [3]int{7, 6, 5}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 1, 2}, Pad: [3]int{1, 1, 1}},
 	} {
 		for _, act := range []gemm.Activation{gemm.None, gemm.ReLU, gemm.GELU} {
 			pl, _ := NewPlan(p)

@@ -35,6 +35,7 @@ const (
 	algoDepthwise
 )
 
+// String names the algorithm for logs and benchmarks.
 func (a algorithm) String() string {
 	return [...]string{"pointwise-gemm", "im2col-gemm", "depthwise-direct"}[a]
 }
