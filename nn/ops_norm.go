@@ -66,10 +66,9 @@ func (g *Graph) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOp
 					var sdy, sdyx float64
 					for i := 0; i < n; i++ {
 						off := (i*c + ch) * s
-						for j, d := range gout[off : off+s] {
-							sdy += float64(d)
-							sdyx += float64(d) * float64((x.Data[off+j]-mu)*is)
-						}
+						a, b := dotStats(gout[off:off+s], x.Data[off:off+s], mu)
+						sdy += a
+						sdyx += b * float64(is)
 					}
 					if gg != nil {
 						gg[ch] = accumulate(gg[ch], float32(sdyx), freshG)
@@ -128,19 +127,45 @@ func (g *Graph) gradBufOpt(t *Tensor) ([]float32, bool) {
 func channelStats(x []float32, n, c, s, ch int) (mean, variance float64) {
 	var sum float64
 	for i := 0; i < n; i++ {
-		for _, v := range x[(i*c+ch)*s : (i*c+ch+1)*s] {
-			sum += float64(v)
-		}
+		sum += blockSum(x[(i*c+ch)*s:(i*c+ch+1)*s], 0, false)
 	}
 	mean = sum / float64(n*s)
 	var ss float64
 	for i := 0; i < n; i++ {
-		for _, v := range x[(i*c+ch)*s : (i*c+ch+1)*s] {
-			d := float64(v) - mean
-			ss += d * d
-		}
+		ss += blockSum(x[(i*c+ch)*s:(i*c+ch+1)*s], float32(mean), true)
 	}
 	return mean, ss / float64(n*s)
+}
+
+// blockSum returns Σ v, or Σ (v-shift)² when sq,
+// with float32 partial sums over blocks of 256 values accumulated in
+// float64: fast inner loops, float64-grade accuracy for large planes.
+func blockSum(v []float32, shift float32, sq bool) float64 {
+	var total float64
+	for len(v) > 0 {
+		b := v[:min(256, len(v))]
+		v = v[len(b):]
+		var a0, a1, a2, a3 float32
+		i := 0
+		for ; i+4 <= len(b); i += 4 {
+			if sq {
+				d0, d1, d2, d3 := b[i]-shift, b[i+1]-shift, b[i+2]-shift, b[i+3]-shift
+				a0, a1, a2, a3 = a0+d0*d0, a1+d1*d1, a2+d2*d2, a3+d3*d3
+			} else {
+				a0, a1, a2, a3 = a0+b[i], a1+b[i+1], a2+b[i+2], a3+b[i+3]
+			}
+		}
+		for ; i < len(b); i++ {
+			if sq {
+				d := b[i] - shift
+				a0 += d * d
+			} else {
+				a0 += b[i]
+			}
+		}
+		total += float64((a0 + a1) + (a2 + a3))
+	}
+	return total
 }
 
 // GroupNorm normalises x (N, C, ...) over groups of C/groups channels and
@@ -361,4 +386,28 @@ func trailingProduct(shape []int, size int) bool {
 		p *= shape[i]
 	}
 	return size >= 1 && p == size
+}
+
+// dotStats returns Σ d and Σ d·(x-mu) with float32 partial sums over
+// blocks accumulated in float64.
+func dotStats(d, x []float32, mu float32) (sd, sdx float64) {
+	for len(d) > 0 {
+		n := min(256, len(d))
+		var a0, a1, b0, b1 float32
+		i := 0
+		for ; i+2 <= n; i += 2 {
+			a0 += d[i]
+			a1 += d[i+1]
+			b0 += d[i] * (x[i] - mu)
+			b1 += d[i+1] * (x[i+1] - mu)
+		}
+		if i < n {
+			a0 += d[i]
+			b0 += d[i] * (x[i] - mu)
+		}
+		sd += float64(a0 + a1)
+		sdx += float64(b0 + b1)
+		d, x = d[n:], x[n:]
+	}
+	return sd, sdx
 }
