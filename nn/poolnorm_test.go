@@ -102,3 +102,20 @@ func TestNormForwardFormula(t *testing.T) {
 		}
 	}
 }
+
+// Statistics of a zero-mean channel (the shifted sum must not degenerate),
+// and of a large offset plane (no float32 cancellation).
+func TestChannelStats(t *testing.T) {
+	m, v := channelStats([]float32{-1, 1, -2, 2}, 1, 1, 4, 0)
+	if m != 0 || math.Abs(v-2.5) > 1e-12 {
+		t.Fatalf("mean %v var %v, want 0 and 2.5", m, v)
+	}
+	x := make([]float32, 100000)
+	for i := range x {
+		x[i] = 1000 + float32(i%2) // mean 1000.5, variance 0.25
+	}
+	m, v = channelStats(x, 1, 1, len(x), 0)
+	if math.Abs(m-1000.5) > 1e-6 || math.Abs(v-0.25) > 1e-6 {
+		t.Fatalf("mean %v var %v, want 1000.5 and 0.25", m, v)
+	}
+}
