@@ -167,3 +167,30 @@ func TestConvShapeErrors(t *testing.T) {
 		t.Fatal("kernel larger than input not reported")
 	}
 }
+
+// The fused inference path equals conv + add + relu, and records the same
+// gradients when gradients are on.
+func TestConv3dFused(t *testing.T) {
+	r := NewRNG(21)
+	x, w, b := randT(r, 2, 3, 5, 5, 5), randT(r, 4, 3, 3, 3, 3), randT(r, 4)
+	o := ConvOpts{Padding: Cube(1)}
+	res := randT(r, 2, 4, 5, 5, 5)
+	g := NewGraph(Options{})
+	want := g.ReLU(g.Add(g.Conv3d(x, w, b, o), res))
+	got := g.Conv3dFused(x, w, b, o, Fuse{Residual: res, ReLU: true})
+	if g.Err() != nil {
+		t.Fatal(g.Err())
+	}
+	for i := range want.Data {
+		if math.Abs(float64(got.Data[i]-want.Data[i])) > 1e-5 {
+			t.Fatalf("fused %v vs unfused %v at %d", got.Data[i], want.Data[i], i)
+		}
+	}
+	gradCheck(t, "conv_fused", []*Tensor{x, w, b, res}, func(g *Graph, in []*Tensor) *Tensor {
+		return g.Conv3dFused(in[0], in[1], in[2], o, Fuse{Residual: in[3], ReLU: true})
+	})
+	g.Conv3dFused(x, w, b, o, Fuse{Residual: NewTensor(1, 4, 5, 5, 5)})
+	if g.Err() == nil {
+		t.Fatal("residual of the wrong shape accepted")
+	}
+}

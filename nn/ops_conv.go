@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/metasurv/metasurv/internal/conv"
+	"github.com/metasurv/metasurv/internal/gemm"
 )
 
 // ConvOpts are the geometry options of a 3-D convolution, as in
@@ -235,4 +236,71 @@ func must(err error) {
 	if err != nil {
 		panic("nn: internal error: " + err.Error())
 	}
+}
+
+// Fuse lists what Conv3dFused applies after the convolution and bias.
+type Fuse struct {
+	// Residual, if not nil, is added (same shape as the output).
+	Residual *Tensor
+	// ReLU applies max(·, 0) last (ResNet's relu(conv(x) + skip)).
+	ReLU bool
+}
+
+// Conv3dFused computes act(conv3d(x, w, b) + residual). In inference the
+// additions and the activation run inside the convolution's output pass
+// (no extra sweeps over memory); when recording it is the composition of
+// Conv3d, Add and ReLU, with their gradients.
+func (g *Graph) Conv3dFused(x, w, b *Tensor, o ConvOpts, f Fuse) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	ins := [4]*Tensor{x, w, x, x}
+	if b != nil {
+		ins[2] = b
+	}
+	if f.Residual != nil {
+		ins[3] = f.Residual
+	}
+	if g.rec(ins[:]...) {
+		y := g.Conv3d(x, w, b, o)
+		if f.Residual != nil {
+			y = g.Add(y, f.Residual)
+		}
+		if f.ReLU {
+			y = g.ReLU(y)
+		}
+		return y
+	}
+	c, err := newConvGeom(x.Shape, w.Shape, o)
+	if err != nil {
+		return g.fail("%v", err)
+	}
+	if b != nil && len(b.Data) != c.cout {
+		return g.fail("conv3d: bias of %d values for %d output channels", len(b.Data), c.cout)
+	}
+	out := g.alloc(c.n, c.cout, c.out[0], c.out[1], c.out[2])
+	if f.Residual != nil && !SameShape(f.Residual.Shape, out.Shape) {
+		return g.fail("conv3d: residual %v does not match output %v", f.Residual.Shape, out.Shape)
+	}
+	key := planKey{p: c.params(), w: w}
+	e, err := checkout(key)
+	if err == nil {
+		g.ep = conv.Epilogue{}
+		if b != nil {
+			g.ep.Bias = b.Data
+		}
+		if f.Residual != nil {
+			g.ep.Residual = f.Residual.Data
+		}
+		if f.ReLU {
+			g.ep.Act = gemm.ReLU
+		}
+		err = e.plan.Forward(out.Data, x.Data, &g.ep)
+		g.ep = conv.Epilogue{}
+		releasePlan(key, e)
+	}
+	if err != nil {
+		return g.fail("conv3d: %v", err)
+	}
+	return out
 }
