@@ -38,6 +38,31 @@ func (b *basicBlock) Forward(g *Graph, x *Tensor) *Tensor {
 	return g.ReLU(g.Add(y, res))
 }
 
+// fold folds the block's batch norms into its convolutions (inference).
+func (b *basicBlock) fold() error {
+	if err := FoldBatchNorm(b.conv1, b.bn1); err != nil {
+		return err
+	}
+	if err := FoldBatchNorm(b.conv2, b.bn2); err != nil {
+		return err
+	}
+	if b.down != nil {
+		return FoldBatchNorm(b.down.Layers[0].(*Conv3d), b.down.Layers[1].(*BatchNorm))
+	}
+	return nil
+}
+
+// forwardFolded runs the folded block with fused epilogues.
+func (b *basicBlock) forwardFolded(g *Graph, x *Tensor) *Tensor {
+	res := x
+	if b.down != nil {
+		c := b.down.Layers[0].(*Conv3d)
+		res = g.Conv3dFused(x, c.Weight, c.Bias, c.Opts, Fuse{})
+	}
+	y := g.Conv3dFused(x, b.conv1.Weight, b.conv1.Bias, b.conv1.Opts, Fuse{ReLU: true})
+	return g.Conv3dFused(y, b.conv2.Weight, b.conv2.Bias, b.conv2.Opts, Fuse{Residual: res, ReLU: true})
+}
+
 func (b *basicBlock) Visit(v *Visitor) {
 	v.Child("conv1", b.conv1)
 	v.Child("bn1", b.bn1)
@@ -80,6 +105,54 @@ func (m *resnet18) Forward(g *Graph, x *Tensor) *Tensor {
 		y = l.Forward(g, y)
 	}
 	return m.fc.Forward(g, g.Mean(y, false, 2, 3, 4))
+}
+
+func (m *resnet18) fold() error {
+	if err := FoldBatchNorm(m.conv1, m.bn1); err != nil {
+		return err
+	}
+	for _, l := range m.layers {
+		for _, b := range l.Layers {
+			if err := b.(*basicBlock).fold(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m *resnet18) forwardFolded(g *Graph, x *Tensor) *Tensor {
+	y := g.Conv3dFused(x, m.conv1.Weight, m.conv1.Bias, m.conv1.Opts, Fuse{ReLU: true})
+	y = m.maxpool.Forward(g, y)
+	for _, l := range m.layers {
+		for _, b := range l.Layers {
+			y = b.(*basicBlock).forwardFolded(g, y)
+		}
+	}
+	return m.fc.Forward(g, g.Mean(y, false, 2, 3, 4))
+}
+
+func TestResNet18FoldedMatches(t *testing.T) {
+	m := newResNet18(2, 3, NewRNG(5))
+	x := NewTensor(1, 2, 24, 24, 24)
+	InitNormal(x, 0, 1, NewRNG(6))
+	g := NewGraph(Options{Grad: true})
+	m.Forward(g, x) // one training pass gives the running statistics some content
+	SetTraining(m, false)
+	ge := NewGraph(Options{})
+	want := m.Forward(ge, x).Clone()
+	if err := m.fold(); err != nil {
+		t.Fatal(err)
+	}
+	got := m.forwardFolded(ge, x)
+	if ge.Err() != nil {
+		t.Fatal(ge.Err())
+	}
+	for i := range want.Data {
+		if d := got.Data[i] - want.Data[i]; d > 1e-3 || d < -1e-3 {
+			t.Fatalf("folded logits %v, unfolded %v", got.Data, want.Data)
+		}
+	}
 }
 
 func (m *resnet18) Visit(v *Visitor) {
@@ -155,6 +228,30 @@ func BenchmarkForward(b *testing.B) {
 		run := func() {
 			g.Reset()
 			m.Forward(g, x)
+			if g.Err() != nil {
+				b.Fatal(g.Err())
+			}
+		}
+		run()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			run()
+		}
+	})
+	// The same network with batch norms folded into the convolutions and
+	// bias/residual/ReLU fused into their epilogues.
+	b.Run("resnet18_b1_folded", func(b *testing.B) {
+		m := newResNet18(4, 3, NewRNG(1))
+		SetTraining(m, false)
+		if err := m.fold(); err != nil {
+			b.Fatal(err)
+		}
+		x := benchInput(1)
+		g := NewGraph(Options{Arena: NewArena()})
+		run := func() {
+			g.Reset()
+			m.forwardFolded(g, x)
 			if g.Err() != nil {
 				b.Fatal(g.Err())
 			}
