@@ -45,6 +45,9 @@ func (v *Volume) Extract(lo, dims [3]int, fill float32) (*Volume, error) {
 // puts ⌊(d−n)/2⌋ voxels before and the rest after. World positions are
 // kept.
 func (v *Volume) CropOrPad(dims [3]int, fill float32) (*Volume, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
 	var lo [3]int
 	for r := 0; r < 3; r++ {
 		n, d := v.Dims[r], dims[r]
@@ -65,6 +68,9 @@ func (v *Volume) CropOrPad(dims [3]int, fill float32) (*Volume, error) {
 // allow_smaller=True). Pass the box of Mask.BoundingBox to crop to a
 // brain mask.
 func (v *Volume) CropToBox(lo, hi [3]int, margin int) (*Volume, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
 	if margin < 0 {
 		return nil, fmt.Errorf("volume: negative crop margin %d", margin)
 	}
@@ -85,6 +91,9 @@ func (v *Volume) CropToBox(lo, hi [3]int, margin int) (*Volume, error) {
 // margin (MONAI CropForeground; pass NonzeroMask(v) to crop to v's
 // nonzero voxels). An empty mask is ErrEmpty.
 func (v *Volume) CropToMask(m *Mask, margin int) (*Volume, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
 	if err := m.check(v.Dims); err != nil {
 		return nil, err
 	}

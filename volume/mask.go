@@ -62,6 +62,9 @@ func (m *Mask) Count() int {
 // check verifies that m has the data length its dims say and, when dims
 // is given, that it lies on that grid.
 func (m *Mask) check(dims [3]int) error {
+	if m == nil {
+		return fmt.Errorf("%w: nil mask", ErrShape)
+	}
 	if m.Dims != dims {
 		return fmt.Errorf("%w: mask dims %v, volume dims %v", ErrShape, m.Dims, dims)
 	}

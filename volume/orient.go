@@ -306,11 +306,11 @@ func InvOrntAffine(t Ornt, dims [3]int) (Affine, error) {
 // world position (as nibabel's as_reoriented). Data is copied exactly: no
 // interpolation.
 func (v *Volume) ApplyOrnt(t Ornt) (*Volume, error) {
-	inv, err := InvOrntAffine(t, v.Dims)
-	if err != nil {
+	if err := v.check(); err != nil {
 		return nil, err
 	}
-	if err := v.check(); err != nil {
+	inv, err := InvOrntAffine(t, v.Dims)
+	if err != nil {
 		return nil, err
 	}
 	var dims [3]int
@@ -355,6 +355,9 @@ func (v *Volume) ApplyOrnt(t Ornt) (*Volume, error) {
 // keeps its value and its world position. It fails if v's affine is
 // singular so that an axis cannot be matched to a world direction.
 func (v *Volume) Reorient(to Codes) (*Volume, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
 	end, err := to.Ornt()
 	if err != nil {
 		return nil, err
@@ -376,8 +379,11 @@ func (v *Volume) Reorient(to Codes) (*Volume, error) {
 // the orientation every metasurv pipeline works in.
 func (v *Volume) Canonical() (*Volume, error) { return v.Reorient(RAS) }
 
-// check verifies that Data agrees with Dims.
+// check verifies that v is not nil and that Data agrees with Dims.
 func (v *Volume) check() error {
+	if v == nil {
+		return fmt.Errorf("%w: nil volume", ErrShape)
+	}
 	n, err := NumVoxels(v.Dims)
 	if err != nil {
 		return err

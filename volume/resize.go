@@ -62,6 +62,9 @@ func ResizeAffine(a Affine, from, to [3]int) Affine {
 // view, like MONAI Resize(spatial_size=dims, mode). The affine is updated
 // by ResizeAffine. Resizing to the same dims returns a copy.
 func (v *Volume) Resize(dims [3]int, mode ResizeMode) (*Volume, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
 	out, err := New(dims, ResizeAffine(v.Affine, v.Dims, dims))
 	if err != nil {
 		return nil, err

@@ -335,6 +335,9 @@ func checkReach(vox Affine, dims [3]int) error {
 // world space to src's world space; Identity() when both live in the same
 // space): out(v) = src(src.Affine⁻¹ · world · affine · v).
 func Resample(src *Volume, dims [3]int, affine, world Affine, s Sampler) (*Volume, error) {
+	if err := src.check(); err != nil {
+		return nil, fmt.Errorf("volume: resample source: %w", err)
+	}
 	inv, err := src.Affine.Inverse()
 	if err != nil {
 		return nil, fmt.Errorf("volume: resample source affine: %w", err)

@@ -40,7 +40,13 @@ func NewStack(names []string, vols []*Volume) (*Stack, error) {
 		return nil, fmt.Errorf("volume: stack of %d channels has no volume", len(vols))
 	}
 	for c, v := range vols {
-		if v != nil && (v.Dims != ref.Dims || v.Affine != ref.Affine) {
+		if v == nil {
+			continue
+		}
+		if err := v.check(); err != nil {
+			return nil, fmt.Errorf("volume: stack channel %q: %w", names[c], err)
+		}
+		if v.Dims != ref.Dims || v.Affine != ref.Affine {
 			return nil, fmt.Errorf("%w: channel %q has dims %v, want %v on the same affine",
 				ErrShape, names[c], v.Dims, ref.Dims)
 		}
@@ -69,6 +75,9 @@ func NewStack(names []string, vols []*Volume) (*Stack, error) {
 
 // Channel returns channel c as a Volume (copied into NIfTI order).
 func (s *Stack) Channel(c int) (*Volume, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
 	if c < 0 || c >= len(s.Names) {
 		return nil, fmt.Errorf("volume: channel %d out of range [0,%d)", c, len(s.Names))
 	}
@@ -98,13 +107,8 @@ func (s *Stack) Tensor() ([]float32, [4]int) { return s.Data, s.Shape() }
 // does each one (MONAI Resize on the C, D, H, W tensor), and scales the
 // affine by ResizeAffine. Missing channels stay zero and not present.
 func (s *Stack) Resize(dims [3]int, mode ResizeMode) (*Stack, error) {
-	n, err := NumVoxels(s.Dims)
-	if err != nil {
+	if err := s.check(); err != nil {
 		return nil, err
-	}
-	if len(s.Present) != len(s.Names) || len(s.Data) != len(s.Names)*n {
-		return nil, fmt.Errorf("%w: stack of %d names, %d presence flags and %d values for dims %v",
-			ErrShape, len(s.Names), len(s.Present), len(s.Data), s.Dims)
 	}
 	vols := make([]*Volume, len(s.Names))
 	for c := range vols {
@@ -120,4 +124,21 @@ func (s *Stack) Resize(dims [3]int, mode ResizeMode) (*Stack, error) {
 		}
 	}
 	return NewStack(s.Names, vols)
+}
+
+// check verifies that s is not nil and that its names, presence flags and
+// data agree with its dims.
+func (s *Stack) check() error {
+	if s == nil {
+		return fmt.Errorf("%w: nil stack", ErrShape)
+	}
+	n, err := NumVoxels(s.Dims)
+	if err != nil {
+		return err
+	}
+	if len(s.Present) != len(s.Names) || len(s.Data) != len(s.Names)*n {
+		return fmt.Errorf("%w: stack of %d names, %d presence flags and %d values for dims %v",
+			ErrShape, len(s.Names), len(s.Present), len(s.Data), s.Dims)
+	}
+	return nil
 }

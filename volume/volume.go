@@ -114,8 +114,11 @@ func (v *Volume) Set(i, j, k int, x float32) { v.Data[v.Index(i, j, k)] = x }
 // Spacing returns the voxel size in mm along each array axis.
 func (v *Volume) Spacing() [3]float64 { return v.Affine.Zooms() }
 
-// Clone returns a deep copy of v.
+// Clone returns a deep copy of v (nil for a nil v).
 func (v *Volume) Clone() *Volume {
+	if v == nil {
+		return nil
+	}
 	c := *v
 	c.Data = append([]float32(nil), v.Data...)
 	return &c
