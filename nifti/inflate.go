@@ -414,7 +414,7 @@ func (f *inflater[T]) dynamicTables() error {
 // huffmanBlock decodes symbols until end of block. The fast loop keeps the
 // decoder state in locals and runs while at least 16 input bytes and 300
 // bytes of output room remain, so that it needs no end-of-buffer checks
-// beyond Go's bounds checks; it decodes up to three literals per refill. The
+// beyond Go's bounds checks; it decodes up to four literals per refill. The
 // last symbols go through slowSymbol.
 func (f *inflater[T]) huffmanBlock(lt, dt []uint32) error {
 	const lmask, dmask = 1<<litlenBits - 1, 1<<distBits - 1
@@ -422,6 +422,9 @@ func (f *inflater[T]) huffmanBlock(lt, dt []uint32) error {
 	in, ip := f.in, f.ip
 	bitbuf, bitsleft := f.bitbuf, f.bitsleft
 	buf, op := f.out[:cap(f.out)], len(f.out)
+	// Primary tables as arrays: masked indexes need no bounds checks.
+	lp := (*[1 << litlenBits]uint32)(lt[:1<<litlenBits])
+	dp := (*[1 << distBits]uint32)(dt[:1<<distBits])
 	for {
 		if ip+16 > len(in) || op+300 > len(buf) {
 			f.ip, f.bitbuf, f.bitsleft, f.out = ip, bitbuf, bitsleft, buf[:op]
@@ -436,27 +439,34 @@ func (f *inflater[T]) huffmanBlock(lt, dt []uint32) error {
 		bitbuf |= le.Uint64(in[ip:]) << bitsleft
 		ip += int(63-bitsleft) >> 3
 		bitsleft |= 56
-		e := lt[bitbuf&lmask]
+		e := lp[bitbuf&lmask]
 		if e&entLiteral != 0 {
-			// Direct literal entries use at most litlenBits bits: three fit
-			// in one refill with room to spare.
+			// Direct literal entries use at most litlenBits bits: four fit
+			// in one refill (4·11 <= 56).
 			bitbuf >>= e & 15
 			bitsleft -= uint(e & 15)
 			buf[op] = T(e >> 16)
 			op++
-			e = lt[bitbuf&lmask]
+			e = lp[bitbuf&lmask]
 			if e&entLiteral != 0 {
 				bitbuf >>= e & 15
 				bitsleft -= uint(e & 15)
 				buf[op] = T(e >> 16)
 				op++
-				e = lt[bitbuf&lmask]
+				e = lp[bitbuf&lmask]
 				if e&entLiteral != 0 {
 					bitbuf >>= e & 15
 					bitsleft -= uint(e & 15)
 					buf[op] = T(e >> 16)
 					op++
-					continue
+					e = lp[bitbuf&lmask]
+					if e&entLiteral != 0 {
+						bitbuf >>= e & 15
+						bitsleft -= uint(e & 15)
+						buf[op] = T(e >> 16)
+						op++
+						continue
+					}
 				}
 			}
 			bitbuf |= le.Uint64(in[ip:]) << bitsleft
@@ -487,7 +497,7 @@ func (f *inflater[T]) huffmanBlock(lt, dt []uint32) error {
 		length := int(e>>16) + int(bitbuf&(1<<xb-1))
 		bitbuf >>= xb
 		bitsleft -= uint(xb)
-		e = dt[bitbuf&dmask]
+		e = dp[bitbuf&dmask]
 		if e&entSub != 0 {
 			bitbuf >>= distBits
 			bitsleft -= distBits
