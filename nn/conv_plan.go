@@ -1,7 +1,9 @@
 package nn
 
 import (
+	"runtime"
 	"sync"
+	"weak"
 
 	"github.com/metasurv/metasurv/internal/conv"
 )
@@ -19,6 +21,18 @@ type planKey struct {
 	w          *Tensor
 }
 
+// mapKey identifies a plan in the cache; it holds the weight only weakly,
+// so a dropped model's plans (and their packed weights) are freed by the
+// cleanup registered in releasePlan.
+type mapKey struct {
+	p          conv.Params
+	outPad     [3]int
+	transposed bool
+	w          weak.Pointer[Tensor]
+}
+
+func (k planKey) id() mapKey { return mapKey{k.p, k.outPad, k.transposed, weak.Make(k.w)} }
+
 type planEntry struct {
 	plan  *conv.Plan
 	tplan *conv.TransposedPlan
@@ -28,17 +42,19 @@ type planEntry struct {
 
 var planCache = struct {
 	sync.Mutex
-	m map[planKey][]*planEntry
-}{m: map[planKey][]*planEntry{}}
+	m       map[mapKey][]*planEntry
+	watched map[weak.Pointer[Tensor]]bool
+}{m: map[mapKey][]*planEntry{}, watched: map[weak.Pointer[Tensor]]bool{}}
 
 // maxPlans bounds the cache (networks built and dropped repeatedly).
 const maxPlans = 4096
 
 func acquirePlan(k planKey) (*planEntry, error) {
+	id := k.id()
 	planCache.Lock()
-	if l := planCache.m[k]; len(l) > 0 {
+	if l := planCache.m[id]; len(l) > 0 {
 		e := l[len(l)-1]
-		planCache.m[k] = l[:len(l)-1]
+		planCache.m[id] = l[:len(l)-1]
 		planCache.Unlock()
 		return e, nil
 	}
@@ -54,12 +70,42 @@ func acquirePlan(k planKey) (*planEntry, error) {
 }
 
 func releasePlan(k planKey, e *planEntry) {
+	id := k.id()
 	planCache.Lock()
 	if len(planCache.m) > maxPlans {
 		clear(planCache.m)
 	}
-	planCache.m[k] = append(planCache.m[k], e)
+	planCache.m[id] = append(planCache.m[id], e)
+	if !planCache.watched[id.w] {
+		planCache.watched[id.w] = true
+		runtime.AddCleanup(k.w, forgetPlans, id.w)
+	}
 	planCache.Unlock()
+}
+
+// forgetPlans drops the cached plans of a weight tensor that was collected.
+func forgetPlans(w weak.Pointer[Tensor]) {
+	planCache.Lock()
+	defer planCache.Unlock()
+	for k := range planCache.m {
+		if k.w == w {
+			delete(planCache.m, k)
+		}
+	}
+	delete(planCache.watched, w)
+}
+
+// cachedPlans reports how many plans are cached for weight w (tests).
+func cachedPlans(w weak.Pointer[Tensor]) int {
+	planCache.Lock()
+	defer planCache.Unlock()
+	n := 0
+	for k, l := range planCache.m {
+		if k.w == w {
+			n += len(l)
+		}
+	}
+	return n
 }
 
 // withPlan runs fn with a plan for k whose weights are current.

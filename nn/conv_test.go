@@ -2,7 +2,10 @@ package nn
 
 import (
 	"math"
+	"runtime"
 	"testing"
+	"time"
+	"weak"
 )
 
 // naiveConv3d is a direct float64 reference of torch's conv3d.
@@ -192,5 +195,27 @@ func TestConv3dFused(t *testing.T) {
 	g.Conv3dFused(x, w, b, o, Fuse{Residual: NewTensor(1, 4, 5, 5, 5)})
 	if g.Err() == nil {
 		t.Fatal("residual of the wrong shape accepted")
+	}
+}
+
+// Plans of a dropped layer are freed with it (no leak across k-fold runs).
+func TestConvPlansFreedWithWeights(t *testing.T) {
+	var wp weak.Pointer[Tensor]
+	func() {
+		r := NewRNG(22)
+		c := NewConv3d(2, 3, Cube(3), ConvOpts{Padding: Cube(1)}, false, r)
+		g := NewGraph(Options{})
+		c.Forward(g, randT(r, 1, 2, 4, 4, 4))
+		wp = weak.Make(c.Weight)
+		if n := cachedPlans(wp); n != 1 {
+			t.Fatalf("%d cached plans for the layer, want 1", n)
+		}
+	}()
+	for i := 0; i < 50 && cachedPlans(wp) > 0; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := cachedPlans(wp); n != 0 {
+		t.Fatalf("%d plans of a collected layer still cached", n)
 	}
 }
