@@ -175,7 +175,7 @@ func TestPreprocessMissing(t *testing.T) {
 		}
 	}
 	for _, c := range []int{0, 2, 3} {
-		if e := meanError(t, *rep.Sequences[c].AtlasToImage, motions[c], atlas, mask);  e > 0.5 {
+		if e := meanError(t, *rep.Sequences[c].AtlasToImage, motions[c], atlas, mask); e > 0.5 {
 			t.Errorf("%s: mean error %.3f mm on a 3 mm atlas, want < 0.5", rep.Sequences[c].Name, e)
 		}
 		checkZScored(t, st, c)
