@@ -162,6 +162,7 @@ type LoadReport struct {
 // LoadError is returned when loading fails; it carries the full report.
 type LoadError struct{ Report LoadReport }
 
+// Error lists every missing key, unexpected key and shape mismatch.
 func (e *LoadError) Error() string {
 	var parts []string
 	r := e.Report

@@ -26,13 +26,17 @@ type params struct {
 	lr float64
 }
 
+// ZeroGrad forgets the gradients of all parameters.
 func (p *params) ZeroGrad() {
 	for _, t := range p.ps {
 		t.ZeroGrad()
 	}
 }
 
-func (p *params) LR() float64      { return p.lr }
+// LR returns the current learning rate.
+func (p *params) LR() float64 { return p.lr }
+
+// SetLR sets the learning rate (schedules call it every step).
 func (p *params) SetLR(lr float64) { p.lr = lr }
 
 func newParams(ps []*nn.Tensor, lr float64) (params, error) {
