@@ -3,6 +3,8 @@
 // preprocessing pipeline that turns four raw sequences into the model's
 // 4×96³ input.
 //
+// # Intensity
+//
 // Intensity normalisation follows MONAI exactly, so that weights trained in
 // MONAI see the same numbers: ZScore is NormalizeIntensity(nonzero=True,
 // channel_wise=True), PercentileScale is ScaleIntensityRangePercentiles and
@@ -13,4 +15,47 @@
 //
 // Images with NaN or infinite voxels are refused with ErrNonFinite rather
 // than normalised into NaNs.
+//
+// # Bias field
+//
+// N4 is ITK's N4BiasFieldCorrectionImageFilter (Tustison 2010): the log
+// image is sharpened by Wiener deconvolution of its histogram and the
+// residual fitted by multi-level cubic B-splines; the zero N4Options are
+// CaPTk's settings. The pipeline uses it only on copies that drive the
+// registrations.
+//
+// # Brain masks
+//
+// A Stripper computes a brain mask; the pipeline takes any, so a learned
+// stripper can plug in later. AtlasStripper registers an atlas to the
+// subject (rigid Mattes MI on random samples), carries the atlas's brain
+// mask over (trilinear, > 0.5) and refines it by morphology (largest
+// component, closing, hole filling); with SameGrid it uses the atlas mask
+// directly on images already resampled to the atlas. ThresholdStripper
+// needs no atlas: BET's robust threshold followed by erosion, largest
+// component and reconstruction (BET's surface evolution itself is not
+// implemented). On Colin27 (ch2 against ch2bet) they reach Dice 0.99 (on a
+// rigidly moved ch2) and 0.95.
+//
+// The morphology works on volume.Mask: Erode, Dilate, Open and Close with
+// a ball (exact Euclidean distance transform, cost independent of the
+// radius, anisotropic spacing) or a box (separable), FillHoles and
+// LargestComponent (6- or 26-connected), and Dice.
+//
+// # Pipeline
+//
+// Preprocess follows CaPTk's BraTS pipeline: reorient every sequence to the
+// atlas orientation; N4-correct copies for registration; register T1, T2
+// and FLAIR to T1c (restricted to the atlas brain mask carried to T1c,
+// dilated by 10 mm) and T1c to the atlas, rigidly; compose the matrices
+// and resample each original image once onto the atlas grid (trilinear);
+// mask; stack T1, T1c, T2, FLAIR; resize to 96³ by area averaging (MONAI
+// Resize's default); z-score each channel. A missing sequence is an
+// ErrMissing error unless Options.Missing is MissingZeroFill, which zeroes
+// its channel, sets Stack.Present false and lists it in the Report; without
+// T1c the hub is the first of T1, FLAIR, T2. The Report (JSON) records
+// every matrix, metric value and step time. On synthetic patients
+// (internal/synth: four sequences in different orientations, spacings and
+// rigid motions, with bias and noise) the composed transforms are within
+// 0.1–0.3 mm of the truth over the brain.
 package norm
