@@ -71,12 +71,6 @@ func (g *Graph) MaxPool3d(x *Tensor, p PoolOpts) *Tensor {
 	return y
 }
 
-// window returns the in-image input range of output index o along axis a.
-func window(o int, q PoolOpts, in [3]int, a int) (lo, hi int) {
-	s := o*q.Stride[a] - q.Padding[a]
-	return max(s, 0), min(s+q.Kernel[a], in[a])
-}
-
 // AvgPool3d averages each window.
 func (g *Graph) AvgPool3d(x *Tensor, p PoolOpts) *Tensor {
 	if g.bad() {
@@ -86,13 +80,17 @@ func (g *Graph) AvgPool3d(x *Tensor, p PoolOpts) *Tensor {
 	if !ok {
 		return g.fail("AvgPool3d: window %+v does not fit input %v (want 5-D, padding ≤ kernel/2)", p, x.Shape)
 	}
-	div := func(d0, d1, h0, h1, w0, w1 int) float32 {
-		if q.ExcludePad {
-			return float32((d1 - d0) * (h1 - h0) * (w1 - w0))
-		}
-		return float32(q.Kernel[0] * q.Kernel[1] * q.Kernel[2])
+	y := g.alloc(n, c, out[0], out[1], out[2])
+	op := ops.Pool{Kernel: q.Kernel, Stride: q.Stride, Pad: q.Padding, ExcludePad: q.ExcludePad}
+	if err := ops.AvgPool3d(y.Data, x.Data, n*c, in, op); err != nil {
+		return g.fail("AvgPool3d: %v", err)
 	}
-	return g.windowAvg(x, n, c, in, out, func(a, o int) (int, int) { return window(o, q, in, a) }, div)
+	if g.rec(x) {
+		g.record(y, func(gout []float32) {
+			g.gradInto(x, func(dx []float32) { must(ops.AvgPool3dBackward(dx, gout, n*c, in, op)) })
+		})
+	}
+	return y
 }
 
 // AdaptiveAvgPool3d averages x (N, C, D, H, W) into an output of the given
@@ -104,64 +102,15 @@ func (g *Graph) AdaptiveAvgPool3d(x *Tensor, size [3]int) *Tensor {
 	if len(x.Shape) != 5 || size[0] < 1 || size[1] < 1 || size[2] < 1 {
 		return g.fail("AdaptiveAvgPool3d: input %v, output size %v (want 5-D input, positive size)", x.Shape, size)
 	}
+	n, c := x.Shape[0], x.Shape[1]
 	in := [3]int{x.Shape[2], x.Shape[3], x.Shape[4]}
-	bin := func(a, o int) (int, int) {
-		return o * in[a] / size[a], ((o+1)*in[a] + size[a] - 1) / size[a]
+	y := g.alloc(n, c, size[0], size[1], size[2])
+	if err := ops.AdaptiveAvgPool3d(y.Data, x.Data, n*c, in, size); err != nil {
+		return g.fail("AdaptiveAvgPool3d: %v", err)
 	}
-	div := func(d0, d1, h0, h1, w0, w1 int) float32 { return float32((d1 - d0) * (h1 - h0) * (w1 - w0)) }
-	return g.windowAvg(x, x.Shape[0], x.Shape[1], in, size, bin, div)
-}
-
-func (g *Graph) windowAvg(x *Tensor, n, c int, in, out [3]int, win func(a, o int) (int, int), div func(d0, d1, h0, h1, w0, w1 int) float32) *Tensor {
-	y := g.alloc(n, c, out[0], out[1], out[2])
-	iv, ov := in[0]*in[1]*in[2], out[0]*out[1]*out[2]
-	// visit calls fn(plane offset in x, output index, window, 1/divisor).
-	visit := func(lo, hi int, fn func(src int, o int, d0, d1, h0, h1, w0, w1 int, inv float32)) {
-		for pl := lo; pl < hi; pl++ {
-			o := pl * ov
-			for od := 0; od < out[0]; od++ {
-				d0, d1 := win(0, od)
-				for oh := 0; oh < out[1]; oh++ {
-					h0, h1 := win(1, oh)
-					for ow := 0; ow < out[2]; ow++ {
-						w0, w1 := win(2, ow)
-						fn(pl*iv, o, d0, d1, h0, h1, w0, w1, 1/div(d0, d1, h0, h1, w0, w1))
-						o++
-					}
-				}
-			}
-		}
-	}
-	pfor(n*c, iv, func(lo, hi int) {
-		visit(lo, hi, func(src, o, d0, d1, h0, h1, w0, w1 int, inv float32) {
-			var s float32
-			for d := d0; d < d1; d++ {
-				for h := h0; h < h1; h++ {
-					row := src + (d*in[1]+h)*in[2]
-					for _, v := range x.Data[row+w0 : row+w1] {
-						s += v
-					}
-				}
-			}
-			y.Data[o] = s * inv
-		})
-	})
 	if g.rec(x) {
 		g.record(y, func(gout []float32) {
-			gx := g.gradAcc(x)
-			pfor(n*c, iv, func(lo, hi int) {
-				visit(lo, hi, func(src, o, d0, d1, h0, h1, w0, w1 int, inv float32) {
-					v := gout[o] * inv
-					for d := d0; d < d1; d++ {
-						for h := h0; h < h1; h++ {
-							row := gx[src+(d*in[1]+h)*in[2]:]
-							for w := w0; w < w1; w++ {
-								row[w] += v
-							}
-						}
-					}
-				})
-			})
+			g.gradInto(x, func(dx []float32) { must(ops.AdaptiveAvgPool3dBackward(dx, gout, n*c, in, size)) })
 		})
 	}
 	return y

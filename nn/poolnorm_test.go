@@ -119,3 +119,32 @@ func TestChannelStats(t *testing.T) {
 		t.Fatalf("mean %v var %v, want 1000.5 and 0.25", m, v)
 	}
 }
+
+// Pooling values on a ramp: windows of 2 average neighbouring values; the
+// maximum of a window is its last element; padding counts in the average
+// unless excluded.
+func TestPoolValues(t *testing.T) {
+	x := NewTensor(1, 1, 2, 2, 4)
+	for i := range x.Data {
+		x.Data[i] = float32(i)
+	}
+	g := NewGraph(Options{})
+	avg := g.AvgPool3d(x, PoolOpts{Kernel: [3]int{2, 2, 2}})
+	mx := g.MaxPool3d(x, PoolOpts{Kernel: [3]int{2, 2, 2}})
+	// window (0..1, 0..1, 0..1): {0,1,4,5,8,9,12,13} mean 6.5, max 13.
+	if avg.Data[0] != 6.5 || avg.Data[1] != 8.5 || mx.Data[0] != 13 || mx.Data[1] != 15 {
+		t.Fatalf("avg %v max %v", avg.Data, mx.Data)
+	}
+	pad := PoolOpts{Kernel: [3]int{1, 1, 3}, Stride: [3]int{1, 1, 1}, Padding: [3]int{0, 0, 1}}
+	in := g.AvgPool3d(x, pad)
+	pad.ExcludePad = true
+	ex := g.AvgPool3d(x, pad)
+	if in.Data[0] != 1.0/3 || ex.Data[0] != 0.5 {
+		t.Fatalf("padded averages %v (include) %v (exclude), want 1/3 and 1/2", in.Data[0], ex.Data[0])
+	}
+	// Mean over D, H is 6 plus the W-bin means 0.5, 1.5, 2.5 of [0,2) [1,3) [2,4).
+	ad := g.AdaptiveAvgPool3d(x, [3]int{1, 1, 3})
+	if ad.Data[0] != 6.5 || ad.Data[1] != 7.5 || ad.Data[2] != 8.5 {
+		t.Fatalf("adaptive %v, want [6.5 7.5 8.5]", ad.Data)
+	}
+}
