@@ -71,3 +71,33 @@ func TestArenaRecyclesGradients(t *testing.T) {
 		}
 	}
 }
+
+// Several goroutines can run one model at once, each with its own graph
+// (convolution plans are checked out per call, never shared).
+func TestConcurrentInference(t *testing.T) {
+	r := NewRNG(3)
+	m := smallNet(r)
+	SetTraining(m, false)
+	x := randT(r, 2, 2, 8, 8, 8)
+	want := m.Forward(NewGraph(Options{}), x).Clone()
+	done := make(chan []float32, 4)
+	for range 4 {
+		go func() {
+			g := NewGraph(Options{Arena: NewArena()})
+			var out []float32
+			for range 5 {
+				g.Reset()
+				out = m.Forward(g, x).Clone().Data
+			}
+			done <- out
+		}()
+	}
+	for range 4 {
+		got := <-done
+		for i := range want.Data {
+			if got[i] != want.Data[i] {
+				t.Fatalf("concurrent result differs at %d: %v vs %v", i, got[i], want.Data[i])
+			}
+		}
+	}
+}
