@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"slices"
+
+	"github.com/metasurv/metasurv/internal/ops"
 )
 
 // bshape is a broadcast of two operands to an output shape, with dimensions
@@ -342,17 +344,6 @@ var (
 	fnTanh    = unaryFn{
 		func(x float32) float32 { return float32(math.Tanh(float64(x))) },
 		func(x, y float32) float32 { return 1 - y*y }}
-	fnSiLU = unaryFn{
-		func(x float32) float32 { return x * sigmoid(x) },
-		func(x, y float32) float32 { s := sigmoid(x); return s * (1 + x*(1-s)) }}
-	fnGELU = unaryFn{
-		func(x float32) float32 { return float32(0.5 * float64(x) * (1 + math.Erf(float64(x)/math.Sqrt2))) },
-		func(x, y float32) float32 {
-			xf := float64(x)
-			cdf := 0.5 * (1 + math.Erf(xf/math.Sqrt2))
-			pdf := math.Exp(-0.5*xf*xf) / math.Sqrt(2*math.Pi)
-			return float32(cdf + xf*pdf)
-		}}
 	fnExp = unaryFn{
 		func(x float32) float32 { return float32(math.Exp(float64(x))) },
 		func(x, y float32) float32 { return y }}
@@ -434,11 +425,32 @@ func (g *Graph) Sigmoid(x *Tensor) *Tensor { return g.unary(x, fnSigmoid) }
 // Tanh returns tanh(x).
 func (g *Graph) Tanh(x *Tensor) *Tensor { return g.unary(x, fnTanh) }
 
-// SiLU returns x·sigmoid(x) (Swish).
-func (g *Graph) SiLU(x *Tensor) *Tensor { return g.unary(x, fnSiLU) }
+// SiLU returns x·sigmoid(x) (Swish), on internal/ops kernels.
+func (g *Graph) SiLU(x *Tensor) *Tensor {
+	return g.kernelUnary(x, ops.SiLU, func(dx, x, y, dy []float32) { ops.SiLUBackward(dx, x, dy) })
+}
 
-// GELU returns the exact (erf) GELU, PyTorch's default.
-func (g *Graph) GELU(x *Tensor) *Tensor { return g.unary(x, fnGELU) }
+// GELU returns the exact (erf) GELU, PyTorch's default (SIMD kernels of
+// internal/ops).
+func (g *Graph) GELU(x *Tensor) *Tensor {
+	return g.kernelUnary(x, ops.GELU, func(dx, x, y, dy []float32) { ops.GELUBackward(dx, x, dy) })
+}
+
+// kernelUnary applies an elementwise kernel and records its gradient
+// kernel (which overwrites dx from x, y and dy).
+func (g *Graph) kernelUnary(x *Tensor, fwd func(dst, x []float32), back func(dx, x, y, dy []float32)) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	out := g.alloc(x.Shape...)
+	fwd(out.Data, x.Data)
+	if g.rec(x) {
+		g.record(out, func(gout []float32) {
+			g.gradInto(x, func(dx []float32) { back(dx, x.Data, out.Data, gout) })
+		})
+	}
+	return out
+}
 
 // Exp returns e^x.
 func (g *Graph) Exp(x *Tensor) *Tensor { return g.unary(x, fnExp) }
