@@ -82,13 +82,16 @@ type Options struct {
 }
 
 // DefaultRegistration is the pipeline's registration: rigid Mattes MI on
-// a 4, 2, 1 pyramid with L-BFGS and Gaussian smoothing of σ = 2, 1, 1
-// voxels. Keeping σ = 1 at full resolution (register's default is none)
-// makes multi-contrast registration of images with few, sharp edges
-// converge: on the synthetic phantoms T2 and FLAIR → T1c reach 0.1–0.3 mm
-// where the unsmoothed regular-step default stalls at 1–3 mm.
+// a 4, 2, 1 pyramid with L-BFGS, Gaussian smoothing of σ = 2, 1, 1 voxels
+// and 100 000 random samples per level. Keeping σ = 1 at full resolution
+// (register's default is none) makes multi-contrast registration of images
+// with few, sharp edges converge: on the synthetic phantoms T2 and FLAIR →
+// T1c reach 0.1–0.3 mm where the unsmoothed regular-step default stalls at
+// 1–3 mm; 100 000 samples instead of 40 000 halve the seed-to-seed spread
+// for thick-slice FLAIR (0.16 mm instead of 0.26–0.51 mm at 4 mm slices).
 func DefaultRegistration() register.Options {
-	return register.Options{Optimizer: register.LBFGS, Sigmas: []float64{2, 1, 1}}
+	return register.Options{Optimizer: register.LBFGS, Sigmas: []float64{2, 1, 1},
+		Sampling: register.Sampling{Count: 100000}}
 }
 
 // Report describes one Preprocess run; it marshals to JSON.
@@ -121,14 +124,15 @@ type SequenceReport struct {
 
 // RegistrationReport is one registration's outcome.
 type RegistrationReport struct {
-	Fixed, Moving string
+	Fixed  string `json:"fixed"`
+	Moving string `json:"moving"`
 	// Matrix maps fixed world points to moving world points (RAS mm).
-	Matrix register.Matrix
-	Metric string
+	Matrix register.Matrix `json:"matrix"`
+	Metric string          `json:"metric"`
 	// Cost is the final metric cost (e.g. −MI) at the finest level.
-	Cost       float64
-	Iterations int
-	Seconds    float64
+	Cost       float64 `json:"cost"`
+	Iterations int     `json:"iterations"`
+	Seconds    float64 `json:"seconds"`
 }
 
 // StepReport times one pipeline step.
