@@ -155,7 +155,11 @@ func TestFreezeAndTrainingMode(t *testing.T) {
 	x := randT(r, 2, 1, 4, 4, 4)
 	x.SetRequiresGrad(false)
 	g := NewGraph(Options{Grad: true})
-	loss := g.CrossEntropy(head.Forward(g, enc.Forward(g, x)), []int{0, 1}, CEOpts{})
+	feat := enc.Forward(g, x)
+	if len(g.tape) != 0 {
+		t.Fatalf("a frozen encoder on a plain input recorded %d operations (it must cost only inference)", len(g.tape))
+	}
+	loss := g.CrossEntropy(head.Forward(g, feat), []int{0, 1}, CEOpts{})
 	if err := g.Backward(loss); err != nil {
 		t.Fatal(err)
 	}
