@@ -122,3 +122,38 @@ func TestAtlasStripperSameGridAndErrors(t *testing.T) {
 		t.Fatalf("bad fraction: %v", err)
 	}
 }
+
+func TestBETCh2(t *testing.T) {
+	head, brain := loadCh2Brain(t)
+	m, err := BET{}.Strip(context.Background(), head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := Dice(m, brain)
+	t.Logf("BET on ch2: Dice %.4f (%d voxels, truth %d)", d, m.Count(), brain.Count())
+	if d < 0.90 {
+		t.Errorf("Dice %.4f, want ≥ 0.90", d)
+	}
+	if _, err := (BET{Fraction: 1.5}).Strip(context.Background(), head); !errors.Is(err, ErrMask) {
+		t.Errorf("bad fraction: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := (BET{}).Strip(ctx, head); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestIcosphere(t *testing.T) {
+	m := icosphere(4)
+	if len(m.v) != 2562 || len(m.faces) != 5120 {
+		t.Fatalf("%d vertices, %d faces; want 2562, 5120", len(m.v), len(m.faces))
+	}
+	nrm := make([][3]float64, len(m.v))
+	m.normals(nrm)
+	for i, n := range nrm {
+		if len(m.nbr[i]) < 5 || len(m.nbr[i]) > 6 || dot3(n, m.v[i]) < 0.99 {
+			t.Fatalf("vertex %d: %d neighbours, normal·position %g", i, len(m.nbr[i]), dot3(n, m.v[i]))
+		}
+	}
+}
