@@ -183,8 +183,24 @@ func TestPreprocessMissing(t *testing.T) {
 }
 
 func TestPreprocessCancelled(t *testing.T) {
-	atlas, _ := testAtlas(t, 4)
+	atlas, mask := testAtlas(t, 4)
 	seqs, _ := testPatient(t, testScans)
+	// a Stripper replaces the atlas mask: here the atlas mask refined
+	st, rep, err := Preprocess(context.Background(), seqs, atlas, Options{SkipN4: true, Target: [3]int{16, 16, 16},
+		Stripper: &AtlasStripper{AtlasMask: mask, SameGrid: true}, Normalizer: MinMax{Min: 0, Max: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.MaskVoxels < mask.Count()*9/10 || rep.MaskVoxels > mask.Count()*11/10 {
+		t.Errorf("stripper mask has %d voxels, atlas mask %d", rep.MaskVoxels, mask.Count())
+	}
+	lo, hi := float32(1), float32(0)
+	for _, v := range st.Data {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	if lo != 0 || hi != 1 {
+		t.Errorf("MinMax normaliser range [%g, %g]", lo, hi)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, _, err := Preprocess(ctx, seqs, atlas, Options{}); !errors.Is(err, context.Canceled) {
