@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // job is one For/ForChunks call. The caller puts up to workers-1 copies of
@@ -39,6 +40,7 @@ type pool struct {
 	mu         sync.Mutex
 	queue      [queueCap]*job // ring buffer
 	head, size int
+	queued     atomic.Int32    // size, readable without the lock
 	idle       []chan struct{} // wake channels of sleeping workers
 	free       []*job
 }
@@ -141,6 +143,7 @@ func (p *pool) run(fn func(lo, hi int), n, chunks, step int, balanced bool) {
 		}
 		p.queue[(p.head+p.size)%queueCap] = j
 		p.size++
+		p.queued.Store(int32(p.size))
 		j.refs.Add(1)
 		if k := len(p.idle); k > 0 {
 			p.idle[k-1] <- struct{}{}
@@ -150,6 +153,7 @@ func (p *pool) run(fn func(lo, hi int), n, chunks, step int, balanced bool) {
 	p.mu.Unlock()
 
 	j.execute()
+	spinUntil(j.finished)
 	<-j.done
 	p.reclaim(j)
 	pv := j.panicked.Load()
@@ -192,6 +196,7 @@ func (p *pool) reclaim(j *job) {
 		p.queue[(p.head+i)%queueCap] = nil
 	}
 	p.size = kept
+	p.queued.Store(int32(p.size))
 	p.mu.Unlock()
 	for spins := 0; spins < 96 && j.refs.Load() != 1; spins++ {
 		if spins >= 64 {
@@ -200,8 +205,30 @@ func (p *pool) reclaim(j *job) {
 	}
 }
 
+// spinTime is how long a worker polls the queue after finishing a job, and
+// a caller polls for its last chunks, before parking: the phases of one
+// kernel (pack, multiply, next k block) follow each other within
+// microseconds, while waking a parked thread costs tens of microseconds,
+// and far more when other processes share the cores.
+const spinTime = 50 * time.Microsecond
+
+// spinUntil polls done for up to spinTime, yielding to other goroutines
+// every 64 polls.
+func spinUntil(done func() bool) {
+	start := time.Now()
+	for i := 1; !done(); i++ {
+		if i%64 == 0 {
+			if time.Since(start) > spinTime {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
 func (p *pool) work(wake chan struct{}) {
 	for {
+		spinUntil(p.hasWork)
 		p.mu.Lock()
 		if p.size == 0 {
 			p.idle = append(p.idle, wake)
@@ -213,11 +240,16 @@ func (p *pool) work(wake chan struct{}) {
 		p.queue[p.head] = nil
 		p.head = (p.head + 1) % queueCap
 		p.size--
+		p.queued.Store(int32(p.size))
 		p.mu.Unlock()
 		j.execute()
 		p.release(j)
 	}
 }
+
+func (p *pool) hasWork() bool { return p.queued.Load() > 0 }
+
+func (j *job) finished() bool { return j.completed.Load() == int64(j.nchunks) }
 
 // execute claims and runs chunks until none are left; whoever finishes the
 // last chunk signals the caller.
