@@ -63,6 +63,10 @@ type MetricOptions struct {
 	Sampling Sampling
 }
 
+// maxBins bounds MetricOptions.Bins: the joint histogram holds Bins²
+// values (8 MB at the bound), far more bins than any sample count fills.
+const maxBins = 1024
+
 func (o MetricOptions) bins() int {
 	if o.Bins <= 0 {
 		return 50
@@ -79,8 +83,8 @@ func newEvaluator(fixed, moving, mask *volume.Volume, o MetricOptions, seed uint
 	if o.Interp != Linear && o.Interp != BSpline3 {
 		return nil, fmt.Errorf("%w: metric interpolation must be linear or bspline3, got %s", ErrInput, o.Interp)
 	}
-	if o.bins() < 2*histPad+2 {
-		return nil, fmt.Errorf("%w: %d histogram bins, want at least %d", ErrInput, o.Bins, 2*histPad+2)
+	if o.bins() < 2*histPad+2 || o.bins() > maxBins {
+		return nil, fmt.Errorf("%w: %d histogram bins, want %d to %d", ErrInput, o.Bins, 2*histPad+2, maxBins)
 	}
 	inv, err := Matrix(moving.Affine).Inverse()
 	if err != nil {

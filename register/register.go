@@ -129,6 +129,21 @@ func (o *Options) metricOptions() MetricOptions {
 	return MetricOptions{Metric: o.Metric, Bins: o.Bins, Interp: o.Interp, Mask: o.Mask, Sampling: o.Sampling}
 }
 
+// maxRotationSteps bounds RotationSearch.Steps: the search costs
+// (2·Steps+1)³ metric evaluations.
+const maxRotationSteps = 32
+
+// checkFinite reports the first of the option values (named by names)
+// that is NaN or infinite.
+func checkFinite(names []string, vals ...float64) error {
+	for i, x := range vals {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%w: %s is %g, want a finite number", ErrInput, names[i], x)
+		}
+	}
+	return nil
+}
+
 func (o *Options) defaults() error {
 	if o.Kind < KindRigid || o.Kind > KindAffine {
 		return fmt.Errorf("%w: unknown transform kind %d", ErrInput, int(o.Kind))
@@ -151,6 +166,19 @@ func (o *Options) defaults() error {
 	}
 	if len(o.Sigmas) != len(o.Shrink) {
 		return fmt.Errorf("%w: %d sigmas for %d shrink factors", ErrInput, len(o.Sigmas), len(o.Shrink))
+	}
+	for _, s := range o.Sigmas {
+		if !(s >= 0) || math.IsInf(s, 1) {
+			return fmt.Errorf("%w: smoothing sigma %g, want finite and ≥ 0", ErrInput, s)
+		}
+	}
+	if err := checkFinite([]string{"MaxStep", "MinStep", "Relaxation", "Rotation.MaxAngle"},
+		o.MaxStep, o.MinStep, o.Relaxation, o.Rotation.MaxAngle); err != nil {
+		return err
+	}
+	if o.Rotation.Steps > maxRotationSteps {
+		return fmt.Errorf("%w: %d rotation search steps (%d³ evaluations), want at most %d",
+			ErrInput, o.Rotation.Steps, 2*o.Rotation.Steps+1, maxRotationSteps)
 	}
 	if o.MaxIterations <= 0 {
 		o.MaxIterations = 200
@@ -266,6 +294,9 @@ func initialTransform(fixed, moving *volume.Volume, o Options) (Transform, error
 func fromMatrix(m Matrix, kind Kind, c [3]float64) (Transform, error) {
 	switch kind {
 	case KindAffine:
+		if _, err := m.Inverse(); err != nil {
+			return Transform{}, fmt.Errorf("%w: initial matrix: %w", ErrInput, err)
+		}
 		return AffineFromMatrix(m, c), nil
 	case KindRigid:
 		return RigidFromMatrix(m, c, false, 1e-4)

@@ -17,7 +17,13 @@ type Grid struct {
 }
 
 // GridOf returns the grid of v.
-func GridOf(v *volume.Volume) Grid { return Grid{Dims: v.Dims, Affine: v.Affine} }
+// A nil v gives the zero Grid, which Resample rejects.
+func GridOf(v *volume.Volume) Grid {
+	if v == nil {
+		return Grid{}
+	}
+	return Grid{Dims: v.Dims, Affine: v.Affine}
+}
 
 // ErrInput reports an image, grid or transform that cannot be used.
 var ErrInput = errors.New("register: invalid input")

@@ -37,8 +37,14 @@ type TransformFile struct {
 // WriteJSON writes m (and t, if non-nil, as its parametric form) as an
 // indented TransformFile.
 func WriteJSON(w io.Writer, m Matrix, t *Transform) error {
+	if err := checkMatrix(m); err != nil {
+		return err
+	}
 	f := TransformFile{Convention: Convention, Matrix: m}
 	if t != nil {
+		if err := t.check(); err != nil {
+			return err
+		}
 		c := t.Center
 		f.Kind, f.Params, f.Center, f.Order = t.Kind.String(), t.Params, &c, "ZXY"
 		if t.ZYX {

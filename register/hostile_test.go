@@ -1,0 +1,76 @@
+package register
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"testing"
+
+	"github.com/metasurv/metasurv/volume"
+)
+
+// TestHostileOptionsReturnErrors checks that malformed options, initial
+// matrices and transforms are reported as errors (not panics, nor huge
+// allocations or searches) by Register, EvaluateMetric, Resample and the
+// writers.
+func TestHostileOptionsReturnErrors(t *testing.T) {
+	good, err := volume.New([3]int{12, 12, 12}, volume.Identity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range good.Data {
+		good.Data[i] = float32(i % 7)
+	}
+	singular := Matrix{{1, 0, 0, 0}, {1, 0, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}
+	nan := IdentityMatrix()
+	nan[0][1] = math.NaN()
+	for name, o := range map[string]Options{
+		"huge bins":          {Bins: 1 << 40},
+		"too many bins":      {Bins: maxBins + 1},
+		"NaN MaxStep":        {MaxStep: math.NaN()},
+		"Inf MinStep":        {MinStep: math.Inf(1)},
+		"NaN Relaxation":     {Relaxation: math.NaN()},
+		"NaN MaxAngle":       {Rotation: RotationSearch{MaxAngle: math.NaN()}},
+		"huge rotation grid": {Rotation: RotationSearch{MaxAngle: 1, Steps: 1 << 30}},
+		"NaN sigma":          {Shrink: []int{2, 1}, Sigmas: []float64{math.NaN(), 0}},
+		"negative sigma":     {Shrink: []int{2, 1}, Sigmas: []float64{1, -1}},
+		"singular initial":   {Kind: KindAffine, Initial: &singular},
+		"NaN initial":        {Kind: KindAffine, Initial: &nan},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o.MaxIterations = 2
+			wantErr(t, func() error { _, err := Register(context.Background(), good, good, o); return err })
+		})
+	}
+	t.Run("EvaluateMetric huge bins", func(t *testing.T) {
+		wantErr(t, func() error {
+			_, _, err := EvaluateMetric(good, good, Identity(KindRigid, [3]float64{}), MetricOptions{Bins: 1 << 40})
+			return err
+		})
+	})
+	t.Run("Resample onto nil grid", func(t *testing.T) {
+		wantErr(t, func() error { _, err := Resample(good, GridOf(nil), IdentityMatrix(), Linear, 0); return err })
+	})
+	bad := []Transform{{Kind: 99}, {Kind: KindRigid, Params: []float64{1}}, {Kind: KindAffine},
+		{Kind: KindRigid, Params: []float64{0, 0, math.Inf(1), 0, 0, 0}}}
+	for _, tr := range bad {
+		t.Run("WriteJSON "+tr.Kind.String(), func(t *testing.T) {
+			wantErr(t, func() error { return WriteJSON(&bytes.Buffer{}, IdentityMatrix(), &tr) })
+		})
+	}
+	t.Run("WriteJSON NaN matrix", func(t *testing.T) {
+		wantErr(t, func() error { return WriteJSON(&bytes.Buffer{}, nan, nil) })
+	})
+}
+
+func wantErr(t *testing.T, fn func() error) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("panic: %v", r)
+		}
+	}()
+	if err := fn(); err == nil {
+		t.Fatal("no error")
+	}
+}
