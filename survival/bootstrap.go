@@ -29,6 +29,10 @@ type Interval struct {
 	Failed int
 }
 
+// maxResamples bounds BootstrapOptions.Resamples (the estimates are kept
+// to take percentiles): far more than any interval needs.
+const maxResamples = 1 << 24
+
 // Bootstrap computes a percentile interval for any metric of n samples.
 // metric receives the row indices of a resample (with repeats) and returns
 // the metric on those rows; it is first called on 0..n−1 for the estimate.
@@ -36,14 +40,17 @@ func Bootstrap(ctx context.Context, n int, metric func(rows []int) (float64, err
 	if n == 0 {
 		return Interval{}, ErrEmpty
 	}
+	if n < 0 || metric == nil {
+		return Interval{}, fmt.Errorf("survival: bootstrap of %d samples, metric set: %t (want n > 0 and a metric)", n, metric != nil)
+	}
 	if o.Resamples == 0 {
 		o.Resamples = 1000
 	}
 	if o.Level == 0 {
 		o.Level = 0.95
 	}
-	if !(o.Level > 0 && o.Level < 1) || o.Resamples < 2 {
-		return Interval{}, fmt.Errorf("survival: bootstrap level %v with %d resamples (want 0<level<1, >=2 resamples)", o.Level, o.Resamples)
+	if !(o.Level > 0 && o.Level < 1) || o.Resamples < 2 || o.Resamples > maxResamples {
+		return Interval{}, fmt.Errorf("survival: bootstrap level %v with %d resamples (want 0<level<1, 2..%d resamples)", o.Level, o.Resamples, maxResamples)
 	}
 	if o.Strata != nil && len(o.Strata) != n {
 		return Interval{}, fmt.Errorf("survival: %d strata labels for %d samples", len(o.Strata), n)

@@ -207,6 +207,13 @@ func cumulativeDynamicAUC(train, test []Outcome, risk func(i, k int) float64, ti
 	if err := checkTimes(times); err != nil {
 		return nil, err
 	}
+	for i := range test {
+		for k := range times {
+			if math.IsNaN(risk(i, k)) { // scikit-survival rejects NaN estimates too
+				return nil, fmt.Errorf("survival: risk score of patient %d at time %v is NaN", i, times[k])
+			}
+		}
+	}
 	w, err := newIPCW(train, o)
 	if err != nil {
 		return nil, err
@@ -280,6 +287,9 @@ func Calibration(y []Outcome, predSurv []float64, horizon float64, bins int) ([]
 	}
 	if bins < 1 || bins > len(y) {
 		return nil, fmt.Errorf("survival: %d calibration bins for %d patients (want 1..n)", bins, len(y))
+	}
+	if math.IsNaN(horizon) || math.IsInf(horizon, 0) || horizon < 0 {
+		return nil, fmt.Errorf("survival: calibration horizon %v (want a finite time >= 0)", horizon)
 	}
 	if err := Validate(y); err != nil {
 		return nil, err

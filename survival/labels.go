@@ -249,6 +249,11 @@ func PoolRubin(estimates, variances []float64) (Pooled, error) {
 	if m < 2 || len(variances) != m {
 		return Pooled{}, fmt.Errorf("survival: %d estimates and %d variances (want m >= 2 of each)", m, len(variances))
 	}
+	for i := range estimates {
+		if e, v := estimates[i], variances[i]; math.IsNaN(e) || math.IsInf(e, 0) || !(v >= 0) || math.IsInf(v, 1) {
+			return Pooled{}, fmt.Errorf("survival: imputation %d has estimate %v, variance %v (want finite, variance >= 0)", i, e, v)
+		}
+	}
 	var p Pooled
 	for i := range estimates {
 		p.Estimate += estimates[i] / float64(m)

@@ -57,6 +57,9 @@ func LogRank(y []Outcome, group []string, o LogRankOptions) (*LogRankResult, err
 	}
 	y = TimeFix(y)
 	levels, gi := groupLevels(group)
+	if math.IsNaN(o.Rho) || math.IsInf(o.Rho, 0) {
+		return nil, fmt.Errorf("survival: log-rank weight exponent rho %v (want a finite number)", o.Rho)
+	}
 	k := len(levels)
 	if k < 2 {
 		return nil, fmt.Errorf("survival: log-rank test needs at least two groups (got %d)", k)

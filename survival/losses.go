@@ -112,15 +112,25 @@ type DiscreteTime struct {
 	Cuts []float64
 }
 
+// maxCuts bounds the grid size of EquidistantCuts: a network output per
+// cut, far more than any discrete-time model uses.
+const maxCuts = 1 << 16
+
 // EquidistantCuts returns m cuts from 0 to the largest time, pycox's
 // default "equidistant" scheme.
 func EquidistantCuts(y []Outcome, m int) (DiscreteTime, error) {
-	if m < 2 || len(y) == 0 {
-		return DiscreteTime{}, fmt.Errorf("survival: %d cuts for %d outcomes (want m >= 2, n >= 1)", m, len(y))
+	if m < 2 || m > maxCuts || len(y) == 0 {
+		return DiscreteTime{}, fmt.Errorf("survival: %d cuts for %d outcomes (want 2 <= m <= %d, n >= 1)", m, len(y), maxCuts)
+	}
+	if err := Validate(y); err != nil {
+		return DiscreteTime{}, err
 	}
 	maxT := 0.0
 	for _, o := range y {
 		maxT = math.Max(maxT, o.Time)
+	}
+	if maxT == 0 {
+		return DiscreteTime{}, fmt.Errorf("survival: every time is 0 (want a positive maximum time for the cuts)")
 	}
 	c := make([]float64, m)
 	for k := range c {
@@ -304,7 +314,7 @@ func DeepHitLoss(phi [][]float64, idx []int, event []bool, o DeepHitOptions) (fl
 	if o.Sigma == 0 {
 		o.Sigma = 0.1
 	}
-	if o.Alpha < 0 || o.Alpha > 1 || o.Sigma <= 0 {
+	if !(o.Alpha >= 0 && o.Alpha <= 1) || !(o.Sigma > 0) || math.IsInf(o.Sigma, 1) {
 		return 0, nil, fmt.Errorf("survival: DeepHit alpha %v, sigma %v (want 0..1, > 0)", o.Alpha, o.Sigma)
 	}
 	nll, gn, err := PMFLoss(phi, idx, event)

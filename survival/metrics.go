@@ -12,6 +12,10 @@ import (
 // including its zero-division and tie conventions, so numbers can be
 // compared with published Python results.
 
+// maxClasses bounds the class count a caller may ask for, so that a bad k
+// cannot request a k×k confusion matrix larger than memory.
+const maxClasses = 1 << 12
+
 // checkLabels validates labels against k classes.
 func checkLabels(name string, y []int, k int) error {
 	for i, v := range y {
@@ -30,6 +34,9 @@ func ConfusionMatrix(yTrue, yPred []int, k int) ([][]float64, error) {
 	}
 	if len(yTrue) == 0 {
 		return nil, ErrEmpty
+	}
+	if k < 1 || k > maxClasses {
+		return nil, fmt.Errorf("survival: %d classes (want 1..%d)", k, maxClasses)
 	}
 	if err := checkLabels("yTrue", yTrue, k); err != nil {
 		return nil, err
@@ -217,6 +224,11 @@ func BrierMulticlass(yTrue []int, proba [][]float64) (float64, error) {
 func BinaryAUC(positive []bool, score []float64) (float64, error) {
 	if len(positive) != len(score) {
 		return 0, fmt.Errorf("survival: %d labels but %d scores", len(positive), len(score))
+	}
+	for i, s := range score {
+		if math.IsNaN(s) { // as scikit-learn, which rejects NaN input; NaN would also never tie with itself below
+			return 0, fmt.Errorf("survival: score %d is NaN (want a number)", i)
+		}
 	}
 	idx := make([]int, len(score))
 	for i := range idx {

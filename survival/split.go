@@ -173,13 +173,13 @@ func RepeatedKFold(strata []int, k, repeats int, seed uint64) ([][]Fold, error) 
 		return nil, fmt.Errorf("survival: %d repeats (want >= 1)", repeats)
 	}
 	rng := newRand(seed, 3)
-	out := make([][]Fold, repeats)
-	for r := range out {
+	var out [][]Fold // grown as folds are made: a bad call fails before allocating repeats rows
+	for range repeats {
 		f, err := StratifiedKFold(strata, k, rng.Uint64())
 		if err != nil {
 			return nil, err
 		}
-		out[r] = f
+		out = append(out, f)
 	}
 	return out, nil
 }

@@ -1,0 +1,65 @@
+package survival
+
+import (
+	"context"
+	"math"
+	"testing"
+)
+
+// TestHostileInputsReturnErrors feeds entry points inputs that used to
+// hang (NaN scores), exhaust memory (huge class or cut counts) or panic
+// (nil metric, negative sizes), and NaN options that used to pass
+// silently, and checks that each returns an error.
+func TestHostileInputsReturnErrors(t *testing.T) {
+	nan := math.NaN()
+	y := []Outcome{{1, true}, {2, false}, {3, true}, {4, true}}
+	one := func([]int) (float64, error) { return 1, nil }
+	for name, fn := range map[string]func() error{
+		"BinaryAUC NaN score":    func() error { _, e := BinaryAUC([]bool{true, false}, []float64{1, nan}); return e },
+		"ConfusionMatrix huge k": func() error { _, e := ConfusionMatrix([]int{0, 1}, []int{0, 1}, 1<<40); return e },
+		"ConfusionMatrix k<1":    func() error { _, e := ConfusionMatrix([]int{0, 1}, []int{0, 1}, -2); return e },
+		"Bootstrap nil metric":   func() error { _, e := Bootstrap(context.Background(), 3, nil, BootstrapOptions{}); return e },
+		"Bootstrap negative n":   func() error { _, e := Bootstrap(context.Background(), -3, one, BootstrapOptions{}); return e },
+		"Bootstrap huge B": func() error {
+			_, e := Bootstrap(context.Background(), 3, one, BootstrapOptions{Resamples: 1 << 40})
+			return e
+		},
+		"EquidistantCuts huge m":   func() error { _, e := EquidistantCuts(y, 1<<40); return e },
+		"EquidistantCuts negative": func() error { _, e := EquidistantCuts([]Outcome{{-1, true}, {2, true}}, 3); return e },
+		"EquidistantCuts all zero": func() error { _, e := EquidistantCuts([]Outcome{{0, true}, {0, false}}, 3); return e },
+		"RepeatedKFold huge repeats": func() error {
+			_, e := RepeatedKFold([]int{0, 1}, 5, 1<<40, 1)
+			return e
+		},
+		"CumulativeDynamicAUC NaN risk": func() error {
+			_, e := CumulativeDynamicAUC(y, y, []float64{1, nan, 2, 3}, []float64{2}, IPCWOptions{})
+			return e
+		},
+		"CumulativeDynamicAUCVarying NaN risk": func() error {
+			_, e := CumulativeDynamicAUCVarying(y, y, [][]float64{{1}, {nan}, {2}, {3}}, []float64{2}, IPCWOptions{})
+			return e
+		},
+		"Calibration NaN horizon": func() error { _, e := Calibration(y, []float64{.1, .2, .3, .4}, nan, 2); return e },
+		"DeepHit NaN alpha": func() error {
+			_, _, e := DeepHitLoss([][]float64{{1, 2}, {1, 2}}, []int{0, 1}, []bool{true, false}, DeepHitOptions{Alpha: nan})
+			return e
+		},
+		"LogRank NaN rho": func() error {
+			_, e := LogRank(y, []string{"a", "b", "a", "b"}, LogRankOptions{Rho: nan})
+			return e
+		},
+		"PoolRubin NaN estimate":      func() error { _, e := PoolRubin([]float64{1, nan}, []float64{1, 1}); return e },
+		"PoolRubin negative variance": func() error { _, e := PoolRubin([]float64{1, 2}, []float64{-1, 1}); return e },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("panic: %v", r)
+				}
+			}()
+			if err := fn(); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
