@@ -76,10 +76,7 @@ func (s Sampler) validate() error {
 // along k). NaN coordinates give Fill (Constant) or NaN (Border).
 func (s Sampler) At(v *Volume, x, y, z float64) float32 {
 	g := grid{data: v.Data, nx: v.Dims[0], ny: v.Dims[1], nz: v.Dims[2]}
-	if s.Interp == Nearest {
-		return g.nearest(x, y, z, s.Boundary, s.Fill)
-	}
-	return g.linear(x, y, z, s.Boundary, s.Fill)
+	return g.at(x, y, z, s)
 }
 
 // grid is the view of a volume's data the inner loops use.
@@ -102,30 +99,21 @@ func clampAxis(c float64, n int) float64 {
 // inside reports whether c lies in [0, n-1] (false for NaN).
 func inside(c float64, n int) bool { return c >= 0 && c <= float64(n-1) }
 
-// nearest samples the voxel whose centre is nearest to (x, y, z).
-func (g grid) nearest(x, y, z float64, b Boundary, fill float32) float32 {
-	if b == Border {
+// at samples (x, y, z) as s says: the nearest voxel or trilinear
+// interpolation, outside the grid the clamped border (NaN for a NaN
+// coordinate) or s.Fill.
+func (g grid) at(x, y, z float64, s Sampler) float32 {
+	if s.Boundary == Border {
 		x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
 	}
 	if !inside(x, g.nx) || !inside(y, g.ny) || !inside(z, g.nz) {
-		if b == Border {
+		if s.Boundary == Border {
 			return float32(math.NaN())
 		}
-		return fill
+		return s.Fill
 	}
-	return g.nearestIn(x, y, z)
-}
-
-// linear interpolates trilinearly at (x, y, z).
-func (g grid) linear(x, y, z float64, b Boundary, fill float32) float32 {
-	if b == Border {
-		x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
-	}
-	if !inside(x, g.nx) || !inside(y, g.ny) || !inside(z, g.nz) {
-		if b == Border {
-			return float32(math.NaN())
-		}
-		return fill
+	if s.Interp == Nearest {
+		return g.nearestIn(x, y, z)
 	}
 	return g.lerp3(x, y, z)
 }
