@@ -351,6 +351,12 @@ func flood(m *volume.Mask, want bool, conn26 bool, seeds []int, visit func(label
 	nb := neighbours(conn26)
 	queue := make([]int32, 0, 1024)
 	var label int32
+	try := func(q int) {
+		if labels[q] == 0 && m.Data[q] == want {
+			labels[q] = label
+			queue = append(queue, int32(q))
+		}
+	}
 	grow := func(s int) {
 		label++
 		labels[s] = label
@@ -359,7 +365,30 @@ func flood(m *volume.Mask, want bool, conn26 bool, seeds []int, visit func(label
 		for h := 0; h < len(queue); h++ {
 			p := int(queue[h])
 			size++
-			i, j, k := p%nx, (p/nx)%ny, p/(nx*ny)
+			i, r := p%nx, p/nx
+			j, k := r%ny, r/ny
+			if !conn26 {
+				// 6-connected fast path: no offset table, one bound each.
+				if i > 0 {
+					try(p - 1)
+				}
+				if i < nx-1 {
+					try(p + 1)
+				}
+				if j > 0 {
+					try(p - nx)
+				}
+				if j < ny-1 {
+					try(p + nx)
+				}
+				if k > 0 {
+					try(p - nx*ny)
+				}
+				if k < nz-1 {
+					try(p + nx*ny)
+				}
+				continue
+			}
 			for _, o := range nb {
 				a, b, c := i+o[0], j+o[1], k+o[2]
 				if a < 0 || b < 0 || c < 0 || a >= nx || b >= ny || c >= nz {
