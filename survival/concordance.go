@@ -61,16 +61,7 @@ type ConcordanceResult struct {
 // counts. A patient censored at the time of a death counts as outliving
 // it. It runs in O(n log n) with a Fenwick tree over risk ranks.
 func Concordance(y []Outcome, risk []float64, o ConcordanceOptions) (*ConcordanceResult, error) {
-	if len(y) != len(risk) {
-		return nil, fmt.Errorf("survival: %d outcomes but %d risk scores (want equal lengths)", len(y), len(risk))
-	}
-	if o.Strata != nil && len(o.Strata) != len(y) {
-		return nil, fmt.Errorf("survival: %d outcomes but %d strata labels", len(y), len(o.Strata))
-	}
-	if len(y) == 0 {
-		return nil, ErrEmpty
-	}
-	if err := Validate(y); err != nil {
+	if err := checkPaired(y, len(risk), "risk scores", o.Strata); err != nil {
 		return nil, err
 	}
 	for i, r := range risk {

@@ -43,16 +43,7 @@ type LogRankResult struct {
 // of freedom fewer than the groups that remain (0 and χ² = 0 when fewer
 // than two remain).
 func LogRank(y []Outcome, group []string, o LogRankOptions) (*LogRankResult, error) {
-	if len(y) != len(group) {
-		return nil, fmt.Errorf("survival: %d outcomes but %d group labels (want equal lengths)", len(y), len(group))
-	}
-	if o.Strata != nil && len(o.Strata) != len(y) {
-		return nil, fmt.Errorf("survival: %d outcomes but %d strata labels", len(y), len(o.Strata))
-	}
-	if len(y) == 0 {
-		return nil, ErrEmpty
-	}
-	if err := Validate(y); err != nil {
+	if err := checkPaired(y, len(group), "group labels", o.Strata); err != nil {
 		return nil, err
 	}
 	y = TimeFix(y)

@@ -283,3 +283,19 @@ func TimeFix(y []Outcome) []Outcome {
 	}
 	return out
 }
+
+// checkPaired validates outcomes that come with n per-patient values
+// (what names them) and optional strata labels: equal lengths, at least
+// one patient, valid outcomes.
+func checkPaired(y []Outcome, n int, what string, strata []string) error {
+	if len(y) != n {
+		return fmt.Errorf("survival: %d outcomes but %d %s (want equal lengths)", len(y), n, what)
+	}
+	if strata != nil && len(strata) != len(y) {
+		return fmt.Errorf("survival: %d outcomes but %d strata labels", len(y), len(strata))
+	}
+	if len(y) == 0 {
+		return ErrEmpty
+	}
+	return Validate(y)
+}
