@@ -16,8 +16,30 @@ func toF64(t *nn.Tensor) []float64 {
 	return v
 }
 
+// checkTensor verifies that t is not nil and that its data length is the
+// product of its (non-negative) shape.
+func checkTensor(name string, t *nn.Tensor) error {
+	if t == nil {
+		return fmt.Errorf("survival: nil %s tensor", name)
+	}
+	n := 1
+	for _, d := range t.Shape {
+		if d < 0 || (d > 0 && n > len(t.Data)/d) {
+			return fmt.Errorf("survival: %s tensor of shape %v holds %d values", name, t.Shape, len(t.Data))
+		}
+		n *= d
+	}
+	if n != len(t.Data) {
+		return fmt.Errorf("survival: %s tensor of shape %v holds %d values (want %d)", name, t.Shape, len(t.Data), n)
+	}
+	return nil
+}
+
 // rows views t (N×M, or N for M=1) as float64 rows.
 func rows(t *nn.Tensor) ([][]float64, error) {
+	if err := checkTensor("network output", t); err != nil {
+		return nil, err
+	}
 	if len(t.Shape) != 2 {
 		return nil, fmt.Errorf("survival: network output of shape %v (want N×M)", t.Shape)
 	}
@@ -65,6 +87,9 @@ func fail(g *nn.Graph, err error) (*nn.Tensor, error) {
 
 // Cox is survival.CoxLoss (DeepSurv) on a network's risk scores (shape N or N×1).
 func Cox(g *nn.Graph, eta *nn.Tensor, y []survival.Outcome, ties survival.Ties) (*nn.Tensor, error) {
+	if err := checkTensor("risk score", eta); err != nil {
+		return fail(g, err)
+	}
 	if len(eta.Data) != len(y) {
 		return fail(g, fmt.Errorf("survival: %d risk scores of shape %v for %d outcomes", len(eta.Data), eta.Shape, len(y)))
 	}
@@ -111,6 +136,12 @@ func Coral(g *nn.Graph, logits *nn.Tensor, y, minClass []int) (*nn.Tensor, error
 // CumulativeLink is survival.CumulativeLinkLoss on scores eta (N or N×1) and
 // thresholds theta (K−1, usually a trainable parameter).
 func CumulativeLink(g *nn.Graph, eta, theta *nn.Tensor, y, minClass []int) (*nn.Tensor, error) {
+	if err := checkTensor("score", eta); err != nil {
+		return fail(g, err)
+	}
+	if err := checkTensor("threshold", theta); err != nil {
+		return fail(g, err)
+	}
 	if len(eta.Data) != len(y) {
 		return fail(g, fmt.Errorf("survival: %d scores of shape %v for %d labels", len(eta.Data), eta.Shape, len(y)))
 	}
