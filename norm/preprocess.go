@@ -165,7 +165,8 @@ type run struct {
 // When T1c is missing (under MissingZeroFill) the first available of T1,
 // FLAIR and T2 becomes the registration hub. The Report lists every
 // transform, metric value and step time. Cancelling ctx stops the run
-// between steps and inside registrations and N4.
+// between steps and inside registrations and N4. The input volumes are
+// not modified.
 func Preprocess(ctx context.Context, seqs Sequences, atlas *volume.Volume, opts Options) (*volume.Stack, *Report, error) {
 	r, err := newRun(ctx, seqs, atlas, opts)
 	if err != nil {
@@ -280,15 +281,17 @@ func (r *run) keep(name string, v *volume.Volume) error {
 func (r *run) reorient() error {
 	codes := r.atlas.AxCodes()
 	for c, v := range r.vols {
-		if v == nil {
-			continue
+		if v == nil || v.AxCodes() == codes {
+			continue // no copy when the orientation already matches
 		}
 		w, err := v.Reorient(codes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", SequenceNames[c], err)
 		}
 		r.vols[c] = w
-		if err := r.keep(SequenceNames[c]+"_reoriented", w); err != nil {
+	}
+	for c, v := range r.vols {
+		if err := r.keep(SequenceNames[c]+"_reoriented", v); err != nil {
 			return err
 		}
 	}
