@@ -76,6 +76,12 @@ func Cox(y []Outcome, x [][]float64, names []string, o CoxOptions) (*CoxFit, err
 	if err := Validate(y); err != nil {
 		return nil, err
 	}
+	if len(y) > 0 && CountEvents(y) == 0 {
+		return nil, fmt.Errorf("survival: Cox model of %d patients needs at least one event (all are censored)", len(y))
+	}
+	if o.MaxIter < 0 || !(o.Eps >= 0) || math.IsInf(o.Eps, 1) {
+		return nil, fmt.Errorf("survival: Cox MaxIter %d, Eps %v (want MaxIter >= 0 and a finite Eps >= 0; 0 picks the default)", o.MaxIter, o.Eps)
+	}
 	y = TimeFix(y)
 	d, err := newCoxData(y, x, o.Strata)
 	if err != nil {

@@ -3,6 +3,7 @@ package survival
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -61,5 +62,21 @@ func TestHostileInputsReturnErrors(t *testing.T) {
 				t.Fatal("no error")
 			}
 		})
+	}
+}
+
+// TestCoxRejectsUnfittableInput checks that all-censored data and
+// nonsensical iteration options are errors that say so.
+func TestCoxRejectsUnfittableInput(t *testing.T) {
+	x := [][]float64{{1}, {0}, {1}, {0}}
+	censored := []Outcome{{1, false}, {2, false}, {3, false}, {4, false}}
+	if _, err := Cox(censored, x, nil, CoxOptions{}); err == nil || !strings.Contains(err.Error(), "at least one event") {
+		t.Errorf("all censored: error %v, want one about events", err)
+	}
+	y := []Outcome{{1, true}, {2, false}, {3, true}, {4, true}}
+	for _, o := range []CoxOptions{{MaxIter: -1}, {Eps: math.NaN()}, {Eps: -1}, {Eps: math.Inf(1)}} {
+		if _, err := Cox(y, x, nil, o); err == nil {
+			t.Errorf("Cox with %+v: no error", o)
+		}
 	}
 }
