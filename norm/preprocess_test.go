@@ -128,6 +128,7 @@ func checkZScored(t *testing.T, st *volume.Stack, c int) {
 func TestPreprocessSynthetic(t *testing.T) {
 	atlas, mask := testAtlas(t, 2)
 	seqs, motions := testPatient(t, testScans)
+	before := seqs.T1c.Clone() // RAS like the atlas: used without a copy
 	var steps []string
 	st, rep, err := Preprocess(context.Background(), seqs, atlas, Options{AtlasMask: mask, Target: [3]int{48, 48, 48},
 		Progress: func(s string, f float64) { steps = append(steps, s) }})
@@ -144,6 +145,11 @@ func TestPreprocessSynthetic(t *testing.T) {
 			t.Errorf("%s: mean error %.3f mm, want < 0.5", s.Name, e)
 		}
 		checkZScored(t, st, c)
+	}
+	for i, v := range before.Data {
+		if seqs.T1c.Data[i] != v {
+			t.Fatal("Preprocess modified its input")
+		}
 	}
 	if rep.Hub != "T1c" || len(rep.Missing) != 0 || rep.MaskVoxels != mask.Count() {
 		t.Errorf("report hub %q missing %v mask %d", rep.Hub, rep.Missing, rep.MaskVoxels)
