@@ -33,8 +33,19 @@ type Figure struct {
 // DPI is the resolution of PNG output.
 const DPI = 150
 
+// check reports a nil or zero Figure (one not made by this package).
+func (f *Figure) check() error {
+	if f == nil || f.draw == nil {
+		return errors.New("plot: empty figure (make one with KMCurves, Figure1 or Calibration)")
+	}
+	return nil
+}
+
 // WritePNG renders the figure as a PNG image at DPI dots per inch.
 func (f *Figure) WritePNG(w io.Writer) error {
+	if err := f.check(); err != nil {
+		return err
+	}
 	c := vgimg.NewWith(vgimg.UseWH(f.Width, f.Height), vgimg.UseDPI(DPI))
 	f.draw(draw.New(c))
 	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(w); err != nil {
@@ -45,6 +56,9 @@ func (f *Figure) WritePNG(w io.Writer) error {
 
 // WriteSVG renders the figure as SVG.
 func (f *Figure) WriteSVG(w io.Writer) error {
+	if err := f.check(); err != nil {
+		return err
+	}
 	c := vgsvg.New(f.Width, f.Height)
 	f.draw(draw.New(c))
 	if _, err := c.WriteTo(w); err != nil {
@@ -263,9 +277,14 @@ func KMCurves(groups []Group, o KMOptions) (*Figure, error) {
 	}
 	p.Legend.Top = true
 	p.X.Max = xmax
-	risk := o.RiskTimes
+	risk := append([]float64(nil), o.RiskTimes...) // sorted below: not the caller's slice
 	if risk == nil {
 		risk = niceTimes(xmax)
+	}
+	for _, t := range risk {
+		if !(t >= 0) || math.IsInf(t, 1) {
+			return nil, fmt.Errorf("plot: numbers-at-risk time %v (want finite times >= 0)", t)
+		}
 	}
 	sort.Float64s(risk)
 	rowH := vg.Points(14)
@@ -422,6 +441,9 @@ func fillNaN(v, s []float64) []float64 {
 func Calibration(bins []survival.CalibrationBin, horizon float64, unit survival.Unit) (*Figure, error) {
 	if len(bins) == 0 {
 		return nil, errors.New("plot: no calibration bins")
+	}
+	if !(horizon >= 0) || math.IsInf(horizon, 1) {
+		return nil, fmt.Errorf("plot: calibration horizon %v (want a finite time >= 0)", horizon)
 	}
 	p := gplot.New()
 	p.Title.Text = fmt.Sprintf("Calibration at %g %s", horizon, unit)
