@@ -188,7 +188,7 @@ func SquaredDistance(m *volume.Mask, target bool, spacing [3]float64) []float32 
 		if n == 1 {
 			continue
 		}
-		b, c := (a+1)%3, (a+2)%3
+		b, c := otherAxes(a)
 		lines := dims[b] * dims[c]
 		w := spacing[a] * spacing[a]
 		parallel.For(lines, func(lo, hi int) {
@@ -201,6 +201,18 @@ func SquaredDistance(m *volume.Mask, target bool, spacing [3]float64) []float32 
 		})
 	}
 	return d
+}
+
+// otherAxes returns the two axes other than a, the one of smaller stride
+// first, so that consecutive lines of a pass touch neighbouring memory.
+func otherAxes(a int) (int, int) {
+	switch a {
+	case 0:
+		return 1, 2
+	case 1:
+		return 0, 2
+	}
+	return 0, 1
 }
 
 // envelope holds the buffers of the 1-D lower-envelope transform.
@@ -273,7 +285,7 @@ func cubeMorph(m *volume.Mask, r int, dilate, borderIsBackground bool) *volume.M
 	strides := [3]int{1, dims[0], dims[0] * dims[1]}
 	for a := 0; a < 3; a++ {
 		n := dims[a]
-		b, c := (a+1)%3, (a+2)%3
+		b, c := otherAxes(a)
 		lines := dims[b] * dims[c]
 		parallel.For(lines, func(lo, hi int) {
 			line := make([]bool, n)
