@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/metasurv/metasurv/internal/parallel"
 	"github.com/metasurv/metasurv/volume"
 )
 
@@ -196,41 +197,44 @@ func (b BET) Strip(ctx context.Context, v *volume.Volume) (*volume.Mask, error) 
 			cnt += len(m.nbr[i])
 		}
 		l /= float64(cnt)
-		for i, x := range m.v {
-			var mean [3]float64
-			for _, j := range m.nbr[i] {
-				mean = add(mean, m.v[j])
-			}
-			s := sub(scl(1/float64(len(m.nbr[i])), mean), x)
-			n := nrm[i]
-			sn := scl(dot3(s, n), n)
-			st := sub(s, sn)
-			snLen := math.Abs(dot3(s, n))
-			f2 := 0.0
-			if snLen > 0 {
-				r := l * l / (2 * snLen)
-				f2 = 0.5 * (1 + math.Tanh(F*(1/r-E)))
-			}
-			// intensity term: look inwards along −n.
-			imin, imax := tm, t
-			for d := 0.0; d <= d1; d += step {
-				val := sample(sub(x, scl(d, n)))
-				imin = math.Min(imin, val)
-				if d <= d1/2 {
-					imax = math.Max(imax, val)
+		parallel.For(len(m.v), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				x := m.v[i]
+				var mean [3]float64
+				for _, j := range m.nbr[i] {
+					mean = add(mean, m.v[j])
 				}
+				s := sub(scl(1/float64(len(m.nbr[i])), mean), x)
+				n := nrm[i]
+				sn := scl(dot3(s, n), n)
+				st := sub(s, sn)
+				snLen := math.Abs(dot3(s, n))
+				f2 := 0.0
+				if snLen > 0 {
+					r := l * l / (2 * snLen)
+					f2 = 0.5 * (1 + math.Tanh(F*(1/r-E)))
+				}
+				// intensity term: look inwards along −n.
+				imin, imax := tm, t
+				for d := 0.0; d <= d1; d += step {
+					val := sample(sub(x, scl(d, n)))
+					imin = math.Min(imin, val)
+					if d <= d1/2 {
+						imax = math.Max(imax, val)
+					}
+				}
+				imin = math.Max(t2, imin)
+				imax = math.Min(tm, imax)
+				tl := (imax-t2)*bt + t2
+				f3 := 0.0
+				if imax-t2 > 0 {
+					f3 = 2 * (imin - tl) / (imax - t2)
+				}
+				u := add(scl(0.5, st), scl(f2, sn))
+				u = add(u, scl(0.05*f3*l, n))
+				next[i] = add(x, u)
 			}
-			imin = math.Max(t2, imin)
-			imax = math.Min(tm, imax)
-			tl := (imax-t2)*bt + t2
-			f3 := 0.0
-			if imax-t2 > 0 {
-				f3 = 2 * (imin - tl) / (imax - t2)
-			}
-			u := add(scl(0.5, st), scl(f2, sn))
-			u = add(u, scl(0.05*f3*l, n))
-			next[i] = add(x, u)
-		}
+		})
 		m.v, next = next, m.v
 	}
 	return m.fill(v, inv)
