@@ -163,3 +163,37 @@ func TestMorphologyErrors(t *testing.T) {
 		t.Fatal("negative radius accepted")
 	}
 }
+
+// TestMorphologyProperties checks the algebra of the operators on random
+// masks: erosion ⊆ m ⊆ dilation, opening ⊆ m ⊆ closing, and opening and
+// closing are idempotent.
+func TestMorphologyProperties(t *testing.T) {
+	sub := func(a, b *volume.Mask) bool {
+		for i := range a.Data {
+			if a.Data[i] && !b.Data[i] {
+				return false
+			}
+		}
+		return true
+	}
+	same := func(a, b *volume.Mask) bool { return sub(a, b) && sub(b, a) }
+	for seed := uint64(0); seed < 4; seed++ {
+		m := randomMask([3]int{14, 12, 10}, 0.3+0.15*float64(seed), seed)
+		e := Element{Radius: 1.5 + float64(seed%2), Spacing: [3]float64{1, 1, 1.3}}
+		er, _ := Erode(m, e)
+		di, _ := Dilate(m, e)
+		op, _ := Open(m, e)
+		cl, _ := Close(m, e)
+		op2, _ := Open(op, e)
+		cl2, _ := Close(cl, e)
+		if !sub(er, m) || !sub(m, di) || !sub(op, m) || !sub(m, cl) {
+			t.Fatalf("seed %d: ordering erosion ⊆ m ⊆ dilation, opening ⊆ m ⊆ closing broken", seed)
+		}
+		if !same(op, op2) || !same(cl, cl2) {
+			t.Fatalf("seed %d: opening or closing not idempotent", seed)
+		}
+		if d, _ := Dice(m, m); d != 1 {
+			t.Fatalf("Dice of a mask with itself %g", d)
+		}
+	}
+}
