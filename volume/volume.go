@@ -86,16 +86,22 @@ func FromData(dims [3]int, affine Affine, data []float32) (*Volume, error) {
 	return &Volume{Dims: dims, Affine: affine, Data: data}, nil
 }
 
+// MaxVoxels bounds the voxel count of a grid (16 GiB of float32): far
+// beyond any MRI, it turns a corrupt header or a mistyped target size or
+// spacing into an error rather than an allocation the runtime cannot
+// satisfy (a crash that no caller can recover from).
+const MaxVoxels = 1 << 32
+
 // NumVoxels returns Nx·Ny·Nz, or an error if a dimension is not positive or
-// the product does not fit in an int.
+// the product exceeds MaxVoxels or does not fit in an int.
 func NumVoxels(dims [3]int) (int, error) {
 	n := 1
 	for _, d := range dims {
 		if d <= 0 {
 			return 0, fmt.Errorf("%w: non-positive dimension in %v", ErrShape, dims)
 		}
-		if n > math.MaxInt/d {
-			return 0, fmt.Errorf("%w: dimensions %v overflow", ErrShape, dims)
+		if n > math.MaxInt/d || int64(n)*int64(d) > MaxVoxels {
+			return 0, fmt.Errorf("%w: dimensions %v exceed %d voxels", ErrShape, dims, int64(MaxVoxels))
 		}
 		n *= d
 	}
