@@ -323,6 +323,9 @@ func checkPair(fixed, moving, mask *volume.Volume) error {
 	if err := checkVolume("fixed", fixed); err != nil {
 		return err
 	}
+	if len(fixed.Data) > math.MaxInt32 { // sample points are int32 voxel indices
+		return fmt.Errorf("%w: fixed image of %d voxels (at most %d)", ErrInput, len(fixed.Data), math.MaxInt32)
+	}
 	if err := checkVolume("moving", moving); err != nil {
 		return err
 	}
