@@ -102,6 +102,11 @@ func TestHostileInputsReturnErrors(t *testing.T) {
 			_, e := volume.Resample(good, [3]int{2, 2, 2}, volume.Identity(), w, volume.Sampler{})
 			return e
 		},
+		"ResampleInto/aliased": func() error {
+			v := good.Clone()
+			return volume.ResampleInto(v, v, volume.Identity(), volume.Sampler{})
+		},
+		"ResizeInto/aliased":   func() error { v := good.Clone(); return volume.ResizeInto(v, v, volume.ResizeArea) },
 		"Percentiles/mismatch": func() error { _, e := volume.Percentiles([]float32{1, 2}, []bool{true}, 50); return e },
 		"Percentiles/empty":    func() error { _, e := volume.Percentiles(nil, nil, 50); return e },
 		"Percentiles/q>100":    func() error { _, e := volume.Percentiles([]float32{1, 2}, nil, 101); return e },

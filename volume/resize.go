@@ -85,6 +85,9 @@ func ResizeInto(dst, src *Volume, mode ResizeMode) error {
 	if err := src.check(); err != nil {
 		return fmt.Errorf("volume: resize source: %w", err)
 	}
+	if err := checkDistinct(dst, src); err != nil {
+		return err
+	}
 	if mode < ResizeArea || mode > ResizeNearest {
 		return fmt.Errorf("volume: unknown resize mode %v", mode)
 	}

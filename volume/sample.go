@@ -270,6 +270,9 @@ func ResampleInto(dst, src *Volume, vox Affine, s Sampler) error {
 	if err := src.check(); err != nil {
 		return fmt.Errorf("volume: resample source: %w", err)
 	}
+	if err := checkDistinct(dst, src); err != nil {
+		return err
+	}
 	if err := s.validate(); err != nil {
 		return err
 	}

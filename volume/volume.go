@@ -129,3 +129,13 @@ func (v *Volume) Clone() *Volume {
 	c.Data = append([]float32(nil), v.Data...)
 	return &c
 }
+
+// checkDistinct rejects a destination whose data starts where the
+// source's does (dst == src, the usual way to alias them): those
+// operations read source voxels after writing destination ones.
+func checkDistinct(dst, src *Volume) error {
+	if &dst.Data[0] == &src.Data[0] {
+		return fmt.Errorf("%w: destination and source share their data", ErrShape)
+	}
+	return nil
+}
