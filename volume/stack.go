@@ -110,6 +110,9 @@ func (s *Stack) Resize(dims [3]int, mode ResizeMode) (*Stack, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
+	if len(s.Present) != len(s.Names) {
+		return nil, fmt.Errorf("%w: stack of %d names and %d presence flags", ErrShape, len(s.Names), len(s.Present))
+	}
 	vols := make([]*Volume, len(s.Names))
 	for c := range vols {
 		if !s.Present[c] {
@@ -126,8 +129,8 @@ func (s *Stack) Resize(dims [3]int, mode ResizeMode) (*Stack, error) {
 	return NewStack(s.Names, vols)
 }
 
-// check verifies that s is not nil and that its names, presence flags and
-// data agree with its dims.
+// check verifies that s is not nil and that its data holds one channel
+// of its dims per name.
 func (s *Stack) check() error {
 	if s == nil {
 		return fmt.Errorf("%w: nil stack", ErrShape)
@@ -136,7 +139,7 @@ func (s *Stack) check() error {
 	if err != nil {
 		return err
 	}
-	if len(s.Present) != len(s.Names) || len(s.Data) != len(s.Names)*n {
+	if len(s.Data) != len(s.Names)*n {
 		return fmt.Errorf("%w: stack of %d names, %d presence flags and %d values for dims %v",
 			ErrShape, len(s.Names), len(s.Present), len(s.Data), s.Dims)
 	}
