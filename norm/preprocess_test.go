@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/synth"
@@ -76,6 +77,23 @@ func testPatient(t testing.TB, scans [4]scan) (Sequences, [4]register.Matrix) {
 	return Sequences{T1: vols[0], T1c: vols[1], T2: vols[2], FLAIR: vols[3]}, motions
 }
 
+var patientCache struct {
+	sync.Mutex
+	seqs    Sequences
+	motions [4]register.Matrix
+}
+
+// cachedPatient is testPatient(t, testScans), sampled once for all tests
+// (Preprocess leaves its inputs unchanged, which a test checks).
+func cachedPatient(t testing.TB) (Sequences, [4]register.Matrix) {
+	patientCache.Lock()
+	defer patientCache.Unlock()
+	if patientCache.seqs.T1 == nil {
+		patientCache.seqs, patientCache.motions = testPatient(t, testScans)
+	}
+	return patientCache.seqs, patientCache.motions
+}
+
 var testScans = [4]scan{
 	{codes: "LPS", spacing: [3]float64{2, 2, 3}, angles: [3]float64{4, -3, 6}, shift: [3]float64{5, -8, 3}},
 	{codes: "RAS", spacing: [3]float64{2, 2, 2}, angles: [3]float64{-5, 2, 3}, shift: [3]float64{-6, 4, 7}},
@@ -127,7 +145,7 @@ func checkZScored(t *testing.T, st *volume.Stack, c int) {
 
 func TestPreprocessSynthetic(t *testing.T) {
 	atlas, mask := testAtlas(t, 2)
-	seqs, motions := testPatient(t, testScans)
+	seqs, motions := cachedPatient(t)
 	before := seqs.T1c.Clone() // RAS like the atlas: used without a copy
 	var steps []string
 	st, rep, err := Preprocess(context.Background(), seqs, atlas, Options{AtlasMask: mask, Target: [3]int{48, 48, 48},
@@ -162,7 +180,7 @@ func TestPreprocessSynthetic(t *testing.T) {
 
 func TestPreprocessMissing(t *testing.T) {
 	atlas, mask := testAtlas(t, 3)
-	seqs, motions := testPatient(t, testScans)
+	seqs, motions := cachedPatient(t)
 	seqs.T1c = nil
 	if _, _, err := Preprocess(context.Background(), seqs, atlas, Options{SkipN4: true}); !errors.Is(err, ErrMissing) {
 		t.Fatalf("missing T1c under MissingError: %v, want ErrMissing", err)
@@ -190,7 +208,7 @@ func TestPreprocessMissing(t *testing.T) {
 
 func TestPreprocessCancelled(t *testing.T) {
 	atlas, mask := testAtlas(t, 4)
-	seqs, _ := testPatient(t, testScans)
+	seqs, _ := cachedPatient(t)
 	// a Stripper replaces the atlas mask: here the atlas mask refined
 	st, rep, err := Preprocess(context.Background(), seqs, atlas, Options{SkipN4: true, Target: [3]int{16, 16, 16},
 		Stripper: &AtlasStripper{AtlasMask: mask, SameGrid: true}, Normalizer: MinMax{Min: 0, Max: 1}})
