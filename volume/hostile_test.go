@@ -78,7 +78,7 @@ func TestHostileInputsReturnErrors(t *testing.T) {
 			return e
 		},
 		"Stack/noPresence": func() error {
-			_, e := (&volume.Stack{Dims: good.Dims, Names: []string{"a"}, Data: good.Data}).Channel(0)
+			_, e := (&volume.Stack{Dims: good.Dims, Names: []string{"a"}, Data: good.Data}).Resize([3]int{2, 2, 2}, volume.ResizeArea)
 			return e
 		},
 		"Stack/nil": func() error { _, e := (*volume.Stack)(nil).Resize([3]int{2, 2, 2}, volume.ResizeArea); return e },
