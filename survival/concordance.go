@@ -69,6 +69,9 @@ func Concordance(y []Outcome, risk []float64, o ConcordanceOptions) (*Concordanc
 			return nil, fmt.Errorf("survival: risk score %d is NaN", i)
 		}
 	}
+	if math.IsNaN(o.Tau) || o.Tau < 0 {
+		return nil, fmt.Errorf("survival: concordance Tau %v (want >= 0; 0 keeps every pair)", o.Tau)
+	}
 	y = TimeFix(y)
 	res := &ConcordanceResult{}
 	rank := make([]int, len(y))

@@ -49,6 +49,14 @@ func TestHostileInputsReturnErrors(t *testing.T) {
 			_, e := LogRank(y, []string{"a", "b", "a", "b"}, LogRankOptions{Rho: nan})
 			return e
 		},
+		"Concordance NaN tau": func() error {
+			_, e := Concordance(y, []float64{1, 2, 3, 4}, ConcordanceOptions{TimeWeight: Uno, Tau: nan})
+			return e
+		},
+		"Concordance negative tau": func() error {
+			_, e := Concordance(y, []float64{1, 2, 3, 4}, ConcordanceOptions{Tau: -1})
+			return e
+		},
 		"PoolRubin NaN estimate":      func() error { _, e := PoolRubin([]float64{1, nan}, []float64{1, 1}); return e },
 		"PoolRubin negative variance": func() error { _, e := PoolRubin([]float64{1, 2}, []float64{-1, 1}); return e },
 	} {
