@@ -62,19 +62,27 @@ func cubicBSpline(t float64) [4]float64 {
 }
 
 // evaluate returns the field at the grid of positions wx × wy × wz (x
-// fastest), contracting one axis at a time so that the cost is linear in
-// the output size.
+// fastest).
 func (l *lattice) evaluate(wx, wy, wz axisWeights) []float64 {
+	out := make([]float64, len(wx.span)*len(wy.span)*len(wz.span))
+	addField(l, wx, wy, wz, out)
+	return out
+}
+
+// addField adds the field at the grid of positions wx × wy × wz (x
+// fastest) to dst, contracting one axis at a time so that the cost is
+// linear in the output size and only the first two stages need scratch.
+func addField[T float32 | float64](l *lattice, wx, wy, wz axisWeights, dst []T) {
 	cx, cy, cz := l.cp(0), l.cp(1), l.cp(2)
-	nx, ny, nz := len(wx.span), len(wy.span), len(wz.span)
+	nx, ny := len(wx.span), len(wy.span)
 	a := make([]float64, cz*cy*nx) // contract x
 	for z := 0; z < cz; z++ {
 		for y := 0; y < cy; y++ {
 			row := l.phi[(z*cy+y)*cx:]
-			dst := a[(z*cy+y)*nx:]
+			out := a[(z*cy+y)*nx:]
 			for i := 0; i < nx; i++ {
 				s, w := wx.span[i], &wx.w[i]
-				dst[i] = w[0]*row[s] + w[1]*row[s+1] + w[2]*row[s+2] + w[3]*row[s+3]
+				out[i] = w[0]*row[s] + w[1]*row[s+1] + w[2]*row[s+2] + w[3]*row[s+3]
 			}
 		}
 	}
@@ -82,27 +90,26 @@ func (l *lattice) evaluate(wx, wy, wz axisWeights) []float64 {
 	for z := 0; z < cz; z++ {
 		for j := 0; j < ny; j++ {
 			s, w := wy.span[j], &wy.w[j]
-			dst := b[(z*ny+j)*nx:][:nx]
+			out := b[(z*ny+j)*nx:][:nx]
 			for t := 0; t < 4; t++ {
 				src := a[(z*cy+s+t)*nx:][:nx]
-				for i := range dst {
-					dst[i] += w[t] * src[i]
+				for i := range out {
+					out[i] += w[t] * src[i]
 				}
 			}
 		}
 	}
-	out := make([]float64, nz*ny*nx) // contract z
-	for k := 0; k < nz; k++ {
-		s, w := wz.span[k], &wz.w[k]
-		dst := out[k*ny*nx:][:ny*nx]
-		for t := 0; t < 4; t++ {
-			src := b[(s+t)*ny*nx:][:ny*nx]
-			for i := range dst {
-				dst[i] += w[t] * src[i]
+	plane := ny * nx // contract z, slices in parallel
+	parallel.For(len(wz.span), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			s, w := wz.span[k], &wz.w[k]
+			out := dst[k*plane:][:plane]
+			b0, b1, b2, b3 := b[s*plane:][:plane], b[(s+1)*plane:][:plane], b[(s+2)*plane:][:plane], b[(s+3)*plane:][:plane]
+			for i := range out {
+				out[i] += T(w[0]*b0[i] + w[1]*b1[i] + w[2]*b2[i] + w[3]*b3[i])
 			}
 		}
-	}
-	return out
+	})
 }
 
 // fit sets phi to the single-level multilevel-B-spline approximation (Lee,

@@ -193,28 +193,25 @@ func convergence(update []float64, use []bool) float64 {
 	return math.Sqrt(m2/(n-1)) / mean
 }
 
-// fullField sums the per-level lattices at every full-resolution voxel.
+// fullField sums the per-level lattices at every full-resolution voxel,
+// accumulating the log field in the output's float32 storage.
 func fullField(v *volume.Volume, levels []*lattice) (*volume.Volume, error) {
 	field, err := volume.New(v.Dims, v.Affine)
 	if err != nil {
 		return nil, err
 	}
-	coords := [3][]float64{}
+	var coords [3][]float64
 	for a := 0; a < 3; a++ {
 		coords[a] = make([]float64, v.Dims[a])
 		for i := range coords[a] {
 			coords[a][i] = float64(i)
 		}
 	}
-	sum := make([]float64, len(field.Data))
 	for _, l := range levels {
-		f := l.evaluate(l.weightsAt(0, coords[0]), l.weightsAt(1, coords[1]), l.weightsAt(2, coords[2]))
-		for i := range sum {
-			sum[i] += f[i]
-		}
+		addField(l, l.weightsAt(0, coords[0]), l.weightsAt(1, coords[1]), l.weightsAt(2, coords[2]), field.Data)
 	}
-	for i, s := range sum {
-		field.Data[i] = float32(math.Exp(s))
+	for i, s := range field.Data {
+		field.Data[i] = float32(math.Exp(float64(s)))
 	}
 	return field, nil
 }
