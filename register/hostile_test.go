@@ -35,6 +35,8 @@ func TestHostileOptionsReturnErrors(t *testing.T) {
 		"NaN sigma":          {Shrink: []int{2, 1}, Sigmas: []float64{math.NaN(), 0}},
 		"negative sigma":     {Shrink: []int{2, 1}, Sigmas: []float64{1, -1}},
 		"singular initial":   {Kind: KindAffine, Initial: &singular},
+		"huge shrink":        {Shrink: []int{1 << 40}},
+		"huge sigma":         {Shrink: []int{1}, Sigmas: []float64{1e12}},
 		"NaN initial":        {Kind: KindAffine, Initial: &nan},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -198,6 +198,21 @@ func (o *Options) defaults() error {
 	return nil
 }
 
+// checkScale rejects pyramid levels coarser than the images: a shrink
+// factor or a smoothing sigma (in voxels) beyond the longest image axis
+// leaves nothing to register, and a huge sigma would ask for a Gaussian
+// kernel larger than memory.
+func (o *Options) checkScale(fixed, moving *volume.Volume) error {
+	longest := max(fixed.Dims[0], fixed.Dims[1], fixed.Dims[2], moving.Dims[0], moving.Dims[1], moving.Dims[2])
+	for l, s := range o.Shrink {
+		if s > longest || o.Sigmas[l] > float64(longest) {
+			return fmt.Errorf("%w: level %d has shrink %d and sigma %g voxels, beyond the longest image axis (%d voxels)",
+				ErrInput, l, s, o.Sigmas[l], longest)
+		}
+	}
+	return nil
+}
+
 // Register finds the transform of kind opts.Kind that best aligns moving
 // to fixed: the returned matrix maps fixed world points to moving world
 // points. The images may have any grids, orientations and spacings; only
@@ -211,6 +226,9 @@ func Register(ctx context.Context, fixed, moving *volume.Volume, opts Options) (
 		return Result{}, err
 	}
 	if err := opts.defaults(); err != nil {
+		return Result{}, err
+	}
+	if err := opts.checkScale(fixed, moving); err != nil {
 		return Result{}, err
 	}
 	t, err := initialTransform(fixed, moving, opts)
