@@ -398,6 +398,10 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 		if a := testing.AllocsPerRun(10, func() { _ = pl.Forward(y, x, nil) }); a > 0 {
 			t.Errorf("%s forward allocates %.1f times per call", pl.Algorithm(), a)
 		}
+		// a training step re-packs the weights: that must reuse the packs
+		if a := testing.AllocsPerRun(10, func() { _ = pl.SetWeights(w) }); a > 0 {
+			t.Errorf("%s SetWeights allocates %.1f times per call", pl.Algorithm(), a)
+		}
 	}
 }
 

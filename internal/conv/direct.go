@@ -113,10 +113,20 @@ func newDirect(g *geometry) *direct {
 
 // pack lays out the weights of every group as [tap block][sliver][ic][tap
 // in block][8 rows], so that each kernel call reads one contiguous run.
+//
+// The buffers of a previous call are reused: the geometry is fixed, so the
+// same cells are written and the padding rows stay zero.
 func (d *direct) pack(g *geometry, w []float32) {
+	prev := d.wpk
 	d.wpk = d.wpk[:0]
 	for gi := range g.p.Groups {
-		pk := make([]float32, d.slivers*g.kvol*g.icg*dirMR)
+		n := d.slivers * g.kvol * g.icg * dirMR
+		var pk []float32
+		if gi < len(prev) && len(prev[gi]) == n {
+			pk = prev[gi]
+		} else {
+			pk = make([]float32, n)
+		}
 		for oc := range g.ocg {
 			s, r := oc/dirMR, oc%dirMR
 			for ic := range g.icg {

@@ -59,13 +59,15 @@ type Plan struct {
 	w      []float32
 	packed []*gemm.PackedA // per group: W_g (ocg × k)
 	packT  []*gemm.PackedA // per group: W_gᵀ (k × ocg), built on first BackwardData
-	col    []float32
-	ep     gemm.Epilogue
-	dir    *direct // direct kernel, used at AVX-512
-	dwf    *dwFast // depthwise direct kernel, used at AVX-512
-	bwd    *Plan   // stride-1 data gradient as a direct convolution
-	bwdW   []float32
-	bwdOK  bool // bwd holds the current weights
+	// packTOK says packT holds the current weights; its storage is reused.
+	packTOK bool
+	col     []float32
+	ep      gemm.Epilogue
+	dir     *direct // direct kernel, used at AVX-512
+	dwf     *dwFast // depthwise direct kernel, used at AVX-512
+	bwd     *Plan   // stride-1 data gradient as a direct convolution
+	bwdW    []float32
+	bwdOK   bool // bwd holds the current weights
 
 	// per-call state read by the parallel loop bodies below
 	cx      []float32 // input (forward/weight) or gradient (data) of the current group
@@ -138,7 +140,7 @@ func (pl *Plan) SetWeights(w []float32) error {
 		return err
 	}
 	pl.w = w
-	pl.packT = pl.packT[:0]
+	pl.packTOK = false
 	pl.bwdOK = false
 	if pl.dir != nil {
 		pl.dir.pack(&pl.g, w)
@@ -147,10 +149,7 @@ func (pl *Plan) SetWeights(w []float32) error {
 		return nil
 	}
 	g := &pl.g
-	pl.packed = pl.packed[:0]
-	for gi := range g.p.Groups {
-		pl.packed = append(pl.packed, gemm.PackA(false, g.ocg, g.k, 1, w[gi*g.ocg*g.k:], g.k))
-	}
+	pl.packed = repackGroups(pl.packed, g, false, w)
 	return nil
 }
 
@@ -321,10 +320,9 @@ func (pl *Plan) BackwardData(dx, dy []float32) error {
 			return err
 		}
 	}
-	if len(pl.packT) == 0 {
-		for gi := range g.p.Groups {
-			pl.packT = append(pl.packT, gemm.PackA(true, g.k, g.ocg, 1, pl.w[gi*g.ocg*g.k:], g.k))
-		}
+	if !pl.packTOK {
+		pl.packT = repackGroups(pl.packT, g, true, pl.w)
+		pl.packTOK = true
 	}
 	for n := range g.p.N {
 		for gi := range g.p.Groups {
@@ -439,4 +437,22 @@ func (pl *Plan) backwardDataDirect(dx, dy []float32) (bool, error) {
 		pl.bwdOK = true
 	}
 	return true, pl.bwd.Forward(dx, dy, nil)
+}
+
+// repackGroups packs each group's weight matrix W_g (ocg × k), or its
+// transpose, reusing the storage of the previous packs.
+func repackGroups(prev []*gemm.PackedA, g *geometry, trans bool, w []float32) []*gemm.PackedA {
+	out := prev[:0]
+	for gi := range g.p.Groups {
+		var old *gemm.PackedA
+		if gi < len(prev) {
+			old = prev[gi]
+		}
+		m, k := g.ocg, g.k
+		if trans {
+			m, k = g.k, g.ocg
+		}
+		out = append(out, gemm.RepackA(old, trans, m, k, 1, w[gi*g.ocg*g.k:], g.k))
+	}
+	return out
 }

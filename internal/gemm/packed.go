@@ -52,11 +52,22 @@ func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 // PackA packs alpha·op(A), an m×k matrix stored row-major with stride lda
 // (k×m if transA), for the current kernel.
 func PackA(transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA {
+	return RepackA(nil, transA, m, k, alpha, a, lda)
+}
+
+// RepackA is PackA reusing the storage of dst when dst was packed with the
+// same shape for the current kernel (it returns dst then), so layers that
+// re-pack their weights after every optimizer step allocate nothing. A nil
+// or incompatible dst is left alone and a new PackedA is returned.
+func RepackA(dst *PackedA, transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA {
 	checkDims(m, 0, k)
 	checkMatrix("A", "lda", transA, m, k, a, lda)
 	bl := blockingFor(cpu.Current())
-	p := &PackedA{bl: bl, m: m, k: k, mpad: ceilDiv(m, bl.mr) * bl.mr}
-	p.data = alignedFloats(k * p.mpad)
+	p := dst
+	if p == nil || p.bl != bl || p.m != m || p.k != k {
+		p = &PackedA{bl: bl, m: m, k: k, mpad: ceilDiv(m, bl.mr) * bl.mr}
+		p.data = alignedFloats(k * p.mpad)
+	}
 	for k0 := 0; k0 < k; k0 += bl.kc {
 		kb := min(bl.kc, k-k0)
 		packA(p.data[k0*p.mpad:], a, lda, transA, alpha, 0, k0, m, kb, bl.mr)
