@@ -157,3 +157,32 @@ func Patient(dims [3]int, affine volume.Affine, opt HeadOptions) ([]*volume.Volu
 	}
 	return vols, nil
 }
+
+// BrainMask returns the phantom's brain (grey and white matter, ventricles
+// and lesion: everything inside the CSF layer) on the grid (dims, affine),
+// under the same Motion as Head: the skull-stripping ground truth, and the
+// atlas brain mask when a phantom serves as the atlas.
+func BrainMask(dims [3]int, affine volume.Affine, opt HeadOptions) (*volume.Mask, error) {
+	m, err := volume.NewMask(dims)
+	if err != nil {
+		return nil, err
+	}
+	motion := opt.Motion
+	if motion == (volume.Affine{}) {
+		motion = volume.Identity()
+	}
+	toPhantom := motion.Mul(affine)
+	nx, ny := dims[0], dims[1]
+	parallel.For(dims[2], func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			for j := 0; j < ny; j++ {
+				row := m.Data[nx*(j+ny*k):][:nx]
+				for i := range row {
+					p := toPhantom.Apply([3]float64{float64(i), float64(j), float64(k)})
+					row[i] = brain.membership(p) >= 0.5
+				}
+			}
+		}
+	})
+	return m, nil
+}
