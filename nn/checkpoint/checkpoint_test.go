@@ -20,10 +20,11 @@ import (
 )
 
 // fixtureDigests are the outputs of testdata/refsums.py, an independent
-// loader written on Python's stdlib pickle machine (torch is not installed
-// here): number of tensors, SHA-256 over (key, python repr of the shape,
-// float32 little-endian C-order bytes) in sorted key order, and the
-// float64 sum of all values in the same order.
+// loader written on Python's stdlib pickle machine: number of tensors,
+// SHA-256 over (key, python repr of the shape, float32 little-endian
+// C-order bytes) in sorted key order, and the float64 sum of all values in
+// the same order. The tensor counts and SHA-256 digests were cross-checked
+// with torch 1.13's own torch.load (Debian python3-torch): all ten agree.
 var fixtureDigests = map[string]struct {
 	n   int
 	sha string
