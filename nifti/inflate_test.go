@@ -223,6 +223,22 @@ func TestJoinMarkers(t *testing.T) {
 	if _, _, ok := join(a, b, len(a)+2); ok {
 		t.Error("limit ignored")
 	}
+	// A long mix of literals and markers (both halves, 8-wide and tail).
+	long := make([]uint16, 1001)
+	want := make([]byte, len(long))
+	seed := uint32(1)
+	for i := range long {
+		seed = seed*1664525 + 1013904223
+		if d := int(seed>>8) % windowSize; seed>>31 == 1 {
+			long[i], want[i] = uint16(256+d), a[len(a)-windowSize+d]
+		} else {
+			long[i], want[i] = uint16(seed>>20&255), byte(seed>>20)
+		}
+	}
+	out, crc, ok := join(a, long, 1<<20)
+	if !ok || !bytes.Equal(out[len(a):], want) || crc != crc32.ChecksumIEEE(want) {
+		t.Fatalf("long join differs (ok %v)", ok)
+	}
 }
 
 // TestParallelInflateCorrupt flips bits across a large stream: the

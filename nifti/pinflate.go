@@ -207,11 +207,13 @@ func (b *inflater[T]) finish(h *handoff, start int64) error {
 
 // join appends the speculative output to the main output, replacing the
 // window markers by the bytes they stand for, and returns the CRC-32 of
-// the appended bytes. It fails when a marker points before the start of
-// the data or the total exceeds limit.
+// the appended bytes. It fails when a has less than the 32 KiB window the
+// markers may point into or the total exceeds limit.
 func join(a []byte, b []uint16, limit int) ([]byte, uint32, bool) {
 	la := len(a)
-	if la+len(b) > limit {
+	// With a full window before b every marker has its byte; the main
+	// decoder hands off far later than 32 KiB in practice.
+	if la+len(b) > limit || la < windowSize {
 		return nil, 0, false
 	}
 	if la+len(b) > cap(a) {
@@ -220,21 +222,10 @@ func join(a []byte, b []uint16, limit int) ([]byte, uint32, bool) {
 		a = grown
 	}
 	out := a[:la+len(b)]
-	var bad atomic.Bool
+	lut := symbolTable(out[la-windowSize : la])
 	resolve := func(lo, hi int) uint32 {
 		dst := out[la+lo : la+hi]
-		for i, v := range b[lo:hi] {
-			if v < 256 {
-				dst[i] = byte(v)
-				continue
-			}
-			src := la - windowSize + int(v) - 256
-			if src < 0 {
-				bad.Store(true)
-				return 0
-			}
-			dst[i] = out[src]
-		}
+		resolveSymbols(dst, b[lo:hi], lut)
 		return crc32.ChecksumIEEE(dst)
 	}
 	half := len(b) / 2
@@ -244,5 +235,33 @@ func join(a []byte, b []uint16, limit int) ([]byte, uint32, bool) {
 	go func() { defer wg.Done(); crc2 = resolve(half, len(b)) }()
 	crc1 := resolve(0, half)
 	wg.Wait()
-	return out, crc32Combine(crc1, crc2, int64(len(b)-half)), !bad.Load()
+	return out, crc32Combine(crc1, crc2, int64(len(b)-half)), true
+}
+
+// symbolTable maps every 16-bit symbol of the speculative decoder to its
+// byte: literals to themselves, window markers 256+d to window[d]. Indexing
+// by a uint16 needs no bounds check, and a table lookup has no branch to
+// mispredict where literals and markers alternate.
+func symbolTable(window []byte) *[1 << 16]byte {
+	lut := new([1 << 16]byte)
+	for i := range 256 {
+		lut[i] = byte(i)
+	}
+	copy(lut[256:256+windowSize], window)
+	return lut
+}
+
+// resolveSymbols writes the bytes of symbols src to dst (same length),
+// 8 at a time.
+func resolveSymbols(dst []byte, src []uint16, lut *[1 << 16]byte) {
+	i := 0
+	for ; i+8 <= len(src) && i+8 <= len(dst); i += 8 {
+		s := src[i : i+8 : i+8]
+		w := uint64(lut[s[0]]) | uint64(lut[s[1]])<<8 | uint64(lut[s[2]])<<16 | uint64(lut[s[3]])<<24 |
+			uint64(lut[s[4]])<<32 | uint64(lut[s[5]])<<40 | uint64(lut[s[6]])<<48 | uint64(lut[s[7]])<<56
+		binary.LittleEndian.PutUint64(dst[i:], w)
+	}
+	for ; i < len(src) && i < len(dst); i++ {
+		dst[i] = lut[src[i]]
+	}
 }
