@@ -91,39 +91,131 @@ func MaxPool3d(y []float32, idx []int32, x []float32, nc int, in [3]int, p Pool)
 		return fmt.Errorf("ops: max pool: %d indices for %d outputs", len(idx), len(y))
 	}
 	p = p.norm()
+	var ax [3]poolAxis
+	for a := range 3 {
+		ax[a] = p.axis(a, out[a], in[a])
+	}
 	sIn, sOut := vol(in), vol(out)
 	parallel.ForChunks(nc, 1, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
-			xc, yc, ic := x[c*sIn:(c+1)*sIn], y[c*sOut:(c+1)*sOut], idx[c*sOut:(c+1)*sOut]
-			o := 0
-			for od := range out[0] {
-				kd0, kd1 := p.taps(0, od, in[0])
-				for oh := range out[1] {
-					kh0, kh1 := p.taps(1, oh, in[1])
-					for ow := range out[2] {
-						kw0, kw1 := p.taps(2, ow, in[2])
-						best, bi := float32(math.Inf(-1)), int32(-1)
-						for kd := kd0; kd < kd1; kd++ {
-							d := od*p.Stride[0] - p.Pad[0] + kd*p.Dilation[0]
-							for kh := kh0; kh < kh1; kh++ {
-								h := oh*p.Stride[1] - p.Pad[1] + kh*p.Dilation[1]
-								base := (d*in[1] + h) * in[2]
-								w := ow*p.Stride[2] - p.Pad[2] + kw0*p.Dilation[2]
-								for kw := kw0; kw < kw1; kw, w = kw+1, w+p.Dilation[2] {
-									if v := xc[base+w]; bi < 0 || v > best || v != v {
-										best, bi = v, int32(base+w)
-									}
-								}
-							}
-						}
-						yc[o], ic[o] = best, bi
-						o++
-					}
-				}
-			}
+			maxPoolChannel(y[c*sOut:(c+1)*sOut], idx[c*sOut:(c+1)*sOut], x[c*sIn:(c+1)*sIn], in, &ax)
 		}
 	})
 	return nil
+}
+
+// poolAxis lists, for every output position on one axis, the first input
+// coordinate inside the input and the number of such taps, dil apart.
+type poolAxis struct {
+	first, n []int
+	dil      int
+}
+
+// axis precomputes the in-range taps of every output position on axis a.
+func (p Pool) axis(a, out, in int) poolAxis {
+	ax := poolAxis{first: make([]int, out), n: make([]int, out), dil: p.Dilation[a]}
+	for o := range out {
+		k0, k1 := p.taps(a, o, in)
+		ax.first[o] = o*p.Stride[a] - p.Pad[a] + k0*p.Dilation[a]
+		ax.n[o] = k1 - k0
+	}
+	return ax
+}
+
+// maxPoolChannel pools one channel; windows are scanned in (d, h, w) order
+// so that ties keep the first maximum and NaN the last one, as in torch.
+// Channels without NaN take a loop whose update the compiler turns into
+// conditional moves.
+func maxPoolChannel(yc []float32, ic []int32, xc []float32, in [3]int, ax *[3]poolAxis) {
+	nan := hasNaN(xc)
+	ad, ah, aw := &ax[0], &ax[1], &ax[2]
+	o := 0
+	for od, d0 := range ad.first {
+		nd := ad.n[od]
+		for oh, h0 := range ah.first {
+			nh := ah.n[oh]
+			for ow, w0 := range aw.first {
+				nw := aw.n[ow]
+				best, bi := float32(math.Inf(-1)), int32(-1)
+				if nd > 0 && nh > 0 && nw > 0 {
+					bi = int32((d0*in[1]+h0)*in[2] + w0)
+					best = xc[bi]
+				}
+				for i := range nd {
+					for j := range nh {
+						base := ((d0+i*ad.dil)*in[1]+h0+j*ah.dil)*in[2] + w0
+						if nan {
+							best, bi = maxRowNaN(xc, base, nw, aw.dil, best, bi)
+						} else if nw == 3 && aw.dil == 1 {
+							best, bi = maxRow3(xc[base:base+3], base, best, bi)
+						} else {
+							best, bi = maxRow(xc, base, nw, aw.dil, best, bi)
+						}
+					}
+				}
+				yc[o], ic[o] = best, bi
+				o++
+			}
+		}
+	}
+}
+
+// maxRow folds n taps dil apart from xc[base] into the running maximum,
+// keeping the first of equal values; x must hold no NaN.
+func maxRow(xc []float32, base, n, dil int, best float32, bi int32) (float32, int32) {
+	for k := range n {
+		i := base + k*dil
+		v := xc[i]
+		if v > best {
+			best = v
+			bi = int32(i)
+		}
+	}
+	return best, bi
+}
+
+// maxRow3 is maxRow for three adjacent taps r, the common 3-wide window.
+func maxRow3(r []float32, base int, best float32, bi int32) (float32, int32) {
+	if v := r[0]; v > best {
+		best, bi = v, int32(base)
+	}
+	if v := r[1]; v > best {
+		best, bi = v, int32(base+1)
+	}
+	if v := r[2]; v > best {
+		best, bi = v, int32(base+2)
+	}
+	return best, bi
+}
+
+// hasNaN reports whether x holds a NaN (or, conservatively, an infinity:
+// v-v is NaN for both), with four independent sums to keep the loop short.
+func hasNaN(x []float32) bool {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		q := x[i : i+4 : i+4]
+		s0 += q[0] - q[0]
+		s1 += q[1] - q[1]
+		s2 += q[2] - q[2]
+		s3 += q[3] - q[3]
+	}
+	for _, v := range x[i:] {
+		s0 += v - v
+	}
+	s := s0 + s1 + s2 + s3
+	return s != s
+}
+
+// maxRowNaN is maxRow where a NaN wins and the last NaN is kept.
+func maxRowNaN(xc []float32, base, n, dil int, best float32, bi int32) (float32, int32) {
+	for k := range n {
+		i := base + k*dil
+		if v := xc[i]; v > best || v != v {
+			best, bi = v, int32(i)
+		}
+	}
+	return best, bi
 }
 
 // taps returns the range [k0, k1) of kernel taps on axis a whose input
