@@ -228,3 +228,73 @@ func TestReduce(t *testing.T) {
 		t.Fatal("axis 4 of a 4-d shape accepted")
 	}
 }
+
+// refMaxIndex is torch's argmax rule for one window, scanned in (d, h, w)
+// order: the first of equal maxima, the last NaN once a NaN is seen.
+func refMaxIndex(x []float32, in, o [3]int, p Pool) int32 {
+	p = p.norm()
+	best, bi := float32(math.Inf(-1)), int32(-1)
+	for kd := range p.Kernel[0] {
+		for kh := range p.Kernel[1] {
+			for kw := range p.Kernel[2] {
+				k, ix, ok := [3]int{kd, kh, kw}, [3]int{}, true
+				for a := range 3 {
+					ix[a] = o[a]*p.Stride[a] - p.Pad[a] + k[a]*p.Dilation[a]
+					ok = ok && ix[a] >= 0 && ix[a] < in[a]
+				}
+				if !ok {
+					continue
+				}
+				i := int32((ix[0]*in[1]+ix[1])*in[2] + ix[2])
+				if v := x[i]; bi < 0 || v > best || v != v {
+					best, bi = v, i
+				}
+			}
+		}
+	}
+	return bi
+}
+
+// TestMaxPoolTiesNaNInf checks the argmax on inputs with many ties,
+// NaNs and infinities (the NaN path and the fast path must both keep
+// torch's choice), for the 3-wide fast rows and dilated windows.
+func TestMaxPoolTiesNaNInf(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	in := [3]int{7, 6, 9}
+	for _, p := range []Pool{
+		{Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}},
+		{Kernel: [3]int{2, 3, 2}, Dilation: [3]int{2, 1, 2}, Stride: [3]int{1, 2, 1}},
+	} {
+		for _, special := range []float32{0, float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1))} {
+			const nc = 3
+			x := make([]float32, nc*vol(in))
+			for i := range x {
+				x[i] = float32(r.IntN(3)) // many ties
+				if special != 0 && r.IntN(4) == 0 && i >= vol(in) {
+					x[i] = special // channel 0 stays finite
+				}
+			}
+			out, _ := p.Out(in)
+			y, idx := make([]float32, nc*vol(out)), make([]int32, nc*vol(out))
+			if err := MaxPool3d(y, idx, x, nc, in, p); err != nil {
+				t.Fatal(err)
+			}
+			for c := range nc {
+				xc := x[c*vol(in) : (c+1)*vol(in)]
+				o := 0
+				for od := range out[0] {
+					for oh := range out[1] {
+						for ow := range out[2] {
+							want := refMaxIndex(xc, in, [3]int{od, oh, ow}, p)
+							got, v := idx[c*vol(out)+o], y[c*vol(out)+o]
+							if got != want || math.Float32bits(v) != math.Float32bits(xc[want]) {
+								t.Fatalf("%+v special %v channel %d out %d: index %d value %v, want %d %v", p, special, c, o, got, v, want, xc[want])
+							}
+							o++
+						}
+					}
+				}
+			}
+		}
+	}
+}
