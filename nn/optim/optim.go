@@ -193,16 +193,19 @@ func adamKernel(p, g, m, v []float32, c adamConst, step, sbc2, eps, wd, decay fl
 		})
 		return
 	}
-	for j := range p {
-		gj := g[j]
-		if decoupled {
-			p[j] *= decay
-		} else {
-			gj += wd * p[j]
+	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
+	if !decoupled {
+		decay = 1
+	}
+	for j, gj := range g {
+		pj := p[j] * decay
+		if !decoupled {
+			gj += wd * pj
 		}
-		m[j] = c.b1*m[j] + c.c1*gj
-		v[j] = c.b2*v[j] + c.c2*gj*gj
-		p[j] -= step * (m[j] / (float32(math.Sqrt(float64(v[j])))/sbc2 + eps))
+		mj := c.b1*m[j] + c.c1*gj
+		vj := c.b2*v[j] + c.c2*gj*gj
+		m[j], v[j] = mj, vj
+		p[j] = pj - step*(mj/(float32(math.Sqrt(float64(vj)))/sbc2+eps))
 	}
 }
 
