@@ -61,13 +61,17 @@ type Plan struct {
 	packT  []*gemm.PackedA // per group: W_gᵀ (k × ocg), built on first BackwardData
 	// packTOK says packT holds the current weights; its storage is reused.
 	packTOK bool
-	col     []float32
-	ep      gemm.Epilogue
-	dir     *direct // direct kernel, used at AVX-512
-	dwf     *dwFast // depthwise direct kernel, used at AVX-512
-	bwd     *Plan   // stride-1 data gradient as a direct convolution
-	bwdW    []float32
-	bwdOK   bool // bwd holds the current weights
+	// packedOK says packed holds the current weights. It is packed on the
+	// first GEMM forward after SetWeights, so layers whose forward runs the
+	// direct kernel never pay for a pack they do not read.
+	packedOK bool
+	col      []float32
+	ep       gemm.Epilogue
+	dir      *direct // direct kernel, used at AVX-512
+	dwf      *dwFast // depthwise direct kernel, used at AVX-512
+	bwd      *Plan   // stride-1 data gradient as a direct convolution
+	bwdW     []float32
+	bwdOK    bool // bwd holds the current weights
 
 	// per-call state read by the parallel loop bodies below
 	cx      []float32 // input (forward/weight) or gradient (data) of the current group
@@ -132,24 +136,21 @@ func (pl *Plan) Algorithm() string {
 func (pl *Plan) direct() bool { return pl.dir != nil && haveDirect() }
 
 // SetWeights installs the layer's weights (OutC, InC/Groups, k...) and packs
-// them for the GEMM kernels. Call it again after every change of the
-// weights (for example after an optimizer step): the plan reads only its
-// packed copy, except for depthwise layers, which keep a reference to w.
+// them for the direct kernel. Call it again after every change of the
+// weights (for example after an optimizer step). The plan keeps a reference
+// to w and packs it for the GEMM kernels when a pass first needs them, so
+// w must not change until the next SetWeights.
 func (pl *Plan) SetWeights(w []float32) error {
 	if err := checkLen("weights", len(w), pl.g.p.WeightLen()); err != nil {
 		return err
 	}
 	pl.w = w
 	pl.packTOK = false
+	pl.packedOK = false
 	pl.bwdOK = false
 	if pl.dir != nil {
 		pl.dir.pack(&pl.g, w)
 	}
-	if pl.algo == algoDepthwise {
-		return nil
-	}
-	g := &pl.g
-	pl.packed = repackGroups(pl.packed, g, false, w)
 	return nil
 }
 
@@ -213,6 +214,10 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 			if pl.direct() {
 				pl.dir.forward(pl, xg, y, yo, gi, ep)
 				continue
+			}
+			if !pl.packedOK {
+				pl.packed = repackGroups(pl.packed, g, false, pl.w)
+				pl.packedOK = true
 			}
 			if pl.algo == algoPointwise {
 				if ep.Residual != nil {
