@@ -35,6 +35,11 @@ func pairNames(path string) (hdr, img string, ok bool) {
 // (.nii, .nii.gz, any name) or a pair named by its .hdr or .img file
 // (optionally .gz). Compression is detected from the content.
 func ReadFile(path string, opts *ReadOptions) (*Image, error) {
+	return readFile(path, opts, nil)
+}
+
+// readFile is ReadFile, reusing the buffers of s (see read).
+func readFile(path string, opts *ReadOptions, s *scratch) (*Image, error) {
 	if hdrPath, imgPath, ok := pairNames(path); ok {
 		return readPairFiles(hdrPath, imgPath, opts)
 	}
@@ -43,7 +48,7 @@ func ReadFile(path string, opts *ReadOptions) (*Image, error) {
 		return nil, fmt.Errorf("nifti: %w", err)
 	}
 	defer f.Close()
-	img, err := Read(f, opts)
+	img, err := read(f, opts, s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -122,7 +127,14 @@ func writeFiles(opts *WriteOptions, img *Image, paths ...string) (err error) {
 // volume (4-D time series, vector fields) fail with ErrNot3D: use
 // ReadFile and Image.Volume to pick one.
 func Load(path string) (*volume.Volume, error) {
-	img, err := ReadFile(path, nil)
+	// The file and decompressed bytes are dead once the volume is
+	// converted: recycle them for the next Load.
+	s, _ := scratchPool.Get().(*scratch)
+	if s == nil {
+		s = &scratch{}
+	}
+	defer scratchPool.Put(s)
+	img, err := readFile(path, nil, s)
 	if err != nil {
 		return nil, err
 	}

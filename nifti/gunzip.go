@@ -54,10 +54,11 @@ func gzipMemberStart(b []byte) (int, error) {
 
 // gunzip decompresses all gzip members of in (trailing zero bytes are
 // ignored) into one buffer of at most limit bytes, checking each member's
-// CRC-32 and size. sizeHint is the expected output size. Output beyond
-// limit fails with ErrTooLarge; damaged or truncated input with an error
-// wrapping ErrTruncated or errCorrupt.
-func gunzip(in []byte, limit, sizeHint int) ([]byte, error) {
+// CRC-32 and size. sizeHint is the expected output size; the output may
+// reuse the memory of buf. Output beyond limit fails with ErrTooLarge;
+// damaged or truncated input with an error wrapping ErrTruncated or
+// errCorrupt.
+func gunzip(in []byte, limit, sizeHint int, buf []byte) ([]byte, error) {
 	var out []byte
 	for p := 0; p < len(in); {
 		if !isGzip(in[p:]) {
@@ -70,7 +71,11 @@ func gunzip(in []byte, limit, sizeHint int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		m, err := inflateMember(in, p+start, limit-len(out), max(0, sizeHint-len(out)))
+		var reuse []byte
+		if out == nil {
+			reuse = buf
+		}
+		m, err := inflateMember(in, p+start, limit-len(out), max(0, sizeHint-len(out)), reuse)
 		if err != nil {
 			return nil, err
 		}

@@ -68,9 +68,15 @@ type member struct {
 
 // inflateMember decodes the DEFLATE stream at in[p:] into a buffer of at
 // most limit bytes (capacity hint), in parallel when the input is large and
-// two CPUs are available, and checksums the output.
-func inflateMember(in []byte, p, limit, hint int) (member, error) {
-	a := inflater[byte]{in: in, ip: p, limit: limit, out: make([]byte, 0, min(limit, hint+64))}
+// two CPUs are available, and checksums the output. The output goes to
+// reuse when it is large enough (its capacity is cut to limit, which the
+// decoder enforces only when growing).
+func inflateMember(in []byte, p, limit, hint int, reuse []byte) (member, error) {
+	out := reuse[:0:min(cap(reuse), limit)]
+	if cap(out) < min(limit, hint+64) {
+		out = make([]byte, 0, min(limit, hint+64))
+	}
+	a := inflater[byte]{in: in, ip: p, limit: limit, out: out}
 	alone := func() (member, error) {
 		a.sync = nil
 		_, err := a.inflate()

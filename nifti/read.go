@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -72,13 +73,17 @@ func sizeOf(r io.Reader) int64 {
 }
 
 // readAll reads r to its end, failing with ErrTooLarge beyond limit bytes;
-// sizeHint is the expected size.
-func readAll(r io.Reader, limit, sizeHint int64) ([]byte, error) {
+// sizeHint is the expected size. It reads into reuse when that is large
+// enough.
+func readAll(r io.Reader, limit, sizeHint int64, reuse []byte) ([]byte, error) {
 	size := max(sizeHint, 511) + 1
 	if size > limit+1 {
 		return nil, fmt.Errorf("%w: %d bytes of input, limit %d (ReadOptions.MaxBytes)", ErrTooLarge, size-1, limit)
 	}
-	buf := make([]byte, 0, size)
+	buf := reuse[:0]
+	if int64(cap(buf)) < size {
+		buf = make([]byte, 0, size)
+	}
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > limit {
@@ -125,11 +130,12 @@ func gzipReader(b []byte) (io.Reader, error) {
 }
 
 // inflateExpect decompresses the gzip data in b, of which the first need
-// bytes are wanted. The fast in-memory decoder is tried first, bounded by
+// bytes are wanted, into the memory of buf if large enough. The fast
+// in-memory decoder is tried first, bounded by
 // need; a stream with more data than needed, or cut after the needed
 // bytes, is then read with a streaming decoder up to need bytes, as
 // nibabel does.
-func inflateExpect(b []byte, need int64, what string) ([]byte, error) {
+func inflateExpect(b []byte, need int64, what string, buf []byte) ([]byte, error) {
 	// The trailer's ISIZE (size mod 2^32 of the last member) sizes the
 	// buffer, so that a header declaring more than the stream holds cannot
 	// force a large allocation.
@@ -140,7 +146,7 @@ func inflateExpect(b []byte, need int64, what string) ([]byte, error) {
 	if len(b) >= 4 {
 		hint = min(need, int64(binary.LittleEndian.Uint32(b[len(b)-4:])))
 	}
-	raw, err := gunzip(b, int(need), int(hint))
+	raw, err := gunzip(b, int(need), int(hint), buf)
 	if err == nil && int64(len(raw)) < need {
 		return nil, fmt.Errorf("%w: %s has %d of %d bytes", ErrTruncated, what, len(raw), need)
 	}
@@ -215,6 +221,25 @@ func ReadHeader(r io.Reader) (*Header, error) {
 // records the latter). A header with the pair magic ("ni1"/"ni2") is an
 // error: use ReadPair.
 func Read(r io.Reader, opts *ReadOptions) (*Image, error) {
+	return read(r, opts, nil)
+}
+
+// scratch holds the two large buffers of reading a gzipped image, the
+// compressed file and the decompressed bytes, so that Load, which keeps
+// neither, can reuse them from one call to the next (sync.Pool) instead of
+// allocating and zeroing them each time.
+type scratch struct{ in, out []byte }
+
+var scratchPool sync.Pool
+
+// read is Read, reusing the buffers of s (nil: none) for a gzipped image
+// and keeping in s the larger of each old and new buffer. The image then
+// shares memory with s.
+func read(r io.Reader, opts *ReadOptions, s *scratch) (*Image, error) {
+	var in, out []byte
+	if s != nil {
+		in, out = s.in, s.out
+	}
 	size := sizeOf(r)
 	br, gz, err := peekGzip(r)
 	if err != nil {
@@ -243,9 +268,12 @@ func Read(r io.Reader, opts *ReadOptions) (*Image, error) {
 		}
 		return img, img.setData(data)
 	}
-	content, err := readAll(br, opts.maxBytes(), size)
+	content, err := readAll(br, opts.maxBytes(), size, in)
 	if err != nil {
 		return nil, err
+	}
+	if s != nil && cap(content) >= cap(in) {
+		s.in = content
 	}
 	zr, err := gzipReader(content)
 	if err != nil {
@@ -259,9 +287,12 @@ func Read(r io.Reader, opts *ReadOptions) (*Image, error) {
 		return nil, err
 	}
 	n, _ := h.DataBytes()
-	raw, err := inflateExpect(content, h.VoxOffset+n, "voxel data")
+	raw, err := inflateExpect(content, h.VoxOffset+n, "voxel data", out)
 	if err != nil {
 		return nil, err
+	}
+	if s != nil && cap(raw) > cap(out) {
+		s.out = raw // else raw is out with its capacity cut, or smaller
 	}
 	img, err := newImage(h, raw[h.headerSize():h.VoxOffset])
 	if err != nil {
@@ -299,12 +330,12 @@ func newImage(h *Header, ext []byte) (*Image, error) {
 // gzip-compressed.
 func ReadPair(hdr, data io.Reader, opts *ReadOptions) (*Image, error) {
 	limit := opts.maxBytes()
-	hb, err := readAll(hdr, min(limit, maxPairHeader), sizeOf(hdr))
+	hb, err := readAll(hdr, min(limit, maxPairHeader), sizeOf(hdr), nil)
 	if err != nil {
 		return nil, err
 	}
 	if isGzip(hb) {
-		if hb, err = gunzip(hb, int(min(limit, maxPairHeader)), 0); err != nil {
+		if hb, err = gunzip(hb, int(min(limit, maxPairHeader)), 0, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -323,11 +354,11 @@ func ReadPair(hdr, data io.Reader, opts *ReadOptions) (*Image, error) {
 	}
 	n, _ := h.DataBytes()
 	if gz {
-		content, err := readAll(br, limit, size)
+		content, err := readAll(br, limit, size, nil)
 		if err != nil {
 			return nil, err
 		}
-		raw, err := inflateExpect(content, h.VoxOffset+n, "image file")
+		raw, err := inflateExpect(content, h.VoxOffset+n, "image file", nil)
 		if err != nil {
 			return nil, err
 		}
