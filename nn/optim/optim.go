@@ -193,6 +193,12 @@ func adamKernel(p, g, m, v []float32, c adamConst, step, sbc2, eps, wd, decay fl
 		})
 		return
 	}
+	adamBody(p, g, m, v, c, step, sbc2, eps, wd, decay, decoupled)
+}
+
+// adamBody is one chunk of adamKernel, kept apart so that the parallel
+// closure captures nothing it modifies (which would move it to the heap).
+func adamBody(p, g, m, v []float32, c adamConst, step, sbc2, eps, wd, decay float32, decoupled bool) {
 	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
 	if !decoupled {
 		decay = 1
