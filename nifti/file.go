@@ -134,14 +134,20 @@ func Load(path string) (*volume.Volume, error) {
 		s = &scratch{}
 	}
 	defer scratchPool.Put(s)
+	s.voxels, s.pending = make(chan []float32, 1), false // buffered: the allocator never blocks
 	img, err := readFile(path, nil, s)
+	var data []float32
+	if err == nil && s.pending {
+		data = <-s.voxels
+	}
+	s.voxels, s.pending = nil, false
 	if err != nil {
 		return nil, err
 	}
 	if img.NumFrames() != 1 {
 		return nil, fmt.Errorf("%s: %w: shape %v has %d volumes; use ReadFile and Image.Volume(t)", path, ErrNot3D, img.Header.Shape(), img.NumFrames())
 	}
-	v, err := img.Volume(0)
+	v, err := img.volumeInto(0, data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

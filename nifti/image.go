@@ -105,6 +105,12 @@ func (img *Image) Float64() ([]float64, error) {
 // Volume returns 3-D volume t (0 <= t < NumFrames) as scaled float32 with
 // the image's best affine.
 func (img *Image) Volume(t int) (*volume.Volume, error) {
+	return img.volumeInto(t, nil)
+}
+
+// volumeInto is Volume, converting into data when it has the right length
+// (else into a new buffer).
+func (img *Image) volumeInto(t int, data []float32) (*volume.Volume, error) {
 	if err := img.scalarCheck(); err != nil {
 		return nil, err
 	}
@@ -116,7 +122,12 @@ func (img *Image) Volume(t int) (*volume.Volume, error) {
 		return nil, err
 	}
 	dims := img.SpatialDims()
-	v, err := volume.New(dims, aff)
+	var v *volume.Volume
+	if n, err := volume.NumVoxels(dims); err == nil && len(data) == n {
+		v, err = volume.FromData(dims, aff, data)
+	} else {
+		v, err = volume.New(dims, aff)
+	}
 	if err != nil {
 		return nil, err
 	}

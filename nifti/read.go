@@ -228,7 +228,15 @@ func Read(r io.Reader, opts *ReadOptions) (*Image, error) {
 // compressed file and the decompressed bytes, so that Load, which keeps
 // neither, can reuse them from one call to the next (sync.Pool) instead of
 // allocating and zeroing them each time.
-type scratch struct{ in, out []byte }
+type scratch struct {
+	in, out []byte
+	// voxels, when not nil, asks read to allocate the float32 voxels of a
+	// gzipped single-volume image while it decompresses (Go zeroes a new
+	// slice on one core; this overlaps it with the decoding) and receives
+	// them, or nil; pending says that read started that allocation.
+	voxels  chan []float32
+	pending bool
+}
 
 var scratchPool sync.Pool
 
@@ -287,6 +295,10 @@ func read(r io.Reader, opts *ReadOptions, s *scratch) (*Image, error) {
 		return nil, err
 	}
 	n, _ := h.DataBytes()
+	if s != nil && s.voxels != nil {
+		s.pending = true
+		go preallocate(s.voxels, h, n, content)
+	}
 	raw, err := inflateExpect(content, h.VoxOffset+n, "voxel data", out)
 	if err != nil {
 		return nil, err
@@ -299,6 +311,26 @@ func read(r io.Reader, opts *ReadOptions, s *scratch) (*Image, error) {
 		return nil, err
 	}
 	return img, img.setData(raw[h.VoxOffset : h.VoxOffset+n])
+}
+
+// maxPrealloc bounds the voxel count preallocate allocates before the data
+// are decoded (1 GiB of float32).
+const maxPrealloc = 1 << 28
+
+// preallocate sends a float32 buffer for the voxels of the single-volume
+// image of header h (n data bytes) to c, or nil when the image has several
+// volumes, is very large, or holds more bytes than the gzip trailer of
+// compressed says the stream has (a corrupt header must not make it
+// allocate more than the decoder could fill).
+func preallocate(c chan<- []float32, h *Header, n int64, compressed []byte) {
+	nvox, err := h.NumVoxels()
+	ok := err == nil && nvox <= maxPrealloc && n == nvox*int64(h.Datatype.Size()) &&
+		len(compressed) >= 4 && h.VoxOffset+n <= int64(binary.LittleEndian.Uint32(compressed[len(compressed)-4:]))
+	if !ok {
+		c <- nil
+		return
+	}
+	c <- make([]float32, nvox)
 }
 
 // checkSingle checks what a single-file (.nii) header must satisfy.

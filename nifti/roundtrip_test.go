@@ -1,6 +1,7 @@
 package nifti
 
 import (
+	"encoding/binary"
 	"math"
 	"path/filepath"
 	"testing"
@@ -122,5 +123,37 @@ func TestLoadReusesScratch(t *testing.T) {
 				t.Fatalf("%s: voxel %d = %v / %v, want %v", name, i, got.Data[i], direct.Data[i], want.Data[i])
 			}
 		}
+	}
+}
+
+// TestPreallocate checks that the voxel buffer allocated ahead of decoding
+// has the voxel count, and that none is allocated for a header that
+// declares more bytes than the gzip trailer's ISIZE or several volumes.
+func TestPreallocate(t *testing.T) {
+	h := Header{Version: 1, Datatype: DTInt16, VoxOffset: 352, Dim: [8]int64{3, 10, 20, 30, 1, 1, 1, 1}}
+	n, err := h.DataBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trailer := func(isize int64) []byte {
+		b := make([]byte, 8)
+		binary.LittleEndian.PutUint32(b[4:], uint32(isize))
+		return b
+	}
+	c := make(chan []float32, 1)
+	preallocate(c, &h, n, trailer(352+n))
+	if got := <-c; len(got) != 10*20*30 {
+		t.Errorf("preallocated %d voxels, want %d", len(got), 10*20*30)
+	}
+	preallocate(c, &h, n, trailer(352+n-1))
+	if got := <-c; got != nil {
+		t.Errorf("preallocated %d voxels beyond ISIZE", len(got))
+	}
+	h4 := h
+	h4.Dim = [8]int64{4, 10, 20, 30, 2, 1, 1, 1}
+	n4, _ := h4.DataBytes()
+	preallocate(c, &h4, n4/2, trailer(352+n4))
+	if got := <-c; got != nil {
+		t.Errorf("preallocated %d voxels for part of a 4-D image", len(got))
 	}
 }
