@@ -50,7 +50,9 @@ type direct struct {
 	g                   *geometry
 	cx, cdy             []float32
 	cq0, cn             int
+	cpk, cw             []float32 // pack: destination and group weights
 	fillFn, dyFn, colFn func(lo, hi int)
+	packFn              func(lo, hi int)
 }
 
 // useDirect reports whether the direct kernel applies to g: not for
@@ -78,6 +80,7 @@ var maxGridWaste = 2.0
 func newDirect(g *geometry) *direct {
 	d := &direct{phases: 1, g: g}
 	d.fillFn, d.dyFn, d.colFn = d.fillRange, d.dyRange, d.colRange
+	d.packFn = d.packRange
 	s := g.p.Stride
 	for i := range 3 {
 		d.pad[i] = (g.p.In[i] + 2*g.p.Pad[i] + s[i] - 1) / s[i]
@@ -127,16 +130,30 @@ func (d *direct) pack(g *geometry, w []float32) {
 		} else {
 			pk = make([]float32, n)
 		}
-		for oc := range g.ocg {
-			s, r := oc/dirMR, oc%dirMR
+		d.g, d.cpk, d.cw = g, pk, w[gi*g.ocg*g.icg*g.kvol:]
+		parallel.ForChunks(d.slivers, max(1, 1<<14/(dirMR*g.icg*g.kvol)), d.packFn)
+		d.cpk, d.cw = nil, nil
+		d.wpk = append(d.wpk, pk)
+	}
+}
+
+// packRange packs the output-channel slivers [lo, hi) of one group's
+// weights d.cw into d.cpk (see pack); slivers own disjoint parts of it.
+func (d *direct) packRange(lo, hi int) {
+	g, pk, wg := d.g, d.cpk, d.cw
+	for s := lo; s < hi; s++ {
+		for r := range min(dirMR, g.ocg-s*dirMR) {
+			oc := s*dirMR + r
 			for ic := range g.icg {
-				for t := range g.kvol {
-					j, tt := t/d.tb, t%d.tb
-					pk[(((j*d.slivers+s)*g.icg+ic)*d.tb+tt)*dirMR+r] = w[((gi*g.ocg+oc)*g.icg+ic)*g.kvol+t]
+				src := wg[(oc*g.icg+ic)*g.kvol:][:g.kvol]
+				for j := range g.kvol / d.tb {
+					dst := pk[((j*d.slivers+s)*g.icg+ic)*d.tb*dirMR+r:]
+					for tt, v := range src[j*d.tb : (j+1)*d.tb] {
+						dst[tt*dirMR] = v
+					}
 				}
 			}
 		}
-		d.wpk = append(d.wpk, pk)
 	}
 }
 
