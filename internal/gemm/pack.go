@@ -35,8 +35,12 @@ func packA(dst, a []float32, lda int, trans bool, alpha float32, i0, k0, mb, kb,
 			for p := range kb {
 				src := a[(k0+p)*lda+r0 : (k0+p)*lda+r0+mh]
 				d := sl[p*mr : p*mr+mr]
-				for i, v := range src {
-					d[i] = alpha * v
+				if alpha == 1 {
+					copy(d, src)
+				} else {
+					for i, v := range src {
+						d[i] = alpha * v
+					}
 				}
 				clear(d[mh:])
 			}
