@@ -89,16 +89,30 @@ func (g *Graph) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOp
 					}
 					for i := 0; i < n; i++ {
 						off := (i*c + ch) * s
-						for j, d := range gout[off : off+s] {
-							xh := (x.Data[off+j] - mu) * is
-							gx[off+j] = accumulate(gx[off+j], ga*(d-k1-xh*k2), freshX)
-						}
+						bnBackBody(gx[off:off+s], gout[off:off+s], x.Data[off:off+s], mu, is, ga, k1, k2, freshX)
 					}
 				}
 			})
 		})
 	}
 	return y
+}
+
+// bnBackBody sets (fresh) or adds to gx the data gradient of one
+// batch-norm plane: ga·(dy - k1 - x̂·k2) with x̂ = (x - mu)·is.
+func bnBackBody(gx, dy, x []float32, mu, is, ga, k1, k2 float32, fresh bool) {
+	gx, x = gx[:len(dy)], x[:len(dy)]
+	if fresh {
+		for j, d := range dy {
+			xh := (x[j] - mu) * is
+			gx[j] = ga * (d - k1 - xh*k2)
+		}
+		return
+	}
+	for j, d := range dy {
+		xh := (x[j] - mu) * is
+		gx[j] += ga * (d - k1 - xh*k2)
+	}
 }
 
 func accumulate(old, v float32, fresh bool) float32 {
