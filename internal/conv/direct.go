@@ -345,13 +345,15 @@ func (d *direct) dyRange(lo, hi int) {
 	qn := d.qTiles * dirNR
 	for oc := lo; oc < hi; oc++ {
 		row := d.dyp[oc*qn : (oc+1)*qn]
-		clear(row)
+		end := 0 // cells before end are written; only the gaps are cleared
 		for od := range g.out[0] {
 			for oh := range g.out[1] {
 				q, o := od*d.plane+oh*d.pad[2], (od*g.out[1]+oh)*g.out[2]
-				copy(row[q:q+g.out[2]], d.cdy[oc*g.outSp+o:])
+				clear(row[end:q])
+				end = q + copy(row[q:q+g.out[2]], d.cdy[oc*g.outSp+o:])
 			}
 		}
+		clear(row[end:])
 	}
 }
 
