@@ -136,18 +136,14 @@ func Load(path string) (*volume.Volume, error) {
 	defer scratchPool.Put(s)
 	s.voxels, s.pending = make(chan []float32, 1), false // buffered: the allocator never blocks
 	img, err := readFile(path, nil, s)
-	var data []float32
-	if err == nil && s.pending {
-		data = <-s.voxels
-	}
-	s.voxels, s.pending = nil, false
+	data, done := s.take(err)
 	if err != nil {
 		return nil, err
 	}
 	if img.NumFrames() != 1 {
 		return nil, fmt.Errorf("%s: %w: shape %v has %d volumes; use ReadFile and Image.Volume(t)", path, ErrNot3D, img.Header.Shape(), img.NumFrames())
 	}
-	v, err := img.volumeInto(0, data)
+	v, err := img.volumeInto(0, data, done)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

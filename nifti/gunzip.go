@@ -55,10 +55,11 @@ func gzipMemberStart(b []byte) (int, error) {
 // gunzip decompresses all gzip members of in (trailing zero bytes are
 // ignored) into one buffer of at most limit bytes, checking each member's
 // CRC-32 and size. sizeHint is the expected output size; the output may
-// reuse the memory of buf. Output beyond limit fails with ErrTooLarge;
-// damaged or truncated input with an error wrapping ErrTruncated or
-// errCorrupt.
-func gunzip(in []byte, limit, sizeHint int, buf []byte) ([]byte, error) {
+// reuse the memory of buf, and prefix (if not nil) may be called early with
+// a prefix of the output (see inflateMember). Output beyond limit fails
+// with ErrTooLarge; damaged or truncated input with an error wrapping
+// ErrTruncated or errCorrupt.
+func gunzip(in []byte, limit, sizeHint int, buf []byte, prefix func([]byte)) ([]byte, error) {
 	var out []byte
 	for p := 0; p < len(in); {
 		if !isGzip(in[p:]) {
@@ -72,10 +73,11 @@ func gunzip(in []byte, limit, sizeHint int, buf []byte) ([]byte, error) {
 			return nil, err
 		}
 		var reuse []byte
+		var pre func([]byte)
 		if out == nil {
-			reuse = buf
+			reuse, pre = buf, prefix
 		}
-		m, err := inflateMember(in, p+start, limit-len(out), max(0, sizeHint-len(out)), reuse)
+		m, err := inflateMember(in, p+start, limit-len(out), max(0, sizeHint-len(out)), reuse, pre)
 		if err != nil {
 			return nil, err
 		}

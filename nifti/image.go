@@ -105,12 +105,13 @@ func (img *Image) Float64() ([]float64, error) {
 // Volume returns 3-D volume t (0 <= t < NumFrames) as scaled float32 with
 // the image's best affine.
 func (img *Image) Volume(t int) (*volume.Volume, error) {
-	return img.volumeInto(t, nil)
+	return img.volumeInto(t, nil, 0)
 }
 
 // volumeInto is Volume, converting into data when it has the right length
-// (else into a new buffer).
-func (img *Image) volumeInto(t int, data []float32) (*volume.Volume, error) {
+// (else into a new buffer), of which the first done voxels already hold
+// their values.
+func (img *Image) volumeInto(t int, data []float32, done int) (*volume.Volume, error) {
 	if err := img.scalarCheck(); err != nil {
 		return nil, err
 	}
@@ -122,19 +123,20 @@ func (img *Image) volumeInto(t int, data []float32) (*volume.Volume, error) {
 		return nil, err
 	}
 	dims := img.SpatialDims()
-	var v *volume.Volume
-	if n, err := volume.NumVoxels(dims); err == nil && len(data) == n {
-		v, err = volume.FromData(dims, aff, data)
-	} else {
-		v, err = volume.New(dims, aff)
+	n, err := volume.NumVoxels(dims)
+	if err != nil {
+		return nil, err
 	}
+	if len(data) != n || done < 0 || done > n {
+		data, done = make([]float32, n), 0
+	}
+	v, err := volume.FromData(dims, aff, data)
 	if err != nil {
 		return nil, err
 	}
 	sz := img.Header.Datatype.Size()
-	n := len(v.Data)
 	s, i := img.Header.SlopeInter()
-	convert(v.Data, img.Data[t*n*sz:(t+1)*n*sz], img.Header.Datatype, s, i)
+	convert(v.Data[done:], img.Data[(t*n+done)*sz:(t+1)*n*sz], img.Header.Datatype, s, i)
 	return v, nil
 }
 

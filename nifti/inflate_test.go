@@ -41,7 +41,7 @@ func TestGunzipFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := gunzip(b, 1<<30, 0, nil)
+		got, err := gunzip(b, 1<<30, 0, nil, nil)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s: %d bytes, err %v; want %d bytes", n, len(got), err, len(want))
 		}
@@ -66,13 +66,13 @@ func TestGunzipLevels(t *testing.T) {
 	for name, data := range inputs {
 		for level := -2; level <= 9; level++ {
 			z := gzipBytes(t, data, level)
-			got, err := gunzip(z, len(data)+1, len(data), nil)
+			got, err := gunzip(z, len(data)+1, len(data), nil, nil)
 			if err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("%s level %d: err %v, %d bytes, want %d", name, level, err, len(got), len(data))
 			}
 		}
 		two := append(gzipBytes(t, data, 1), gzipBytes(t, data[:len(data)/2], 6)...)
-		got, err := gunzip(append(two, 0, 0, 0), 1<<30, 0, nil)
+		got, err := gunzip(append(two, 0, 0, 0), 1<<30, 0, nil, nil)
 		if err != nil || !bytes.Equal(got, append(append([]byte(nil), data...), data[:len(data)/2]...)) {
 			t.Fatalf("%s: multi-member: %v", name, err)
 		}
@@ -94,17 +94,17 @@ func gzipBytes(t testing.TB, data []byte, level int) []byte {
 func TestGunzipErrors(t *testing.T) {
 	data := phantomInt16(40, 30, 20).Data
 	z := gzipBytes(t, data, 6)
-	if _, err := gunzip(z, len(data)-1, 0, nil); !errors.Is(err, ErrTooLarge) {
+	if _, err := gunzip(z, len(data)-1, 0, nil, nil); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("limit: %v", err)
 	}
 	for _, cut := range []int{5, 20, len(z) / 2, len(z) - 9, len(z) - 1} {
-		if _, err := gunzip(z[:cut], 1<<30, 0, nil); err == nil {
+		if _, err := gunzip(z[:cut], 1<<30, 0, nil, nil); err == nil {
 			t.Errorf("truncated at %d: no error", cut)
 		}
 	}
 	bad := append([]byte(nil), z...)
 	bad[len(bad)-6] ^= 1 // CRC
-	if _, err := gunzip(bad, 1<<30, 0, nil); err == nil {
+	if _, err := gunzip(bad, 1<<30, 0, nil, nil); err == nil {
 		t.Error("bad CRC accepted")
 	}
 }
@@ -116,7 +116,7 @@ func FuzzGunzip(f *testing.F) {
 	f.Add(gzipBytes(f, phantomInt16(20, 10, 8).Data, 1))
 	f.Add(gzipBytes(f, phantomInt16(20, 10, 8).Data, -2))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := gunzip(b, 1<<20, 0, nil)
+		got, err := gunzip(b, 1<<20, 0, nil, nil)
 		want, werr := gunzipRef(b)
 		if werr == nil && len(want) <= 1<<20 && err == nil && !bytes.Equal(got, want) {
 			t.Fatalf("output differs from klauspost (%d vs %d bytes)", len(got), len(want))
@@ -138,7 +138,7 @@ func benchGunzip(b *testing.B, path string, ref bool) {
 		if ref {
 			_, err = gunzipRef(z)
 		} else {
-			_, err = gunzip(z, 1<<30, len(want), nil)
+			_, err = gunzip(z, 1<<30, len(want), nil, nil)
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -180,7 +180,7 @@ func TestParallelInflate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := inflateMember(z, start, len(want), len(want), nil)
+		m, err := inflateMember(z, start, len(want), len(want), nil, nil)
 		if err != nil || !bytes.Equal(m.out, want) || m.crc != crc32.ChecksumIEEE(want) {
 			t.Fatalf("input %d: %v, equal %v, crc %08x", i, err, bytes.Equal(m.out, want), m.crc)
 		}
@@ -252,7 +252,7 @@ func TestParallelInflateCorrupt(t *testing.T) {
 		bad := append([]byte(nil), z...)
 		p := 20 + rng.IntN(len(bad)-30)
 		bad[p] ^= 1 << rng.IntN(8)
-		got, err := gunzip(bad, 1<<26, 1<<23, nil)
+		got, err := gunzip(bad, 1<<26, 1<<23, nil, nil)
 		want, werr := gunzipRef(bad)
 		if err == nil && (werr != nil || !bytes.Equal(got, want)) {
 			t.Fatalf("flip at %d: accepted, reference error %v", p, werr)

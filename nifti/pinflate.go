@@ -70,8 +70,11 @@ type member struct {
 // most limit bytes (capacity hint), in parallel when the input is large and
 // two CPUs are available, and checksums the output. The output goes to
 // reuse when it is large enough (its capacity is cut to limit, which the
-// decoder enforces only when growing).
-func inflateMember(in []byte, p, limit, hint int, reuse []byte) (member, error) {
+// decoder enforces only when growing). When the main decoder of the
+// two-way path has its part, prefix (if not nil) is called with it, while
+// the other part is still being decoded: those first bytes are final
+// whatever happens next (or the stream is corrupt).
+func inflateMember(in []byte, p, limit, hint int, reuse []byte, prefix func([]byte)) (member, error) {
 	out := reuse[:0:min(cap(reuse), limit)]
 	if cap(out) < min(limit, hint+64) {
 		out = make([]byte, 0, min(limit, hint+64))
@@ -111,6 +114,9 @@ func inflateMember(in []byte, p, limit, hint int, reuse []byte) (member, error) 
 		return member{out: a.out, end: a.alignedPos(), crc: crc32.ChecksumIEEE(a.out)}, nil
 	}
 	crcA := crc32.ChecksumIEEE(a.out) // while the speculative decoder finishes
+	if prefix != nil {
+		prefix(a.out)
+	}
 	wg.Wait()
 	if b != nil {
 		defer symbolPool.Put(b.out[:0])

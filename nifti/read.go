@@ -135,7 +135,7 @@ func gzipReader(b []byte) (io.Reader, error) {
 // need; a stream with more data than needed, or cut after the needed
 // bytes, is then read with a streaming decoder up to need bytes, as
 // nibabel does.
-func inflateExpect(b []byte, need int64, what string, buf []byte) ([]byte, error) {
+func inflateExpect(b []byte, need int64, what string, buf []byte, prefix func([]byte)) ([]byte, error) {
 	// The trailer's ISIZE (size mod 2^32 of the last member) sizes the
 	// buffer, so that a header declaring more than the stream holds cannot
 	// force a large allocation.
@@ -146,7 +146,7 @@ func inflateExpect(b []byte, need int64, what string, buf []byte) ([]byte, error
 	if len(b) >= 4 {
 		hint = min(need, int64(binary.LittleEndian.Uint32(b[len(b)-4:])))
 	}
-	raw, err := gunzip(b, int(need), int(hint), buf)
+	raw, err := gunzip(b, int(need), int(hint), buf, prefix)
 	if err == nil && int64(len(raw)) < need {
 		return nil, fmt.Errorf("%w: %s has %d of %d bytes", ErrTruncated, what, len(raw), need)
 	}
@@ -236,6 +236,41 @@ type scratch struct {
 	// them, or nil; pending says that read started that allocation.
 	voxels  chan []float32
 	pending bool
+	// data is the buffer received from voxels (received: already), of
+	// which the first done voxels were converted early by convertPrefix.
+	data     []float32
+	received bool
+	done     int
+}
+
+// convertPrefix receives the preallocated voxels and converts those whose
+// bytes are in prefix (the first decompressed bytes of the file with
+// header h), while the rest is still being decompressed. Big-endian and
+// non-scalar images are left to the usual path.
+func (s *scratch) convertPrefix(h *Header, prefix []byte) {
+	s.data, s.received = <-s.voxels, true
+	if s.data == nil || h.byteOrder() == binary.BigEndian || !h.Datatype.Scalar() {
+		return
+	}
+	sz := int64(h.Datatype.Size())
+	k := min((int64(len(prefix))-h.VoxOffset)/sz, int64(len(s.data)))
+	if k <= 0 {
+		return
+	}
+	slope, inter := h.SlopeInter()
+	convert(s.data[:k], prefix[h.VoxOffset:h.VoxOffset+k*sz], h.Datatype, slope, inter)
+	s.done = int(k)
+}
+
+// take returns the voxel buffer of the last read (waiting for its
+// allocation) and how many voxels are already converted, and resets s.
+func (s *scratch) take(readErr error) (data []float32, done int) {
+	if readErr == nil && s.pending && !s.received {
+		s.data = <-s.voxels
+	}
+	data, done = s.data, s.done
+	s.voxels, s.pending, s.data, s.received, s.done = nil, false, nil, false, 0
+	return data, done
 }
 
 var scratchPool sync.Pool
@@ -295,11 +330,13 @@ func read(r io.Reader, opts *ReadOptions, s *scratch) (*Image, error) {
 		return nil, err
 	}
 	n, _ := h.DataBytes()
+	var prefix func([]byte)
 	if s != nil && s.voxels != nil {
 		s.pending = true
 		go preallocate(s.voxels, h, n, content)
+		prefix = func(b []byte) { s.convertPrefix(h, b) }
 	}
-	raw, err := inflateExpect(content, h.VoxOffset+n, "voxel data", out)
+	raw, err := inflateExpect(content, h.VoxOffset+n, "voxel data", out, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +404,7 @@ func ReadPair(hdr, data io.Reader, opts *ReadOptions) (*Image, error) {
 		return nil, err
 	}
 	if isGzip(hb) {
-		if hb, err = gunzip(hb, int(min(limit, maxPairHeader)), 0, nil); err != nil {
+		if hb, err = gunzip(hb, int(min(limit, maxPairHeader)), 0, nil, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -390,7 +427,7 @@ func ReadPair(hdr, data io.Reader, opts *ReadOptions) (*Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		raw, err := inflateExpect(content, h.VoxOffset+n, "image file", nil)
+		raw, err := inflateExpect(content, h.VoxOffset+n, "image file", nil, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -157,3 +157,53 @@ func TestPreallocate(t *testing.T) {
 		t.Errorf("preallocated %d voxels for part of a 4-D image", len(got))
 	}
 }
+
+// TestLoadEarlyConversion reads an image large enough for the two-way
+// decoder, big enough that the voxels before the hand-off are converted
+// while the rest decompresses, and checks the result bit for bit against
+// the plain path (scaled int16, so slope and intercept apply to both parts).
+func TestLoadEarlyConversion(t *testing.T) {
+	img := phantomInt16(8, 8, 8)
+	img.Header.Dim = [8]int64{3, 160, 160, 100, 1, 1, 1, 1}
+	img.Header.SclSlope, img.Header.SclInter = 0.5, -3
+	img.Data = make([]byte, 2*160*160*100)
+	seed := uint32(7)
+	for i := 0; i < len(img.Data); i += 2 { // 6 bits of noise: Huffman blocks
+		seed = seed*1664525 + 1013904223
+		img.Data[i], img.Data[i+1] = byte(i>>12)+byte(seed>>26), byte(i>>20)
+	}
+	path := filepath.Join(t.TempDir(), "noise.nii.gz")
+	if err := WriteFile(path, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := ReadFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ref.Volume(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scratch{voxels: make(chan []float32, 1)}
+	got, err := readFile(path, nil, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, done := s.take(nil)
+	if done <= 0 || done >= len(want.Data) {
+		t.Fatalf("%d of %d voxels converted early, want a proper part", done, len(want.Data))
+	}
+	v, err := got.volumeInto(0, data, done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want.Data {
+		if math.Float32bits(v.Data[i]) != math.Float32bits(want.Data[i]) || math.Float32bits(loaded.Data[i]) != math.Float32bits(want.Data[i]) {
+			t.Fatalf("voxel %d = %v / %v, want %v", i, v.Data[i], loaded.Data[i], want.Data[i])
+		}
+	}
+}
