@@ -293,6 +293,10 @@ func (d *direct) scatter(g *geometry, ep *Epilogue, y []float32, gi, s int, tmp 
 		}
 		base := d.curYo + oc*g.outSp
 		row := tmp[r*dirNR : (r+1)*dirNR]
+		if ep.Residual == nil && ep.Act == gemm.None {
+			scatterPlain(y[base:], row, idx, b)
+			continue
+		}
 		for j, o := range idx {
 			if o < 0 {
 				continue
@@ -308,6 +312,18 @@ func (d *direct) scatter(g *geometry, ep *Epilogue, y []float32, gi, s int, tmp 
 				v = gemm.Gelu(v)
 			}
 			y[base+o] = v
+		}
+	}
+}
+
+// scatterPlain stores row[j] + b at y[idx[j]] for the tile's valid
+// positions: scatter without residual or activation, the common case of
+// a convolution followed by batch norm.
+func scatterPlain(y, row []float32, idx *[dirNR]int, b float32) {
+	row = row[:dirNR]
+	for j, o := range idx {
+		if o >= 0 {
+			y[o] = row[j] + b
 		}
 	}
 }
