@@ -605,6 +605,7 @@ func (g *Graph) Dropout(x *Tensor, p float64) *Tensor {
 
 func reluBody(j *pjob, lo, hi int) {
 	dst, x := j.s[0][lo:hi], j.s[1][lo:hi]
+	dst = dst[:len(x)]
 	for i, v := range x {
 		dst[i] = max(v, 0)
 	}
@@ -615,15 +616,22 @@ func reluBody(j *pjob, lo, hi int) {
 // any non-zero bit pattern.
 func reluBackBody(j *pjob, lo, hi int) {
 	dx, y, dy := j.s[0][lo:hi], j.s[1][lo:hi], j.s[2][lo:hi]
-	for i, yv := range y {
-		b := math.Float32bits(yv)
-		mask := -((b | -b) >> 31)
-		v := math.Float32frombits(math.Float32bits(dy[i]) & mask)
-		if !j.b {
-			v += dx[i]
+	dx, dy = dx[:len(y)], dy[:len(y)]
+	if j.b {
+		for i, yv := range y {
+			dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & reluMask(yv))
 		}
-		dx[i] = v
+		return
 	}
+	for i, yv := range y {
+		dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & reluMask(yv))
+	}
+}
+
+// reluMask is all ones for any non-zero bit pattern of y, zero for +0.
+func reluMask(y float32) uint32 {
+	b := math.Float32bits(y)
+	return -((b | -b) >> 31)
 }
 
 func binaryBody(j *pjob, lo, hi int) {
