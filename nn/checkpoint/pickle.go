@@ -539,18 +539,9 @@ func (u *unpickler) line() (string, error) {
 }
 
 func (u *unpickler) appends(op byte) error {
-	var items []any
-	if op == 'a' {
-		v, err := u.pop()
-		if err != nil {
-			return err
-		}
-		items = []any{v}
-	} else {
-		var err error
-		if items, err = u.popMark(); err != nil {
-			return err
-		}
+	items, err := u.popItems(op == 'a', 1)
+	if err != nil {
+		return err
 	}
 	t, err := u.top()
 	if err != nil {
@@ -565,19 +556,9 @@ func (u *unpickler) appends(op byte) error {
 }
 
 func (u *unpickler) setItems(op byte) error {
-	var items []any
-	if op == 's' {
-		v, err1 := u.pop()
-		k, err2 := u.pop()
-		if err := errors.Join(err1, err2); err != nil {
-			return err
-		}
-		items = []any{k, v}
-	} else {
-		var err error
-		if items, err = u.popMark(); err != nil {
-			return err
-		}
+	items, err := u.popItems(op == 's', 2)
+	if err != nil {
+		return err
 	}
 	t, err := u.top()
 	if err != nil {
@@ -588,6 +569,24 @@ func (u *unpickler) setItems(op byte) error {
 		return u.errf(op, "SETITEM on %s, want a dict", typeName(t))
 	}
 	return setPairs(d, items)
+}
+
+// popItems pops the operands of APPEND/SETITEM (single: the last n stack
+// values, in stack order) or of APPENDS/SETITEMS (everything above the
+// mark).
+func (u *unpickler) popItems(single bool, n int) ([]any, error) {
+	if !single {
+		return u.popMark()
+	}
+	items := make([]any, n)
+	for i := n - 1; i >= 0; i-- {
+		v, err := u.pop()
+		if err != nil {
+			return nil, err
+		}
+		items[i] = v
+	}
+	return items, nil
 }
 
 func setPairs(d *pyDict, items []any) error {
