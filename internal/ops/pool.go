@@ -90,15 +90,15 @@ func MaxPool3d(y []float32, idx []int32, x []float32, nc int, in [3]int, p Pool)
 	if len(idx) != len(y) {
 		return fmt.Errorf("ops: max pool: %d indices for %d outputs", len(idx), len(y))
 	}
-	p = p.norm()
-	var ax [3]poolAxis
-	for a := range 3 {
-		ax[a] = p.axis(a, out[a], in[a])
-	}
+	pl := planFor(in, out, p.norm())
+	vec := pl.vec != nil && vecPool()
 	sIn, sOut := vol(in), vol(out)
 	parallel.ForChunks(nc, 1, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
-			maxPoolChannel(y[c*sOut:(c+1)*sOut], idx[c*sOut:(c+1)*sOut], x[c*sIn:(c+1)*sIn], in, &ax)
+			yc, ic, xc := y[c*sOut:(c+1)*sOut], idx[c*sOut:(c+1)*sOut], x[c*sIn:(c+1)*sIn]
+			if !vec || !pl.vec.run(yc, ic, xc) {
+				maxPoolChannel(yc, ic, xc, in, &pl.ax)
+			}
 		}
 	})
 	return nil

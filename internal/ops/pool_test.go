@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/metasurv/metasurv/internal/cpu"
 )
 
 // refPool pools every channel of x (nc, in) in float64 by scanning the
@@ -294,6 +296,120 @@ func TestMaxPoolTiesNaNInf(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// randPool draws a window that fits input in: kernel 1–4, stride 1–3,
+// padding up to half the kernel, dilation 1–2, ceil mode or not.
+func randPool(r *rand.Rand, in [3]int) (Pool, [3]int, bool) {
+	var p Pool
+	for a := range 3 {
+		p.Kernel[a] = 1 + r.IntN(4)
+		p.Stride[a] = 1 + r.IntN(3)
+		p.Pad[a] = r.IntN(p.Kernel[a]/2 + 1)
+		p.Dilation[a] = 1 + r.IntN(2)
+	}
+	p.CeilMode = r.IntN(2) == 0
+	out, err := p.Out(in)
+	return p, out, err == nil
+}
+
+// randPoolInput fills nc channels with few distinct values (many ties),
+// signed zeros, and in some channels NaN, ±Inf or nothing but -Inf.
+func randPoolInput(r *rand.Rand, nc, n int) []float32 {
+	x := make([]float32, nc*n)
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 0}
+	for c := range nc {
+		xc := x[c*n : (c+1)*n]
+		kind := r.IntN(5) // 0, 1: finite; 2: specials; 3: -Inf only; 4: NaN heavy
+		for i := range xc {
+			xc[i] = float32(r.IntN(4)) - 1.5
+			switch {
+			case kind == 2 && r.IntN(6) == 0:
+				xc[i] = specials[r.IntN(len(specials))]
+			case kind == 3:
+				xc[i] = float32(math.Inf(-1))
+			case kind == 4 && r.IntN(3) == 0:
+				xc[i] = float32(math.NaN())
+			}
+		}
+	}
+	return x
+}
+
+// TestMaxPoolLevelsBitIdentical runs random windows (ragged widths, padding,
+// strides 1–3, kernels 1–4, dilation, ceil mode) over inputs with ties,
+// signed zeros, NaN and infinities at every cpu level, and requires values
+// (bit for bit), indices and the backward pass to equal the portable path.
+func TestMaxPoolLevelsBitIdentical(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for trial := 0; trial < 300; trial++ {
+		in := [3]int{1 + r.IntN(6), 1 + r.IntN(7), 1 + r.IntN(45)}
+		p, out, ok := randPool(r, in)
+		if !ok {
+			continue
+		}
+		nc := 1 + r.IntN(4)
+		x := randPoolInput(r, nc, vol(in))
+		dy := randN(r, nc*vol(out), 1)
+		run := func(l cpu.Level) ([]float32, []int32, []float32) {
+			defer cpu.SetLevel(l)()
+			y, idx, dx := make([]float32, nc*vol(out)), make([]int32, nc*vol(out)), make([]float32, len(x))
+			if err := MaxPool3d(y, idx, x, nc, in, p); err != nil {
+				t.Fatal(err)
+			}
+			if err := MaxPool3dBackward(dx, dy, idx, nc, in, p); err != nil {
+				t.Fatal(err)
+			}
+			return y, idx, dx
+		}
+		wy, widx, wdx := run(cpu.Portable)
+		for _, l := range cpu.Levels()[1:] {
+			y, idx, dx := run(l)
+			for i := range wy {
+				if math.Float32bits(y[i]) != math.Float32bits(wy[i]) || idx[i] != widx[i] {
+					t.Fatalf("%v, in %v, %+v: output %d = %v at %d, portable %v at %d", l, in, p, i, y[i], idx[i], wy[i], widx[i])
+				}
+			}
+			for i := range wdx {
+				if math.Float32bits(dx[i]) != math.Float32bits(wdx[i]) {
+					t.Fatalf("%v, in %v, %+v: dx[%d] = %v, portable %v", l, in, p, i, dx[i], wdx[i])
+				}
+			}
+		}
+	}
+}
+
+// TestMaxPoolVectorKernelRuns makes sure the comparison above exercises the
+// vector kernel: on finite data it must accept every stride ≤ 2 window.
+func TestMaxPoolVectorKernelRuns(t *testing.T) {
+	if !vecPool() {
+		t.Skip("no vector pooling kernel at this level")
+	}
+	r := rand.New(rand.NewPCG(25, 26))
+	in := [3]int{5, 6, 37}
+	for _, p := range []Pool{
+		{Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}},
+		{Kernel: [3]int{2, 2, 4}, Stride: [3]int{1, 1, 1}, Pad: [3]int{0, 1, 2}, Dilation: [3]int{1, 1, 2}},
+	} {
+		p = p.norm()
+		out, _ := p.Out(in)
+		pl := planFor(in, out, p)
+		if pl.vec == nil {
+			t.Fatalf("%+v: no vector plan", p)
+		}
+		x := randN(r, vol(in), 1)
+		y, idx := make([]float32, vol(out)), make([]int32, vol(out))
+		if !pl.vec.run(y, idx, x) {
+			t.Fatalf("%+v: vector kernel refused finite data", p)
+		}
+		wy, widx := make([]float32, vol(out)), make([]int32, vol(out))
+		maxPoolChannel(wy, widx, x, in, &pl.ax)
+		for i := range wy {
+			if y[i] != wy[i] || idx[i] != widx[i] {
+				t.Fatalf("%+v: output %d = %v at %d, want %v at %d", p, i, y[i], idx[i], wy[i], widx[i])
 			}
 		}
 	}

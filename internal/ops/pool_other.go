@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package ops
+
+// vecPool reports whether the AVX-512 pooling kernels may run: never here.
+func vecPool() bool { return false }
+
+func (pl *maxPlan) run(y []float32, idx []int32, x []float32) bool { return false }
