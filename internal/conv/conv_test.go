@@ -358,7 +358,8 @@ func TestAlgorithmChoice(t *testing.T) {
 		p    Params
 		want string
 	}{
-		{Params{N: 1, InC: 64, OutC: 64, In: [3]int{24, 24, 24}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "direct-avx512"},
+		{Params{N: 1, InC: 64, OutC: 64, In: [3]int{24, 24, 24}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "winograd-f2x3"},
+		{Params{N: 1, InC: 64, OutC: 64, In: [3]int{24, 24, 24}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}, Dilation: [3]int{2, 2, 2}}, "direct-avx512"},
 		{Params{N: 1, InC: 4, OutC: 5, In: [3]int{7, 6, 5}, Kernel: [3]int{1, 1, 1}}, "pointwise-gemm"},
 		{Params{N: 1, InC: 4, OutC: 4, In: [3]int{7, 6, 5}, Kernel: [3]int{3, 3, 3}, Groups: 4}, "depthwise-avx512"},
 		{Params{N: 1, InC: 4, OutC: 64, In: [3]int{96, 96, 96}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, "direct-avx512"},
@@ -370,7 +371,7 @@ func TestAlgorithmChoice(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := c.want
-		if want == "direct-avx512" && !haveDirect() {
+		if (want == "direct-avx512" || want == "winograd-f2x3") && !haveDirect() {
 			want = "im2col-gemm"
 		}
 		if want == "depthwise-avx512" && !haveDirect() {

@@ -69,6 +69,7 @@ type Plan struct {
 	ep       gemm.Epilogue
 	dir      *direct // direct kernel, used at AVX-512
 	dwf      *dwFast // depthwise direct kernel, used at AVX-512
+	wg       *wino   // Winograd F(2,3) for stride-1 3×3×3 layers
 	bwd      *Plan   // stride-1 data gradient as a direct convolution
 	bwdW     []float32
 	bwdOK    bool // bwd holds the current weights
@@ -111,6 +112,9 @@ func NewPlan(p Params) (*Plan, error) {
 	if pl.algo == algoDepthwise {
 		pl.dwf = newDWFast(&pl.g)
 	}
+	if pl.algo == algoIm2col && winoEligible(&pl.g) {
+		pl.wg = newWino(&pl.g)
+	}
 	pl.rowFn = pl.im2colRows
 	pl.col2Fn = pl.col2imChannels
 	pl.dwFn = pl.depthwiseChannels
@@ -123,6 +127,9 @@ func (pl *Plan) Params() Params { return pl.g.p }
 
 // Algorithm names the method chosen, for logs and benchmarks.
 func (pl *Plan) Algorithm() string {
+	if pl.winograd() != nil {
+		return "winograd-f2x3"
+	}
 	if pl.direct() {
 		return "direct-avx512"
 	}
@@ -130,6 +137,15 @@ func (pl *Plan) Algorithm() string {
 		return "depthwise-avx512"
 	}
 	return pl.algo.String()
+}
+
+// winograd returns the Winograd state when it runs at the current level
+// (its transforms are AVX-512 assembly), or nil.
+func (pl *Plan) winograd() *wino {
+	if pl.wg == nil || !haveDirect() {
+		return nil
+	}
+	return pl.wg
 }
 
 // direct reports whether the stride-1 direct kernel runs at the current level.
@@ -148,6 +164,9 @@ func (pl *Plan) SetWeights(w []float32) error {
 	pl.packTOK = false
 	pl.packedOK = false
 	pl.bwdOK = false
+	if pl.wg != nil {
+		pl.wg.setWeights(w)
+	}
 	if pl.dir != nil {
 		pl.dir.pack(&pl.g, w)
 	}
@@ -201,6 +220,10 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 		}
 		pl.depthwise(y, x, false)
 		finishEpilogue(y, ep, g.p.N, g.p.OutC, g.outSp)
+		return nil
+	}
+	if wg := pl.winograd(); wg != nil {
+		wg.forward(x, y, ep)
 		return nil
 	}
 	for n := range g.p.N {
@@ -320,7 +343,7 @@ func (pl *Plan) BackwardData(dx, dy []float32) error {
 		pl.depthwise(dy, dx, true)
 		return nil
 	}
-	if pl.direct() {
+	if pl.direct() || pl.winograd() != nil {
 		if ok, err := pl.backwardDataDirect(dx, dy); ok || err != nil {
 			return err
 		}

@@ -1,0 +1,659 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Winograd F(2,3) transforms, 16 tiles of one tile row at a time (lanes =
+// tiles along W). See winograd.go for the layouts.
+
+DATA winoEven<>+0(SB)/4, $0
+DATA winoEven<>+4(SB)/4, $2
+DATA winoEven<>+8(SB)/4, $4
+DATA winoEven<>+12(SB)/4, $6
+DATA winoEven<>+16(SB)/4, $8
+DATA winoEven<>+20(SB)/4, $10
+DATA winoEven<>+24(SB)/4, $12
+DATA winoEven<>+28(SB)/4, $14
+DATA winoEven<>+32(SB)/4, $16
+DATA winoEven<>+36(SB)/4, $18
+DATA winoEven<>+40(SB)/4, $20
+DATA winoEven<>+44(SB)/4, $22
+DATA winoEven<>+48(SB)/4, $24
+DATA winoEven<>+52(SB)/4, $26
+DATA winoEven<>+56(SB)/4, $28
+DATA winoEven<>+60(SB)/4, $30
+GLOBL winoEven<>(SB), RODATA|NOPTR, $64
+
+DATA winoOdd<>+0(SB)/4, $1
+DATA winoOdd<>+4(SB)/4, $3
+DATA winoOdd<>+8(SB)/4, $5
+DATA winoOdd<>+12(SB)/4, $7
+DATA winoOdd<>+16(SB)/4, $9
+DATA winoOdd<>+20(SB)/4, $11
+DATA winoOdd<>+24(SB)/4, $13
+DATA winoOdd<>+28(SB)/4, $15
+DATA winoOdd<>+32(SB)/4, $17
+DATA winoOdd<>+36(SB)/4, $19
+DATA winoOdd<>+40(SB)/4, $21
+DATA winoOdd<>+44(SB)/4, $23
+DATA winoOdd<>+48(SB)/4, $25
+DATA winoOdd<>+52(SB)/4, $27
+DATA winoOdd<>+56(SB)/4, $29
+DATA winoOdd<>+60(SB)/4, $31
+GLOBL winoOdd<>(SB), RODATA|NOPTR, $64
+
+DATA winoZipLo<>+0(SB)/4, $0
+DATA winoZipLo<>+4(SB)/4, $16
+DATA winoZipLo<>+8(SB)/4, $1
+DATA winoZipLo<>+12(SB)/4, $17
+DATA winoZipLo<>+16(SB)/4, $2
+DATA winoZipLo<>+20(SB)/4, $18
+DATA winoZipLo<>+24(SB)/4, $3
+DATA winoZipLo<>+28(SB)/4, $19
+DATA winoZipLo<>+32(SB)/4, $4
+DATA winoZipLo<>+36(SB)/4, $20
+DATA winoZipLo<>+40(SB)/4, $5
+DATA winoZipLo<>+44(SB)/4, $21
+DATA winoZipLo<>+48(SB)/4, $6
+DATA winoZipLo<>+52(SB)/4, $22
+DATA winoZipLo<>+56(SB)/4, $7
+DATA winoZipLo<>+60(SB)/4, $23
+GLOBL winoZipLo<>(SB), RODATA|NOPTR, $64
+
+DATA winoZipHi<>+0(SB)/4, $8
+DATA winoZipHi<>+4(SB)/4, $24
+DATA winoZipHi<>+8(SB)/4, $9
+DATA winoZipHi<>+12(SB)/4, $25
+DATA winoZipHi<>+16(SB)/4, $10
+DATA winoZipHi<>+20(SB)/4, $26
+DATA winoZipHi<>+24(SB)/4, $11
+DATA winoZipHi<>+28(SB)/4, $27
+DATA winoZipHi<>+32(SB)/4, $12
+DATA winoZipHi<>+36(SB)/4, $28
+DATA winoZipHi<>+40(SB)/4, $13
+DATA winoZipHi<>+44(SB)/4, $29
+DATA winoZipHi<>+48(SB)/4, $14
+DATA winoZipHi<>+52(SB)/4, $30
+DATA winoZipHi<>+56(SB)/4, $15
+DATA winoZipHi<>+60(SB)/4, $31
+GLOBL winoZipHi<>(SB), RODATA|NOPTR, $64
+
+// func winoInput(x *float32, rows *[16]int, col0 int, masks uint64, stage *float32, dst *float32, vs, d2 int, smask uint64)
+//
+// For one input channel and a run of up to 16 tiles: rows[i*4+j] is the
+// offset in x of input row (z0+i, y0+j) or -1 outside the input; the tiles'
+// columns start at col0; masks holds the 4 16-bit load masks (columns
+// col0+0, +16, +2, +18 inside the row). Writes the 64 transformed vectors
+// Bᵀ d B, ξ = i'·16+j'·4+k', lanes = tiles, to dst + ξ·vs (floats): lanes
+// of smask bits 0-15 there, the lanes of bits 16-31 compressed to
+// dst + ξ·vs + d2 with mask bits 32-47 (the run crosses a sliver). stage
+// holds 1024 floats of workspace followed by 48 zeros.
+TEXT ·winoInput(SB), NOSPLIT, $0-72
+	MOVQ x+0(FP), SI
+	MOVQ rows+8(FP), R8
+	MOVQ col0+16(FP), AX
+	LEAQ (SI)(AX*4), SI
+	MOVQ masks+24(FP), AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	SHRQ $16, AX
+	KMOVW AX, K3
+	SHRQ $16, AX
+	KMOVW AX, K4
+	SHRQ $16, AX
+	MOVQ stage+32(FP), DI
+	LEAQ 4096(DI), R13 // zeros
+	VMOVDQU32 winoEven<>(SB), Z28
+	VMOVDQU32 winoOdd<>(SB), Z29
+	XORQ CX, CX
+jloop:
+	// row (i=0, j): W transform of its 16 tiles
+	MOVQ 0(R8)(CX*8), AX
+	LEAQ (SI)(AX*4), BX
+	TESTQ AX, AX
+	CMOVQLT R13, BX
+	VMOVUPS.Z 0(BX), K1, Z16
+	VMOVUPS.Z 64(BX), K2, Z17
+	VMOVUPS.Z 8(BX), K3, Z18
+	VMOVUPS.Z 72(BX), K4, Z19
+	VMOVAPS Z16, Z20
+	VPERMT2PS Z17, Z28, Z20 // w0 = x[2t]
+	VPERMT2PS Z17, Z29, Z16 // w1 = x[2t+1]
+	VMOVAPS Z18, Z21
+	VPERMT2PS Z19, Z28, Z21 // w2 = x[2t+2]
+	VPERMT2PS Z19, Z29, Z18 // w3 = x[2t+3]
+	VSUBPS Z21, Z20, Z0
+	VADDPS Z21, Z16, Z1
+	VSUBPS Z16, Z21, Z2
+	VSUBPS Z18, Z16, Z3
+	// row (i=1, j): W transform of its 16 tiles
+	MOVQ 32(R8)(CX*8), AX
+	LEAQ (SI)(AX*4), BX
+	TESTQ AX, AX
+	CMOVQLT R13, BX
+	VMOVUPS.Z 0(BX), K1, Z16
+	VMOVUPS.Z 64(BX), K2, Z17
+	VMOVUPS.Z 8(BX), K3, Z18
+	VMOVUPS.Z 72(BX), K4, Z19
+	VMOVAPS Z16, Z20
+	VPERMT2PS Z17, Z28, Z20 // w0 = x[2t]
+	VPERMT2PS Z17, Z29, Z16 // w1 = x[2t+1]
+	VMOVAPS Z18, Z21
+	VPERMT2PS Z19, Z28, Z21 // w2 = x[2t+2]
+	VPERMT2PS Z19, Z29, Z18 // w3 = x[2t+3]
+	VSUBPS Z21, Z20, Z4
+	VADDPS Z21, Z16, Z5
+	VSUBPS Z16, Z21, Z6
+	VSUBPS Z18, Z16, Z7
+	// row (i=2, j): W transform of its 16 tiles
+	MOVQ 64(R8)(CX*8), AX
+	LEAQ (SI)(AX*4), BX
+	TESTQ AX, AX
+	CMOVQLT R13, BX
+	VMOVUPS.Z 0(BX), K1, Z16
+	VMOVUPS.Z 64(BX), K2, Z17
+	VMOVUPS.Z 8(BX), K3, Z18
+	VMOVUPS.Z 72(BX), K4, Z19
+	VMOVAPS Z16, Z20
+	VPERMT2PS Z17, Z28, Z20 // w0 = x[2t]
+	VPERMT2PS Z17, Z29, Z16 // w1 = x[2t+1]
+	VMOVAPS Z18, Z21
+	VPERMT2PS Z19, Z28, Z21 // w2 = x[2t+2]
+	VPERMT2PS Z19, Z29, Z18 // w3 = x[2t+3]
+	VSUBPS Z21, Z20, Z8
+	VADDPS Z21, Z16, Z9
+	VSUBPS Z16, Z21, Z10
+	VSUBPS Z18, Z16, Z11
+	// row (i=3, j): W transform of its 16 tiles
+	MOVQ 96(R8)(CX*8), AX
+	LEAQ (SI)(AX*4), BX
+	TESTQ AX, AX
+	CMOVQLT R13, BX
+	VMOVUPS.Z 0(BX), K1, Z16
+	VMOVUPS.Z 64(BX), K2, Z17
+	VMOVUPS.Z 8(BX), K3, Z18
+	VMOVUPS.Z 72(BX), K4, Z19
+	VMOVAPS Z16, Z20
+	VPERMT2PS Z17, Z28, Z20 // w0 = x[2t]
+	VPERMT2PS Z17, Z29, Z16 // w1 = x[2t+1]
+	VMOVAPS Z18, Z21
+	VPERMT2PS Z19, Z28, Z21 // w2 = x[2t+2]
+	VPERMT2PS Z19, Z29, Z18 // w3 = x[2t+3]
+	VSUBPS Z21, Z20, Z12
+	VADDPS Z21, Z16, Z13
+	VSUBPS Z16, Z21, Z14
+	VSUBPS Z18, Z16, Z15
+	// D transform for each k; stage vector ((i'*4+k)*4+j)
+	VSUBPS Z8, Z0, Z16
+	VADDPS Z8, Z4, Z17
+	VSUBPS Z4, Z8, Z18
+	VSUBPS Z12, Z4, Z19
+	VMOVUPS Z16, 0(DI)
+	VMOVUPS Z17, 1024(DI)
+	VMOVUPS Z18, 2048(DI)
+	VMOVUPS Z19, 3072(DI)
+	VSUBPS Z9, Z1, Z16
+	VADDPS Z9, Z5, Z17
+	VSUBPS Z5, Z9, Z18
+	VSUBPS Z13, Z5, Z19
+	VMOVUPS Z16, 256(DI)
+	VMOVUPS Z17, 1280(DI)
+	VMOVUPS Z18, 2304(DI)
+	VMOVUPS Z19, 3328(DI)
+	VSUBPS Z10, Z2, Z16
+	VADDPS Z10, Z6, Z17
+	VSUBPS Z6, Z10, Z18
+	VSUBPS Z14, Z6, Z19
+	VMOVUPS Z16, 512(DI)
+	VMOVUPS Z17, 1536(DI)
+	VMOVUPS Z18, 2560(DI)
+	VMOVUPS Z19, 3584(DI)
+	VSUBPS Z11, Z3, Z16
+	VADDPS Z11, Z7, Z17
+	VSUBPS Z7, Z11, Z18
+	VSUBPS Z15, Z7, Z19
+	VMOVUPS Z16, 768(DI)
+	VMOVUPS Z17, 1792(DI)
+	VMOVUPS Z18, 2816(DI)
+	VMOVUPS Z19, 3840(DI)
+	ADDQ $64, DI
+	INCQ CX
+	CMPQ CX, $4
+	JLT jloop
+	// H transform and stores
+	MOVQ stage+32(FP), DI
+	MOVQ dst+40(FP), R12
+	MOVQ vs+48(FP), R10
+	SHLQ $2, R10
+	MOVQ d2+56(FP), R11
+	SHLQ $2, R11
+	MOVQ smask+64(FP), AX
+	KMOVW AX, K5
+	SHRQ $16, AX
+	KMOVW AX, K6
+	SHRQ $16, AX
+	KMOVW AX, K7
+	SHRQ $16, AX
+	LEAQ (R10)(R10*2), R13
+	SHLQ $2, R13 // 12 ξ
+	MOVQ R10, R14
+	SHLQ $2, R14 // 4 ξ
+	XORQ BX, BX
+hloop:
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VSUBPS Z2, Z0, Z4
+	VADDPS Z2, Z1, Z5
+	VSUBPS Z1, Z2, Z6
+	VSUBPS Z3, Z1, Z7
+	MOVQ R12, R15
+	VMOVUPS Z4, K5, (R15)
+	VCOMPRESSPS Z4, K6, Z8
+	VMOVUPS Z8, K7, (R15)(R11*1)
+	ADDQ R14, R15
+	VMOVUPS Z5, K5, (R15)
+	VCOMPRESSPS Z5, K6, Z8
+	VMOVUPS Z8, K7, (R15)(R11*1)
+	ADDQ R14, R15
+	VMOVUPS Z6, K5, (R15)
+	VCOMPRESSPS Z6, K6, Z8
+	VMOVUPS Z8, K7, (R15)(R11*1)
+	ADDQ R14, R15
+	VMOVUPS Z7, K5, (R15)
+	VCOMPRESSPS Z7, K6, Z8
+	VMOVUPS Z8, K7, (R15)(R11*1)
+	ADDQ $256, DI
+	ADDQ R10, R12
+	INCQ BX
+	TESTQ $3, BX
+	JNZ hnext
+	ADDQ R13, R12
+hnext:
+	CMPQ BX, $16
+	JLT hloop
+	VZEROUPPER
+	RET
+
+// func winoOutput(m *float32, ms int, y *float32, ldh, ldd int, mk01, mk23 uint64, bias float32, resid *float32, relu int)
+//
+// For one output channel and a run of up to 16 tiles (lanes): reads the 64
+// products m + ξ·ms (floats), computes the 2×2×2 tiles Aᵀ M A, adds bias,
+// the residual (when resid is not nil; same layout as y) and ReLU (relu
+// != 0), and stores output row (i, j) of the run at y + i·ldd + j·ldh with
+// the masks of mk01 (rows (0,0), (0,1): 16 bits for columns 0-15 then
+// 16-31 of each) and mk23 (rows (1,0), (1,1)).
+TEXT ·winoOutput(SB), NOSPLIT, $0-80
+	MOVQ m+0(FP), SI
+	MOVQ ms+8(FP), R8
+	SHLQ $2, R8
+	// i = 0: W then H transforms of its 16 vectors
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z0
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z1
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z2
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z3
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z4
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z5
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z6
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z7
+	VADDPS Z2, Z0, Z28
+	VADDPS Z4, Z28, Z8
+	VSUBPS Z4, Z2, Z29
+	VSUBPS Z6, Z29, Z10
+	VADDPS Z3, Z1, Z28
+	VADDPS Z5, Z28, Z9
+	VSUBPS Z5, Z3, Z29
+	VSUBPS Z7, Z29, Z11
+	// i = 1: W then H transforms of its 16 vectors
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z0
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z1
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z2
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z3
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z4
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z5
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z6
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z7
+	VADDPS Z2, Z0, Z28
+	VADDPS Z4, Z28, Z12
+	VSUBPS Z4, Z2, Z29
+	VSUBPS Z6, Z29, Z14
+	VADDPS Z3, Z1, Z28
+	VADDPS Z5, Z28, Z13
+	VSUBPS Z5, Z3, Z29
+	VSUBPS Z7, Z29, Z15
+	// i = 2: W then H transforms of its 16 vectors
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z0
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z1
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z2
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z3
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z4
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z5
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z6
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z7
+	VADDPS Z2, Z0, Z28
+	VADDPS Z4, Z28, Z16
+	VSUBPS Z4, Z2, Z29
+	VSUBPS Z6, Z29, Z18
+	VADDPS Z3, Z1, Z28
+	VADDPS Z5, Z28, Z17
+	VSUBPS Z5, Z3, Z29
+	VSUBPS Z7, Z29, Z19
+	// i = 3: W then H transforms of its 16 vectors
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z0
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z1
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z2
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z3
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z4
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z5
+	VMOVUPS (SI), Z24
+	ADDQ R8, SI
+	VMOVUPS (SI), Z25
+	ADDQ R8, SI
+	VMOVUPS (SI), Z26
+	ADDQ R8, SI
+	VMOVUPS (SI), Z27
+	ADDQ R8, SI
+	VADDPS Z25, Z24, Z28
+	VADDPS Z26, Z28, Z6
+	VSUBPS Z26, Z25, Z29
+	VSUBPS Z27, Z29, Z7
+	VADDPS Z2, Z0, Z28
+	VADDPS Z4, Z28, Z20
+	VSUBPS Z4, Z2, Z29
+	VSUBPS Z6, Z29, Z22
+	VADDPS Z3, Z1, Z28
+	VADDPS Z5, Z28, Z21
+	VSUBPS Z5, Z3, Z29
+	VSUBPS Z7, Z29, Z23
+	// D transform, bias
+	VBROADCASTSS bias+56(FP), Z30
+	VADDPS Z12, Z8, Z28
+	VADDPS Z16, Z28, Z28
+	VADDPS Z30, Z28, Z0
+	VSUBPS Z16, Z12, Z29
+	VSUBPS Z20, Z29, Z29
+	VADDPS Z30, Z29, Z4
+	VADDPS Z13, Z9, Z28
+	VADDPS Z17, Z28, Z28
+	VADDPS Z30, Z28, Z1
+	VSUBPS Z17, Z13, Z29
+	VSUBPS Z21, Z29, Z29
+	VADDPS Z30, Z29, Z5
+	VADDPS Z14, Z10, Z28
+	VADDPS Z18, Z28, Z28
+	VADDPS Z30, Z28, Z2
+	VSUBPS Z18, Z14, Z29
+	VSUBPS Z22, Z29, Z29
+	VADDPS Z30, Z29, Z6
+	VADDPS Z15, Z11, Z28
+	VADDPS Z19, Z28, Z28
+	VADDPS Z30, Z28, Z3
+	VSUBPS Z19, Z15, Z29
+	VSUBPS Z23, Z29, Z29
+	VADDPS Z30, Z29, Z7
+	// interleave the two columns of each tile into output rows
+	VMOVDQU32 winoZipLo<>(SB), Z30
+	VMOVDQU32 winoZipHi<>(SB), Z31
+	VMOVAPS Z0, Z16
+	VPERMT2PS Z1, Z30, Z16
+	VMOVAPS Z0, Z17
+	VPERMT2PS Z1, Z31, Z17
+	VMOVAPS Z2, Z18
+	VPERMT2PS Z3, Z30, Z18
+	VMOVAPS Z2, Z19
+	VPERMT2PS Z3, Z31, Z19
+	VMOVAPS Z4, Z20
+	VPERMT2PS Z5, Z30, Z20
+	VMOVAPS Z4, Z21
+	VPERMT2PS Z5, Z31, Z21
+	VMOVAPS Z6, Z22
+	VPERMT2PS Z7, Z30, Z22
+	VMOVAPS Z6, Z23
+	VPERMT2PS Z7, Z31, Z23
+	MOVQ y+16(FP), DI
+	MOVQ ldh+24(FP), R9
+	SHLQ $2, R9
+	MOVQ ldd+32(FP), R10
+	SHLQ $2, R10
+	MOVQ resid+64(FP), R11
+	MOVQ relu+72(FP), R12
+	VPXORD Z29, Z29, Z29
+	MOVQ mk01+40(FP), AX
+	// output row (0, 0)
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	SHRQ $16, AX
+	XORQ BX, BX
+	TESTQ R11, R11
+	JZ r00act
+	VMOVUPS.Z (R11)(BX*1), K1, Z26
+	VMOVUPS.Z 64(R11)(BX*1), K2, Z27
+	VADDPS Z26, Z16, Z16
+	VADDPS Z27, Z17, Z17
+r00act:
+	TESTQ R12, R12
+	JZ r00store
+	VMAXPS Z29, Z16, Z16
+	VMAXPS Z29, Z17, Z17
+r00store:
+	VMOVUPS Z16, K1, (DI)(BX*1)
+	VMOVUPS Z17, K2, 64(DI)(BX*1)
+	// output row (0, 1)
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	SHRQ $16, AX
+	XORQ BX, BX
+	ADDQ R9, BX
+	TESTQ R11, R11
+	JZ r01act
+	VMOVUPS.Z (R11)(BX*1), K1, Z26
+	VMOVUPS.Z 64(R11)(BX*1), K2, Z27
+	VADDPS Z26, Z18, Z18
+	VADDPS Z27, Z19, Z19
+r01act:
+	TESTQ R12, R12
+	JZ r01store
+	VMAXPS Z29, Z18, Z18
+	VMAXPS Z29, Z19, Z19
+r01store:
+	VMOVUPS Z18, K1, (DI)(BX*1)
+	VMOVUPS Z19, K2, 64(DI)(BX*1)
+	MOVQ mk23+48(FP), AX
+	// output row (1, 0)
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	SHRQ $16, AX
+	XORQ BX, BX
+	ADDQ R10, BX
+	TESTQ R11, R11
+	JZ r10act
+	VMOVUPS.Z (R11)(BX*1), K1, Z26
+	VMOVUPS.Z 64(R11)(BX*1), K2, Z27
+	VADDPS Z26, Z20, Z20
+	VADDPS Z27, Z21, Z21
+r10act:
+	TESTQ R12, R12
+	JZ r10store
+	VMAXPS Z29, Z20, Z20
+	VMAXPS Z29, Z21, Z21
+r10store:
+	VMOVUPS Z20, K1, (DI)(BX*1)
+	VMOVUPS Z21, K2, 64(DI)(BX*1)
+	// output row (1, 1)
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	SHRQ $16, AX
+	XORQ BX, BX
+	ADDQ R10, BX
+	ADDQ R9, BX
+	TESTQ R11, R11
+	JZ r11act
+	VMOVUPS.Z (R11)(BX*1), K1, Z26
+	VMOVUPS.Z 64(R11)(BX*1), K2, Z27
+	VADDPS Z26, Z22, Z22
+	VADDPS Z27, Z23, Z23
+r11act:
+	TESTQ R12, R12
+	JZ r11store
+	VMAXPS Z29, Z22, Z22
+	VMAXPS Z29, Z23, Z23
+r11store:
+	VMOVUPS Z22, K1, (DI)(BX*1)
+	VMOVUPS Z23, K2, 64(DI)(BX*1)
+	VZEROUPPER
+	RET
