@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/metasurv/metasurv/internal/parallel"
 	"github.com/metasurv/metasurv/nn"
 )
 
@@ -155,8 +154,6 @@ func newAdam(ps []*nn.Tensor, o AdamOpts, decoupled bool) (*Adam, error) {
 // Step applies one Adam update with bias correction:
 // m = β1·m + (1-β1)·g, v = β2·v + (1-β2)·g², p -= lr/(1-β1^t) · m / (√v/√(1-β2^t) + ε).
 func (a *Adam) Step() error {
-	// 1-β is rounded from float64, as PyTorch does (1-float32(0.9) ≠ 0.1).
-	c := adamConst{b1: float32(a.o.Beta1), b2: float32(a.o.Beta2), c1: float32(1 - a.o.Beta1), c2: float32(1 - a.o.Beta2)}
 	for i, p := range a.ps {
 		gr := p.Grad()
 		if gr == nil {
@@ -169,50 +166,18 @@ func (a *Adam) Step() error {
 		t := float64(a.step[i])
 		bc1 := 1 - math.Pow(a.o.Beta1, t)
 		bc2 := 1 - math.Pow(a.o.Beta2, t)
-		step := float32(a.lr / bc1)
-		sbc2 := float32(math.Sqrt(bc2))
-		eps := float32(a.o.Eps)
-		wd := float32(a.o.WeightDecay)
-		decay := float32(1)
+		// 1-β is rounded from float64, as PyTorch does (1-float32(0.9) ≠ 0.1).
+		k := adamK{b1: float32(a.o.Beta1), b2: float32(a.o.Beta2), c1: float32(1 - a.o.Beta1), c2: float32(1 - a.o.Beta2),
+			step: float32(a.lr / bc1), sbc2: float32(math.Sqrt(bc2)), eps: float32(a.o.Eps), decay: 1}
 		if a.decoupled {
-			decay = float32(1 - a.lr*a.o.WeightDecay)
+			k.decay, k.decoupled = float32(1-a.lr*a.o.WeightDecay), 1
+		} else {
+			k.wd = float32(a.o.WeightDecay)
 		}
-		m, v := a.m[i], a.v[i]
-		adamKernel(p.Data, gr.Data, m, v, c, step, sbc2, eps, wd, decay, a.decoupled)
+		adamKernel(p.Data, gr.Data, a.m[i], a.v[i], k)
 		p.Touch()
 	}
 	return nil
-}
-
-type adamConst struct{ b1, b2, c1, c2 float32 }
-
-func adamKernel(p, g, m, v []float32, c adamConst, step, sbc2, eps, wd, decay float32, decoupled bool) {
-	if len(p) >= 1<<16 {
-		parallel.ForChunks(len(p), 1<<14, func(lo, hi int) {
-			adamKernel(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], c, step, sbc2, eps, wd, decay, decoupled)
-		})
-		return
-	}
-	adamBody(p, g, m, v, c, step, sbc2, eps, wd, decay, decoupled)
-}
-
-// adamBody is one chunk of adamKernel, kept apart so that the parallel
-// closure captures nothing it modifies (which would move it to the heap).
-func adamBody(p, g, m, v []float32, c adamConst, step, sbc2, eps, wd, decay float32, decoupled bool) {
-	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
-	if !decoupled {
-		decay = 1
-	}
-	for j, gj := range g {
-		pj := p[j] * decay
-		if !decoupled {
-			gj += wd * pj
-		}
-		mj := c.b1*m[j] + c.c1*gj
-		vj := c.b2*v[j] + c.c2*gj*gj
-		m[j], v[j] = mj, vj
-		p[j] = pj - step*(mj/(float32(math.Sqrt(float64(vj)))/sbc2+eps))
-	}
 }
 
 // ClipGradNorm scales all gradients so that their global L2 norm is at most
