@@ -238,8 +238,42 @@ jloop:
 	SHLQ $2, R13 // 12 ξ
 	MOVQ R10, R14
 	SHLQ $2, R14 // 4 ξ
+	KORTESTW K6, K6
+	JNZ split
+	// the run lies in one sliver: plain masked stores
 	XORQ BX, BX
 hloop:
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VSUBPS Z2, Z0, Z4
+	VADDPS Z2, Z1, Z5
+	VSUBPS Z1, Z2, Z6
+	VSUBPS Z3, Z1, Z7
+	MOVQ R12, R15
+	VMOVUPS Z4, K5, (R15)
+	ADDQ R14, R15
+	VMOVUPS Z5, K5, (R15)
+	ADDQ R14, R15
+	VMOVUPS Z6, K5, (R15)
+	ADDQ R14, R15
+	VMOVUPS Z7, K5, (R15)
+	ADDQ $256, DI
+	ADDQ R10, R12
+	INCQ BX
+	TESTQ $3, BX
+	JNZ hloopnext
+	ADDQ R13, R12
+hloopnext:
+	CMPQ BX, $16
+	JLT hloop
+	VZEROUPPER
+	RET
+split:
+	// the run crosses into the next sliver
+	XORQ BX, BX
+hsplit:
 	VMOVUPS 0(DI), Z0
 	VMOVUPS 64(DI), Z1
 	VMOVUPS 128(DI), Z2
@@ -268,11 +302,11 @@ hloop:
 	ADDQ R10, R12
 	INCQ BX
 	TESTQ $3, BX
-	JNZ hnext
+	JNZ hsplitnext
 	ADDQ R13, R12
-hnext:
+hsplitnext:
 	CMPQ BX, $16
-	JLT hloop
+	JLT hsplit
 	VZEROUPPER
 	RET
 

@@ -81,13 +81,13 @@ type wino struct {
 	w      []float32
 	shared *winoScratch // the block buffers when workers share blocks
 
-	mu    sync.Mutex
-	free  []*winoScratch
-	wFn   func(lo, hi int)
-	blkFn func(lo, hi int)
-	inFn  func(lo, hi int)
-	mulFn func(lo, hi int)
-	outFn func(lo, hi int)
+	scratch freeList[*winoScratch]
+	stages  freeList[[]float32]
+	wFn     func(lo, hi int)
+	blkFn   func(lo, hi int)
+	inFn    func(lo, hi int)
+	mulFn   func(lo, hi int)
+	outFn   func(lo, hi int)
 
 	// per-call state read by the parallel loop bodies
 	x, y      []float32
@@ -97,8 +97,36 @@ type wino struct {
 }
 
 // winoScratch is one worker's buffers: a block's V and M and the
-// transform stage (1024 floats of workspace and 48 zeros).
+// transform stage.
 type winoScratch struct{ v, m, stage []float32 }
+
+// newStage returns the assembly transforms' workspace: 1024 floats and 48
+// zeros that stand for the rows outside the input.
+func newStage() []float32 { return alignedZeros(1024 + 48) }
+
+// freeList hands out reusable buffers to the workers of a parallel loop;
+// after the first calls it allocates nothing.
+type freeList[T any] struct {
+	mu    sync.Mutex
+	items []T
+}
+
+func (f *freeList[T]) get(alloc func() T) T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.items); n > 0 {
+		it := f.items[n-1]
+		f.items = f.items[:n-1]
+		return it
+	}
+	return alloc()
+}
+
+func (f *freeList[T]) put(it T) {
+	f.mu.Lock()
+	f.items = append(f.items, it)
+	f.mu.Unlock()
+}
 
 func newWino(g *geometry) *wino {
 	wg := &wino{g: g, kn: gemm.KernelFor(cpu.AVX512)}
@@ -169,25 +197,12 @@ func (wg *wino) forward(x, y []float32, ep *Epilogue) {
 	wg.x, wg.y, wg.ep = nil, nil, nil
 }
 
-func (wg *wino) getScratch() *winoScratch {
-	wg.mu.Lock()
-	defer wg.mu.Unlock()
-	if n := len(wg.free); n > 0 {
-		s := wg.free[n-1]
-		wg.free = wg.free[:n-1]
-		return s
-	}
+func (wg *wino) newScratch() *winoScratch {
 	return &winoScratch{
 		v:     alignedZeros(64 * wg.bt * wg.g.p.InC),
 		m:     alignedZeros(64*wg.bt*wg.coutM + winoRun), // loads read a run past the last tile
-		stage: alignedZeros(1024 + 48),
+		stage: newStage(),
 	}
-}
-
-func (wg *wino) putScratch(s *winoScratch) {
-	wg.mu.Lock()
-	wg.free = append(wg.free, s)
-	wg.mu.Unlock()
 }
 
 // blockRange returns sample n and tiles [t0,t1) of block b.
@@ -199,21 +214,21 @@ func (wg *wino) blockRange(b int) (n, t0, t1 int) {
 // blocks runs tile blocks [lo,hi) (numbered sample-major), each entirely
 // on this worker so that its V and M stay in this core's L2.
 func (wg *wino) blocks(lo, hi int) {
-	s := wg.getScratch()
+	s := wg.scratch.get(wg.newScratch)
 	for b := lo; b < hi; b++ {
 		n, t0, t1 := wg.blockRange(b)
 		wg.inputTransform(s.v, s.stage, n, t0, t1, 0, wg.g.p.InC)
 		wg.multiply(s.v, s.m, 0, 64)
 		wg.outputTransform(s.m, n, t0, t1, 0, wg.g.p.OutC)
 	}
-	wg.putScratch(s)
+	wg.scratch.put(s)
 }
 
 // sharedBlocks runs the blocks one after the other with every phase split
 // across the workers, for problems with fewer blocks than workers.
 func (wg *wino) sharedBlocks() {
 	if wg.shared == nil {
-		wg.shared = wg.getScratch()
+		wg.shared = wg.newScratch()
 	}
 	cin, cout := wg.g.p.InC, wg.g.p.OutC
 	for b := range wg.g.p.N * wg.nblk {
@@ -225,9 +240,9 @@ func (wg *wino) sharedBlocks() {
 }
 
 func (wg *wino) inputChannels(lo, hi int) {
-	s := wg.getScratch()
-	wg.inputTransform(wg.shared.v, s.stage, wg.n, wg.t0, wg.t1, lo, hi)
-	wg.putScratch(s)
+	st := wg.stages.get(newStage)
+	wg.inputTransform(wg.shared.v, st, wg.n, wg.t0, wg.t1, lo, hi)
+	wg.stages.put(st)
 }
 
 func (wg *wino) multiplyRange(lo, hi int) { wg.multiply(wg.shared.v, wg.shared.m, lo, hi) }
