@@ -5,12 +5,14 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/cpu"
+	"github.com/metasurv/metasurv/internal/parallel"
 )
 
 // BenchmarkPool3d times the pooling kernels at every cpu level on the
 // ResNet18-3D stem pool of a batch of two (2×64 channels of 48³, k3 s2 p1)
 // and the DenseNet transition (k2 s2), reporting GB/s of memory traffic
-// (inputs read plus outputs written, indices included).
+// (inputs read plus outputs written, indices included), per wall second
+// and per CPU second times the workers (what it would be on idle cores).
 func BenchmarkPool3d(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	const nc = 128
@@ -46,10 +48,15 @@ func BenchmarkPool3d(b *testing.B) {
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
+				c0 := cpuTime()
 				for b.Loop() {
 					_ = c.f()
 				}
-				b.ReportMetric(float64(c.bytes)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+				bytes := float64(c.bytes) * float64(b.N)
+				b.ReportMetric(bytes/b.Elapsed().Seconds()/1e9, "GB/s")
+				if cs := (cpuTime() - c0).Seconds(); cs > 0 { // per CPU-second, times the workers
+					b.ReportMetric(bytes/cs*float64(parallel.Workers())/1e9, "GB/s-cpu")
+				}
 			})
 		}
 	}

@@ -29,7 +29,8 @@ func newMaxPlan(in, out [3]int, p Pool, ax *[3]poolAxis) *maxPlan {
 	ad, ah := &ax[0], &ax[1]
 	for od, d0 := range ad.first {
 		for oh, h0 := range ah.first {
-			pl.rows = append(pl.rows, int32(ad.n[od]*ah.n[oh]))
+			n := ad.n[od] * ah.n[oh]
+			pl.rows = append(pl.rows, int32((n+1)/2), int32(n/2))
 			for i := range ad.n[od] {
 				for j := range ah.n[oh] {
 					pl.rows = append(pl.rows, int32(((d0+i*ad.dil)*in[1]+h0+j*ah.dil)*in[2]))
