@@ -15,7 +15,10 @@ import (
 // sum over taps and input channels of 48 contiguous floats of xp times a
 // broadcast weight, accumulated in registers by directKern8x48 without any
 // column matrix. Grid positions with ow >= OW or oh >= OH are computed and
-// dropped (about (Ph·Pw)/(OH·OW) - 1 extra work).
+// dropped (about (Ph·Pw)/(OH·OW) - 1 extra work). Forward tiles cover the
+// output rows of one plane each (skipping the grid rows oh >= OH), or run
+// straight through the flattened grid when that computes fewer positions
+// (small planes, where a plane's last partial tile would waste more).
 const dirMR, dirNR = 8, 48
 
 // gridSlack zero floats after each padded channel let kernels read whole
@@ -31,19 +34,23 @@ type direct struct {
 	qTiles   int    // tiles of dirNR grid positions up to qmax
 	rowSpan  int    // grid positions of one plane's output rows, OH*Pw
 	perPlane int    // forward tiles per output plane, ceil(rowSpan/dirNR)
-	slivers  int    // ceil(ocg/8)
-	tb       int    // taps per K block (all of them, or one kd plane)
-	cb       int    // input channels per K block
-	offs     []int  // byte offset of every tap
-	wpk      [][]float32
-	xp       []float32
-	dyp      []float32 // output gradient on the padded grid (BackwardWeight)
-	tapGrad  []float32 // column tile of shifted inputs (BackwardWeight)
-	curY     []float32
-	curEp    *Epilogue
-	curYo    int // offset of the current (sample, group) output in y
-	curGroup int
-	fn       func(lo, hi int)
+	// forward tiling: blocks of per tiles, block b starting at grid
+	// position b*plane and computing its first span positions (the output
+	// planes, or one block over the flattened grid)
+	blocks, per, span int
+	slivers           int   // ceil(ocg/8)
+	tb                int   // taps per K block (all of them, or one kd plane)
+	cb                int   // input channels per K block
+	offs              []int // byte offset of every tap
+	wpk               [][]float32
+	xp                []float32
+	dyp               []float32 // output gradient on the padded grid (BackwardWeight)
+	tapGrad           []float32 // column tile of shifted inputs (BackwardWeight)
+	curY              []float32
+	curEp             *Epilogue
+	curYo             int // offset of the current (sample, group) output in y
+	curGroup          int
+	fn                func(lo, hi int)
 
 	// per-call state of the loops below, bound once as method values so
 	// that calls do not allocate closures
@@ -69,7 +76,7 @@ func useDirect(g *geometry) bool {
 		}
 	}
 	d := newDirect(g)
-	return float64(g.out[0]*d.perPlane*dirNR) < maxGridWaste*float64(g.outSp)
+	return float64(d.blocks*d.per*dirNR) < maxGridWaste*float64(g.outSp)
 }
 
 // maxGridWaste is the largest ratio of computed grid positions to outputs
@@ -91,6 +98,10 @@ func newDirect(g *geometry) *direct {
 	d.qTiles = (d.qmax + dirNR - 1) / dirNR
 	d.rowSpan = g.out[1] * d.pad[2]
 	d.perPlane = (d.rowSpan + dirNR - 1) / dirNR
+	d.blocks, d.per, d.span = g.out[0], d.perPlane, d.rowSpan
+	if d.qTiles < g.out[0]*d.perPlane {
+		d.blocks, d.per, d.span = 1, d.qTiles, d.qmax
+	}
 	// the last tile of a plane may read a row past the plane's end
 	d.spP = d.pad[0]*d.plane + gridSlack + d.pad[2]
 	d.slivers = (g.ocg + dirMR - 1) / dirMR
@@ -236,7 +247,7 @@ func (d *direct) forward(pl *Plan, x, y []float32, yo, gi int, ep *Epilogue) {
 		d.fn = func(lo, hi int) { d.tiles(d.g, lo, hi) }
 	}
 	groups := (d.slivers + sliverGroup - 1) / sliverGroup
-	parallel.ForChunks(g.out[0]*d.perPlane*groups, 1, d.fn)
+	parallel.ForChunks(d.blocks*d.per*groups, 1, d.fn)
 	d.curY, d.curEp = nil, nil
 }
 
@@ -248,14 +259,12 @@ func (d *direct) tiles(g *geometry, lo, hi int) {
 	lastTile := -1
 	for it := lo; it < hi; it++ {
 		tile, sg := it/groups, it%groups
-		// tiles cover the output rows of one plane each, skipping the
-		// grid rows below OH
-		od, t := tile/d.perPlane, tile%d.perPlane
-		q0 := od*d.plane + t*dirNR
+		blk, t := tile/d.per, tile%d.per
+		q0 := blk*d.plane + t*dirNR
 		if tile != lastTile {
 			for j := range idx {
 				idx[j] = -1
-				if t*dirNR+j < d.rowSpan {
+				if t*dirNR+j < d.span {
 					idx[j] = d.gridIndex(g, q0+j)
 				}
 			}

@@ -27,3 +27,12 @@ func BenchmarkDirectKernelL1(b *testing.B) {
 		b.ReportMetric(flops/s/1e9, "GFLOP/s-cpu")
 	}
 }
+
+// BenchmarkConv3dNoDirect runs the direct-kernel shapes through the
+// column-matrix GEMM instead, the alternative useDirect weighs against.
+func BenchmarkConv3dNoDirect(b *testing.B) {
+	old := maxGridWaste
+	maxGridWaste = 0
+	defer func() { maxGridWaste = old }()
+	benchPass(b, func(pl *Plan, x, w, y []float32) error { return pl.Forward(y, x, nil) })
+}

@@ -1,0 +1,49 @@
+package conv
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// directShapes exercise the direct kernel's code paths: forward tiles per
+// output plane and over the flattened grid, several sliver groups with a
+// ragged last sliver, more input channels than one K block, and kernels
+// with more than 64 taps (K blocks of one kd plane).
+var directShapes = []struct {
+	name string
+	p    Params
+	flat bool // forward tiles run over the flattened grid
+}{
+	{"per-plane", Params{N: 1, InC: 3, OutC: 5, In: [3]int{4, 8, 10}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, false},
+	{"flat-strided", Params{N: 2, InC: 5, OutC: 20, In: [3]int{10, 10, 10}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}}, true},
+	{"sliver-groups", Params{N: 1, InC: 2, OutC: 75, In: [3]int{5, 6, 7}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, true},
+	{"channel-blocks", Params{N: 1, InC: 23, OutC: 9, In: [3]int{6, 5, 7}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{1, 2, 1}, Pad: [3]int{1, 1, 0}}, true},
+	{"stem", Params{N: 1, InC: 3, OutC: 17, In: [3]int{13, 11, 12}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, true},
+}
+
+func TestDirectShapes(t *testing.T) {
+	if !haveDirect() {
+		t.Skip("no AVX-512")
+	}
+	defer forceDirect()()
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, s := range directShapes {
+		t.Run(s.name, func(t *testing.T) {
+			pl, err := NewPlan(s.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pl.Algorithm() != "direct-avx512" {
+				t.Fatalf("algorithm %s", pl.Algorithm())
+			}
+			d := pl.dir
+			if flat := d.blocks == 1; flat != s.flat {
+				t.Errorf("flattened tiles %v, want %v", flat, s.flat)
+			}
+			if n := d.blocks * d.per; n > d.qTiles || n > pl.g.out[0]*d.perPlane {
+				t.Errorf("%d forward tiles, more than the cheaper tiling", n)
+			}
+			checkConv(t, s.p, r)
+		})
+	}
+}
