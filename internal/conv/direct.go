@@ -191,38 +191,66 @@ func (d *direct) fillRange(lo, hi int) {
 }
 
 // fillChannel writes every stride phase of input channel ic (src) into xp
-// (layout [phase][icg][spP]).
+// (layout [phase][icg][spP]). Each input row is read once: copied into its
+// phase row at stride 1 along w, split into the two phases at stride 2.
 func (d *direct) fillChannel(g *geometry, xp []float32, ic int, src []float32) {
 	in, p, s := g.p.In, g.p.Pad, g.p.Stride
-	for ph := range d.phases {
-		a, b, c := ph/(s[1]*s[2]), ph/s[2]%s[1], ph%s[2]
-		dst := xp[(ph*g.icg+ic)*d.spP:]
-		// phase cell w holds padded column w*s+c, input column w*s+c-p
-		w0 := max(0, (p[2]-c+s[2]-1)/s[2])
-		w1 := 0
-		if last := in[2] - 1 + p[2] - c; last >= 0 {
-			w1 = min(d.pad[2], last/s[2]+1)
+	for a := range s[0] {
+		for b := range s[1] {
+			ph := (a*s[1] + b) * s[2]
+			for dz := range d.pad[0] {
+				z := dz*s[0] + a - p[0]
+				if z < 0 || z >= in[0] {
+					continue
+				}
+				for hy := range d.pad[1] {
+					y := hy*s[1] + b - p[1]
+					if y < 0 || y >= in[1] {
+						continue
+					}
+					row := src[(z*in[1]+y)*in[2]:][:in[2]]
+					at := (ph*g.icg+ic)*d.spP + dz*d.plane + hy*d.pad[2]
+					d.fillRow(g, xp, at, row)
+				}
+			}
 		}
-		for dz := range d.pad[0] {
-			z := dz*s[0] + a - p[0]
-			if z < 0 || z >= in[0] {
-				continue
+	}
+}
+
+// fillRow writes one input row into the phase rows that start at xp[at]
+// (phase c of the w axis g.icg*d.spP floats further): input column i goes
+// to phase (i+p) mod s, cell (i+p) div s.
+func (d *direct) fillRow(g *geometry, xp []float32, at int, row []float32) {
+	p := g.p.Pad[2]
+	if g.p.Stride[2] == 1 {
+		copy(xp[at+p:at+p+len(row)], row)
+		return
+	}
+	// stride 2: even columns to phase p mod 2 from cell p/2, odd columns
+	// to the other phase from cell (p+1)/2
+	even := xp[at+p%2*g.icg*d.spP+p/2:][:(len(row)+1)/2]
+	odd := xp[at+(1-p%2)*g.icg*d.spP+(p+1)/2:][:len(row)/2]
+	deinterleave2(row, even, odd)
+}
+
+// deinterleave2 stores the even elements of row in even and the odd ones in
+// odd (len(even) = ceil(len(row)/2), len(odd) = floor(len(row)/2)).
+func deinterleave2(row, even, odd []float32) {
+	if haveDirect() {
+		if len(row) > 0 {
+			o := &even[0] // not written when odd is empty
+			if len(odd) > 0 {
+				o = &odd[0]
 			}
-			for hy := range d.pad[1] {
-				y := hy*s[1] + b - p[1]
-				if y < 0 || y >= in[1] || w0 >= w1 {
-					continue
-				}
-				row := src[(z*in[1]+y)*in[2]:][:in[2]]
-				out := dst[dz*d.plane+hy*d.pad[2]:]
-				if s[2] == 1 {
-					copy(out[w0:w1], row[w0+c-p[2]:])
-					continue
-				}
-				for w := w0; w < w1; w++ {
-					out[w] = row[w*s[2]+c-p[2]]
-				}
-			}
+			deint2(&row[0], len(row), &even[0], o)
+		}
+		return
+	}
+	for i, v := range row {
+		if i%2 == 0 {
+			even[i/2] = v
+		} else {
+			odd[i/2] = v
 		}
 	}
 }

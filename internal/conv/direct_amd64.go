@@ -24,3 +24,9 @@ func dwKern(xp *float32, offs *int, w *float32, ntaps int, out *float32, n int)
 //
 //go:noescape
 func dwDots(xp *float32, offs *int, ntaps int, grad *float32, n int, out *float32)
+
+// deint2 splits a row of n floats into its even (src[0], src[2], ...) and
+// odd elements: the two stride-2 phases of the direct kernels' input grid.
+//
+//go:noescape
+func deint2(src *float32, n int, even, odd *float32)

@@ -143,3 +143,77 @@ tap:
 	VMOVUPS Z23, 1472(R12)
 	VZEROUPPER
 	RET
+
+// deint2Idx holds the permutation indexes of deint2: the even floats of a
+// 16-float vector, then the odd ones.
+DATA deint2Idx<>+0(SB)/4, $0
+DATA deint2Idx<>+4(SB)/4, $2
+DATA deint2Idx<>+8(SB)/4, $4
+DATA deint2Idx<>+12(SB)/4, $6
+DATA deint2Idx<>+16(SB)/4, $8
+DATA deint2Idx<>+20(SB)/4, $10
+DATA deint2Idx<>+24(SB)/4, $12
+DATA deint2Idx<>+28(SB)/4, $14
+DATA deint2Idx<>+32(SB)/4, $1
+DATA deint2Idx<>+36(SB)/4, $3
+DATA deint2Idx<>+40(SB)/4, $5
+DATA deint2Idx<>+44(SB)/4, $7
+DATA deint2Idx<>+48(SB)/4, $9
+DATA deint2Idx<>+52(SB)/4, $11
+DATA deint2Idx<>+56(SB)/4, $13
+DATA deint2Idx<>+60(SB)/4, $15
+GLOBL deint2Idx<>(SB), RODATA|NOPTR, $64
+
+// func deint2(src *float32, n int, even, odd *float32)
+//
+// even[i] = src[2i] for i < (n+1)/2 and odd[i] = src[2i+1] for i < n/2:
+// one input row split into its two stride-2 phases, 16 floats at a time,
+// the last partial vector under masks (nothing outside is read or written).
+TEXT ·deint2(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ even+16(FP), DI
+	MOVQ odd+24(FP), DX
+	VMOVUPS deint2Idx<>(SB), Z30
+	VSHUFF32X4 $0x4e, Z30, Z30, Z31 // odd indexes in the low half
+loop16:
+	CMPQ CX, $16
+	JLT tail
+	VMOVUPS (SI), Z0
+	VPERMPS Z0, Z30, Z1
+	VPERMPS Z0, Z31, Z2
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, (DX)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $16, CX
+	JMP loop16
+tail:
+	TESTQ CX, CX
+	JZ done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VPERMPS Z0, Z30, Z1
+	VPERMPS Z0, Z31, Z2
+	MOVQ CX, R8
+	INCQ CX
+	SHRQ $1, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	VMOVUPS Y1, K2, (DI)
+	MOVQ R8, CX
+	SHRQ $1, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K3
+	VMOVUPS Y2, K3, (DX)
+done:
+	VZEROUPPER
+	RET

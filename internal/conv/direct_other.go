@@ -15,3 +15,7 @@ func dwKern(xp *float32, offs *int, w *float32, ntaps int, out *float32, n int) 
 func dwDots(xp *float32, offs *int, ntaps int, grad *float32, n int, out *float32) {
 	panic("conv: depthwise kernel without assembly")
 }
+
+func deint2(src *float32, n int, even, odd *float32) {
+	panic("conv: deinterleave without assembly")
+}

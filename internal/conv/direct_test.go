@@ -3,6 +3,8 @@ package conv
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/metasurv/metasurv/internal/cpu"
 )
 
 // directShapes exercise the direct kernel's code paths: forward tiles per
@@ -45,5 +47,40 @@ func TestDirectShapes(t *testing.T) {
 			}
 			checkConv(t, s.p, r)
 		})
+	}
+}
+
+// TestDeinterleave2 checks the stride-2 row split of every length up to
+// three vectors against the scalar definition, and that it writes nothing
+// past the phase rows, at every CPU level (assembly and portable).
+func TestDeinterleave2(t *testing.T) {
+	for _, l := range cpu.Levels() {
+		t.Run(l.String(), func(t *testing.T) {
+			defer cpu.SetLevel(l)()
+			testDeinterleave2(t)
+		})
+	}
+}
+
+func testDeinterleave2(t *testing.T) {
+	for n := 1; n <= 49; n++ {
+		row := make([]float32, n)
+		for i := range row {
+			row[i] = float32(i + 1)
+		}
+		even, odd := make([]float32, (n+1)/2+1), make([]float32, n/2+1)
+		deinterleave2(row, even[:(n+1)/2], odd[:n/2])
+		for i, v := range row {
+			got := even[i/2]
+			if i%2 == 1 {
+				got = odd[i/2]
+			}
+			if got != v {
+				t.Fatalf("n=%d: element %d went to %v, want %v", n, i, got, v)
+			}
+		}
+		if even[(n+1)/2] != 0 || odd[n/2] != 0 {
+			t.Fatalf("n=%d: wrote past the phase rows", n)
+		}
 	}
 }
