@@ -247,14 +247,21 @@ func MaxPool3dBackward(dx, dy []float32, idx []int32, nc int, in [3]int, p Pool)
 		for c := lo; c < hi; c++ {
 			dxc := dx[c*sIn : (c+1)*sIn]
 			clear(dxc)
-			for o, i := range idx[c*sOut : (c+1)*sOut] {
-				if i >= 0 && int(i) < sIn {
-					dxc[i] += dy[c*sOut+o]
-				}
-			}
+			scatterAdd(dxc, dy[c*sOut:(c+1)*sOut], idx[c*sOut:(c+1)*sOut])
 		}
 	})
 	return nil
+}
+
+// scatterAdd adds dy[o] to dx[idx[o]] in the order of o, skipping indices
+// outside dx.
+func scatterAdd(dx, dy []float32, idx []int32) {
+	dy = dy[:len(idx)]
+	for o, i := range idx {
+		if uint(i) < uint(len(dx)) {
+			dx[i] += dy[o]
+		}
+	}
 }
 
 // avgDivisor is torch's divisor for the average-pool window of output o on
