@@ -279,9 +279,35 @@ func (d *direct) forward(pl *Plan, x, y []float32, yo, gi int, ep *Epilogue) {
 	d.curY, d.curEp = nil, nil
 }
 
+// outRun is a run of n tile positions from j on that are the consecutive
+// outputs o, o+1, ...: a piece of one output row.
+type outRun struct{ j, n, o int }
+
+// tileRuns lists the output runs of the forward tile whose first grid
+// position is q0 and whose positions from lim on lie outside its block.
+func (d *direct) tileRuns(g *geometry, q0, lim int, runs *[dirNR]outRun) int {
+	nr := 0
+	for j := range min(dirNR, lim) {
+		o := d.gridIndex(g, q0+j)
+		if o < 0 {
+			continue
+		}
+		if nr > 0 {
+			if r := &runs[nr-1]; r.j+r.n == j && r.o+r.n == o {
+				r.n++
+				continue
+			}
+		}
+		runs[nr] = outRun{j, 1, o}
+		nr++
+	}
+	return nr
+}
+
 func (d *direct) tiles(g *geometry, lo, hi int) {
 	var tmp [sliverGroup][dirMR * dirNR]float32
-	var idx [dirNR]int
+	var runs [dirNR]outRun
+	nr := 0
 	ep, y, gi := d.curEp, d.curY, d.curGroup
 	groups := (d.slivers + sliverGroup - 1) / sliverGroup
 	lastTile := -1
@@ -290,12 +316,7 @@ func (d *direct) tiles(g *geometry, lo, hi int) {
 		blk, t := tile/d.per, tile%d.per
 		q0 := blk*d.plane + t*dirNR
 		if tile != lastTile {
-			for j := range idx {
-				idx[j] = -1
-				if t*dirNR+j < d.span {
-					idx[j] = d.gridIndex(g, q0+j)
-				}
-			}
+			nr = d.tileRuns(g, q0, d.span-t*dirNR, &runs)
 			lastTile = tile
 		}
 		s0, s1 := sg*sliverGroup, min(d.slivers, (sg+1)*sliverGroup)
@@ -314,14 +335,15 @@ func (d *direct) tiles(g *geometry, lo, hi int) {
 			}
 		}
 		for s := s0; s < s1; s++ {
-			d.scatter(g, ep, y, gi, s, tmp[s-s0][:], &idx)
+			d.scatter(g, ep, y, gi, s, tmp[s-s0][:], runs[:nr])
 		}
 	}
 }
 
-// scatter writes the valid positions of one sliver's tile to the output,
+// scatter writes the output runs of one sliver's tile to the output,
 // applying the epilogue.
-func (d *direct) scatter(g *geometry, ep *Epilogue, y []float32, gi, s int, tmp []float32, idx *[dirNR]int) {
+func (d *direct) scatter(g *geometry, ep *Epilogue, y []float32, gi, s int, tmp []float32, runs []outRun) {
+	plain := ep.Residual == nil && ep.Act == gemm.None
 	for r := range min(dirMR, g.ocg-s*dirMR) {
 		oc := s*dirMR + r
 		var b float32
@@ -330,38 +352,36 @@ func (d *direct) scatter(g *geometry, ep *Epilogue, y []float32, gi, s int, tmp 
 		}
 		base := d.curYo + oc*g.outSp
 		row := tmp[r*dirNR : (r+1)*dirNR]
-		if ep.Residual == nil && ep.Act == gemm.None {
-			scatterPlain(y[base:], row, idx, b)
-			continue
-		}
-		for j, o := range idx {
-			if o < 0 {
+		for _, u := range runs {
+			dst, src := y[base+u.o:base+u.o+u.n], row[u.j:u.j+u.n]
+			if plain {
+				addRow(&dst[0], &src[0], u.n, b)
 				continue
 			}
-			v := row[j] + b
+			var res []float32
 			if ep.Residual != nil {
-				v += ep.Residual[base+o]
+				res = ep.Residual[base+u.o : base+u.o+u.n]
 			}
-			switch ep.Act {
-			case gemm.ReLU:
-				v = max(v, 0)
-			case gemm.GELU:
-				v = gemm.Gelu(v)
-			}
-			y[base+o] = v
+			storeEpilogue(dst, src, res, b, ep.Act)
 		}
 	}
 }
 
-// scatterPlain stores row[j] + b at y[idx[j]] for the tile's valid
-// positions: scatter without residual or activation, the common case of
-// a convolution followed by batch norm.
-func scatterPlain(y, row []float32, idx *[dirNR]int, b float32) {
-	row = row[:dirNR]
-	for j, o := range idx {
-		if o >= 0 {
-			y[o] = row[j] + b
+// storeEpilogue stores Act(src[i] + b + res[i]) in dst[i] (res may be nil).
+func storeEpilogue(dst, src, res []float32, b float32, act gemm.Activation) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		v += b
+		if res != nil {
+			v += res[i]
 		}
+		switch act {
+		case gemm.ReLU:
+			v = max(v, 0)
+		case gemm.GELU:
+			v = gemm.Gelu(v)
+		}
+		dst[i] = v
 	}
 }
 

@@ -30,3 +30,8 @@ func dwDots(xp *float32, offs *int, ntaps int, grad *float32, n int, out *float3
 //
 //go:noescape
 func deint2(src *float32, n int, even, odd *float32)
+
+// addRow stores src[i] + b in dst[i] for i < n.
+//
+//go:noescape
+func addRow(dst, src *float32, n int, b float32)

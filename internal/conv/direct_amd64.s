@@ -217,3 +217,35 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func addRow(dst, src *float32, n int, b float32)
+//
+// dst[i] = src[i] + b for i < n, 16 floats at a time and the rest under a
+// mask: the direct kernels' store of one contiguous run of outputs.
+TEXT ·addRow(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS b+24(FP), Z31
+loop16:
+	CMPQ CX, $16
+	JLT tail
+	VADDPS (SI), Z31, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP loop16
+tail:
+	TESTQ CX, CX
+	JZ done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VADDPS Z0, Z31, Z0
+	VMOVUPS Z0, K1, (DI)
+done:
+	VZEROUPPER
+	RET

@@ -19,3 +19,7 @@ func dwDots(xp *float32, offs *int, ntaps int, grad *float32, n int, out *float3
 func deint2(src *float32, n int, even, odd *float32) {
 	panic("conv: deinterleave without assembly")
 }
+
+func addRow(dst, src *float32, n int, b float32) {
+	panic("conv: addRow without assembly")
+}

@@ -20,6 +20,7 @@ var directShapes = []struct {
 	{"flat-strided", Params{N: 2, InC: 5, OutC: 20, In: [3]int{10, 10, 10}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}}, true},
 	{"sliver-groups", Params{N: 1, InC: 2, OutC: 75, In: [3]int{5, 6, 7}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, true},
 	{"channel-blocks", Params{N: 1, InC: 23, OutC: 9, In: [3]int{6, 5, 7}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{1, 2, 1}, Pad: [3]int{1, 1, 0}}, true},
+	{"long-rows", Params{N: 1, InC: 2, OutC: 8, In: [3]int{3, 4, 53}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, false},
 	{"stem", Params{N: 1, InC: 3, OutC: 17, In: [3]int{13, 11, 12}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, true},
 }
 
@@ -81,6 +82,30 @@ func testDeinterleave2(t *testing.T) {
 		}
 		if even[(n+1)/2] != 0 || odd[n/2] != 0 {
 			t.Fatalf("n=%d: wrote past the phase rows", n)
+		}
+	}
+}
+
+// TestAddRow checks the biased run store for lengths around the vector
+// width, and that it leaves the floats after the run alone.
+func TestAddRow(t *testing.T) {
+	if !haveDirect() {
+		t.Skip("no AVX-512")
+	}
+	for n := 1; n <= 50; n++ {
+		src, dst := make([]float32, n), make([]float32, n+1)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		dst[n] = -1
+		addRow(&dst[0], &src[0], n, 0.5)
+		for i, v := range dst[:n] {
+			if v != float32(i)+0.5 {
+				t.Fatalf("n=%d: dst[%d] = %v, want %v", n, i, v, float32(i)+0.5)
+			}
+		}
+		if dst[n] != -1 {
+			t.Fatalf("n=%d: wrote past the run", n)
 		}
 	}
 }
