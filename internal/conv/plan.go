@@ -70,7 +70,8 @@ type Plan struct {
 	dir      *direct // direct kernel, used at AVX-512
 	dwf      *dwFast // depthwise direct kernel, used at AVX-512
 	wg       *wino   // Winograd F(2,3) for stride-1 3×3×3 layers
-	bwd      *Plan   // stride-1 data gradient as a direct convolution
+	wgrad    *winoGrad
+	bwd      *Plan // stride-1 data gradient as a direct convolution
 	bwdW     []float32
 	bwdOK    bool // bwd holds the current weights
 
@@ -401,6 +402,13 @@ func (pl *Plan) BackwardWeight(dw, db, x, dy []float32) error {
 		pl.cur.x, pl.cur.y, pl.cur.dw = x, dy, dw
 		parallel.ForChunks(g.p.OutC, 1, pl.dwFn)
 		pl.cur.x, pl.cur.y, pl.cur.dw = nil, nil, nil
+		return nil
+	}
+	if wg := pl.winograd(); wg != nil {
+		if pl.wgrad == nil {
+			pl.wgrad = newWinoGrad(wg)
+		}
+		pl.wgrad.backwardWeight(dw, x, dy)
 		return nil
 	}
 	for n := range g.p.N {

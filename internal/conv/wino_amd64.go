@@ -13,3 +13,24 @@ func winoInput(x *float32, rows *[16]int, col0 int, masks uint64, stage *float32
 //
 //go:noescape
 func winoOutput(m *float32, ms int, y *float32, ldh, ldd int, mk01, mk23 uint64, bias float32, resid *float32, relu int)
+
+// winoTranspose16 transposes up to 16×16 floats (winograd_amd64.s).
+//
+//go:noescape
+func winoTranspose16(src *float32, lds int, dst *float32, ldd int, nrows int, cols uint64)
+
+// winoInputCL transforms one input tile for 16 channels-last channels.
+//
+//go:noescape
+func winoInputCL(x *float32, ldw, ldh, ldd int, stage, dst *float32, vs int)
+
+// winoGradCL transforms one output-gradient tile for 14 channels-last
+// channels.
+//
+//go:noescape
+func winoGradCL(dy *float32, ldw, ldh, ldd int, dst *float32, vs int)
+
+// winoFinish computes Gᵀ M G for 16 channel pairs (winograd_amd64.s).
+//
+//go:noescape
+func winoFinish(z *float32, zs int, stage, out *float32)

@@ -9,3 +9,19 @@ func winoInput(x *float32, rows *[16]int, col0 int, masks uint64, stage *float32
 func winoOutput(m *float32, ms int, y *float32, ldh, ldd int, mk01, mk23 uint64, bias float32, resid *float32, relu int) {
 	panic("conv: Winograd transforms without assembly")
 }
+
+func winoTranspose16(src *float32, lds int, dst *float32, ldd int, nrows int, cols uint64) {
+	panic("conv: Winograd transforms without assembly")
+}
+
+func winoInputCL(x *float32, ldw, ldh, ldd int, stage, dst *float32, vs int) {
+	panic("conv: Winograd transforms without assembly")
+}
+
+func winoGradCL(dy *float32, ldw, ldh, ldd int, dst *float32, vs int) {
+	panic("conv: Winograd transforms without assembly")
+}
+
+func winoFinish(z *float32, zs int, stage, out *float32) {
+	panic("conv: Winograd transforms without assembly")
+}
