@@ -34,3 +34,8 @@ func winoGradCL(dy *float32, ldw, ldh, ldd int, dst *float32, vs int)
 //
 //go:noescape
 func winoFinish(z *float32, zs int, stage, out *float32)
+
+// winoKernel computes G g Gᵀ for 14 output channels (winograd_amd64.s).
+//
+//go:noescape
+func winoKernel(stage, dst *float32, us int)

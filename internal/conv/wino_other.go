@@ -25,3 +25,7 @@ func winoGradCL(dy *float32, ldw, ldh, ldd int, dst *float32, vs int) {
 func winoFinish(z *float32, zs int, stage, out *float32) {
 	panic("conv: Winograd transforms without assembly")
 }
+
+func winoKernel(stage, dst *float32, us int) {
+	panic("conv: Winograd transforms without assembly")
+}

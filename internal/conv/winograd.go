@@ -158,24 +158,28 @@ func (wg *wino) pack() {
 	if n := 64 * wg.g.p.InC * wg.coutM; len(wg.u) < n {
 		wg.u = alignedZeros(n)
 	}
-	parallel.ForChunks(wg.g.p.OutC, max(1, 256/wg.g.p.InC), wg.wFn)
+	parallel.ForChunks(wg.coutM/wg.kn.MR, 1, wg.wFn)
 	wg.uOK = true
 }
 
+// transformWeights transforms the kernels of output-channel slivers
+// [lo,hi): the 27 taps of 14 output channels are transposed into vectors
+// (lane = output channel) and transformed together.
 func (wg *wino) transformWeights(lo, hi int) {
 	cin, mr := wg.g.p.InC, wg.kn.MR
-	us := cin * wg.coutM // ξ stride
-	var t [64]float32
-	for oc := lo; oc < hi; oc++ {
-		base := (oc/mr)*cin*mr + oc%mr
+	us, ld := cin*wg.coutM, cin*27
+	st := wg.stages.get(newStage)
+	for s := lo; s < hi; s++ {
+		oc0 := s * mr
+		n := min(mr, wg.g.p.OutC-oc0)
 		for ic := range cin {
-			kernelTransform(&t, (*[27]float32)(wg.w[(oc*cin+ic)*27:]))
-			o := base + ic*mr
-			for xi, v := range t {
-				wg.u[xi*us+o] = v
-			}
+			src := wg.w[oc0*ld+ic*27:]
+			winoTranspose16(&src[0], ld, &st[0], 16, n, 0xffff)
+			winoTranspose16(&src[16], ld, &st[256], 16, n, 0x7ff)
+			winoKernel(&st[0], &wg.u[(s*cin+ic)*mr], us)
 		}
 	}
+	wg.stages.put(st)
 }
 
 // forward computes the convolution of x into y with the epilogue ep (a
@@ -360,29 +364,6 @@ func (wg *wino) outputTransform(m []float32, n, t0, t1, ocLo, ocHi int) {
 			winoOutput(&m[oc*bt+r], ms, &wg.y[o], out[2], out[1]*out[2], mk01, mk23, b, res, wg.relu)
 		}
 	})
-}
-
-// kernelTransform computes G g Gᵀ along the three axes of a 3×3×3 kernel
-// (index kd·9+kh·3+kw) into a 4×4×4 tile (index i·16+j·4+k), with
-//
-//	G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1].
-func kernelTransform(t *[64]float32, g *[27]float32) {
-	var a [48]float32 // [3 kd][4 j][4 k] after the kw and kh passes
-	var b [36]float32 // [3 kd][3 kh][4 k]
-	for r := range 9 {
-		g0, g1, g2 := g[r*3], g[r*3+1], g[r*3+2]
-		b[r*4], b[r*4+1], b[r*4+2], b[r*4+3] = g0, (g0+g1+g2)*0.5, (g0-g1+g2)*0.5, g2
-	}
-	for kd := range 3 {
-		for k := range 4 {
-			g0, g1, g2 := b[kd*12+k], b[kd*12+4+k], b[kd*12+8+k]
-			a[kd*16+k], a[kd*16+4+k], a[kd*16+8+k], a[kd*16+12+k] = g0, (g0+g1+g2)*0.5, (g0-g1+g2)*0.5, g2
-		}
-	}
-	for jk := range 16 {
-		g0, g1, g2 := a[jk], a[16+jk], a[32+jk]
-		t[jk], t[16+jk], t[32+jk], t[48+jk] = g0, (g0+g1+g2)*0.5, (g0-g1+g2)*0.5, g2
-	}
 }
 
 // alignedZeros returns n zero floats starting on a 64-byte boundary.
