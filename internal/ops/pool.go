@@ -300,62 +300,8 @@ func avgPool(what string, y, x []float32, nc int, in [3]int, p Pool, backward bo
 	if p.Dilation != [3]int{1, 1, 1} {
 		return fmt.Errorf("ops: %s: dilation %v is not supported (torch has none)", what, p.Dilation)
 	}
-	sIn, sOut := vol(in), vol(out)
-	parallel.ForChunks(nc, 1, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			xc, yc := x[c*sIn:(c+1)*sIn], y[c*sOut:(c+1)*sOut]
-			if backward {
-				clear(xc)
-			}
-			o := 0
-			for od := range out[0] {
-				d0, d1, sd := p.avgRange(0, od, in[0])
-				for oh := range out[1] {
-					h0, h1, sh := p.avgRange(1, oh, in[1])
-					for ow := range out[2] {
-						w0, w1, sw := p.avgRange(2, ow, in[2])
-						div := float32(sd * sh * sw)
-						if backward {
-							boxAdd(xc, in, d0, d1, h0, h1, w0, w1, yc[o]/div)
-						} else {
-							s := boxSum(xc, in, d0, d1, h0, h1, w0, w1)
-							if div == 0 {
-								s, div = float32(math.NaN()), 1
-							}
-							yc[o] = s / div
-						}
-						o++
-					}
-				}
-			}
-		}
-	})
+	boxPool(y, x, nc, in, out, p.avgPlan(in, out), backward)
 	return nil
-}
-
-// boxSum returns the sum of the box [d0,d1)×[h0,h1)×[w0,w1) of a volume of size in.
-func boxSum(x []float32, in [3]int, d0, d1, h0, h1, w0, w1 int) float32 {
-	var s float32
-	for d := d0; d < d1; d++ {
-		for h := h0; h < h1; h++ {
-			for _, v := range x[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1] {
-				s += v
-			}
-		}
-	}
-	return s
-}
-
-// boxAdd adds g to every cell of the box.
-func boxAdd(x []float32, in [3]int, d0, d1, h0, h1, w0, w1 int, g float32) {
-	for d := d0; d < d1; d++ {
-		for h := h0; h < h1; h++ {
-			row := x[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1]
-			for i := range row {
-				row[i] += g
-			}
-		}
-	}
 }
 
 // adaptiveRange is torch's adaptive pooling bin of output o out of n over
@@ -374,6 +320,7 @@ func AdaptiveAvgPool3dBackward(dx, dy []float32, nc int, in, out [3]int) error {
 	return adaptive("adaptive avg pool backward", dy, dx, nc, in, out, true)
 }
 
+// adaptive runs the forward (y from x) or the backward (x-shaped dx from y-shaped dy).
 func adaptive(what string, y, x []float32, nc int, in, out [3]int, backward bool) error {
 	for i := range 3 {
 		if in[i] <= 0 || out[i] <= 0 {
@@ -384,32 +331,7 @@ func adaptive(what string, y, x []float32, nc int, in, out [3]int, backward bool
 		return fmt.Errorf("ops: %s: %d channels of %v -> %v need %d and %d values, got %d and %d",
 			what, nc, in, out, nc*vol(in), nc*vol(out), len(x), len(y))
 	}
-	sIn, sOut := vol(in), vol(out)
-	parallel.ForChunks(nc, 1, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			xc, yc := x[c*sIn:(c+1)*sIn], y[c*sOut:(c+1)*sOut]
-			if backward {
-				clear(xc)
-			}
-			o := 0
-			for od := range out[0] {
-				d0, d1 := adaptiveRange(od, out[0], in[0])
-				for oh := range out[1] {
-					h0, h1 := adaptiveRange(oh, out[1], in[1])
-					for ow := range out[2] {
-						w0, w1 := adaptiveRange(ow, out[2], in[2])
-						div := float32((d1 - d0) * (h1 - h0) * (w1 - w0))
-						if backward {
-							boxAdd(xc, in, d0, d1, h0, h1, w0, w1, yc[o]/div)
-						} else {
-							yc[o] = boxSum(xc, in, d0, d1, h0, h1, w0, w1) / div
-						}
-						o++
-					}
-				}
-			}
-		}
-	})
+	boxPool(y, x, nc, in, out, adaptivePlan(in, out), backward)
 	return nil
 }
 

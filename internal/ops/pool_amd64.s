@@ -154,3 +154,40 @@ done:
 	SETEQ ret+152(FP)
 	VZEROUPPER
 	RET
+
+// func addRowAVX512(dst, src []float32)
+//
+// dst[i] += src[i] for i < len(dst) (src at least as long), the tail
+// under a lane mask.
+TEXT ·addRowAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ src_base+24(FP), SI
+	CMPQ CX, $16
+	JB addtail
+
+addloop:
+	VMOVUPS (SI), Z0
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	CMPQ CX, $16
+	JAE addloop
+
+addtail:
+	TESTQ CX, CX
+	JZ adddone
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DI), K1, Z1
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+
+adddone:
+	VZEROUPPER
+	RET

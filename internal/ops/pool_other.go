@@ -6,3 +6,6 @@ package ops
 func vecPool() bool { return false }
 
 func (pl *maxPlan) run(y []float32, idx []int32, x []float32) bool { return false }
+
+// addRow adds src[:len(dst)] to dst.
+func addRow(dst, src []float32) { addRowGo(dst, src) }

@@ -414,3 +414,99 @@ func TestMaxPoolVectorKernelRuns(t *testing.T) {
 		}
 	}
 }
+
+// refAvgBackward spreads dy (nc, out) over the windows of p in float64,
+// each value divided by torch's divisor.
+func refAvgBackward(dy []float64, nc int, in, out [3]int, p Pool) []float64 {
+	p = p.norm()
+	dx := make([]float64, nc*vol(in))
+	o := 0
+	for c := range nc {
+		for od := range out[0] {
+			for oh := range out[1] {
+				for ow := range out[2] {
+					var lo, hi [3]int
+					div := 1
+					for a, oa := range [3]int{od, oh, ow} {
+						l, h, size := p.avgRange(a, oa, in[a])
+						lo[a], hi[a], div = l, h, div*size
+					}
+					for d := lo[0]; d < hi[0]; d++ {
+						for h := lo[1]; h < hi[1]; h++ {
+							for w := lo[2]; w < hi[2]; w++ {
+								dx[c*vol(in)+(d*in[1]+h)*in[2]+w] += dy[o] / float64(div)
+							}
+						}
+					}
+					o++
+				}
+			}
+		}
+	}
+	return dx
+}
+
+// TestAvgPoolLevels runs random average poolings (ragged widths, padding
+// counted or not, strides 1–3, kernels 1–4, ceil mode) and adaptive ones at
+// every cpu level: forward and backward equal the float64 reference within
+// rounding and the portable path bit for bit.
+func TestAvgPoolLevels(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	for trial := 0; trial < 200; trial++ {
+		in := [3]int{1 + r.IntN(6), 1 + r.IntN(7), 1 + r.IntN(45)}
+		adaptiveOut := trial%4 == 3
+		var p Pool
+		var out [3]int
+		if adaptiveOut {
+			for a := range 3 {
+				out[a] = 1 + r.IntN(in[a]+2)
+			}
+		} else {
+			var ok bool
+			if p, _, ok = randPool(r, in); !ok {
+				continue
+			}
+			p.Dilation, p.ExcludePad = [3]int{}, r.IntN(2) == 0
+			var err error
+			if out, err = p.Out(in); err != nil {
+				continue
+			}
+		}
+		nc := 1 + r.IntN(3)
+		x, dy := randN(r, nc*vol(in), 1), randN(r, nc*vol(out), 1)
+		run := func(l cpu.Level) ([]float32, []float32) {
+			defer cpu.SetLevel(l)()
+			y, dx := make([]float32, len(dy)), make([]float32, len(x))
+			var err1, err2 error
+			if adaptiveOut {
+				err1 = AdaptiveAvgPool3d(y, x, nc, in, out)
+				err2 = AdaptiveAvgPool3dBackward(dx, dy, nc, in, out)
+			} else {
+				err1 = AvgPool3d(y, x, nc, in, p)
+				err2 = AvgPool3dBackward(dx, dy, nc, in, p)
+			}
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			return y, dx
+		}
+		wy, wdx := run(cpu.Portable)
+		if !adaptiveOut {
+			closeTo(t, "avg pool", wy, refPool(to64(x), nc, in, out, p, false), 1e-6)
+			closeTo(t, "avg pool backward", wdx, refAvgBackward(to64(dy), nc, in, out, p), 1e-6)
+		}
+		for _, l := range cpu.Levels()[1:] {
+			y, dx := run(l)
+			for i := range wy {
+				if math.Float32bits(y[i]) != math.Float32bits(wy[i]) {
+					t.Fatalf("%v, in %v -> %v, %+v: y[%d] = %v, portable %v", l, in, out, p, i, y[i], wy[i])
+				}
+			}
+			for i := range wdx {
+				if math.Float32bits(dx[i]) != math.Float32bits(wdx[i]) {
+					t.Fatalf("%v, in %v -> %v, %+v: dx[%d] = %v, portable %v", l, in, out, p, i, dx[i], wdx[i])
+				}
+			}
+		}
+	}
+}
