@@ -44,8 +44,10 @@ type direct struct {
 	offs              []int // byte offset of every tap
 	wpk               [][]float32
 	xp                []float32
+	maxShift          int       // largest grid shift of a tap within its phase
 	dyp               []float32 // output gradient on the padded grid (BackwardWeight)
-	tapGrad           []float32 // column tile of shifted inputs (BackwardWeight)
+	bwOffs            []int     // offs padded to whole tap blocks (BackwardWeight)
+	bwAcc             []float32 // dwKern4x6 sums per (oc block, ic, tap block)
 	curY              []float32
 	curEp             *Epilogue
 	curYo             int // offset of the current (sample, group) output in y
@@ -56,9 +58,11 @@ type direct struct {
 	// that calls do not allocate closures
 	g                   *geometry
 	cx, cdy             []float32
-	cq0, cn             int
+	cq0, cn, cic0, cic1 int
+	cdw                 []float32
 	cpk, cw             []float32 // pack: destination and group weights
-	fillFn, dyFn, colFn func(lo, hi int)
+	fillFn, dyFn        func(lo, hi int)
+	bwFn, bwOutFn       func(lo, hi int)
 	packFn              func(lo, hi int)
 }
 
@@ -86,7 +90,8 @@ var maxGridWaste = 2.0
 
 func newDirect(g *geometry) *direct {
 	d := &direct{phases: 1, g: g}
-	d.fillFn, d.dyFn, d.colFn = d.fillRange, d.dyRange, d.colRange
+	d.fillFn, d.dyFn = d.fillRange, d.dyRange
+	d.bwFn, d.bwOutFn = d.bwRange, d.bwOutRange
 	d.packFn = d.packRange
 	s := g.p.Stride
 	for i := range 3 {
@@ -117,8 +122,9 @@ func newDirect(g *geometry) *direct {
 			for kw := range g.p.Kernel[2] {
 				z, y, x := kd*g.p.Dilation[0], kh*g.p.Dilation[1], kw*g.p.Dilation[2]
 				phase := ((z%s[0])*s[1]+y%s[1])*s[2] + x%s[2]
-				off := phase*g.icg*d.spP + z/s[0]*d.plane + y/s[1]*d.pad[2] + x/s[2]
-				d.offs = append(d.offs, 4*off)
+				shift := z/s[0]*d.plane + y/s[1]*d.pad[2] + x/s[2]
+				d.offs = append(d.offs, 4*(phase*g.icg*d.spP+shift))
+				d.maxShift = max(d.maxShift, shift)
 			}
 		}
 	}
@@ -385,30 +391,122 @@ func storeEpilogue(dst, src, res []float32, b float32, act gemm.Activation) {
 	}
 }
 
-// backwardWeight adds the weight gradient of one (sample, group) to dw:
-// dW (ocg × icg·kvol) += dY·Colᵀ over the grid, where row (ic, t) of Col is
-// channel ic of xp shifted by tap t's offset — a contiguous copy thanks to
-// the phase split — and dY is zero at the grid's padding positions. Col is
-// built in tiles of grid positions so it stays in cache.
+// The weight gradient: dW[oc][ic][t] = Σ_q dY[oc][q] · xp[ic][q + off_t]
+// over the grid, with dY copied onto the grid (zero at its padding
+// positions) so that both operands are contiguous along q. dwKern4x6
+// reduces along q for a tile of 4 output channels × 6 taps; the grid is
+// cut into blocks of bwQ positions so that the tile's dY rows stay in L1
+// while the taps of every input channel run over them, and the per-tile
+// sums stay in bwAcc until the end. No column matrix and no transposition.
+const (
+	bwOC, bwTaps = 4, 6
+	bwQ          = 1024
+	bwOut        = 32 // floats per dwKern4x6 result
+)
+
+// bwBlockBytes bounds the grid windows of the input channels processed
+// together (a variable so that tests can force one channel per block).
+var bwBlockBytes = 512 << 10
+
+// dwKernOrder[i] is the accumulator oc*bwTaps+t that dwKern4x6 adds to
+// out[i], or -1 where it repeats one.
+var dwKernOrder = [bwOut]int8{0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15,
+	16, 17, -1, -1, 20, 21, -1, -1, 18, 19, -1, -1, 22, 23, -1, -1}
+
+// backwardWeight adds the weight gradient of one (sample, group) to dw.
 func (d *direct) backwardWeight(pl *Plan, dw, x, dy []float32) {
 	g := &pl.g
 	d.fillPadded(g, x)
 	qn := d.qTiles * dirNR
-	if len(d.dyp) < g.ocg*qn {
-		d.dyp = make([]float32, g.ocg*qn)
+	obs := (g.ocg + bwOC - 1) / bwOC
+	if len(d.dyp) < obs*bwOC*qn { // rows past ocg stay zero
+		d.dyp = make([]float32, obs*bwOC*qn)
 	}
 	d.cdy = dy
 	parallel.ForChunks(g.ocg, 1, d.dyFn)
 	d.cdy = nil
-	nt := min(qn, max(64, colBudget/g.k/16*16))
-	if len(d.tapGrad) < g.k*nt {
-		d.tapGrad = make([]float32, g.k*nt)
+	tbs := (g.kvol + bwTaps - 1) / bwTaps
+	if len(d.bwOffs) != tbs*bwTaps { // the padding taps repeat the last one
+		d.bwOffs = append([]int(nil), d.offs...)
+		for len(d.bwOffs) < tbs*bwTaps {
+			d.bwOffs = append(d.bwOffs, d.offs[g.kvol-1])
+		}
 	}
-	for q0 := 0; q0 < qn; q0 += nt {
-		n := min(nt, qn-q0)
-		d.cq0, d.cn = q0, n
-		parallel.ForChunks(g.k, max(1, 4096/n), d.colFn)
-		gemm.Sgemm(false, true, g.ocg, g.k, n, 1, d.dyp[q0:], qn, d.tapGrad, n, 1, dw, g.k)
+	if n := obs * g.icg * tbs * bwOut; len(d.bwAcc) < n {
+		d.bwAcc = make([]float32, n)
+	} else {
+		clear(d.bwAcc[:n])
+	}
+	// input channels per block: their grid windows stay in L2
+	window := d.phases * (bwQ + d.maxShift) * 4
+	icb := max(1, bwBlockBytes/window)
+	for q0 := 0; q0 < qn; q0 += bwQ {
+		for ic0 := 0; ic0 < g.icg; ic0 += icb {
+			d.cq0, d.cn, d.cic0, d.cic1 = q0, min(bwQ, qn-q0), ic0, min(g.icg, ic0+icb)
+			parallel.ForChunks(obs, 1, d.bwFn)
+		}
+	}
+	d.cdw = dw
+	parallel.ForChunks(obs, 1, d.bwOutFn)
+	d.cdw = nil
+}
+
+// bwRange runs the weight-gradient tiles of output-channel blocks [lo,hi)
+// over the current grid block and input channels.
+func (d *direct) bwRange(lo, hi int) {
+	g := d.g
+	qn := d.qTiles * dirNR
+	tbs := len(d.bwOffs) / bwTaps
+	for ob := lo; ob < hi; ob++ {
+		dyRow := &d.dyp[ob*bwOC*qn+d.cq0]
+		for ic := d.cic0; ic < d.cic1; ic++ {
+			x := &d.xp[ic*d.spP+d.cq0]
+			acc := d.bwAcc[(ob*g.icg+ic)*tbs*bwOut:][:tbs*bwOut]
+			for tb := range tbs {
+				dwKern4x6(dyRow, 4*qn, x, &d.bwOffs[tb*bwTaps], d.cn, &acc[tb*bwOut])
+			}
+		}
+	}
+}
+
+// bwOutRange adds the sums of output-channel blocks [lo,hi) to d.cdw.
+func (d *direct) bwOutRange(lo, hi int) {
+	g := d.g
+	tbs := len(d.bwOffs) / bwTaps
+	// out[i] of a tile is the sum of output channel oc[i], tap tap[i]
+	// (-1: a repeat) and goes to dst[i] past the tile's first weight
+	var dst, oc, tap [bwOut]int
+	for i, k := range dwKernOrder {
+		dst[i], oc[i], tap[i] = -1, bwOC, bwTaps
+		if k >= 0 {
+			oc[i], tap[i] = int(k)/bwTaps, int(k)%bwTaps
+			dst[i] = oc[i]*g.k + tap[i]
+		}
+	}
+	for ob := lo; ob < hi; ob++ {
+		for ic := range g.icg {
+			acc := d.bwAcc[(ob*g.icg+ic)*tbs*bwOut:][:tbs*bwOut]
+			for tb := range tbs {
+				out := acc[tb*bwOut : (tb+1)*bwOut]
+				base := ob*bwOC*g.k + ic*g.kvol + tb*bwTaps
+				if (ob+1)*bwOC <= g.ocg && (tb+1)*bwTaps <= g.kvol {
+					dw := d.cdw[base : base+(bwOC-1)*g.k+bwTaps]
+					for i, o := range dst {
+						if o >= 0 {
+							dw[o] += out[i]
+						}
+					}
+					continue
+				}
+				// ragged tile: only its first nOC channels and nT taps exist
+				nOC, nT := min(bwOC, g.ocg-ob*bwOC), min(bwTaps, g.kvol-tb*bwTaps)
+				for i, o := range dst {
+					if o >= 0 && oc[i] < nOC && tap[i] < nT {
+						d.cdw[base+o] += out[i]
+					}
+				}
+			}
+		}
 	}
 }
 
@@ -427,16 +525,6 @@ func (d *direct) dyRange(lo, hi int) {
 			}
 		}
 		clear(row[end:])
-	}
-}
-
-// colRange fills rows [lo,hi) of the shifted-input column tile.
-func (d *direct) colRange(lo, hi int) {
-	g, n := d.g, d.cn
-	for r := lo; r < hi; r++ {
-		ic, t := r/g.kvol, r%g.kvol
-		src := d.xp[ic*d.spP+d.offs[t]/4+d.cq0:]
-		copy(d.tapGrad[r*n:(r+1)*n], src[:n])
 	}
 }
 

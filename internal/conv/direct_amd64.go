@@ -35,3 +35,10 @@ func deint2(src *float32, n int, even, odd *float32)
 //
 //go:noescape
 func addRow(dst, src *float32, n int, b float32)
+
+// dwKern4x6 adds to out the 24 dot products over n grid positions of 4
+// output-gradient rows (ldy bytes apart) with 6 shifted input rows (byte
+// offsets offs from x), in the order dwKernOrder.
+//
+//go:noescape
+func dwKern4x6(dy *float32, ldy int, x *float32, offs *int, n int, out *float32)

@@ -21,6 +21,7 @@ var directShapes = []struct {
 	{"sliver-groups", Params{N: 1, InC: 2, OutC: 75, In: [3]int{5, 6, 7}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, true},
 	{"channel-blocks", Params{N: 1, InC: 23, OutC: 9, In: [3]int{6, 5, 7}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{1, 2, 1}, Pad: [3]int{1, 1, 0}}, true},
 	{"long-rows", Params{N: 1, InC: 2, OutC: 8, In: [3]int{3, 4, 53}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, false},
+	{"long-grid", Params{N: 1, InC: 6, OutC: 7, In: [3]int{20, 19, 21}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, false},
 	{"stem", Params{N: 1, InC: 3, OutC: 17, In: [3]int{13, 11, 12}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, true},
 }
 
@@ -29,6 +30,14 @@ func TestDirectShapes(t *testing.T) {
 		t.Skip("no AVX-512")
 	}
 	defer forceDirect()()
+	testDirectShapes(t)
+	old := bwBlockBytes
+	defer func() { bwBlockBytes = old }()
+	bwBlockBytes = 1 // one input channel per weight-gradient block
+	testDirectShapes(t)
+}
+
+func testDirectShapes(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, s := range directShapes {
 		t.Run(s.name, func(t *testing.T) {
