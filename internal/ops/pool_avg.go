@@ -15,8 +15,13 @@ type boxAxis struct{ lo, hi, size []int }
 // per spatial axis.
 type boxPlan [3]boxAxis
 
-// avgPlan is the box plan of AvgPool3d (torch's divisor rules).
+// avgPlan is the cached box plan of AvgPool3d (torch's divisor rules).
 func (p Pool) avgPlan(in, out [3]int) *boxPlan {
+	return cached(planKey{avgKind, in, out, p}, func() *boxPlan { return p.newAvgPlan(in, out) })
+}
+
+// newAvgPlan builds avgPlan.
+func (p Pool) newAvgPlan(in, out [3]int) *boxPlan {
 	var bp boxPlan
 	for a := range 3 {
 		bp[a] = boxAxis{make([]int, out[a]), make([]int, out[a]), make([]int, out[a])}
@@ -27,8 +32,13 @@ func (p Pool) avgPlan(in, out [3]int) *boxPlan {
 	return &bp
 }
 
-// adaptivePlan is the box plan of AdaptiveAvgPool3d.
+// adaptivePlan is the cached box plan of AdaptiveAvgPool3d.
 func adaptivePlan(in, out [3]int) *boxPlan {
+	return cached(planKey{adaptiveKind, in, out, Pool{}}, func() *boxPlan { return newAdaptivePlan(in, out) })
+}
+
+// newAdaptivePlan builds adaptivePlan.
+func newAdaptivePlan(in, out [3]int) *boxPlan {
 	var bp boxPlan
 	for a := range 3 {
 		bp[a] = boxAxis{make([]int, out[a]), make([]int, out[a]), make([]int, out[a])}

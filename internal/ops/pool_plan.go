@@ -77,38 +77,56 @@ type poolPlan struct {
 	vec *maxPlan
 }
 
-// planKey identifies a plan: the input size and the normalized window.
+// planKey identifies a cached plan: its kind, the input size, the
+// normalized window and (adaptive pooling) the output size.
 type planKey struct {
-	in [3]int
-	p  Pool
+	kind    planKind
+	in, out [3]int
+	p       Pool
 }
+
+// planKind tells the cached plans apart.
+type planKind uint8
+
+const (
+	maxKind planKind = iota
+	avgKind
+	adaptiveKind
+)
 
 // plans caches pooling plans, so that a training loop calling the same
 // pooling every step builds its plan once and allocates nothing after. It
 // is emptied when it grows past maxPlans entries.
 var plans struct {
 	sync.Mutex
-	m map[planKey]*poolPlan
+	m map[planKey]any
 }
 
-const maxPlans = 32
+const maxPlans = 64
 
-// planFor returns the cached plan of a normalized pool with output size out.
-func planFor(in, out [3]int, p Pool) *poolPlan {
-	key := planKey{in, p}
+// cached returns the plan of key, building it with build on a miss.
+func cached[T any](key planKey, build func() *T) *T {
 	plans.Lock()
 	defer plans.Unlock()
 	if pl, ok := plans.m[key]; ok {
-		return pl
+		return pl.(*T)
 	}
 	if plans.m == nil || len(plans.m) >= maxPlans {
-		plans.m = make(map[planKey]*poolPlan)
+		plans.m = make(map[planKey]any)
 	}
-	pl := &poolPlan{}
-	for a := range 3 {
-		pl.ax[a] = p.axis(a, out[a], in[a])
-	}
-	pl.vec = newMaxPlan(in, out, p, &pl.ax)
+	pl := build()
 	plans.m[key] = pl
 	return pl
+}
+
+// planFor returns the plan of a normalized max pool with output size out.
+func planFor(in, out [3]int, p Pool) *poolPlan {
+	return cached(planKey{maxKind, in, out, p}, func() *poolPlan {
+		pl := &poolPlan{}
+		for a := range 3 {
+			pl.ax[a] = p.axis(a, out[a], in[a])
+		}
+		pl.vec = newMaxPlan(in, out, p, &pl.ax)
+		return pl
+	})
 }
