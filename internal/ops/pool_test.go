@@ -352,34 +352,77 @@ func TestMaxPoolLevelsBitIdentical(t *testing.T) {
 			continue
 		}
 		nc := 1 + r.IntN(4)
-		x := randPoolInput(r, nc, vol(in))
-		dy := randN(r, nc*vol(out), 1)
-		run := func(l cpu.Level) ([]float32, []int32, []float32) {
-			defer cpu.SetLevel(l)()
-			y, idx, dx := make([]float32, nc*vol(out)), make([]int32, nc*vol(out)), make([]float32, len(x))
-			if err := MaxPool3d(y, idx, x, nc, in, p); err != nil {
-				t.Fatal(err)
-			}
-			if err := MaxPool3dBackward(dx, dy, idx, nc, in, p); err != nil {
-				t.Fatal(err)
-			}
-			return y, idx, dx
+		checkMaxPoolLevels(t, randPoolInput(r, nc, vol(in)), randN(r, nc*vol(out), 1), nc, in, p)
+	}
+}
+
+// checkMaxPoolLevels requires MaxPool3d and its backward to give, at every
+// cpu level, the values (bit for bit), indices and gradients of the
+// portable path.
+func checkMaxPoolLevels(t *testing.T, x, dy []float32, nc int, in [3]int, p Pool) {
+	t.Helper()
+	run := func(l cpu.Level) ([]float32, []int32, []float32) {
+		defer cpu.SetLevel(l)()
+		y, idx, dx := make([]float32, len(dy)), make([]int32, len(dy)), make([]float32, len(x))
+		if err := MaxPool3d(y, idx, x, nc, in, p); err != nil {
+			t.Fatal(err)
 		}
-		wy, widx, wdx := run(cpu.Portable)
-		for _, l := range cpu.Levels()[1:] {
-			y, idx, dx := run(l)
-			for i := range wy {
-				if math.Float32bits(y[i]) != math.Float32bits(wy[i]) || idx[i] != widx[i] {
-					t.Fatalf("%v, in %v, %+v: output %d = %v at %d, portable %v at %d", l, in, p, i, y[i], idx[i], wy[i], widx[i])
-				}
+		if err := MaxPool3dBackward(dx, dy, idx, nc, in, p); err != nil {
+			t.Fatal(err)
+		}
+		return y, idx, dx
+	}
+	wy, widx, wdx := run(cpu.Portable)
+	for _, l := range cpu.Levels()[1:] {
+		y, idx, dx := run(l)
+		for i := range wy {
+			if math.Float32bits(y[i]) != math.Float32bits(wy[i]) || idx[i] != widx[i] {
+				t.Fatalf("%v, in %v, %+v: output %d = %v at %d, portable %v at %d", l, in, p, i, y[i], idx[i], wy[i], widx[i])
 			}
-			for i := range wdx {
-				if math.Float32bits(dx[i]) != math.Float32bits(wdx[i]) {
-					t.Fatalf("%v, in %v, %+v: dx[%d] = %v, portable %v", l, in, p, i, dx[i], wdx[i])
-				}
+		}
+		for i := range wdx {
+			if math.Float32bits(dx[i]) != math.Float32bits(wdx[i]) {
+				t.Fatalf("%v, in %v, %+v: dx[%d] = %v, portable %v", l, in, p, i, dx[i], wdx[i])
 			}
 		}
 	}
+}
+
+// FuzzMaxPool3dLevels derives a window, an input size and values (from a
+// small set with ties, signed zeros, NaN and infinities) from the fuzz
+// input and checks every cpu level against the portable path.
+func FuzzMaxPool3dLevels(f *testing.F) {
+	f.Add([]byte{2, 1, 1, 2, 1, 1, 1, 0, 0, 0, 0, 0, 0, 5, 4, 40, 1, 2, 3})
+	f.Add([]byte{3, 3, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 6, 7, 33, 0, 5, 5, 5, 6})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 17 {
+			return
+		}
+		var p Pool
+		for a := range 3 {
+			p.Kernel[a] = 1 + int(b[a])%4
+			p.Stride[a] = 1 + int(b[3+a])%3
+			p.Dilation[a] = 1 + int(b[6+a])%2
+			p.Pad[a] = int(b[9+a]) % (p.Kernel[a]/2 + 1)
+		}
+		p.CeilMode = b[12]%2 == 1
+		in := [3]int{1 + int(b[13])%6, 1 + int(b[14])%7, 1 + int(b[15])%48}
+		out, err := p.Out(in)
+		if err != nil {
+			return
+		}
+		vals := []float32{-1, 0, 1, 2, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+		nc := 2
+		x := make([]float32, nc*vol(in))
+		for i := range x {
+			x[i] = vals[int(b[16+i%(len(b)-16)]+byte(i/(len(b)-16)))%len(vals)]
+		}
+		dy := make([]float32, nc*vol(out))
+		for i := range dy {
+			dy[i] = float32(i%7) - 3
+		}
+		checkMaxPoolLevels(t, x, dy, nc, in, p)
+	})
 }
 
 // TestMaxPoolVectorKernelRuns makes sure the comparison above exercises the
