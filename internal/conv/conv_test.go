@@ -69,7 +69,15 @@ func (c *convCase) check(t testing.TB) {
 	if err := pl.Forward(y, c.x, &Epilogue{Bias: c.bias}); err != nil {
 		t.Fatal(err)
 	}
-	checkClose(t, pl.Algorithm()+" forward", y, c.ref.y, c.ref.ys, tol)
+	// Winograd's transforms mix the values of a tile (and the taps of a
+	// kernel): its error is bounded normwise, by the largest term sum of
+	// the channel (or kernel), not by each output's own term sum
+	wino := pl.winograd() != nil
+	ys, dxs := c.ref.ys, c.ref.dxs
+	if wino {
+		ys, dxs = runMax(ys, len(ys)/(p.N*p.OutC)), runMax(dxs, len(dxs)/(p.N*p.InC))
+	}
+	checkClose(t, pl.Algorithm()+" forward", y, c.ref.y, ys, tol)
 
 	dx := make([]float32, p.InLen())
 	for i := range dx {
@@ -78,7 +86,7 @@ func (c *convCase) check(t testing.TB) {
 	if err := pl.BackwardData(dx, c.dy); err != nil {
 		t.Fatal(err)
 	}
-	checkClose(t, pl.Algorithm()+" backward data", dx, c.ref.dx, c.ref.dxs, tol)
+	checkClose(t, pl.Algorithm()+" backward data", dx, c.ref.dx, dxs, tol)
 
 	dw, db := make([]float32, len(c.w)), make([]float32, p.OutC)
 	dw[0], db[0] = 1, 1 // gradients accumulate
@@ -89,6 +97,9 @@ func (c *convCase) check(t testing.TB) {
 	wdw[0]++
 	sdw[0]++
 	wdb[0]++
+	if wino {
+		sdw = runMax(sdw, 27)
+	}
 	checkClose(t, pl.Algorithm()+" backward weight", dw, wdw, sdw, tol)
 	checkClose(t, "bias gradient", db, wdb, nil, tol)
 }

@@ -139,3 +139,20 @@ func checkClose(t testing.TB, what string, got []float32, want, scale []float64,
 		t.Fatalf("%s: %d of %d values out of tolerance %g", what, bad, len(want), tol)
 	}
 }
+
+// runMax returns scale with each run of n values (one channel, or one
+// kernel's taps) replaced by its maximum: the normwise error scale of an
+// algorithm that mixes those values, as Winograd's transforms do.
+func runMax(scale []float64, n int) []float64 {
+	out := make([]float64, len(scale))
+	for i := 0; i < len(scale); i += n {
+		m := 0.0
+		for _, v := range scale[i:min(i+n, len(scale))] {
+			m = math.Max(m, v)
+		}
+		for j := i; j < min(i+n, len(scale)); j++ {
+			out[j] = m
+		}
+	}
+	return out
+}

@@ -109,3 +109,28 @@ func TestWinogradEpilogue(t *testing.T) {
 		checkClose(t, fmt.Sprintf("%s epilogue %d", pl.Algorithm(), act), y, want, scale, tol)
 	}
 }
+
+// FuzzWinograd checks every pass of the Winograd path against the float64
+// reference on fuzzed 3×3×3 stride-1 shapes: channel counts around the
+// micro-kernel's 14/16/32 lanes, odd and 1-sized outputs, padding 0–2, one
+// or many tile blocks.
+func FuzzWinograd(f *testing.F) {
+	f.Add(uint8(1), uint8(17), uint8(33), uint8(7), uint8(6), uint8(5), uint8(0x15), false)
+	f.Add(uint8(0), uint8(1), uint8(1), uint8(1), uint8(1), uint8(1), uint8(0), true)
+	f.Fuzz(func(t *testing.T, n, ic, oc, d, h, w, pads uint8, small bool) {
+		defer forceWinograd()()
+		if small {
+			defer smallBlocks()()
+		}
+		p := Params{N: 1 + int(n)%2, InC: 1 + int(ic)%40, OutC: 1 + int(oc)%40, Kernel: [3]int{3, 3, 3},
+			In: [3]int{1 + int(d)%12, 1 + int(h)%12, 1 + int(w)%20}}
+		for i := range 3 {
+			p.Pad[i] = int(pads>>(2*i)) % 3
+		}
+		if p.Validate() != nil {
+			return
+		}
+		r := rand.New(rand.NewPCG(uint64(ic), uint64(oc)))
+		checkConv(t, p, r)
+	})
+}
