@@ -3,6 +3,7 @@
 package nn_test
 
 import (
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -16,4 +17,18 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSS is the process's peak resident set size in bytes (getrusage's
+// ru_maxrss: kilobytes on Linux, bytes on Darwin), the number
+// /usr/bin/time -v reports.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	if runtime.GOOS == "darwin" {
+		return int64(ru.Maxrss)
+	}
+	return int64(ru.Maxrss) * 1024
 }

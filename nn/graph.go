@@ -183,6 +183,22 @@ func (g *Graph) gradBuf(t *Tensor) (buf []float32, fresh bool) {
 	return t.grad.Data, fresh
 }
 
+// passGrad makes the gradient buffer of from, whose backward is running,
+// t's gradient, when an arena recycles buffers and t is an intermediate
+// tensor of the same size holding no gradient yet. The caller then turns
+// the buffer's contents into t's gradient in place (element by element,
+// after reading them). It reports whether the buffer was handed on;
+// otherwise the caller writes through gradBuf as usual.
+func (g *Graph) passGrad(from, t *Tensor) bool {
+	if g.arena == nil || t.node == nil || t.grad != nil || !t.needsGrad() ||
+		from.grad == nil || len(from.grad.Data) != len(t.Data) {
+		return false
+	}
+	t.grad, t.gradOK = g.arena.view(from.grad.Data, t.Shape), true
+	from.grad, from.gradOK = nil, false
+	return true
+}
+
 // accum adds src into t's gradient (copying when fresh).
 func (g *Graph) accum(t *Tensor, src []float32) {
 	dst, fresh := g.gradBuf(t)
@@ -229,7 +245,9 @@ func (g *Graph) BackwardWith(out *Tensor, seed []float32) error {
 			continue
 		}
 		n.back(n.out.grad.Data)
-		if g.arena != nil { // intermediate gradients are not retained (as in PyTorch)
+		// Intermediate gradients are not retained (as in PyTorch); a
+		// backward may have handed the buffer on (passGrad).
+		if g.arena != nil && n.out.grad != nil {
 			g.arena.put(n.out.grad.Data)
 			n.out.grad, n.out.gradOK = nil, false
 		}

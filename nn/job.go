@@ -16,6 +16,7 @@ type pjob struct {
 	d    [2]float64
 	t    [4]*Tensor
 	b    bool
+	b2   bool
 }
 
 func newPjob() *pjob {

@@ -109,12 +109,17 @@ func NewBatchNorm3d(c int) *BatchNorm {
 }
 
 // Forward normalises x with batch statistics (training) or running ones.
-func (b *BatchNorm) Forward(g *Graph, x *Tensor) *Tensor {
+func (b *BatchNorm) Forward(g *Graph, x *Tensor) *Tensor { return b.ForwardAct(g, x, Fuse{}) }
+
+// ForwardAct computes act(bn(x) + f.Residual) in one fused pass
+// (Graph.BatchNormAct): ResNet blocks call it for relu(bn1(conv1(x))) and
+// relu(bn2(conv2(y)) + shortcut), saving memory and sweeps in training.
+func (b *BatchNorm) ForwardAct(g *Graph, x *Tensor, f Fuse) *Tensor {
 	if b.Training && b.NumBatchesTracked != nil && !g.bad() {
 		b.NumBatchesTracked.Data[0]++
 	}
-	return g.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar,
-		BatchNormOpts{Training: b.Training, Momentum: b.Momentum, Eps: b.Eps})
+	return g.BatchNormAct(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar,
+		BatchNormOpts{Training: b.Training, Momentum: b.Momentum, Eps: b.Eps}, f)
 }
 
 // SetTraining switches between batch and running statistics.

@@ -9,6 +9,7 @@ func BenchmarkOps(b *testing.B) {
 	r := NewRNG(1)
 	x := randT(r, 2, 64, 48, 48, 48)
 	x.SetRequiresGrad(true)
+	res := randT(r, 2, 64, 48, 48, 48)
 	bn := NewBatchNorm3d(64)
 	cases := []struct {
 		name string
@@ -16,6 +17,11 @@ func BenchmarkOps(b *testing.B) {
 	}{
 		{"batchnorm_train_2x64x48", func(g *Graph) *Tensor { return bn.Forward(g, x) }},
 		{"relu_2x64x48", func(g *Graph) *Tensor { return g.ReLU(x) }},
+		// ResNet's relu(bn(x)) and relu(bn(x) + res), composed and fused.
+		{"bn_relu_composed_2x64x48", func(g *Graph) *Tensor { return g.ReLU(bn.Forward(g, x)) }},
+		{"bn_relu_fused_2x64x48", func(g *Graph) *Tensor { return bn.ForwardAct(g, x, Fuse{ReLU: true}) }},
+		{"bn_add_relu_composed_2x64x48", func(g *Graph) *Tensor { return g.ReLU(g.Add(bn.Forward(g, x), res)) }},
+		{"bn_add_relu_fused_2x64x48", func(g *Graph) *Tensor { return bn.ForwardAct(g, x, Fuse{Residual: res, ReLU: true}) }},
 		{"maxpool_k3s2_2x64x48", func(g *Graph) *Tensor {
 			return g.MaxPool3d(x, PoolOpts{Kernel: Cube(3), Stride: Cube(2), Padding: Cube(1)})
 		}},
@@ -27,6 +33,7 @@ func BenchmarkOps(b *testing.B) {
 			step := func() {
 				g.Reset()
 				x.ZeroGrad()
+				res.ZeroGrad()
 				y := c.f(g)
 				if err := g.BackwardWith(y, y.Data); err != nil {
 					b.Fatal(err)

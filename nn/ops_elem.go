@@ -153,7 +153,7 @@ func (g *Graph) binary(a, b *Tensor, op binOp) *Tensor {
 		})
 	})
 	if rec {
-		g.record(out, func(gout []float32) { g.binaryBack(a, b, op, bs, gout) })
+		g.record(out, func(gout []float32) { g.binaryBack(a, b, out, op, bs, gout) })
 	}
 	return out
 }
@@ -241,7 +241,7 @@ func (g *Graph) gradAcc(t *Tensor) []float32 {
 	return buf
 }
 
-func (g *Graph) binaryBack(a, b *Tensor, op binOp, bs bshape, gout []float32) {
+func (g *Graph) binaryBack(a, b, out *Tensor, op binOp, bs bshape, gout []float32) {
 	for side, t := range [2]*Tensor{a, b} {
 		if !t.needsGrad() {
 			continue
@@ -252,6 +252,13 @@ func (g *Graph) binaryBack(a, b *Tensor, op binOp, bs bshape, gout []float32) {
 		}
 		dense := !slices.Contains(st, 0) && len(t.Data) == len(gout)
 		if dense && (op == opAdd || (op == opSub && side == 0)) {
+			// The last side may take gout's buffer as its gradient (the
+			// other side has copied it by then).
+			if side == 1 || !b.needsGrad() {
+				if g.passGrad(out, t) {
+					continue
+				}
+			}
 			g.accum(t, gout)
 			continue
 		}
@@ -387,7 +394,10 @@ func (g *Graph) ReLU(x *Tensor) *Tensor {
 	g.runJob(len(x.Data), 1, reluBody)
 	if g.rec(x) {
 		g.record(out, func(gout []float32) {
-			dx, fresh := g.gradBuf(x)
+			dx, fresh := gout, true // in place when gout's buffer can be handed on
+			if !g.passGrad(out, x) {
+				dx, fresh = g.gradBuf(x)
+			}
 			j := g.job
 			j.s[0], j.s[1], j.s[2], j.b = dx, out.Data, gout, fresh
 			g.runJob(len(dx), 1, reluBackBody)

@@ -18,6 +18,17 @@ type BatchNormOpts struct {
 // (no affine). runMean/runVar (C) may be nil (no tracking); in training they
 // are updated in place with the unbiased batch variance, as PyTorch does.
 func (g *Graph) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOpts) *Tensor {
+	return g.BatchNormAct(x, gamma, beta, runMean, runVar, o, Fuse{})
+}
+
+// BatchNormAct computes act(BatchNorm(x) + f.Residual) — ResNet's
+// relu(bn(conv(x))) and relu(bn(conv(y)) + skip) — in one sweep over
+// memory, forward and backward, with the same rounding as the composition
+// of BatchNorm, Add and ReLU. Only the input and the output are kept for
+// the backward pass (the composition also keeps the normalised and summed
+// tensors), and with an arena the output gradient's buffer is reused for
+// the input's or the residual's gradient.
+func (g *Graph) BatchNormAct(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOpts, f Fuse) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -30,6 +41,9 @@ func (g *Graph) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOp
 		if p != nil && len(p.Data) != c {
 			return g.fail("BatchNorm: parameter of shape %v for %d channels", p.Shape, c)
 		}
+	}
+	if f.Residual != nil && !SameShape(f.Residual.Shape, x.Shape) {
+		return g.fail("BatchNorm: residual %v does not match input %v", f.Residual.Shape, x.Shape)
 	}
 	if !o.Training && (runMean == nil || runVar == nil) {
 		o.Training = true // no running statistics: always batch statistics (track_running_stats=False)
@@ -45,63 +59,176 @@ func (g *Graph) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOp
 		return g.fail("BatchNorm: expected more than 1 value per channel in training, got input %v", x.Shape)
 	}
 	stats := g.alloc(2, c) // mean, invstd
-	mean, inv := stats.Data[:c], stats.Data[c:]
 	y := g.alloc(x.Shape...)
 	j := g.job
 	j.s[0], j.s[1], j.s[2] = x.Data, y.Data, stats.Data
+	if f.Residual != nil {
+		j.s[3] = f.Residual.Data
+	}
 	j.t = [4]*Tensor{gamma, beta, runMean, runVar}
 	j.i[0], j.i[1], j.i[2] = n, c, s
 	j.d = [2]float64{o.Momentum, o.Eps}
-	j.b = o.Training
+	j.b, j.b2 = o.Training, f.ReLU
 	g.runJob(c, 2*m, bnForwardBody)
-	if g.rec(x, orSelf(gamma, x), orSelf(beta, x)) {
-		training := o.Training
-		g.record(y, func(gout []float32) {
-			gx, freshX := g.gradBuf(x)
-			gg, freshG := g.gradBufOpt(gamma)
-			gb, freshB := g.gradBufOpt(beta)
-			pfor(c, 3*m, func(lo, hi int) {
-				for ch := lo; ch < hi; ch++ {
-					mu, is := mean[ch], inv[ch]
-					var sdy, sdyx float64
-					for i := 0; i < n; i++ {
-						off := (i*c + ch) * s
-						a, b := dotStats(gout[off:off+s], x.Data[off:off+s], mu)
-						sdy += a
-						sdyx += b * float64(is)
-					}
-					if gg != nil {
-						gg[ch] = accumulate(gg[ch], float32(sdyx), freshG)
-					}
-					if gb != nil {
-						gb[ch] = accumulate(gb[ch], float32(sdy), freshB)
-					}
-					if gx == nil {
-						continue
-					}
-					ga := is
-					if gamma != nil {
-						ga *= gamma.Data[ch]
-					}
-					k1, k2 := float32(0), float32(0)
-					if training {
-						k1, k2 = float32(sdy/float64(m)), float32(sdyx/float64(m))
-					}
-					for i := 0; i < n; i++ {
-						off := (i*c + ch) * s
-						bnBackBody(gx[off:off+s], gout[off:off+s], x.Data[off:off+s], mu, is, ga, k1, k2, freshX)
-					}
-				}
-			})
-		})
+	res := orSelf(f.Residual, x)
+	if g.rec(x, orSelf(gamma, x), orSelf(beta, x), res) {
+		b := &bnBack{x: x, y: y, res: f.Residual, gamma: gamma, beta: beta, stats: stats.Data,
+			n: n, c: c, s: s, training: o.Training, relu: f.ReLU}
+		g.record(y, func(gout []float32) { g.bnBackward(b, gout) })
 	}
 	return y
 }
 
+// bnBack is what the backward pass of BatchNormAct needs.
+type bnBack struct {
+	x, y, res, gamma, beta *Tensor
+	stats                  []float32 // mean (c), invstd (c)
+	n, c, s                int
+	training, relu         bool
+}
+
+// bnBackward computes the gradients of BatchNormAct's inputs from the
+// output gradient gout. The gradient reaching the normalisation is
+// d = gout masked by y > 0 (ReLU) and is also the residual's gradient.
+// When an arena lets it, gout's buffer becomes the residual's gradient
+// (rewritten to d) or else the input's (rewritten to dx), so the pass
+// allocates no new gradient buffer.
+func (g *Graph) bnBackward(b *bnBack, gout []float32) {
+	var w bnGrads
+	w.dres = b.res != nil && b.res.needsGrad()
+	distinct := b.res != b.x
+	switch {
+	case w.dres && distinct && g.passGrad(b.y, b.res):
+		w.rd, w.rFresh, w.rStolen = gout, true, true
+	case w.dres:
+		w.rd, w.rFresh = g.gradBuf(b.res)
+	}
+	if b.x.needsGrad() {
+		if w.rd == nil && distinct && g.passGrad(b.y, b.x) {
+			w.gx, w.xFresh = gout, true
+		} else {
+			w.gx, w.xFresh = g.gradBuf(b.x)
+		}
+	}
+	w.gg, w.gFresh = g.gradBufOpt(b.gamma)
+	w.gb, w.bFresh = g.gradBufOpt(b.beta)
+	m := b.n * b.s
+	pfor(b.c, 3*m, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			b.channelBackward(ch, gout, &w)
+		}
+	})
+}
+
+// bnGrads are the gradient destinations of one BatchNormAct backward;
+// fresh ones are overwritten, the others added to.
+type bnGrads struct {
+	gx, rd, gg, gb                 []float32
+	xFresh, rFresh, gFresh, bFresh bool
+	dres, rStolen                  bool // rStolen: rd is gout's buffer
+}
+
+// channelBackward does channel ch: the sums Σd and Σd·x̂ (also the beta and
+// gamma gradients), then dx = ga·(d - Σd/m - x̂·Σd·x̂/m) and the residual
+// gradient d. gout may alias w.gx or w.rd (element-wise in place).
+func (b *bnBack) channelBackward(ch int, gout []float32, w *bnGrads) {
+	mu, is := b.stats[ch], b.stats[b.c+ch]
+	var sdy, sdyx float64
+	if w.gx != nil || w.gg != nil || w.gb != nil {
+		for i := 0; i < b.n; i++ {
+			off := (i*b.c + ch) * b.s
+			var y []float32
+			if b.relu {
+				y = b.y.Data[off : off+b.s]
+			}
+			a, c := dotStats(gout[off:off+b.s], b.x.Data[off:off+b.s], y, mu)
+			sdy += a
+			sdyx += c * float64(is)
+		}
+	}
+	if w.gg != nil {
+		w.gg[ch] = accumulate(w.gg[ch], float32(sdyx), w.gFresh)
+	}
+	if w.gb != nil {
+		w.gb[ch] = accumulate(w.gb[ch], float32(sdy), w.bFresh)
+	}
+	ga := is
+	if b.gamma != nil {
+		ga *= b.gamma.Data[ch]
+	}
+	k1, k2 := float32(0), float32(0)
+	if b.training {
+		m := float64(b.n * b.s)
+		k1, k2 = float32(sdy/m), float32(sdyx/m)
+	}
+	for i := 0; i < b.n; i++ {
+		off := (i*b.c + ch) * b.s
+		dy, y := gout[off:off+b.s], b.y.Data[off:off+b.s]
+		mask := b.relu
+		switch {
+		case w.dres && b.relu:
+			reluMaskInto(w.rd[off:off+b.s], dy, y, w.rFresh)
+			if w.rFresh { // the residual gradient is d itself
+				dy, mask = w.rd[off:off+b.s], false
+			}
+		case w.dres && !w.rStolen:
+			addOrCopy(w.rd[off:off+b.s], dy, w.rFresh)
+		}
+		if w.gx != nil {
+			bnBackBody(w.gx[off:off+b.s], dy, b.x.Data[off:off+b.s], y, mu, is, ga, k1, k2, w.xFresh, mask)
+		}
+	}
+}
+
+// reluMaskInto writes (fresh) or adds dy masked by y > 0 into dst (which
+// may be dy itself).
+func reluMaskInto(dst, dy, y []float32, fresh bool) {
+	y, dst = y[:len(dy)], dst[:len(dy)]
+	if fresh {
+		for i, yv := range y {
+			dst[i] = math.Float32frombits(math.Float32bits(dy[i]) & reluMask(yv))
+		}
+		return
+	}
+	for i, yv := range y {
+		dst[i] += math.Float32frombits(math.Float32bits(dy[i]) & reluMask(yv))
+	}
+}
+
+// addOrCopy sets (fresh) or adds src into dst.
+func addOrCopy(dst, src []float32, fresh bool) {
+	if fresh {
+		copy(dst, src)
+		return
+	}
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
 // bnBackBody sets (fresh) or adds to gx the data gradient of one
-// batch-norm plane: ga·(dy - k1 - x̂·k2) with x̂ = (x - mu)·is.
-func bnBackBody(gx, dy, x []float32, mu, is, ga, k1, k2 float32, fresh bool) {
+// batch-norm plane: ga·(d - k1 - x̂·k2) with x̂ = (x - mu)·is, where d is
+// dy, or dy masked by y > 0 when mask is set.
+func bnBackBody(gx, dy, x, y []float32, mu, is, ga, k1, k2 float32, fresh, mask bool) {
 	gx, x = gx[:len(dy)], x[:len(dy)]
+	if mask {
+		y = y[:len(dy)]
+		if fresh {
+			for j, d := range dy {
+				d = math.Float32frombits(math.Float32bits(d) & reluMask(y[j]))
+				xh := (x[j] - mu) * is
+				gx[j] = ga * (d - k1 - xh*k2)
+			}
+			return
+		}
+		for j, d := range dy {
+			d = math.Float32frombits(math.Float32bits(d) & reluMask(y[j]))
+			xh := (x[j] - mu) * is
+			gx[j] += ga * (d - k1 - xh*k2)
+		}
+		return
+	}
 	if fresh {
 		for j, d := range dy {
 			xh := (x[j] - mu) * is
@@ -353,9 +480,11 @@ func (g *Graph) gradAccOpt(t *Tensor) []float32 {
 	return g.gradAcc(t)
 }
 
-// bnForwardBody normalises channels [lo, hi) (see Graph.BatchNorm).
+// bnForwardBody normalises channels [lo, hi) (see Graph.BatchNormAct):
+// y = a·x + b (+ residual) (then max(·, 0)), rounded step by step as the
+// unfused operations.
 func bnForwardBody(j *pjob, lo, hi int) {
-	x, y, stats := j.s[0], j.s[1], j.s[2]
+	x, y, stats, res := j.s[0], j.s[1], j.s[2], j.s[3]
 	gamma, beta, runMean, runVar := j.t[0], j.t[1], j.t[2], j.t[3]
 	n, c, s := j.i[0], j.i[1], j.i[2]
 	momentum, eps := j.d[0], j.d[1]
@@ -384,10 +513,38 @@ func bnForwardBody(j *pjob, lo, hi int) {
 			b += beta.Data[ch]
 		}
 		for i := 0; i < n; i++ {
-			src, dst := x[(i*c+ch)*s:(i*c+ch+1)*s], y[(i*c+ch)*s:(i*c+ch+1)*s]
-			for k, v := range src {
-				dst[k] = a*v + b
+			lo, hi := (i*c+ch)*s, (i*c+ch+1)*s
+			var r []float32
+			if res != nil {
+				r = res[lo:hi]
 			}
+			bnApply(y[lo:hi], x[lo:hi], r, a, b, j.b2)
+		}
+	}
+}
+
+// bnApply computes dst = a·src + b, plus r when not nil, then max(·, 0)
+// when relu.
+func bnApply(dst, src, r []float32, a, b float32, relu bool) {
+	dst = dst[:len(src)]
+	switch {
+	case r == nil && !relu:
+		for k, v := range src {
+			dst[k] = a*v + b
+		}
+	case r == nil:
+		for k, v := range src {
+			dst[k] = max(a*v+b, 0)
+		}
+	case !relu:
+		r = r[:len(src)]
+		for k, v := range src {
+			dst[k] = (a*v + b) + r[k]
+		}
+	default:
+		r = r[:len(src)]
+		for k, v := range src {
+			dst[k] = max((a*v+b)+r[k], 0)
 		}
 	}
 }
@@ -402,26 +559,59 @@ func trailingProduct(shape []int, size int) bool {
 	return size >= 1 && p == size
 }
 
-// dotStats returns Σ d and Σ d·(x-mu) with float32 partial sums over
-// blocks accumulated in float64.
-func dotStats(d, x []float32, mu float32) (sd, sdx float64) {
-	for len(d) > 0 {
-		n := min(256, len(d))
-		var a0, a1, b0, b1 float32
-		i := 0
-		for ; i+2 <= n; i += 2 {
-			a0 += d[i]
-			a1 += d[i+1]
-			b0 += d[i] * (x[i] - mu)
-			b1 += d[i+1] * (x[i+1] - mu)
+// dotStats returns Σ d and Σ d·(x-mu), where d is dy, or dy masked by
+// y > 0 when y is not nil, with float32 partial sums over blocks
+// accumulated in float64.
+func dotStats(dy, x, y []float32, mu float32) (sd, sdx float64) {
+	for len(dy) > 0 {
+		n := min(256, len(dy))
+		var a, b float32
+		if y != nil {
+			a, b = dotBlockMasked(dy[:n], x[:n], y[:n], mu)
+			y = y[n:]
+		} else {
+			a, b = dotBlock(dy[:n], x[:n], mu)
 		}
-		if i < n {
-			a0 += d[i]
-			b0 += d[i] * (x[i] - mu)
-		}
-		sd += float64(a0 + a1)
-		sdx += float64(b0 + b1)
-		d, x = d[n:], x[n:]
+		sd += float64(a)
+		sdx += float64(b)
+		dy, x = dy[n:], x[n:]
 	}
 	return sd, sdx
+}
+
+func dotBlock(d, x []float32, mu float32) (float32, float32) {
+	x = x[:len(d)]
+	var a0, a1, b0, b1 float32
+	i := 0
+	for ; i+2 <= len(d); i += 2 {
+		a0 += d[i]
+		a1 += d[i+1]
+		b0 += d[i] * (x[i] - mu)
+		b1 += d[i+1] * (x[i+1] - mu)
+	}
+	if i < len(d) {
+		a0 += d[i]
+		b0 += d[i] * (x[i] - mu)
+	}
+	return a0 + a1, b0 + b1
+}
+
+func dotBlockMasked(dy, x, y []float32, mu float32) (float32, float32) {
+	x, y = x[:len(dy)], y[:len(dy)]
+	var a0, a1, b0, b1 float32
+	i := 0
+	for ; i+2 <= len(dy); i += 2 {
+		d0 := math.Float32frombits(math.Float32bits(dy[i]) & reluMask(y[i]))
+		d1 := math.Float32frombits(math.Float32bits(dy[i+1]) & reluMask(y[i+1]))
+		a0 += d0
+		a1 += d1
+		b0 += d0 * (x[i] - mu)
+		b1 += d1 * (x[i+1] - mu)
+	}
+	if i < len(dy) {
+		d0 := math.Float32frombits(math.Float32bits(dy[i]) & reluMask(y[i]))
+		a0 += d0
+		b0 += d0 * (x[i] - mu)
+	}
+	return a0 + a1, b0 + b1
 }

@@ -1,0 +1,151 @@
+package nn
+
+import (
+	"math"
+	"testing"
+)
+
+func TestGradBatchNormAct(t *testing.T) {
+	r := NewRNG(21)
+	bn := func(g *Graph, in []*Tensor, f Fuse) *Tensor {
+		return g.BatchNormAct(in[0], in[1], in[2], NewTensor(3), NewTensor(3), BatchNormOpts{Training: true}, f)
+	}
+	shapes := [][]int{{2, 3, 4, 3, 2}, {3}, {3}, {2, 3, 4, 3, 2}}
+	cases := []struct {
+		name string
+		f    func(g *Graph, in []*Tensor) *Tensor
+	}{
+		{"relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, Fuse{ReLU: true}) }},
+		{"residual", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, Fuse{Residual: in[3]}) }},
+		{"residual_relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, Fuse{Residual: in[3], ReLU: true}) }},
+		{"self_residual_relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, Fuse{Residual: in[0], ReLU: true}) }},
+		{"eval_residual_relu", func(g *Graph, in []*Tensor) *Tensor {
+			rm, _ := FromData([]float32{0.1, -0.2, 0.3}, 3)
+			rv, _ := FromData([]float32{0.5, 1.5, 2}, 3)
+			return g.BatchNormAct(in[0], in[1], in[2], rm, rv, BatchNormOpts{}, Fuse{Residual: in[3], ReLU: true})
+		}},
+	}
+	for _, c := range cases {
+		ins := make([]*Tensor, len(shapes))
+		for i, s := range shapes {
+			ins[i] = randT(r, s...)
+		}
+		if c.name == "relu" || c.name == "self_residual_relu" {
+			ins[3].SetRequiresGrad(false) // not an input of these
+		}
+		gradCheck(t, c.name, ins, c.f)
+	}
+}
+
+// bnActCase builds a small graph around one BatchNormAct (fused) or the
+// BatchNorm, Add, ReLU composition it replaces, with intermediate and
+// leaf inputs and, with branch, an input that also feeds another branch
+// (accumulated gradients); shareX makes the residual the input itself.
+func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch bool) *Tensor {
+	p, q, gm, bt := leaves[0], leaves[1], leaves[2], leaves[3]
+	x := g.Scale(p, 1.5) // intermediate input
+	var res *Tensor
+	switch {
+	case residual && shareX:
+		res = x
+	case residual:
+		res = g.Scale(q, -0.5)
+	}
+	rm, rv := NewTensor(3), NewTensor(3)
+	o := BatchNormOpts{Training: true}
+	var y *Tensor
+	if fused {
+		y = g.BatchNormAct(x, gm, bt, rm, rv, o, Fuse{Residual: res, ReLU: relu})
+	} else {
+		y = g.BatchNorm(x, gm, bt, rm, rv, o)
+		if res != nil {
+			y = g.Add(y, res)
+		}
+		if relu {
+			y = g.ReLU(y)
+		}
+	}
+	y = g.Mul(y, y)
+	if branch { // x's gradient accumulates over two consumers
+		y = g.Add(y, g.Scale(x, 0.25))
+	}
+	return y
+}
+
+// The fused operation is the composition, bit for bit, forward and
+// backward, with and without an arena (which enables the in-place
+// gradient hand-over), in every combination of residual, ReLU and a
+// residual equal to the input.
+func TestBatchNormActEqualsComposition(t *testing.T) {
+	for _, relu := range []bool{false, true} {
+		for _, residual := range []bool{false, true} {
+			for _, shareX := range []bool{false, true} {
+				if shareX && !residual {
+					continue
+				}
+				for _, branch := range []bool{false, true} {
+					var ref []float32
+					for _, fused := range []bool{false, true} {
+						for _, arena := range []bool{false, true} {
+							got := runBnActCase(t, fused, relu, residual, shareX, branch, arena)
+							if ref == nil {
+								ref = got
+								continue
+							}
+							for i := range ref {
+								if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+									t.Fatalf("relu=%v residual=%v shareX=%v branch=%v fused=%v arena=%v: value %d = %v, composition without arena %v",
+										relu, residual, shareX, branch, fused, arena, i, got[i], ref[i])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// runBnActCase returns the output followed by every leaf gradient, after
+// two passes through the same graph (the second reuses arena buffers).
+func runBnActCase(t *testing.T, fused, relu, residual, shareX, branch, arena bool) []float32 {
+	r := NewRNG(8)
+	leaves := []*Tensor{randT(r, 2, 3, 5, 4), randT(r, 2, 3, 5, 4), randT(r, 3), randT(r, 3)}
+	opts := Options{Grad: true}
+	if arena {
+		opts.Arena = NewArena()
+	}
+	g := NewGraph(opts)
+	var out []float32
+	for range 2 {
+		g.Reset()
+		for _, l := range leaves {
+			l.ZeroGrad()
+		}
+		y := bnActCase(g, leaves, fused, relu, residual, shareX, branch)
+		seed := make([]float32, len(y.Data))
+		for i := range seed {
+			seed[i] = float32(math.Sin(float64(i)))
+		}
+		out = append(out[:0], y.Data...)
+		if err := g.BackwardWith(y, seed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range leaves {
+		if l.Grad() == nil {
+			continue // q feeds nothing without a separate residual
+		}
+		out = append(out, l.Grad().Data...)
+	}
+	return out
+}
+
+func TestBatchNormActErrors(t *testing.T) {
+	g := NewGraph(Options{})
+	x, res := NewTensor(2, 3, 4), NewTensor(2, 3, 5)
+	g.BatchNormAct(x, nil, nil, nil, nil, BatchNormOpts{Training: true}, Fuse{Residual: res})
+	if g.Err() == nil {
+		t.Fatal("a residual of another shape was accepted")
+	}
+}
