@@ -17,8 +17,10 @@ import (
 // column matrix. Grid positions with ow >= OW or oh >= OH are computed and
 // dropped (about (Ph·Pw)/(OH·OW) - 1 extra work). Forward tiles cover the
 // output rows of one plane each (skipping the grid rows oh >= OH), or run
-// straight through the flattened grid when that computes fewer positions
-// (small planes, where a plane's last partial tile would waste more).
+// straight through the flattened grid (small planes, where a plane's last
+// partial tile would waste more), or cover one output row each (rows of
+// 48 outputs, as the stem's, compute no padding column at all): whichever
+// computes the fewest positions.
 const dirMR, dirNR = 8, 48
 
 // gridSlack zero floats after each padded channel let kernels read whole
@@ -35,24 +37,25 @@ type direct struct {
 	rowSpan  int    // grid positions of one plane's output rows, OH*Pw
 	perPlane int    // forward tiles per output plane, ceil(rowSpan/dirNR)
 	// forward tiling: blocks of per tiles, block b starting at grid
-	// position b*plane and computing its first span positions (the output
-	// planes, or one block over the flattened grid)
-	blocks, per, span int
-	slivers           int   // ceil(ocg/8)
-	tb                int   // taps per K block (all of them, or one kd plane)
-	cb                int   // input channels per K block
-	offs              []int // byte offset of every tap
-	wpk               [][]float32
-	xp                []float32
-	maxShift          int       // largest grid shift of a tap within its phase
-	dyp               []float32 // output gradient on the padded grid (BackwardWeight)
-	bwOffs            []int     // offs padded to whole tap blocks (BackwardWeight)
-	bwAcc             []float32 // dwKern4x6 sums per (oc block, ic, tap block)
-	curY              []float32
-	curEp             *Epilogue
-	curYo             int // offset of the current (sample, group) output in y
-	curGroup          int
-	fn                func(lo, hi int)
+	// position (b/bRows)*plane + (b%bRows)*Pw and computing its first span
+	// positions (the output planes, one block over the flattened grid, or
+	// the output rows)
+	blocks, bRows, per, span int
+	slivers                  int   // ceil(ocg/8)
+	tb                       int   // taps per K block (all of them, or one kd plane)
+	cb                       int   // input channels per K block
+	offs                     []int // byte offset of every tap
+	wpk                      [][]float32
+	xp                       []float32
+	maxShift                 int       // largest grid shift of a tap within its phase
+	dyp                      []float32 // output gradient on the padded grid (BackwardWeight)
+	bwOffs                   []int     // offs padded to whole tap blocks (BackwardWeight)
+	bwAcc                    []float32 // dwKern4x6 sums per (oc block, ic, tap block)
+	curY                     []float32
+	curEp                    *Epilogue
+	curYo                    int // offset of the current (sample, group) output in y
+	curGroup                 int
+	fn                       func(lo, hi int)
 
 	// per-call state of the loops below, bound once as method values so
 	// that calls do not allocate closures
@@ -103,9 +106,12 @@ func newDirect(g *geometry) *direct {
 	d.qTiles = (d.qmax + dirNR - 1) / dirNR
 	d.rowSpan = g.out[1] * d.pad[2]
 	d.perPlane = (d.rowSpan + dirNR - 1) / dirNR
-	d.blocks, d.per, d.span = g.out[0], d.perPlane, d.rowSpan
-	if d.qTiles < g.out[0]*d.perPlane {
+	d.blocks, d.bRows, d.per, d.span = g.out[0], 1, d.perPlane, d.rowSpan
+	if d.qTiles < d.blocks*d.per {
 		d.blocks, d.per, d.span = 1, d.qTiles, d.qmax
+	}
+	if perRow := (g.out[2] + dirNR - 1) / dirNR; g.out[0]*g.out[1]*perRow < d.blocks*d.per {
+		d.blocks, d.bRows, d.per, d.span = g.out[0]*g.out[1], g.out[1], perRow, g.out[2]
 	}
 	// the last tile of a plane may read a row past the plane's end
 	d.spP = d.pad[0]*d.plane + gridSlack + d.pad[2]
@@ -232,6 +238,13 @@ func (d *direct) fillRow(g *geometry, xp []float32, at int, row []float32) {
 		copy(xp[at+p:at+p+len(row)], row)
 		return
 	}
+	if s := g.p.Stride[2]; s > 2 { // depthwise layers: column c to phase c mod s
+		for i, v := range row {
+			c := i + p
+			xp[at+c%s*g.icg*d.spP+c/s] = v
+		}
+		return
+	}
 	// stride 2: even columns to phase p mod 2 from cell p/2, odd columns
 	// to the other phase from cell (p+1)/2
 	even := xp[at+p%2*g.icg*d.spP+p/2:][:(len(row)+1)/2]
@@ -320,7 +333,7 @@ func (d *direct) tiles(g *geometry, lo, hi int) {
 	for it := lo; it < hi; it++ {
 		tile, sg := it/groups, it%groups
 		blk, t := tile/d.per, tile%d.per
-		q0 := blk*d.plane + t*dirNR
+		q0 := blk/d.bRows*d.plane + blk%d.bRows*d.pad[2] + t*dirNR
 		if tile != lastTile {
 			nr = d.tileRuns(g, q0, d.span-t*dirNR, &runs)
 			lastTile = tile

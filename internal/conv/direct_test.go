@@ -12,17 +12,19 @@ import (
 // ragged last sliver, more input channels than one K block, and kernels
 // with more than 64 taps (K blocks of one kd plane).
 var directShapes = []struct {
-	name string
-	p    Params
-	flat bool // forward tiles run over the flattened grid
+	name   string
+	p      Params
+	tiling string // forward tiles per "plane", "row" or over the "flat" grid
 }{
-	{"per-plane", Params{N: 1, InC: 3, OutC: 5, In: [3]int{4, 8, 10}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, false},
-	{"flat-strided", Params{N: 2, InC: 5, OutC: 20, In: [3]int{10, 10, 10}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}}, true},
-	{"sliver-groups", Params{N: 1, InC: 2, OutC: 75, In: [3]int{5, 6, 7}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, true},
-	{"channel-blocks", Params{N: 1, InC: 23, OutC: 9, In: [3]int{6, 5, 7}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{1, 2, 1}, Pad: [3]int{1, 1, 0}}, true},
-	{"long-rows", Params{N: 1, InC: 2, OutC: 8, In: [3]int{3, 4, 53}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, false},
-	{"long-grid", Params{N: 1, InC: 6, OutC: 7, In: [3]int{20, 19, 21}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, false},
-	{"stem", Params{N: 1, InC: 3, OutC: 17, In: [3]int{13, 11, 12}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, true},
+	{"per-plane", Params{N: 1, InC: 3, OutC: 5, In: [3]int{4, 8, 10}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "plane"},
+	{"flat-strided", Params{N: 2, InC: 5, OutC: 20, In: [3]int{10, 10, 10}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}}, "flat"},
+	{"sliver-groups", Params{N: 1, InC: 2, OutC: 75, In: [3]int{5, 6, 7}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "flat"},
+	{"channel-blocks", Params{N: 1, InC: 23, OutC: 9, In: [3]int{6, 5, 7}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{1, 2, 1}, Pad: [3]int{1, 1, 0}}, "flat"},
+	{"long-rows", Params{N: 1, InC: 2, OutC: 8, In: [3]int{3, 4, 53}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "plane"},
+	{"rows-of-48", Params{N: 1, InC: 3, OutC: 10, In: [3]int{3, 2, 48}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, "row"},
+	{"rows-of-96", Params{N: 1, InC: 2, OutC: 9, In: [3]int{3, 4, 191}, Kernel: [3]int{5, 3, 3}, Stride: [3]int{1, 2, 2}, Pad: [3]int{2, 1, 1}}, "row"},
+	{"long-grid", Params{N: 1, InC: 6, OutC: 7, In: [3]int{20, 19, 21}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, "plane"},
+	{"stem", Params{N: 1, InC: 3, OutC: 17, In: [3]int{13, 11, 12}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, "flat"},
 }
 
 func TestDirectShapes(t *testing.T) {
@@ -49,11 +51,19 @@ func testDirectShapes(t *testing.T) {
 				t.Fatalf("algorithm %s", pl.Algorithm())
 			}
 			d := pl.dir
-			if flat := d.blocks == 1; flat != s.flat {
-				t.Errorf("flattened tiles %v, want %v", flat, s.flat)
+			tiling := "plane"
+			switch {
+			case d.bRows > 1:
+				tiling = "row"
+			case d.blocks == 1 && pl.g.out[0] > 1:
+				tiling = "flat"
 			}
-			if n := d.blocks * d.per; n > d.qTiles || n > pl.g.out[0]*d.perPlane {
-				t.Errorf("%d forward tiles, more than the cheaper tiling", n)
+			if tiling != s.tiling {
+				t.Errorf("forward tiles per %s, want %s", tiling, s.tiling)
+			}
+			o := pl.g.out
+			if n := d.blocks * d.per; n > d.qTiles || n > o[0]*d.perPlane || n > o[0]*o[1]*((o[2]+dirNR-1)/dirNR) {
+				t.Errorf("%d forward tiles, more than a cheaper tiling", n)
 			}
 			checkConv(t, s.p, r)
 		})
