@@ -117,6 +117,7 @@ func TestConvMatchesReference(t *testing.T) {
 		{N: 1, InC: 8, OutC: 8, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}, Groups: 2},                          // ResNeXt
 		{N: 1, InC: 3, OutC: 2, In: [3]int{8, 7, 9}, Kernel: [3]int{3, 2, 3}, Pad: [3]int{2, 0, 2}, Dilation: [3]int{2, 1, 3}},          // dilation
 		{N: 1, InC: 3, OutC: 4, In: [3]int{5, 5, 5}, Kernel: [3]int{1, 1, 1}, Stride: [3]int{2, 2, 2}},                                  // strided 1x1 shortcut
+		{N: 1, InC: 3, OutC: 3, In: [3]int{5, 5, 5}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}, Stride: [3]int{1, 2, 3}, Groups: 3}, // depthwise, stride 3 along W
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	var cases []*convCase
