@@ -1,9 +1,6 @@
 package conv
 
 import (
-	"sync"
-	"unsafe"
-
 	"github.com/metasurv/metasurv/internal/cpu"
 	"github.com/metasurv/metasurv/internal/gemm"
 	"github.com/metasurv/metasurv/internal/parallel"
@@ -77,55 +74,21 @@ type wino struct {
 	nblk   int    // blocks per sample
 	coutM  int    // OutC rounded up to kn.MR
 	u      []float32
-	uOK    bool // u holds the current weights
+	uOK    bool        // u holds the current weights
+	shared winoBuffers // the block buffers while workers share blocks
 	w      []float32
-	shared *winoScratch // the block buffers when workers share blocks
 
-	scratch freeList[*winoScratch]
-	stages  freeList[[]float32]
-	wFn     func(lo, hi int)
-	blkFn   func(lo, hi int)
-	inFn    func(lo, hi int)
-	mulFn   func(lo, hi int)
-	outFn   func(lo, hi int)
+	wFn   func(lo, hi int)
+	blkFn func(lo, hi int)
+	inFn  func(lo, hi int)
+	mulFn func(lo, hi int)
+	outFn func(lo, hi int)
 
 	// per-call state read by the parallel loop bodies
 	x, y      []float32
 	ep        *Epilogue
 	relu      int
 	n, t0, t1 int
-}
-
-// winoScratch is one worker's buffers: a block's V and M and the
-// transform stage.
-type winoScratch struct{ v, m, stage []float32 }
-
-// newStage returns the assembly transforms' workspace: 1024 floats and 48
-// zeros that stand for the rows outside the input.
-func newStage() []float32 { return alignedZeros(1024 + 48) }
-
-// freeList hands out reusable buffers to the workers of a parallel loop;
-// after the first calls it allocates nothing.
-type freeList[T any] struct {
-	mu    sync.Mutex
-	items []T
-}
-
-func (f *freeList[T]) get(alloc func() T) T {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if n := len(f.items); n > 0 {
-		it := f.items[n-1]
-		f.items = f.items[:n-1]
-		return it
-	}
-	return alloc()
-}
-
-func (f *freeList[T]) put(it T) {
-	f.mu.Lock()
-	f.items = append(f.items, it)
-	f.mu.Unlock()
 }
 
 func newWino(g *geometry) *wino {
@@ -168,7 +131,7 @@ func (wg *wino) pack() {
 func (wg *wino) transformWeights(lo, hi int) {
 	cin, mr := wg.g.p.InC, wg.kn.MR
 	us, ld := cin*wg.coutM, cin*27
-	st := wg.stages.get(newStage)
+	st := getStage()
 	for s := lo; s < hi; s++ {
 		oc0 := s * mr
 		n := min(mr, wg.g.p.OutC-oc0)
@@ -179,7 +142,7 @@ func (wg *wino) transformWeights(lo, hi int) {
 			winoKernel(&st[0], &wg.u[(s*cin+ic)*mr], us)
 		}
 	}
-	wg.stages.put(st)
+	scratch.put(st)
 }
 
 // forward computes the convolution of x into y with the epilogue ep (a
@@ -201,12 +164,22 @@ func (wg *wino) forward(x, y []float32, ep *Epilogue) {
 	wg.x, wg.y, wg.ep = nil, nil, nil
 }
 
-func (wg *wino) newScratch() *winoScratch {
-	return &winoScratch{
-		v:     alignedZeros(64 * wg.bt * wg.g.p.InC),
-		m:     alignedZeros(64*wg.bt*wg.coutM + winoRun), // loads read a run past the last tile
-		stage: newStage(),
+// winoBuffers is one worker's share of a forward pass: a block's V and M
+// and the transform stage, all from the package's scratch pool.
+type winoBuffers struct{ v, m, stage []float32 }
+
+func (wg *wino) getBuffers() winoBuffers {
+	return winoBuffers{
+		v:     scratch.get(64 * wg.bt * wg.g.p.InC),
+		m:     scratch.get(64*wg.bt*wg.coutM + winoRun), // loads read a run past the last tile
+		stage: getStage(),
 	}
+}
+
+func (b winoBuffers) put() {
+	scratch.put(b.v)
+	scratch.put(b.m)
+	scratch.put(b.stage)
 }
 
 // blockRange returns sample n and tiles [t0,t1) of block b.
@@ -218,22 +191,21 @@ func (wg *wino) blockRange(b int) (n, t0, t1 int) {
 // blocks runs tile blocks [lo,hi) (numbered sample-major), each entirely
 // on this worker so that its V and M stay in this core's L2.
 func (wg *wino) blocks(lo, hi int) {
-	s := wg.scratch.get(wg.newScratch)
+	s := wg.getBuffers()
 	for b := lo; b < hi; b++ {
 		n, t0, t1 := wg.blockRange(b)
 		wg.inputTransform(s.v, s.stage, n, t0, t1, 0, wg.g.p.InC)
 		wg.multiply(s.v, s.m, 0, 64)
 		wg.outputTransform(s.m, n, t0, t1, 0, wg.g.p.OutC)
 	}
-	wg.scratch.put(s)
+	s.put()
 }
 
 // sharedBlocks runs the blocks one after the other with every phase split
 // across the workers, for problems with fewer blocks than workers.
 func (wg *wino) sharedBlocks() {
-	if wg.shared == nil {
-		wg.shared = wg.newScratch()
-	}
+	wg.shared = wg.getBuffers()
+	defer func() { wg.shared.put(); wg.shared = winoBuffers{} }()
 	cin, cout := wg.g.p.InC, wg.g.p.OutC
 	for b := range wg.g.p.N * wg.nblk {
 		wg.n, wg.t0, wg.t1 = wg.blockRange(b)
@@ -244,9 +216,9 @@ func (wg *wino) sharedBlocks() {
 }
 
 func (wg *wino) inputChannels(lo, hi int) {
-	st := wg.stages.get(newStage)
+	st := getStage()
 	wg.inputTransform(wg.shared.v, st, wg.n, wg.t0, wg.t1, lo, hi)
-	wg.stages.put(st)
+	scratch.put(st)
 }
 
 func (wg *wino) multiplyRange(lo, hi int) { wg.multiply(wg.shared.v, wg.shared.m, lo, hi) }
@@ -364,14 +336,4 @@ func (wg *wino) outputTransform(m []float32, n, t0, t1, ocLo, ocHi int) {
 			winoOutput(&m[oc*bt+r], ms, &wg.y[o], out[2], out[1]*out[2], mk01, mk23, b, res, wg.relu)
 		}
 	})
-}
-
-// alignedZeros returns n zero floats starting on a 64-byte boundary.
-func alignedZeros(n int) []float32 {
-	s := make([]float32, n+16)
-	off := 0
-	for off < 16 && uintptr(unsafe.Pointer(&s[off]))%64 != 0 {
-		off++
-	}
-	return s[off : off+n : off+n]
 }

@@ -29,7 +29,6 @@ type winoGrad struct {
 	dyc   []float32
 	v, y  []float32 // one block's transforms
 	z     []float32 // Z[ξ][coutA][cinP]
-	st    freeList[[]float32]
 
 	xFn, dyFn, tFn, mFn, fFn func(lo, hi int)
 	cx, cdy, cdw             []float32
@@ -56,13 +55,15 @@ func newWinoGrad(wg *wino) *winoGrad {
 // backwardWeight adds the weight gradient of the batch to dw.
 func (d *winoGrad) backwardWeight(dw, x, dy []float32) {
 	g, wg := d.wg.g, d.wg
-	if d.z == nil {
-		d.xc = alignedZeros(d.xd[0] * d.xd[1] * d.xd[2] * d.cinP)
-		d.dyc = alignedZeros(d.yd[0] * d.yd[1] * d.yd[2] * d.coutC)
-		d.v = alignedZeros(64 * d.bt * d.cinP)
-		d.y = alignedZeros(64 * d.bt * d.coutA)
-		d.z = alignedZeros(64 * d.coutA * d.cinP)
-	}
+	// the channels-last copies rely on zero padding cells, which the
+	// samples never write
+	d.xc = scratch.get(d.xd[0] * d.xd[1] * d.xd[2] * d.cinP)
+	d.dyc = scratch.get(d.yd[0] * d.yd[1] * d.yd[2] * d.coutC)
+	d.v = scratch.get(64 * d.bt * d.cinP)
+	d.y = scratch.get(64 * d.bt * d.coutA)
+	d.z = scratch.get(64 * d.coutA * d.cinP)
+	clear(d.xc)
+	clear(d.dyc)
 	clear(d.z)
 	workers := parallel.Workers()
 	for n := range g.p.N {
@@ -79,6 +80,12 @@ func (d *winoGrad) backwardWeight(dw, x, dy []float32) {
 	d.cdw = dw
 	parallel.ForChunks(g.p.OutC, max(1, 64/g.p.InC), d.fFn)
 	d.cx, d.cdy, d.cdw = nil, nil, nil
+	scratch.put(d.xc)
+	scratch.put(d.dyc)
+	scratch.put(d.v)
+	scratch.put(d.y)
+	scratch.put(d.z)
+	d.xc, d.dyc, d.v, d.y, d.z = nil, nil, nil, nil, nil
 }
 
 // inputRows copies input rows [lo,hi) (z·H + y) of the current sample to
@@ -120,7 +127,7 @@ func toChannelsLast(dst []float32, cs int, src []float32, ld, c, w int) {
 // current block into the packed V and Y operands.
 func (d *winoGrad) transformTiles(lo, hi int) {
 	wg, g := d.wg, d.wg.g
-	st := d.st.get(newStage)
+	st := getStage()
 	xw, xh, xdd := d.cinP, d.xd[2]*d.cinP, d.xd[1]*d.xd[2]*d.cinP
 	yw, yh, ydd := d.coutC, d.yd[2]*d.coutC, d.yd[1]*d.yd[2]*d.coutC
 	vs, ys := d.bt*d.cinP, d.bt*d.coutA
@@ -138,7 +145,7 @@ func (d *winoGrad) transformTiles(lo, hi int) {
 			winoGradCL(&d.dyc[yo*d.coutC+c0], yw, yh, ydd, &d.y[(c0/14)*d.bt*14+r*14], ys)
 		}
 	}
-	d.st.put(st)
+	scratch.put(st)
 }
 
 // multiply accumulates Z_ξ += Y_ξ·V_ξᵀ over the current block for ξ in
@@ -162,7 +169,7 @@ func (d *winoGrad) multiply(lo, hi int) {
 func (d *winoGrad) finish(lo, hi int) {
 	cin := d.wg.g.p.InC
 	zs := d.coutA * d.cinP
-	st := d.st.get(newStage)
+	st := getStage()
 	var taps [27 * 16]float32
 	for oc := lo; oc < hi; oc++ {
 		for ic0 := 0; ic0 < cin; ic0 += 16 {
@@ -175,7 +182,7 @@ func (d *winoGrad) finish(lo, hi int) {
 			}
 		}
 	}
-	d.st.put(st)
+	scratch.put(st)
 }
 
 // kernelTransformT is the adjoint of kernelTransform: r = Gᵀ m G along the

@@ -134,3 +134,32 @@ func FuzzWinograd(f *testing.F) {
 		checkConv(t, p, r)
 	})
 }
+
+// After warm-up the Winograd passes allocate nothing: their workspaces come
+// from the package's scratch pool.
+func TestWinogradPassesDoNotAllocate(t *testing.T) {
+	p := Params{N: 2, InC: 16, OutC: 16, In: [3]int{8, 8, 8}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}
+	r := rand.New(rand.NewPCG(7, 7))
+	x, w, y := randSlice(r, p.InLen()), randSlice(r, p.WeightLen()), make([]float32, p.OutLen())
+	dx, dw := make([]float32, p.InLen()), make([]float32, p.WeightLen())
+	for _, shared := range []bool{false, true} {
+		restore := func() {}
+		if !shared {
+			restore = smallBlocks() // many blocks: workers take whole blocks
+		}
+		pl, _ := NewPlan(p)
+		if err := pl.SetWeights(w); err != nil {
+			t.Fatal(err)
+		}
+		passes := func() {
+			_ = pl.Forward(y, x, nil)
+			_ = pl.BackwardData(dx, y)
+			_ = pl.BackwardWeight(dw, nil, x, y)
+		}
+		passes()
+		if a := testing.AllocsPerRun(10, passes); a > 0 {
+			t.Errorf("%s passes (shared blocks %v) allocate %.1f times per call", pl.Algorithm(), shared, a)
+		}
+		restore()
+	}
+}
