@@ -81,7 +81,11 @@ func (p Pool) check(what string, nc int, in [3]int, nx, ny int) ([3]int, error) 
 
 // MaxPool3d sets y to the window maxima of x ((nc, in...) -> (nc, Out(in)...))
 // and idx to the flat spatial index (d*H*W + h*W + w) of each maximum within
-// its channel, as torch's return_indices. NaN wins (the last one), as in torch.
+// its channel, as torch's return_indices. Ties keep the first maximum in
+// scan order and NaN wins (the last one), as in torch. With AVX-512 the
+// channels run a vector kernel (one lane per output along W) that folds the
+// taps in the same order with the same comparison, so its results are bit
+// for bit those of the Go loop; the Go loop is the fallback and reference.
 func MaxPool3d(y []float32, idx []int32, x []float32, nc int, in [3]int, p Pool) error {
 	out, err := p.check("max pool", nc, in, len(x), len(y))
 	if err != nil {
@@ -264,7 +268,7 @@ func scatterAdd(dx, dy []float32, idx []int32) {
 	}
 }
 
-// avgDivisor is torch's divisor for the average-pool window of output o on
+// avgRange returns torch's divisor for the average-pool window of output o on
 // one axis: the window clipped to the padded input, or to the input alone
 // when padding is excluded. It returns the clipped input range too.
 func (p Pool) avgRange(axis, o, in int) (lo, hi, size int) {
