@@ -41,9 +41,11 @@ type direct struct {
 	// positions (the output planes, one block over the flattened grid, or
 	// the output rows)
 	blocks, bRows, per, span int
-	slivers                  int   // ceil(ocg/8)
-	tb                       int   // taps per K block (all of them, or one kd plane)
-	cb                       int   // input channels per K block
+	slivers                  int     // ceil(ocg/8)
+	tb                       int     // taps per K block (all of them, or one kd plane)
+	cb                       int     // input channels per K block
+	oc                       *ocPlan // channel-vector forward, or nil
+	ocFn                     func(lo, hi int)
 	offs                     []int // byte offset of every tap
 	wpk                      [][]float32
 	xp                       []float32
@@ -83,7 +85,11 @@ func useDirect(g *geometry) bool {
 		}
 	}
 	d := newDirect(g)
-	return float64(d.blocks*d.per*dirNR) < maxGridWaste*float64(g.outSp)
+	n := d.blocks * d.per * dirNR
+	if d.oc != nil {
+		n = d.oc.tiles * ocNP
+	}
+	return float64(n) < maxGridWaste*float64(g.outSp)
 }
 
 // maxGridWaste is the largest ratio of computed grid positions to outputs
@@ -134,6 +140,7 @@ func newDirect(g *geometry) *direct {
 			}
 		}
 	}
+	d.oc, d.ocFn = newOCPlan(d, g), d.ocRange
 	return d
 }
 
@@ -143,6 +150,10 @@ func newDirect(g *geometry) *direct {
 // The buffers of a previous call are reused: the geometry is fixed, so the
 // same cells are written and the padding rows stay zero.
 func (d *direct) pack(g *geometry, w []float32) {
+	if d.oc != nil {
+		d.oc.pack(g, w)
+		return
+	}
 	prev := d.wpk
 	d.wpk = d.wpk[:0]
 	for gi := range g.p.Groups {
@@ -290,6 +301,11 @@ func (d *direct) forward(pl *Plan, x, y []float32, yo, gi int, ep *Epilogue) {
 	g := &pl.g
 	d.fillPadded(g, x)
 	d.curY, d.curEp, d.curYo, d.curGroup = y, ep, yo, gi
+	if d.oc != nil {
+		d.forwardOC()
+		d.curY, d.curEp = nil, nil
+		return
+	}
 	if d.fn == nil {
 		d.fn = func(lo, hi int) { d.tiles(d.g, lo, hi) }
 	}

@@ -42,3 +42,17 @@ func addRow(dst, src *float32, n int, b float32)
 //
 //go:noescape
 func dwKern4x6(dy *float32, ldy int, x *float32, offs *int, n int, out *float32)
+
+// ocKern64x6 is the AVX-512 tile kernel of the channel-vector direct
+// forward (see direct_oc.go): 6 grid positions × 64 output channels, c in
+// [position][channel] order, weights a as [channel][tap][64].
+//
+//go:noescape
+func ocKern64x6(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32, acc int)
+
+// ocStore stores the np (<= 6) positions of the 64 channels of a
+// [position][channel] tile plus bias[r] into the output rows y + r*ldy
+// bytes.
+//
+//go:noescape
+func ocStore(tile, y *float32, ldy, np int, bias *float32)

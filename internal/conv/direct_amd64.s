@@ -408,3 +408,198 @@ loop:
 	VMOVUPS Z16, 64(R8)
 	VZEROUPPER
 	RET
+
+// func ocKern64x6(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32, acc int)
+//
+// c[p*64+o] = sum over channels i and taps t of a[(i*ntaps+t)*64+o] * b[i*ldb/4 + offs[t]/4 + p]
+// (plus the old c when acc != 0) for p < 6, o < 64: a 6-position by
+// 64-output-channel tile of a direct convolution with the weights as
+// vectors (aligned loads) and the inputs broadcast, accumulated in Z0-Z23
+// (Z(p*4+o/16)). No input load crosses a cache line, and the 6 positions
+// need not be aligned on the grid.
+TEXT ·ocKern64x6(SB), NOSPLIT, $0-64
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ offs+16(FP), R8
+	MOVQ ntaps+24(FP), R9
+	MOVQ icg+32(FP), R10
+	MOVQ ldb+40(FP), R11
+	MOVQ c+48(FP), R12
+	MOVQ acc+56(FP), AX
+	TESTQ AX, AX
+	JNZ load
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	JMP ic
+load:
+	VMOVUPS 0(R12), Z0
+	VMOVUPS 64(R12), Z1
+	VMOVUPS 128(R12), Z2
+	VMOVUPS 192(R12), Z3
+	VMOVUPS 256(R12), Z4
+	VMOVUPS 320(R12), Z5
+	VMOVUPS 384(R12), Z6
+	VMOVUPS 448(R12), Z7
+	VMOVUPS 512(R12), Z8
+	VMOVUPS 576(R12), Z9
+	VMOVUPS 640(R12), Z10
+	VMOVUPS 704(R12), Z11
+	VMOVUPS 768(R12), Z12
+	VMOVUPS 832(R12), Z13
+	VMOVUPS 896(R12), Z14
+	VMOVUPS 960(R12), Z15
+	VMOVUPS 1024(R12), Z16
+	VMOVUPS 1088(R12), Z17
+	VMOVUPS 1152(R12), Z18
+	VMOVUPS 1216(R12), Z19
+	VMOVUPS 1280(R12), Z20
+	VMOVUPS 1344(R12), Z21
+	VMOVUPS 1408(R12), Z22
+	VMOVUPS 1472(R12), Z23
+ic:
+	XORQ CX, CX
+tap:
+	MOVQ (R8)(CX*8), AX
+	ADDQ DI, AX
+	VMOVUPS 0(SI), Z24
+	VMOVUPS 64(SI), Z25
+	VMOVUPS 128(SI), Z26
+	VMOVUPS 192(SI), Z27
+	VBROADCASTSS 0(AX), Z28
+	VFMADD231PS Z24, Z28, Z0
+	VFMADD231PS Z25, Z28, Z1
+	VFMADD231PS Z26, Z28, Z2
+	VFMADD231PS Z27, Z28, Z3
+	VBROADCASTSS 4(AX), Z29
+	VFMADD231PS Z24, Z29, Z4
+	VFMADD231PS Z25, Z29, Z5
+	VFMADD231PS Z26, Z29, Z6
+	VFMADD231PS Z27, Z29, Z7
+	VBROADCASTSS 8(AX), Z30
+	VFMADD231PS Z24, Z30, Z8
+	VFMADD231PS Z25, Z30, Z9
+	VFMADD231PS Z26, Z30, Z10
+	VFMADD231PS Z27, Z30, Z11
+	VBROADCASTSS 12(AX), Z31
+	VFMADD231PS Z24, Z31, Z12
+	VFMADD231PS Z25, Z31, Z13
+	VFMADD231PS Z26, Z31, Z14
+	VFMADD231PS Z27, Z31, Z15
+	VBROADCASTSS 16(AX), Z28
+	VFMADD231PS Z24, Z28, Z16
+	VFMADD231PS Z25, Z28, Z17
+	VFMADD231PS Z26, Z28, Z18
+	VFMADD231PS Z27, Z28, Z19
+	VBROADCASTSS 20(AX), Z29
+	VFMADD231PS Z24, Z29, Z20
+	VFMADD231PS Z25, Z29, Z21
+	VFMADD231PS Z26, Z29, Z22
+	VFMADD231PS Z27, Z29, Z23
+	ADDQ $256, SI
+	INCQ CX
+	CMPQ CX, R9
+	JLT tap
+	ADDQ R11, DI
+	DECQ R10
+	JNZ ic
+	VMOVUPS Z0, 0(R12)
+	VMOVUPS Z1, 64(R12)
+	VMOVUPS Z2, 128(R12)
+	VMOVUPS Z3, 192(R12)
+	VMOVUPS Z4, 256(R12)
+	VMOVUPS Z5, 320(R12)
+	VMOVUPS Z6, 384(R12)
+	VMOVUPS Z7, 448(R12)
+	VMOVUPS Z8, 512(R12)
+	VMOVUPS Z9, 576(R12)
+	VMOVUPS Z10, 640(R12)
+	VMOVUPS Z11, 704(R12)
+	VMOVUPS Z12, 768(R12)
+	VMOVUPS Z13, 832(R12)
+	VMOVUPS Z14, 896(R12)
+	VMOVUPS Z15, 960(R12)
+	VMOVUPS Z16, 1024(R12)
+	VMOVUPS Z17, 1088(R12)
+	VMOVUPS Z18, 1152(R12)
+	VMOVUPS Z19, 1216(R12)
+	VMOVUPS Z20, 1280(R12)
+	VMOVUPS Z21, 1344(R12)
+	VMOVUPS Z22, 1408(R12)
+	VMOVUPS Z23, 1472(R12)
+	VZEROUPPER
+	RET
+
+// ocStoreIdx are the dword indexes of the 6 positions of one channel in a
+// [position][64 channels] tile.
+
+DATA ocStoreIdx<>+0(SB)/4, $0
+DATA ocStoreIdx<>+4(SB)/4, $64
+DATA ocStoreIdx<>+8(SB)/4, $128
+DATA ocStoreIdx<>+12(SB)/4, $192
+DATA ocStoreIdx<>+16(SB)/4, $256
+DATA ocStoreIdx<>+20(SB)/4, $320
+DATA ocStoreIdx<>+24(SB)/4, $384
+DATA ocStoreIdx<>+28(SB)/4, $448
+DATA ocStoreIdx<>+32(SB)/4, $512
+DATA ocStoreIdx<>+36(SB)/4, $576
+DATA ocStoreIdx<>+40(SB)/4, $640
+DATA ocStoreIdx<>+44(SB)/4, $704
+DATA ocStoreIdx<>+48(SB)/4, $768
+DATA ocStoreIdx<>+52(SB)/4, $832
+DATA ocStoreIdx<>+56(SB)/4, $896
+DATA ocStoreIdx<>+60(SB)/4, $960
+GLOBL ocStoreIdx<>(SB), RODATA|NOPTR, $64
+
+// func ocStore(tile, y *float32, ldy, np int, bias *float32)
+//
+// y[r*ldy/4 + p] = tile[p*64 + r] + bias[r] for r < 64, p < np <= 6: the
+// transposing store of a channel-vector tile, one masked gather and one
+// masked store per channel.
+TEXT ·ocStore(SB), NOSPLIT, $0-40
+	MOVQ tile+0(FP), SI
+	MOVQ y+8(FP), DI
+	MOVQ ldy+16(FP), R8
+	MOVQ np+24(FP), CX
+	MOVQ bias+32(FP), BX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	VMOVUPS ocStoreIdx<>(SB), Z31
+	MOVQ $64, DX
+row:
+	KMOVW AX, K1
+	VPXORD Z0, Z0, Z0
+	VGATHERDPS (SI)(Z31*4), K1, Z0
+	VBROADCASTSS (BX), Z1
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K2, (DI)
+	ADDQ $4, SI
+	ADDQ $4, BX
+	ADDQ R8, DI
+	DECQ DX
+	JNZ row
+	VZEROUPPER
+	RET

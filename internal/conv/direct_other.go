@@ -27,3 +27,11 @@ func addRow(dst, src *float32, n int, b float32) {
 func dwKern4x6(dy *float32, ldy int, x *float32, offs *int, n int, out *float32) {
 	panic("conv: weight-gradient kernel without assembly")
 }
+
+func ocKern64x6(a, b *float32, offs *int, ntaps, icg, ldb int, c *float32, acc int) {
+	panic("conv: direct kernel without assembly")
+}
+
+func ocStore(tile, y *float32, ldy, np int, bias *float32) {
+	panic("conv: direct store without assembly")
+}

@@ -1,10 +1,12 @@
 package conv
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/cpu"
+	"github.com/metasurv/metasurv/internal/gemm"
 )
 
 // directShapes exercise the direct kernel's code paths: forward tiles per
@@ -126,5 +128,48 @@ func TestAddRow(t *testing.T) {
 		if dst[n] != -1 {
 			t.Fatalf("n=%d: wrote past the run", n)
 		}
+	}
+}
+
+// ocShapes run the channel-vector forward (groups of 64 output channels):
+// stem-like K blocks with a ragged channel block, rows that are not a
+// multiple of 6 outputs, two groups, strided 3×3×3.
+var ocShapes = []Params{
+	{N: 2, InC: 5, OutC: 64, In: [3]int{9, 10, 13}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}},
+	{N: 1, InC: 5, OutC: 128, In: [3]int{8, 8, 8}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}},
+	{N: 1, InC: 4, OutC: 128, In: [3]int{6, 7, 14}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}, Groups: 2},
+	{N: 1, InC: 3, OutC: 64, In: [3]int{4, 5, 36}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}, Dilation: [3]int{1, 1, 2}},
+}
+
+func TestDirectOC(t *testing.T) {
+	if !haveDirect() {
+		t.Skip("no AVX-512")
+	}
+	defer forceDirect()()
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, p := range ocShapes {
+		pl, err := NewPlan(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pl.dir == nil || pl.dir.oc == nil {
+			t.Fatalf("%+v: channel-vector forward not chosen", p)
+		}
+		checkConv(t, p, r)
+		// the epilogue with residual and activation
+		x, w, b, res := randSlice(r, p.InLen()), randSlice(r, p.WeightLen()), randSlice(r, p.OutC), randSlice(r, p.OutLen())
+		if err := pl.SetWeights(w); err != nil {
+			t.Fatal(err)
+		}
+		y := make([]float32, p.OutLen())
+		if err := pl.Forward(y, x, &Epilogue{Bias: b, Residual: res, Act: gemm.ReLU}); err != nil {
+			t.Fatal(err)
+		}
+		want, scale := refForward(p, x, w, b)
+		for i := range want {
+			want[i] = math.Max(want[i]+float64(res[i]), 0)
+			scale[i] += math.Abs(float64(res[i]))
+		}
+		checkClose(t, "channel-vector epilogue", y, want, scale, tol)
 	}
 }
