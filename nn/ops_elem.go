@@ -613,35 +613,15 @@ func (g *Graph) Dropout(x *Tensor, p float64) *Tensor {
 	return g.Mul(x, mask)
 }
 
+// reluBody is max(x, 0) over [lo, hi), the affine-free case of bnApply.
 func reluBody(j *pjob, lo, hi int) {
-	dst, x := j.s[0][lo:hi], j.s[1][lo:hi]
-	dst = dst[:len(x)]
-	for i, v := range x {
-		dst[i] = max(v, 0)
-	}
+	bnApply(j.s[0][lo:hi], j.s[1][lo:hi], nil, 1, 0, true)
 }
 
 // reluBackBody passes the output gradient where the ReLU output is
-// non-zero (it is never negative), branch-free: the mask is all ones for
-// any non-zero bit pattern.
+// non-zero (it is never negative).
 func reluBackBody(j *pjob, lo, hi int) {
-	dx, y, dy := j.s[0][lo:hi], j.s[1][lo:hi], j.s[2][lo:hi]
-	dx, dy = dx[:len(y)], dy[:len(y)]
-	if j.b {
-		for i, yv := range y {
-			dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & reluMask(yv))
-		}
-		return
-	}
-	for i, yv := range y {
-		dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & reluMask(yv))
-	}
-}
-
-// reluMask is all ones for any non-zero bit pattern of y, zero for +0.
-func reluMask(y float32) uint32 {
-	b := math.Float32bits(y)
-	return -((b | -b) >> 31)
+	reluMaskInto(j.s[0][lo:hi], j.s[2][lo:hi], j.s[1][lo:hi], j.b)
 }
 
 func binaryBody(j *pjob, lo, hi int) {

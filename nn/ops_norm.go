@@ -156,10 +156,10 @@ func (b *bnBack) channelBackward(ch int, gout []float32, w *bnGrads) {
 	if b.gamma != nil {
 		ga *= b.gamma.Data[ch]
 	}
-	k1, k2 := float32(0), float32(0)
+	k := bnBackK{mu: mu, is: is, ga: ga}
 	if b.training {
 		m := float64(b.n * b.s)
-		k1, k2 = float32(sdy/m), float32(sdyx/m)
+		k.k1, k.k2 = float32(sdy/m), float32(sdyx/m)
 	}
 	for i := 0; i < b.n; i++ {
 		off := (i*b.c + ch) * b.s
@@ -175,23 +175,8 @@ func (b *bnBack) channelBackward(ch int, gout []float32, w *bnGrads) {
 			addOrCopy(w.rd[off:off+b.s], dy, w.rFresh)
 		}
 		if w.gx != nil {
-			bnBackBody(w.gx[off:off+b.s], dy, b.x.Data[off:off+b.s], y, mu, is, ga, k1, k2, w.xFresh, mask)
+			bnBackBody(w.gx[off:off+b.s], dy, b.x.Data[off:off+b.s], y, k, w.xFresh, mask)
 		}
-	}
-}
-
-// reluMaskInto writes (fresh) or adds dy masked by y > 0 into dst (which
-// may be dy itself).
-func reluMaskInto(dst, dy, y []float32, fresh bool) {
-	y, dst = y[:len(dy)], dst[:len(dy)]
-	if fresh {
-		for i, yv := range y {
-			dst[i] = math.Float32frombits(math.Float32bits(dy[i]) & reluMask(yv))
-		}
-		return
-	}
-	for i, yv := range y {
-		dst[i] += math.Float32frombits(math.Float32bits(dy[i]) & reluMask(yv))
 	}
 }
 
@@ -204,41 +189,6 @@ func addOrCopy(dst, src []float32, fresh bool) {
 	dst = dst[:len(src)]
 	for i, v := range src {
 		dst[i] += v
-	}
-}
-
-// bnBackBody sets (fresh) or adds to gx the data gradient of one
-// batch-norm plane: ga·(d - k1 - x̂·k2) with x̂ = (x - mu)·is, where d is
-// dy, or dy masked by y > 0 when mask is set.
-func bnBackBody(gx, dy, x, y []float32, mu, is, ga, k1, k2 float32, fresh, mask bool) {
-	gx, x = gx[:len(dy)], x[:len(dy)]
-	if mask {
-		y = y[:len(dy)]
-		if fresh {
-			for j, d := range dy {
-				d = math.Float32frombits(math.Float32bits(d) & reluMask(y[j]))
-				xh := (x[j] - mu) * is
-				gx[j] = ga * (d - k1 - xh*k2)
-			}
-			return
-		}
-		for j, d := range dy {
-			d = math.Float32frombits(math.Float32bits(d) & reluMask(y[j]))
-			xh := (x[j] - mu) * is
-			gx[j] += ga * (d - k1 - xh*k2)
-		}
-		return
-	}
-	if fresh {
-		for j, d := range dy {
-			xh := (x[j] - mu) * is
-			gx[j] = ga * (d - k1 - xh*k2)
-		}
-		return
-	}
-	for j, d := range dy {
-		xh := (x[j] - mu) * is
-		gx[j] += ga * (d - k1 - xh*k2)
 	}
 }
 
@@ -276,37 +226,6 @@ func channelStats(x []float32, n, c, s, ch int) (mean, variance float64) {
 		ss += blockSum(x[(i*c+ch)*s:(i*c+ch+1)*s], float32(mean), true)
 	}
 	return mean, ss / float64(n*s)
-}
-
-// blockSum returns Σ v, or Σ (v-shift)² when sq,
-// with float32 partial sums over blocks of 256 values accumulated in
-// float64: fast inner loops, float64-grade accuracy for large planes.
-func blockSum(v []float32, shift float32, sq bool) float64 {
-	var total float64
-	for len(v) > 0 {
-		b := v[:min(256, len(v))]
-		v = v[len(b):]
-		var a0, a1, a2, a3 float32
-		i := 0
-		for ; i+4 <= len(b); i += 4 {
-			if sq {
-				d0, d1, d2, d3 := b[i]-shift, b[i+1]-shift, b[i+2]-shift, b[i+3]-shift
-				a0, a1, a2, a3 = a0+d0*d0, a1+d1*d1, a2+d2*d2, a3+d3*d3
-			} else {
-				a0, a1, a2, a3 = a0+b[i], a1+b[i+1], a2+b[i+2], a3+b[i+3]
-			}
-		}
-		for ; i < len(b); i++ {
-			if sq {
-				d := b[i] - shift
-				a0 += d * d
-			} else {
-				a0 += b[i]
-			}
-		}
-		total += float64((a0 + a1) + (a2 + a3))
-	}
-	return total
 }
 
 // GroupNorm normalises x (N, C, ...) over groups of C/groups channels and
@@ -523,32 +442,6 @@ func bnForwardBody(j *pjob, lo, hi int) {
 	}
 }
 
-// bnApply computes dst = a·src + b, plus r when not nil, then max(·, 0)
-// when relu.
-func bnApply(dst, src, r []float32, a, b float32, relu bool) {
-	dst = dst[:len(src)]
-	switch {
-	case r == nil && !relu:
-		for k, v := range src {
-			dst[k] = a*v + b
-		}
-	case r == nil:
-		for k, v := range src {
-			dst[k] = max(a*v+b, 0)
-		}
-	case !relu:
-		r = r[:len(src)]
-		for k, v := range src {
-			dst[k] = (a*v + b) + r[k]
-		}
-	default:
-		r = r[:len(src)]
-		for k, v := range src {
-			dst[k] = max((a*v+b)+r[k], 0)
-		}
-	}
-}
-
 // trailingProduct reports whether some trailing dimensions of shape
 // multiply to exactly size (LayerNorm's normalized_shape).
 func trailingProduct(shape []int, size int) bool {
@@ -557,61 +450,4 @@ func trailingProduct(shape []int, size int) bool {
 		p *= shape[i]
 	}
 	return size >= 1 && p == size
-}
-
-// dotStats returns Σ d and Σ d·(x-mu), where d is dy, or dy masked by
-// y > 0 when y is not nil, with float32 partial sums over blocks
-// accumulated in float64.
-func dotStats(dy, x, y []float32, mu float32) (sd, sdx float64) {
-	for len(dy) > 0 {
-		n := min(256, len(dy))
-		var a, b float32
-		if y != nil {
-			a, b = dotBlockMasked(dy[:n], x[:n], y[:n], mu)
-			y = y[n:]
-		} else {
-			a, b = dotBlock(dy[:n], x[:n], mu)
-		}
-		sd += float64(a)
-		sdx += float64(b)
-		dy, x = dy[n:], x[n:]
-	}
-	return sd, sdx
-}
-
-func dotBlock(d, x []float32, mu float32) (float32, float32) {
-	x = x[:len(d)]
-	var a0, a1, b0, b1 float32
-	i := 0
-	for ; i+2 <= len(d); i += 2 {
-		a0 += d[i]
-		a1 += d[i+1]
-		b0 += d[i] * (x[i] - mu)
-		b1 += d[i+1] * (x[i+1] - mu)
-	}
-	if i < len(d) {
-		a0 += d[i]
-		b0 += d[i] * (x[i] - mu)
-	}
-	return a0 + a1, b0 + b1
-}
-
-func dotBlockMasked(dy, x, y []float32, mu float32) (float32, float32) {
-	x, y = x[:len(dy)], y[:len(dy)]
-	var a0, a1, b0, b1 float32
-	i := 0
-	for ; i+2 <= len(dy); i += 2 {
-		d0 := math.Float32frombits(math.Float32bits(dy[i]) & reluMask(y[i]))
-		d1 := math.Float32frombits(math.Float32bits(dy[i+1]) & reluMask(y[i+1]))
-		a0 += d0
-		a1 += d1
-		b0 += d0 * (x[i] - mu)
-		b1 += d1 * (x[i+1] - mu)
-	}
-	if i < len(dy) {
-		d0 := math.Float32frombits(math.Float32bits(dy[i]) & reluMask(y[i]))
-		a0 += d0
-		b0 += d0 * (x[i] - mu)
-	}
-	return a0 + a1, b0 + b1
 }
