@@ -215,29 +215,59 @@ func (d *direct) fillRange(lo, hi int) {
 
 // fillChannel writes every stride phase of input channel ic (src) into xp
 // (layout [phase][icg][spP]). Each input row is read once: copied into its
-// phase row at stride 1 along w, split into the two phases at stride 2.
+// phase row at stride 1 along w, split into the two phases at stride 2
+// (with AVX-512, all the rows of one phase plane in one deint2 call).
 func (d *direct) fillChannel(g *geometry, xp []float32, ic int, src []float32) {
 	in, p, s := g.p.In, g.p.Pad, g.p.Stride
 	for a := range s[0] {
 		for b := range s[1] {
 			ph := (a*s[1] + b) * s[2]
+			// phase rows hy0 <= hy < hy1 hold input rows y = hy*s+b-p
+			hy0 := max(0, (p[1]-b+s[1]-1)/s[1])
+			hy1 := 0
+			if last := in[1] - 1 + p[1] - b; last >= 0 {
+				hy1 = min(d.pad[1], last/s[1]+1)
+			}
+			if hy0 >= hy1 {
+				continue
+			}
 			for dz := range d.pad[0] {
 				z := dz*s[0] + a - p[0]
 				if z < 0 || z >= in[0] {
 					continue
 				}
-				for hy := range d.pad[1] {
+				at := (ph*g.icg+ic)*d.spP + dz*d.plane
+				y0 := hy0*s[1] + b - p[1]
+				if s[2] == 2 && haveDirect() {
+					d.fillPlane2(g, xp, at, src[(z*in[1]+y0)*in[2]:], hy0, hy1)
+					continue
+				}
+				for hy := hy0; hy < hy1; hy++ {
 					y := hy*s[1] + b - p[1]
-					if y < 0 || y >= in[1] {
-						continue
-					}
-					row := src[(z*in[1]+y)*in[2]:][:in[2]]
-					at := (ph*g.icg+ic)*d.spP + dz*d.plane + hy*d.pad[2]
-					d.fillRow(g, xp, at, row)
+					d.fillRow(g, xp, at+hy*d.pad[2], src[(z*in[1]+y)*in[2]:][:in[2]])
 				}
 			}
 		}
 	}
+}
+
+// fillPlane2 splits the input rows of phase rows [hy0, hy1) of one phase
+// plane (starting at xp[at], src holding the first row) into their two
+// stride-2 phases with one deint2 call.
+func (d *direct) fillPlane2(g *geometry, xp []float32, at int, src []float32, hy0, hy1 int) {
+	n, p, rows := g.p.In[2], g.p.Pad[2], hy1-hy0
+	sstride := g.p.Stride[1] * n
+	even := at + p%2*g.icg*d.spP + p/2 + hy0*d.pad[2]
+	odd := at + (1-p%2)*g.icg*d.spP + (p+1)/2 + hy0*d.pad[2]
+	// bounds of the last row read and written
+	_ = src[(rows-1)*sstride+n-1]
+	_ = xp[even+(rows-1)*d.pad[2]+(n+1)/2-1]
+	if n > 1 {
+		_ = xp[odd+(rows-1)*d.pad[2]+n/2-1]
+	} else {
+		odd = even // not written
+	}
+	deint2(&src[0], n, rows, 4*sstride, &xp[even], &xp[odd], 4*d.pad[2])
 }
 
 // fillRow writes one input row into the phase rows that start at xp[at]
@@ -272,7 +302,7 @@ func deinterleave2(row, even, odd []float32) {
 			if len(odd) > 0 {
 				o = &odd[0]
 			}
-			deint2(&row[0], len(row), &even[0], o)
+			deint2(&row[0], len(row), 1, 0, &even[0], o, 0)
 		}
 		return
 	}

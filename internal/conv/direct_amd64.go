@@ -25,11 +25,13 @@ func dwKern(xp *float32, offs *int, w *float32, ntaps int, out *float32, n int)
 //go:noescape
 func dwDots(xp *float32, offs *int, ntaps int, grad *float32, n int, out *float32)
 
-// deint2 splits a row of n floats into its even (src[0], src[2], ...) and
-// odd elements: the two stride-2 phases of the direct kernels' input grid.
+// deint2 splits rows input rows of n floats, sstride bytes apart, into
+// their even (src[0], src[2], ...) and odd elements, written to rows
+// dstride bytes apart from even and odd: the two stride-2 phases of the
+// direct kernels' input grid.
 //
 //go:noescape
-func deint2(src *float32, n int, even, odd *float32)
+func deint2(src *float32, n, rows, sstride int, even, odd *float32, dstride int)
 
 // addRow stores src[i] + b in dst[i] for i < n.
 //

@@ -164,18 +164,50 @@ DATA deint2Idx<>+56(SB)/4, $13
 DATA deint2Idx<>+60(SB)/4, $15
 GLOBL deint2Idx<>(SB), RODATA|NOPTR, $64
 
-// func deint2(src *float32, n int, even, odd *float32)
+// func deint2(src *float32, n, rows, sstride int, even, odd *float32, dstride int)
 //
-// even[i] = src[2i] for i < (n+1)/2 and odd[i] = src[2i+1] for i < n/2:
-// one input row split into its two stride-2 phases, 16 floats at a time,
-// the last partial vector under masks (nothing outside is read or written).
-TEXT ·deint2(SB), NOSPLIT, $0-32
-	MOVQ src+0(FP), SI
-	MOVQ n+8(FP), CX
-	MOVQ even+16(FP), DI
-	MOVQ odd+24(FP), DX
+// For each of rows input rows (sstride bytes apart) of n floats:
+// even[i] = src[2i] for i < (n+1)/2 and odd[i] = src[2i+1] for i < n/2,
+// even and odd advancing by dstride bytes per row: input rows split into
+// their two stride-2 phases, 16 floats at a time, the last partial vector
+// under masks (nothing outside is read or written).
+TEXT ·deint2(SB), NOSPLIT, $0-56
+	MOVQ src+0(FP), R12
+	MOVQ n+8(FP), R9
+	MOVQ rows+16(FP), R10
+	MOVQ sstride+24(FP), R11
+	MOVQ even+32(FP), R13
+	MOVQ odd+40(FP), R14
+	MOVQ dstride+48(FP), R15
 	VMOVUPS deint2Idx<>(SB), Z30
 	VSHUFF32X4 $0x4e, Z30, Z30, Z31 // odd indexes in the low half
+	// masks of the last partial vector: K1 load, K2 even, K3 odd
+	MOVQ R9, CX
+	ANDQ $15, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVQ CX, R8
+	INCQ CX
+	SHRQ $1, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	MOVQ R8, CX
+	SHRQ $1, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K3
+	TESTQ R10, R10
+	JZ done
+row:
+	MOVQ R12, SI
+	MOVQ R13, DI
+	MOVQ R14, DX
+	MOVQ R9, CX
 loop16:
 	CMPQ CX, $16
 	JLT tail
@@ -191,29 +223,18 @@ loop16:
 	JMP loop16
 tail:
 	TESTQ CX, CX
-	JZ done
-	MOVL $1, AX
-	SHLL CX, AX
-	DECL AX
-	KMOVW AX, K1
+	JZ next
 	VMOVUPS.Z (SI), K1, Z0
 	VPERMPS Z0, Z30, Z1
 	VPERMPS Z0, Z31, Z2
-	MOVQ CX, R8
-	INCQ CX
-	SHRQ $1, CX
-	MOVL $1, AX
-	SHLL CX, AX
-	DECL AX
-	KMOVW AX, K2
 	VMOVUPS Y1, K2, (DI)
-	MOVQ R8, CX
-	SHRQ $1, CX
-	MOVL $1, AX
-	SHLL CX, AX
-	DECL AX
-	KMOVW AX, K3
 	VMOVUPS Y2, K3, (DX)
+next:
+	ADDQ R11, R12
+	ADDQ R15, R13
+	ADDQ R15, R14
+	DECQ R10
+	JNZ row
 done:
 	VZEROUPPER
 	RET

@@ -16,7 +16,7 @@ func dwDots(xp *float32, offs *int, ntaps int, grad *float32, n int, out *float3
 	panic("conv: depthwise kernel without assembly")
 }
 
-func deint2(src *float32, n int, even, odd *float32) {
+func deint2(src *float32, n, rows, sstride int, even, odd *float32, dstride int) {
 	panic("conv: deinterleave without assembly")
 }
 
