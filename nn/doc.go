@@ -38,6 +38,18 @@
 // weights as PyTorch does (Kaiming-uniform a=√5, bias ±1/√fan_in) from a
 // seeded RNG, so the same seed reproduces a run.
 //
+// # Training memory and fused layers
+//
+// With an arena, intermediate gradients live only until their producer's
+// backward has consumed them, and elementwise backward passes (ReLU, Add,
+// batch norm) rewrite the incoming gradient buffer in place instead of
+// taking a new one. Graph.BatchNormAct (BatchNorm.ForwardAct) fuses a
+// ResNet's relu(bn(x) + shortcut) into one sweep forward and one backward,
+// keeping only x and the output for the backward pass; it computes the
+// same bits as the separate BatchNorm, Add and ReLU. Batch-norm and ReLU
+// kernels are AVX-512/AVX2 assembly with one reduction order at every
+// level.
+//
 // Optimizers and schedules live in nn/optim; checkpoint readers in
 // nn/checkpoint.
 package nn
