@@ -20,7 +20,10 @@ import (
 // straight through the flattened grid (small planes, where a plane's last
 // partial tile would waste more), or cover one output row each (rows of
 // 48 outputs, as the stem's, compute no padding column at all): whichever
-// computes the fewest positions.
+// computes the fewest positions. Groups of a multiple of 64 output channels
+// use the channel-vector tiles of direct_oc.go instead (6 outputs of a row
+// × 64 channels, no cache-line-split loads); the weight gradient reduces
+// along the grid with dwKern4x6 (see backwardWeight).
 const dirMR, dirNR = 8, 48
 
 // gridSlack zero floats after each padded channel let kernels read whole
