@@ -17,7 +17,7 @@
 //     gradient of a stride-1 layer is the direct convolution of dy with the
 //     flipped, transposed weights; the weight gradient is one GEMM per tile
 //     of grid positions against shifted input rows (plain copies).
-//   - Winograd F(2×2×2, 3×3×3) (AVX-512): stride-1 3×3×3 layers with at
+//   - Winograd F(2×2×2, 3×3×3) (AVX-512 and AVX2): stride-1 3×3×3 layers with at
 //     least 16 channels and 27 output tiles (ResNet and DenseNet blocks)
 //     compute 2×2×2 output tiles from 4×4×4 input tiles with 64 instead of
 //     216 multiplies per channel pair: the transforms run in assembly over
@@ -25,7 +25,8 @@
 //     packed operands directly, so the 64 GEMMs per tile block run without
 //     packing. The data gradient is the same convolution with flipped
 //     weights; the weight gradient is the transform's adjoint,
-//     Gᵀ[Σ (A dy Aᵀ) ⊙ (Bᵀ x B)]G, with the tiles as the GEMM depth.
+//     Gᵀ[Σ (A dy Aᵀ) ⊙ (Bᵀ x B)]G, with the tiles as the GEMM depth
+//     (AVX-512; at AVX2 the weight gradient takes the im2col path).
 //   - depthwise (AVX-512): one input channel per group (EfficientNet): all
 //     taps of a channel in registers, 128 grid positions at a time.
 //   - pointwise GEMM: 1×1×1 stride-1 layers are y = W·x on internal/gemm.

@@ -3,6 +3,8 @@ package conv
 import (
 	"fmt"
 
+	"github.com/metasurv/metasurv/internal/cpu"
+
 	"github.com/metasurv/metasurv/internal/gemm"
 	"github.com/metasurv/metasurv/internal/parallel"
 )
@@ -113,8 +115,8 @@ func NewPlan(p Params) (*Plan, error) {
 	if pl.algo == algoDepthwise {
 		pl.dwf = newDWFast(&pl.g)
 	}
-	if pl.algo == algoIm2col && winoEligible(&pl.g) {
-		pl.wg = newWino(&pl.g)
+	if l := winoLevel(); pl.algo == algoIm2col && l > cpu.Portable && winoEligible(&pl.g) {
+		pl.wg = newWino(&pl.g, l)
 	}
 	pl.rowFn = pl.im2colRows
 	pl.col2Fn = pl.col2imChannels
@@ -141,10 +143,19 @@ func (pl *Plan) Algorithm() string {
 }
 
 // winograd returns the Winograd state when it runs at the current level
-// (its transforms are AVX-512 assembly), or nil.
+// (its transforms are AVX-512 or AVX2 assembly), or nil. Tests switch
+// levels between calls: the state follows the level's GEMM kernel.
 func (pl *Plan) winograd() *wino {
-	if pl.wg == nil || !haveDirect() {
+	if pl.algo != algoIm2col || !winoEligible(&pl.g) {
 		return nil
+	}
+	l := winoLevel()
+	if l == cpu.Portable {
+		return nil
+	}
+	if pl.wg == nil || pl.wg.kn.Level != l {
+		pl.wg, pl.wgrad = newWino(&pl.g, l), nil
+		pl.wg.setWeights(pl.w)
 	}
 	return pl.wg
 }
@@ -404,7 +415,7 @@ func (pl *Plan) BackwardWeight(dw, db, x, dy []float32) error {
 		pl.cur.x, pl.cur.y, pl.cur.dw = nil, nil, nil
 		return nil
 	}
-	if wg := pl.winograd(); wg != nil {
+	if wg := pl.winograd(); wg != nil && wg.kn.Level == cpu.AVX512 {
 		if pl.wgrad == nil {
 			pl.wgrad = newWinoGrad(wg)
 		}

@@ -39,3 +39,16 @@ func winoFinish(z *float32, zs int, stage, out *float32)
 //
 //go:noescape
 func winoKernel(stage, dst *float32, us int)
+
+// haveWino2Asm says this build has the AVX2 Winograd transforms.
+const haveWino2Asm = true
+
+// winoInput8 is winoInput for 8 tiles at AVX2 (wino2_amd64.s).
+//
+//go:noescape
+func winoInput8(x *float32, rows *[16]int, col0 int, masks uint64, stage *float32, dst *float32, vs int, smask uint64)
+
+// winoOutput8 is winoOutput for 8 tiles at AVX2 (wino2_amd64.s).
+//
+//go:noescape
+func winoOutput8(m *float32, ms int, y *float32, ldh, ldd int, mk01, mk23 uint64, bias float32, resid *float32, relu int, stage *float32)

@@ -29,3 +29,13 @@ func winoFinish(z *float32, zs int, stage, out *float32) {
 func winoKernel(stage, dst *float32, us int) {
 	panic("conv: Winograd transforms without assembly")
 }
+
+const haveWino2Asm = false
+
+func winoInput8(x *float32, rows *[16]int, col0 int, masks uint64, stage *float32, dst *float32, vs int, smask uint64) {
+	panic("conv: Winograd transforms without assembly")
+}
+
+func winoOutput8(m *float32, ms int, y *float32, ldh, ldd int, mk01, mk23 uint64, bias float32, resid *float32, relu int, stage *float32) {
+	panic("conv: Winograd transforms without assembly")
+}

@@ -53,9 +53,22 @@ var (
 // lower it to run many blocks.
 var winoBlockBytes = 3 << 19
 
-// winoRun is the number of tiles the assembly transforms handle per call
-// (one ZMM register of tiles along W).
+// winoRun is the most tiles the assembly transforms handle per call (one
+// ZMM register of tiles along W; 8, one YMM register, at AVX2).
 const winoRun = 16
+
+// winoLevel returns the cpu level whose Winograd transforms and GEMM
+// kernel run now: AVX-512, AVX2, or Portable when there are none (the plan
+// then uses its other algorithm).
+func winoLevel() cpu.Level {
+	switch l := cpu.Current(); {
+	case haveDirect():
+		return cpu.AVX512
+	case haveWino2Asm && l >= cpu.AVX2:
+		return cpu.AVX2
+	}
+	return cpu.Portable
+}
 
 // wino is the Winograd state of a Plan. The GEMM of position ξ is
 //
@@ -70,6 +83,7 @@ type wino struct {
 	kn     gemm.Kernel
 	tiles  [3]int // tiles per axis, ceil(out/2)
 	ntile  int    // tiles per sample
+	run    int    // tiles per transform call: 16 (AVX-512) or 8 (AVX2)
 	bt     int    // tiles per block, a multiple of kn.NR
 	nblk   int    // blocks per sample
 	coutM  int    // OutC rounded up to kn.MR
@@ -91,8 +105,13 @@ type wino struct {
 	n, t0, t1 int
 }
 
-func newWino(g *geometry) *wino {
-	wg := &wino{g: g, kn: gemm.KernelFor(cpu.AVX512)}
+// newWino prepares the Winograd state for the transforms and GEMM kernel of
+// level l (AVX512 or AVX2).
+func newWino(g *geometry, l cpu.Level) *wino {
+	wg := &wino{g: g, kn: gemm.KernelFor(l), run: winoRun}
+	if l < cpu.AVX512 {
+		wg.run = winoRun / 2
+	}
 	wg.ntile = 1
 	for i := range 3 {
 		wg.tiles[i] = (g.out[i] + 1) / 2
@@ -129,6 +148,10 @@ func (wg *wino) pack() {
 // [lo,hi): the 27 taps of 14 output channels are transposed into vectors
 // (lane = output channel) and transformed together.
 func (wg *wino) transformWeights(lo, hi int) {
+	if wg.run < winoRun {
+		wg.transformWeightsGo(lo, hi)
+		return
+	}
 	cin, mr := wg.g.p.InC, wg.kn.MR
 	us, ld := cin*wg.coutM, cin*27
 	st := getStage()
@@ -143,6 +166,48 @@ func (wg *wino) transformWeights(lo, hi int) {
 		}
 	}
 	scratch.put(st)
+}
+
+// transformWeightsGo is transformWeights one channel pair at a time, for
+// the AVX2 kernel's 6-row slivers.
+func (wg *wino) transformWeightsGo(lo, hi int) {
+	cin, mr := wg.g.p.InC, wg.kn.MR
+	us := cin * wg.coutM
+	var t [64]float32
+	for s := lo; s < hi; s++ {
+		for oc := s * mr; oc < min((s+1)*mr, wg.g.p.OutC); oc++ {
+			for ic := range cin {
+				kernelTransform(&t, (*[27]float32)(wg.w[(oc*cin+ic)*27:]))
+				o := (s*cin+ic)*mr + oc%mr
+				for xi, v := range t {
+					wg.u[xi*us+o] = v
+				}
+			}
+		}
+	}
+}
+
+// kernelTransform computes G g Gᵀ along the three axes of a 3×3×3 kernel
+// (index kd·9+kh·3+kw) into a 4×4×4 tile (index i·16+j·4+k), with
+//
+//	G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1].
+func kernelTransform(t *[64]float32, g *[27]float32) {
+	var a [48]float32 // [3 kd][4 j][4 k] after the kw and kh passes
+	var b [36]float32 // [3 kd][3 kh][4 k]
+	for r := range 9 {
+		g0, g1, g2 := g[r*3], g[r*3+1], g[r*3+2]
+		b[r*4], b[r*4+1], b[r*4+2], b[r*4+3] = g0, (g0+g1+g2)*0.5, (g0-g1+g2)*0.5, g2
+	}
+	for kd := range 3 {
+		for k := range 4 {
+			g0, g1, g2 := b[kd*12+k], b[kd*12+4+k], b[kd*12+8+k]
+			a[kd*16+k], a[kd*16+4+k], a[kd*16+8+k], a[kd*16+12+k] = g0, (g0+g1+g2)*0.5, (g0-g1+g2)*0.5, g2
+		}
+	}
+	for jk := range 16 {
+		g0, g1, g2 := a[jk], a[16+jk], a[32+jk]
+		t[jk], t[16+jk], t[32+jk], t[48+jk] = g0, (g0+g1+g2)*0.5, (g0-g1+g2)*0.5, g2
+	}
 }
 
 // forward computes the convolution of x into y with the epilogue ep (a
@@ -250,6 +315,9 @@ func (wg *wino) runs(t0, t1 int, fn func(t, n, td, th, tw int)) {
 		tw := t % tw0
 		row := t / tw0
 		n := min(winoRun, tw0-tw, t1-t)
+		if wg.run < winoRun { // AVX2 runs stay inside one sliver (no compress)
+			n = min(n, wg.run-(t-t0)%wg.run)
+		}
 		fn(t, n, row/wg.tiles[1], row%wg.tiles[1], tw)
 		t += n
 	}
@@ -275,8 +343,17 @@ func (wg *wino) inputTransform(v, stage []float32, n, t0, t1, icLo, icHi int) {
 			}
 		}
 		col0 := 2*tw - g.p.Pad[2]
-		masks := colMask(col0, in[2], 0) | colMask(col0, in[2], 16)<<16 | colMask(col0, in[2], 2)<<32 | colMask(col0, in[2], 18)<<48
 		r := t - t0
+		if wg.run < winoRun {
+			masks := colMask(col0, in[2], 0)&0xff | colMask(col0, in[2], 8)&0xff<<8 | colMask(col0, in[2], 2)&0xff<<16 | colMask(col0, in[2], 10)&0xff<<24
+			base := (r/nr)*cin*nr + r%nr
+			for ic := icLo; ic < icHi; ic++ {
+				x := wg.x[(n*cin+ic)*g.inSp:]
+				winoInput8(&x[0], &rows, col0, masks, &stage[0], &v[base+ic*nr], vs, uint64(1)<<cnt-1)
+			}
+			return
+		}
+		masks := colMask(col0, in[2], 0) | colMask(col0, in[2], 16)<<16 | colMask(col0, in[2], 2)<<32 | colMask(col0, in[2], 18)<<48
 		first := min(cnt, nr-r%nr) // lanes in this sliver, the rest in the next
 		m1 := uint64(1)<<first - 1
 		smask := m1 | (uint64(1)<<cnt-1)&^m1<<16 | (uint64(1)<<(cnt-first)-1)<<32
@@ -307,11 +384,17 @@ func (wg *wino) outputTransform(m []float32, n, t0, t1, ocLo, ocHi int) {
 	cout, out, bt := g.p.OutC, g.out, wg.bt
 	ms := bt * wg.coutM
 	ep := wg.ep
+	half := wg.run // output columns per vector: a run's tiles give 2·run
+	var st []float32
+	if half < winoRun {
+		st = getStage()
+		defer scratch.put(st)
+	}
 	wg.runs(t0, t1, func(t, cnt, td, th, tw int) {
 		z0, y0, x0 := 2*td, 2*th, 2*tw
 		nw := min(2*cnt, out[2]-x0)
-		lo, hi := uint64(1)<<min(16, nw)-1, uint64(1)<<max(0, nw-16)-1
-		row := lo | hi<<16
+		lo, hi := uint64(1)<<min(half, nw)-1, uint64(1)<<max(0, nw-half)-1
+		row := lo | hi<<half
 		var mk [4]uint64 // rows (i, j) = (0,0), (0,1), (1,0), (1,1)
 		for i := range 2 {
 			for j := range 2 {
@@ -320,7 +403,7 @@ func (wg *wino) outputTransform(m []float32, n, t0, t1, ocLo, ocHi int) {
 				}
 			}
 		}
-		mk01, mk23 := mk[0]|mk[1]<<32, mk[2]|mk[3]<<32
+		mk01, mk23 := mk[0]|mk[1]<<(2*half), mk[2]|mk[3]<<(2*half)
 		r := t - t0
 		yo := (z0*out[1]+y0)*out[2] + x0
 		for oc := ocLo; oc < ocHi; oc++ {
@@ -333,7 +416,11 @@ func (wg *wino) outputTransform(m []float32, n, t0, t1, ocLo, ocHi int) {
 			if ep.Residual != nil {
 				res = &ep.Residual[o]
 			}
-			winoOutput(&m[oc*bt+r], ms, &wg.y[o], out[2], out[1]*out[2], mk01, mk23, b, res, wg.relu)
+			if st != nil {
+				winoOutput8(&m[oc*bt+r], ms, &wg.y[o], out[2], out[1]*out[2], mk01, mk23, b, res, wg.relu, &st[0])
+			} else {
+				winoOutput(&m[oc*bt+r], ms, &wg.y[o], out[2], out[1]*out[2], mk01, mk23, b, res, wg.relu)
+			}
 		}
 	})
 }

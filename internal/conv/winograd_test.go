@@ -59,7 +59,7 @@ func TestWinogradMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if haveDirect() != (pl.Algorithm() == "winograd-f2x3") {
+			if (winoLevel() > cpu.Portable) != (pl.Algorithm() == "winograd-f2x3") {
 				t.Fatalf("%+v: algorithm %s", c.p, pl.Algorithm())
 			}
 			c.check(t)
@@ -89,6 +89,14 @@ func TestWinogradEpilogue(t *testing.T) {
 	if err := pl.SetWeights(c.w); err != nil {
 		t.Fatal(err)
 	}
+	for _, l := range cpu.Levels() {
+		defer cpu.SetLevel(l)()
+		checkEpilogues(t, pl, c, res)
+	}
+}
+
+func checkEpilogues(t *testing.T, pl *Plan, c *convCase, res []float32) {
+	p := c.p
 	for _, act := range []gemm.Activation{gemm.None, gemm.ReLU, gemm.GELU} {
 		y := make([]float32, p.OutLen())
 		if err := pl.Forward(y, c.x, &Epilogue{Bias: c.bias, Residual: res, Act: act}); err != nil {
@@ -131,7 +139,11 @@ func FuzzWinograd(f *testing.F) {
 			return
 		}
 		r := rand.New(rand.NewPCG(uint64(ic), uint64(oc)))
-		checkConv(t, p, r)
+		c := newCase(p, r)
+		for _, l := range cpu.Levels()[1:] { // AVX2 and AVX-512 transforms
+			defer cpu.SetLevel(l)()
+			c.check(t)
+		}
 	})
 }
 
@@ -142,6 +154,13 @@ func TestWinogradPassesDoNotAllocate(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	x, w, y := randSlice(r, p.InLen()), randSlice(r, p.WeightLen()), make([]float32, p.OutLen())
 	dx, dw := make([]float32, p.InLen()), make([]float32, p.WeightLen())
+	for _, l := range cpu.Levels() {
+		defer cpu.SetLevel(l)()
+		checkNoAllocs(t, p, x, w, y, dx, dw)
+	}
+}
+
+func checkNoAllocs(t *testing.T, p Params, x, w, y, dx, dw []float32) {
 	for _, shared := range []bool{false, true} {
 		restore := func() {}
 		if !shared {
