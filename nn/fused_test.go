@@ -41,7 +41,8 @@ func TestGradBatchNormAct(t *testing.T) {
 // BatchNorm, Add, ReLU composition it replaces, with intermediate and
 // leaf inputs and, with branch, an input that also feeds another branch
 // (accumulated gradients); shareX makes the residual the input itself.
-func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch bool) *Tensor {
+// With pool, it is BatchNormActMaxPool against BatchNormAct + MaxPool3d.
+func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch bool, pool *PoolOpts) *Tensor {
 	p, q, gm, bt := leaves[0], leaves[1], leaves[2], leaves[3]
 	x := g.Scale(p, 1.5) // intermediate input
 	var res *Tensor
@@ -54,7 +55,13 @@ func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch
 	rm, rv := NewTensor(3), NewTensor(3)
 	o := BatchNormOpts{Training: true}
 	var y *Tensor
-	if fused {
+	if pool != nil { // the stem variant, against BatchNormAct + MaxPool3d
+		if fused {
+			y = g.BatchNormActMaxPool(x, gm, bt, rm, rv, o, Fuse{Residual: res, ReLU: relu}, *pool)
+		} else {
+			y = g.MaxPool3d(g.BatchNormAct(x, gm, bt, rm, rv, o, Fuse{Residual: res, ReLU: relu}), *pool)
+		}
+	} else if fused {
 		y = g.BatchNormAct(x, gm, bt, rm, rv, o, Fuse{Residual: res, ReLU: relu})
 	} else {
 		y = g.BatchNorm(x, gm, bt, rm, rv, o)
@@ -65,9 +72,9 @@ func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch
 			y = g.ReLU(y)
 		}
 	}
-	y = g.Mul(y, y)
+	y = g.Add(g.Mul(y, y), y) // nonlinear, with a gradient where y = 0
 	if branch { // x's gradient accumulates over two consumers
-		y = g.Add(y, g.Scale(x, 0.25))
+		y = g.Add(y, g.Mean(g.Mul(x, x), false))
 	}
 	return y
 }
@@ -83,19 +90,20 @@ func TestBatchNormActEqualsComposition(t *testing.T) {
 				if shareX && !residual {
 					continue
 				}
-				for _, branch := range []bool{false, true} {
+				for _, c := range bnActVariants {
+					branch, pool := c.branch, c.pool
 					var ref []float32
 					for _, fused := range []bool{false, true} {
 						for _, arena := range []bool{false, true} {
-							got := runBnActCase(t, fused, relu, residual, shareX, branch, arena)
+							got := runBnActCase(t, fused, relu, residual, shareX, branch, arena, pool)
 							if ref == nil {
 								ref = got
 								continue
 							}
 							for i := range ref {
 								if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
-									t.Fatalf("relu=%v residual=%v shareX=%v branch=%v fused=%v arena=%v: value %d = %v, composition without arena %v",
-										relu, residual, shareX, branch, fused, arena, i, got[i], ref[i])
+									t.Fatalf("relu=%v residual=%v shareX=%v branch=%v pool=%v fused=%v arena=%v: value %d = %v, composition without arena %v",
+										relu, residual, shareX, branch, pool != nil, fused, arena, i, got[i], ref[i])
 								}
 							}
 						}
@@ -106,11 +114,24 @@ func TestBatchNormActEqualsComposition(t *testing.T) {
 	}
 }
 
+// bnActVariants: with or without a second consumer of the input, and the
+// max-pool stem: ResNet's overlapping 3/2/1 windows (argmax cells repeat)
+// and overlapping 2-cell windows (a quarter of them all negative, so the
+// ReLU stops their gradient).
+var bnActVariants = []struct {
+	branch bool
+	pool   *PoolOpts
+}{
+	{false, nil}, {true, nil},
+	{false, &PoolOpts{Kernel: Cube(3), Stride: Cube(2), Padding: Cube(1)}},
+	{true, &PoolOpts{Kernel: [3]int{1, 2, 1}, Stride: [3]int{1, 1, 1}}},
+}
+
 // runBnActCase returns the output followed by every leaf gradient, after
 // two passes through the same graph (the second reuses arena buffers).
-func runBnActCase(t *testing.T, fused, relu, residual, shareX, branch, arena bool) []float32 {
+func runBnActCase(t *testing.T, fused, relu, residual, shareX, branch, arena bool, pool *PoolOpts) []float32 {
 	r := NewRNG(8)
-	leaves := []*Tensor{randT(r, 2, 3, 5, 4), randT(r, 2, 3, 5, 4), randT(r, 3), randT(r, 3)}
+	leaves := []*Tensor{randT(r, 2, 3, 5, 4, 3), randT(r, 2, 3, 5, 4, 3), randT(r, 3), randT(r, 3)}
 	opts := Options{Grad: true}
 	if arena {
 		opts.Arena = NewArena()
@@ -122,10 +143,13 @@ func runBnActCase(t *testing.T, fused, relu, residual, shareX, branch, arena boo
 		for _, l := range leaves {
 			l.ZeroGrad()
 		}
-		y := bnActCase(g, leaves, fused, relu, residual, shareX, branch)
+		y := bnActCase(g, leaves, fused, relu, residual, shareX, branch, pool)
 		seed := make([]float32, len(y.Data))
 		for i := range seed {
 			seed[i] = float32(math.Sin(float64(i)))
+		}
+		if g.Err() != nil {
+			t.Fatal(g.Err())
 		}
 		out = append(out[:0], y.Data...)
 		if err := g.BackwardWith(y, seed); err != nil {

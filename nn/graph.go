@@ -199,6 +199,34 @@ func (g *Graph) passGrad(from, t *Tensor) bool {
 	return true
 }
 
+// adoptGrad makes buf, a scratch buffer of this pass (see scratch), t's
+// gradient under the same conditions as passGrad; the caller then writes
+// t's gradient into it (fresh). It reports whether it did.
+func (g *Graph) adoptGrad(t *Tensor, buf []float32) bool {
+	if g.arena == nil || t.node == nil || t.grad != nil || !t.needsGrad() || len(buf) != len(t.Data) {
+		return false
+	}
+	t.grad, t.gradOK = g.arena.view(buf, t.Shape), true
+	return true
+}
+
+// scratch returns a buffer of n values for use within one operation (or
+// one backward), from the arena's released buffers when there is one;
+// give it back with unscratch.
+func (g *Graph) scratch(n int) []float32 {
+	if g.arena != nil {
+		return g.arena.get(n)
+	}
+	return make([]float32, n)
+}
+
+// unscratch releases a buffer obtained from scratch.
+func (g *Graph) unscratch(b []float32) {
+	if g.arena != nil {
+		g.arena.put(b)
+	}
+}
+
 // accum adds src into t's gradient (copying when fresh).
 func (g *Graph) accum(t *Tensor, src []float32) {
 	dst, fresh := g.gradBuf(t)

@@ -122,6 +122,17 @@ func (b *BatchNorm) ForwardAct(g *Graph, x *Tensor, f Fuse) *Tensor {
 		BatchNormOpts{Training: b.Training, Momentum: b.Momentum, Eps: b.Eps}, f)
 }
 
+// ForwardActMaxPool computes MaxPool3d(act(bn(x) + f.Residual), p) without
+// keeping the full-resolution activation (Graph.BatchNormActMaxPool): the
+// stem of ResNet and DenseNet.
+func (b *BatchNorm) ForwardActMaxPool(g *Graph, x *Tensor, f Fuse, p PoolOpts) *Tensor {
+	if b.Training && b.NumBatchesTracked != nil && !g.bad() {
+		b.NumBatchesTracked.Data[0]++
+	}
+	return g.BatchNormActMaxPool(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar,
+		BatchNormOpts{Training: b.Training, Momentum: b.Momentum, Eps: b.Eps}, f, p)
+}
+
 // SetTraining switches between batch and running statistics.
 func (b *BatchNorm) SetTraining(on bool) { b.Training = on }
 

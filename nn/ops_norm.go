@@ -1,6 +1,10 @@
 package nn
 
-import "math"
+import (
+	"math"
+
+	"github.com/metasurv/metasurv/internal/ops"
+)
 
 // BatchNormOpts configures Graph.BatchNorm.
 type BatchNormOpts struct {
@@ -32,18 +36,118 @@ func (g *Graph) BatchNormAct(x, gamma, beta, runMean, runVar *Tensor, o BatchNor
 	if g.bad() {
 		return g.dead
 	}
+	b, ok := g.bnSetup(x, gamma, beta, runMean, runVar, &o, f)
+	if !ok {
+		return g.dead
+	}
+	y := g.alloc(x.Shape...)
+	g.bnRun(&b, y.Data, runMean, runVar, o)
+	if g.rec(x, orSelf(gamma, x), orSelf(beta, x), orSelf(f.Residual, x)) {
+		g.recordBN(y, b)
+	}
+	return y
+}
+
+// recordBN records BatchNormAct's backward (apart, so that b moves to the
+// heap only when recording).
+func (g *Graph) recordBN(y *Tensor, b bnBack) {
+	b.y = y
+	g.record(y, func(gout []float32) {
+		g.bnBackward(&b, gout, func(t *Tensor) bool { return g.passGrad(y, t) })
+	})
+}
+
+// BatchNormActMaxPool computes MaxPool3d(act(BatchNorm(x) + f.Residual), p),
+// the stem of MONAI's ResNet and DenseNet (conv, norm, ReLU, max pool),
+// without keeping the full-resolution activation: it lives in a transient
+// buffer during the forward pass (with an arena, the buffer that later
+// holds its gradient). The backward pass masks the pooled gradient by the
+// pooled output (the ReLU of a window maximum is the maximum of the
+// ReLUs), scatters it to the argmax positions and runs the batch-norm
+// backward from there. The results equal the composition bit for bit.
+func (g *Graph) BatchNormActMaxPool(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOpts, f Fuse, p PoolOpts) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	n, c, in, out, q, ok := p.geom(x.Shape)
+	if !ok {
+		return g.fail("MaxPool3d: window %+v does not fit input %v (want 5-D, padding ≤ kernel/2)", p, x.Shape)
+	}
+	b, ok := g.bnSetup(x, gamma, beta, runMean, runVar, &o, f)
+	if !ok {
+		return g.dead
+	}
+	z := g.scratch(len(x.Data))
+	g.bnRun(&b, z, runMean, runVar, o)
+	y := g.alloc(n, c, out[0], out[1], out[2])
+	rec := g.rec(x, orSelf(gamma, x), orSelf(beta, x), orSelf(f.Residual, x))
+	var arg []int32
+	switch {
+	case rec && g.arena != nil:
+		arg = g.arena.int32s(len(y.Data))
+	case rec:
+		arg = make([]int32, len(y.Data))
+	default:
+		if cap(g.idx) < len(y.Data) {
+			g.idx = make([]int32, len(y.Data))
+		}
+		arg = g.idx[:len(y.Data)]
+	}
+	op := ops.Pool{Kernel: q.Kernel, Stride: q.Stride, Pad: q.Padding}
+	err := ops.MaxPool3d(y.Data, arg, z, n*c, in, op)
+	g.unscratch(z)
+	if err != nil {
+		return g.fail("MaxPool3d: %v", err)
+	}
+	if rec {
+		g.recordBNPool(y, b, arg, in, op)
+	}
+	return y
+}
+
+// recordBNPool records BatchNormActMaxPool's backward.
+func (g *Graph) recordBNPool(y *Tensor, b bnBack, arg []int32, in [3]int, op ops.Pool) {
+	relu := b.relu
+	b.relu = false // the mask is applied to the pooled gradient
+	g.record(y, func(gout []float32) {
+		if relu { // gout is ours until this backward returns
+			reluMaskInto(gout, gout, y.Data, true)
+		}
+		d := g.scratch(len(b.x.Data))
+		if err := ops.MaxPool3dBackward(d, gout, arg, b.n*b.c, in, op); err != nil {
+			panic(err) // shapes were checked by the forward pass
+		}
+		kept := false
+		g.bnBackward(&b, d, func(t *Tensor) bool {
+			if g.adoptGrad(t, d) {
+				kept = true
+			}
+			return kept
+		})
+		if !kept {
+			g.unscratch(d)
+		}
+	})
+}
+
+// bnSetup checks BatchNormAct's operands, fills the option defaults and
+// returns the geometry of the backward record.
+func (g *Graph) bnSetup(x, gamma, beta, runMean, runVar *Tensor, o *BatchNormOpts, f Fuse) (bnBack, bool) {
 	if len(x.Shape) < 2 {
-		return g.fail("BatchNorm: input %v needs a channel dimension", x.Shape)
+		g.fail("BatchNorm: input %v needs a channel dimension", x.Shape)
+		return bnBack{}, false
 	}
 	n, c := x.Shape[0], x.Shape[1]
 	s := len(x.Data) / max(n*c, 1)
 	for _, p := range []*Tensor{gamma, beta, runMean, runVar} {
 		if p != nil && len(p.Data) != c {
-			return g.fail("BatchNorm: parameter of shape %v for %d channels", p.Shape, c)
+			g.fail("BatchNorm: parameter of shape %v for %d channels", p.Shape, c)
+			return bnBack{}, false
 		}
 	}
 	if f.Residual != nil && !SameShape(f.Residual.Shape, x.Shape) {
-		return g.fail("BatchNorm: residual %v does not match input %v", f.Residual.Shape, x.Shape)
+		g.fail("BatchNorm: residual %v does not match input %v", f.Residual.Shape, x.Shape)
+		return bnBack{}, false
 	}
 	if !o.Training && (runMean == nil || runVar == nil) {
 		o.Training = true // no running statistics: always batch statistics (track_running_stats=False)
@@ -54,29 +158,29 @@ func (g *Graph) BatchNormAct(x, gamma, beta, runMean, runVar *Tensor, o BatchNor
 	if o.Eps == 0 {
 		o.Eps = 1e-5
 	}
-	m := n * s
-	if o.Training && m <= 1 {
-		return g.fail("BatchNorm: expected more than 1 value per channel in training, got input %v", x.Shape)
+	if o.Training && n*s <= 1 {
+		g.fail("BatchNorm: expected more than 1 value per channel in training, got input %v", x.Shape)
+		return bnBack{}, false
 	}
-	stats := g.alloc(2, c) // mean, invstd
-	y := g.alloc(x.Shape...)
+	return bnBack{x: x, res: f.Residual, gamma: gamma, beta: beta, n: n, c: c, s: s,
+		training: o.Training, relu: f.ReLU}, true
+}
+
+// bnRun computes the statistics (kept in b.stats) and writes act(bn(x) +
+// residual) to y.
+func (g *Graph) bnRun(b *bnBack, y []float32, runMean, runVar *Tensor, o BatchNormOpts) {
+	stats := g.alloc(2, b.c) // mean, invstd
+	b.stats = stats.Data
 	j := g.job
-	j.s[0], j.s[1], j.s[2] = x.Data, y.Data, stats.Data
-	if f.Residual != nil {
-		j.s[3] = f.Residual.Data
+	j.s[0], j.s[1], j.s[2] = b.x.Data, y, stats.Data
+	if b.res != nil {
+		j.s[3] = b.res.Data
 	}
-	j.t = [4]*Tensor{gamma, beta, runMean, runVar}
-	j.i[0], j.i[1], j.i[2] = n, c, s
+	j.t = [4]*Tensor{b.gamma, b.beta, runMean, runVar}
+	j.i[0], j.i[1], j.i[2] = b.n, b.c, b.s
 	j.d = [2]float64{o.Momentum, o.Eps}
-	j.b, j.b2 = o.Training, f.ReLU
-	g.runJob(c, 2*m, bnForwardBody)
-	res := orSelf(f.Residual, x)
-	if g.rec(x, orSelf(gamma, x), orSelf(beta, x), res) {
-		b := &bnBack{x: x, y: y, res: f.Residual, gamma: gamma, beta: beta, stats: stats.Data,
-			n: n, c: c, s: s, training: o.Training, relu: f.ReLU}
-		g.record(y, func(gout []float32) { g.bnBackward(b, gout) })
-	}
-	return y
+	j.b, j.b2 = o.Training, b.relu
+	g.runJob(b.c, 2*b.n*b.s, bnForwardBody)
 }
 
 // bnBack is what the backward pass of BatchNormAct needs.
@@ -90,21 +194,21 @@ type bnBack struct {
 // bnBackward computes the gradients of BatchNormAct's inputs from the
 // output gradient gout. The gradient reaching the normalisation is
 // d = gout masked by y > 0 (ReLU) and is also the residual's gradient.
-// When an arena lets it, gout's buffer becomes the residual's gradient
-// (rewritten to d) or else the input's (rewritten to dx), so the pass
-// allocates no new gradient buffer.
-func (g *Graph) bnBackward(b *bnBack, gout []float32) {
+// hand(t) tries to make gout's buffer t's gradient (see passGrad): then it
+// becomes the residual's gradient (rewritten to d) or else the input's
+// (rewritten to dx), and the pass allocates no new gradient buffer.
+func (g *Graph) bnBackward(b *bnBack, gout []float32, hand func(t *Tensor) bool) {
 	var w bnGrads
 	w.dres = b.res != nil && b.res.needsGrad()
 	distinct := b.res != b.x
 	switch {
-	case w.dres && distinct && g.passGrad(b.y, b.res):
+	case w.dres && distinct && hand(b.res):
 		w.rd, w.rFresh, w.rStolen = gout, true, true
 	case w.dres:
 		w.rd, w.rFresh = g.gradBuf(b.res)
 	}
 	if b.x.needsGrad() {
-		if w.rd == nil && distinct && g.passGrad(b.y, b.x) {
+		if w.rd == nil && distinct && hand(b.x) {
 			w.gx, w.xFresh = gout, true
 		} else {
 			w.gx, w.xFresh = g.gradBuf(b.x)
@@ -163,7 +267,11 @@ func (b *bnBack) channelBackward(ch int, gout []float32, w *bnGrads) {
 	}
 	for i := 0; i < b.n; i++ {
 		off := (i*b.c + ch) * b.s
-		dy, y := gout[off:off+b.s], b.y.Data[off:off+b.s]
+		dy := gout[off : off+b.s]
+		var y []float32
+		if b.relu {
+			y = b.y.Data[off : off+b.s]
+		}
 		mask := b.relu
 		switch {
 		case w.dres && b.relu:

@@ -112,7 +112,7 @@ func newResNet18(inCh, classes int, r *RNG) *resnet18 {
 }
 
 func (m *resnet18) Forward(g *Graph, x *Tensor) *Tensor {
-	y := m.maxpool.Forward(g, m.bn1.ForwardAct(g, m.conv1.Forward(g, x), Fuse{ReLU: true}))
+	y := m.bn1.ForwardActMaxPool(g, m.conv1.Forward(g, x), Fuse{ReLU: true}, m.maxpool.Opts)
 	for _, l := range m.layers {
 		y = l.Forward(g, y)
 	}
