@@ -73,7 +73,7 @@ func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch
 		}
 	}
 	y = g.Add(g.Mul(y, y), y) // nonlinear, with a gradient where y = 0
-	if branch { // x's gradient accumulates over two consumers
+	if branch {               // x's gradient accumulates over two consumers
 		y = g.Add(y, g.Mean(g.Mul(x, x), false))
 	}
 	return y
