@@ -72,8 +72,9 @@ func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch
 			y = g.ReLU(y)
 		}
 	}
-	y = g.Add(g.Mul(y, y), y) // nonlinear, with a gradient where y = 0
-	if branch {               // x's gradient accumulates over two consumers
+	// Nonlinear, with a gradient where y = 0 (so a missing ReLU mask shows).
+	y = g.Add(g.Mul(y, y), y)
+	if branch { // x's gradient accumulates over two consumers
 		y = g.Add(y, g.Mean(g.Mul(x, x), false))
 	}
 	return y
