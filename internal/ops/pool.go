@@ -87,6 +87,9 @@ func (p Pool) check(what string, nc int, in [3]int, nx, ny int) ([3]int, error) 
 // taps in the same order with the same comparison, so its results are bit
 // for bit those of the Go loop; the Go loop is the fallback and reference.
 func MaxPool3d(y []float32, idx []int32, x []float32, nc int, in [3]int, p Pool) error {
+	if in[0] > 0 && in[1] > 0 && in[2] > 0 && int64(in[0])*int64(in[1])*int64(in[2]) > math.MaxInt32 {
+		return fmt.Errorf("ops: max pool: input %v has more than 2^31-1 values per channel, too many for int32 indices", in)
+	}
 	out, err := p.check("max pool", nc, in, len(x), len(y))
 	if err != nil {
 		return err

@@ -553,3 +553,12 @@ func TestAvgPoolLevels(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolRejectsIndexOverflow: a channel larger than int32 indices can
+// address is an error, not silently wrapped indices.
+func TestMaxPoolRejectsIndexOverflow(t *testing.T) {
+	p := Pool{Kernel: [3]int{2, 2, 2}}
+	if err := MaxPool3d(nil, nil, nil, 1, [3]int{2048, 2048, 1024}, p); err == nil {
+		t.Fatal("2^32 values per channel accepted")
+	}
+}
