@@ -25,8 +25,7 @@
 //     packed operands directly, so the 64 GEMMs per tile block run without
 //     packing. The data gradient is the same convolution with flipped
 //     weights; the weight gradient is the transform's adjoint,
-//     Gᵀ[Σ (A dy Aᵀ) ⊙ (Bᵀ x B)]G, with the tiles as the GEMM depth
-//     (AVX-512; at AVX2 the weight gradient takes the im2col path).
+//     Gᵀ[Σ (A dy Aᵀ) ⊙ (Bᵀ x B)]G, with the tiles as the GEMM depth.
 //   - depthwise (AVX-512): one input channel per group (EfficientNet): all
 //     taps of a channel in registers, 128 grid positions at a time.
 //   - pointwise GEMM: 1×1×1 stride-1 layers are y = W·x on internal/gemm.

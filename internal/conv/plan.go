@@ -415,7 +415,7 @@ func (pl *Plan) BackwardWeight(dw, db, x, dy []float32) error {
 		pl.cur.x, pl.cur.y, pl.cur.dw = nil, nil, nil
 		return nil
 	}
-	if wg := pl.winograd(); wg != nil && wg.kn.Level == cpu.AVX512 {
+	if wg := pl.winograd(); wg != nil {
 		if pl.wgrad == nil {
 			pl.wgrad = newWinoGrad(wg)
 		}

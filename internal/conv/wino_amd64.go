@@ -55,3 +55,23 @@ func winoInput8(x *float32, rows *[16]int, col0 int, masks uint64, stage *float3
 //
 //go:noescape
 func winoOutput8(m *float32, ms int, y *float32, ldh, ldd int, mk01, mk23 uint64, bias float32, resid *float32, relu int, stage *float32)
+
+// winoTranspose8 transposes up to 8×8 floats (wino2_amd64.s).
+//
+//go:noescape
+func winoTranspose8(src *float32, lds int, dst *float32, ldd int, nrows int, cols uint64)
+
+// winoInputCL8 is winoInputCL for 8 channels (wino2_amd64.s).
+//
+//go:noescape
+func winoInputCL8(x *float32, ldw, ldh, ldd int, stage, dst *float32, vs int)
+
+// winoGradCL6 is winoGradCL for 6 channels (wino2_amd64.s).
+//
+//go:noescape
+func winoGradCL6(dy *float32, ldw, ldh, ldd int, dst *float32, vs int)
+
+// winoFinish8 is winoFinish for 8 channel pairs (wino2_amd64.s).
+//
+//go:noescape
+func winoFinish8(z *float32, zs int, stage, out *float32)

@@ -22,7 +22,8 @@ type winoGrad struct {
 	bt    int    // tiles per block
 	cinP  int    // InC rounded up to NR (32)
 	coutA int    // OutC rounded up to MR (14)
-	coutC int    // channel stride of dyc (≥ coutA, a multiple of 16)
+	coutC int    // channel stride of dyc (≥ coutA, a multiple of lanes)
+	lanes int    // channels per transform vector: 16 (AVX-512) or 8 (AVX2)
 	xd    [3]int // padded channels-last input dims, 2·tiles+2
 	yd    [3]int // padded channels-last gradient dims, 2·tiles
 	xc    []float32
@@ -41,7 +42,9 @@ func newWinoGrad(wg *wino) *winoGrad {
 	d := &winoGrad{wg: wg}
 	d.cinP = (g.p.InC + kn.NR - 1) / kn.NR * kn.NR
 	d.coutA = (g.p.OutC + kn.MR - 1) / kn.MR * kn.MR
-	d.coutC = (d.coutA + 15) / 16 * 16
+	d.lanes = wg.run
+	// AVX2 reads 8 lanes for 6 channels: 2 channels of slack
+	d.coutC = (d.coutA + 2 + d.lanes - 1) / d.lanes * d.lanes
 	for i := range 3 {
 		d.xd[i] = 2*wg.tiles[i] + 2
 		d.yd[i] = 2 * wg.tiles[i]
@@ -96,7 +99,7 @@ func (d *winoGrad) inputRows(lo, hi int) {
 	for r := lo; r < hi; r++ {
 		z, yy := r/in[1], r%in[1]
 		dst := ((z+pad[0])*d.xd[1]+yy+pad[1])*d.xd[2] + pad[2]
-		toChannelsLast(d.xc[dst*d.cinP:], d.cinP, d.cx[(z*in[1]+yy)*in[2]:], g.inSp, g.p.InC, in[2])
+		d.toChannelsLast(d.xc[dst*d.cinP:], d.cinP, d.cx[(z*in[1]+yy)*in[2]:], g.inSp, g.p.InC, in[2])
 	}
 }
 
@@ -108,17 +111,22 @@ func (d *winoGrad) gradRows(lo, hi int) {
 	for r := lo; r < hi; r++ {
 		z, yy := r/out[1], r%out[1]
 		dst := (z*d.yd[1] + yy) * d.yd[2]
-		toChannelsLast(d.dyc[dst*d.coutC:], d.coutC, d.cdy[(z*out[1]+yy)*out[2]:], g.outSp, g.p.OutC, out[2])
+		d.toChannelsLast(d.dyc[dst*d.coutC:], d.coutC, d.cdy[(z*out[1]+yy)*out[2]:], g.outSp, g.p.OutC, out[2])
 	}
 }
 
 // toChannelsLast transposes one row of w positions of c channels (channel
 // stride ld in src) into dst (channel stride 1, position stride cs).
-func toChannelsLast(dst []float32, cs int, src []float32, ld, c, w int) {
-	for c0 := 0; c0 < c; c0 += 16 {
-		for w0 := 0; w0 < w; w0 += 16 {
-			cols := uint64(1)<<min(16, w-w0) - 1
-			winoTranspose16(&src[c0*ld+w0], ld, &dst[w0*cs+c0], cs, min(16, c-c0), cols)
+func (d *winoGrad) toChannelsLast(dst []float32, cs int, src []float32, ld, c, w int) {
+	b := d.lanes
+	for c0 := 0; c0 < c; c0 += b {
+		for w0 := 0; w0 < w; w0 += b {
+			cols := uint64(1)<<min(b, w-w0) - 1
+			if b == 16 {
+				winoTranspose16(&src[c0*ld+w0], ld, &dst[w0*cs+c0], cs, min(b, c-c0), cols)
+			} else {
+				winoTranspose8(&src[c0*ld+w0], ld, &dst[w0*cs+c0], cs, min(b, c-c0), cols)
+			}
 		}
 	}
 }
@@ -128,6 +136,7 @@ func toChannelsLast(dst []float32, cs int, src []float32, ld, c, w int) {
 func (d *winoGrad) transformTiles(lo, hi int) {
 	wg, g := d.wg, d.wg.g
 	st := getStage()
+	mr, nr := wg.kn.MR, wg.kn.NR
 	xw, xh, xdd := d.cinP, d.xd[2]*d.cinP, d.xd[1]*d.xd[2]*d.cinP
 	yw, yh, ydd := d.coutC, d.yd[2]*d.coutC, d.yd[1]*d.yd[2]*d.coutC
 	vs, ys := d.bt*d.cinP, d.bt*d.coutA
@@ -137,12 +146,22 @@ func (d *winoGrad) transformTiles(lo, hi int) {
 		th := t / wg.tiles[2] % wg.tiles[1]
 		td := t / (wg.tiles[2] * wg.tiles[1])
 		xo := (2*td*d.xd[1]+2*th)*d.xd[2] + 2*tw
-		for c0 := 0; c0 < g.p.InC; c0 += 16 {
-			winoInputCL(&d.xc[xo*d.cinP+c0], xw, xh, xdd, &st[0], &d.v[(c0/32)*d.bt*32+r*32+c0%32], vs)
+		for c0 := 0; c0 < g.p.InC; c0 += d.lanes {
+			x, v := &d.xc[xo*d.cinP+c0], &d.v[(c0/nr)*d.bt*nr+r*nr+c0%nr]
+			if d.lanes == 16 {
+				winoInputCL(x, xw, xh, xdd, &st[0], v, vs)
+			} else {
+				winoInputCL8(x, xw, xh, xdd, &st[0], v, vs)
+			}
 		}
 		yo := (2*td*d.yd[1]+2*th)*d.yd[2] + 2*tw
-		for c0 := 0; c0 < g.p.OutC; c0 += 14 {
-			winoGradCL(&d.dyc[yo*d.coutC+c0], yw, yh, ydd, &d.y[(c0/14)*d.bt*14+r*14], ys)
+		for c0 := 0; c0 < g.p.OutC; c0 += mr {
+			dy, y := &d.dyc[yo*d.coutC+c0], &d.y[(c0/mr)*d.bt*mr+r*mr]
+			if d.lanes == 16 {
+				winoGradCL(dy, yw, yh, ydd, y, ys)
+			} else {
+				winoGradCL6(dy, yw, yh, ydd, y, ys)
+			}
 		}
 	}
 	scratch.put(st)
@@ -165,19 +184,25 @@ func (d *winoGrad) multiply(lo, hi int) {
 }
 
 // finish adds Gᵀ Z G of output channels [lo,hi) to the weight gradient,
-// 16 input channels at a time (Z's padding channels give unused lanes).
+// 16 (AVX2: 8) input channels at a time (Z's padding channels give unused
+// lanes).
 func (d *winoGrad) finish(lo, hi int) {
 	cin := d.wg.g.p.InC
 	zs := d.coutA * d.cinP
 	st := getStage()
 	var taps [27 * 16]float32
+	b := d.lanes
 	for oc := lo; oc < hi; oc++ {
-		for ic0 := 0; ic0 < cin; ic0 += 16 {
-			winoFinish(&d.z[oc*d.cinP+ic0], zs, &st[0], &taps[0])
-			for l := range min(16, cin-ic0) {
+		for ic0 := 0; ic0 < cin; ic0 += b {
+			if b == 16 {
+				winoFinish(&d.z[oc*d.cinP+ic0], zs, &st[0], &taps[0])
+			} else {
+				winoFinish8(&d.z[oc*d.cinP+ic0], zs, &st[0], &taps[0])
+			}
+			for l := range min(b, cin-ic0) {
 				dst := (*[27]float32)(d.cdw[(oc*cin+ic0+l)*27:])
 				for q := range dst {
-					dst[q] += taps[q*16+l]
+					dst[q] += taps[q*b+l]
 				}
 			}
 		}

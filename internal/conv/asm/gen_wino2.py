@@ -178,3 +178,225 @@ for i2 in range(2):
 e("\tVZEROUPPER")
 e("\tRET")
 open(os.path.join(OUT, "wino2_amd64.s"), "w").write("\n".join(L)+"\n")
+
+# ------------------------------------------------------------ weight gradient
+L2 = []
+def f(s=""): L2.append(s)
+f("// func winoTranspose8(src *float32, lds int, dst *float32, ldd int, nrows int, cols uint64)")
+f("//")
+f("// winoTranspose16 for 8×8 blocks: row r < nrows of src (stride lds,")
+f("// columns in cols) becomes lane r of row c of dst (stride ldd) for each")
+f("// column c in cols; rows ≥ nrows give zero lanes.")
+f("TEXT ·winoTranspose8(SB), NOSPLIT, $0-48")
+f("\tMOVQ src+0(FP), SI")
+f("\tMOVQ lds+8(FP), R8")
+f("\tSHLQ $2, R8")
+f("\tMOVQ nrows+32(FP), CX")
+f("\tMOVQ cols+40(FP), DX")
+f("\tVMOVDQU wino2Bits<>(SB), Y14")
+f("\tVMOVD DX, X15")
+f("\tVPBROADCASTD X15, Y15")
+f("\tVPAND Y14, Y15, Y15")
+f("\tVPCMPEQD Y14, Y15, Y15")
+for r in range(8):
+    f(f"\tVXORPS Y{r}, Y{r}, Y{r}")
+for r in range(8):
+    f(f"\tCMPQ CX, ${r}")
+    f("\tJLE tloaded")
+    f(f"\tVMASKMOVPS (SI), Y15, Y{r}")
+    f("\tADDQ R8, SI")
+f("tloaded:")
+for g in range(4):
+    a, b = 2*g, 2*g+1
+    f(f"\tVUNPCKLPS Y{b}, Y{a}, Y{8+a}")
+    f(f"\tVUNPCKHPS Y{b}, Y{a}, Y{8+b}")
+for h in range(2):
+    t = [8+4*h+i for i in range(4)]
+    u = [4*h+i for i in range(4)]
+    f(f"\tVSHUFPS $0x44, Y{t[2]}, Y{t[0]}, Y{u[0]}")
+    f(f"\tVSHUFPS $0xee, Y{t[2]}, Y{t[0]}, Y{u[1]}")
+    f(f"\tVSHUFPS $0x44, Y{t[3]}, Y{t[1]}, Y{u[2]}")
+    f(f"\tVSHUFPS $0xee, Y{t[3]}, Y{t[1]}, Y{u[3]}")
+for c in range(4):
+    f(f"\tVPERM2F128 $0x20, Y{4+c}, Y{c}, Y{8+c}")
+    f(f"\tVPERM2F128 $0x31, Y{4+c}, Y{c}, Y{12+c}")
+f("\tMOVQ dst+16(FP), DI")
+f("\tMOVQ ldd+24(FP), R9")
+f("\tSHLQ $2, R9")
+for c in range(8):
+    f(f"\tBTQ ${c}, DX")
+    f(f"\tJCC tskip{c}")
+    f(f"\tVMOVUPS Y{8+c}, (DI)")
+    f(f"tskip{c}:")
+    f("\tADDQ R9, DI")
+f("\tVZEROUPPER")
+f("\tRET")
+f("")
+
+def bt(a, out):  # B^T: (a0-a2, a1+a2, a2-a1, a1-a3)
+    f(f"\tVSUBPS {a[2]}, {a[0]}, {out[0]}")
+    f(f"\tVADDPS {a[2]}, {a[1]}, {out[1]}")
+    f(f"\tVSUBPS {a[1]}, {a[2]}, {out[2]}")
+    f(f"\tVSUBPS {a[3]}, {a[1]}, {out[3]}")
+f("// func winoInputCL8(x *float32, ldw, ldh, ldd int, stage, dst *float32, vs int)")
+f("//")
+f("// winoInputCL for 8 channels (see winograd_amd64.s); stage: 512 floats.")
+f("TEXT ·winoInputCL8(SB), NOSPLIT, $0-56")
+f("\tMOVQ x+0(FP), SI")
+f("\tMOVQ ldw+8(FP), R8")
+f("\tSHLQ $2, R8")
+f("\tMOVQ ldh+16(FP), R9")
+f("\tSHLQ $2, R9")
+f("\tMOVQ ldd+24(FP), R10")
+f("\tSHLQ $2, R10")
+f("\tMOVQ stage+32(FP), DI")
+f("\tLEAQ (R8)(R8*2), R11 // 3 ldw")
+f("\t// pass 1: W transform of rows (i, j) into stage[(i*4+j)*4+k']")
+for i in range(4):
+    f("\tMOVQ SI, BX")
+    for j in range(4):
+        f("\tVMOVUPS (BX), Y0")
+        f("\tVMOVUPS (BX)(R8*1), Y1")
+        f("\tVMOVUPS (BX)(R8*2), Y2")
+        f("\tVMOVUPS (BX)(R11*1), Y3")
+        bt(["Y0","Y1","Y2","Y3"], ["Y4","Y5","Y6","Y7"])
+        for k in range(4):
+            f(f"\tVMOVUPS Y{4+k}, {((i*4+j)*4+k)*32}(DI)")
+        if j < 3: f("\tADDQ R9, BX")
+    if i < 3: f("\tADDQ R10, SI")
+f("\t// pass 2: D transform in place for each (j, k')")
+for j in range(4):
+    for k in range(4):
+        for i in range(4):
+            f(f"\tVMOVUPS {((i*4+j)*4+k)*32}(DI), Y{i}")
+        bt(["Y0","Y1","Y2","Y3"], ["Y4","Y5","Y6","Y7"])
+        for i in range(4):
+            f(f"\tVMOVUPS Y{4+i}, {((i*4+j)*4+k)*32}(DI)")
+f("\t// pass 3: H transform for each (i', k'), stores of ξ = i'·16 + j'·4 + k'")
+f("\tMOVQ dst+40(FP), R12")
+f("\tMOVQ vs+48(FP), R13")
+f("\tSHLQ $2, R13")
+for ip in range(4):
+    for k in range(4):
+        for j in range(4):
+            f(f"\tVMOVUPS {((ip*4+j)*4+k)*32}(DI), Y{j}")
+        bt(["Y0","Y1","Y2","Y3"], ["Y4","Y5","Y6","Y7"])
+        for jp in range(4):
+            f(f"\tMOVQ ${ip*16+jp*4+k}, AX")
+            f("\tIMULQ R13, AX")
+            f(f"\tVMOVUPS Y{4+jp}, (R12)(AX*1)")
+f("\tVZEROUPPER")
+f("\tRET")
+f("")
+
+f("// func winoGradCL6(dy *float32, ldw, ldh, ldd int, dst *float32, vs int)")
+f("//")
+f("// winoGradCL for 6 channels (the AVX2 kernel's rows): 8 lanes are read")
+f("// (dy has 2 channels of slack), 6 stored.")
+f("TEXT ·winoGradCL6(SB), NOSPLIT, $0-48")
+f("\tMOVQ dy+0(FP), SI")
+f("\tMOVQ ldw+8(FP), R8")
+f("\tSHLQ $2, R8")
+f("\tMOVQ ldh+16(FP), R9")
+f("\tSHLQ $2, R9")
+f("\tMOVQ ldd+24(FP), R10")
+f("\tSHLQ $2, R10")
+f("\tMOVQ dst+32(FP), R12")
+f("\tMOVQ vs+40(FP), R13")
+f("\tSHLQ $2, R13")
+f("\tVMOVDQU wino2Bits<>(SB), Y15")
+f("\tMOVL $0x3f, AX")
+f("\tVMOVD AX, X14")
+f("\tVPBROADCASTD X14, Y14")
+f("\tVPAND Y15, Y14, Y14")
+f("\tVPCMPEQD Y15, Y14, Y14 // 6-lane store mask")
+f("\tVXORPS Y15, Y15, Y15")
+# addresses of d(i, j, k): SI + i*ldd + j*ldh + k*ldw -> BX for (i,j)
+def addr(i, j, reg):
+    f(f"\tMOVQ SI, {reg}")
+    if i: f(f"\tADDQ R10, {reg}")
+    if j: f(f"\tADDQ R9, {reg}")
+for i in range(2):
+    for j in range(2):
+        addr(i, j, ["R11","BX","CX","DX"][i*2+j])
+regs = ["R11","BX","CX","DX"]
+def expand_mem(reg, which, dst):
+    # A transform of (d0, d1) = (reg, reg+ldw): [d0, d0+d1, d0-d1, -d1]
+    if which == 0: f(f"\tVMOVUPS ({reg}), {dst}")
+    elif which == 1:
+        f(f"\tVMOVUPS ({reg}), {dst}")
+        f(f"\tVADDPS ({reg})(R8*1), {dst}, {dst}")
+    elif which == 2:
+        f(f"\tVMOVUPS ({reg}), {dst}")
+        f(f"\tVSUBPS ({reg})(R8*1), {dst}, {dst}")
+    else:
+        f(f"\tVSUBPS ({reg})(R8*1), Y15, {dst}")
+def expand(a, b, which, dst):
+    if which == 0: f(f"\tVMOVAPS {a}, {dst}")
+    elif which == 1: f(f"\tVADDPS {b}, {a}, {dst}")
+    elif which == 2: f(f"\tVSUBPS {b}, {a}, {dst}")
+    else: f(f"\tVSUBPS {b}, Y15, {dst}")
+for k in range(4):
+    for i in range(2):
+        for j in range(2):
+            expand_mem(regs[i*2+j], k, f"Y{i*2+j}")
+    for jp in range(4):
+        for i in range(2):
+            expand(f"Y{i*2}", f"Y{i*2+1}", jp, f"Y{4+i}")
+        for ip in range(4):
+            expand("Y4", "Y5", ip, "Y6")
+            f(f"\tMOVQ ${ip*16+jp*4+k}, AX")
+            f("\tIMULQ R13, AX")
+            f("\tVMASKMOVPS Y6, Y14, (R12)(AX*1)")
+f("\tVZEROUPPER")
+f("\tRET")
+f("")
+
+f("// func winoFinish8(z *float32, zs int, stage, out *float32)")
+f("//")
+f("// winoFinish for 8 channel pairs: out[q·8 + lane]; stage: 768 floats.")
+f("TEXT ·winoFinish8(SB), NOSPLIT, $0-32")
+f("\tMOVQ z+0(FP), SI")
+f("\tMOVQ zs+8(FP), R8")
+f("\tSHLQ $2, R8")
+f("\tMOVQ stage+16(FP), DI")
+f("\tMOVQ out+24(FP), R9")
+f("\tMOVL $0x3f000000, AX")
+f("\tVMOVD AX, X15")
+f("\tVPBROADCASTD X15, Y15")
+def gt(m, outs):
+    # Gᵀ row transform: (m0 + (m1+m2)/2, (m1-m2)/2, (m1+m2)/2 + m3); temps Y12, Y13
+    f(f"\tVADDPS {m[2]}, {m[1]}, Y12")
+    f("\tVMULPS Y15, Y12, Y12")
+    f(f"\tVSUBPS {m[2]}, {m[1]}, Y13")
+    f(f"\tVMULPS Y15, Y13, {outs[1]}")
+    f(f"\tVADDPS Y12, {m[0]}, {outs[0]}")
+    f(f"\tVADDPS {m[3]}, Y12, {outs[2]}")
+f("\t// along k: stage A[(i*4+j)*3+k']")
+for q in range(16):
+    for k in range(4):
+        f(f"\tVMOVUPS (SI), Y{k}")
+        f("\tADDQ R8, SI")
+    gt(["Y0","Y1","Y2","Y3"], ["Y4","Y5","Y6"])
+    for kp in range(3):
+        f(f"\tVMOVUPS Y{4+kp}, {(q*3+kp)*32}(DI)")
+f("\t// along j: stage B[48 + (i*3+j')*3+k']")
+for kp in range(3):
+    for i in range(4):
+        for j in range(4):
+            f(f"\tVMOVUPS {((i*4+j)*3+kp)*32}(DI), Y{j}")
+        gt(["Y0","Y1","Y2","Y3"], ["Y4","Y5","Y6"])
+        for jp in range(3):
+            f(f"\tVMOVUPS Y{4+jp}, {(48+(i*3+jp)*3+kp)*32}(DI)")
+f("\t// along i: out[(i'*9+j'*3+k')*8]")
+for kp in range(3):
+    for jp in range(3):
+        for i in range(4):
+            f(f"\tVMOVUPS {(48+(i*3+jp)*3+kp)*32}(DI), Y{i}")
+        gt(["Y0","Y1","Y2","Y3"], ["Y4","Y5","Y6"])
+        for ip in range(3):
+            f(f"\tVMOVUPS Y{4+ip}, {(ip*9+jp*3+kp)*32}(R9)")
+f("\tVZEROUPPER")
+f("\tRET")
+s = open(os.path.join(OUT, "wino2_amd64.s")).read()
+open(os.path.join(OUT, "wino2_amd64.s"), "w").write(s + "\n" + "\n".join(L2) + "\n")
