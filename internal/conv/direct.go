@@ -23,7 +23,7 @@ import (
 // computes the fewest positions. Groups of a multiple of 64 output channels
 // use the channel-vector tiles of direct_oc.go instead (6 outputs of a row
 // × 64 channels, no cache-line-split loads); the weight gradient reduces
-// along the grid with dwKern4x6 (see backwardWeight).
+// along the grid with dwKern8x3 (see backwardWeight).
 const dirMR, dirNR = 8, 48
 
 // gridSlack zero floats after each padded channel let kernels read whole
@@ -55,7 +55,7 @@ type direct struct {
 	maxShift                 int       // largest grid shift of a tap within its phase
 	dyp                      []float32 // output gradient on the padded grid (BackwardWeight)
 	bwOffs                   []int     // offs padded to whole tap blocks (BackwardWeight)
-	bwAcc                    []float32 // dwKern4x6 sums per (oc block, ic, tap block)
+	bwAcc                    []float32 // dwKern8x3 sums per (oc block, ic, tap block)
 	curY                     []float32
 	curEp                    *Epilogue
 	curYo                    int // offset of the current (sample, group) output in y
@@ -455,22 +455,23 @@ func storeEpilogue(dst, src, res []float32, b float32, act gemm.Activation) {
 
 // The weight gradient: dW[oc][ic][t] = Σ_q dY[oc][q] · xp[ic][q + off_t]
 // over the grid, with dY copied onto the grid (zero at its padding
-// positions) so that both operands are contiguous along q. dwKern4x6
-// reduces along q for a tile of 4 output channels × 6 taps; the grid is
-// cut into blocks of bwQ positions so that the tile's dY rows stay in L1
-// while the taps of every input channel run over them, and the per-tile
-// sums stay in bwAcc until the end. No column matrix and no transposition.
+// positions) so that both operands are contiguous along q. dwKern8x3
+// reduces along q for a tile of 8 output channels × 3 taps (3×3×3 kernels
+// are whole tap blocks; only the 3 shifted input rows may cross cache
+// lines); the grid is cut into blocks of bwQ positions so that the tile's
+// dY rows stay in L1 while the taps of every input channel run over them,
+// and the per-tile sums stay in bwAcc until the end. No column matrix and no transposition.
 const (
-	bwOC, bwTaps = 4, 6
+	bwOC, bwTaps = 8, 3
 	bwQ          = 1024
-	bwOut        = 32 // floats per dwKern4x6 result
+	bwOut        = 32 // floats per dwKern8x3 result
 )
 
 // bwBlockBytes bounds the grid windows of the input channels processed
 // together (a variable so that tests can force one channel per block).
 var bwBlockBytes = 512 << 10
 
-// dwKernOrder[i] is the accumulator oc*bwTaps+t that dwKern4x6 adds to
+// dwKernOrder[i] is the accumulator oc*bwTaps+t that dwKern8x3 adds to
 // out[i], or -1 where it repeats one.
 var dwKernOrder = [bwOut]int8{0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15,
 	16, 17, -1, -1, 20, 21, -1, -1, 18, 19, -1, -1, 22, 23, -1, -1}
@@ -525,7 +526,7 @@ func (d *direct) bwRange(lo, hi int) {
 			x := &d.xp[ic*d.spP+d.cq0]
 			acc := d.bwAcc[(ob*g.icg+ic)*tbs*bwOut:][:tbs*bwOut]
 			for tb := range tbs {
-				dwKern4x6(dyRow, 4*qn, x, &d.bwOffs[tb*bwTaps], d.cn, &acc[tb*bwOut])
+				dwKern8x3(dyRow, 4*qn, x, &d.bwOffs[tb*bwTaps], d.cn, &acc[tb*bwOut])
 			}
 		}
 	}

@@ -38,12 +38,12 @@ func deint2(src *float32, n, rows, sstride int, even, odd *float32, dstride int)
 //go:noescape
 func addRow(dst, src *float32, n int, b float32)
 
-// dwKern4x6 adds to out the 24 dot products over n grid positions of 4
-// output-gradient rows (ldy bytes apart) with 6 shifted input rows (byte
+// dwKern8x3 adds to out the 24 dot products over n grid positions of 8
+// output-gradient rows (ldy bytes apart) with 3 shifted input rows (byte
 // offsets offs from x), in the order dwKernOrder.
 //
 //go:noescape
-func dwKern4x6(dy *float32, ldy int, x *float32, offs *int, n int, out *float32)
+func dwKern8x3(dy *float32, ldy int, x *float32, offs *int, n int, out *float32)
 
 // ocKern64x6 is the AVX-512 tile kernel of the channel-vector direct
 // forward (see direct_oc.go): 6 grid positions × 64 output channels, c in

@@ -271,25 +271,25 @@ done:
 	VZEROUPPER
 	RET
 
-// func dwKern4x6(dy *float32, ldy int, x *float32, offs *int, n int, out *float32)
+// func dwKern8x3(dy *float32, ldy int, x *float32, offs *int, n int, out *float32)
 //
 // The weight-gradient tile of the direct convolution, reducing along the
-// contiguous grid axis: for oc < 4 and t < 6 the sum over q < n (a multiple
-// of 16) of dy[oc*ldy/4 + q] * x[offs[t]/4 + q] is accumulated in Z(oc*6+t)
-// and the 24 sums are added, permuted, to out[0:32] (see dwKernOrder).
-TEXT ·dwKern4x6(SB), NOSPLIT, $0-48
+// contiguous grid axis: for oc < 8 and t < 3 the sum over q < n (a multiple
+// of 16) of dy[oc*ldy/4 + q] * x[offs[t]/4 + q] is accumulated in Z(oc*3+t)
+// and the 24 sums are added, permuted, to out[0:32] (see dwKernOrder). Three
+// shifted input rows (the loads that may cross a cache line) per eight
+// aligned output-gradient rows.
+TEXT ·dwKern8x3(SB), NOSPLIT, $0-48
 	MOVQ dy+0(FP), SI
 	MOVQ ldy+8(FP), R9
 	MOVQ x+16(FP), DI
 	MOVQ offs+24(FP), R8
 	MOVQ n+32(FP), R13
 	LEAQ (R9)(R9*2), R10
+	LEAQ (SI)(R9*4), BX
 	MOVQ 0(R8), AX
-	MOVQ 8(R8), BX
-	MOVQ 16(R8), CX
-	MOVQ 24(R8), DX
-	MOVQ 32(R8), R11
-	MOVQ 40(R8), R12
+	MOVQ 8(R8), CX
+	MOVQ 16(R8), DX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -315,41 +315,43 @@ TEXT ·dwKern4x6(SB), NOSPLIT, $0-48
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
 loop:
-	VMOVUPS (SI), Z24
-	VMOVUPS (SI)(R9*1), Z25
-	VMOVUPS (SI)(R9*2), Z26
-	VMOVUPS (SI)(R10*1), Z27
-	VMOVUPS (DI)(AX*1), Z28
-	VFMADD231PS Z28, Z24, Z0
-	VFMADD231PS Z28, Z25, Z6
-	VFMADD231PS Z28, Z26, Z12
-	VFMADD231PS Z28, Z27, Z18
-	VMOVUPS (DI)(BX*1), Z29
-	VFMADD231PS Z29, Z24, Z1
-	VFMADD231PS Z29, Z25, Z7
-	VFMADD231PS Z29, Z26, Z13
-	VFMADD231PS Z29, Z27, Z19
-	VMOVUPS (DI)(CX*1), Z30
-	VFMADD231PS Z30, Z24, Z2
-	VFMADD231PS Z30, Z25, Z8
-	VFMADD231PS Z30, Z26, Z14
-	VFMADD231PS Z30, Z27, Z20
-	VMOVUPS (DI)(DX*1), Z31
-	VFMADD231PS Z31, Z24, Z3
-	VFMADD231PS Z31, Z25, Z9
-	VFMADD231PS Z31, Z26, Z15
-	VFMADD231PS Z31, Z27, Z21
-	VMOVUPS (DI)(R11*1), Z28
-	VFMADD231PS Z28, Z24, Z4
-	VFMADD231PS Z28, Z25, Z10
-	VFMADD231PS Z28, Z26, Z16
-	VFMADD231PS Z28, Z27, Z22
-	VMOVUPS (DI)(R12*1), Z29
-	VFMADD231PS Z29, Z24, Z5
-	VFMADD231PS Z29, Z25, Z11
-	VFMADD231PS Z29, Z26, Z17
-	VFMADD231PS Z29, Z27, Z23
+	VMOVUPS (DI)(AX*1), Z24
+	VMOVUPS (DI)(CX*1), Z25
+	VMOVUPS (DI)(DX*1), Z26
+	VMOVUPS (SI), Z27
+	VFMADD231PS Z24, Z27, Z0
+	VFMADD231PS Z25, Z27, Z1
+	VFMADD231PS Z26, Z27, Z2
+	VMOVUPS (SI)(R9*1), Z28
+	VFMADD231PS Z24, Z28, Z3
+	VFMADD231PS Z25, Z28, Z4
+	VFMADD231PS Z26, Z28, Z5
+	VMOVUPS (SI)(R9*2), Z29
+	VFMADD231PS Z24, Z29, Z6
+	VFMADD231PS Z25, Z29, Z7
+	VFMADD231PS Z26, Z29, Z8
+	VMOVUPS (SI)(R10*1), Z30
+	VFMADD231PS Z24, Z30, Z9
+	VFMADD231PS Z25, Z30, Z10
+	VFMADD231PS Z26, Z30, Z11
+	VMOVUPS (BX), Z31
+	VFMADD231PS Z24, Z31, Z12
+	VFMADD231PS Z25, Z31, Z13
+	VFMADD231PS Z26, Z31, Z14
+	VMOVUPS (BX)(R9*1), Z27
+	VFMADD231PS Z24, Z27, Z15
+	VFMADD231PS Z25, Z27, Z16
+	VFMADD231PS Z26, Z27, Z17
+	VMOVUPS (BX)(R9*2), Z28
+	VFMADD231PS Z24, Z28, Z18
+	VFMADD231PS Z25, Z28, Z19
+	VFMADD231PS Z26, Z28, Z20
+	VMOVUPS (BX)(R10*1), Z29
+	VFMADD231PS Z24, Z29, Z21
+	VFMADD231PS Z25, Z29, Z22
+	VFMADD231PS Z26, Z29, Z23
 	ADDQ $64, SI
+	ADDQ $64, BX
 	ADDQ $64, DI
 	SUBQ $16, R13
 	JNZ loop

@@ -24,7 +24,7 @@ func addRow(dst, src *float32, n int, b float32) {
 	panic("conv: addRow without assembly")
 }
 
-func dwKern4x6(dy *float32, ldy int, x *float32, offs *int, n int, out *float32) {
+func dwKern8x3(dy *float32, ldy int, x *float32, offs *int, n int, out *float32) {
 	panic("conv: weight-gradient kernel without assembly")
 }
 
