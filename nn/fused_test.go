@@ -19,6 +19,10 @@ func TestGradBatchNormAct(t *testing.T) {
 		{"residual", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, Fuse{Residual: in[3]}) }},
 		{"residual_relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, Fuse{Residual: in[3], ReLU: true}) }},
 		{"self_residual_relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, Fuse{Residual: in[0], ReLU: true}) }},
+		{"maxpool_residual_relu", func(g *Graph, in []*Tensor) *Tensor {
+			return g.BatchNormActMaxPool(in[0], in[1], in[2], NewTensor(3), NewTensor(3), BatchNormOpts{Training: true},
+				Fuse{Residual: in[3], ReLU: true}, PoolOpts{Kernel: Cube(2), Stride: Cube(1)})
+		}},
 		{"eval_residual_relu", func(g *Graph, in []*Tensor) *Tensor {
 			rm, _ := FromData([]float32{0.1, -0.2, 0.3}, 3)
 			rv, _ := FromData([]float32{0.5, 1.5, 2}, 3)
