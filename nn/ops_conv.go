@@ -238,7 +238,9 @@ func must(err error) {
 	}
 }
 
-// Fuse lists what Conv3dFused applies after the convolution and bias.
+// Fuse lists what a fused operation applies after its main computation
+// (the convolution and bias of Conv3dFused, the normalisation of
+// BatchNormAct and BatchNormActMaxPool).
 type Fuse struct {
 	// Residual, if not nil, is added (same shape as the output).
 	Residual *Tensor
