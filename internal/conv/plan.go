@@ -73,7 +73,8 @@ type Plan struct {
 	dwf      *dwFast // depthwise direct kernel, used at AVX-512
 	wg       *wino   // Winograd F(2,3) for stride-1 3×3×3 layers
 	wgrad    *winoGrad
-	bwd      *Plan // stride-1 data gradient as a direct convolution
+	sm       *small // batched columns for small outputs
+	bwd      *Plan  // stride-1 data gradient as a direct convolution
 	bwdW     []float32
 	bwdOK    bool // bwd holds the current weights
 
@@ -114,6 +115,9 @@ func NewPlan(p Params) (*Plan, error) {
 	}
 	if pl.algo == algoDepthwise {
 		pl.dwf = newDWFast(&pl.g)
+	}
+	if pl.algo == algoIm2col && useSmall(&pl.g) {
+		pl.sm = newSmall(&pl.g)
 	}
 	if l := winoLevel(); pl.algo == algoIm2col && l > cpu.Portable && winoEligible(&pl.g) {
 		pl.wg = newWino(&pl.g, l)
@@ -238,6 +242,11 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 		wg.forward(x, y, ep)
 		return nil
 	}
+	if pl.sm != nil && !pl.direct() {
+		pl.packWeights()
+		pl.sm.forward(pl, y, x, ep)
+		return nil
+	}
 	for n := range g.p.N {
 		for gi := range g.p.Groups {
 			xg := x[(n*g.p.InC+gi*g.icg)*g.inSp:]
@@ -250,10 +259,7 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 				pl.dir.forward(pl, xg, y, yo, gi, ep)
 				continue
 			}
-			if !pl.packedOK {
-				pl.packed = repackGroups(pl.packed, g, false, pl.w)
-				pl.packedOK = true
-			}
+			pl.packWeights()
 			if pl.algo == algoPointwise {
 				if ep.Residual != nil {
 					pl.ep.Residual = ep.Residual[yo:]
@@ -273,6 +279,14 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 		}
 	}
 	return nil
+}
+
+// packWeights packs W_g for the GEMM paths on first use after SetWeights.
+func (pl *Plan) packWeights() {
+	if !pl.packedOK {
+		pl.packed = repackGroups(pl.packed, &pl.g, false, pl.w)
+		pl.packedOK = true
+	}
 }
 
 // finishEpilogue applies a Forward epilogue in a separate pass, for the
@@ -364,6 +378,10 @@ func (pl *Plan) BackwardData(dx, dy []float32) error {
 		pl.packT = repackGroups(pl.packT, g, true, pl.w)
 		pl.packTOK = true
 	}
+	if pl.sm != nil {
+		pl.sm.backwardData(pl, dx, dy)
+		return nil
+	}
 	for n := range g.p.N {
 		for gi := range g.p.Groups {
 			dxg := dx[(n*g.p.InC+gi*g.icg)*g.inSp : (n*g.p.InC+(gi+1)*g.icg)*g.inSp]
@@ -420,6 +438,10 @@ func (pl *Plan) BackwardWeight(dw, db, x, dy []float32) error {
 			pl.wgrad = newWinoGrad(wg)
 		}
 		pl.wgrad.backwardWeight(dw, x, dy)
+		return nil
+	}
+	if pl.sm != nil && !pl.direct() {
+		pl.sm.backwardWeight(dw, x, dy)
 		return nil
 	}
 	for n := range g.p.N {
