@@ -374,13 +374,13 @@ func (pl *Plan) BackwardData(dx, dy []float32) error {
 			return err
 		}
 	}
+	if pl.sm != nil {
+		pl.sm.backwardData(pl.w, dx, dy)
+		return nil
+	}
 	if !pl.packTOK {
 		pl.packT = repackGroups(pl.packT, g, true, pl.w)
 		pl.packTOK = true
-	}
-	if pl.sm != nil {
-		pl.sm.backwardData(pl, dx, dy)
-		return nil
 	}
 	for n := range g.p.N {
 		for gi := range g.p.Groups {

@@ -84,10 +84,11 @@ func (s *small) gatherRows(lo, hi int) {
 	}
 }
 
-// scatter adds the column-matrix gradient (k × N·outSp) back into dx,
-// which it first clears; each input channel is written by one worker.
-func (s *small) scatter(dx, col []float32) {
-	s.x, s.col = dx, col
+// scatter adds the transposed column-matrix gradient colT (N·outSp × k)
+// back into dx, which it first clears; each input channel is written by
+// one worker.
+func (s *small) scatter(dx, colT []float32) {
+	s.x, s.col = dx, colT
 	parallel.ForChunks(s.g.p.InC, 1, s.scatterFn)
 	s.x, s.col = nil, nil
 }
@@ -98,11 +99,11 @@ func (s *small) scatterChannels(lo, hi int) {
 		for n := range g.p.N {
 			dx := s.x[(n*g.p.InC+ic)*g.inSp : (n*g.p.InC+ic+1)*g.inSp]
 			clear(dx)
-			for t := range g.kvol {
-				src := s.col[(ic*g.kvol+t)*s.cols+n*g.outSp:][:g.outSp]
-				for q, off := range s.taps[t*g.outSp : (t+1)*g.outSp] {
-					if off >= 0 {
-						dx[off] += src[q]
+			for q := range g.outSp {
+				src := s.col[(n*g.outSp+q)*g.k+ic*g.kvol:][:g.kvol]
+				for t, v := range src {
+					if off := s.taps[t*g.outSp+q]; off >= 0 {
+						dx[off] += v
 					}
 				}
 			}
@@ -143,13 +144,16 @@ func (s *small) forward(pl *Plan, y, x []float32, ep *Epilogue) {
 	scratch.put(out)
 }
 
-// backwardData computes dx = col2im(Wᵀ·dY) for the whole batch.
-func (s *small) backwardData(pl *Plan, dx, dy []float32) {
+// backwardData computes dx = col2im(Wᵀ·dY) for the whole batch, as
+// (dYᵀ·W)ᵀ: with the batch's few columns as the GEMM's rows, the kernel
+// reads the weights in place instead of packing them transposed after
+// every optimizer step.
+func (s *small) backwardData(w, dx, dy []float32) {
 	g := s.g
 	dyb := scratch.get(g.p.OutC * s.cols)
 	col := scratch.get(g.k * s.cols)
 	s.toBatch(dyb, dy, g.p.OutC)
-	gemm.SgemmPackedA(pl.packT[0], false, s.cols, dyb, s.cols, 0, col, s.cols, nil)
+	gemm.Sgemm(true, false, s.cols, g.k, g.p.OutC, 1, dyb, s.cols, w, g.k, 0, col, g.k)
 	s.scatter(dx, col)
 	scratch.put(dyb)
 	scratch.put(col)
