@@ -77,6 +77,9 @@ type Plan struct {
 	bwd      *Plan  // stride-1 data gradient as a direct convolution
 	bwdW     []float32
 	bwdOK    bool // bwd holds the current weights
+	// dirOK says dir holds the current weights, packed on the first direct
+	// forward after SetWeights (layers that run Winograd never pack them)
+	dirOK bool
 
 	// per-call state read by the parallel loop bodies below
 	cx      []float32 // input (forward/weight) or gradient (data) of the current group
@@ -167,11 +170,11 @@ func (pl *Plan) winograd() *wino {
 // direct reports whether the stride-1 direct kernel runs at the current level.
 func (pl *Plan) direct() bool { return pl.dir != nil && haveDirect() }
 
-// SetWeights installs the layer's weights (OutC, InC/Groups, k...) and packs
-// them for the direct kernel. Call it again after every change of the
-// weights (for example after an optimizer step). The plan keeps a reference
-// to w and packs it for the GEMM kernels when a pass first needs them, so
-// w must not change until the next SetWeights.
+// SetWeights installs the layer's weights (OutC, InC/Groups, k...). Call it
+// again after every change of the weights (for example after an optimizer
+// step). The plan keeps a reference to w and packs or transforms it for the
+// kernel a pass uses when that pass first needs it, so w must not change
+// until the next SetWeights.
 func (pl *Plan) SetWeights(w []float32) error {
 	if err := checkLen("weights", len(w), pl.g.p.WeightLen()); err != nil {
 		return err
@@ -183,9 +186,7 @@ func (pl *Plan) SetWeights(w []float32) error {
 	if pl.wg != nil {
 		pl.wg.setWeights(w)
 	}
-	if pl.dir != nil {
-		pl.dir.pack(&pl.g, w)
-	}
+	pl.dirOK = false
 	return nil
 }
 
@@ -246,6 +247,10 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 		pl.packWeights()
 		pl.sm.forward(pl, y, x, ep)
 		return nil
+	}
+	if pl.direct() && !pl.dirOK {
+		pl.dir.pack(g, pl.w)
+		pl.dirOK = true
 	}
 	for n := range g.p.N {
 		for gi := range g.p.Groups {
