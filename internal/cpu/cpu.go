@@ -38,6 +38,9 @@ type Features struct {
 	BF16 bool
 	// VNNI is AVX512_VNNI (VPDPBUSD).
 	VNNI bool
+	// AMXBF16 is the AMX tile unit with TDPBF16PS. The operating system
+	// must also grant the tile state (internal/gemm asks Linux for it).
+	AMXBF16 bool
 }
 
 var (

@@ -1,0 +1,423 @@
+package gemm
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/metasurv/metasurv/internal/cpu"
+	"github.com/metasurv/metasurv/internal/parallel"
+)
+
+// BF16 inference. The AMX tile unit multiplies 16×32 by 32×16 bfloat16
+// (8-bit mantissa) matrices into float32 accumulators in one instruction,
+// an order of magnitude more work per cycle than float32 FMAs. The BF16
+// GEMMs round both operands to bfloat16 (to nearest even, subnormals to
+// zero, as VCVTNE2PS2BF16 does) and accumulate in float32: about three
+// significant digits per product, plenty for a trained network's inference
+// but not for training, and never the default. Float32 Sgemm remains the
+// reference.
+
+// ErrNoBF16 is returned when the CPU, the operating system or the cpu level
+// in force does not allow the AMX bfloat16 kernels.
+var ErrNoBF16 = errors.New("gemm: bfloat16 kernels need AMX-BF16 and AVX512_BF16 (granted by the OS)")
+
+// bfTile is the side of the square C tile one kernel call computes; K runs
+// in steps of bfTile.
+const bfTile = 32
+
+var (
+	amxOnce sync.Once
+	amxOK   bool
+)
+
+// HaveBF16 reports whether the BF16 GEMMs can run now: AVX-512 level in
+// force, AMX-BF16 and AVX512_BF16 present and the tile state granted by the
+// operating system (requested on the first call).
+func HaveBF16() bool {
+	f := cpu.Extensions()
+	if !haveBF16Asm || cpu.Current() < cpu.AVX512 || !f.AMXBF16 || !f.BF16 {
+		return false
+	}
+	amxOnce.Do(func() { amxOK = amxPermit() })
+	return amxOK
+}
+
+// amxConfig is the tile configuration of amxKern32x32 (palette 1): tiles
+// 0-3 are the 16×16 float32 quarters of C, 4-5 the two 16-row halves of an
+// A step (32 bfloat16 per row), 6-7 the two 16-column halves of a B step
+// (16 pairs per row); every tile has 16 rows of 64 bytes.
+var amxConfig = func() (c [64]byte) {
+	c[0] = 1
+	for t := range 8 {
+		c[16+2*t] = 64
+		c[48+t] = 16
+	}
+	return c
+}()
+
+// PackedBF16 is one operand rounded to bfloat16 and packed for the AMX
+// kernel, once, for many products (a layer's weights). As A (m×k) it holds
+// blocks of 32 rows, each a run of K steps of 32 rows × 32 values; as B
+// (k×n) it holds slivers of 32 columns, each a run of k/2 rows of 32 pairs
+// (a uint32 holds the values of k = 2p and 2p+1). Padding is zero.
+type PackedBF16 struct {
+	isA  bool
+	m, k int // A: m×k; B: k×n with n in m
+	ks   int // K steps of 32
+	a    []uint16
+	b    []uint32
+}
+
+// Dims returns the shape of the packed operand: m×k for A, k×n for B.
+func (p *PackedBF16) Dims() (rows, cols int) {
+	if p.isA {
+		return p.m, p.k
+	}
+	return p.k, p.m
+}
+
+// String describes the packing, for logs.
+func (p *PackedBF16) String() string {
+	r, c := p.Dims()
+	role := "B"
+	if p.isA {
+		role = "A"
+	}
+	return fmt.Sprintf("PackedBF16(%s %d×%d)", role, r, c)
+}
+
+// PackABF16 rounds and packs alpha·op(A), an m×k matrix stored row-major
+// with stride lda (k×m if transA). It returns ErrNoBF16 when HaveBF16 is
+// false and panics on invalid arguments like Sgemm.
+func PackABF16(transA bool, m, k int, alpha float32, a []float32, lda int) (*PackedBF16, error) {
+	if !HaveBF16() {
+		return nil, ErrNoBF16
+	}
+	checkDims(m, 0, k)
+	checkMatrix("A", "lda", transA, m, k, a, lda)
+	p := &PackedBF16{isA: true, m: m, k: k, ks: ceilDiv(k, bfTile)}
+	p.a = make([]uint16, ceilDiv(m, bfTile)*p.ks*bfTile*bfTile)
+	parallel.ForChunks(ceilDiv(m, bfTile), 1, func(lo, hi int) {
+		for rb := lo; rb < hi; rb++ {
+			packABlock(p.a[rb*p.ks*bfTile*bfTile:], a, lda, transA, alpha, rb*bfTile, m, k)
+		}
+	})
+	return p, nil
+}
+
+// PackBBF16 rounds and packs op(B), a k×n matrix stored row-major with
+// stride ldb (n×k if transB): the weights of y = x·Wᵀ are B = Wᵀ, stored
+// as W with transB.
+func PackBBF16(transB bool, k, n int, b []float32, ldb int) (*PackedBF16, error) {
+	if !HaveBF16() {
+		return nil, ErrNoBF16
+	}
+	checkDims(0, n, k)
+	checkMatrix("B", "ldb", transB, k, n, b, ldb)
+	p := &PackedBF16{m: n, k: k, ks: ceilDiv(k, bfTile)}
+	p.b = make([]uint32, ceilDiv(n, bfTile)*p.ks*bfTile*bfTile/2)
+	parallel.ForChunks(ceilDiv(n, bfTile), 1, func(lo, hi int) {
+		for sb := lo; sb < hi; sb++ {
+			packBSliver(p.b[sb*p.ks*bfTile*bfTile/2:], b, ldb, transB, sb*bfTile, n, k)
+		}
+	})
+	return p, nil
+}
+
+// packABlock packs rows [i0, i0+32) of alpha·op(A) (m×k).
+func packABlock(dst []uint16, a []float32, lda int, trans bool, alpha float32, i0, m, k int) {
+	ks := ceilDiv(k, bfTile)
+	for s := range ks {
+		k0 := s * bfTile
+		kn := min(bfTile, k-k0)
+		blk := dst[s*bfTile*bfTile:]
+		for r := range bfTile {
+			row := blk[r*bfTile : (r+1)*bfTile]
+			i := i0 + r
+			switch {
+			case i >= m:
+				clear(row)
+			case !trans && alpha == 1:
+				bf16Row(&row[0], &a[i*lda+k0], kn)
+			default:
+				for c := range row {
+					var v float32
+					if c < kn {
+						if trans {
+							v = a[(k0+c)*lda+i]
+						} else {
+							v = a[i*lda+k0+c]
+						}
+					}
+					row[c] = ToBF16(alpha * v)
+				}
+			}
+		}
+	}
+}
+
+// packBSliver packs columns [j0, j0+32) of op(B) (k×n) as k/2 rows of 32
+// pairs, padded with zero pairs to whole K steps.
+func packBSliver(dst []uint32, b []float32, ldb int, trans bool, j0, n, k int) {
+	kp := ceilDiv(k, bfTile) * bfTile / 2
+	nw := min(bfTile, n-j0)
+	if trans {
+		for p := range kp {
+			for j := range bfTile {
+				var lo, hi float32
+				if j < nw && 2*p < k {
+					lo = b[(j0+j)*ldb+2*p]
+					if 2*p+1 < k {
+						hi = b[(j0+j)*ldb+2*p+1]
+					}
+				}
+				dst[p*bfTile+j] = uint32(ToBF16(lo)) | uint32(ToBF16(hi))<<16
+			}
+		}
+		return
+	}
+	m0, m1 := uint64(1)<<min(16, nw)-1, uint64(1)<<max(0, nw-16)-1
+	full := k / 2
+	if full > 0 {
+		bf16PackPairs(&dst[0], &b[j0], &b[ldb+j0], 2*ldb, full, m0, m1)
+	}
+	if k%2 == 1 {
+		bf16PackPairs(&dst[full*bfTile], &b[(k-1)*ldb+j0], &bf16Zeros[0], 0, 1, m0, m1)
+	}
+	clear(dst[ceilDiv(k, 2)*bfTile : kp*bfTile])
+}
+
+// bf16Zeros stands for the missing row of an odd K.
+var bf16Zeros [bfTile]float32
+
+// ToBF16 rounds x to bfloat16 as VCVTNE2PS2BF16 does: to nearest even,
+// subnormals to (signed) zero, NaN to a quiet NaN.
+func ToBF16(x float32) uint16 {
+	u := math.Float32bits(x)
+	switch {
+	case u&0x7f800000 == 0:
+		return uint16(u>>16) & 0x8000
+	case u&0x7fffffff > 0x7f800000:
+		return uint16(u>>16) | 0x0040
+	}
+	u += 0x7fff + (u>>16)&1
+	return uint16(u >> 16)
+}
+
+// FromBF16 widens a bfloat16 to float32 (exactly).
+func FromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// SgemmBF16 is Sgemm in bfloat16 with float32 accumulation: C (m×n) =
+// Act(alpha·op(A)·op(B) + beta·C + bias + residual), both operands rounded
+// and packed on the fly. It panics on invalid arguments like Sgemm, and
+// with ErrNoBF16 when HaveBF16 is false.
+func SgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep *Epilogue) {
+	checkDims(m, n, k)
+	checkMatrix("A", "lda", transA, m, k, a, lda)
+	checkMatrix("B", "ldb", transB, k, n, b, ldb)
+	bfRun(&bfOp{m: m, n: n, k: k, transA: transA, alpha: alpha, a: a, lda: lda, transB: transB, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep})
+}
+
+// SgemmBF16PackedA is SgemmBF16 with alpha·op(A) packed by PackABF16 (the
+// weights of y = W·x, as in a convolution's W·cols).
+func SgemmBF16PackedA(pa *PackedBF16, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int, ep *Epilogue) {
+	if pa == nil || !pa.isA {
+		panic("gemm: SgemmBF16PackedA needs an A operand from PackABF16")
+	}
+	checkDims(pa.m, n, pa.k)
+	checkMatrix("B", "ldb", transB, pa.k, n, b, ldb)
+	bfRun(&bfOp{m: pa.m, n: n, k: pa.k, pa: pa, transB: transB, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep})
+}
+
+// SgemmBF16PackedB is SgemmBF16 with op(B) packed by PackBBF16 (the weights
+// of a linear layer y = x·Wᵀ).
+func SgemmBF16PackedB(transA bool, m int, alpha float32, a []float32, lda int, pb *PackedBF16, beta float32, c []float32, ldc int, ep *Epilogue) {
+	if pb == nil || pb.isA {
+		panic("gemm: SgemmBF16PackedB needs a B operand from PackBBF16")
+	}
+	checkDims(m, pb.m, pb.k)
+	checkMatrix("A", "lda", transA, m, pb.k, a, lda)
+	bfRun(&bfOp{m: m, n: pb.m, k: pb.k, transA: transA, alpha: alpha, a: a, lda: lda, pb: pb, beta: beta, c: c, ldc: ldc, ep: ep})
+}
+
+// bfOp is one BF16 GEMM call.
+type bfOp struct {
+	m, n, k        int
+	transA, transB bool
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	pa, pb         *PackedBF16
+	ep             *Epilogue
+	ks             int
+	abuf           []uint16 // A packed for this call when pa is nil
+}
+
+func bfRun(op *bfOp) {
+	if !HaveBF16() {
+		panic(ErrNoBF16)
+	}
+	checkMatrix("C", "ldc", false, op.m, op.n, op.c, op.ldc)
+	checkEpilogue(op.ep, op.m, op.n, op.ldc)
+	if op.m == 0 || op.n == 0 {
+		return
+	}
+	if op.k == 0 {
+		scaleC(&operands{m: op.m, n: op.n, beta: op.beta, c: op.c, ldc: op.ldc, ep: op.ep})
+		return
+	}
+	op.ks = ceilDiv(op.k, bfTile)
+	rbs := ceilDiv(op.m, bfTile)
+	if op.pa == nil {
+		w := bfPool.Get().(*bfWorker)
+		defer bfPool.Put(w)
+		w.a = growU16(w.a, rbs*op.ks*bfTile*bfTile)
+		op.abuf = w.a
+		parallel.ForChunks(rbs, 1, func(lo, hi int) {
+			for rb := lo; rb < hi; rb++ {
+				packABlock(op.abuf[rb*op.ks*bfTile*bfTile:], op.a, op.lda, op.transA, op.alpha, rb*bfTile, op.m, op.k)
+			}
+		})
+	} else {
+		op.abuf = op.pa.a
+	}
+	sbs := ceilDiv(op.n, bfTile)
+	parallel.ForChunks(sbs, min(bfGroup, max(1, sbs/parallel.Workers())), op.columns)
+}
+
+// bfChunk is the K steps (of 32) per kernel call and bfGroup the column
+// slivers that share them: a 16 KB A chunk stays in L1 while the kernel runs
+// over the group's B chunks (8 × 16 KB, in L2), so A streams from memory
+// once per group instead of once per sliver.
+const (
+	bfChunk = 8
+	bfGroup = 8
+)
+
+// amxTile is where amxBlock accumulates one 32×32 tile: its address and
+// row stride in bytes (C itself, or a tile buffer). The addresses are of
+// heap memory (C escapes into the call's bfOp), which Go does not move.
+type amxTile struct {
+	p  uintptr
+	ld int
+}
+
+// columns computes the column slivers [lo,hi) of C, bfGroup at a time.
+// Full tiles with beta 0 accumulate in C itself; the others in a tile
+// buffer merged at the end.
+func (op *bfOp) columns(lo, hi int) {
+	step := op.ks * bfTile * bfTile
+	rbs := ceilDiv(op.m, bfTile)
+	w := bfPool.Get().(*bfWorker)
+	defer bfPool.Put(w)
+	var bsl []uint32
+	if op.pb == nil {
+		w.b = growU32(w.b, bfGroup*step/2)
+		bsl = w.b
+	}
+	w.t = growF32(w.t, bfGroup*rbs*bfTile*bfTile)
+	w.tiles = growTiles(w.tiles, bfGroup*rbs)
+	tbuf, tiles := w.t, w.tiles
+	var bs [bfGroup][]uint32
+	var bp [bfGroup]*uint32
+	for g0 := lo; g0 < hi; g0 += bfGroup {
+		g1 := min(g0+bfGroup, hi)
+		nsb := g1 - g0
+		for sb := g0; sb < g1; sb++ {
+			if op.pb != nil {
+				bs[sb-g0] = op.pb.b[sb*step/2:]
+			} else {
+				bs[sb-g0] = bsl[(sb-g0)*step/2:]
+				packBSliver(bs[sb-g0], op.b, op.ldb, op.transB, sb*bfTile, op.n, op.k)
+			}
+		}
+		for rb := range rbs {
+			for sb := g0; sb < g1; sb++ {
+				i0, j0 := rb*bfTile, sb*bfTile
+				t := &tiles[rb*nsb+sb-g0]
+				if op.direct(i0, min(bfTile, op.n-j0)) {
+					_ = op.c[(i0+bfTile-1)*op.ldc+j0+bfTile-1]
+					t.p, t.ld = uintptr(unsafe.Pointer(&op.c[i0*op.ldc+j0])), 4*op.ldc
+				} else {
+					t.p, t.ld = uintptr(unsafe.Pointer(&tbuf[((sb-g0)*rbs+rb)*bfTile*bfTile])), 4*bfTile
+				}
+			}
+		}
+		for k0 := 0; k0 < op.ks; k0 += bfChunk {
+			acc := 0
+			if k0 > 0 {
+				acc = 1
+			}
+			for s := range nsb {
+				bp[s] = &bs[s][k0*bfTile*bfTile/2]
+			}
+			amxBlock(min(bfChunk, op.ks-k0), &op.abuf[k0*bfTile*bfTile], 2*step, rbs, &bp, nsb, &tiles[0], acc, &amxConfig[0])
+		}
+		for sb := g0; sb < g1; sb++ {
+			j0 := sb * bfTile
+			nw := min(bfTile, op.n-j0)
+			for rb := range rbs {
+				i0 := rb * bfTile
+				mh := min(bfTile, op.m-i0)
+				if !op.direct(i0, nw) {
+					mergeTile(op.c[i0*op.ldc+j0:], op.ldc, tbuf[((sb-g0)*rbs+rb)*bfTile*bfTile:], bfTile, mh, nw, op.beta)
+				}
+				if op.ep != nil {
+					op.ep.applyTile(op.c, op.ldc, i0, j0, mh, nw)
+				}
+			}
+		}
+	}
+	runtime.KeepAlive(tbuf)
+	runtime.KeepAlive(op.c)
+}
+
+// direct reports whether the tile at row i0 (of nw columns) accumulates
+// in C: whole tiles when C's old values are not needed.
+func (op *bfOp) direct(i0, nw int) bool {
+	return op.beta == 0 && nw == bfTile && i0+bfTile <= op.m
+}
+
+// bfWorker holds the buffers of one BF16 GEMM worker (or, in bfOp, the
+// call's packed A); they are pooled so that calls allocate nothing after
+// warm-up.
+type bfWorker struct {
+	a     []uint16
+	b     []uint32
+	t     []float32
+	tiles []amxTile
+}
+
+var bfPool = sync.Pool{New: func() any { return new(bfWorker) }}
+
+func growU16(b []uint16, n int) []uint16 {
+	if cap(b) < n {
+		return make([]uint16, n)
+	}
+	return b[:n]
+}
+
+func growU32(b []uint32, n int) []uint32 {
+	if cap(b) < n {
+		return make([]uint32, n)
+	}
+	return b[:n]
+}
+
+func growF32(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+func growTiles(b []amxTile, n int) []amxTile {
+	if cap(b) < n {
+		return make([]amxTile, n)
+	}
+	return b[:n]
+}

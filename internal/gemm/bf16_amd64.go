@@ -1,0 +1,25 @@
+//go:build amd64 && !purego
+
+package gemm
+
+//go:generate python3 asm/gen_bf16.py
+
+// haveBF16Asm says this build has the AMX kernels.
+const haveBF16Asm = true
+
+// amxBlock runs the AMX kernel over rbs row blocks × nsb column slivers
+// for kn K steps (bf16_amd64.s).
+//
+//go:noescape
+func amxBlock(kn int, a *uint16, aStride, rbs int, b *[bfGroup]*uint32, nsb int, c *amxTile, acc int, cfg *byte)
+
+// bf16PackPairs rounds two rows of 32 columns per step into bfloat16 pairs
+// (bf16_amd64.s).
+//
+//go:noescape
+func bf16PackPairs(dst *uint32, r0, r1 *float32, ld, kp int, m0, m1 uint64)
+
+// bf16Row rounds n ≤ 32 floats to bfloat16 and zero-fills dst to 32.
+//
+//go:noescape
+func bf16Row(dst *uint16, src *float32, n int)

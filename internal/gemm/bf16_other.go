@@ -1,0 +1,13 @@
+//go:build !amd64 || purego
+
+package gemm
+
+const haveBF16Asm = false
+
+func amxBlock(kn int, a *uint16, aStride, rbs int, b *[bfGroup]*uint32, nsb int, c *amxTile, acc int, cfg *byte) {
+	panic(ErrNoBF16)
+}
+
+func bf16PackPairs(dst *uint32, r0, r1 *float32, ld, kp int, m0, m1 uint64) { panic(ErrNoBF16) }
+
+func bf16Row(dst *uint16, src *float32, n int) { panic(ErrNoBF16) }
