@@ -173,3 +173,38 @@ func TestDirectOC(t *testing.T) {
 		checkClose(t, "channel-vector epilogue", y, want, scale, tol)
 	}
 }
+
+// TestDirectOCRandom checks the channel-vector forward (and the weight
+// gradient tiles) on random small geometries with 64 or 128 output
+// channels per group: kernel sizes 1-4 per axis, strides 1-2, padding,
+// dilation, ragged rows.
+func TestDirectOCRandom(t *testing.T) {
+	if !haveDirect() {
+		t.Skip("no AVX-512")
+	}
+	defer forceDirect()()
+	r := rand.New(rand.NewPCG(15, 16))
+	checked := 0
+	for checked < 30 {
+		p := Params{N: 1, InC: 1 + r.IntN(5), OutC: 64 * (1 + r.IntN(2))}
+		for i := range 3 {
+			p.In[i] = 1 + r.IntN(9)
+			p.Kernel[i] = 1 + r.IntN(4)
+			p.Stride[i] = 1 + r.IntN(2)
+			p.Dilation[i] = 1 + r.IntN(2)
+			p.Pad[i] = r.IntN(3)
+		}
+		if p.Validate() != nil {
+			continue
+		}
+		pl, err := NewPlan(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pl.dir == nil || pl.dir.oc == nil {
+			continue
+		}
+		checkConv(t, p, r)
+		checked++
+	}
+}
