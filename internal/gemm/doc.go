@@ -32,8 +32,8 @@
 //
 // SgemmBF16 (and its PackABF16/PackBBF16 variants) is an opt-in inference
 // path for CPUs with AMX: both operands are rounded to bfloat16 and the AMX
-// tile unit accumulates 32×32 float32 tiles (about 2.5–3× the float32 speed
-// per core here). It needs the tile state, which it requests from Linux on
+// tile unit accumulates 32×32 float32 tiles: 760–950 GFLOP per CPU-second
+// at 2048³ here, against 100–130 for Sgemm. It needs the tile state, which it requests from Linux on
 // first use; HaveBF16 says whether it can run. Float32 stays the default and
 // the reference.
 package gemm
