@@ -17,6 +17,10 @@ type Options struct {
 	Arena *Arena
 	// RNG drives Dropout; nil means a generator seeded with 0.
 	RNG *RNG
+	// BF16 runs the Linear layers of an inference graph (Grad false) in
+	// bfloat16 with float32 accumulation where the CPU has AMX (HaveBF16);
+	// elsewhere, and whenever Grad is on, it has no effect.
+	BF16 bool
 }
 
 // Graph is the context of one forward (and backward) pass: it holds the tape
@@ -41,6 +45,7 @@ type Graph struct {
 	ufn       func(float32) float32 // elementwise function of the running unary job
 	unaryBody func(j *pjob, lo, hi int)
 	ep        conv.Epilogue
+	bf16      bool // Options.BF16 on an inference graph with AMX
 }
 
 // node is one recorded operation: back receives the gradient of out and
@@ -57,6 +62,7 @@ func NewGraph(opts Options) *Graph {
 		r = NewRNG(0)
 	}
 	g := &Graph{grad: opts.Grad, arena: opts.Arena, rng: r, dead: &Tensor{Shape: []int{0}}, job: newPjob()}
+	g.bf16 = opts.BF16 && !opts.Grad && HaveBF16()
 	g.unaryBody = func(j *pjob, lo, hi int) {
 		f, dst := g.ufn, j.s[0][lo:hi]
 		for i, v := range j.s[1][lo:hi] {

@@ -1,5 +1,7 @@
 package nn
 
+import "github.com/metasurv/metasurv/internal/gemm"
+
 // MatMul multiplies the last two dimensions: a [..., m, k] × b [..., k, n]
 // → [..., m, n]. Leading (batch) dimensions must agree, or b may be 2-D
 // and is then shared by every batch entry. transA / transB use the
@@ -106,7 +108,9 @@ func (g *Graph) Linear(x, w, b *Tensor) *Tensor {
 		}
 		betaF = 1
 	}
-	sgemm(false, true, rows, outF, in, 1, x.Data, in, w.Data, in, betaF, out.Data, outF)
+	if err := g.linearProduct(x, w, rows, in, outF, betaF, out); err != nil {
+		return g.fail("Linear: %v", err)
+	}
 	ins := [3]*Tensor{x, w, b}
 	if b == nil {
 		ins[2] = x
@@ -131,4 +135,19 @@ func (g *Graph) Linear(x, w, b *Tensor) *Tensor {
 		})
 	}
 	return out
+}
+
+// linearProduct computes out = x·Wᵀ + beta·out, in bfloat16 on an
+// Options.BF16 inference graph.
+func (g *Graph) linearProduct(x, w *Tensor, rows, in, outF int, beta float32, out *Tensor) error {
+	if !g.bf16 || rows == 0 || outF == 0 {
+		sgemm(false, true, rows, outF, in, 1, x.Data, in, w.Data, in, beta, out.Data, outF)
+		return nil
+	}
+	pb, err := packedWeightBF16(w)
+	if err != nil {
+		return err
+	}
+	gemm.SgemmBF16PackedB(false, rows, 1, x.Data, in, pb, beta, out.Data, outF, nil)
+	return nil
 }

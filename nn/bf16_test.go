@@ -1,0 +1,99 @@
+package nn
+
+import (
+	"math"
+	"testing"
+
+	"github.com/metasurv/metasurv/internal/gemm"
+)
+
+// linearRef is x·Wᵀ + b in float64 on bfloat16-rounded x and W, with the
+// sum of |terms| of each output.
+func linearRef(x, w, b *Tensor) (want, scale []float64) {
+	out, in := w.Shape[0], w.Shape[1]
+	rows := len(x.Data) / in
+	r := func(v float32) float64 { return float64(gemm.FromBF16(gemm.ToBF16(v))) }
+	want, scale = make([]float64, rows*out), make([]float64, rows*out)
+	for i := range rows {
+		for j := range out {
+			s, abs := float64(b.Data[j]), math.Abs(float64(b.Data[j]))
+			for p := range in {
+				t := r(x.Data[i*in+p]) * r(w.Data[j*in+p])
+				s += t
+				abs += math.Abs(t)
+			}
+			want[i*out+j], scale[i*out+j] = s, abs
+		}
+	}
+	return want, scale
+}
+
+func TestLinearBF16(t *testing.T) {
+	if !HaveBF16() {
+		t.Skip("no AMX bfloat16 here")
+	}
+	r := NewRNG(3)
+	lin := NewLinear(100, 70, true, r)
+	x := randT(r, 3, 11, 100)
+	check := func(what string) {
+		t.Helper()
+		g := NewGraph(Options{BF16: true})
+		y := lin.Forward(g, x)
+		if err := g.Err(); err != nil {
+			t.Fatal(err)
+		}
+		want, scale := linearRef(x, lin.Weight, lin.Bias)
+		for i, w := range want {
+			if d := math.Abs(float64(y.Data[i]) - w); d > 1e-5*scale[i] {
+				t.Fatalf("%s: y[%d] = %g, want %g (scale %g)", what, i, y.Data[i], w, scale[i])
+			}
+		}
+	}
+	check("first call")
+	check("cached weights")
+	for i := range lin.Weight.Data {
+		lin.Weight.Data[i] *= -0.5
+	}
+	lin.Weight.Touch()
+	check("after Touch")
+
+	// a training graph ignores BF16: float32 exactly
+	g32, gtr := NewGraph(Options{}), NewGraph(Options{Grad: true, BF16: true})
+	y32, ytr := lin.Forward(g32, x), lin.Forward(gtr, x)
+	for i := range y32.Data {
+		if y32.Data[i] != ytr.Data[i] {
+			t.Fatalf("training graph with BF16: y[%d] = %g, float32 %g", i, ytr.Data[i], y32.Data[i])
+		}
+	}
+}
+
+// BenchmarkViTBlockInfer times the inference forward of one ViT-B/16
+// encoder block on 216 tokens × 768, in float32 and with Options.BF16.
+func BenchmarkViTBlockInfer(b *testing.B) {
+	for _, bf := range []bool{false, true} {
+		name := "fp32"
+		if bf {
+			name = "bf16"
+			if !HaveBF16() {
+				continue
+			}
+		}
+		b.Run(name, func(b *testing.B) {
+			r := NewRNG(1)
+			blk := newViTBlock(768, 3072, 12, r)
+			x := randT(r, 1, 216, 768)
+			g := NewGraph(Options{Arena: NewArena(), BF16: bf})
+			step := func() {
+				g.Reset()
+				blk.Forward(g, x)
+			}
+			step()
+			b.ResetTimer()
+			for range b.N {
+				step()
+			}
+			flops := 2 * 216 * (4*768*768 + 2*768*3072)
+			b.ReportMetric(float64(flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
