@@ -97,3 +97,33 @@ func BenchmarkViTBlockInfer(b *testing.B) {
 		})
 	}
 }
+
+// A patch embedding (a column-matrix convolution) of an Options.BF16 graph
+// equals the float32 convolution of the bfloat16-rounded input and weights.
+func TestConv3dBF16(t *testing.T) {
+	if !HaveBF16() {
+		t.Skip("no AMX bfloat16 here")
+	}
+	r := NewRNG(5)
+	conv := NewConv3d(4, 24, [3]int{4, 4, 4}, ConvOpts{Stride: [3]int{4, 4, 4}}, true, r)
+	x := randT(r, 1, 4, 8, 8, 12)
+	round := func(src *Tensor) *Tensor {
+		o := NewTensor(src.Shape...)
+		for i, v := range src.Data {
+			o.Data[i] = gemm.FromBF16(gemm.ToBF16(v))
+		}
+		return o
+	}
+	ref := &Conv3d{Weight: round(conv.Weight), Bias: conv.Bias, Opts: conv.Opts}
+	want := ref.Forward(NewGraph(Options{}), round(x))
+	got := conv.Forward(NewGraph(Options{BF16: true}), x)
+	scale := 0.0
+	for _, v := range want.Data {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	for i, w := range want.Data {
+		if d := math.Abs(float64(got.Data[i] - w)); d > 1e-5*scale {
+			t.Fatalf("y[%d] = %g, want %g", i, got.Data[i], w)
+		}
+	}
+}

@@ -17,9 +17,10 @@ type Options struct {
 	Arena *Arena
 	// RNG drives Dropout; nil means a generator seeded with 0.
 	RNG *RNG
-	// BF16 runs the Linear layers of an inference graph (Grad false) in
-	// bfloat16 with float32 accumulation where the CPU has AMX (HaveBF16);
-	// elsewhere, and whenever Grad is on, it has no effect.
+	// BF16 runs the Linear layers and the GEMM-based convolutions (1×1×1,
+	// patch embeddings, column-matrix paths) of an inference graph (Grad
+	// false) in bfloat16 with float32 accumulation where the CPU has AMX
+	// (HaveBF16); elsewhere, and whenever Grad is on, it has no effect.
 	BF16 bool
 }
 

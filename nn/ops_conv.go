@@ -90,7 +90,7 @@ func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 	e, err := checkout(key)
 	if err == nil {
 		g.ep = conv.Epilogue{Bias: bias}
-		err = e.plan.Forward(out.Data, x.Data, &g.ep)
+		err = g.convForward(e.plan, out.Data, x.Data)
 		g.ep = conv.Epilogue{}
 		releasePlan(key, e)
 	}
@@ -297,7 +297,7 @@ func (g *Graph) Conv3dFused(x, w, b *Tensor, o ConvOpts, f Fuse) *Tensor {
 		if f.ReLU {
 			g.ep.Act = gemm.ReLU
 		}
-		err = e.plan.Forward(out.Data, x.Data, &g.ep)
+		err = g.convForward(e.plan, out.Data, x.Data)
 		g.ep = conv.Epilogue{}
 		releasePlan(key, e)
 	}
@@ -305,4 +305,13 @@ func (g *Graph) Conv3dFused(x, w, b *Tensor, o ConvOpts, f Fuse) *Tensor {
 		return g.fail("conv3d: %v", err)
 	}
 	return out
+}
+
+// convForward runs a convolution plan's forward with the graph's epilogue,
+// in bfloat16 where the plan's path allows it on an Options.BF16 graph.
+func (g *Graph) convForward(pl *conv.Plan, y, x []float32) error {
+	if err := pl.SetBF16(g.bf16); err != nil {
+		return err
+	}
+	return pl.Forward(y, x, &g.ep)
 }

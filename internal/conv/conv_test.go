@@ -425,7 +425,7 @@ func TestSetWeightsRefreshesEveryPass(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 11))
 	for _, p := range []Params{
 		{N: 1, InC: 4, OutC: 6, In: [3]int{6, 5, 4}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}},
-		{N: 1, InC: 16, OutC: 18, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, // Winograd
+		{N: 1, InC: 16, OutC: 18, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}},                        // Winograd
 		{N: 1, InC: 3, OutC: 8, In: [3]int{9, 9, 9}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Pad: [3]int{1, 1, 1}}, // direct, packed lazily
 		{N: 1, InC: 4, OutC: 4, In: [3]int{6, 5, 4}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}, Groups: 4},
 		{N: 1, InC: 4, OutC: 6, In: [3]int{6, 5, 4}, Kernel: [3]int{1, 1, 1}},

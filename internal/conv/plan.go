@@ -74,9 +74,14 @@ type Plan struct {
 	wg       *wino   // Winograd F(2,3) for stride-1 3×3×3 layers
 	wgrad    *winoGrad
 	sm       *small // batched columns for small outputs
-	bwd      *Plan  // stride-1 data gradient as a direct convolution
-	bwdW     []float32
-	bwdOK    bool // bwd holds the current weights
+	// bf16 runs the forward GEMMs in bfloat16 (SetBF16); pa16 holds the
+	// weights packed for it, current when pa16OK.
+	bf16   bool
+	pa16   []*gemm.PackedBF16
+	pa16OK bool
+	bwd    *Plan // stride-1 data gradient as a direct convolution
+	bwdW   []float32
+	bwdOK  bool // bwd holds the current weights
 	// dirOK says dir holds the current weights, packed on the first direct
 	// forward after SetWeights (layers that run Winograd never pack them)
 	dirOK bool
@@ -187,7 +192,47 @@ func (pl *Plan) SetWeights(w []float32) error {
 		pl.wg.setWeights(w)
 	}
 	pl.dirOK = false
+	pl.pa16OK = false
 	return nil
+}
+
+// SetBF16 makes Forward run its GEMM-based paths (pointwise layers, patch
+// embeddings, column-matrix convolutions) in bfloat16 with float32
+// accumulation on AMX (gemm.HaveBF16), for inference: about three
+// significant digits per product. The Winograd, direct and depthwise
+// kernels and every gradient stay in float32. It returns an error wrapping
+// gemm.ErrNoBF16 when the machine cannot.
+func (pl *Plan) SetBF16(on bool) error {
+	if on && !gemm.HaveBF16() {
+		return fmt.Errorf("conv: %w", gemm.ErrNoBF16)
+	}
+	pl.bf16 = on
+	return nil
+}
+
+// multiplyW computes y = W_g·b (+ the epilogue ep) for group gi, n
+// columns: in bfloat16 after SetBF16(true), else in float32.
+func (pl *Plan) multiplyW(gi, n int, b []float32, ldb int, y []float32, ldy int, ep *gemm.Epilogue) {
+	if !pl.bf16 {
+		pl.packWeights()
+		gemm.SgemmPackedA(pl.packed[gi], false, n, b, ldb, 0, y, ldy, ep)
+		return
+	}
+	if !pl.pa16OK {
+		g := &pl.g
+		pl.pa16 = pl.pa16[:0]
+		for gj := range g.p.Groups {
+			pa, err := gemm.PackABF16(false, g.ocg, g.k, 1, pl.w[gj*g.ocg*g.k:], g.k)
+			if err != nil { // SetBF16 checked HaveBF16; only a lowered level gets here
+				pl.bf16 = false
+				pl.multiplyW(gi, n, b, ldb, y, ldy, ep)
+				return
+			}
+			pl.pa16 = append(pl.pa16, pa)
+		}
+		pl.pa16OK = true
+	}
+	gemm.SgemmBF16PackedA(pl.pa16[gi], false, n, b, ldb, 0, y, ldy, ep)
 }
 
 func (pl *Plan) needWeights() error {
@@ -244,7 +289,6 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 		return nil
 	}
 	if pl.sm != nil && !pl.direct() {
-		pl.packWeights()
 		pl.sm.forward(pl, y, x, ep)
 		return nil
 	}
@@ -264,12 +308,11 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 				pl.dir.forward(pl, xg, y, yo, gi, ep)
 				continue
 			}
-			pl.packWeights()
 			if pl.algo == algoPointwise {
 				if ep.Residual != nil {
 					pl.ep.Residual = ep.Residual[yo:]
 				}
-				gemm.SgemmPackedA(pl.packed[gi], false, g.outSp, xg, g.inSp, 0, y[yo:], g.outSp, &pl.ep)
+				pl.multiplyW(gi, g.outSp, xg, g.inSp, y[yo:], g.outSp, &pl.ep)
 				continue
 			}
 			col := pl.workspace()
@@ -279,7 +322,7 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 				if ep.Residual != nil {
 					pl.ep.Residual = ep.Residual[yo+q0:]
 				}
-				gemm.SgemmPackedA(pl.packed[gi], false, q1-q0, col, q1-q0, 0, y[yo+q0:], g.outSp, &pl.ep)
+				pl.multiplyW(gi, q1-q0, col, q1-q0, y[yo+q0:], g.outSp, &pl.ep)
 			}
 		}
 	}

@@ -137,7 +137,7 @@ func (s *small) forward(pl *Plan, y, x []float32, ep *Epilogue) {
 	col := scratch.get(g.k * s.cols)
 	out := scratch.get(g.p.OutC * s.cols)
 	s.gather(col, x)
-	gemm.SgemmPackedA(pl.packed[0], false, s.cols, col, s.cols, 0, out, s.cols, nil)
+	pl.multiplyW(0, s.cols, col, s.cols, out, s.cols, nil)
 	s.fromBatch(y, out, g.p.OutC)
 	finishEpilogue(y, ep, g.p.N, g.p.OutC, g.outSp)
 	scratch.put(col)
