@@ -33,6 +33,11 @@ type ocPlan struct {
 	tb, cb int // taps and input channels per K block
 	per    int // tiles per work item, at most ocItemTiles
 	wpk    [][]float32
+
+	// pack state, bound once so that SetWeights allocates nothing
+	g       *geometry
+	cpk, cw []float32
+	packFn  func(lo, hi int)
 }
 
 // newOCPlan returns the channel-vector plan for d's geometry, or nil when
@@ -57,23 +62,31 @@ func (o *ocPlan) pack(g *geometry, w []float32) {
 	for len(o.wpk) < g.p.Groups {
 		o.wpk = append(o.wpk, make([]float32, g.ocg*g.icg*g.kvol))
 	}
-	nj := g.kvol / o.tb
+	if o.packFn == nil {
+		o.packFn = o.packRange
+	}
 	for gi := range g.p.Groups {
-		pk, wg := o.wpk[gi], w[gi*g.ocg*g.icg*g.kvol:]
-		parallel.ForChunks(o.blocks*nj, 1, func(lo, hi int) {
-			for bj := lo; bj < hi; bj++ {
-				b, j := bj/nj, bj%nj
-				for ic := range g.icg {
-					dst := pk[((b*nj+j)*g.icg+ic)*o.tb*ocNB:][:o.tb*ocNB]
-					for r := range ocNB {
-						src := wg[((b*ocNB+r)*g.icg+ic)*g.kvol+j*o.tb:][:o.tb]
-						for t, v := range src {
-							dst[t*ocNB+r] = v
-						}
-					}
+		o.g, o.cpk, o.cw = g, o.wpk[gi], w[gi*g.ocg*g.icg*g.kvol:]
+		parallel.ForChunks(o.blocks*(g.kvol/o.tb), 1, o.packFn)
+	}
+	o.cpk, o.cw = nil, nil
+}
+
+// packRange packs the (block, tap block) pairs [lo, hi) of one group.
+func (o *ocPlan) packRange(lo, hi int) {
+	g, pk, wg := o.g, o.cpk, o.cw
+	nj := g.kvol / o.tb
+	for bj := lo; bj < hi; bj++ {
+		b, j := bj/nj, bj%nj
+		for ic := range g.icg {
+			dst := pk[((b*nj+j)*g.icg+ic)*o.tb*ocNB:][:o.tb*ocNB]
+			for r := range ocNB {
+				src := wg[((b*ocNB+r)*g.icg+ic)*g.kvol+j*o.tb:][:o.tb]
+				for t, v := range src {
+					dst[t*ocNB+r] = v
 				}
 			}
-		})
+		}
 	}
 }
 

@@ -208,3 +208,25 @@ func TestDirectOCRandom(t *testing.T) {
 		checked++
 	}
 }
+
+// TestDirectSetWeightsDoesNotAllocate: layers repack after every optimizer
+// step, so repacking the direct kernels' weights must not allocate.
+func TestDirectSetWeightsDoesNotAllocate(t *testing.T) {
+	if !haveDirect() {
+		t.Skip("no AVX-512")
+	}
+	defer forceDirect()()
+	for _, p := range []Params{ocShapes[0], directShapes[0].p} {
+		pl, err := NewPlan(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := randSlice(rand.New(rand.NewPCG(1, 1)), p.WeightLen())
+		if err := pl.SetWeights(w); err != nil {
+			t.Fatal(err)
+		}
+		if a := testing.AllocsPerRun(5, func() { _ = pl.SetWeights(w) }); a > 0 {
+			t.Errorf("%+v: SetWeights allocates %.1f times per call", p, a)
+		}
+	}
+}
