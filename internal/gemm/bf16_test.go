@@ -235,3 +235,18 @@ func TestSgemmBF16Allocations(t *testing.T) {
 		t.Errorf("SgemmBF16 allocates %.1f times per call", got)
 	}
 }
+
+// Degenerate shapes: k = 0 scales C (and applies the epilogue) like Sgemm;
+// empty m or n do nothing.
+func TestSgemmBF16Degenerate(t *testing.T) {
+	needBF16(t)
+	c := []float32{1, 2, 3, 4}
+	SgemmBF16(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 3, c, 2, &Epilogue{Bias: []float32{1, 1}})
+	for i, want := range []float32{4, 7, 10, 13} {
+		if c[i] != want {
+			t.Fatalf("k=0: C = %v, want [4 7 10 13]", c)
+		}
+	}
+	SgemmBF16(false, false, 0, 5, 3, 1, nil, 3, make([]float32, 15), 5, 0, nil, 5, nil)
+	SgemmBF16(false, false, 4, 0, 3, 1, make([]float32, 12), 3, nil, 1, 0, make([]float32, 4), 1, nil)
+}
