@@ -230,3 +230,33 @@ func TestDirectSetWeightsDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestOCStore checks the transposing store of a channel-vector tile
+// against the definition for every valid position count, and that nothing
+// outside the np outputs of each channel row is written.
+func TestOCStore(t *testing.T) {
+	if !haveDirect() {
+		t.Skip("no AVX-512")
+	}
+	r := rand.New(rand.NewPCG(17, 18))
+	tile, bias := randSlice(r, ocNP*ocNB), randSlice(r, ocNB)
+	const ld = 19 // floats between channel rows
+	for name, store := range map[string]func(tile, y *float32, ldy, np int, bias *float32){"gather": ocStore} {
+		for np := 1; np <= ocNP; np++ {
+			y := make([]float32, ocNB*ld+16)
+			for i := range y {
+				y[i] = -7
+			}
+			store(&tile[0], &y[8], 4*ld, np, &bias[0])
+			for i, v := range y {
+				want := float32(-7)
+				if o := i - 8; o >= 0 && o/ld < ocNB && o%ld < np {
+					want = tile[o%ld*ocNB+o/ld] + bias[o/ld]
+				}
+				if v != want {
+					t.Fatalf("%s np=%d: y[%d] = %v, want %v", name, np, i-8, v, want)
+				}
+			}
+		}
+	}
+}
