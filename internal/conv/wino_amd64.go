@@ -2,8 +2,7 @@
 
 package conv
 
-//go:generate python3 asm/gen_wino.py
-//go:generate python3 asm/gen_wino2.py
+//go:generate go run asm/gen.go
 
 // winoInput transforms one input channel's run of up to 16 tiles (see
 // wino_amd64.s and winograd.go).
