@@ -24,7 +24,7 @@ func TestForwardBF16(t *testing.T) {
 		return o
 	}
 	for _, p := range []Params{
-		{N: 2, InC: 40, OutC: 33, In: [3]int{5, 6, 7}, Kernel: [3]int{1, 1, 1}},                                                // pointwise
+		{N: 2, InC: 40, OutC: 33, In: [3]int{5, 6, 7}, Kernel: [3]int{1, 1, 1}},                                               // pointwise
 		{N: 1, InC: 4, OutC: 48, In: [3]int{32, 32, 16}, Kernel: [3]int{16, 16, 16}, Stride: [3]int{16, 16, 16}},              // patch embedding
 		{N: 1, InC: 6, OutC: 20, In: [3]int{9, 8, 7}, Kernel: [3]int{3, 3, 3}, Stride: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, // column tiles
 		{N: 2, InC: 24, OutC: 40, In: [3]int{3, 3, 3}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}},                         // batched columns
