@@ -10,13 +10,17 @@
 //
 //   - direct (AVX-512): the input of each sample is copied once into a
 //     zero-padded buffer split into stride phases; on that grid every
-//     kernel tap is a constant shift, so an 8-channel × 48-position output
-//     tile is accumulated in registers over all input channels and taps
-//     straight from the input rows — no column matrix. This serves 3×3×3
-//     blocks, the 7×7×7/2 stem and other strides up to 2. The data
-//     gradient of a stride-1 layer is the direct convolution of dy with the
-//     flipped, transposed weights; the weight gradient is one GEMM per tile
-//     of grid positions against shifted input rows (plain copies).
+//     kernel tap is a constant shift, so an output tile is accumulated in
+//     registers over all input channels and taps straight from the input
+//     rows — no column matrix: 8 channels × 48 positions, or 64 channels ×
+//     6 positions with the weights as vectors when the layer has a multiple
+//     of 64 output channels (the stem). This serves the 7×7×7/2 stem,
+//     strided 3×3×3 layers and other strides up to 2. The data gradient of
+//     a stride-1 layer is the direct convolution of dy with the flipped,
+//     transposed weights; the weight gradient reduces along the contiguous
+//     grid axis, 8 output channels × 3 taps per register tile.
+//   - batched columns: layers with tiny outputs (N·outSp ≤ 512, a
+//     ResNet's last stage) run one GEMM over the whole batch per pass.
 //   - Winograd F(2×2×2, 3×3×3) (AVX-512 and AVX2): stride-1 3×3×3 layers with at
 //     least 16 channels and 27 output tiles (ResNet and DenseNet blocks)
 //     compute 2×2×2 output tiles from 4×4×4 input tiles with 64 instead of
