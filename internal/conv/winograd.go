@@ -301,7 +301,8 @@ func (wg *wino) multiply(v, m []float32, lo, hi int) {
 		for j := 0; j < bt; j += nr {
 			vb := vx[j*cin:]
 			for i := 0; i < cm; i += mr {
-				wg.kn.Run(cin, ux[i*cin:], vb, mx[i*bt+j:], bt, 0)
+				// the last sliver computes only the rows of real channels
+				wg.kn.RunRows(wg.g.p.OutC-i, cin, ux[i*cin:], vb, mx[i*bt+j:], bt, 0)
 			}
 		}
 	}

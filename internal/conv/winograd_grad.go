@@ -177,7 +177,7 @@ func (d *winoGrad) multiply(lo, hi int) {
 		for cs := 0; cs < d.coutA; cs += kn.MR {
 			a := d.y[xi*ys+cs*d.bt:]
 			for js := 0; js < d.cinP; js += kn.NR {
-				kn.Run(k, a, d.v[xi*vs+js*d.bt:], d.z[xi*zs+cs*d.cinP+js:], d.cinP, 1)
+				kn.RunRows(d.wg.g.p.OutC-cs, k, a, d.v[xi*vs+js*d.bt:], d.z[xi*zs+cs*d.cinP+js:], d.cinP, 1)
 			}
 		}
 	}

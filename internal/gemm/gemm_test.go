@@ -446,3 +446,32 @@ func TestRaggedTiles(t *testing.T) {
 		}
 	})
 }
+
+// RunRows computes exactly the first rows of the tile and leaves the
+// others untouched.
+func TestKernelRunRows(t *testing.T) {
+	for _, l := range cpu.Levels() {
+		kn := KernelFor(l)
+		r := rand.New(rand.NewPCG(4, 4))
+		k := 37
+		a, b := randSlice(r, k*kn.MR), randSlice(r, k*kn.NR)
+		full := make([]float32, kn.MR*kn.NR)
+		kn.Run(k, a, b, full, kn.NR, 0)
+		for rows := 1; rows <= kn.MR; rows++ {
+			c := make([]float32, kn.MR*kn.NR)
+			for i := range c {
+				c[i] = -7
+			}
+			kn.RunRows(rows, k, a, b, c, kn.NR, 0)
+			for i, v := range c {
+				row := i / kn.NR
+				switch {
+				case row < rows && v != full[i]:
+					t.Fatalf("%v rows=%d: c[%d] = %g, Run gives %g", l, rows, i, v, full[i])
+				case row >= rows && kn.bl.edge != nil && v != -7:
+					t.Fatalf("%v rows=%d: row %d written", l, rows, row)
+				}
+			}
+		}
+	}
+}

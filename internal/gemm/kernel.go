@@ -41,3 +41,18 @@ func (kn Kernel) Run(k int, a, b, c []float32, ldc int, beta float32) {
 	}
 	kn.bl.kern(k, &a[0], &b[0], &c[0], ldc, beta)
 }
+
+// RunRows is Run for the first rows ≤ MR rows of the tile only (the other
+// rows of the packed A sliver are not multiplied and their C rows are not
+// written), for a last sliver of output channels. Levels without row-edge
+// kernels compute the whole tile, so c must always hold MR rows.
+func (kn Kernel) RunRows(rows, k int, a, b, c []float32, ldc int, beta float32) {
+	if rows >= kn.MR || kn.bl.edge == nil {
+		kn.Run(k, a, b, c, ldc, beta)
+		return
+	}
+	if rows < 1 || k < 1 || len(a) < k*kn.MR || len(b) < k*kn.NR || ldc < kn.NR || len(c) < (kn.MR-1)*ldc+kn.NR {
+		panic(fmt.Sprintf("gemm: Kernel.RunRows rows=%d k=%d len(a)=%d len(b)=%d len(c)=%d ldc=%d for a %d×%d tile", rows, k, len(a), len(b), len(c), ldc, kn.MR, kn.NR))
+	}
+	kn.bl.edge[rows](k, &a[0], &b[0], &c[0], ldc, beta, kn.NR)
+}
