@@ -140,19 +140,65 @@ func checkClose(t testing.TB, what string, got []float32, want, scale []float64,
 	}
 }
 
-// runMax returns scale with each run of n values (one channel, or one
-// kernel's taps) replaced by its maximum: the normwise error scale of an
-// algorithm that mixes those values, as Winograd's transforms do.
-func runMax(scale []float64, n int) []float64 {
-	out := make([]float64, len(scale))
-	for i := 0; i < len(scale); i += n {
-		m := 0.0
-		for _, v := range scale[i:min(i+n, len(scale))] {
-			m = math.Max(m, v)
+// winoScales returns the error scales of the Winograd passes of c (a 3×3×3
+// stride-1 convolution): Hölder bounds of what the transforms mix. An
+// output of channel oc mixes every input of its tile through every tap,
+// so its scale is Σ_ic ‖W[oc,ic]‖₁·max|x[ic]| (with the bias); likewise
+// Σ_oc ‖W[oc,ic]‖₁·max|dy[oc]| for the data gradient, and, for the weights
+// of (oc, ic), Σ_n ‖dy[n,oc]‖₁·max|x[n,ic]|. Each is at least the
+// elementwise term sum, which stays the scale where it is larger.
+func (c *convCase) winoScales() (ys, dxs, dws []float64) {
+	p := c.p.normalized()
+	out := p.Out()
+	inSp, outSp := p.In[0]*p.In[1]*p.In[2], out[0]*out[1]*out[2]
+	kv := p.kvol()
+	l1 := func(s []float32) (n float64) {
+		for _, v := range s {
+			n += math.Abs(float64(v))
 		}
-		for j := i; j < min(i+n, len(scale)); j++ {
-			out[j] = m
+		return n
+	}
+	inf := func(s []float32) (m float64) {
+		for _, v := range s {
+			m = math.Max(m, math.Abs(float64(v)))
+		}
+		return m
+	}
+	wl1 := func(oc, ic int) float64 { return l1(c.w[(oc*p.InC+ic)*kv : (oc*p.InC+ic+1)*kv]) }
+	ys, dxs, dws = append([]float64(nil), c.ref.ys...), append([]float64(nil), c.ref.dxs...), append([]float64(nil), c.ref.dws...)
+	for n := range p.N {
+		for oc := range p.OutC {
+			s := math.Abs(float64(c.bias[oc]))
+			for ic := range p.InC {
+				s += wl1(oc, ic) * inf(c.x[(n*p.InC+ic)*inSp:(n*p.InC+ic+1)*inSp])
+			}
+			for q := range outSp {
+				i := (n*p.OutC+oc)*outSp + q
+				ys[i] = math.Max(ys[i], s)
+			}
+		}
+		for ic := range p.InC {
+			s := 0.0
+			for oc := range p.OutC {
+				s += wl1(oc, ic) * inf(c.dy[(n*p.OutC+oc)*outSp:(n*p.OutC+oc+1)*outSp])
+			}
+			for q := range inSp {
+				i := (n*p.InC+ic)*inSp + q
+				dxs[i] = math.Max(dxs[i], s)
+			}
 		}
 	}
-	return out
+	for oc := range p.OutC {
+		for ic := range p.InC {
+			s := 0.0
+			for n := range p.N {
+				s += l1(c.dy[(n*p.OutC+oc)*outSp:(n*p.OutC+oc+1)*outSp]) * inf(c.x[(n*p.InC+ic)*inSp:(n*p.InC+ic+1)*inSp])
+			}
+			for t := range kv {
+				i := (oc*p.InC+ic)*kv + t
+				dws[i] = math.Max(dws[i], s)
+			}
+		}
+	}
+	return ys, dxs, dws
 }
