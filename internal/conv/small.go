@@ -112,21 +112,21 @@ func (s *small) scatterChannels(lo, hi int) {
 }
 
 // toBatch copies a (N, c, outSp) tensor to the batch layout (c, N·outSp).
-func (s *small) toBatch(dst, src []float32, c int) {
-	sp := s.g.outSp
-	for n := range s.g.p.N {
-		for ch := range c {
-			copy(dst[ch*s.cols+n*sp:][:sp], src[(n*c+ch)*sp:][:sp])
-		}
-	}
-}
+func (s *small) toBatch(dst, src []float32, c int) { s.rebatch(dst, src, c, true) }
 
 // fromBatch copies the batch layout (c, N·outSp) back to (N, c, outSp).
-func (s *small) fromBatch(dst, src []float32, c int) {
+func (s *small) fromBatch(dst, src []float32, c int) { s.rebatch(dst, src, c, false) }
+
+func (s *small) rebatch(dst, src []float32, c int, toBatch bool) {
 	sp := s.g.outSp
 	for n := range s.g.p.N {
 		for ch := range c {
-			copy(dst[(n*c+ch)*sp:][:sp], src[ch*s.cols+n*sp:][:sp])
+			sample, batch := (n*c+ch)*sp, ch*s.cols+n*sp
+			if toBatch {
+				copy(dst[batch:batch+sp], src[sample:sample+sp])
+			} else {
+				copy(dst[sample:sample+sp], src[batch:batch+sp])
+			}
 		}
 	}
 }

@@ -275,7 +275,7 @@ func bfRun(op *bfOp) {
 	if op.pa == nil {
 		w := bfPool.Get().(*bfWorker)
 		defer bfPool.Put(w)
-		w.a = growU16(w.a, rbs*op.ks*bfTile*bfTile)
+		w.a = grow(w.a, rbs*op.ks*bfTile*bfTile)
 		op.abuf = w.a
 		parallel.ForChunks(rbs, 1, func(lo, hi int) {
 			for rb := lo; rb < hi; rb++ {
@@ -319,11 +319,11 @@ func (op *bfOp) columns(lo, hi int) {
 	defer bfPool.Put(w)
 	var bsl []uint32
 	if op.pb == nil {
-		w.b = growU32(w.b, bfGroup*step/2)
+		w.b = grow(w.b, bfGroup*step/2)
 		bsl = w.b
 	}
-	w.t = growF32(w.t, bfGroup*rbs*bfTile*bfTile)
-	w.tiles = growTiles(w.tiles, bfGroup*rbs)
+	w.t = grow(w.t, bfGroup*rbs*bfTile*bfTile)
+	w.tiles = grow(w.tiles, bfGroup*rbs)
 	tbuf, tiles := w.t, w.tiles
 	var bs [bfGroup][]uint32
 	var bp [bfGroup]*uint32
@@ -397,30 +397,10 @@ type bfWorker struct {
 
 var bfPool = sync.Pool{New: func() any { return new(bfWorker) }}
 
-func growU16(b []uint16, n int) []uint16 {
+// grow returns b resized to n, reallocated only when too small.
+func grow[T any](b []T, n int) []T {
 	if cap(b) < n {
-		return make([]uint16, n)
-	}
-	return b[:n]
-}
-
-func growU32(b []uint32, n int) []uint32 {
-	if cap(b) < n {
-		return make([]uint32, n)
-	}
-	return b[:n]
-}
-
-func growF32(b []float32, n int) []float32 {
-	if cap(b) < n {
-		return make([]float32, n)
-	}
-	return b[:n]
-}
-
-func growTiles(b []amxTile, n int) []amxTile {
-	if cap(b) < n {
-		return make([]amxTile, n)
+		return make([]T, n)
 	}
 	return b[:n]
 }
