@@ -2,7 +2,7 @@
 
 package gemm
 
-//go:generate python3 asm/gen_bf16.py
+//go:generate go run asm/gen_bf16.go
 
 // haveBF16Asm says this build has the AMX kernels.
 const haveBF16Asm = true
