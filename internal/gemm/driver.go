@@ -130,24 +130,37 @@ const maxSharedRows = 4096
 
 // job carries one multi-threaded call to the pool. The func fields are
 // bound method values, created once per job so that the parallel calls do
-// not allocate; abuf and bbuf are the shared packed panels, kept with the
-// job for the next call.
+// not allocate; the stages keep their packed buffers for the next call.
 type job struct {
 	op operands
 	bl *blocking
-	g  grid
+	g  grid // items of runItems
 
-	// shared scheme state for the current (row band, jc, pc) step
-	r0, r1, jc, nb, pc, kb int
-	nBSl                   int // B slivers to pack; A slivers follow
-	abuf, bbuf             []float32
+	// shared scheme: the row band [r0, r1), the stage being multiplied and
+	// the one being packed (nil when there is none), and how the indices of
+	// the current phase split into items and pack groups
+	r0, r1         int
+	cur, next      *stage
+	stages         [2]stage
+	nItems, groups int
 
-	itemFn, packFn, sharedFn func(lo, hi int)
+	itemFn, phaseFn func(lo, hi int)
 }
 
-// grid cuts an m×n region into nRow×nCol items of rowStep×colStep
-// (multiples of mr and nr).
-type grid struct{ rowStep, nRow, colStep, nCol int }
+// stage is one (jc, pc) step of the shared scheme: a kb×nb panel of B
+// from (pc, jc) and the matching rows of A, packed into its own buffers so
+// that one stage can be packed while the previous one is multiplied.
+type stage struct {
+	jc, nb, pc, kb int
+	g              grid
+	nBSl, tasks    int // B slivers to pack; all slivers (A after B)
+	abuf, bbuf     []float32
+}
+
+// grid cuts an m×n region into nRow×nCol items whose bounds fall on
+// sliver boundaries (multiples of mr and nr), with the slivers spread as
+// evenly as possible so that the items cost the same.
+type grid struct{ nRow, nCol, mr, nr int }
 
 // makeGrid aims at itemsPerWorker·w items, splitting rows (if splitRows)
 // into bands of at least minRows (so each B sliver loaded into L1 serves
@@ -163,16 +176,22 @@ func makeGrid(m, n, mr, nr, w int, splitRows bool, minRows, maxRows int) grid {
 	if nRow < target {
 		nCol = min(ceilDiv(target, nRow), ceilDiv(n, nr))
 	}
-	colStep := roundUp(ceilDiv(n, nCol), nr)
-	return grid{rowStep: rowStep, nRow: nRow, colStep: colStep, nCol: ceilDiv(n, colStep)}
+	return grid{nRow: nRow, nCol: nCol, mr: mr, nr: nr}
 }
 
 // item returns the rows [m0,m1) and columns [n0,n1) of item i in an
 // m×n region.
 func (g *grid) item(i, m, n int) (m0, m1, n0, n1 int) {
-	ri, ci := i/g.nCol, i%g.nCol
-	m0, n0 = ri*g.rowStep, ci*g.colStep
-	return m0, min(m, m0+g.rowStep), n0, min(n, n0+g.colStep)
+	m0, m1 = evenSplit(i/g.nCol, g.nRow, m, g.mr)
+	n0, n1 = evenSplit(i%g.nCol, g.nCol, n, g.nr)
+	return m0, m1, n0, n1
+}
+
+// evenSplit returns part i of n parts of [0, size) cut on multiples of step,
+// the steps spread evenly.
+func evenSplit(i, n, size, step int) (lo, hi int) {
+	steps := ceilDiv(size, step)
+	return i * steps / n * step, min(size, (i+1)*steps/n*step)
 }
 
 func roundUp(x, to int) int { return ceilDiv(x, to) * to }
@@ -185,7 +204,7 @@ func getJob() *job {
 		return j
 	default:
 		j := &job{}
-		j.itemFn, j.packFn, j.sharedFn = j.runItem, j.packSlivers, j.runSharedItem
+		j.itemFn, j.phaseFn = j.runItem, j.runPhase
 		return j
 	}
 }
@@ -217,74 +236,110 @@ func (j *job) runItem(lo, hi int) {
 	putScratch(s)
 }
 
-// runShared is the scheme when B must be packed: for each (jc, pc) step the
-// workers first pack the B panel and the A block together into shared
-// buffers, then share the multiply out in items. Nothing is packed twice,
-// and the items balance the load.
+// runShared is the scheme when B must be packed. Each (jc, pc) step is a
+// stage whose B panel and A block the workers pack together into shared
+// buffers; nothing is packed twice. The stages are pipelined: one parallel
+// phase multiplies stage s in items and then packs stage s+1 into the
+// other buffers, so a worker that finishes its items early packs instead of
+// waiting, and each stage costs one barrier.
 func (j *job) runShared(w int) {
 	op, bl := &j.op, j.bl
 	band := maxSharedRows / bl.mr * bl.mr // bands start on sliver boundaries
 	for r0 := 0; r0 < op.m; r0 += band {
 		j.r0, j.r1 = r0, min(op.m, r0+band)
-		rows := j.r1 - j.r0
-		j.g = makeGrid(rows, min(op.n, bl.nc), bl.mr, bl.nr, w, true, 4*bl.mr, bl.mc)
-		if op.pa == nil {
-			j.abuf = growAligned(j.abuf, roundUp(rows, bl.mr)*bl.kc)
-		}
-		j.bbuf = growAligned(j.bbuf, bl.kc*bl.nc)
+		j.cur = nil
+		n := 0
 		for jc := 0; jc < op.n; jc += bl.nc {
-			j.jc, j.nb = jc, min(bl.nc, op.n-jc)
-			if j.nb < bl.nc {
-				j.g = makeGrid(rows, j.nb, bl.mr, bl.nr, w, true, 4*bl.mr, bl.mc)
-			}
 			for pc := 0; pc < op.k; pc += bl.kc {
-				j.pc, j.kb = pc, min(bl.kc, op.k-pc)
-				j.nBSl = ceilDiv(j.nb, bl.nr)
-				tasks := j.nBSl
-				if op.pa == nil {
-					tasks += ceilDiv(rows, bl.mr)
-				}
-				parallel.ForChunks(tasks, 4, j.packFn)
-				parallel.ForChunks(j.g.nRow*j.g.nCol, 1, j.sharedFn)
+				j.next = &j.stages[n%2]
+				j.prepare(j.next, jc, pc, w)
+				j.phase(w)
+				j.cur = j.next
+				n++
 			}
 		}
+		j.next = nil
+		j.phase(w)
 	}
 }
 
-// packSlivers packs B slivers [lo, hi) of the current panel, then the A
-// slivers numbered after them.
-func (j *job) packSlivers(lo, hi int) {
-	op, bl, kb := &j.op, j.bl, j.kb
-	if bLo, bHi := lo, min(hi, j.nBSl); bLo < bHi {
-		c0 := bLo * bl.nr
-		packB(j.bbuf[c0*kb:], op.b, op.ldb, op.transB, j.pc, j.jc+c0, kb, min(j.nb, bHi*bl.nr)-c0, bl.nr)
+// prepare sets up stage st for the panel at (pc, jc) of the current band.
+func (j *job) prepare(st *stage, jc, pc, w int) {
+	op, bl := &j.op, j.bl
+	rows := j.r1 - j.r0
+	st.jc, st.nb, st.pc, st.kb = jc, min(bl.nc, op.n-jc), pc, min(bl.kc, op.k-pc)
+	st.g = makeGrid(rows, st.nb, bl.mr, bl.nr, w, true, 4*bl.mr, bl.mc)
+	st.nBSl = ceilDiv(st.nb, bl.nr)
+	st.tasks = st.nBSl
+	if op.pa == nil {
+		st.tasks += ceilDiv(rows, bl.mr)
+		st.abuf = growAligned(st.abuf, roundUp(rows, bl.mr)*bl.kc)
 	}
-	if aLo, aHi := max(lo, j.nBSl)-j.nBSl, hi-j.nBSl; aLo < aHi {
-		r0 := aLo * bl.mr
-		packA(j.abuf[r0*kb:], op.a, op.lda, op.transA, op.alpha, j.r0+r0, j.pc, min(j.r1-j.r0, aHi*bl.mr)-r0, kb, bl.mr)
-	}
+	st.bbuf = growAligned(st.bbuf, bl.kc*roundUp(min(op.n, bl.nc), bl.nr))
 }
 
-func (j *job) runSharedItem(lo, hi int) {
-	op, bl, kb := &j.op, j.bl, j.kb
+// packGroupsPerWorker is how many groups of slivers a phase's packing is
+// cut into per worker: the groups fill the tail of the multiply.
+const packGroupsPerWorker = 4
+
+// phase runs the items of j.cur and packs j.next, in one parallel loop
+// whose first indices are the items and the rest groups of pack tasks.
+func (j *job) phase(w int) {
+	j.nItems, j.groups = 0, 0
+	if j.cur != nil {
+		j.nItems = j.cur.g.nRow * j.cur.g.nCol
+	}
+	if j.next != nil {
+		j.groups = min(j.next.tasks, packGroupsPerWorker*w)
+	}
+	parallel.ForChunks(j.nItems+j.groups, 1, j.phaseFn)
+}
+
+func (j *job) runPhase(lo, hi int) {
 	s := getScratch()
-	beta := op.beta
-	if j.pc > 0 {
-		beta = 1
-	}
 	for i := lo; i < hi; i++ {
-		m0, m1, n0, n1 := j.g.item(i, j.r1-j.r0, j.nb)
-		var ap []float32
-		if op.pa != nil {
-			ap = op.pa.panel(j.pc, j.r0+m0, kb)
-		} else {
-			ap = j.abuf[m0*kb:]
+		if i < j.nItems {
+			j.multiply(s, i)
+			continue
 		}
-		blk := block{ic: j.r0 + m0, jc: j.jc + n0, pc: j.pc, mb: m1 - m0, nb: n1 - n0, kb: kb,
-			beta: beta, last: j.pc+kb == op.k}
-		op.macro(bl, s, ap, j.bbuf[n0*kb:], &blk)
+		g, t := i-j.nItems, j.next.tasks
+		j.pack(j.next, g*t/j.groups, (g+1)*t/j.groups)
 	}
 	putScratch(s)
+}
+
+// pack packs the slivers [lo, hi) of stage st: B slivers first, then the
+// A slivers numbered after them.
+func (j *job) pack(st *stage, lo, hi int) {
+	op, bl, kb := &j.op, j.bl, st.kb
+	if bLo, bHi := lo, min(hi, st.nBSl); bLo < bHi {
+		c0 := bLo * bl.nr
+		packB(st.bbuf[c0*kb:], op.b, op.ldb, op.transB, st.pc, st.jc+c0, kb, min(st.nb, bHi*bl.nr)-c0, bl.nr)
+	}
+	if aLo, aHi := max(lo, st.nBSl)-st.nBSl, hi-st.nBSl; aLo < aHi {
+		r0 := aLo * bl.mr
+		packA(st.abuf[r0*kb:], op.a, op.lda, op.transA, op.alpha, j.r0+r0, st.pc, min(j.r1-j.r0, aHi*bl.mr)-r0, kb, bl.mr)
+	}
+}
+
+// multiply computes item i of the current stage.
+func (j *job) multiply(s *scratch, i int) {
+	op, bl, st := &j.op, j.bl, j.cur
+	kb := st.kb
+	beta := op.beta
+	if st.pc > 0 {
+		beta = 1
+	}
+	m0, m1, n0, n1 := st.g.item(i, j.r1-j.r0, st.nb)
+	var ap []float32
+	if op.pa != nil {
+		ap = op.pa.panel(st.pc, j.r0+m0, kb)
+	} else {
+		ap = st.abuf[m0*kb:]
+	}
+	blk := block{ic: j.r0 + m0, jc: st.jc + n0, pc: st.pc, mb: m1 - m0, nb: n1 - n0, kb: kb,
+		beta: beta, last: st.pc+kb == op.k}
+	op.macro(bl, s, ap, st.bbuf[n0*kb:], &blk)
 }
 
 // growAligned returns buf if it holds n floats, else a new aligned buffer.
