@@ -18,7 +18,8 @@ func init() {
 	}
 }
 
-// haveTranspose says transposePack exists in this build.
+// haveTranspose says the AVX-512 packing routines (transposePack,
+// copyRows32) exist in this build.
 const haveTranspose = true
 
 // transposePack packs a transposed panel of up to 16 lanes with in-register
@@ -28,6 +29,12 @@ const haveTranspose = true
 //
 //go:noescape
 func transposePack(dst, src *float32, ld, k, dstStep, live int, storeMask uint16, alpha float32)
+
+// copyRows32 copies k rows of 32 floats, src + p·ld, to dst + 32·p, the
+// packing of a full-width sliver of an untransposed B (AVX-512 only).
+//
+//go:noescape
+func copyRows32(dst, src *float32, ld, k int)
 
 // epilogueTileAVX512 applies a fused epilogue to a rows×cols block of C
 // (stride ldc): x += rowBias[r] + colBias[j] + resid[r·ldc+j], then act

@@ -9127,6 +9127,32 @@ tdone:
 	VZEROUPPER
 	RET
 
+// func copyRows32(dst, src *float32, ld, k int)
+TEXT ·copyRows32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ k+24(FP), CX
+	LEAQ (SI)(DX*8), R8
+	TESTQ CX, CX
+	JE copydone
+copyloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	PREFETCHT0 (R8)
+	PREFETCHT0 64(R8)
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ DX, SI
+	ADDQ DX, R8
+	ADDQ $128, DI
+	DECQ CX
+	JNE copyloop
+copydone:
+	VZEROUPPER
+	RET
+
 DATA epiConsts<>+0(SB)/4, $0x3f3504f3
 DATA epiConsts<>+4(SB)/4, $0xc0800000
 DATA epiConsts<>+8(SB)/4, $0x40800000

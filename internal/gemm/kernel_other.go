@@ -9,6 +9,10 @@ func transposePack(dst, src *float32, ld, k, dstStep, live int, storeMask uint16
 	panic("gemm: transposePack called in a build without assembly")
 }
 
+func copyRows32(dst, src *float32, ld, k int) {
+	panic("gemm: copyRows32 called in a build without assembly")
+}
+
 const haveEpilogueAsm = false
 
 func epilogueTileAVX512(c *float32, ldc, rows, cols int, colBias, rowBias, resid *float32, act int) {

@@ -2,10 +2,16 @@ package gemm
 
 import "github.com/metasurv/metasurv/internal/cpu"
 
+// avx512Asm reports whether the AVX-512 packing routines (transposePack,
+// copyRows32) exist in this build and may run at the current level.
+func avx512Asm() bool {
+	return haveTranspose && cpu.Current() == cpu.AVX512
+}
+
 // canTranspose reports whether slivers of w ≤ 16 lanes can be packed by the
 // AVX-512 transposePack at the current level.
 func canTranspose(w int) bool {
-	return haveTranspose && cpu.Current() == cpu.AVX512 && w <= 16
+	return avx512Asm() && w <= 16
 }
 
 // transposeSliver packs a width-wide k-major sliver whose lane l at step p
@@ -75,6 +81,11 @@ func packB(dst, b []float32, ldb int, trans bool, k0, j0, kb, nb, nr int) {
 		nw := min(nr, nb-s*nr)
 		c0 := j0 + s*nr
 		if !trans { // op(B)[p][j] = b[p·ldb+j]: sliver rows are contiguous
+			if nw == 32 && nr == 32 && avx512Asm() {
+				_ = b[(k0+kb-1)*ldb+c0+31]
+				copyRows32(&sl[0], &b[k0*ldb+c0], ldb, kb)
+				continue
+			}
 			for p := range kb {
 				d := sl[p*nr : p*nr+nr]
 				copy(d, b[(k0+p)*ldb+c0:(k0+p)*ldb+c0+nw])

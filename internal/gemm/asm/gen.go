@@ -102,6 +102,7 @@ func main() {
 		k.emit(&b)
 	}
 	emitTranspose(&b)
+	emitCopyRows32(&b)
 	emitEpilogue(&b)
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
@@ -398,6 +399,41 @@ var epilogueConsts = []float32{
 	-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
 	-1.42647390514189e-02,
 	0.5,
+}
+
+// emitCopyRows32 writes copyRows32, which packs a 32-float-wide B sliver:
+// k rows of 32 floats at stride ld copied to consecutive 128-byte rows of
+// dst. The rows are a stride apart, so the hardware prefetchers do not
+// follow them; the routine prefetches the row 8 ahead itself (prefetches
+// past the end of the matrix do not fault).
+func emitCopyRows32(w *bytes.Buffer) {
+	w.WriteString(`
+// func copyRows32(dst, src *float32, ld, k int)
+TEXT ·copyRows32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ k+24(FP), CX
+	LEAQ (SI)(DX*8), R8
+	TESTQ CX, CX
+	JE copydone
+copyloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	PREFETCHT0 (R8)
+	PREFETCHT0 64(R8)
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ DX, SI
+	ADDQ DX, R8
+	ADDQ $128, DI
+	DECQ CX
+	JNE copyloop
+copydone:
+	VZEROUPPER
+	RET
+`)
 }
 
 // emitEpilogue writes epilogueTileAVX512, the fused epilogue of one C
