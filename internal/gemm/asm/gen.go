@@ -44,6 +44,11 @@ type kernel struct {
 	// C loads and stores (and the B loads when strided) to nw columns, so
 	// ragged tiles are written in place (AVX-512 only).
 	rows int
+	// nbpf prefetches the next packed B sliver (k·NR floats further) into
+	// L2, nbpf lines per unrolled iteration (0: none): the sliver the
+	// macro-kernel moves to after this column of tiles is then in L2, not
+	// in L3 (or in the other core's cache, which packed it).
+	nbpf int
 }
 
 func (k kernel) nrows() int {
@@ -83,13 +88,13 @@ func main() {
 	goOut := flag.String("decl", "kernel_decl_amd64.go", "output file for the Go declarations")
 	flag.Parse()
 	kernels := []kernel{
-		{avx512, 14, 2, false, 0},
-		{avx512, 14, 2, true, 0},
-		{avx2, 6, 2, false, 0},
-		{avx2, 6, 2, true, 0},
+		{avx512, 14, 2, false, 0, 8},
+		{avx512, 14, 2, true, 0, 0},
+		{avx2, 6, 2, false, 0, 0},
+		{avx2, 6, 2, true, 0, 0},
 	}
 	for rows := 1; rows <= 14; rows++ {
-		kernels = append(kernels, kernel{avx512, 14, 2, false, rows}, kernel{avx512, 14, 2, true, rows})
+		kernels = append(kernels, kernel{avx512, 14, 2, false, rows, 0}, kernel{avx512, 14, 2, true, rows, 0})
 	}
 	writeDecls(*goOut, kernels)
 	var b bytes.Buffer
@@ -193,6 +198,10 @@ func (k kernel) emit(w *bytes.Buffer) {
 	// loop for several percent of its time.
 	p("MOVQ DX, R8")
 	p("MOVQ $%d, R12", rows)
+	if k.nbpf > 0 {
+		p("MOVQ CX, R13")
+		p("SHLQ $%d, R13", map[int]int{64: 6, 128: 7}[bStep])
+	}
 	for i := 0; i < nacc; i++ {
 		p("%s %s%d, %s%d, %s%d", k.isa.zeroOp, r, i, r, i, r, i)
 	}
@@ -235,6 +244,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 	fmt.Fprintln(w, "nocpf:")
 	if !k.strided {
 		p("PREFETCHT0 %d(BX)", 4*bStep*unroll)
+	}
+	for i := 0; i < k.nbpf; i++ {
+		p("PREFETCHT1 %d(BX)(R13*1)", i*64*(8/k.nbpf))
 	}
 	for u := 0; u < unroll; u++ {
 		step(u)
