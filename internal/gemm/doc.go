@@ -11,15 +11,22 @@
 // column-masked edge kernels for 1…13 rows so ragged tiles are written in
 // place) and AVX2 (6×16), and in portable Go (3×2, the largest tile the Go
 // compiler keeps in registers); the level is chosen by internal/cpu at call
-// time. Transposed panels are packed with AVX-512 gathers. When m fits one
+// time. The AVX-512 kernel prefetches the C tile one row per unrolled
+// iteration and the next B sliver into L2; transposed panels are packed by
+// in-register 16×16 transposes and untransposed B slivers by a row copy
+// that prefetches ahead (their rows are a stride apart, which the hardware
+// prefetchers do not follow). When m fits one
 // A block and B is not transposed (a convolution W·cols with few output
 // channels), "strided" kernels read B in place instead of packing it.
 //
 // Multi-threading uses the internal/parallel pool. When B must be packed,
 // the workers pack the B panel and the A block of each (jc, pc) step
-// together into shared buffers, then take the tiles of C in items handed
-// out dynamically, so nothing is packed twice and a worker slowed down by
-// another process on its core does not hold the others back. Otherwise
+// together into shared buffers and take the tiles of C in items handed out
+// dynamically, so nothing is packed twice and a worker slowed down by
+// another process on its core does not hold the others back. The steps are
+// pipelined over two sets of buffers: one parallel phase multiplies step s
+// and then packs step s+1, so a worker that runs out of items packs
+// instead of waiting, and each step costs one barrier. Otherwise
 // (B pre-packed or read in place) C is cut into items that each run the
 // whole blocked loop. Buffers are recycled, so a call allocates nothing
 // after warm-up.
