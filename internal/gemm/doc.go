@@ -11,10 +11,11 @@
 // column-masked edge kernels for 1…13 rows so ragged tiles are written in
 // place) and AVX2 (6×16), and in portable Go (3×2, the largest tile the Go
 // compiler keeps in registers); the level is chosen by internal/cpu at call
-// time. The AVX-512 kernel prefetches the C tile one row per unrolled
-// iteration and the next B sliver into L2; transposed panels are packed by
-// in-register 16×16 transposes and untransposed B slivers by a row copy
-// that prefetches ahead (their rows are a stride apart, which the hardware
+// time. The AVX-512 kernels prefetch the C tile one row per unrolled
+// iteration, and the full 14×32 kernel also the next packed B sliver into
+// L2. At AVX-512, transposed panels are packed by in-register 16×16
+// transposes and full-width untransposed B slivers by a row copy that
+// prefetches ahead (their rows are a stride apart, which the hardware
 // prefetchers do not follow). When m fits one
 // A block and B is not transposed (a convolution W·cols with few output
 // channels), "strided" kernels read B in place instead of packing it.

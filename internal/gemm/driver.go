@@ -125,7 +125,9 @@ func (op *operands) bInPlace(bl *blocking) bool {
 const itemsPerWorker = 4
 
 // maxSharedRows bounds the rows of A packed at once in the shared scheme
-// (4096 × KC floats); taller products are done in row bands.
+// (4096 × KC floats); taller products are done in row bands. With the two
+// pipelined stages a job keeps up to 2·(4096·KC + KC·NC) floats (16 MB at
+// AVX-512), reused by the next large call.
 const maxSharedRows = 4096
 
 // job carries one multi-threaded call to the pool. The func fields are
@@ -295,6 +297,8 @@ func (j *job) phase(w int) {
 	parallel.ForChunks(j.nItems+j.groups, 1, j.phaseFn)
 }
 
+// runPhase runs indices [lo, hi) of the current phase: items of j.cur
+// below j.nItems, then groups of j.next's pack tasks.
 func (j *job) runPhase(lo, hi int) {
 	s := getScratch()
 	for i := lo; i < hi; i++ {

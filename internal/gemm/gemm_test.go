@@ -205,10 +205,13 @@ func TestSgemmMatchesFloat64Reference(t *testing.T) {
 
 func TestSgemmLargeMultiBlock(t *testing.T) {
 	// Sizes past MC, KC and NC of every kernel so all loops wrap, with
-	// the partition over workers exercised. References are shared by levels.
+	// the partition over workers exercised (4200 columns with B transposed:
+	// two B panels of the pipelined shared scheme at AVX-512, the second
+	// narrower, and stages that cross the panel boundary). References are
+	// shared by levels.
 	r := rand.New(rand.NewPCG(2, 0))
 	var cases []*gemmCase
-	for _, s := range [][3]int{{301, 263, 517}, {64, 2100, 300}, {700, 40, 260}} {
+	for _, s := range [][3]int{{301, 263, 517}, {64, 2100, 300}, {700, 40, 260}, {50, 4200, 300}} {
 		for ta := range 2 {
 			gc := newCase(r, ta == 1, ta == 0, s[0], s[1], s[2])
 			gc.beta = 0.5
@@ -268,6 +271,9 @@ func TestTallProducts(t *testing.T) {
 		gc := newCase(r, false, true, maxSharedRows+300, 40, 21)
 		gc.beta = 0.5
 		gc.check(t, "Sgemm", gc.runSgemm())
+		// k past KC: each row band runs several pipelined stages
+		deep := newCase(r, false, true, maxSharedRows+50, 20, 600)
+		deep.check(t, "Sgemm", deep.runSgemm())
 		gc.check(t, "SgemmPackedA", gc.runPackedA())
 		gc.check(t, "SgemmPackedB", gc.runPackedB())
 	})

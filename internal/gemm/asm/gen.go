@@ -199,8 +199,8 @@ func (k kernel) emit(w *bytes.Buffer) {
 	p("MOVQ DX, R8")
 	p("MOVQ $%d, R12", rows)
 	if k.nbpf > 0 {
-		p("MOVQ CX, R13")
-		p("SHLQ $%d, R13", map[int]int{64: 6, 128: 7}[bStep])
+		p("MOVQ CX, R13") // R13: bytes of one packed B sliver, k·NR floats
+		p("IMULQ $%d, R13", bStep)
 	}
 	for i := 0; i < nacc; i++ {
 		p("%s %s%d, %s%d, %s%d", k.isa.zeroOp, r, i, r, i, r, i)
@@ -245,8 +245,16 @@ func (k kernel) emit(w *bytes.Buffer) {
 	if !k.strided {
 		p("PREFETCHT0 %d(BX)", 4*bStep*unroll)
 	}
-	for i := 0; i < k.nbpf; i++ {
-		p("PREFETCHT1 %d(BX)(R13*1)", i*64*(8/k.nbpf))
+	if k.nbpf > 0 {
+		// One iteration consumes unroll·bStep bytes of the sliver; the
+		// prefetches cover the same bytes of the next one.
+		gap := unroll * bStep / k.nbpf
+		if gap%64 != 0 || gap*k.nbpf != unroll*bStep {
+			log.Fatalf("%s: %d prefetches do not cover %d bytes in whole lines", k.name(), k.nbpf, unroll*bStep)
+		}
+		for i := 0; i < k.nbpf; i++ {
+			p("PREFETCHT1 %d(BX)(R13*1)", i*gap)
+		}
 	}
 	for u := 0; u < unroll; u++ {
 		step(u)
