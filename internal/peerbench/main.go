@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -43,23 +44,53 @@ func main() {
 	coretype := flag.String("openblas-coretype", "SapphireRapids", "OPENBLAS_CORETYPE for the peer (empty: OpenBLAS's own detection, which falls back to a generic kernel on CPUs it does not know)")
 	pause := flag.Duration("pause", 300*time.Millisecond, "pause between the two sides, longer than the peer's thread spin-wait")
 	flag.Parse()
-
+	if *rounds < 1 || *calls < 1 {
+		log.Fatalf("-rounds and -calls must be at least 1, got %d and %d", *rounds, *calls)
+	}
+	selected, err := selectWorkloads(*only)
+	if err != nil {
+		log.Fatal(err)
+	}
 	peer, err := startPeer(*python, *coretype)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer peer.close()
-	for _, w := range workloads {
-		if *only != "" && !slices.Contains(strings.Split(*only, ","), w.name) {
-			continue
+	if err := compare(peer, selected, *rounds, *calls, *pause); err != nil {
+		peer.close()
+		log.Fatal(err)
+	}
+	peer.close()
+}
+
+// selectWorkloads returns the workloads named in the comma-separated list
+// (all when it is empty).
+func selectWorkloads(only string) ([]workload, error) {
+	if only == "" {
+		return workloads, nil
+	}
+	var sel []workload
+	for _, name := range strings.Split(only, ",") {
+		i := slices.IndexFunc(workloads, func(w workload) bool { return w.name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown workload %q (known: %s)", name, strings.Join(names(), ","))
 		}
+		sel = append(sel, workloads[i])
+	}
+	return sel, nil
+}
+
+// compare runs the paired rounds of each workload and prints a report
+// line per workload. The side that goes first alternates between rounds,
+// so that neither always runs right after a pause.
+func compare(peer *peerProc, sel []workload, rounds, calls int, pause time.Duration) error {
+	for _, w := range sel {
 		run, err := w.setup()
 		if err != nil {
-			log.Fatalf("%s: %v", w.name, err)
+			return fmt.Errorf("%s: %w", w.name, err)
 		}
 		best := func() float64 {
-			b := 1e9
-			for range *calls {
+			b := math.Inf(1)
+			for range calls {
 				t0 := time.Now()
 				run()
 				b = min(b, time.Since(t0).Seconds())
@@ -68,23 +99,32 @@ func main() {
 		}
 		best() // warm-up: plans, packing, page faults
 		if _, err := peer.best(w.name, 3); err != nil {
-			log.Fatal(err)
+			return err
 		}
 		var ratio, ours, theirs []float64
-		for range *rounds {
-			tp, err := peer.best(w.name, *calls)
-			if err != nil {
-				log.Fatal(err)
+		for r := range rounds {
+			var tp, tg float64
+			if r%2 == 0 {
+				if tp, err = peer.best(w.name, calls); err != nil {
+					return err
+				}
+				time.Sleep(pause)
+				tg = best()
+			} else {
+				tg = best()
+				time.Sleep(pause)
+				if tp, err = peer.best(w.name, calls); err != nil {
+					return err
+				}
 			}
-			time.Sleep(*pause)
-			tg := best()
-			time.Sleep(*pause)
+			time.Sleep(pause)
 			ratio = append(ratio, tp/tg)
 			ours = append(ours, w.flops/tg/1e9)
 			theirs = append(theirs, w.flops/tp/1e9)
 		}
 		report(w.name, ratio, ours, theirs)
 	}
+	return nil
 }
 
 // report prints the quartiles of the paired ratios and of both speeds.
@@ -109,6 +149,8 @@ type peerProc struct {
 	out *bufio.Scanner
 }
 
+// startPeer starts the Python side with the embedded script and waits
+// until it answers a first request.
 func startPeer(python, coretype string) (*peerProc, error) {
 	f, err := os.CreateTemp("", "peerbench-*.py")
 	if err != nil {
@@ -138,6 +180,7 @@ func startPeer(python, coretype string) (*peerProc, error) {
 	}
 	p := &peerProc{cmd: cmd, in: in, out: bufio.NewScanner(out)}
 	if _, err := p.best("sgemm256", 1); err != nil { // the script is loaded
+		p.close()
 		return nil, err
 	}
 	return p, nil
@@ -149,16 +192,32 @@ func (p *peerProc) best(name string, calls int) (float64, error) {
 		return 0, fmt.Errorf("peer: %w", err)
 	}
 	if !p.out.Scan() {
-		return 0, fmt.Errorf("peer exited (%v)", p.out.Err())
+		err := p.out.Err()
+		if err == nil {
+			err = p.cmd.Wait() // its exit status; the traceback went to stderr
+		}
+		return 0, fmt.Errorf("peer stopped answering %s: %v", name, err)
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(p.out.Text()), 64)
 	if err != nil {
 		return 0, fmt.Errorf("peer answered %q: %w", p.out.Text(), err)
 	}
+	if !(v > 0) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("peer answered %v seconds for %s", v, name)
+	}
 	return v, nil
 }
 
+// close ends the Python side: end of input stops its loop; a peer that
+// does not stop is killed.
 func (p *peerProc) close() {
 	p.in.Close()
-	p.cmd.Wait()
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+	}
 }

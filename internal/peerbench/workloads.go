@@ -16,8 +16,9 @@ type workload struct {
 	setup func() (run func(), err error)
 }
 
-// workloads are the benchmark shapes (BenchmarkSgemm/1024 and
-// /2048, BenchmarkConv3d/*, BenchmarkAttention/216x768_h12).
+// workloads are the shapes of BenchmarkSgemm/1024 and /2048 (internal/gemm),
+// BenchmarkConv3d/4x64_k7s2_96, /64x64_k3_24 and /256x256_k3_6
+// (internal/conv) and BenchmarkAttention/216x768_h12 (internal/attention).
 var workloads = []workload{
 	sgemm(1024), sgemm(2048),
 	convolution("stem", conv.Params{N: 1, InC: 4, OutC: 64, In: [3]int{96, 96, 96}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}),
@@ -26,6 +27,7 @@ var workloads = []workload{
 	{name: "attention", flops: 4 * 12 * 216 * 216 * 64, setup: attentionRun},
 }
 
+// names lists the workloads for flag help and errors.
 func names() []string {
 	var s []string
 	for _, w := range workloads {
@@ -34,6 +36,7 @@ func names() []string {
 	return s
 }
 
+// random returns n standard normal floats from a fixed seed.
 func random(n int) []float32 {
 	r := rand.New(rand.NewPCG(1, 2))
 	x := make([]float32, n)
@@ -43,6 +46,7 @@ func random(n int) []float32 {
 	return x
 }
 
+// sgemm is C = A·B for n×n row-major matrices.
 func sgemm(n int) workload {
 	return workload{name: "sgemm" + strconv.Itoa(n), flops: 2 * float64(n) * float64(n) * float64(n), setup: func() (func(), error) {
 		a, b, c := random(n*n), random(n*n), make([]float32, n*n)
@@ -50,6 +54,7 @@ func sgemm(n int) workload {
 	}}
 }
 
+// convolution is the forward pass of a plan with random weights.
 func convolution(name string, p conv.Params) workload {
 	return workload{name: name, flops: p.FLOPs(), setup: func() (func(), error) {
 		pl, err := conv.NewPlan(p)
