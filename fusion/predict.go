@@ -42,11 +42,17 @@ func Load(path string, o PredictorOptions) (*Predictor, error) {
 }
 
 // NewPredictor serves an in-memory bundle (for example Train's result).
+// It switches the model to evaluation mode and freezes its parameters
+// (nn.Unfreeze them to train the same Model again).
 func NewPredictor(b *Bundle, o PredictorOptions) (*Predictor, error) {
 	if b == nil || b.Model == nil {
 		return nil, fmt.Errorf("%w: no model", ErrBundle)
 	}
 	b.Model.SetTraining(false)
+	// Serving never updates weights: freezing them lets Explain
+	// back-propagate to the input alone, so concurrent calls share nothing
+	// writable.
+	nn.Freeze(b.Model)
 	p := &Predictor{b: b, atlas: o.Atlas, prep: o.Preprocess}
 	p.prep.Target = [3]int{b.Shape[1], b.Shape[2], b.Shape[3]}
 	p.prep.SkipN4 = b.Prep.SkipN4
@@ -108,6 +114,7 @@ type input struct {
 	stack   *volume.Stack
 	missing []string
 	report  *norm.Report
+	rawT1c  *volume.Volume
 }
 
 // prepareInput validates a patient against the bundle.
@@ -123,7 +130,7 @@ func (p *Predictor) prepareInput(ctx context.Context, pt Patient) (*input, error
 		if err != nil {
 			return nil, fmt.Errorf("fusion: preprocessing patient %q: %w", pt.ID, err)
 		}
-		st, in.report = s, rep
+		st, in.report, in.rawT1c = s, rep, pt.Raw.T1c
 	}
 	hasImg := false
 	if cfg.Fusion.usesImage() {

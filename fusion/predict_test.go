@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -294,6 +295,13 @@ func TestPredictConcurrent(t *testing.T) {
 					if err != nil {
 						errs <- err
 						return
+					}
+					if r == 0 {
+						ex, err := p.Explain(context.Background(), Patient{ID: s.ID, Stack: stackOf(test, s), Clinical: s.Clinical})
+						if err != nil || ex.Risk != want[i].Risk || ex.Saliency == nil {
+							errs <- fmt.Errorf("concurrent Explain: %v", err)
+							return
+						}
 					}
 					for k := range pr.Probs {
 						if pr.Probs[k] != want[i].Probs[k] {
