@@ -54,7 +54,7 @@ func InitUniform(t *Tensor, lo, hi float64, r *RNG) {
 	for i := range t.Data {
 		t.Data[i] = float32(r.Uniform(lo, hi))
 	}
-	t.Touch()
+	t.bump()
 }
 
 // InitNormal fills t with normal values of the given mean and std.
@@ -62,7 +62,7 @@ func InitNormal(t *Tensor, mean, std float64, r *RNG) {
 	for i := range t.Data {
 		t.Data[i] = float32(mean + std*r.Normal())
 	}
-	t.Touch()
+	t.bump()
 }
 
 // InitTruncNormal fills t with normal values redrawn until they fall in
@@ -75,7 +75,7 @@ func InitTruncNormal(t *Tensor, mean, std, lo, hi float64, r *RNG) {
 		}
 		t.Data[i] = float32(min(max(v, lo), hi))
 	}
-	t.Touch()
+	t.bump()
 }
 
 // InitKaimingUniform is PyTorch's kaiming_uniform_ with leaky-ReLU slope a
@@ -111,5 +111,5 @@ func InitConst(t *Tensor, v float32) {
 	for i := range t.Data {
 		t.Data[i] = v
 	}
-	t.Touch()
+	t.bump()
 }
