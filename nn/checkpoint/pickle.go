@@ -19,7 +19,6 @@ const (
 	maxDepth     = 64      // nesting depth when converting values to Go
 )
 
-
 // Python values produced by the unpickler.
 type (
 	pyTuple []any
