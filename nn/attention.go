@@ -5,9 +5,9 @@ import (
 	"math"
 )
 
-// Attention is scaled dot-product attention softmax(q·kᵀ·scale)·v over the
+// attention is scaled dot-product attention softmax(q·kᵀ·scale)·v over the
 // last two dimensions: q [..., Lq, d], k and v [..., Lk, d].
-func (g *Graph) Attention(q, k, v *Tensor, scale float32) *Tensor {
+func (g *Graph) attention(q, k, v *Tensor, scale float32) *Tensor {
 	s := g.Scale(g.MatMul(q, k, MatMulOptions{TransB: true}), scale)
 	return g.MatMul(g.Softmax(s, -1), v, MatMulOptions{})
 }

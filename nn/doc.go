@@ -62,7 +62,7 @@
 // functional Graph.Conv3d and Graph.Linear) and dropped with them; each
 // cache is bounded. They are rebuilt when the weights change: every write
 // through this package (LoadStateDict, Init*, FoldBatchNorm,
-// Tensor.CopyFrom/Fill/Update) and nn/optim marks the tensor changed, and a
+// Tensor.CopyFrom/Update) and nn/optim marks the tensor changed, and a
 // sampled fingerprint of the values catches direct writes to Data that
 // rewrite a weight (copy into it, re-initialise, scale). Edit single
 // values of a parameter with Tensor.Update. SetThreads sets the number of

@@ -105,7 +105,7 @@ func TestGradElementwise(t *testing.T) {
 		{"scale", [][]int{{7}}, func(g *Graph, in []*Tensor) *Tensor { return g.Scale(g.AddScalar(in[0], 2), -3) }},
 		{"relu", [][]int{{3, 17}}, func(g *Graph, in []*Tensor) *Tensor { return g.ReLU(in[0]) }},
 		{"leaky", [][]int{{3, 17}}, func(g *Graph, in []*Tensor) *Tensor { return g.LeakyReLU(in[0], 0.1) }},
-		{"prelu", [][]int{{2, 3, 5}, {3}}, func(g *Graph, in []*Tensor) *Tensor { return g.PReLU(in[0], in[1]) }},
+		{"prelu", [][]int{{2, 3, 5}, {3}}, func(g *Graph, in []*Tensor) *Tensor { return g.prelu(in[0], in[1]) }},
 		{"gelu", [][]int{{3, 11}}, func(g *Graph, in []*Tensor) *Tensor { return g.GELU(g.Scale(in[0], 3)) }},
 		{"silu", [][]int{{3, 11}}, func(g *Graph, in []*Tensor) *Tensor { return g.SiLU(g.Scale(in[0], 3)) }},
 		{"sigmoid", [][]int{{3, 11}}, func(g *Graph, in []*Tensor) *Tensor { return g.Sigmoid(g.Scale(in[0], 3)) }},

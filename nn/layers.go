@@ -64,7 +64,7 @@ func initConvParams(w *Tensor, out int, bias bool, r *RNG) *Tensor {
 	if !bias {
 		return nil
 	}
-	fanIn, _ := Fans(w.Shape)
+	fanIn, _ := fans(w.Shape)
 	b := NewTensor(out).SetRequiresGrad(true)
 	bd := 1 / math.Sqrt(float64(max(fanIn, 1)))
 	InitUniform(b, -bd, bd, r)
@@ -191,7 +191,7 @@ func NewGroupNorm(groups, channels int) *GroupNorm {
 
 // Forward normalises x.
 func (n *GroupNorm) Forward(g *Graph, x *Tensor) *Tensor {
-	return g.GroupNorm(x, n.Groups, n.Weight, n.Bias, n.Eps)
+	return g.groupNorm(x, n.Groups, n.Weight, n.Bias, n.Eps)
 }
 
 // Visit declares weight and bias.
@@ -228,7 +228,7 @@ func NewInstanceNorm3d(channels int, o InstanceNormOptions) *InstanceNorm3d {
 
 // Forward normalises each channel of each sample.
 func (n *InstanceNorm3d) Forward(g *Graph, x *Tensor) *Tensor {
-	return g.InstanceNorm(x, n.Weight, n.Bias, n.Eps)
+	return g.instanceNorm(x, n.Weight, n.Bias, n.Eps)
 }
 
 // Visit declares weight and bias when affine.
@@ -250,7 +250,7 @@ func NewLayerNorm(size int) *LayerNorm {
 
 // Forward normalises x over its trailing Size elements.
 func (n *LayerNorm) Forward(g *Graph, x *Tensor) *Tensor {
-	return g.LayerNorm(x, n.Size, n.Weight, n.Bias, n.Eps)
+	return g.layerNorm(x, n.Size, n.Weight, n.Bias, n.Eps)
 }
 
 // Visit declares weight and bias.
@@ -318,7 +318,7 @@ func NewPReLU(n int) *PReLU {
 }
 
 // Forward applies the activation.
-func (p *PReLU) Forward(g *Graph, x *Tensor) *Tensor { return g.PReLU(x, p.Weight) }
+func (p *PReLU) Forward(g *Graph, x *Tensor) *Tensor { return g.prelu(x, p.Weight) }
 
 // Visit declares weight.
 func (p *PReLU) Visit(v *Visitor) { v.Param("weight", p.Weight) }

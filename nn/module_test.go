@@ -61,7 +61,7 @@ func TestGradAttention(t *testing.T) {
 	ins := []*Tensor{x, m.QKV.Weight, m.QKV.Bias, m.OutProj.Weight}
 	gradCheck(t, "mha", ins, func(g *Graph, _ []*Tensor) *Tensor { return m.Forward(g, x) })
 	q, k, v := randT(r, 2, 3, 4), randT(r, 2, 5, 4), randT(r, 2, 5, 3)
-	gradCheck(t, "sdpa", []*Tensor{q, k, v}, func(g *Graph, in []*Tensor) *Tensor { return g.Attention(in[0], in[1], in[2], 0.7) })
+	gradCheck(t, "sdpa", []*Tensor{q, k, v}, func(g *Graph, in []*Tensor) *Tensor { return g.attention(in[0], in[1], in[2], 0.7) })
 }
 
 func smallNet(r *RNG) *Sequential {
@@ -285,7 +285,7 @@ func TestShapeErrorsDoNotPanic(t *testing.T) {
 	if g.Err() != nil {
 		t.Fatal("Reset kept the error")
 	}
-	g.LayerNorm(NewTensor(4, 6), 8, nil, nil, 0)
+	g.layerNorm(NewTensor(4, 6), 8, nil, nil, 0)
 	if g.Err() == nil {
 		t.Fatal("LayerNorm size straddling rows accepted")
 	}

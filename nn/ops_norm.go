@@ -336,9 +336,9 @@ func channelStats(x []float32, n, c, s, ch int) (mean, variance float64) {
 	return mean, ss / float64(n*s)
 }
 
-// GroupNorm normalises x (N, C, ...) over groups of C/groups channels and
+// groupNorm normalises x (N, C, ...) over groups of C/groups channels and
 // all positions, then applies per-channel gamma/beta (either may be nil).
-func (g *Graph) GroupNorm(x *Tensor, groups int, gamma, beta *Tensor, eps float64) *Tensor {
+func (g *Graph) groupNorm(x *Tensor, groups int, gamma, beta *Tensor, eps float64) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -355,18 +355,18 @@ func (g *Graph) GroupNorm(x *Tensor, groups int, gamma, beta *Tensor, eps float6
 	return g.rowNorm(x, rowNormGeom{rows: n * groups, m: c / groups * s, groups: groups, cPerG: c / groups, s: s}, gamma, beta, eps)
 }
 
-// InstanceNorm normalises each channel of each sample over its positions
+// instanceNorm normalises each channel of each sample over its positions
 // (InstanceNorm3d without running statistics); gamma/beta may be nil.
-func (g *Graph) InstanceNorm(x *Tensor, gamma, beta *Tensor, eps float64) *Tensor {
+func (g *Graph) instanceNorm(x *Tensor, gamma, beta *Tensor, eps float64) *Tensor {
 	if len(x.Shape) < 2 {
 		return g.fail("InstanceNorm: input %v needs a channel dimension", x.Shape)
 	}
-	return g.GroupNorm(x, x.Shape[1], gamma, beta, eps)
+	return g.groupNorm(x, x.Shape[1], gamma, beta, eps)
 }
 
-// LayerNorm normalises over the last len(gamma) elements (the normalized
+// layerNorm normalises over the last len(gamma) elements (the normalized
 // shape) of x; gamma/beta may be nil, then size gives the normalized size.
-func (g *Graph) LayerNorm(x *Tensor, size int, gamma, beta *Tensor, eps float64) *Tensor {
+func (g *Graph) layerNorm(x *Tensor, size int, gamma, beta *Tensor, eps float64) *Tensor {
 	if g.bad() {
 		return g.dead
 	}

@@ -23,7 +23,7 @@ import (
 //
 // A pack is current when the weight tensor's version (bumped by every
 // library write: LoadStateDict, Init*, FoldBatchNorm, the optimizers,
-// Tensor.CopyFrom/Fill/Update) and its Data slice (address and length) and
+// Tensor.CopyFrom/Update) and its Data slice (address and length) and
 // a sampled fingerprint of its values are those it was built from. The
 // fingerprint catches callers who rewrite Data directly (copy into it,
 // re-initialise it, scale it); a full hash of every weight on every call

@@ -59,8 +59,8 @@ func TestPackedWeightsFollowWrites(t *testing.T) {
 		}},
 		{"CopyFrom", func(c *Conv3d) { _ = c.Weight.CopyFrom(other.Data) }},
 		{"Update of one value", func(c *Conv3d) { c.Weight.Update(func(d []float32) { d[17] += 3 }) }},
-		{"Fill", func(c *Conv3d) { c.Weight.Fill(0.01) }},
-		{"Init", func(c *Conv3d) { InitNormal(c.Weight, 0, 0.1, NewRNG(9)) }},
+		{"InitConst", func(c *Conv3d) { InitConst(c.Weight, 0.01) }},
+		{"InitNormal", func(c *Conv3d) { InitNormal(c.Weight, 0, 0.1, NewRNG(9)) }},
 		{"LoadStateDict", func(c *Conv3d) {
 			if _, err := LoadStateDict(c, map[string]*Tensor{"weight": other, "bias": c.Bias.Clone()}, LoadOptions{Strict: true}); err != nil {
 				t.Fatal(err)

@@ -32,9 +32,9 @@ func TestGradPoolNorm(t *testing.T) {
 			rv, _ := FromData([]float32{0.5, 1.5, 2}, 3)
 			return g.batchNorm(in[0], in[1], in[2], rm, rv, bnOptions{})
 		}},
-		{"groupnorm", [][]int{{2, 6, 2, 3, 2}, {6}, {6}}, func(g *Graph, in []*Tensor) *Tensor { return g.GroupNorm(in[0], 3, in[1], in[2], 1e-5) }},
-		{"instancenorm", [][]int{{2, 3, 2, 2, 3}}, func(g *Graph, in []*Tensor) *Tensor { return g.InstanceNorm(in[0], nil, nil, 1e-5) }},
-		{"layernorm", [][]int{{2, 3, 8}, {8}, {8}}, func(g *Graph, in []*Tensor) *Tensor { return g.LayerNorm(in[0], 8, in[1], in[2], 1e-5) }},
+		{"groupnorm", [][]int{{2, 6, 2, 3, 2}, {6}, {6}}, func(g *Graph, in []*Tensor) *Tensor { return g.groupNorm(in[0], 3, in[1], in[2], 1e-5) }},
+		{"instancenorm", [][]int{{2, 3, 2, 2, 3}}, func(g *Graph, in []*Tensor) *Tensor { return g.instanceNorm(in[0], nil, nil, 1e-5) }},
+		{"layernorm", [][]int{{2, 3, 8}, {8}, {8}}, func(g *Graph, in []*Tensor) *Tensor { return g.layerNorm(in[0], 8, in[1], in[2], 1e-5) }},
 	}
 	for _, c := range cases {
 		ins := make([]*Tensor, len(c.in))
@@ -80,8 +80,8 @@ func TestNormForwardFormula(t *testing.T) {
 	r := NewRNG(15)
 	x, gm, bt := randT(r, 3, 5), randT(r, 5), randT(r, 5)
 	g := NewGraph(Options{})
-	ln := g.LayerNorm(x, 5, gm, bt, 1e-5)
-	in := g.InstanceNorm(g.Reshape(x, 1, 3, 5), nil, nil, 1e-5)
+	ln := g.layerNorm(x, 5, gm, bt, 1e-5)
+	in := g.instanceNorm(g.Reshape(x, 1, 3, 5), nil, nil, 1e-5)
 	for row := 0; row < 3; row++ {
 		var m, v float64
 		for j := 0; j < 5; j++ {

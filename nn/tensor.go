@@ -39,14 +39,6 @@ func (t *Tensor) CopyFrom(src []float32) error {
 	return nil
 }
 
-// Fill sets every value of t to v (see CopyFrom about packed copies).
-func (t *Tensor) Fill(v float32) {
-	for i := range t.Data {
-		t.Data[i] = v
-	}
-	t.bump()
-}
-
 // Update calls fn with t's values to modify them in place, then marks them
 // changed (see CopyFrom about packed copies): the way to edit a
 // parameter's values, e.g. an optimizer step or pruning. Writing Data
