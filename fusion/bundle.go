@@ -155,7 +155,7 @@ func (b *Bundle) Save(path string) error {
 	}
 	sd := nn.StateDict(b.Model)
 	md := map[string]string{metaKey: string(meta), sumKey: digest(meta, sd)}
-	return writeAtomic(path, func(w io.Writer) error { return checkpoint.WriteSafetensors(w, sd, md) })
+	return writeAtomic(path, func(w io.Writer) error { return checkpoint.Write(w, sd, checkpoint.SaveOptions{Format: checkpoint.FormatSafetensors, Meta: md}) })
 }
 
 // writeAtomic writes through a temporary file, fsyncs it, renames it over
@@ -215,7 +215,7 @@ func ReadBundle(path string, o LoadOptions) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fusion: %w", err)
 	}
-	ck, err := checkpoint.ReadSafetensors(f, st.Size(), checkpoint.Options{MaxBytes: o.MaxBytes})
+	ck, err := checkpoint.Read(f, st.Size(), checkpoint.Options{MaxBytes: o.MaxBytes})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBundle, path, err)
 	}

@@ -22,9 +22,9 @@ type tinyNet struct {
 func newTinyNet(in, width int, seed uint64) *tinyNet {
 	r := nn.NewRNG(seed)
 	return &tinyNet{
-		c1:    nn.NewConv3d(in, width, nn.Cube(3), nn.ConvOpts{Stride: nn.Cube(2), Padding: nn.Cube(1)}, true, r),
-		c2:    nn.NewConv3d(width, width, nn.Cube(3), nn.ConvOpts{Padding: nn.Cube(1)}, true, r),
-		fc:    nn.NewLinear(width, 3, true, r),
+		c1:    nn.NewConv3d(in, width, nn.Cube(3), nn.ConvOptions{Stride: nn.Cube(2), Padding: nn.Cube(1)}, r),
+		c2:    nn.NewConv3d(width, width, nn.Cube(3), nn.ConvOptions{Padding: nn.Cube(1)}, r),
+		fc:    nn.NewLinear(width, 3, nn.LinearOptions{}, r),
 		width: width,
 	}
 }

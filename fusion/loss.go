@@ -60,7 +60,7 @@ func (m *Model) Loss(g *nn.Graph, outs []*nn.Tensor, t Targets, o LossOptions) (
 			add(l)
 		}
 	} else if anyKnown(t.Survival) {
-		add(g.CrossEntropy(outs[0], t.Survival, nn.CEOpts{Weight: o.ClassWeights}))
+		add(g.CrossEntropy(outs[0], t.Survival, nn.CEOptions{Weight: o.ClassWeights}))
 	}
 	for k, task := range m.Config.Tasks {
 		if len(t.Tasks[k]) != n {
@@ -69,7 +69,7 @@ func (m *Model) Loss(g *nn.Graph, outs []*nn.Tensor, t Targets, o LossOptions) (
 		if !anyKnown(t.Tasks[k]) {
 			continue
 		}
-		l := g.CrossEntropy(outs[1+k], t.Tasks[k], nn.CEOpts{})
+		l := g.CrossEntropy(outs[1+k], t.Tasks[k], nn.CEOptions{})
 		if task.Weight != 0 && task.Weight != 1 {
 			l = g.Scale(l, float32(task.Weight))
 		}

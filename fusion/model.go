@@ -172,22 +172,22 @@ func NewModel(backbone nn.Backbone, c ModelConfig) (*Model, error) {
 	h := c.Hidden
 	switch c.Fusion {
 	case ClinicalOnly:
-		m.clinProj = nn.NewLinear(c.ClinicalDim, h, true, r)
+		m.clinProj = nn.NewLinear(c.ClinicalDim, h, nn.LinearOptions{}, r)
 	case ImageOnly:
-		m.imgProj = nn.NewLinear(c.EmbedDim, h, true, r)
+		m.imgProj = nn.NewLinear(c.EmbedDim, h, nn.LinearOptions{}, r)
 	case Early:
-		m.joint = nn.NewLinear(c.EmbedDim+1+c.ClinicalDim+1, h, true, r)
+		m.joint = nn.NewLinear(c.EmbedDim+1+c.ClinicalDim+1, h, nn.LinearOptions{}, r)
 	case Late, Gated:
-		m.imgProj = nn.NewLinear(c.EmbedDim, h, true, r)
-		m.clinProj = nn.NewLinear(c.ClinicalDim, h, true, r)
+		m.imgProj = nn.NewLinear(c.EmbedDim, h, nn.LinearOptions{}, r)
+		m.clinProj = nn.NewLinear(c.ClinicalDim, h, nn.LinearOptions{}, r)
 		if c.Fusion == Gated {
-			m.gate = nn.NewLinear(2*h, 2, true, r)
+			m.gate = nn.NewLinear(2*h, 2, nn.LinearOptions{}, r)
 		}
 	}
 	for _, k := range m.outputs() {
-		m.heads = append(m.heads, nn.NewLinear(h, k, true, r))
+		m.heads = append(m.heads, nn.NewLinear(h, k, nn.LinearOptions{}, r))
 		if c.Fusion == Late {
-			m.clinHeads = append(m.clinHeads, nn.NewLinear(h, k, true, r))
+			m.clinHeads = append(m.clinHeads, nn.NewLinear(h, k, nn.LinearOptions{}, r))
 		}
 	}
 	return m, nil

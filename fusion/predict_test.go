@@ -172,20 +172,20 @@ func TestBundleCorrupt(t *testing.T) {
 	}
 	// A plain safetensors file is not a bundle.
 	plain := filepath.Join(dir, "plain.safetensors")
-	if err := checkpoint.SaveSafetensors(plain, nn.StateDict(b.Model), nil); err != nil {
+	if err := checkpoint.Save(plain, nn.StateDict(b.Model), checkpoint.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Load(plain, PredictorOptions{}); !errors.Is(err, ErrBundle) {
 		t.Errorf("plain safetensors: %v", err)
 	}
 	// Another format version, with a consistent checksum.
-	ck, err := checkpoint.LoadCheckpoint(path, checkpoint.Options{})
+	ck, err := checkpoint.Load(path, checkpoint.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	meta := strings.Replace(ck.Meta[metaKey].(string), `"version":1`, `"version":2`, 1)
 	v2 := filepath.Join(dir, "v2.safetensors")
-	if err := checkpoint.SaveSafetensors(v2, ck.Tensors, map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)}); err != nil {
+	if err := checkpoint.Save(v2, ck.Tensors, checkpoint.SaveOptions{Meta: map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Load(v2, PredictorOptions{}); !errors.Is(err, ErrVersion) {
@@ -194,7 +194,7 @@ func TestBundleCorrupt(t *testing.T) {
 	// An unregistered backbone.
 	meta = strings.Replace(ck.Meta[metaKey].(string), `"backbone":"test-tiny"`, `"backbone":"nope"`, 1)
 	nb := filepath.Join(dir, "nb.safetensors")
-	checkpoint.SaveSafetensors(nb, ck.Tensors, map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)})
+	checkpoint.Save(nb, ck.Tensors, checkpoint.SaveOptions{Meta: map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)}})
 	if _, err := Load(nb, PredictorOptions{}); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("unregistered backbone: %v", err)
 	}
@@ -202,7 +202,7 @@ func TestBundleCorrupt(t *testing.T) {
 	delete(ck.Tensors, "gate.bias")
 	meta = ck.Meta[metaKey].(string)
 	mw := filepath.Join(dir, "mw.safetensors")
-	checkpoint.SaveSafetensors(mw, ck.Tensors, map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)})
+	checkpoint.Save(mw, ck.Tensors, checkpoint.SaveOptions{Meta: map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)}})
 	if _, err := Load(mw, PredictorOptions{}); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "gate.bias") {
 		t.Errorf("missing weight: %v", err)
 	}

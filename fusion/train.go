@@ -350,7 +350,7 @@ func (tr *trainer) run(ctx context.Context, bundle *Bundle) (*History, error) {
 		h.Best, h.BestEpoch = state.BestMetric, state.BestEpoch
 	}
 	params := nn.Parameters(m)
-	opt, err := optim.NewAdamW(params, optim.AdamOpts{LR: o.LR, WeightDecay: o.WeightDecay})
+	opt, err := optim.NewAdamW(params, optim.AdamOptions{LR: o.LR, WeightDecay: o.WeightDecay})
 	if err != nil {
 		return nil, fmt.Errorf("fusion: optimizer: %w", err)
 	}
