@@ -155,7 +155,9 @@ func (b *Bundle) Save(path string) error {
 	}
 	sd := nn.StateDict(b.Model)
 	md := map[string]string{metaKey: string(meta), sumKey: digest(meta, sd)}
-	return writeAtomic(path, func(w io.Writer) error { return checkpoint.Write(w, sd, checkpoint.SaveOptions{Format: checkpoint.FormatSafetensors, Meta: md}) })
+	return writeAtomic(path, func(w io.Writer) error {
+		return checkpoint.Write(w, sd, checkpoint.SaveOptions{Format: checkpoint.FormatSafetensors, Meta: md})
+	})
 }
 
 // writeAtomic writes through a temporary file, fsyncs it, renames it over
