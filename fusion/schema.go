@@ -410,3 +410,27 @@ func first10(s []string) string {
 	}
 	return "[" + strings.Join(s, ", ") + "]"
 }
+
+// Cohort turns the table into a cohort without images: one Sample per
+// patient with the clinical record, the outcome (when ReadOptions.Time was
+// given) and the auxiliary labels. Attach images or embeddings by
+// Sample.ID (check the pairing with MatchIDs) and set Cohort.Shape.
+func (c *Clinical) Cohort() *Cohort {
+	co := &Cohort{TimeUnit: c.TimeUnit}
+	for i, id := range c.IDs {
+		s := Sample{ID: id, Clinical: c.Records[i]}
+		if c.Outcomes != nil {
+			s.Outcome = c.Outcomes[i]
+		}
+		for name, v := range c.Labels {
+			if v[i] != "" {
+				if s.Labels == nil {
+					s.Labels = map[string]string{}
+				}
+				s.Labels[name] = v[i]
+			}
+		}
+		co.Samples = append(co.Samples, s)
+	}
+	return co
+}
