@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/metasurv/metasurv/nn"
@@ -248,6 +249,13 @@ func ReadBundle(path string, o LoadOptions) (*Bundle, error) {
 		}
 		if bb, err = fac(meta.Config.BackboneConfig); err != nil {
 			return nil, fmt.Errorf("fusion: building backbone %q: %w", meta.Config.Backbone, err)
+		}
+	}
+	if bb == nil {
+		for k := range ck.Tensors {
+			if strings.HasPrefix(k, "backbone.") {
+				return nil, fmt.Errorf("%w: %s holds backbone weights but names no registered backbone (set ModelConfig.Backbone when training, or pass LoadOptions.Backbone)", ErrBundle, path)
+			}
 		}
 	}
 	m, err := NewModel(bb, meta.Config)
