@@ -2,6 +2,8 @@ package fusion
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -43,6 +45,18 @@ func TestFusedBeatsSingleModality(t *testing.T) {
 	t.Log("\n" + cmp.Markdown())
 	if epochs != 5*30 || cmp.N != 80 {
 		t.Fatalf("progress saw %d epochs, %d test patients", epochs, cmp.N)
+	}
+	for _, ext := range []string{".png", ".svg"} {
+		path := filepath.Join(t.TempDir(), "comparison"+ext)
+		if err := cmp.Figure(path); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Stat(path); err != nil || st.Size() < 1000 {
+			t.Fatalf("figure %s: %v", ext, err)
+		}
+	}
+	if err := cmp.Figure(filepath.Join(t.TempDir(), "c.gif")); err == nil {
+		t.Fatal("unknown figure format accepted")
 	}
 	res := map[string]Metrics{}
 	for _, r := range cmp.Results {
