@@ -1,11 +1,12 @@
 // Command cohort writes a synthetic brain-metastasis cohort laid out as a
 // hospital export, so that every other command can be tried without data:
 //
-//	OUT/clinical.csv            one row per patient: age, sex, KPS, primary
-//	                            histology, extracranial disease, number of
-//	                            metastases, prior treatments, actionable
-//	                            mutation, survival in months and death (1/0);
-//	                            missing values are empty cells
+//	OUT/clinical.csv            one row per patient (the columns of
+//	                            fusion.StudySchema): id, age, kps, histology,
+//	                            extracranial, n_mets (1, 2-4, >4),
+//	                            prior_treatment, egfr, alk, braf, then
+//	                            survival_months and death (1/0); missing
+//	                            values are empty cells
 //	OUT/truth.csv               what generated the data (the true log hazard,
 //	                            tumour volume, ...) — not part of a real export
 //	OUT/BM0001/t1_mprage_sag.nii.gz          T1, sagittal 3-D

@@ -31,36 +31,54 @@ var Protocols = [4]Protocol{
 	FLAIR: {FLAIR, "t2_flair_tra.nii.gz", "RAS", [3]float64{1, 1, 2.5}, [3]float64{200, 230, 165}},
 }
 
-// Histologies are the primary tumours of the synthetic cohort with their
-// prevalence (roughly that of brain-metastasis series) and their effect on
-// the log hazard relative to non-small-cell lung cancer.
+// Histologies are the primary tumours of the synthetic cohort (the levels
+// of fusion.StudySchema) with their prevalence, roughly that of
+// brain-metastasis series, their effect on the log hazard relative to
+// lung cancer, and the markers tested for them with the share positive.
 var Histologies = []struct {
 	Name   string
 	Share  float64
 	Hazard float64
-	Marker float64 // probability that the actionable mutation is present
+	EGFR   float64 // share positive; 0: not tested
+	ALK    float64
+	BRAF   float64
 }{
-	{"NSCLC", 0.45, 0, 0.25},
-	{"breast", 0.18, -0.35, 0.30},
-	{"melanoma", 0.12, 0.30, 0.45},
-	{"SCLC", 0.10, 0.50, 0.02},
-	{"renal", 0.05, -0.10, 0.05},
-	{"colorectal", 0.05, 0.30, 0.08},
-	{"other", 0.05, 0.10, 0.05},
+	{"lung", 0.52, 0, 0.20, 0.05, 0},
+	{"breast", 0.18, -0.35, 0, 0, 0},
+	{"melanoma", 0.12, 0.30, 0, 0, 0.45},
+	{"renal", 0.06, -0.10, 0, 0, 0},
+	{"colorectal", 0.06, 0.30, 0, 0, 0.08},
+	{"other", 0.06, 0.10, 0, 0, 0},
+}
+
+// PriorTreatments are the levels of the prior-treatment column with their
+// share and their effect on the log hazard (a resected lesion helps, heavy
+// pretreatment marks advanced disease).
+var PriorTreatments = []struct {
+	Name   string
+	Share  float64
+	Hazard float64
+}{
+	{"none", 0.35, 0},
+	{"surgery", 0.15, -0.25},
+	{"radiotherapy", 0.15, 0.10},
+	{"systemic", 0.20, 0.15},
+	{"combined", 0.15, 0.30},
 }
 
 // Hazard holds the coefficients of the known log hazard of the cohort,
 //
 //	η = Age·(age−62)/10 + KPS·(kps−80)/10 + Extracranial·[extracranial]
 //	  + Mets·ln(n) + Volume·(ln(1+V) − 1.5) + Necrosis·(f − 0.35)
-//	  + histology + Marker·[mutation] + Prior·prior,
+//	  + histology + Marker·[any actionable mutation] + Prior·treatment,
 //
 // with V the total enhancing-tumour volume in cm³ and f its volume-weighted
 // necrotic fraction (both seen only in the images), and survival times
 // drawn from a Weibull model S(t) = exp(−(t/Scale)^Shape·e^η) in months.
-// The image carries signal the table lacks (V, f) and the table signal the
-// image lacks (age, KPS, extracranial disease, histology, mutation), so a
-// model fusing both should beat either alone.
+// where histology and treatment take the values of Histologies and
+// PriorTreatments. The image carries signal the table lacks (V, f) and the
+// table signal the image lacks (age, KPS, extracranial disease, histology,
+// mutations, treatment), so a model fusing both should beat either alone.
 type Hazard struct {
 	Age, KPS, Extracranial, Mets, Volume, Necrosis, Marker, Prior float64
 	Shape, Scale                                                  float64
@@ -70,7 +88,7 @@ type Hazard struct {
 // volume dominate, as in the graded prognostic assessment.
 var DefaultHazard = Hazard{
 	Age: 0.30, KPS: -0.45, Extracranial: 0.45, Mets: 0.25, Volume: 0.60,
-	Necrosis: 1.5, Marker: -0.55, Prior: 0.15, Shape: 1.3, Scale: 13,
+	Necrosis: 1.5, Marker: -0.55, Prior: 1, Shape: 1.3, Scale: 13,
 }
 
 // CohortOptions sizes and seeds a synthetic cohort. The zero value is 40
@@ -106,14 +124,14 @@ type CohortOptions struct {
 // generated it, and the acquisition of each sequence.
 type PatientCase struct {
 	ID string
-	// Clinical record. A missing value is NaN (numbers) or "" (text).
+	// Clinical record as the table shows it (columns of ClinicalHeader).
+	// A missing value is NaN (numbers) or "" (text).
 	Age, KPS        float64
-	Sex             string
 	Histology       string
 	Extracranial    string // "yes", "no" or ""
-	NMets           float64
-	PriorTreatments float64
-	Mutation        string // "positive", "negative" or ""
+	NMets           string // "1", "2-4", ">4" or ""
+	PriorTreatment  string // a level of PriorTreatments or ""
+	EGFR, ALK, BRAF string // "positive", "negative" or "" (not tested or unknown)
 	// Outcome in months, and whether death was observed.
 	Months float64
 	Death  bool
@@ -121,8 +139,8 @@ type PatientCase struct {
 	// Ground truth, not part of the hospital export.
 	TrueAge, TrueKPS   float64
 	TrueExtracranial   bool
-	TrueMutation       bool
-	TruePrior          int
+	TrueMutation       bool // any actionable mutation
+	TruePrior          int  // index into PriorTreatments
 	Lesions            []Lesion
 	TumourCC, Necrosis float64 // enhancing volume (cm³) and necrotic fraction
 	LogHazard          float64
@@ -198,27 +216,28 @@ func drawPatient(rng *rand.Rand, o CohortOptions, id int) PatientCase {
 
 	// clinical truth
 	p.TrueAge = math.Round(clampF(62+11*rng.NormFloat64(), 28, 89))
-	if rng.Float64() < 0.52 {
-		p.Sex = "F"
-	} else {
-		p.Sex = "M"
-	}
-	u := rng.Float64()
-	hi := 0
-	for acc := 0.0; hi < len(Histologies)-1; hi++ {
-		acc += Histologies[hi].Share
-		if u < acc {
-			break
-		}
-	}
+	hi := pick(rng, len(Histologies), func(i int) float64 { return Histologies[i].Share })
 	hist := Histologies[hi]
-	if hist.Name == "breast" {
-		p.Sex = "F"
-	}
 	p.Histology = hist.Name
 	p.TrueExtracranial = rng.Float64() < 0.6
-	p.TrueMutation = rng.Float64() < hist.Marker
-	p.TruePrior = int(math.Min(3, math.Floor(-math.Log(1-rng.Float64())/0.9)))
+	p.TruePrior = pick(rng, len(PriorTreatments), func(i int) float64 { return PriorTreatments[i].Share })
+	marker := func(share, missing float64) string {
+		if share == 0 {
+			return ""
+		}
+		pos := rng.Float64() < share
+		p.TrueMutation = p.TrueMutation || pos
+		if rng.Float64() < missing {
+			return ""
+		}
+		if pos {
+			return "positive"
+		}
+		return "negative"
+	}
+	p.EGFR = marker(hist.EGFR, 0.2)
+	p.ALK = marker(hist.ALK, 0.2)
+	p.BRAF = marker(hist.BRAF, 0.15)
 
 	// lesions: 1 + a geometric number, at most 10
 	n := 1
@@ -273,7 +292,7 @@ func drawPatient(rng *rand.Rand, o CohortOptions, id int) PatientCase {
 	p.LogHazard = h.Age*(p.TrueAge-62)/10 + h.KPS*(p.TrueKPS-80)/10 +
 		h.Extracranial*b2f(p.TrueExtracranial) + h.Mets*math.Log(float64(len(p.Lesions))) +
 		h.Volume*(math.Log(1+vol)-1.5) + h.Necrosis*(p.Necrosis-0.35) +
-		hist.Hazard + h.Marker*b2f(p.TrueMutation) + h.Prior*float64(p.TruePrior)
+		hist.Hazard + h.Marker*b2f(p.TrueMutation) + h.Prior*PriorTreatments[p.TruePrior].Hazard
 	// inverse transform of S(t) = exp(−(t/scale)^shape · e^η)
 	p.EventMonths = h.Scale * math.Pow(-math.Log(1-rng.Float64())*math.Exp(-p.LogHazard), 1/h.Shape)
 	accrual := 0.75 * o.FollowUp * rng.Float64()
@@ -291,9 +310,16 @@ func drawPatient(rng *rand.Rand, o CohortOptions, id int) PatientCase {
 
 	// the record as the hospital has it, with gaps
 	missing := func(share float64) bool { return rng.Float64() < share }
-	p.Age, p.KPS, p.NMets, p.PriorTreatments = p.TrueAge, p.TrueKPS, float64(len(p.Lesions)), float64(p.TruePrior)
+	p.Age, p.KPS, p.PriorTreatment = p.TrueAge, p.TrueKPS, PriorTreatments[p.TruePrior].Name
 	p.Extracranial = map[bool]string{true: "yes", false: "no"}[p.TrueExtracranial]
-	p.Mutation = map[bool]string{true: "positive", false: "negative"}[p.TrueMutation]
+	switch n := len(p.Lesions); {
+	case n == 1:
+		p.NMets = "1"
+	case n <= 4:
+		p.NMets = "2-4"
+	default:
+		p.NMets = ">4"
+	}
 	if missing(0.02) {
 		p.Age = math.NaN()
 	}
@@ -304,13 +330,10 @@ func drawPatient(rng *rand.Rand, o CohortOptions, id int) PatientCase {
 		p.Extracranial = ""
 	}
 	if missing(0.03) {
-		p.NMets = math.NaN()
+		p.NMets = ""
 	}
 	if missing(0.05) {
-		p.PriorTreatments = math.NaN()
-	}
-	if missing(0.30) {
-		p.Mutation = ""
+		p.PriorTreatment = ""
 	}
 
 	// acquisitions
@@ -349,6 +372,22 @@ func drawPatient(rng *rand.Rand, o CohortOptions, id int) PatientCase {
 		p.Gain[s] = 400 + 1200*rng.Float64()
 	}
 	return p
+}
+
+// pick draws an index with probability proportional to share(i).
+func pick(rng *rand.Rand, n int, share func(int) float64) int {
+	var tot float64
+	for i := 0; i < n; i++ {
+		tot += share(i)
+	}
+	u := rng.Float64() * tot
+	for i := 0; i < n-1; i++ {
+		if u < share(i) {
+			return i
+		}
+		u -= share(i)
+	}
+	return n - 1
 }
 
 // rigid returns a random rotation (about a random axis, up to deg degrees)

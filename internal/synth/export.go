@@ -22,19 +22,21 @@ const (
 	TruthFile    = "truth.csv"    // the generating truth (not part of a real export)
 )
 
-// ClinicalHeader is the header of the clinical table. Times are in months;
-// death is 1 for an observed death and 0 for a censored follow-up.
+// ClinicalHeader is the header of the clinical table: the columns of
+// fusion.StudySchema (id, age, KPS, histology, extracranial disease, number
+// of metastases as 1 / 2-4 / >4, prior treatment, EGFR, ALK and BRAF
+// status) and the outcome. Times are in months; death is 1 for an observed
+// death and 0 for a censored follow-up.
 var ClinicalHeader = []string{
-	"patient_id", "age", "sex", "kps", "histology", "extracranial_disease",
-	"n_metastases", "prior_treatments", "actionable_mutation",
-	"survival_months", "death",
+	"id", "age", "kps", "histology", "extracranial", "n_mets",
+	"prior_treatment", "egfr", "alk", "braf", "survival_months", "death",
 }
 
 // TruthHeader is the header of the truth table.
 var TruthHeader = []string{
-	"patient_id", "log_hazard", "event_months", "censor_months", "tumour_cc",
+	"id", "log_hazard", "event_months", "censor_months", "tumour_cc",
 	"necrotic_fraction", "n_lesions", "age", "kps", "extracranial", "mutation",
-	"prior_treatments", "missing_sequences",
+	"prior_treatment", "missing_sequences",
 }
 
 // ExportOptions tunes Export. The zero value writes every patient.
@@ -132,8 +134,8 @@ func (c *Cohort) WriteClinical(w io.Writer) error {
 		if p.Death {
 			death = "1"
 		}
-		cw.Write([]string{p.ID, fmtNum(p.Age), p.Sex, fmtNum(p.KPS), p.Histology, p.Extracranial,
-			fmtNum(p.NMets), fmtNum(p.PriorTreatments), p.Mutation, fmtNum(p.Months), death})
+		cw.Write([]string{p.ID, fmtNum(p.Age), fmtNum(p.KPS), p.Histology, p.Extracranial,
+			p.NMets, p.PriorTreatment, p.EGFR, p.ALK, p.BRAF, fmtNum(p.Months), death})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -162,7 +164,7 @@ func (c *Cohort) WriteTruth(w io.Writer) error {
 		f := func(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
 		cw.Write([]string{p.ID, f(p.LogHazard), f(p.EventMonths), f(p.CensorMonths), f(p.TumourCC),
 			f(p.Necrosis), strconv.Itoa(len(p.Lesions)), f(p.TrueAge), f(p.TrueKPS),
-			b(p.TrueExtracranial), b(p.TrueMutation), strconv.Itoa(p.TruePrior), miss})
+			b(p.TrueExtracranial), b(p.TrueMutation), PriorTreatments[p.TruePrior].Name, miss})
 	}
 	cw.Flush()
 	return cw.Error()
