@@ -83,7 +83,7 @@ func (f *Figure) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(path, buf.Bytes())
+	return atomicfile.WriteFile(path, buf.Bytes())
 }
 
 // Custom wraps a drawing function as a Figure of the given size, so that
