@@ -170,7 +170,7 @@ func Saliency(anat, sal *volume.Volume, o SaliencyOptions) (*plot.Figure, error)
 	}
 	nx, ny, nz := a.Dims[0], a.Dims[1], a.Dims[2]
 	// display ranges: anatomy from its 1st to 99th percentile, saliency by |value|
-	lo, hi := percentiles(a.Data, 0.01, 0.99)
+	lo, hi := percentiles(a.Data, 0.01, 0.995)
 	var smax, mass, cz float64
 	for i, v := range s.Data {
 		av := math.Abs(float64(v))
@@ -203,6 +203,9 @@ func Saliency(anat, sal *volume.Volume, o SaliencyOptions) (*plot.Figure, error)
 				idx := i + nx*(j+ny*k)
 				g := (float64(a.Data[idx]) - lo) / (hi - lo + 1e-12)
 				g = math.Max(0, math.Min(1, g))
+				if a.Data[idx] == 0 { // outside a brain mask: black, not mid-grey
+					g = 0
+				}
 				r, gg, b := g, g, g
 				if smax > 0 {
 					sv := math.Abs(float64(s.Data[idx])) / smax
@@ -223,8 +226,10 @@ func Saliency(anat, sal *volume.Volume, o SaliencyOptions) (*plot.Figure, error)
 	if o.Title != "" {
 		head = 0.35 * vg.Inch
 	}
+	z := a.Affine.Zooms()
+	ar := float64(ny) * z[1] / (float64(nx) * z[0]) // physical height / width of a slice
 	w := vg.Length(cols) * tile
-	h := vg.Length(rows)*tile*vg.Length(float64(ny)/float64(nx)) + head + vg.Length(rows)*0.2*vg.Inch
+	h := vg.Length(rows)*tile*vg.Length(ar) + head + vg.Length(rows)*0.2*vg.Inch
 	return plot.Custom(w, h, func(c draw.Canvas) {
 		c.SetColor(color.Black)
 		c.Fill(c.Rectangle.Path())
@@ -248,7 +253,6 @@ func Saliency(anat, sal *volume.Volume, o SaliencyOptions) (*plot.Figure, error)
 			y0 := y1 - cellH + 0.2*vg.Inch
 			// keep the aspect of the voxel grid
 			iw, ih := cellW-vg.Points(4), y1-y0-vg.Points(2)
-			ar := float64(ny) / float64(nx)
 			if vg.Length(float64(iw)*ar) > ih {
 				iw = vg.Length(float64(ih) / ar)
 			} else {
@@ -269,10 +273,16 @@ func heat(v float64) (r, g, b float64) {
 	return
 }
 
+// percentiles of the nonzero values (zero is background after masking).
 func percentiles(x []float32, plo, phi float64) (float64, float64) {
 	s := make([]float32, 0, len(x)/7+1)
 	for i := 0; i < len(x); i += 7 { // a subsample is enough for a display range
-		s = append(s, x[i])
+		if x[i] != 0 {
+			s = append(s, x[i])
+		}
+	}
+	if len(s) == 0 {
+		return 0, 1
 	}
 	sort.Slice(s, func(a, b int) bool { return s[a] < s[b] })
 	lo := float64(s[int(plo*float64(len(s)-1))])

@@ -39,7 +39,7 @@ type PredictOptions struct {
 	// Saliency computes an occlusion map: the risk drop when each cube of
 	// Cube³ voxels is set to the brain mean (zero after z-scoring).
 	Saliency bool
-	Cube     int // zero: 16
+	Cube     int // zero: an eighth of the grid side
 	Bar      *Bar
 }
 
@@ -139,11 +139,11 @@ func Predict(ctx context.Context, b *Bundle, p Patient, row []string, at *Atlas,
 // occlusion returns, on the stack grid, the drop in risk when each cube of
 // voxels (all channels) is set to zero, the brain mean after z-scoring.
 func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk func(*volume.Stack) (float64, error), base float64) (*volume.Volume, error) {
+	d := st.Dims
 	cube := o.Cube
 	if cube <= 0 {
-		cube = 16
+		cube = max(2, d[0]/8)
 	}
-	d := st.Dims
 	out, err := volume.New(d, st.Affine)
 	if err != nil {
 		return nil, err

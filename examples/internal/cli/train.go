@@ -194,7 +194,7 @@ func Train(ctx context.Context, c *Cohort, o TrainOptions) (*TrainResult, error)
 	fused := b.Models[2]
 	groups := make([]plot.Group, 3)
 	for k := range groups {
-		groups[k].Label = "predicted " + ClassNames[k]
+		groups[k].Label = ClassNames[k]
 	}
 	for i := range te {
 		k := fused.Class(res.TestRisk["fused"][i])
