@@ -27,7 +27,10 @@ var (
 // protocol name first, then from the timing (TR, TE, TI) and the contrast
 // agent field.
 func GuessSequence(m *Metadata) Guess {
-	text := strings.TrimSpace(m.SeriesDescription + " " + m.ProtocolName)
+	text := m.SeriesDescription
+	if m.ProtocolName != "" && m.ProtocolName != text {
+		text = strings.TrimSpace(text + " " + m.ProtocolName)
+	}
 	post := m.ContrastBolusAgent != ""
 	postWhy := ""
 	if post {
