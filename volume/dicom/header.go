@@ -70,6 +70,7 @@ type fileInfo struct {
 	frames   []frameRef
 	derived  bool
 	localize bool
+	warnings []string
 }
 
 // readHeader extracts fileInfo from a parsed data set.
@@ -162,7 +163,7 @@ func readHeader(path string, ds *DataSet) (*fileInfo, error) {
 			}
 		}
 	case isMosaic(ds, m):
-		frames, err := mosaicFrames(ds, base, m)
+		frames, err := mosaicFrames(ds, base, m, fi)
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +252,7 @@ func isMosaic(ds *DataSet, m *Metadata) bool {
 // MosaicWrapper does: the tile grid is ceil(sqrt(n)) wide, the position of
 // the first tile is the mosaic corner moved by half the size difference,
 // and the slices follow the CSA SliceNormalVector.
-func mosaicFrames(ds *DataSet, base frameRef, m *Metadata) ([]frameRef, error) {
+func mosaicFrames(ds *DataSet, base frameRef, m *Metadata, fi *fileInfo) ([]frameRef, error) {
 	csa := siemensCSAImage(ds)
 	if csa == nil {
 		return nil, fmt.Errorf("%w: Siemens mosaic without a readable CSA image header (0029,1010)", ErrUnsupported)
@@ -262,7 +263,7 @@ func mosaicFrames(ds *DataSet, base frameRef, m *Metadata) ([]frameRef, error) {
 	}
 	n := int(nf[0])
 	grid := int(math.Ceil(math.Sqrt(float64(n))))
-	if base.rows%grid != 0 || base.cols%grid != 0 || n > grid*grid {
+	if base.rows < grid || base.cols < grid || n > grid*grid {
 		return nil, fmt.Errorf("%w: mosaic of %d×%d cannot hold %d tiles in a %d×%d grid", ErrMalformed, base.rows, base.cols, n, grid, grid)
 	}
 	normal := csaFloats(csa, "SliceNormalVector")
@@ -270,8 +271,13 @@ func mosaicFrames(ds *DataSet, base frameRef, m *Metadata) ([]frameRef, error) {
 		return nil, fmt.Errorf("%w: Siemens mosaic without SliceNormalVector, position or orientation", ErrMalformed)
 	}
 	tr, tc := base.rows/grid, base.cols/grid
-	fixR := float64(base.rows-tr) / 2
-	fixC := float64(base.cols-tc) / 2
+	if tr*grid != base.rows || tc*grid != base.cols {
+		fi.warnings = append(fi.warnings, fmt.Sprintf("Siemens mosaic of %d×%d is not a whole number of tiles wide (%d tiles of %d×%d per row): tiles read with the mosaic's own row stride", base.rows, base.cols, grid, tr, tc))
+	}
+	// As nibabel (and dcm2niix): the shift uses the exact quotient even
+	// when the mosaic is not a whole number of tiles wide.
+	fixR := (float64(base.rows) - float64(base.rows)/float64(grid)) / 2
+	fixC := (float64(base.cols) - float64(base.cols)/float64(grid)) / 2
 	var p0 [3]float64
 	for a := 0; a < 3; a++ {
 		// Column cosine (down the rows) × row spacing, row cosine × column spacing.

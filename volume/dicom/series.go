@@ -319,6 +319,7 @@ func buildSeries(g []groupFrame, o ScanOptions) []*Series {
 		s.Meta.EchoNumber = g[0].fr.echo
 	}
 	s.Name = seriesName(&s.Meta)
+	s.Warnings = append(s.Warnings, fi0.warnings...)
 	s.Guess = GuessSequence(&s.Meta)
 	fr0 := g[0].fr
 	s.pix.Rows, s.pix.Columns = fr0.rows, fr0.cols
@@ -641,7 +642,7 @@ func (s *Series) Volume(ctx context.Context) (*volume.Volume, error) {
 			fl := pi.Rows * pi.Columns
 			src = px[fr.frame*fl : (fr.frame+1)*fl]
 			if fr.tile >= 0 {
-				if fr.rows*fr.mosaicN != pi.Rows || fr.cols*fr.mosaicN != pi.Columns {
+				if pi.Rows/fr.mosaicN != fr.rows || pi.Columns/fr.mosaicN != fr.cols {
 					errs[ji] = fmt.Errorf("%w: %s: mosaic size changed since the scan", ErrMalformed, jb.path)
 					return
 				}
