@@ -16,7 +16,7 @@ type Guess struct {
 }
 
 var (
-	reFLAIR = regexp.MustCompile(`(?i)flair|\bdark[ _-]?fluid|\bt2[ _-]?(?:tirm|ir)\b`)
+	reFLAIR = regexp.MustCompile(`(?i)flair|dark[ _-]?fluid|tirm|t2[ _-]?ir\b`)
 	reT2    = regexp.MustCompile(`(?i)(?:^|[^a-z0-9])t2(?:w|[^a-z0-9*]|$)|\btse\b.*t2|\bt2[ _-]?tse`)
 	reT1    = regexp.MustCompile(`(?i)(?:^|[^a-z0-9])t1(?:w|[^a-z0-9]|$)|mprage|mp[ _-]?rage|spgr|bravo|tfl3d|vibe|\bt1[ _-]?(?:se|tse|ffe|fl)`)
 	rePost  = regexp.MustCompile(`(?i)\+c\b|\+gd|post|[ _-]gd\b|\bgad|contrast|\bce\b|[ _-]c\+|mdc|kontrast`)
@@ -67,6 +67,11 @@ func GuessSequence(m *Metadata) Guess {
 		keyword = "T1"
 	case reT2.MatchString(text):
 		keyword = "T2"
+	}
+	if keyword == "T2" && timing == "FLAIR" {
+		// "T2 FLAIR" descriptions without the word FLAIR (e.g. a T2 IR):
+		// the inversion time decides.
+		return Guess{"FLAIR", fmt.Sprintf("description %q says T2 and the timing (%s) is fluid-attenuated", text, timingWhy)}
 	}
 	if keyword != "" {
 		why := fmt.Sprintf("description %q says %s", text, keyword)

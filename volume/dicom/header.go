@@ -79,6 +79,10 @@ func readHeader(path string, ds *DataSet) (*fileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !decodable(ds.TransferSyntax) {
+		return nil, fmt.Errorf("%w: pixel data in %s (%s); decode to a native or lossless JPEG/RLE syntax first (e.g. gdcmconv --raw)",
+			ErrUnsupported, TransferSyntaxName(ds.TransferSyntax), ds.TransferSyntax)
+	}
 	fi := &fileInfo{path: path, pix: pix}
 	m := &fi.meta
 	m.Modality = ds.String(TagModality)

@@ -244,7 +244,7 @@ func Parse(buf []byte, opts *Options) (*DataSet, error) {
 			g = binary.BigEndian.Uint16(buf)
 		}
 		if g == 0 || g > 0x0010 {
-			return nil, fmt.Errorf("%w: no DICM prefix and first group %04X is not a DICOM header group", ErrNotDICOM, g)
+			return nil, fmt.Errorf("%w: no DICM prefix and no DICOM header group at the start", ErrNotDICOM)
 		}
 	}
 	ds := &DataSet{TransferSyntax: ts}

@@ -305,3 +305,14 @@ func unpackBits(src, dst []byte) error {
 	}
 	return nil
 }
+
+// decodable reports whether DecodeFrames handles pixel data in the
+// transfer syntax ts.
+func decodable(ts string) bool {
+	switch ts {
+	case ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, "",
+		RLELossless, JPEGLosslessSV1, JPEGLosslessProcess14:
+		return true
+	}
+	return false
+}
