@@ -21,6 +21,7 @@ Cases (small crops unless --big):
   multiecho    one SeriesInstanceUID, two echoes (TE 12 and 90 ms)
   multiseries  T1 axial + T2 coronal + 3-plane localizer in one folder
   enhanced     one Enhanced MR multi-frame file (functional groups)
+  mosaic       one Siemens mosaic (CSA header) of 16 slices of 32x32
   jpegsv1, jpeg14sv7, rle, gdcmjpeg, implicit, bigendian, deflated
                the axial case re-encoded by dcmcjpeg, dcmcrle, gdcmconv,
                dcmconv
@@ -189,6 +190,59 @@ def write_enhanced(out, vol, affine, desc, number, meta, slope=1.0, inter=0.0):
     ds.save_as(os.path.join(out, uuid.uuid4().hex[:12].upper()), write_like_original=False)
 
 
+def csa_header(tags):
+    """A Siemens CSA2 ("SV10") header holding {name: (vr, [values])}."""
+    import struct
+    out = b"SV10" + b"\x04\x03\x02\x01" + struct.pack("<2I", len(tags), 77)
+    for name, (vr, vals) in tags.items():
+        out += struct.pack("<64si4s3i", name.encode(), len(vals), vr.encode(), 0, len(vals), 77)
+        for v in vals:
+            b = v.encode() + b"\0"
+            out += struct.pack("<4i", len(b), len(b), 77, len(b))
+            out += b + b"\0" * ((4 - len(b) % 4) % 4)
+    return out
+
+
+def write_mosaic(out, vol, affine, desc, number, meta):
+    """Write vol as one Siemens mosaic file (tiles in a ceil(sqrt(n)) grid)."""
+    lps = np.diag([-1.0, -1.0, 1.0, 1.0]) @ affine
+    ci, cj = lps[:3, 0], lps[:3, 1]
+    rowcos, colcos = ci / np.linalg.norm(ci), cj / np.linalg.norm(cj)
+    ps = [np.linalg.norm(cj), np.linalg.norm(ci)]
+    normal = np.cross(rowcos, colcos)
+    nx, ny, nk = vol.shape
+    grid = int(np.ceil(np.sqrt(nk)))
+    mos = np.zeros((ny * grid, nx * grid), dtype=np.int32)
+    for k in range(nk):
+        r, c = divmod(k, grid)
+        mos[r * ny:(r + 1) * ny, c * nx:(c + 1) * nx] = vol[:, :, k].T
+    p0 = (lps @ np.array([0, 0, 0, 1.0]))[:3]
+    fix_r = (ny * grid - ny) / 2.0
+    fix_c = (nx * grid - nx) / 2.0
+    ipp = p0 - colcos * ps[0] * fix_r - rowcos * ps[1] * fix_c
+    ds = base_ds(MR, generate_uid(), generate_uid(), number, desc, meta)
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"]
+    ds.InstanceNumber = 1
+    ds.AcquisitionNumber = 1
+    ds.ImagePositionPatient = [ds_str(x) for x in ipp]
+    ds.ImageOrientationPatient = [ds_str(x) for x in list(rowcos) + list(colcos)]
+    ds.PixelSpacing = [ds_str(x) for x in ps]
+    dz = float(np.dot(lps[:3, 2], normal))
+    ds.SliceThickness = ds_str(dz)
+    ds.SpacingBetweenSlices = ds_str(dz)
+    ds.AcquisitionMatrix = [0, nx, ny, 0]
+    ds.add_new(0x00190010, "LO", "SIEMENS MR HEADER")
+    ds.add_new(0x0019100A, "US", nk)
+    ds.add_new(0x00290010, "LO", "SIEMENS CSA HEADER")
+    ds.add_new(0x00291010, "OB", csa_header({
+        "NumberOfImagesInMosaic": ("US", [str(nk)]),
+        "SliceNormalVector": ("FD", ["%.8f" % x for x in normal]),
+        "AcquisitionMatrixText": ("SH", ["%dp*%ds" % (ny, nx)]),
+    }))
+    set_pixels(ds, mos, False, 16)
+    ds.save_as(os.path.join(out, uuid.uuid4().hex[:12].upper()), write_like_original=False)
+
+
 def run(cmd):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -276,6 +330,10 @@ def main():
                      series_uid=loc, study_uid=study)
     d = case("enhanced", series=1)
     write_enhanced(d, t1, caff, "T1 enhanced", 9, {"te": 4.5}, slope=1.5, inter=-3)
+
+    d = case("mosaic", series=1)
+    write_mosaic(d, t1[8:72:2, 16:80:2, 4:36:2] // 4, caff @ np.diag([2.0, 2.0, 2.0, 1.0]) @ np.array(
+        [[1, 0, 0, 4], [0, 1, 0, 8], [0, 0, 1, 2], [0, 0, 0, 1.0]]), "ep2d_bold mosaic", 11, {"te": 30, "tr": 2000, "seq": "EP", "acq": "2D"})
 
     enc = [
         ("jpegsv1", lambda a, b: ["dcmcjpeg", "+e1", a, b]),
