@@ -29,7 +29,7 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -40,6 +40,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/metasurv/metasurv/nifti"
@@ -48,6 +49,9 @@ import (
 )
 
 func main() {
+	// A tighter GC target keeps the peak resident memory near the live
+	// volume (one series at a time) for a little more CPU.
+	debug.SetGCPercent(40)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -267,11 +271,10 @@ func writeSeries(imgPath, jsonPath string, s *dicom.Series, v *volume.Volume) er
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := nifti.Write(&buf, img, &nifti.WriteOptions{Compress: strings.HasSuffix(imgPath, ".gz")}); err != nil {
-		return err
-	}
-	if err := writeAtomic(imgPath, buf.Bytes()); err != nil {
+	err = writeAtomicFunc(imgPath, func(w io.Writer) error {
+		return nifti.Write(w, img, &nifti.WriteOptions{Compress: strings.HasSuffix(imgPath, ".gz")})
+	})
+	if err != nil {
 		return err
 	}
 	m := s.Meta
@@ -299,23 +302,55 @@ func writeSeries(imgPath, jsonPath string, s *dicom.Series, v *volume.Volume) er
 // slice shares one rescale and the stored values fit exactly (as dcm2niix
 // does), else as float32.
 func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
-	img, err := nifti.FromVolume(v)
+	// The header (dims, sform, qform, pixdim) comes from FromVolume on a
+	// one-voxel image with the same affine, so that the voxels are
+	// converted once, below, not first to float32 bytes.
+	one, err := volume.FromData([3]int{1, 1, 1}, v.Affine, []float32{0})
 	if err != nil {
 		return nil, err
 	}
+	img, err := nifti.FromVolume(one)
+	if err != nil {
+		return nil, err
+	}
+	for a := 0; a < 3; a++ {
+		img.Header.Dim[1+a] = int64(v.Dims[a])
+	}
 	img.Header.Descrip = fmt.Sprintf("TE=%.4g;TR=%.4g;TI=%.4g", s.Meta.EchoTime, s.Meta.RepetitionTime, s.Meta.InversionTime)
-	if !s.UniformRescale || s.Slope == 0 {
+	asFloat := func() (*nifti.Image, error) {
+		img.Data = make([]byte, 4*len(v.Data))
+		for i, x := range v.Data {
+			binary.LittleEndian.PutUint32(img.Data[4*i:], math.Float32bits(x))
+		}
 		return img, nil
 	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	stored := make([]float64, len(v.Data))
+	if !s.UniformRescale || s.Slope == 0 {
+		return asFloat()
+	}
+	// One pass: the stored integer of every voxel goes to data as its low
+	// 16 bits (the same bytes for int16 and uint16); the range decides.
+	identity := s.Slope == 1 && s.Intercept == 0
+	data := make([]byte, 2*len(v.Data))
+	lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
 	for i, x := range v.Data {
-		st := math.Round((float64(x) - s.Intercept) / s.Slope)
-		if float32(st*s.Slope+s.Intercept) != x {
-			return img, nil // not exactly representable: keep float32
+		var st int32
+		if identity {
+			if !(x > -1<<20 && x < 1<<20) {
+				return asFloat()
+			}
+			st = int32(x)
+			if float32(st) != x {
+				return asFloat() // not integers: keep float32
+			}
+		} else {
+			f := math.Round((float64(x) - s.Intercept) / s.Slope)
+			if !(f > -1<<20 && f < 1<<20) || float32(f*s.Slope+s.Intercept) != x {
+				return asFloat() // not exactly representable: keep float32
+			}
+			st = int32(f)
 		}
-		stored[i] = st
-		lo, hi = math.Min(lo, st), math.Max(hi, st)
+		lo, hi = min(lo, st), max(hi, st)
+		binary.LittleEndian.PutUint16(data[2*i:], uint16(st))
 	}
 	dt := nifti.DTInt16
 	switch {
@@ -323,15 +358,7 @@ func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
 	case lo >= 0 && hi <= math.MaxUint16:
 		dt = nifti.DTUint16
 	default:
-		return img, nil
-	}
-	data := make([]byte, 2*len(stored))
-	for i, st := range stored {
-		if dt == nifti.DTInt16 {
-			binary.LittleEndian.PutUint16(data[2*i:], uint16(int16(st)))
-		} else {
-			binary.LittleEndian.PutUint16(data[2*i:], uint16(st))
-		}
+		return asFloat()
 	}
 	img.Header.Datatype, img.Header.Bitpix = dt, 16
 	img.Header.SclSlope, img.Header.SclInter = s.Slope, s.Intercept
@@ -341,7 +368,15 @@ func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
 
 // writeAtomic writes b to path through a temporary file in the same folder,
 // synced before the rename, so a crash never leaves a partial file.
-func writeAtomic(path string, b []byte) (err error) {
+func writeAtomic(path string, b []byte) error {
+	return writeAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// writeAtomicFunc is writeAtomic for content produced by write.
+func writeAtomicFunc(path string, write func(io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -352,7 +387,14 @@ func writeAtomic(path string, b []byte) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if _, err = f.Write(b); err != nil {
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {

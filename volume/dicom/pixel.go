@@ -78,18 +78,23 @@ func (ds *DataSet) DecodeFrames(opts *Options) ([]float32, PixelInfo, error) {
 	if err := pi.checkBudget(opts.maxBytes()); err != nil {
 		return nil, pi, err
 	}
+	out := make([]float32, pi.FrameLen()*pi.Frames)
+	return out, pi, ds.decodeInto(out, pi)
+}
+
+// decodeInto decodes every frame into out (len FrameLen·Frames).
+func (ds *DataSet) decodeInto(out []float32, pi PixelInfo) error {
 	n := pi.FrameLen()
-	out := make([]float32, n*pi.Frames)
 	el := ds.Get(TagPixelData)
 	switch ts := pi.TransferSyntax; ts {
 	case ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, "":
 		if el.Fragments != nil {
-			return nil, pi, fmt.Errorf("%w: encapsulated pixel data in native transfer syntax %s", ErrMalformed, TransferSyntaxName(ts))
+			return fmt.Errorf("%w: encapsulated pixel data in native transfer syntax %s", ErrMalformed, TransferSyntaxName(ts))
 		}
 		bpp := pi.BitsAllocated / 8
 		need := n * pi.Frames * bpp
 		if len(el.Value) < need {
-			return nil, pi, fmt.Errorf("%w: pixel data holds %d bytes, %d frames of %d×%d at %d bits need %d",
+			return fmt.Errorf("%w: pixel data holds %d bytes, %d frames of %d×%d at %d bits need %d",
 				ErrTruncated, len(el.Value), pi.Frames, pi.Rows, pi.Columns, pi.BitsAllocated, need)
 		}
 		big := ds.BigEndian && el.VR != "OB"
@@ -99,7 +104,7 @@ func (ds *DataSet) DecodeFrames(opts *Options) ([]float32, PixelInfo, error) {
 	case RLELossless, JPEGLosslessSV1, JPEGLosslessProcess14:
 		frames, err := splitFrames(el, pi, ts)
 		if err != nil {
-			return nil, pi, err
+			return err
 		}
 		tmp := make([]uint16, n)
 		for f, fr := range frames {
@@ -110,17 +115,17 @@ func (ds *DataSet) DecodeFrames(opts *Options) ([]float32, PixelInfo, error) {
 				err = decodeJPEGLossless(fr, pi, tmp)
 			}
 			if err != nil {
-				return nil, pi, fmt.Errorf("frame %d (%s): %w", f, TransferSyntaxName(ts), err)
+				return fmt.Errorf("frame %d (%s): %w", f, TransferSyntaxName(ts), err)
 			}
 			for i, v := range tmp {
 				out[f*n+i] = storedValue(uint32(v), pi)
 			}
 		}
 	default:
-		return nil, pi, fmt.Errorf("%w: pixel data in %s (%s); decode to a native or lossless JPEG/RLE syntax first (e.g. gdcmconv --raw)",
+		return fmt.Errorf("%w: pixel data in %s (%s); decode to a native or lossless JPEG/RLE syntax first (e.g. gdcmconv --raw)",
 			ErrUnsupported, TransferSyntaxName(ts), ts)
 	}
-	return out, pi, nil
+	return nil
 }
 
 // storedValue applies BitsStored/HighBit and the sign to a raw sample.

@@ -164,7 +164,7 @@ func ScanFiles(ctx context.Context, paths []string, opts *ScanOptions) (*Result,
 
 // headerPrefix is how much of a file is read first when scanning: enough
 // for the header of classic images; longer headers are read in full.
-const headerPrefix = 64 << 10
+const headerPrefix = 16 << 10
 
 // scanFile parses the header of one file, reading only its first bytes
 // when the pixel data starts there.
@@ -626,7 +626,25 @@ func (s *Series) Volume(ctx context.Context) (*volume.Volume, error) {
 			errs[ji] = err
 			return
 		}
-		px, pi, err := ds.DecodeFrames(&s.opts.Options)
+		var px []float32
+		var pi PixelInfo
+		if fr := s.frames[jb.slots[0]]; len(jb.slots) == 1 && fr.tile < 0 && fr.frame == 0 {
+			// One classic slice: decode in place, then rescale in place.
+			pi, err = ds.Pixels()
+			if err == nil && (pi.Frames != 1 || pi.Rows != fr.rows || pi.Columns != fr.cols) {
+				err = fmt.Errorf("%w: image size or frame count changed since the scan", ErrMalformed)
+			}
+			if err == nil {
+				dst := data[jb.slots[0]*n : (jb.slots[0]+1)*n]
+				if err = ds.decodeInto(dst, pi); err == nil {
+					rescale(dst, dst, fr.slope, fr.inter)
+					return
+				}
+			}
+			errs[ji] = fmt.Errorf("%s: %w", jb.path, err)
+			return
+		}
+		px, pi, err = ds.DecodeFrames(&s.opts.Options)
 		if err != nil {
 			errs[ji] = fmt.Errorf("%s: %w", jb.path, err)
 			return
