@@ -121,12 +121,6 @@ func candidateStarts(fixed, moving *volume.Volume, opts Options, n int) []Transf
 // levelEvaluator builds the evaluator of pyramid level l, as runLevel
 // does.
 func levelEvaluator(fixed, moving *volume.Volume, o Options, l int) (*evaluator, error) {
-	s, sigma := o.Shrink[l], o.Sigmas[l]
-	fl := smoothShrink(fixed, sigma, s)
-	ml := smoothShrink(moving, sigma, s)
-	var mask *volume.Volume
-	if o.Mask != nil {
-		mask = shrinkNearest(o.Mask, s)
-	}
+	fl, ml, mask := levelImages(fixed, moving, o.Mask, o, l)
 	return newEvaluator(fl, ml, mask, o.metricOptions(), o.Sampling.Seed+uint64(l))
 }

@@ -280,12 +280,7 @@ func runLevel(ctx context.Context, fixed, moving *volume.Volume, t *Transform, o
 	start := time.Now()
 	s, sigma := o.Shrink[l], o.Sigmas[l]
 	lr := LevelReport{Shrink: s, Sigma: sigma}
-	fl := smoothShrink(fixed, sigma, s)
-	ml := smoothShrink(moving, sigma, s)
-	var mask *volume.Volume
-	if o.Mask != nil {
-		mask = shrinkNearest(o.Mask, s)
-	}
+	fl, ml, mask := levelImages(fixed, moving, o.Mask, o, l)
 	e, err := newEvaluator(fl, ml, mask, o.metricOptions(), o.Sampling.Seed+uint64(l))
 	if err != nil {
 		return lr, nil, err
