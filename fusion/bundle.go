@@ -10,11 +10,11 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/nn"
 	"github.com/metasurv/metasurv/nn/checkpoint"
 	"github.com/metasurv/metasurv/survival"
@@ -161,38 +161,12 @@ func (b *Bundle) Save(path string) error {
 	})
 }
 
-// writeAtomic writes through a temporary file, fsyncs it, renames it over
-// path and fsyncs the directory.
+// writeAtomic writes path through internal/atomicfile (temporary file,
+// fsync, rename, directory fsync): a failed or interrupted write leaves the
+// previous file intact.
 func writeAtomic(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("fusion: %w", err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := write(f); err != nil {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("fusion: writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fusion: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("fusion: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("fusion: %w", err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
