@@ -67,6 +67,7 @@ type prepared struct {
 	hasClin   bool
 	class     int
 	minClass  int
+	outcome   survival.Outcome
 	tasks     []int
 }
 
@@ -91,7 +92,7 @@ func prepare(m *Model, enc *Encoder, c *Cohort) ([]prepared, *survival.Labels, e
 			return nil, nil, fmt.Errorf("%w: %q", ErrDuplicateID, s.ID)
 		}
 		seen[s.ID] = true
-		p := prepared{class: labels.Class[i], minClass: labels.MinClass[i], present: s.Present}
+		p := prepared{class: labels.Class[i], minClass: labels.MinClass[i], present: s.Present, outcome: s.Outcome}
 		if cfg.Fusion.usesImage() {
 			switch {
 			case m.Backbone != nil && s.Image != nil:
@@ -189,6 +190,7 @@ func batchOf(m *Model, ps []*prepared, shape [4]int, fill func(k int, dst []floa
 		b.HasImage[k], b.HasClinical[k] = p.hasImg, p.hasClin
 		t.Survival = append(t.Survival, p.class)
 		t.MinClass = append(t.MinClass, p.minClass)
+		t.Outcomes = append(t.Outcomes, p.outcome)
 		for j := range t.Tasks {
 			t.Tasks[j] = append(t.Tasks[j], p.tasks[j])
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/nn"
+	"github.com/metasurv/metasurv/survival"
 )
 
 // TestGradients checks the analytic gradients of every fusion head and the
@@ -16,7 +17,7 @@ func TestGradients(t *testing.T) {
 	for _, f := range []Fusion{ClinicalOnly, ImageOnly, Early, Late, Gated} {
 		for _, sl := range []SurvivalLoss{SurvivalCE, SurvivalCORAL} {
 			m, err := NewModel(nil, ModelConfig{Fusion: f, EmbedDim: 3, ClinicalDim: 5, Hidden: 4, Seed: 5, SurvivalLoss: sl,
-				Tasks: []Task{{Name: "origin", Levels: []string{"a", "b", "c"}, Weight: 0.5}}})
+				Tasks: []Task{{Name: "origin", Levels: []string{"a", "b", "c"}, Weight: 0.5}}, CoxHead: true, CoxWeight: 0.7})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -30,7 +31,8 @@ func TestGradients(t *testing.T) {
 			b := Batch{Embeddings: emb, Clinical: clin,
 				HasImage:    []bool{true, false, true, false, true},
 				HasClinical: []bool{true, true, false, false, true}}
-			tg := Targets{Survival: []int{0, 2, -1, 1, 2}, MinClass: []int{0, 2, 1, 1, 2}, Tasks: [][]int{{1, -1, 0, -1, 2}}}
+			tg := Targets{Survival: []int{0, 2, -1, 1, 2}, MinClass: []int{0, 2, 1, 1, 2}, Tasks: [][]int{{1, -1, 0, -1, 2}},
+				Outcomes: []survival.Outcome{{Time: 3, Event: true}, {Time: 30, Event: true}, {Time: 8, Event: false}, {Time: 12, Event: true}, {Time: 25, Event: false}}}
 			lo := LossOptions{ClassWeights: []float32{1.5, 0.7, 1}}
 			loss := func(g *nn.Graph) *nn.Tensor {
 				outs, err := m.ForwardBatch(g, b)

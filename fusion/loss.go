@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/metasurv/metasurv/nn"
+	"github.com/metasurv/metasurv/survival"
 	"github.com/metasurv/metasurv/survival/nnloss"
 )
 
@@ -16,6 +17,8 @@ type Targets struct {
 	Survival, MinClass []int
 	// Tasks holds one label slice per auxiliary task, in config order.
 	Tasks [][]int
+	// Outcomes are the survival outcomes (for the Cox head).
+	Outcomes []survival.Outcome
 }
 
 // LossOptions configures Model.Loss.
@@ -30,7 +33,11 @@ type LossOptions struct {
 // batch contribute nothing; a batch without any label at all returns a nil
 // loss and no error (the step is skipped).
 func (m *Model) Loss(g *nn.Graph, outs []*nn.Tensor, t Targets, o LossOptions) (*nn.Tensor, error) {
-	if len(outs) != 1+len(m.Config.Tasks) || len(t.Tasks) != len(m.Config.Tasks) {
+	cox := 0
+	if m.Config.CoxHead {
+		cox = 1
+	}
+	if len(outs) != 1+len(m.Config.Tasks)+cox || len(t.Tasks) != len(m.Config.Tasks) {
 		return nil, fmt.Errorf("%w: %d outputs and %d task label sets for %d tasks", ErrShape, len(outs), len(t.Tasks), len(m.Config.Tasks))
 	}
 	var total *nn.Tensor
@@ -74,6 +81,22 @@ func (m *Model) Loss(g *nn.Graph, outs []*nn.Tensor, t Targets, o LossOptions) (
 			l = g.Scale(l, float32(task.Weight))
 		}
 		add(l)
+	}
+	if cox == 1 {
+		if len(t.Outcomes) != n {
+			return nil, fmt.Errorf("%w: %d outcomes for %d samples (the Cox head needs them)", ErrShape, len(t.Outcomes), n)
+		}
+		// A batch without a death carries no partial-likelihood term.
+		if survival.CountEvents(t.Outcomes) > 0 {
+			l, err := nnloss.Cox(g, outs[len(outs)-1], t.Outcomes, survival.Efron)
+			if err != nil {
+				return nil, fmt.Errorf("fusion: Cox loss: %w", err)
+			}
+			if w := m.Config.CoxWeight; w != 0 && w != 1 {
+				l = g.Scale(l, float32(w))
+			}
+			add(l)
+		}
 	}
 	if err := g.Err(); err != nil {
 		return nil, fmt.Errorf("fusion: loss: %w", err)

@@ -99,6 +99,8 @@ type Prediction struct {
 	// curves mixed by Probs, in TimeUnit.
 	Curve    []CurvePoint  `json:"curve"`
 	TimeUnit survival.Unit `json:"time_unit"`
+	// CoxRisk is the Cox head's log relative hazard (nil without one).
+	CoxRisk *float64 `json:"cox_risk,omitempty"`
 	// Tasks holds the auxiliary heads' probabilities by task and level.
 	Tasks map[string]map[string]float64 `json:"tasks,omitempty"`
 	// Missing lists the inputs the model did without: sequences ("T2"),
@@ -249,6 +251,10 @@ func (p *Predictor) answer(id string, outs []*nn.Tensor, in *input) *Prediction 
 			s += pc * cv.Surv[c][i]
 		}
 		pr.Curve = append(pr.Curve, CurvePoint{Time: t, Surv: s})
+	}
+	if m.Config.CoxHead {
+		v := float64(outs[len(outs)-1].Data[0])
+		pr.CoxRisk = &v
 	}
 	for k, task := range m.Config.Tasks {
 		if pr.Tasks == nil {

@@ -42,7 +42,7 @@ func trainedBundle(t *testing.T) (*Bundle, *Cohort) {
 		t.Fatal(err)
 	}
 	m, err := NewModel(newTinyNet(4, 6, 2), ModelConfig{Fusion: Gated, ClinicalDim: enc.Dim(), Hidden: 8, Seed: 2,
-		Tasks: []Task{{Name: "origin", Levels: []string{"lung", "breast"}}}, Backbone: "test-tiny", BackboneConfig: json.RawMessage("6")})
+		Tasks: []Task{{Name: "origin", Levels: []string{"lung", "breast"}}}, CoxHead: true, Backbone: "test-tiny", BackboneConfig: json.RawMessage("6")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestBundleRoundTrip(t *testing.T) {
 		t.Fatal("loaded bundle predicts differently")
 	}
 	p := want[0]
-	if len(p.Probs) != 3 || len(p.Curve) != 64 || p.Curve[0].Surv != 1 || p.Tasks["origin"] == nil || len(p.Missing) != 0 {
+	if len(p.Probs) != 3 || len(p.Curve) != 64 || p.Curve[0].Surv != 1 || p.Tasks["origin"] == nil || len(p.Missing) != 0 || p.CoxRisk == nil {
 		t.Fatalf("prediction %+v", p)
 	}
 	for i := 1; i < len(p.Curve); i++ {
