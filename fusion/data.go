@@ -102,6 +102,9 @@ func prepare(m *Model, enc *Encoder, c *Cohort) ([]prepared, *survival.Labels, e
 				if s.Present != nil && len(s.Present) != c.Shape[0] {
 					return nil, nil, fmt.Errorf("%w: patient %q has %d presence flags for %d channels", ErrShape, s.ID, len(s.Present), c.Shape[0])
 				}
+				if err := finiteData(s.Image, c.Shape[0]); err != nil {
+					return nil, nil, fmt.Errorf("fusion: patient %q: %w", s.ID, err)
+				}
 				p.image, p.hasImg = s.Image, !allAbsent(s.Present)
 			case m.Backbone == nil && s.Embedding != nil:
 				if len(s.Embedding) != cfg.EmbedDim {

@@ -142,7 +142,11 @@ func (p *Predictor) prepareInput(ctx context.Context, pt Patient) (*input, error
 			}
 			for c, ok := range st.Present {
 				if !ok {
-					in.missing = append(in.missing, st.Names[c])
+					name := fmt.Sprintf("channel %d", c)
+					if c < len(st.Names) {
+						name = st.Names[c]
+					}
+					in.missing = append(in.missing, name)
 				}
 			}
 			hasImg = !allAbsent(st.Present)
@@ -204,6 +208,12 @@ func (p *Predictor) checkStack(st *volume.Stack) error {
 	if st.Channels() != s[0] || st.Dims != [3]int{s[1], s[2], s[3]} || len(st.Data) != want {
 		return fmt.Errorf("%w: stack of %d channels on %v with %d values (want %d channels on %v = %d values; preprocess to the bundle's grid)",
 			ErrShape, st.Channels(), st.Dims, len(st.Data), s[0], [3]int{s[1], s[2], s[3]}, want)
+	}
+	if err := finiteData(st.Data, s[0]); err != nil {
+		return err
+	}
+	if st.Present == nil {
+		return nil // all channels present
 	}
 	if len(st.Present) != s[0] {
 		return fmt.Errorf("%w: stack has %d presence flags for %d channels", ErrShape, len(st.Present), s[0])
@@ -290,4 +300,16 @@ func embedWant(m *Model) string {
 		return "images"
 	}
 	return fmt.Sprintf("embeddings of %d values", m.Config.EmbedDim)
+}
+
+// finiteData rejects NaN or infinite voxels, naming the first one's
+// channel and index.
+func finiteData(d []float32, channels int) error {
+	per := len(d) / max(channels, 1)
+	for i, v := range d {
+		if !finite(v) {
+			return fmt.Errorf("%w: image value %v at channel %d, voxel %d (want finite intensities)", ErrShape, v, i/max(per, 1), i%max(per, 1))
+		}
+	}
+	return nil
 }
