@@ -68,6 +68,7 @@ type prepared struct {
 	class     int
 	minClass  int
 	outcome   survival.Outcome
+	ipcw      float32
 	tasks     []int
 }
 
@@ -92,7 +93,7 @@ func prepare(m *Model, enc *Encoder, c *Cohort) ([]prepared, *survival.Labels, e
 			return nil, nil, fmt.Errorf("%w: %q", ErrDuplicateID, s.ID)
 		}
 		seen[s.ID] = true
-		p := prepared{class: labels.Class[i], minClass: labels.MinClass[i], present: s.Present, outcome: s.Outcome}
+		p := prepared{class: labels.Class[i], minClass: labels.MinClass[i], present: s.Present, outcome: s.Outcome, ipcw: float32(labels.IPCW[i])}
 		if cfg.Fusion.usesImage() {
 			switch {
 			case m.Backbone != nil && s.Image != nil:
@@ -194,6 +195,7 @@ func batchOf(m *Model, ps []*prepared, shape [4]int, fill func(k int, dst []floa
 		t.Survival = append(t.Survival, p.class)
 		t.MinClass = append(t.MinClass, p.minClass)
 		t.Outcomes = append(t.Outcomes, p.outcome)
+		t.ipcw = append(t.ipcw, p.ipcw)
 		for j := range t.Tasks {
 			t.Tasks[j] = append(t.Tasks[j], p.tasks[j])
 		}

@@ -19,6 +19,8 @@ type Targets struct {
 	Tasks [][]int
 	// Outcomes are the survival outcomes (for the Cox head).
 	Outcomes []survival.Outcome
+	// ipcw are the samples' censoring weights (set by the loader).
+	ipcw []float32
 }
 
 // LossOptions configures Model.Loss.
@@ -26,6 +28,11 @@ type LossOptions struct {
 	// ClassWeights rescale the survival classes in the cross-entropy
 	// (len K); nil means 1.
 	ClassWeights []float32
+	// SampleWeights weight each sample's survival cross-entropy (len N),
+	// e.g. inverse-probability-of-censoring weights; the loss is then
+	// Σ s_i·c_{y_i}·ℓ_i / Σ s_i·c_{y_i} over the known samples. Ignored by
+	// the CORAL loss.
+	SampleWeights []float32
 }
 
 // Loss combines the losses of every head: the survival loss plus each
@@ -67,7 +74,28 @@ func (m *Model) Loss(g *nn.Graph, outs []*nn.Tensor, t Targets, o LossOptions) (
 			add(l)
 		}
 	} else if anyKnown(t.Survival) {
-		add(g.CrossEntropy(outs[0], t.Survival, nn.CEOptions{Weight: o.ClassWeights}))
+		if o.SampleWeights == nil {
+			add(g.CrossEntropy(outs[0], t.Survival, nn.CEOptions{Weight: o.ClassWeights}))
+		} else {
+			if len(o.SampleWeights) != n {
+				return nil, fmt.Errorf("%w: %d sample weights for %d samples", ErrShape, len(o.SampleWeights), n)
+			}
+			per := g.CrossEntropy(outs[0], t.Survival, nn.CEOptions{Weight: o.ClassWeights, Reduction: nn.ReduceNone})
+			sw, _ := nn.FromData(append([]float32(nil), o.SampleWeights...), n)
+			den := 0.0
+			for i, y := range t.Survival {
+				if y >= 0 {
+					cw := 1.0
+					if o.ClassWeights != nil {
+						cw = float64(o.ClassWeights[y])
+					}
+					den += float64(o.SampleWeights[i]) * cw
+				}
+			}
+			if den > 0 {
+				add(g.Scale(g.Sum(g.Mul(per, sw)), float32(1/den)))
+			}
+		}
 	}
 	for k, task := range m.Config.Tasks {
 		if len(t.Tasks[k]) != n {
