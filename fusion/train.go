@@ -45,7 +45,10 @@ type EpochStats struct {
 
 // History is the record of a training run.
 type History struct {
-	Epochs       []EpochStats
+	Epochs []EpochStats
+	// BestEpoch is the epoch with the best validation metric (−1 without
+	// a validation set); Best is that metric, negated for MonitorLoss so
+	// that higher is always better.
 	BestEpoch    int
 	Best         float64
 	StoppedEarly bool
