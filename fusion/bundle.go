@@ -17,7 +17,9 @@ import (
 	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/nn"
 	"github.com/metasurv/metasurv/nn/checkpoint"
+	"github.com/metasurv/metasurv/norm"
 	"github.com/metasurv/metasurv/survival"
+	"github.com/metasurv/metasurv/volume"
 )
 
 // BundleVersion is the version of the bundle format this package writes.
@@ -69,8 +71,11 @@ type Curves struct {
 // Preprocessing records how the model's input stacks were made, so that
 // a Predictor given raw sequences reproduces it.
 type Preprocessing struct {
-	// SkipN4 mirrors norm.Options.SkipN4.
-	SkipN4 bool `json:"skip_n4"`
+	// SkipN4, Resize and Missing mirror the norm.Options fields of the
+	// same names; a Predictor applies them to raw sequences.
+	SkipN4  bool               `json:"skip_n4"`
+	Resize  volume.ResizeMode  `json:"resize"`
+	Missing norm.MissingPolicy `json:"missing"`
 	// Note is free text (atlas name, normaliser).
 	Note string `json:"note,omitempty"`
 }

@@ -25,7 +25,8 @@ type PredictorOptions struct {
 	// (norm.Preprocess); without it only preprocessed stacks are accepted.
 	Atlas *volume.Volume
 	// Preprocess configures norm.Preprocess; its Target is replaced by the
-	// bundle's input shape and SkipN4 by the bundle's setting.
+	// bundle's input shape and SkipN4, Resize and Missing by the bundle's
+	// settings, so raw scans are prepared as the training stacks were.
 	Preprocess norm.Options
 	// Load configures reading the bundle.
 	Load LoadOptions
@@ -55,7 +56,7 @@ func NewPredictor(b *Bundle, o PredictorOptions) (*Predictor, error) {
 	nn.Freeze(b.Model)
 	p := &Predictor{b: b, atlas: o.Atlas, prep: o.Preprocess}
 	p.prep.Target = [3]int{b.Shape[1], b.Shape[2], b.Shape[3]}
-	p.prep.SkipN4 = b.Prep.SkipN4
+	p.prep.SkipN4, p.prep.Resize, p.prep.Missing = b.Prep.SkipN4, b.Prep.Resize, b.Prep.Missing
 	return p, nil
 }
 

@@ -90,6 +90,26 @@ func TestPredictRaw(t *testing.T) {
 	}
 }
 
+// TestPredictRawMissingSequence: the bundle's missing-sequence policy is
+// applied to raw input, and the missing sequence is reported.
+func TestPredictRawMissingSequence(t *testing.T) {
+	atlas, seqs, b := rawSetup(t)
+	seqs.T2 = nil
+	p, _ := NewPredictor(b, PredictorOptions{Atlas: atlas})
+	if _, err := p.Predict(context.Background(), Patient{Raw: &seqs}); err == nil {
+		t.Fatal("missing T2 accepted under the default (error) policy")
+	}
+	b.Prep.Missing = norm.MissingZeroFill
+	p, _ = NewPredictor(b, PredictorOptions{Atlas: atlas})
+	pr, err := p.Predict(context.Background(), Patient{Raw: &seqs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Missing) != 1 || pr.Missing[0] != "T2" {
+		t.Fatalf("missing %v, want [T2]", pr.Missing)
+	}
+}
+
 func centreOfMass(v *volume.Volume) [3]float64 {
 	var c [3]float64
 	var s float64
