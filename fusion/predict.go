@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/metasurv/metasurv/nn"
 	"github.com/metasurv/metasurv/norm"
@@ -17,6 +18,9 @@ type Predictor struct {
 	b     *Bundle
 	atlas *volume.Volume
 	prep  norm.Options
+	// arenas recycles the buffers of inference passes, one arena per
+	// concurrent call; the garbage collector may drop idle ones.
+	arenas sync.Pool
 }
 
 // PredictorOptions configures a Predictor's handling of raw scans.
@@ -239,12 +243,18 @@ func (p *Predictor) Predict(ctx context.Context, pt Patient) (*Prediction, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	g := nn.NewGraph(nn.Options{})
+	a, _ := p.arenas.Get().(*nn.Arena)
+	if a == nil {
+		a = nn.NewArena()
+	}
+	defer p.arenas.Put(a)
+	a.Reset()
+	g := nn.NewGraph(nn.Options{Arena: a})
 	outs, err := p.b.Model.ForwardBatch(g, in.batch)
 	if err != nil {
 		return nil, fmt.Errorf("fusion: patient %q: %w", pt.ID, err)
 	}
-	return p.answer(pt.ID, outs, in), nil
+	return p.answer(pt.ID, outs, in), nil // answer copies what it keeps
 }
 
 func (p *Predictor) answer(id string, outs []*nn.Tensor, in *input) *Prediction {
