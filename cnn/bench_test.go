@@ -109,14 +109,14 @@ func trainStep(b *testing.B) func() error {
 	}
 	x := benchInput(2)
 	g := nn.NewGraph(nn.Options{Grad: true, Arena: nn.NewArena()})
-	opt, err := optim.NewAdam(nn.Parameters(m), optim.AdamOpts{LR: 1e-3})
+	opt, err := optim.NewAdam(nn.Parameters(m), optim.AdamOptions{LR: 1e-3})
 	if err != nil {
 		b.Fatal(err)
 	}
 	trainBench.step = func() error {
 		g.Reset()
 		opt.ZeroGrad()
-		loss := g.CrossEntropy(m.Forward(g, x), []int{0, 2}, nn.CEOpts{})
+		loss := g.CrossEntropy(m.Forward(g, x), []int{0, 2}, nn.CEOptions{})
 		if err := g.Backward(loss); err != nil {
 			return err
 		}

@@ -165,7 +165,7 @@ func TestTrainingSteps(t *testing.T) {
 			// The same RNG seed every pass: the same dropout and drop-connect masks.
 			lossAt := func(grad bool) (*nn.Graph, *nn.Tensor) {
 				g := nn.NewGraph(nn.Options{Grad: grad, RNG: nn.NewRNG(1)})
-				return g, g.CrossEntropy(m.Forward(g, x), labels, nn.CEOpts{})
+				return g, g.CrossEntropy(m.Forward(g, x), labels, nn.CEOptions{})
 			}
 			params := nn.NamedParameters(m)
 			nn.SetTraining(m, false)
@@ -188,14 +188,11 @@ func TestTrainingSteps(t *testing.T) {
 				want := float64(p.Tensor.Grad().Data[j])
 				old := p.Tensor.Data[j]
 				const h = 1e-2
-				p.Tensor.Data[j] = old + h
-				p.Tensor.Touch()
+				p.Tensor.Update(func(d []float32) { d[j] = old + h })
 				_, lp := lossAt(false)
-				p.Tensor.Data[j] = old - h
-				p.Tensor.Touch()
+				p.Tensor.Update(func(d []float32) { d[j] = old - h })
 				_, lm := lossAt(false)
-				p.Tensor.Data[j] = old
-				p.Tensor.Touch()
+				p.Tensor.Update(func(d []float32) { d[j] = old })
 				fd := (float64(lp.Item()) - float64(lm.Item())) / (2 * h)
 				if math.Abs(fd-want) > 0.05*math.Max(math.Abs(fd), math.Abs(want))+2e-3 {
 					t.Errorf("%s[%d]: backprop %g, central difference %g", p.Name, j, want, fd)
@@ -236,10 +233,11 @@ func TestTrainingSteps(t *testing.T) {
 			eta := 0.001 * float64(first) / norm2
 			for _, p := range params {
 				gr := p.Tensor.Grad().Data
-				for i := range p.Tensor.Data {
-					p.Tensor.Data[i] -= float32(eta * float64(gr[i]))
-				}
-				p.Tensor.Touch()
+				p.Tensor.Update(func(d []float32) {
+					for i := range d {
+						d[i] -= float32(eta * float64(gr[i]))
+					}
+				})
 			}
 			_, after := lossAt(false)
 			if !(after.Item() < first) {

@@ -64,7 +64,7 @@ func (m *EfficientNet) stemKey() string    { return "_conv_stem.weight" }
 // removed. A checkpoint that does not fit is refused with one error naming
 // every missing, unexpected and mis-shaped tensor, and m is left unchanged.
 func Load(m nn.Module, path string, o LoadOptions) (nn.LoadReport, error) {
-	ck, err := checkpoint.LoadCheckpoint(path, checkpoint.Options{MaxBytes: o.MaxBytes})
+	ck, err := checkpoint.Load(path, checkpoint.Options{MaxBytes: o.MaxBytes})
 	if err != nil {
 		return nn.LoadReport{}, fmt.Errorf("cnn: reading %s: %w", path, err)
 	}
@@ -288,7 +288,7 @@ func InspectResNet(sd map[string]*nn.Tensor) (ResNetCheckpoint, error) {
 // loads it; a changed channel count needs o.Stem, a changed class count
 // drops the checkpoint's classifier.
 func OpenResNet(path string, inChannels, classes int, o LoadOptions) (*ResNet, ResNetCheckpoint, error) {
-	ck, err := checkpoint.LoadCheckpoint(path, checkpoint.Options{MaxBytes: o.MaxBytes})
+	ck, err := checkpoint.Load(path, checkpoint.Options{MaxBytes: o.MaxBytes})
 	if err != nil {
 		return nil, ResNetCheckpoint{}, fmt.Errorf("cnn: reading %s: %w", path, err)
 	}

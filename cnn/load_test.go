@@ -213,7 +213,7 @@ func TestLoadCorruptFiles(t *testing.T) {
 	}
 	// A safetensors file written by the library loads the same way.
 	p := filepath.Join(dir, "w.safetensors")
-	if err := checkpoint.SaveSafetensors(p, nn.StateDict(m), nil); err != nil {
+	if err := checkpoint.Save(p, nn.StateDict(m), checkpoint.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cnn.Load(m, p, cnn.LoadOptions{}); err != nil {
