@@ -72,4 +72,3 @@ func avgPool(g *nn.Graph, x *nn.Tensor, p poolSpec) *nn.Tensor {
 // globalAvg averages over the spatial axes: (N, C, D, H, W) → (N, C), as
 // AdaptiveAvgPool3d(1) followed by flatten.
 func globalAvg(g *nn.Graph, x *nn.Tensor) *nn.Tensor { return g.Mean(x, 2, 3, 4) }
-
