@@ -117,6 +117,8 @@ func LoadStateDict(m nn.Module, sd map[string]*nn.Tensor, o LoadOptions) (nn.Loa
 		switch {
 		case !ok:
 			rep.Missing = append(rep.Missing, name)
+		case s == nil || len(s.Data) != numel(s.Shape):
+			rep.Mismatched = append(rep.Mismatched, fmt.Sprintf("%s: an empty or inconsistent tensor", name))
 		case name == stem && o.Stem != StemStrict && stemAdaptable(s.Shape, t.Shape):
 			a, err := adaptStem(s, t.Shape, o.Stem)
 			if err != nil {
