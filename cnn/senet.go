@@ -87,6 +87,8 @@ type SENet struct {
 	LastLinear *nn.Linear
 	training   bool
 	width      int
+	stages     []stage
+	scratch    scratch
 }
 
 // SEBlock is MONAI's SEBlock: three convolution units (conv + batch norm
@@ -208,6 +210,13 @@ func NewSENet(c SENetConfig) (*SENet, error) {
 	}
 	m.width = in
 	m.LastLinear = newLinear(in, c.Classes, r)
+	m.stages = append(m.stages, seStem{m}.Forward)
+	for _, l := range m.Layers {
+		for _, b := range l {
+			m.stages = append(m.stages, b.Forward)
+		}
+	}
+	m.stages = append(m.stages, globalAvg)
 	return m, nil
 }
 
@@ -262,17 +271,7 @@ func (m *SENet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	if !checkInput(g, x, m.Config.InChannels, "SENet") {
 		return x
 	}
-	y := x
-	for i, c := range m.Stem {
-		y = bnAct(g, m.StemBN[i], c.Forward(g, y), nil, true)
-	}
-	y = maxPoolCeil(g, y, 3, 2)
-	for _, l := range m.Layers {
-		for _, b := range l {
-			y = b.Forward(g, y)
-		}
-	}
-	return globalAvg(g, y)
+	return runStages(g, x, &m.scratch, m.stages)
 }
 
 // maxPoolCeil is MaxPool3d(k, stride, ceil_mode=True) without padding: the
