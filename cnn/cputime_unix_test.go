@@ -1,6 +1,6 @@
 //go:build unix
 
-package nn_test
+package cnn_test
 
 import (
 	"runtime"
