@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/metasurv/metasurv/cnn"
+	"github.com/metasurv/metasurv/nn"
 )
 
 // TestCNNBackbone trains a fused model on a small ResNet18 from package
@@ -78,10 +80,49 @@ func TestCNNBackbone(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("ResNet18 explanation by %s; top contribution %+v", ex.Method, ex.Contributions[0])
-	if ex.Saliency == nil || ex.Saliency.Dims != [3]int{16, 16, 16} {
-		t.Fatal("no saliency map")
+	if ex.Saliency == nil || ex.Saliency.Dims != [3]int{16, 16, 16} || ex.Method != "grad-cam" {
+		t.Fatalf("no Grad-CAM map (method %q)", ex.Method)
 	}
 	if _, err := NewCNNModel("resnet7", bc, ModelConfig{Fusion: Early, ClinicalDim: enc.Dim()}); err == nil {
 		t.Fatal("unknown cnn name accepted")
+	}
+}
+
+// TestResNetFeatureMaps: the Grad-CAM split of cnn's ResNet reproduces its
+// Embed, for both stems and both block types.
+func TestResNetFeatureMaps(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  cnn.Config
+	}{
+		{"resnet18", cnn.Config{InChannels: 4, WidenFactor: 0.125, Conv1TSize: 3, Conv1TStride: 2, Seed: 2}},
+		{"resnet50", cnn.Config{InChannels: 4, WidenFactor: 0.0625, NoMaxPool: true, Seed: 3}},
+	} {
+		bb, err := cnn.New(c.name, c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fm, ok := featureMapper(bb)
+		if !ok {
+			t.Fatalf("%s has no feature maps", c.name)
+		}
+		x := nn.NewTensor(2, 4, 12, 12, 12)
+		nn.InitNormal(x, 0, 1, nn.NewRNG(1))
+		g := nn.NewGraph(nn.Options{})
+		want := bb.Embed(g, x).Clone()
+		g2 := nn.NewGraph(nn.Options{})
+		maps := fm.FeatureMaps(g2, x)
+		got := fm.EmbedFromMaps(g2, maps)
+		if err := g2.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(maps.Shape) != 5 || !nn.SameShape(got.Shape, want.Shape) {
+			t.Fatalf("%s: maps %v, embedding %v vs %v", c.name, maps.Shape, got.Shape, want.Shape)
+		}
+		for i := range want.Data {
+			if d := math.Abs(float64(got.Data[i] - want.Data[i])); d > 1e-5*(1+math.Abs(float64(want.Data[i]))) {
+				t.Fatalf("%s: embedding %d: %v vs %v", c.name, i, got.Data[i], want.Data[i])
+			}
+		}
 	}
 }

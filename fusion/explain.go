@@ -201,7 +201,7 @@ func (p *Predictor) saliency(ex *Explanation, in *input) error {
 	shape := p.b.Shape
 	g := nn.NewGraph(nn.Options{Grad: true})
 	var sal []float32 // D·H·W in tensor order
-	if fm, ok := m.Backbone.(FeatureMapper); ok {
+	if fm, ok := featureMapper(m.Backbone); ok {
 		ex.Method = "grad-cam"
 		var maps *nn.Tensor
 		ng := nn.NewGraph(nn.Options{})
