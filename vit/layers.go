@@ -147,9 +147,15 @@ func (b *block) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 func (b *block) Visit(v *nn.Visitor) {
 	v.Child("mlp", b.mlp)
 	v.Child("norm1", b.norm1)
-	v.Child("attn", b.attn)
+	v.Child("attn", saOrder{b.attn})
 	v.Child("norm2", b.norm2)
 }
+
+// saOrder declares MONAI SABlock's parameters in its registration order
+// (out_proj before qkv).
+type saOrder struct{ *nn.MultiHeadAttention }
+
+func (s saOrder) Visit(v *nn.Visitor) { v.Child("out_proj", s.OutProj); v.Child("qkv", s.QKV) }
 
 // blockList is a torch ModuleList of blocks ("0", "1", ...).
 type blockList []*block
