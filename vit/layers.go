@@ -1,8 +1,13 @@
 package vit
 
 import (
+	"sync"
+
 	"github.com/metasurv/metasurv/nn"
 )
+
+// scratchPool holds the arenas of inference passes' block intermediates.
+var scratchPool = sync.Pool{New: func() any { return nn.NewArena() }}
 
 // newParam returns a zero parameter of the given shape.
 func newParam(shape ...int) *nn.Tensor { return nn.NewTensor(shape...).SetRequiresGrad(true) }
@@ -254,9 +259,31 @@ func (e *encoder) encode(g *nn.Graph, x *nn.Tensor, norm bool) *Encoding {
 		}
 		t = g.Concat(1, cls, t)
 	}
-	for _, blk := range e.blocks {
-		t = blk.Forward(g, t)
-		enc.Hidden = append(enc.Hidden, t)
+	if g.Recording() {
+		for _, blk := range e.blocks {
+			t = blk.Forward(g, t)
+			enc.Hidden = append(enc.Hidden, t)
+		}
+	} else {
+		// Inference: each block's intermediates live in a scratch arena
+		// reused by the next block, so a pass holds one block's worth
+		// (ONNX Runtime frees them likewise); only the block outputs
+		// are kept, in g.
+		o := g.Options()
+		s := scratchPool.Get().(*nn.Arena)
+		defer scratchPool.Put(s)
+		sg := nn.NewGraph(nn.Options{Arena: s, RNG: o.RNG, BF16: o.BF16})
+		for _, blk := range e.blocks {
+			sg.Reset()
+			y := blk.Forward(sg, t)
+			if err := sg.Err(); err != nil {
+				g.SetErr(err)
+				return nil
+			}
+			t = g.Alloc(y.Shape...)
+			copy(t.Data, y.Data)
+			enc.Hidden = append(enc.Hidden, t)
+		}
 	}
 	if norm {
 		enc.Normed = e.norm.Forward(g, t)
