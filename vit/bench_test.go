@@ -39,6 +39,7 @@ func BenchmarkForward(b *testing.B) {
 					}
 				}
 				run()
+				cpu0 := processCPUSeconds()
 				b.ResetTimer()
 				for range b.N {
 					run()
@@ -48,6 +49,9 @@ func BenchmarkForward(b *testing.B) {
 				flops := 2 * float64(t) * float64(c.HiddenSize) * float64(c.InChannels*c.PatchSize[0]*c.PatchSize[1]*c.PatchSize[2])
 				flops += float64(c.NumLayers) * 2 * float64(t) * (4*float64(c.HiddenSize*c.HiddenSize) + 2*float64(c.HiddenSize*c.MLPDim) + 2*float64(t*c.HiddenSize))
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				if cpu := processCPUSeconds() - cpu0; cpu > 0 {
+					b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
+				}
 			})
 		}
 	}
