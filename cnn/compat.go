@@ -21,7 +21,7 @@ func cube(k int) [3]int { return [3]int{k, k, k} }
 // newConv returns a Conv3d initialised with N(0, std²) weights (MONAI's
 // schemes are all normal with a fan-based std) and zero bias.
 func newConv(in, out int, s convSpec, std float64, r *nn.RNG) *nn.Conv3d {
-	c := nn.NewConv3d(in, out, s.k, nn.ConvOpts{Stride: s.stride, Padding: s.pad, Dilation: s.dil, Groups: s.groups}, s.bias, r)
+	c := nn.NewConv3d(in, out, s.k, nn.ConvOptions{Stride: s.stride, Padding: s.pad, Dilation: s.dil, Groups: s.groups, NoBias: !s.bias}, r)
 	nn.InitNormal(c.Weight, 0, std, r)
 	if c.Bias != nil {
 		nn.InitConst(c.Bias, 0)
@@ -40,7 +40,7 @@ func kaimingFanIn(in, groups int, k [3]int) float64 {
 }
 
 func newLinear(in, out int, r *nn.RNG) *nn.Linear {
-	l := nn.NewLinear(in, out, true, r)
+	l := nn.NewLinear(in, out, nn.LinearOptions{}, r)
 	nn.InitConst(l.Bias, 0)
 	return l
 }
@@ -49,7 +49,7 @@ func newBN(c int) *nn.BatchNorm { return nn.NewBatchNorm3d(c) }
 
 // bnAct computes act(bn(x) + res) in one fused pass.
 func bnAct(g *nn.Graph, bn *nn.BatchNorm, x, res *nn.Tensor, relu bool) *nn.Tensor {
-	return bn.ForwardAct(g, x, nn.Fuse{Residual: res, ReLU: relu})
+	return bn.ForwardAct(g, x, nn.ActOptions{Residual: res, ReLU: relu})
 }
 
 // poolSpec is a pooling window.
@@ -58,24 +58,17 @@ type poolSpec struct{ k, stride, pad [3]int }
 // bnReLUMaxPool computes maxpool(relu(bn(x))) without keeping the
 // full-resolution activation (the stems of ResNet and DenseNet).
 func bnReLUMaxPool(g *nn.Graph, bn *nn.BatchNorm, x *nn.Tensor, p poolSpec) *nn.Tensor {
-	return bn.ForwardActMaxPool(g, x, nn.Fuse{ReLU: true}, nn.PoolOpts{Kernel: p.k, Stride: p.stride, Padding: p.pad})
+	return bn.ForwardAct(g, x, nn.ActOptions{ReLU: true, MaxPool: &nn.PoolOptions{Kernel: p.k, Stride: p.stride, Padding: p.pad}})
 }
 
 func maxPool(g *nn.Graph, x *nn.Tensor, p poolSpec) *nn.Tensor {
-	return g.MaxPool3d(x, nn.PoolOpts{Kernel: p.k, Stride: p.stride, Padding: p.pad})
+	return g.MaxPool3d(x, nn.PoolOptions{Kernel: p.k, Stride: p.stride, Padding: p.pad})
 }
 
 func avgPool(g *nn.Graph, x *nn.Tensor, p poolSpec) *nn.Tensor {
-	return g.AvgPool3d(x, nn.PoolOpts{Kernel: p.k, Stride: p.stride, Padding: p.pad})
+	return g.AvgPool3d(x, nn.PoolOptions{Kernel: p.k, Stride: p.stride, Padding: p.pad})
 }
 
 // globalAvg averages over the spatial axes: (N, C, D, H, W) → (N, C), as
 // AdaptiveAvgPool3d(1) followed by flatten.
-func globalAvg(g *nn.Graph, x *nn.Tensor) *nn.Tensor { return g.Mean(x, false, 2, 3, 4) }
-
-// writeData copies src into a parameter and invalidates what was derived
-// from the old values.
-func writeData(t *nn.Tensor, src []float32) {
-	copy(t.Data, src)
-	t.Touch()
-}
+func globalAvg(g *nn.Graph, x *nn.Tensor) *nn.Tensor { return g.Mean(x, 2, 3, 4) }

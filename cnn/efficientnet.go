@@ -127,6 +127,10 @@ func NewEfficientNet(c EfficientNetConfig) (*EfficientNet, error) {
 	stemOut := roundFilters(32, width)
 	m.Stem = conv(c.InChannels, stemOut, 3, 2, 1, false)
 	m.StemPad = [3][2]int{samePad(image, 3, 2), samePad(image, 3, 2), samePad(image, 3, 2)}
+	if p := m.StemPad[0]; p[0] == p[1] {
+		m.Stem.Options.Padding = cube(p[0])
+		m.StemPad = [3][2]int{}
+	}
 	m.BN0 = newBNEff(stemOut)
 	size := ceilDiv(image, 2)
 	args := make([]mbArgs, len(efficientnetBlocks))
@@ -155,6 +159,10 @@ func NewEfficientNet(c EfficientNetConfig) (*EfficientNet, error) {
 			b.Depthwise = conv(mid, mid, a.kernel, stride, mid, false)
 			pd := samePad(size, a.kernel, stride)
 			b.DepthwisePad = [3][2]int{pd, pd, pd}
+			if pd[0] == pd[1] { // symmetric: the convolution pads itself
+				b.Depthwise.Options.Padding = cube(pd[0])
+				b.DepthwisePad = [3][2]int{}
+			}
 			b.BN1 = newBNEff(mid)
 			size = ceilDiv(size, stride)
 			sq := max(1, int(float64(in)*a.se))
@@ -171,7 +179,7 @@ func NewEfficientNet(c EfficientNetConfig) (*EfficientNet, error) {
 	headOut := roundFilters(1280, width)
 	m.Head = conv(last.out, headOut, 1, 1, 1, false)
 	m.BN1 = newBNEff(headOut)
-	m.FC = nn.NewLinear(headOut, c.Classes, true, r)
+	m.FC = nn.NewLinear(headOut, c.Classes, nn.LinearOptions{}, r)
 	bound := 1 / math.Sqrt(float64(c.Classes))
 	nn.InitUniform(m.FC.Weight, -bound, bound, r)
 	nn.InitConst(m.FC.Bias, 0)
@@ -179,19 +187,13 @@ func NewEfficientNet(c EfficientNetConfig) (*EfficientNet, error) {
 	return m, nil
 }
 
-// convSame applies c after the static SAME padding pad: symmetric padding
-// goes to the convolution itself, asymmetric padding is an explicit pad.
+// convSame applies c after the static SAME padding pad. Symmetric
+// paddings were moved into the convolution at construction (pad is then
+// zero); asymmetric ones are an explicit pad, as MONAI's ConstantPad.
 func convSame(g *nn.Graph, c *nn.Conv3d, x *nn.Tensor, pad [3][2]int) *nn.Tensor {
-	sym := true
-	for _, p := range pad {
-		sym = sym && p[0] == p[1]
+	if pad != ([3][2]int{}) {
+		x = g.Pad(x, [][2]int{{0, 0}, {0, 0}, pad[0], pad[1], pad[2]}, 0)
 	}
-	if sym {
-		o := c.Opts
-		o.Padding = [3]int{pad[0][0], pad[1][0], pad[2][0]}
-		return g.Conv3d(x, c.Weight, c.Bias, o)
-	}
-	x = g.Pad(x, [][2]int{{0, 0}, {0, 0}, pad[0], pad[1], pad[2]}, 0)
 	return c.Forward(g, x)
 }
 

@@ -64,7 +64,7 @@ func (m *EfficientNet) stemKey() string    { return "_conv_stem.weight" }
 // removed. A checkpoint that does not fit is refused with one error naming
 // every missing, unexpected and mis-shaped tensor, and m is left unchanged.
 func Load(m nn.Module, path string, o LoadOptions) (nn.LoadReport, error) {
-	ck, err := checkpoint.LoadCheckpoint(path, checkpoint.Options{MaxBytes: o.MaxBytes})
+	ck, err := checkpoint.Load(path, checkpoint.Options{MaxBytes: o.MaxBytes})
 	if err != nil {
 		return nn.LoadReport{}, fmt.Errorf("cnn: reading %s: %w", path, err)
 	}
@@ -117,6 +117,8 @@ func LoadStateDict(m nn.Module, sd map[string]*nn.Tensor, o LoadOptions) (nn.Loa
 		switch {
 		case !ok:
 			rep.Missing = append(rep.Missing, name)
+		case s == nil || len(s.Data) != numel(s.Shape):
+			rep.Mismatched = append(rep.Mismatched, fmt.Sprintf("%s: an empty or inconsistent tensor", name))
 		case name == stem && o.Stem != StemStrict && stemAdaptable(s.Shape, t.Shape):
 			a, err := adaptStem(s, t.Shape, o.Stem)
 			if err != nil {
@@ -288,7 +290,7 @@ func InspectResNet(sd map[string]*nn.Tensor) (ResNetCheckpoint, error) {
 // loads it; a changed channel count needs o.Stem, a changed class count
 // drops the checkpoint's classifier.
 func OpenResNet(path string, inChannels, classes int, o LoadOptions) (*ResNet, ResNetCheckpoint, error) {
-	ck, err := checkpoint.LoadCheckpoint(path, checkpoint.Options{MaxBytes: o.MaxBytes})
+	ck, err := checkpoint.Load(path, checkpoint.Options{MaxBytes: o.MaxBytes})
 	if err != nil {
 		return nil, ResNetCheckpoint{}, fmt.Errorf("cnn: reading %s: %w", path, err)
 	}

@@ -59,6 +59,7 @@ func TestFullSizeStateDictKeys(t *testing.T) {
 		}
 		n++
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // building is mostly single-threaded random initialisation
 			if err := modelspec.CheckKeys(spec); err != nil {
 				t.Fatal(err)
 			}

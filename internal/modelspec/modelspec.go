@@ -225,7 +225,7 @@ func CheckFixture(m *Manifest, dir, name string) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	ck, err := checkpoint.LoadCheckpoint(filepath.Join(dir, f.Weights), checkpoint.Options{})
+	ck, err := checkpoint.Load(filepath.Join(dir, f.Weights), checkpoint.Options{})
 	if err != nil {
 		return res, fmt.Errorf("modelspec: %s: %w", name, err)
 	}
