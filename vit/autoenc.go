@@ -27,15 +27,10 @@ func NewAutoEnc(c Config) (*AutoEnc, error) {
 	}
 	m := &AutoEnc{cfg: c, enc: newEncoder(c, false)}
 	k := Cube(4)
-	o := nn.ConvOpts{Stride: k}
-	if c.SkipInit {
-		m.deconv = &nn.ConvTranspose3d{Weight: newParam(c.HiddenSize, c.DeconvChannels, 4, 4, 4), Bias: newParam(c.DeconvChannels), Opts: o}
-		m.deconv1 = &nn.ConvTranspose3d{Weight: newParam(c.DeconvChannels, c.OutChannels, 4, 4, 4), Bias: newParam(c.OutChannels), Opts: o}
-	} else {
-		r := nn.NewRNG(c.Seed ^ 0x5851f42d4c957f2d)
-		m.deconv = nn.NewConvTranspose3d(c.HiddenSize, c.DeconvChannels, k, o, true, r)
-		m.deconv1 = nn.NewConvTranspose3d(c.DeconvChannels, c.OutChannels, k, o, true, r)
-	}
+	o := nn.ConvOptions{Stride: k}
+	r := nn.NewRNG(c.Seed ^ 0x5851f42d4c957f2d)
+	m.deconv = newConvT(c.HiddenSize, c.DeconvChannels, k, o, c.SkipInit, r)
+	m.deconv1 = newConvT(c.DeconvChannels, c.OutChannels, k, o, c.SkipInit, r)
 	return m, nil
 }
 

@@ -45,9 +45,9 @@ type Config struct {
 
 	// Seed seeds the initialisation (MONAI's: truncated-normal std 0.02
 	// for Linear weights and position embeddings, PyTorch's default for
-	// convolutions). SkipInit leaves every parameter zero instead: for a
-	// model whose weights are loaded next (the 506 M-parameter LaMIM
-	// encoder initialises in seconds otherwise).
+	// convolutions). SkipInit leaves the weights zero (LayerNorms at 1
+	// and 0) for a model whose weights are loaded next: no time spent on
+	// random numbers, no memory touched before the load.
 	Seed     uint64
 	SkipInit bool
 }

@@ -72,9 +72,9 @@ func NewLaMIM(c LaMIMConfig) (*LaMIMClassifier, error) {
 	}
 	r := nn.NewRNG(c.Seed)
 	fc := nn.NewSequential(
-		nn.NewLinear(flat, c.Widths[0], true, r), nn.ReLU,
-		nn.NewLinear(c.Widths[0], c.Widths[1], true, r), nn.ReLU,
-		nn.NewLinear(c.Widths[1], c.Classes, true, r))
+		nn.NewLinear(flat, c.Widths[0], nn.LinearOptions{}, r), nn.ReLU,
+		nn.NewLinear(c.Widths[0], c.Widths[1], nn.LinearOptions{}, r), nn.ReLU,
+		nn.NewLinear(c.Widths[1], c.Classes, nn.LinearOptions{}, r))
 	return &LaMIMClassifier{Model: ae, FC: fc, cfg: c}, nil
 }
 
@@ -140,7 +140,7 @@ func lamimPool(g *nn.Graph, h *nn.Tensor) *nn.Tensor {
 		return g.SetErr(fmt.Errorf("%w: LaMIM pool of %v, want [B, T, C]", ErrInput, h.Shape))
 	}
 	b, t, c := h.Shape[0], h.Shape[1], h.Shape[2]
-	p := g.AvgPool3d(g.Reshape(h, b, 1, 1, t, c), nn.PoolOpts{Kernel: [3]int{1, 3, 3}, Stride: [3]int{1, 3, 3}})
+	p := g.AvgPool3d(g.Reshape(h, b, 1, 1, t, c), nn.PoolOptions{Kernel: [3]int{1, 3, 3}, Stride: [3]int{1, 3, 3}})
 	return g.Reshape(p, b, (t/3)*(c/3))
 }
 

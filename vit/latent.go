@@ -58,7 +58,7 @@ func Pool(g *nn.Graph, e *Encoding, p Pooling) *nn.Tensor {
 		if e.CLS {
 			t = g.Narrow(t, 1, 1, t.Shape[1]-1)
 		}
-		return g.Mean(t, false, 1)
+		return g.Mean(t, 1)
 	case PoolLaMIM:
 		return lamimPool(g, e.Last())
 	case PoolCLS:

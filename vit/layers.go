@@ -12,18 +12,55 @@ var scratchPool = sync.Pool{New: func() any { return nn.NewArena() }}
 // newParam returns a zero parameter of the given shape.
 func newParam(shape ...int) *nn.Tensor { return nn.NewTensor(shape...).SetRequiresGrad(true) }
 
-// newLinear is MONAI's Linear inside the ViT blocks: weight truncated
-// normal (std 0.02, cut at ±2), bias 0 (PatchEmbeddingBlock and ViT's
-// _init_weights). r nil leaves everything zero.
-func newLinear(in, out int, bias bool, r *nn.RNG) *nn.Linear {
-	l := &nn.Linear{Weight: newParam(out, in)}
+// monaiLinear applies MONAI's initialisation of the Linear layers inside
+// the ViT (PatchEmbeddingBlock/ViT _init_weights): weight truncated
+// normal (std 0.02, cut at ±2), bias 0. r nil keeps the constructor's.
+func monaiLinear(l *nn.Linear, r *nn.RNG) *nn.Linear {
+	if r != nil {
+		nn.InitTruncNormal(l.Weight, 0, 0.02, -2, 2, r)
+		if l.Bias != nil {
+			nn.InitConst(l.Bias, 0)
+		}
+	}
+	return l
+}
+
+// newLinear is a Linear made by nn's constructor (so that it owns its
+// packed weights), with MONAI's initialisation unless r is nil. Without r
+// (SkipInit) the constructor runs on a 1×1 layer whose tensors are then
+// replaced by zero ones of the real size: no random numbers for weights
+// that a checkpoint overwrites, and no memory touched before the load.
+func newLinear(in, out int, bias bool, ctor, r *nn.RNG) *nn.Linear {
+	o := nn.LinearOptions{NoBias: !bias}
+	if r != nil {
+		return monaiLinear(nn.NewLinear(in, out, o, ctor), r)
+	}
+	l := nn.NewLinear(1, 1, o, ctor)
+	l.Weight = newParam(out, in)
 	if bias {
 		l.Bias = newParam(out)
 	}
-	if r != nil {
-		nn.InitTruncNormal(l.Weight, 0, 0.02, -2, 2, r)
-	}
 	return l
+}
+
+// newConv is newLinear for a Conv3d (transposed: a ConvTranspose3d, whose
+// weight is [in, out, k...]).
+func newConv(in, out int, k [3]int, o nn.ConvOptions, skip bool, ctor *nn.RNG) *nn.Conv3d {
+	if !skip {
+		return nn.NewConv3d(in, out, k, o, ctor)
+	}
+	c := nn.NewConv3d(1, 1, Cube(1), o, ctor)
+	c.Weight, c.Bias = newParam(out, in, k[0], k[1], k[2]), newParam(out)
+	return c
+}
+
+func newConvT(in, out int, k [3]int, o nn.ConvOptions, skip bool, ctor *nn.RNG) *nn.ConvTranspose3d {
+	if !skip {
+		return nn.NewConvTranspose3d(in, out, k, o, ctor)
+	}
+	c := nn.NewConvTranspose3d(1, 1, Cube(1), o, ctor)
+	c.Weight, c.Bias = newParam(in, out, k[0], k[1], k[2]), newParam(out)
+	return c
 }
 
 // newLayerNorm is a LayerNorm (weight 1, bias 0, eps 1e-5).
@@ -41,17 +78,14 @@ type patchEmbedding struct {
 	training bool
 }
 
-func newPatchEmbedding(c Config, r *nn.RNG) *patchEmbedding {
+func newPatchEmbedding(c Config, ctor, r *nn.RNG) *patchEmbedding {
 	_, n := c.grid()
 	p := &patchEmbedding{cfg: c, pos: newParam(1, n, c.HiddenSize)}
 	patchDim := c.InChannels * c.PatchSize[0] * c.PatchSize[1] * c.PatchSize[2]
 	if c.ProjType == "perceptron" {
-		p.lin = newLinear(patchDim, c.HiddenSize, true, r)
-	} else if r != nil {
-		p.conv = nn.NewConv3d(c.InChannels, c.HiddenSize, c.PatchSize, nn.ConvOpts{Stride: c.PatchSize}, true, r)
+		p.lin = newLinear(patchDim, c.HiddenSize, true, ctor, r)
 	} else {
-		p.conv = &nn.Conv3d{Weight: newParam(c.HiddenSize, c.InChannels, c.PatchSize[0], c.PatchSize[1], c.PatchSize[2]),
-			Bias: newParam(c.HiddenSize), Opts: nn.ConvOpts{Stride: c.PatchSize}}
+		p.conv = newConv(c.InChannels, c.HiddenSize, c.PatchSize, nn.ConvOptions{Stride: c.PatchSize}, r == nil, ctor)
 	}
 	if r != nil {
 		nn.InitTruncNormal(p.pos, 0, 0.02, -2, 2, r)
@@ -133,12 +167,25 @@ type block struct {
 	attn         *nn.MultiHeadAttention
 }
 
-func newBlock(c Config, r *nn.RNG) *block {
+func newBlock(c Config, ctor, r *nn.RNG) *block {
 	h := c.HiddenSize
-	attn := &nn.MultiHeadAttention{Heads: c.NumHeads, QKV: newLinear(h, 3*h, c.QKVBias, r),
-		OutProj: newLinear(h, h, true, r), DropoutRate: c.DropoutRate}
+	ao := nn.AttentionOptions{QKVBias: c.QKVBias, DropoutRate: c.DropoutRate}
+	dim := h
+	if r == nil {
+		dim = c.NumHeads // a small layer whose projections are replaced
+	}
+	attn, err := nn.NewMultiHeadAttention(dim, c.NumHeads, ao, ctor)
+	if err != nil {
+		panic(err) // withDefaults checked the head count
+	}
+	if r == nil {
+		attn.QKV = newLinear(h, 3*h, c.QKVBias, ctor, nil)
+		attn.OutProj = newLinear(h, h, true, ctor, nil)
+	}
+	monaiLinear(attn.QKV, r)
+	monaiLinear(attn.OutProj, r)
 	return &block{
-		mlp:   &mlpBlock{linear1: newLinear(h, c.MLPDim, true, r), linear2: newLinear(c.MLPDim, h, true, r), rate: c.DropoutRate},
+		mlp:   &mlpBlock{linear1: newLinear(h, c.MLPDim, true, ctor, r), linear2: newLinear(c.MLPDim, h, true, ctor, r), rate: c.DropoutRate},
 		norm1: newLayerNorm(h), norm2: newLayerNorm(h), attn: attn,
 	}
 }
@@ -196,18 +243,26 @@ type encoder struct {
 }
 
 func newEncoder(c Config, withCLS bool) *encoder {
-	var r *nn.RNG
-	if !c.SkipInit {
-		r = nn.NewRNG(c.Seed)
-	}
-	e := &encoder{cfg: c, patch: newPatchEmbedding(c, r), norm: newLayerNorm(c.HiddenSize)}
+	ctor, r := initRNGs(c, 0)
+	e := &encoder{cfg: c, patch: newPatchEmbedding(c, ctor, r), norm: newLayerNorm(c.HiddenSize)}
 	for range c.NumLayers {
-		e.blocks = append(e.blocks, newBlock(c, r))
+		e.blocks = append(e.blocks, newBlock(c, ctor, r))
 	}
 	if withCLS {
 		e.cls = newParam(1, 1, c.HiddenSize) // MONAI: zeros
 	}
 	return e
+}
+
+// initRNGs returns the generator of nn's constructors (PyTorch's default
+// initialisation) and that of MONAI's re-initialisation, nil with
+// SkipInit.
+func initRNGs(c Config, salt uint64) (ctor, monai *nn.RNG) {
+	ctor = nn.NewRNG(c.Seed ^ salt ^ 0x2545f4914f6cdd1d)
+	if !c.SkipInit {
+		monai = nn.NewRNG(c.Seed ^ salt)
+	}
+	return ctor, monai
 }
 
 // Encoding is what a transformer encoder computes for a batch.

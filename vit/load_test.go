@@ -24,11 +24,11 @@ func smallAutoEnc(t *testing.T) *AutoEnc {
 func fixtureState(t *testing.T, name string) (map[string]*nn.Tensor, *nn.Tensor, string) {
 	man, dir := readManifest(t)
 	fx := man.Fixtures[name]
-	sd, err := checkpoint.Load(filepath.Join(dir, fx.Weights), checkpoint.Options{})
+	ck, err := checkpoint.Load(filepath.Join(dir, fx.Weights), checkpoint.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sd, readNpy(t, filepath.Join(dir, fx.Input)), filepath.Join(dir, fx.Outputs[0].File)
+	return ck.Tensors, readNpy(t, filepath.Join(dir, fx.Input)), filepath.Join(dir, fx.Outputs[0].File)
 }
 
 // A checkpoint as MONAI ≥ 1.4 and DataParallel write it — "module."
@@ -51,10 +51,10 @@ func TestLoadMONAI14Keys(t *testing.T) {
 	}
 	dir := t.TempDir()
 	pt, st := filepath.Join(dir, "m.pt"), filepath.Join(dir, "m.safetensors")
-	if err := checkpoint.SavePyTorch(pt, out); err != nil {
+	if err := checkpoint.Save(pt, out, checkpoint.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := checkpoint.SaveSafetensors(st, out, nil); err != nil {
+	if err := checkpoint.Save(st, out, checkpoint.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want := readNpy(t, recon)
@@ -87,7 +87,7 @@ func TestLoadRefusesBadCheckpoint(t *testing.T) {
 	sd["blocks.0.attn.extra.weight"] = nn.NewTensor(3)
 	sd["norm.weight"] = nn.NewTensor(95)
 	path := filepath.Join(t.TempDir(), "bad.pt")
-	if err := checkpoint.SavePyTorch(path, sd); err != nil {
+	if err := checkpoint.Save(path, sd, checkpoint.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	m := smallAutoEnc(t)
@@ -135,7 +135,7 @@ func TestLaMIMLoadEncoder(t *testing.T) {
 		}
 	}
 	path := filepath.Join(t.TempDir(), "ssl.pt")
-	if err := checkpoint.SavePyTorch(path, enc); err != nil {
+	if err := checkpoint.Save(path, enc, checkpoint.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	c := Config{InChannels: 4, OutChannels: 4, ImgSize: Cube(32), PatchSize: Cube(16), HiddenSize: 96, MLPDim: 192, NumLayers: 2, NumHeads: 4}

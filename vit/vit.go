@@ -28,11 +28,8 @@ func New(c Config) (*ViT, error) {
 	}
 	m := &ViT{cfg: c, enc: newEncoder(c, c.Classification)}
 	if c.Classification {
-		var r *nn.RNG
-		if !c.SkipInit {
-			r = nn.NewRNG(c.Seed ^ 0x9e3779b97f4a7c15)
-		}
-		m.lin = newLinear(c.HiddenSize, c.NumClasses, true, r)
+		ctor, r := initRNGs(c, 0x9e3779b97f4a7c15)
+		m.lin = newLinear(c.HiddenSize, c.NumClasses, true, ctor, r)
 		m.head = m.lin
 		if !c.NoPostActivation {
 			m.head = nn.NewSequential(m.lin, nn.Tanh)

@@ -95,7 +95,7 @@ func TestTrainingStep(t *testing.T) {
 		if e, _ := compare(out.Data, ev.Data); e == 0 {
 			t.Errorf("%s: dropout had no effect in training", name)
 		}
-		loss := g.CrossEntropy(out, []int{0, 2}, nn.CEOpts{})
+		loss := g.CrossEntropy(out, []int{0, 2}, nn.CEOptions{})
 		if err := g.Backward(loss); err != nil {
 			t.Fatal(err)
 		}

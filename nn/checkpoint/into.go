@@ -128,37 +128,55 @@ func ReadInto(r io.ReaderAt, size int64, m nn.Module, o IntoOptions) (nn.LoadRep
 	}
 	// Read in file order: sequential I/O on a cold page cache.
 	sort.SliceStable(todo, func(a, b int) bool { return todo[a].file < todo[b].file })
-	var buf []byte
-	var cachedKey string
+	var (
+		buf       []byte
+		cachedKey string
+	)
 	for _, e := range todo {
-		n := int64(len(e.dst.Data))
-		switch {
-		case n == 0:
-		case e.file >= 0:
-			b := unsafe.Slice((*byte)(unsafe.Pointer(&e.dst.Data[0])), 4*n)
-			if got, err := r.ReadAt(b, e.file); int64(got) < 4*n {
-				return rep, fmt.Errorf("checkpoint: %q: reading %d bytes at offset %d: %w", e.key, 4*n, e.file, err)
-			}
-		default:
-			need := (e.t.st.offset + e.t.st.numel) * int64(e.t.st.dt.size)
-			if need > maxBytes {
-				return rep, fmt.Errorf("checkpoint: %q: storage of %d bytes exceeds the %d-byte limit", e.key, need, maxBytes)
-			}
-			if cachedKey != e.t.st.key || buf == nil {
-				if buf, err = src.storage(e.t.st, buf); err != nil {
-					return rep, fmt.Errorf("checkpoint: %q: %w", e.key, err)
-				}
-				cachedKey = e.t.st.key
-			}
-			if int64(len(buf)) < need {
-				return rep, fmt.Errorf("checkpoint: %q: storage holds %d bytes, want %d", e.key, len(buf), need)
-			}
-			e.t.decodeInto(e.dst.Data, buf)
+		var err error
+		// Update writes in place and then invalidates the tensor's packed
+		// copies (convolution plans, bfloat16 weights).
+		e.dst.Update(func(d []float32) { err = e.fill(r, src, d, &buf, &cachedKey, maxBytes) })
+		if err != nil {
+			return rep, err
 		}
-		e.dst.Touch()
 		rep.Loaded++
 	}
 	return rep, nil
+}
+
+// fill reads e's values into d: straight from the file for a
+// little-endian float32 view, else through a storage buffer (reused while
+// consecutive tensors share a storage) and a conversion.
+func (e *intoEntry) fill(r io.ReaderAt, src refSource, d []float32, buf *[]byte, cachedKey *string, maxBytes int64) error {
+	n := int64(len(d))
+	if n == 0 {
+		return nil
+	}
+	if e.file >= 0 {
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&d[0])), 4*n)
+		if got, err := r.ReadAt(b, e.file); int64(got) < 4*n {
+			return fmt.Errorf("checkpoint: %q: reading %d bytes at offset %d: %w", e.key, 4*n, e.file, err)
+		}
+		return nil
+	}
+	need := (e.t.st.offset + e.t.st.numel) * int64(e.t.st.dt.size)
+	if need > maxBytes {
+		return fmt.Errorf("checkpoint: %q: storage of %d bytes exceeds the %d-byte limit", e.key, need, maxBytes)
+	}
+	if *cachedKey != e.t.st.key || *buf == nil {
+		b, err := src.storage(e.t.st, *buf)
+		if err != nil {
+			*cachedKey = ""
+			return fmt.Errorf("checkpoint: %q: %w", e.key, err)
+		}
+		*buf, *cachedKey = b, e.t.st.key
+	}
+	if int64(len(*buf)) < need {
+		return fmt.Errorf("checkpoint: %q: storage holds %d bytes, want %d", e.key, len(*buf), need)
+	}
+	e.t.decodeInto(d, *buf)
+	return nil
 }
 
 // sameDims compares shapes, treating a scalar stored as [] or [1] alike

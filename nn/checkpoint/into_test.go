@@ -38,10 +38,11 @@ func TestLoadIntoMatchesLoad(t *testing.T) {
 		t.Skip("no testdata")
 	}
 	for _, f := range files {
-		ref, err := Load(f, Options{AllowUnknownGlobals: true})
+		ck, err := Load(f, Options{AllowUnknownGlobals: true})
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
+		ref := ck.Tensors
 		m := dictModule{}
 		for k, v := range ref {
 			m[k] = nn.NewTensor(v.Shape...)
@@ -73,8 +74,8 @@ func TestLoadIntoRenameAndErrors(t *testing.T) {
 	src["module.b"].Data[3] = -7
 	dir := t.TempDir()
 	for _, save := range []func(string) error{
-		func(p string) error { return SavePyTorch(p, src) },
-		func(p string) error { return SaveSafetensors(p, src, nil) },
+		func(p string) error { return Save(p, src, SaveOptions{Format: FormatTorchZip}) },
+		func(p string) error { return Save(p, src, SaveOptions{Format: FormatSafetensors}) },
 	} {
 		p := filepath.Join(dir, "x")
 		if err := save(p); err != nil {
@@ -121,10 +122,11 @@ func TestLoadIntoHostile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref, err := Load(f, Options{AllowUnknownGlobals: true})
+		ck, err := Load(f, Options{AllowUnknownGlobals: true})
 		if err != nil {
 			t.Fatal(err)
 		}
+		ref := ck.Tensors
 		m := dictModule{}
 		for k, v := range ref {
 			m[k] = nn.NewTensor(v.Shape...)
