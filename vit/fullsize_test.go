@@ -71,3 +71,24 @@ func TestLoadFullSizeLaMIM(t *testing.T) {
 		t.Errorf("peak RSS %d bytes exceeds 1.3× the %d parameter bytes", peak, params)
 	}
 }
+
+// TestLoadTimeLaMIM only times the streaming load of METASURV_LAMIM_CKPT
+// into the LaMIM encoder (for comparison with torch.load of the same
+// file).
+func TestLoadTimeLaMIM(t *testing.T) {
+	path := os.Getenv("METASURV_LAMIM_CKPT")
+	if path == "" {
+		t.Skip("METASURV_LAMIM_CKPT not set")
+	}
+	c := LaMIMEncoder()
+	c.SkipInit = true
+	m, err := NewAutoEnc(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := Load(m, path, LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("load %.2f s, peak RSS %.3f GB", time.Since(start).Seconds(), float64(peakRSS())/1e9)
+}
