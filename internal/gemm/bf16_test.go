@@ -12,7 +12,7 @@ import (
 
 func needBF16(t testing.TB) {
 	if !HaveBF16() {
-		t.Skip("no AMX-BF16 on this CPU (or not granted by the OS)")
+		t.Skip("no AVX512_BF16 on this CPU")
 	}
 }
 
