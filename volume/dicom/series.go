@@ -291,12 +291,26 @@ func groupSeries(files []*fileInfo, o ScanOptions) []*Series {
 	for _, s := range out {
 		seen[s.Name]++
 	}
-	count := map[string]int{}
+	// Echoes without EchoNumbers (Enhanced MR) are told apart by their
+	// echo time, in increasing order; anything else by a letter.
+	byName := map[string][]*Series{}
 	for _, s := range out {
 		if seen[s.Name] > 1 {
-			base := s.Name
-			count[base]++
-			s.Name = fmt.Sprintf("%s_%c", base, 'a'+rune((count[base]-1)%26))
+			byName[s.Name] = append(byName[s.Name], s)
+		}
+	}
+	for base, group := range byName {
+		tes := map[float64]bool{}
+		for _, s := range group {
+			tes[s.Meta.EchoTime] = true
+		}
+		for i, s := range group {
+			if len(tes) == len(group) && s.Meta.EchoNumber == 0 {
+				s.Meta.EchoNumber = i + 1 // group is sorted by echo time
+				s.Name = fmt.Sprintf("%s_e%d", base, i+1)
+			} else {
+				s.Name = fmt.Sprintf("%s_%c", base, 'a'+rune(i%26))
+			}
 		}
 	}
 	return out
