@@ -73,8 +73,9 @@ type fileInfo struct {
 	warnings []string
 }
 
-// readHeader extracts fileInfo from a parsed data set.
-func readHeader(path string, ds *DataSet) (*fileInfo, error) {
+// readHeader extracts fileInfo from a parsed data set read from a file of
+// size bytes, within a memory budget of maxBytes.
+func readHeader(path string, ds *DataSet, size, maxBytes int64) (*fileInfo, error) {
 	pix, err := ds.Pixels()
 	if err != nil {
 		return nil, err
@@ -82,6 +83,15 @@ func readHeader(path string, ds *DataSet) (*fileInfo, error) {
 	if !decodable(ds.TransferSyntax) {
 		return nil, fmt.Errorf("%w: pixel data in %s (%s); decode to a native or lossless JPEG/RLE syntax first (e.g. gdcmconv --raw)",
 			ErrUnsupported, TransferSyntaxName(ds.TransferSyntax), ds.TransferSyntax)
+	}
+	// Frames are bounded before any per-frame record is allocated: each
+	// needs at least 2 bytes of the file (frame item or pixels), and the
+	// decoded frames must fit the memory budget.
+	if int64(pix.Frames) > size/2 {
+		return nil, fmt.Errorf("%w: %d frames declared in a file of %d bytes", ErrMalformed, pix.Frames, size)
+	}
+	if err := pix.checkBudget(maxBytes); err != nil {
+		return nil, err
 	}
 	fi := &fileInfo{path: path, pix: pix}
 	m := &fi.meta
@@ -264,6 +274,9 @@ func mosaicFrames(ds *DataSet, base frameRef, m *Metadata, fi *fileInfo) ([]fram
 	nf := csaFloats(csa, "NumberOfImagesInMosaic")
 	if len(nf) == 0 || nf[0] < 1 {
 		return nil, fmt.Errorf("%w: Siemens mosaic without NumberOfImagesInMosaic", ErrMalformed)
+	}
+	if nf[0] > float64(base.rows*base.cols) {
+		return nil, fmt.Errorf("%w: %g mosaic tiles in a %d×%d image", ErrMalformed, nf[0], base.rows, base.cols)
 	}
 	n := int(nf[0])
 	grid := int(math.Ceil(math.Sqrt(float64(n))))
