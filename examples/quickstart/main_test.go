@@ -10,7 +10,7 @@ import (
 // survive the NIfTI round trip and agree after reorientation and resizing.
 func TestQuickstart(t *testing.T) {
 	dir := t.TempDir()
-	if err := run(dir); err != nil {
+	if err := runChecks(dir); err != nil {
 		t.Fatal(err)
 	}
 	for _, sc := range scanners {
