@@ -118,6 +118,10 @@ type summary struct {
 	Skipped  []dicom.Skipped `json:"skipped_files"`
 	Written  int             `json:"written"`
 	Problems int             `json:"problems"`
+	// Selection names the series guessed as the study's inputs (T1, T1c,
+	// T2, FLAIR) for a person to confirm, with notes on every choice.
+	Selection map[string]string `json:"selection"`
+	Notes     []string          `json:"selection_notes,omitempty"`
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -221,6 +225,12 @@ func convert(ctx context.Context, c config, stdout io.Writer) (*summary, error) 
 		}
 		sum.Series = append(sum.Series, e)
 	}
+	sel := dicom.SelectSequences(res.Series)
+	sum.Selection = map[string]string{}
+	for label, s := range sel.Series {
+		sum.Selection[label] = s.Name
+	}
+	sum.Notes = sel.Notes
 	printSummary(stdout, sum)
 	b, _ := json.MarshalIndent(sum, "", " ")
 	if err := writeAtomic(filepath.Join(c.out, "summary.json"), append(b, '\n')); err != nil {
@@ -244,6 +254,18 @@ func printSummary(w io.Writer, sum *summary) {
 			fmt.Fprintf(w, "\n           warning: %s", x)
 		}
 		fmt.Fprintln(w)
+	}
+	var picks []string
+	for _, label := range dicom.Contrasts {
+		if n, ok := sum.Selection[label]; ok {
+			picks = append(picks, label+" = "+n)
+		}
+	}
+	if len(picks) > 0 {
+		fmt.Fprintf(w, "  inputs (best guess, please check): %s\n", strings.Join(picks, ", "))
+	}
+	for _, n := range sum.Notes {
+		fmt.Fprintf(w, "    %s\n", n)
 	}
 	// Group skipped files by reason so a folder of 500 reports reads well.
 	reasons := map[string]int{}

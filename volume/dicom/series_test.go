@@ -195,3 +195,29 @@ func TestLocalizerApart(t *testing.T) {
 		t.Fatalf("ReadDir picked %v (localizer %v)", v.Dims, s.Localizer)
 	}
 }
+
+func TestSelectSequences(t *testing.T) {
+	mk := func(name, label string, acq string, n int, sn int) *Series {
+		s := &Series{Name: name, Guess: Guess{Label: label}, Dims: [3]int{10, 10, n}}
+		s.Meta.MRAcquisitionType, s.Meta.SeriesNumber = acq, sn
+		s.Affine[0][0], s.Affine[1][1], s.Affine[2][2], s.Affine[3][3] = 1, 1, 1, 1
+		return s
+	}
+	t1 := mk("t1_2d", "T1", "2D", 20, 2)
+	t13d := mk("t1_3d", "T1", "3D", 176, 3)
+	t1c := mk("t1c", "T1c", "3D", 176, 9)
+	loc := mk("loc", "T1", "2D", 1, 1)
+	loc.Localizer = true
+	bad := mk("flair_gap", "FLAIR", "2D", 30, 5)
+	bad.Err = ErrGeometry
+	sel := SelectSequences([]*Series{t1, loc, t13d, t1c, bad})
+	if sel.Series["T1"] != t13d || sel.Series["T1c"] != t1c || sel.Series["T2"] != nil || sel.Series["FLAIR"] != nil {
+		t.Fatalf("selection %v", sel.Series)
+	}
+	notes := strings.Join(sel.Notes, "\n")
+	for _, want := range []string{"T1: chose t1_3d", "T2: no series", "FLAIR: no series"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+}
