@@ -649,6 +649,9 @@ func (s *Series) Volume(ctx context.Context) (*volume.Volume, error) {
 				err = fmt.Errorf("%w: image size or frame count changed since the scan", ErrMalformed)
 			}
 			if err == nil {
+				err = ds.checkPixelBytes(pi)
+			}
+			if err == nil {
 				dst := data[jb.slots[0]*n : (jb.slots[0]+1)*n]
 				if err = ds.decodeInto(dst, pi); err == nil {
 					rescale(dst, dst, fr.slope, fr.inter)
