@@ -66,36 +66,37 @@ type config struct {
 
 // sidecar is the JSON written next to each image: dcm2niix's field names.
 type sidecar struct {
-	Modality               string   `json:"Modality,omitempty"`
-	MagneticFieldStrength  float64  `json:"MagneticFieldStrength,omitempty"`
-	Manufacturer           string   `json:"Manufacturer,omitempty"`
-	ManufacturersModelName string   `json:"ManufacturersModelName,omitempty"`
-	SeriesDescription      string   `json:"SeriesDescription,omitempty"`
-	ProtocolName           string   `json:"ProtocolName,omitempty"`
-	ScanningSequence       string   `json:"ScanningSequence,omitempty"`
-	SequenceVariant        string   `json:"SequenceVariant,omitempty"`
-	ScanOptions            string   `json:"ScanOptions,omitempty"`
-	SequenceName           string   `json:"SequenceName,omitempty"`
-	ImageType              []string `json:"ImageType,omitempty"`
-	SeriesNumber           int      `json:"SeriesNumber,omitempty"`
-	SeriesInstanceUID      string   `json:"SeriesInstanceUID,omitempty"`
-	MRAcquisitionType      string   `json:"MRAcquisitionType,omitempty"`
-	SliceThickness         float64  `json:"SliceThickness,omitempty"`
-	SpacingBetweenSlices   float64  `json:"SpacingBetweenSlices,omitempty"`
-	EchoTime               float64  `json:"EchoTime,omitempty"`
-	EchoNumber             int      `json:"EchoNumber,omitempty"`
-	RepetitionTime         float64  `json:"RepetitionTime,omitempty"`
-	InversionTime          float64  `json:"InversionTime,omitempty"`
-	FlipAngle              float64  `json:"FlipAngle,omitempty"`
-	ContrastBolusAgent     string   `json:"ContrastBolusAgent,omitempty"`
-	BodyPartExamined       string   `json:"BodyPartExamined,omitempty"`
-	TransferSyntaxUID      string   `json:"TransferSyntaxUID,omitempty"`
-	SliceSpacingComputed   float64  `json:"SliceSpacingFromPositions,omitempty"`
-	SequenceGuess          string   `json:"SequenceGuess"`
-	SequenceGuessReason    string   `json:"SequenceGuessReason"`
-	SourceFiles            int      `json:"SourceFiles"`
-	Warnings               []string `json:"Warnings,omitempty"`
-	ConversionSoftware     string   `json:"ConversionSoftware"`
+	Modality               string    `json:"Modality,omitempty"`
+	MagneticFieldStrength  float64   `json:"MagneticFieldStrength,omitempty"`
+	Manufacturer           string    `json:"Manufacturer,omitempty"`
+	ManufacturersModelName string    `json:"ManufacturersModelName,omitempty"`
+	SeriesDescription      string    `json:"SeriesDescription,omitempty"`
+	ProtocolName           string    `json:"ProtocolName,omitempty"`
+	ScanningSequence       string    `json:"ScanningSequence,omitempty"`
+	SequenceVariant        string    `json:"SequenceVariant,omitempty"`
+	ScanOptions            string    `json:"ScanOptions,omitempty"`
+	SequenceName           string    `json:"SequenceName,omitempty"`
+	ImageType              []string  `json:"ImageType,omitempty"`
+	SeriesNumber           int       `json:"SeriesNumber,omitempty"`
+	SeriesInstanceUID      string    `json:"SeriesInstanceUID,omitempty"`
+	MRAcquisitionType      string    `json:"MRAcquisitionType,omitempty"`
+	SliceThickness         float64   `json:"SliceThickness,omitempty"`
+	SpacingBetweenSlices   float64   `json:"SpacingBetweenSlices,omitempty"`
+	EchoTime               float64   `json:"EchoTime,omitempty"`
+	EchoNumber             int       `json:"EchoNumber,omitempty"`
+	RepetitionTime         float64   `json:"RepetitionTime,omitempty"`
+	InversionTime          float64   `json:"InversionTime,omitempty"`
+	FlipAngle              float64   `json:"FlipAngle,omitempty"`
+	ContrastBolusAgent     string    `json:"ContrastBolusAgent,omitempty"`
+	BodyPartExamined       string    `json:"BodyPartExamined,omitempty"`
+	TransferSyntaxUID      string    `json:"TransferSyntaxUID,omitempty"`
+	SliceSpacingComputed   float64   `json:"SliceSpacingFromPositions,omitempty"`
+	ImageOrientation       []float64 `json:"ImageOrientationPatientDICOM,omitempty"`
+	SequenceGuess          string    `json:"SequenceGuess"`
+	SequenceGuessReason    string    `json:"SequenceGuessReason"`
+	SourceFiles            int       `json:"SourceFiles"`
+	Warnings               []string  `json:"Warnings,omitempty"`
+	ConversionSoftware     string    `json:"ConversionSoftware"`
 }
 
 // summaryEntry is one line of the summary.
@@ -310,7 +311,8 @@ func writeSeries(imgPath, jsonPath string, s *dicom.Series, v *volume.Volume) er
 		EchoTime: m.EchoTime / 1000, EchoNumber: m.EchoNumber, RepetitionTime: m.RepetitionTime / 1000,
 		InversionTime: m.InversionTime / 1000, FlipAngle: m.FlipAngle, ContrastBolusAgent: m.ContrastBolusAgent,
 		BodyPartExamined: m.BodyPartExamined, TransferSyntaxUID: m.TransferSyntax, SliceSpacingComputed: s.SliceSpacing,
-		SequenceGuess: s.Guess.Label, SequenceGuessReason: s.Guess.Reason, SourceFiles: len(s.Files),
+		ImageOrientation: s.Orientation[:],
+		SequenceGuess:    s.Guess.Label, SequenceGuessReason: s.Guess.Reason, SourceFiles: len(s.Files),
 		Warnings: s.Warnings, ConversionSoftware: "metasurv dcm2nii",
 	}
 	b, err := json.MarshalIndent(sc, "", "  ")

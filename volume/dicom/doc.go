@@ -65,7 +65,10 @@
 // Series.Meta holds what a user needs to choose inputs: descriptions, TE,
 // TR, TI, flip angle, field strength, 2D/3D, contrast agent and the
 // sequence fields. GuessSequence labels a series T1, T1c, T2 or FLAIR from
-// its description and timing, with the reason, for a person to confirm.
+// its description and timing, with the reason, for a person to confirm;
+// SelectSequences picks one series per contrast from a folder (originals
+// before derived images, 3-D before 2-D, finer voxels first) and notes
+// every choice it had to make.
 //
 // # Safety
 //

@@ -82,6 +82,9 @@ type Series struct {
 	Dims [3]int
 	// Affine maps voxel (i=column, j=row, k=slice) to RAS+ world mm.
 	Affine volume.Affine
+	// Orientation is the ImageOrientationPatient of the slices (row
+	// cosine, column cosine, LPS).
+	Orientation [6]float64
 	// SliceSpacing is the distance between slice centres computed from the
 	// positions (0 for a single slice).
 	SliceSpacing float64
@@ -433,6 +436,7 @@ func (s *Series) finish(nrm [3]float64) {
 	frames := s.frames
 	fr0 := frames[0]
 	n := len(frames)
+	s.Orientation = fr0.iop
 	s.Dims = [3]int{fr0.cols, fr0.rows, n}
 	files := map[string]bool{}
 	s.UniformRescale = true
