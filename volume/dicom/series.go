@@ -246,9 +246,6 @@ func groupKey(fi *fileInfo, fr *frameRef) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s|%s|", fi.meta.StudyInstanceUID, fi.meta.SeriesInstanceUID)
 	fmt.Fprintf(&b, "te%.3f|e%d|st%s|", fr.te, fr.echo, fr.stack)
-	for _, x := range fr.iop {
-		fmt.Fprintf(&b, "%.4f,", x+0) // +0 folds -0 into 0
-	}
 	fmt.Fprintf(&b, "|%dx%d|%.5f,%.5f|%s|%t|%d", fr.rows, fr.cols, fr.ps[0], fr.ps[1],
 		strings.ToUpper(strings.Join(fi.meta.ImageType, `\`)), fr.mosaicN > 0, fi.pix.BitsAllocated)
 	return b.String()
@@ -273,7 +270,9 @@ func groupSeries(files []*fileInfo, o ScanOptions) []*Series {
 	}
 	var out []*Series
 	for _, k := range order {
-		out = append(out, buildSeries(groups[k], o)...)
+		for _, g := range splitOrientation(groups[k]) {
+			out = append(out, buildSeries(g, o)...)
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
@@ -315,6 +314,32 @@ func groupSeries(files []*fileInfo, o ScanOptions) []*Series {
 				s.Name = fmt.Sprintf("%s_%c", base, 'a'+rune(i%26))
 			}
 		}
+	}
+	return out
+}
+
+// splitOrientation clusters frames by ImageOrientationPatient with a
+// tolerance (1e-3 per cosine), so that values written with different
+// rounding stay together while different planes come apart.
+func splitOrientation(g []groupFrame) [][]groupFrame {
+	var out [][]groupFrame
+next:
+	for _, f := range g {
+		for i, c := range out {
+			rep := c[0].fr.iop
+			same := true
+			for a := range rep {
+				if math.Abs(rep[a]-f.fr.iop[a]) > 1e-3 {
+					same = false
+					break
+				}
+			}
+			if same {
+				out[i] = append(out[i], f)
+				continue next
+			}
+		}
+		out = append(out, []groupFrame{f})
 	}
 	return out
 }

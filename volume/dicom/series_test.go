@@ -221,3 +221,21 @@ func TestSelectSequences(t *testing.T) {
 		}
 	}
 }
+
+// TestOrientationRounding: cosines written with different rounding per
+// slice (seen in exports that recompute them) stay one series.
+func TestOrientationRounding(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	slices, _, _, _ := stack(rng, 6, 4, 4, 2, "1.2.3.10")
+	for k := range slices {
+		for a := range slices[k].iop {
+			slices[k].iop[a] += 4e-5 * float64(k%3-1)
+		}
+	}
+	dir := t.TempDir()
+	writeShuffled(t, rng, dir, slices)
+	res := scanDir(t, dir, nil)
+	if len(res.Series) != 1 || res.Series[0].Err != nil || res.Series[0].Dims[2] != 6 {
+		t.Fatalf("%d series (err %v)", len(res.Series), res.Series[0].Err)
+	}
+}
