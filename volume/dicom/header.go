@@ -80,10 +80,6 @@ func readHeader(path string, ds *DataSet, size, maxBytes int64) (*fileInfo, erro
 	if err != nil {
 		return nil, err
 	}
-	if !decodable(ds.TransferSyntax) {
-		return nil, fmt.Errorf("%w: pixel data in %s (%s); decode to a native or lossless JPEG/RLE syntax first (e.g. gdcmconv --raw)",
-			ErrUnsupported, TransferSyntaxName(ds.TransferSyntax), ds.TransferSyntax)
-	}
 	// Frames are bounded before any per-frame record is allocated: each
 	// needs at least 2 bytes of the file (frame item or pixels), and the
 	// decoded frames must fit the memory budget.

@@ -39,6 +39,10 @@ func (ds *DataSet) Pixels() (PixelInfo, error) {
 	if ds.Get(TagPixelData) == nil {
 		return pi, fmt.Errorf("%w: no Pixel Data (7FE0,0010)", ErrNoImage)
 	}
+	if !decodable(pi.TransferSyntax) {
+		return pi, fmt.Errorf("%w: pixel data in %s (%s); decode to a native or lossless JPEG/RLE syntax first (e.g. gdcmconv --raw)",
+			ErrUnsupported, TransferSyntaxName(pi.TransferSyntax), pi.TransferSyntax)
+	}
 	if pi.Rows <= 0 || pi.Columns <= 0 || pi.Rows > 65535 || pi.Columns > 65535 {
 		return pi, fmt.Errorf("%w: image of %d rows × %d columns", ErrMalformed, pi.Rows, pi.Columns)
 	}
