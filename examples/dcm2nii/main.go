@@ -42,6 +42,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"unsafe"
 
 	"github.com/metasurv/metasurv/nifti"
 	"github.com/metasurv/metasurv/volume"
@@ -324,7 +325,10 @@ func writeSeries(imgPath, jsonPath string, s *dicom.Series, v *volume.Volume) er
 
 // toNIfTI stores v as 16-bit integers with scl_slope/scl_inter when every
 // slice shares one rescale and the stored values fit exactly (as dcm2niix
-// does), else as float32.
+// does), else as float32. It takes over v.Data: on little-endian machines
+// the NIfTI bytes are written over the float32 voxels (the integer of voxel
+// i goes to bytes 2i–2i+1, which voxels ≤ i/2 held, already read), so a
+// series costs its float32 volume and nothing more.
 func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
 	// The header (dims, sform, qform, pixdim) comes from FromVolume on a
 	// one-voxel image with the same affine, so that the voxels are
@@ -341,7 +345,16 @@ func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
 		img.Header.Dim[1+a] = int64(v.Dims[a])
 	}
 	img.Header.Descrip = fmt.Sprintf("TE=%.4g;TR=%.4g;TI=%.4g", s.Meta.EchoTime, s.Meta.RepetitionTime, s.Meta.InversionTime)
+	little := binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+	var raw []byte // v.Data's memory as bytes
+	if little && len(v.Data) > 0 {
+		raw = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v.Data))), 4*len(v.Data))
+	}
 	asFloat := func() (*nifti.Image, error) {
+		if raw != nil {
+			img.Data = raw
+			return img, nil
+		}
 		img.Data = make([]byte, 4*len(v.Data))
 		for i, x := range v.Data {
 			binary.LittleEndian.PutUint32(img.Data[4*i:], math.Float32bits(x))
@@ -351,30 +364,24 @@ func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
 	if !s.UniformRescale || s.Slope == 0 {
 		return asFloat()
 	}
-	// One pass: the stored integer of every voxel goes to data as its low
-	// 16 bits (the same bytes for int16 and uint16); the range decides.
 	identity := s.Slope == 1 && s.Intercept == 0
-	data := make([]byte, 2*len(v.Data))
-	lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
-	for i, x := range v.Data {
-		var st int32
+	// stored returns the integer a voxel was stored as, or false when it
+	// is not one (then the image stays float32).
+	stored := func(x float32) (int32, bool) {
 		if identity {
-			if !(x > -1<<20 && x < 1<<20) {
-				return asFloat()
-			}
-			st = int32(x)
-			if float32(st) != x {
-				return asFloat() // not integers: keep float32
-			}
-		} else {
-			f := math.Round((float64(x) - s.Intercept) / s.Slope)
-			if !(f > -1<<20 && f < 1<<20) || float32(f*s.Slope+s.Intercept) != x {
-				return asFloat() // not exactly representable: keep float32
-			}
-			st = int32(f)
+			st := int32(x)
+			return st, x > -1<<20 && x < 1<<20 && float32(st) == x
+		}
+		f := math.Round((float64(x) - s.Intercept) / s.Slope)
+		return int32(f), f > -1<<20 && f < 1<<20 && float32(f*s.Slope+s.Intercept) == x
+	}
+	lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
+	for _, x := range v.Data {
+		st, ok := stored(x)
+		if !ok {
+			return asFloat()
 		}
 		lo, hi = min(lo, st), max(hi, st)
-		binary.LittleEndian.PutUint16(data[2*i:], uint16(st))
 	}
 	dt := nifti.DTInt16
 	switch {
@@ -384,9 +391,18 @@ func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
 	default:
 		return asFloat()
 	}
+	// The low 16 bits are the same bytes for int16 and uint16.
+	data := raw
+	if data == nil {
+		data = make([]byte, 2*len(v.Data))
+	}
+	for i, x := range v.Data {
+		st, _ := stored(x)
+		binary.LittleEndian.PutUint16(data[2*i:], uint16(st))
+	}
 	img.Header.Datatype, img.Header.Bitpix = dt, 16
 	img.Header.SclSlope, img.Header.SclInter = s.Slope, s.Intercept
-	img.Data = data
+	img.Data = data[:2*len(v.Data)]
 	return img, nil
 }
 
