@@ -400,7 +400,9 @@ func (p *parser) parseItems(buf []byte, pos, end int, ds *DataSet, depth int, st
 		if n := len(ds.Elements); n > 0 && ds.Elements[n-1].Tag >= tag {
 			sorted = false
 		}
-		if tag == tagPixelData && p.stopPixel {
+		if tag == tagPixelData && p.stopPixel && depth == 0 {
+			// Only the image's own pixels: an icon image sequence holds
+			// pixel data too.
 			p.pixelOffset = int64(start)
 			p.stopped = true
 			el.Undefined = length == undefinedLength

@@ -1,10 +1,14 @@
 package dicom
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -237,5 +241,40 @@ func TestOrientationRounding(t *testing.T) {
 	res := scanDir(t, dir, nil)
 	if len(res.Series) != 1 || res.Series[0].Err != nil || res.Series[0].Dims[2] != 6 {
 		t.Fatalf("%d series (err %v)", len(res.Series), res.Series[0].Err)
+	}
+}
+
+// TestIconSequence: pixel data inside an Icon Image Sequence item (of
+// undefined length) does not stop the header scan early.
+func TestIconSequence(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	slices, _, _, _ := stack(rng, 3, 4, 4, 2, "1.2.3.11")
+	dir := t.TempDir()
+	for i, sl := range slices {
+		b := sl.encode()
+		// Insert an undefined-length (0088,0200) sequence whose item holds
+		// a 2×2 icon, before the image's own elements of group 0088+.
+		var icon bytes.Buffer
+		icon.Write([]byte{0x88, 0x00, 0x00, 0x02, 'S', 'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF})
+		icon.Write([]byte{0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF})
+		encodeElems(&icon, []tElem{tUS(TagRows, 2), tUS(TagColumns, 2), tUS(TagBitsAllocated, 8), {TagPixelData, "OB", []byte{1, 2, 3, 4}}})
+		icon.Write([]byte{0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0, 0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0})
+		// The image's Pixel Data element is last: put the icon before it.
+		at := bytes.LastIndex(b, []byte{0xE0, 0x7F, 0x10, 0x00, 'O', 'W'})
+		b = append(append(append([]byte(nil), b[:at]...), icon.Bytes()...), b[at:]...)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint("F", i)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := scanDir(t, dir, nil)
+	if len(res.Series) != 1 || res.Series[0].Err != nil {
+		t.Fatalf("%d series", len(res.Series))
+	}
+	v, err := res.Series[0].Volume(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Dims != [3]int{4, 4, 3} {
+		t.Fatalf("dims %v", v.Dims)
 	}
 }
