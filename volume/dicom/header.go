@@ -74,8 +74,9 @@ type fileInfo struct {
 }
 
 // readHeader extracts fileInfo from a parsed data set read from a file of
-// size bytes, within a memory budget of maxBytes.
-func readHeader(path string, ds *DataSet, size, maxBytes int64) (*fileInfo, error) {
+// size bytes, within the memory budget of opts.
+func readHeader(path string, ds *DataSet, size int64, opts *Options) (*fileInfo, error) {
+	maxBytes := opts.maxBytes()
 	pix, err := ds.Pixels()
 	if err != nil {
 		return nil, err
@@ -146,6 +147,15 @@ func readHeader(path string, ds *DataSet, size, maxBytes int64) (*fileInfo, erro
 		base.slope = s
 	}
 	base.inter, _ = ds.Float(TagRescaleIntercept)
+
+	if ss, ok := philipsScaleSlope(ds); ok && !opts.philipsDisplay() {
+		// As dcm2niix does by default (-p y): Philips "precise" floating
+		// point values FP = (SV·RS + RI) / (RS·SS), SS the private scale
+		// slope, instead of the display values SV·RS + RI.
+		base.inter = base.inter / (base.slope * ss)
+		base.slope = 1 / ss
+		fi.warnings = append(fi.warnings, fmt.Sprintf("Philips precise scaling (private scale slope %g) used as dcm2niix does; Options.PhilipsDisplayScaling keeps the display values", ss))
+	}
 
 	perFrame := ds.Seq(TagPerFrameFunctionalGroups)
 	shared := ds.first(TagSharedFunctionalGroups)
@@ -314,4 +324,31 @@ func mosaicFrames(ds *DataSet, base frameRef, m *Metadata, fi *fileInfo) ([]fram
 		frames[k] = fr
 	}
 	return frames, nil
+}
+
+// philipsScaleSlope returns the Philips private scale slope (2005,xx0E) of
+// the "Philips MR Imaging DD 001" block of a classic Philips MR image.
+func philipsScaleSlope(ds *DataSet) (float64, bool) {
+	if !strings.Contains(strings.ToUpper(ds.String(TagManufacturer)), "PHILIPS") {
+		return 0, false
+	}
+	for b := uint16(0x10); b <= 0xFF; b++ {
+		if ds.String(NewTag(0x2005, b)) != "Philips MR Imaging DD 001" {
+			continue
+		}
+		e := ds.Get(NewTag(0x2005, b<<8|0x0E))
+		if e == nil || len(e.Value) < 4 {
+			return 0, false
+		}
+		vr := e.VR
+		if vr == "UN" || vr == "OB" {
+			vr = "FL" // implicit VR: the private dictionary says FL
+		}
+		f := elementFloats(&Element{VR: vr, Value: e.Value}, ds.BigEndian)
+		if len(f) == 0 || !(f[0] > 0) || math.IsInf(f[0], 0) {
+			return 0, false
+		}
+		return f[0], true
+	}
+	return 0, false
 }

@@ -135,6 +135,11 @@ type Options struct {
 	MaxBytes int64
 	// MaxDepth bounds the nesting of sequences. Zero means DefaultMaxDepth.
 	MaxDepth int
+	// PhilipsDisplayScaling keeps the display values (RescaleSlope and
+	// RescaleIntercept) of Philips images. By default the private scale
+	// slope gives the "precise" floating-point values, as dcm2niix writes
+	// them by default.
+	PhilipsDisplayScaling bool
 	// StopAtPixelData ends parsing at the Pixel Data element, recording
 	// only its position (DataSet.PixelOffset); used when scanning headers.
 	StopAtPixelData bool
@@ -146,6 +151,8 @@ func (o *Options) maxBytes() int64 {
 	}
 	return o.MaxBytes
 }
+
+func (o *Options) philipsDisplay() bool { return o != nil && o.PhilipsDisplayScaling }
 
 func (o *Options) maxDepth() int {
 	if o == nil || o.MaxDepth <= 0 {

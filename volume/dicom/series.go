@@ -206,7 +206,7 @@ func scanFile(path string, opts *Options) (*fileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readHeader(path, ds, st.Size(), opts.maxBytes())
+	return readHeader(path, ds, st.Size(), opts)
 }
 
 // parallelFor runs fn(0..n-1) on up to workers goroutines, stopping early

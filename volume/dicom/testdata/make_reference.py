@@ -17,6 +17,7 @@ Cases (small crops unless --big):
                InstanceNumber opposite to the positions
   rescaled     constant RescaleSlope 0.5, RescaleIntercept -20
   rescalevar   RescaleSlope varying slice by slice (float output)
+  philips      Philips private scale slope (dcm2niix's default precise scaling)
   gapped       one slice missing (must be refused, naming the position)
   multiecho    one SeriesInstanceUID, two echoes (TE 12 and 90 ms)
   multiseries  T1 axial + T2 coronal + 3-plane localizer in one folder
@@ -115,7 +116,7 @@ def set_pixels(ds, arr, signed, bits_stored):
 
 def write_series(out, vol, affine, desc, number, meta=None, series_uid=None, study_uid=None,
                  signed=False, bits=16, slopes=None, inters=None, drop=(), reverse_instance=False,
-                 echo=None):
+                 echo=None, philips_ss=None):
     """Write vol[i,j,k] as one classic MR slice per k, placed by the RAS affine."""
     meta = meta or {}
     series_uid = series_uid or generate_uid()
@@ -142,6 +143,10 @@ def write_series(out, vol, affine, desc, number, meta=None, series_uid=None, stu
             ds.RescaleSlope = ds_str(slopes[k])
             ds.RescaleIntercept = ds_str(inters[k])
             ds.RescaleType = "US"
+        if philips_ss is not None:
+            ds.Manufacturer = "Philips Medical Systems"
+            ds.add_new(0x20050010, "LO", "Philips MR Imaging DD 001")
+            ds.add_new(0x2005100E, "FL", float(philips_ss))
         set_pixels(ds, vol[:, :, k].T, signed, bits)
         ds.save_as(os.path.join(out, uuid.uuid4().hex[:12].upper()), write_like_original=False)
     return series_uid
@@ -321,6 +326,8 @@ def main():
     d = case("rescalevar", series=1)
     write_series(d, t1, caff, "T1 rescale varies", 6, {}, slopes=[0.25 + 0.125 * (k % 5) for k in range(nk)],
                  inters=[-(k % 3) * 16.0 for k in range(nk)])
+    d = case("philips", series=1)
+    write_series(d, t1, caff, "T1W_3D_TFE", 13, {}, slopes=[1.5] * nk, inters=[-30] * nk, philips_ss=0.03125)
     d = case("gapped", refused=True, missing=[17])
     write_series(d, t1, caff, "T1 gapped", 7, {}, drop={17})
     d = case("multiecho", series=2)
