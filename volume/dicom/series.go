@@ -271,7 +271,16 @@ func groupSeries(files []*fileInfo, o ScanOptions) []*Series {
 	var out []*Series
 	for _, k := range order {
 		for _, g := range splitOrientation(groups[k]) {
-			out = append(out, buildSeries(g, o)...)
+			for _, part := range splitRepeats(g) {
+				ss := buildSeries(part.frames, o)
+				for _, s := range ss {
+					if part.label != "" {
+						s.Name += "_" + part.label
+						s.Warnings = append(s.Warnings, fmt.Sprintf("slices repeat at the same positions: split by %s", part.why))
+					}
+				}
+				out = append(out, ss...)
+			}
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -342,6 +351,76 @@ next:
 		out = append(out, []groupFrame{f})
 	}
 	return out
+}
+
+type repeatPart struct {
+	frames []groupFrame
+	label  string // name suffix, "" when not split
+	why    string
+}
+
+// splitRepeats separates a stack whose positions repeat (several
+// acquisitions or time points in one series) by AcquisitionNumber, then by
+// temporal position, when that leaves every part without repeats. A stack
+// without repeats, or one no key explains, is returned whole (its
+// duplicates are then refused by buildSeries, naming the positions).
+func splitRepeats(g []groupFrame) []repeatPart {
+	if !hasRepeats(g) {
+		return []repeatPart{{frames: g}}
+	}
+	for _, key := range []struct {
+		name, short string
+		of          func(f *frameRef) int
+	}{
+		{"AcquisitionNumber", "acq", func(f *frameRef) int { return f.acq }},
+		{"temporal position", "t", func(f *frameRef) int { return f.temp }},
+	} {
+		parts := map[int][]groupFrame{}
+		var keys []int
+		for _, f := range g {
+			k := key.of(&f.fr)
+			if _, ok := parts[k]; !ok {
+				keys = append(keys, k)
+			}
+			parts[k] = append(parts[k], f)
+		}
+		if len(keys) < 2 {
+			continue
+		}
+		ok := true
+		for _, p := range parts {
+			if hasRepeats(p) {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		sort.Ints(keys)
+		out := make([]repeatPart, len(keys))
+		for i, k := range keys {
+			out[i] = repeatPart{frames: parts[k], label: fmt.Sprintf("%s%d", key.short, k), why: key.name}
+		}
+		return out
+	}
+	return []repeatPart{{frames: g}}
+}
+
+// hasRepeats reports whether two frames of g lie at the same position.
+func hasRepeats(g []groupFrame) bool {
+	seen := make(map[[3]int64]bool, len(g))
+	for _, f := range g {
+		var k [3]int64
+		for a := 0; a < 3; a++ {
+			k[a] = int64(math.Round(f.fr.pos[a] * 1e3)) // micrometres
+		}
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+	}
+	return false
 }
 
 func cross(a, b [3]float64) [3]float64 {

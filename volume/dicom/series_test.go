@@ -278,3 +278,26 @@ func TestIconSequence(t *testing.T) {
 		t.Fatalf("dims %v", v.Dims)
 	}
 }
+
+// TestRepeatsSplitByAcquisition: two acquisitions of the same positions in
+// one series become two volumes; without a key they are refused.
+func TestRepeatsSplitByAcquisition(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	a, _, _, _ := stack(rng, 4, 4, 4, 2, "1.2.3.12")
+	var all []tSlice
+	for acq := 1; acq <= 2; acq++ {
+		for _, s := range a {
+			s.acq = acq
+			all = append(all, s)
+		}
+	}
+	dir := t.TempDir()
+	writeShuffled(t, rng, dir, all)
+	res := scanDir(t, dir, nil)
+	if len(res.Series) != 2 || res.Series[0].Err != nil || res.Series[1].Err != nil || !strings.HasSuffix(res.Series[1].Name, "_acq2") {
+		for _, s := range res.Series {
+			t.Logf("%s %v %v", s.Name, s.Dims, s.Err)
+		}
+		t.Fatalf("%d series", len(res.Series))
+	}
+}
