@@ -49,8 +49,13 @@
 // a missing slice, uneven spacing, two slices at one position or a slice
 // off the stack axis (gantry tilt) gets Series.Err wrapping ErrGeometry with
 // the positions named; with ScanOptions.SplitGaps it is split into its
-// regular runs instead. Each slice is rescaled with its own slope and
-// intercept; Series.UniformRescale says whether they were all equal.
+// regular runs instead. Slices that repeat the same positions (two
+// acquisitions or time points in one series) are split by AcquisitionNumber
+// or temporal position when that explains the repeats. Each slice is
+// rescaled with its own slope and intercept; Series.UniformRescale says
+// whether they were all equal. Philips images get dcm2niix's default
+// "precise" values from the private scale slope (Options.PhilipsDisplayScaling
+// keeps the display values).
 //
 // The affine maps voxel (i, j, k) = (column, row, slice) to world:
 // ImageOrientationPatient's row cosine × PixelSpacing[1], its column cosine
