@@ -66,11 +66,11 @@ func Concordance(y []Outcome, risk []float64, o ConcordanceOptions) (*Concordanc
 	}
 	for i, r := range risk {
 		if math.IsNaN(r) {
-			return nil, fmt.Errorf("survival: risk score %d is NaN", i)
+			return nil, fmt.Errorf("%w: risk score %d is NaN", ErrInput, i)
 		}
 	}
 	if math.IsNaN(o.Tau) || o.Tau < 0 {
-		return nil, fmt.Errorf("survival: concordance Tau %v (want >= 0; 0 keeps every pair)", o.Tau)
+		return nil, fmt.Errorf("%w: concordance Tau %v (want >= 0; 0 keeps every pair)", ErrInput, o.Tau)
 	}
 	y = TimeFix(y)
 	res := &ConcordanceResult{}
@@ -276,7 +276,7 @@ func timeWeights(y []Outcome, rows []int, o ConcordanceOptions) (func(float64) f
 		}
 	}
 	if o.TimeWeight != Harrell && o.TimeWeight != Uno {
-		return nil, fmt.Errorf("survival: unknown concordance time weight %d (want Harrell or Uno)", o.TimeWeight)
+		return nil, fmt.Errorf("%w: unknown concordance time weight %d (want Harrell or Uno)", ErrInput, o.TimeWeight)
 	}
 	if o.TimeWeight == Uno && o.Convention == GRight {
 		return sksurvWeights(sub, o)
@@ -313,7 +313,7 @@ func sksurvWeights(sub []Outcome, o ConcordanceOptions) (func(float64) float64, 
 	g := censoringCurve(train)
 	for _, y := range sub {
 		if y.Event && (o.Tau <= 0 || y.Time < o.Tau) && g.at(y.Time) <= 0 {
-			return nil, fmt.Errorf("survival: censoring survival G is 0 at event time %v (censoring outcomes end too early)", y.Time)
+			return nil, fmt.Errorf("%w: censoring survival G is 0 at event time %v (censoring outcomes end too early)", ErrInput, y.Time)
 		}
 	}
 	return func(t float64) float64 {

@@ -1,7 +1,6 @@
 package survival
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -19,19 +18,19 @@ import (
 // invariant). It returns an error when there is no event.
 func CoxLoss(y []Outcome, eta []float64, ties Ties) (float64, []float64, error) {
 	if len(y) != len(eta) {
-		return 0, nil, fmt.Errorf("survival: %d outcomes but %d scores", len(y), len(eta))
+		return 0, nil, fmt.Errorf("%w: %d outcomes but %d scores", ErrShape, len(y), len(eta))
 	}
 	if err := Validate(y); err != nil {
 		return 0, nil, err
 	}
 	nev := CountEvents(y)
 	if nev == 0 {
-		return 0, nil, errors.New("survival: Cox loss needs at least one event in the batch")
+		return 0, nil, fmt.Errorf("%w: Cox loss needs at least one event in the batch", ErrNoEvents)
 	}
 	shift := math.Inf(-1)
 	for i, e := range eta {
 		if math.IsNaN(e) || math.IsInf(e, 0) {
-			return 0, nil, fmt.Errorf("survival: score %d is %v", i, e)
+			return 0, nil, fmt.Errorf("%w: score %d is %v", ErrInput, i, e)
 		}
 		shift = math.Max(shift, e)
 	}
@@ -120,7 +119,7 @@ const maxCuts = 1 << 16
 // default "equidistant" scheme.
 func EquidistantCuts(y []Outcome, m int) (DiscreteTime, error) {
 	if m < 2 || m > maxCuts || len(y) == 0 {
-		return DiscreteTime{}, fmt.Errorf("survival: %d cuts for %d outcomes (want 2 <= m <= %d, n >= 1)", m, len(y), maxCuts)
+		return DiscreteTime{}, fmt.Errorf("%w: %d cuts for %d outcomes (want 2 <= m <= %d, n >= 1)", ErrInput, m, len(y), maxCuts)
 	}
 	if err := Validate(y); err != nil {
 		return DiscreteTime{}, err
@@ -130,7 +129,7 @@ func EquidistantCuts(y []Outcome, m int) (DiscreteTime, error) {
 		maxT = math.Max(maxT, o.Time)
 	}
 	if maxT == 0 {
-		return DiscreteTime{}, fmt.Errorf("survival: every time is 0 (want a positive maximum time for the cuts)")
+		return DiscreteTime{}, fmt.Errorf("%w: every time is 0 (want a positive maximum time for the cuts)", ErrInput)
 	}
 	c := make([]float64, m)
 	for k := range c {
@@ -144,11 +143,11 @@ func (d DiscreteTime) Transform(y []Outcome) ([]int, []bool, error) {
 	m := len(d.Cuts)
 	for k := 1; k < m; k++ {
 		if !(d.Cuts[k] > d.Cuts[k-1]) {
-			return nil, nil, fmt.Errorf("survival: discrete-time cuts %v (want increasing)", d.Cuts)
+			return nil, nil, fmt.Errorf("%w: discrete-time cuts %v (want increasing)", ErrInput, d.Cuts)
 		}
 	}
 	if m == 0 {
-		return nil, nil, errors.New("survival: discrete-time grid has no cuts")
+		return nil, nil, fmt.Errorf("%w: discrete-time grid has no cuts", ErrInput)
 	}
 	idx := make([]int, len(y))
 	ev := make([]bool, len(y))
@@ -167,7 +166,7 @@ func (d DiscreteTime) Transform(y []Outcome) ([]int, []bool, error) {
 
 func checkGrid(phi [][]float64, idx []int, event []bool) (int, error) {
 	if len(phi) != len(idx) || len(idx) != len(event) {
-		return 0, fmt.Errorf("survival: %d output rows, %d indices, %d events (want equal)", len(phi), len(idx), len(event))
+		return 0, fmt.Errorf("%w: %d output rows, %d indices, %d events (want equal)", ErrShape, len(phi), len(idx), len(event))
 	}
 	if len(phi) == 0 {
 		return 0, ErrEmpty
@@ -175,10 +174,10 @@ func checkGrid(phi [][]float64, idx []int, event []bool) (int, error) {
 	m := len(phi[0])
 	for i, row := range phi {
 		if len(row) != m {
-			return 0, fmt.Errorf("survival: output row %d has %d values (want %d)", i, len(row), m)
+			return 0, fmt.Errorf("%w: output row %d has %d values (want %d)", ErrShape, i, len(row), m)
 		}
 		if idx[i] < 0 || idx[i] >= m {
-			return 0, fmt.Errorf("survival: grid index %d of patient %d (want 0..%d)", idx[i], i, m-1)
+			return 0, fmt.Errorf("%w: grid index %d of patient %d (want 0..%d)", ErrInput, idx[i], i, m-1)
 		}
 	}
 	return m, nil
@@ -315,7 +314,7 @@ func DeepHitLoss(phi [][]float64, idx []int, event []bool, o DeepHitOptions) (fl
 		o.Sigma = 0.1
 	}
 	if !(o.Alpha >= 0 && o.Alpha <= 1) || !(o.Sigma > 0) || math.IsInf(o.Sigma, 1) {
-		return 0, nil, fmt.Errorf("survival: DeepHit alpha %v, sigma %v (want 0..1, > 0)", o.Alpha, o.Sigma)
+		return 0, nil, fmt.Errorf("%w: DeepHit alpha %v, sigma %v (want 0..1, > 0)", ErrInput, o.Alpha, o.Sigma)
 	}
 	nll, gn, err := PMFLoss(phi, idx, event)
 	if err != nil {
@@ -398,7 +397,7 @@ func DeepHitLoss(phi [][]float64, idx []int, event []bool, o DeepHitOptions) (fl
 // known (they survived into class minClass or later).
 func CoralLoss(logits [][]float64, y []int, minClass []int) (float64, [][]float64, error) {
 	if len(logits) != len(y) || (minClass != nil && len(minClass) != len(y)) {
-		return 0, nil, fmt.Errorf("survival: %d logit rows, %d labels, %d lower bounds", len(logits), len(y), len(minClass))
+		return 0, nil, fmt.Errorf("%w: %d logit rows, %d labels, %d lower bounds", ErrShape, len(logits), len(y), len(minClass))
 	}
 	if len(y) == 0 {
 		return 0, nil, ErrEmpty
@@ -409,10 +408,10 @@ func CoralLoss(logits [][]float64, y []int, minClass []int) (float64, [][]float6
 	grad := make([][]float64, len(y))
 	for i, row := range logits {
 		if len(row) != tasks {
-			return 0, nil, fmt.Errorf("survival: logit row %d has %d values (want %d)", i, len(row), tasks)
+			return 0, nil, fmt.Errorf("%w: logit row %d has %d values (want %d)", ErrShape, i, len(row), tasks)
 		}
 		if y[i] > tasks {
-			return 0, nil, fmt.Errorf("survival: label %d of sample %d (want < %d)", y[i], i, tasks+1)
+			return 0, nil, fmt.Errorf("%w: label %d of sample %d (want < %d)", ErrInput, y[i], i, tasks+1)
 		}
 		grad[i] = make([]float64, tasks)
 		known := tasks
@@ -422,7 +421,7 @@ func CoralLoss(logits [][]float64, y []int, minClass []int) (float64, [][]float6
 				continue
 			}
 			if minClass[i] < 0 || minClass[i] > tasks {
-				return 0, nil, fmt.Errorf("survival: lower class bound %d of sample %d (want 0..%d)", minClass[i], i, tasks)
+				return 0, nil, fmt.Errorf("%w: lower class bound %d of sample %d (want 0..%d)", ErrInput, minClass[i], i, tasks)
 			}
 			known, label = minClass[i], minClass[i]
 		}
@@ -446,14 +445,14 @@ func CoralLoss(logits [][]float64, y []int, minClass []int) (float64, [][]float6
 // strictly increasing.
 func CumulativeLinkLoss(eta, theta []float64, y, minClass []int) (float64, []float64, []float64, error) {
 	if len(eta) != len(y) || (minClass != nil && len(minClass) != len(y)) {
-		return 0, nil, nil, fmt.Errorf("survival: %d scores, %d labels, %d lower bounds", len(eta), len(y), len(minClass))
+		return 0, nil, nil, fmt.Errorf("%w: %d scores, %d labels, %d lower bounds", ErrShape, len(eta), len(y), len(minClass))
 	}
 	if len(y) == 0 {
 		return 0, nil, nil, ErrEmpty
 	}
 	for k := 1; k < len(theta); k++ {
 		if !(theta[k] > theta[k-1]) {
-			return 0, nil, nil, fmt.Errorf("survival: thresholds %v (want strictly increasing)", theta)
+			return 0, nil, nil, fmt.Errorf("%w: thresholds %v (want strictly increasing)", ErrInput, theta)
 		}
 	}
 	K := len(theta) + 1
@@ -470,7 +469,7 @@ func CumulativeLinkLoss(eta, theta []float64, y, minClass []int) (float64, []flo
 			lo, hi = minClass[i], K-1
 		}
 		if lo < 0 || hi >= K {
-			return 0, nil, nil, fmt.Errorf("survival: class %d of sample %d (want 0..%d)", y[i], i, K-1)
+			return 0, nil, nil, fmt.Errorf("%w: class %d of sample %d (want 0..%d)", ErrInput, y[i], i, K-1)
 		}
 		// P = F(hi) − F(lo−1), F(k) = σ(θ_k − η), F(−1) = 0, F(K−1) = 1
 		var fu, fl, du, dl float64 = 1, 0, 0, 0

@@ -2,7 +2,6 @@ package survival
 
 import (
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -26,10 +25,10 @@ func ReadCSV(r io.Reader) (*Table, error) {
 	cr.TrimLeadingSpace = true
 	recs, err := cr.ReadAll()
 	if err != nil {
-		return nil, fmt.Errorf("survival: reading CSV: %w", err)
+		return nil, fmt.Errorf("%w: reading CSV: %w", ErrFormat, err)
 	}
 	if len(recs) == 0 {
-		return nil, errors.New("survival: CSV has no header line")
+		return nil, fmt.Errorf("%w: CSV has no header line", ErrFormat)
 	}
 	t := &Table{Header: recs[0], Rows: recs[1:]}
 	seen := map[string]bool{}
@@ -37,13 +36,13 @@ func ReadCSV(r io.Reader) (*Table, error) {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		t.Header[i] = h
 		if seen[h] {
-			return nil, fmt.Errorf("survival: CSV column %q appears twice (want unique column names)", h)
+			return nil, fmt.Errorf("%w: CSV column %q appears twice (want unique column names)", ErrFormat, h)
 		}
 		seen[h] = true
 	}
 	for i, row := range t.Rows {
 		if len(row) != len(t.Header) {
-			return nil, fmt.Errorf("survival: CSV row %d has %d cells (want %d, as in the header)", i+2, len(row), len(t.Header))
+			return nil, fmt.Errorf("%w: CSV row %d has %d cells (want %d, as in the header)", ErrFormat, i+2, len(row), len(t.Header))
 		}
 	}
 	return t, nil
@@ -56,7 +55,7 @@ func (t *Table) Column(name string) (int, error) {
 			return i, nil
 		}
 	}
-	return -1, fmt.Errorf("survival: no column %q (have %s)", name, strings.Join(t.Header, ", "))
+	return -1, fmt.Errorf("%w: no column %q (have %s)", ErrInput, name, strings.Join(t.Header, ", "))
 }
 
 // IsMissing reports whether a cell denotes a missing value: empty, NA,
@@ -129,7 +128,7 @@ func (t *Table) Dataset(o DatasetOptions) (*Dataset, error) {
 		}
 	}
 	if len(d.Rows) == 0 {
-		return nil, fmt.Errorf("survival: no complete rows in columns %s (%d dropped)", strings.Join(cols, ", "), d.Dropped)
+		return nil, fmt.Errorf("%w: no complete rows in columns %s (%d dropped)", ErrInput, strings.Join(cols, ", "), d.Dropped)
 	}
 	times, err := t.floats(idx[0], d.Rows)
 	if err != nil {
@@ -162,7 +161,7 @@ func (t *Table) floats(j int, rows []int) ([]float64, error) {
 	for i, r := range rows {
 		f, err := strconv.ParseFloat(strings.TrimSpace(t.Rows[r][j]), 64)
 		if err != nil || math.IsNaN(f) {
-			return nil, fmt.Errorf("survival: column %q row %d: %q is not a number", t.Header[j], r+2, t.Rows[r][j])
+			return nil, fmt.Errorf("%w: column %q row %d: %q is not a number", ErrFormat, t.Header[j], r+2, t.Rows[r][j])
 		}
 		v[i] = f
 	}
@@ -185,7 +184,7 @@ func (t *Table) events(j int, rows []int) ([]bool, error) {
 		default:
 			f, err := strconv.ParseFloat(s, 64)
 			if err != nil {
-				return nil, fmt.Errorf("survival: event column %q row %d: %q is not 0/1, 1/2 or TRUE/FALSE", t.Header[j], r+2, s)
+				return nil, fmt.Errorf("%w: event column %q row %d: %q is not 0/1, 1/2 or TRUE/FALSE", ErrFormat, t.Header[j], r+2, s)
 			}
 			vals[i] = f
 		}
@@ -200,7 +199,7 @@ func (t *Table) events(j int, rows []int) ([]bool, error) {
 		case v == 0 || v == 1:
 			e[i] = v == 1
 		default:
-			return nil, fmt.Errorf("survival: event column %q row %d: %v is not 0/1 (or 1/2 throughout)", t.Header[j], rows[i]+2, v)
+			return nil, fmt.Errorf("%w: event column %q row %d: %v is not 0/1 (or 1/2 throughout)", ErrFormat, t.Header[j], rows[i]+2, v)
 		}
 	}
 	return e, nil
@@ -224,7 +223,7 @@ func (d *Dataset) design(t *Table, cols []int) error {
 		}
 		col, names := t.factor(j, d.Rows)
 		if len(names) == 0 {
-			return fmt.Errorf("survival: factor column %q has a single level (want at least two)", t.Header[j])
+			return fmt.Errorf("%w: factor column %q has a single level (want at least two)", ErrInput, t.Header[j])
 		}
 		blocks = append(blocks, col)
 		d.Names = append(d.Names, names...)
