@@ -451,24 +451,3 @@ func parseStoragePID(pid any) (*storageRef, pyTuple, error) {
 	}
 	return &storageRef{dt: dt, key: key, numel: numel}, t[5:], nil
 }
-
-// readChunked reads exactly n bytes from r, growing the buffer as data
-// arrives so a false size claim cannot force a huge allocation.
-func readChunked(r io.Reader, n int64) ([]byte, error) {
-	const chunk = 16 << 20
-	buf := make([]byte, 0, min(n, chunk))
-	for int64(len(buf)) < n {
-		step := int(min(n-int64(len(buf)), chunk))
-		if cap(buf)-len(buf) < step {
-			nb := make([]byte, len(buf), min(n, max(int64(2*cap(buf)), int64(len(buf)+step))))
-			copy(nb, buf)
-			buf = nb
-		}
-		got, err := io.ReadFull(r, buf[len(buf):len(buf)+step])
-		buf = buf[:len(buf)+got]
-		if err != nil {
-			return nil, fmt.Errorf("%w: truncated: got %d of %d bytes", ErrFormat, len(buf), n)
-		}
-	}
-	return buf, nil
-}

@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"path"
 	"strings"
+
+	"github.com/metasurv/metasurv/internal/chunked"
 )
 
 // maxPickleBytes bounds data.pkl; state-dict pickles are a few MB at most.
@@ -79,7 +81,7 @@ func readEntry(f *zip.File, n int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: zip entry %s: %w", ErrFormat, f.Name, err)
 	}
 	defer rc.Close()
-	b, err := readChunked(io.LimitReader(rc, n), min(n, int64(f.UncompressedSize64)))
+	b, err := chunked.ReadFull(io.LimitReader(rc, n), min(n, int64(f.UncompressedSize64)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: zip entry %s: %w", ErrFormat, f.Name, err)
 	}
