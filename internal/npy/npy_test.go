@@ -438,3 +438,32 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// A WriteFile that fails validation leaves an existing file untouched
+// (issue 12: it was truncated to 0 bytes) and creates nothing new.
+func TestWriteFileFailureKeepsFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.npy")
+	if err := os.WriteFile(path, []byte("old contents"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []int{3}, []float32{1, 2}); err == nil {
+		t.Fatal("2 values for shape [3] accepted")
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old contents" {
+		t.Fatalf("failed WriteFile changed the file to %q", b)
+	}
+	if err := WriteFile(filepath.Join(dir, "b.npy"), []int{2}, "not an array"); err == nil {
+		t.Fatal("unsupported data accepted")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("%d files in the directory after failed writes, want 1", len(ents))
+	}
+	if err := WriteFile(path, []int{2}, []float32{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ReadFile(path)
+	if err != nil || len(a.Data) != 8 {
+		t.Fatalf("rewritten file: %v", err)
+	}
+}
