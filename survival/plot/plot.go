@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/survival"
 )
 
@@ -67,7 +67,9 @@ func (f *Figure) WriteSVG(w io.Writer) error {
 	return nil
 }
 
-// Save writes the figure to path, as PNG or SVG by the file extension.
+// Save writes the figure to path, as PNG or SVG by the file extension,
+// atomically: the figure is rendered first, then written to a temporary
+// file in the same directory and renamed over path.
 func (f *Figure) Save(path string) error {
 	var buf bytes.Buffer
 	var err error
@@ -82,7 +84,10 @@ func (f *Figure) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	return nil
 }
 
 // single wraps one gonum plot as a Figure.
