@@ -43,7 +43,9 @@ type ConcordanceOptions struct {
 // ConcordanceResult holds the (weighted) pair counts with R's names and
 // the concordance C = (Concordant + TiedRisk/2) / (Concordant + Discordant
 // + TiedRisk). Pairs tied on time (TiedTime, TiedBoth) are not comparable.
-// C is NaN when no pair is comparable (R's NA).
+// When no pair is comparable (one patient, or no event before a later
+// follow-up: R's NA) Concordance returns an error wrapping ErrNoEvents
+// instead.
 type ConcordanceResult struct {
 	C          float64
 	Concordant float64 // the earlier death has the higher risk
@@ -83,6 +85,9 @@ func Concordance(y []Outcome, risk []float64, o ConcordanceOptions) (*Concordanc
 	}
 	res.TiedTime -= res.TiedBoth
 	den := res.Concordant + res.Discordant + res.TiedRisk
+	if !(den > 0) {
+		return nil, fmt.Errorf("%w: no comparable pair among %d patients (%d events), so C is undefined", ErrNoEvents, len(y), CountEvents(y))
+	}
 	res.C = (res.Concordant + res.TiedRisk/2) / den
 	// dC/dw_i = ((c_i − d_i) − (c_i + d_i + t_i)·somer) / (2·npair), as R's
 	// concordancefit dfbeta; var = Σ dfbeta².

@@ -1,6 +1,7 @@
 package survival
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -47,7 +48,8 @@ type CoxFit struct {
 	// values are all in {−1, 0, 1} (coxph's nocenter rule).
 	Means []float64
 	// Concordance is Harrell's C of the linear predictor (within strata),
-	// as reported by coxph, and ConcordanceSE its standard error.
+	// as reported by coxph, and ConcordanceSE its standard error; both are
+	// NaN (R: NA) when no pair of patients is comparable.
 	Concordance, ConcordanceSE float64
 	Ties                       Ties
 
@@ -118,10 +120,14 @@ func Cox(y []Outcome, x [][]float64, names []string, o CoxOptions) (*CoxFit, err
 		lp[i] = f.LinearPredictor(x[i])
 	}
 	c, err := Concordance(y, lp, ConcordanceOptions{Strata: o.Strata})
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNoEvents): // no comparable pair: R reports NA
+		f.Concordance, f.ConcordanceSE = math.NaN(), math.NaN()
+	case err != nil:
 		return nil, err
+	default:
+		f.Concordance, f.ConcordanceSE = c.C, c.SE
 	}
-	f.Concordance, f.ConcordanceSE = c.C, c.SE
 	f.base = f.baseHaz()
 	return f, nil
 }
