@@ -6,6 +6,22 @@ import (
 	"sort"
 )
 
+// maxScore bounds the network outputs the losses accept: far beyond any
+// sensible log hazard or logit (a network producing more has diverged),
+// and small enough that differences and sums of them stay finite, so a
+// loss is either an error or a finite value with a finite gradient.
+const maxScore = 1e100
+
+// scoresOK reports whether every value is finite and within ±maxScore.
+func scoresOK(v ...float64) bool {
+	for _, x := range v {
+		if !(math.Abs(x) <= maxScore) {
+			return false
+		}
+	}
+	return true
+}
+
 // Losses for training networks, each a pure function of the network
 // outputs returning the loss value and its gradient with respect to those
 // outputs (float64). Package survival/nnloss plugs them into nn's autograd;
@@ -30,8 +46,8 @@ func CoxLoss(y []Outcome, eta []float64, ties Ties) (float64, []float64, error) 
 		return 0, nil, fmt.Errorf("%w: Cox loss needs at least one event in the batch", ErrNoEvents)
 	}
 	for i, e := range eta {
-		if math.IsNaN(e) || math.IsInf(e, 0) {
-			return 0, nil, fmt.Errorf("%w: score %d is %v", ErrInput, i, e)
+		if !scoresOK(e) {
+			return 0, nil, fmt.Errorf("%w: score %d is %v (want a finite number within ±%g)", ErrInput, i, e, maxScore)
 		}
 	}
 	idx := sortedIndex(y)
@@ -199,6 +215,9 @@ func checkGrid(phi [][]float64, idx []int, event []bool) (int, error) {
 		if idx[i] < 0 || idx[i] >= m {
 			return 0, fmt.Errorf("%w: grid index %d of patient %d (want 0..%d)", ErrInput, idx[i], i, m-1)
 		}
+		if !scoresOK(row...) {
+			return 0, fmt.Errorf("%w: output row %d holds NaN, ±Inf or a value beyond ±%g", ErrInput, i, maxScore)
+		}
 	}
 	return m, nil
 }
@@ -212,9 +231,10 @@ func sigmoid(x float64) float64 {
 }
 
 // logSigmoidDiff is log(σ(a) − σ(b)) for a > b (a may be +Inf, b −Inf),
-// exact where the difference is far below the float64 resolution of 1:
+// gap = a − b computed by the caller without rounding, exact where the
+// difference is far below the float64 resolution of 1:
 // σ(a) − σ(b) = (e^a − e^b)/((1+e^a)(1+e^b)) = e^a(1 − e^{b−a})/(…).
-func logSigmoidDiff(a, b float64) float64 {
+func logSigmoidDiff(a, b, gap float64) float64 {
 	switch {
 	case math.IsInf(a, 1) && math.IsInf(b, -1):
 		return 0
@@ -223,7 +243,7 @@ func logSigmoidDiff(a, b float64) float64 {
 	case math.IsInf(b, -1):
 		return -softplus(-a) // σ(a)
 	}
-	return a + math.Log(-math.Expm1(b-a)) - softplus(a) - softplus(b)
+	return a + math.Log(-math.Expm1(-gap)) - softplus(a) - softplus(b)
 }
 
 // softplus is log(1 + e^x) without overflow.
@@ -445,6 +465,9 @@ func CoralLoss(logits [][]float64, y []int, minClass []int) (float64, [][]float6
 		if len(row) != tasks {
 			return 0, nil, fmt.Errorf("%w: logit row %d has %d values (want %d)", ErrShape, i, len(row), tasks)
 		}
+		if !scoresOK(row...) {
+			return 0, nil, fmt.Errorf("%w: logit row %d holds NaN, ±Inf or a value beyond ±%g", ErrInput, i, maxScore)
+		}
 		if y[i] > tasks {
 			return 0, nil, fmt.Errorf("%w: label %d of sample %d (want < %d)", ErrInput, y[i], i, tasks+1)
 		}
@@ -490,6 +513,14 @@ func CumulativeLinkLoss(eta, theta []float64, y, minClass []int) (float64, []flo
 			return 0, nil, nil, fmt.Errorf("%w: thresholds %v (want strictly increasing)", ErrInput, theta)
 		}
 	}
+	if !scoresOK(theta...) {
+		return 0, nil, nil, fmt.Errorf("%w: thresholds %v (want finite, within ±%g)", ErrInput, theta, maxScore)
+	}
+	for i, e := range eta {
+		if !scoresOK(e) {
+			return 0, nil, nil, fmt.Errorf("%w: score %d is %v (want a finite number within ±%g)", ErrInput, i, e, maxScore)
+		}
+	}
 	K := len(theta) + 1
 	n := float64(len(y))
 	gEta := make([]float64, len(y))
@@ -516,7 +547,11 @@ func CumulativeLinkLoss(eta, theta []float64, y, minClass []int) (float64, []flo
 		if lo > 0 {
 			b = theta[lo-1] - e
 		}
-		logP := logSigmoidDiff(a, b)
+		gap := math.Inf(1) // a − b, from the thresholds (exact even when |η| dwarfs them)
+		if hi < K-1 && lo > 0 {
+			gap = theta[hi] - theta[lo-1]
+		}
+		logP := logSigmoidDiff(a, b, gap)
 		loss -= logP
 		// d(−log P)/dη = (du − dl)/P, d/dθ_hi = −du/P, d/dθ_{lo−1} = dl/P,
 		// with du = σ'(a), dl = σ'(b) and the ratios taken in log space.
