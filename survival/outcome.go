@@ -95,6 +95,9 @@ var (
 	// ErrFormat: a malformed CSV table (ragged rows, duplicate columns,
 	// unreadable cells).
 	ErrFormat = errors.New("survival: malformed table")
+	// ErrTooLarge: input beyond the caller's memory budget
+	// (CSVOptions.MaxBytes).
+	ErrTooLarge = errors.New("survival: over the memory budget")
 	// ErrInput: any other argument outside its domain (NaN scores,
 	// probabilities outside 0..1, unknown options).
 	ErrInput = errors.New("survival: invalid input")

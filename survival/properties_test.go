@@ -439,7 +439,7 @@ func FuzzReadCSV(f *testing.F) {
 	f.Add([]byte("\"t\",\"e\"\n1,TRUE\nNA,1\n"))
 	f.Add([]byte("a,a\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		tab, err := ReadCSV(bytes.NewReader(b))
+		tab, err := ReadCSV(bytes.NewReader(b), CSVOptions{})
 		if err != nil || len(tab.Header) < 2 {
 			return
 		}
@@ -612,7 +612,7 @@ func TestSummary(t *testing.T) {
 }
 
 func TestReadCSVByteOrderMark(t *testing.T) {
-	tab, err := ReadCSV(bytes.NewReader([]byte("\ufefftime,status\n1,1\n2,0\n")))
+	tab, err := ReadCSV(bytes.NewReader([]byte("\ufefftime,status\n1,1\n2,0\n")), CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,15 +17,46 @@ type Table struct {
 	Rows   [][]string
 }
 
+// DefaultCSVMaxBytes is the memory budget of ReadCSV when
+// CSVOptions.MaxBytes is 0: clinical tables are kilobytes to megabytes.
+const DefaultCSVMaxBytes = 256 << 20
+
+// CSVOptions configures ReadCSV; the zero value is the default budget.
+type CSVOptions struct {
+	// MaxBytes bounds the memory the table takes (cell text plus about 32
+	// bytes per cell and row); a larger file is refused with ErrTooLarge
+	// before it is held. 0 means DefaultCSVMaxBytes.
+	MaxBytes int64
+}
+
 // ReadCSV reads a comma-separated table with a header line, as written by
 // R's write.csv (quoted strings, empty or NA cells for missing values).
-func ReadCSV(r io.Reader) (*Table, error) {
+func ReadCSV(r io.Reader, o CSVOptions) (*Table, error) {
+	limit := o.MaxBytes
+	if limit <= 0 {
+		limit = DefaultCSVMaxBytes
+	}
+	budget := limit
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
-	recs, err := cr.ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading CSV: %w", ErrFormat, err)
+	var recs [][]string
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading CSV: %w", ErrFormat, err)
+		}
+		budget -= 32 // the row
+		for _, c := range rec {
+			budget -= int64(len(c)) + 32
+		}
+		if budget < 0 {
+			return nil, fmt.Errorf("%w: CSV table beyond %d bytes at row %d (CSVOptions.MaxBytes)", ErrTooLarge, limit, len(recs)+1)
+		}
+		recs = append(recs, rec)
 	}
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("%w: CSV has no header line", ErrFormat)

@@ -160,7 +160,7 @@ func load(c *config, unit survival.Unit) (*survival.Dataset, error) {
 		return nil, err
 	}
 	defer f.Close()
-	tab, err := survival.ReadCSV(f)
+	tab, err := survival.ReadCSV(f, survival.CSVOptions{})
 	if err != nil {
 		return nil, err
 	}
