@@ -20,9 +20,14 @@
 //     a table and drawn as the comparison chart, Figure 1 and
 //     Kaplan–Meier curves by predicted class; write the trained bundle;
 //
-//  6. predict: the new patient from raw NIfTI files, with an explanation
-//     (what raised or lowered the risk, each sequence's share, and an
-//     occlusion saliency map over T1c).
+//  6. predict: the new patient from raw NIfTI files through
+//     fusion.Predictor, with an explanation (the occlusion contribution of
+//     each clinical variable and of the imaging, each sequence's share,
+//     and an occlusion saliency map over T1c).
+//
+// The image embedding is the radiomics-style one of examples/embed
+// (intensity distribution per sequence inside the brain), used as the
+// study's frozen foundation-model features.
 //
 //     go run ./examples/quickstart                  # ~48 patients, a few minutes
 //     go run ./examples/quickstart -large           # 200 patients, finer images
@@ -50,6 +55,7 @@ import (
 
 	"github.com/metasurv/metasurv/examples/internal/cli"
 	"github.com/metasurv/metasurv/fusion"
+	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/internal/figures"
 	"github.com/metasurv/metasurv/internal/synth"
 	"github.com/metasurv/metasurv/nifti"
@@ -79,6 +85,7 @@ type config struct {
 	checks   bool
 	quiet    bool
 	saliency bool
+	figures  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -99,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.checks, "checks", false, "first run the phantom checks (NIfTI round trip, reorientation, registration accuracy)")
 	fs.BoolVar(&c.saliency, "saliency", true, "compute the new patient's occlusion saliency map")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
+	fs.StringVar(&c.figures, "figures", "", "also copy the PNG figures into this folder (the README's are made with -figures docs/figures)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -304,6 +312,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "6. predict %s from raw NIfTI (truth: survival %.1f months, %s):\n   %s\n", p.ID, truth.EventMonths,
 		map[bool]string{true: "death observed", false: "censored"}[truth.Death], j)
 
+	if c.figures != "" {
+		if err := os.MkdirAll(c.figures, 0o755); err != nil {
+			return err
+		}
+		for _, f := range []string{"figure1.png", "figure2.png", "comparison.png", "km_predicted.png", "saliency.png"} {
+			b, err := os.ReadFile(filepath.Join(out, f))
+			if err != nil {
+				continue // saliency.png is absent with -saliency=false or without T1c
+			}
+			if err := atomicfile.WriteFile(filepath.Join(c.figures, f), b); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintln(stdout, "figures copied to", c.figures)
+	}
 	fmt.Fprintf(stdout, "\ntimings:")
 	for _, s := range stages {
 		fmt.Fprintf(stdout, " %s %.1f s;", s.name, s.sec)
