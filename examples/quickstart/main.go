@@ -29,9 +29,9 @@
 // (intensity distribution per sequence inside the brain), used as the
 // study's frozen foundation-model features.
 //
-//     go run ./examples/quickstart                  # ~48 patients, a few minutes
-//     go run ./examples/quickstart -large           # 200 patients, finer images
-//     go run ./examples/quickstart -dir out -keep   # keep everything in ./out
+//	go run ./examples/quickstart                  # ~48 patients, a few minutes
+//	go run ./examples/quickstart -large           # 200 patients, finer images
+//	go run ./examples/quickstart -dir out -keep   # keep everything in ./out
 //
 // A progress bar goes to standard error; results to standard output. The
 // same -seed gives the same numbers. -checks first runs the phantom checks
