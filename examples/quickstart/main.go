@@ -270,11 +270,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for i, p := range tr.Test {
 		oracle[i] = truthByID[cohort.Emb.IDs[p]]
 	}
+	ceiling := ""
 	if cr, err := survival.Concordance(yTe, oracle, survival.ConcordanceOptions{}); err == nil {
-		fmt.Fprintf(stdout, "   the true log hazard that generated the cohort reaches C = %.3f on these test patients (the ceiling)\n", cr.C)
+		ceiling = fmt.Sprintf("   the true log hazard that generated the cohort reaches C = %.3f on these test patients (the ceiling)\n", cr.C)
 	}
 	fmt.Fprintf(stdout, "4. train on %d patients (Cox baselines, then MLPs on the clinical table and the image embedding);\n5. evaluate on %d held-out patients (Harrell's C with 95%% bootstrap intervals):\n\n%s\n%s\n",
 		len(tr.Train), len(tr.Test), tr.Table, fr.Comparison.Markdown())
+	fmt.Fprint(stdout, ceiling)
 	fmt.Fprintf(stdout, "   figures in %s: figure1.png, figure2.png, comparison.png, km_predicted.png (and .svg)\n   bundle: %s (+ %s)\n", out, fr.Bundle, filepath.Base(fr.Scale))
 
 	// 6. predict the new patient from raw NIfTI
