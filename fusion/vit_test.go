@@ -3,9 +3,12 @@ package fusion
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"path/filepath"
 	"testing"
 
+	"github.com/metasurv/metasurv/cnn"
+	"github.com/metasurv/metasurv/survival"
 	"github.com/metasurv/metasurv/vit"
 )
 
@@ -62,5 +65,51 @@ func testViT(t *testing.T, spec ViTSpec) {
 	}
 	if _, err := NewViTModel(ViTSpec{Kind: "swin"}, ModelConfig{Fusion: Early, ClinicalDim: enc.Dim()}); err == nil {
 		t.Fatal("unknown vit kind accepted")
+	}
+}
+
+// TestCompareBackbones runs the study's comparison shape in miniature: a
+// frozen foundation model, fine-tuned CNNs and a clinical-only model under
+// one split.
+func TestCompareBackbones(t *testing.T) {
+	c, _ := synthCohort(synthOptions{N: 40, Dim: 16, Seed: 12})
+	train, val, test := c.Subset(seq(0, 24)), c.Subset(seq(24, 30)), c.Subset(seq(30, 40))
+	enc, err := FitEncoder(synthSchema(), records(train))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ModelConfig{Fusion: Early, ClinicalDim: enc.Dim(), Hidden: 8, Seed: 1}
+	small := vit.Config{InChannels: 4, ImgSize: vit.Cube(16), PatchSize: vit.Cube(8), HiddenSize: 16, MLPDim: 32, NumLayers: 2, NumHeads: 2, Seed: 1}
+	cands := []Candidate{
+		{Name: "foundation model (frozen) + clinical", FrozenBackbone: true, New: func() (*Model, error) {
+			return NewViTModel(ViTSpec{Kind: "lamim", LaMIM: vit.LaMIMConfig{Encoder: small, Widths: [2]int{8, 4}, Seed: 1}}, cfg)
+		}},
+		{Name: "ResNet18 + clinical", New: func() (*Model, error) {
+			return NewCNNModel("resnet18", cnn.Config{InChannels: 4, WidenFactor: 0.125, Conv1TSize: 3, Conv1TStride: 2, Seed: 1}, cfg)
+		}},
+		{Name: "ResNet50 + clinical", New: func() (*Model, error) {
+			return NewCNNModel("resnet50", cnn.Config{InChannels: 4, WidenFactor: 0.0625, Conv1TSize: 3, Conv1TStride: 2, Seed: 1}, cfg)
+		}},
+		{Name: "clinical only", New: func() (*Model, error) {
+			c := cfg
+			c.Fusion = ClinicalOnly
+			return NewModel(nil, c)
+		}},
+	}
+	cmp, err := Compare(context.Background(), enc, train, val, test, cands, CompareOptions{
+		Train:     TrainOptions{Epochs: 2, BatchSize: 6, Seed: 1},
+		Bootstrap: survival.BootstrapOptions{Resamples: 50, Seed: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + cmp.Markdown())
+	if len(cmp.Results) != 4 || cmp.N != 10 {
+		t.Fatalf("%d results for %d patients", len(cmp.Results), cmp.N)
+	}
+	for _, r := range cmp.Results {
+		if math.IsNaN(r.Metrics.CIndex) || len(r.Probs) != 10 {
+			t.Errorf("%s: C %v, %d predictions", r.Name, r.Metrics.CIndex, len(r.Probs))
+		}
 	}
 }
