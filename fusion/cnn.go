@@ -47,6 +47,7 @@ func NewCNNModel(name string, bc cnn.Config, c ModelConfig) (*Model, error) {
 // so Explain can run Grad-CAM on it.
 type resnetMaps struct{ m *cnn.ResNet }
 
+// FeatureMaps runs the stem and the four stages: layer4's output.
 func (r resnetMaps) FeatureMaps(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	m := r.m
 	y := m.Conv1.Forward(g, x)
@@ -63,6 +64,7 @@ func (r resnetMaps) FeatureMaps(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	return y
 }
 
+// EmbedFromMaps is ResNet's global average pool.
 func (r resnetMaps) EmbedFromMaps(g *nn.Graph, maps *nn.Tensor) *nn.Tensor {
 	return g.Mean(maps, 2, 3, 4)
 }
