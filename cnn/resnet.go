@@ -312,7 +312,7 @@ func (m *ResNet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	if !checkInput(g, x, m.Config.InChannels, "ResNet") {
 		return x
 	}
-	return runStages(g, x, &m.scratch, m.stages)
+	return runStages(g, x, &m.scratch, m.stages, false)
 }
 
 // Forward returns the logits (N, Classes), or the embedding when the model

@@ -271,7 +271,7 @@ func (m *SENet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	if !checkInput(g, x, m.Config.InChannels, "SENet") {
 		return x
 	}
-	return runStages(g, x, &m.scratch, m.stages)
+	return runStages(g, x, &m.scratch, m.stages, false)
 }
 
 // maxPoolCeil is MaxPool3d(k, stride, ceil_mode=True) without padding: the
