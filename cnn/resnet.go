@@ -18,6 +18,7 @@ const (
 	Bottleneck
 )
 
+// String returns MONAI's block name ("basic", "bottleneck").
 func (b Block) String() string {
 	switch b {
 	case Basic:
@@ -48,6 +49,7 @@ const (
 	ShortcutA
 )
 
+// String returns MONAI's shortcut_type ("A" or "B").
 func (s Shortcut) String() string {
 	if s == ShortcutA {
 		return "A"
@@ -70,6 +72,7 @@ const (
 	GeometryMedicalNet
 )
 
+// String names the geometry ("MONAI" or "MedicalNet").
 func (g Geometry) String() string {
 	if g == GeometryMedicalNet {
 		return "MedicalNet"
