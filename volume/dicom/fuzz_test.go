@@ -39,7 +39,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_, _ = readHeader("fuzz", ds)
+		_, _ = readHeader("fuzz", ds, int64(len(b)), fuzzOpts)
 		_, _, _ = ds.DecodeFrames(fuzzOpts)
 		o := *fuzzOpts
 		o.StopAtPixelData = true

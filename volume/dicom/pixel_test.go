@@ -89,3 +89,47 @@ func TestJPEGPredictors(t *testing.T) {
 	}
 	_ = os.Remove(dir)
 }
+
+// TestBitsStored checks masking below HighBit and sign extension: 12 bits
+// stored in 16 with garbage (overlay) bits above, signed and unsigned,
+// HighBit at 11 and at 15 (data in the top bits).
+func TestBitsStored(t *testing.T) {
+	raw := []uint16{0x0FFF, 0xF800, 0x0801, 0x07FF, 0xA123, 0x0000}
+	for _, c := range []struct {
+		signed  bool
+		highBit int
+		want    []float32
+	}{
+		{false, 11, []float32{4095, 2048, 2049, 2047, 0x123, 0}},
+		{true, 11, []float32{-1, -2048, -2047, 2047, 0x123, 0}},
+		{false, 15, []float32{0x0FF, 0xF80, 0x080, 0x07F, 0xA12, 0}},
+		{true, 15, []float32{0x0FF, 0xF80 - 4096, 0x080, 0x07F, 0xA12 - 4096, 0}},
+	} {
+		px := make([]byte, 2*len(raw))
+		for i, v := range raw {
+			px[2*i], px[2*i+1] = byte(v), byte(v>>8)
+		}
+		rep := uint16(0)
+		if c.signed {
+			rep = 1
+		}
+		b := encodeFile([]tElem{
+			tUS(TagSamplesPerPixel, 1), tUS(TagRows, 2), tUS(TagColumns, 3), tUS(TagBitsAllocated, 16),
+			tUS(TagBitsStored, 12), tUS(TagHighBit, uint16(c.highBit)), tUS(TagPixelRepresentation, rep),
+			{TagPixelData, "OW", px},
+		})
+		ds, err := Parse(b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := ds.DecodeFrames(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("signed %v high bit %d: value %d = %v, want %v", c.signed, c.highBit, i, got[i], c.want[i])
+			}
+		}
+	}
+}
