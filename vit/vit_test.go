@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -141,5 +142,34 @@ func TestBadInputs(t *testing.T) {
 	}
 	if _, err := NewLaMIM(LaMIMConfig{Encoder: Config{InChannels: 1, ImgSize: Cube(16), PatchSize: Cube(16), HiddenSize: 2, NumHeads: 1}}); err == nil {
 		t.Error("LaMIM pool of 1 token accepted")
+	}
+}
+
+// With Options.BF16 (where the CPU has AVX512_BF16) the fixture's outputs
+// stay within a bfloat16 tolerance of float32.
+func TestBF16CloseToFloat32(t *testing.T) {
+	if !nn.HaveBF16() {
+		t.Skip("no bfloat16 GEMM on this CPU")
+	}
+	man, dir := readManifest(t)
+	fx := man.Fixtures["vit_cls_small"]
+	c := Config{InChannels: 4, ImgSize: Cube(32), PatchSize: Cube(16), HiddenSize: 96, MLPDim: 192, NumLayers: 2, NumHeads: 4, Classification: true, NumClasses: 3}
+	m, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(m, filepath.Join(dir, fx.Weights), LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	x := readNpy(t, filepath.Join(dir, fx.Input))
+	g32, g16 := nn.NewGraph(nn.Options{}), nn.NewGraph(nn.Options{BF16: true})
+	a, b := m.Encode(g32, x), m.Encode(g16, x)
+	if g32.Err() != nil || g16.Err() != nil {
+		t.Fatal(g32.Err(), g16.Err())
+	}
+	e, ref := compare(b.Normed.Data, a.Normed.Data)
+	t.Logf("bf16 vs float32: max abs diff %.3g (max |x| %.3g)", e, ref)
+	if e > 0.05*ref || e == 0 {
+		t.Errorf("bf16 features differ by %g (max %g): want a small non-zero difference", e, ref)
 	}
 }
