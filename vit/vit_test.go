@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -171,5 +172,36 @@ func TestBF16CloseToFloat32(t *testing.T) {
 	t.Logf("bf16 vs float32: max abs diff %.3g (max |x| %.3g)", e, ref)
 	if e > 0.05*ref || e == 0 {
 		t.Errorf("bf16 features differ by %g (max %g): want a small non-zero difference", e, ref)
+	}
+}
+
+// Without MONAI's default Tanh the head is a bare Linear named
+// classification_head.*, and the logits are not squashed.
+func TestNoPostActivation(t *testing.T) {
+	c := Config{InChannels: 1, ImgSize: Cube(16), PatchSize: Cube(8), HiddenSize: 8, MLPDim: 8, NumLayers: 1, NumHeads: 2, Classification: true, NumClasses: 2, Seed: 3}
+	tanh, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.NoPostActivation = true
+	lin, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := nn.StateDict(lin)
+	if _, ok := sd["classification_head.weight"]; !ok {
+		t.Fatalf("keys %v lack classification_head.weight", len(sd))
+	}
+	if _, ok := nn.StateDict(tanh)["classification_head.0.weight"]; !ok {
+		t.Fatal("Tanh head lacks classification_head.0.weight")
+	}
+	x := nn.NewTensor(1, 1, 16, 16, 16)
+	nn.InitNormal(x, 0, 3, nn.NewRNG(1))
+	g := nn.NewGraph(nn.Options{})
+	a, b := tanh.Forward(g, x), lin.Forward(g, x)
+	for i := range a.Data {
+		if math.Abs(float64(a.Data[i])-math.Tanh(float64(b.Data[i]))) > 1e-6 {
+			t.Fatalf("logit %d: %g, want tanh(%g)", i, a.Data[i], b.Data[i])
+		}
 	}
 }
