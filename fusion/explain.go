@@ -28,8 +28,9 @@ type FeatureMapper interface {
 // the patient minus the risk with that input treated as missing
 // (occlusion). Positive means the input raised the predicted risk.
 type Contribution struct {
-	// Input is a clinical column name, or "imaging" / "clinical" for a
-	// whole modality.
+	// Input is a clinical column name, "sequence:<name>" for one MRI
+	// sequence (zeroed, as a missing sequence is), or "imaging" /
+	// "clinical" for a whole modality.
 	Input string  `json:"input"`
 	Value string  `json:"value,omitempty"`
 	Delta float64 `json:"delta"`
@@ -80,7 +81,7 @@ func riskSeed(m *Model, logits []float32) []float32 {
 // FeatureMapper, else the gradient magnitude of the risk with respect to
 // the input voxels summed over sequences), mapped back to the patient's
 // T1c grid when raw scans were given, and the occlusion contribution of
-// every clinical variable and of each modality.
+// every clinical variable, every MRI sequence and each modality.
 func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, error) {
 	in, err := p.prepareInput(ctx, pt)
 	if err != nil {
@@ -138,6 +139,31 @@ func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, erro
 		b.HasClinical = []bool{false}
 		if err := occlude("clinical", "", b); err != nil {
 			return nil, err
+		}
+	}
+	// Each present MRI sequence, zeroed as a missing one is.
+	if in.batch.Images != nil && in.stack != nil {
+		shape := p.b.Shape
+		n := shape[1] * shape[2] * shape[3]
+		for c := 0; c < shape[0]; c++ {
+			if in.stack.Present != nil && !in.stack.Present[c] {
+				continue
+			}
+			x := in.batch.Images.Clone()
+			clear(x.Data[c*n : (c+1)*n])
+			g := nn.NewGraph(nn.Options{})
+			b := base
+			b.Embeddings = m.Backbone.Embed(g, x)
+			if err := g.Err(); err != nil {
+				return nil, fmt.Errorf("fusion: explain: %w", err)
+			}
+			name := fmt.Sprintf("channel %d", c)
+			if c < len(p.b.Channels) {
+				name = p.b.Channels[c]
+			}
+			if err := occlude("sequence:"+name, "", b); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if base.HasClinical[0] {
