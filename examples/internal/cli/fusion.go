@@ -263,9 +263,10 @@ func kindOf(k string) string {
 // KMByClass draws Kaplan–Meier curves of patients grouped by predicted
 // class, with numbers at risk, as out/km_predicted.png and .svg.
 func KMByClass(out string, y []survival.Outcome, class []int, title string) error {
-	groups := make([]plot.Group, len(ClassNames))
+	short := []string{"<6 mo", "6–21 mo", "≥21 mo"} // the at-risk table has room for short labels
+	groups := make([]plot.Group, len(short))
 	for k := range groups {
-		groups[k].Label = ClassNames[k]
+		groups[k].Label = short[k]
 	}
 	for i, k := range class {
 		groups[k].Y = append(groups[k].Y, y[i])
