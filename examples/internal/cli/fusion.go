@@ -121,7 +121,8 @@ type FusionResult struct {
 // image-only (an MLP on the standardised image embedding, the study's
 // frozen-foundation-model setting) and the early, late and gated fusions,
 // compared with fusion.Compare (C-index, balanced accuracy, macro-F1 and
-// AUC with bootstrap intervals). The late-fusion model is retrained on the
+// AUC with bootstrap intervals). The early-fusion model (concatenation,
+// the simplest) is retrained on the
 // same data and saved as the bundle predict uses.
 func TrainFusion(ctx context.Context, c *Cohort, train, test []int, o FusionOptions) (*FusionResult, error) {
 	if o.Epochs == 0 {
@@ -192,7 +193,7 @@ func TrainFusion(ctx context.Context, c *Cohort, train, test []int, o FusionOpti
 	if err != nil {
 		return nil, fmt.Errorf("fusion comparison: %w", err)
 	}
-	m, err := fusion.NewModel(nil, cfg(fusion.Late))
+	m, err := fusion.NewModel(nil, cfg(fusion.Early))
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +202,7 @@ func TrainFusion(ctx context.Context, c *Cohort, train, test []int, o FusionOpti
 		return nil, err
 	}
 	b.Prep.Note = "metasurv quickstart: phantom atlas 2 mm, radiomics embedding standardised by embedding.json"
-	res := &FusionResult{Comparison: cmp, Bundle: filepath.Join(o.Out, "fusion.safetensors"), Scale: filepath.Join(o.Out, "embedding.json"), Best: "MLP late"}
+	res := &FusionResult{Comparison: cmp, Bundle: filepath.Join(o.Out, "fusion.safetensors"), Scale: filepath.Join(o.Out, "embedding.json"), Best: "MLP early"}
 	if err := b.Save(res.Bundle); err != nil {
 		return nil, err
 	}
