@@ -176,7 +176,7 @@ func (m *DenseNet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	if !checkInput(g, x, m.Config.InChannels, "DenseNet") {
 		return x
 	}
-	return runStages(g, x, &m.scratch, m.stages)
+	return runStages(g, x, &m.scratch, m.stages, m.Config.DropoutProb > 0 && len(m.Blocks) > 0 && m.Blocks[0][0].training)
 }
 
 // Forward returns the logits (N, Classes).

@@ -250,6 +250,18 @@ func dropConnect(g *nn.Graph, x *nn.Tensor, p float64) *nn.Tensor {
 	return g.Mul(x, mask)
 }
 
+// dropConnectActive reports whether a block draws drop-connect masks.
+func (m *EfficientNet) dropConnectActive() bool {
+	for _, s := range m.Stacks {
+		for _, b := range s {
+			if b.training && b.DropConnect > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // SetTraining switches drop-connect.
 func (b *MBConv) SetTraining(on bool) { b.training = on }
 
@@ -270,7 +282,7 @@ func (m *EfficientNet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	if !checkInput(g, x, m.Config.InChannels, "EfficientNet") {
 		return x
 	}
-	return runStages(g, x, &m.scratch, m.stages)
+	return runStages(g, x, &m.scratch, m.stages, m.dropConnectActive())
 }
 
 // Forward returns the logits (N, Classes); dropout acts in training only.

@@ -18,6 +18,7 @@ const (
 	Bottleneck
 )
 
+// String returns MONAI's block name ("basic", "bottleneck").
 func (b Block) String() string {
 	switch b {
 	case Basic:
@@ -48,6 +49,7 @@ const (
 	ShortcutA
 )
 
+// String returns MONAI's shortcut_type ("A" or "B").
 func (s Shortcut) String() string {
 	if s == ShortcutA {
 		return "A"
@@ -70,6 +72,7 @@ const (
 	GeometryMedicalNet
 )
 
+// String names the geometry ("MONAI" or "MedicalNet").
 func (g Geometry) String() string {
 	if g == GeometryMedicalNet {
 		return "MedicalNet"
@@ -312,7 +315,7 @@ func (m *ResNet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	if !checkInput(g, x, m.Config.InChannels, "ResNet") {
 		return x
 	}
-	return runStages(g, x, &m.scratch, m.stages)
+	return runStages(g, x, &m.scratch, m.stages, false)
 }
 
 // Forward returns the logits (N, Classes), or the embedding when the model

@@ -46,15 +46,16 @@ func (s *scratch) put(g *nn.Graph) {
 	s.mu.Unlock()
 }
 
-// runStages applies stages in order. When g records (training) they run
-// in g. In inference they alternate between two scratch graphs, so that
+// runStages applies stages in order. When g records (training), or when
+// random stages need g's generator (dropout, drop-connect in training
+// mode), they run in g. In inference they alternate between two scratch graphs, so that
 // only two stages' intermediates are alive at once instead of the whole
 // pass's (an arena keeps every tensor of a pass until it is reset): stage
 // i reads the output of stage i-1 from the other graph, which is reset
 // only after. The last output is copied into g. ONNX Runtime frees its
 // intermediates likewise.
-func runStages(g *nn.Graph, x *nn.Tensor, sc *scratch, stages []stage) *nn.Tensor {
-	if g.Recording() || g.Err() != nil {
+func runStages(g *nn.Graph, x *nn.Tensor, sc *scratch, stages []stage, random bool) *nn.Tensor {
+	if g.Recording() || random || g.Err() != nil {
 		for _, s := range stages {
 			x = s(g, x)
 		}

@@ -154,6 +154,11 @@ Slices are ordered by their position in space, never by file name or
 instance number. A series with a missing slice or uneven spacing is refused
 (its missing positions are named) unless -split is given.
 
+Uncompressed, deflated, RLE and lossless JPEG files are read; JPEG 2000,
+JPEG-LS and lossy JPEG files are listed as skipped with the reason (convert
+them first, e.g. gdcmconv --raw IN OUT). Exit status: 0 when every series
+was written, 1 when some were refused or failed, 2 for bad usage.
+
 Options:
 `)
 		fs.PrintDefaults()

@@ -202,6 +202,9 @@ func patientFolder(dir, id string) (cli.Patient, error) {
 		p.Files[s] = filepath.Join(dir, e.Name())
 	}
 	if p.Files == [4]string{} {
+		if ok, _ := p.FromDICOM(context.Background()); ok {
+			return p, nil
+		}
 		return p, fmt.Errorf("%w: %s holds no MRI sequence file (have %s; want NIfTI files named like t1_mprage_sag.nii.gz, t1_mprage_sag_post_gd.nii.gz, t2_tse_tra.nii.gz, t2_flair_tra.nii.gz)",
 			cli.ErrBadInput, dir, strings.Join(names, ", "))
 	}

@@ -133,3 +133,49 @@ func TestBitsStored(t *testing.T) {
 		}
 	}
 }
+
+// TestEightBitEncodings: an 8-bit image of odd size re-encoded by
+// dcmcjpeg (selection values 1 and 5) and dcmcrle decodes to its values.
+func TestEightBitEncodings(t *testing.T) {
+	for _, tool := range []string{"dcmcjpeg", "dcmcrle"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s (Debian dcmtk) not installed", tool)
+		}
+	}
+	const rows, cols = 37, 53 // odd sizes
+	px := make([]byte, rows*cols)
+	for i := range px {
+		px[i] = byte((i*7)%251 ^ i/cols)
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "u8.dcm")
+	b := encodeFile([]tElem{
+		tStr(TagSOPClassUID, "UI", "1.2.840.10008.5.1.4.1.1.4"),
+		tStr(TagSOPInstanceUID, "UI", "1.2.3.4.5"),
+		tStr(TagModality, "CS", "MR"),
+		tUS(TagSamplesPerPixel, 1), tStr(TagPhotometricInterpretation, "CS", "MONOCHROME2"),
+		tUS(TagRows, rows), tUS(TagColumns, cols), tUS(TagBitsAllocated, 8), tUS(TagBitsStored, 8),
+		tUS(TagHighBit, 7), tUS(TagPixelRepresentation, 0),
+		{TagPixelData, "OB", append(px, 0)}, // even length
+	})
+	if err := os.WriteFile(src, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{
+		"sv1": {"dcmcjpeg", "+e1"}, "sv5": {"dcmcjpeg", "+el", "+sv", "5"}, "rle": {"dcmcrle"},
+	} {
+		out := filepath.Join(dir, name+".dcm")
+		if b, err := exec.Command(args[0], append(args[1:], src, out)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, b)
+		}
+		got, pi := decodeFile(t, out)
+		if pi.BitsAllocated != 8 || len(got) != rows*cols {
+			t.Fatalf("%s: %d bits, %d values", name, pi.BitsAllocated, len(got))
+		}
+		for i := range got {
+			if got[i] != float32(px[i]) {
+				t.Fatalf("%s: value %d = %v, want %v", name, i, got[i], px[i])
+			}
+		}
+	}
+}

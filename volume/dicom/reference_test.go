@@ -1,10 +1,13 @@
 package dicom
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -263,6 +266,11 @@ func TestRealFilesVsDcm2niix(t *testing.T) {
 		"/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm",
 		"/usr/lib/python3/dist-packages/pydicom/data/test_files/MR_small_bigendian.dcm",
 		"/usr/lib/python3/dist-packages/nibabel/nicom/tests/data/decimal_rescale.dcm",
+		// gzipped in the package: a Philips Enhanced MR multi-frame MPRAGE
+		// and two Siemens DTI mosaics.
+		"/usr/lib/python3/dist-packages/nibabel/nicom/tests/data/philips_mprage.dcm.gz",
+		"/usr/lib/python3/dist-packages/nibabel/nicom/tests/data/siemens_dwi_0.dcm.gz",
+		"/usr/lib/python3/dist-packages/nibabel/nicom/tests/data/siemens_dwi_1000.dcm.gz",
 	}
 	ctx := context.Background()
 	compared := 0
@@ -270,6 +278,15 @@ func TestRealFilesVsDcm2niix(t *testing.T) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue
+		}
+		if strings.HasSuffix(f, ".gz") {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
 		}
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "IM0001"), b, 0o644); err != nil {

@@ -139,3 +139,36 @@ func TestBadInputFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestDICOMPatientFolder: a patient folder of DICOM files (opaque names)
+// is read through volume/dicom; the series is picked by its guessed
+// sequence (pydicom's MR_small: TR 4000 ms, TE 240 ms → T2).
+func TestDICOMPatientFolder(t *testing.T) {
+	b, err := os.ReadFile("../../../volume/dicom/testdata/mr_small.dcm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pd := filepath.Join(dir, "patient-07")
+	if err := os.MkdirAll(pd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pd, "IM0001"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pats, probs, err := ScanExport(dir)
+	if err != nil || len(probs) != 0 || len(pats) != 1 {
+		t.Fatalf("patients %d, problems %v, err %v", len(pats), probs, err)
+	}
+	p := pats[0]
+	if p.Series[2] == nil || p.Files[2] == "" || p.Files[0] != "" {
+		t.Fatalf("files %q", p.Files)
+	}
+	seqs, err := LoadSequences(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seqs.T2 == nil || seqs.T2.Dims != [3]int{64, 64, 1} || seqs.T1 != nil {
+		t.Fatalf("sequences %+v", seqs)
+	}
+}
