@@ -69,6 +69,32 @@ func (r resnetMaps) EmbedFromMaps(g *nn.Graph, maps *nn.Tensor) *nn.Tensor {
 	return g.Mean(maps, 2, 3, 4)
 }
 
+// densenetMaps splits a cnn.DenseNet after its final norm and ReLU
+// (features.norm5), the input of the global pool.
+type densenetMaps struct{ m *cnn.DenseNet }
+
+// FeatureMaps runs the stem, the dense blocks and transitions, then
+// relu(norm5(·)).
+func (d densenetMaps) FeatureMaps(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	m := d.m
+	y := m.Conv0.Forward(g, x)
+	y = m.Norm0.ForwardAct(g, y, nn.ActOptions{ReLU: true, MaxPool: &nn.PoolOptions{Kernel: nn.Cube(3), Stride: nn.Cube(2), Padding: nn.Cube(1)}})
+	for i, blk := range m.Blocks {
+		for _, l := range blk {
+			y = l.Forward(g, y)
+		}
+		if i < len(m.Trans) {
+			y = m.Trans[i].Forward(g, y)
+		}
+	}
+	return m.Norm5.ForwardAct(g, y, nn.ActOptions{ReLU: true})
+}
+
+// EmbedFromMaps is DenseNet's global average pool.
+func (d densenetMaps) EmbedFromMaps(g *nn.Graph, maps *nn.Tensor) *nn.Tensor {
+	return g.Mean(maps, 2, 3, 4)
+}
+
 // featureMapper returns the Grad-CAM split of a backbone: its own
 // FeatureMapper, or an adapter for the cnn models whose stages are public.
 func featureMapper(bb nn.Backbone) (FeatureMapper, bool) {
@@ -77,6 +103,8 @@ func featureMapper(bb nn.Backbone) (FeatureMapper, bool) {
 		return m, true
 	case *cnn.ResNet:
 		return resnetMaps{m}, true
+	case *cnn.DenseNet:
+		return densenetMaps{m}, true
 	}
 	return nil, false
 }
