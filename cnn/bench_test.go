@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/cnn"
+	"github.com/metasurv/metasurv/internal/cputime"
 	"github.com/metasurv/metasurv/nn"
 	"github.com/metasurv/metasurv/nn/optim"
 )
@@ -49,14 +50,14 @@ func BenchmarkForward(b *testing.B) {
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
-				c0 := cpuTime()
+				c0 := cputime.Now()
 				for range b.N {
 					if err := run(); err != nil {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric((cpuTime()-c0).Seconds()/float64(b.N), "cpu-s/op")
-				b.ReportMetric(float64(peakRSS())/1e6, "peak-RSS-MB")
+				b.ReportMetric((cputime.Now()-c0).Seconds()/float64(b.N), "cpu-s/op")
+				b.ReportMetric(float64(cputime.PeakRSS())/1e6, "peak-RSS-MB")
 			})
 		}
 	}
@@ -135,13 +136,13 @@ func BenchmarkTrainStep(b *testing.B) {
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
-		c0 := cpuTime()
+		c0 := cputime.Now()
 		for range b.N {
 			if err := step(); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric((cpuTime()-c0).Seconds()/float64(b.N), "cpu-s/op")
-		b.ReportMetric(float64(peakRSS())/1e6, "peak-RSS-MB")
+		b.ReportMetric((cputime.Now()-c0).Seconds()/float64(b.N), "cpu-s/op")
+		b.ReportMetric(float64(cputime.PeakRSS())/1e6, "peak-RSS-MB")
 	})
 }

@@ -2,6 +2,7 @@ package cnn_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -258,5 +259,42 @@ func TestTrainingSteps(t *testing.T) {
 				t.Errorf("logits %v, embedding %v (EmbedDim %d)", a.Shape, e.Shape, m.EmbedDim())
 			}
 		})
+	}
+}
+
+// Inference passes on one model from several goroutines agree with a
+// single pass (each pass takes its own scratch graphs).
+func TestConcurrentInference(t *testing.T) {
+	m, err := cnn.NewDenseNet(cnn.DenseNetConfig{InChannels: 2, Classes: 3, InitFeatures: 8, GrowthRate: 4, BlockConfig: []int{2, 2}, BNSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nn.SetTraining(m, false)
+	x := nn.NewTensor(1, 2, 16, 16, 16)
+	nn.InitNormal(x, 0, 1, nn.NewRNG(2))
+	want := m.Forward(nn.NewGraph(nn.Options{}), x).Clone()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			g := nn.NewGraph(nn.Options{Arena: nn.NewArena()})
+			for range 5 {
+				g.Reset()
+				y := m.Forward(g, x)
+				if g.Err() != nil {
+					errs <- g.Err()
+					return
+				}
+				if d := maxAbsDiff(y.Data, want.Data); d > 1e-5 {
+					errs <- fmt.Errorf("concurrent pass differs by %g", d)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -33,14 +33,16 @@ type DenseNetConfig struct {
 // conv1, norm2, conv2}, features.transition<i>.{norm, conv},
 // features.norm5 and class_layers.out.
 type DenseNet struct {
-	Config DenseNetConfig
-	Conv0  *nn.Conv3d
-	Norm0  *nn.BatchNorm
-	Blocks [][]*DenseLayer
-	Trans  []*Transition // one fewer than Blocks
-	Norm5  *nn.BatchNorm
-	Out    *nn.Linear
-	width  int
+	Config  DenseNetConfig
+	Conv0   *nn.Conv3d
+	Norm0   *nn.BatchNorm
+	Blocks  [][]*DenseLayer
+	Trans   []*Transition // one fewer than Blocks
+	Norm5   *nn.BatchNorm
+	Out     *nn.Linear
+	width   int
+	stages  []stage
+	scratch scratch
 }
 
 // DenseLayer is MONAI's _DenseLayer: BN-ReLU-Conv1×1-BN-ReLU-Conv3×3 whose
@@ -112,6 +114,20 @@ func NewDenseNet(c DenseNetConfig) (*DenseNet, error) {
 	m.Norm5 = newBN(ch)
 	m.Out = newLinear(ch, c.Classes, r)
 	m.width = ch
+	m.stages = append(m.stages, func(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+		return bnReLUMaxPool(g, m.Norm0, m.Conv0.Forward(g, x), poolSpec{k: cube(3), stride: cube(2), pad: cube(1)})
+	})
+	for i, blk := range m.Blocks {
+		for _, l := range blk {
+			m.stages = append(m.stages, l.Forward)
+		}
+		if i < len(m.Trans) {
+			m.stages = append(m.stages, m.Trans[i].Forward)
+		}
+	}
+	m.stages = append(m.stages, func(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+		return globalAvg(g, bnAct(g, m.Norm5, x, nil, true))
+	})
 	return m, nil
 }
 
@@ -160,16 +176,7 @@ func (m *DenseNet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	if !checkInput(g, x, m.Config.InChannels, "DenseNet") {
 		return x
 	}
-	y := bnReLUMaxPool(g, m.Norm0, m.Conv0.Forward(g, x), poolSpec{k: cube(3), stride: cube(2), pad: cube(1)})
-	for i, blk := range m.Blocks {
-		for _, l := range blk {
-			y = l.Forward(g, y)
-		}
-		if i < len(m.Trans) {
-			y = m.Trans[i].Forward(g, y)
-		}
-	}
-	return globalAvg(g, bnAct(g, m.Norm5, y, nil, true))
+	return runStages(g, x, &m.scratch, m.stages, m.Config.DropoutProb > 0 && len(m.Blocks) > 0 && m.Blocks[0][0].training)
 }
 
 // Forward returns the logits (N, Classes).

@@ -68,6 +68,8 @@ type EfficientNet struct {
 	Dropout  float64
 	training bool
 	width    int
+	stages   []stage
+	scratch  scratch
 }
 
 // MBConv is MONAI's MBConvBlock: expansion, depthwise convolution, squeeze
@@ -184,6 +186,17 @@ func NewEfficientNet(c EfficientNetConfig) (*EfficientNet, error) {
 	nn.InitUniform(m.FC.Weight, -bound, bound, r)
 	nn.InitConst(m.FC.Bias, 0)
 	m.width = headOut
+	m.stages = append(m.stages, func(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+		return g.SiLU(bnAct(g, m.BN0, convSame(g, m.Stem, x, m.StemPad), nil, false))
+	})
+	for _, s := range m.Stacks {
+		for _, b := range s {
+			m.stages = append(m.stages, b.Forward)
+		}
+	}
+	m.stages = append(m.stages, func(g *nn.Graph, y *nn.Tensor) *nn.Tensor {
+		return globalAvg(g, g.SiLU(bnAct(g, m.BN1, m.Head.Forward(g, y), nil, false)))
+	})
 	return m, nil
 }
 
@@ -237,6 +250,18 @@ func dropConnect(g *nn.Graph, x *nn.Tensor, p float64) *nn.Tensor {
 	return g.Mul(x, mask)
 }
 
+// dropConnectActive reports whether a block draws drop-connect masks.
+func (m *EfficientNet) dropConnectActive() bool {
+	for _, s := range m.Stacks {
+		for _, b := range s {
+			if b.training && b.DropConnect > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // SetTraining switches drop-connect.
 func (b *MBConv) SetTraining(on bool) { b.training = on }
 
@@ -257,14 +282,7 @@ func (m *EfficientNet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	if !checkInput(g, x, m.Config.InChannels, "EfficientNet") {
 		return x
 	}
-	y := g.SiLU(bnAct(g, m.BN0, convSame(g, m.Stem, x, m.StemPad), nil, false))
-	for _, s := range m.Stacks {
-		for _, b := range s {
-			y = b.Forward(g, y)
-		}
-	}
-	y = g.SiLU(bnAct(g, m.BN1, m.Head.Forward(g, y), nil, false))
-	return globalAvg(g, y)
+	return runStages(g, x, &m.scratch, m.stages, m.dropConnectActive())
 }
 
 // Forward returns the logits (N, Classes); dropout acts in training only.

@@ -18,6 +18,7 @@ const (
 	Bottleneck
 )
 
+// String returns MONAI's block name ("basic", "bottleneck").
 func (b Block) String() string {
 	switch b {
 	case Basic:
@@ -48,6 +49,7 @@ const (
 	ShortcutA
 )
 
+// String returns MONAI's shortcut_type ("A" or "B").
 func (s Shortcut) String() string {
 	if s == ShortcutA {
 		return "A"
@@ -70,6 +72,7 @@ const (
 	GeometryMedicalNet
 )
 
+// String names the geometry ("MONAI" or "MedicalNet").
 func (g Geometry) String() string {
 	if g == GeometryMedicalNet {
 		return "MedicalNet"
@@ -117,6 +120,8 @@ type ResNet struct {
 	seqs    [4]*nn.Sequential
 	outDim  int
 	maxPool bool
+	stages  []stage
+	scratch scratch
 }
 
 // ResBlock is one residual block of a ResNet.
@@ -217,7 +222,22 @@ func NewResNet(cfg ResNetConfig) (*ResNet, error) {
 	if cfg.Classes > 0 {
 		m.FC = newLinear(in, cfg.Classes, r)
 	}
+	m.stages = append(m.stages, m.stem)
+	for _, l := range m.Layers {
+		for _, b := range l {
+			m.stages = append(m.stages, b.Forward)
+		}
+	}
+	m.stages = append(m.stages, globalAvg)
 	return m, nil
+}
+
+func (m *ResNet) stem(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	y := m.Conv1.Forward(g, x)
+	if m.maxPool {
+		return bnReLUMaxPool(g, m.BN1, y, poolSpec{k: cube(3), stride: cube(2), pad: cube(1)})
+	}
+	return bnAct(g, m.BN1, y, nil, true)
 }
 
 func newResBlock(cfg ResNetConfig, in, planes, stride, dil int, r *nn.RNG) *ResBlock {
@@ -295,16 +315,7 @@ func (m *ResNet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	if !checkInput(g, x, m.Config.InChannels, "ResNet") {
 		return x
 	}
-	y := m.Conv1.Forward(g, x)
-	if m.maxPool {
-		y = bnReLUMaxPool(g, m.BN1, y, poolSpec{k: cube(3), stride: cube(2), pad: cube(1)})
-	} else {
-		y = bnAct(g, m.BN1, y, nil, true)
-	}
-	for _, s := range m.seqs {
-		y = s.Forward(g, y)
-	}
-	return globalAvg(g, y)
+	return runStages(g, x, &m.scratch, m.stages, false)
 }
 
 // Forward returns the logits (N, Classes), or the embedding when the model

@@ -87,32 +87,38 @@ type SENet struct {
 	LastLinear *nn.Linear
 	training   bool
 	width      int
+	stages     []stage
+	scratch    scratch
 }
 
 // SEBlock is MONAI's SEBlock: three convolution units (conv + batch norm
 // [+ ReLU]), channel squeeze-and-excitation, a projected or identity
 // residual and a final ReLU.
 type SEBlock struct {
-	Conv    [3]*convUnit
+	Conv    [3]*ConvBN
 	FC1     *nn.Linear // se_layer.fc.0
 	FC2     *nn.Linear // se_layer.fc.2
-	Project *convUnit  // nil: identity
+	Project *ConvBN    // nil: identity
 }
 
-// convUnit is MONAI's Convolution block with act None or ReLU and batch
-// norm: names conv.weight and adn.N.*.
-type convUnit struct {
+// ConvBN is MONAI's Convolution block as SENet uses it: a convolution,
+// batch norm and optionally ReLU; its tensors are named conv.weight and
+// adn.N.*.
+type ConvBN struct {
 	Conv *nn.Conv3d
 	BN   *nn.BatchNorm
 	ReLU bool
 }
 
-func (u *convUnit) forward(g *nn.Graph, x, res *nn.Tensor) *nn.Tensor {
+func (u *ConvBN) forward(g *nn.Graph, x, res *nn.Tensor) *nn.Tensor {
 	return bnAct(g, u.BN, u.Conv.Forward(g, x), res, u.ReLU)
 }
 
-func (u *convUnit) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor { return u.forward(g, x, nil) }
-func (u *convUnit) Visit(v *nn.Visitor) {
+// Forward applies the unit.
+func (u *ConvBN) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor { return u.forward(g, x, nil) }
+
+// Visit names conv and adn.N as MONAI.
+func (u *ConvBN) Visit(v *nn.Visitor) {
 	v.Child("conv", u.Conv)
 	v.Child("adn", adnNorm{u.BN})
 }
@@ -188,16 +194,16 @@ func NewSENet(c SENetConfig) (*SENet, error) {
 				n1, n2 = w, w
 			}
 			n3 := planes * 4
-			blk.Conv[0] = &convUnit{Conv: conv(in, n1, 1, s1, 1), BN: newBN(n1), ReLU: true}
-			blk.Conv[1] = &convUnit{Conv: conv(n1, n2, 3, s2, c.Groups), BN: newBN(n2), ReLU: true}
-			blk.Conv[2] = &convUnit{Conv: conv(n2, n3, 1, 1, 1), BN: newBN(n3)}
+			blk.Conv[0] = &ConvBN{Conv: conv(in, n1, 1, s1, 1), BN: newBN(n1), ReLU: true}
+			blk.Conv[1] = &ConvBN{Conv: conv(n1, n2, 3, s2, c.Groups), BN: newBN(n2), ReLU: true}
+			blk.Conv[2] = &ConvBN{Conv: conv(n2, n3, 1, 1, 1), BN: newBN(n3)}
 			sq := n3 / c.Reduction
 			if sq < 1 {
 				return nil, fmt.Errorf("%w: SE reduction %d larger than %d channels", ErrConfig, c.Reduction, n3)
 			}
 			blk.FC1, blk.FC2 = newLinear(n3, sq, r), newLinear(sq, n3, r)
 			if b == 0 && (st != 1 || in != n3) {
-				blk.Project = &convUnit{Conv: conv(in, n3, dk, st, 1), BN: newBN(n3)}
+				blk.Project = &ConvBN{Conv: conv(in, n3, dk, st, 1), BN: newBN(n3)}
 			} else if in != n3 {
 				// SEBlock's own projection (never reached by SENet's layout).
 				return nil, fmt.Errorf("%w: SENet block with %d→%d channels and no projection", ErrConfig, in, n3)
@@ -208,6 +214,13 @@ func NewSENet(c SENetConfig) (*SENet, error) {
 	}
 	m.width = in
 	m.LastLinear = newLinear(in, c.Classes, r)
+	m.stages = append(m.stages, seStem{m}.Forward)
+	for _, l := range m.Layers {
+		for _, b := range l {
+			m.stages = append(m.stages, b.Forward)
+		}
+	}
+	m.stages = append(m.stages, globalAvg)
 	return m, nil
 }
 
@@ -262,17 +275,7 @@ func (m *SENet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	if !checkInput(g, x, m.Config.InChannels, "SENet") {
 		return x
 	}
-	y := x
-	for i, c := range m.Stem {
-		y = bnAct(g, m.StemBN[i], c.Forward(g, y), nil, true)
-	}
-	y = maxPoolCeil(g, y, 3, 2)
-	for _, l := range m.Layers {
-		for _, b := range l {
-			y = b.Forward(g, y)
-		}
-	}
-	return globalAvg(g, y)
+	return runStages(g, x, &m.scratch, m.stages, false)
 }
 
 // maxPoolCeil is MaxPool3d(k, stride, ceil_mode=True) without padding: the

@@ -3,6 +3,7 @@ package vit
 import (
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/cputime"
 	"github.com/metasurv/metasurv/nn"
 )
 
@@ -39,7 +40,7 @@ func BenchmarkForward(b *testing.B) {
 					}
 				}
 				run()
-				cpu0 := processCPUSeconds()
+				cpu0 := cputime.Now().Seconds()
 				b.ResetTimer()
 				for range b.N {
 					run()
@@ -49,7 +50,7 @@ func BenchmarkForward(b *testing.B) {
 				flops := 2 * float64(t) * float64(c.HiddenSize) * float64(c.InChannels*c.PatchSize[0]*c.PatchSize[1]*c.PatchSize[2])
 				flops += float64(c.NumLayers) * 2 * float64(t) * (4*float64(c.HiddenSize*c.HiddenSize) + 2*float64(c.HiddenSize*c.MLPDim) + 2*float64(t*c.HiddenSize))
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-				if cpu := processCPUSeconds() - cpu0; cpu > 0 {
+				if cpu := cputime.Now().Seconds() - cpu0; cpu > 0 {
 					b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
 				}
 			})

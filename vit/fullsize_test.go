@@ -1,33 +1,14 @@
 package vit
 
 import (
-	"bufio"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/metasurv/metasurv/internal/cputime"
 	"github.com/metasurv/metasurv/nn"
 )
 
-// peakRSS returns the process's peak resident set (VmHWM) in bytes, or 0
-// where /proc is not available.
-func peakRSS() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
 
 // TestLoadFullSizeLaMIM streams a full-size LaMIM checkpoint (2 GB; set
 // METASURV_LAMIM_CKPT to its path: the published SSL_ViT_Block16.pth or a
@@ -53,7 +34,7 @@ func TestLoadFullSizeLaMIM(t *testing.T) {
 		t.Fatal(err)
 	}
 	loadTime := time.Since(start)
-	afterLoad := peakRSS()
+	afterLoad := cputime.PeakRSS()
 	x := nn.NewTensor(1, 4, 96, 96, 96)
 	r := nn.NewRNG(1)
 	nn.InitNormal(x, 0, 1, r)
@@ -64,7 +45,7 @@ func TestLoadFullSizeLaMIM(t *testing.T) {
 		t.Fatal(err)
 	}
 	fwd := time.Since(start)
-	peak := peakRSS()
+	peak := cputime.PeakRSS()
 	t.Logf("loaded %d tensors (%.3f GB of parameters) in %v; peak RSS after load %.3f GB, after forward %.3f GB = %.3f× parameter bytes; forward %v; last[0]=%g",
 		rep.Loaded, float64(params)/1e9, loadTime, float64(afterLoad)/1e9, float64(peak)/1e9, float64(peak)/float64(params), fwd, enc.Last().Data[0])
 	if peak > params*13/10 {
@@ -90,5 +71,5 @@ func TestLoadTimeLaMIM(t *testing.T) {
 	if _, err := Load(m, path, LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("load %.2f s, peak RSS %.3f GB", time.Since(start).Seconds(), float64(peakRSS())/1e9)
+	t.Logf("load %.2f s, peak RSS %.3f GB", time.Since(start).Seconds(), float64(cputime.PeakRSS())/1e9)
 }

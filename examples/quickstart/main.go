@@ -20,13 +20,18 @@
 //     a table and drawn as the comparison chart, Figure 1 and
 //     Kaplan–Meier curves by predicted class; write the trained bundle;
 //
-//  6. predict: the new patient from raw NIfTI files, with an explanation
-//     (what raised or lowered the risk, each sequence's share, and an
-//     occlusion saliency map over T1c).
+//  6. predict: the new patient from raw NIfTI files through
+//     fusion.Predictor, with an explanation (the occlusion contribution of
+//     each clinical variable and of the imaging, each sequence's share,
+//     and an occlusion saliency map over T1c).
 //
-//     go run ./examples/quickstart                  # ~48 patients, a few minutes
-//     go run ./examples/quickstart -large           # 200 patients, finer images
-//     go run ./examples/quickstart -dir out -keep   # keep everything in ./out
+// The image embedding is the radiomics-style one of examples/embed
+// (intensity distribution per sequence inside the brain), used as the
+// study's frozen foundation-model features.
+//
+//	go run ./examples/quickstart                  # 60 patients, a few minutes
+//	go run ./examples/quickstart -large           # 200 patients, finer images
+//	go run ./examples/quickstart -dir out -keep   # keep everything in ./out
 //
 // A progress bar goes to standard error; results to standard output. The
 // same -seed gives the same numbers. -checks first runs the phantom checks
@@ -45,13 +50,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/metasurv/metasurv/examples/internal/cli"
+	"github.com/metasurv/metasurv/fusion"
+	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/internal/figures"
 	"github.com/metasurv/metasurv/internal/synth"
 	"github.com/metasurv/metasurv/nifti"
+	"github.com/metasurv/metasurv/survival"
 )
 
 func main() {
@@ -77,6 +84,7 @@ type config struct {
 	checks   bool
 	quiet    bool
 	saliency bool
+	figures  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -89,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	fs.StringVar(&c.dir, "dir", "", "work folder (default: a temporary folder, removed at exit unless -keep)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary work folder and print its path")
-	fs.IntVar(&c.n, "n", 0, "number of patients (default 48, or 200 with -large)")
+	fs.IntVar(&c.n, "n", 0, "number of patients (default 60, or 200 with -large)")
 	fs.Float64Var(&c.spacing, "spacing", 0, "voxel size factor of the synthetic scans (default 2.5, or 1.5 with -large)")
 	fs.IntVar(&c.target, "grid", 0, "side of the model grid in voxels (default 64, or 96 with -large, the study's)")
 	fs.BoolVar(&c.large, "large", false, "the larger version of the study (200 patients, finer scans, 96³ grid; tens of minutes)")
@@ -97,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.checks, "checks", false, "first run the phantom checks (NIfTI round trip, reorientation, registration accuracy)")
 	fs.BoolVar(&c.saliency, "saliency", true, "compute the new patient's occlusion saliency map")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
+	fs.StringVar(&c.figures, "figures", "", "also copy the PNG figures into this folder (the README's are made with -figures docs/figures)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -104,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
 	if c.n == 0 {
-		c.n = 48
+		c.n = 60
 		if c.large {
 			c.n = 200
 		}
@@ -207,7 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// 2–3. preprocess and embed
 	t0 = time.Now()
-	atlas, err := cli.PhantomAtlas(2)
+	atlas, err := cli.PhantomAtlas(max(2, c.spacing))
 	if err != nil {
 		return err
 	}
@@ -226,19 +235,56 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "3. embed: %s features, %d per patient; %d per-sequence rows; Figure 2 → %s\n",
 		emb.Name(), emb.Dim(), len(cohort.Emb.PerSeq), filepath.Join(out, "figure2.png"))
 
-	// 4–5. train and evaluate
+	// 4–5. train and evaluate: Cox baselines, then the neural models
 	t0 = time.Now()
 	tr, err := cli.Train(ctx, cohort, cli.TrainOptions{Out: out, Seed: c.seed, Bar: bar})
 	if err != nil {
 		return err
 	}
+	fr, err := cli.TrainFusion(ctx, cohort, tr.Train, tr.Test, cli.FusionOptions{Out: out, Clinical: filepath.Join(data, synth.ClinicalFile), Seed: c.seed, Bar: bar})
+	if err != nil {
+		return err
+	}
+	if _, err := cli.ComparisonChart(out, tr.Scores, fr.Comparison, len(tr.Test)); err != nil {
+		return err
+	}
+	yTe := make([]survival.Outcome, len(tr.Test))
+	for i, p := range tr.Test {
+		yTe[i] = cohort.Y[p]
+	}
+	for _, r := range fr.Comparison.Results {
+		if r.Name == fr.Best && len(r.Probs) == len(yTe) {
+			if err := cli.KMByClass(out, yTe, survival.Argmax(r.Probs), "Held-out patients by predicted class ("+r.Name+")"); err != nil {
+				return err
+			}
+		}
+	}
 	mark("train + evaluate", t0)
-	fmt.Fprintf(stdout, "4. train: %d patients; 5. evaluate on %d held-out patients:\n\n%s\n", len(tr.Train), len(tr.Test), tr.Table)
-	fmt.Fprintf(stdout, "   figures: %s\n   bundle: %s\n", strings.Join(pngs(tr.FigurePaths), ", "), tr.BundlePath)
+	// the ceiling: the generating hazard ranks the same test patients
+	truthByID := map[string]float64{}
+	for _, q := range co.Patients {
+		truthByID[q.ID] = q.LogHazard
+	}
+	oracle := make([]float64, len(tr.Test))
+	for i, p := range tr.Test {
+		oracle[i] = truthByID[cohort.Emb.IDs[p]]
+	}
+	ceiling := ""
+	if cr, err := survival.Concordance(yTe, oracle, survival.ConcordanceOptions{}); err == nil {
+		ceiling = fmt.Sprintf("   the true log hazard that generated the cohort reaches C = %.3f on these test patients (the ceiling)\n", cr.C)
+	}
+	fmt.Fprintf(stdout, "4. train on %d patients (Cox baselines, then MLPs on the clinical table and the image embedding);\n5. evaluate on %d held-out patients (Harrell's C with 95%% bootstrap intervals):\n\n%s\n%s\n",
+		len(tr.Train), len(tr.Test), tr.Table, fr.Comparison.Markdown())
+	fmt.Fprint(stdout, ceiling)
+	fmt.Fprintf(stdout, "   figures in %s: figure1.png, figure2.png, comparison.png, km_predicted.png (and .svg)\n   bundle: %s (+ %s)\n", out, fr.Bundle, filepath.Base(fr.Scale))
 
 	// 6. predict the new patient from raw NIfTI
 	t0 = time.Now()
-	b, err := cli.LoadBundle(tr.BundlePath)
+	pred, err := fusion.Load(fr.Bundle, fusion.PredictorOptions{})
+	if err != nil {
+		return err
+	}
+	scale, err := cli.LoadScale(fr.Scale)
 	if err != nil {
 		return err
 	}
@@ -246,19 +292,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	clin, err := cli.ReadClinical(filepath.Join(newDir, synth.ClinicalFile), "id", "", "")
+	rec, err := readRecord(filepath.Join(newDir, synth.ClinicalFile))
 	if err != nil {
 		return err
 	}
 	p := pats[0]
-	pred, err := cli.Predict(ctx, b, p, clin.Rows[p.ID], atlas, emb, cli.PredictOptions{Saliency: c.saliency, Bar: bar})
+	ans, err := cli.PredictFusion(ctx, pred, scale, p, rec[p.ID], atlas, emb, cli.PredictOptions{Saliency: c.saliency, Bar: bar})
 	if err != nil {
 		return err
 	}
-	if sal := pred.SaliencyVolume(); sal != nil {
-		t1c, err := pred.Stack().Channel(1)
-		if err == nil && pred.Stack().Present[1] {
-			f, err := figures.Saliency(t1c, sal, figures.SaliencyOptions{Title: fmt.Sprintf("%s: T1c with occlusion saliency (risk drop when hidden)", p.ID)})
+	if sal := ans.SaliencyVolume(); sal != nil {
+		if t1c, err := ans.Stack().Channel(1); err == nil && ans.Stack().Present[1] {
+			f, err := figures.Saliency(t1c, sal, figures.SaliencyOptions{Title: fmt.Sprintf("%s: T1c with occlusion saliency (risk change when hidden)", p.ID)})
 			if err != nil {
 				return err
 			}
@@ -268,17 +313,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}
-		pred.Saliency = filepath.Join(out, "saliency.nii.gz")
-		if err := nifti.Save(pred.Saliency, sal); err != nil {
+		ans.SaliencyFile = filepath.Join(out, "saliency.nii.gz")
+		if err := nifti.Save(ans.SaliencyFile, sal); err != nil {
 			return err
 		}
 	}
 	mark("predict + explain", t0)
-	j, _ := json.MarshalIndent(pred, "   ", "  ")
+	ans.Curve = thin(ans.Curve)
+	j, _ := json.MarshalIndent(ans, "   ", "  ")
 	truth := newcomer.Patients[0]
 	fmt.Fprintf(stdout, "6. predict %s from raw NIfTI (truth: survival %.1f months, %s):\n   %s\n", p.ID, truth.EventMonths,
 		map[bool]string{true: "death observed", false: "censored"}[truth.Death], j)
 
+	if c.figures != "" {
+		if err := os.MkdirAll(c.figures, 0o755); err != nil {
+			return err
+		}
+		for _, f := range []string{"figure1.png", "figure2.png", "comparison.png", "km_predicted.png", "saliency.png"} {
+			b, err := os.ReadFile(filepath.Join(out, f))
+			if err != nil {
+				continue // saliency.png is absent with -saliency=false or without T1c
+			}
+			if err := atomicfile.WriteFile(filepath.Join(c.figures, f), b); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintln(stdout, "figures copied to", c.figures)
+	}
 	fmt.Fprintf(stdout, "\ntimings:")
 	for _, s := range stages {
 		fmt.Fprintf(stdout, " %s %.1f s;", s.name, s.sec)
@@ -287,12 +348,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func pngs(paths []string) []string {
-	var out []string
-	for _, p := range paths {
-		if strings.HasSuffix(p, ".png") {
-			out = append(out, filepath.Base(p))
+// thin keeps every eighth point of a survival curve for printing.
+func thin(c []fusion.CurvePoint) []fusion.CurvePoint {
+	var out []fusion.CurvePoint
+	for i, p := range c {
+		if i%8 == 0 || i == len(c)-1 {
+			out = append(out, p)
 		}
 	}
-	return append(out, "figure2.png", "saliency.png")
+	return out
+}
+
+// readRecord reads a clinical CSV with the study schema into records by id.
+func readRecord(path string) (map[string]fusion.Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tab, err := fusion.ReadClinical(f, fusion.StudySchema(), fusion.ReadOptions{Time: "survival_months", Event: "death", TimeUnit: survival.Months})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]fusion.Record{}
+	for i, id := range tab.IDs {
+		out[id] = tab.Records[i]
+	}
+	return out, nil
 }

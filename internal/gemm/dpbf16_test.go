@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/metasurv/metasurv/internal/cputime"
 )
 
 // The VDPBF16PS path (forced where AMX exists) against the float64
@@ -59,7 +61,7 @@ func BenchmarkLinearViT(b *testing.B) {
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
 		b.Run(s.name+"/f32", func(b *testing.B) {
 			Sgemm(false, true, s.m, s.n, s.k, 1, x, s.k, w, s.k, 0, c, s.n)
-			cpu0 := processCPUSeconds()
+			cpu0 := cputime.Now().Seconds()
 			b.ResetTimer()
 			for b.Loop() {
 				Sgemm(false, true, s.m, s.n, s.k, 1, x, s.k, w, s.k, 0, c, s.n)
@@ -72,7 +74,7 @@ func BenchmarkLinearViT(b *testing.B) {
 			}
 			pb, _ := PackBBF16(true, s.k, s.n, w, s.k)
 			SgemmBF16PackedB(false, s.m, 1, x, s.k, pb, 0, c, s.n, nil)
-			cpu0 := processCPUSeconds()
+			cpu0 := cputime.Now().Seconds()
 			b.ResetTimer()
 			for b.Loop() {
 				SgemmBF16PackedB(false, s.m, 1, x, s.k, pb, 0, c, s.n, nil)

@@ -205,7 +205,7 @@ func TestExportTinyCohort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tab, err := survival.ReadCSV(f)
+	tab, err := survival.ReadCSV(f, survival.CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,8 @@ type Options struct {
 	LocalConnectivity float64
 	Init              Init
 	// Seed makes the layout reproducible: the same data and options give
-	// the same embedding whatever the number of threads.
+	// the same embedding whatever the number of threads (up to ExactLimit
+	// points; NN-descent's parallel updates may order ties differently).
 	Seed uint64
 	// ExactLimit is the largest n for which neighbours are found exactly
 	// (zero: 20,000); above it NN-descent is used.

@@ -164,8 +164,8 @@ func (e *intoEntry) fill(r io.ReaderAt, src refSource, d []float32, buf *[]byte,
 	if need > maxBytes {
 		return fmt.Errorf("%w: %q: storage of %d bytes exceeds the %d-byte limit", ErrTooLarge, e.key, need, maxBytes)
 	}
-	if *cachedKey != e.t.st.key || *buf == nil {
-		b, err := src.storage(e.t.st, *buf)
+	if *cachedKey != e.t.st.key || int64(len(*buf)) < need {
+		b, err := src.storage(e.t.st, need, *buf)
 		if err != nil {
 			*cachedKey = ""
 			return fmt.Errorf("%w: %q: %w", ErrFormat, e.key, err)
@@ -266,9 +266,9 @@ func readRefs(r io.ReaderAt, size int64, opts Options) ([]string, []*tensorRef, 
 			err  error
 		)
 		if Detect(head[:n]) == FormatTorchZip {
-			root, src, err = readZip(r, size, opts.AllowUnknownGlobals)
+			root, src, err = readZip(r, size, opts.AllowUnknownGlobals, newBudget(opts.MaxBytes))
 		} else {
-			root, src, err = readLegacy(r, size, opts.AllowUnknownGlobals)
+			root, src, err = readLegacy(r, size, opts.AllowUnknownGlobals, newBudget(opts.MaxBytes))
 		}
 		if err != nil {
 			return nil, nil, nil, err

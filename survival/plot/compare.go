@@ -132,6 +132,10 @@ func Comparison(bars []Bar, o ComparisonOptions) (*Figure, error) {
 		if p.Y.Max <= p.Y.Min {
 			p.Y.Max = p.Y.Min + 0.1
 		}
+		// headroom for the legend above the bars, with ticks only on [min, max]
+		top := p.Y.Max
+		p.Y.Max += 0.3 * (p.Y.Max - p.Y.Min)
+		p.Y.Tick.Marker = clippedTicks{max: top}
 	}
 	p.Legend.Top = true
 	p.Legend.Left = true
@@ -154,3 +158,17 @@ type ciErrors struct{ x, y, lo, hi float64 }
 func (c ciErrors) Len() int                      { return 1 }
 func (c ciErrors) XY(int) (float64, float64)     { return c.x, c.y }
 func (c ciErrors) YError(int) (float64, float64) { return c.lo, c.hi }
+
+// clippedTicks are the default ticks without those above max (the
+// legend's headroom).
+type clippedTicks struct{ max float64 }
+
+func (c clippedTicks) Ticks(min, max float64) []gplot.Tick {
+	var out []gplot.Tick
+	for _, t := range (gplot.DefaultTicks{}).Ticks(min, c.max) {
+		if t.Value <= c.max+1e-12 {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -68,7 +68,8 @@ func (f *Figure) WriteSVG(w io.Writer) error {
 }
 
 // Save writes the figure to path, as PNG or SVG by the file extension,
-// atomically (a failed write leaves what was there).
+// atomically: the figure is rendered first, then written to a temporary
+// file in the same directory and renamed over path.
 func (f *Figure) Save(path string) error {
 	var buf bytes.Buffer
 	var err error
@@ -83,7 +84,10 @@ func (f *Figure) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(path, buf.Bytes())
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	return nil
 }
 
 // Custom wraps a drawing function as a Figure of the given size, so that

@@ -21,7 +21,7 @@ func lung(t *testing.T) *survival.Dataset {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tab, err := survival.ReadCSV(f)
+	tab, err := survival.ReadCSV(f, survival.CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func ReadClinical(path, id, time, event string) (*Clinical, error) {
 		return nil, fmt.Errorf("%w: clinical table: %v", ErrBadInput, err)
 	}
 	defer f.Close()
-	tab, err := survival.ReadCSV(f)
+	tab, err := survival.ReadCSV(f, survival.CSVOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("%w: clinical table %s: %v", ErrBadInput, path, err)
 	}
@@ -230,5 +230,3 @@ func (e *Encoder) Encode(row []string) []float64 {
 	}
 	return x
 }
-
-func sqrt(x float64) float64 { return math.Sqrt(x) }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/metasurv/metasurv/nifti"
 	"github.com/metasurv/metasurv/norm"
 	"github.com/metasurv/metasurv/volume"
+	"github.com/metasurv/metasurv/volume/dicom"
 )
 
 // SequenceNames are the four sequences in stacking order.
@@ -21,11 +23,43 @@ var SequenceNames = [4]string{"T1", "T1c", "T2", "FLAIR"}
 var ErrBadInput = errors.New("bad input")
 
 // Patient is one patient folder of a hospital export: the NIfTI file of
-// each sequence, "" where the sequence is absent.
+// each sequence, "" where the sequence is absent. A folder of DICOM files
+// (a PACS export, any file names) has instead the series guessed for each
+// sequence in Series, Files naming them for messages, and Notes saying how
+// they were chosen (for a person to check).
 type Patient struct {
-	ID    string
-	Dir   string
-	Files [4]string
+	ID     string
+	Dir    string
+	Files  [4]string
+	Series [4]*dicom.Series
+	Notes  []string
+}
+
+// FromDICOM fills p from the DICOM files under p.Dir: every series is
+// found and checked (volume/dicom), and the one guessed as each sequence
+// (dicom.SelectSequences: description and timing; originals, 3-D and finer
+// voxels first) is taken. It reports whether any sequence was found.
+func (p *Patient) FromDICOM(ctx context.Context) (bool, error) {
+	res, err := dicom.Scan(ctx, p.Dir, nil)
+	if err != nil {
+		return false, err
+	}
+	sel := dicom.SelectSequences(res.Series)
+	found := false
+	for s, label := range dicom.Contrasts {
+		if se := sel.Series[label]; se != nil {
+			p.Series[s] = se
+			p.Files[s] = filepath.Join(p.Dir, se.Name+" (DICOM series)")
+			found = true
+		}
+	}
+	p.Notes = sel.Notes
+	for _, se := range res.Series {
+		if se.Err != nil {
+			p.Notes = append(p.Notes, fmt.Sprintf("DICOM series %s refused: %v", se.Name, se.Err))
+		}
+	}
+	return found, nil
 }
 
 // Missing lists the absent sequences.
@@ -126,11 +160,15 @@ func ScanExport(dir string) ([]Patient, []error, error) {
 			p.Files[s] = filepath.Join(p.Dir, f.Name())
 		}
 		if len(seen) == 0 {
+			if ok, _ := p.FromDICOM(context.Background()); ok {
+				pats = append(pats, p)
+				continue
+			}
 			names := make([]string, 0, len(files))
 			for _, f := range files {
 				names = append(names, f.Name())
 			}
-			probs = append(probs, fmt.Errorf("%w: patient %s: no MRI sequence file found (have %s; want NIfTI files named like t1_mprage_sag.nii.gz, t1_mprage_sag_post_gd.nii.gz, t2_tse_tra.nii.gz, t2_flair_tra.nii.gz)",
+			probs = append(probs, fmt.Errorf("%w: patient %s: no MRI sequence file found (have %s; want NIfTI files named like t1_mprage_sag.nii.gz, t1_mprage_sag_post_gd.nii.gz, t2_tse_tra.nii.gz, t2_flair_tra.nii.gz, or DICOM files of T1/T1c/T2/FLAIR series)",
 				ErrBadInput, p.ID, orNone(names)))
 			continue
 		}
@@ -152,12 +190,21 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// LoadSequences reads a patient's NIfTI files; an unreadable file is an
-// error wrapping ErrBadInput naming the patient and the file.
+// LoadSequences reads a patient's NIfTI files or DICOM series; an
+// unreadable file is an error wrapping ErrBadInput naming the patient and
+// the file.
 func LoadSequences(p Patient) (norm.Sequences, error) {
 	var v [4]*volume.Volume
 	for s, f := range p.Files {
 		if f == "" {
+			continue
+		}
+		if se := p.Series[s]; se != nil {
+			vol, err := se.Volume(context.Background())
+			if err != nil {
+				return norm.Sequences{}, fmt.Errorf("%w: patient %s: DICOM series %s: %v", ErrBadInput, p.ID, se.Name, err)
+			}
+			v[s] = vol
 			continue
 		}
 		vol, err := nifti.Load(f)

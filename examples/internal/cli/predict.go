@@ -40,7 +40,9 @@ type PredictOptions struct {
 	// Cube³ voxels is set to the brain mean (zero after z-scoring).
 	Saliency bool
 	Cube     int // zero: an eighth of the grid side
-	Bar      *Bar
+	// Target is the model grid (set from the bundle).
+	Target [3]int
+	Bar    *Bar
 }
 
 // Predict preprocesses one patient's raw sequences, embeds them and
@@ -58,8 +60,8 @@ func Predict(ctx context.Context, b *Bundle, p Patient, row []string, at *Atlas,
 		return nil, err
 	}
 	o.Bar.Update("predict", 0.05, "preprocess "+p.ID)
-	st, _, err := norm.Preprocess(ctx, seqs, at.Image, norm.Options{AtlasMask: at.Mask, Missing: norm.MissingZeroFill, Target: b.Target,
-		Progress: func(step string, f float64) { o.Bar.Update("predict", 0.05+0.5*f, step) }})
+	o.Target = b.Target
+	st, _, err := normPreprocess(ctx, seqs, at, o)
 	if err != nil {
 		return nil, fmt.Errorf("patient %s: preprocessing failed: %w", p.ID, err)
 	}
@@ -215,3 +217,13 @@ func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk fun
 }
 
 func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+
+type (
+	volumeStack  = volume.Stack
+	volumeVolume = volume.Volume
+)
+
+func normPreprocess(ctx context.Context, seqs norm.Sequences, at *Atlas, o PredictOptions) (*volume.Stack, *norm.Report, error) {
+	return norm.Preprocess(ctx, seqs, at.Image, norm.Options{AtlasMask: at.Mask, Missing: norm.MissingZeroFill, Target: o.Target,
+		Progress: func(step string, f float64) { o.Bar.Update("predict", 0.05+0.5*f, step) }})
+}

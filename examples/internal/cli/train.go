@@ -192,24 +192,14 @@ func Train(ctx context.Context, c *Cohort, o TrainOptions) (*TrainResult, error)
 		return nil, err
 	}
 	fused := b.Models[2]
-	groups := make([]plot.Group, 3)
-	for k := range groups {
-		groups[k].Label = ClassNames[k]
-	}
+	cls := make([]int, len(te))
 	for i := range te {
-		k := fused.Class(res.TestRisk["fused"][i])
-		groups[k].Y = append(groups[k].Y, yTe[i])
+		cls[i] = fused.Class(res.TestRisk["fused"][i])
 	}
-	var nonEmpty []plot.Group
-	for _, g := range groups {
-		if len(g.Y) > 0 {
-			nonEmpty = append(nonEmpty, g)
-		}
-	}
-	f, err = plot.KMCurves(nonEmpty, plot.KMOptions{Unit: survival.Months, Title: "Held-out patients by predicted class (clinical + image)"})
-	if err := save("km_predicted", f, err); err != nil {
+	if err := KMByClass(o.Out, yTe, cls, "Held-out patients by predicted class (Cox, clinical + image)"); err != nil {
 		return nil, err
 	}
+	res.FigurePaths = append(res.FigurePaths, filepath.Join(o.Out, "km_predicted.png"), filepath.Join(o.Out, "km_predicted.svg"))
 	res.BundlePath = filepath.Join(o.Out, "bundle.json")
 	if err := SaveBundle(res.BundlePath, b); err != nil {
 		return nil, err

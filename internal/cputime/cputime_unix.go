@@ -1,6 +1,6 @@
 //go:build unix
 
-package cnn_test
+package cputime
 
 import (
 	"runtime"
@@ -8,10 +8,12 @@ import (
 	"time"
 )
 
-// cpuTime is the user+system CPU time of the process so far: benchmarks
-// report it per operation because wall time is meaningless while other
-// work shares the machine's two cores.
-func cpuTime() time.Duration {
+// Supported reports whether Now and PeakRSS measure anything here.
+func Supported() bool { return true }
+
+// Now is the user+system CPU time the process has used so far (all
+// threads); the difference of two calls is the CPU time in between.
+func Now() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
@@ -19,10 +21,10 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// peakRSS is the process's peak resident set size in bytes (getrusage's
+// PeakRSS is the process's peak resident set size in bytes (getrusage's
 // ru_maxrss: kilobytes on Linux, bytes on Darwin), the number
 // /usr/bin/time -v reports.
-func peakRSS() int64 {
+func PeakRSS() int64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
