@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"context"
+	"github.com/metasurv/metasurv/cnn"
 	"github.com/metasurv/metasurv/nifti"
 	"github.com/metasurv/metasurv/norm"
 	"syscall"
@@ -14,8 +15,15 @@ import (
 	"github.com/metasurv/metasurv/volume"
 )
 
-// benchBackbone is the image model of the Predict benchmarks.
-var benchBackbone = func() (nn.Backbone, string) { return newTinyNet(4, 16, 1), "tiny-cnn-16" }
+// benchBackbone is the image model of the Predict benchmarks: MONAI's
+// ResNet18 with the MedicalNet/peers' stride-2 stem, on 4×96³.
+var benchBackbone = func() (nn.Backbone, string) {
+	bb, err := cnn.New("resnet18", cnn.Config{InChannels: 4, Conv1TStride: 2})
+	if err != nil {
+		panic(err)
+	}
+	return bb, "resnet18 (conv1 stride 2)"
+}
 
 func benchPredictor(b *testing.B, dim int) (*Predictor, *volume.Stack, string) {
 	bb, name := benchBackbone()

@@ -230,6 +230,9 @@ func ReadBundle(path string, o LoadOptions) (*Bundle, error) {
 			return nil, fmt.Errorf("fusion: building backbone %q: %w", meta.Config.Backbone, err)
 		}
 	}
+	if err := checkHeadSize(meta.Config, ck.Tensors); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBundle, path, err)
+	}
 	if bb == nil {
 		for k := range ck.Tensors {
 			if strings.HasPrefix(k, "backbone.") {
@@ -307,4 +310,58 @@ func classCurves(y []survival.Outcome, l *survival.Labels) (Curves, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkHeadSize compares the number of fusion-layer parameters the
+// configuration implies with the non-backbone tensors in the file, before
+// anything is allocated: a hostile description cannot make NewModel
+// allocate much more than the file holds.
+func checkHeadSize(c ModelConfig, sd map[string]*nn.Tensor) error {
+	c.defaults()
+	const lim = 1 << 24
+	for _, d := range []int{c.EmbedDim, c.ClinicalDim, c.Hidden, len(c.Tasks), len(c.Scheme.Cuts)} {
+		if d < 0 || d > lim {
+			return fmt.Errorf("model dimension %d out of range", d)
+		}
+	}
+	for _, t := range c.Tasks {
+		if len(t.Levels) > lim {
+			return fmt.Errorf("task %q has %d levels", t.Name, len(t.Levels))
+		}
+	}
+	e, f, h := int64(c.EmbedDim), int64(c.ClinicalDim), int64(c.Hidden)
+	lin := func(in, out int64) int64 { return in*out + out }
+	var want int64
+	switch c.Fusion {
+	case ClinicalOnly:
+		want = lin(f, h)
+	case ImageOnly:
+		want = lin(e, h)
+	case Early:
+		want = lin(e+1+f+1, h)
+	case Late:
+		want = lin(e, h) + lin(f, h)
+	case Gated:
+		want = lin(e, h) + lin(f, h) + lin(2*h, 2)
+	default:
+		return fmt.Errorf("unknown fusion %d", int(c.Fusion))
+	}
+	m := &Model{Config: c}
+	for _, k := range m.outputs() {
+		want += lin(h, int64(k))
+		if c.Fusion == Late {
+			want += lin(h, int64(k))
+		}
+	}
+	var have int64
+	for k, t := range sd {
+		if !strings.HasPrefix(k, "backbone.") {
+			have += int64(len(t.Data))
+		}
+	}
+	// A small mismatch is left to the strict load, which names the keys.
+	if want > 2*have+4096 {
+		return fmt.Errorf("the description implies %d fusion-layer parameters, the file holds %d", want, have)
+	}
+	return nil
 }

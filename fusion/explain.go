@@ -92,8 +92,15 @@ func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, erro
 	// The prediction itself, and the embedding reused by the occlusions.
 	g := nn.NewGraph(nn.Options{})
 	base := in.batch
+	var maps *nn.Tensor // last-stage feature maps, shared with Grad-CAM
 	if base.Images != nil {
-		e := m.Backbone.Embed(g, base.Images)
+		var e *nn.Tensor
+		if fm, ok := featureMapper(m.Backbone); ok {
+			maps = fm.FeatureMaps(g, base.Images)
+			e = fm.EmbedFromMaps(g, maps)
+		} else {
+			e = m.Backbone.Embed(g, base.Images)
+		}
 		if err := g.Err(); err != nil {
 			return nil, fmt.Errorf("fusion: explain: %w", err)
 		}
@@ -105,7 +112,7 @@ func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, erro
 	}
 	ex.Prediction = p.answer(pt.ID, outs, in)
 	if in.batch.Images != nil {
-		if err := p.saliency(ex, in); err != nil {
+		if err := p.saliency(ex, in, maps); err != nil {
 			return nil, err
 		}
 	}
@@ -195,20 +202,15 @@ func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, erro
 	return ex, nil
 }
 
-// saliency fills ex.Saliency (and ex.Native) for an image input.
-func (p *Predictor) saliency(ex *Explanation, in *input) error {
+// saliency fills ex.Saliency (and ex.Native) for an image input; maps are
+// the backbone's last-stage feature maps when it has them.
+func (p *Predictor) saliency(ex *Explanation, in *input, maps *nn.Tensor) error {
 	m := p.b.Model
 	shape := p.b.Shape
 	g := nn.NewGraph(nn.Options{Grad: true})
 	var sal []float32 // D·H·W in tensor order
-	if fm, ok := m.Backbone.(FeatureMapper); ok {
+	if fm, ok := featureMapper(m.Backbone); ok && maps != nil {
 		ex.Method = "grad-cam"
-		var maps *nn.Tensor
-		ng := nn.NewGraph(nn.Options{})
-		maps = fm.FeatureMaps(ng, in.batch.Images)
-		if err := ng.Err(); err != nil {
-			return fmt.Errorf("fusion: explain: feature maps: %w", err)
-		}
 		if len(maps.Shape) != 5 {
 			return fmt.Errorf("%w: feature maps %v (want N, C, d, h, w)", ErrShape, maps.Shape)
 		}

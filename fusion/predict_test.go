@@ -192,6 +192,13 @@ func TestBundleCorrupt(t *testing.T) {
 	if _, err := Load(v2, PredictorOptions{}); !errors.Is(err, ErrVersion) {
 		t.Errorf("version 2: %v", err)
 	}
+	// A description that asks for a huge model is refused before building it.
+	meta = strings.Replace(ck.Meta[metaKey].(string), `"hidden":8`, `"hidden":9000000`, 1)
+	huge := filepath.Join(dir, "huge.safetensors")
+	checkpoint.Save(huge, ck.Tensors, checkpoint.SaveOptions{Meta: map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)}})
+	if _, err := Load(huge, PredictorOptions{}); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "fusion-layer parameters") {
+		t.Errorf("huge hidden layer: %v", err)
+	}
 	// An unregistered backbone.
 	meta = strings.Replace(ck.Meta[metaKey].(string), `"backbone":"test-tiny"`, `"backbone":"nope"`, 1)
 	nb := filepath.Join(dir, "nb.safetensors")

@@ -42,7 +42,7 @@ func registerChecked(ctx context.Context, fixed, moving *volume.Volume, t0 Trans
 		return res, nil
 	}
 	starts := candidateStarts(fixed, moving, opts, n)
-	e0, err := levelEvaluator(fixed, moving, opts, 0)
+	e0, err := levelEvaluator(fixed, moving, opts, 0, t0)
 	if err != nil {
 		return res, nil
 	}
@@ -120,7 +120,13 @@ func candidateStarts(fixed, moving *volume.Volume, opts Options, n int) []Transf
 
 // levelEvaluator builds the evaluator of pyramid level l, as runLevel
 // does.
-func levelEvaluator(fixed, moving *volume.Volume, o Options, l int) (*evaluator, error) {
+func levelEvaluator(fixed, moving *volume.Volume, o Options, l int, t Transform) (*evaluator, error) {
 	fl, ml, mask := levelImages(fixed, moving, o.Mask, o, l)
-	return newEvaluator(fl, ml, mask, o.metricOptions(), o.Sampling.Seed+uint64(l))
+	e, err := newEvaluator(fl, ml, mask, o.metricOptions(), o.Sampling.Seed+uint64(l))
+	if err == nil {
+		if p, ok := thickAxis(moving); ok {
+			e.applyProfile(fl, ml, p, t)
+		}
+	}
+	return e, err
 }

@@ -286,6 +286,9 @@ func runLevel(ctx context.Context, fixed, moving *volume.Volume, t *Transform, o
 		return lr, nil, err
 	}
 	lr.Samples = len(e.pts)
+	if p, ok := thickAxis(moving); ok {
+		e.applyProfile(fl, ml, p, *t)
+	}
 	if l == 0 && o.Rotation.MaxAngle > 0 && o.Kind != KindAffine {
 		rotationSearch(e, t, o.Rotation)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -76,9 +77,10 @@ func clinicalCases() []sweepCase {
 	}
 	// Isotropic 1 mm, every contrast, noise and bias.
 	for _, con := range []string{"same", "inverted", "t2", "flair"} {
-		for i, mo := range m {
+		for _, i := range []int{1, 3, 5} {
+			mo := m[i]
 			add(sweepCase{name: fmt.Sprintf("iso-%s-%d", con, i), angles: mo.a, shift: mo.s, contrast: con,
-				bias: 0.3, noise: 0.03, sliceAxis: 2, fast: i == 3 && (con == "t2" || con == "same")})
+				bias: 0.3, noise: 0.03, sliceAxis: 2, fast: i == 3 && con == "t2"})
 		}
 	}
 	// Thick slices with their slice profile.
@@ -95,11 +97,11 @@ func clinicalCases() []sweepCase {
 	}
 	for _, th := range thick {
 		for _, con := range []string{"t2", "flair"} {
-			for _, i := range []int{1, 3, 5} {
+			for _, i := range []int{3, 5} {
 				mo := m[i]
 				add(sweepCase{name: fmt.Sprintf("thick-%s-%s-%d", th.name, con, i), angles: mo.a, shift: mo.s, contrast: con,
 					bias: 0.3, noise: 0.03, spacing: th.sp, thick: th.thick, sliceAxis: th.axis,
-					fast: i == 3 && con == "t2" && (th.name == "0.5x0.5x5" || th.name == "5mm-gap1.5")})
+					fast: i == 3 && con == "t2" && th.name == "0.5x0.5x5"})
 			}
 		}
 	}
@@ -108,7 +110,7 @@ func clinicalCases() []sweepCase {
 		name string
 		fov  [2]float64
 	}{{"novertex", [2]float64{0, 0.75}}, {"nocerebellum", [2]float64{0.35, 1}}, {"slab", [2]float64{0.3, 0.8}}} {
-		for _, i := range []int{1, 4} {
+		for _, i := range []int{4} {
 			mo := m[i]
 			add(sweepCase{name: fmt.Sprintf("fov-%s-t2-%d", f.name, i), angles: mo.a, shift: mo.s, contrast: "t2",
 				bias: 0.3, noise: 0.03, spacing: [3]float64{1, 1, 3}, thick: 3, sliceAxis: 2, fov: f.fov,
@@ -117,11 +119,11 @@ func clinicalCases() []sweepCase {
 	}
 	// Lesion with edema, different in the fixed (T1c) and moving images.
 	for _, con := range []string{"t2", "flair", "same"} {
-		for _, i := range []int{2, 3} {
+		for _, i := range []int{3} {
 			mo := m[i]
 			add(sweepCase{name: fmt.Sprintf("lesion-%s-%d", con, i), angles: mo.a, shift: mo.s, contrast: con,
 				bias: 0.3, noise: 0.03, spacing: [3]float64{1, 1, 4}, thick: 4, sliceAxis: 2, lesion: true,
-				fast: i == 3 && con == "t2"})
+				fast: false})
 		}
 	}
 	// The clinical worst case of issue 16: T2 with 0.5×0.5×5 slices, a
@@ -134,7 +136,8 @@ func clinicalCases() []sweepCase {
 		{[3]float64{10, -6, 8}, [3]float64{6, -5, 4}},
 		{[3]float64{0, 20, 0}, [3]float64{-8, 0, 8}},
 	} {
-		for _, con := range []string{"same", "t2"} {
+		con := []string{"same", "t2"}[i]
+		{
 			add(sweepCase{name: fmt.Sprintf("inia19-%s-%d", con, i), subject: "inia19", angles: mo.a, shift: mo.s,
 				contrast: con, bias: 0.3, noise: 0.03, spacing: [3]float64{0.5, 0.5, 1.5}, thick: 1.5, sliceAxis: 2,
 				fast: i == 1 && con == "t2"})
@@ -199,8 +202,8 @@ func (s *subject) contrastMap(con string) (xs, ys []float64) {
 	switch con {
 	case "same":
 		return []float64{0, 1}, []float64{0, 1}
-	case "inverted":
-		return []float64{0, 2 * s.fat}, []float64{2 * s.fat, 0}
+	case "inverted": // tissue inverted, air stays dark as in any MRI
+		return []float64{0, 0.4 * s.csf, 2 * s.fat}, []float64{5, 2*s.fat - 0.4*s.csf, 0}
 	case "t2": // CSF bright, GM above WM, fat bright again: non-monotonic.
 		return []float64{0, 0.4 * s.csf, s.csf, (s.csf + s.gm) / 2, s.gm, s.wm, (s.wm + s.fat) / 2, s.fat, 2 * s.fat},
 			[]float64{5, 20, 200, 170, 120, 70, 90, 180, 190}
@@ -491,7 +494,21 @@ func percentile32(x []float32, q float64) float64 {
 // sweepOptions are the options the sweep registers with: the
 // preprocessing pipeline's (norm.DefaultRegistration).
 func sweepOptions() Options {
-	return Options{Optimizer: LBFGS, Sigmas: []float64{2, 1, 1}, Sampling: Sampling{Count: 100000}}
+	o := Options{Optimizer: LBFGS, Shrink: []int{4, 2, 1, 1}, Sigmas: []float64{2, 1, 1, 0}, Sampling: Sampling{Count: 100000}}
+	// experiment knobs
+	if s := os.Getenv("METASURV_SWEEP_BINS"); s != "" {
+		o.Bins, _ = strconv.Atoi(s)
+	}
+	if s := os.Getenv("METASURV_SWEEP_SAMPLES"); s != "" {
+		o.Sampling.Count, _ = strconv.Atoi(s)
+	}
+	if s := os.Getenv("METASURV_SWEEP_SIGMA0"); s != "" {
+		o.Sigmas[3], _ = strconv.ParseFloat(s, 64)
+	}
+	if os.Getenv("METASURV_SWEEP_BSPLINE") != "" {
+		o.Interp = BSpline3
+	}
+	return o
 }
 
 // sweepRow is one line of the sweep table.
@@ -533,7 +550,7 @@ func TestRegisterSweep(t *testing.T) {
 			}
 			row.err = meanDisplacementError(res.Matrix, p.truth, p.brain)
 			row.suspect = res.Check.String()
-			row.dep, row.dep0 = res.Check.Dependence, res.Check.InitialDependence
+			row.dep, row.dep0 = res.Check.Dependence, res.Check.Sharpness
 		}
 		// Alternate which side goes first, as the machine is shared.
 		if withElastix && len(rows)%2 == 1 {

@@ -94,11 +94,10 @@ type Latent struct {
 	Sequences [][]float32
 }
 
-// Latents embeds one patient x, shaped (C, D, H, W) or (1, C, D, H, W),
-// with the encoder in evaluation mode (the caller's mode is restored
-// afterwards is not tracked: call nn.SetTraining(m, false) first when
-// the model was training). Each forward pass is a batch of one; ctx is
-// checked between passes.
+// Latents embeds one patient x, shaped (C, D, H, W) or (1, C, D, H, W).
+// Put the model in evaluation mode first (nn.SetTraining(m, false)):
+// dropout would otherwise make the latents random. Each forward pass is a
+// batch of one; ctx is checked before each.
 func Latents(ctx context.Context, m Encoder, x *nn.Tensor, o LatentOptions) (*Latent, error) {
 	if x == nil {
 		return nil, fmt.Errorf("%w: nil input", ErrInput)

@@ -1,6 +1,8 @@
 package vit
 
 import (
+	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -141,5 +143,65 @@ func TestBadInputs(t *testing.T) {
 	}
 	if _, err := NewLaMIM(LaMIMConfig{Encoder: Config{InChannels: 1, ImgSize: Cube(16), PatchSize: Cube(16), HiddenSize: 2, NumHeads: 1}}); err == nil {
 		t.Error("LaMIM pool of 1 token accepted")
+	}
+}
+
+// With Options.BF16 (where the CPU has AVX512_BF16) the fixture's outputs
+// stay within a bfloat16 tolerance of float32.
+func TestBF16CloseToFloat32(t *testing.T) {
+	if !nn.HaveBF16() {
+		t.Skip("no bfloat16 GEMM on this CPU")
+	}
+	man, dir := readManifest(t)
+	fx := man.Fixtures["vit_cls_small"]
+	c := Config{InChannels: 4, ImgSize: Cube(32), PatchSize: Cube(16), HiddenSize: 96, MLPDim: 192, NumLayers: 2, NumHeads: 4, Classification: true, NumClasses: 3}
+	m, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(m, filepath.Join(dir, fx.Weights), LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	x := readNpy(t, filepath.Join(dir, fx.Input))
+	g32, g16 := nn.NewGraph(nn.Options{}), nn.NewGraph(nn.Options{BF16: true})
+	a, b := m.Encode(g32, x), m.Encode(g16, x)
+	if g32.Err() != nil || g16.Err() != nil {
+		t.Fatal(g32.Err(), g16.Err())
+	}
+	e, ref := compare(b.Normed.Data, a.Normed.Data)
+	t.Logf("bf16 vs float32: max abs diff %.3g (max |x| %.3g)", e, ref)
+	if e > 0.05*ref || e == 0 {
+		t.Errorf("bf16 features differ by %g (max %g): want a small non-zero difference", e, ref)
+	}
+}
+
+// Without MONAI's default Tanh the head is a bare Linear named
+// classification_head.*, and the logits are not squashed.
+func TestNoPostActivation(t *testing.T) {
+	c := Config{InChannels: 1, ImgSize: Cube(16), PatchSize: Cube(8), HiddenSize: 8, MLPDim: 8, NumLayers: 1, NumHeads: 2, Classification: true, NumClasses: 2, Seed: 3}
+	tanh, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.NoPostActivation = true
+	lin, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := nn.StateDict(lin)
+	if _, ok := sd["classification_head.weight"]; !ok {
+		t.Fatalf("keys %v lack classification_head.weight", len(sd))
+	}
+	if _, ok := nn.StateDict(tanh)["classification_head.0.weight"]; !ok {
+		t.Fatal("Tanh head lacks classification_head.0.weight")
+	}
+	x := nn.NewTensor(1, 1, 16, 16, 16)
+	nn.InitNormal(x, 0, 3, nn.NewRNG(1))
+	g := nn.NewGraph(nn.Options{})
+	a, b := tanh.Forward(g, x), lin.Forward(g, x)
+	for i := range a.Data {
+		if math.Abs(float64(a.Data[i])-math.Tanh(float64(b.Data[i]))) > 1e-6 {
+			t.Fatalf("logit %d: %g, want tanh(%g)", i, a.Data[i], b.Data[i])
+		}
 	}
 }

@@ -13,7 +13,7 @@
 //   - ridge Cox models on the clinical table, on the image embedding's
 //     principal components, and on both (bundle.json);
 //   - MLPs (fusion package) on the clinical table, on the image embedding,
-//     and the early, late and gated fusions of both; the late fusion is
+//     and the early, late and gated fusions of both; the early fusion is
 //     saved as fusion.safetensors with embedding.json beside it.
 //
 // It prints the held-out comparison (C-index, and for the MLPs balanced
@@ -31,7 +31,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 
 	"github.com/metasurv/metasurv/examples/internal/cli"
 	"github.com/metasurv/metasurv/survival"
@@ -108,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		yTe[i] = co.Y[p]
 	}
 	for _, r := range fr.Comparison.Results {
-		if strings.Contains(r.Name, "late") && len(r.Probs) == len(yTe) {
+		if r.Name == fr.Best && len(r.Probs) == len(yTe) {
 			if err := cli.KMByClass(c.Out, yTe, survival.Argmax(r.Probs), "Held-out patients by predicted class ("+r.Name+")"); err != nil {
 				return err
 			}

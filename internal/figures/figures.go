@@ -134,7 +134,7 @@ type SaliencyOptions struct {
 	// saliency's mass.
 	Slices int
 	// Threshold hides saliency below this fraction of its maximum (zero:
-	// 0.2), so that the anatomy stays visible.
+	// 0.35), so that the anatomy stays visible.
 	Threshold float64
 	// Title heads the figure.
 	Title string
@@ -166,7 +166,7 @@ func Saliency(anat, sal *volume.Volume, o SaliencyOptions) (*plot.Figure, error)
 	}
 	th := o.Threshold
 	if th == 0 {
-		th = 0.2
+		th = 0.35
 	}
 	nx, ny, nz := a.Dims[0], a.Dims[1], a.Dims[2]
 	// display ranges: anatomy from its 1st to 99th percentile, saliency by |value|

@@ -180,5 +180,4 @@ func TestSafetensorsDuplicateKey(t *testing.T) {
 	if json.Unmarshal([]byte(hdr), &probe) != nil || len(probe) != 1 {
 		t.Fatal("test header is not the ambiguous JSON it should be")
 	}
-	
 }

@@ -139,3 +139,24 @@ func TestLoadIntoHostile(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadInto: whatever the bytes, streaming into a module returns an
+// error or fills it, never panics.
+func FuzzReadInto(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.pt*"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ck, err := Read(strings.NewReader(string(b)), int64(len(b)), Options{AllowUnknownGlobals: true, MaxBytes: 1 << 24})
+		m := dictModule{"x": nn.NewTensor(2, 3)}
+		if err == nil {
+			for k, v := range ck.Tensors {
+				m[k] = nn.NewTensor(v.Shape...)
+			}
+		}
+		ReadInto(strings.NewReader(string(b)), int64(len(b)), m, IntoOptions{Options: Options{AllowUnknownGlobals: true, MaxBytes: 1 << 24}, AllowMissing: true, AllowUnexpected: true})
+	})
+}

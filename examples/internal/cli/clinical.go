@@ -230,5 +230,3 @@ func (e *Encoder) Encode(row []string) []float64 {
 	}
 	return x
 }
-
-func sqrt(x float64) float64 { return math.Sqrt(x) }

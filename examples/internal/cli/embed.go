@@ -14,7 +14,9 @@ import (
 
 // Embedder turns a preprocessed stack into a feature vector: all four
 // sequences together, or one sequence alone (the others treated as
-// missing), for the per-sequence panels of Figure 2.
+// missing), for the per-sequence panels of Figure 2. Features that an
+// absent sequence cannot give are NaN; FitScale, FitPCA and the UMAP
+// standardisation impute them with the training mean.
 type Embedder interface {
 	Name() string
 	Dim() int
@@ -65,12 +67,15 @@ func (r Radiomics) Embed(ctx context.Context, st *volume.Stack) ([]float32, erro
 }
 
 // EmbedSequence implements Embedder: the features of one sequence in its
-// slot, zeros elsewhere.
+// slot, NaN (missing) elsewhere.
 func (r Radiomics) EmbedSequence(ctx context.Context, st *volume.Stack, seq int) ([]float32, error) {
 	if seq < 0 || seq >= 4 || st.Channels() != 4 {
 		return nil, fmt.Errorf("radiomics: sequence %d of a %d-channel stack", seq, st.Channels())
 	}
 	out := make([]float32, r.Dim())
+	for i := range out {
+		out[i] = float32(math.NaN())
+	}
 	copy(out[seq*len(radiomicsNames):], channelFeatures(st, seq, brainMask(st)))
 	return out, nil
 }
@@ -88,9 +93,15 @@ func brainMask(st *volume.Stack) []bool {
 	return m
 }
 
+// channelFeatures are the features of channel c; NaN for an absent
+// sequence, so that later steps impute the training mean instead of
+// reading the zero fill as a measurement.
 func channelFeatures(st *volume.Stack, c int, brain []bool) []float32 {
 	f := make([]float32, len(radiomicsNames))
 	if !st.Present[c] {
+		for i := range f {
+			f[i] = float32(math.NaN())
+		}
 		return f
 	}
 	n := len(brain)

@@ -28,36 +28,60 @@ type EmbeddingScale struct {
 
 // FitScale fits the scale on rows.
 func FitScale(name string, rows [][]float32) *EmbeddingScale {
-	d := len(rows[0])
-	s := &EmbeddingScale{Embedder: name, Mean: make([]float64, d), SD: make([]float64, d)}
-	for _, r := range rows {
-		for j, v := range r {
-			s.Mean[j] += float64(v) / float64(len(rows))
-		}
-	}
-	for _, r := range rows {
-		for j, v := range r {
-			dv := float64(v) - s.Mean[j]
-			s.SD[j] += dv * dv / float64(max(1, len(rows)-1))
-		}
-	}
-	for j := range s.SD {
-		s.SD[j] = math.Sqrt(s.SD[j])
-		if s.SD[j] < 1e-9 {
-			s.SD[j] = 1
-		}
-	}
+	s := &EmbeddingScale{Embedder: name}
+	s.Mean, s.SD = meanSD(rows)
 	s.MeanJ, s.SDJ = s.Mean, s.SD
 	return s
 }
 
-// Apply returns the standardised embedding.
+// Apply returns the standardised embedding; a missing (NaN) feature
+// becomes 0, the training mean.
 func (s *EmbeddingScale) Apply(v []float32) []float32 {
 	out := make([]float32, len(v))
 	for j, x := range v {
-		out[j] = float32((float64(x) - s.Mean[j]) / s.SD[j])
+		if !math.IsNaN(float64(x)) {
+			out[j] = float32((float64(x) - s.Mean[j]) / s.SD[j])
+		}
 	}
 	return out
+}
+
+// meanSD are the per-column mean and standard deviation of rows over
+// their non-NaN values (SD 1 for constant or empty columns).
+func meanSD(rows [][]float32) (mean, sd []float64) {
+	d := len(rows[0])
+	mean, sd = make([]float64, d), make([]float64, d)
+	cnt := make([]float64, d)
+	for _, r := range rows {
+		for j, v := range r {
+			if !math.IsNaN(float64(v)) {
+				mean[j] += float64(v)
+				cnt[j]++
+			}
+		}
+	}
+	for j := range mean {
+		if cnt[j] > 0 {
+			mean[j] /= cnt[j]
+		}
+	}
+	for _, r := range rows {
+		for j, v := range r {
+			if !math.IsNaN(float64(v)) {
+				dv := float64(v) - mean[j]
+				sd[j] += dv * dv
+			}
+		}
+	}
+	for j := range sd {
+		if cnt[j] > 1 {
+			sd[j] = math.Sqrt(sd[j] / (cnt[j] - 1))
+		}
+		if sd[j] < 1e-9 {
+			sd[j] = 1
+		}
+	}
+	return mean, sd
 }
 
 // LoadScale reads embedding.json.
@@ -97,7 +121,8 @@ type FusionResult struct {
 // image-only (an MLP on the standardised image embedding, the study's
 // frozen-foundation-model setting) and the early, late and gated fusions,
 // compared with fusion.Compare (C-index, balanced accuracy, macro-F1 and
-// AUC with bootstrap intervals). The late-fusion model is retrained on the
+// AUC with bootstrap intervals). The early-fusion model (concatenation,
+// the simplest) is retrained on the
 // same data and saved as the bundle predict uses.
 func TrainFusion(ctx context.Context, c *Cohort, train, test []int, o FusionOptions) (*FusionResult, error) {
 	if o.Epochs == 0 {
@@ -168,7 +193,7 @@ func TrainFusion(ctx context.Context, c *Cohort, train, test []int, o FusionOpti
 	if err != nil {
 		return nil, fmt.Errorf("fusion comparison: %w", err)
 	}
-	m, err := fusion.NewModel(nil, cfg(fusion.Late))
+	m, err := fusion.NewModel(nil, cfg(fusion.Early))
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +202,7 @@ func TrainFusion(ctx context.Context, c *Cohort, train, test []int, o FusionOpti
 		return nil, err
 	}
 	b.Prep.Note = "metasurv quickstart: phantom atlas 2 mm, radiomics embedding standardised by embedding.json"
-	res := &FusionResult{Comparison: cmp, Bundle: filepath.Join(o.Out, "fusion.safetensors"), Scale: filepath.Join(o.Out, "embedding.json"), Best: "MLP late"}
+	res := &FusionResult{Comparison: cmp, Bundle: filepath.Join(o.Out, "fusion.safetensors"), Scale: filepath.Join(o.Out, "embedding.json"), Best: "MLP early"}
 	if err := b.Save(res.Bundle); err != nil {
 		return nil, err
 	}
@@ -239,9 +264,10 @@ func kindOf(k string) string {
 // KMByClass draws Kaplan–Meier curves of patients grouped by predicted
 // class, with numbers at risk, as out/km_predicted.png and .svg.
 func KMByClass(out string, y []survival.Outcome, class []int, title string) error {
-	groups := make([]plot.Group, len(ClassNames))
+	short := []string{"<6 mo", "6–21 mo", "≥21 mo"} // the at-risk table has room for short labels
+	groups := make([]plot.Group, len(short))
 	for k := range groups {
-		groups[k].Label = ClassNames[k]
+		groups[k].Label = short[k]
 	}
 	for i, k := range class {
 		groups[k].Y = append(groups[k].Y, y[i])

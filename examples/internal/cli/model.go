@@ -165,28 +165,14 @@ func FitPCA(rows [][]float32, k int) (*PCA, error) {
 		return nil, errors.New("pca: fewer than 2 rows")
 	}
 	d := len(rows[0])
-	p := &PCA{Mean: make([]float64, d), SD: make([]float64, d)}
-	for _, r := range rows {
-		for j, v := range r {
-			p.Mean[j] += float64(v) / float64(n)
-		}
-	}
-	for _, r := range rows {
-		for j, v := range r {
-			dv := float64(v) - p.Mean[j]
-			p.SD[j] += dv * dv / float64(n-1)
-		}
-	}
-	for j := range p.SD {
-		p.SD[j] = math.Sqrt(p.SD[j])
-		if p.SD[j] < 1e-9 {
-			p.SD[j] = 1
-		}
-	}
+	p := &PCA{}
+	p.Mean, p.SD = meanSD(rows)
 	m := mat.NewDense(n, d, nil)
 	for i, r := range rows {
 		for j, v := range r {
-			m.Set(i, j, (float64(v)-p.Mean[j])/p.SD[j])
+			if !math.IsNaN(float64(v)) { // missing: the mean, 0
+				m.Set(i, j, (float64(v)-p.Mean[j])/p.SD[j])
+			}
 		}
 	}
 	var svd mat.SVD
@@ -213,7 +199,9 @@ func (p *PCA) Project(r []float32) []float64 {
 	for c, comp := range p.Components {
 		var s float64
 		for j, v := range r {
-			s += (float64(v) - p.Mean[j]) / p.SD[j] * comp[j]
+			if !math.IsNaN(float64(v)) {
+				s += (float64(v) - p.Mean[j]) / p.SD[j] * comp[j]
+			}
 		}
 		out[c] = s
 	}

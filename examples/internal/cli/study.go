@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,24 +141,16 @@ func joinErrs(es []error) string {
 // standardise returns the rows scaled to zero mean and unit variance per
 // column, as a flat slice (UMAP input).
 func standardise(rows [][]float32) ([]float32, int) {
-	flat, d := Flatten(rows)
-	n := len(rows)
-	for j := 0; j < d; j++ {
-		var m, s float64
-		for i := 0; i < n; i++ {
-			m += float64(flat[i*d+j])
-		}
-		m /= float64(n)
-		for i := 0; i < n; i++ {
-			v := float64(flat[i*d+j]) - m
-			s += v * v
-		}
-		sd := 1.0
-		if s > 0 {
-			sd = sqrt(s / float64(n))
-		}
-		for i := 0; i < n; i++ {
-			flat[i*d+j] = float32((float64(flat[i*d+j]) - m) / sd)
+	mean, sd := meanSD(rows)
+	d := len(mean)
+	flat := make([]float32, 0, len(rows)*d)
+	for _, r := range rows {
+		for j, v := range r {
+			z := 0.0 // missing: the mean
+			if !math.IsNaN(float64(v)) {
+				z = (float64(v) - mean[j]) / sd[j]
+			}
+			flat = append(flat, float32(z))
 		}
 	}
 	return flat, d
