@@ -2,12 +2,12 @@ package checkpoint
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
 
@@ -31,37 +31,44 @@ type stEntry struct {
 	Offsets []int64 `json:"data_offsets"`
 }
 
-// ReadSafetensors reads a safetensors file: an 8-byte little-endian header
+// readSafetensors reads a safetensors file: an 8-byte little-endian header
 // length, a JSON header {name: {dtype, shape, data_offsets}, "__metadata__":
 // {...}}, then the tensor bytes. Offsets must lie inside the data and not
 // overlap, and each tensor's byte length must match its shape and type.
 // Options.Key is ignored; StripPrefix and MaxBytes apply.
-func ReadSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
+func readSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 	maxBytes := opts.MaxBytes
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
 	var lb [8]byte
 	if _, err := r.ReadAt(lb[:], 0); err != nil {
-		return nil, fmt.Errorf("checkpoint: safetensors: reading header length: %w", err)
+		return nil, fmt.Errorf("%w: safetensors: reading header length: %w", ErrFormat, err)
 	}
 	hlen := binary.LittleEndian.Uint64(lb[:])
 	if hlen > maxSafetensorsHeader || int64(hlen) > size-8 {
-		return nil, fmt.Errorf("checkpoint: safetensors: header length %d invalid for a %d-byte file", hlen, size)
+		return nil, fmt.Errorf("%w: safetensors: header length %d invalid for a %d-byte file", ErrFormat, hlen, size)
+	}
+	mem := newBudget(opts.MaxBytes)
+	if err := mem.take(3*int64(hlen), "the safetensors header"); err != nil { // the bytes and their parse
+		return nil, err
 	}
 	hdr := make([]byte, hlen)
 	if _, err := r.ReadAt(hdr, 8); err != nil {
-		return nil, fmt.Errorf("checkpoint: safetensors: reading header: %w", err)
+		return nil, fmt.Errorf("%w: safetensors: reading header: %w", ErrFormat, err)
+	}
+	if k, dup := duplicateKey(hdr); dup {
+		return nil, fmt.Errorf("%w: safetensors: key %s appears twice in the header", ErrFormat, brief(k))
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(hdr, &raw); err != nil {
-		return nil, fmt.Errorf("checkpoint: safetensors: header is not a JSON object: %w", err)
+		return nil, fmt.Errorf("%w: safetensors: header is not a JSON object: %w", ErrFormat, err)
 	}
 	c := &Checkpoint{Tensors: map[string]*nn.Tensor{}, Ints: map[string]*IntTensor{}, DTypes: map[string]string{}, Meta: map[string]any{}}
 	if m, ok := raw["__metadata__"]; ok {
 		var meta map[string]string
 		if err := json.Unmarshal(m, &meta); err != nil {
-			return nil, fmt.Errorf("checkpoint: safetensors: __metadata__ must map strings to strings: %w", err)
+			return nil, fmt.Errorf("%w: safetensors: __metadata__ must map strings to strings: %w", ErrFormat, err)
 		}
 		for k, v := range meta {
 			c.Meta[k] = v
@@ -74,19 +81,50 @@ func ReadSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, erro
 		return nil, err
 	}
 	src := &stSource{r: r, base: base, begin: map[string]int64{}}
-	m := &materialiser{src: src, maxBytes: maxBytes, budget: maxBytes, cache: map[string][]byte{}, uses: map[string]int{}}
+	m := &materialiser{src: src, mem: mem, cache: map[string][]byte{}, uses: map[string]int{}, extent: map[string]int64{}}
 	for _, e := range refs {
 		name := strings.TrimPrefix(e.name, opts.StripPrefix)
 		if _, dup := c.Tensors[name]; dup {
-			return nil, fmt.Errorf("checkpoint: key %q appears twice after removing prefix %q", name, opts.StripPrefix)
+			return nil, fmt.Errorf("%w: key %s appears twice after removing prefix %q", ErrFormat, brief(name), opts.StripPrefix)
 		}
 		src.begin[e.name] = e.begin
 		m.uses[e.name] = 1
+		m.extent[e.name] = e.end - e.begin
 		if err := m.add(c, name, e.t); err != nil {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q: %w", e.name, err)
+			return nil, fmt.Errorf("checkpoint: safetensors: %s: %w", brief(e.name), err)
 		}
 	}
 	return c, nil
+}
+
+// duplicateKey reports a name that the header object holds twice: JSON
+// decoding into a map would silently keep the last one, loading weights
+// other than the ones a reader of the file (or another tool) sees.
+func duplicateKey(hdr []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(hdr))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false // not an object: json.Unmarshal reports it
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		k, ok := t.(string)
+		if !ok {
+			return "", false
+		}
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // stSource serves each safetensors tensor's bytes as its own storage.
@@ -96,10 +134,10 @@ type stSource struct {
 	begin map[string]int64
 }
 
-func (s *stSource) storage(st *storageRef, buf []byte) ([]byte, error) {
-	b := reuse(buf, st.numel*int64(st.dt.size))
-	if n, err := s.r.ReadAt(b, s.base+s.begin[st.key]); n < len(b) {
-		return nil, fmt.Errorf("truncated data: %w", err)
+func (s *stSource) storage(st *storageRef, n int64, buf []byte) ([]byte, error) {
+	b := reuse(buf, min(n, st.numel*int64(st.dt.size)))
+	if m, err := s.r.ReadAt(b, s.base+s.begin[st.key]); m < len(b) {
+		return nil, fmt.Errorf("%w: truncated data: %w", ErrFormat, err)
 	}
 	return b, nil
 }
@@ -117,32 +155,32 @@ func stRefs(raw map[string]json.RawMessage, dataLen, maxBytes int64) ([]stRef, e
 	for name, msg := range raw {
 		var e stEntry
 		if err := json.Unmarshal(msg, &e); err != nil {
-			return nil, fmt.Errorf("checkpoint: safetensors: entry %q: %w", name, err)
+			return nil, fmt.Errorf("%w: safetensors: entry %s: %w", ErrFormat, brief(name), err)
 		}
 		dt, ok := safetensorsDTypes[e.DType]
 		if !ok {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q has unsupported dtype %q", name, e.DType)
+			return nil, fmt.Errorf("%w: safetensors: %s has unsupported dtype %s", ErrFormat, brief(name), brief(e.DType))
 		}
 		if len(e.Offsets) != 2 || e.Offsets[0] < 0 || e.Offsets[1] < e.Offsets[0] || e.Offsets[1] > dataLen {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q has data_offsets %v outside the %d data bytes", name, e.Offsets, dataLen)
+			return nil, fmt.Errorf("%w: safetensors: %s has data_offsets %s outside the %d data bytes", ErrFormat, brief(name), briefInts(e.Offsets), dataLen)
 		}
 		if len(e.Shape) > 64 {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q has %d dimensions", name, len(e.Shape))
+			return nil, fmt.Errorf("%w: safetensors: %s has %d dimensions", ErrFormat, brief(name), len(e.Shape))
 		}
 		n := int64(1)
 		size := make([]int, len(e.Shape))
 		for i, d := range e.Shape {
 			if d < 0 || (d != 0 && n > math.MaxInt64/8/d) {
-				return nil, fmt.Errorf("checkpoint: safetensors: %q has invalid shape %v", name, e.Shape)
+				return nil, fmt.Errorf("%w: safetensors: %s has invalid shape %s", ErrFormat, brief(name), briefInts(e.Shape))
 			}
 			n *= d
 			size[i] = int(d)
 		}
 		if n*int64(dt.size) != e.Offsets[1]-e.Offsets[0] {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q: shape %v of %s needs %d bytes, data_offsets give %d", name, e.Shape, e.DType, n*int64(dt.size), e.Offsets[1]-e.Offsets[0])
+			return nil, fmt.Errorf("%w: safetensors: %s: shape %s of %s needs %d bytes, data_offsets give %d", ErrFormat, brief(name), briefInts(e.Shape), e.DType, n*int64(dt.size), e.Offsets[1]-e.Offsets[0])
 		}
 		if total += 4 * n; total > maxBytes {
-			return nil, fmt.Errorf("checkpoint: safetensors: tensors exceed the %d-byte limit", maxBytes)
+			return nil, fmt.Errorf("%w: safetensors: tensors exceed the %d-byte limit", ErrTooLarge, maxBytes)
 		}
 		st := &storageRef{dt: dt, key: name, numel: n}
 		refs = append(refs, stRef{name, e.Offsets[0], e.Offsets[1], &tensorRef{st: st, size: size, stride: cStrides(size)}})
@@ -155,7 +193,7 @@ func stRefs(raw map[string]json.RawMessage, dataLen, maxBytes int64) ([]stRef, e
 	})
 	for i := 1; i < len(refs); i++ {
 		if refs[i].begin < refs[i-1].end {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q and %q overlap", refs[i-1].name, refs[i].name)
+			return nil, fmt.Errorf("%w: safetensors: %s and %s overlap", ErrFormat, brief(refs[i-1].name), brief(refs[i].name))
 		}
 	}
 	return refs, nil
@@ -171,19 +209,11 @@ func cStrides(size []int) []int64 {
 	return s
 }
 
-// WriteSafetensors writes tensors as F32 safetensors: names sorted, the
-// JSON header padded with spaces to a multiple of 8 bytes as the reference
-// implementation does, metadata (may be nil) under "__metadata__".
-func WriteSafetensors(w io.Writer, tensors map[string]*nn.Tensor, meta map[string]string) error {
-	names := make([]string, 0, len(tensors))
-	for k := range tensors {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	hdr, err := safetensorsHeader(names, tensors, meta)
-	if err != nil {
-		return err
-	}
+// writeSafetensors writes tensors (validated by checkTensors) as F32
+// safetensors: names sorted, the JSON header padded with spaces to a
+// multiple of 8 bytes as the reference implementation does, metadata (may
+// be nil) under "__metadata__".
+func writeSafetensors(w io.Writer, names []string, tensors map[string]*nn.Tensor, hdr []byte) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	var lb [8]byte
 	binary.LittleEndian.PutUint64(lb[:], uint64(len(hdr)))
@@ -217,17 +247,17 @@ func safetensorsHeader(names []string, tensors map[string]*nn.Tensor, meta map[s
 	for i, k := range names {
 		t := tensors[k]
 		if t == nil {
-			return nil, fmt.Errorf("checkpoint: tensor %q is nil", k)
+			return nil, fmt.Errorf("%w: tensor %q is nil", ErrInput, k)
 		}
 		if k == "__metadata__" {
-			return nil, fmt.Errorf("checkpoint: a tensor cannot be named __metadata__")
+			return nil, fmt.Errorf("%w: a tensor cannot be named __metadata__", ErrInput)
 		}
 		n := int64(1)
 		for _, d := range t.Shape {
 			n *= int64(d)
 		}
 		if n != int64(len(t.Data)) {
-			return nil, fmt.Errorf("checkpoint: tensor %q has %d values for shape %v", k, len(t.Data), t.Shape)
+			return nil, fmt.Errorf("%w: tensor %q has %d values for shape %v", ErrInput, k, len(t.Data), t.Shape)
 		}
 		if i > 0 || len(meta) > 0 {
 			sb.WriteByte(',')
@@ -242,20 +272,4 @@ func safetensorsHeader(names []string, tensors map[string]*nn.Tensor, meta map[s
 		sb.WriteByte(' ')
 	}
 	return []byte(sb.String()), nil
-}
-
-// SaveSafetensors writes tensors to path (see WriteSafetensors).
-func SaveSafetensors(path string, tensors map[string]*nn.Tensor, meta map[string]string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := WriteSafetensors(f, tensors, meta); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return nil
 }
