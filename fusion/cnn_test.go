@@ -88,8 +88,9 @@ func TestCNNBackbone(t *testing.T) {
 	}
 }
 
-// TestResNetFeatureMaps: the Grad-CAM split of cnn's ResNet (both stems,
-// both block types) and DenseNet reproduces their Embed.
+// TestResNetFeatureMaps: the Grad-CAM split of every cnn family (ResNet
+// with both stems and both block types, DenseNet, SE-ResNeXt,
+// EfficientNet) reproduces its Embed.
 func TestResNetFeatureMaps(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -98,6 +99,8 @@ func TestResNetFeatureMaps(t *testing.T) {
 		{"resnet18", cnn.Config{InChannels: 4, WidenFactor: 0.125, Conv1TSize: 3, Conv1TStride: 2, Seed: 2}},
 		{"resnet50", cnn.Config{InChannels: 4, WidenFactor: 0.0625, NoMaxPool: true, Seed: 3}},
 		{"densenet121", cnn.Config{InChannels: 4, Classes: 3, Seed: 4}},
+		{"seresnext50", cnn.Config{InChannels: 4, Classes: 3, Seed: 5}},
+		{"efficientnet-b0", cnn.Config{InChannels: 4, Classes: 3, Seed: 6}},
 	} {
 		bb, err := cnn.New(c.name, c.cfg)
 		if err != nil {
