@@ -85,13 +85,15 @@ type Options struct {
 }
 
 // DefaultRegistration is the pipeline's registration: rigid Mattes MI on
-// a 4, 2, 1 pyramid with L-BFGS, Gaussian smoothing of σ = 2, 1, 1 voxels
-// and 100 000 random samples per level. Keeping σ = 1 at full resolution
-// (register's default is none) makes multi-contrast registration of images
-// with few, sharp edges converge: on the synthetic phantoms T2 and FLAIR →
-// T1c reach 0.1–0.3 mm where the unsmoothed regular-step default stalls at
-// 1–3 mm; 100 000 samples instead of 40 000 halve the seed-to-seed spread
-// for thick-slice FLAIR (0.16 mm instead of 0.26–0.51 mm at 4 mm slices).
+// a 4, 2, 1, 1 pyramid with L-BFGS, Gaussian smoothing of σ = 2, 1, 1, 0
+// voxels, 128 histogram bins and 100 000 random samples per level. The
+// smoothed full-resolution level makes multi-contrast registration of
+// images with few, sharp edges converge (the synthetic phantoms); the
+// unsmoothed last level and the 128 bins (instead of ITK's 50) then reach
+// the accuracy real scans allow: on the register sweep (ch2 with ±30 %
+// bias, 3 % Rician noise, T2/FLAIR-like contrasts, thick slices, partial
+// coverage, lesions) the median error over the brain fell from 0.12 to
+// 0.06 mm, the 0.5×0.5×5 mm T2 case from 0.13 to 0.05 mm.
 func DefaultRegistration() register.Options {
 	return register.Options{Optimizer: register.LBFGS, Shrink: []int{4, 2, 1, 1}, Sigmas: []float64{2, 1, 1, 0}, Bins: 128,
 		Sampling: register.Sampling{Count: 100000}}
