@@ -241,7 +241,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fr, err := cli.TrainFusion(ctx, cohort, tr.Train, tr.Test, cli.FusionOptions{Out: out, Clinical: filepath.Join(data, synth.ClinicalFile), Seed: c.seed, Bar: bar})
+	fr, err := cli.TrainFusion(ctx, cohort, tr.Train, tr.Test, cli.FusionOptions{Out: out, Clinical: filepath.Join(data, synth.ClinicalFile), Seed: c.seed, Embedder: emb, Bar: bar})
 	if err != nil {
 		return err
 	}

@@ -296,6 +296,19 @@ func groupSeries(files []*fileInfo, o ScanOptions) []*Series {
 		}
 		return a.Name < b.Name
 	})
+	// The first echo of a multi-echo series is named _e1, as dcm2niix does.
+	echoes := map[string]map[int]bool{}
+	for _, s := range out {
+		if echoes[s.Meta.SeriesInstanceUID] == nil {
+			echoes[s.Meta.SeriesInstanceUID] = map[int]bool{}
+		}
+		echoes[s.Meta.SeriesInstanceUID][s.Meta.EchoNumber] = true
+	}
+	for _, s := range out {
+		if s.Meta.EchoNumber == 1 && len(echoes[s.Meta.SeriesInstanceUID]) > 1 {
+			s.Name += "_e1"
+		}
+	}
 	// Names: series number + description, made unique with the echo,
 	// orientation or a counter.
 	seen := map[string]int{}
