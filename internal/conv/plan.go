@@ -112,7 +112,7 @@ type Plan struct {
 // packing per call costs little next to the multiply, while a resident
 // pack doubles the memory of the weights (Winograd's transformed weights
 // are 64/27 of them). Measured on ResNet18 (batch 1, 4×96³): peak RSS of
-// inference 466 → 309 MB for ~10 % more CPU time. Training passes keep
+// inference 466 → 299 MB for ~10 % more CPU time. Training passes keep
 // their packs for the gradients (packT, bwd). The threshold does not depend
 // on the weights, so nothing can go stale: every pass reads the current
 // values.
