@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"reflect"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/sdf"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/rtrackers/offsetrange"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+)
+
+func init() {
+	// gob keeps NaN and nested slices exactly; the elements are small.
+	for _, t := range []reflect.Type{reflect.TypeOf(Manifest{}), reflect.TypeOf(Outcome{}), reflect.TypeOf(Failure{})} {
+		beam.RegisterType(t)
+	}
+	beam.RegisterCoder(reflect.TypeOf(Manifest{}), gobEnc[Manifest], gobDec[Manifest])
+	beam.RegisterCoder(reflect.TypeOf(Outcome{}), gobEnc[Outcome], gobDec[Outcome])
+	beam.RegisterCoder(reflect.TypeOf(Failure{}), gobEnc[Failure], gobDec[Failure])
+	register.DoFn4x1[context.Context, *sdf.LockRTracker, Manifest, func(Outcome), func(Failure), error](&patientFn{})
+	register.Emitter1[Outcome]()
+	register.Emitter1[Failure]()
+	register.DoFn4x1[context.Context, int, func(*Outcome) bool, func(*Failure) bool, error](&aggregateFn{})
+	register.Iter1[Outcome]()
+	register.Iter1[Failure]()
+}
+
+func gobEnc[T any](v T) ([]byte, error) {
+	var b bytes.Buffer
+	err := gob.NewEncoder(&b).Encode(v)
+	return b.Bytes(), err
+}
+
+func gobDec[T any](b []byte) (T, error) {
+	var v T
+	err := gob.NewDecoder(bytes.NewReader(b)).Decode(&v)
+	return v, err
+}
+
+// patientFn is a splittable DoFn over the manifest: its restriction is the
+// range of patient indices, so the runner can split the remaining patients
+// off to other bundles and workers while one runs (prism, Flink, Dataflow
+// all split a slow bundle). All the work is Config.Process.
+type patientFn struct {
+	Config Config
+	res    *resources
+}
+
+// Setup loads the atlas and the model, once per worker process.
+func (fn *patientFn) Setup() error {
+	r, err := fn.Config.Setup()
+	fn.res = r
+	return err
+}
+
+func (fn *patientFn) CreateInitialRestriction(m Manifest) offsetrange.Restriction {
+	return offsetrange.Restriction{Start: 0, End: int64(len(m.Patients))}
+}
+
+// SplitRestriction starts with one patient per restriction: each is
+// seconds to minutes of work, so the runner may schedule them anywhere.
+func (fn *patientFn) SplitRestriction(m Manifest, r offsetrange.Restriction) []offsetrange.Restriction {
+	return r.SizedSplits(1)
+}
+
+func (fn *patientFn) RestrictionSize(m Manifest, r offsetrange.Restriction) float64 { return r.Size() }
+
+func (fn *patientFn) CreateTracker(r offsetrange.Restriction) *sdf.LockRTracker {
+	return sdf.NewLockRTracker(offsetrange.NewTracker(r))
+}
+
+func (fn *patientFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, m Manifest, ok func(Outcome), fail func(Failure)) error {
+	for i := rt.GetRestriction().(offsetrange.Restriction).Start; rt.TryClaim(i); i++ {
+		p := m.Patients[i]
+		o, f := fn.Config.Process(ctx, fn.res, p)
+		if err := ctx.Err(); err != nil {
+			return err // cancelled: not the patient's fault, no dead-letter
+		}
+		if f != nil {
+			log.Infof(ctx, "dead-letter %s [%s]: %s", f.ID, f.Stage, f.Reason)
+			fail(*f)
+			continue
+		}
+		ok(*o)
+	}
+	return nil
+}
+
+// aggregateFn receives every outcome and failure under one key and writes
+// the cohort-level outputs.
+type aggregateFn struct {
+	Out     string
+	Classes map[string]int
+}
+
+func (fn *aggregateFn) ProcessElement(ctx context.Context, _ int, oks func(*Outcome) bool, fails func(*Failure) bool) error {
+	var os []Outcome
+	var fs []Failure
+	var o Outcome
+	for oks(&o) {
+		os = append(os, o)
+		o = Outcome{}
+	}
+	var f Failure
+	for fails(&f) {
+		fs = append(fs, f)
+	}
+	s, err := aggregate(ctx, fn.Out, fn.Classes, os, fs)
+	if err != nil {
+		return err
+	}
+	log.Infof(ctx, "%v", s)
+	return nil
+}
+
+// buildPipeline: manifest → patients (splittable) → {outcomes, dead-letter}
+// → one group → cohort outputs.
+func buildPipeline(c Config, m *Manifest, classes map[string]int) *beam.Pipeline {
+	p, s := beam.NewPipelineWithRoot()
+	man := beam.Create(s, *m)
+	oks, fails := beam.ParDo2(s.Scope("patients"), &patientFn{Config: c}, man)
+	all := beam.CoGroupByKey(s.Scope("gather"), beam.AddFixedKey(s, oks), beam.AddFixedKey(s, fails))
+	beam.ParDo0(s.Scope("aggregate"), &aggregateFn{Out: c.Out, Classes: classes}, all)
+	return p
+}
