@@ -175,7 +175,7 @@ func (c *Config) newModel() (nn.Backbone, error) {
 			return nil, err
 		}
 		if c.Weights != "" {
-			if err := vit.Load(m, c.Weights, vit.LoadOptions{AllowUnexpected: true}); err != nil {
+			if _, err := vit.Load(m, c.Weights, vit.LoadOptions{AllowUnexpected: true}); err != nil {
 				return nil, fmt.Errorf("weights %s: %w", c.Weights, err)
 			}
 		}

@@ -18,10 +18,12 @@ func init() {
 	for _, t := range []reflect.Type{reflect.TypeOf(Manifest{}), reflect.TypeOf(Outcome{}), reflect.TypeOf(Failure{})} {
 		beam.RegisterType(t)
 	}
-	beam.RegisterCoder(reflect.TypeOf(Manifest{}), gobEnc[Manifest], gobDec[Manifest])
-	beam.RegisterCoder(reflect.TypeOf(Outcome{}), gobEnc[Outcome], gobDec[Outcome])
-	beam.RegisterCoder(reflect.TypeOf(Failure{}), gobEnc[Failure], gobDec[Failure])
-	register.DoFn4x1[context.Context, *sdf.LockRTracker, Manifest, func(Outcome), func(Failure), error](&patientFn{})
+	// One named function per type: Beam resolves coder functions by
+	// symbol name, and generic instantiations share one.
+	beam.RegisterCoder(reflect.TypeOf(Manifest{}), encManifest, decManifest)
+	beam.RegisterCoder(reflect.TypeOf(Outcome{}), encOutcome, decOutcome)
+	beam.RegisterCoder(reflect.TypeOf(Failure{}), encFailure, decFailure)
+	register.DoFn5x1[context.Context, *sdf.LockRTracker, Manifest, func(Outcome), func(Failure), error](&patientFn{})
 	register.Emitter1[Outcome]()
 	register.Emitter1[Failure]()
 	register.DoFn4x1[context.Context, int, func(*Outcome) bool, func(*Failure) bool, error](&aggregateFn{})
@@ -29,17 +31,21 @@ func init() {
 	register.Iter1[Failure]()
 }
 
-func gobEnc[T any](v T) ([]byte, error) {
+func gobEnc(v any) ([]byte, error) {
 	var b bytes.Buffer
 	err := gob.NewEncoder(&b).Encode(v)
 	return b.Bytes(), err
 }
 
-func gobDec[T any](b []byte) (T, error) {
-	var v T
-	err := gob.NewDecoder(bytes.NewReader(b)).Decode(&v)
-	return v, err
-}
+func gobDec(b []byte, v any) error { return gob.NewDecoder(bytes.NewReader(b)).Decode(v) }
+
+func encManifest(v Manifest) ([]byte, error) { return gobEnc(v) }
+func encOutcome(v Outcome) ([]byte, error)   { return gobEnc(v) }
+func encFailure(v Failure) ([]byte, error)   { return gobEnc(v) }
+
+func decManifest(b []byte) (v Manifest, err error) { err = gobDec(b, &v); return }
+func decOutcome(b []byte) (v Outcome, err error)   { err = gobDec(b, &v); return }
+func decFailure(b []byte) (v Failure, err error)   { err = gobDec(b, &v); return }
 
 // patientFn is a splittable DoFn over the manifest: its restriction is the
 // range of patient indices, so the runner can split the remaining patients
