@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/gob"
 	"reflect"
+	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/sdf"
@@ -67,10 +68,11 @@ func (fn *patientFn) CreateInitialRestriction(m Manifest) offsetrange.Restrictio
 	return offsetrange.Restriction{Start: 0, End: int64(len(m.Patients))}
 }
 
-// SplitRestriction starts with one patient per restriction: each is
-// seconds to minutes of work, so the runner may schedule them anywhere.
+// SplitRestriction keeps the whole range: ProcessElement works on
+// -parallel patients at once, and the runner may still split the
+// unclaimed tail off to other workers (dynamic work rebalancing).
 func (fn *patientFn) SplitRestriction(m Manifest, r offsetrange.Restriction) []offsetrange.Restriction {
-	return r.SizedSplits(1)
+	return []offsetrange.Restriction{r}
 }
 
 func (fn *patientFn) RestrictionSize(m Manifest, r offsetrange.Restriction) float64 { return r.Size() }
@@ -79,19 +81,48 @@ func (fn *patientFn) CreateTracker(r offsetrange.Restriction) *sdf.LockRTracker 
 	return sdf.NewLockRTracker(offsetrange.NewTracker(r))
 }
 
+// ProcessElement claims patients one at a time, each only when a slot of
+// the -parallel pool is free (so that what is not started can still be
+// split off), runs them concurrently and emits the results at the end
+// (Beam emitters are not safe for concurrent use).
 func (fn *patientFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, m Manifest, ok func(Outcome), fail func(Failure)) error {
-	for i := rt.GetRestriction().(offsetrange.Restriction).Start; rt.TryClaim(i); i++ {
-		p := m.Patients[i]
-		o, f := fn.Config.Process(ctx, fn.res, p)
-		if err := ctx.Err(); err != nil {
-			return err // cancelled: not the patient's fault, no dead-letter
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		oks   []Outcome
+		fails []Failure
+	)
+	slots := make(chan struct{}, max(1, fn.Config.Parallel))
+	for i := rt.GetRestriction().(offsetrange.Restriction).Start; ; i++ {
+		slots <- struct{}{}
+		if !rt.TryClaim(i) {
+			<-slots
+			break
 		}
-		if f != nil {
-			log.Infof(ctx, "dead-letter %s [%s]: %s", f.ID, f.Stage, f.Reason)
-			fail(*f)
-			continue
-		}
-		ok(*o)
+		wg.Add(1)
+		go func(p Patient) {
+			defer wg.Done()
+			defer func() { <-slots }()
+			o, f := fn.Config.Process(ctx, fn.res, p)
+			mu.Lock()
+			defer mu.Unlock()
+			if f != nil {
+				fails = append(fails, *f)
+			} else {
+				oks = append(oks, *o)
+			}
+		}(m.Patients[i])
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err // cancelled: not the patients' fault, no dead-letter
+	}
+	for _, f := range fails {
+		log.Infof(ctx, "dead-letter %s [%s]: %s", f.ID, f.Stage, f.Reason)
+		fail(f)
+	}
+	for _, o := range oks {
+		ok(o)
 	}
 	return nil
 }
