@@ -324,3 +324,36 @@ func TestPortable(t *testing.T) {
 	t.Logf("portable: %.1f s", r.seconds)
 	checkDeadLetter(t, readSummary(t, out), inj)
 }
+
+// TestProof is the proof at cohort size (METASURV_BEAM_PROOF=1;
+// METASURV_BEAM_N patients, default 20; METASURV_BEAM_SPACING and
+// METASURV_BEAM_GRID set the image size): prism with -parallel 2 against
+// the sequential loop, bit-identical outputs, the three injected failures
+// in dead-letter, throughput and peak RSS of each.
+func TestProof(t *testing.T) {
+	if os.Getenv("METASURV_BEAM_PROOF") == "" {
+		t.Skip("set METASURV_BEAM_PROOF=1 (minutes)")
+	}
+	n, spacing, grid := 20, 4.0, "32"
+	fmt.Sscan(os.Getenv("METASURV_BEAM_N"), &n)
+	fmt.Sscan(os.Getenv("METASURV_BEAM_SPACING"), &spacing)
+	if g := os.Getenv("METASURV_BEAM_GRID"); g != "" {
+		grid = g
+	}
+	data, inj := cohort(t, n, spacing)
+	root := t.TempDir()
+	args := func(out string, extra ...string) []string {
+		return append([]string{"-data", data, "-out", out, "-atlas", fmt.Sprintf("phantom:%g", spacing), "-grid", grid,
+			"-model", "resnet10", "-require", "T1c"}, extra...)
+	}
+	pb, seq := filepath.Join(root, "beam"), filepath.Join(root, "seq")
+	rs := runCmd(t, args(seq, "-sequential", "-threads", "2")...)
+	r := runCmd(t, args(pb, "-parallel", "2", "-threads", "1")...)
+	s := readSummary(t, pb)
+	checkDeadLetter(t, s, inj)
+	ids := completedIDs(t, pb)
+	sameOutputs(t, pb, seq, ids)
+	t.Logf("%d patients (%d completed, %d dead-letter), spacing %g, grid %s", s.Patients, s.Completed, s.Failed, spacing, grid)
+	t.Logf("sequential loop (-threads 2): %.1f s, %.2f patients/min, peak RSS %d MiB", rs.seconds, float64(s.Completed)/rs.seconds*60, rs.maxRSS>>10)
+	t.Logf("prism -parallel 2 -threads 1: %.1f s, %.2f patients/min, peak RSS %d MiB", r.seconds, float64(s.Completed)/r.seconds*60, r.maxRSS>>10)
+}
