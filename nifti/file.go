@@ -31,15 +31,15 @@ func pairNames(path string) (hdr, img string, ok bool) {
 	return stem + h + suffix, stem + i + suffix, true
 }
 
-// ReadFile reads a NIfTI-1 or NIfTI-2 image from path: a single file
+// LoadImage reads a NIfTI-1 or NIfTI-2 image from path: a single file
 // (.nii, .nii.gz, any name) or a pair named by its .hdr or .img file
 // (optionally .gz). Compression is detected from the content.
-func ReadFile(path string, opts *ReadOptions) (*Image, error) {
-	return readFile(path, opts, nil)
+func LoadImage(path string, opts *ReadOptions) (*Image, error) {
+	return loadImage(path, opts, nil)
 }
 
-// readFile is ReadFile, reusing the buffers of s (see read).
-func readFile(path string, opts *ReadOptions, s *scratch) (*Image, error) {
+// loadImage is LoadImage, reusing the buffers of s (see read).
+func loadImage(path string, opts *ReadOptions, s *scratch) (*Image, error) {
 	if hdrPath, imgPath, ok := pairNames(path); ok {
 		return readPairFiles(hdrPath, imgPath, opts)
 	}
@@ -73,10 +73,10 @@ func readPairFiles(hdrPath, imgPath string, opts *ReadOptions) (*Image, error) {
 	return img, nil
 }
 
-// WriteFile writes img to path: a pair when the name ends in .hdr or .img
+// SaveImage writes img to path: a pair when the name ends in .hdr or .img
 // (both files are written), a single file otherwise; gzipped when the name
 // ends in .gz. The header magic is set accordingly.
-func WriteFile(path string, img *Image, opts *WriteOptions) error {
+func SaveImage(path string, img *Image, opts *WriteOptions) error {
 	o := WriteOptions{Compress: strings.HasSuffix(path, ".gz")}
 	if opts != nil {
 		o.Level = opts.Level
@@ -125,8 +125,8 @@ func writeFiles(opts *WriteOptions, img *Image, paths ...string) (err error) {
 // data scaled by scl_slope/scl_inter and the affine chosen as nibabel does
 // (sform, else qform, else the base affine). Images with more than one
 // volume (4-D time series, vector fields) fail with ErrNot3D: use
-// ReadFile and Image.Volume to pick one.
-func Load(path string) (*volume.Volume, error) {
+// LoadImage and Image.Volume to pick one. opts may be nil (defaults).
+func Load(path string, opts *ReadOptions) (*volume.Volume, error) {
 	// The file and decompressed bytes are dead once the volume is
 	// converted: recycle them for the next Load.
 	s, _ := scratchPool.Get().(*scratch)
@@ -135,13 +135,13 @@ func Load(path string) (*volume.Volume, error) {
 	}
 	defer scratchPool.Put(s)
 	s.voxels, s.pending = make(chan []float32, 1), false // buffered: the allocator never blocks
-	img, err := readFile(path, nil, s)
+	img, err := loadImage(path, opts, s)
 	data, done := s.take(err)
 	if err != nil {
 		return nil, err
 	}
 	if img.NumFrames() != 1 {
-		return nil, fmt.Errorf("%s: %w: shape %v has %d volumes; use ReadFile and Image.Volume(t)", path, ErrNot3D, img.Header.Shape(), img.NumFrames())
+		return nil, fmt.Errorf("%s: %w: shape %v has %d volumes; use LoadImage and Image.Volume(t)", path, ErrNot3D, img.Header.Shape(), img.NumFrames())
 	}
 	v, err := img.volumeInto(0, data, done)
 	if err != nil {
@@ -159,7 +159,7 @@ func Save(path string, v *volume.Volume) error {
 	if err != nil {
 		return err
 	}
-	return WriteFile(path, img, nil)
+	return SaveImage(path, img, nil)
 }
 
 // FromVolume returns a NIfTI-1 float32 image holding v, with sform = qform

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/fixture"
+	"github.com/metasurv/metasurv/internal/inflate"
 )
 
 // fuzzSeeds returns one seed per fixture NIfTI file: its content, or when
@@ -27,7 +28,7 @@ func fuzzSeeds(f *testing.F, decompressed bool, limit int) [][]byte {
 			f.Fatal(err)
 		}
 		if decompressed || len(b) > limit {
-			if isGzip(b) {
+			if inflate.IsGzip(b) {
 				r, err := gzipReader(b)
 				if err != nil {
 					f.Fatal(err)

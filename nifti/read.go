@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/metasurv/metasurv/internal/inflate"
 )
 
 // DefaultMaxBytes is the default bound on the decompressed size of a file
@@ -117,7 +119,7 @@ func peekGzip(r io.Reader) (*bufio.Reader, bool, error) {
 		}
 		return nil, false, fmt.Errorf("nifti: %w", err)
 	}
-	return br, isGzip(magic), nil
+	return br, inflate.IsGzip(magic), nil
 }
 
 // gzipReader returns a streaming decompressor of the gzip data in b.
@@ -373,7 +375,7 @@ func preallocate(c chan<- []float32, h *Header, n int64, compressed []byte) {
 // checkSingle checks what a single-file (.nii) header must satisfy.
 func (h *Header) checkSingle() error {
 	if h.Pair {
-		return fmt.Errorf("%w: magic says the voxels are in a separate .img file; read it with ReadPair or ReadFile on the .hdr", ErrInvalidHeader)
+		return fmt.Errorf("%w: magic says the voxels are in a separate .img file; read it with ReadPair or LoadImage on the .hdr", ErrInvalidHeader)
 	}
 	if start := h.headerSize() + 4; h.VoxOffset < start {
 		return fmt.Errorf("%w: vox_offset %d, want >= %d for a single-file NIfTI-%d", ErrInvalidHeader, h.VoxOffset, start, h.Version)
@@ -403,7 +405,7 @@ func ReadPair(hdr, data io.Reader, opts *ReadOptions) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if isGzip(hb) {
+	if inflate.IsGzip(hb) {
 		if hb, err = gunzip(hb, int(min(limit, maxPairHeader)), 0, nil, nil); err != nil {
 			return nil, err
 		}
@@ -471,4 +473,23 @@ func swapBytes(b []byte, size int) {
 			binary.LittleEndian.PutUint64(b[i:], binary.BigEndian.Uint64(b[i:]))
 		}
 	}
+}
+
+// gunzip is inflate.Gunzip with its errors wrapped in this package's
+// sentinels as well (ErrTooLarge, ErrTruncated, ErrCompressed).
+func gunzip(in []byte, limit, sizeHint int, buf []byte, prefix func([]byte)) ([]byte, error) {
+	out, err := inflate.Gunzip(in, limit, sizeHint, buf, prefix)
+	if err == nil {
+		return out, nil
+	}
+	for _, m := range [...]struct{ from, to error }{
+		{inflate.ErrTooLarge, ErrTooLarge},
+		{inflate.ErrTruncated, ErrTruncated},
+		{inflate.ErrCorrupt, ErrCompressed},
+	} {
+		if errors.Is(err, m.from) {
+			return nil, fmt.Errorf("%w (%w)", m.to, err)
+		}
+	}
+	return nil, err
 }

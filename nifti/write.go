@@ -15,7 +15,7 @@ const DefaultCompression = 1
 // WriteOptions tunes the writers. The zero value (or a nil pointer) is
 // ready to use.
 type WriteOptions struct {
-	// Compress gzips the output of Write/WritePair. WriteFile sets it from
+	// Compress gzips the output of Write/WritePair. SaveImage sets it from
 	// the file name (.gz).
 	Compress bool
 	// Level is the gzip level (1..9); 0 means DefaultCompression.

@@ -1,18 +1,12 @@
 package norm
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
 
 	"github.com/metasurv/metasurv/volume"
 )
-
-// ErrNonFinite reports an image with NaN or infinite voxels: statistics over
-// it would be meaningless, so normalisation refuses it rather than spread
-// NaNs through the model input.
-var ErrNonFinite = errors.New("norm: image has NaN or infinite voxels")
 
 // A Normalizer maps the intensities of one channel in place. The study's
 // models expect ZScore; the foundation model's own pre-training used MinMax.
@@ -83,7 +77,7 @@ func (z ZScore) Normalize(x []float32) error {
 			return nil // all background: nothing to standardise
 		}
 	}
-	st, err := volume.Describe(x, sel)
+	st, err := volume.Describe(x, flatMask(sel))
 	if err != nil {
 		return err
 	}
@@ -255,7 +249,7 @@ func (h *HistogramMatch) landmarks(x []float32) ([]float64, error) {
 	for j := range qs {
 		qs[j] = 100 * float64(j) / float64(h.matchPoints+1)
 	}
-	lm, err := volume.Percentiles(x, sel, qs...)
+	lm, err := volume.Percentiles(x, flatMask(sel), qs...)
 	if err != nil {
 		return nil, err
 	}

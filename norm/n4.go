@@ -2,7 +2,6 @@ package norm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -56,9 +55,6 @@ type N4Result struct {
 	Convergence []float64
 	Duration    time.Duration
 }
-
-// ErrEmptyMask reports that no voxel is available to estimate the field.
-var ErrEmptyMask = errors.New("norm: N4 mask selects no positive voxel")
 
 func (o *N4Options) defaults() {
 	if o.ShrinkFactor <= 0 {
@@ -291,7 +287,7 @@ func OtsuMask(v *volume.Volume) (*volume.Mask, error) {
 // variance of the selected values (all when sel is nil), on a 256-bin
 // histogram; values above it form the bright class.
 func otsuThreshold(x []float32, sel []bool) float64 {
-	st, err := volume.Describe(x, sel)
+	st, err := volume.Describe(x, flatMask(sel))
 	if err != nil || !(st.Max > st.Min) {
 		return math.Inf(1)
 	}

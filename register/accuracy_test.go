@@ -29,11 +29,11 @@ type rigidCase struct {
 // by G (so the registration does not see its own trilinear interpolant),
 // times a smooth multiplicative bias field, plus Gaussian noise,
 // optionally with inverted contrast. It returns the image and G⁻¹.
-func perturb(t testing.TB, ch2 *volume.Volume, c rigidCase, seed uint64) (*volume.Volume, Matrix) {
+func perturb(t testing.TB, ch2 *volume.Volume, c rigidCase, seed uint64) (*volume.Volume, volume.Affine) {
 	t.Helper()
 	rad := math.Pi / 180
 	g := NewRigid([3]float64{c.angles[0] * rad, c.angles[1] * rad, c.angles[2] * rad}, c.shift, gridCenter(ch2)).Matrix()
-	mov, err := Resample(ch2, GridOf(ch2), g, BSpline3, 0)
+	mov, err := Resample(ch2, GridOf(ch2), g, volume.BSpline3, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func perturb(t testing.TB, ch2 *volume.Volume, c rigidCase, seed uint64) (*volum
 
 // meanDisplacementError returns the mean distance between m·x and
 // truth·x over the nonzero voxels x of mask.
-func meanDisplacementError(m, truth Matrix, mask *volume.Volume) float64 {
+func meanDisplacementError(m, truth volume.Affine, mask *volume.Volume) float64 {
 	var s float64
 	var n int
 	nx, ny := mask.Dims[0], mask.Dims[1]
@@ -101,7 +101,7 @@ func runCase(t *testing.T, ch2, brain *volume.Volume, c rigidCase, o Options) {
 	}
 	el := time.Since(start)
 	e := meanDisplacementError(res.Matrix, truth, brain)
-	e0 := meanDisplacementError(IdentityMatrix(), truth, brain)
+	e0 := meanDisplacementError(volume.Identity(), truth, brain)
 	t.Logf("%s: mean error %.4f mm (initial %.2f mm) in %v", c.name, e, e0, el)
 	for _, l := range res.Levels {
 		t.Logf("  shrink %d: %d samples, %d iterations, cost %.5f → %.5f, %s, %v", l.Shrink, l.Samples, l.Iterations, l.InitialCost, l.FinalCost, l.Stop, l.Duration)
@@ -126,7 +126,7 @@ func TestRigidAccuracy(t *testing.T) {
 		opt.Sampling.Count, _ = strconv.Atoi(s)
 	}
 	if os.Getenv("METASURV_REGISTER_BSPLINE") != "" {
-		opt.Interp = BSpline3
+		opt.Interp = volume.BSpline3
 	}
 	if os.Getenv("METASURV_REGISTER_LBFGS") != "" {
 		opt.Optimizer = LBFGS
@@ -222,7 +222,7 @@ func TestPeerErrors(t *testing.T) {
 	}
 }
 
-func readMatrixFile(t *testing.T, path string) Matrix {
+func readMatrixFile(t *testing.T, path string) volume.Affine {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -256,7 +256,7 @@ func TestWriteTransformixCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	out, err := Resample(ch2, GridOf(ch2), tr.Matrix(), BSpline3, 0)
+	out, err := Resample(ch2, GridOf(ch2), tr.Matrix(), volume.BSpline3, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,11 @@
 // the fixed grid needs:
 //
 //	res, err := register.Register(ctx, fixed, moving, register.Options{})
-//	aligned, err := register.Resample(moving, register.GridOf(fixed), res.Matrix, register.Linear, 0)
+//	aligned, err := register.Resample(moving, register.GridOf(fixed), res.Matrix, volume.Linear, 0)
 //
 // Chains compose before interpolating, so an image is interpolated once:
 // with A mapping T1c world → T1 world and B atlas world → T1c world,
-// Resample(t1, GridOf(atlas), Compose(B, A), …) evaluates t1(A(B(x))).
+// Resample(t1, GridOf(atlas), volume.Compose(B, A), …) evaluates t1(A(B(x))).
 //
 // Parametric transforms (Transform) follow ITK's conventions — Euler
 // angles in ITK's Z·X·Y order (or Z·Y·X), a centre of rotation, parameters

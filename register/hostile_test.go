@@ -21,8 +21,8 @@ func TestHostileOptionsReturnErrors(t *testing.T) {
 	for i := range good.Data {
 		good.Data[i] = float32(i % 7)
 	}
-	singular := Matrix{{1, 0, 0, 0}, {1, 0, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}
-	nan := IdentityMatrix()
+	singular := volume.Affine{{1, 0, 0, 0}, {1, 0, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}
+	nan := volume.Identity()
 	nan[0][1] = math.NaN()
 	for name, o := range map[string]Options{
 		"huge bins":          {Bins: 1 << 40},
@@ -51,13 +51,13 @@ func TestHostileOptionsReturnErrors(t *testing.T) {
 		})
 	})
 	t.Run("Resample onto nil grid", func(t *testing.T) {
-		wantErr(t, func() error { _, err := Resample(good, GridOf(nil), IdentityMatrix(), Linear, 0); return err })
+		wantErr(t, func() error { _, err := Resample(good, GridOf(nil), volume.Identity(), volume.Linear, 0); return err })
 	})
 	bad := []Transform{{Kind: 99}, {Kind: KindRigid, Params: []float64{1}}, {Kind: KindAffine},
 		{Kind: KindRigid, Params: []float64{0, 0, math.Inf(1), 0, 0, 0}}}
 	for _, tr := range bad {
 		t.Run("WriteJSON "+tr.Kind.String(), func(t *testing.T) {
-			wantErr(t, func() error { return WriteJSON(&bytes.Buffer{}, IdentityMatrix(), &tr) })
+			wantErr(t, func() error { return WriteJSON(&bytes.Buffer{}, volume.Identity(), &tr) })
 		})
 	}
 	t.Run("WriteJSON NaN matrix", func(t *testing.T) {

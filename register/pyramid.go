@@ -123,17 +123,18 @@ func smoothShrink(v *volume.Volume, sigma float64, s int) *volume.Volume {
 }
 
 // shrinkNearest keeps every s-th voxel of a mask, without smoothing.
-func shrinkNearest(v *volume.Volume, s int) *volume.Volume {
+func shrinkNearest(m *volume.Mask, s int) *volume.Mask {
 	if s == 1 {
-		return v
+		return m
 	}
-	od := shrinkDims(v.Dims, s)
-	out := &volume.Volume{Dims: od, Affine: shrinkAffine(v.Affine, s), Data: make([]float32, od[0]*od[1]*od[2])}
+	od := shrinkDims(m.Dims, s)
+	out := &volume.Mask{Dims: od, Data: make([]bool, od[0]*od[1]*od[2])}
+	nx, ny := m.Dims[0], m.Dims[1]
 	n := 0
 	for k := 0; k < od[2]; k++ {
 		for j := 0; j < od[1]; j++ {
 			for i := 0; i < od[0]; i++ {
-				out.Data[n] = v.At(s*i, s*j, s*k)
+				out.Data[n] = m.Data[s*i+nx*(s*j+ny*s*k)]
 				n++
 			}
 		}

@@ -2,17 +2,12 @@ package register
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/metasurv/metasurv/volume"
 )
-
-// ErrNoOverlap reports a transform under which (almost) no sample point of
-// the fixed image falls inside the moving image.
-var ErrNoOverlap = errors.New("register: fixed and moving images do not overlap")
 
 // Init selects the starting transform of Register.
 type Init int
@@ -71,13 +66,13 @@ type Options struct {
 	// Metric, Bins, Interp, Mask and Sampling are as in MetricOptions.
 	Metric   Metric
 	Bins     int
-	Interp   Interp
-	Mask     *volume.Volume
+	Interp   volume.Interp
+	Mask     *volume.Mask
 	Sampling Sampling
 	Init     Init
 	// Initial, if non-nil, is the starting fixed→moving matrix; it
 	// overrides Init (its linear part must suit Kind).
-	Initial  *Matrix
+	Initial  *volume.Affine
 	Rotation RotationSearch
 	// Shrink lists the pyramid's shrink factors, coarse to fine; default
 	// {4, 2, 1}.
@@ -118,8 +113,8 @@ type Result struct {
 	// moving world, about the centre of rotation used.
 	Transform Transform
 	// Matrix is Transform.Matrix(): resample the moving image onto the
-	// fixed grid with Resample(moving, GridOf(fixed), Matrix, …).
-	Matrix   Matrix
+	// fixed grid with Resample(moving, GridOf(fixed), volume.Affine, …).
+	Matrix   volume.Affine
 	Cost     float64 // final cost at the finest level
 	Levels   []LevelReport
 	Duration time.Duration
@@ -260,7 +255,7 @@ func runLevel(ctx context.Context, fixed, moving *volume.Volume, t *Transform, o
 	lr := LevelReport{Shrink: s, Sigma: sigma}
 	fl := smoothShrink(fixed, sigma, s)
 	ml := smoothShrink(moving, sigma, s)
-	var mask *volume.Volume
+	var mask *volume.Mask
 	if o.Mask != nil {
 		mask = shrinkNearest(o.Mask, s)
 	}
@@ -309,7 +304,7 @@ func initialTransform(fixed, moving *volume.Volume, o Options) (Transform, error
 }
 
 // fromMatrix converts a starting matrix to the parametric kind.
-func fromMatrix(m Matrix, kind Kind, c [3]float64) (Transform, error) {
+func fromMatrix(m volume.Affine, kind Kind, c [3]float64) (Transform, error) {
 	switch kind {
 	case KindAffine:
 		if _, err := m.Inverse(); err != nil {
@@ -317,7 +312,7 @@ func fromMatrix(m Matrix, kind Kind, c [3]float64) (Transform, error) {
 		}
 		return AffineFromMatrix(m, c), nil
 	case KindRigid:
-		return RigidFromMatrix(m, c, false, 1e-4)
+		return RigidFromMatrix(m, c, RigidOptions{Tol: 1e-4})
 	}
 	// Similarity: factor out the isotropic scale.
 	var l mat3
@@ -335,7 +330,7 @@ func fromMatrix(m Matrix, kind Kind, c [3]float64) (Transform, error) {
 			u[r][k] /= sc
 		}
 	}
-	rt, err := RigidFromMatrix(u, c, false, 1e-4)
+	rt, err := RigidFromMatrix(u, c, RigidOptions{Tol: 1e-4})
 	if err != nil {
 		return Transform{}, err
 	}

@@ -24,7 +24,7 @@ func Scaling(s [3]float64) Affine {
 // pivoting in float64; a singular or non-finite matrix is an error.
 func (a Affine) Inverse() (Affine, error) {
 	if a[3] != [4]float64{0, 0, 0, 1} {
-		return Affine{}, fmt.Errorf("volume: affine %v has last row %v, want [0 0 0 1]", a, a[3])
+		return Affine{}, fmt.Errorf("%w: affine %v has last row %v, want [0 0 0 1]", ErrSingular, a, a[3])
 	}
 	// Gauss-Jordan on [M | I] for the 3×3 part, then t' = -M⁻¹ t.
 	var m [3][6]float64
@@ -37,7 +37,7 @@ func (a Affine) Inverse() (Affine, error) {
 		m[r][3+r] = 1
 	}
 	if !(scale > 0) || math.IsInf(scale, 0) {
-		return Affine{}, fmt.Errorf("volume: affine %v is not invertible", a)
+		return Affine{}, fmt.Errorf("%w: affine %v is not invertible", ErrSingular, a)
 	}
 	for c := 0; c < 3; c++ {
 		p := c
@@ -47,7 +47,7 @@ func (a Affine) Inverse() (Affine, error) {
 			}
 		}
 		if math.Abs(m[p][c]) <= scale*1e-14 {
-			return Affine{}, fmt.Errorf("volume: affine %v is singular", a)
+			return Affine{}, fmt.Errorf("%w: affine %v", ErrSingular, a)
 		}
 		m[c], m[p] = m[p], m[c]
 		inv := 1 / m[c][c]
@@ -85,4 +85,28 @@ func (a Affine) IsFinite() bool {
 		}
 	}
 	return true
+}
+
+// Compose returns the single affine equivalent to applying as in order:
+// Compose(a, b, c) maps p to c(b(a(p))), that is c·b·a. Resampling through
+// a chain of transforms composes them first so that the image is
+// interpolated once.
+func Compose(as ...Affine) Affine {
+	out := Identity()
+	for _, a := range as {
+		out = a.Mul(out)
+	}
+	return out
+}
+
+// MaxDifference returns the largest absolute difference between the
+// entries of a and b: a quick test of equality up to rounding.
+func (a Affine) MaxDifference(b Affine) float64 {
+	d := 0.0
+	for r := range a {
+		for c := range a[r] {
+			d = math.Max(d, math.Abs(a[r][c]-b[r][c]))
+		}
+	}
+	return d
 }

@@ -43,7 +43,7 @@ func NonzeroMask(v *Volume) (*Mask, error) {
 // hi = +Inf to binarise a resampled label map.
 func ThresholdMask(v *Volume, lo, hi float32) (*Mask, error) {
 	if lo > hi {
-		return nil, fmt.Errorf("volume: threshold range [%g, %g] is empty", lo, hi)
+		return nil, fmt.Errorf("%w: threshold range [%g, %g] is empty", ErrInvalid, lo, hi)
 	}
 	return maskWhere(v, func(x float32) bool { return x >= lo && x <= hi })
 }

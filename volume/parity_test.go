@@ -60,7 +60,7 @@ func loadNifti(t testing.TB, name string) *volume.Volume {
 	if v, ok := volCache[path]; ok {
 		return v
 	}
-	v, err := nifti.Load(path)
+	v, err := nifti.Load(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

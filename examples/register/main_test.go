@@ -35,7 +35,7 @@ func TestRun(t *testing.T) {
 	}
 	truth := register.NewRigid([3]float64{0.05, 0, -0.04}, [3]float64{1.5, -2, 1}, [3]float64{})
 	g, _ := truth.Matrix().Inverse()
-	moving, err := register.Resample(fixed, register.GridOf(fixed), g, register.BSpline3, 0)
+	moving, err := register.Resample(fixed, register.GridOf(fixed), g, volume.BSpline3, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestRun(t *testing.T) {
 	if d := m.MaxDifference(truth.Matrix()); d > 0.05 {
 		t.Errorf("written matrix off the truth by %g", d)
 	}
-	r, err := nifti.Load(res)
+	r, err := nifti.Load(res, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
