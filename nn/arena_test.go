@@ -9,7 +9,7 @@ func TestInferenceZeroAllocs(t *testing.T) {
 	r := NewRNG(1)
 	bn := NewBatchNorm3d(8)
 	bn.Training = false
-	fc := NewLinear(8, 3, true, r)
+	fc := NewLinear(8, 3, LinearOptions{}, r)
 	x := randT(r, 2, 8, 16, 16, 16)
 	g := NewGraph(Options{Arena: NewArena()})
 	var out *Tensor
@@ -17,7 +17,7 @@ func TestInferenceZeroAllocs(t *testing.T) {
 		g.Reset()
 		y := g.ReLU(bn.Forward(g, x))
 		y = g.ReLU(g.Add(g.Scale(y, 0.5), y))
-		out = g.Softmax(fc.Forward(g, g.Reshape(g.Mean(y, false, 2, 3, 4), 2, 8)), 1)
+		out = g.Softmax(fc.Forward(g, g.Reshape(g.Mean(y, 2, 3, 4), 2, 8)), 1)
 	}
 	run()
 	want := out.Clone()
@@ -49,7 +49,7 @@ func TestArenaRecyclesGradients(t *testing.T) {
 		g.Reset()
 		w.ZeroGrad()
 		h = g.Tanh(g.Linear(x, w, nil))
-		if err := g.Backward(g.Sum(g.Square(h), false)); err != nil {
+		if err := g.Backward(g.Sum(g.Square(h))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -33,7 +33,7 @@ func TestLinearBF16(t *testing.T) {
 		t.Skip("no AMX bfloat16 here")
 	}
 	r := NewRNG(3)
-	lin := NewLinear(100, 70, true, r)
+	lin := NewLinear(100, 70, LinearOptions{}, r)
 	x := randT(r, 3, 11, 100)
 	check := func(what string) {
 		t.Helper()
@@ -54,8 +54,7 @@ func TestLinearBF16(t *testing.T) {
 	for i := range lin.Weight.Data {
 		lin.Weight.Data[i] *= -0.5
 	}
-	lin.Weight.Touch()
-	check("after Touch")
+	check("after a direct write to Data")
 
 	// a training graph ignores BF16: float32 exactly
 	g32, gtr := NewGraph(Options{}), NewGraph(Options{Grad: true, BF16: true})
@@ -105,7 +104,7 @@ func TestConv3dBF16(t *testing.T) {
 		t.Skip("no AMX bfloat16 here")
 	}
 	r := NewRNG(5)
-	conv := NewConv3d(4, 24, [3]int{4, 4, 4}, ConvOpts{Stride: [3]int{4, 4, 4}}, true, r)
+	conv := NewConv3d(4, 24, [3]int{4, 4, 4}, ConvOptions{Stride: [3]int{4, 4, 4}}, r)
 	x := randT(r, 1, 4, 8, 8, 12)
 	round := func(src *Tensor) *Tensor {
 		o := NewTensor(src.Shape...)
@@ -114,7 +113,7 @@ func TestConv3dBF16(t *testing.T) {
 		}
 		return o
 	}
-	ref := &Conv3d{Weight: round(conv.Weight), Bias: conv.Bias, Opts: conv.Opts}
+	ref := &Conv3d{Weight: round(conv.Weight), Bias: conv.Bias, Options: conv.Options}
 	want := ref.Forward(NewGraph(Options{}), round(x))
 	got := conv.Forward(NewGraph(Options{BF16: true}), x)
 	scale := 0.0

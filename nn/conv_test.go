@@ -2,14 +2,11 @@ package nn
 
 import (
 	"math"
-	"runtime"
 	"testing"
-	"time"
-	"weak"
 )
 
 // naiveConv3d is a direct float64 reference of torch's conv3d.
-func naiveConv3d(x, w *Tensor, b *Tensor, o ConvOpts) *Tensor {
+func naiveConv3d(x, w *Tensor, b *Tensor, o ConvOptions) *Tensor {
 	c, err := newConvGeom(x.Shape, w.Shape, o)
 	if err != nil {
 		panic(err)
@@ -58,17 +55,17 @@ func naiveConv3d(x, w *Tensor, b *Tensor, o ConvOpts) *Tensor {
 type convCase struct {
 	name string
 	x, w []int
-	o    ConvOpts
+	o    ConvOptions
 	bias bool
 }
 
 var convCases = []convCase{
-	{"k3p1", []int{2, 3, 5, 4, 6}, []int{4, 3, 3, 3, 3}, ConvOpts{Padding: [3]int{1, 1, 1}}, true},
-	{"k3s2", []int{1, 2, 7, 6, 5}, []int{3, 2, 3, 3, 3}, ConvOpts{Stride: [3]int{2, 2, 2}, Padding: [3]int{1, 0, 1}}, false},
-	{"dil_groups", []int{1, 4, 6, 6, 7}, []int{6, 2, 2, 3, 2}, ConvOpts{Dilation: [3]int{2, 1, 2}, Groups: 2, Padding: [3]int{1, 2, 0}}, true},
-	{"pointwise", []int{2, 5, 3, 2, 4}, []int{3, 5, 1, 1, 1}, ConvOpts{}, true},
-	{"depthwise", []int{1, 3, 5, 5, 5}, []int{3, 1, 3, 3, 3}, ConvOpts{Groups: 3, Padding: [3]int{1, 1, 1}, Stride: [3]int{1, 2, 3}}, false},
-	{"k1s2", []int{1, 3, 5, 5, 5}, []int{2, 3, 1, 1, 1}, ConvOpts{Stride: [3]int{2, 2, 2}}, false},
+	{"k3p1", []int{2, 3, 5, 4, 6}, []int{4, 3, 3, 3, 3}, ConvOptions{Padding: [3]int{1, 1, 1}}, true},
+	{"k3s2", []int{1, 2, 7, 6, 5}, []int{3, 2, 3, 3, 3}, ConvOptions{Stride: [3]int{2, 2, 2}, Padding: [3]int{1, 0, 1}}, false},
+	{"dil_groups", []int{1, 4, 6, 6, 7}, []int{6, 2, 2, 3, 2}, ConvOptions{Dilation: [3]int{2, 1, 2}, Groups: 2, Padding: [3]int{1, 2, 0}}, true},
+	{"pointwise", []int{2, 5, 3, 2, 4}, []int{3, 5, 1, 1, 1}, ConvOptions{}, true},
+	{"depthwise", []int{1, 3, 5, 5, 5}, []int{3, 1, 3, 3, 3}, ConvOptions{Groups: 3, Padding: [3]int{1, 1, 1}, Stride: [3]int{1, 2, 3}}, false},
+	{"k1s2", []int{1, 3, 5, 5, 5}, []int{2, 3, 1, 1, 1}, ConvOptions{Stride: [3]int{2, 2, 2}}, false},
 }
 
 func TestConv3dMatchesNaive(t *testing.T) {
@@ -118,10 +115,10 @@ func TestGradConvTranspose3d(t *testing.T) {
 	r := NewRNG(5)
 	cases := []struct {
 		x, w []int
-		o    ConvOpts
+		o    ConvOptions
 	}{
-		{[]int{2, 3, 3, 2, 4}, []int{3, 2, 2, 2, 2}, ConvOpts{Stride: [3]int{2, 2, 2}}},
-		{[]int{1, 4, 3, 3, 3}, []int{4, 3, 3, 3, 3}, ConvOpts{Stride: [3]int{2, 1, 2}, Padding: [3]int{1, 1, 1}, OutputPadding: [3]int{1, 0, 1}, Groups: 2}},
+		{[]int{2, 3, 3, 2, 4}, []int{3, 2, 2, 2, 2}, ConvOptions{Stride: [3]int{2, 2, 2}}},
+		{[]int{1, 4, 3, 3, 3}, []int{4, 3, 3, 3, 3}, ConvOptions{Stride: [3]int{2, 1, 2}, Padding: [3]int{1, 1, 1}, OutputPadding: [3]int{1, 0, 1}, Groups: 2}},
 	}
 	for _, c := range cases {
 		o := c.o
@@ -134,7 +131,7 @@ func TestGradConvTranspose3d(t *testing.T) {
 // <conv(x), y> = <x, convT(y)> with the same weight.
 func TestConvTransposeIsAdjoint(t *testing.T) {
 	r := NewRNG(6)
-	o := ConvOpts{Stride: [3]int{2, 2, 1}, Padding: [3]int{1, 0, 1}, Groups: 1}
+	o := ConvOptions{Stride: [3]int{2, 2, 1}, Padding: [3]int{1, 0, 1}, Groups: 1}
 	x, w := randT(r, 1, 2, 5, 4, 3), randT(r, 3, 2, 3, 2, 3)
 	g := NewGraph(Options{})
 	y := g.Conv3d(x, w, nil, o)
@@ -160,12 +157,12 @@ func TestConvTransposeIsAdjoint(t *testing.T) {
 
 func TestConvShapeErrors(t *testing.T) {
 	g := NewGraph(Options{})
-	y := g.Conv3d(NewTensor(1, 3, 4, 4, 4), NewTensor(2, 2, 3, 3, 3), nil, ConvOpts{})
+	y := g.Conv3d(NewTensor(1, 3, 4, 4, 4), NewTensor(2, 2, 3, 3, 3), nil, ConvOptions{})
 	if g.Err() == nil || len(y.Data) != 0 {
 		t.Fatal("channel mismatch not reported")
 	}
 	g = NewGraph(Options{})
-	g.Conv3d(NewTensor(1, 1, 2, 2, 2), NewTensor(1, 1, 3, 3, 3), nil, ConvOpts{})
+	g.Conv3d(NewTensor(1, 1, 2, 2, 2), NewTensor(1, 1, 3, 3, 3), nil, ConvOptions{})
 	if g.Err() == nil {
 		t.Fatal("kernel larger than input not reported")
 	}
@@ -176,11 +173,11 @@ func TestConvShapeErrors(t *testing.T) {
 func TestConv3dFused(t *testing.T) {
 	r := NewRNG(21)
 	x, w, b := randT(r, 2, 3, 5, 5, 5), randT(r, 4, 3, 3, 3, 3), randT(r, 4)
-	o := ConvOpts{Padding: Cube(1)}
+	o := ConvOptions{Padding: Cube(1)}
 	res := randT(r, 2, 4, 5, 5, 5)
 	g := NewGraph(Options{})
 	want := g.ReLU(g.Add(g.Conv3d(x, w, b, o), res))
-	got := g.Conv3dFused(x, w, b, o, Fuse{Residual: res, ReLU: true})
+	got := g.conv3dFused(x, w, b, o, fuse{Residual: res, ReLU: true}, nil)
 	if g.Err() != nil {
 		t.Fatal(g.Err())
 	}
@@ -190,32 +187,10 @@ func TestConv3dFused(t *testing.T) {
 		}
 	}
 	gradCheck(t, "conv_fused", []*Tensor{x, w, b, res}, func(g *Graph, in []*Tensor) *Tensor {
-		return g.Conv3dFused(in[0], in[1], in[2], o, Fuse{Residual: in[3], ReLU: true})
+		return g.conv3dFused(in[0], in[1], in[2], o, fuse{Residual: in[3], ReLU: true}, nil)
 	})
-	g.Conv3dFused(x, w, b, o, Fuse{Residual: NewTensor(1, 4, 5, 5, 5)})
+	g.conv3dFused(x, w, b, o, fuse{Residual: NewTensor(1, 4, 5, 5, 5)}, nil)
 	if g.Err() == nil {
 		t.Fatal("residual of the wrong shape accepted")
-	}
-}
-
-// Plans of a dropped layer are freed with it (no leak across k-fold runs).
-func TestConvPlansFreedWithWeights(t *testing.T) {
-	var wp weak.Pointer[Tensor]
-	func() {
-		r := NewRNG(22)
-		c := NewConv3d(2, 3, Cube(3), ConvOpts{Padding: Cube(1)}, false, r)
-		g := NewGraph(Options{})
-		c.Forward(g, randT(r, 1, 2, 4, 4, 4))
-		wp = weak.Make(c.Weight)
-		if n := cachedPlans(wp); n != 1 {
-			t.Fatalf("%d cached plans for the layer, want 1", n)
-		}
-	}()
-	for i := 0; i < 50 && cachedPlans(wp) > 0; i++ {
-		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := cachedPlans(wp); n != 0 {
-		t.Fatalf("%d plans of a collected layer still cached", n)
 	}
 }

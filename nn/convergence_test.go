@@ -64,15 +64,15 @@ func TestConvergenceSpheresVsCubes(t *testing.T) {
 	xtr, ytr := shapes(nTrain, r)
 	xte, yte := shapes(128, r)
 	m := nn.NewSequential(
-		nn.NewConv3d(1, 8, nn.Cube(3), nn.ConvOpts{Padding: nn.Cube(1)}, false, r), nn.NewBatchNorm3d(8), nn.ReLU,
-		&nn.MaxPool3d{Opts: nn.PoolOpts{Kernel: nn.Cube(2)}},
-		nn.NewConv3d(8, 16, nn.Cube(3), nn.ConvOpts{Padding: nn.Cube(1)}, false, r), nn.NewBatchNorm3d(16), nn.ReLU,
-		&nn.MaxPool3d{Opts: nn.PoolOpts{Kernel: nn.Cube(2)}},
-		nn.NewConv3d(16, 16, nn.Cube(3), nn.ConvOpts{Padding: nn.Cube(1)}, false, r), nn.NewBatchNorm3d(16), nn.ReLU,
+		nn.NewConv3d(1, 8, nn.Cube(3), nn.ConvOptions{Padding: nn.Cube(1), NoBias: true}, r), nn.NewBatchNorm3d(8), nn.ReLU,
+		&nn.MaxPool3d{Options: nn.PoolOptions{Kernel: nn.Cube(2)}},
+		nn.NewConv3d(8, 16, nn.Cube(3), nn.ConvOptions{Padding: nn.Cube(1), NoBias: true}, r), nn.NewBatchNorm3d(16), nn.ReLU,
+		&nn.MaxPool3d{Options: nn.PoolOptions{Kernel: nn.Cube(2)}},
+		nn.NewConv3d(16, 16, nn.Cube(3), nn.ConvOptions{Padding: nn.Cube(1), NoBias: true}, r), nn.NewBatchNorm3d(16), nn.ReLU,
 		&nn.AdaptiveAvgPool3d{Size: nn.Cube(1)},
 		nn.Flatten(1),
-		nn.NewLinear(16, 2, true, r))
-	opt, err := optim.NewAdam(nn.Parameters(m), optim.AdamOpts{LR: 0.01})
+		nn.NewLinear(16, 2, nn.LinearOptions{}, r))
+	opt, err := optim.NewAdam(nn.Parameters(m), optim.AdamOptions{LR: 0.01})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestConvergenceSpheresVsCubes(t *testing.T) {
 			bx, by := batch(xtr, ytr, perm[b:b+bs])
 			g.Reset()
 			opt.ZeroGrad()
-			loss := g.CrossEntropy(m.Forward(g, bx), by, nn.CEOpts{})
+			loss := g.CrossEntropy(m.Forward(g, bx), by, nn.CEOptions{})
 			if err := g.Backward(loss); err != nil {
 				t.Fatal(err)
 			}
@@ -126,10 +126,10 @@ func TestSameSeedSameRun(t *testing.T) {
 		r := nn.NewRNG(7)
 		x, y := shapes(16, r)
 		m := nn.NewSequential(
-			nn.NewConv3d(1, 4, nn.Cube(3), nn.ConvOpts{Stride: nn.Cube(2), Padding: nn.Cube(1)}, true, r),
+			nn.NewConv3d(1, 4, nn.Cube(3), nn.ConvOptions{Stride: nn.Cube(2), Padding: nn.Cube(1)}, r),
 			nn.NewBatchNorm3d(4), nn.ReLU, nn.NewDropout(0.2),
-			&nn.AdaptiveAvgPool3d{Size: nn.Cube(1)}, nn.Flatten(1), nn.NewLinear(4, 2, true, r))
-		opt, err := optim.NewAdamW(nn.Parameters(m), optim.AdamOpts{LR: 0.01, WeightDecay: 0.01})
+			&nn.AdaptiveAvgPool3d{Size: nn.Cube(1)}, nn.Flatten(1), nn.NewLinear(4, 2, nn.LinearOptions{}, r))
+		opt, err := optim.NewAdamW(nn.Parameters(m), optim.AdamOptions{LR: 0.01, WeightDecay: 0.01})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestSameSeedSameRun(t *testing.T) {
 			bx, by := batch(x, y, r.Perm(16)[:8])
 			g.Reset()
 			opt.ZeroGrad()
-			if err := g.Backward(g.CrossEntropy(m.Forward(g, bx), by, nn.CEOpts{})); err != nil {
+			if err := g.Backward(g.CrossEntropy(m.Forward(g, bx), by, nn.CEOptions{})); err != nil {
 				t.Fatal(err)
 			}
 			if err := opt.Step(); err != nil {

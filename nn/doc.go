@@ -16,7 +16,7 @@
 //
 //	g := nn.NewGraph(nn.Options{Grad: true, Arena: arena})
 //	logits := model.Forward(g, x)
-//	loss := g.CrossEntropy(logits, labels, nn.CEOpts{})
+//	loss := g.CrossEntropy(logits, labels, nn.CEOptions{})
 //	err := g.Backward(loss) // parameters' Grad() now hold dloss/dparam
 //
 // With Grad false (the zero Options) nothing is recorded: inference pays
@@ -43,12 +43,36 @@
 // With an arena, intermediate gradients live only until their producer's
 // backward has consumed them, and elementwise backward passes (ReLU, Add,
 // batch norm) rewrite the incoming gradient buffer in place instead of
-// taking a new one. Graph.BatchNormAct (BatchNorm.ForwardAct) fuses a
+// taking a new one. The fused kernels are reached through the layers, with
+// an ActOptions saying what follows the layer: BatchNorm.ForwardAct fuses a
 // ResNet's relu(bn(x) + shortcut) into one sweep forward and one backward,
-// keeping only x and the output for the backward pass; it computes the
-// same bits as the separate BatchNorm, Add and ReLU. Batch-norm and ReLU
-// kernels are AVX-512/AVX2 assembly with one reduction order at every
-// level.
+// keeping only x and the output for the backward pass (the same bits as
+// the separate BatchNorm, Add and ReLU), and with ActOptions.MaxPool the
+// stem's maxpool(relu(bn(x))) without storing the full-resolution
+// activation; Conv3d.ForwardAct runs relu(conv(x) + b + shortcut) in the
+// convolution's output pass in inference (after FoldBatchNorm);
+// MultiHeadAttention runs fused attention that never stores the T×T
+// probabilities. Batch-norm and ReLU kernels are AVX-512/AVX2 assembly
+// with one reduction order at every level.
+//
+// # Packed weights and resources
+//
+// Convolution plans (packed, Winograd-transformed weights) and bfloat16
+// weight packs are owned by the layers that use them (by the Graph for the
+// functional Graph.Conv3d and Graph.Linear) and dropped with them; each
+// cache is bounded. They are rebuilt when the weights change: every write
+// through this package (LoadStateDict, Init*, FoldBatchNorm,
+// Tensor.CopyFrom/Update) and nn/optim marks the tensor changed, and a
+// sampled fingerprint of the values catches direct writes to Data that
+// rewrite a weight (copy into it, re-initialise, scale). Edit single
+// values of a parameter with Tensor.Update. SetThreads sets the number of
+// goroutines of every kernel (default GOMAXPROCS).
+//
+// # Errors
+//
+// Errors wrap ErrShape (operands that do not fit), ErrInput (arguments out
+// of their domain) or ErrStateDict (LoadStateDict; a *LoadError lists
+// every missing, unexpected and mis-shaped key); test with errors.Is/As.
 //
 // # Bfloat16 inference
 //

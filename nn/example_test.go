@@ -12,7 +12,7 @@ func Example() {
 	w.SetRequiresGrad(true)
 	x, _ := nn.FromData([]float32{4, 5, 6}, 3)
 	g := nn.NewGraph(nn.Options{Grad: true})
-	y := g.Sum(g.Mul(w, x), false)
+	y := g.Sum(g.Mul(w, x))
 	if err := g.Backward(y); err != nil {
 		fmt.Println(err)
 		return
@@ -24,7 +24,7 @@ func Example() {
 // A classifier forward pass in inference mode, and the names of its state.
 func Example_module() {
 	r := nn.NewRNG(1)
-	m := nn.NewSequential(nn.NewLinear(4, 8, true, r), nn.ReLU, nn.NewLinear(8, 3, true, r))
+	m := nn.NewSequential(nn.NewLinear(4, 8, nn.LinearOptions{}, r), nn.ReLU, nn.NewLinear(8, 3, nn.LinearOptions{}, r))
 	x := nn.NewTensor(2, 4)
 	g := nn.NewGraph(nn.Options{})
 	y := m.Forward(g, x)

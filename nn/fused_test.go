@@ -7,26 +7,26 @@ import (
 
 func TestGradBatchNormAct(t *testing.T) {
 	r := NewRNG(21)
-	bn := func(g *Graph, in []*Tensor, f Fuse) *Tensor {
-		return g.BatchNormAct(in[0], in[1], in[2], NewTensor(3), NewTensor(3), BatchNormOpts{Training: true}, f)
+	bn := func(g *Graph, in []*Tensor, f fuse) *Tensor {
+		return g.batchNormAct(in[0], in[1], in[2], NewTensor(3), NewTensor(3), bnOptions{Training: true}, f)
 	}
 	shapes := [][]int{{2, 3, 4, 3, 2}, {3}, {3}, {2, 3, 4, 3, 2}}
 	cases := []struct {
 		name string
 		f    func(g *Graph, in []*Tensor) *Tensor
 	}{
-		{"relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, Fuse{ReLU: true}) }},
-		{"residual", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, Fuse{Residual: in[3]}) }},
-		{"residual_relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, Fuse{Residual: in[3], ReLU: true}) }},
-		{"self_residual_relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, Fuse{Residual: in[0], ReLU: true}) }},
+		{"relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, fuse{ReLU: true}) }},
+		{"residual", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, fuse{Residual: in[3]}) }},
+		{"residual_relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, fuse{Residual: in[3], ReLU: true}) }},
+		{"self_residual_relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, fuse{Residual: in[0], ReLU: true}) }},
 		{"maxpool_residual_relu", func(g *Graph, in []*Tensor) *Tensor {
-			return g.BatchNormActMaxPool(in[0], in[1], in[2], NewTensor(3), NewTensor(3), BatchNormOpts{Training: true},
-				Fuse{Residual: in[3], ReLU: true}, PoolOpts{Kernel: Cube(2), Stride: Cube(1)})
+			return g.batchNormActMaxPool(in[0], in[1], in[2], NewTensor(3), NewTensor(3), bnOptions{Training: true},
+				fuse{Residual: in[3], ReLU: true}, PoolOptions{Kernel: Cube(2), Stride: Cube(1)})
 		}},
 		{"eval_residual_relu", func(g *Graph, in []*Tensor) *Tensor {
 			rm, _ := FromData([]float32{0.1, -0.2, 0.3}, 3)
 			rv, _ := FromData([]float32{0.5, 1.5, 2}, 3)
-			return g.BatchNormAct(in[0], in[1], in[2], rm, rv, BatchNormOpts{}, Fuse{Residual: in[3], ReLU: true})
+			return g.batchNormAct(in[0], in[1], in[2], rm, rv, bnOptions{}, fuse{Residual: in[3], ReLU: true})
 		}},
 	}
 	for _, c := range cases {
@@ -46,7 +46,7 @@ func TestGradBatchNormAct(t *testing.T) {
 // leaf inputs and, with branch, an input that also feeds another branch
 // (accumulated gradients); shareX makes the residual the input itself.
 // With pool, it is BatchNormActMaxPool against BatchNormAct + MaxPool3d.
-func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch bool, pool *PoolOpts) *Tensor {
+func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch bool, pool *PoolOptions) *Tensor {
 	p, q, gm, bt := leaves[0], leaves[1], leaves[2], leaves[3]
 	x := g.Scale(p, 1.5) // intermediate input
 	var res *Tensor
@@ -57,18 +57,18 @@ func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch
 		res = g.Scale(q, -0.5)
 	}
 	rm, rv := NewTensor(3), NewTensor(3)
-	o := BatchNormOpts{Training: true}
+	o := bnOptions{Training: true}
 	var y *Tensor
 	if pool != nil { // the stem variant, against BatchNormAct + MaxPool3d
 		if fused {
-			y = g.BatchNormActMaxPool(x, gm, bt, rm, rv, o, Fuse{Residual: res, ReLU: relu}, *pool)
+			y = g.batchNormActMaxPool(x, gm, bt, rm, rv, o, fuse{Residual: res, ReLU: relu}, *pool)
 		} else {
-			y = g.MaxPool3d(g.BatchNormAct(x, gm, bt, rm, rv, o, Fuse{Residual: res, ReLU: relu}), *pool)
+			y = g.MaxPool3d(g.batchNormAct(x, gm, bt, rm, rv, o, fuse{Residual: res, ReLU: relu}), *pool)
 		}
 	} else if fused {
-		y = g.BatchNormAct(x, gm, bt, rm, rv, o, Fuse{Residual: res, ReLU: relu})
+		y = g.batchNormAct(x, gm, bt, rm, rv, o, fuse{Residual: res, ReLU: relu})
 	} else {
-		y = g.BatchNorm(x, gm, bt, rm, rv, o)
+		y = g.batchNorm(x, gm, bt, rm, rv, o)
 		if res != nil {
 			y = g.Add(y, res)
 		}
@@ -79,7 +79,7 @@ func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch
 	// Nonlinear, with a gradient where y = 0 (so a missing ReLU mask shows).
 	y = g.Add(g.Mul(y, y), y)
 	if branch { // x's gradient accumulates over two consumers
-		y = g.Add(y, g.Mean(g.Mul(x, x), false))
+		y = g.Add(y, g.Mean(g.Mul(x, x)))
 	}
 	return y
 }
@@ -125,16 +125,16 @@ func TestBatchNormActEqualsComposition(t *testing.T) {
 // ReLU stops their gradient).
 var bnActVariants = []struct {
 	branch bool
-	pool   *PoolOpts
+	pool   *PoolOptions
 }{
 	{false, nil}, {true, nil},
-	{false, &PoolOpts{Kernel: Cube(3), Stride: Cube(2), Padding: Cube(1)}},
-	{true, &PoolOpts{Kernel: [3]int{1, 2, 1}, Stride: [3]int{1, 1, 1}}},
+	{false, &PoolOptions{Kernel: Cube(3), Stride: Cube(2), Padding: Cube(1)}},
+	{true, &PoolOptions{Kernel: [3]int{1, 2, 1}, Stride: [3]int{1, 1, 1}}},
 }
 
 // runBnActCase returns the output followed by every leaf gradient, after
 // two passes through the same graph (the second reuses arena buffers).
-func runBnActCase(t *testing.T, fused, relu, residual, shareX, branch, arena bool, pool *PoolOpts) []float32 {
+func runBnActCase(t *testing.T, fused, relu, residual, shareX, branch, arena bool, pool *PoolOptions) []float32 {
 	r := NewRNG(8)
 	leaves := []*Tensor{randT(r, 2, 3, 5, 4, 3), randT(r, 2, 3, 5, 4, 3), randT(r, 3), randT(r, 3)}
 	opts := Options{Grad: true}
@@ -173,7 +173,7 @@ func runBnActCase(t *testing.T, fused, relu, residual, shareX, branch, arena boo
 func TestBatchNormActErrors(t *testing.T) {
 	g := NewGraph(Options{})
 	x, res := NewTensor(2, 3, 4), NewTensor(2, 3, 5)
-	g.BatchNormAct(x, nil, nil, nil, nil, BatchNormOpts{Training: true}, Fuse{Residual: res})
+	g.batchNormAct(x, nil, nil, nil, nil, bnOptions{Training: true}, fuse{Residual: res})
 	if g.Err() == nil {
 		t.Fatal("a residual of another shape was accepted")
 	}

@@ -70,13 +70,13 @@ func gradCheck(t *testing.T, name string, ins []*Tensor, f func(g *Graph, in []*
 func central(x *Tensor, i int, eps float32, eval func() float64) float64 {
 	old := x.Data[i]
 	x.Data[i] = old + eps
-	x.Touch()
+	x.bump()
 	fp := eval()
 	x.Data[i] = old - eps
-	x.Touch()
+	x.bump()
 	fm := eval()
 	x.Data[i] = old
-	x.Touch()
+	x.bump()
 	return (fp - fm) / float64(2*eps)
 }
 
@@ -105,7 +105,7 @@ func TestGradElementwise(t *testing.T) {
 		{"scale", [][]int{{7}}, func(g *Graph, in []*Tensor) *Tensor { return g.Scale(g.AddScalar(in[0], 2), -3) }},
 		{"relu", [][]int{{3, 17}}, func(g *Graph, in []*Tensor) *Tensor { return g.ReLU(in[0]) }},
 		{"leaky", [][]int{{3, 17}}, func(g *Graph, in []*Tensor) *Tensor { return g.LeakyReLU(in[0], 0.1) }},
-		{"prelu", [][]int{{2, 3, 5}, {3}}, func(g *Graph, in []*Tensor) *Tensor { return g.PReLU(in[0], in[1]) }},
+		{"prelu", [][]int{{2, 3, 5}, {3}}, func(g *Graph, in []*Tensor) *Tensor { return g.prelu(in[0], in[1]) }},
 		{"gelu", [][]int{{3, 11}}, func(g *Graph, in []*Tensor) *Tensor { return g.GELU(g.Scale(in[0], 3)) }},
 		{"silu", [][]int{{3, 11}}, func(g *Graph, in []*Tensor) *Tensor { return g.SiLU(g.Scale(in[0], 3)) }},
 		{"sigmoid", [][]int{{3, 11}}, func(g *Graph, in []*Tensor) *Tensor { return g.Sigmoid(g.Scale(in[0], 3)) }},
@@ -113,9 +113,9 @@ func TestGradElementwise(t *testing.T) {
 		{"exp_log", [][]int{{9}}, func(g *Graph, in []*Tensor) *Tensor { return g.Log(g.AddScalar(g.Exp(in[0]), 1)) }},
 		{"sqrt_abs", [][]int{{9}}, func(g *Graph, in []*Tensor) *Tensor { return g.Sqrt(g.AddScalar(g.Abs(in[0]), 0.3)) }},
 		{"dropout", [][]int{{50}}, func(g *Graph, in []*Tensor) *Tensor { return g.Dropout(in[0], 0.3) }},
-		{"sum_axes", [][]int{{2, 3, 4, 5}}, func(g *Graph, in []*Tensor) *Tensor { return g.Sum(in[0], false, 1, 3) }},
-		{"mean_keep", [][]int{{2, 3, 4}}, func(g *Graph, in []*Tensor) *Tensor { return g.Mean(in[0], true, -1) }},
-		{"mean_all", [][]int{{2, 3, 4}}, func(g *Graph, in []*Tensor) *Tensor { return g.Mean(in[0], false) }},
+		{"sum_axes", [][]int{{2, 3, 4, 5}}, func(g *Graph, in []*Tensor) *Tensor { return g.Sum(in[0], 1, 3) }},
+		{"mean_keep", [][]int{{2, 3, 4}}, func(g *Graph, in []*Tensor) *Tensor { return g.reduce(in[0], true, true, []int{-1}) }},
+		{"mean_all", [][]int{{2, 3, 4}}, func(g *Graph, in []*Tensor) *Tensor { return g.Mean(in[0]) }},
 		{"softmax_mid", [][]int{{2, 4, 3}}, func(g *Graph, in []*Tensor) *Tensor { return g.Softmax(in[0], 1) }},
 		{"logsoftmax", [][]int{{3, 5}}, func(g *Graph, in []*Tensor) *Tensor { return g.LogSoftmax(in[0], -1) }},
 	}
@@ -157,12 +157,16 @@ func TestGradShapeAndMatmul(t *testing.T) {
 			name string
 			in   [][]int
 			f    func(g *Graph, in []*Tensor) *Tensor
-		}{fmt.Sprintf("bmm_%v_%v", ta, tb), [][]int{as, bs}, func(g *Graph, in []*Tensor) *Tensor { return g.MatMul(in[0], in[1], ta, tb) }})
+		}{fmt.Sprintf("bmm_%v_%v", ta, tb), [][]int{as, bs}, func(g *Graph, in []*Tensor) *Tensor {
+			return g.MatMul(in[0], in[1], MatMulOptions{TransA: ta, TransB: tb})
+		}})
 		cases = append(cases, struct {
 			name string
 			in   [][]int
 			f    func(g *Graph, in []*Tensor) *Tensor
-		}{fmt.Sprintf("mm_shared_%v_%v", ta, tb), [][]int{as, bs[1:]}, func(g *Graph, in []*Tensor) *Tensor { return g.MatMul(in[0], in[1], ta, tb) }})
+		}{fmt.Sprintf("mm_shared_%v_%v", ta, tb), [][]int{as, bs[1:]}, func(g *Graph, in []*Tensor) *Tensor {
+			return g.MatMul(in[0], in[1], MatMulOptions{TransA: ta, TransB: tb})
+		}})
 	}
 	for _, c := range cases {
 		ins := make([]*Tensor, len(c.in))

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/metasurv/metasurv/internal/conv"
@@ -46,7 +45,8 @@ type Graph struct {
 	ufn       func(float32) float32 // elementwise function of the running unary job
 	unaryBody func(j *pjob, lo, hi int)
 	ep        conv.Epilogue
-	bf16      bool // Options.BF16 on an inference graph with AMX
+	bf16      bool       // Options.BF16 on an inference graph with AMX
+	own       *packCache // packed weights of functional calls (packs.go)
 }
 
 // node is one recorded operation: back receives the gradient of out and
@@ -107,7 +107,7 @@ func (g *Graph) NoGrad(f func()) {
 // fail records the first error and returns the placeholder tensor.
 func (g *Graph) fail(format string, args ...any) *Tensor {
 	if g.err == nil {
-		g.err = fmt.Errorf("nn: "+format, args...)
+		g.err = fmt.Errorf("%w: "+format, append([]any{ErrShape}, args...)...)
 	}
 	return g.dead
 }
@@ -259,10 +259,10 @@ func (g *Graph) Backward(loss *Tensor) error {
 		return g.err
 	}
 	if len(loss.Data) != 1 {
-		return fmt.Errorf("nn: Backward needs a one-element loss, got shape %v", loss.Shape)
+		return fmt.Errorf("%w: Backward needs a one-element loss, got shape %v", ErrShape, loss.Shape)
 	}
 	if !loss.needsGrad() {
-		return errors.New("nn: Backward on a tensor with no recorded history (gradients off or nothing requires grad)")
+		return fmt.Errorf("%w: Backward on a tensor with no recorded history (gradients off or nothing requires grad)", ErrInput)
 	}
 	return g.BackwardWith(loss, []float32{1})
 }
@@ -271,7 +271,7 @@ func (g *Graph) Backward(loss *Tensor) error {
 // number of elements), e.g. for vector-Jacobian products.
 func (g *Graph) BackwardWith(out *Tensor, seed []float32) error {
 	if len(seed) != len(out.Data) {
-		return fmt.Errorf("nn: gradient seed has %d values for a tensor of shape %v", len(seed), out.Shape)
+		return fmt.Errorf("%w: gradient seed has %d values for a tensor of shape %v", ErrShape, len(seed), out.Shape)
 	}
 	g.accum(out, seed)
 	for i := len(g.tape) - 1; i >= 0; i-- {

@@ -10,14 +10,23 @@ import (
 // Linear is torch.nn.Linear: y = x·Wᵀ + b, weight [out, in], bias [out].
 type Linear struct {
 	Weight, Bias *Tensor
+
+	packs *packCache // packed weights (bfloat16 inference), owned by the layer
+}
+
+// LinearOptions configures NewLinear. The zero value is torch's default
+// (with bias).
+type LinearOptions struct {
+	// NoBias leaves out the bias (torch's bias=False).
+	NoBias bool
 }
 
 // NewLinear returns a Linear layer with PyTorch's default initialisation
 // (Kaiming-uniform a=√5 weight, bias uniform ±1/√in).
-func NewLinear(in, out int, bias bool, r *RNG) *Linear {
-	l := &Linear{Weight: NewTensor(out, in).SetRequiresGrad(true)}
+func NewLinear(in, out int, o LinearOptions, r *RNG) *Linear {
+	l := &Linear{Weight: NewTensor(out, in).SetRequiresGrad(true), packs: newPackCache()}
 	InitKaimingUniform(l.Weight, math.Sqrt(5), r)
-	if bias {
+	if !o.NoBias {
 		l.Bias = NewTensor(out).SetRequiresGrad(true)
 		b := 1 / math.Sqrt(float64(max(in, 1)))
 		InitUniform(l.Bias, -b, b, r)
@@ -26,7 +35,9 @@ func NewLinear(in, out int, bias bool, r *RNG) *Linear {
 }
 
 // Forward applies the layer to the last dimension of x.
-func (l *Linear) Forward(g *Graph, x *Tensor) *Tensor { return g.Linear(x, l.Weight, l.Bias) }
+func (l *Linear) Forward(g *Graph, x *Tensor) *Tensor {
+	return g.linear(x, l.Weight, l.Bias, l.packs)
+}
 
 // Visit declares weight and bias.
 func (l *Linear) Visit(v *Visitor) { v.Param("weight", l.Weight); v.Param("bias", l.Bias) }
@@ -34,14 +45,17 @@ func (l *Linear) Visit(v *Visitor) { v.Param("weight", l.Weight); v.Param("bias"
 // Conv3d is torch.nn.Conv3d: weight [out, in/groups, k...], bias [out].
 type Conv3d struct {
 	Weight, Bias *Tensor
-	Opts         ConvOpts
+	Options      ConvOptions
+
+	packs *packCache // convolution plans with packed weights, owned by the layer
 }
 
-// NewConv3d returns a Conv3d with PyTorch's default initialisation.
-func NewConv3d(in, out int, kernel [3]int, o ConvOpts, bias bool, r *RNG) *Conv3d {
+// NewConv3d returns a Conv3d with PyTorch's default initialisation (with a
+// bias unless o.NoBias).
+func NewConv3d(in, out int, kernel [3]int, o ConvOptions, r *RNG) *Conv3d {
 	o = o.norm()
-	c := &Conv3d{Weight: NewTensor(out, in/o.Groups, kernel[0], kernel[1], kernel[2]).SetRequiresGrad(true), Opts: o}
-	c.Bias = initConvParams(c.Weight, out, bias, r)
+	c := &Conv3d{Weight: NewTensor(out, in/o.Groups, kernel[0], kernel[1], kernel[2]).SetRequiresGrad(true), Options: o, packs: newPackCache()}
+	c.Bias = initConvParams(c.Weight, out, !o.NoBias, r)
 	return c
 }
 
@@ -50,7 +64,7 @@ func initConvParams(w *Tensor, out int, bias bool, r *RNG) *Tensor {
 	if !bias {
 		return nil
 	}
-	fanIn, _ := Fans(w.Shape)
+	fanIn, _ := fans(w.Shape)
 	b := NewTensor(out).SetRequiresGrad(true)
 	bd := 1 / math.Sqrt(float64(max(fanIn, 1)))
 	InitUniform(b, -bd, bd, r)
@@ -58,7 +72,23 @@ func initConvParams(w *Tensor, out int, bias bool, r *RNG) *Tensor {
 }
 
 // Forward convolves x (N, C, D, H, W).
-func (c *Conv3d) Forward(g *Graph, x *Tensor) *Tensor { return g.Conv3d(x, c.Weight, c.Bias, c.Opts) }
+func (c *Conv3d) Forward(g *Graph, x *Tensor) *Tensor {
+	return g.conv3d(x, c.Weight, c.Bias, c.Options, c.packs)
+}
+
+// ForwardAct computes act(conv3d(x) + bias + a.Residual), then a.MaxPool
+// if set. In inference the residual and the ReLU run inside the
+// convolution's output pass (no extra sweeps over memory, which is why
+// MONAI-style ResNet blocks with folded batch norms call it); when
+// recording it is the composition of Conv3d, Add and ReLU, with their
+// gradients.
+func (c *Conv3d) ForwardAct(g *Graph, x *Tensor, a ActOptions) *Tensor {
+	y := g.conv3dFused(x, c.Weight, c.Bias, c.Options, fuse{Residual: a.Residual, ReLU: a.ReLU}, c.packs)
+	if a.MaxPool != nil {
+		y = g.MaxPool3d(y, *a.MaxPool)
+	}
+	return y
+}
 
 // Visit declares weight and bias.
 func (c *Conv3d) Visit(v *Visitor) { v.Param("weight", c.Weight); v.Param("bias", c.Bias) }
@@ -66,21 +96,23 @@ func (c *Conv3d) Visit(v *Visitor) { v.Param("weight", c.Weight); v.Param("bias"
 // ConvTranspose3d is torch.nn.ConvTranspose3d: weight [in, out/groups, k...].
 type ConvTranspose3d struct {
 	Weight, Bias *Tensor
-	Opts         ConvOpts
+	Options      ConvOptions
+
+	packs *packCache // convolution plans with packed weights, owned by the layer
 }
 
 // NewConvTranspose3d returns a ConvTranspose3d with PyTorch's default
 // initialisation (fan_in computed from weight dimension 1, as torch does).
-func NewConvTranspose3d(in, out int, kernel [3]int, o ConvOpts, bias bool, r *RNG) *ConvTranspose3d {
+func NewConvTranspose3d(in, out int, kernel [3]int, o ConvOptions, r *RNG) *ConvTranspose3d {
 	o = o.norm()
-	c := &ConvTranspose3d{Weight: NewTensor(in, out/o.Groups, kernel[0], kernel[1], kernel[2]).SetRequiresGrad(true), Opts: o}
-	c.Bias = initConvParams(c.Weight, out, bias, r)
+	c := &ConvTranspose3d{Weight: NewTensor(in, out/o.Groups, kernel[0], kernel[1], kernel[2]).SetRequiresGrad(true), Options: o, packs: newPackCache()}
+	c.Bias = initConvParams(c.Weight, out, !o.NoBias, r)
 	return c
 }
 
 // Forward applies the transposed convolution.
 func (c *ConvTranspose3d) Forward(g *Graph, x *Tensor) *Tensor {
-	return g.ConvTranspose3d(x, c.Weight, c.Bias, c.Opts)
+	return g.convTranspose3d(x, c.Weight, c.Bias, c.Options, c.packs)
 }
 
 // Visit declares weight and bias.
@@ -109,28 +141,26 @@ func NewBatchNorm3d(c int) *BatchNorm {
 }
 
 // Forward normalises x with batch statistics (training) or running ones.
-func (b *BatchNorm) Forward(g *Graph, x *Tensor) *Tensor { return b.ForwardAct(g, x, Fuse{}) }
+func (b *BatchNorm) Forward(g *Graph, x *Tensor) *Tensor { return b.ForwardAct(g, x, ActOptions{}) }
 
-// ForwardAct computes act(bn(x) + f.Residual) in one fused pass
-// (Graph.BatchNormAct): ResNet blocks call it for relu(bn1(conv1(x))) and
-// relu(bn2(conv2(y)) + shortcut), saving memory and sweeps in training.
-func (b *BatchNorm) ForwardAct(g *Graph, x *Tensor, f Fuse) *Tensor {
+// ForwardAct computes act(bn(x) + a.Residual) in one fused pass, forward
+// and backward: ResNet blocks call it for relu(bn1(conv1(x))) and
+// relu(bn2(conv2(y)) + shortcut), saving memory and sweeps in training
+// (only the input and the output are kept for the backward pass; the
+// results equal the composition's rounding). With a.MaxPool set it
+// computes MaxPool3d(act(bn(x) + a.Residual)) without ever keeping the
+// full-resolution activation: the stem of ResNet and DenseNet (conv, norm,
+// ReLU, max pool); the results equal the composition bit for bit.
+func (b *BatchNorm) ForwardAct(g *Graph, x *Tensor, a ActOptions) *Tensor {
 	if b.Training && b.NumBatchesTracked != nil && !g.bad() {
 		b.NumBatchesTracked.Data[0]++
 	}
-	return g.BatchNormAct(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar,
-		BatchNormOpts{Training: b.Training, Momentum: b.Momentum, Eps: b.Eps}, f)
-}
-
-// ForwardActMaxPool computes MaxPool3d(act(bn(x) + f.Residual), p) without
-// keeping the full-resolution activation (Graph.BatchNormActMaxPool): the
-// stem of ResNet and DenseNet.
-func (b *BatchNorm) ForwardActMaxPool(g *Graph, x *Tensor, f Fuse, p PoolOpts) *Tensor {
-	if b.Training && b.NumBatchesTracked != nil && !g.bad() {
-		b.NumBatchesTracked.Data[0]++
+	o := bnOptions{Training: b.Training, Momentum: b.Momentum, Eps: b.Eps}
+	f := fuse{Residual: a.Residual, ReLU: a.ReLU}
+	if a.MaxPool != nil {
+		return g.batchNormActMaxPool(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, o, f, *a.MaxPool)
 	}
-	return g.BatchNormActMaxPool(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar,
-		BatchNormOpts{Training: b.Training, Momentum: b.Momentum, Eps: b.Eps}, f, p)
+	return g.batchNormAct(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, o, f)
 }
 
 // SetTraining switches between batch and running statistics.
@@ -161,7 +191,7 @@ func NewGroupNorm(groups, channels int) *GroupNorm {
 
 // Forward normalises x.
 func (n *GroupNorm) Forward(g *Graph, x *Tensor) *Tensor {
-	return g.GroupNorm(x, n.Groups, n.Weight, n.Bias, n.Eps)
+	return g.groupNorm(x, n.Groups, n.Weight, n.Bias, n.Eps)
 }
 
 // Visit declares weight and bias.
@@ -174,10 +204,22 @@ type InstanceNorm3d struct {
 	Eps          float64
 }
 
-// NewInstanceNorm3d returns an InstanceNorm3d (affine as torch's flag).
-func NewInstanceNorm3d(channels int, affine bool) *InstanceNorm3d {
-	n := &InstanceNorm3d{Eps: 1e-5}
-	if affine {
+// InstanceNormOptions configures NewInstanceNorm3d. The zero value is
+// torch's default (affine=False, eps 1e-5).
+type InstanceNormOptions struct {
+	// Affine adds a learnable per-channel scale and shift.
+	Affine bool
+	// Eps is added to the variance; zero means 1e-5.
+	Eps float64
+}
+
+// NewInstanceNorm3d returns an InstanceNorm3d.
+func NewInstanceNorm3d(channels int, o InstanceNormOptions) *InstanceNorm3d {
+	n := &InstanceNorm3d{Eps: o.Eps}
+	if n.Eps == 0 {
+		n.Eps = 1e-5
+	}
+	if o.Affine {
 		n.Weight, n.Bias = NewTensor(channels).SetRequiresGrad(true), NewTensor(channels).SetRequiresGrad(true)
 		InitConst(n.Weight, 1)
 	}
@@ -186,7 +228,7 @@ func NewInstanceNorm3d(channels int, affine bool) *InstanceNorm3d {
 
 // Forward normalises each channel of each sample.
 func (n *InstanceNorm3d) Forward(g *Graph, x *Tensor) *Tensor {
-	return g.InstanceNorm(x, n.Weight, n.Bias, n.Eps)
+	return g.instanceNorm(x, n.Weight, n.Bias, n.Eps)
 }
 
 // Visit declares weight and bias when affine.
@@ -208,7 +250,7 @@ func NewLayerNorm(size int) *LayerNorm {
 
 // Forward normalises x over its trailing Size elements.
 func (n *LayerNorm) Forward(g *Graph, x *Tensor) *Tensor {
-	return g.LayerNorm(x, n.Size, n.Weight, n.Bias, n.Eps)
+	return g.layerNorm(x, n.Size, n.Weight, n.Bias, n.Eps)
 }
 
 // Visit declares weight and bias.
@@ -276,25 +318,25 @@ func NewPReLU(n int) *PReLU {
 }
 
 // Forward applies the activation.
-func (p *PReLU) Forward(g *Graph, x *Tensor) *Tensor { return g.PReLU(x, p.Weight) }
+func (p *PReLU) Forward(g *Graph, x *Tensor) *Tensor { return g.prelu(x, p.Weight) }
 
 // Visit declares weight.
 func (p *PReLU) Visit(v *Visitor) { v.Param("weight", p.Weight) }
 
 // MaxPool3d is torch.nn.MaxPool3d.
-type MaxPool3d struct{ Opts PoolOpts }
+type MaxPool3d struct{ Options PoolOptions }
 
 // Forward pools x.
-func (p *MaxPool3d) Forward(g *Graph, x *Tensor) *Tensor { return g.MaxPool3d(x, p.Opts) }
+func (p *MaxPool3d) Forward(g *Graph, x *Tensor) *Tensor { return g.MaxPool3d(x, p.Options) }
 
 // Visit declares nothing.
 func (p *MaxPool3d) Visit(*Visitor) {}
 
 // AvgPool3d is torch.nn.AvgPool3d.
-type AvgPool3d struct{ Opts PoolOpts }
+type AvgPool3d struct{ Options PoolOptions }
 
 // Forward pools x.
-func (p *AvgPool3d) Forward(g *Graph, x *Tensor) *Tensor { return g.AvgPool3d(x, p.Opts) }
+func (p *AvgPool3d) Forward(g *Graph, x *Tensor) *Tensor { return g.AvgPool3d(x, p.Options) }
 
 // Visit declares nothing.
 func (p *AvgPool3d) Visit(*Visitor) {}
@@ -310,6 +352,20 @@ func (p *AdaptiveAvgPool3d) Forward(g *Graph, x *Tensor) *Tensor {
 // Visit declares nothing.
 func (p *AdaptiveAvgPool3d) Visit(*Visitor) {}
 
+// ActOptions is what a layer applies after its main computation, fused
+// into its output pass (Conv3d.ForwardAct, BatchNorm.ForwardAct). The zero
+// value applies nothing.
+type ActOptions struct {
+	// Residual, if not nil, is added (same shape as the output).
+	Residual *Tensor
+	// ReLU applies max(·, 0) after the residual (ResNet's relu(y + skip)).
+	ReLU bool
+	// MaxPool, if not nil, max-pools the activated output. BatchNorm fuses
+	// it (the activation is never stored at full resolution); Conv3d
+	// applies it after.
+	MaxPool *PoolOptions
+}
+
 // Cube returns [3]int{k, k, k}, the usual isotropic kernel/stride/padding.
 func Cube(k int) [3]int { return [3]int{k, k, k} }
 
@@ -319,7 +375,7 @@ func Cube(k int) [3]int { return [3]int{k, k, k} }
 // without bn; use it on inference copies only (the fold is not trainable).
 func FoldBatchNorm(c *Conv3d, bn *BatchNorm) error {
 	if bn.RunningMean == nil || bn.RunningVar == nil {
-		return fmt.Errorf("nn: FoldBatchNorm needs running statistics")
+		return fmt.Errorf("%w: FoldBatchNorm needs running statistics", ErrInput)
 	}
 	ch := len(bn.RunningMean.Data)
 	gamma, beta := make([]float32, ch), make([]float32, ch)
@@ -338,14 +394,14 @@ func FoldBatchNorm(c *Conv3d, bn *BatchNorm) error {
 	}
 	nb, err := conv.FoldBatchNorm(c.Weight.Data, b, gamma, beta, bn.RunningMean.Data, bn.RunningVar.Data, float32(bn.Eps))
 	if err != nil {
-		return fmt.Errorf("nn: FoldBatchNorm: %w", err)
+		return fmt.Errorf("%w: FoldBatchNorm: %w", ErrShape, err)
 	}
 	if c.Bias == nil {
 		c.Bias = NewTensor(ch).SetRequiresGrad(c.Weight.RequiresGrad())
 	}
 	copy(c.Bias.Data, nb)
-	c.Weight.Touch()
-	c.Bias.Touch()
+	c.Weight.bump()
+	c.Bias.bump()
 	return nil
 }
 

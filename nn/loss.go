@@ -18,10 +18,10 @@ const (
 	ReduceNone
 )
 
-// CEOpts configures CrossEntropy (torch.nn.functional.cross_entropy).
+// CEOptions configures CrossEntropy (torch.nn.functional.cross_entropy).
 // Negative targets (PyTorch's default ignore_index is -100) are ignored and
 // excluded from the mean.
-type CEOpts struct {
+type CEOptions struct {
 	// Weight rescales each class (len C); nil means 1.
 	Weight []float32
 	// LabelSmoothing ε mixes the target with the uniform distribution.
@@ -35,7 +35,7 @@ type CEOpts struct {
 // semantics for class weights, label smoothing and ignored targets:
 // loss_i = (1-ε)·w[y_i]·(-log p_{y_i}) + ε/C·Σ_c w[c]·(-log p_c), and the
 // mean divides by Σ_i w[y_i] over non-ignored samples.
-func (g *Graph) CrossEntropy(logits *Tensor, targets []int, o CEOpts) *Tensor {
+func (g *Graph) CrossEntropy(logits *Tensor, targets []int, o CEOptions) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -173,8 +173,8 @@ func lossGrad(gout []float32, r int, red Reduction) float64 {
 	return float64(gout[0])
 }
 
-// BCEOpts configures BCEWithLogits.
-type BCEOpts struct {
+// BCEOptions configures BCEWithLogits.
+type BCEOptions struct {
 	// PosWeight multiplies the positive term per class (last dimension),
 	// as torch's pos_weight; nil means 1.
 	PosWeight []float32
@@ -183,7 +183,7 @@ type BCEOpts struct {
 
 // BCEWithLogits is torch.nn.functional.binary_cross_entropy_with_logits:
 // -[pw·y·log σ(x) + (1-y)·log(1-σ(x))], computed stably.
-func (g *Graph) BCEWithLogits(logits, targets *Tensor, o BCEOpts) *Tensor {
+func (g *Graph) BCEWithLogits(logits, targets *Tensor, o BCEOptions) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -272,13 +272,13 @@ func (g *Graph) MSE(pred, target *Tensor, red Reduction) *Tensor {
 	case ReduceNone:
 		return sq
 	case ReduceSum:
-		return g.Sum(sq, false)
+		return g.Sum(sq)
 	}
-	return g.Mean(sq, false)
+	return g.Mean(sq)
 }
 
-// FocalOpts configures FocalLoss.
-type FocalOpts struct {
+// FocalOptions configures FocalLoss.
+type FocalOptions struct {
 	// Gamma is the focusing exponent (2 in Lin et al.).
 	Gamma float64
 	// Alpha weights each class (len C); nil means 1.
@@ -289,12 +289,12 @@ type FocalOpts struct {
 // FocalLoss is the multi-class focal loss of Lin et al. 2017,
 // -α_y·(1-p_y)^γ·log p_y, over logits (N, C) and class indices (N);
 // negative targets are ignored. The mean is over non-ignored samples.
-func (g *Graph) FocalLoss(logits *Tensor, targets []int, o FocalOpts) *Tensor {
+func (g *Graph) FocalLoss(logits *Tensor, targets []int, o FocalOptions) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
 	if len(logits.Shape) != 2 || len(targets) != logits.Shape[0] {
-		return g.SetErr(fmt.Errorf("nn: FocalLoss: logits %v and %d targets (want (N, C) and N)", logits.Shape, len(targets)))
+		return g.SetErr(fmt.Errorf("%w: FocalLoss: logits %v and %d targets (want (N, C) and N)", ErrShape, logits.Shape, len(targets)))
 	}
 	n, c := logits.Shape[0], logits.Shape[1]
 	if o.Alpha != nil && len(o.Alpha) != c {

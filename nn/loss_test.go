@@ -16,7 +16,7 @@ func TestCrossEntropyPyTorch(t *testing.T) {
 	x, _ := FromData([]float32{1, -.5, 2, .3, .2, -1, -2, 1.5, .5, 0, 0, 0}, 4, 3)
 	x.SetRequiresGrad(true)
 	g := NewGraph(Options{Grad: true})
-	l := g.CrossEntropy(x, []int{2, 0, -100, 1}, CEOpts{Weight: []float32{.5, 2, 1.5}, LabelSmoothing: .2})
+	l := g.CrossEntropy(x, []int{2, 0, -100, 1}, CEOptions{Weight: []float32{.5, 2, 1.5}, LabelSmoothing: .2})
 	if err := g.Backward(l); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestBCEWithLogitsPyTorch(t *testing.T) {
 	x.SetRequiresGrad(true)
 	y, _ := FromData([]float32{1, 0, 0, 1}, 2, 2)
 	g := NewGraph(Options{Grad: true})
-	l := g.BCEWithLogits(x, y, BCEOpts{PosWeight: []float32{3, .5}})
+	l := g.BCEWithLogits(x, y, BCEOptions{PosWeight: []float32{3, .5}})
 	if err := g.Backward(l); err != nil {
 		t.Fatal(err)
 	}
@@ -63,16 +63,16 @@ func TestGradLosses(t *testing.T) {
 		f    func(g *Graph, in []*Tensor) *Tensor
 	}{
 		{"ce_sum", [][]int{{5, 3}}, func(g *Graph, in []*Tensor) *Tensor {
-			return g.CrossEntropy(in[0], tg, CEOpts{Reduction: ReduceSum, LabelSmoothing: 0.1})
+			return g.CrossEntropy(in[0], tg, CEOptions{Reduction: ReduceSum, LabelSmoothing: 0.1})
 		}},
 		{"ce_spatial_none", [][]int{{2, 3, 2, 2}}, func(g *Graph, in []*Tensor) *Tensor {
-			return g.CrossEntropy(in[0], []int{0, 1, 2, 1, 2, 2, 0, -1}, CEOpts{Reduction: ReduceNone, Weight: []float32{1, 2, 3}})
+			return g.CrossEntropy(in[0], []int{0, 1, 2, 1, 2, 2, 0, -1}, CEOptions{Reduction: ReduceNone, Weight: []float32{1, 2, 3}})
 		}},
 		{"focal", [][]int{{5, 3}}, func(g *Graph, in []*Tensor) *Tensor {
-			return g.FocalLoss(g.Scale(in[0], 3), tg, FocalOpts{Gamma: 2, Alpha: []float32{.25, .5, .25}})
+			return g.FocalLoss(g.Scale(in[0], 3), tg, FocalOptions{Gamma: 2, Alpha: []float32{.25, .5, .25}})
 		}},
 		{"bce_none", [][]int{{3, 2}, {3, 2}}, func(g *Graph, in []*Tensor) *Tensor {
-			return g.BCEWithLogits(in[0], g.Sigmoid(in[1]), BCEOpts{Reduction: ReduceNone, PosWeight: []float32{2, .5}})
+			return g.BCEWithLogits(in[0], g.Sigmoid(in[1]), BCEOptions{Reduction: ReduceNone, PosWeight: []float32{2, .5}})
 		}},
 		{"mse", [][]int{{4, 2}, {4, 2}}, func(g *Graph, in []*Tensor) *Tensor { return g.MSE(in[0], in[1], ReduceMean) }},
 	}
@@ -91,8 +91,8 @@ func TestFocalGammaZeroIsCE(t *testing.T) {
 	x := randT(r, 6, 4)
 	tg := []int{0, 3, 1, 2, 2, 1}
 	g := NewGraph(Options{})
-	a := g.FocalLoss(x, tg, FocalOpts{}).Item()
-	b := g.CrossEntropy(x, tg, CEOpts{}).Item()
+	a := g.FocalLoss(x, tg, FocalOptions{}).Item()
+	b := g.CrossEntropy(x, tg, CEOptions{}).Item()
 	if !near(float64(a), float64(b), 1e-6) {
 		t.Fatalf("focal(γ=0) %v != CE %v", a, b)
 	}
@@ -100,12 +100,12 @@ func TestFocalGammaZeroIsCE(t *testing.T) {
 
 func TestLossErrors(t *testing.T) {
 	g := NewGraph(Options{})
-	g.CrossEntropy(NewTensor(2, 3), []int{0, 3}, CEOpts{})
+	g.CrossEntropy(NewTensor(2, 3), []int{0, 3}, CEOptions{})
 	if g.Err() == nil {
 		t.Error("target out of range accepted")
 	}
 	g = NewGraph(Options{})
-	g.BCEWithLogits(NewTensor(2, 3), NewTensor(3, 2), BCEOpts{})
+	g.BCEWithLogits(NewTensor(2, 3), NewTensor(3, 2), BCEOptions{})
 	if g.Err() == nil {
 		t.Error("shape mismatch accepted")
 	}

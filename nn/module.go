@@ -175,8 +175,11 @@ func (e *LoadError) Error() string {
 	if len(r.Mismatched) > 0 {
 		parts = append(parts, "shape mismatches: "+strings.Join(r.Mismatched, "; "))
 	}
-	return "nn: state dict does not fit the module: " + strings.Join(parts, "; ")
+	return ErrStateDict.Error() + ": " + strings.Join(parts, "; ")
 }
+
+// Unwrap makes errors.Is(err, ErrStateDict) hold.
+func (e *LoadError) Unwrap() error { return ErrStateDict }
 
 // LoadStateDict copies sd into m's parameters and buffers, like torch's
 // load_state_dict. In strict mode any missing or unexpected key fails;
@@ -219,7 +222,7 @@ func LoadStateDict(m Module, sd map[string]*Tensor, o LoadOptions) (LoadReport, 
 	}
 	for _, p := range todo {
 		copy(p.dst.Data, p.src.Data)
-		p.dst.Touch()
+		p.dst.bump()
 	}
 	rep.Loaded = len(todo)
 	return rep, nil

@@ -13,7 +13,7 @@ import (
 // out_proj.w[i] = 0.5·cos(0.23i), out_proj.b[i] = 0.01i, x[i] = cos(0.51i),
 // B=1, N=3, hidden 8, 2 heads; output rounded to 6 digits.
 func TestMultiHeadAttentionPyTorch(t *testing.T) {
-	m, err := NewMultiHeadAttention(8, 2, false, NewRNG(1))
+	m, err := NewMultiHeadAttention(8, 2, AttentionOptions{}, NewRNG(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,21 +56,21 @@ func TestMultiHeadAttentionPyTorch(t *testing.T) {
 
 func TestGradAttention(t *testing.T) {
 	r := NewRNG(11)
-	m, _ := NewMultiHeadAttention(6, 3, true, r)
+	m, _ := NewMultiHeadAttention(6, 3, AttentionOptions{QKVBias: true}, r)
 	x := randT(r, 2, 4, 6)
 	ins := []*Tensor{x, m.QKV.Weight, m.QKV.Bias, m.OutProj.Weight}
 	gradCheck(t, "mha", ins, func(g *Graph, _ []*Tensor) *Tensor { return m.Forward(g, x) })
 	q, k, v := randT(r, 2, 3, 4), randT(r, 2, 5, 4), randT(r, 2, 5, 3)
-	gradCheck(t, "sdpa", []*Tensor{q, k, v}, func(g *Graph, in []*Tensor) *Tensor { return g.Attention(in[0], in[1], in[2], 0.7) })
+	gradCheck(t, "sdpa", []*Tensor{q, k, v}, func(g *Graph, in []*Tensor) *Tensor { return g.attention(in[0], in[1], in[2], 0.7) })
 }
 
 func smallNet(r *RNG) *Sequential {
 	return NewSequential(
-		NewConv3d(2, 4, Cube(3), ConvOpts{Padding: Cube(1)}, true, r),
+		NewConv3d(2, 4, Cube(3), ConvOptions{Padding: Cube(1)}, r),
 		NewBatchNorm3d(4), ReLU,
 		&AdaptiveAvgPool3d{Size: Cube(1)},
 		Func(func(g *Graph, x *Tensor) *Tensor { return g.Flatten(x, 1) }),
-		NewLinear(4, 3, true, r))
+		NewLinear(4, 3, LinearOptions{}, r))
 }
 
 func TestStateDictRoundTrip(t *testing.T) {
@@ -142,9 +142,9 @@ func keysOf(m map[string]*Tensor) []string {
 
 func TestFreezeAndTrainingMode(t *testing.T) {
 	r := NewRNG(4)
-	enc := NewSequential(NewConv3d(1, 2, Cube(3), ConvOpts{Padding: Cube(1)}, true, r), NewBatchNorm3d(2), ReLU,
+	enc := NewSequential(NewConv3d(1, 2, Cube(3), ConvOptions{Padding: Cube(1)}, r), NewBatchNorm3d(2), ReLU,
 		&AdaptiveAvgPool3d{Size: Cube(1)}, Func(func(g *Graph, x *Tensor) *Tensor { return g.Flatten(x, 1) }))
-	head := NewLinear(2, 2, true, r)
+	head := NewLinear(2, 2, LinearOptions{}, r)
 	Freeze(enc)
 	SetTraining(enc, false)
 	if len(Parameters(enc)) != 0 || len(Parameters(head)) != 2 {
@@ -159,7 +159,7 @@ func TestFreezeAndTrainingMode(t *testing.T) {
 	if len(g.tape) != 0 {
 		t.Fatalf("a frozen encoder on a plain input recorded %d operations (it must cost only inference)", len(g.tape))
 	}
-	loss := g.CrossEntropy(head.Forward(g, feat), []int{0, 1}, CEOpts{})
+	loss := g.CrossEntropy(head.Forward(g, feat), []int{0, 1}, CEOptions{})
 	if err := g.Backward(loss); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestNoGradRecordsNothing(t *testing.T) {
 	if len(g.tape) != 0 || y.needsGrad() {
 		t.Fatal("NoGrad recorded an operation")
 	}
-	if err := g.Backward(g.Sum(y, false)); err == nil {
+	if err := g.Backward(g.Sum(y)); err == nil {
 		t.Fatal("Backward without history must fail")
 	}
 	inf := NewGraph(Options{})
@@ -197,7 +197,7 @@ func TestGradientAccumulatesAndZeroes(t *testing.T) {
 	w.SetRequiresGrad(true)
 	for range 2 {
 		g := NewGraph(Options{Grad: true})
-		if err := g.Backward(g.Sum(g.Scale(w, 3), false)); err != nil {
+		if err := g.Backward(g.Sum(g.Scale(w, 3))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -209,7 +209,7 @@ func TestGradientAccumulatesAndZeroes(t *testing.T) {
 		t.Fatal("ZeroGrad left a gradient")
 	}
 	g := NewGraph(Options{Grad: true})
-	_ = g.Backward(g.Sum(g.Scale(w, 3), false))
+	_ = g.Backward(g.Sum(g.Scale(w, 3)))
 	if w.Grad().Data[1] != 3 {
 		t.Fatalf("after ZeroGrad got %v, want 3", w.Grad().Data[1])
 	}
@@ -285,7 +285,7 @@ func TestShapeErrorsDoNotPanic(t *testing.T) {
 	if g.Err() != nil {
 		t.Fatal("Reset kept the error")
 	}
-	g.LayerNorm(NewTensor(4, 6), 8, nil, nil, 0)
+	g.layerNorm(NewTensor(4, 6), 8, nil, nil, 0)
 	if g.Err() == nil {
 		t.Fatal("LayerNorm size straddling rows accepted")
 	}
@@ -293,7 +293,7 @@ func TestShapeErrorsDoNotPanic(t *testing.T) {
 
 func TestFoldBatchNormMatches(t *testing.T) {
 	r := NewRNG(13)
-	c := NewConv3d(3, 4, Cube(3), ConvOpts{Padding: Cube(1)}, true, r)
+	c := NewConv3d(3, 4, Cube(3), ConvOptions{Padding: Cube(1)}, r)
 	bn := NewBatchNorm3d(4)
 	InitUniform(bn.Weight, 0.5, 1.5, r)
 	InitUniform(bn.Bias, -1, 1, r)
@@ -314,28 +314,11 @@ func TestFoldBatchNormMatches(t *testing.T) {
 	}
 }
 
-func TestChannelsLastRoundTrip(t *testing.T) {
-	r := NewRNG(14)
-	x := randT(r, 2, 3, 4, 5, 6)
-	g := NewGraph(Options{})
-	cl := g.ToChannelsLast(x)
-	if !SameShape(cl.Shape, []int{2, 4, 5, 6, 3}) || cl.Data[1] != x.Data[4*5*6] {
-		t.Fatalf("channels-last shape %v", cl.Shape)
-	}
-	back := g.FromChannelsLast(cl)
-	for i := range x.Data {
-		if back.Data[i] != x.Data[i] {
-			t.Fatal("round trip changed the data")
-		}
-	}
-	gradCheck(t, "channels_last", []*Tensor{randT(r, 1, 2, 2, 3, 2)}, func(g *Graph, in []*Tensor) *Tensor { return g.ToChannelsLast(in[0]) })
-}
-
 // The fused attention path equals the composite one (matmul, softmax,
 // matmul) and both have correct gradients.
 func TestFusedAttentionMatchesComposite(t *testing.T) {
 	r := NewRNG(16)
-	m, _ := NewMultiHeadAttention(8, 2, true, r)
+	m, _ := NewMultiHeadAttention(8, 2, AttentionOptions{QKVBias: true}, r)
 	x := randT(r, 2, 5, 8)
 	g := NewGraph(Options{})
 	fused := m.Forward(g, x)
@@ -348,6 +331,6 @@ func TestFusedAttentionMatchesComposite(t *testing.T) {
 	}
 	gradCheck(t, "mha_composite", []*Tensor{x, m.QKV.Weight}, func(g *Graph, _ []*Tensor) *Tensor { return m.Forward(g, x) })
 	gradCheck(t, "sdpa_packed", []*Tensor{randT(r, 2, 4, 12)}, func(g *Graph, in []*Tensor) *Tensor {
-		return g.SelfAttentionPacked(in[0], 2, 0.6)
+		return g.selfAttentionPacked(in[0], 2, 0.6, nil)
 	})
 }

@@ -11,7 +11,7 @@ func BenchmarkOps(b *testing.B) {
 	x.SetRequiresGrad(true)
 	res := randT(r, 2, 64, 48, 48, 48)
 	bn := NewBatchNorm3d(64)
-	stem := PoolOpts{Kernel: Cube(3), Stride: Cube(2), Padding: Cube(1)}
+	stem := PoolOptions{Kernel: Cube(3), Stride: Cube(2), Padding: Cube(1)}
 	cases := []struct {
 		name string
 		f    func(g *Graph) *Tensor
@@ -20,14 +20,14 @@ func BenchmarkOps(b *testing.B) {
 		{"relu_2x64x48", func(g *Graph) *Tensor { return g.ReLU(x) }},
 		// ResNet's relu(bn(x)) and relu(bn(x) + res), composed and fused.
 		{"bn_relu_composed_2x64x48", func(g *Graph) *Tensor { return g.ReLU(bn.Forward(g, x)) }},
-		{"bn_relu_fused_2x64x48", func(g *Graph) *Tensor { return bn.ForwardAct(g, x, Fuse{ReLU: true}) }},
+		{"bn_relu_fused_2x64x48", func(g *Graph) *Tensor { return bn.ForwardAct(g, x, ActOptions{ReLU: true}) }},
 		{"bn_add_relu_composed_2x64x48", func(g *Graph) *Tensor { return g.ReLU(g.Add(bn.Forward(g, x), res)) }},
-		{"bn_add_relu_fused_2x64x48", func(g *Graph) *Tensor { return bn.ForwardAct(g, x, Fuse{Residual: res, ReLU: true}) }},
+		{"bn_add_relu_fused_2x64x48", func(g *Graph) *Tensor { return bn.ForwardAct(g, x, ActOptions{Residual: res, ReLU: true}) }},
 		// The stem: maxpool(relu(bn(x))), composed and fused.
-		{"bn_relu_maxpool_composed_2x64x48", func(g *Graph) *Tensor { return g.MaxPool3d(bn.ForwardAct(g, x, Fuse{ReLU: true}), stem) }},
-		{"bn_relu_maxpool_fused_2x64x48", func(g *Graph) *Tensor { return bn.ForwardActMaxPool(g, x, Fuse{ReLU: true}, stem) }},
+		{"bn_relu_maxpool_composed_2x64x48", func(g *Graph) *Tensor { return g.MaxPool3d(bn.ForwardAct(g, x, ActOptions{ReLU: true}), stem) }},
+		{"bn_relu_maxpool_fused_2x64x48", func(g *Graph) *Tensor { return bn.ForwardAct(g, x, ActOptions{ReLU: true, MaxPool: &stem}) }},
 		{"maxpool_k3s2_2x64x48", func(g *Graph) *Tensor {
-			return g.MaxPool3d(x, PoolOpts{Kernel: Cube(3), Stride: Cube(2), Padding: Cube(1)})
+			return g.MaxPool3d(x, PoolOptions{Kernel: Cube(3), Stride: Cube(2), Padding: Cube(1)})
 		}},
 		{"add_2x64x48", func(g *Graph) *Tensor { return g.Add(x, x) }},
 	}

@@ -7,18 +7,22 @@ import (
 	"github.com/metasurv/metasurv/internal/gemm"
 )
 
-// ConvOpts are the geometry options of a 3-D convolution, as in
+// ConvOptions are the geometry options of a 3-D convolution, as in
 // torch.nn.Conv3d. Zero Stride/Dilation entries and zero Groups mean 1, so
 // the zero value is a stride-1, unpadded, ungrouped convolution.
-type ConvOpts struct {
+type ConvOptions struct {
 	Stride, Padding, Dilation [3]int
 	Groups                    int
 	// OutputPadding (transposed convolution only) adds cells at the high end
 	// of each output axis.
 	OutputPadding [3]int
+	// NoBias makes NewConv3d and NewConvTranspose3d leave out the bias
+	// (torch's bias=False); the graph operations ignore it (they take the
+	// bias as an operand).
+	NoBias bool
 }
 
-func (o ConvOpts) norm() ConvOpts {
+func (o ConvOptions) norm() ConvOptions {
 	for i := range 3 {
 		if o.Stride[i] == 0 {
 			o.Stride[i] = 1
@@ -38,14 +42,14 @@ func (o ConvOpts) norm() ConvOpts {
 type convGeom struct {
 	n, cin, cout int
 	in, k, out   [3]int
-	o            ConvOpts
+	o            ConvOptions
 }
 
 func (c *convGeom) inVol() int  { return c.in[0] * c.in[1] * c.in[2] }
 func (c *convGeom) outVol() int { return c.out[0] * c.out[1] * c.out[2] }
 func (c *convGeom) kVol() int   { return c.k[0] * c.k[1] * c.k[2] }
 
-func newConvGeom(x, w []int, o ConvOpts) (convGeom, error) {
+func newConvGeom(x, w []int, o ConvOptions) (convGeom, error) {
 	o = o.norm()
 	if len(x) != 5 || len(w) != 5 {
 		return convGeom{}, fmt.Errorf("conv3d needs 5-D input and weight (N,C,D,H,W), got %v and %v", x, w)
@@ -69,8 +73,13 @@ func newConvGeom(x, w []int, o ConvOpts) (convGeom, error) {
 
 // Conv3d computes a 3-D cross-correlation (torch.nn.functional.conv3d):
 // x (N, Cin, D, H, W), w (Cout, Cin/groups, kD, kH, kW), optional bias b
-// (Cout).
-func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOpts) *Tensor {
+// (Cout). Its packed weights live in the graph; the Conv3d layer keeps
+// them across graphs.
+func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOptions) *Tensor {
+	return g.conv3d(x, w, b, o, nil)
+}
+
+func (g *Graph) conv3d(x, w, b *Tensor, o ConvOptions, pc *packCache) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -87,12 +96,13 @@ func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 	if b != nil {
 		bias = b.Data
 	}
-	e, err := checkout(key)
+	pc = g.packs(pc)
+	e, err := pc.checkout(key)
 	if err == nil {
 		g.ep = conv.Epilogue{Bias: bias}
 		err = g.convForward(e.plan, out.Data, x.Data)
 		g.ep = conv.Epilogue{}
-		releasePlan(key, e)
+		pc.releasePlan(key, e)
 	}
 	if err != nil {
 		return g.fail("conv3d: %v", err)
@@ -102,7 +112,7 @@ func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 		ins[2] = b
 	}
 	if g.rec(ins[:]...) {
-		g.recordConv(out, x, w, b, key, c)
+		g.recordConv(out, x, w, b, key, c, pc)
 	}
 	return out
 }
@@ -110,10 +120,10 @@ func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 // recordConv records the backward of Conv3d (in its own function so that
 // the forward pass's variables are not captured, and not heap-allocated,
 // when nothing is recorded).
-func (g *Graph) recordConv(out, x, w, b *Tensor, key planKey, c convGeom) {
+func (g *Graph) recordConv(out, x, w, b *Tensor, key planKey, c convGeom, pc *packCache) {
 	{
 		g.record(out, func(gout []float32) {
-			must(withPlan(key, func(e *planEntry) error {
+			must(pc.withPlan(key, func(e *planEntry) error {
 				var err error
 				g.gradInto(x, func(dx []float32) { err = e.plan.BackwardData(dx, gout) })
 				if err != nil {
@@ -136,7 +146,11 @@ func (g *Graph) recordConv(out, x, w, b *Tensor, key planKey, c convGeom) {
 // ConvTranspose3d computes torch.nn.functional.conv_transpose3d: x (N, Cin,
 // D, H, W), w (Cin, Cout/groups, kD, kH, kW), optional bias (Cout). It is
 // the data gradient of the convolution mapping its output back to x.
-func (g *Graph) ConvTranspose3d(x, w, b *Tensor, o ConvOpts) *Tensor {
+func (g *Graph) ConvTranspose3d(x, w, b *Tensor, o ConvOptions) *Tensor {
+	return g.convTranspose3d(x, w, b, o, nil)
+}
+
+func (g *Graph) convTranspose3d(x, w, b *Tensor, o ConvOptions, pc *packCache) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -171,10 +185,11 @@ func (g *Graph) ConvTranspose3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 	if b != nil {
 		bias = b.Data
 	}
-	e, err := checkout(key)
+	pc = g.packs(pc)
+	e, err := pc.checkout(key)
 	if err == nil {
 		err = e.tplan.Forward(out.Data, x.Data, bias)
-		releasePlan(key, e)
+		pc.releasePlan(key, e)
 	}
 	if err != nil {
 		return g.fail("conv_transpose3d: %v", err)
@@ -184,16 +199,16 @@ func (g *Graph) ConvTranspose3d(x, w, b *Tensor, o ConvOpts) *Tensor {
 		ins[2] = b
 	}
 	if g.rec(ins[:]...) {
-		g.recordConvT(out, x, w, b, key, c, cout)
+		g.recordConvT(out, x, w, b, key, c, cout, pc)
 	}
 	return out
 }
 
 // recordConvT records the backward of ConvTranspose3d.
-func (g *Graph) recordConvT(out, x, w, b *Tensor, key planKey, c convGeom, cout int) {
+func (g *Graph) recordConvT(out, x, w, b *Tensor, key planKey, c convGeom, cout int, pc *packCache) {
 	{
 		g.record(out, func(gout []float32) {
-			must(withPlan(key, func(e *planEntry) error {
+			must(pc.withPlan(key, func(e *planEntry) error {
 				var err error
 				g.gradInto(x, func(dx []float32) { err = e.tplan.BackwardData(dx, gout) })
 				if err != nil {
@@ -238,21 +253,21 @@ func must(err error) {
 	}
 }
 
-// Fuse lists what a fused operation applies after its main computation
-// (the convolution and bias of Conv3dFused, the normalisation of
-// BatchNormAct and BatchNormActMaxPool).
-type Fuse struct {
+// fuse lists what a fused operation applies after its main computation
+// (the convolution and bias of conv3dFused, the normalisation of
+// batchNormAct and batchNormActMaxPool); layers fill it from ActOptions.
+type fuse struct {
 	// Residual, if not nil, is added (same shape as the output).
 	Residual *Tensor
 	// ReLU applies max(·, 0) last (ResNet's relu(conv(x) + skip)).
 	ReLU bool
 }
 
-// Conv3dFused computes act(conv3d(x, w, b) + residual). In inference the
+// conv3dFused computes act(conv3d(x, w, b) + residual). In inference the
 // additions and the activation run inside the convolution's output pass
 // (no extra sweeps over memory); when recording it is the composition of
 // Conv3d, Add and ReLU, with their gradients.
-func (g *Graph) Conv3dFused(x, w, b *Tensor, o ConvOpts, f Fuse) *Tensor {
+func (g *Graph) conv3dFused(x, w, b *Tensor, o ConvOptions, f fuse, pc *packCache) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -264,7 +279,7 @@ func (g *Graph) Conv3dFused(x, w, b *Tensor, o ConvOpts, f Fuse) *Tensor {
 		ins[3] = f.Residual
 	}
 	if g.rec(ins[:]...) {
-		y := g.Conv3d(x, w, b, o)
+		y := g.conv3d(x, w, b, o, pc)
 		if f.Residual != nil {
 			y = g.Add(y, f.Residual)
 		}
@@ -285,7 +300,8 @@ func (g *Graph) Conv3dFused(x, w, b *Tensor, o ConvOpts, f Fuse) *Tensor {
 		return g.fail("conv3d: residual %v does not match output %v", f.Residual.Shape, out.Shape)
 	}
 	key := planKey{p: c.params(), w: w}
-	e, err := checkout(key)
+	pc = g.packs(pc)
+	e, err := pc.checkout(key)
 	if err == nil {
 		g.ep = conv.Epilogue{}
 		if b != nil {
@@ -299,7 +315,7 @@ func (g *Graph) Conv3dFused(x, w, b *Tensor, o ConvOpts, f Fuse) *Tensor {
 		}
 		err = g.convForward(e.plan, out.Data, x.Data)
 		g.ep = conv.Epilogue{}
-		releasePlan(key, e)
+		pc.releasePlan(key, e)
 	}
 	if err != nil {
 		return g.fail("conv3d: %v", err)

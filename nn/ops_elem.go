@@ -539,9 +539,9 @@ func (g *Graph) unary(x *Tensor, fn unaryFn) *Tensor {
 	return out
 }
 
-// PReLU returns x for x > 0 and w[c]·x otherwise, with one learnable slope
+// prelu returns x for x > 0 and w[c]·x otherwise, with one learnable slope
 // per channel (dimension 1) or a single shared slope (w of size 1).
-func (g *Graph) PReLU(x, w *Tensor) *Tensor {
+func (g *Graph) prelu(x, w *Tensor) *Tensor {
 	if g.bad() {
 		return g.dead
 	}

@@ -4,9 +4,10 @@ import "github.com/metasurv/metasurv/internal/gemm"
 
 // MatMul multiplies the last two dimensions: a [..., m, k] × b [..., k, n]
 // → [..., m, n]. Leading (batch) dimensions must agree, or b may be 2-D
-// and is then shared by every batch entry. transA / transB use the
+// and is then shared by every batch entry. o.TransA / o.TransB use the
 // transposes of the last two dimensions of a and b.
-func (g *Graph) MatMul(a, b *Tensor, transA, transB bool) *Tensor {
+func (g *Graph) MatMul(a, b *Tensor, o MatMulOptions) *Tensor {
+	transA, transB := o.TransA, o.TransB
 	if g.bad() {
 		return g.dead
 	}
@@ -74,6 +75,13 @@ func (g *Graph) MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	return out
 }
 
+// MatMulOptions configures Graph.MatMul; the zero value multiplies a·b.
+type MatMulOptions struct {
+	// TransA and TransB use the transposes of the last two dimensions of
+	// a and b (torch: a.transpose(-2, -1) @ b).
+	TransA, TransB bool
+}
+
 // beta is the GEMM accumulation factor: overwrite a fresh gradient, add
 // into an existing one.
 func beta(fresh bool) float32 {
@@ -84,8 +92,11 @@ func beta(fresh bool) float32 {
 }
 
 // Linear computes x·Wᵀ + b over the last dimension of x (PyTorch layout:
-// w is [out, in], b is [out] or nil).
-func (g *Graph) Linear(x, w, b *Tensor) *Tensor {
+// w is [out, in], b is [out] or nil). Its packed weights (bfloat16
+// inference) live in the graph; the Linear layer keeps them across graphs.
+func (g *Graph) Linear(x, w, b *Tensor) *Tensor { return g.linear(x, w, b, nil) }
+
+func (g *Graph) linear(x, w, b *Tensor, pc *packCache) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -108,7 +119,7 @@ func (g *Graph) Linear(x, w, b *Tensor) *Tensor {
 		}
 		betaF = 1
 	}
-	if err := g.linearProduct(x, w, rows, in, outF, betaF, out); err != nil {
+	if err := g.linearProduct(x, w, rows, in, outF, betaF, out, pc); err != nil {
 		return g.fail("Linear: %v", err)
 	}
 	ins := [3]*Tensor{x, w, b}
@@ -139,12 +150,12 @@ func (g *Graph) Linear(x, w, b *Tensor) *Tensor {
 
 // linearProduct computes out = x·Wᵀ + beta·out, in bfloat16 on an
 // Options.BF16 inference graph.
-func (g *Graph) linearProduct(x, w *Tensor, rows, in, outF int, beta float32, out *Tensor) error {
+func (g *Graph) linearProduct(x, w *Tensor, rows, in, outF int, beta float32, out *Tensor, pc *packCache) error {
 	if !g.bf16 || rows == 0 || outF == 0 {
 		sgemm(false, true, rows, outF, in, 1, x.Data, in, w.Data, in, beta, out.Data, outF)
 		return nil
 	}
-	pb, err := packedWeightBF16(w)
+	pb, err := g.packs(pc).packedWeightBF16(w)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,8 @@ import (
 	"github.com/metasurv/metasurv/internal/ops"
 )
 
-// BatchNormOpts configures Graph.BatchNorm.
-type BatchNormOpts struct {
+// bnOptions configures the batch-norm operations.
+type bnOptions struct {
 	// Training normalises with the batch statistics and updates the running
 	// statistics; otherwise the running statistics are used.
 	Training bool
@@ -18,21 +18,21 @@ type BatchNormOpts struct {
 	Eps float64
 }
 
-// BatchNorm normalises x (N, C, ...) per channel. gamma/beta (C) may be nil
+// batchNorm normalises x (N, C, ...) per channel. gamma/beta (C) may be nil
 // (no affine). runMean/runVar (C) may be nil (no tracking); in training they
 // are updated in place with the unbiased batch variance, as PyTorch does.
-func (g *Graph) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOpts) *Tensor {
-	return g.BatchNormAct(x, gamma, beta, runMean, runVar, o, Fuse{})
+func (g *Graph) batchNorm(x, gamma, beta, runMean, runVar *Tensor, o bnOptions) *Tensor {
+	return g.batchNormAct(x, gamma, beta, runMean, runVar, o, fuse{})
 }
 
-// BatchNormAct computes act(BatchNorm(x) + f.Residual) — ResNet's
+// batchNormAct computes act(BatchNorm(x) + f.Residual) — ResNet's
 // relu(bn(conv(x))) and relu(bn(conv(y)) + skip) — in one sweep over
 // memory, forward and backward, with the same rounding as the composition
 // of BatchNorm, Add and ReLU. Only the input and the output are kept for
 // the backward pass (the composition also keeps the normalised and summed
 // tensors), and with an arena the output gradient's buffer is reused for
 // the input's or the residual's gradient.
-func (g *Graph) BatchNormAct(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOpts, f Fuse) *Tensor {
+func (g *Graph) batchNormAct(x, gamma, beta, runMean, runVar *Tensor, o bnOptions, f fuse) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -57,7 +57,7 @@ func (g *Graph) recordBN(y *Tensor, b bnBack) {
 	})
 }
 
-// BatchNormActMaxPool computes MaxPool3d(act(BatchNorm(x) + f.Residual), p),
+// batchNormActMaxPool computes MaxPool3d(act(BatchNorm(x) + f.Residual), p),
 // the stem of MONAI's ResNet and DenseNet (conv, norm, ReLU, max pool),
 // without keeping the full-resolution activation: it lives in a transient
 // buffer during the forward pass (with an arena, the buffer that later
@@ -65,7 +65,7 @@ func (g *Graph) recordBN(y *Tensor, b bnBack) {
 // pooled output (the ReLU of a window maximum is the maximum of the
 // ReLUs), scatters it to the argmax positions and runs the batch-norm
 // backward from there. The results equal the composition bit for bit.
-func (g *Graph) BatchNormActMaxPool(x, gamma, beta, runMean, runVar *Tensor, o BatchNormOpts, f Fuse, p PoolOpts) *Tensor {
+func (g *Graph) batchNormActMaxPool(x, gamma, beta, runMean, runVar *Tensor, o bnOptions, f fuse, p PoolOptions) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -132,7 +132,7 @@ func (g *Graph) recordBNPool(y *Tensor, b bnBack, arg []int32, in [3]int, op ops
 
 // bnSetup checks BatchNormAct's operands, fills the option defaults and
 // returns the geometry of the backward record.
-func (g *Graph) bnSetup(x, gamma, beta, runMean, runVar *Tensor, o *BatchNormOpts, f Fuse) (bnBack, bool) {
+func (g *Graph) bnSetup(x, gamma, beta, runMean, runVar *Tensor, o *bnOptions, f fuse) (bnBack, bool) {
 	if len(x.Shape) < 2 {
 		g.fail("BatchNorm: input %v needs a channel dimension", x.Shape)
 		return bnBack{}, false
@@ -168,7 +168,7 @@ func (g *Graph) bnSetup(x, gamma, beta, runMean, runVar *Tensor, o *BatchNormOpt
 
 // bnRun computes the statistics (kept in b.stats) and writes act(bn(x) +
 // residual) to y.
-func (g *Graph) bnRun(b *bnBack, y []float32, runMean, runVar *Tensor, o BatchNormOpts) {
+func (g *Graph) bnRun(b *bnBack, y []float32, runMean, runVar *Tensor, o bnOptions) {
 	stats := g.alloc(2, b.c) // mean, invstd
 	b.stats = stats.Data
 	j := g.job
@@ -336,9 +336,9 @@ func channelStats(x []float32, n, c, s, ch int) (mean, variance float64) {
 	return mean, ss / float64(n*s)
 }
 
-// GroupNorm normalises x (N, C, ...) over groups of C/groups channels and
+// groupNorm normalises x (N, C, ...) over groups of C/groups channels and
 // all positions, then applies per-channel gamma/beta (either may be nil).
-func (g *Graph) GroupNorm(x *Tensor, groups int, gamma, beta *Tensor, eps float64) *Tensor {
+func (g *Graph) groupNorm(x *Tensor, groups int, gamma, beta *Tensor, eps float64) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -355,18 +355,18 @@ func (g *Graph) GroupNorm(x *Tensor, groups int, gamma, beta *Tensor, eps float6
 	return g.rowNorm(x, rowNormGeom{rows: n * groups, m: c / groups * s, groups: groups, cPerG: c / groups, s: s}, gamma, beta, eps)
 }
 
-// InstanceNorm normalises each channel of each sample over its positions
+// instanceNorm normalises each channel of each sample over its positions
 // (InstanceNorm3d without running statistics); gamma/beta may be nil.
-func (g *Graph) InstanceNorm(x *Tensor, gamma, beta *Tensor, eps float64) *Tensor {
+func (g *Graph) instanceNorm(x *Tensor, gamma, beta *Tensor, eps float64) *Tensor {
 	if len(x.Shape) < 2 {
 		return g.fail("InstanceNorm: input %v needs a channel dimension", x.Shape)
 	}
-	return g.GroupNorm(x, x.Shape[1], gamma, beta, eps)
+	return g.groupNorm(x, x.Shape[1], gamma, beta, eps)
 }
 
-// LayerNorm normalises over the last len(gamma) elements (the normalized
+// layerNorm normalises over the last len(gamma) elements (the normalized
 // shape) of x; gamma/beta may be nil, then size gives the normalized size.
-func (g *Graph) LayerNorm(x *Tensor, size int, gamma, beta *Tensor, eps float64) *Tensor {
+func (g *Graph) layerNorm(x *Tensor, size int, gamma, beta *Tensor, eps float64) *Tensor {
 	if g.bad() {
 		return g.dead
 	}

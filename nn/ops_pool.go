@@ -2,16 +2,16 @@ package nn
 
 import "github.com/metasurv/metasurv/internal/ops"
 
-// PoolOpts is the window of a 3-D pooling (torch.nn.MaxPool3d/AvgPool3d).
+// PoolOptions is the window of a 3-D pooling (torch.nn.MaxPool3d/AvgPool3d).
 // A zero Stride means the kernel size (PyTorch's default).
-type PoolOpts struct {
+type PoolOptions struct {
 	Kernel, Stride, Padding [3]int
 	// ExcludePad divides averages by the number of in-image cells only
 	// (count_include_pad=False); the default counts padding, as PyTorch.
 	ExcludePad bool
 }
 
-func (p PoolOpts) geom(shape []int) (n, c int, in, out [3]int, q PoolOpts, ok bool) {
+func (p PoolOptions) geom(shape []int) (n, c int, in, out [3]int, q PoolOptions, ok bool) {
 	if len(shape) != 5 {
 		return
 	}
@@ -33,7 +33,7 @@ func (p PoolOpts) geom(shape []int) (n, c int, in, out [3]int, q PoolOpts, ok bo
 }
 
 // MaxPool3d takes the maximum over each window (padding never wins).
-func (g *Graph) MaxPool3d(x *Tensor, p PoolOpts) *Tensor {
+func (g *Graph) MaxPool3d(x *Tensor, p PoolOptions) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -72,7 +72,7 @@ func (g *Graph) MaxPool3d(x *Tensor, p PoolOpts) *Tensor {
 }
 
 // AvgPool3d averages each window.
-func (g *Graph) AvgPool3d(x *Tensor, p PoolOpts) *Tensor {
+func (g *Graph) AvgPool3d(x *Tensor, p PoolOptions) *Tensor {
 	if g.bad() {
 		return g.dead
 	}

@@ -1,14 +1,16 @@
 package nn
 
-// Sum adds x over the given axes (all axes when none are given). With keep
-// the reduced axes stay as size-1 dimensions.
-func (g *Graph) Sum(x *Tensor, keep bool, axes ...int) *Tensor {
-	return g.reduce(x, keep, false, axes)
+// Sum adds x over the given axes (all axes when none are given); the
+// reduced axes are removed (torch's keepdim=False: Reshape the result to
+// keep them as size-1 dimensions).
+func (g *Graph) Sum(x *Tensor, axes ...int) *Tensor {
+	return g.reduce(x, false, false, axes)
 }
 
-// Mean averages x over the given axes (all axes when none are given).
-func (g *Graph) Mean(x *Tensor, keep bool, axes ...int) *Tensor {
-	return g.reduce(x, keep, true, axes)
+// Mean averages x over the given axes (all axes when none are given),
+// removing them as Sum does.
+func (g *Graph) Mean(x *Tensor, axes ...int) *Tensor {
+	return g.reduce(x, false, true, axes)
 }
 
 func (g *Graph) reduce(x *Tensor, keep, mean bool, axes []int) *Tensor {

@@ -307,32 +307,3 @@ func padWalk(in, out, lo []int, fn func(si, di, n int)) {
 	}
 	rec(0, 0, 0)
 }
-
-// ToChannelsLast converts x (N, C, spatial...) to the channels-last layout
-// (N, spatial..., C) that some kernels and exporters want; FromChannelsLast
-// converts back. Both are differentiable copies.
-func (g *Graph) ToChannelsLast(x *Tensor) *Tensor {
-	if len(x.Shape) < 3 {
-		return g.fail("ToChannelsLast: input %v needs N, C and spatial dimensions", x.Shape)
-	}
-	perm := make([]int, len(x.Shape))
-	perm[0] = 0
-	for i := 1; i < len(perm)-1; i++ {
-		perm[i] = i + 1
-	}
-	perm[len(perm)-1] = 1
-	return g.Permute(x, perm...)
-}
-
-// FromChannelsLast converts x (N, spatial..., C) to (N, C, spatial...).
-func (g *Graph) FromChannelsLast(x *Tensor) *Tensor {
-	if len(x.Shape) < 3 {
-		return g.fail("FromChannelsLast: input %v needs N, spatial and C dimensions", x.Shape)
-	}
-	perm := make([]int, len(x.Shape))
-	perm[1] = len(perm) - 1
-	for i := 2; i < len(perm); i++ {
-		perm[i] = i - 1
-	}
-	return g.Permute(x, perm...)
-}

@@ -9,7 +9,7 @@ func fillSin(t *Tensor, a, s, add float64) {
 	for i := range t.Data {
 		t.Data[i] = float32(s*math.Sin(a*float64(i)+0.3) + add)
 	}
-	t.Touch()
+	t.bump()
 }
 
 // A whole training forward/backward (conv+bias, BatchNorm in training,
@@ -23,11 +23,11 @@ func fillSin(t *Tensor, a, s, add float64) {
 // first element; running statistics after the step.
 func TestTrainingStepPyTorchParity(t *testing.T) {
 	r := NewRNG(1)
-	c1 := NewConv3d(2, 3, Cube(3), ConvOpts{Padding: Cube(1)}, true, r)
+	c1 := NewConv3d(2, 3, Cube(3), ConvOptions{Padding: Cube(1)}, r)
 	bn := NewBatchNorm3d(3)
-	c2 := NewConv3d(3, 4, Cube(3), ConvOpts{Stride: Cube(2), Padding: Cube(1)}, false, r)
+	c2 := NewConv3d(3, 4, Cube(3), ConvOptions{Stride: Cube(2), Padding: Cube(1), NoBias: true}, r)
 	gn := NewGroupNorm(2, 4)
-	fc := NewLinear(4, 3, true, r)
+	fc := NewLinear(4, 3, LinearOptions{}, r)
 	fillSin(c1.Weight, 0.37, 0.3, 0)
 	fillSin(c1.Bias, 0.5, 0.1, 0)
 	fillSin(bn.Weight, 0.9, 0.2, 1)
@@ -42,10 +42,10 @@ func TestTrainingStepPyTorchParity(t *testing.T) {
 		x.Data[i] = float32(math.Cos(0.13 * float64(i)))
 	}
 	g := NewGraph(Options{Grad: true, Arena: NewArena()})
-	h := g.MaxPool3d(g.ReLU(bn.Forward(g, c1.Forward(g, x))), PoolOpts{Kernel: Cube(2)})
+	h := g.MaxPool3d(g.ReLU(bn.Forward(g, c1.Forward(g, x))), PoolOptions{Kernel: Cube(2)})
 	h = g.GELU(gn.Forward(g, c2.Forward(g, h)))
 	h = g.Flatten(g.AdaptiveAvgPool3d(h, Cube(1)), 1)
-	loss := g.CrossEntropy(fc.Forward(g, h), []int{2, 0}, CEOpts{Weight: []float32{1, 2, 0.5}, LabelSmoothing: 0.1})
+	loss := g.CrossEntropy(fc.Forward(g, h), []int{2, 0}, CEOptions{Weight: []float32{1, 2, 0.5}, LabelSmoothing: 0.1})
 	if err := g.Backward(loss); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 
 func TestGradPoolNorm(t *testing.T) {
 	r := NewRNG(7)
-	k3s2p1 := PoolOpts{Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Padding: [3]int{1, 1, 1}}
+	k3s2p1 := PoolOptions{Kernel: [3]int{3, 3, 3}, Stride: [3]int{2, 2, 2}, Padding: [3]int{1, 1, 1}}
 	cases := []struct {
 		name string
 		in   [][]int
@@ -15,7 +15,7 @@ func TestGradPoolNorm(t *testing.T) {
 	}{
 		{"maxpool", [][]int{{2, 2, 5, 6, 7}}, func(g *Graph, in []*Tensor) *Tensor { return g.MaxPool3d(in[0], k3s2p1) }},
 		{"maxpool_k2", [][]int{{1, 3, 4, 4, 4}}, func(g *Graph, in []*Tensor) *Tensor {
-			return g.MaxPool3d(in[0], PoolOpts{Kernel: [3]int{2, 2, 2}})
+			return g.MaxPool3d(in[0], PoolOptions{Kernel: [3]int{2, 2, 2}})
 		}},
 		{"avgpool", [][]int{{2, 2, 5, 6, 7}}, func(g *Graph, in []*Tensor) *Tensor { return g.AvgPool3d(in[0], k3s2p1) }},
 		{"avgpool_excl", [][]int{{1, 2, 5, 4, 3}}, func(g *Graph, in []*Tensor) *Tensor {
@@ -25,16 +25,16 @@ func TestGradPoolNorm(t *testing.T) {
 		}},
 		{"adaptive", [][]int{{2, 3, 5, 7, 4}}, func(g *Graph, in []*Tensor) *Tensor { return g.AdaptiveAvgPool3d(in[0], [3]int{2, 3, 3}) }},
 		{"batchnorm_train", [][]int{{3, 4, 2, 3, 2}, {4}, {4}}, func(g *Graph, in []*Tensor) *Tensor {
-			return g.BatchNorm(in[0], in[1], in[2], NewTensor(4), NewTensor(4), BatchNormOpts{Training: true})
+			return g.batchNorm(in[0], in[1], in[2], NewTensor(4), NewTensor(4), bnOptions{Training: true})
 		}},
 		{"batchnorm_eval", [][]int{{2, 3, 4}, {3}, {3}}, func(g *Graph, in []*Tensor) *Tensor {
 			rm, _ := FromData([]float32{0.1, -0.2, 0.3}, 3)
 			rv, _ := FromData([]float32{0.5, 1.5, 2}, 3)
-			return g.BatchNorm(in[0], in[1], in[2], rm, rv, BatchNormOpts{})
+			return g.batchNorm(in[0], in[1], in[2], rm, rv, bnOptions{})
 		}},
-		{"groupnorm", [][]int{{2, 6, 2, 3, 2}, {6}, {6}}, func(g *Graph, in []*Tensor) *Tensor { return g.GroupNorm(in[0], 3, in[1], in[2], 1e-5) }},
-		{"instancenorm", [][]int{{2, 3, 2, 2, 3}}, func(g *Graph, in []*Tensor) *Tensor { return g.InstanceNorm(in[0], nil, nil, 1e-5) }},
-		{"layernorm", [][]int{{2, 3, 8}, {8}, {8}}, func(g *Graph, in []*Tensor) *Tensor { return g.LayerNorm(in[0], 8, in[1], in[2], 1e-5) }},
+		{"groupnorm", [][]int{{2, 6, 2, 3, 2}, {6}, {6}}, func(g *Graph, in []*Tensor) *Tensor { return g.groupNorm(in[0], 3, in[1], in[2], 1e-5) }},
+		{"instancenorm", [][]int{{2, 3, 2, 2, 3}}, func(g *Graph, in []*Tensor) *Tensor { return g.instanceNorm(in[0], nil, nil, 1e-5) }},
+		{"layernorm", [][]int{{2, 3, 8}, {8}, {8}}, func(g *Graph, in []*Tensor) *Tensor { return g.layerNorm(in[0], 8, in[1], in[2], 1e-5) }},
 	}
 	for _, c := range cases {
 		ins := make([]*Tensor, len(c.in))
@@ -62,7 +62,7 @@ func TestBatchNormRunningStatsPyTorch(t *testing.T) {
 	rm, rv := NewTensor(2), NewTensor(2)
 	InitConst(rv, 1)
 	g := NewGraph(Options{})
-	y := g.BatchNorm(x, nil, nil, rm, rv, BatchNormOpts{Training: true})
+	y := g.batchNorm(x, nil, nil, rm, rv, bnOptions{Training: true})
 	want := [][2]float64{{0.1375, 1.0232142}, {0.2375, 1.0232142}}
 	for ch := 0; ch < 2; ch++ {
 		if math.Abs(float64(rm.Data[ch])-want[ch][0]) > 1e-6 || math.Abs(float64(rv.Data[ch])-want[ch][1]) > 1e-6 {
@@ -80,8 +80,8 @@ func TestNormForwardFormula(t *testing.T) {
 	r := NewRNG(15)
 	x, gm, bt := randT(r, 3, 5), randT(r, 5), randT(r, 5)
 	g := NewGraph(Options{})
-	ln := g.LayerNorm(x, 5, gm, bt, 1e-5)
-	in := g.InstanceNorm(g.Reshape(x, 1, 3, 5), nil, nil, 1e-5)
+	ln := g.layerNorm(x, 5, gm, bt, 1e-5)
+	in := g.instanceNorm(g.Reshape(x, 1, 3, 5), nil, nil, 1e-5)
 	for row := 0; row < 3; row++ {
 		var m, v float64
 		for j := 0; j < 5; j++ {
@@ -129,13 +129,13 @@ func TestPoolValues(t *testing.T) {
 		x.Data[i] = float32(i)
 	}
 	g := NewGraph(Options{})
-	avg := g.AvgPool3d(x, PoolOpts{Kernel: [3]int{2, 2, 2}})
-	mx := g.MaxPool3d(x, PoolOpts{Kernel: [3]int{2, 2, 2}})
+	avg := g.AvgPool3d(x, PoolOptions{Kernel: [3]int{2, 2, 2}})
+	mx := g.MaxPool3d(x, PoolOptions{Kernel: [3]int{2, 2, 2}})
 	// window (0..1, 0..1, 0..1): {0,1,4,5,8,9,12,13} mean 6.5, max 13.
 	if avg.Data[0] != 6.5 || avg.Data[1] != 8.5 || mx.Data[0] != 13 || mx.Data[1] != 15 {
 		t.Fatalf("avg %v max %v", avg.Data, mx.Data)
 	}
-	pad := PoolOpts{Kernel: [3]int{1, 1, 3}, Stride: [3]int{1, 1, 1}, Padding: [3]int{0, 0, 1}}
+	pad := PoolOptions{Kernel: [3]int{1, 1, 3}, Stride: [3]int{1, 1, 1}, Padding: [3]int{0, 0, 1}}
 	in := g.AvgPool3d(x, pad)
 	pad.ExcludePad = true
 	ex := g.AvgPool3d(x, pad)

@@ -18,13 +18,13 @@ type basicBlock struct {
 
 func newBasicBlock(in, out, stride int, r *RNG) *basicBlock {
 	b := &basicBlock{
-		conv1: NewConv3d(in, out, Cube(3), ConvOpts{Stride: Cube(stride), Padding: Cube(1)}, false, r),
+		conv1: NewConv3d(in, out, Cube(3), ConvOptions{Stride: Cube(stride), Padding: Cube(1), NoBias: true}, r),
 		bn1:   NewBatchNorm3d(out),
-		conv2: NewConv3d(out, out, Cube(3), ConvOpts{Padding: Cube(1)}, false, r),
+		conv2: NewConv3d(out, out, Cube(3), ConvOptions{Padding: Cube(1), NoBias: true}, r),
 		bn2:   NewBatchNorm3d(out),
 	}
 	if stride != 1 || in != out {
-		b.down = NewSequential(NewConv3d(in, out, Cube(1), ConvOpts{Stride: Cube(stride)}, false, r), NewBatchNorm3d(out))
+		b.down = NewSequential(NewConv3d(in, out, Cube(1), ConvOptions{Stride: Cube(stride), NoBias: true}, r), NewBatchNorm3d(out))
 	}
 	return b
 }
@@ -34,8 +34,8 @@ func (b *basicBlock) Forward(g *Graph, x *Tensor) *Tensor {
 	if b.down != nil {
 		res = b.down.Forward(g, x)
 	}
-	y := b.bn1.ForwardAct(g, b.conv1.Forward(g, x), Fuse{ReLU: true})
-	return b.bn2.ForwardAct(g, b.conv2.Forward(g, y), Fuse{Residual: res, ReLU: true})
+	y := b.bn1.ForwardAct(g, b.conv1.Forward(g, x), ActOptions{ReLU: true})
+	return b.bn2.ForwardAct(g, b.conv2.Forward(g, y), ActOptions{Residual: res, ReLU: true})
 }
 
 // forwardUnfused is Forward as separate BatchNorm, Add and ReLU operations
@@ -69,10 +69,10 @@ func (b *basicBlock) forwardFolded(g *Graph, x *Tensor) *Tensor {
 	res := x
 	if b.down != nil {
 		c := b.down.Layers[0].(*Conv3d)
-		res = g.Conv3dFused(x, c.Weight, c.Bias, c.Opts, Fuse{})
+		res = c.ForwardAct(g, x, ActOptions{})
 	}
-	y := g.Conv3dFused(x, b.conv1.Weight, b.conv1.Bias, b.conv1.Opts, Fuse{ReLU: true})
-	return g.Conv3dFused(y, b.conv2.Weight, b.conv2.Bias, b.conv2.Opts, Fuse{Residual: res, ReLU: true})
+	y := b.conv1.ForwardAct(g, x, ActOptions{ReLU: true})
+	return b.conv2.ForwardAct(g, y, ActOptions{Residual: res, ReLU: true})
 }
 
 func (b *basicBlock) Visit(v *Visitor) {
@@ -94,9 +94,9 @@ type resnet18 struct {
 
 func newResNet18(inCh, classes int, r *RNG) *resnet18 {
 	m := &resnet18{
-		conv1:   NewConv3d(inCh, 64, Cube(7), ConvOpts{Stride: Cube(2), Padding: Cube(3)}, false, r),
+		conv1:   NewConv3d(inCh, 64, Cube(7), ConvOptions{Stride: Cube(2), Padding: Cube(3), NoBias: true}, r),
 		bn1:     NewBatchNorm3d(64),
-		maxpool: &MaxPool3d{PoolOpts{Kernel: Cube(3), Stride: Cube(2), Padding: Cube(1)}},
+		maxpool: &MaxPool3d{PoolOptions{Kernel: Cube(3), Stride: Cube(2), Padding: Cube(1)}},
 	}
 	in := 64
 	for i, out := range []int{64, 128, 256, 512} {
@@ -107,16 +107,16 @@ func newResNet18(inCh, classes int, r *RNG) *resnet18 {
 		m.layers[i] = NewSequential(newBasicBlock(in, out, stride, r), newBasicBlock(out, out, 1, r))
 		in = out
 	}
-	m.fc = NewLinear(512, classes, true, r)
+	m.fc = NewLinear(512, classes, LinearOptions{}, r)
 	return m
 }
 
 func (m *resnet18) Forward(g *Graph, x *Tensor) *Tensor {
-	y := m.bn1.ForwardActMaxPool(g, m.conv1.Forward(g, x), Fuse{ReLU: true}, m.maxpool.Opts)
+	y := m.bn1.ForwardAct(g, m.conv1.Forward(g, x), ActOptions{ReLU: true, MaxPool: &m.maxpool.Options})
 	for _, l := range m.layers {
 		y = l.Forward(g, y)
 	}
-	return m.fc.Forward(g, g.Mean(y, false, 2, 3, 4))
+	return m.fc.Forward(g, g.Mean(y, 2, 3, 4))
 }
 
 // forwardUnfused is Forward with separate BatchNorm, Add and ReLU
@@ -128,7 +128,7 @@ func (m *resnet18) forwardUnfused(g *Graph, x *Tensor) *Tensor {
 			y = b.(*basicBlock).forwardUnfused(g, y)
 		}
 	}
-	return m.fc.Forward(g, g.Mean(y, false, 2, 3, 4))
+	return m.fc.Forward(g, g.Mean(y, 2, 3, 4))
 }
 
 // A training step of the fused network computes what the unfused
@@ -154,7 +154,7 @@ func TestResNet18FusedTrainingMatchesUnfused(t *testing.T) {
 			} else {
 				logits = m.forwardUnfused(g, x)
 			}
-			loss := g.CrossEntropy(logits, []int{0, 2}, CEOpts{})
+			loss := g.CrossEntropy(logits, []int{0, 2}, CEOptions{})
 			if err := g.Backward(loss); err != nil {
 				t.Fatal(err)
 			}
@@ -191,14 +191,14 @@ func (m *resnet18) fold() error {
 }
 
 func (m *resnet18) forwardFolded(g *Graph, x *Tensor) *Tensor {
-	y := g.Conv3dFused(x, m.conv1.Weight, m.conv1.Bias, m.conv1.Opts, Fuse{ReLU: true})
+	y := m.conv1.ForwardAct(g, x, ActOptions{ReLU: true})
 	y = m.maxpool.Forward(g, y)
 	for _, l := range m.layers {
 		for _, b := range l.Layers {
 			y = b.(*basicBlock).forwardFolded(g, y)
 		}
 	}
-	return m.fc.Forward(g, g.Mean(y, false, 2, 3, 4))
+	return m.fc.Forward(g, g.Mean(y, 2, 3, 4))
 }
 
 func TestResNet18FoldedMatches(t *testing.T) {
@@ -268,14 +268,14 @@ func trainStep() func() error {
 	m := newResNet18(4, 3, NewRNG(1))
 	x := benchInput(2)
 	g := NewGraph(Options{Grad: true, Arena: NewArena()})
-	opt, err := optim.NewAdam(Parameters(m), optim.AdamOpts{LR: 1e-3})
+	opt, err := optim.NewAdam(Parameters(m), optim.AdamOptions{LR: 1e-3})
 	if err != nil {
 		panic(err)
 	}
 	trainBench.step = func() error {
 		g.Reset()
 		opt.ZeroGrad()
-		loss := g.CrossEntropy(m.Forward(g, x), []int{0, 2}, CEOpts{})
+		loss := g.CrossEntropy(m.Forward(g, x), []int{0, 2}, CEOptions{})
 		if err := g.Backward(loss); err != nil {
 			return err
 		}

@@ -32,9 +32,9 @@ func (r *RNG) Perm(n int) []int { return r.r.Perm(n) }
 // Shuffle randomly permutes n elements through swap.
 func (r *RNG) Shuffle(n int, swap func(i, j int)) { r.r.Shuffle(n, swap) }
 
-// Fans returns PyTorch's fan_in and fan_out of a weight shape: dimension 1
+// fans returns PyTorch's fan_in and fan_out of a weight shape: dimension 1
 // and 0 times the receptive field (product of dimensions 2...).
-func Fans(shape []int) (fanIn, fanOut int) {
+func fans(shape []int) (fanIn, fanOut int) {
 	if len(shape) < 2 {
 		n := 1
 		if len(shape) == 1 {
@@ -54,7 +54,7 @@ func InitUniform(t *Tensor, lo, hi float64, r *RNG) {
 	for i := range t.Data {
 		t.Data[i] = float32(r.Uniform(lo, hi))
 	}
-	t.Touch()
+	t.bump()
 }
 
 // InitNormal fills t with normal values of the given mean and std.
@@ -62,7 +62,7 @@ func InitNormal(t *Tensor, mean, std float64, r *RNG) {
 	for i := range t.Data {
 		t.Data[i] = float32(mean + std*r.Normal())
 	}
-	t.Touch()
+	t.bump()
 }
 
 // InitTruncNormal fills t with normal values redrawn until they fall in
@@ -75,34 +75,34 @@ func InitTruncNormal(t *Tensor, mean, std, lo, hi float64, r *RNG) {
 		}
 		t.Data[i] = float32(min(max(v, lo), hi))
 	}
-	t.Touch()
+	t.bump()
 }
 
 // InitKaimingUniform is PyTorch's kaiming_uniform_ with leaky-ReLU slope a
 // and fan_in mode: bound = sqrt(6/((1+a²)·fan_in)). With a = √5 it is the
 // default initialisation of Conv and Linear weights (bound 1/√fan_in).
 func InitKaimingUniform(t *Tensor, a float64, r *RNG) {
-	fanIn, _ := Fans(t.Shape)
+	fanIn, _ := fans(t.Shape)
 	bound := math.Sqrt(6 / ((1 + a*a) * float64(max(fanIn, 1))))
 	InitUniform(t, -bound, bound, r)
 }
 
 // InitKaimingNormal is kaiming_normal_ (fan_in, ReLU gain √2 scaled by a).
 func InitKaimingNormal(t *Tensor, a float64, r *RNG) {
-	fanIn, _ := Fans(t.Shape)
+	fanIn, _ := fans(t.Shape)
 	InitNormal(t, 0, math.Sqrt(2/((1+a*a)*float64(max(fanIn, 1)))), r)
 }
 
 // InitXavierUniform is xavier_uniform_: bound = gain·sqrt(6/(fan_in+fan_out)).
 func InitXavierUniform(t *Tensor, gain float64, r *RNG) {
-	fi, fo := Fans(t.Shape)
+	fi, fo := fans(t.Shape)
 	b := gain * math.Sqrt(6/float64(max(fi+fo, 1)))
 	InitUniform(t, -b, b, r)
 }
 
 // InitXavierNormal is xavier_normal_: std = gain·sqrt(2/(fan_in+fan_out)).
 func InitXavierNormal(t *Tensor, gain float64, r *RNG) {
-	fi, fo := Fans(t.Shape)
+	fi, fo := fans(t.Shape)
 	InitNormal(t, 0, gain*math.Sqrt(2/float64(max(fi+fo, 1))), r)
 }
 
@@ -111,5 +111,5 @@ func InitConst(t *Tensor, v float32) {
 	for i := range t.Data {
 		t.Data[i] = v
 	}
-	t.Touch()
+	t.bump()
 }

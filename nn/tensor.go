@@ -20,14 +20,35 @@ type Tensor struct {
 	grad    *Tensor // gradient buffer, same shape as the tensor
 	gradOK  bool    // grad holds a value; false after ZeroGrad (next write overwrites)
 	node    *node   // recording of the op that produced this tensor
-	version uint64  // bumped by Touch: invalidates packed copies of Data
+	version uint64  // bumped by every library write: invalidates packed copies of Data
 }
 
-// Touch records that Data was modified in place, so that caches derived
-// from it (packed convolution weights) are rebuilt. Optimizers, the Init
-// functions and LoadStateDict call it; call it yourself after writing a
-// parameter's Data directly.
-func (t *Tensor) Touch() { t.version++ }
+// bump records that Data was written in place (packs.go).
+func (t *Tensor) bump() { t.version++ }
+
+// CopyFrom copies src into t's values; src must have t's number of
+// elements. Layers that keep packed copies of a weight (convolution plans,
+// bfloat16 packs) repack it on their next use, as after every write made
+// through this package, LoadStateDict, the Init functions or nn/optim.
+func (t *Tensor) CopyFrom(src []float32) error {
+	if len(src) != len(t.Data) {
+		return fmt.Errorf("%w: CopyFrom of %d values into a tensor of shape %v (%d values)", ErrShape, len(src), t.Shape, len(t.Data))
+	}
+	copy(t.Data, src)
+	t.bump()
+	return nil
+}
+
+// Update calls fn with t's values to modify them in place, then marks them
+// changed (see CopyFrom about packed copies): the way to edit a
+// parameter's values, e.g. an optimizer step or pruning. Writing Data
+// directly also works for layers' packs when the write changes the
+// tensor broadly (they compare a sampled fingerprint), but a sparse edit
+// of a few values is only guaranteed to be seen through Update.
+func (t *Tensor) Update(fn func(data []float32)) {
+	fn(t.Data)
+	t.bump()
+}
 
 // NewTensor returns a zero tensor of the given shape.
 func NewTensor(shape ...int) *Tensor {
@@ -46,7 +67,7 @@ func FromData(data []float32, shape ...int) (*Tensor, error) {
 		return nil, err
 	}
 	if n != len(data) {
-		return nil, fmt.Errorf("nn: %d values for shape %v (want %d)", len(data), shape, n)
+		return nil, fmt.Errorf("%w: %d values for shape %v (want %d)", ErrShape, len(data), shape, n)
 	}
 	return &Tensor{Shape: append([]int(nil), shape...), Data: data}, nil
 }
@@ -135,10 +156,10 @@ func numel(shape []int) (int, error) {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
-			return 0, fmt.Errorf("nn: negative dimension in shape %v", shape)
+			return 0, fmt.Errorf("%w: negative dimension in shape %v", ErrShape, shape)
 		}
 		if d != 0 && n > math.MaxInt/d {
-			return 0, fmt.Errorf("nn: shape %v overflows", shape)
+			return 0, fmt.Errorf("%w: shape %v overflows", ErrShape, shape)
 		}
 		n *= d
 	}
@@ -159,20 +180,20 @@ func inferShapeInto(buf []int, n int, shape []int) ([]int, error) {
 		case d == -1 && inf < 0:
 			inf = i
 		case d < 0:
-			return nil, fmt.Errorf("nn: bad dimension %d in shape %v", d, slices.Clone(shape))
+			return nil, fmt.Errorf("%w: bad dimension %d in shape %v", ErrShape, d, slices.Clone(shape))
 		default:
 			prod *= d
 		}
 	}
 	if inf >= 0 {
 		if prod == 0 || n%prod != 0 {
-			return nil, fmt.Errorf("nn: cannot infer -1 in shape %v for %d elements", slices.Clone(shape), n)
+			return nil, fmt.Errorf("%w: cannot infer -1 in shape %v for %d elements", ErrShape, slices.Clone(shape), n)
 		}
 		s[inf] = n / prod
 		prod *= s[inf]
 	}
 	if prod != n {
-		return nil, fmt.Errorf("nn: shape %v holds %d elements, tensor has %d", slices.Clone(shape), prod, n)
+		return nil, fmt.Errorf("%w: shape %v holds %d elements, tensor has %d", ErrShape, slices.Clone(shape), prod, n)
 	}
 	return s, nil
 }

@@ -10,12 +10,12 @@ type vitBlock struct {
 }
 
 func newViTBlock(h, mlp, heads int, r *RNG) *vitBlock {
-	a, err := NewMultiHeadAttention(h, heads, false, r)
+	a, err := NewMultiHeadAttention(h, heads, AttentionOptions{}, r)
 	if err != nil {
 		panic(err)
 	}
 	return &vitBlock{norm1: NewLayerNorm(h), norm2: NewLayerNorm(h), attn: a,
-		fc1: NewLinear(h, mlp, true, r), fc2: NewLinear(mlp, h, true, r)}
+		fc1: NewLinear(h, mlp, LinearOptions{}, r), fc2: NewLinear(mlp, h, LinearOptions{}, r)}
 }
 
 func (b *vitBlock) Forward(g *Graph, x *Tensor) *Tensor {

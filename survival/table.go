@@ -1,13 +1,13 @@
 package survival
 
 import (
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/metasurv/metasurv/internal/table"
 )
 
 // Table is a CSV file held as text: a header and rows of cells. Columns are
@@ -20,33 +20,15 @@ type Table struct {
 
 // ReadCSV reads a comma-separated table with a header line, as written by
 // R's write.csv (quoted strings, empty or NA cells for missing values).
+//
+// It is the shared reader of internal/table (also used by fusion for
+// clinical tables), with its default memory budget of 256 MiB.
 func ReadCSV(r io.Reader) (*Table, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	recs, err := cr.ReadAll()
+	tab, err := table.Read(r, table.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("survival: reading CSV: %w", err)
 	}
-	if len(recs) == 0 {
-		return nil, errors.New("survival: CSV has no header line")
-	}
-	t := &Table{Header: recs[0], Rows: recs[1:]}
-	seen := map[string]bool{}
-	for i, h := range t.Header {
-		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-		t.Header[i] = h
-		if seen[h] {
-			return nil, fmt.Errorf("survival: CSV column %q appears twice (want unique column names)", h)
-		}
-		seen[h] = true
-	}
-	for i, row := range t.Rows {
-		if len(row) != len(t.Header) {
-			return nil, fmt.Errorf("survival: CSV row %d has %d cells (want %d, as in the header)", i+2, len(row), len(t.Header))
-		}
-	}
-	return t, nil
+	return &Table{Header: tab.Header, Rows: tab.Rows}, nil
 }
 
 // Column returns the index of the named column.
@@ -61,13 +43,7 @@ func (t *Table) Column(name string) (int, error) {
 
 // IsMissing reports whether a cell denotes a missing value: empty, NA,
 // NaN or "." (R, pandas and SAS spellings).
-func IsMissing(cell string) bool {
-	switch strings.TrimSpace(cell) {
-	case "", "NA", "NaN", "nan", ".", "N/A":
-		return true
-	}
-	return false
-}
+func IsMissing(cell string) bool { return table.IsMissing(cell) }
 
 // DatasetOptions selects the columns of a Table used by an analysis.
 type DatasetOptions struct {

@@ -7,7 +7,8 @@
 //	           -atlas atlas.nii.gz [-atlas-mask brain.nii.gz] -out stack.nii.gz|stack.npy \
 //	           [-keep DIR] [-missing error|zero] [-metric mattes|nmi] [-no-n4] [-size 96]
 //
-// Any sequence may be omitted with -missing zero (its channel is zero and
+// Each sequence is a NIfTI file or a folder holding one DICOM series (read
+// with volume/dicom). Any sequence may be omitted with -missing zero (its channel is zero and
 // reported missing). The atlas mask is any image on the atlas grid whose
 // nonzero voxels are brain (e.g. a skull-stripped atlas). The report —
 // every transform, metric value and step time — is printed as JSON on
@@ -31,7 +32,19 @@ import (
 	"github.com/metasurv/metasurv/norm"
 	"github.com/metasurv/metasurv/register"
 	"github.com/metasurv/metasurv/volume"
+	"github.com/metasurv/metasurv/volume/dicom"
 )
+
+// loadImage reads a NIfTI file, or the one image series of a DICOM folder
+// (localizers aside; a folder with several series is an error naming them —
+// convert it with examples/dcm2nii and pick the files).
+func loadImage(ctx context.Context, path string) (*volume.Volume, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		v, _, err := dicom.ReadDir(ctx, path, nil)
+		return v, err
+	}
+	return nifti.Load(path, nil)
+}
 
 func main() {
 	// A tighter GC target keeps the peak resident memory closer to the
@@ -51,7 +64,7 @@ func run(ctx context.Context, args []string, out, logw io.Writer) error {
 	fs.SetOutput(logw)
 	paths := map[string]*string{}
 	for _, s := range []string{"t1", "t1c", "t2", "flair"} {
-		paths[s] = fs.String(s, "", "input "+strings.ToUpper(s)+" (NIfTI); omit if missing")
+		paths[s] = fs.String(s, "", "input "+strings.ToUpper(s)+" (NIfTI file, or a folder holding one DICOM series); omit if missing")
 	}
 	atlasPath := fs.String("atlas", "", "atlas image (NIfTI); defines the output orientation and grid")
 	maskPath := fs.String("atlas-mask", "", "optional: brain mask or skull-stripped brain on the atlas grid")
@@ -84,7 +97,7 @@ func run(ctx context.Context, args []string, out, logw io.Writer) error {
 		if *paths[name] == "" {
 			continue
 		}
-		if *dst, err = nifti.Load(*paths[name], nil); err != nil {
+		if *dst, err = loadImage(ctx, *paths[name]); err != nil {
 			return fmt.Errorf("-%s: %w", name, err)
 		}
 	}

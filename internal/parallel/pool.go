@@ -3,6 +3,7 @@ package parallel
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,10 +25,30 @@ type job struct {
 	completed atomic.Int64 // chunks finished
 	refs      atomic.Int32 // caller + copies popped or queued, not yet released
 	done      chan struct{}
-	panicked  atomic.Pointer[panicValue]
+	panicked  atomic.Pointer[Panic]
 }
 
-type panicValue struct{ v any }
+// Panic is what For and ForChunks panic with in the caller when a loop body
+// panicked in any goroutine: the original value, its dynamic type intact,
+// and the stack of the goroutine that panicked (the caller's own stack is
+// in the re-panic's trace). It is an error; Unwrap returns Value when that
+// is an error, so errors.As finds, say, a runtime.Error inside.
+type Panic struct {
+	Value any
+	Stack []byte
+}
+
+func (p *Panic) Error() string {
+	return fmt.Sprintf("parallel: loop body panicked: %v\n\ngoroutine stack:\n%s", p.Value, p.Stack)
+}
+
+// Unwrap returns Value if it is an error.
+func (p *Panic) Unwrap() error {
+	if err, ok := p.Value.(error); ok {
+		return err
+	}
+	return nil
+}
 
 // queueCap bounds the task queue; when it is full the caller runs the
 // chunks itself.
@@ -65,9 +86,28 @@ func get() *pool {
 }
 
 // Workers returns how many goroutines (including the caller) share the work
-// of a loop: GOMAXPROCS at first use, or less after SetMaxWorkers.
+// of a loop: GOMAXPROCS at first use, or as set by SetThreads or
+// SetMaxWorkers.
 func Workers() int {
 	return int(get().limit.Load())
+}
+
+// SetThreads sets how many goroutines (the caller included) share the work
+// of every loop from now on; n ≤ 0 means GOMAXPROCS, the default. The pool
+// grows when n exceeds its size (idle workers sleep; it never shrinks).
+// nn.SetThreads exports it.
+func SetThreads(n int) {
+	p := get()
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	p.mu.Lock()
+	for p.workers < n {
+		go p.work(make(chan struct{}, 1))
+		p.workers++
+	}
+	p.limit.Store(int32(n))
+	p.mu.Unlock()
 }
 
 // SetMaxWorkers limits loops to k participating goroutines (clamped to
@@ -79,10 +119,10 @@ func SetMaxWorkers(k int) (restore func()) {
 	if k < 1 {
 		k = 1
 	}
-	if k > p.workers {
-		k = p.workers
-	}
+	p.mu.Lock()
+	k = min(k, p.workers)
 	prev := p.limit.Swap(int32(k))
+	p.mu.Unlock()
 	return func() { p.limit.Store(prev) }
 }
 
@@ -159,7 +199,7 @@ func (p *pool) run(fn func(lo, hi int), n, chunks, step int, balanced bool) {
 	pv := j.panicked.Load()
 	p.release(j)
 	if pv != nil {
-		panic(fmt.Sprintf("parallel: loop body panicked: %v", pv.v))
+		panic(pv)
 	}
 }
 
@@ -278,7 +318,7 @@ func (j *job) bounds(i int) (lo, hi int) {
 func (j *job) call(lo, hi int) {
 	defer func() {
 		if r := recover(); r != nil {
-			j.panicked.CompareAndSwap(nil, &panicValue{r})
+			j.panicked.CompareAndSwap(nil, &Panic{Value: r, Stack: debug.Stack()})
 		}
 	}()
 	j.fn(lo, hi)

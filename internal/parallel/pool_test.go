@@ -1,6 +1,7 @@
 package parallel
 
 import (
+	"errors"
 	"runtime"
 	"strings"
 	"sync"
@@ -93,20 +94,39 @@ func TestConcurrentCallersShareThePool(t *testing.T) {
 	}
 }
 
+type boomError struct{ chunk int }
+
+func (e *boomError) Error() string { return "boom" }
+
+// A body's panic reaches the caller as a *Panic holding the original value
+// (its type intact, so errors.As finds it) and the panicking goroutine's
+// stack, whichever goroutine ran the chunk.
 func TestPanicReachesCaller(t *testing.T) {
-	defer func() {
-		r := recover()
-		if r == nil || !strings.Contains(r.(string), "boom") {
-			t.Fatalf("recovered %v, want the body's panic", r)
-		}
-		// The pool must still work afterwards.
-		checkCover(t, "For after panic", 100, For, 1)
-	}()
-	For(100, func(lo, hi int) {
-		if lo == 0 {
-			panic("boom")
-		}
-	})
+	for _, at := range []int{0, 99} { // the caller's chunk, a worker's chunk
+		func() {
+			defer func() {
+				r := recover()
+				p, ok := r.(*Panic)
+				if !ok {
+					t.Fatalf("recovered %T %v, want *Panic", r, r)
+				}
+				var be *boomError
+				if !errors.As(p, &be) || !strings.Contains(p.Error(), "boom") {
+					t.Fatalf("panic value %#v lost its type", p.Value)
+				}
+				if !strings.Contains(string(p.Stack), "pool_test.go") {
+					t.Fatalf("stack does not show the panicking body:\n%s", p.Stack)
+				}
+				// The pool must still work afterwards.
+				checkCover(t, "For after panic", 100, For, 1)
+			}()
+			For(100, func(lo, hi int) {
+				if lo <= at && at < hi {
+					panic(&boomError{lo})
+				}
+			})
+		}()
+	}
 }
 
 func TestSetMaxWorkers(t *testing.T) {

@@ -3,7 +3,6 @@ package checkpoint
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -83,20 +82,11 @@ func (c *Checkpoint) Keys() []string {
 	return keys
 }
 
-// Load reads a PyTorch (.pt/.pth, zip or legacy) or safetensors file and
-// returns its state dict as float32 tensors. The format is detected from
-// the first bytes, not from the name.
-func Load(path string, opts Options) (map[string]*nn.Tensor, error) {
-	c, err := LoadCheckpoint(path, opts)
-	if err != nil {
-		return nil, err
-	}
-	return c.Tensors, nil
-}
-
-// LoadCheckpoint is Load returning the typed view (exact integers, dtypes,
-// metadata).
-func LoadCheckpoint(path string, opts Options) (*Checkpoint, error) {
+// Load reads a PyTorch (.pt/.pth, zip or legacy) or safetensors file. The
+// format is detected from the first bytes, not from the name, as
+// image.Decode does; Checkpoint.Tensors is the state dict to hand to
+// nn.LoadStateDict.
+func Load(path string, opts Options) (*Checkpoint, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
@@ -153,24 +143,25 @@ func Detect(head []byte) Format {
 	return FormatUnknown
 }
 
-// Read reads a checkpoint of any supported format from r (size bytes).
+// Read reads a checkpoint of any supported format from r (size bytes),
+// detecting the format from the first bytes.
 func Read(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 	var head [16]byte
 	n, _ := r.ReadAt(head[:], 0)
 	switch Detect(head[:n]) {
 	case FormatTorchZip, FormatTorchLegacy:
-		return ReadPyTorch(r, size, opts)
+		return readPyTorch(r, size, opts)
 	case FormatSafetensors:
-		return ReadSafetensors(r, size, opts)
+		return readSafetensors(r, size, opts)
 	}
-	return nil, fmt.Errorf("checkpoint: unrecognised format (first bytes %q; want a zip torch.save file, a legacy torch pickle or safetensors)", head[:n])
+	return nil, fmt.Errorf("%w: unrecognised format (first bytes %q; want a zip torch.save file, a legacy torch pickle or safetensors)", ErrFormat, head[:n])
 }
 
-// ReadPyTorch reads a torch.save file (zip since 1.6, or the legacy
+// readPyTorch reads a torch.save file (zip since 1.6, or the legacy
 // format) holding a state dict, or a dict that wraps one. The pickle is
 // interpreted by a restricted machine that runs no code: only tensors,
 // OrderedDict and plain Python values are accepted.
-func ReadPyTorch(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
+func readPyTorch(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 	var head [4]byte
 	n, _ := r.ReadAt(head[:], 0)
 	var (
@@ -230,14 +221,14 @@ func assemble(root any, src storageSource, opts Options) (*Checkpoint, error) {
 			return nil, err
 		}
 		if _, dup := c.Tensors[name]; dup {
-			return nil, fmt.Errorf("checkpoint: key %q appears twice after removing prefix %q", name, opts.StripPrefix)
+			return nil, fmt.Errorf("%w: key %q appears twice after removing prefix %q", ErrFormat, name, opts.StripPrefix)
 		}
 		if err := m.add(c, name, t); err != nil {
 			return nil, fmt.Errorf("checkpoint: %q: %w", name, err)
 		}
 	}
 	if len(c.Tensors) == 0 {
-		return nil, errors.New("checkpoint: the state dict holds no tensors")
+		return nil, fmt.Errorf("%w: the state dict holds no tensors", ErrFormat)
 	}
 	return c, nil
 }
@@ -264,7 +255,7 @@ func (m *materialiser) add(c *Checkpoint, name string, t *tensorRef) error {
 		return fmt.Errorf("%w (limit %d bytes)", err, m.maxBytes)
 	}
 	if n > t.st.numel && n > maxExpanded {
-		return fmt.Errorf("a view of shape %v repeats a storage of %d elements; refusing to expand it beyond %d elements", t.size, t.st.numel, maxExpanded)
+		return fmt.Errorf("%w: a view of shape %v repeats a storage of %d elements; refusing to expand it beyond %d elements", ErrTooLarge, t.size, t.st.numel, maxExpanded)
 	}
 	m.budget -= per * n
 	raw, err := m.storage(t.st)
@@ -293,7 +284,7 @@ func (m *materialiser) storage(st *storageRef) ([]byte, error) {
 	raw, ok := m.cache[st.key]
 	if !ok {
 		if need > m.maxBytes {
-			return nil, fmt.Errorf("storage of %d bytes exceeds the %d-byte limit", need, m.maxBytes)
+			return nil, fmt.Errorf("%w: storage of %d bytes exceeds the %d-byte limit", ErrTooLarge, need, m.maxBytes)
 		}
 		var err error
 		spare := m.spare
@@ -304,7 +295,7 @@ func (m *materialiser) storage(st *storageRef) ([]byte, error) {
 		m.cache[st.key] = raw
 	}
 	if int64(len(raw)) < need {
-		return nil, fmt.Errorf("storage %s holds %d bytes, want %d", st.key, len(raw), need)
+		return nil, fmt.Errorf("%w: storage %s holds %d bytes, want %d", ErrFormat, st.key, len(raw), need)
 	}
 	return raw, nil
 }
@@ -312,7 +303,7 @@ func (m *materialiser) storage(st *storageRef) ([]byte, error) {
 func renameKey(k any, prefix string) (string, error) {
 	s, ok := k.(string)
 	if !ok {
-		return "", fmt.Errorf("checkpoint: state-dict key %v is a %T, want a string", k, k)
+		return "", fmt.Errorf("%w: state-dict key %v is a %T, want a string", ErrFormat, k, k)
 	}
 	if prefix != "" {
 		s = strings.TrimPrefix(s, prefix)
@@ -337,7 +328,7 @@ func hasTensors(d *pyDict) bool {
 func selectStateDict(root any, key string) (*pyDict, map[string]any, error) {
 	d, ok := root.(*pyDict)
 	if !ok {
-		return nil, nil, fmt.Errorf("checkpoint: file holds a %s, want a state dict", typeName(root))
+		return nil, nil, fmt.Errorf("%w: file holds a %s, want a state dict", ErrFormat, typeName(root))
 	}
 	var sd *pyDict
 	var chosen string
@@ -345,7 +336,7 @@ func selectStateDict(root any, key string) (*pyDict, map[string]any, error) {
 	case key != "":
 		v, ok := d.get(key)
 		if sd, _ = v.(*pyDict); !ok || sd == nil {
-			return nil, nil, fmt.Errorf("checkpoint: no dict under key %q (keys: %s)", key, keyList(d))
+			return nil, nil, fmt.Errorf("%w: no dict under key %q (keys: %s)", ErrFormat, key, keyList(d))
 		}
 		chosen = key
 	case hasTensors(d):
@@ -360,7 +351,7 @@ func selectStateDict(root any, key string) (*pyDict, map[string]any, error) {
 			}
 		}
 		if sd == nil {
-			return nil, nil, fmt.Errorf("checkpoint: no tensors at the top level nor under %v (keys: %s)", wrapperKeys, keyList(d))
+			return nil, nil, fmt.Errorf("%w: no tensors at the top level nor under %v (keys: %s)", ErrFormat, wrapperKeys, keyList(d))
 		}
 	}
 	meta := map[string]any{}
@@ -476,7 +467,7 @@ func readChunked(r io.Reader, n int64) ([]byte, error) {
 		got, err := io.ReadFull(r, buf[len(buf):len(buf)+step])
 		buf = buf[:len(buf)+got]
 		if err != nil {
-			return nil, fmt.Errorf("truncated: got %d of %d bytes", len(buf), n)
+			return nil, fmt.Errorf("%w: truncated: got %d of %d bytes", ErrFormat, len(buf), n)
 		}
 	}
 	return buf, nil

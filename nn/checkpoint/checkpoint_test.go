@@ -105,7 +105,7 @@ func loadFixture(path string) (*Checkpoint, error) {
 	if c, ok := fixtureCache[path]; ok {
 		return c, nil
 	}
-	c, err := LoadCheckpoint(path, Options{})
+	c, err := Load(path, Options{})
 	if err == nil {
 		fixtureCache[path] = c
 	}
@@ -139,7 +139,7 @@ func TestFixtureModels(t *testing.T) {
 	}
 	for _, path := range modelFiles(t) {
 		name := filepath.Base(path)
-		c, err := LoadCheckpoint(path, Options{})
+		c, err := Load(path, Options{})
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -240,7 +240,7 @@ func checkExpected(t *testing.T, label string, c *Checkpoint, exp expected) {
 // storage views; every dtype, permuted/offset/expanded views, a Parameter.
 func TestSyntheticFormats(t *testing.T) {
 	exp := loadExpected(t)
-	c, err := LoadCheckpoint(filepath.Join("testdata", "zip_p4.pt"), Options{StripPrefix: "module."})
+	c, err := Load(filepath.Join("testdata", "zip_p4.pt"), Options{StripPrefix: "module."})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,11 +252,11 @@ func TestSyntheticFormats(t *testing.T) {
 		t.Errorf("int64 scalar not exact: %v", c.Ints["bn.num_batches_tracked"])
 	}
 	raw, err := Load(filepath.Join("testdata", "zip_p4.pt"), Options{Key: "state_dict"})
-	if err != nil || raw["module.conv.weight"] == nil {
-		t.Errorf("without StripPrefix: %v, keys %d", err, len(raw))
+	if err != nil || raw.Tensors["module.conv.weight"] == nil {
+		t.Errorf("without StripPrefix: %v, keys %d", err, len(raw.Tensors))
 	}
 	for _, f := range []string{"zip_p2_big.pt", "legacy.pth"} {
-		c, err := LoadCheckpoint(filepath.Join("testdata", f), Options{})
+		c, err := Load(filepath.Join("testdata", f), Options{})
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
@@ -267,7 +267,7 @@ func TestSyntheticFormats(t *testing.T) {
 
 func TestDetect(t *testing.T) {
 	var st bytes.Buffer
-	if err := WriteSafetensors(&st, map[string]*nn.Tensor{"a": nn.Scalar(1)}, nil); err != nil {
+	if err := Write(&st, map[string]*nn.Tensor{"a": nn.Scalar(1)}, SaveOptions{Format: FormatSafetensors}); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string]Format{"zip_p4.pt": FormatTorchZip, "legacy.pth": FormatTorchLegacy}
@@ -294,7 +294,7 @@ func TestUnknownGlobals(t *testing.T) {
 	if _, err := Load(path, Options{}); err == nil || !strings.Contains(err.Error(), "numpy.core.multiarray.scalar") {
 		t.Fatalf("strict load error %v, want one naming numpy.core.multiarray.scalar", err)
 	}
-	c, err := LoadCheckpoint(path, Options{AllowUnknownGlobals: true})
+	c, err := Load(path, Options{AllowUnknownGlobals: true})
 	if err != nil {
 		t.Fatal(err)
 	}

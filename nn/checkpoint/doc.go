@@ -2,9 +2,16 @@
 // checkpoints and safetensors files, as state dicts (map from PyTorch/MONAI
 // parameter names to nn.Tensor).
 //
+// # Entry points
+//
+// Load (a path) and Read (an io.ReaderAt) read every supported format,
+// detecting it from the first bytes as image.Decode does; Save (a path,
+// atomically, format from the extension or SaveOptions.Format) and Write
+// (an io.Writer) write torch zip or safetensors files.
+//
 // # PyTorch
 //
-// ReadPyTorch understands both torch.save formats: the zip archive written
+// Load understands both torch.save formats: the zip archive written
 // since PyTorch 1.6 (<name>/data.pkl, <name>/data/<key> storages, optional
 // byteorder record) and the legacy stream written before (magic number,
 // protocol 1001, sys_info, the object, the storage keys, raw storages) —
@@ -30,15 +37,16 @@
 // entries land in Checkpoint.Meta. Options.StripPrefix = "module." undoes
 // DataParallel naming.
 //
-// WritePyTorch writes float32 state dicts in torch.save's zip format
+// Save and Write with FormatTorchZip write float32 state dicts in torch.save's zip format
 // (records aligned to 64 bytes, pickle protocol 2), so weights trained
 // here load in PyTorch with torch.load(weights_only=True).
 //
 // # Safetensors
 //
-// ReadSafetensors reads F32, F64, F16, BF16, I64, I32, I16, I8, U8 and
-// BOOL tensors, checking that every tensor's offsets lie inside the data,
-// match its shape and type, and do not overlap. WriteSafetensors writes
+// Safetensors files hold F32, F64, F16, BF16, I64, I32, I16, I8, U8 and
+// BOOL tensors; the reader checks that every tensor's offsets lie inside
+// the data, match its shape and type, and do not overlap. FormatSafetensors
+// writes
 // float32 tensors in sorted name order with the header padded to 8 bytes,
 // as the reference implementation does; it is the library's own format.
 //
@@ -48,5 +56,8 @@
 // or hostile files give errors, never panics or huge allocations: sizes are
 // checked against the file before anything is allocated, the pickle
 // machine bounds its stack, memo and integers, tensor views must lie inside
-// their storages, and Options.MaxBytes bounds the output.
+// their storages, and Options.MaxBytes bounds the output. Errors wrap
+// ErrFormat (not a checkpoint, corrupt; ErrPickle for the pickle stream),
+// ErrTooLarge (over Options.MaxBytes) or ErrInput (Save/Write of an
+// invalid state dict), for errors.Is.
 package checkpoint

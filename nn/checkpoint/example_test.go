@@ -16,7 +16,7 @@ func Example() {
 	sd := map[string]*nn.Tensor{"module.fc.weight": w, "module.fc.bias": b}
 
 	var buf bytes.Buffer
-	if err := checkpoint.WriteSafetensors(&buf, sd, map[string]string{"epoch": "3"}); err != nil {
+	if err := checkpoint.Write(&buf, sd, checkpoint.SaveOptions{Format: checkpoint.FormatSafetensors, Meta: map[string]string{"epoch": "3"}}); err != nil {
 		fmt.Println(err)
 		return
 	}

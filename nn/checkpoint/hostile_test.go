@@ -274,7 +274,7 @@ func FuzzReadPyTorch(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := ReadPyTorch(bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 1 << 26})
+		c, err := Read(bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 1 << 26})
 		if err == nil && len(c.Tensors) == 0 {
 			t.Fatal("success without tensors")
 		}
@@ -288,17 +288,17 @@ func FuzzSafetensors(f *testing.F) {
 			continue
 		}
 		var buf bytes.Buffer
-		if err := WriteSafetensors(&buf, c.Tensors, map[string]string{"k": "v"}); err == nil {
+		if err := Write(&buf, c.Tensors, SaveOptions{Format: FormatSafetensors, Meta: map[string]string{"k": "v"}}); err == nil {
 			f.Add(buf.Bytes())
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := ReadSafetensors(bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 1 << 26})
+		c, err := Read(bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 1 << 26})
 		if err != nil {
 			return
 		}
 		var buf bytes.Buffer
-		if err := WriteSafetensors(&buf, c.Tensors, nil); err != nil {
+		if err := Write(&buf, c.Tensors, SaveOptions{Format: FormatSafetensors}); err != nil {
 			t.Fatalf("rewriting a valid file: %v", err)
 		}
 	})

@@ -19,9 +19,6 @@ const (
 	maxDepth     = 64      // nesting depth when converting values to Go
 )
 
-// ErrPickle is wrapped by every error about the pickle stream itself.
-var ErrPickle = errors.New("checkpoint: pickle")
-
 // Python values produced by the unpickler.
 type (
 	pyTuple []any

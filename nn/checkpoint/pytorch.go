@@ -27,7 +27,7 @@ type zipSource struct {
 func readZip(r io.ReaderAt, size int64, opaque bool) (any, storageSource, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint: reading zip: %w", err)
+		return nil, nil, fmt.Errorf("%w: reading zip: %w", ErrFormat, err)
 	}
 	src := &zipSource{r: r, size: size, files: map[string]*zip.File{}}
 	var pkl *zip.File
@@ -39,10 +39,10 @@ func readZip(r io.ReaderAt, size int64, opaque bool) (any, storageSource, error)
 		}
 	}
 	if pkl == nil {
-		return nil, nil, fmt.Errorf("checkpoint: zip archive has no <name>/data.pkl: not a torch.save file")
+		return nil, nil, fmt.Errorf("%w: zip archive has no <name>/data.pkl: not a torch.save file", ErrFormat)
 	}
 	if pkl.UncompressedSize64 > maxPickleBytes {
-		return nil, nil, fmt.Errorf("checkpoint: data.pkl of %d bytes exceeds %d", pkl.UncompressedSize64, maxPickleBytes)
+		return nil, nil, fmt.Errorf("%w: data.pkl of %d bytes exceeds %d", ErrTooLarge, pkl.UncompressedSize64, maxPickleBytes)
 	}
 	if bo, ok := src.files[src.prefix+"byteorder"]; ok {
 		b, err := readEntry(bo, 16)
@@ -54,7 +54,7 @@ func readZip(r io.ReaderAt, size int64, opaque bool) (any, storageSource, error)
 		case "big":
 			src.bigEndian = true
 		default:
-			return nil, nil, fmt.Errorf("checkpoint: byteorder %q, want little or big", b)
+			return nil, nil, fmt.Errorf("%w: byteorder %q, want little or big", ErrFormat, b)
 		}
 	}
 	p, err := readEntry(pkl, int64(pkl.UncompressedSize64))
@@ -76,12 +76,12 @@ func readZip(r io.ReaderAt, size int64, opaque bool) (any, storageSource, error)
 func readEntry(f *zip.File, n int64) ([]byte, error) {
 	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: zip entry %s: %w", f.Name, err)
+		return nil, fmt.Errorf("%w: zip entry %s: %w", ErrFormat, f.Name, err)
 	}
 	defer rc.Close()
 	b, err := readChunked(io.LimitReader(rc, n), min(n, int64(f.UncompressedSize64)))
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: zip entry %s: %w", f.Name, err)
+		return nil, fmt.Errorf("%w: zip entry %s: %w", ErrFormat, f.Name, err)
 	}
 	return b, nil
 }
@@ -95,11 +95,11 @@ func (s *zipSource) read(f *zip.File, n int64, buf []byte) ([]byte, error) {
 	}
 	off, err := f.DataOffset()
 	if err != nil || off < 0 || n > s.size-off {
-		return nil, fmt.Errorf("checkpoint: zip entry %s: %d bytes at offset %d exceed the file", f.Name, n, off)
+		return nil, fmt.Errorf("%w: zip entry %s: %d bytes at offset %d exceed the file", ErrFormat, f.Name, n, off)
 	}
 	b := reuse(buf, n)
 	if m, err := s.r.ReadAt(b, off); m < len(b) {
-		return nil, fmt.Errorf("checkpoint: zip entry %s: %w", f.Name, err)
+		return nil, fmt.Errorf("%w: zip entry %s: %w", ErrFormat, f.Name, err)
 	}
 	return b, nil
 }
@@ -146,7 +146,7 @@ func readLegacy(r io.ReaderAt, size int64, opaque bool) (any, storageSource, err
 		return nil, nil, err
 	}
 	if m, ok := magic.(*big.Int); !ok || m.Cmp(legacyMagic) != 0 {
-		return nil, nil, fmt.Errorf("checkpoint: pickle starts with %v, not torch's magic number: not a torch.save file", magic)
+		return nil, nil, fmt.Errorf("%w: pickle starts with %v, not torch's magic number: not a torch.save file", ErrFormat, magic)
 	}
 	if err := src.header(u); err != nil {
 		return nil, nil, err
@@ -174,7 +174,7 @@ func (s *legacySource) header(u *unpickler) error {
 		return err
 	}
 	if proto != int64(1001) {
-		return fmt.Errorf("checkpoint: legacy protocol version %v, want 1001", proto)
+		return fmt.Errorf("%w: legacy protocol version %v, want 1001", ErrFormat, proto)
 	}
 	info, err := u.load()
 	if err != nil {
@@ -182,7 +182,7 @@ func (s *legacySource) header(u *unpickler) error {
 	}
 	d, ok := info.(*pyDict)
 	if !ok {
-		return fmt.Errorf("checkpoint: legacy sys_info is a %s, want a dict", typeName(info))
+		return fmt.Errorf("%w: legacy sys_info is a %s, want a dict", ErrFormat, typeName(info))
 	}
 	if le, ok := d.get("little_endian"); ok && le == false {
 		s.bigEndian = true
@@ -223,17 +223,17 @@ func (s *legacySource) persist(pid any) (any, error) {
 func (s *legacySource) locate(keys any, pos, size int64) error {
 	l, ok := keys.(*pyList)
 	if !ok {
-		return fmt.Errorf("checkpoint: legacy storage keys are a %s, want a list", typeName(keys))
+		return fmt.Errorf("%w: legacy storage keys are a %s, want a list", ErrFormat, typeName(keys))
 	}
 	for _, k := range l.items {
 		key, ok := k.(string)
 		root := s.roots[key]
 		if !ok || root == nil {
-			return fmt.Errorf("checkpoint: legacy storage key %v was not referenced by any tensor", k)
+			return fmt.Errorf("%w: legacy storage key %v was not referenced by any tensor", ErrFormat, k)
 		}
 		var hdr [8]byte
 		if n, _ := s.r.ReadAt(hdr[:], pos); n < len(hdr) {
-			return fmt.Errorf("checkpoint: legacy storage %q: truncated file", key)
+			return fmt.Errorf("%w: legacy storage %q: truncated file", ErrFormat, key)
 		}
 		var n uint64
 		if s.bigEndian {
@@ -242,12 +242,12 @@ func (s *legacySource) locate(keys any, pos, size int64) error {
 			n = binary.LittleEndian.Uint64(hdr[:])
 		}
 		if n != uint64(root.numel) {
-			return fmt.Errorf("checkpoint: legacy storage %q has %d elements, its tensors say %d", key, n, root.numel)
+			return fmt.Errorf("%w: legacy storage %q has %d elements, its tensors say %d", ErrFormat, key, n, root.numel)
 		}
 		s.offsets[key] = pos + 8
 		pos += 8 + root.numel*int64(root.dt.size)
 		if pos > size {
-			return fmt.Errorf("checkpoint: legacy storage %q extends beyond the end of the file", key)
+			return fmt.Errorf("%w: legacy storage %q extends beyond the end of the file", ErrFormat, key)
 		}
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
 
@@ -31,37 +30,37 @@ type stEntry struct {
 	Offsets []int64 `json:"data_offsets"`
 }
 
-// ReadSafetensors reads a safetensors file: an 8-byte little-endian header
+// readSafetensors reads a safetensors file: an 8-byte little-endian header
 // length, a JSON header {name: {dtype, shape, data_offsets}, "__metadata__":
 // {...}}, then the tensor bytes. Offsets must lie inside the data and not
 // overlap, and each tensor's byte length must match its shape and type.
 // Options.Key is ignored; StripPrefix and MaxBytes apply.
-func ReadSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
+func readSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 	maxBytes := opts.MaxBytes
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
 	var lb [8]byte
 	if _, err := r.ReadAt(lb[:], 0); err != nil {
-		return nil, fmt.Errorf("checkpoint: safetensors: reading header length: %w", err)
+		return nil, fmt.Errorf("%w: safetensors: reading header length: %w", ErrFormat, err)
 	}
 	hlen := binary.LittleEndian.Uint64(lb[:])
 	if hlen > maxSafetensorsHeader || int64(hlen) > size-8 {
-		return nil, fmt.Errorf("checkpoint: safetensors: header length %d invalid for a %d-byte file", hlen, size)
+		return nil, fmt.Errorf("%w: safetensors: header length %d invalid for a %d-byte file", ErrFormat, hlen, size)
 	}
 	hdr := make([]byte, hlen)
 	if _, err := r.ReadAt(hdr, 8); err != nil {
-		return nil, fmt.Errorf("checkpoint: safetensors: reading header: %w", err)
+		return nil, fmt.Errorf("%w: safetensors: reading header: %w", ErrFormat, err)
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(hdr, &raw); err != nil {
-		return nil, fmt.Errorf("checkpoint: safetensors: header is not a JSON object: %w", err)
+		return nil, fmt.Errorf("%w: safetensors: header is not a JSON object: %w", ErrFormat, err)
 	}
 	c := &Checkpoint{Tensors: map[string]*nn.Tensor{}, Ints: map[string]*IntTensor{}, DTypes: map[string]string{}, Meta: map[string]any{}}
 	if m, ok := raw["__metadata__"]; ok {
 		var meta map[string]string
 		if err := json.Unmarshal(m, &meta); err != nil {
-			return nil, fmt.Errorf("checkpoint: safetensors: __metadata__ must map strings to strings: %w", err)
+			return nil, fmt.Errorf("%w: safetensors: __metadata__ must map strings to strings: %w", ErrFormat, err)
 		}
 		for k, v := range meta {
 			c.Meta[k] = v
@@ -78,12 +77,12 @@ func ReadSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, erro
 	for _, e := range refs {
 		name := strings.TrimPrefix(e.name, opts.StripPrefix)
 		if _, dup := c.Tensors[name]; dup {
-			return nil, fmt.Errorf("checkpoint: key %q appears twice after removing prefix %q", name, opts.StripPrefix)
+			return nil, fmt.Errorf("%w: key %q appears twice after removing prefix %q", ErrFormat, name, opts.StripPrefix)
 		}
 		src.begin[e.name] = e.begin
 		m.uses[e.name] = 1
 		if err := m.add(c, name, e.t); err != nil {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q: %w", e.name, err)
+			return nil, fmt.Errorf("%w: safetensors: %q: %w", ErrFormat, e.name, err)
 		}
 	}
 	return c, nil
@@ -117,32 +116,32 @@ func stRefs(raw map[string]json.RawMessage, dataLen, maxBytes int64) ([]stRef, e
 	for name, msg := range raw {
 		var e stEntry
 		if err := json.Unmarshal(msg, &e); err != nil {
-			return nil, fmt.Errorf("checkpoint: safetensors: entry %q: %w", name, err)
+			return nil, fmt.Errorf("%w: safetensors: entry %q: %w", ErrFormat, name, err)
 		}
 		dt, ok := safetensorsDTypes[e.DType]
 		if !ok {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q has unsupported dtype %q", name, e.DType)
+			return nil, fmt.Errorf("%w: safetensors: %q has unsupported dtype %q", ErrFormat, name, e.DType)
 		}
 		if len(e.Offsets) != 2 || e.Offsets[0] < 0 || e.Offsets[1] < e.Offsets[0] || e.Offsets[1] > dataLen {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q has data_offsets %v outside the %d data bytes", name, e.Offsets, dataLen)
+			return nil, fmt.Errorf("%w: safetensors: %q has data_offsets %v outside the %d data bytes", ErrFormat, name, e.Offsets, dataLen)
 		}
 		if len(e.Shape) > 64 {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q has %d dimensions", name, len(e.Shape))
+			return nil, fmt.Errorf("%w: safetensors: %q has %d dimensions", ErrFormat, name, len(e.Shape))
 		}
 		n := int64(1)
 		size := make([]int, len(e.Shape))
 		for i, d := range e.Shape {
 			if d < 0 || (d != 0 && n > math.MaxInt64/8/d) {
-				return nil, fmt.Errorf("checkpoint: safetensors: %q has invalid shape %v", name, e.Shape)
+				return nil, fmt.Errorf("%w: safetensors: %q has invalid shape %v", ErrFormat, name, e.Shape)
 			}
 			n *= d
 			size[i] = int(d)
 		}
 		if n*int64(dt.size) != e.Offsets[1]-e.Offsets[0] {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q: shape %v of %s needs %d bytes, data_offsets give %d", name, e.Shape, e.DType, n*int64(dt.size), e.Offsets[1]-e.Offsets[0])
+			return nil, fmt.Errorf("%w: safetensors: %q: shape %v of %s needs %d bytes, data_offsets give %d", ErrFormat, name, e.Shape, e.DType, n*int64(dt.size), e.Offsets[1]-e.Offsets[0])
 		}
 		if total += 4 * n; total > maxBytes {
-			return nil, fmt.Errorf("checkpoint: safetensors: tensors exceed the %d-byte limit", maxBytes)
+			return nil, fmt.Errorf("%w: safetensors: tensors exceed the %d-byte limit", ErrTooLarge, maxBytes)
 		}
 		st := &storageRef{dt: dt, key: name, numel: n}
 		refs = append(refs, stRef{name, e.Offsets[0], e.Offsets[1], &tensorRef{st: st, size: size, stride: cStrides(size)}})
@@ -155,7 +154,7 @@ func stRefs(raw map[string]json.RawMessage, dataLen, maxBytes int64) ([]stRef, e
 	})
 	for i := 1; i < len(refs); i++ {
 		if refs[i].begin < refs[i-1].end {
-			return nil, fmt.Errorf("checkpoint: safetensors: %q and %q overlap", refs[i-1].name, refs[i].name)
+			return nil, fmt.Errorf("%w: safetensors: %q and %q overlap", ErrFormat, refs[i-1].name, refs[i].name)
 		}
 	}
 	return refs, nil
@@ -171,19 +170,11 @@ func cStrides(size []int) []int64 {
 	return s
 }
 
-// WriteSafetensors writes tensors as F32 safetensors: names sorted, the
-// JSON header padded with spaces to a multiple of 8 bytes as the reference
-// implementation does, metadata (may be nil) under "__metadata__".
-func WriteSafetensors(w io.Writer, tensors map[string]*nn.Tensor, meta map[string]string) error {
-	names := make([]string, 0, len(tensors))
-	for k := range tensors {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	hdr, err := safetensorsHeader(names, tensors, meta)
-	if err != nil {
-		return err
-	}
+// writeSafetensors writes tensors (validated by checkTensors) as F32
+// safetensors: names sorted, the JSON header padded with spaces to a
+// multiple of 8 bytes as the reference implementation does, metadata (may
+// be nil) under "__metadata__".
+func writeSafetensors(w io.Writer, names []string, tensors map[string]*nn.Tensor, hdr []byte) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	var lb [8]byte
 	binary.LittleEndian.PutUint64(lb[:], uint64(len(hdr)))
@@ -217,17 +208,17 @@ func safetensorsHeader(names []string, tensors map[string]*nn.Tensor, meta map[s
 	for i, k := range names {
 		t := tensors[k]
 		if t == nil {
-			return nil, fmt.Errorf("checkpoint: tensor %q is nil", k)
+			return nil, fmt.Errorf("%w: tensor %q is nil", ErrInput, k)
 		}
 		if k == "__metadata__" {
-			return nil, fmt.Errorf("checkpoint: a tensor cannot be named __metadata__")
+			return nil, fmt.Errorf("%w: a tensor cannot be named __metadata__", ErrInput)
 		}
 		n := int64(1)
 		for _, d := range t.Shape {
 			n *= int64(d)
 		}
 		if n != int64(len(t.Data)) {
-			return nil, fmt.Errorf("checkpoint: tensor %q has %d values for shape %v", k, len(t.Data), t.Shape)
+			return nil, fmt.Errorf("%w: tensor %q has %d values for shape %v", ErrInput, k, len(t.Data), t.Shape)
 		}
 		if i > 0 || len(meta) > 0 {
 			sb.WriteByte(',')
@@ -242,20 +233,4 @@ func safetensorsHeader(names []string, tensors map[string]*nn.Tensor, meta map[s
 		sb.WriteByte(' ')
 	}
 	return []byte(sb.String()), nil
-}
-
-// SaveSafetensors writes tensors to path (see WriteSafetensors).
-func SaveSafetensors(path string, tensors map[string]*nn.Tensor, meta map[string]string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := WriteSafetensors(f, tensors, meta); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return nil
 }

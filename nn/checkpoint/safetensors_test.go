@@ -24,12 +24,12 @@ func TestSafetensorsRoundTripFixtures(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		var buf bytes.Buffer
-		if err := WriteSafetensors(&buf, c.Tensors, map[string]string{"source": name}); err != nil {
+		if err := Write(&buf, c.Tensors, SaveOptions{Format: FormatSafetensors, Meta: map[string]string{"source": name}}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		b := buf.Bytes()
 		checkLayout(t, name, b)
-		back, err := ReadSafetensors(bytes.NewReader(b), int64(len(b)), Options{})
+		back, err := Read(bytes.NewReader(b), int64(len(b)), Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -156,18 +156,18 @@ func TestSafetensorsMalformed(t *testing.T) {
 		"short":        {1, 0, 0},
 	}
 	for name, f := range cases {
-		if _, err := ReadSafetensors(bytes.NewReader(f), int64(len(f)), Options{}); err == nil {
+		if _, err := Read(bytes.NewReader(f), int64(len(f)), Options{}); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
 	f := stFile(`{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, data)
-	if _, err := ReadSafetensors(bytes.NewReader(f), int64(len(f)), Options{MaxBytes: 8}); err == nil {
+	if _, err := Read(bytes.NewReader(f), int64(len(f)), Options{MaxBytes: 8}); err == nil {
 		t.Error("MaxBytes not enforced")
 	}
-	if err := WriteSafetensors(&bytes.Buffer{}, map[string]*nn.Tensor{"x": {Shape: []int{3}, Data: []float32{1}}}, nil); err == nil {
+	if err := Write(&bytes.Buffer{}, map[string]*nn.Tensor{"x": {Shape: []int{3}, Data: []float32{1}}}, SaveOptions{Format: FormatSafetensors}); err == nil {
 		t.Error("inconsistent tensor written")
 	}
-	if err := WriteSafetensors(&bytes.Buffer{}, map[string]*nn.Tensor{"__metadata__": nn.Scalar(1)}, nil); err == nil {
+	if err := Write(&bytes.Buffer{}, map[string]*nn.Tensor{"__metadata__": nn.Scalar(1)}, SaveOptions{Format: FormatSafetensors}); err == nil {
 		t.Error("tensor named __metadata__ written")
 	}
 }
@@ -175,10 +175,10 @@ func TestSafetensorsMalformed(t *testing.T) {
 func TestSafetensorsStripPrefix(t *testing.T) {
 	var buf bytes.Buffer
 	in := map[string]*nn.Tensor{"module.a": nn.Scalar(1), "module.b.c": nn.Scalar(2)}
-	if err := WriteSafetensors(&buf, in, nil); err != nil {
+	if err := Write(&buf, in, SaveOptions{Format: FormatSafetensors}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := ReadSafetensors(bytes.NewReader(buf.Bytes()), int64(buf.Len()), Options{StripPrefix: "module."})
+	c, err := Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()), Options{StripPrefix: "module."})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func (t *tensorRef) numel(limit int64) (int64, error) {
 	n := int64(1)
 	for _, s := range t.size {
 		if s != 0 && n > limit/int64(s) {
-			return 0, fmt.Errorf("checkpoint: tensor of shape %v exceeds the size limit", t.size)
+			return 0, fmt.Errorf("%w: tensor of shape %v exceeds the size limit", ErrTooLarge, t.size)
 		}
 		n *= int64(s)
 	}

@@ -8,8 +8,6 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
-	"sort"
 	"strconv"
 
 	"github.com/metasurv/metasurv/nn"
@@ -19,20 +17,13 @@ import (
 // which lets torch.load(mmap=True) map them directly.
 const torchAlign = 64
 
-// WritePyTorch writes tensors as torch.save(state_dict) does since PyTorch
-// 1.6 (zip archive "archive/", pickle protocol 2, one float32 storage per
-// tensor, records aligned to 64 bytes), so weights trained here load in
-// PyTorch with torch.load(path, weights_only=True) and load_state_dict.
-// Keys are written in sorted order as an OrderedDict.
-func WritePyTorch(w io.Writer, tensors map[string]*nn.Tensor) error {
-	names := make([]string, 0, len(tensors))
-	for k, t := range tensors {
-		if t == nil || int64(len(t.Data)) != shapeNumel(t.Shape) {
-			return fmt.Errorf("checkpoint: tensor %q is nil or its data does not match its shape", k)
-		}
-		names = append(names, k)
-	}
-	sort.Strings(names)
+// writePyTorch writes tensors (validated by checkTensors, names sorted) as
+// torch.save(state_dict) does since PyTorch 1.6 (zip archive "archive/",
+// pickle protocol 2, one float32 storage per tensor, records aligned to 64
+// bytes), so weights trained here load in PyTorch with torch.load(path,
+// weights_only=True) and load_state_dict. Keys are written in sorted order
+// as an OrderedDict.
+func writePyTorch(w io.Writer, names []string, tensors map[string]*nn.Tensor) error {
 	cw := &countWriter{w: w}
 	zw := zip.NewWriter(cw)
 	if err := writeRecord(zw, cw, "archive/data.pkl", statePickle(names, tensors)); err != nil {
@@ -55,25 +46,14 @@ func WritePyTorch(w io.Writer, tensors map[string]*nn.Tensor) error {
 	return nil
 }
 
-// SavePyTorch writes tensors to path (see WritePyTorch).
-func SavePyTorch(path string, tensors map[string]*nn.Tensor) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := WritePyTorch(f, tensors); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return nil
-}
-
+// shapeNumel is the element count of shape, or -1 when a dimension is
+// negative or the product overflows.
 func shapeNumel(shape []int) int64 {
 	n := int64(1)
 	for _, d := range shape {
+		if d < 0 || (d > 0 && n > math.MaxInt64/int64(d)) {
+			return -1
+		}
 		n *= int64(d)
 	}
 	return n

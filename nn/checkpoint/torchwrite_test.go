@@ -21,7 +21,7 @@ func TestWritePyTorchRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		var buf bytes.Buffer
-		if err := WritePyTorch(&buf, c.Tensors); err != nil {
+		if err := Write(&buf, c.Tensors, SaveOptions{Format: FormatTorchZip}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		b := buf.Bytes()
@@ -35,7 +35,7 @@ func TestWritePyTorchRoundTrip(t *testing.T) {
 				t.Fatalf("%s: %s at offset %d (method %d): %v", name, f.Name, off, f.Method, err)
 			}
 		}
-		back, err := ReadPyTorch(bytes.NewReader(b), int64(len(b)), Options{})
+		back, err := Read(bytes.NewReader(b), int64(len(b)), Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -50,10 +50,10 @@ func TestWritePyTorchShapes(t *testing.T) {
 	big := &nn.Tensor{Shape: []int{0, 3000000000}, Data: []float32{}}
 	in := map[string]*nn.Tensor{"s": nn.Scalar(2.5), "e": big, "m": {Shape: []int{2, 1, 3}, Data: []float32{1, 2, 3, 4, 5, 6}}}
 	var buf bytes.Buffer
-	if err := WritePyTorch(&buf, in); err != nil {
+	if err := Write(&buf, in, SaveOptions{Format: FormatTorchZip}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := ReadPyTorch(bytes.NewReader(buf.Bytes()), int64(buf.Len()), Options{})
+	c, err := Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestWritePyTorchShapes(t *testing.T) {
 	if c, err := assemble(sd, constSource{1}, Options{}); err != nil || len(c.Tensors["x"].Data) != 0 {
 		t.Fatalf("empty view: %v", err)
 	}
-	if err := WritePyTorch(&buf, map[string]*nn.Tensor{"x": {Shape: []int{2}, Data: []float32{1}}}); err == nil {
+	if err := Write(&buf, map[string]*nn.Tensor{"x": {Shape: []int{2}, Data: []float32{1}}}, SaveOptions{Format: FormatTorchZip}); err == nil {
 		t.Fatal("inconsistent tensor written")
 	}
 }

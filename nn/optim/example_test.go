@@ -12,7 +12,7 @@ func Example() {
 	w := nn.NewTensor(1).SetRequiresGrad(true)
 	x, _ := nn.FromData([]float32{1, 2, 3}, 3)
 	y, _ := nn.FromData([]float32{2, 4, 6}, 3)
-	opt, _ := optim.NewSGD([]*nn.Tensor{w}, optim.SGDOpts{LR: 0.05, Momentum: 0.5})
+	opt, _ := optim.NewSGD([]*nn.Tensor{w}, optim.SGDOptions{LR: 0.05, Momentum: 0.5})
 	for range 50 {
 		opt.ZeroGrad()
 		g := nn.NewGraph(nn.Options{Grad: true})

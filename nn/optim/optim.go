@@ -1,7 +1,6 @@
 package optim
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -40,16 +39,16 @@ func (p *params) SetLR(lr float64) { p.lr = lr }
 
 func newParams(ps []*nn.Tensor, lr float64) (params, error) {
 	if len(ps) == 0 {
-		return params{}, errors.New("optim: no parameters to optimise")
+		return params{}, fmt.Errorf("%w: no parameters to optimise", ErrInput)
 	}
 	if lr < 0 || math.IsNaN(lr) {
-		return params{}, fmt.Errorf("optim: invalid learning rate %v", lr)
+		return params{}, fmt.Errorf("%w: learning rate %v (want ≥ 0)", ErrInput, lr)
 	}
 	return params{ps: ps, lr: lr}, nil
 }
 
-// SGDOpts are torch.optim.SGD's hyper-parameters.
-type SGDOpts struct {
+// SGDOptions are torch.optim.SGD's hyper-parameters.
+type SGDOptions struct {
 	LR, Momentum, Dampening, WeightDecay float64
 	Nesterov                             bool
 }
@@ -59,18 +58,18 @@ type SGDOpts struct {
 // d = d + μ·buf (Nesterov) or buf; p -= lr·d.
 type SGD struct {
 	params
-	o   SGDOpts
+	o   SGDOptions
 	buf [][]float32
 }
 
 // NewSGD returns an SGD optimizer over ps.
-func NewSGD(ps []*nn.Tensor, o SGDOpts) (*SGD, error) {
+func NewSGD(ps []*nn.Tensor, o SGDOptions) (*SGD, error) {
 	p, err := newParams(ps, o.LR)
 	if err != nil {
 		return nil, err
 	}
 	if o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0) {
-		return nil, errors.New("optim: Nesterov momentum requires a momentum and zero dampening")
+		return nil, fmt.Errorf("%w: Nesterov momentum requires a momentum and zero dampening", ErrInput)
 	}
 	return &SGD{params: p, o: o, buf: make([][]float32, len(ps))}, nil
 }
@@ -87,30 +86,34 @@ func (s *SGD) Step() error {
 		if mu != 0 && first {
 			s.buf[i] = make([]float32, len(p.Data))
 		}
-		for j, g := range gr.Data {
-			d := g + wd*p.Data[j]
-			if mu != 0 {
-				b := d
-				if !first {
-					b = mu*s.buf[i][j] + keep*d
-				}
-				s.buf[i][j] = b
-				if s.o.Nesterov {
-					d += mu * b
-				} else {
-					d = b
-				}
-			}
-			p.Data[j] -= lr * d
-		}
-		p.Touch()
+		p.Update(func(data []float32) { s.update(data, gr.Data, s.buf[i], first, lr, wd, mu, keep) })
 	}
 	return nil
 }
 
-// AdamOpts are torch.optim.Adam/AdamW hyper-parameters; zero Beta1, Beta2
+// update is one SGD step of a parameter's values.
+func (s *SGD) update(data, grad, buf []float32, first bool, lr, wd, mu, keep float32) {
+	for j, g := range grad {
+		d := g + wd*data[j]
+		if mu != 0 {
+			b := d
+			if !first {
+				b = mu*buf[j] + keep*d
+			}
+			buf[j] = b
+			if s.o.Nesterov {
+				d += mu * b
+			} else {
+				d = b
+			}
+		}
+		data[j] -= lr * d
+	}
+}
+
+// AdamOptions are torch.optim.Adam/AdamW hyper-parameters; zero Beta1, Beta2
 // and Eps mean PyTorch's defaults 0.9, 0.999, 1e-8.
-type AdamOpts struct {
+type AdamOptions struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float64
 }
 
@@ -118,19 +121,19 @@ type AdamOpts struct {
 // when decoupled, torch.optim.AdamW (p *= 1 - lr·wd before the update).
 type Adam struct {
 	params
-	o         AdamOpts
+	o         AdamOptions
 	decoupled bool
 	step      []int
 	m, v      [][]float32
 }
 
 // NewAdam returns Adam over ps.
-func NewAdam(ps []*nn.Tensor, o AdamOpts) (*Adam, error) { return newAdam(ps, o, false) }
+func NewAdam(ps []*nn.Tensor, o AdamOptions) (*Adam, error) { return newAdam(ps, o, false) }
 
 // NewAdamW returns AdamW (decoupled weight decay) over ps.
-func NewAdamW(ps []*nn.Tensor, o AdamOpts) (*Adam, error) { return newAdam(ps, o, true) }
+func NewAdamW(ps []*nn.Tensor, o AdamOptions) (*Adam, error) { return newAdam(ps, o, true) }
 
-func newAdam(ps []*nn.Tensor, o AdamOpts, decoupled bool) (*Adam, error) {
+func newAdam(ps []*nn.Tensor, o AdamOptions, decoupled bool) (*Adam, error) {
 	p, err := newParams(ps, o.LR)
 	if err != nil {
 		return nil, err
@@ -145,7 +148,7 @@ func newAdam(ps []*nn.Tensor, o AdamOpts, decoupled bool) (*Adam, error) {
 		o.Eps = 1e-8
 	}
 	if o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 {
-		return nil, fmt.Errorf("optim: betas (%v, %v) must be in [0, 1)", o.Beta1, o.Beta2)
+		return nil, fmt.Errorf("%w: betas (%v, %v) must be in [0, 1)", ErrInput, o.Beta1, o.Beta2)
 	}
 	n := len(ps)
 	return &Adam{params: p, o: o, decoupled: decoupled, step: make([]int, n), m: make([][]float32, n), v: make([][]float32, n)}, nil
@@ -174,8 +177,8 @@ func (a *Adam) Step() error {
 		} else {
 			k.wd = float32(a.o.WeightDecay)
 		}
-		adamKernel(p.Data, gr.Data, a.m[i], a.v[i], k)
-		p.Touch()
+		m, v := a.m[i], a.v[i]
+		p.Update(func(data []float32) { adamKernel(data, gr.Data, m, v, k) })
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ func run(t *testing.T, mk func(ps []*nn.Tensor) (Optimizer, error)) []float32 {
 	for range 3 {
 		opt.ZeroGrad()
 		g := nn.NewGraph(nn.Options{Grad: true})
-		loss := g.Sum(g.Mul(g.Square(p), c), false)
+		loss := g.Sum(g.Mul(g.Square(p), c))
 		if err := g.Backward(loss); err != nil {
 			t.Fatal(err)
 		}
@@ -43,15 +43,15 @@ func TestOptimizersMatchPyTorch(t *testing.T) {
 		mk   func(ps []*nn.Tensor) (Optimizer, error)
 		want []float64
 	}{
-		{"adam", func(ps []*nn.Tensor) (Optimizer, error) { return NewAdam(ps, AdamOpts{LR: 0.1, WeightDecay: 0.01}) },
+		{"adam", func(ps []*nn.Tensor) (Optimizer, error) { return NewAdam(ps, AdamOptions{LR: 0.1, WeightDecay: 0.01}) },
 			[]float64{0.7015862464904785, -1.7006233930587769, 2.7003815174102783}},
-		{"adamw", func(ps []*nn.Tensor) (Optimizer, error) { return NewAdamW(ps, AdamOpts{LR: 0.1, WeightDecay: 0.1}) },
+		{"adamw", func(ps []*nn.Tensor) (Optimizer, error) { return NewAdamW(ps, AdamOptions{LR: 0.1, WeightDecay: 0.1}) },
 			[]float64{0.6751012802124023, -1.6443686485290527, 2.614406108856201}},
 		{"sgd", func(ps []*nn.Tensor) (Optimizer, error) {
-			return NewSGD(ps, SGDOpts{LR: 0.1, Momentum: 0.9, Dampening: 0.1, WeightDecay: 0.01})
+			return NewSGD(ps, SGDOptions{LR: 0.1, Momentum: 0.9, Dampening: 0.1, WeightDecay: 0.01})
 		}, []float64{0.09499859064817429, 1.0107231140136719, -2.535827875137329}},
 		{"nesterov", func(ps []*nn.Tensor) (Optimizer, error) {
-			return NewSGD(ps, SGDOpts{LR: 0.1, Momentum: 0.9, Nesterov: true})
+			return NewSGD(ps, SGDOptions{LR: 0.1, Momentum: 0.9, Nesterov: true})
 		}, []float64{-0.10835198312997818, 0.8665919303894043, -0.9121918678283691}},
 	}
 	for _, c := range cases {
@@ -104,12 +104,12 @@ func TestAccumulatorEqualsFullBatch(t *testing.T) {
 	step := func(batches [][]float32, every int) float32 {
 		w, _ := nn.FromData([]float32{0.5}, 1)
 		w.SetRequiresGrad(true)
-		opt, _ := NewSGD([]*nn.Tensor{w}, SGDOpts{LR: 0.1})
+		opt, _ := NewSGD([]*nn.Tensor{w}, SGDOptions{LR: 0.1})
 		acc := &Accumulator{Opt: opt, Every: every}
 		for _, b := range batches {
 			x, _ := nn.FromData(b, len(b))
 			g := nn.NewGraph(nn.Options{Grad: true})
-			loss := g.Scale(g.Mean(g.Square(g.Mul(x, w)), false), acc.LossScale())
+			loss := g.Scale(g.Mean(g.Square(g.Mul(x, w))), acc.LossScale())
 			if err := g.Backward(loss); err != nil {
 				t.Fatal(err)
 			}
@@ -127,14 +127,14 @@ func TestAccumulatorEqualsFullBatch(t *testing.T) {
 }
 
 func TestOptimizerErrors(t *testing.T) {
-	if _, err := NewAdam(nil, AdamOpts{LR: 1}); err == nil {
+	if _, err := NewAdam(nil, AdamOptions{LR: 1}); err == nil {
 		t.Error("no parameters accepted")
 	}
 	p := nn.NewTensor(1).SetRequiresGrad(true)
-	if _, err := NewSGD([]*nn.Tensor{p}, SGDOpts{LR: 0.1, Nesterov: true}); err == nil {
+	if _, err := NewSGD([]*nn.Tensor{p}, SGDOptions{LR: 0.1, Nesterov: true}); err == nil {
 		t.Error("Nesterov without momentum accepted")
 	}
-	if _, err := NewAdam([]*nn.Tensor{p}, AdamOpts{LR: 1, Beta1: 1}); err == nil {
+	if _, err := NewAdam([]*nn.Tensor{p}, AdamOptions{LR: 1, Beta1: 1}); err == nil {
 		t.Error("beta1 = 1 accepted")
 	}
 }

@@ -43,7 +43,7 @@ func TestLinearDeepSurvIsCox(t *testing.T) {
 	beta.SetRequiresGrad(true)
 	for step := 0; step < 800; step++ {
 		g := nn.NewGraph(nn.Options{Grad: true})
-		eta := g.MatMul(X, beta, false, false)
+		eta := g.MatMul(X, beta, nn.MatMulOptions{})
 		loss, err := Cox(g, eta, y, survival.Breslow)
 		if err != nil {
 			t.Fatal(err)
