@@ -193,32 +193,50 @@ func peerCases() []rigidCase {
 	}
 }
 
+// peerTolerance is how much larger than elastix's mean displacement
+// error this package's may be on the peer images (mm), on top of the
+// absolute bound of TestRigidAccuracy (0.1 mm).
+const peerTolerance = 0.05
+
 // TestPeerErrors scores the transforms found by elastix
 // (dir/el-<case>/TransformParameters.0.txt) and by examples/register
-// (dir/ms-<case>*.json, e.g. one per seed) on the peer images, as mean displacement error
-// over the ch2bet brain (METASURV_REGISTER_PEER_DIR=dir).
+// (dir/ms-<case>*.json, e.g. one per seed) on the peer images, as mean
+// displacement error over the ch2bet brain (METASURV_REGISTER_PEER_DIR=dir),
+// and fails when a metasurv result is off by more than 0.1 mm or by more
+// than peerTolerance beyond elastix's, or when there is nothing to score.
 func TestPeerErrors(t *testing.T) {
 	dir := os.Getenv("METASURV_REGISTER_PEER_DIR")
 	if dir == "" {
 		t.Skip("set METASURV_REGISTER_PEER_DIR to score the peer comparison")
 	}
 	brain := loadFixtureVolume(t, "ch2bet.nii.gz")
+	scored := 0
 	for _, c := range peerCases() {
 		truth := readMatrixFile(t, filepath.Join(dir, c.name+"_truth.json"))
 		short := c.name[len("peer-"):]
+		bound := 0.1
 		if f, err := os.Open(filepath.Join(dir, "el-"+short, "TransformParameters.0.txt")); err == nil {
 			tr, err := ReadElastix(f)
 			f.Close()
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%s elastix: %.4f mm", c.name, meanDisplacementError(tr.Matrix(), truth, brain))
+			e := meanDisplacementError(tr.Matrix(), truth, brain)
+			t.Logf("%s elastix: %.4f mm", c.name, e)
+			bound = min(bound, e+peerTolerance)
 		}
 		files, _ := filepath.Glob(filepath.Join(dir, "ms-"+short+"*.json"))
 		for _, f := range files {
-			m := readMatrixFile(t, f)
-			t.Logf("%s metasurv (%s): %.4f mm", c.name, filepath.Base(f), meanDisplacementError(m, truth, brain))
+			e := meanDisplacementError(readMatrixFile(t, f), truth, brain)
+			t.Logf("%s metasurv (%s): %.4f mm", c.name, filepath.Base(f), e)
+			if !(e <= bound) {
+				t.Errorf("%s metasurv (%s): mean displacement error %.4f mm > %.4f mm", c.name, filepath.Base(f), e, bound)
+			}
+			scored++
 		}
+	}
+	if scored == 0 {
+		t.Fatalf("no metasurv result (ms-<case>*.json) in %s to score", dir)
 	}
 }
 
