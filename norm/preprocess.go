@@ -45,10 +45,7 @@ var missingNames = []string{MissingError: "error", MissingZeroFill: "zero|zerofi
 
 // String returns "error" or "zero".
 func (p MissingPolicy) String() string {
-	if n := enumtext.Name(int(p), missingNames); n != "" {
-		return n
-	}
-	return fmt.Sprintf("MissingPolicy(%d)", int(p))
+	return enumtext.String(int(p), missingNames, "MissingPolicy")
 }
 
 // MarshalText returns the name String gives; an unknown policy is an
@@ -60,11 +57,7 @@ func (p MissingPolicy) MarshalText() ([]byte, error) {
 
 // UnmarshalText parses "error" or "zero" (also "zerofill"), in any case.
 func (p *MissingPolicy) UnmarshalText(b []byte) error {
-	v, err := enumtext.Unmarshal(b, missingNames, "missing-sequence policy", ErrInput)
-	if err == nil {
-		*p = MissingPolicy(v)
-	}
-	return err
+	return enumtext.Set(p, b, missingNames, "missing-sequence policy", ErrInput)
 }
 
 // Options configures Preprocess. The zero value is the CaPTk-style

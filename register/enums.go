@@ -1,10 +1,6 @@
 package register
 
-import (
-	"fmt"
-
-	"github.com/metasurv/metasurv/internal/enumtext"
-)
+import "github.com/metasurv/metasurv/internal/enumtext"
 
 // The enums a user names on a command line or in a configuration file
 // (metric, transform kind, optimizer, initialisation) implement
@@ -19,23 +15,8 @@ var (
 	initNames      = []string{InitCenters: "centers", InitMoments: "moments", InitIdentity: "identity"}
 )
 
-func enumString(v int, names []string, typ string) string {
-	if n := enumtext.Name(v, names); n != "" {
-		return n
-	}
-	return fmt.Sprintf("%s(%d)", typ, v)
-}
-
-func unmarshalEnum[T ~int](dst *T, b []byte, names []string, what string) error {
-	v, err := enumtext.Unmarshal(b, names, what, ErrInput)
-	if err == nil {
-		*dst = T(v)
-	}
-	return err
-}
-
 // String returns "MattesMI", "NMI", "NCC" or "MSE".
-func (m Metric) String() string { return enumString(int(m), metricNames, "Metric") }
+func (m Metric) String() string { return enumtext.String(int(m), metricNames, "Metric") }
 
 // MarshalText returns the name String gives; an unknown metric is an error.
 func (m Metric) MarshalText() ([]byte, error) {
@@ -44,10 +25,12 @@ func (m Metric) MarshalText() ([]byte, error) {
 
 // UnmarshalText parses a metric name, in any case; "mattes" and "mi" also
 // name MattesMI.
-func (m *Metric) UnmarshalText(b []byte) error { return unmarshalEnum(m, b, metricNames, "metric") }
+func (m *Metric) UnmarshalText(b []byte) error {
+	return enumtext.Set(m, b, metricNames, "metric", ErrInput)
+}
 
 // String returns "rigid", "similarity" or "affine".
-func (k Kind) String() string { return enumString(int(k), kindNames, "Kind") }
+func (k Kind) String() string { return enumtext.String(int(k), kindNames, "Kind") }
 
 // MarshalText returns the name String gives; an unknown kind is an error.
 func (k Kind) MarshalText() ([]byte, error) {
@@ -55,10 +38,12 @@ func (k Kind) MarshalText() ([]byte, error) {
 }
 
 // UnmarshalText parses "rigid", "similarity" or "affine" (any case).
-func (k *Kind) UnmarshalText(b []byte) error { return unmarshalEnum(k, b, kindNames, "transform kind") }
+func (k *Kind) UnmarshalText(b []byte) error {
+	return enumtext.Set(k, b, kindNames, "transform kind", ErrInput)
+}
 
 // String returns "RegularStep" or "LBFGS".
-func (o Optimizer) String() string { return enumString(int(o), optimizerNames, "Optimizer") }
+func (o Optimizer) String() string { return enumtext.String(int(o), optimizerNames, "Optimizer") }
 
 // MarshalText returns the name String gives; an unknown optimizer is an
 // error.
@@ -68,11 +53,11 @@ func (o Optimizer) MarshalText() ([]byte, error) {
 
 // UnmarshalText parses "RegularStep" (or "regular") or "LBFGS", in any case.
 func (o *Optimizer) UnmarshalText(b []byte) error {
-	return unmarshalEnum(o, b, optimizerNames, "optimizer")
+	return enumtext.Set(o, b, optimizerNames, "optimizer", ErrInput)
 }
 
 // String returns "centers", "moments" or "identity".
-func (i Init) String() string { return enumString(int(i), initNames, "Init") }
+func (i Init) String() string { return enumtext.String(int(i), initNames, "Init") }
 
 // MarshalText returns the name String gives; an unknown initialisation is
 // an error.
@@ -81,4 +66,6 @@ func (i Init) MarshalText() ([]byte, error) {
 }
 
 // UnmarshalText parses "centers", "moments" or "identity" (any case).
-func (i *Init) UnmarshalText(b []byte) error { return unmarshalEnum(i, b, initNames, "initialisation") }
+func (i *Init) UnmarshalText(b []byte) error {
+	return enumtext.Set(i, b, initNames, "initialisation", ErrInput)
+}

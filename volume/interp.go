@@ -30,12 +30,7 @@ const (
 var interpNames = []string{Linear: "linear", Nearest: "nearest", BSpline3: "bspline3"}
 
 // String returns "linear", "nearest" or "bspline3".
-func (m Interp) String() string {
-	if m >= 0 && int(m) < len(interpNames) {
-		return interpNames[m]
-	}
-	return fmt.Sprintf("Interp(%d)", int(m))
-}
+func (m Interp) String() string { return enumtext.String(int(m), interpNames, "Interp") }
 
 // MarshalText returns the name String gives; an unknown value is an error.
 func (m Interp) MarshalText() ([]byte, error) {
@@ -44,11 +39,7 @@ func (m Interp) MarshalText() ([]byte, error) {
 
 // UnmarshalText parses "linear", "nearest" or "bspline3" (any case).
 func (m *Interp) UnmarshalText(b []byte) error {
-	v, err := enumtext.Unmarshal(b, interpNames, "interpolation", ErrInvalid)
-	if err == nil {
-		*m = Interp(v)
-	}
-	return err
+	return enumtext.Set(m, b, interpNames, "interpolation", ErrInvalid)
 }
 
 // grid is the view of a volume's data (or of its B-spline coefficients)

@@ -113,7 +113,7 @@ func erodeKeepBorder(m *Mask, e Element) (*Mask, error) {
 // ballMorph dilates (or erodes) by a ball through the squared Euclidean
 // distance to the nearest marked (or unmarked) voxel.
 func ballMorph(m *Mask, e Element, dilate, borderIsBackground bool) *Mask {
-	d := SquaredDistance(m, dilate, e.Spacing)
+	d := squaredDistance(m, dilate, e.Spacing)
 	r2 := float32(e.Radius * e.Radius * (1 + 1e-9))
 	out := &Mask{Dims: m.Dims, Data: make([]bool, len(m.Data))}
 	nx, ny, nz := m.Dims[0], m.Dims[1], m.Dims[2]
@@ -150,12 +150,31 @@ func borderDist2(i, j, k int, dims [3]int, sp [3]float64) float32 {
 	return float32(b)
 }
 
+// DistanceOptions configures SquaredDistance. The zero value measures
+// the distance to the nearest marked voxel on 1 mm voxels.
+type DistanceOptions struct {
+	// Spacing is the voxel size in mm along i, j, k; a zero (or negative)
+	// entry means 1 mm.
+	Spacing [3]float64
+	// ToUnmarked measures the distance to the nearest unmarked voxel
+	// instead (the depth of every marked voxel inside the mask).
+	ToUnmarked bool
+}
+
 // SquaredDistance returns, for every voxel, the squared Euclidean distance
-// in mm (with spacing; zero means 1 mm) to the nearest voxel whose mask
-// value equals target, or +Inf if there is none. It is the exact
+// in mm to the nearest marked voxel (unmarked with o.ToUnmarked), 0 on
+// such voxels, +Inf everywhere if there is none. It is the exact
 // separable transform of Felzenszwalb and Huttenlocher (2012), linear in
 // the number of voxels and run in parallel over lines.
-func SquaredDistance(m *Mask, target bool, spacing [3]float64) []float32 {
+func SquaredDistance(m *Mask, o DistanceOptions) ([]float32, error) {
+	if err := checkMask(m); err != nil {
+		return nil, err
+	}
+	return squaredDistance(m, !o.ToUnmarked, o.Spacing), nil
+}
+
+// squaredDistance is SquaredDistance to the voxels whose flag is target.
+func squaredDistance(m *Mask, target bool, spacing [3]float64) []float32 {
 	for a := range spacing {
 		if !(spacing[a] > 0) {
 			spacing[a] = 1

@@ -129,7 +129,10 @@ func TestFillHolesAndLargestComponent(t *testing.T) {
 func TestSquaredDistance(t *testing.T) {
 	m := randomMask([3]int{9, 7, 6}, 0.1, 3)
 	sp := [3]float64{1, 1.3, 0.7}
-	d := SquaredDistance(m, true, sp)
+	d, err := SquaredDistance(m, DistanceOptions{Spacing: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
 	nx, ny, nz := 9, 7, 6
 	for p := range d {
 		i, j, k := p%nx, (p/nx)%ny, p/(nx*ny)
@@ -147,6 +150,24 @@ func TestSquaredDistance(t *testing.T) {
 		}
 	}
 	_ = nz
+	// ToUnmarked is the distance to the marked voxels of the complement.
+	c := &Mask{Dims: m.Dims, Data: make([]bool, len(m.Data))}
+	for i, b := range m.Data {
+		c.Data[i] = !b
+	}
+	du, err := SquaredDistance(m, DistanceOptions{Spacing: sp, ToUnmarked: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, _ := SquaredDistance(c, DistanceOptions{Spacing: sp})
+	for i := range du {
+		if du[i] != dc[i] {
+			t.Fatalf("voxel %d: ToUnmarked %g, complement %g", i, du[i], dc[i])
+		}
+	}
+	if _, err := SquaredDistance(nil, DistanceOptions{}); !errors.Is(err, ErrShape) {
+		t.Errorf("nil mask: %v, want ErrShape", err)
+	}
 }
 
 func TestMorphologyErrors(t *testing.T) {

@@ -30,12 +30,7 @@ const (
 var resizeNames = []string{ResizeArea: "area", ResizeTrilinear: "trilinear", ResizeNearest: "nearest"}
 
 // String names the mode as MONAI does: "area", "trilinear" or "nearest".
-func (m ResizeMode) String() string {
-	if m >= 0 && int(m) < len(resizeNames) {
-		return resizeNames[m]
-	}
-	return fmt.Sprintf("ResizeMode(%d)", int(m))
-}
+func (m ResizeMode) String() string { return enumtext.String(int(m), resizeNames, "ResizeMode") }
 
 // MarshalText returns the name String gives; an unknown value is an error.
 func (m ResizeMode) MarshalText() ([]byte, error) {
@@ -44,11 +39,7 @@ func (m ResizeMode) MarshalText() ([]byte, error) {
 
 // UnmarshalText parses "area", "trilinear" or "nearest" (any case).
 func (m *ResizeMode) UnmarshalText(b []byte) error {
-	v, err := enumtext.Unmarshal(b, resizeNames, "resize mode", ErrInvalid)
-	if err == nil {
-		*m = ResizeMode(v)
-	}
-	return err
+	return enumtext.Set(m, b, resizeNames, "resize mode", ErrInvalid)
 }
 
 // ResizeAffine returns the affine of a grid of dims to covering the same

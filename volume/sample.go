@@ -24,12 +24,7 @@ const (
 var boundaryNames = []string{Constant: "constant", Border: "border"}
 
 // String returns "constant" or "border".
-func (b Boundary) String() string {
-	if b >= 0 && int(b) < len(boundaryNames) {
-		return boundaryNames[b]
-	}
-	return fmt.Sprintf("Boundary(%d)", int(b))
-}
+func (b Boundary) String() string { return enumtext.String(int(b), boundaryNames, "Boundary") }
 
 // MarshalText returns the name String gives; an unknown value is an error.
 func (b Boundary) MarshalText() ([]byte, error) {
@@ -38,11 +33,7 @@ func (b Boundary) MarshalText() ([]byte, error) {
 
 // UnmarshalText parses "constant" or "border" (any case).
 func (b *Boundary) UnmarshalText(t []byte) error {
-	v, err := enumtext.Unmarshal(t, boundaryNames, "boundary rule", ErrInvalid)
-	if err == nil {
-		*b = Boundary(v)
-	}
-	return err
+	return enumtext.Set(b, t, boundaryNames, "boundary rule", ErrInvalid)
 }
 
 // Sampler evaluates a volume at continuous voxel coordinates, where (i, j,
@@ -184,29 +175,22 @@ func (s Sampler) sampleRow(g grid, out []float32, p, d [3]float64) {
 			out[hi+i] = s.Fill
 		}
 	}
-	switch s.Interp {
-	case BSpline3:
-		for i := lo; i < hi; i++ {
-			fi := float64(i)
-			x, y, z := p[0]+fi*d[0], p[1]+fi*d[1], p[2]+fi*d[2]
-			if border {
-				x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
-			}
-			out[i] = float32(g.bspline(x, y, z))
-		}
-		return
-	case Nearest:
-		for i := lo; i < hi; i++ {
-			fi := float64(i)
-			x, y, z := p[0]+fi*d[0], p[1]+fi*d[1], p[2]+fi*d[2]
-			if border {
-				x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
-			}
-			out[i] = g.nearestIn(x, y, z)
-		}
+	if s.Interp == Linear {
+		linearRow(g, out[lo:hi], nil, lo, p, d, border)
 		return
 	}
-	linearRow(g, out[lo:hi], nil, lo, p, d, border)
+	for i := lo; i < hi; i++ {
+		fi := float64(i)
+		x, y, z := p[0]+fi*d[0], p[1]+fi*d[1], p[2]+fi*d[2]
+		if border {
+			x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
+		}
+		if s.Interp == Nearest {
+			out[i] = g.nearestIn(x, y, z)
+		} else {
+			out[i] = float32(g.bspline(x, y, z))
+		}
+	}
 }
 
 // linearRow interpolates trilinearly at the points p + i·d, i = first,

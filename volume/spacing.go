@@ -46,7 +46,7 @@ func (v *Volume) ResampleToSpacing(pixdim [3]float64, opt SpacingOptions) (*Volu
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	dims, affine, err := SpacingGrid(v.Dims, v.Affine, pixdim, opt.Diagonal)
+	dims, affine, err := SpacingGrid(v.Dims, v.Affine, pixdim, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -63,8 +63,9 @@ func (v *Volume) ResampleToSpacing(pixdim [3]float64, opt SpacingOptions) (*Volu
 
 // SpacingGrid returns the output dims and affine of ResampleToSpacing for a
 // grid of the given dims and affine, without touching any data: the grid
-// MONAI Spacing would produce.
-func SpacingGrid(dims [3]int, a Affine, pixdim [3]float64, diagonal bool) ([3]int, Affine, error) {
+// MONAI Spacing would produce (only opt.Diagonal matters).
+func SpacingGrid(dims [3]int, a Affine, pixdim [3]float64, opt SpacingOptions) ([3]int, Affine, error) {
+	diagonal := opt.Diagonal
 	if _, err := NumVoxels(dims); err != nil {
 		return dims, a, err
 	}
