@@ -235,27 +235,12 @@ func (e *evaluator) evaluate(m volume.Affine, grad bool) (float64, [3][4]float64
 }
 
 func (e *evaluator) sampleChunk(k *volume.Affine, lo, hi int, grad bool) {
-	g := e.mov
-	for i := lo; i < hi; i++ {
-		p := &e.pts[i]
-		x := k[0][0]*p[0] + k[0][1]*p[1] + k[0][2]*p[2] + k[0][3]
-		y := k[1][0]*p[0] + k[1][1]*p[1] + k[1][2]*p[2] + k[1][3]
-		z := k[2][0]*p[0] + k[2][1]*p[1] + k[2][2]*p[2] + k[2][3]
-		if !g.Inside(x, y, z) {
-			e.ok[i] = false
-			continue
-		}
-		e.ok[i] = true
-		if grad {
-			e.mv[i], e.gu[i] = g.Gradient(x, y, z)
-		} else {
-			e.mv[i] = g.At(x, y, z)
-		}
-		// Non-finite voxels (NaN in a float NIfTI) make a point unusable.
-		if v := e.mv[i]; math.IsNaN(v) || math.IsInf(v, 0) || math.IsNaN(e.gu[i][0]+e.gu[i][1]+e.gu[i][2]) {
-			e.ok[i] = false
-		}
+	var gu [][3]float64
+	if grad {
+		gu = e.gu[lo:hi]
 	}
+	// Non-finite voxels (NaN in a float NIfTI) make a point unusable.
+	e.mov.Sample(k, e.pts[lo:hi], e.mv[lo:hi], gu, e.ok[lo:hi])
 }
 
 func (e *evaluator) gradChunk(c, lo, hi int) {

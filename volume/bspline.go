@@ -173,7 +173,7 @@ func bsIndex(x float64, n int, stride int, idx *[4]int) float64 {
 
 // bspline returns the cubic B-spline value at a point inside the domain of
 // the coefficient image g.
-func (g grid) bspline(x, y, z float64) float64 {
+func (g *grid) bspline(x, y, z float64) float64 {
 	fx, fy, fz := math.Floor(x), math.Floor(y), math.Floor(z)
 	i, j, k := int(fx)-1, int(fy)-1, int(fz)-1
 	if i >= 0 && j >= 0 && k >= 0 && i+3 < g.nx && j+3 < g.ny && k+3 < g.nz {
@@ -200,7 +200,7 @@ func (g grid) bspline(x, y, z float64) float64 {
 
 // bsplineInterior evaluates the spline when all 4×4×4 coefficients lie
 // inside the image (no mirroring): base is the index of the first one.
-func (g grid) bsplineInterior(base int, tx, ty, tz float64) float64 {
+func (g *grid) bsplineInterior(base int, tx, ty, tz float64) float64 {
 	wx, wy, wz := bspline.Weights(tx), bspline.Weights(ty), bspline.Weights(tz)
 	nx, nxy := g.nx, g.nx*g.ny
 	d := g.data[base : base+3*nxy+3*nx+4]
@@ -219,7 +219,7 @@ func (g grid) bsplineInterior(base int, tx, ty, tz float64) float64 {
 
 // bsplineGrad returns the cubic B-spline value and its derivative with
 // respect to the voxel coordinates.
-func (g grid) bsplineGrad(x, y, z float64) (float64, [3]float64) {
+func (g *grid) bsplineGrad(x, y, z float64) (float64, [3]float64) {
 	var ix, iy, iz [4]int
 	tx := bsIndex(x, g.nx, 1, &ix)
 	ty := bsIndex(y, g.ny, g.nx, &iy)

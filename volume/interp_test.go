@@ -73,10 +73,10 @@ func TestInterpolatorGradients(t *testing.T) {
 	const h = 1e-6
 	for n := 0; n < 300; n++ {
 		p := [3]float64{0.5 + r.Float64()*7, 0.5 + r.Float64()*6, 0.5 + r.Float64()*5}
-		vl, gl := lin.linearGrad(p[0], p[1], p[2])
+		vl, gl := lin.trilinear(p[0], p[1], p[2], true)
 		vb, gb := bs.bsplineGrad(p[0], p[1], p[2])
 		if math.Abs(vl-lin.linear(p[0], p[1], p[2])) > 1e-12 {
-			t.Fatal("linear and linearGrad disagree")
+			t.Fatal("linear and trilinear with gradient disagree")
 		}
 		for a := 0; a < 3; a++ {
 			pp, pm := p, p

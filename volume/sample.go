@@ -91,7 +91,7 @@ func inside(c float64, n int) bool { return c >= -edgeTol && c <= float64(n-1)+e
 // at samples (x, y, z) as s says: the nearest voxel, trilinear or cubic
 // B-spline interpolation (g then holds the coefficients), outside the grid the clamped border (NaN for a NaN
 // coordinate) or s.Fill.
-func (g grid) at(x, y, z float64, s Sampler) float32 {
+func (g *grid) at(x, y, z float64, s Sampler) float32 {
 	if s.Boundary == Border {
 		x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
 	}
@@ -111,7 +111,7 @@ func (g grid) at(x, y, z float64, s Sampler) float32 {
 }
 
 // insideAt reports whether point p + i·d lies inside the grid.
-func (g grid) insideAt(p, d [3]float64, i int) bool {
+func (g *grid) insideAt(p, d [3]float64, i int) bool {
 	fi := float64(i)
 	return inside(p[0]+fi*d[0], g.nx) && inside(p[1]+fi*d[1], g.ny) && inside(p[2]+fi*d[2], g.nz)
 }
@@ -120,7 +120,7 @@ func (g grid) insideAt(p, d [3]float64, i int) bool {
 // p + i·d lies inside the grid. Along a line the inside set is an
 // interval; it is estimated analytically and then settled with the exact
 // per-point test, so the fast loops over it never need bounds tests.
-func (g grid) insideRange(p, d [3]float64, n int) (lo, hi int) {
+func (g *grid) insideRange(p, d [3]float64, n int) (lo, hi int) {
 	lo, hi = 0, n
 	size := [3]int{g.nx, g.ny, g.nz}
 	for a := 0; a < 3; a++ {
@@ -163,7 +163,7 @@ func (g grid) insideRange(p, d [3]float64, n int) (lo, hi int) {
 // one output row of a resampling, with the coordinate stepped by the
 // affine's first column and recomputed from p each time, not accumulated.
 // p and d must be finite.
-func (s Sampler) sampleRow(g grid, out []float32, p, d [3]float64) {
+func (s Sampler) sampleRow(g *grid, out []float32, p, d [3]float64) {
 	lo, hi := 0, len(out)
 	border := s.Boundary == Border
 	if !border {
@@ -176,7 +176,7 @@ func (s Sampler) sampleRow(g grid, out []float32, p, d [3]float64) {
 		}
 	}
 	if s.Interp == Linear {
-		linearRow(g, out[lo:hi], nil, lo, p, d, border)
+		g.linearRow(out[lo:hi], lo, p, d, border)
 		return
 	}
 	for i := lo; i < hi; i++ {
@@ -194,16 +194,14 @@ func (s Sampler) sampleRow(g grid, out []float32, p, d [3]float64) {
 }
 
 // linearRow interpolates trilinearly at the points p + i·d, i = first,
-// first+1, …, writing out[i−first] and, when grad is not nil, the
-// derivative with respect to the voxel coordinates to grad[i−first]. It
-// is the one trilinear kernel: the hot loop of every resampling (a row of
-// points) and, called with one point, the value and gradient a
-// registration metric needs; written as one loop because the per-point
-// body is too large to inline. The points must lie inside the grid unless
-// border clamps them; their coordinates are then ≥ 0, so int() is floor,
-// and the upper neighbour of a point on the last voxel is the voxel
-// itself (its weight is 0), so no read goes past the data.
-func linearRow[T float32 | float64](g grid, out []T, grad [][3]float64, first int, p, d [3]float64, border bool) {
+// first+1, …, writing out[i−first]: the hot loop of every resampling,
+// written as one loop because the per-point body is too large to inline
+// (the arithmetic of trilinear, which serves single points). The points
+// must lie inside the grid unless border clamps them; their coordinates
+// are then ≥ −edgeTol, so int() is floor up to a weight of ~1e−16, and the
+// upper neighbour of a point on the last voxel is the voxel itself (its
+// weight is 0), so no read goes past the data.
+func (g *grid) linearRow(out []float32, first int, p, d [3]float64, border bool) {
 	nx, nxy := g.nx, g.nx*g.ny
 	lastX, lastY, lastZ := g.nx-1, g.ny-1, g.nz-1
 	data := g.data
@@ -237,12 +235,7 @@ func linearRow[T float32 | float64](g grid, out []T, grad [][3]float64, first in
 		c11 := v011 + wx*(v111-v011)
 		c0 := c00 + wy*(c10-c00)
 		c1 := c01 + wy*(c11-c01)
-		out[n] = T(c0 + wz*(c1-c0))
-		if grad != nil {
-			gx0 := (v100 - v000) + wy*((v110-v010)-(v100-v000))
-			gx1 := (v101 - v001) + wy*((v111-v011)-(v101-v001))
-			grad[n] = [3]float64{gx0 + wz*(gx1-gx0), (c10 - c00) + wz*((c11-c01)-(c10-c00)), c1 - c0}
-		}
+		out[n] = float32(c0 + wz*(c1-c0))
 	}
 }
 
@@ -279,7 +272,7 @@ func ResampleInto(dst, src *Volume, vox Affine, s Sampler) error {
 			for j := 0; j < ny; j++ {
 				p := vox.Apply([3]float64{0, float64(j), float64(k)})
 				off := nx * (j + ny*k)
-				s.sampleRow(g, dst.Data[off:off+nx], p, d)
+				s.sampleRow(&g, dst.Data[off:off+nx], p, d)
 			}
 		}
 	})
