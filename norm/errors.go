@@ -53,3 +53,18 @@ func flatMask(sel []bool) *volume.Mask {
 	}
 	return &volume.Mask{Dims: [3]int{len(sel), 1, 1}, Data: sel}
 }
+
+// checkVolume verifies that v is an image whose data fits its dims.
+func checkVolume(what string, v *volume.Volume) error {
+	if v == nil {
+		return fmt.Errorf("%w: nil %s", ErrInput, what)
+	}
+	n, err := volume.NumVoxels(v.Dims)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInput, what, err)
+	}
+	if len(v.Data) != n {
+		return fmt.Errorf("%w: %s has %d values for dims %v, want %d", ErrInput, what, len(v.Data), v.Dims, n)
+	}
+	return nil
+}

@@ -16,6 +16,12 @@ type Normalizer interface {
 
 // Apply returns a normalised copy of v.
 func Apply(v *volume.Volume, n Normalizer) (*volume.Volume, error) {
+	if err := checkVolume("image", v); err != nil {
+		return nil, err
+	}
+	if n == nil {
+		return nil, fmt.Errorf("%w: nil normalizer", ErrInput)
+	}
 	out := v.Clone()
 	if err := n.Normalize(out.Data); err != nil {
 		return nil, err
@@ -27,6 +33,12 @@ func Apply(v *volume.Volume, n Normalizer) (*volume.Volume, error) {
 // own statistics (MONAI's channel_wise=True). Channels marked missing in
 // s.Present stay zero.
 func ApplyStack(s *volume.Stack, n Normalizer) error {
+	if s == nil || n == nil {
+		return fmt.Errorf("%w: nil stack or normalizer", ErrInput)
+	}
+	if n, err := volume.NumVoxels(s.Dims); err != nil || len(s.Data) != n*s.Channels() {
+		return fmt.Errorf("%w: stack of %d channels has %d values for dims %v", ErrInput, s.Channels(), len(s.Data), s.Dims)
+	}
 	per := len(s.Data) / max(1, s.Channels())
 	for c := 0; c < s.Channels(); c++ {
 		if c < len(s.Present) && !s.Present[c] {

@@ -112,6 +112,12 @@ func (s *AtlasStripper) StripRegistered(ctx context.Context, v *volume.Volume) (
 // onto v's grid through m (v world → mask world), trilinearly, keeping
 // the voxels above 0.5.
 func PropagateMask(mask *volume.Mask, maskAffine volume.Affine, v *volume.Volume, m volume.Affine) (*volume.Mask, error) {
+	if err := checkMask(mask); err != nil {
+		return nil, err
+	}
+	if err := checkVolume("image", v); err != nil {
+		return nil, err
+	}
 	mv, err := volume.New(mask.Dims, maskAffine)
 	if err != nil {
 		return nil, err

@@ -93,9 +93,12 @@ func (o *N4Options) defaults() {
 // images that are resampled are the uncorrected originals.
 func N4(ctx context.Context, v *volume.Volume, o N4Options) (*N4Result, error) {
 	start := time.Now()
+	if err := checkVolume("N4 image", v); err != nil {
+		return nil, err
+	}
 	o.defaults()
 	if o.HistogramBins < 2 {
-		return nil, fmt.Errorf("norm: N4 needs at least 2 histogram bins, got %d", o.HistogramBins)
+		return nil, fmt.Errorf("%w: N4 needs at least 2 histogram bins, got %d", ErrInput, o.HistogramBins)
 	}
 	if err := checkFinite(v.Data); err != nil {
 		return nil, err
@@ -106,8 +109,10 @@ func N4(ctx context.Context, v *volume.Volume, o N4Options) (*N4Result, error) {
 		if mask, err = OtsuMask(v); err != nil {
 			return nil, err
 		}
+	} else if err := checkMask(mask); err != nil {
+		return nil, err
 	} else if mask.Dims != v.Dims {
-		return nil, fmt.Errorf("%w: N4 mask dims %v, image %v", volume.ErrShape, mask.Dims, v.Dims)
+		return nil, fmt.Errorf("%w: N4 mask dims %v, image %v", ErrMask, mask.Dims, v.Dims)
 	}
 	sg := newShrunkGrid(v.Dims, o.ShrinkFactor)
 	logI, use := sg.sampleLog(v, mask)
@@ -272,6 +277,9 @@ func anyTrue(b []bool) bool {
 // 256-bin histogram), the default foreground mask of N4 in CaPTk: it
 // separates head from air.
 func OtsuMask(v *volume.Volume) (*volume.Mask, error) {
+	if err := checkVolume("image", v); err != nil {
+		return nil, err
+	}
 	m, err := volume.NewMask(v.Dims)
 	if err != nil {
 		return nil, err
