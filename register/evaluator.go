@@ -176,8 +176,12 @@ func (e *evaluator) drawSamples(fixed *volume.Volume, mask *volume.Mask, s Sampl
 		}
 		e.pts[n] = a.Apply(u)
 	}
+	drawn := len(e.pts)
 	e.dropNonFinite()
 	if len(e.pts) < 2 {
+		if drawn >= 2 {
+			return fmt.Errorf("%w: %d of %d sample points fall on NaN or infinite voxels of the fixed image, need at least 2 finite", ErrNonFinite, drawn-len(e.pts), drawn)
+		}
 		return fmt.Errorf("%w: %d sample points, need at least 2", ErrInput, len(e.pts))
 	}
 	return nil
@@ -292,7 +296,7 @@ func EvaluateMetric(fixed, moving *volume.Volume, t Transform, o MetricOptions) 
 	}
 	cost, d := e.evaluate(t.Matrix(), true)
 	if math.IsNaN(cost) {
-		return cost, nil, ErrNoOverlap
+		return cost, nil, noOverlap(fixed, moving)
 	}
 	g := make([]float64, len(t.Params))
 	paramGradient(d, t.Derivatives(), g)

@@ -255,6 +255,9 @@ func runLevel(ctx context.Context, fixed, moving *volume.Volume, t *Transform, o
 	lr := LevelReport{Shrink: s, Sigma: sigma}
 	fl := smoothShrink(fixed, sigma, s)
 	ml := smoothShrink(moving, sigma, s)
+	if err := ctx.Err(); err != nil {
+		return lr, fmt.Errorf("cancelled: %w", err)
+	}
 	var mask *volume.Mask
 	if o.Mask != nil {
 		mask = shrinkNearest(o.Mask, s)
@@ -265,12 +268,14 @@ func runLevel(ctx context.Context, fixed, moving *volume.Volume, t *Transform, o
 	}
 	lr.Samples = len(e.pts)
 	if l == 0 && o.Rotation.MaxAngle > 0 && o.Kind != KindAffine {
-		rotationSearch(e, t, o.Rotation)
+		if err := rotationSearch(ctx, e, t, o.Rotation); err != nil {
+			return lr, err
+		}
 	}
 	opt := newOptimizer(e, t, o, l)
 	lr.InitialCost = opt.cost
 	if math.IsNaN(opt.cost) {
-		return lr, ErrNoOverlap
+		return lr, noOverlap(fl, ml)
 	}
 	lr.Iterations, lr.Stop, err = opt.run(ctx)
 	lr.FinalCost = opt.cost
@@ -371,7 +376,7 @@ func centerOfMass(v *volume.Volume) [3]float64 {
 // rotationSearch tries rotations about the centre on a grid of Euler
 // angles around the current ones (keeping the image of the centre fixed)
 // and keeps the one with the lowest cost.
-func rotationSearch(e *evaluator, t *Transform, rs RotationSearch) {
+func rotationSearch(ctx context.Context, e *evaluator, t *Transform, rs RotationSearch) error {
 	n := rs.Steps
 	if n <= 0 {
 		n = 2
@@ -383,6 +388,9 @@ func rotationSearch(e *evaluator, t *Transform, rs RotationSearch) {
 	for a := -n; a <= n; a++ {
 		for b := -n; b <= n; b++ {
 			for c := -n; c <= n; c++ {
+				if err := ctx.Err(); err != nil { // (2n+1)³ evaluations: seconds at full resolution
+					return fmt.Errorf("cancelled during the rotation search: %w", err)
+				}
 				d := rs.MaxAngle / float64(n)
 				cand.Params[0] = base.Params[0] + float64(a)*d
 				cand.Params[1] = base.Params[1] + float64(b)*d
@@ -396,4 +404,5 @@ func rotationSearch(e *evaluator, t *Transform, rs RotationSearch) {
 		}
 	}
 	copy(t.Params, best.Params)
+	return nil
 }
