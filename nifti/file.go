@@ -1,13 +1,13 @@
 package nifti
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/volume"
 )
 
@@ -76,49 +76,31 @@ func readPairFiles(hdrPath, imgPath string, opts *ReadOptions) (*Image, error) {
 // SaveImage writes img to path: a pair when the name ends in .hdr or .img
 // (both files are written), a single file otherwise; gzipped when the name
 // ends in .gz. The header magic is set accordingly.
+//
+// The image is validated completely (header fields, data size, finite
+// geometry) before any file is touched, and every file is written to a
+// temporary file in its directory, fsynced and renamed over the target
+// (internal/atomicfile): an error leaves existing files — an older
+// a.nii, the .img of a pair, a directory of the same name — exactly as
+// they were, and never leaves a partial file.
 func SaveImage(path string, img *Image, opts *WriteOptions) error {
+	if img == nil {
+		return fmt.Errorf("%w: nil image", ErrInvalidHeader)
+	}
 	o := WriteOptions{Compress: strings.HasSuffix(path, ".gz")}
 	if opts != nil {
 		o.Level = opts.Level
 	}
-	if hdrPath, imgPath, ok := pairNames(path); ok {
-		return writeFiles(&o, img, hdrPath, imgPath)
+	hdrPath, imgPath, pair := pairNames(path)
+	if _, _, err := img.encodeHeader(pair); err != nil {
+		return err
 	}
-	return writeFiles(&o, img, path)
-}
-
-// writeFiles creates the named files and writes img to them (one name:
-// single file; two: pair), removing them on failure.
-func writeFiles(opts *WriteOptions, img *Image, paths ...string) (err error) {
-	var ws []*bufio.Writer
-	var fs []*os.File
-	defer func() {
-		for i, f := range fs {
-			if err == nil {
-				err = ws[i].Flush()
-			}
-			if cerr := f.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("nifti: %w", cerr)
-			}
-		}
-		if err != nil {
-			for _, p := range paths {
-				os.Remove(p)
-			}
-		}
-	}()
-	for _, p := range paths {
-		f, err := os.Create(p)
-		if err != nil {
-			return fmt.Errorf("nifti: %w", err)
-		}
-		fs = append(fs, f)
-		ws = append(ws, bufio.NewWriterSize(f, 1<<20))
+	if pair {
+		return atomicfile.WriteGroup([]string{hdrPath, imgPath}, func(ws []io.Writer) error {
+			return WritePair(ws[0], ws[1], img, &o)
+		})
 	}
-	if len(ws) == 2 {
-		return WritePair(ws[0], ws[1], img, opts)
-	}
-	return Write(ws[0], img, opts)
+	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, img, &o) })
 }
 
 // Load reads the 3-D image at path as a float32 volume in world RAS+ mm:
@@ -168,7 +150,10 @@ func Save(path string, v *volume.Volume) error {
 // affine has shears (see SetQform).
 func FromVolume(v *volume.Volume) (*Image, error) {
 	if v == nil {
-		return nil, errors.New("nifti: nil volume")
+		return nil, fmt.Errorf("%w: nil volume", ErrInvalidHeader)
+	}
+	if !v.Affine.IsFinite() {
+		return nil, fmt.Errorf("%w: affine %v is not finite", ErrInvalidHeader, v.Affine)
 	}
 	n, err := volume.NumVoxels(v.Dims)
 	if err != nil {
