@@ -1,10 +1,13 @@
 package nifti
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/metasurv/metasurv/volume"
@@ -140,6 +143,102 @@ func TestSaveRefusesNonFiniteGeometry(t *testing.T) {
 		}
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s: file created by a refused write", name)
+		}
+	}
+}
+
+// TestReadBudget is the regression test of issue 12's memory budget: a
+// reader's limit counts the compressed input, the decoded bytes and, for
+// Load, the float32 voxels, and refuses before allocating them.
+func TestReadBudget(t *testing.T) {
+	dir := t.TempDir()
+	v, _ := volume.New([3]int{40, 40, 40}, volume.Identity()) // 64000 voxels
+	img, err := FromVolume(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Header.Datatype, img.Header.Bitpix = DTUint8, 8
+	img.Data = make([]byte, 64000)
+	raw, gz := filepath.Join(dir, "u8.nii"), filepath.Join(dir, "u8.nii.gz")
+	for _, p := range []string{raw, gz} {
+		if err := SaveImage(p, img, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const decoded = 352 + 64000 // header + extender, voxels
+	for _, p := range []string{raw, gz} {
+		// LoadImage keeps the uint8 voxels: a budget just above the
+		// decoded size (plus the compressed input for .gz) is enough.
+		fi, _ := os.Stat(p)
+		input := int64(0)
+		if p == gz {
+			input = fi.Size()
+		}
+		if _, err := LoadImage(p, &ReadOptions{MaxBytes: decoded + input}); err != nil {
+			t.Errorf("%s: LoadImage within budget: %v", p, err)
+		}
+		if _, err := LoadImage(p, &ReadOptions{MaxBytes: decoded + input - 1}); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: LoadImage one byte over budget: %v, want ErrTooLarge", p, err)
+		}
+		// Load also converts to float32: 4 bytes more per voxel.
+		if _, err := Load(p, &ReadOptions{MaxBytes: decoded + input + 4*64000 - 1}); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: Load with no room for float32: %v, want ErrTooLarge", p, err)
+		}
+		if _, err := Load(p, &ReadOptions{MaxBytes: decoded + input + 4*64000}); err != nil {
+			t.Errorf("%s: Load within budget: %v", p, err)
+		}
+		if _, err := Load(p, nil); err != nil {
+			t.Errorf("%s: Load with the default budget: %v", p, err)
+		}
+	}
+}
+
+// TestHostileHeaderRefusedBeforeAllocating writes a tiny .nii.gz whose
+// header declares 512³ float32 voxels (512 MiB, 2 GiB+ once Load adds the
+// float32 copy) and checks that reading it under a budget refuses with
+// ErrTooLarge having allocated almost nothing.
+func TestHostileHeaderRefusedBeforeAllocating(t *testing.T) {
+	v, _ := volume.New([3]int{2, 2, 2}, volume.Identity())
+	img, err := FromVolume(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := img.Header
+	h.Dim = [8]int64{3, 512, 512, 512, 1, 1, 1, 1}
+	h.VoxOffset = 352
+	hdr, err := h.Encode(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := make([]byte, 4)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(hdr)
+	zw.Write(ext)
+	zw.Write(make([]byte, 4096)) // a little data, far from what is declared
+	zw.Close()
+	p := filepath.Join(t.TempDir(), "bomb.nii.gz")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, read := range map[string]func() error{
+		"Load 64 MiB":      func() error { _, err := Load(p, &ReadOptions{MaxBytes: 64 << 20}); return err },
+		"LoadImage 64 MiB": func() error { _, err := LoadImage(p, &ReadOptions{MaxBytes: 64 << 20}); return err },
+		"Load default":     func() error { _, err := Load(p, nil); return err }, // 512 MiB + 512 MiB... within 2 GiB: truncated
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		err := read()
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Fatalf("%s: no error", name)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 80<<20 {
+			t.Errorf("%s: allocated %d MiB before failing (%v)", name, alloc>>20, err)
+		}
+		if name != "Load default" && !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: %v, want ErrTooLarge", name, err)
 		}
 	}
 }

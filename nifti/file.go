@@ -117,7 +117,12 @@ func Load(path string, opts *ReadOptions) (*volume.Volume, error) {
 	}
 	defer scratchPool.Put(s)
 	s.voxels, s.pending = make(chan []float32, 1), false // buffered: the allocator never blocks
-	img, err := loadImage(path, opts, s)
+	var o ReadOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.float32Out = true // the budget covers the float32 voxels too
+	img, err := loadImage(path, &o, s)
 	data, done := s.take(err)
 	if err != nil {
 		return nil, err
