@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 
+	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/nifti"
 	"github.com/metasurv/metasurv/register"
 	"github.com/metasurv/metasurv/volume"
@@ -121,14 +122,11 @@ func run(args []string, logw io.Writer) error {
 	return nil
 }
 
+// writeFile writes an output atomically: the previous file of that name,
+// if any, stays intact until the new one is complete and on disk.
 func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return f.Close()
+	return nil
 }
