@@ -113,7 +113,7 @@ type Result struct {
 	// moving world, about the centre of rotation used.
 	Transform Transform
 	// Matrix is Transform.Matrix(): resample the moving image onto the
-	// fixed grid with Resample(moving, GridOf(fixed), volume.Affine, …).
+	// fixed grid with Resample(moving, GridOf(fixed), Matrix, …).
 	Matrix   volume.Affine
 	Cost     float64 // final cost at the finest level
 	Levels   []LevelReport

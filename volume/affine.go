@@ -21,10 +21,14 @@ func Scaling(s [3]float64) Affine {
 
 // Inverse returns the inverse of a, which must be an affine transform (last
 // row 0 0 0 1) with an invertible 3×3 part. It solves with partial
-// pivoting in float64; a singular or non-finite matrix is an error.
+// pivoting in float64; a singular matrix or one with a NaN or infinite
+// entry (the translation included) is an error wrapping ErrSingular.
 func (a Affine) Inverse() (Affine, error) {
 	if a[3] != [4]float64{0, 0, 0, 1} {
 		return Affine{}, fmt.Errorf("%w: affine %v has last row %v, want [0 0 0 1]", ErrSingular, a, a[3])
+	}
+	if !a.IsFinite() {
+		return Affine{}, fmt.Errorf("%w: affine %v has non-finite entries", ErrSingular, a)
 	}
 	// Gauss-Jordan on [M | I] for the 3×3 part, then t' = -M⁻¹ t.
 	var m [3][6]float64
@@ -72,6 +76,9 @@ func (a Affine) Inverse() (Affine, error) {
 		out[r][3] = -(out[r][0]*a[0][3] + out[r][1]*a[1][3] + out[r][2]*a[2][3])
 	}
 	out[3][3] = 1
+	if !out.IsFinite() {
+		return Affine{}, fmt.Errorf("%w: the inverse of affine %v overflows", ErrSingular, a)
+	}
 	return out, nil
 }
 

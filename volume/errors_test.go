@@ -23,6 +23,7 @@ func TestSentinelErrors(t *testing.T) {
 	}{
 		{"singular Inverse", second(singular.Inverse()), volume.ErrSingular},
 		{"NaN Inverse", second(nan.Inverse()), volume.ErrSingular},
+		{"Inf translation Inverse", second(volume.Translation([3]float64{0, math.Inf(1), 0}).Inverse()), volume.ErrSingular},
 		{"bad last row", second(volume.Affine{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 1, 1}}.Inverse()), volume.ErrSingular},
 		{"zero dims", second(volume.New([3]int{0, 1, 1}, volume.Identity())), volume.ErrShape},
 		{"short data", second(volume.FromData([3]int{2, 2, 2}, volume.Identity(), make([]float32, 7))), volume.ErrShape},
