@@ -59,3 +59,22 @@ func Unmarshal(b []byte, names []string, what string, kind error) (int, error) {
 	}
 	return 0, fmt.Errorf("%w: unknown %s %q, want one of %s", kind, what, s, strings.Join(valid, ", "))
 }
+
+// String returns the canonical name of v, or typ(v) (e.g. "Metric(9)")
+// when v has none: the String method of an enum.
+func String(v int, names []string, typ string) string {
+	if n := Name(v, names); n != "" {
+		return n
+	}
+	return fmt.Sprintf("%s(%d)", typ, v)
+}
+
+// Set parses b as Unmarshal does and stores the value in *dst: the
+// UnmarshalText method of an enum. *dst is unchanged on error.
+func Set[T ~int](dst *T, b []byte, names []string, what string, kind error) error {
+	v, err := Unmarshal(b, names, what, kind)
+	if err == nil {
+		*dst = T(v)
+	}
+	return err
+}
