@@ -30,9 +30,14 @@ func TestNilAndInconsistentInputs(t *testing.T) {
 		"ApplyStack(short)": func() error {
 			return ApplyStack(&volume.Stack{Names: []string{"T1"}, Dims: [3]int{8, 8, 8}, Data: make([]float32, 5)}, ZScore{})
 		},
-		"OtsuMask(nil)":      func() error { _, err := OtsuMask(nil); return err },
-		"OtsuMask(short)":    func() error { _, err := OtsuMask(short); return err },
-		"PropagateMask(nil)": func() error { _, err := PropagateMask(nil, volume.Identity(), good, volume.Identity()); return err },
+		"OtsuMask(nil)":   func() error { _, err := OtsuMask(nil); return err },
+		"OtsuMask(short)": func() error { _, err := OtsuMask(short); return err },
+		"Preprocess(short T1c)": func() error {
+			_, _, err := Preprocess(ctx, Sequences{T1c: short}, good, Options{Missing: MissingZeroFill})
+			return err
+		},
+		"Preprocess(nil atlas)": func() error { _, _, err := Preprocess(ctx, Sequences{T1c: good}, nil, Options{}); return err },
+		"PropagateMask(nil)":    func() error { _, err := PropagateMask(nil, volume.Identity(), good, volume.Identity()); return err },
 		"PropagateMask(nilv)": func() error {
 			_, err := PropagateMask(&volume.Mask{Dims: good.Dims, Data: make([]bool, 512)}, volume.Identity(), nil, volume.Identity())
 			return err

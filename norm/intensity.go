@@ -168,7 +168,7 @@ func (p PercentileScale) Normalize(x []float32) error {
 		bmax = 1
 	}
 	if lower < 0 || upper > 100 || lower > upper {
-		return fmt.Errorf("norm: percentiles [%g, %g] must satisfy 0 ≤ lower ≤ upper ≤ 100", lower, upper)
+		return fmt.Errorf("%w: percentiles [%g, %g] must satisfy 0 ≤ lower ≤ upper ≤ 100", ErrInput, lower, upper)
 	}
 	q, err := volume.Percentiles(x, nil, lower, upper)
 	if err != nil {
@@ -229,7 +229,7 @@ func NewHistogramMatch(reference []float32, o HistogramMatchOptions) (*Histogram
 		mp = 7
 	}
 	if mp < 0 {
-		return nil, fmt.Errorf("norm: %d match points", mp)
+		return nil, fmt.Errorf("%w: %d match points", ErrInput, mp)
 	}
 	h := &HistogramMatch{matchPoints: mp, thresholdAtMean: !o.AllVoxels}
 	if err := checkFinite(reference); err != nil {

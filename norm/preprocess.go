@@ -221,8 +221,15 @@ func Preprocess(ctx context.Context, seqs Sequences, atlas *volume.Volume, opts 
 }
 
 func newRun(ctx context.Context, seqs Sequences, atlas *volume.Volume, o Options) (*run, error) {
-	if atlas == nil {
-		return nil, fmt.Errorf("norm: preprocessing needs an atlas image")
+	if err := checkVolume("atlas", atlas); err != nil {
+		return nil, err
+	}
+	for c, v := range seqs.list() {
+		if v != nil {
+			if err := checkVolume(SequenceNames[c], v); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if o.AtlasMask != nil && o.AtlasMask.Dims != atlas.Dims {
 		return nil, fmt.Errorf("%w: atlas mask dims %v, want the atlas dims %v", ErrMask, o.AtlasMask.Dims, atlas.Dims)
