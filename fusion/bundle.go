@@ -10,13 +10,16 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
+	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/nn"
 	"github.com/metasurv/metasurv/nn/checkpoint"
+	"github.com/metasurv/metasurv/norm"
 	"github.com/metasurv/metasurv/survival"
+	"github.com/metasurv/metasurv/volume"
 )
 
 // BundleVersion is the version of the bundle format this package writes.
@@ -68,8 +71,11 @@ type Curves struct {
 // Preprocessing records how the model's input stacks were made, so that
 // a Predictor given raw sequences reproduces it.
 type Preprocessing struct {
-	// SkipN4 mirrors norm.Options.SkipN4.
-	SkipN4 bool `json:"skip_n4"`
+	// SkipN4, Resize and Missing mirror the norm.Options fields of the
+	// same names; a Predictor applies them to raw sequences.
+	SkipN4  bool               `json:"skip_n4"`
+	Resize  volume.ResizeMode  `json:"resize"`
+	Missing norm.MissingPolicy `json:"missing"`
 	// Note is free text (atlas name, normaliser).
 	Note string `json:"note,omitempty"`
 }
@@ -160,38 +166,12 @@ func (b *Bundle) Save(path string) error {
 	})
 }
 
-// writeAtomic writes through a temporary file, fsyncs it, renames it over
-// path and fsyncs the directory.
+// writeAtomic writes path through internal/atomicfile (temporary file,
+// fsync, rename, directory fsync): a failed or interrupted write leaves the
+// previous file intact.
 func writeAtomic(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("fusion: %w", err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := write(f); err != nil {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("fusion: writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fusion: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("fusion: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("fusion: %w", err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
@@ -248,6 +228,16 @@ func ReadBundle(path string, o LoadOptions) (*Bundle, error) {
 		}
 		if bb, err = fac(meta.Config.BackboneConfig); err != nil {
 			return nil, fmt.Errorf("fusion: building backbone %q: %w", meta.Config.Backbone, err)
+		}
+	}
+	if err := checkHeadSize(meta.Config, ck.Tensors); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBundle, path, err)
+	}
+	if bb == nil {
+		for k := range ck.Tensors {
+			if strings.HasPrefix(k, "backbone.") {
+				return nil, fmt.Errorf("%w: %s holds backbone weights but names no registered backbone (set ModelConfig.Backbone when training, or pass LoadOptions.Backbone)", ErrBundle, path)
+			}
 		}
 	}
 	m, err := NewModel(bb, meta.Config)
@@ -320,4 +310,58 @@ func classCurves(y []survival.Outcome, l *survival.Labels) (Curves, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkHeadSize compares the number of fusion-layer parameters the
+// configuration implies with the non-backbone tensors in the file, before
+// anything is allocated: a hostile description cannot make NewModel
+// allocate much more than the file holds.
+func checkHeadSize(c ModelConfig, sd map[string]*nn.Tensor) error {
+	c.defaults()
+	const lim = 1 << 24
+	for _, d := range []int{c.EmbedDim, c.ClinicalDim, c.Hidden, len(c.Tasks), len(c.Scheme.Cuts)} {
+		if d < 0 || d > lim {
+			return fmt.Errorf("model dimension %d out of range", d)
+		}
+	}
+	for _, t := range c.Tasks {
+		if len(t.Levels) > lim {
+			return fmt.Errorf("task %q has %d levels", t.Name, len(t.Levels))
+		}
+	}
+	e, f, h := int64(c.EmbedDim), int64(c.ClinicalDim), int64(c.Hidden)
+	lin := func(in, out int64) int64 { return in*out + out }
+	var want int64
+	switch c.Fusion {
+	case ClinicalOnly:
+		want = lin(f, h)
+	case ImageOnly:
+		want = lin(e, h)
+	case Early:
+		want = lin(e+1+f+1, h)
+	case Late:
+		want = lin(e, h) + lin(f, h)
+	case Gated:
+		want = lin(e, h) + lin(f, h) + lin(2*h, 2)
+	default:
+		return fmt.Errorf("unknown fusion %d", int(c.Fusion))
+	}
+	m := &Model{Config: c}
+	for _, k := range m.outputs() {
+		want += lin(h, int64(k))
+		if c.Fusion == Late {
+			want += lin(h, int64(k))
+		}
+	}
+	var have int64
+	for k, t := range sd {
+		if !strings.HasPrefix(k, "backbone.") {
+			have += int64(len(t.Data))
+		}
+	}
+	// A small mismatch is left to the strict load, which names the keys.
+	if want > 2*have+4096 {
+		return fmt.Errorf("the description implies %d fusion-layer parameters, the file holds %d", want, have)
+	}
+	return nil
 }

@@ -37,7 +37,7 @@ func TestCheckpointResume(t *testing.T) {
 	}
 	// A run "crashes" (is cancelled) after epoch 1 of 5.
 	ctx, cancel := context.WithCancel(context.Background())
-	o := TrainOptions{Epochs: 5, BatchSize: 8, Seed: 2, CheckpointDir: dir, Progress: func(e EpochStats) {
+	o := TrainOptions{Epochs: 5, BatchSize: 8, Seed: 2, IPCW: true, CheckpointDir: dir, Progress: func(e EpochStats) {
 		if e.Epoch == 1 {
 			cancel()
 		}

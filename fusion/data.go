@@ -67,6 +67,8 @@ type prepared struct {
 	hasClin   bool
 	class     int
 	minClass  int
+	outcome   survival.Outcome
+	ipcw      float32
 	tasks     []int
 }
 
@@ -91,7 +93,7 @@ func prepare(m *Model, enc *Encoder, c *Cohort) ([]prepared, *survival.Labels, e
 			return nil, nil, fmt.Errorf("%w: %q", ErrDuplicateID, s.ID)
 		}
 		seen[s.ID] = true
-		p := prepared{class: labels.Class[i], minClass: labels.MinClass[i], present: s.Present}
+		p := prepared{class: labels.Class[i], minClass: labels.MinClass[i], present: s.Present, outcome: s.Outcome, ipcw: float32(labels.IPCW[i])}
 		if cfg.Fusion.usesImage() {
 			switch {
 			case m.Backbone != nil && s.Image != nil:
@@ -100,6 +102,9 @@ func prepare(m *Model, enc *Encoder, c *Cohort) ([]prepared, *survival.Labels, e
 				}
 				if s.Present != nil && len(s.Present) != c.Shape[0] {
 					return nil, nil, fmt.Errorf("%w: patient %q has %d presence flags for %d channels", ErrShape, s.ID, len(s.Present), c.Shape[0])
+				}
+				if err := finiteData(s.Image, c.Shape[0]); err != nil {
+					return nil, nil, fmt.Errorf("fusion: patient %q: %w", s.ID, err)
 				}
 				p.image, p.hasImg = s.Image, !allAbsent(s.Present)
 			case m.Backbone == nil && s.Embedding != nil:
@@ -189,6 +194,8 @@ func batchOf(m *Model, ps []*prepared, shape [4]int, fill func(k int, dst []floa
 		b.HasImage[k], b.HasClinical[k] = p.hasImg, p.hasClin
 		t.Survival = append(t.Survival, p.class)
 		t.MinClass = append(t.MinClass, p.minClass)
+		t.Outcomes = append(t.Outcomes, p.outcome)
+		t.ipcw = append(t.ipcw, p.ipcw)
 		for j := range t.Tasks {
 			t.Tasks[j] = append(t.Tasks[j], p.tasks[j])
 		}

@@ -28,8 +28,9 @@ type FeatureMapper interface {
 // the patient minus the risk with that input treated as missing
 // (occlusion). Positive means the input raised the predicted risk.
 type Contribution struct {
-	// Input is a clinical column name, or "imaging" / "clinical" for a
-	// whole modality.
+	// Input is a clinical column name, "sequence:<name>" for one MRI
+	// sequence (zeroed, as a missing sequence is), or "imaging" /
+	// "clinical" for a whole modality.
 	Input string  `json:"input"`
 	Value string  `json:"value,omitempty"`
 	Delta float64 `json:"delta"`
@@ -80,7 +81,7 @@ func riskSeed(m *Model, logits []float32) []float32 {
 // FeatureMapper, else the gradient magnitude of the risk with respect to
 // the input voxels summed over sequences), mapped back to the patient's
 // T1c grid when raw scans were given, and the occlusion contribution of
-// every clinical variable and of each modality.
+// every clinical variable, every MRI sequence and each modality.
 func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, error) {
 	in, err := p.prepareInput(ctx, pt)
 	if err != nil {
@@ -91,8 +92,15 @@ func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, erro
 	// The prediction itself, and the embedding reused by the occlusions.
 	g := nn.NewGraph(nn.Options{})
 	base := in.batch
+	var maps *nn.Tensor // last-stage feature maps, shared with Grad-CAM
 	if base.Images != nil {
-		e := m.Backbone.Embed(g, base.Images)
+		var e *nn.Tensor
+		if fm, ok := featureMapper(m.Backbone); ok {
+			maps = fm.FeatureMaps(g, base.Images)
+			e = fm.EmbedFromMaps(g, maps)
+		} else {
+			e = m.Backbone.Embed(g, base.Images)
+		}
 		if err := g.Err(); err != nil {
 			return nil, fmt.Errorf("fusion: explain: %w", err)
 		}
@@ -104,7 +112,7 @@ func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, erro
 	}
 	ex.Prediction = p.answer(pt.ID, outs, in)
 	if in.batch.Images != nil {
-		if err := p.saliency(ex, in); err != nil {
+		if err := p.saliency(ex, in, maps); err != nil {
 			return nil, err
 		}
 	}
@@ -140,6 +148,31 @@ func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, erro
 			return nil, err
 		}
 	}
+	// Each present MRI sequence, zeroed as a missing one is.
+	if in.batch.Images != nil && in.stack != nil {
+		shape := p.b.Shape
+		n := shape[1] * shape[2] * shape[3]
+		for c := 0; c < shape[0]; c++ {
+			if in.stack.Present != nil && !in.stack.Present[c] {
+				continue
+			}
+			x := in.batch.Images.Clone()
+			clear(x.Data[c*n : (c+1)*n])
+			g := nn.NewGraph(nn.Options{})
+			b := base
+			b.Embeddings = m.Backbone.Embed(g, x)
+			if err := g.Err(); err != nil {
+				return nil, fmt.Errorf("fusion: explain: %w", err)
+			}
+			name := fmt.Sprintf("channel %d", c)
+			if c < len(p.b.Channels) {
+				name = p.b.Channels[c]
+			}
+			if err := occlude("sequence:"+name, "", b); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if base.HasClinical[0] {
 		for _, col := range p.b.Encoder.Schema.Columns {
 			v, ok := pt.Clinical[col.Name]
@@ -169,20 +202,15 @@ func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, erro
 	return ex, nil
 }
 
-// saliency fills ex.Saliency (and ex.Native) for an image input.
-func (p *Predictor) saliency(ex *Explanation, in *input) error {
+// saliency fills ex.Saliency (and ex.Native) for an image input; maps are
+// the backbone's last-stage feature maps when it has them.
+func (p *Predictor) saliency(ex *Explanation, in *input, maps *nn.Tensor) error {
 	m := p.b.Model
 	shape := p.b.Shape
 	g := nn.NewGraph(nn.Options{Grad: true})
 	var sal []float32 // D·H·W in tensor order
-	if fm, ok := m.Backbone.(FeatureMapper); ok {
+	if fm, ok := featureMapper(m.Backbone); ok && maps != nil {
 		ex.Method = "grad-cam"
-		var maps *nn.Tensor
-		ng := nn.NewGraph(nn.Options{})
-		maps = fm.FeatureMaps(ng, in.batch.Images)
-		if err := ng.Err(); err != nil {
-			return fmt.Errorf("fusion: explain: feature maps: %w", err)
-		}
 		if len(maps.Shape) != 5 {
 			return fmt.Errorf("%w: feature maps %v (want N, C, d, h, w)", ErrShape, maps.Shape)
 		}

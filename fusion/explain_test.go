@@ -53,6 +53,15 @@ func TestSaliencyOnLesion(t *testing.T) {
 			if ex.Method != method {
 				t.Fatalf("method %q, want %q", ex.Method, method)
 			}
+			// The lesion is planted in T1c (and FLAIR): hiding T1c must
+			// move the risk more than hiding T1 or T2.
+			seq := map[string]float64{}
+			for _, c := range ex.Contributions {
+				seq[c.Input] = math.Abs(c.Delta)
+			}
+			if len(seq) != 4 || seq["sequence:T1c"] <= seq["sequence:T1"] || seq["sequence:T1c"] <= seq["sequence:T2"] {
+				t.Fatalf("sequence contributions %v", seq)
+			}
 			ctr := centres[i]
 			var in, out float64
 			var nin, nout int

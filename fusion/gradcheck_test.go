@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/nn"
+	"github.com/metasurv/metasurv/survival"
 )
 
 // TestGradients checks the analytic gradients of every fusion head and the
@@ -16,7 +17,7 @@ func TestGradients(t *testing.T) {
 	for _, f := range []Fusion{ClinicalOnly, ImageOnly, Early, Late, Gated} {
 		for _, sl := range []SurvivalLoss{SurvivalCE, SurvivalCORAL} {
 			m, err := NewModel(nil, ModelConfig{Fusion: f, EmbedDim: 3, ClinicalDim: 5, Hidden: 4, Seed: 5, SurvivalLoss: sl,
-				Tasks: []Task{{Name: "origin", Levels: []string{"a", "b", "c"}, Weight: 0.5}}})
+				Tasks: []Task{{Name: "origin", Levels: []string{"a", "b", "c"}, Weight: 0.5}}, CoxHead: true, CoxWeight: 0.7})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -30,8 +31,9 @@ func TestGradients(t *testing.T) {
 			b := Batch{Embeddings: emb, Clinical: clin,
 				HasImage:    []bool{true, false, true, false, true},
 				HasClinical: []bool{true, true, false, false, true}}
-			tg := Targets{Survival: []int{0, 2, -1, 1, 2}, MinClass: []int{0, 2, 1, 1, 2}, Tasks: [][]int{{1, -1, 0, -1, 2}}}
-			lo := LossOptions{ClassWeights: []float32{1.5, 0.7, 1}}
+			tg := Targets{Survival: []int{0, 2, -1, 1, 2}, MinClass: []int{0, 2, 1, 1, 2}, Tasks: [][]int{{1, -1, 0, -1, 2}},
+				Outcomes: []survival.Outcome{{Time: 3, Event: true}, {Time: 30, Event: true}, {Time: 8, Event: false}, {Time: 12, Event: true}, {Time: 25, Event: false}}}
+			lo := LossOptions{ClassWeights: []float32{1.5, 0.7, 1}, SampleWeights: []float32{1.2, 0.5, 0, 2, 1}}
 			loss := func(g *nn.Graph) *nn.Tensor {
 				outs, err := m.ForwardBatch(g, b)
 				if err != nil {
@@ -108,6 +110,12 @@ func TestLossMasking(t *testing.T) {
 	ce := g.CrossEntropy(outs[0], []int{0, 2}, nn.CEOptions{})
 	if l1.Item() != ce.Item() {
 		t.Fatalf("unlabelled task changed the loss: %v vs %v", l1.Item(), ce.Item())
+	}
+	cw := []float32{2, 1, 0.5}
+	lw, _ := m.Loss(g, outs, Targets{Survival: []int{0, 2}, Tasks: [][]int{{-1, -1}}}, LossOptions{ClassWeights: cw, SampleWeights: []float32{1, 1}})
+	lc := g.CrossEntropy(outs[0], []int{0, 2}, nn.CEOptions{Weight: cw})
+	if math.Abs(float64(lw.Item()-lc.Item())) > 1e-6 {
+		t.Fatalf("unit sample weights: %v vs weighted CE %v", lw.Item(), lc.Item())
 	}
 	l2, err := m.Loss(g, outs, Targets{Survival: []int{-1, -1}, Tasks: [][]int{{-1, -1}}}, LossOptions{})
 	if l2 != nil || err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/metasurv/metasurv/nn"
+	"github.com/metasurv/metasurv/survival"
 	"github.com/metasurv/metasurv/survival/nnloss"
 )
 
@@ -16,6 +17,10 @@ type Targets struct {
 	Survival, MinClass []int
 	// Tasks holds one label slice per auxiliary task, in config order.
 	Tasks [][]int
+	// Outcomes are the survival outcomes (for the Cox head).
+	Outcomes []survival.Outcome
+	// ipcw are the samples' censoring weights (set by the loader).
+	ipcw []float32
 }
 
 // LossOptions configures Model.Loss.
@@ -23,6 +28,11 @@ type LossOptions struct {
 	// ClassWeights rescale the survival classes in the cross-entropy
 	// (len K); nil means 1.
 	ClassWeights []float32
+	// SampleWeights weight each sample's survival cross-entropy (len N),
+	// e.g. inverse-probability-of-censoring weights; the loss is then
+	// Σ s_i·c_{y_i}·ℓ_i / Σ s_i·c_{y_i} over the known samples. Ignored by
+	// the CORAL loss.
+	SampleWeights []float32
 }
 
 // Loss combines the losses of every head: the survival loss plus each
@@ -30,7 +40,11 @@ type LossOptions struct {
 // batch contribute nothing; a batch without any label at all returns a nil
 // loss and no error (the step is skipped).
 func (m *Model) Loss(g *nn.Graph, outs []*nn.Tensor, t Targets, o LossOptions) (*nn.Tensor, error) {
-	if len(outs) != 1+len(m.Config.Tasks) || len(t.Tasks) != len(m.Config.Tasks) {
+	cox := 0
+	if m.Config.CoxHead {
+		cox = 1
+	}
+	if len(outs) != 1+len(m.Config.Tasks)+cox || len(t.Tasks) != len(m.Config.Tasks) {
 		return nil, fmt.Errorf("%w: %d outputs and %d task label sets for %d tasks", ErrShape, len(outs), len(t.Tasks), len(m.Config.Tasks))
 	}
 	var total *nn.Tensor
@@ -60,7 +74,28 @@ func (m *Model) Loss(g *nn.Graph, outs []*nn.Tensor, t Targets, o LossOptions) (
 			add(l)
 		}
 	} else if anyKnown(t.Survival) {
-		add(g.CrossEntropy(outs[0], t.Survival, nn.CEOptions{Weight: o.ClassWeights}))
+		if o.SampleWeights == nil {
+			add(g.CrossEntropy(outs[0], t.Survival, nn.CEOptions{Weight: o.ClassWeights}))
+		} else {
+			if len(o.SampleWeights) != n {
+				return nil, fmt.Errorf("%w: %d sample weights for %d samples", ErrShape, len(o.SampleWeights), n)
+			}
+			per := g.CrossEntropy(outs[0], t.Survival, nn.CEOptions{Weight: o.ClassWeights, Reduction: nn.ReduceNone})
+			sw, _ := nn.FromData(append([]float32(nil), o.SampleWeights...), n)
+			den := 0.0
+			for i, y := range t.Survival {
+				if y >= 0 {
+					cw := 1.0
+					if o.ClassWeights != nil {
+						cw = float64(o.ClassWeights[y])
+					}
+					den += float64(o.SampleWeights[i]) * cw
+				}
+			}
+			if den > 0 {
+				add(g.Scale(g.Sum(g.Mul(per, sw)), float32(1/den)))
+			}
+		}
 	}
 	for k, task := range m.Config.Tasks {
 		if len(t.Tasks[k]) != n {
@@ -74,6 +109,22 @@ func (m *Model) Loss(g *nn.Graph, outs []*nn.Tensor, t Targets, o LossOptions) (
 			l = g.Scale(l, float32(task.Weight))
 		}
 		add(l)
+	}
+	if cox == 1 {
+		if len(t.Outcomes) != n {
+			return nil, fmt.Errorf("%w: %d outcomes for %d samples (the Cox head needs them)", ErrShape, len(t.Outcomes), n)
+		}
+		// A batch without a death carries no partial-likelihood term.
+		if survival.CountEvents(t.Outcomes) > 0 {
+			l, err := nnloss.Cox(g, outs[len(outs)-1], t.Outcomes, survival.Efron)
+			if err != nil {
+				return nil, fmt.Errorf("fusion: Cox loss: %w", err)
+			}
+			if w := m.Config.CoxWeight; w != 0 && w != 1 {
+				l = g.Scale(l, float32(w))
+			}
+			add(l)
+		}
 	}
 	if err := g.Err(); err != nil {
 		return nil, fmt.Errorf("fusion: loss: %w", err)

@@ -95,6 +95,12 @@ type ModelConfig struct {
 	SurvivalLoss SurvivalLoss `json:"survival_loss"`
 	// Tasks are the auxiliary heads.
 	Tasks []Task `json:"tasks,omitempty"`
+	// CoxHead adds a continuous risk head trained with the Cox partial
+	// likelihood (DeepSurv, Efron ties) on every patient, censored ones
+	// included; Prediction.CoxRisk reports it. CoxWeight scales its loss
+	// (zero means 1).
+	CoxHead   bool    `json:"cox_head,omitempty"`
+	CoxWeight float64 `json:"cox_weight,omitempty"`
 	// ModalityDropout is the probability, per training sample and
 	// modality, of hiding that modality (never both), so that the model
 	// learns to predict for patients who lack one.
@@ -203,6 +209,9 @@ func (m *Model) outputs() []int {
 	for _, t := range m.Config.Tasks {
 		o = append(o, len(t.Levels))
 	}
+	if m.Config.CoxHead {
+		o = append(o, 1)
+	}
 	return o
 }
 
@@ -284,7 +293,8 @@ func availability(n int, flags []bool, given bool) *nn.Tensor {
 	return t
 }
 
-// ForwardBatch returns the logits of every head, survival first.
+// ForwardBatch returns the outputs of every head: the survival logits
+// first, then each task's logits, then the Cox risk (N, 1) when CoxHead.
 func (m *Model) ForwardBatch(g *nn.Graph, b Batch) ([]*nn.Tensor, error) {
 	c := m.Config
 	n := b.size()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/metasurv/metasurv/nn"
 	"github.com/metasurv/metasurv/norm"
@@ -17,6 +18,9 @@ type Predictor struct {
 	b     *Bundle
 	atlas *volume.Volume
 	prep  norm.Options
+	// arenas recycles the buffers of inference passes, one arena per
+	// concurrent call; the garbage collector may drop idle ones.
+	arenas sync.Pool
 }
 
 // PredictorOptions configures a Predictor's handling of raw scans.
@@ -25,7 +29,8 @@ type PredictorOptions struct {
 	// (norm.Preprocess); without it only preprocessed stacks are accepted.
 	Atlas *volume.Volume
 	// Preprocess configures norm.Preprocess; its Target is replaced by the
-	// bundle's input shape and SkipN4 by the bundle's setting.
+	// bundle's input shape and SkipN4, Resize and Missing by the bundle's
+	// settings, so raw scans are prepared as the training stacks were.
 	Preprocess norm.Options
 	// Load configures reading the bundle.
 	Load LoadOptions
@@ -55,7 +60,7 @@ func NewPredictor(b *Bundle, o PredictorOptions) (*Predictor, error) {
 	nn.Freeze(b.Model)
 	p := &Predictor{b: b, atlas: o.Atlas, prep: o.Preprocess}
 	p.prep.Target = [3]int{b.Shape[1], b.Shape[2], b.Shape[3]}
-	p.prep.SkipN4 = b.Prep.SkipN4
+	p.prep.SkipN4, p.prep.Resize, p.prep.Missing = b.Prep.SkipN4, b.Prep.Resize, b.Prep.Missing
 	return p, nil
 }
 
@@ -99,6 +104,8 @@ type Prediction struct {
 	// curves mixed by Probs, in TimeUnit.
 	Curve    []CurvePoint  `json:"curve"`
 	TimeUnit survival.Unit `json:"time_unit"`
+	// CoxRisk is the Cox head's log relative hazard (nil without one).
+	CoxRisk *float64 `json:"cox_risk,omitempty"`
 	// Tasks holds the auxiliary heads' probabilities by task and level.
 	Tasks map[string]map[string]float64 `json:"tasks,omitempty"`
 	// Missing lists the inputs the model did without: sequences ("T2"),
@@ -140,7 +147,11 @@ func (p *Predictor) prepareInput(ctx context.Context, pt Patient) (*input, error
 			}
 			for c, ok := range st.Present {
 				if !ok {
-					in.missing = append(in.missing, st.Names[c])
+					name := fmt.Sprintf("channel %d", c)
+					if c < len(st.Names) {
+						name = st.Names[c]
+					}
+					in.missing = append(in.missing, name)
 				}
 			}
 			hasImg = !allAbsent(st.Present)
@@ -203,6 +214,12 @@ func (p *Predictor) checkStack(st *volume.Stack) error {
 		return fmt.Errorf("%w: stack of %d channels on %v with %d values (want %d channels on %v = %d values; preprocess to the bundle's grid)",
 			ErrShape, st.Channels(), st.Dims, len(st.Data), s[0], [3]int{s[1], s[2], s[3]}, want)
 	}
+	if err := finiteData(st.Data, s[0]); err != nil {
+		return err
+	}
+	if st.Present == nil {
+		return nil // all channels present
+	}
 	if len(st.Present) != s[0] {
 		return fmt.Errorf("%w: stack has %d presence flags for %d channels", ErrShape, len(st.Present), s[0])
 	}
@@ -226,12 +243,18 @@ func (p *Predictor) Predict(ctx context.Context, pt Patient) (*Prediction, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	g := nn.NewGraph(nn.Options{})
+	a, _ := p.arenas.Get().(*nn.Arena)
+	if a == nil {
+		a = nn.NewArena()
+	}
+	defer p.arenas.Put(a)
+	a.Reset()
+	g := nn.NewGraph(nn.Options{Arena: a})
 	outs, err := p.b.Model.ForwardBatch(g, in.batch)
 	if err != nil {
 		return nil, fmt.Errorf("fusion: patient %q: %w", pt.ID, err)
 	}
-	return p.answer(pt.ID, outs, in), nil
+	return p.answer(pt.ID, outs, in), nil // answer copies what it keeps
 }
 
 func (p *Predictor) answer(id string, outs []*nn.Tensor, in *input) *Prediction {
@@ -249,6 +272,10 @@ func (p *Predictor) answer(id string, outs []*nn.Tensor, in *input) *Prediction 
 			s += pc * cv.Surv[c][i]
 		}
 		pr.Curve = append(pr.Curve, CurvePoint{Time: t, Surv: s})
+	}
+	if m.Config.CoxHead {
+		v := float64(outs[len(outs)-1].Data[0])
+		pr.CoxRisk = &v
 	}
 	for k, task := range m.Config.Tasks {
 		if pr.Tasks == nil {
@@ -284,4 +311,16 @@ func embedWant(m *Model) string {
 		return "images"
 	}
 	return fmt.Sprintf("embeddings of %d values", m.Config.EmbedDim)
+}
+
+// finiteData rejects NaN or infinite voxels, naming the first one's
+// channel and index.
+func finiteData(d []float32, channels int) error {
+	per := len(d) / max(channels, 1)
+	for i, v := range d {
+		if !finite(v) {
+			return fmt.Errorf("%w: image value %v at channel %d, voxel %d (want finite intensities)", ErrShape, v, i/max(per, 1), i%max(per, 1))
+		}
+	}
+	return nil
 }

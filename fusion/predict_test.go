@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +43,7 @@ func trainedBundle(t *testing.T) (*Bundle, *Cohort) {
 		t.Fatal(err)
 	}
 	m, err := NewModel(newTinyNet(4, 6, 2), ModelConfig{Fusion: Gated, ClinicalDim: enc.Dim(), Hidden: 8, Seed: 2,
-		Tasks: []Task{{Name: "origin", Levels: []string{"lung", "breast"}}}, Backbone: "test-tiny", BackboneConfig: json.RawMessage("6")})
+		Tasks: []Task{{Name: "origin", Levels: []string{"lung", "breast"}}}, CoxHead: true, Backbone: "test-tiny", BackboneConfig: json.RawMessage("6")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestBundleRoundTrip(t *testing.T) {
 		t.Fatal("loaded bundle predicts differently")
 	}
 	p := want[0]
-	if len(p.Probs) != 3 || len(p.Curve) != 64 || p.Curve[0].Surv != 1 || p.Tasks["origin"] == nil || len(p.Missing) != 0 {
+	if len(p.Probs) != 3 || len(p.Curve) != 64 || p.Curve[0].Surv != 1 || p.Tasks["origin"] == nil || len(p.Missing) != 0 || p.CoxRisk == nil {
 		t.Fatalf("prediction %+v", p)
 	}
 	for i := 1; i < len(p.Curve); i++ {
@@ -191,6 +192,13 @@ func TestBundleCorrupt(t *testing.T) {
 	if _, err := Load(v2, PredictorOptions{}); !errors.Is(err, ErrVersion) {
 		t.Errorf("version 2: %v", err)
 	}
+	// A description that asks for a huge model is refused before building it.
+	meta = strings.Replace(ck.Meta[metaKey].(string), `"hidden":8`, `"hidden":9000000`, 1)
+	huge := filepath.Join(dir, "huge.safetensors")
+	checkpoint.Save(huge, ck.Tensors, checkpoint.SaveOptions{Meta: map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)}})
+	if _, err := Load(huge, PredictorOptions{}); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "fusion-layer parameters") {
+		t.Errorf("huge hidden layer: %v", err)
+	}
 	// An unregistered backbone.
 	meta = strings.Replace(ck.Meta[metaKey].(string), `"backbone":"test-tiny"`, `"backbone":"nope"`, 1)
 	nb := filepath.Join(dir, "nb.safetensors")
@@ -225,6 +233,9 @@ func TestPredictInputs(t *testing.T) {
 	small.Dims = [3]int{12, 12, 11}
 	three := *st
 	three.Names, three.Present, three.Data = st.Names[:3], st.Present[:3], st.Data[:3*12*12*12]
+	nanStack := *st
+	nanStack.Data = append([]float32(nil), st.Data...)
+	nanStack.Data[5000] = float32(math.NaN())
 	for name, c := range map[string]struct {
 		pt   Patient
 		want error
@@ -237,6 +248,7 @@ func TestPredictInputs(t *testing.T) {
 		"nothing":         {Patient{}, ErrMissingInput},
 		"raw, no atlas":   {Patient{Raw: nil, Stack: nil, Clinical: nil}, ErrMissingInput},
 		"embedding given": {Patient{Embedding: make([]float32, 6)}, ErrShape},
+		"NaN voxel":       {Patient{Stack: &nanStack, Clinical: s.Clinical}, ErrShape},
 	} {
 		if _, err := p.Predict(ctx, c.pt); !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", name, err, c.want)

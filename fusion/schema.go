@@ -434,3 +434,49 @@ func (c *Clinical) Cohort() *Cohort {
 	}
 	return co
 }
+
+// Match keeps the patients that also have images and checks the pairing
+// both ways. A patient in the table without images is a *RowError naming
+// its line; patients with images but no row are listed by id. With
+// SkipUnmatched the unmatched are reported in the returned Unmatched and the
+// table is filtered to the common patients instead.
+func (c *Clinical) Match(images []string, o MatchOptions) (*Clinical, Unmatched, error) {
+	common, u, err := MatchIDs(c.IDs, images, MatchOptions{SkipUnmatched: true})
+	if err != nil {
+		return nil, u, err
+	}
+	if !o.SkipUnmatched {
+		if len(u.OnlyClinical) > 0 {
+			for i, id := range c.IDs {
+				if id == u.OnlyClinical[0] {
+					return nil, u, &RowError{Line: c.Lines[i], ID: id, Column: c.Schema.idName(), Value: id,
+						Err: fmt.Errorf("%w: no images for this patient (%d table patients without images in all, %d image sets without a row %s)",
+							ErrUnmatched, len(u.OnlyClinical), len(u.OnlyImages), first10(u.OnlyImages))}
+				}
+			}
+		}
+		if len(u.OnlyImages) > 0 {
+			return nil, u, fmt.Errorf("%w: %d image sets have no clinical row: %s", ErrUnmatched, len(u.OnlyImages), first10(u.OnlyImages))
+		}
+	}
+	keep := map[string]bool{}
+	for _, id := range common {
+		keep[id] = true
+	}
+	out := &Clinical{Schema: c.Schema, TimeUnit: c.TimeUnit, Labels: map[string][]string{}, Skipped: c.Skipped}
+	for i, id := range c.IDs {
+		if !keep[id] {
+			continue
+		}
+		out.IDs = append(out.IDs, id)
+		out.Records = append(out.Records, c.Records[i])
+		out.Lines = append(out.Lines, c.Lines[i])
+		if c.Outcomes != nil {
+			out.Outcomes = append(out.Outcomes, c.Outcomes[i])
+		}
+		for k, v := range c.Labels {
+			out.Labels[k] = append(out.Labels[k], v[i])
+		}
+	}
+	return out, u, nil
+}

@@ -186,3 +186,29 @@ func FuzzReadClinical(f *testing.F) {
 		}
 	})
 }
+
+func TestClinicalMatch(t *testing.T) {
+	c, err := readStudy(t, studyCSV, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Match([]string{"p1", "p2", "p4"}, MatchOptions{})
+	var re *RowError
+	if !errors.As(err, &re) || !errors.Is(err, ErrUnmatched) || re.Line != 4 || re.ID != "p3" {
+		t.Fatalf("table patient without images: %v", err)
+	}
+	if _, _, err := c.Match([]string{"p1", "p2", "p3", "p4", "p9"}, MatchOptions{}); !errors.Is(err, ErrUnmatched) || !strings.Contains(err.Error(), "p9") {
+		t.Fatalf("images without a row: %v", err)
+	}
+	m, u, err := c.Match([]string{"p4", "p1", "p9"}, MatchOptions{SkipUnmatched: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(m.IDs, ",") != "p1,p4" || len(m.Outcomes) != 2 || m.Labels["origin"][1] != "lung" || m.Lines[1] != 5 || len(u.OnlyClinical) != 2 || u.OnlyImages[0] != "p9" {
+		t.Fatalf("matched %v %v %v", m.IDs, m.Labels, u)
+	}
+	co := m.Cohort()
+	if len(co.Samples) != 2 || co.Samples[1].Labels["origin"] != "lung" || co.Samples[0].Outcome.Time != 5.5 {
+		t.Fatalf("cohort %+v", co.Samples)
+	}
+}

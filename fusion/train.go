@@ -45,7 +45,10 @@ type EpochStats struct {
 
 // History is the record of a training run.
 type History struct {
-	Epochs       []EpochStats
+	Epochs []EpochStats
+	// BestEpoch is the epoch with the best validation metric (−1 without
+	// a validation set); Best is that metric, negated for MonitorLoss so
+	// that higher is always better.
 	BestEpoch    int
 	Best         float64
 	StoppedEarly bool
@@ -80,6 +83,11 @@ type TrainOptions struct {
 	Augment Augment
 	// UnweightedClasses turns off the balanced survival-class weights.
 	UnweightedClasses bool
+	// IPCW weights each known-class patient's survival cross-entropy by
+	// its inverse probability of censoring (survival.Labels.IPCW), so the
+	// patients whose class is known stand for the whole cohort, censored
+	// ones included.
+	IPCW bool
 	// FrozenBackbone trains the fusion layers only: the backbone's
 	// embeddings of every patient are computed once (without
 	// augmentation) and reused, the study's foundation-model setting.
@@ -379,7 +387,7 @@ func (tr *trainer) run(ctx context.Context, bundle *Bundle) (*History, error) {
 				stop()
 				return h, fmt.Errorf("fusion: step %d (epoch %d, batch %d): %w", step, epoch, bi-1, err)
 			}
-			loss, err := m.Loss(g, outs, l.t, LossOptions{ClassWeights: tr.weights})
+			loss, err := m.Loss(g, outs, l.t, tr.lossOptions(l.t))
 			if err != nil {
 				stop()
 				return h, fmt.Errorf("fusion: step %d (epoch %d, batch %d): %w", step, epoch, bi-1, err)
@@ -453,6 +461,14 @@ func (tr *trainer) run(ctx context.Context, bundle *Bundle) (*History, error) {
 		}
 	}
 	return h, nil
+}
+
+func (tr *trainer) lossOptions(t Targets) LossOptions {
+	o := LossOptions{ClassWeights: tr.weights}
+	if tr.o.IPCW {
+		o.SampleWeights = t.ipcw
+	}
+	return o
 }
 
 // monitored returns the metric to maximise.
@@ -547,7 +563,7 @@ func (tr *trainer) predict(set []prepared, withLoss bool) ([][]float64, float64,
 		}
 		probs = append(probs, m.SurvivalProbs(outs[0])...)
 		if withLoss {
-			l, err := m.Loss(g, outs, t, LossOptions{ClassWeights: tr.weights})
+			l, err := m.Loss(g, outs, t, tr.lossOptions(t))
 			if err != nil {
 				return nil, 0, err
 			}

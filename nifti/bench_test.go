@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/cputime"
 	"github.com/metasurv/metasurv/internal/fixture"
 )
 
@@ -54,7 +55,7 @@ func benchLoad(b *testing.B, path string) {
 	}
 	raw := float64(len(v.Data))
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Now()
 	for b.Loop() {
 		if _, err := Load(path, nil); err != nil {
 			b.Fatal(err)
@@ -62,7 +63,7 @@ func benchLoad(b *testing.B, path string) {
 	}
 	perOp := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(raw*4/1e6/perOp, "MB/s")
-	b.ReportMetric(float64(processCPU()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(cputime.Now()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 }
 
 // The peer is nibabel, timed in-process, best of 5, on the same files

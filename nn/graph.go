@@ -18,8 +18,9 @@ type Options struct {
 	RNG *RNG
 	// BF16 runs the Linear layers and the GEMM-based convolutions (1×1×1,
 	// patch embeddings, column-matrix paths) of an inference graph (Grad
-	// false) in bfloat16 with float32 accumulation where the CPU has AMX
-	// (HaveBF16); elsewhere, and whenever Grad is on, it has no effect.
+	// false) in bfloat16 with float32 accumulation where the CPU has
+	// AVX512_BF16 (HaveBF16: AMX or VDPBF16PS); elsewhere, and whenever
+	// Grad is on, it has no effect.
 	BF16 bool
 }
 
@@ -45,7 +46,7 @@ type Graph struct {
 	ufn       func(float32) float32 // elementwise function of the running unary job
 	unaryBody func(j *pjob, lo, hi int)
 	ep        conv.Epilogue
-	bf16      bool       // Options.BF16 on an inference graph with AMX
+	bf16      bool       // Options.BF16 on an inference graph where HaveBF16
 	own       *packCache // packed weights of functional calls (packs.go)
 }
 

@@ -7,11 +7,16 @@ import (
 	"testing"
 )
 
+var mhaTorchOut = []float64{-0.499047, 0.479514, 0.269299, -0.572123, 0.110987, 0.614363, -0.311187, -0.296918, 0.350695,
+	-0.236475, -0.199588, 0.39328, 0.066349, -0.327296, 0.234345, 0.354557, -0.131203, 0.077546, 0.115274,
+	-0.088225, 0.007613, 0.185452, 0.020336, -0.044354}
+
 // Reference from PyTorch 1.13 (python3-torch): MONAI SABlock arithmetic
 // (qkv Linear without bias, reshape (B,N,3,H,d), permute (2,0,3,1,4),
 // softmax(q·kᵀ/√d)·v, out_proj) with weights qkv.w[i] = 0.5·sin(0.37i),
 // out_proj.w[i] = 0.5·cos(0.23i), out_proj.b[i] = 0.01i, x[i] = cos(0.51i),
-// B=1, N=3, hidden 8, 2 heads; output rounded to 6 digits.
+// B=1, N=3, hidden 8, 2 heads; output rounded to 6 digits. The script is
+// testdata/torch_reference.py (self_attention).
 func TestMultiHeadAttentionPyTorch(t *testing.T) {
 	m, err := NewMultiHeadAttention(8, 2, AttentionOptions{}, NewRNG(1))
 	if err != nil {
@@ -30,9 +35,7 @@ func TestMultiHeadAttentionPyTorch(t *testing.T) {
 	for i := range x.Data {
 		x.Data[i] = float32(math.Cos(0.51 * float64(i)))
 	}
-	want := []float64{-0.499047, 0.479514, 0.269299, -0.572123, 0.110987, 0.614363, -0.311187, -0.296918, 0.350695,
-		-0.236475, -0.199588, 0.39328, 0.066349, -0.327296, 0.234345, 0.354557, -0.131203, 0.077546, 0.115274,
-		-0.088225, 0.007613, 0.185452, 0.020336, -0.044354}
+	want := mhaTorchOut
 	g := NewGraph(Options{})
 	y := m.Forward(g, x)
 	if g.Err() != nil {

@@ -19,7 +19,8 @@ import (
 // Linear, MultiHeadAttention made by their constructors) or, for functional
 // calls (Graph.Conv3d, Graph.Linear) and layers built as literals, by the
 // Graph. Nothing is cached at package level: dropping a model or a graph
-// drops its packs, and each cache is bounded (maxPacks entries).
+// drops its packs, and each cache is bounded (maxPacks idle plans of each
+// kind, maxPacks bfloat16 packs).
 //
 // A pack is current when the weight tensor's version (bumped by every
 // library write: LoadStateDict, Init*, FoldBatchNorm, the optimizers,
@@ -37,10 +38,36 @@ const maxPacks = 64
 
 type packCache struct {
 	mu    sync.Mutex
-	plans map[planKey][]*planEntry
-	attn  map[attention.Config][]*attention.Plan
+	plans freeLists[planKey, *planEntry]
+	attn  freeLists[attention.Config, *attention.Plan]
 	bf16  map[*Tensor]*bf16Entry
-	n     int // entries in plans and attn
+}
+
+// freeLists keeps idle entries per key, at most maxPacks in all (beyond,
+// it starts over: a layer run at ever new input sizes keeps the recent
+// ones). The caller holds packCache.mu.
+type freeLists[K comparable, V any] struct {
+	m map[K][]V
+	n int
+}
+
+func (f *freeLists[K, V]) take(k K) (v V, ok bool) {
+	l := f.m[k]
+	if len(l) == 0 {
+		return v, false
+	}
+	f.m[k] = l[:len(l)-1]
+	f.n--
+	return l[len(l)-1], true
+}
+
+func (f *freeLists[K, V]) put(k K, v V) {
+	if f.n >= maxPacks || f.m == nil {
+		f.m = map[K][]V{}
+		f.n = 0
+	}
+	f.m[k] = append(f.m[k], v)
+	f.n++
 }
 
 func newPackCache() *packCache { return &packCache{} }
@@ -100,15 +127,12 @@ type planEntry struct {
 
 func (pc *packCache) acquirePlan(k planKey) (*planEntry, error) {
 	pc.mu.Lock()
-	if l := pc.plans[k]; len(l) > 0 {
-		e := l[len(l)-1]
-		pc.plans[k] = l[:len(l)-1]
-		pc.n--
-		pc.mu.Unlock()
+	e, ok := pc.plans.take(k)
+	pc.mu.Unlock()
+	if ok {
 		return e, nil
 	}
-	pc.mu.Unlock()
-	e := &planEntry{}
+	e = &planEntry{}
 	var err error
 	if k.transposed {
 		e.tplan, err = conv.NewTransposedPlan(conv.TransposedParams{Params: k.p, OutputPadding: k.outPad})
@@ -120,17 +144,8 @@ func (pc *packCache) acquirePlan(k planKey) (*planEntry, error) {
 
 func (pc *packCache) releasePlan(k planKey, e *planEntry) {
 	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if pc.n >= maxPacks {
-		clear(pc.plans)
-		clear(pc.attn)
-		pc.n = 0
-	}
-	if pc.plans == nil {
-		pc.plans = map[planKey][]*planEntry{}
-	}
-	pc.plans[k] = append(pc.plans[k], e)
-	pc.n++
+	pc.plans.put(k, e)
+	pc.mu.Unlock()
 }
 
 // cachedPlans reports how many plans are cached for weight w (tests).
@@ -138,7 +153,7 @@ func (pc *packCache) cachedPlans(w *Tensor) int {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	n := 0
-	for k, l := range pc.plans {
+	for k, l := range pc.plans.m {
 		if k.w == w {
 			n += len(l)
 		}
@@ -185,30 +200,18 @@ func (c *convGeom) params() conv.Params {
 
 func (pc *packCache) acquireAttn(c attention.Config) (*attention.Plan, error) {
 	pc.mu.Lock()
-	if l := pc.attn[c]; len(l) > 0 {
-		p := l[len(l)-1]
-		pc.attn[c] = l[:len(l)-1]
-		pc.n--
-		pc.mu.Unlock()
+	p, ok := pc.attn.take(c)
+	pc.mu.Unlock()
+	if ok {
 		return p, nil
 	}
-	pc.mu.Unlock()
 	return attention.NewPlan(c)
 }
 
 func (pc *packCache) releaseAttn(c attention.Config, p *attention.Plan) {
 	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if pc.n >= maxPacks {
-		clear(pc.plans)
-		clear(pc.attn)
-		pc.n = 0
-	}
-	if pc.attn == nil {
-		pc.attn = map[attention.Config][]*attention.Plan{}
-	}
-	pc.attn[c] = append(pc.attn[c], p)
-	pc.n++
+	pc.attn.put(c, p)
+	pc.mu.Unlock()
 }
 
 type bf16Entry struct {

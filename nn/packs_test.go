@@ -124,8 +124,8 @@ func TestPacksOwnedAndBounded(t *testing.T) {
 	for s := 2; s < 2+2*maxPacks; s++ {
 		convOut(t, c, randT(r, 1, 1, s, 3, 3))
 	}
-	if c.packs.n > maxPacks {
-		t.Fatalf("%d packs cached by one layer, bound %d", c.packs.n, maxPacks)
+	if c.packs.plans.n > maxPacks {
+		t.Fatalf("%d plans cached by one layer, bound %d", c.packs.plans.n, maxPacks)
 	}
 	// A functional call keeps its packs in the graph.
 	g := NewGraph(Options{})

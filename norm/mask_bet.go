@@ -22,9 +22,10 @@ import (
 // t = t2 + 0.1(t98 − t2), centre of gravity and radius from the voxels
 // above t, median tm inside that sphere, an icosphere of 2562 vertices
 // started at half the radius, the three update terms with rmin = 3.33 mm,
-// rmax = 10 mm and a 20 mm inward intensity profile. Not implemented:
-// the self-intersection check with its rerun, and the optional skull
-// surface and second-pass refinements.
+// rmax = 10 mm and a 20 mm inward intensity profile, and the
+// self-intersection check with its reruns under stronger smoothing
+// (mask_bet_selfint.go). Not implemented: the optional skull surface and
+// second-pass refinements.
 type BET struct {
 	// Fraction is BET's fractional intensity threshold bt; 0 means 0.5.
 	// Smaller values give larger brains.
@@ -42,6 +43,7 @@ type BET struct {
 // mesh is a triangulated surface with vertex adjacency.
 type mesh struct {
 	v     [][3]float64
+	orig  [][3]float64 // the initial sphere's vertices (self-intersection test)
 	faces [][3]int
 	nbr   [][]int
 }
@@ -129,8 +131,21 @@ func (m *mesh) normals(out [][3]float64) {
 
 // Strip returns the brain mask of v.
 func (b BET) Strip(ctx context.Context, v *volume.Volume) (*volume.Mask, error) {
+	m, _, err := b.strip(ctx, v)
+	return m, err
+}
+
+// betRun describes how the surface evolution went.
+type betRun struct {
+	Passes           int     // evolutions run (1 + reruns)
+	SelfIntersection float64 // measure of the first pass's surface
+	Final            float64 // measure of the returned surface
+}
+
+func (b BET) strip(ctx context.Context, v *volume.Volume) (*volume.Mask, betRun, error) {
+	var run betRun
 	if v == nil {
-		return nil, fmt.Errorf("%w: nil image", ErrMask)
+		return nil, run, fmt.Errorf("%w: nil image", ErrMask)
 	}
 	bt, iters, div := b.Fraction, b.Iterations, b.Subdivisions
 	if bt == 0 {
@@ -143,23 +158,45 @@ func (b BET) Strip(ctx context.Context, v *volume.Volume) (*volume.Mask, error) 
 		div = 4
 	}
 	if !(bt > 0 && bt < 1) || iters < 0 || div < 1 || div > 6 {
-		return nil, fmt.Errorf("%w: BET fraction %g (want (0,1)), iterations %d, subdivisions %d (want 1..6)", ErrMask, bt, iters, div)
+		return nil, run, fmt.Errorf("%w: BET fraction %g (want (0,1)), iterations %d, subdivisions %d (want 1..6)", ErrMask, bt, iters, div)
 	}
 	p, err := v.Percentiles(nil, 2, 98)
 	if err != nil {
-		return nil, fmt.Errorf("norm: BET: %w", err)
+		return nil, run, fmt.Errorf("norm: BET: %w", err)
 	}
 	t2, t98 := p[0], p[1]
 	t := t2 + 0.1*(t98-t2)
 	inv, err := v.Affine.Inverse()
 	if err != nil {
-		return nil, fmt.Errorf("norm: BET: %w", err)
+		return nil, run, fmt.Errorf("norm: BET: %w", err)
 	}
 	sp := v.Spacing()
 	cog, radius, tm, err := betStats(v, t, t98, sp)
 	if err != nil {
-		return nil, err
+		return nil, run, err
 	}
+	var m *mesh
+	for pass := 0; ; pass++ {
+		if m, err = b.evolve(ctx, v, inv, cog, radius, t2, t, tm, bt, iters, div, pass); err != nil {
+			return nil, run, err
+		}
+		run.Passes = pass + 1
+		run.Final = m.selfIntersection()
+		if pass == 0 {
+			run.SelfIntersection = run.Final
+		}
+		if pass == maxBETPasses-1 || run.Final <= selfIntersectionLimit {
+			break
+		}
+	}
+	mask, err := m.fill(v, inv)
+	return mask, run, err
+}
+
+// evolve runs the surface evolution of one pass (pass > 0 is a rerun with
+// more smoothing, see rerunSmoothing) from the initial sphere.
+func (b BET) evolve(ctx context.Context, v *volume.Volume, inv volume.Affine, cog [3]float64, radius, t2, t, tm, bt float64, iters, div, pass int) (*mesh, error) {
+	sp := v.Spacing()
 	sample := func(x [3]float64) float64 { // world mm → nearest voxel value, t2 outside
 		q := inv.Apply(x)
 		i, j, k := int(math.Round(q[0])), int(math.Round(q[1])), int(math.Round(q[2]))
@@ -172,6 +209,7 @@ func (b BET) Strip(ctx context.Context, v *volume.Volume) (*volume.Mask, error) 
 	for i := range m.v {
 		m.v[i] = add(cog, scl(radius/2, m.v[i]))
 	}
+	m.orig = append([][3]float64(nil), m.v...)
 	const rmin, rmax = 3.33, 10.0
 	E := (1/rmin + 1/rmax) / 2
 	F := 6 / (1/rmin - 1/rmax)
@@ -186,6 +224,7 @@ func (b BET) Strip(ctx context.Context, v *volume.Volume) (*volume.Mask, error) 
 			}
 		}
 		m.normals(nrm)
+		smooth := rerunSmoothing(pass, it, iters)
 		var l float64
 		for i, x := range m.v {
 			for _, j := range m.nbr[i] {
@@ -214,6 +253,7 @@ func (b BET) Strip(ctx context.Context, v *volume.Volume) (*volume.Mask, error) 
 					r := l * l / (2 * snLen)
 					f2 = 0.5 * (1 + math.Tanh(F*(1/r-E)))
 				}
+				f2 = min(1, f2*smooth)
 				// intensity term: look inwards along −n.
 				imin, imax := tm, t
 				for d := 0.0; d <= d1; d += step {
@@ -237,7 +277,7 @@ func (b BET) Strip(ctx context.Context, v *volume.Volume) (*volume.Mask, error) 
 		})
 		m.v, next = next, m.v
 	}
-	return m.fill(v, inv)
+	return m, nil
 }
 
 // betStats returns the centre of gravity (mm) of the voxels above t

@@ -108,7 +108,7 @@ type Options struct {
 // 1–3 mm; 100 000 samples instead of 40 000 halve the seed-to-seed spread
 // for thick-slice FLAIR (0.16 mm instead of 0.26–0.51 mm at 4 mm slices).
 func DefaultRegistration() register.Options {
-	return register.Options{Optimizer: register.LBFGS, Sigmas: []float64{2, 1, 1},
+	return register.Options{Optimizer: register.LBFGS, Shrink: []int{4, 2, 1, 1}, Sigmas: []float64{2, 1, 1, 0},
 		Sampling: register.Sampling{Count: 100000}}
 }
 
@@ -120,9 +120,13 @@ type Report struct {
 	// Atlas is the hub → atlas registration (atlas world → hub world).
 	Atlas      RegistrationReport `json:"atlas_registration"`
 	MaskVoxels int                `json:"mask_voxels"`
-	Shape      [4]int             `json:"shape"`
-	Steps      []StepReport       `json:"steps"`
-	Seconds    float64            `json:"seconds"`
+	// Suspect names the registrations whose result register's check
+	// flagged ("T2 → T1c", "T1c → atlas"): look at them before trusting
+	// the output. Empty when all passed.
+	Suspect []string     `json:"suspect"`
+	Shape   [4]int       `json:"shape"`
+	Steps   []StepReport `json:"steps"`
+	Seconds float64      `json:"seconds"`
 }
 
 // SequenceReport describes one input sequence.
@@ -151,6 +155,8 @@ type RegistrationReport struct {
 	Cost       float64 `json:"cost"`
 	Iterations int     `json:"iterations"`
 	Seconds    float64 `json:"seconds"`
+	// Check is register's verdict on the result (suspect or not, and why).
+	Check register.Check `json:"check"`
 }
 
 // StepReport times one pipeline step.
@@ -244,7 +250,7 @@ func newRun(ctx context.Context, seqs Sequences, atlas *volume.Volume, o Options
 		d := DefaultRegistration()
 		o.Registration = &d
 	}
-	r := &run{ctx: ctx, o: o, atlas: atlas, rep: &Report{Missing: []string{}}, vols: seqs.list(), hub: -1, nsteps: 6, t0: time.Now()}
+	r := &run{ctx: ctx, o: o, atlas: atlas, rep: &Report{Missing: []string{}, Suspect: []string{}}, vols: seqs.list(), hub: -1, nsteps: 6, t0: time.Now()}
 	for c, v := range r.vols {
 		sr := SequenceReport{Name: SequenceNames[c], Present: v != nil}
 		if v == nil {
@@ -352,7 +358,7 @@ func (r *run) registration(fixed, moving *volume.Volume, fname, mname string, o 
 		it += l.Iterations
 	}
 	return RegistrationReport{Fixed: fname, Moving: mname, Matrix: res.Matrix, Metric: r.o.Registration.Metric.String(),
-		Cost: res.Cost, Iterations: it, Seconds: res.Duration.Seconds()}, nil
+		Cost: res.Cost, Iterations: it, Seconds: res.Duration.Seconds(), Check: res.Check}, nil
 }
 
 // registerAll registers the hub to the atlas and every other sequence to
@@ -363,6 +369,7 @@ func (r *run) registerAll() error {
 		return err
 	}
 	r.rep.Atlas = atlasRep
+	r.noteSuspect(atlasRep)
 	hubOpts, err := r.hubOptions(atlasRep.Matrix)
 	if err != nil {
 		return err
@@ -378,6 +385,7 @@ func (r *run) registerAll() error {
 				return err
 			}
 			r.rep.Sequences[c].ToHub = &rr
+			r.noteSuspect(rr)
 			m = volume.Compose(atlasRep.Matrix, rr.Matrix)
 		}
 		r.rep.Sequences[c].AtlasToImage = &m

@@ -122,26 +122,6 @@ func smoothShrink(v *volume.Volume, sigma float64, s int) *volume.Volume {
 	return &volume.Volume{Dims: od, Affine: shrinkAffine(v.Affine, s), Data: c}
 }
 
-// shrinkNearest keeps every s-th voxel of a mask, without smoothing.
-func shrinkNearest(m *volume.Mask, s int) *volume.Mask {
-	if s == 1 {
-		return m
-	}
-	od := shrinkDims(m.Dims, s)
-	out := &volume.Mask{Dims: od, Data: make([]bool, od[0]*od[1]*od[2])}
-	nx, ny := m.Dims[0], m.Dims[1]
-	n := 0
-	for k := 0; k < od[2]; k++ {
-		for j := 0; j < od[1]; j++ {
-			for i := 0; i < od[0]; i++ {
-				out.Data[n] = m.Data[s*i+nx*(s*j+ny*s*k)]
-				n++
-			}
-		}
-	}
-	return out
-}
-
 // finite returns x, or 0 for NaN and infinities.
 func finite(x float32) float64 {
 	v := float64(x)

@@ -74,6 +74,10 @@ type Options struct {
 	// overrides Init (its linear part must suit Kind).
 	Initial  *volume.Affine
 	Rotation RotationSearch
+	// Starts is the number of further starting points tried when the
+	// first result is suspect (see Check and multistart.go): 0 means
+	// DefaultStarts, negative disables the retry.
+	Starts int
 	// Shrink lists the pyramid's shrink factors, coarse to fine; default
 	// {4, 2, 1}.
 	Shrink []int
@@ -118,6 +122,9 @@ type Result struct {
 	Cost     float64 // final cost at the finest level
 	Levels   []LevelReport
 	Duration time.Duration
+	// Check is Register's verdict on the result: whether it is suspect,
+	// and why.
+	Check Check
 }
 
 func (o *Options) metricOptions() MetricOptions {
@@ -230,57 +237,70 @@ func Register(ctx context.Context, fixed, moving *volume.Volume, opts Options) (
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{}
-	for l, s := range opts.Shrink {
+	if err := checkContrast("fixed", fixed, opts.Mask); err != nil {
+		return Result{}, err
+	}
+	if err := checkContrast("moving", moving, nil); err != nil {
+		return Result{}, err
+	}
+	res, err := registerChecked(ctx, fixed, moving, t, opts)
+	res.Duration = time.Since(start)
+	return res, err
+}
+
+// pyramid optimises t from its current value through the levels from
+// level first on, and returns the finest level's evaluator.
+func pyramid(ctx context.Context, fixed, moving *volume.Volume, t *Transform, opts Options, first int, res *Result) (*evaluator, error) {
+	var e *evaluator
+	for l := first; l < len(opts.Shrink); l++ {
+		s := opts.Shrink[l]
 		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("register: cancelled at level %d: %w", l, err)
+			return e, fmt.Errorf("register: cancelled at level %d: %w", l, err)
 		}
-		lr, err := runLevel(ctx, fixed, moving, &t, opts, l)
+		lr, le, err := runLevel(ctx, fixed, moving, t, opts, l)
 		res.Levels = append(res.Levels, lr)
 		if err != nil {
-			return res, fmt.Errorf("register: level %d (shrink %d): %w", l, s, err)
+			return e, fmt.Errorf("register: level %d (shrink %d): %w", l, s, err)
 		}
+		e = le
 		res.Cost = lr.FinalCost
 	}
-	res.Transform = t
+	res.Transform = *t
 	res.Matrix = t.Matrix()
-	res.Duration = time.Since(start)
-	return res, nil
+	return e, nil
 }
 
 // runLevel builds the images of pyramid level l and optimises t on them.
-func runLevel(ctx context.Context, fixed, moving *volume.Volume, t *Transform, o Options, l int) (LevelReport, error) {
+func runLevel(ctx context.Context, fixed, moving *volume.Volume, t *Transform, o Options, l int) (LevelReport, *evaluator, error) {
 	start := time.Now()
 	s, sigma := o.Shrink[l], o.Sigmas[l]
 	lr := LevelReport{Shrink: s, Sigma: sigma}
-	fl := smoothShrink(fixed, sigma, s)
-	ml := smoothShrink(moving, sigma, s)
+	fl, ml, mask := levelImages(fixed, moving, o.Mask, o, l)
 	if err := ctx.Err(); err != nil {
-		return lr, fmt.Errorf("cancelled: %w", err)
-	}
-	var mask *volume.Mask
-	if o.Mask != nil {
-		mask = shrinkNearest(o.Mask, s)
+		return lr, nil, fmt.Errorf("cancelled: %w", err)
 	}
 	e, err := newEvaluator(fl, ml, mask, o.metricOptions(), o.Sampling.Seed+uint64(l))
 	if err != nil {
-		return lr, err
+		return lr, nil, err
 	}
 	lr.Samples = len(e.pts)
+	if p, ok := thickAxis(moving); ok {
+		e.applyProfile(fl, ml, p, *t)
+	}
 	if l == 0 && o.Rotation.MaxAngle > 0 && o.Kind != KindAffine {
 		if err := rotationSearch(ctx, e, t, o.Rotation); err != nil {
-			return lr, err
+			return lr, nil, err
 		}
 	}
 	opt := newOptimizer(e, t, o, l)
 	lr.InitialCost = opt.cost
 	if math.IsNaN(opt.cost) {
-		return lr, noOverlap(fl, ml)
+		return lr, nil, noOverlap(fl, ml)
 	}
 	lr.Iterations, lr.Stop, err = opt.run(ctx)
 	lr.FinalCost = opt.cost
 	lr.Duration = time.Since(start)
-	return lr, err
+	return lr, e, err
 }
 
 // initialTransform returns the starting transform about the fixed centre.

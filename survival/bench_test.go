@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/metasurv/metasurv/internal/cputime"
 )
 
 // syntheticCox draws n patients with p standard-normal covariates, true
@@ -47,13 +49,13 @@ func syntheticRisk(n int, seed uint64) ([]Outcome, []float64) {
 func bestOf(t *testing.T, f func() error) (cpu, wall time.Duration) {
 	cpu, wall = time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
 	for k := 0; k < 3; k++ {
-		c0, ok := processCPU()
+		c0, ok := cputime.Now(), cputime.Supported()
 		start := time.Now()
 		if err := f(); err != nil {
 			t.Fatal(err)
 		}
 		w := time.Since(start)
-		c1, _ := processCPU()
+		c1 := cputime.Now()
 		wall = min(wall, w)
 		if ok {
 			cpu = min(cpu, c1-c0)

@@ -41,7 +41,7 @@ func Bootstrap(ctx context.Context, n int, metric func(rows []int) (float64, err
 		return Interval{}, ErrEmpty
 	}
 	if n < 0 || metric == nil {
-		return Interval{}, fmt.Errorf("survival: bootstrap of %d samples, metric set: %t (want n > 0 and a metric)", n, metric != nil)
+		return Interval{}, fmt.Errorf("%w: bootstrap of %d samples, metric set: %t (want n > 0 and a metric)", ErrInput, n, metric != nil)
 	}
 	if o.Resamples == 0 {
 		o.Resamples = 1000
@@ -50,10 +50,10 @@ func Bootstrap(ctx context.Context, n int, metric func(rows []int) (float64, err
 		o.Level = 0.95
 	}
 	if !(o.Level > 0 && o.Level < 1) || o.Resamples < 2 || o.Resamples > maxResamples {
-		return Interval{}, fmt.Errorf("survival: bootstrap level %v with %d resamples (want 0<level<1, 2..%d resamples)", o.Level, o.Resamples, maxResamples)
+		return Interval{}, fmt.Errorf("%w: bootstrap level %v with %d resamples (want 0<level<1, 2..%d resamples)", ErrInput, o.Level, o.Resamples, maxResamples)
 	}
 	if o.Strata != nil && len(o.Strata) != n {
-		return Interval{}, fmt.Errorf("survival: %d strata labels for %d samples", len(o.Strata), n)
+		return Interval{}, fmt.Errorf("%w: %d strata labels for %d samples", ErrShape, len(o.Strata), n)
 	}
 	all := make([]int, n)
 	for i := range all {
@@ -97,7 +97,7 @@ func Bootstrap(ctx context.Context, n int, metric func(rows []int) (float64, err
 		}
 	}
 	if len(reps) < 2 {
-		return Interval{}, fmt.Errorf("survival: bootstrap metric failed on %d of %d resamples", res.Failed, o.Resamples)
+		return Interval{}, fmt.Errorf("%w: bootstrap metric failed on %d of %d resamples", ErrInput, res.Failed, o.Resamples)
 	}
 	sort.Float64s(reps)
 	a := (1 - o.Level) / 2
@@ -131,7 +131,7 @@ func quantileSorted(x []float64, p float64) float64 {
 func BootstrapClasses(ctx context.Context, yTrue []int, proba [][]float64,
 	metric func(yTrue []int, proba [][]float64) (float64, error), o BootstrapOptions) (Interval, error) {
 	if len(yTrue) != len(proba) {
-		return Interval{}, fmt.Errorf("survival: %d labels but %d probability rows", len(yTrue), len(proba))
+		return Interval{}, fmt.Errorf("%w: %d labels but %d probability rows", ErrShape, len(yTrue), len(proba))
 	}
 	if o.Strata == nil {
 		o.Strata = yTrue

@@ -53,7 +53,7 @@ func (w *ipcw) caseWeight(t float64) (float64, error) {
 		g = w.g.at(t)
 	}
 	if g <= 0 {
-		return 0, fmt.Errorf("survival: censoring survival G is 0 at event time %v (evaluate at earlier times)", t)
+		return 0, fmt.Errorf("%w: censoring survival G is 0 at event time %v (evaluate at earlier times)", ErrInput, t)
 	}
 	return 1 / g, nil
 }
@@ -62,18 +62,18 @@ func (w *ipcw) caseWeight(t float64) (float64, error) {
 func (w *ipcw) controlWeight(t float64) (float64, error) {
 	g := w.g.at(t)
 	if g <= 0 {
-		return 0, fmt.Errorf("survival: censoring survival G is 0 at time %v (evaluate at earlier times)", t)
+		return 0, fmt.Errorf("%w: censoring survival G is 0 at time %v (evaluate at earlier times)", ErrInput, t)
 	}
 	return 1 / g, nil
 }
 
 func checkTimes(times []float64) error {
 	if len(times) == 0 {
-		return fmt.Errorf("survival: no evaluation times")
+		return fmt.Errorf("%w: no evaluation times", ErrInput)
 	}
 	for i, t := range times {
 		if !(t >= 0) || math.IsInf(t, 0) || (i > 0 && t <= times[i-1]) {
-			return fmt.Errorf("survival: evaluation times %v (want finite, >= 0, increasing)", times)
+			return fmt.Errorf("%w: evaluation times %v (want finite, >= 0, increasing)", ErrInput, times)
 		}
 	}
 	return nil
@@ -128,15 +128,15 @@ func checkPred(test []Outcome, pred [][]float64, m int) error {
 		return err
 	}
 	if len(pred) != len(test) {
-		return fmt.Errorf("survival: %d prediction rows for %d patients", len(pred), len(test))
+		return fmt.Errorf("%w: %d prediction rows for %d patients", ErrShape, len(pred), len(test))
 	}
 	for i, row := range pred {
 		if len(row) != m {
-			return fmt.Errorf("survival: prediction row %d has %d values (want one per time, %d)", i, len(row), m)
+			return fmt.Errorf("%w: prediction row %d has %d values (want one per time, %d)", ErrShape, i, len(row), m)
 		}
 		for _, p := range row {
 			if !(p >= 0 && p <= 1) {
-				return fmt.Errorf("survival: prediction row %d has %v (want a probability)", i, p)
+				return fmt.Errorf("%w: prediction row %d has %v (want a probability)", ErrInput, i, p)
 			}
 		}
 	}
@@ -148,7 +148,7 @@ func checkPred(test []Outcome, pred [][]float64, m int) error {
 // needs at least two times.
 func IntegratedBrier(train, test []Outcome, pred [][]float64, times []float64, o IPCWOptions) (float64, error) {
 	if len(times) < 2 {
-		return 0, fmt.Errorf("survival: integrated Brier score needs at least two times (got %d)", len(times))
+		return 0, fmt.Errorf("%w: integrated Brier score needs at least two times (got %d)", ErrInput, len(times))
 	}
 	bs, err := BrierScore(train, test, pred, times, o)
 	if err != nil {
@@ -177,7 +177,7 @@ type TimeAUC struct {
 // higher, ties count one half. G comes from train.
 func CumulativeDynamicAUC(train, test []Outcome, risk []float64, times []float64, o IPCWOptions) (*TimeAUC, error) {
 	if len(risk) != len(test) {
-		return nil, fmt.Errorf("survival: %d risk scores for %d patients", len(risk), len(test))
+		return nil, fmt.Errorf("%w: %d risk scores for %d patients", ErrShape, len(risk), len(test))
 	}
 	return cumulativeDynamicAUC(train, test, func(i, _ int) float64 { return risk[i] }, times, o)
 }
@@ -187,11 +187,11 @@ func CumulativeDynamicAUC(train, test []Outcome, risk []float64, times []float64
 // predicted cumulative hazard).
 func CumulativeDynamicAUCVarying(train, test []Outcome, risk [][]float64, times []float64, o IPCWOptions) (*TimeAUC, error) {
 	if len(risk) != len(test) {
-		return nil, fmt.Errorf("survival: %d risk rows for %d patients", len(risk), len(test))
+		return nil, fmt.Errorf("%w: %d risk rows for %d patients", ErrShape, len(risk), len(test))
 	}
 	for i, row := range risk {
 		if len(row) != len(times) {
-			return nil, fmt.Errorf("survival: risk row %d has %d scores for %d times", i, len(row), len(times))
+			return nil, fmt.Errorf("%w: risk row %d has %d scores for %d times", ErrShape, i, len(row), len(times))
 		}
 	}
 	return cumulativeDynamicAUC(train, test, func(i, k int) float64 { return risk[i][k] }, times, o)
@@ -210,7 +210,7 @@ func cumulativeDynamicAUC(train, test []Outcome, risk func(i, k int) float64, ti
 	for i := range test {
 		for k := range times {
 			if math.IsNaN(risk(i, k)) { // scikit-survival rejects NaN estimates too
-				return nil, fmt.Errorf("survival: risk score of patient %d at time %v is NaN", i, times[k])
+				return nil, fmt.Errorf("%w: risk score of patient %d at time %v is NaN", ErrInput, i, times[k])
 			}
 		}
 	}
@@ -244,7 +244,7 @@ func cumulativeDynamicAUC(train, test []Outcome, risk func(i, k int) float64, ti
 			den += cw * float64(len(controls))
 		}
 		if den == 0 {
-			return nil, fmt.Errorf("survival: no case/control pairs at time %v (want an event by t and a patient at risk after t)", t)
+			return nil, fmt.Errorf("%w: no case/control pairs at time %v (want an event by t and a patient at risk after t)", ErrInput, t)
 		}
 		r.AUC[k] = num / den
 	}
@@ -283,13 +283,13 @@ type CalibrationBin struct {
 // Kaplan–Meier estimate (the usual calibration plot for survival models).
 func Calibration(y []Outcome, predSurv []float64, horizon float64, bins int) ([]CalibrationBin, error) {
 	if len(y) != len(predSurv) {
-		return nil, fmt.Errorf("survival: %d predictions for %d patients", len(predSurv), len(y))
+		return nil, fmt.Errorf("%w: %d predictions for %d patients", ErrShape, len(predSurv), len(y))
 	}
 	if bins < 1 || bins > len(y) {
-		return nil, fmt.Errorf("survival: %d calibration bins for %d patients (want 1..n)", bins, len(y))
+		return nil, fmt.Errorf("%w: %d calibration bins for %d patients (want 1..n)", ErrInput, bins, len(y))
 	}
 	if math.IsNaN(horizon) || math.IsInf(horizon, 0) || horizon < 0 {
-		return nil, fmt.Errorf("survival: calibration horizon %v (want a finite time >= 0)", horizon)
+		return nil, fmt.Errorf("%w: calibration horizon %v (want a finite time >= 0)", ErrInput, horizon)
 	}
 	if err := Validate(y); err != nil {
 		return nil, err
@@ -298,7 +298,7 @@ func Calibration(y []Outcome, predSurv []float64, horizon float64, bins int) ([]
 	for i := range idx {
 		idx[i] = i
 		if !(predSurv[i] >= 0 && predSurv[i] <= 1) {
-			return nil, fmt.Errorf("survival: predicted survival %d is %v (want a probability)", i, predSurv[i])
+			return nil, fmt.Errorf("%w: predicted survival %d is %v (want a probability)", ErrInput, i, predSurv[i])
 		}
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return predSurv[idx[a]] < predSurv[idx[b]] })

@@ -43,7 +43,9 @@ type ConcordanceOptions struct {
 // ConcordanceResult holds the (weighted) pair counts with R's names and
 // the concordance C = (Concordant + TiedRisk/2) / (Concordant + Discordant
 // + TiedRisk). Pairs tied on time (TiedTime, TiedBoth) are not comparable.
-// C is NaN when no pair is comparable (R's NA).
+// When no pair is comparable (one patient, or no event before a later
+// follow-up: R's NA) Concordance returns an error wrapping ErrNoEvents
+// instead.
 type ConcordanceResult struct {
 	C          float64
 	Concordant float64 // the earlier death has the higher risk
@@ -66,11 +68,11 @@ func Concordance(y []Outcome, risk []float64, o ConcordanceOptions) (*Concordanc
 	}
 	for i, r := range risk {
 		if math.IsNaN(r) {
-			return nil, fmt.Errorf("survival: risk score %d is NaN", i)
+			return nil, fmt.Errorf("%w: risk score %d is NaN", ErrInput, i)
 		}
 	}
 	if math.IsNaN(o.Tau) || o.Tau < 0 {
-		return nil, fmt.Errorf("survival: concordance Tau %v (want >= 0; 0 keeps every pair)", o.Tau)
+		return nil, fmt.Errorf("%w: concordance Tau %v (want >= 0; 0 keeps every pair)", ErrInput, o.Tau)
 	}
 	y = TimeFix(y)
 	res := &ConcordanceResult{}
@@ -83,6 +85,9 @@ func Concordance(y []Outcome, risk []float64, o ConcordanceOptions) (*Concordanc
 	}
 	res.TiedTime -= res.TiedBoth
 	den := res.Concordant + res.Discordant + res.TiedRisk
+	if !(den > 0) {
+		return nil, fmt.Errorf("%w: no comparable pair among %d patients (%d events), so C is undefined", ErrNoEvents, len(y), CountEvents(y))
+	}
 	res.C = (res.Concordant + res.TiedRisk/2) / den
 	// dC/dw_i = ((c_i − d_i) − (c_i + d_i + t_i)·somer) / (2·npair), as R's
 	// concordancefit dfbeta; var = Σ dfbeta².
@@ -276,7 +281,7 @@ func timeWeights(y []Outcome, rows []int, o ConcordanceOptions) (func(float64) f
 		}
 	}
 	if o.TimeWeight != Harrell && o.TimeWeight != Uno {
-		return nil, fmt.Errorf("survival: unknown concordance time weight %d (want Harrell or Uno)", o.TimeWeight)
+		return nil, fmt.Errorf("%w: unknown concordance time weight %d (want Harrell or Uno)", ErrInput, o.TimeWeight)
 	}
 	if o.TimeWeight == Uno && o.Convention == GRight {
 		return sksurvWeights(sub, o)
@@ -313,7 +318,7 @@ func sksurvWeights(sub []Outcome, o ConcordanceOptions) (func(float64) float64, 
 	g := censoringCurve(train)
 	for _, y := range sub {
 		if y.Event && (o.Tau <= 0 || y.Time < o.Tau) && g.at(y.Time) <= 0 {
-			return nil, fmt.Errorf("survival: censoring survival G is 0 at event time %v (censoring outcomes end too early)", y.Time)
+			return nil, fmt.Errorf("%w: censoring survival G is 0 at event time %v (censoring outcomes end too early)", ErrInput, y.Time)
 		}
 	}
 	return func(t float64) float64 {

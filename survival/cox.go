@@ -48,7 +48,8 @@ type CoxFit struct {
 	// values are all in {−1, 0, 1} (coxph's nocenter rule).
 	Means []float64
 	// Concordance is Harrell's C of the linear predictor (within strata),
-	// as reported by coxph, and ConcordanceSE its standard error.
+	// as reported by coxph, and ConcordanceSE its standard error; both are
+	// NaN (R: NA) when no pair of patients is comparable.
 	Concordance, ConcordanceSE float64
 	Ties                       Ties
 
@@ -77,10 +78,10 @@ func Cox(y []Outcome, x [][]float64, names []string, o CoxOptions) (*CoxFit, err
 		return nil, err
 	}
 	if len(y) > 0 && CountEvents(y) == 0 {
-		return nil, fmt.Errorf("survival: Cox model of %d patients needs at least one event (all are censored)", len(y))
+		return nil, fmt.Errorf("%w: Cox model of %d patients needs at least one event (all are censored)", ErrNoEvents, len(y))
 	}
 	if o.MaxIter < 0 || !(o.Eps >= 0) || math.IsInf(o.Eps, 1) {
-		return nil, fmt.Errorf("survival: Cox MaxIter %d, Eps %v (want MaxIter >= 0 and a finite Eps >= 0; 0 picks the default)", o.MaxIter, o.Eps)
+		return nil, fmt.Errorf("%w: Cox MaxIter %d, Eps %v (want MaxIter >= 0 and a finite Eps >= 0; 0 picks the default)", ErrInput, o.MaxIter, o.Eps)
 	}
 	y = TimeFix(y)
 	d, err := newCoxData(y, x, o.Strata)
@@ -93,7 +94,7 @@ func Cox(y []Outcome, x [][]float64, names []string, o CoxOptions) (*CoxFit, err
 		}
 	}
 	if len(names) != d.p {
-		return nil, fmt.Errorf("survival: %d covariate names for %d columns", len(names), d.p)
+		return nil, fmt.Errorf("%w: %d covariate names for %d columns", ErrShape, len(names), d.p)
 	}
 	if o.MaxIter == 0 {
 		o.MaxIter = 20
@@ -104,7 +105,7 @@ func Cox(y []Outcome, x [][]float64, names []string, o CoxOptions) (*CoxFit, err
 	beta := make([]float64, d.p)
 	if o.Init != nil {
 		if len(o.Init) != d.p {
-			return nil, fmt.Errorf("survival: %d initial values for %d covariates", len(o.Init), d.p)
+			return nil, fmt.Errorf("%w: %d initial values for %d covariates", ErrShape, len(o.Init), d.p)
 		}
 		copy(beta, o.Init)
 	}
@@ -119,10 +120,14 @@ func Cox(y []Outcome, x [][]float64, names []string, o CoxOptions) (*CoxFit, err
 		lp[i] = f.LinearPredictor(x[i])
 	}
 	c, err := Concordance(y, lp, ConcordanceOptions{Strata: o.Strata})
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNoEvents): // no comparable pair: R reports NA
+		f.Concordance, f.ConcordanceSE = math.NaN(), math.NaN()
+	case err != nil:
 		return nil, err
+	default:
+		f.Concordance, f.ConcordanceSE = c.C, c.SE
 	}
-	f.Concordance, f.ConcordanceSE = c.C, c.SE
 	f.base = f.baseHaz()
 	return f, nil
 }
@@ -133,28 +138,28 @@ func newCoxData(y []Outcome, x [][]float64, strata []string) (*coxData, error) {
 		return nil, ErrEmpty
 	}
 	if len(x) != n {
-		return nil, fmt.Errorf("survival: %d outcomes but %d covariate rows", n, len(x))
+		return nil, fmt.Errorf("%w: %d outcomes but %d covariate rows", ErrShape, n, len(x))
 	}
 	if strata != nil && len(strata) != n {
-		return nil, fmt.Errorf("survival: %d outcomes but %d strata labels", n, len(strata))
+		return nil, fmt.Errorf("%w: %d outcomes but %d strata labels", ErrShape, n, len(strata))
 	}
 	if err := Validate(y); err != nil {
 		return nil, err
 	}
 	p := len(x[0])
 	if p == 0 {
-		return nil, errors.New("survival: Cox model needs at least one covariate")
+		return nil, fmt.Errorf("%w: Cox model needs at least one covariate", ErrInput)
 	}
 	d := &coxData{n: n, p: p, time: make([]float64, n), event: make([]bool, n),
 		x: make([]float64, n*p), order: make([]int, n)}
 	mean := make([]float64, p)
 	for i, row := range x {
 		if len(row) != p {
-			return nil, fmt.Errorf("survival: covariate row %d has %d values (want %d)", i, len(row), p)
+			return nil, fmt.Errorf("%w: covariate row %d has %d values (want %d)", ErrShape, i, len(row), p)
 		}
 		for j, v := range row {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("survival: covariate row %d column %d is %v (want a finite number)", i, j, v)
+				return nil, fmt.Errorf("%w: covariate row %d column %d is %v (want a finite number)", ErrInput, i, j, v)
 			}
 			mean[j] += v / float64(n)
 		}
@@ -359,12 +364,12 @@ func (f *CoxFit) newton(d *coxData, beta []float64, o CoxOptions) error {
 	w := newCoxWork(p, d.n)
 	ll0 := d.eval(beta, o.Ties, w)
 	if !finite(ll0) {
-		return errors.New("survival: Cox log-likelihood is not finite at the initial values")
+		return fmt.Errorf("%w: Cox log-likelihood is not finite at the initial values", ErrInput)
 	}
 	f.LogLik = [2]float64{ll0, ll0}
 	step, ok := solveInfo(p, w.imat, w.u)
 	if !ok {
-		return errors.New("survival: Cox information matrix is singular at the initial values (collinear or constant covariates?)")
+		return fmt.Errorf("%w: Cox information matrix is singular at the initial values (collinear or constant covariates?)", ErrSingular)
 	}
 	f.ScoreTest = mat.Dot(mat.NewVecDense(p, w.u), mat.NewVecDense(p, step))
 	newbeta := make([]float64, p)
@@ -392,7 +397,7 @@ func (f *CoxFit) newton(d *coxData, beta []float64, o CoxOptions) error {
 		best = newlk
 		step, ok := solveInfo(p, w.imat, w.u)
 		if !ok {
-			return fmt.Errorf("survival: Cox information matrix became singular at iteration %d", f.Iter)
+			return fmt.Errorf("%w: Cox information matrix became singular at iteration %d", ErrSingular, f.Iter)
 		}
 		copy(beta, newbeta)
 		for j := range newbeta {
@@ -411,11 +416,11 @@ func (f *CoxFit) finish(beta, imat []float64, o CoxOptions) error {
 	p := len(beta)
 	var ch mat.Cholesky
 	if !ch.Factorize(mat.NewSymDense(p, append([]float64(nil), imat...))) {
-		return errors.New("survival: Cox information matrix is singular at the solution (infinite coefficient?)")
+		return fmt.Errorf("%w: Cox information matrix is singular at the solution (infinite coefficient?)", ErrSingular)
 	}
 	var inv mat.SymDense
 	if err := ch.InverseTo(&inv); err != nil {
-		return fmt.Errorf("survival: inverting the Cox information: %w", err)
+		return fmt.Errorf("%w: inverting the Cox information: %w", ErrSingular, err)
 	}
 	f.Coef = append([]float64(nil), beta...)
 	f.SE = make([]float64, p)
@@ -552,7 +557,7 @@ func (f *CoxFit) baseHazStratum(label string, rows []int, offset float64) BaseHa
 // exp(−H0(t)·exp(x·beta)) for a patient in stratum (use "" without strata).
 func (f *CoxFit) SurvivalAt(x []float64, stratum string, t float64) (float64, error) {
 	if len(x) != len(f.Coef) {
-		return 0, fmt.Errorf("survival: %d covariates (want %d)", len(x), len(f.Coef))
+		return 0, fmt.Errorf("%w: %d covariates (want %d)", ErrShape, len(x), len(f.Coef))
 	}
 	for _, bh := range f.base {
 		if bh.Stratum == stratum {
@@ -564,7 +569,7 @@ func (f *CoxFit) SurvivalAt(x []float64, stratum string, t float64) (float64, er
 			return math.Exp(-h * math.Exp(f.LinearPredictor(x))), nil
 		}
 	}
-	return 0, fmt.Errorf("survival: no stratum %q in the Cox fit", stratum)
+	return 0, fmt.Errorf("%w: no stratum %q in the Cox fit", ErrInput, stratum)
 }
 
 // PredictSurvival returns S(t | x_i) for every patient and time, the
@@ -572,12 +577,12 @@ func (f *CoxFit) SurvivalAt(x []float64, stratum string, t float64) (float64, er
 // unstratified fit.
 func (f *CoxFit) PredictSurvival(x [][]float64, strata []string, times []float64) ([][]float64, error) {
 	if strata != nil && len(strata) != len(x) {
-		return nil, fmt.Errorf("survival: %d strata labels for %d patients", len(strata), len(x))
+		return nil, fmt.Errorf("%w: %d strata labels for %d patients", ErrShape, len(strata), len(x))
 	}
 	out := make([][]float64, len(x))
 	for i, row := range x {
 		if len(row) != len(f.Coef) {
-			return nil, fmt.Errorf("survival: patient %d has %d covariates (want %d)", i, len(row), len(f.Coef))
+			return nil, fmt.Errorf("%w: patient %d has %d covariates (want %d)", ErrShape, i, len(row), len(f.Coef))
 		}
 		s := ""
 		if strata != nil {

@@ -64,7 +64,7 @@ func ExampleCox() {
 33,1,Nonmaintained
 43,1,Nonmaintained
 45,1,Nonmaintained`
-	tab, err := survival.ReadCSV(strings.NewReader(csv))
+	tab, err := survival.ReadCSV(strings.NewReader(csv), survival.CSVOptions{})
 	if err != nil {
 		panic(err)
 	}

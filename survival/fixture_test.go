@@ -23,7 +23,7 @@ func loadTable(t *testing.T, name string) *Table {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tab, err := ReadCSV(f)
+	tab, err := ReadCSV(f, CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package survival
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -86,5 +87,36 @@ func TestCoxRejectsUnfittableInput(t *testing.T) {
 		if _, err := Cox(y, x, nil, o); err == nil {
 			t.Errorf("Cox with %+v: no error", o)
 		}
+	}
+}
+
+// Issue 12: Concordance of one patient, or of patients who are all
+// censored, returned NaN with a nil error. It is an error a caller can
+// test for; a Cox fit whose pairs are not comparable reports NaN (R's NA).
+func TestConcordanceUndefined(t *testing.T) {
+	one, _ := NewOutcomes([]float64{5}, []bool{true})
+	if _, err := Concordance(one, []float64{1}, ConcordanceOptions{}); !errors.Is(err, ErrNoEvents) {
+		t.Fatalf("one sample: %v", err)
+	}
+	cens, _ := NewOutcomes([]float64{1, 2, 3}, []bool{false, false, false})
+	for _, o := range []ConcordanceOptions{{}, {TimeWeight: Uno}, {Tau: 2}} {
+		if r, err := Concordance(cens, []float64{3, 2, 1}, o); !errors.Is(err, ErrNoEvents) {
+			t.Fatalf("all censored %+v: %v, %+v", o, err, r)
+		}
+	}
+	// The only event is the last time: it has no later patient to compare.
+	last, _ := NewOutcomes([]float64{1, 2, 3}, []bool{false, false, true})
+	if _, err := Concordance(last, []float64{1, 2, 3}, ConcordanceOptions{}); !errors.Is(err, ErrNoEvents) {
+		t.Fatalf("no comparable pair: %v", err)
+	}
+	// Two deaths at the same time, nobody else: the fit exists, no pair is
+	// comparable (tied on time).
+	tied, _ := NewOutcomes([]float64{3, 3}, []bool{true, true})
+	fit, err := Cox(tied, [][]float64{{0.1}, {0.5}}, []string{"x"}, CoxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsNaN(fit.Concordance) {
+		t.Fatalf("Cox concordance %v without comparable pairs, want NaN", fit.Concordance)
 	}
 }

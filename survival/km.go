@@ -39,10 +39,10 @@ func (o KMOptions) withDefaults() (KMOptions, error) {
 	switch o.ConfType {
 	case ConfLog, ConfLogLog, ConfPlain, ConfNone:
 	default:
-		return o, fmt.Errorf("survival: unknown conf.type %q (want log, log-log, plain or none)", o.ConfType)
+		return o, fmt.Errorf("%w: unknown conf.type %q (want log, log-log, plain or none)", ErrInput, o.ConfType)
 	}
 	if !(o.ConfLevel > 0 && o.ConfLevel < 1) {
-		return o, fmt.Errorf("survival: confidence level %v (want 0 < level < 1)", o.ConfLevel)
+		return o, fmt.Errorf("%w: confidence level %v (want 0 < level < 1)", ErrInput, o.ConfLevel)
 	}
 	return o, nil
 }
@@ -278,7 +278,7 @@ func findQuantile(time, surv []float64, p float64) float64 {
 // the curve on [0, tau]. Tau beyond the last time extends the last value.
 func (k *KM) RMST(tau float64) (float64, error) {
 	if !(tau > 0) || math.IsInf(tau, 0) {
-		return 0, fmt.Errorf("survival: RMST horizon %v (want a finite tau > 0)", tau)
+		return 0, fmt.Errorf("%w: RMST horizon %v (want a finite tau > 0)", ErrInput, tau)
 	}
 	area, prevT, prevS := 0.0, 0.0, 1.0
 	for i, t := range k.Time {
@@ -306,7 +306,7 @@ func (k *KM) RMean() float64 {
 // d_j/(n_j(n_j − d_j)) (Miller 1981, as print.survfit).
 func (k *KM) RMSTSE(tau float64) (float64, error) {
 	if !(tau > 0) || math.IsInf(tau, 0) {
-		return 0, fmt.Errorf("survival: RMST horizon %v (want a finite tau > 0)", tau)
+		return 0, fmt.Errorf("%w: RMST horizon %v (want a finite tau > 0)", ErrInput, tau)
 	}
 	var times, surv, hh []float64
 	for i, t := range k.Time {
@@ -360,7 +360,7 @@ func (k *KM) SummaryAt(times []float64) ([]KMRow, error) {
 	prev := math.Inf(-1)
 	for r, t := range times {
 		if math.IsNaN(t) || t < 0 || t <= prev {
-			return nil, fmt.Errorf("survival: summary times %v (want increasing times >= 0)", times)
+			return nil, fmt.Errorf("%w: summary times %v (want increasing times >= 0)", ErrInput, times)
 		}
 		row := KMRow{Time: t, Surv: 1, Lower: math.NaN(), Upper: math.NaN()}
 		i := stepAt(k.Time, t)

@@ -29,11 +29,11 @@ func (s ClassScheme) ClassOf(t float64) int {
 
 func (s ClassScheme) validate() error {
 	if len(s.Cuts) == 0 {
-		return fmt.Errorf("survival: class scheme has no cut points (want at least one)")
+		return fmt.Errorf("%w: class scheme has no cut points (want at least one)", ErrInput)
 	}
 	for i, c := range s.Cuts {
 		if !(c > 0) || math.IsInf(c, 0) || (i > 0 && c <= s.Cuts[i-1]) {
-			return fmt.Errorf("survival: cut points %v (want finite, positive and increasing)", s.Cuts)
+			return fmt.Errorf("%w: cut points %v (want finite, positive and increasing)", ErrInput, s.Cuts)
 		}
 	}
 	return nil
@@ -247,11 +247,11 @@ type Pooled struct {
 func PoolRubin(estimates, variances []float64) (Pooled, error) {
 	m := len(estimates)
 	if m < 2 || len(variances) != m {
-		return Pooled{}, fmt.Errorf("survival: %d estimates and %d variances (want m >= 2 of each)", m, len(variances))
+		return Pooled{}, fmt.Errorf("%w: %d estimates and %d variances (want m >= 2 of each)", ErrShape, m, len(variances))
 	}
 	for i := range estimates {
 		if e, v := estimates[i], variances[i]; math.IsNaN(e) || math.IsInf(e, 0) || !(v >= 0) || math.IsInf(v, 1) {
-			return Pooled{}, fmt.Errorf("survival: imputation %d has estimate %v, variance %v (want finite, variance >= 0)", i, e, v)
+			return Pooled{}, fmt.Errorf("%w: imputation %d has estimate %v, variance %v (want finite, variance >= 0)", ErrInput, i, e, v)
 		}
 	}
 	var p Pooled

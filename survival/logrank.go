@@ -49,11 +49,11 @@ func LogRank(y []Outcome, group []string, o LogRankOptions) (*LogRankResult, err
 	y = TimeFix(y)
 	levels, gi := groupLevels(group)
 	if math.IsNaN(o.Rho) || math.IsInf(o.Rho, 0) {
-		return nil, fmt.Errorf("survival: log-rank weight exponent rho %v (want a finite number)", o.Rho)
+		return nil, fmt.Errorf("%w: log-rank weight exponent rho %v (want a finite number)", ErrInput, o.Rho)
 	}
 	k := len(levels)
 	if k < 2 {
-		return nil, fmt.Errorf("survival: log-rank test needs at least two groups (got %d)", k)
+		return nil, fmt.Errorf("%w: log-rank test needs at least two groups (got %d)", ErrInput, k)
 	}
 	r := &LogRankResult{Groups: levels, N: make([]int, k), Observed: make([]float64, k), Expected: make([]float64, k)}
 	for i := range y {
@@ -158,7 +158,7 @@ func survdiffChiSq(obs, exp []float64, V *mat.Dense) (float64, int, error) {
 	}
 	var x mat.VecDense
 	if err := x.SolveVec(sub, u); err != nil {
-		return 0, 0, fmt.Errorf("survival: log-rank variance is singular: %w", err)
+		return 0, 0, fmt.Errorf("%w: log-rank variance is singular: %w", ErrSingular, err)
 	}
 	return mat.Dot(u, &x), m, nil
 }

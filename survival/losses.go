@@ -1,11 +1,26 @@
 package survival
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
 )
+
+// maxScore bounds the network outputs the losses accept: far beyond any
+// sensible log hazard or logit (a network producing more has diverged),
+// and small enough that differences and sums of them stay finite, so a
+// loss is either an error or a finite value with a finite gradient.
+const maxScore = 1e100
+
+// scoresOK reports whether every value is finite and within ±maxScore.
+func scoresOK(v ...float64) bool {
+	for _, x := range v {
+		if !(math.Abs(x) <= maxScore) {
+			return false
+		}
+	}
+	return true
+}
 
 // Losses for training networks, each a pure function of the network
 // outputs returning the loss value and its gradient with respect to those
@@ -14,74 +29,84 @@ import (
 
 // CoxLoss is the DeepSurv loss: the negative log partial likelihood of the
 // risk scores eta (log relative hazards), divided by the number of events,
-// with Efron's or Breslow's handling of tied event times. The scores are
-// shifted by their maximum before exponentiation (the likelihood is shift
-// invariant). It returns an error when there is no event.
+// with Efron's or Breslow's handling of tied event times. Each risk set's
+// sum of exp(eta) is a log-sum-exp taken relative to that risk set's own
+// largest score, so no risk set underflows when a patient outside it
+// scores far higher (one global shift made log(0) = −Inf there). It
+// returns an error when there is no event.
 func CoxLoss(y []Outcome, eta []float64, ties Ties) (float64, []float64, error) {
 	if len(y) != len(eta) {
-		return 0, nil, fmt.Errorf("survival: %d outcomes but %d scores", len(y), len(eta))
+		return 0, nil, fmt.Errorf("%w: %d outcomes but %d scores", ErrShape, len(y), len(eta))
 	}
 	if err := Validate(y); err != nil {
 		return 0, nil, err
 	}
 	nev := CountEvents(y)
 	if nev == 0 {
-		return 0, nil, errors.New("survival: Cox loss needs at least one event in the batch")
+		return 0, nil, fmt.Errorf("%w: Cox loss needs at least one event in the batch", ErrNoEvents)
 	}
-	shift := math.Inf(-1)
 	for i, e := range eta {
-		if math.IsNaN(e) || math.IsInf(e, 0) {
-			return 0, nil, fmt.Errorf("survival: score %d is %v", i, e)
+		if !scoresOK(e) {
+			return 0, nil, fmt.Errorf("%w: score %d is %v (want a finite number within ±%g)", ErrInput, i, e, maxScore)
 		}
-		shift = math.Max(shift, e)
 	}
 	idx := sortedIndex(y)
 	n := len(y)
-	r := make([]float64, n)
-	for i := range r {
-		r[i] = math.Exp(eta[i] - shift)
-	}
-	// Walk backwards accumulating the risk-set sum S0; per event time keep
-	// A = Σ_k 1/(S0 − f_k D0) and B = Σ_k f_k/(S0 − f_k D0), f_k = k/d.
-	type tally struct{ t, a, b float64 }
+	// Walk backwards: the risk set only grows, so its largest score m only
+	// grows; the risk-set sum S0 and the tied events' sum D0 are kept in
+	// units of e^m (rescaled when m grows). Per event time keep, in units
+	// of e^−m, A = Σ_k 1/(S0 − f_k D0) and B = Σ_k f_k/(S0 − f_k D0),
+	// f_k = k/d (Efron) or 0 (Breslow).
+	type tally struct{ t, m, a, b float64 }
 	var tallies []tally
 	var loss, s0 float64
+	m := math.Inf(-1)
 	for i := n - 1; i >= 0; {
 		t := y[idx[i]].Time
-		var d, d0, etaSum float64
+		start := i
 		for ; i >= 0 && y[idx[i]].Time == t; i-- {
-			j := idx[i]
-			s0 += r[j]
-			if y[j].Event {
+			if e := eta[idx[i]]; e > m {
+				s0 *= math.Exp(m - e) // 0 on the first patient (m = −Inf)
+				m = e
+			}
+			s0 += math.Exp(eta[idx[i]] - m)
+		}
+		// Each event adds log(e^m·den) − eta_j = (m − eta_j) + log(den),
+		// the difference taken first so that huge scores cancel exactly.
+		var d, d0, gap float64
+		for k := start; k > i; k-- {
+			if j := idx[k]; y[j].Event {
 				d++
-				d0 += r[j]
-				etaSum += eta[j] - shift
+				d0 += math.Exp(eta[j] - m)
+				gap += m - eta[j]
 			}
 		}
 		if d == 0 {
 			continue
 		}
 		var a, b float64
-		loss -= etaSum
+		loss += gap
 		for k := 0.0; k < d; k++ {
 			f := k / d
 			if ties == Breslow {
 				f = 0
 			}
-			den := s0 - f*d0
+			den := s0 - f*d0 // ≥ (1−f)·d0 > 0, in units of e^m
 			loss += math.Log(den)
 			a += 1 / den
 			b += f / den
 		}
-		tallies = append(tallies, tally{t, a, b})
+		tallies = append(tallies, tally{t, m, a, b})
 	}
-	// tallies are in descending time; cumulative A over event times <= T_j
+	// tallies are in descending time; patient j needs Σ over event times
+	// t_k <= T_j of e^{eta_j − m_k}·A_k, a prefix sum in ascending time kept
+	// as a log-sum-exp (each term is at most 1/den since eta_j <= m_k).
 	sort.Slice(tallies, func(p, q int) bool { return tallies[p].t < tallies[q].t })
-	cumA := make([]float64, len(tallies))
-	var acc float64
+	logCumA := make([]float64, len(tallies))
+	acc := math.Inf(-1)
 	for k, tl := range tallies {
-		acc += tl.a
-		cumA[k] = acc
+		acc = logAddExp(acc, math.Log(tl.a)-tl.m)
+		logCumA[k] = acc
 	}
 	grad := make([]float64, n)
 	scale := 1 / float64(nev)
@@ -89,18 +114,28 @@ func CoxLoss(y []Outcome, eta []float64, ties Ties) (float64, []float64, error) 
 		k := sort.Search(len(tallies), func(q int) bool { return tallies[q].t > y[j].Time }) - 1
 		g := 0.0
 		if k >= 0 {
-			g = cumA[k]
+			g = math.Exp(eta[j] + logCumA[k])
 			if y[j].Event && tallies[k].t == y[j].Time {
-				g -= tallies[k].b
+				g -= math.Exp(eta[j]-tallies[k].m) * tallies[k].b
 			}
 		}
-		g *= r[j]
 		if y[j].Event {
 			g--
 		}
 		grad[j] = g * scale
 	}
 	return loss * scale, grad, nil
+}
+
+// logAddExp is log(e^a + e^b) without overflow (a or b may be −Inf).
+func logAddExp(a, b float64) float64 {
+	if a < b {
+		a, b = b, a
+	}
+	if math.IsInf(b, -1) {
+		return a
+	}
+	return a + math.Log1p(math.Exp(b-a))
 }
 
 // DiscreteTime maps continuous outcomes onto a grid for the discrete-time
@@ -120,7 +155,7 @@ const maxCuts = 1 << 16
 // default "equidistant" scheme.
 func EquidistantCuts(y []Outcome, m int) (DiscreteTime, error) {
 	if m < 2 || m > maxCuts || len(y) == 0 {
-		return DiscreteTime{}, fmt.Errorf("survival: %d cuts for %d outcomes (want 2 <= m <= %d, n >= 1)", m, len(y), maxCuts)
+		return DiscreteTime{}, fmt.Errorf("%w: %d cuts for %d outcomes (want 2 <= m <= %d, n >= 1)", ErrInput, m, len(y), maxCuts)
 	}
 	if err := Validate(y); err != nil {
 		return DiscreteTime{}, err
@@ -130,7 +165,7 @@ func EquidistantCuts(y []Outcome, m int) (DiscreteTime, error) {
 		maxT = math.Max(maxT, o.Time)
 	}
 	if maxT == 0 {
-		return DiscreteTime{}, fmt.Errorf("survival: every time is 0 (want a positive maximum time for the cuts)")
+		return DiscreteTime{}, fmt.Errorf("%w: every time is 0 (want a positive maximum time for the cuts)", ErrInput)
 	}
 	c := make([]float64, m)
 	for k := range c {
@@ -144,11 +179,11 @@ func (d DiscreteTime) Transform(y []Outcome) ([]int, []bool, error) {
 	m := len(d.Cuts)
 	for k := 1; k < m; k++ {
 		if !(d.Cuts[k] > d.Cuts[k-1]) {
-			return nil, nil, fmt.Errorf("survival: discrete-time cuts %v (want increasing)", d.Cuts)
+			return nil, nil, fmt.Errorf("%w: discrete-time cuts %v (want increasing)", ErrInput, d.Cuts)
 		}
 	}
 	if m == 0 {
-		return nil, nil, errors.New("survival: discrete-time grid has no cuts")
+		return nil, nil, fmt.Errorf("%w: discrete-time grid has no cuts", ErrInput)
 	}
 	idx := make([]int, len(y))
 	ev := make([]bool, len(y))
@@ -167,7 +202,7 @@ func (d DiscreteTime) Transform(y []Outcome) ([]int, []bool, error) {
 
 func checkGrid(phi [][]float64, idx []int, event []bool) (int, error) {
 	if len(phi) != len(idx) || len(idx) != len(event) {
-		return 0, fmt.Errorf("survival: %d output rows, %d indices, %d events (want equal)", len(phi), len(idx), len(event))
+		return 0, fmt.Errorf("%w: %d output rows, %d indices, %d events (want equal)", ErrShape, len(phi), len(idx), len(event))
 	}
 	if len(phi) == 0 {
 		return 0, ErrEmpty
@@ -175,10 +210,13 @@ func checkGrid(phi [][]float64, idx []int, event []bool) (int, error) {
 	m := len(phi[0])
 	for i, row := range phi {
 		if len(row) != m {
-			return 0, fmt.Errorf("survival: output row %d has %d values (want %d)", i, len(row), m)
+			return 0, fmt.Errorf("%w: output row %d has %d values (want %d)", ErrShape, i, len(row), m)
 		}
 		if idx[i] < 0 || idx[i] >= m {
-			return 0, fmt.Errorf("survival: grid index %d of patient %d (want 0..%d)", idx[i], i, m-1)
+			return 0, fmt.Errorf("%w: grid index %d of patient %d (want 0..%d)", ErrInput, idx[i], i, m-1)
+		}
+		if !scoresOK(row...) {
+			return 0, fmt.Errorf("%w: output row %d holds NaN, ±Inf or a value beyond ±%g", ErrInput, i, maxScore)
 		}
 	}
 	return m, nil
@@ -190,6 +228,22 @@ func sigmoid(x float64) float64 {
 	}
 	e := math.Exp(x)
 	return e / (1 + e)
+}
+
+// logSigmoidDiff is log(σ(a) − σ(b)) for a > b (a may be +Inf, b −Inf),
+// gap = a − b computed by the caller without rounding, exact where the
+// difference is far below the float64 resolution of 1:
+// σ(a) − σ(b) = (e^a − e^b)/((1+e^a)(1+e^b)) = e^a(1 − e^{b−a})/(…).
+func logSigmoidDiff(a, b, gap float64) float64 {
+	switch {
+	case math.IsInf(a, 1) && math.IsInf(b, -1):
+		return 0
+	case math.IsInf(a, 1):
+		return -softplus(b) // 1 − σ(b) = σ(−b)
+	case math.IsInf(b, -1):
+		return -softplus(-a) // σ(a)
+	}
+	return a + math.Log(-math.Expm1(-gap)) - softplus(a) - softplus(b)
 }
 
 // softplus is log(1 + e^x) without overflow.
@@ -315,7 +369,7 @@ func DeepHitLoss(phi [][]float64, idx []int, event []bool, o DeepHitOptions) (fl
 		o.Sigma = 0.1
 	}
 	if !(o.Alpha >= 0 && o.Alpha <= 1) || !(o.Sigma > 0) || math.IsInf(o.Sigma, 1) {
-		return 0, nil, fmt.Errorf("survival: DeepHit alpha %v, sigma %v (want 0..1, > 0)", o.Alpha, o.Sigma)
+		return 0, nil, fmt.Errorf("%w: DeepHit alpha %v, sigma %v (want 0..1, > 0)", ErrInput, o.Alpha, o.Sigma)
 	}
 	nll, gn, err := PMFLoss(phi, idx, event)
 	if err != nil {
@@ -398,7 +452,7 @@ func DeepHitLoss(phi [][]float64, idx []int, event []bool, o DeepHitOptions) (fl
 // known (they survived into class minClass or later).
 func CoralLoss(logits [][]float64, y []int, minClass []int) (float64, [][]float64, error) {
 	if len(logits) != len(y) || (minClass != nil && len(minClass) != len(y)) {
-		return 0, nil, fmt.Errorf("survival: %d logit rows, %d labels, %d lower bounds", len(logits), len(y), len(minClass))
+		return 0, nil, fmt.Errorf("%w: %d logit rows, %d labels, %d lower bounds", ErrShape, len(logits), len(y), len(minClass))
 	}
 	if len(y) == 0 {
 		return 0, nil, ErrEmpty
@@ -409,10 +463,13 @@ func CoralLoss(logits [][]float64, y []int, minClass []int) (float64, [][]float6
 	grad := make([][]float64, len(y))
 	for i, row := range logits {
 		if len(row) != tasks {
-			return 0, nil, fmt.Errorf("survival: logit row %d has %d values (want %d)", i, len(row), tasks)
+			return 0, nil, fmt.Errorf("%w: logit row %d has %d values (want %d)", ErrShape, i, len(row), tasks)
+		}
+		if !scoresOK(row...) {
+			return 0, nil, fmt.Errorf("%w: logit row %d holds NaN, ±Inf or a value beyond ±%g", ErrInput, i, maxScore)
 		}
 		if y[i] > tasks {
-			return 0, nil, fmt.Errorf("survival: label %d of sample %d (want < %d)", y[i], i, tasks+1)
+			return 0, nil, fmt.Errorf("%w: label %d of sample %d (want < %d)", ErrInput, y[i], i, tasks+1)
 		}
 		grad[i] = make([]float64, tasks)
 		known := tasks
@@ -422,7 +479,7 @@ func CoralLoss(logits [][]float64, y []int, minClass []int) (float64, [][]float6
 				continue
 			}
 			if minClass[i] < 0 || minClass[i] > tasks {
-				return 0, nil, fmt.Errorf("survival: lower class bound %d of sample %d (want 0..%d)", minClass[i], i, tasks)
+				return 0, nil, fmt.Errorf("%w: lower class bound %d of sample %d (want 0..%d)", ErrInput, minClass[i], i, tasks)
 			}
 			known, label = minClass[i], minClass[i]
 		}
@@ -446,14 +503,22 @@ func CoralLoss(logits [][]float64, y []int, minClass []int) (float64, [][]float6
 // strictly increasing.
 func CumulativeLinkLoss(eta, theta []float64, y, minClass []int) (float64, []float64, []float64, error) {
 	if len(eta) != len(y) || (minClass != nil && len(minClass) != len(y)) {
-		return 0, nil, nil, fmt.Errorf("survival: %d scores, %d labels, %d lower bounds", len(eta), len(y), len(minClass))
+		return 0, nil, nil, fmt.Errorf("%w: %d scores, %d labels, %d lower bounds", ErrShape, len(eta), len(y), len(minClass))
 	}
 	if len(y) == 0 {
 		return 0, nil, nil, ErrEmpty
 	}
 	for k := 1; k < len(theta); k++ {
 		if !(theta[k] > theta[k-1]) {
-			return 0, nil, nil, fmt.Errorf("survival: thresholds %v (want strictly increasing)", theta)
+			return 0, nil, nil, fmt.Errorf("%w: thresholds %v (want strictly increasing)", ErrInput, theta)
+		}
+	}
+	if !scoresOK(theta...) {
+		return 0, nil, nil, fmt.Errorf("%w: thresholds %v (want finite, within ±%g)", ErrInput, theta, maxScore)
+	}
+	for i, e := range eta {
+		if !scoresOK(e) {
+			return 0, nil, nil, fmt.Errorf("%w: score %d is %v (want a finite number within ±%g)", ErrInput, i, e, maxScore)
 		}
 	}
 	K := len(theta) + 1
@@ -470,31 +535,36 @@ func CumulativeLinkLoss(eta, theta []float64, y, minClass []int) (float64, []flo
 			lo, hi = minClass[i], K-1
 		}
 		if lo < 0 || hi >= K {
-			return 0, nil, nil, fmt.Errorf("survival: class %d of sample %d (want 0..%d)", y[i], i, K-1)
+			return 0, nil, nil, fmt.Errorf("%w: class %d of sample %d (want 0..%d)", ErrInput, y[i], i, K-1)
 		}
-		// P = F(hi) − F(lo−1), F(k) = σ(θ_k − η), F(−1) = 0, F(K−1) = 1
-		var fu, fl, du, dl float64 = 1, 0, 0, 0
+		// P = F(hi) − F(lo−1), F(k) = σ(θ_k − η), F(−1) = 0, F(K−1) = 1,
+		// in log space: a difference of two sigmoids near 0 or 1 would
+		// cancel to 0 (−log 0 = Inf) long before P does.
+		a, b := math.Inf(1), math.Inf(-1) // arguments of F(hi), F(lo−1)
 		if hi < K-1 {
-			fu = sigmoid(theta[hi] - e)
-			du = fu * (1 - fu)
+			a = theta[hi] - e
 		}
 		if lo > 0 {
-			fl = sigmoid(theta[lo-1] - e)
-			dl = fl * (1 - fl)
+			b = theta[lo-1] - e
 		}
-		p := fu - fl
-		if p <= 0 {
-			p = math.SmallestNonzeroFloat64
+		gap := math.Inf(1) // a − b, from the thresholds (exact even when |η| dwarfs them)
+		if hi < K-1 && lo > 0 {
+			gap = theta[hi] - theta[lo-1]
 		}
-		loss -= math.Log(p)
-		// d(−log p)/dη = (du − dl)/p ; d/dθ_hi = −du/p ; d/dθ_{lo−1} = dl/p
-		gEta[i] = (du - dl) / p / n
+		logP := logSigmoidDiff(a, b, gap)
+		loss -= logP
+		// d(−log P)/dη = (du − dl)/P, d/dθ_hi = −du/P, d/dθ_{lo−1} = dl/P,
+		// with du = σ'(a), dl = σ'(b) and the ratios taken in log space.
+		var ru, rl float64
 		if hi < K-1 {
-			gTheta[hi] -= du / p / n
+			ru = math.Exp(-softplus(a) - softplus(-a) - logP)
+			gTheta[hi] -= ru / n
 		}
 		if lo > 0 {
-			gTheta[lo-1] += dl / p / n
+			rl = math.Exp(-softplus(b) - softplus(-b) - logP)
+			gTheta[lo-1] += rl / n
 		}
+		gEta[i] = (ru - rl) / n
 	}
 	return loss / n, gEta, gTheta, nil
 }

@@ -202,3 +202,81 @@ func TestDiscreteTimeTransform(t *testing.T) {
 		}
 	}
 }
+
+// Issue 12: with one global shift, risk sets without the top scorer
+// underflowed: y = {1 event, 2 censored, 3 event, 4 event} and
+// η = [800, 0, 0, 0] gave −Inf and NaN gradients with a nil error, and
+// η₀ = 745 gave 23.9 instead of 0.231. Each risk set now has its own
+// log-sum-exp. Exact values: (log(1 + 3e^−η₀) + log 2 + 0)/3 and
+// gradient ≈ (0, 0, −1/6, 1/6).
+func TestCoxLossPerRiskSetLogSumExp(t *testing.T) {
+	y, _ := NewOutcomes([]float64{1, 2, 3, 4}, []bool{true, false, true, true})
+	for _, e0 := range []float64{745, 800, 1e6} {
+		for _, ties := range []Ties{Efron, Breslow} {
+			loss, grad, err := CoxLoss(y, []float64{e0, 0, 0, 0}, ties)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := math.Log(2) / 3; math.Abs(loss-want) > 1e-12 {
+				t.Errorf("η₀=%v %v: loss %v, want %v", e0, ties, loss, want)
+			}
+			for j, w := range []float64{0, 0, -1.0 / 6, 1.0 / 6} {
+				if math.Abs(grad[j]-w) > 1e-12 {
+					t.Errorf("η₀=%v %v: grad[%d] = %v, want %v", e0, ties, j, grad[j], w)
+				}
+			}
+		}
+	}
+	// Shift invariance across a huge offset, and a large negative score.
+	base := []float64{0.3, -1.2, 2.5, 0.7}
+	l0, g0, _ := CoxLoss(y, base, Efron)
+	shifted := make([]float64, 4)
+	for i, v := range base {
+		shifted[i] = v - 5000
+	}
+	l1, g1, err := CoxLoss(y, shifted, Efron)
+	if err != nil || math.Abs(l0-l1) > 1e-9 {
+		t.Fatalf("shift by −5000: loss %v vs %v (%v)", l1, l0, err)
+	}
+	for i := range g0 {
+		if math.Abs(g0[i]-g1[i]) > 1e-12 {
+			t.Fatalf("shift by −5000: grad[%d] %v vs %v", i, g1[i], g0[i])
+		}
+	}
+}
+
+// The cumulative-link likelihood is a difference of sigmoids: near 0 or 1
+// it cancelled to 0 (and the loss was clamped at −log(5e−324) ≈ 744 with a
+// zero gradient). In log space it stays exact.
+func TestCumulativeLinkExtremeScores(t *testing.T) {
+	theta := []float64{0, 1}
+	cases := []struct {
+		eta  float64
+		y    int
+		want float64 // −log P
+	}{
+		{1000, 0, 1000},  // P(Y=0) = σ(−1000)
+		{-1000, 2, 1001}, // P(Y=2) = σ(1−1000)... = 1 − σ(1001)
+		{-1000, 1, 1000 - math.Log(-math.Expm1(-1))}, // σ(1001) − σ(1000)
+		{1000, 1, 999 - math.Log(-math.Expm1(-1))},   // σ(−999) − σ(−1000)
+	}
+	for _, c := range cases {
+		loss, gEta, gTheta, err := CumulativeLinkLoss([]float64{c.eta}, theta, []int{c.y}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(loss-c.want) > 1e-9*c.want {
+			t.Errorf("η=%v y=%d: loss %v, want %v", c.eta, c.y, loss, c.want)
+		}
+		for _, g := range append(gEta, gTheta...) {
+			if math.IsNaN(g) || math.IsInf(g, 0) || math.Abs(g) > 2 {
+				t.Errorf("η=%v y=%d: gradient %v %v", c.eta, c.y, gEta, gTheta)
+			}
+		}
+	}
+	// Far in the tail d(−log P)/dη → ±1 (the log-sigmoid's slope).
+	_, g, _, _ := CumulativeLinkLoss([]float64{1000}, theta, []int{0}, nil)
+	if math.Abs(g[0]-1) > 1e-12 {
+		t.Fatalf("d/dη at η=1000, y=0: %v, want 1", g[0])
+	}
+}

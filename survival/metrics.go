@@ -20,7 +20,7 @@ const maxClasses = 1 << 12
 func checkLabels(name string, y []int, k int) error {
 	for i, v := range y {
 		if v < 0 || v >= k {
-			return fmt.Errorf("survival: %s[%d] = %d (want a class in 0..%d)", name, i, v, k-1)
+			return fmt.Errorf("%w: %s[%d] = %d (want a class in 0..%d)", ErrInput, name, i, v, k-1)
 		}
 	}
 	return nil
@@ -30,13 +30,13 @@ func checkLabels(name string, y []int, k int) error {
 // of true class i predicted as class j (scikit-learn's layout).
 func ConfusionMatrix(yTrue, yPred []int, k int) ([][]float64, error) {
 	if len(yTrue) != len(yPred) {
-		return nil, fmt.Errorf("survival: %d true labels but %d predictions", len(yTrue), len(yPred))
+		return nil, fmt.Errorf("%w: %d true labels but %d predictions", ErrShape, len(yTrue), len(yPred))
 	}
 	if len(yTrue) == 0 {
 		return nil, ErrEmpty
 	}
 	if k < 1 || k > maxClasses {
-		return nil, fmt.Errorf("survival: %d classes (want 1..%d)", k, maxClasses)
+		return nil, fmt.Errorf("%w: %d classes (want 1..%d)", ErrInput, k, maxClasses)
 	}
 	if err := checkLabels("yTrue", yTrue, k); err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func quadraticKappa(cm [][]float64, rows, cols []float64, n float64) float64 {
 // checkProba validates an n×k probability matrix.
 func checkProba(yTrue []int, proba [][]float64) (int, error) {
 	if len(yTrue) != len(proba) {
-		return 0, fmt.Errorf("survival: %d labels but %d probability rows", len(yTrue), len(proba))
+		return 0, fmt.Errorf("%w: %d labels but %d probability rows", ErrShape, len(yTrue), len(proba))
 	}
 	if len(proba) == 0 {
 		return 0, ErrEmpty
@@ -168,11 +168,11 @@ func checkProba(yTrue []int, proba [][]float64) (int, error) {
 	k := len(proba[0])
 	for i, row := range proba {
 		if len(row) != k {
-			return 0, fmt.Errorf("survival: probability row %d has %d classes (want %d)", i, len(row), k)
+			return 0, fmt.Errorf("%w: probability row %d has %d classes (want %d)", ErrShape, i, len(row), k)
 		}
 		for j, p := range row {
 			if !(p >= 0 && p <= 1) {
-				return 0, fmt.Errorf("survival: probability [%d][%d] = %v (want 0..1)", i, j, p)
+				return 0, fmt.Errorf("%w: probability [%d][%d] = %v (want 0..1)", ErrInput, i, j, p)
 			}
 		}
 	}
@@ -223,11 +223,11 @@ func BrierMulticlass(yTrue []int, proba [][]float64) (float64, error) {
 // is present.
 func BinaryAUC(positive []bool, score []float64) (float64, error) {
 	if len(positive) != len(score) {
-		return 0, fmt.Errorf("survival: %d labels but %d scores", len(positive), len(score))
+		return 0, fmt.Errorf("%w: %d labels but %d scores", ErrShape, len(positive), len(score))
 	}
 	for i, s := range score {
 		if math.IsNaN(s) { // as scikit-learn, which rejects NaN input; NaN would also never tie with itself below
-			return 0, fmt.Errorf("survival: score %d is NaN (want a number)", i)
+			return 0, fmt.Errorf("%w: score %d is NaN (want a number)", ErrInput, i)
 		}
 	}
 	idx := make([]int, len(score))
@@ -253,7 +253,7 @@ func BinaryAUC(positive []bool, score []float64) (float64, error) {
 		i = j
 	}
 	if npos == 0 || nneg == 0 {
-		return 0, fmt.Errorf("survival: AUC needs both classes (have %v positives, %v negatives)", npos, nneg)
+		return 0, fmt.Errorf("%w: AUC needs both classes (have %v positives, %v negatives)", ErrInput, npos, nneg)
 	}
 	return (rankSum - npos*(npos+1)/2) / (npos * nneg), nil
 }

@@ -55,7 +55,7 @@ func (u Unit) days() (float64, error) {
 	case Weeks:
 		return 7, nil
 	}
-	return 0, fmt.Errorf("survival: unknown time unit %d (want Days, Months or Years)", int(u))
+	return 0, fmt.Errorf("%w: unknown time unit %d (want Days, Months or Years)", ErrInput, int(u))
 }
 
 // Convert converts a time t from unit u to unit to.
@@ -78,14 +78,36 @@ type Outcome struct {
 	Event bool
 }
 
-// ErrEmpty is returned when an estimator receives no observations.
-var ErrEmpty = errors.New("survival: no observations")
+// Errors a caller can branch on with errors.Is; every error of this package
+// wraps one of them, with a message naming what was wrong and where.
+var (
+	// ErrEmpty: an estimator received no observations.
+	ErrEmpty = errors.New("survival: no observations")
+	// ErrShape: inputs whose lengths disagree (outcomes and scores, rows
+	// and columns, labels and probabilities).
+	ErrShape = errors.New("survival: mismatched lengths")
+	// ErrNoEvents: a method that needs at least one event (or one
+	// comparable pair) got none — all censored, or a single sample.
+	ErrNoEvents = errors.New("survival: no events")
+	// ErrSingular: a fit whose information matrix is singular or whose
+	// likelihood is not finite (collinear covariates, separation).
+	ErrSingular = errors.New("survival: singular fit")
+	// ErrFormat: a malformed CSV table (ragged rows, duplicate columns,
+	// unreadable cells).
+	ErrFormat = errors.New("survival: malformed table")
+	// ErrTooLarge: input beyond the caller's memory budget
+	// (CSVOptions.MaxBytes).
+	ErrTooLarge = errors.New("survival: over the memory budget")
+	// ErrInput: any other argument outside its domain (NaN scores,
+	// probabilities outside 0..1, unknown options).
+	ErrInput = errors.New("survival: invalid input")
+)
 
 // NewOutcomes pairs times and event indicators, checking that the lengths
 // agree and that every time is finite and non-negative.
 func NewOutcomes(time []float64, event []bool) ([]Outcome, error) {
 	if len(time) != len(event) {
-		return nil, fmt.Errorf("survival: %d times but %d event indicators (want equal lengths)", len(time), len(event))
+		return nil, fmt.Errorf("%w: %d times but %d event indicators (want equal lengths)", ErrShape, len(time), len(event))
 	}
 	y := make([]Outcome, len(time))
 	for i := range time {
@@ -99,7 +121,7 @@ func NewOutcomes(time []float64, event []bool) ([]Outcome, error) {
 func Validate(y []Outcome) error {
 	for i, o := range y {
 		if math.IsNaN(o.Time) || math.IsInf(o.Time, 0) || o.Time < 0 {
-			return fmt.Errorf("survival: observation %d has time %v (want a finite time >= 0)", i, o.Time)
+			return fmt.Errorf("%w: observation %d has time %v (want a finite time >= 0)", ErrInput, i, o.Time)
 		}
 	}
 	return nil
@@ -289,10 +311,10 @@ func TimeFix(y []Outcome) []Outcome {
 // one patient, valid outcomes.
 func checkPaired(y []Outcome, n int, what string, strata []string) error {
 	if len(y) != n {
-		return fmt.Errorf("survival: %d outcomes but %d %s (want equal lengths)", len(y), n, what)
+		return fmt.Errorf("%w: %d outcomes but %d %s (want equal lengths)", ErrShape, len(y), n, what)
 	}
 	if strata != nil && len(strata) != len(y) {
-		return fmt.Errorf("survival: %d outcomes but %d strata labels", len(y), len(strata))
+		return fmt.Errorf("%w: %d outcomes but %d strata labels", ErrShape, len(y), len(strata))
 	}
 	if len(y) == 0 {
 		return ErrEmpty

@@ -16,7 +16,7 @@ func TestRossiPublished(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tab, err := ReadCSV(f)
+	tab, err := ReadCSV(f, CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func gbsg2(t *testing.T) *Table {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tab, err := ReadCSV(f)
+	tab, err := ReadCSV(f, CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

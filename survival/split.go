@@ -60,12 +60,12 @@ func StratifiedSplit(strata []int, fractions []float64, seed uint64) ([][]int, e
 	var sum float64
 	for _, f := range fractions {
 		if !(f >= 0) {
-			return nil, fmt.Errorf("survival: split fraction %v (want >= 0)", f)
+			return nil, fmt.Errorf("%w: split fraction %v (want >= 0)", ErrInput, f)
 		}
 		sum += f
 	}
 	if len(fractions) < 2 || math.Abs(sum-1) > 1e-9 {
-		return nil, fmt.Errorf("survival: split fractions %v (want at least two summing to 1)", fractions)
+		return nil, fmt.Errorf("%w: split fractions %v (want at least two summing to 1)", ErrInput, fractions)
 	}
 	rng := newRand(seed, 1)
 	total := largestRemainder(len(strata), fractions)
@@ -134,7 +134,7 @@ type Fold struct {
 // most one) and returns the k train/test folds. Reproducible by seed.
 func StratifiedKFold(strata []int, k int, seed uint64) ([]Fold, error) {
 	if k < 2 || k > len(strata) {
-		return nil, fmt.Errorf("survival: %d folds for %d rows (want 2 <= k <= n)", k, len(strata))
+		return nil, fmt.Errorf("%w: %d folds for %d rows (want 2 <= k <= n)", ErrInput, k, len(strata))
 	}
 	rng := newRand(seed, 2)
 	test := make([][]int, k)
@@ -170,7 +170,7 @@ func StratifiedKFold(strata []int, k int, seed uint64) ([]Fold, error) {
 // seed, returning repeats×k folds.
 func RepeatedKFold(strata []int, k, repeats int, seed uint64) ([][]Fold, error) {
 	if repeats < 1 {
-		return nil, fmt.Errorf("survival: %d repeats (want >= 1)", repeats)
+		return nil, fmt.Errorf("%w: %d repeats (want >= 1)", ErrInput, repeats)
 	}
 	rng := newRand(seed, 3)
 	var out [][]Fold // grown as folds are made: a bad call fails before allocating repeats rows

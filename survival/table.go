@@ -1,6 +1,7 @@
 package survival
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -18,15 +19,35 @@ type Table struct {
 	Rows   [][]string
 }
 
+// DefaultCSVMaxBytes is the memory budget of ReadCSV when
+// CSVOptions.MaxBytes is 0: clinical tables are kilobytes to megabytes.
+const DefaultCSVMaxBytes = 256 << 20
+
+// CSVOptions configures ReadCSV; the zero value is the default budget.
+type CSVOptions struct {
+	// MaxBytes bounds the memory the table takes (cell text plus about 32
+	// bytes per cell and row); a larger file is refused with ErrTooLarge
+	// before it is held. 0 means DefaultCSVMaxBytes.
+	MaxBytes int64
+}
+
 // ReadCSV reads a comma-separated table with a header line, as written by
 // R's write.csv (quoted strings, empty or NA cells for missing values).
 //
 // It is the shared reader of internal/table (also used by fusion for
-// clinical tables), with its default memory budget of 256 MiB.
-func ReadCSV(r io.Reader) (*Table, error) {
-	tab, err := table.Read(r, table.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("survival: reading CSV: %w", err)
+// clinical tables): duplicate or empty column names and ragged rows are
+// ErrFormat errors naming the line, a file over the budget is ErrTooLarge.
+func ReadCSV(r io.Reader, o CSVOptions) (*Table, error) {
+	limit := o.MaxBytes
+	if limit <= 0 {
+		limit = DefaultCSVMaxBytes
+	}
+	tab, err := table.Read(r, table.Options{MaxBytes: limit})
+	switch {
+	case errors.Is(err, table.ErrTooLarge):
+		return nil, fmt.Errorf("%w: reading CSV (CSVOptions.MaxBytes %d): %w", ErrTooLarge, limit, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: reading CSV: %w", ErrFormat, err)
 	}
 	return &Table{Header: tab.Header, Rows: tab.Rows}, nil
 }
@@ -38,7 +59,7 @@ func (t *Table) Column(name string) (int, error) {
 			return i, nil
 		}
 	}
-	return -1, fmt.Errorf("survival: no column %q (have %s)", name, strings.Join(t.Header, ", "))
+	return -1, fmt.Errorf("%w: no column %q (have %s)", ErrInput, name, strings.Join(t.Header, ", "))
 }
 
 // IsMissing reports whether a cell denotes a missing value: empty, NA,
@@ -105,7 +126,7 @@ func (t *Table) Dataset(o DatasetOptions) (*Dataset, error) {
 		}
 	}
 	if len(d.Rows) == 0 {
-		return nil, fmt.Errorf("survival: no complete rows in columns %s (%d dropped)", strings.Join(cols, ", "), d.Dropped)
+		return nil, fmt.Errorf("%w: no complete rows in columns %s (%d dropped)", ErrInput, strings.Join(cols, ", "), d.Dropped)
 	}
 	times, err := t.floats(idx[0], d.Rows)
 	if err != nil {
@@ -138,7 +159,7 @@ func (t *Table) floats(j int, rows []int) ([]float64, error) {
 	for i, r := range rows {
 		f, err := strconv.ParseFloat(strings.TrimSpace(t.Rows[r][j]), 64)
 		if err != nil || math.IsNaN(f) {
-			return nil, fmt.Errorf("survival: column %q row %d: %q is not a number", t.Header[j], r+2, t.Rows[r][j])
+			return nil, fmt.Errorf("%w: column %q row %d: %q is not a number", ErrFormat, t.Header[j], r+2, t.Rows[r][j])
 		}
 		v[i] = f
 	}
@@ -161,7 +182,7 @@ func (t *Table) events(j int, rows []int) ([]bool, error) {
 		default:
 			f, err := strconv.ParseFloat(s, 64)
 			if err != nil {
-				return nil, fmt.Errorf("survival: event column %q row %d: %q is not 0/1, 1/2 or TRUE/FALSE", t.Header[j], r+2, s)
+				return nil, fmt.Errorf("%w: event column %q row %d: %q is not 0/1, 1/2 or TRUE/FALSE", ErrFormat, t.Header[j], r+2, s)
 			}
 			vals[i] = f
 		}
@@ -176,7 +197,7 @@ func (t *Table) events(j int, rows []int) ([]bool, error) {
 		case v == 0 || v == 1:
 			e[i] = v == 1
 		default:
-			return nil, fmt.Errorf("survival: event column %q row %d: %v is not 0/1 (or 1/2 throughout)", t.Header[j], rows[i]+2, v)
+			return nil, fmt.Errorf("%w: event column %q row %d: %v is not 0/1 (or 1/2 throughout)", ErrFormat, t.Header[j], rows[i]+2, v)
 		}
 	}
 	return e, nil
@@ -200,7 +221,7 @@ func (d *Dataset) design(t *Table, cols []int) error {
 		}
 		col, names := t.factor(j, d.Rows)
 		if len(names) == 0 {
-			return fmt.Errorf("survival: factor column %q has a single level (want at least two)", t.Header[j])
+			return fmt.Errorf("%w: factor column %q has a single level (want at least two)", ErrInput, t.Header[j])
 		}
 		blocks = append(blocks, col)
 		d.Names = append(d.Names, names...)

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/cputime"
 	"github.com/metasurv/metasurv/internal/parallel"
 	"github.com/metasurv/metasurv/volume"
 )
@@ -33,9 +34,9 @@ func threads(b *testing.B, fn func(b *testing.B)) {
 	b.Run("threads=1", func(b *testing.B) {
 		restore := parallel.SetMaxWorkers(1)
 		defer restore()
-		c0 := processCPU()
+		c0 := cputime.Now()
 		fn(b)
-		if c := processCPU() - c0; c > 0 {
+		if c := cputime.Now() - c0; c > 0 {
 			b.ReportMetric(c.Seconds()*1e3/float64(b.N), "cpu-ms/op")
 		}
 	})
@@ -108,12 +109,12 @@ func BenchmarkReorient(b *testing.B) {
 
 func BenchmarkPercentiles(b *testing.B) {
 	v := benchVolume()
-	c0 := processCPU()
+	c0 := cputime.Now()
 	for b.Loop() {
 		if _, err := v.Percentiles(nil, 0.5, 99.5); err != nil {
 			b.Fatal(err)
 		}
 	}
 	reportMBs(b, len(v.Data))
-	b.ReportMetric((processCPU()-c0).Seconds()*1e3/float64(b.N), "cpu-ms/op")
+	b.ReportMetric((cputime.Now()-c0).Seconds()*1e3/float64(b.N), "cpu-ms/op")
 }

@@ -42,6 +42,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"unsafe"
 
 	"github.com/metasurv/metasurv/nifti"
 	"github.com/metasurv/metasurv/volume"
@@ -66,36 +67,37 @@ type config struct {
 
 // sidecar is the JSON written next to each image: dcm2niix's field names.
 type sidecar struct {
-	Modality               string   `json:"Modality,omitempty"`
-	MagneticFieldStrength  float64  `json:"MagneticFieldStrength,omitempty"`
-	Manufacturer           string   `json:"Manufacturer,omitempty"`
-	ManufacturersModelName string   `json:"ManufacturersModelName,omitempty"`
-	SeriesDescription      string   `json:"SeriesDescription,omitempty"`
-	ProtocolName           string   `json:"ProtocolName,omitempty"`
-	ScanningSequence       string   `json:"ScanningSequence,omitempty"`
-	SequenceVariant        string   `json:"SequenceVariant,omitempty"`
-	ScanOptions            string   `json:"ScanOptions,omitempty"`
-	SequenceName           string   `json:"SequenceName,omitempty"`
-	ImageType              []string `json:"ImageType,omitempty"`
-	SeriesNumber           int      `json:"SeriesNumber,omitempty"`
-	SeriesInstanceUID      string   `json:"SeriesInstanceUID,omitempty"`
-	MRAcquisitionType      string   `json:"MRAcquisitionType,omitempty"`
-	SliceThickness         float64  `json:"SliceThickness,omitempty"`
-	SpacingBetweenSlices   float64  `json:"SpacingBetweenSlices,omitempty"`
-	EchoTime               float64  `json:"EchoTime,omitempty"`
-	EchoNumber             int      `json:"EchoNumber,omitempty"`
-	RepetitionTime         float64  `json:"RepetitionTime,omitempty"`
-	InversionTime          float64  `json:"InversionTime,omitempty"`
-	FlipAngle              float64  `json:"FlipAngle,omitempty"`
-	ContrastBolusAgent     string   `json:"ContrastBolusAgent,omitempty"`
-	BodyPartExamined       string   `json:"BodyPartExamined,omitempty"`
-	TransferSyntaxUID      string   `json:"TransferSyntaxUID,omitempty"`
-	SliceSpacingComputed   float64  `json:"SliceSpacingFromPositions,omitempty"`
-	SequenceGuess          string   `json:"SequenceGuess"`
-	SequenceGuessReason    string   `json:"SequenceGuessReason"`
-	SourceFiles            int      `json:"SourceFiles"`
-	Warnings               []string `json:"Warnings,omitempty"`
-	ConversionSoftware     string   `json:"ConversionSoftware"`
+	Modality               string    `json:"Modality,omitempty"`
+	MagneticFieldStrength  float64   `json:"MagneticFieldStrength,omitempty"`
+	Manufacturer           string    `json:"Manufacturer,omitempty"`
+	ManufacturersModelName string    `json:"ManufacturersModelName,omitempty"`
+	SeriesDescription      string    `json:"SeriesDescription,omitempty"`
+	ProtocolName           string    `json:"ProtocolName,omitempty"`
+	ScanningSequence       string    `json:"ScanningSequence,omitempty"`
+	SequenceVariant        string    `json:"SequenceVariant,omitempty"`
+	ScanOptions            string    `json:"ScanOptions,omitempty"`
+	SequenceName           string    `json:"SequenceName,omitempty"`
+	ImageType              []string  `json:"ImageType,omitempty"`
+	SeriesNumber           int       `json:"SeriesNumber,omitempty"`
+	SeriesInstanceUID      string    `json:"SeriesInstanceUID,omitempty"`
+	MRAcquisitionType      string    `json:"MRAcquisitionType,omitempty"`
+	SliceThickness         float64   `json:"SliceThickness,omitempty"`
+	SpacingBetweenSlices   float64   `json:"SpacingBetweenSlices,omitempty"`
+	EchoTime               float64   `json:"EchoTime,omitempty"`
+	EchoNumber             int       `json:"EchoNumber,omitempty"`
+	RepetitionTime         float64   `json:"RepetitionTime,omitempty"`
+	InversionTime          float64   `json:"InversionTime,omitempty"`
+	FlipAngle              float64   `json:"FlipAngle,omitempty"`
+	ContrastBolusAgent     string    `json:"ContrastBolusAgent,omitempty"`
+	BodyPartExamined       string    `json:"BodyPartExamined,omitempty"`
+	TransferSyntaxUID      string    `json:"TransferSyntaxUID,omitempty"`
+	SliceSpacingComputed   float64   `json:"SliceSpacingFromPositions,omitempty"`
+	ImageOrientation       []float64 `json:"ImageOrientationPatientDICOM,omitempty"`
+	SequenceGuess          string    `json:"SequenceGuess"`
+	SequenceGuessReason    string    `json:"SequenceGuessReason"`
+	SourceFiles            int       `json:"SourceFiles"`
+	Warnings               []string  `json:"Warnings,omitempty"`
+	ConversionSoftware     string    `json:"ConversionSoftware"`
 }
 
 // summaryEntry is one line of the summary.
@@ -118,6 +120,10 @@ type summary struct {
 	Skipped  []dicom.Skipped `json:"skipped_files"`
 	Written  int             `json:"written"`
 	Problems int             `json:"problems"`
+	// Selection names the series guessed as the study's inputs (T1, T1c,
+	// T2, FLAIR) for a person to confirm, with notes on every choice.
+	Selection map[string]string `json:"selection"`
+	Notes     []string          `json:"selection_notes,omitempty"`
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -147,6 +153,11 @@ strength, contrast agent, a T1/T1c/T2/FLAIR guess with its reason, warnings).
 Slices are ordered by their position in space, never by file name or
 instance number. A series with a missing slice or uneven spacing is refused
 (its missing positions are named) unless -split is given.
+
+Uncompressed, deflated, RLE and lossless JPEG files are read; JPEG 2000,
+JPEG-LS and lossy JPEG files are listed as skipped with the reason (convert
+them first, e.g. gdcmconv --raw IN OUT). Exit status: 0 when every series
+was written, 1 when some were refused or failed, 2 for bad usage.
 
 Options:
 `)
@@ -218,9 +229,18 @@ func convert(ctx context.Context, c config, stdout io.Writer) (*summary, error) 
 				e.Status = "written"
 				sum.Written++
 			}
+			// One series at a time: hand its voxels back before the next
+			// (a few milliseconds; keeps the peak at the largest series).
+			debug.FreeOSMemory()
 		}
 		sum.Series = append(sum.Series, e)
 	}
+	sel := dicom.SelectSequences(res.Series)
+	sum.Selection = map[string]string{}
+	for label, s := range sel.Series {
+		sum.Selection[label] = s.Name
+	}
+	sum.Notes = sel.Notes
 	printSummary(stdout, sum)
 	b, _ := json.MarshalIndent(sum, "", " ")
 	if err := writeAtomic(filepath.Join(c.out, "summary.json"), append(b, '\n')); err != nil {
@@ -244,6 +264,18 @@ func printSummary(w io.Writer, sum *summary) {
 			fmt.Fprintf(w, "\n           warning: %s", x)
 		}
 		fmt.Fprintln(w)
+	}
+	var picks []string
+	for _, label := range dicom.Contrasts {
+		if n, ok := sum.Selection[label]; ok {
+			picks = append(picks, label+" = "+n)
+		}
+	}
+	if len(picks) > 0 {
+		fmt.Fprintf(w, "  inputs (best guess, please check): %s\n", strings.Join(picks, ", "))
+	}
+	for _, n := range sum.Notes {
+		fmt.Fprintf(w, "    %s\n", n)
 	}
 	// Group skipped files by reason so a folder of 500 reports reads well.
 	reasons := map[string]int{}
@@ -288,7 +320,8 @@ func writeSeries(imgPath, jsonPath string, s *dicom.Series, v *volume.Volume) er
 		EchoTime: m.EchoTime / 1000, EchoNumber: m.EchoNumber, RepetitionTime: m.RepetitionTime / 1000,
 		InversionTime: m.InversionTime / 1000, FlipAngle: m.FlipAngle, ContrastBolusAgent: m.ContrastBolusAgent,
 		BodyPartExamined: m.BodyPartExamined, TransferSyntaxUID: m.TransferSyntax, SliceSpacingComputed: s.SliceSpacing,
-		SequenceGuess: s.Guess.Label, SequenceGuessReason: s.Guess.Reason, SourceFiles: len(s.Files),
+		ImageOrientation: s.Orientation[:],
+		SequenceGuess:    s.Guess.Label, SequenceGuessReason: s.Guess.Reason, SourceFiles: len(s.Files),
 		Warnings: s.Warnings, ConversionSoftware: "metasurv dcm2nii",
 	}
 	b, err := json.MarshalIndent(sc, "", "  ")
@@ -300,7 +333,10 @@ func writeSeries(imgPath, jsonPath string, s *dicom.Series, v *volume.Volume) er
 
 // toNIfTI stores v as 16-bit integers with scl_slope/scl_inter when every
 // slice shares one rescale and the stored values fit exactly (as dcm2niix
-// does), else as float32.
+// does), else as float32. It takes over v.Data: on little-endian machines
+// the NIfTI bytes are written over the float32 voxels (the integer of voxel
+// i goes to bytes 2i–2i+1, which voxels ≤ i/2 held, already read), so a
+// series costs its float32 volume and nothing more.
 func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
 	// The header (dims, sform, qform, pixdim) comes from FromVolume on a
 	// one-voxel image with the same affine, so that the voxels are
@@ -317,7 +353,16 @@ func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
 		img.Header.Dim[1+a] = int64(v.Dims[a])
 	}
 	img.Header.Descrip = fmt.Sprintf("TE=%.4g;TR=%.4g;TI=%.4g", s.Meta.EchoTime, s.Meta.RepetitionTime, s.Meta.InversionTime)
+	little := binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+	var raw []byte // v.Data's memory as bytes
+	if little && len(v.Data) > 0 {
+		raw = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v.Data))), 4*len(v.Data))
+	}
 	asFloat := func() (*nifti.Image, error) {
+		if raw != nil {
+			img.Data = raw
+			return img, nil
+		}
 		img.Data = make([]byte, 4*len(v.Data))
 		for i, x := range v.Data {
 			binary.LittleEndian.PutUint32(img.Data[4*i:], math.Float32bits(x))
@@ -327,30 +372,24 @@ func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
 	if !s.UniformRescale || s.Slope == 0 {
 		return asFloat()
 	}
-	// One pass: the stored integer of every voxel goes to data as its low
-	// 16 bits (the same bytes for int16 and uint16); the range decides.
 	identity := s.Slope == 1 && s.Intercept == 0
-	data := make([]byte, 2*len(v.Data))
-	lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
-	for i, x := range v.Data {
-		var st int32
+	// stored returns the integer a voxel was stored as, or false when it
+	// is not one (then the image stays float32).
+	stored := func(x float32) (int32, bool) {
 		if identity {
-			if !(x > -1<<20 && x < 1<<20) {
-				return asFloat()
-			}
-			st = int32(x)
-			if float32(st) != x {
-				return asFloat() // not integers: keep float32
-			}
-		} else {
-			f := math.Round((float64(x) - s.Intercept) / s.Slope)
-			if !(f > -1<<20 && f < 1<<20) || float32(f*s.Slope+s.Intercept) != x {
-				return asFloat() // not exactly representable: keep float32
-			}
-			st = int32(f)
+			st := int32(x)
+			return st, x > -1<<20 && x < 1<<20 && float32(st) == x
+		}
+		f := math.Round((float64(x) - s.Intercept) / s.Slope)
+		return int32(f), f > -1<<20 && f < 1<<20 && float32(f*s.Slope+s.Intercept) == x
+	}
+	lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
+	for _, x := range v.Data {
+		st, ok := stored(x)
+		if !ok {
+			return asFloat()
 		}
 		lo, hi = min(lo, st), max(hi, st)
-		binary.LittleEndian.PutUint16(data[2*i:], uint16(st))
 	}
 	dt := nifti.DTInt16
 	switch {
@@ -360,9 +399,18 @@ func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
 	default:
 		return asFloat()
 	}
+	// The low 16 bits are the same bytes for int16 and uint16.
+	data := raw
+	if data == nil {
+		data = make([]byte, 2*len(v.Data))
+	}
+	for i, x := range v.Data {
+		st, _ := stored(x)
+		binary.LittleEndian.PutUint16(data[2*i:], uint16(st))
+	}
 	img.Header.Datatype, img.Header.Bitpix = dt, 16
 	img.Header.SclSlope, img.Header.SclInter = s.Slope, s.Intercept
-	img.Data = data
+	img.Data = data[:2*len(v.Data)]
 	return img, nil
 }
 

@@ -119,3 +119,56 @@ func TestRefused(t *testing.T) {
 		t.Errorf("wrote %v", m)
 	}
 }
+
+// TestReferenceExports converts every case folder of a reference set made
+// by volume/dicom/testdata/make_reference.py (METASURV_DICOM_REF=DIR) and
+// requires each written image, read back, to equal the library's volume of
+// the same series exactly (int16, uint16 and float32 outputs).
+func TestReferenceExports(t *testing.T) {
+	ref := os.Getenv("METASURV_DICOM_REF")
+	if ref == "" || ref == "1" {
+		t.Skip("set METASURV_DICOM_REF to a folder made by make_reference.py")
+	}
+	dirs, _ := filepath.Glob(filepath.Join(ref, "*"))
+	kinds := map[nifti.Datatype]int{}
+	for _, in := range dirs {
+		if st, err := os.Stat(in); err != nil || !st.IsDir() || filepath.Base(in) == "truth" {
+			continue
+		}
+		out := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		run([]string{"-in", in, "-out", out}, &stdout, &stderr)
+		res, err := dicom.Scan(context.Background(), in, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range res.Series {
+			path := filepath.Join(out, s.Name+".nii.gz")
+			if s.Err != nil || s.Localizer {
+				if _, err := os.Stat(path); err == nil {
+					t.Errorf("%s: %s written although refused or a localizer", in, s.Name)
+				}
+				continue
+			}
+			img, err := nifti.LoadImage(path, nil)
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", in, err, stdout.String())
+			}
+			kinds[img.Header.Datatype]++
+			got, err := img.Volume(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := s.Volume(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want.Data {
+				if got.Data[i] != want.Data[i] {
+					t.Fatalf("%s %s (%v): voxel %d = %v, want %v", filepath.Base(in), s.Name, img.Header.Datatype, i, got.Data[i], want.Data[i])
+				}
+			}
+		}
+	}
+	t.Logf("datatypes written: %v", kinds)
+}

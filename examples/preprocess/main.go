@@ -121,6 +121,7 @@ func run(ctx context.Context, args []string, out, logw io.Writer) error {
 	if err := write(*outPath, st); err != nil {
 		return err
 	}
+	printSuspect(logw, rep)
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
@@ -166,4 +167,23 @@ func write(path string, st *volume.Stack) error {
 	}
 	img.Header.Dim[0], img.Header.Dim[4] = 4, int64(st.Channels())
 	return nifti.SaveImage(path, img, &nifti.WriteOptions{Compress: strings.HasSuffix(path, ".gz")})
+}
+
+// printSuspect warns on stderr about every registration register's check
+// flagged, with its reasons: a suspect transform must not pass unnoticed.
+func printSuspect(w io.Writer, rep *norm.Report) {
+	regs := []norm.RegistrationReport{rep.Atlas}
+	for _, s := range rep.Sequences {
+		if s.ToHub != nil {
+			regs = append(regs, *s.ToHub)
+		}
+	}
+	for _, r := range regs {
+		if r.Check.Suspect {
+			fmt.Fprintf(w, "preprocess: warning: registration %s → %s is suspect: %s\n", r.Moving, r.Fixed, strings.Join(r.Check.Reasons, "; "))
+		}
+	}
+	if len(rep.Suspect) == 0 {
+		fmt.Fprintln(w, "preprocess: all registrations passed the check")
+	}
 }

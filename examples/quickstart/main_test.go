@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -10,12 +13,68 @@ import (
 // survive the NIfTI round trip and agree after reorientation and resizing.
 func TestQuickstart(t *testing.T) {
 	dir := t.TempDir()
-	if err := run(dir); err != nil {
+	if err := runChecks(dir); err != nil {
 		t.Fatal(err)
 	}
 	for _, sc := range scanners {
 		if _, err := os.Stat(filepath.Join(dir, sc.file)); err != nil {
 			t.Errorf("%s not written: %v", sc.file, err)
+		}
+	}
+}
+
+// TestQuickstartStudy runs the study end to end on a tiny cohort (12
+// patients at 4 mm, 24³ model grid) so that CI keeps the README's main job
+// working: every figure, the bundle and the prediction are produced, and a
+// second run with the same seed prints the same comparison tables.
+func TestQuickstartStudy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("preprocesses and trains a tiny cohort")
+	}
+	dir := t.TempDir()
+	args := []string{"-n", "12", "-spacing", "4", "-grid", "24", "-quiet", "-dir", dir}
+	var out1, out2, errb bytes.Buffer
+	if err := run(context.Background(), args, &out1, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, out1.String())
+	}
+	res := filepath.Join(dir, "results")
+	for _, f := range []string{"figure1.png", "figure2.png", "comparison.png", "km_predicted.png", "saliency.png",
+		"figure1.svg", "figure2.svg", "comparison.svg", "km_predicted.svg", "saliency.svg",
+		"fusion.safetensors", "embedding.json", "bundle.json", "saliency.nii.gz", "embeddings.npy", "umap.npy"} {
+		if _, err := os.Stat(filepath.Join(res, f)); err != nil {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	s := out1.String()
+	for _, want := range []string{"| MLP late |", "| Cox, clinical + image |", `"probs"`, `"contributions"`, `"sequence_occlusion"`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	if err := run(context.Background(), append(args, "-saliency=false"), &out2, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := tables(out1.String()), tables(out2.String()); a != b || a == "" {
+		t.Errorf("same seed, different tables:\n%s\n---\n%s", a, b)
+	}
+}
+
+// tables keeps the Markdown table rows of the output.
+func tables(s string) string {
+	var rows []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "| ") {
+			rows = append(rows, l)
+		}
+	}
+	return strings.Join(rows, "\n")
+}
+
+func TestQuickstartFlags(t *testing.T) {
+	for _, args := range [][]string{{"-n", "3"}, {"-spacing", "0.1"}, {"-grid", "2"}, {"stray"}, {"-bogus"}} {
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), args, &out, &errb); err == nil {
+			t.Errorf("%v accepted", args)
 		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/metasurv/metasurv/nifti"
 	"github.com/metasurv/metasurv/register"
 	"github.com/metasurv/metasurv/volume"
+	"github.com/metasurv/metasurv/volume/dicom"
 )
 
 func main() {
@@ -47,8 +48,8 @@ func main() {
 func run(args []string, logw io.Writer) error {
 	fs := flag.NewFlagSet("register", flag.ContinueOnError)
 	fs.SetOutput(logw)
-	fixedPath := fs.String("fixed", "", "fixed image (NIfTI)")
-	movingPath := fs.String("moving", "", "moving image (NIfTI)")
+	fixedPath := fs.String("fixed", "", "fixed image (NIfTI file, or a folder holding one DICOM series)")
+	movingPath := fs.String("moving", "", "moving image (NIfTI file, or a folder holding one DICOM series)")
 	out := fs.String("out", "", "output transform (JSON)")
 	resampled := fs.String("resampled", "", "optional: moving image resampled onto the fixed grid (NIfTI)")
 	itkOut := fs.String("itk", "", "optional: transform as ITK text (LPS)")
@@ -73,11 +74,11 @@ func run(args []string, logw io.Writer) error {
 	} else {
 		opts.Sampling.Count = *samples
 	}
-	fixed, err := nifti.Load(*fixedPath, nil)
+	fixed, err := loadImage(*fixedPath)
 	if err != nil {
 		return err
 	}
-	moving, err := nifti.Load(*movingPath, nil)
+	moving, err := loadImage(*movingPath)
 	if err != nil {
 		return err
 	}
@@ -129,4 +130,14 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// loadImage reads a NIfTI file, or the one image series of a DICOM folder
+// (localizers aside).
+func loadImage(path string) (*volume.Volume, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		v, _, err := dicom.ReadDir(context.Background(), path, nil)
+		return v, err
+	}
+	return nifti.Load(path, nil)
 }

@@ -41,7 +41,9 @@ func main() {
 // config holds the command-line options.
 type config struct {
 	data, time, event, group, covariates, marker, out string
-	unit, ties, conf                                  string
+	unit                                              survival.Unit
+	ties                                              survival.Ties
+	conf                                              survival.ConfType
 	tau, horizon                                      float64
 }
 
@@ -55,9 +57,11 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.covariates, "covariates", "", "comma-separated Cox covariates (text columns become factors)")
 	fs.StringVar(&c.marker, "marker", "", "numeric risk-score column for Harrell's and Uno's C (higher = shorter survival)")
 	fs.StringVar(&c.out, "out", "", "directory for figures (PNG and SVG)")
-	fs.StringVar(&c.unit, "unit", "days", "unit of the time column: days, weeks, months or years")
-	fs.StringVar(&c.ties, "ties", "efron", "Cox tie method: efron or breslow")
-	fs.StringVar(&c.conf, "conf", "log", "KM interval type: log, log-log or plain")
+	// The survival enums implement encoding.TextUnmarshaler: flag.TextVar
+	// parses them and reports unknown names.
+	fs.TextVar(&c.unit, "unit", survival.Days, "unit of the time column: days, weeks, months or years")
+	fs.TextVar(&c.ties, "ties", survival.Efron, "Cox tie method: efron or breslow")
+	fs.TextVar(&c.conf, "conf", survival.ConfLog, "KM interval type: log, log-log, plain or none")
 	fs.Float64Var(&c.tau, "tau", 0, "Uno's truncation time (0: the largest event time)")
 	fs.Float64Var(&c.horizon, "horizon", 0, "calibration horizon (0: the median follow-up)")
 	if err := fs.Parse(args); err != nil {
@@ -67,15 +71,6 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-data, -time and -event are required")
 	}
 	return c, nil
-}
-
-func parseUnit(s string) (survival.Unit, error) {
-	for _, u := range []survival.Unit{survival.Days, survival.Weeks, survival.Months, survival.Years} {
-		if u.String() == s {
-			return u, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown -unit %q (want days, weeks, months or years)", s)
 }
 
 // num maps NaN and ±Inf (R's NA) to JSON null.
@@ -99,10 +94,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	unit, err := parseUnit(c.unit)
-	if err != nil {
-		return err
-	}
+	unit := c.unit
 	ds, err := load(c, unit)
 	if err != nil {
 		return err
@@ -114,7 +106,7 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	res["median_follow_up"] = num(sum.MedianFollowUp)
-	km, err := survival.KaplanMeier(ds.Y, survival.KMOptions{ConfType: survival.ConfType(c.conf)})
+	km, err := survival.KaplanMeier(ds.Y, survival.KMOptions{ConfType: c.conf})
 	if err != nil {
 		return err
 	}
@@ -168,7 +160,7 @@ func load(c *config, unit survival.Unit) (*survival.Dataset, error) {
 		return nil, err
 	}
 	defer f.Close()
-	tab, err := survival.ReadCSV(f)
+	tab, err := survival.ReadCSV(f, survival.CSVOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -237,10 +229,10 @@ func groupsOf(ds *survival.Dataset, col string) []plot.Group {
 	return out
 }
 
-func addGroups(res map[string]any, ds *survival.Dataset, col string, groups []plot.Group, conf string) error {
+func addGroups(res map[string]any, ds *survival.Dataset, col string, groups []plot.Group, conf survival.ConfType) error {
 	per := map[string]any{}
 	for _, g := range groups {
-		km, err := survival.KaplanMeier(g.Y, survival.KMOptions{ConfType: survival.ConfType(conf)})
+		km, err := survival.KaplanMeier(g.Y, survival.KMOptions{ConfType: conf})
 		if err != nil {
 			return err
 		}
@@ -261,17 +253,8 @@ func addGroups(res map[string]any, ds *survival.Dataset, col string, groups []pl
 	return nil
 }
 
-func coxJSON(res map[string]any, ds *survival.Dataset, ties string) (*survival.CoxFit, error) {
-	var t survival.Ties
-	switch ties {
-	case "efron":
-		t = survival.Efron
-	case "breslow":
-		t = survival.Breslow
-	default:
-		return nil, fmt.Errorf("unknown -ties %q (want efron or breslow)", ties)
-	}
-	fit, err := survival.Cox(ds.Y, ds.X, ds.Names, survival.CoxOptions{Ties: t})
+func coxJSON(res map[string]any, ds *survival.Dataset, ties survival.Ties) (*survival.CoxFit, error) {
+	fit, err := survival.Cox(ds.Y, ds.X, ds.Names, survival.CoxOptions{Ties: ties})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/cputime"
 	"github.com/metasurv/metasurv/internal/parallel"
 )
 
@@ -31,11 +32,11 @@ func benchAttention(b *testing.B, backward bool) {
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
-		c0 := cpuTime()
+		c0 := cputime.Now()
 		for b.Loop() {
 			_ = run()
 		}
-		cpu := (cpuTime() - c0).Seconds()
+		cpu := (cputime.Now() - c0).Seconds()
 		flops := c.FLOPs()
 		if backward {
 			flops *= 2 // four T×T×D products instead of two

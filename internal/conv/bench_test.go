@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/cputime"
 	"github.com/metasurv/metasurv/internal/parallel"
 )
 
@@ -42,13 +43,13 @@ func benchPass(b *testing.B, pass func(pl *Plan, x, w, y []float32) error) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			c0 := cpuTime()
+			c0 := cputime.Now()
 			for b.Loop() {
 				_ = pass(pl, x, w, y)
 			}
 			flops := s.p.FLOPs() * float64(b.N)
 			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			if c := (cpuTime() - c0).Seconds(); c > 0 {
+			if c := (cputime.Now() - c0).Seconds(); c > 0 {
 				b.ReportMetric(flops/c*float64(parallel.Workers())/1e9, "GFLOP/s-cpu")
 			}
 		})

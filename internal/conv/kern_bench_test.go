@@ -1,6 +1,10 @@
 package conv
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/metasurv/metasurv/internal/cputime"
+)
 
 // BenchmarkDirectKernelL1 runs the 8×48 direct kernel on L1-resident data
 // (27 taps × 8 channels) to show the kernel's own ceiling on this machine.
@@ -17,13 +21,13 @@ func BenchmarkDirectKernelL1(b *testing.B) {
 	}
 	var c [dirMR * dirNR]float32
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Now()
 	for b.Loop() {
 		directKern8x48(&a[0], &x[0], &offs[0], taps, ch, 4*256, &c[0], 0)
 	}
 	flops := 2.0 * dirMR * dirNR * taps * ch * float64(b.N)
 	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	if s := (cpuTime() - c0).Seconds(); s > 0 {
+	if s := (cputime.Now() - c0).Seconds(); s > 0 {
 		b.ReportMetric(flops/s/1e9, "GFLOP/s-cpu")
 	}
 }
@@ -53,13 +57,13 @@ func BenchmarkOCKernelL1(b *testing.B) {
 	}
 	var c [ocNP * ocNB]float32
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Now()
 	for b.Loop() {
 		ocKern64x6(&a[0], &x[0], &offs[0], taps, ch, 4*1024, &c[0], 1)
 	}
 	flops := 2.0 * ocNP * ocNB * taps * ch * float64(b.N)
 	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	if s := (cpuTime() - c0).Seconds(); s > 0 {
+	if s := (cputime.Now() - c0).Seconds(); s > 0 {
 		b.ReportMetric(flops/s/1e9, "GFLOP/s-cpu")
 	}
 }
@@ -76,13 +80,13 @@ func BenchmarkDWKernelL1(b *testing.B) {
 	offs := []int{0, 4, 4 * 13}
 	var out [bwOut]float32
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Now()
 	for b.Loop() {
 		dwKern8x3(&dy[0], 4*ld, &x[0], &offs[0], n, &out[0])
 	}
 	flops := 2.0 * 24 * n * float64(b.N)
 	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	if s := (cpuTime() - c0).Seconds(); s > 0 {
+	if s := (cputime.Now() - c0).Seconds(); s > 0 {
 		b.ReportMetric(flops/s/1e9, "GFLOP/s-cpu")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/cpu"
+	"github.com/metasurv/metasurv/internal/cputime"
 	"github.com/metasurv/metasurv/internal/parallel"
 )
 
@@ -43,7 +44,7 @@ func benchSgemm(b *testing.B, s benchShape) {
 	}
 	Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
 	b.ResetTimer()
-	cpu0 := processCPUSeconds()
+	cpu0 := cputime.Now().Seconds()
 	for b.Loop() {
 		Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
 	}
@@ -88,7 +89,7 @@ func BenchmarkKernel(b *testing.B) {
 			k := kn.KC
 			a, bb := randSlice(r, k*kn.MR), randSlice(r, k*kn.NR)
 			c := make([]float32, kn.MR*kn.NR)
-			cpu0 := processCPUSeconds()
+			cpu0 := cputime.Now().Seconds()
 			for b.Loop() {
 				kn.Run(k, a, bb, c, kn.NR, 1)
 			}
@@ -102,7 +103,7 @@ func BenchmarkKernel(b *testing.B) {
 func reportFlops(b *testing.B, flopsPerOp float64, cpu0 float64) {
 	flops := flopsPerOp * float64(b.N)
 	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	if cpuSec := processCPUSeconds() - cpu0; cpuSec > 0 {
+	if cpuSec := cputime.Now().Seconds() - cpu0; cpuSec > 0 {
 		b.ReportMetric(flops/cpuSec/1e9, "GFLOP/cpu-s")
 	}
 }

@@ -23,7 +23,7 @@ import (
 
 // ErrNoBF16 is returned when the CPU, the operating system or the cpu level
 // in force does not allow the AMX bfloat16 kernels.
-var ErrNoBF16 = errors.New("gemm: bfloat16 kernels need AMX-BF16 and AVX512_BF16 (granted by the OS)")
+var ErrNoBF16 = errors.New("gemm: bfloat16 kernels need AVX512_BF16 (and the AVX-512 level in force)")
 
 // bfTile is the side of the square C tile one kernel call computes; K runs
 // in steps of bfTile.
@@ -35,15 +35,12 @@ var (
 )
 
 // HaveBF16 reports whether the BF16 GEMMs can run now: AVX-512 level in
-// force, AMX-BF16 and AVX512_BF16 present and the tile state granted by the
-// operating system (requested on the first call).
+// force and AVX512_BF16 present. The products run on the AMX tile unit
+// where it is present and granted by the operating system (requested on
+// the first call), else with VDPBF16PS (dpbf16.go).
 func HaveBF16() bool {
 	f := cpu.Extensions()
-	if !haveBF16Asm || cpu.Current() < cpu.AVX512 || !f.AMXBF16 || !f.BF16 {
-		return false
-	}
-	amxOnce.Do(func() { amxOK = amxPermit() })
-	return amxOK
+	return haveBF16Asm && cpu.Current() >= cpu.AVX512 && f.BF16
 }
 
 // amxConfig is the tile configuration of amxKern32x32 (palette 1): tiles
@@ -284,6 +281,10 @@ func bfRun(op *bfOp) {
 		})
 	} else {
 		op.abuf = op.pa.a
+	}
+	if !useAMX() {
+		op.dpRun()
+		return
 	}
 	sbs := ceilDiv(op.n, bfTile)
 	parallel.ForChunks(sbs, min(bfGroup, max(1, sbs/parallel.Workers())), op.columns)

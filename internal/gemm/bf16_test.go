@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/cpu"
+	"github.com/metasurv/metasurv/internal/cputime"
 )
 
 func needBF16(t testing.TB) {
 	if !HaveBF16() {
-		t.Skip("no AMX-BF16 on this CPU (or not granted by the OS)")
+		t.Skip("no AVX512_BF16 on this CPU")
 	}
 }
 
@@ -213,7 +214,7 @@ func BenchmarkSgemmBF16(b *testing.B) {
 			a, bb, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
 			pa, _ := PackABF16(false, s.m, s.k, 1, a, s.k)
 			SgemmBF16PackedA(pa, false, s.n, bb, s.n, 0, c, s.n, nil)
-			cpu0 := processCPUSeconds()
+			cpu0 := cputime.Now().Seconds()
 			b.ResetTimer()
 			for b.Loop() {
 				SgemmBF16PackedA(pa, false, s.n, bb, s.n, 0, c, s.n, nil)

@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"strconv"
+
+	"github.com/metasurv/metasurv/internal/chunked"
 )
 
 const (
@@ -21,10 +23,6 @@ const (
 	maxHeaderLen = 1 << 20
 	// DefaultMaxBytes is the data size limit used when Options.MaxBytes is 0.
 	DefaultMaxBytes = 8 << 30
-	// readChunk is the step by which the data buffer grows while reading, so
-	// a truncated file that claims a huge size never causes a huge
-	// allocation.
-	readChunk = 16 << 20
 )
 
 var magic = []byte("\x93NUMPY")
@@ -213,21 +211,11 @@ func checkedNumel(shape []int) (int64, error) {
 
 // readData reads exactly n bytes, growing the buffer as data arrives.
 func readData(r io.Reader, n int64) ([]byte, error) {
-	buf := make([]byte, 0, min(n, readChunk))
-	for int64(len(buf)) < n {
-		step := int(min(n-int64(len(buf)), readChunk))
-		if cap(buf)-len(buf) < step {
-			nb := make([]byte, len(buf), min(n, max(int64(2*cap(buf)), int64(len(buf)+step))))
-			copy(nb, buf)
-			buf = nb
-		}
-		got, err := io.ReadFull(r, buf[len(buf):len(buf)+step])
-		buf = buf[:len(buf)+got]
-		if err != nil {
-			return nil, fmt.Errorf("npy: data truncated: got %d of %d bytes: %w", len(buf), n, noEOF(err))
-		}
+	b, err := chunked.ReadFull(r, n)
+	if err != nil {
+		return nil, fmt.Errorf("npy: data %w", err)
 	}
-	return buf, nil
+	return b, nil
 }
 
 func swapBytes(b []byte, size int) {

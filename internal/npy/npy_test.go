@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/chunked"
 	"github.com/metasurv/metasurv/internal/fixture"
 )
 
@@ -282,7 +283,7 @@ func TestTruncatedHugeClaimAllocatesLittle(t *testing.T) {
 		}
 	}
 	runtime.ReadMemStats(&ms1)
-	if d := ms1.TotalAlloc - ms0.TotalAlloc; d > 4*(readChunk+1<<20) {
+	if d := ms1.TotalAlloc - ms0.TotalAlloc; d > 4*(chunked.Chunk+1<<20) {
 		t.Fatalf("4 reads of a truncated 4 GB claim allocated %d bytes", d)
 	}
 }
@@ -436,4 +437,33 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("rewrite round trip: %v", err)
 		}
 	})
+}
+
+// A WriteFile that fails validation leaves an existing file untouched
+// (issue 12: it was truncated to 0 bytes) and creates nothing new.
+func TestWriteFileFailureKeepsFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.npy")
+	if err := os.WriteFile(path, []byte("old contents"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []int{3}, []float32{1, 2}); err == nil {
+		t.Fatal("2 values for shape [3] accepted")
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old contents" {
+		t.Fatalf("failed WriteFile changed the file to %q", b)
+	}
+	if err := WriteFile(filepath.Join(dir, "b.npy"), []int{2}, "not an array"); err == nil {
+		t.Fatal("unsupported data accepted")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("%d files in the directory after failed writes, want 1", len(ents))
+	}
+	if err := WriteFile(path, []int{2}, []float32{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ReadFile(path)
+	if err != nil || len(a.Data) != 8 {
+		t.Fatalf("rewritten file: %v", err)
+	}
 }

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
+
+	"github.com/metasurv/metasurv/internal/atomicfile"
 )
 
 // headerAlign is numpy's ARRAY_ALIGN: the data starts at a multiple of 64.
@@ -18,17 +19,31 @@ const headerAlign = 64
 // []float32, []float64, []int64, []int32, []uint8 or []bool, with as many
 // elements as the shape holds; an empty shape writes a 0-d array.
 func Write(w io.Writer, shape []int, data any) error {
-	descr, n, err := describe(data)
+	descr, err := checkWrite(shape, data)
 	if err != nil {
 		return err
+	}
+	return write(w, descr, shape, data)
+}
+
+// checkWrite validates what Write and WriteFile are given, before anything
+// is written, and returns the dtype descriptor.
+func checkWrite(shape []int, data any) (string, error) {
+	descr, n, err := describe(data)
+	if err != nil {
+		return "", err
 	}
 	want, err := checkedNumel(shape)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if want != int64(n) {
-		return fmt.Errorf("npy: %d values for shape %v (want %d)", n, shape, want)
+		return "", fmt.Errorf("npy: %d values for shape %v (want %d)", n, shape, want)
 	}
+	return descr, nil
+}
+
+func write(w io.Writer, descr string, shape []int, data any) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	if _, err := bw.Write(encodeHeader(descr, false, shape)); err != nil {
 		return fmt.Errorf("npy: writing header: %w", err)
@@ -42,17 +57,16 @@ func Write(w io.Writer, shape []int, data any) error {
 	return nil
 }
 
-// WriteFile writes data with the given shape to path (see Write).
+// WriteFile writes data with the given shape to path (see Write). The
+// arguments are validated before the file is touched, and the file is
+// replaced atomically (temporary file in the same directory, fsync,
+// rename): a failed call leaves an existing file as it was.
 func WriteFile(path string, shape []int, data any) error {
-	f, err := os.Create(path)
+	descr, err := checkWrite(shape, data)
 	if err != nil {
-		return fmt.Errorf("npy: %w", err)
-	}
-	if err := Write(f, shape, data); err != nil {
-		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return write(w, descr, shape, data) }); err != nil {
 		return fmt.Errorf("npy: %w", err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/cputime"
 	"github.com/metasurv/metasurv/internal/parallel"
 )
 
@@ -11,12 +12,12 @@ func benchBytes(b *testing.B, bytes int, f func()) {
 	f()
 	b.ReportAllocs()
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Now()
 	for b.Loop() {
 		f()
 	}
 	b.ReportMetric(float64(bytes)*float64(b.N)/b.Elapsed().Seconds()/1e6, "MB/s")
-	if c := (cpuTime() - c0).Seconds(); c > 0 { // per CPU-second, times the workers
+	if c := (cputime.Now() - c0).Seconds(); c > 0 { // per CPU-second, times the workers
 		b.ReportMetric(float64(bytes)*float64(b.N)/c*float64(parallel.Workers())/1e6, "MB/s-cpu")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/cpu"
+	"github.com/metasurv/metasurv/internal/cputime"
 	"github.com/metasurv/metasurv/internal/parallel"
 )
 
@@ -48,13 +49,13 @@ func BenchmarkPool3d(b *testing.B) {
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
-				c0 := cpuTime()
+				c0 := cputime.Now()
 				for b.Loop() {
 					_ = c.f()
 				}
 				bytes := float64(c.bytes) * float64(b.N)
 				b.ReportMetric(bytes/b.Elapsed().Seconds()/1e9, "GB/s")
-				if cs := (cpuTime() - c0).Seconds(); cs > 0 { // per CPU-second, times the workers
+				if cs := (cputime.Now() - c0).Seconds(); cs > 0 { // per CPU-second, times the workers
 					b.ReportMetric(bytes/cs*float64(parallel.Workers())/1e9, "GB/s-cpu")
 				}
 			})

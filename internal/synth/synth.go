@@ -49,6 +49,12 @@ type HeadOptions struct {
 	// removes the lesion.
 	Lesion       [3]float64
 	LesionRadius float64
+	// Lesions, if non-nil, replaces the single default lesion by these
+	// metastases (an empty non-nil slice means none).
+	Lesions []Lesion
+	// Ventricles scales the lateral ventricles (they widen with age and
+	// atrophy); zero means 1.
+	Ventricles float64
 	// Bias is the amplitude of a smooth multiplicative bias field
 	// exp(Bias·b(x)) with b in [-1, 1] varying over the head: 0.2 gives
 	// roughly ±20 %, like a receive-coil shading.
@@ -58,6 +64,17 @@ type HeadOptions struct {
 	Noise float64
 	// Seed makes the noise reproducible.
 	Seed uint64
+}
+
+// Lesion is one metastasis in phantom space (RAS+ mm, head centred at the
+// origin): an enhancing rim of outer radius Radius around a necrotic core of
+// radius Necrosis·Radius (zero: 0.6), inside vasogenic oedema reaching
+// Oedema·Radius (values ≤ 1: 1.9) but confined to the brain.
+type Lesion struct {
+	Centre   [3]float64
+	Radius   float64
+	Necrosis float64
+	Oedema   float64
 }
 
 // Grid returns the dims and affine of a grid that covers fov millimetres
@@ -121,7 +138,7 @@ func Head(seq Sequence, dims [3]int, affine volume.Affine, opt HeadOptions) (*vo
 		motion = volume.Identity()
 	}
 	toPhantom := motion.Mul(affine)
-	lesion := lesionOf(opt)
+	an := anatomyOf(opt)
 	nx, ny := dims[0], dims[1]
 	parallel.For(dims[2], func(lo, hi int) {
 		for k := lo; k < hi; k++ {
@@ -129,7 +146,7 @@ func Head(seq Sequence, dims [3]int, affine volume.Affine, opt HeadOptions) (*vo
 				row := v.Data[nx*(j+ny*k):][:nx]
 				for i := range row {
 					p := toPhantom.Apply([3]float64{float64(i), float64(j), float64(k)})
-					row[i] = float32(intensity(seq, p, lesion, opt.Bias))
+					row[i] = float32(intensity(seq, p, &an))
 				}
 			}
 		}

@@ -70,15 +70,38 @@ var (
 	}
 )
 
-// lesionShape is a metastasis: core inside a rim, both inside oedema.
+// lesionShape is a metastasis: a necrotic core inside an enhancing rim,
+// both inside oedema.
 type lesionShape struct {
 	c      [3]float64
 	radius float64 // rim outer radius; 0 means no lesion
+	core   float64 // core radius as a fraction of radius
+	oedema float64 // oedema radius as a multiple of radius
 }
 
-func lesionOf(opt HeadOptions) lesionShape {
+// reach is the radius beyond which the lesion paints nothing (ramp included).
+func (l lesionShape) reach() float64 { return l.oedema*l.radius + 1 }
+
+func lesionsOf(opt HeadOptions) []lesionShape {
+	if opt.Lesions != nil {
+		out := make([]lesionShape, 0, len(opt.Lesions))
+		for _, l := range opt.Lesions {
+			if l.Radius <= 0 {
+				continue
+			}
+			core, oed := l.Necrosis, l.Oedema
+			if core <= 0 {
+				core = 0.6
+			}
+			if oed <= 1 {
+				oed = 1.9
+			}
+			out = append(out, lesionShape{c: l.Centre, radius: l.Radius, core: core, oedema: oed})
+		}
+		return out
+	}
 	if opt.LesionRadius < 0 {
-		return lesionShape{}
+		return nil
 	}
 	r := opt.LesionRadius
 	if r == 0 {
@@ -88,33 +111,70 @@ func lesionOf(opt HeadOptions) lesionShape {
 	for a := range c {
 		c[a] += opt.Lesion[a]
 	}
-	return lesionShape{c: c, radius: r}
+	return []lesionShape{{c: c, radius: r, core: 0.6, oedema: 1.9}}
 }
 
 func sphere(c [3]float64, r float64) ellipsoid { return ellipsoid{c: c, r: [3]float64{r, r, r}} }
 
+// anatomy is the per-head variation of the phantom.
+type anatomy struct {
+	lesions    []lesionShape
+	ventricles float64 // scale of the lateral ventricles (1: default)
+	bias       float64
+}
+
+func anatomyOf(opt HeadOptions) anatomy {
+	v := opt.Ventricles
+	if v <= 0 {
+		v = 1
+	}
+	return anatomy{lesions: lesionsOf(opt), ventricles: v, bias: opt.Bias}
+}
+
 // intensity evaluates the phantom for sequence seq at phantom point p by
 // painting the tissues from the outside in, each inner one over the outer.
-func intensity(seq Sequence, p [3]float64, les lesionShape, bias float64) float64 {
+// Oedema of every lesion is painted first, then every rim, then every core,
+// so that touching lesions merge as they do on real scans.
+func intensity(seq Sequence, p [3]float64, an *anatomy) float64 {
 	tab := &contrast[seq]
 	v := 0.0
 	paint := func(a float64, t tissue) { v += a * (tab[t] - v) }
 	paint(head.membership(p), scalp)
 	paint(skullOut.membership(p), skull)
 	paint(csfIn.membership(p), csf)
-	paint(brain.membership(p), grey)
+	inBrain := brain.membership(p)
+	paint(inBrain, grey)
 	paint(wm.membership(p), white)
 	for _, e := range ventricles {
+		if an.ventricles != 1 {
+			e.r = [3]float64{e.r[0] * an.ventricles, e.r[1] * an.ventricles, e.r[2] * an.ventricles}
+		}
 		paint(e.membership(p), ventricle)
 	}
-	if les.radius > 0 {
-		inBrain := brain.membership(p)
-		paint(inBrain*sphere(les.c, 1.9*les.radius).membership(p), oedema)
-		paint(sphere(les.c, les.radius).membership(p), rim)
-		paint(sphere(les.c, 0.6*les.radius).membership(p), core)
+	if len(an.lesions) > 0 {
+		var near [16]int
+		idx := near[:0]
+		for i, l := range an.lesions {
+			d0, d1, d2 := p[0]-l.c[0], p[1]-l.c[1], p[2]-l.c[2]
+			if r := l.reach(); d0*d0+d1*d1+d2*d2 < r*r {
+				idx = append(idx, i)
+			}
+		}
+		for _, i := range idx {
+			l := an.lesions[i]
+			paint(inBrain*sphere(l.c, l.oedema*l.radius).membership(p), oedema)
+		}
+		for _, i := range idx {
+			l := an.lesions[i]
+			paint(sphere(l.c, l.radius).membership(p), rim)
+		}
+		for _, i := range idx {
+			l := an.lesions[i]
+			paint(sphere(l.c, l.core*l.radius).membership(p), core)
+		}
 	}
-	if bias != 0 {
-		v *= math.Exp(bias * biasField(p))
+	if an.bias != 0 {
+		v *= math.Exp(an.bias * biasField(p))
 	}
 	return v
 }

@@ -13,10 +13,11 @@ import (
 	"github.com/metasurv/metasurv/nn"
 )
 
-// DefaultMaxBytes bounds the tensor data a load may produce when
-// Options.MaxBytes is 0 (the largest model of the study, the LaMIM
-// ViTAutoEnc, holds about 2 GB of float32).
-const DefaultMaxBytes = 16 << 30
+// DefaultMaxBytes is the memory budget of a load when Options.MaxBytes is
+// 0: the largest model of the study (the LaMIM ViTAutoEnc, about 2 GB of
+// float32) fits with room for the storage being converted, while a hostile
+// file cannot take the machine.
+const DefaultMaxBytes = 4 << 30
 
 // maxExpanded bounds the element count of a tensor that is larger than its
 // storage (stride-0, expanded views): a few bytes of file must not turn
@@ -35,8 +36,12 @@ type Options struct {
 	// "module." undoes torch.nn.DataParallel's naming (MedicalNet and LaMIM
 	// weights use it).
 	StripPrefix string
-	// MaxBytes bounds the size of the tensors produced (as float32) and of
-	// the storages read; 0 means DefaultMaxBytes.
+	// MaxBytes is the memory budget of the load: the tensors produced (as
+	// float32, plus int64 copies of integer tensors), the storages held
+	// while they are converted (only the bytes their views need are read)
+	// and the unpickler's values and data.pkl, summed. A file that would
+	// need more is refused with ErrTooLarge before the allocation. 0 means
+	// DefaultMaxBytes.
 	MaxBytes int64
 	// AllowUnknownGlobals loads files whose pickle names classes or
 	// functions outside the allow-list (e.g. numpy scalars or an argparse
@@ -169,21 +174,45 @@ func readPyTorch(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 		src  storageSource
 		err  error
 	)
+	mem := newBudget(opts.MaxBytes)
 	if Detect(head[:n]) == FormatTorchZip {
-		root, src, err = readZip(r, size, opts.AllowUnknownGlobals)
+		root, src, err = readZip(r, size, opts.AllowUnknownGlobals, mem)
 	} else {
-		root, src, err = readLegacy(r, size, opts.AllowUnknownGlobals)
+		root, src, err = readLegacy(r, size, opts.AllowUnknownGlobals, mem)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return assemble(root, src, opts)
+	return assemble(root, src, opts, mem)
 }
 
-// storageSource returns the raw little-endian bytes of a root storage,
-// reusing buf (a storage no longer needed) when it is large enough.
+// budget counts the bytes a load holds against Options.MaxBytes.
+type budget struct{ max, used int64 }
+
+func newBudget(maxBytes int64) *budget {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	return &budget{max: maxBytes}
+}
+
+// take reserves n bytes for what, or fails with ErrTooLarge.
+func (b *budget) take(n int64, what string) error {
+	if n < 0 || n > b.max-b.used {
+		return fmt.Errorf("%w: %s needs %d bytes, %d of the %d-byte budget left (Options.MaxBytes)", ErrTooLarge, what, n, b.max-b.used, b.max)
+	}
+	b.used += n
+	return nil
+}
+
+// give returns n bytes reserved earlier.
+func (b *budget) give(n int64) { b.used -= n }
+
+// storageSource returns the first n raw little-endian bytes of a root
+// storage (n covers every view of it that is loaded; the rest is never
+// read), reusing buf (a storage no longer needed) when it is large enough.
 type storageSource interface {
-	storage(st *storageRef, buf []byte) ([]byte, error)
+	storage(st *storageRef, n int64, buf []byte) ([]byte, error)
 }
 
 // reuse returns buf resized to n bytes, or a new slice if it is too small.
@@ -195,20 +224,17 @@ func reuse(buf []byte, n int64) []byte {
 }
 
 // assemble selects the state dict and materialises its tensors.
-func assemble(root any, src storageSource, opts Options) (*Checkpoint, error) {
-	maxBytes := opts.MaxBytes
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxBytes
-	}
+func assemble(root any, src storageSource, opts Options, mem *budget) (*Checkpoint, error) {
 	sd, meta, err := selectStateDict(root, opts.Key)
 	if err != nil {
 		return nil, err
 	}
 	c := &Checkpoint{Tensors: map[string]*nn.Tensor{}, Ints: map[string]*IntTensor{}, DTypes: map[string]string{}, Meta: meta}
-	m := &materialiser{src: src, maxBytes: maxBytes, budget: maxBytes, cache: map[string][]byte{}, uses: map[string]int{}}
+	m := &materialiser{src: src, mem: mem, cache: map[string][]byte{}, uses: map[string]int{}, extent: map[string]int64{}}
 	for _, v := range sd.vals {
 		if t, ok := v.(*tensorRef); ok {
 			m.uses[t.st.key]++
+			m.extent[t.st.key] = max(m.extent[t.st.key], t.extentBytes())
 		}
 	}
 	for i, k := range sd.keys {
@@ -221,10 +247,10 @@ func assemble(root any, src storageSource, opts Options) (*Checkpoint, error) {
 			return nil, err
 		}
 		if _, dup := c.Tensors[name]; dup {
-			return nil, fmt.Errorf("%w: key %q appears twice after removing prefix %q", ErrFormat, name, opts.StripPrefix)
+			return nil, fmt.Errorf("%w: key %s appears twice after removing prefix %q", ErrFormat, brief(name), opts.StripPrefix)
 		}
 		if err := m.add(c, name, t); err != nil {
-			return nil, fmt.Errorf("checkpoint: %q: %w", name, err)
+			return nil, fmt.Errorf("checkpoint: %s: %w", brief(name), err)
 		}
 	}
 	if len(c.Tensors) == 0 {
@@ -234,15 +260,17 @@ func assemble(root any, src storageSource, opts Options) (*Checkpoint, error) {
 }
 
 // materialiser turns tensor views into dense tensors. Storages are read
-// once, shared by their views, and dropped after their last tensor so
-// peak memory stays near one copy of the weights.
+// once (only the bytes their loaded views reach), shared by their views,
+// and dropped after their last tensor, so peak memory stays near one copy
+// of the weights; everything held is counted in mem.
 type materialiser struct {
-	src      storageSource
-	maxBytes int64
-	budget   int64 // bytes of output still allowed
-	cache    map[string][]byte
-	uses     map[string]int
-	spare    []byte // bytes of an evicted storage, reused for the next read
+	src    storageSource
+	mem    *budget
+	cache  map[string][]byte
+	uses   map[string]int
+	extent map[string]int64 // bytes of each root storage that views reach
+	spare  []byte           // bytes of an evicted storage, reused for the next read
+	spareN int64            // budget still held for spare
 }
 
 func (m *materialiser) add(c *Checkpoint, name string, t *tensorRef) error {
@@ -250,14 +278,16 @@ func (m *materialiser) add(c *Checkpoint, name string, t *tensorRef) error {
 	if !t.st.dt.float {
 		per += 8
 	}
-	n, err := t.numel(m.budget / per)
+	n, err := t.numel((m.mem.max - m.mem.used) / per)
 	if err != nil {
-		return fmt.Errorf("%w (limit %d bytes)", err, m.maxBytes)
+		return fmt.Errorf("%w (budget %d bytes)", err, m.mem.max)
 	}
 	if n > t.st.numel && n > maxExpanded {
 		return fmt.Errorf("%w: a view of shape %v repeats a storage of %d elements; refusing to expand it beyond %d elements", ErrTooLarge, t.size, t.st.numel, maxExpanded)
 	}
-	m.budget -= per * n
+	if err := m.mem.take(per*n, "the tensor"); err != nil {
+		return err
+	}
 	raw, err := m.storage(t.st)
 	if err != nil {
 		return err
@@ -270,26 +300,31 @@ func (m *materialiser) add(c *Checkpoint, name string, t *tensorRef) error {
 	}
 	c.DTypes[name] = t.st.dt.name
 	if m.uses[t.st.key]--; m.uses[t.st.key] == 0 {
-		if cap(raw) > cap(m.spare) {
-			m.spare = raw
-		}
 		delete(m.cache, t.st.key)
+		if cap(raw) > cap(m.spare) { // keep the largest buffer for reuse
+			m.mem.give(m.spareN)
+			m.spare, m.spareN = raw, int64(len(raw))
+		} else {
+			m.mem.give(int64(len(raw)))
+		}
 	}
 	return nil
 }
 
-// storage returns the bytes of st's root storage, checked to cover st.
+// storage returns the bytes of st's root storage that its loaded views
+// reach.
 func (m *materialiser) storage(st *storageRef) ([]byte, error) {
-	need := (st.offset + st.numel) * int64(st.dt.size)
+	need := m.extent[st.key]
 	raw, ok := m.cache[st.key]
 	if !ok {
-		if need > m.maxBytes {
-			return nil, fmt.Errorf("%w: storage of %d bytes exceeds the %d-byte limit", ErrTooLarge, need, m.maxBytes)
+		spare, spareN := m.spare, m.spareN
+		m.spare, m.spareN = nil, 0 // handed over: the source may fill it
+		m.mem.give(spareN)
+		if err := m.mem.take(need, "storage "+brief(st.key)); err != nil {
+			return nil, err
 		}
 		var err error
-		spare := m.spare
-		m.spare = nil // handed over: the source may fill it
-		if raw, err = m.src.storage(st, spare); err != nil {
+		if raw, err = m.src.storage(st, need, spare); err != nil {
 			return nil, err
 		}
 		m.cache[st.key] = raw
@@ -303,7 +338,7 @@ func (m *materialiser) storage(st *storageRef) ([]byte, error) {
 func renameKey(k any, prefix string) (string, error) {
 	s, ok := k.(string)
 	if !ok {
-		return "", fmt.Errorf("%w: state-dict key %v is a %T, want a string", ErrFormat, k, k)
+		return "", fmt.Errorf("%w: state-dict key %s is a %s, want a string", ErrFormat, brief(k), typeName(k))
 	}
 	if prefix != "" {
 		s = strings.TrimPrefix(s, prefix)
@@ -368,7 +403,7 @@ func selectStateDict(root any, key string) (*pyDict, map[string]any, error) {
 func keyList(d *pyDict) string {
 	var ks []string
 	for _, k := range d.keys {
-		ks = append(ks, fmt.Sprintf("%v", k))
+		ks = append(ks, brief(k))
 		if len(ks) == 20 {
 			ks = append(ks, "...")
 			break
@@ -447,28 +482,7 @@ func parseStoragePID(pid any) (*storageRef, pyTuple, error) {
 	key, ok1 := t[2].(string)
 	numel, ok2 := t[4].(int64)
 	if !ok1 || !ok2 || numel < 0 || numel > maxDim {
-		return nil, nil, fmt.Errorf("%w: storage key %v or size %v invalid", ErrPickle, t[2], t[4])
+		return nil, nil, fmt.Errorf("%w: storage key %s or size %s invalid", ErrPickle, brief(t[2]), brief(t[4]))
 	}
 	return &storageRef{dt: dt, key: key, numel: numel}, t[5:], nil
-}
-
-// readChunked reads exactly n bytes from r, growing the buffer as data
-// arrives so a false size claim cannot force a huge allocation.
-func readChunked(r io.Reader, n int64) ([]byte, error) {
-	const chunk = 16 << 20
-	buf := make([]byte, 0, min(n, chunk))
-	for int64(len(buf)) < n {
-		step := int(min(n-int64(len(buf)), chunk))
-		if cap(buf)-len(buf) < step {
-			nb := make([]byte, len(buf), min(n, max(int64(2*cap(buf)), int64(len(buf)+step))))
-			copy(nb, buf)
-			buf = nb
-		}
-		got, err := io.ReadFull(r, buf[len(buf):len(buf)+step])
-		buf = buf[:len(buf)+got]
-		if err != nil {
-			return nil, fmt.Errorf("%w: truncated: got %d of %d bytes", ErrFormat, len(buf), n)
-		}
-	}
-	return buf, nil
 }

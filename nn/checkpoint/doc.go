@@ -56,7 +56,10 @@
 // or hostile files give errors, never panics or huge allocations: sizes are
 // checked against the file before anything is allocated, the pickle
 // machine bounds its stack, memo and integers, tensor views must lie inside
-// their storages, and Options.MaxBytes bounds the output. Errors wrap
+// their storages and only the bytes they reach are read, error messages
+// describe file values in bounded space, and Options.MaxBytes is one memory
+// budget for everything a load holds (the unpickler's values, storages
+// being converted, the output), checked before each allocation. Errors wrap
 // ErrFormat (not a checkpoint, corrupt; ErrPickle for the pickle stream),
 // ErrTooLarge (over Options.MaxBytes) or ErrInput (Save/Write of an
 // invalid state dict), for errors.Is.

@@ -202,14 +202,14 @@ func TestExpandedViewBounded(t *testing.T) {
 	}
 	sd := newDict()
 	sd.set("x", v)
-	_, err = assemble(sd, constSource{1}, Options{})
+	_, err = assemble(sd, constSource{1}, Options{}, newBudget(0))
 	if err == nil || !strings.Contains(err.Error(), "expand") {
 		t.Fatalf("error %v", err)
 	}
 	// A small expansion is materialised.
 	v, _ = rebuildTensor(pyTuple{st, int64(0), pyTuple{int64(2), int64(3)}, pyTuple{int64(0), int64(0)}})
 	sd.set("x", v)
-	c, err := assemble(sd, constSource{1}, Options{})
+	c, err := assemble(sd, constSource{1}, Options{}, newBudget(0))
 	if err != nil || len(c.Tensors["x"].Data) != 6 || c.Tensors["x"].Data[5] != 1 {
 		t.Fatalf("%v %v", err, c)
 	}
@@ -218,7 +218,7 @@ func TestExpandedViewBounded(t *testing.T) {
 // constSource serves storages whose every float32 element is v.
 type constSource struct{ v float32 }
 
-func (s constSource) storage(st *storageRef, _ []byte) ([]byte, error) {
+func (s constSource) storage(st *storageRef, _ int64, _ []byte) ([]byte, error) {
 	b := make([]byte, 0, 4*st.numel)
 	for i := int64(0); i < st.numel; i++ {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(s.v))
@@ -322,7 +322,7 @@ func FuzzTensorView(f *testing.F) {
 		}
 		sd := newDict()
 		sd.set("x", v)
-		c, err := assemble(sd, iotaSource{}, Options{MaxBytes: 1 << 22})
+		c, err := assemble(sd, iotaSource{}, Options{MaxBytes: 1 << 22}, newBudget(1<<22))
 		if err != nil {
 			return
 		}
@@ -342,7 +342,7 @@ func FuzzTensorView(f *testing.F) {
 // iotaSource serves int32 storages whose element i holds i.
 type iotaSource struct{}
 
-func (iotaSource) storage(st *storageRef, _ []byte) ([]byte, error) {
+func (iotaSource) storage(st *storageRef, _ int64, _ []byte) ([]byte, error) {
 	b := make([]byte, 0, 4*st.numel)
 	for i := int64(0); i < st.numel; i++ {
 		b = binary.LittleEndian.AppendUint32(b, uint32(i))

@@ -85,6 +85,27 @@ type unpickler struct {
 	opaque  bool
 	opPos   int64   // position of the current opcode, for messages
 	scratch [8]byte // integer arguments
+	// mem, when set, is charged for every value the machine builds (never
+	// refunded: what it builds stays reachable until the load ends), so a
+	// list or memo bomb is refused at the caller's budget.
+	mem *budget
+}
+
+// Approximate bytes of the values the machine builds, for the budget.
+const (
+	costValue = 32 // a stack slot and a boxed value
+	costItem  = 32 // one element of a list, tuple or dict (with growth slack)
+)
+
+// charge reserves n bytes of the budget for what the current opcode builds.
+func (u *unpickler) charge(n int64) error {
+	if u.mem == nil {
+		return nil
+	}
+	if err := u.mem.take(n, "the pickle's values"); err != nil {
+		return fmt.Errorf("%w (opcode at byte %d)", err, u.opPos)
+	}
+	return nil
 }
 
 func newUnpickler(r io.Reader, size int64, persist func(any) (any, error)) *unpickler {
@@ -110,6 +131,9 @@ func (u *unpickler) read(n int64) ([]byte, error) {
 	if n < 0 || n > u.limit-u.pos {
 		return nil, fmt.Errorf("%w: length %d at byte %d exceeds the %d bytes left", ErrPickle, n, u.pos, u.limit-u.pos)
 	}
+	if err := u.charge(n); err != nil {
+		return nil, err
+	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(u.r, b); err != nil {
 		return nil, fmt.Errorf("%w: truncated stream at byte %d", ErrPickle, u.pos)
@@ -134,6 +158,9 @@ func (u *unpickler) uint(n int) (uint64, error) {
 func (u *unpickler) push(v any) error {
 	if len(u.stack)+len(u.marks) >= maxStack {
 		return fmt.Errorf("%w: stack deeper than %d", ErrPickle, maxStack)
+	}
+	if err := u.charge(costValue); err != nil {
+		return err
 	}
 	u.stack = append(u.stack, v)
 	return nil
@@ -161,6 +188,9 @@ func (u *unpickler) popMark() ([]any, error) {
 		return nil, fmt.Errorf("%w: no MARK on the stack at byte %d", ErrPickle, u.pos)
 	}
 	m := u.marks[len(u.marks)-1]
+	if err := u.charge(int64(len(u.stack)-m) * costItem); err != nil {
+		return nil, err
+	}
 	u.marks = u.marks[:len(u.marks)-1]
 	items := append([]any(nil), u.stack[m:]...)
 	u.stack = u.stack[:m]
@@ -170,6 +200,9 @@ func (u *unpickler) popMark() ([]any, error) {
 func (u *unpickler) memoPut(i int64) error {
 	if len(u.memo) >= maxMemo {
 		return fmt.Errorf("%w: more than %d memo entries", ErrPickle, maxMemo)
+	}
+	if err := u.charge(2 * costItem); err != nil {
+		return err
 	}
 	v, err := u.top()
 	if err != nil {
@@ -293,6 +326,9 @@ func (u *unpickler) step(op byte) error {
 		n := int(op - 0x84)
 		if len(u.stack) < n || (len(u.marks) > 0 && len(u.stack)-n < u.marks[len(u.marks)-1]) {
 			return u.errf(op, "stack underflow")
+		}
+		if err := u.charge(int64(n) * costItem); err != nil {
+			return err
 		}
 		t := append(pyTuple(nil), u.stack[len(u.stack)-n:]...)
 		u.stack = u.stack[:len(u.stack)-n]
@@ -548,6 +584,9 @@ func (u *unpickler) appends(op byte) error {
 	if !ok {
 		return u.errf(op, "APPEND to %s, want a list", typeName(t))
 	}
+	if err := u.charge(int64(len(items)) * costItem); err != nil {
+		return err
+	}
 	l.items = append(l.items, items...)
 	return nil
 }
@@ -564,6 +603,9 @@ func (u *unpickler) setItems(op byte) error {
 	d, ok := t.(*pyDict)
 	if !ok {
 		return u.errf(op, "SETITEM on %s, want a dict", typeName(t))
+	}
+	if err := u.charge(int64(len(items)) * 2 * costItem); err != nil {
+		return err
 	}
 	return setPairs(d, items)
 }
@@ -645,6 +687,49 @@ func typeName(v any) string {
 		return v.name + " (not loaded)"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// brief describes a pickle value for an error message in bounded space and
+// time: scalars are shown (strings cut to 48 bytes, big integers by their
+// size), containers only by kind and length. Hostile pickles nest values
+// millions deep, and fmt's %v would recurse through them until the stack
+// overflows, a fatal error that recover cannot catch; never format a pickle
+// value with %v.
+func brief(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "None"
+	case bool, int64, float64:
+		return fmt.Sprint(v)
+	case string:
+		if len(v) > 48 {
+			return fmt.Sprintf("%q… (%d bytes)", v[:48], len(v))
+		}
+		return fmt.Sprintf("%q", v)
+	case *big.Int:
+		if v.BitLen() > 64 {
+			return fmt.Sprintf("a %d-bit integer", v.BitLen())
+		}
+		return v.String()
+	case pyBytes:
+		return fmt.Sprintf("bytes of length %d", len(v))
+	case pyTuple:
+		return fmt.Sprintf("a tuple of %d items", len(v))
+	case *pyList:
+		return fmt.Sprintf("a list of %d items", len(v.items))
+	case *pyDict:
+		return fmt.Sprintf("a dict of %d items", len(v.keys))
+	}
+	return typeName(v)
+}
+
+// briefInts shows a shape or offset list read from a file, cut after 8
+// entries.
+func briefInts(v []int64) string {
+	if len(v) > 8 {
+		return fmt.Sprintf("%v… (%d entries)", v[:8], len(v))
+	}
+	return fmt.Sprint(v)
 }
 
 // reduce applies an allowed callable to its arguments.

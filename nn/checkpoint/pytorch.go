@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"path"
 	"strings"
+
+	"github.com/metasurv/metasurv/internal/chunked"
 )
 
 // maxPickleBytes bounds data.pkl; state-dict pickles are a few MB at most.
@@ -24,7 +26,7 @@ type zipSource struct {
 	bigEndian bool
 }
 
-func readZip(r io.ReaderAt, size int64, opaque bool) (any, storageSource, error) {
+func readZip(r io.ReaderAt, size int64, opaque bool, mem *budget) (any, storageSource, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: reading zip: %w", ErrFormat, err)
@@ -54,10 +56,15 @@ func readZip(r io.ReaderAt, size int64, opaque bool) (any, storageSource, error)
 		case "big":
 			src.bigEndian = true
 		default:
-			return nil, nil, fmt.Errorf("%w: byteorder %q, want little or big", ErrFormat, b)
+			return nil, nil, fmt.Errorf("%w: byteorder %s, want little or big", ErrFormat, brief(string(b)))
 		}
 	}
-	p, err := readEntry(pkl, int64(pkl.UncompressedSize64))
+	pn := int64(pkl.UncompressedSize64)
+	if err := mem.take(pn, "data.pkl"); err != nil {
+		return nil, nil, err
+	}
+	defer mem.give(pn) // the pickle bytes are dropped once unpickled
+	p, err := readEntry(pkl, pn)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -65,7 +72,7 @@ func readZip(r io.ReaderAt, size int64, opaque bool) (any, storageSource, error)
 		st, _, err := parseStoragePID(pid)
 		return st, err
 	})
-	u.opaque = opaque
+	u.opaque, u.mem = opaque, mem
 	root, err := u.load()
 	if err != nil {
 		return nil, nil, err
@@ -79,7 +86,7 @@ func readEntry(f *zip.File, n int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: zip entry %s: %w", ErrFormat, f.Name, err)
 	}
 	defer rc.Close()
-	b, err := readChunked(io.LimitReader(rc, n), min(n, int64(f.UncompressedSize64)))
+	b, err := chunked.ReadFull(io.LimitReader(rc, n), min(n, int64(f.UncompressedSize64)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: zip entry %s: %w", ErrFormat, f.Name, err)
 	}
@@ -104,16 +111,15 @@ func (s *zipSource) read(f *zip.File, n int64, buf []byte) ([]byte, error) {
 	return b, nil
 }
 
-func (s *zipSource) storage(st *storageRef, buf []byte) ([]byte, error) {
+func (s *zipSource) storage(st *storageRef, n int64, buf []byte) ([]byte, error) {
 	f, ok := s.files[s.prefix+"data/"+st.key]
 	if !ok {
-		return nil, fmt.Errorf("storage %q missing from the archive", st.key)
+		return nil, fmt.Errorf("%w: storage %s missing from the archive", ErrFormat, brief(st.key))
 	}
-	need := (st.offset + st.numel) * int64(st.dt.size)
-	if f.UncompressedSize64 < uint64(need) {
-		return nil, fmt.Errorf("storage %q holds %d bytes, want %d", st.key, f.UncompressedSize64, need)
+	if full := (st.offset + st.numel) * int64(st.dt.size); f.UncompressedSize64 < uint64(full) {
+		return nil, fmt.Errorf("%w: storage %s holds %d bytes, want %d", ErrFormat, brief(st.key), f.UncompressedSize64, full)
 	}
-	b, err := s.read(f, need, buf)
+	b, err := s.read(f, n, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -137,16 +143,16 @@ type legacySource struct {
 	bigEndian bool
 }
 
-func readLegacy(r io.ReaderAt, size int64, opaque bool) (any, storageSource, error) {
+func readLegacy(r io.ReaderAt, size int64, opaque bool, mem *budget) (any, storageSource, error) {
 	src := &legacySource{r: r, offsets: map[string]int64{}, roots: map[string]*storageRef{}}
 	u := newUnpickler(io.NewSectionReader(r, 0, size), size, nil)
-	u.opaque = opaque
+	u.opaque, u.mem = opaque, mem
 	magic, err := u.load()
 	if err != nil {
 		return nil, nil, err
 	}
 	if m, ok := magic.(*big.Int); !ok || m.Cmp(legacyMagic) != 0 {
-		return nil, nil, fmt.Errorf("%w: pickle starts with %v, not torch's magic number: not a torch.save file", ErrFormat, magic)
+		return nil, nil, fmt.Errorf("%w: pickle starts with %s, not torch's magic number: not a torch.save file", ErrFormat, brief(magic))
 	}
 	if err := src.header(u); err != nil {
 		return nil, nil, err
@@ -174,7 +180,7 @@ func (s *legacySource) header(u *unpickler) error {
 		return err
 	}
 	if proto != int64(1001) {
-		return fmt.Errorf("%w: legacy protocol version %v, want 1001", ErrFormat, proto)
+		return fmt.Errorf("%w: legacy protocol version %s, want 1001", ErrFormat, brief(proto))
 	}
 	info, err := u.load()
 	if err != nil {
@@ -199,7 +205,7 @@ func (s *legacySource) persist(pid any) (any, error) {
 	}
 	if root, ok := s.roots[st.key]; ok {
 		if root.dt != st.dt || root.numel != st.numel {
-			return nil, fmt.Errorf("%w: storage %q used with two types or sizes", ErrPickle, st.key)
+			return nil, fmt.Errorf("%w: storage %s used with two types or sizes", ErrPickle, brief(st.key))
 		}
 	} else {
 		s.roots[st.key] = st
@@ -214,7 +220,7 @@ func (s *legacySource) persist(pid any) (any, error) {
 	off, ok1 := view[1].(int64)
 	n, ok2 := view[2].(int64)
 	if !ok1 || !ok2 || off < 0 || n < 0 || off > st.numel || n > st.numel-off {
-		return nil, fmt.Errorf("%w: storage view (offset %v, size %v) outside storage %q of %d elements", ErrPickle, view[1], view[2], st.key, st.numel)
+		return nil, fmt.Errorf("%w: storage view (offset %s, size %s) outside storage %s of %d elements", ErrPickle, brief(view[1]), brief(view[2]), brief(st.key), st.numel)
 	}
 	return &storageRef{dt: st.dt, key: st.key, offset: off, numel: n}, nil
 }
@@ -229,11 +235,11 @@ func (s *legacySource) locate(keys any, pos, size int64) error {
 		key, ok := k.(string)
 		root := s.roots[key]
 		if !ok || root == nil {
-			return fmt.Errorf("%w: legacy storage key %v was not referenced by any tensor", ErrFormat, k)
+			return fmt.Errorf("%w: legacy storage key %s was not referenced by any tensor", ErrFormat, brief(k))
 		}
 		var hdr [8]byte
 		if n, _ := s.r.ReadAt(hdr[:], pos); n < len(hdr) {
-			return fmt.Errorf("%w: legacy storage %q: truncated file", ErrFormat, key)
+			return fmt.Errorf("%w: legacy storage %s: truncated file", ErrFormat, brief(key))
 		}
 		var n uint64
 		if s.bigEndian {
@@ -242,26 +248,26 @@ func (s *legacySource) locate(keys any, pos, size int64) error {
 			n = binary.LittleEndian.Uint64(hdr[:])
 		}
 		if n != uint64(root.numel) {
-			return fmt.Errorf("%w: legacy storage %q has %d elements, its tensors say %d", ErrFormat, key, n, root.numel)
+			return fmt.Errorf("%w: legacy storage %s has %d elements, its tensors say %d", ErrFormat, brief(key), n, root.numel)
 		}
 		s.offsets[key] = pos + 8
 		pos += 8 + root.numel*int64(root.dt.size)
 		if pos > size {
-			return fmt.Errorf("%w: legacy storage %q extends beyond the end of the file", ErrFormat, key)
+			return fmt.Errorf("%w: legacy storage %s extends beyond the end of the file", ErrFormat, brief(key))
 		}
 	}
 	return nil
 }
 
-func (s *legacySource) storage(st *storageRef, buf []byte) ([]byte, error) {
+func (s *legacySource) storage(st *storageRef, n int64, buf []byte) ([]byte, error) {
 	off, ok := s.offsets[st.key]
 	if !ok {
-		return nil, fmt.Errorf("storage %q is not in the file's storage list", st.key)
+		return nil, fmt.Errorf("%w: storage %s is not in the file's storage list", ErrFormat, brief(st.key))
 	}
 	root := s.roots[st.key]
-	b := reuse(buf, root.numel*int64(root.dt.size))
-	if n, err := s.r.ReadAt(b, off); n < len(b) {
-		return nil, fmt.Errorf("storage %q: %w", st.key, err)
+	b := reuse(buf, min(n, root.numel*int64(root.dt.size)))
+	if m, err := s.r.ReadAt(b, off); m < len(b) {
+		return nil, fmt.Errorf("%w: storage %s: %w", ErrFormat, brief(st.key), err)
 	}
 	if s.bigEndian {
 		swapBytes(b, root.dt.size)

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -48,9 +49,16 @@ func readSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, erro
 	if hlen > maxSafetensorsHeader || int64(hlen) > size-8 {
 		return nil, fmt.Errorf("%w: safetensors: header length %d invalid for a %d-byte file", ErrFormat, hlen, size)
 	}
+	mem := newBudget(opts.MaxBytes)
+	if err := mem.take(3*int64(hlen), "the safetensors header"); err != nil { // the bytes and their parse
+		return nil, err
+	}
 	hdr := make([]byte, hlen)
 	if _, err := r.ReadAt(hdr, 8); err != nil {
 		return nil, fmt.Errorf("%w: safetensors: reading header: %w", ErrFormat, err)
+	}
+	if k, dup := duplicateKey(hdr); dup {
+		return nil, fmt.Errorf("%w: safetensors: key %s appears twice in the header", ErrFormat, brief(k))
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(hdr, &raw); err != nil {
@@ -73,19 +81,50 @@ func readSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, erro
 		return nil, err
 	}
 	src := &stSource{r: r, base: base, begin: map[string]int64{}}
-	m := &materialiser{src: src, maxBytes: maxBytes, budget: maxBytes, cache: map[string][]byte{}, uses: map[string]int{}}
+	m := &materialiser{src: src, mem: mem, cache: map[string][]byte{}, uses: map[string]int{}, extent: map[string]int64{}}
 	for _, e := range refs {
 		name := strings.TrimPrefix(e.name, opts.StripPrefix)
 		if _, dup := c.Tensors[name]; dup {
-			return nil, fmt.Errorf("%w: key %q appears twice after removing prefix %q", ErrFormat, name, opts.StripPrefix)
+			return nil, fmt.Errorf("%w: key %s appears twice after removing prefix %q", ErrFormat, brief(name), opts.StripPrefix)
 		}
 		src.begin[e.name] = e.begin
 		m.uses[e.name] = 1
+		m.extent[e.name] = e.end - e.begin
 		if err := m.add(c, name, e.t); err != nil {
-			return nil, fmt.Errorf("%w: safetensors: %q: %w", ErrFormat, e.name, err)
+			return nil, fmt.Errorf("checkpoint: safetensors: %s: %w", brief(e.name), err)
 		}
 	}
 	return c, nil
+}
+
+// duplicateKey reports a name that the header object holds twice: JSON
+// decoding into a map would silently keep the last one, loading weights
+// other than the ones a reader of the file (or another tool) sees.
+func duplicateKey(hdr []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(hdr))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false // not an object: json.Unmarshal reports it
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		k, ok := t.(string)
+		if !ok {
+			return "", false
+		}
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // stSource serves each safetensors tensor's bytes as its own storage.
@@ -95,10 +134,10 @@ type stSource struct {
 	begin map[string]int64
 }
 
-func (s *stSource) storage(st *storageRef, buf []byte) ([]byte, error) {
-	b := reuse(buf, st.numel*int64(st.dt.size))
-	if n, err := s.r.ReadAt(b, s.base+s.begin[st.key]); n < len(b) {
-		return nil, fmt.Errorf("truncated data: %w", err)
+func (s *stSource) storage(st *storageRef, n int64, buf []byte) ([]byte, error) {
+	b := reuse(buf, min(n, st.numel*int64(st.dt.size)))
+	if m, err := s.r.ReadAt(b, s.base+s.begin[st.key]); m < len(b) {
+		return nil, fmt.Errorf("%w: truncated data: %w", ErrFormat, err)
 	}
 	return b, nil
 }
@@ -116,29 +155,29 @@ func stRefs(raw map[string]json.RawMessage, dataLen, maxBytes int64) ([]stRef, e
 	for name, msg := range raw {
 		var e stEntry
 		if err := json.Unmarshal(msg, &e); err != nil {
-			return nil, fmt.Errorf("%w: safetensors: entry %q: %w", ErrFormat, name, err)
+			return nil, fmt.Errorf("%w: safetensors: entry %s: %w", ErrFormat, brief(name), err)
 		}
 		dt, ok := safetensorsDTypes[e.DType]
 		if !ok {
-			return nil, fmt.Errorf("%w: safetensors: %q has unsupported dtype %q", ErrFormat, name, e.DType)
+			return nil, fmt.Errorf("%w: safetensors: %s has unsupported dtype %s", ErrFormat, brief(name), brief(e.DType))
 		}
 		if len(e.Offsets) != 2 || e.Offsets[0] < 0 || e.Offsets[1] < e.Offsets[0] || e.Offsets[1] > dataLen {
-			return nil, fmt.Errorf("%w: safetensors: %q has data_offsets %v outside the %d data bytes", ErrFormat, name, e.Offsets, dataLen)
+			return nil, fmt.Errorf("%w: safetensors: %s has data_offsets %s outside the %d data bytes", ErrFormat, brief(name), briefInts(e.Offsets), dataLen)
 		}
 		if len(e.Shape) > 64 {
-			return nil, fmt.Errorf("%w: safetensors: %q has %d dimensions", ErrFormat, name, len(e.Shape))
+			return nil, fmt.Errorf("%w: safetensors: %s has %d dimensions", ErrFormat, brief(name), len(e.Shape))
 		}
 		n := int64(1)
 		size := make([]int, len(e.Shape))
 		for i, d := range e.Shape {
 			if d < 0 || (d != 0 && n > math.MaxInt64/8/d) {
-				return nil, fmt.Errorf("%w: safetensors: %q has invalid shape %v", ErrFormat, name, e.Shape)
+				return nil, fmt.Errorf("%w: safetensors: %s has invalid shape %s", ErrFormat, brief(name), briefInts(e.Shape))
 			}
 			n *= d
 			size[i] = int(d)
 		}
 		if n*int64(dt.size) != e.Offsets[1]-e.Offsets[0] {
-			return nil, fmt.Errorf("%w: safetensors: %q: shape %v of %s needs %d bytes, data_offsets give %d", ErrFormat, name, e.Shape, e.DType, n*int64(dt.size), e.Offsets[1]-e.Offsets[0])
+			return nil, fmt.Errorf("%w: safetensors: %s: shape %s of %s needs %d bytes, data_offsets give %d", ErrFormat, brief(name), briefInts(e.Shape), e.DType, n*int64(dt.size), e.Offsets[1]-e.Offsets[0])
 		}
 		if total += 4 * n; total > maxBytes {
 			return nil, fmt.Errorf("%w: safetensors: tensors exceed the %d-byte limit", ErrTooLarge, maxBytes)
@@ -154,7 +193,7 @@ func stRefs(raw map[string]json.RawMessage, dataLen, maxBytes int64) ([]stRef, e
 	})
 	for i := 1; i < len(refs); i++ {
 		if refs[i].begin < refs[i-1].end {
-			return nil, fmt.Errorf("%w: safetensors: %q and %q overlap", ErrFormat, refs[i-1].name, refs[i].name)
+			return nil, fmt.Errorf("%w: safetensors: %s and %s overlap", ErrFormat, brief(refs[i-1].name), brief(refs[i].name))
 		}
 	}
 	return refs, nil

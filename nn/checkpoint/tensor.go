@@ -76,12 +76,12 @@ func rebuildTensor(args pyTuple) (any, error) {
 	}
 	off, ok := args[1].(int64)
 	if !ok || off < 0 || off > maxDim {
-		return nil, fmt.Errorf("%w: _rebuild_tensor storage offset %v invalid", ErrPickle, args[1])
+		return nil, fmt.Errorf("%w: _rebuild_tensor storage offset %s invalid", ErrPickle, brief(args[1]))
 	}
 	size, err1 := intTuple(args[2])
 	stride, err2 := intTuple(args[3])
 	if err1 != nil || err2 != nil || len(size) != len(stride) || len(size) > 64 {
-		return nil, fmt.Errorf("%w: _rebuild_tensor size %v and stride %v invalid", ErrPickle, args[2], args[3])
+		return nil, fmt.Errorf("%w: _rebuild_tensor size %s and stride %s invalid", ErrPickle, brief(args[2]), brief(args[3]))
 	}
 	t := &tensorRef{st: st, offset: off, size: make([]int, len(size)), stride: stride}
 	empty := false
@@ -121,11 +121,26 @@ func intTuple(v any) ([]int64, error) {
 	for i, x := range t {
 		n, ok := x.(int64)
 		if !ok || n < 0 || n > maxDim {
-			return nil, fmt.Errorf("element %v out of range", x)
+			return nil, fmt.Errorf("element %s out of range", brief(x))
 		}
 		out[i] = n
 	}
 	return out, nil
+}
+
+// extentBytes is how many bytes of the root storage the view reaches
+// (rebuildTensor checked that they lie inside the storage).
+func (t *tensorRef) extentBytes() int64 {
+	last := t.st.offset + t.offset
+	for i, s := range t.size {
+		if s == 0 {
+			return 0
+		}
+		if s > 1 && t.stride[i] > 0 {
+			last += int64(s-1) * t.stride[i]
+		}
+	}
+	return (last + 1) * int64(t.st.dt.size)
 }
 
 // numel returns the element count of the view, bounded by limit.

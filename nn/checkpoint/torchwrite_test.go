@@ -68,7 +68,7 @@ func TestWritePyTorchShapes(t *testing.T) {
 	}
 	sd := newDict()
 	sd.set("x", v)
-	if c, err := assemble(sd, constSource{1}, Options{}); err != nil || len(c.Tensors["x"].Data) != 0 {
+	if c, err := assemble(sd, constSource{1}, Options{}, newBudget(0)); err != nil || len(c.Tensors["x"].Data) != 0 {
 		t.Fatalf("empty view: %v", err)
 	}
 	if err := Write(&buf, map[string]*nn.Tensor{"x": {Shape: []int{2}, Data: []float32{1}}}, SaveOptions{Format: FormatTorchZip}); err == nil {

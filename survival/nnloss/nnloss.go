@@ -20,17 +20,17 @@ func toF64(t *nn.Tensor) []float64 {
 // product of its (non-negative) shape.
 func checkTensor(name string, t *nn.Tensor) error {
 	if t == nil {
-		return fmt.Errorf("survival: nil %s tensor", name)
+		return fmt.Errorf("%w: nil %s tensor", survival.ErrShape, name)
 	}
 	n := 1
 	for _, d := range t.Shape {
 		if d < 0 || (d > 0 && n > len(t.Data)/d) {
-			return fmt.Errorf("survival: %s tensor of shape %v holds %d values", name, t.Shape, len(t.Data))
+			return fmt.Errorf("%w: %s tensor of shape %v holds %d values", survival.ErrShape, name, t.Shape, len(t.Data))
 		}
 		n *= d
 	}
 	if n != len(t.Data) {
-		return fmt.Errorf("survival: %s tensor of shape %v holds %d values (want %d)", name, t.Shape, len(t.Data), n)
+		return fmt.Errorf("%w: %s tensor of shape %v holds %d values (want %d)", survival.ErrShape, name, t.Shape, len(t.Data), n)
 	}
 	return nil
 }
@@ -41,7 +41,7 @@ func rows(t *nn.Tensor) ([][]float64, error) {
 		return nil, err
 	}
 	if len(t.Shape) != 2 {
-		return nil, fmt.Errorf("survival: network output of shape %v (want N×M)", t.Shape)
+		return nil, fmt.Errorf("%w: network output of shape %v (want N×M)", survival.ErrShape, t.Shape)
 	}
 	n, m := t.Shape[0], t.Shape[1]
 	out := make([][]float64, n)
@@ -91,7 +91,7 @@ func Cox(g *nn.Graph, eta *nn.Tensor, y []survival.Outcome, ties survival.Ties) 
 		return fail(g, err)
 	}
 	if len(eta.Data) != len(y) {
-		return fail(g, fmt.Errorf("survival: %d risk scores of shape %v for %d outcomes", len(eta.Data), eta.Shape, len(y)))
+		return fail(g, fmt.Errorf("%w: %d risk scores of shape %v for %d outcomes", survival.ErrShape, len(eta.Data), eta.Shape, len(y)))
 	}
 	v, grad, err := survival.CoxLoss(y, toF64(eta), ties)
 	if err != nil {
@@ -143,7 +143,7 @@ func CumulativeLink(g *nn.Graph, eta, theta *nn.Tensor, y, minClass []int) (*nn.
 		return fail(g, err)
 	}
 	if len(eta.Data) != len(y) {
-		return fail(g, fmt.Errorf("survival: %d scores of shape %v for %d labels", len(eta.Data), eta.Shape, len(y)))
+		return fail(g, fmt.Errorf("%w: %d scores of shape %v for %d labels", survival.ErrShape, len(eta.Data), eta.Shape, len(y)))
 	}
 	v, ge, gt, err := survival.CumulativeLinkLoss(toF64(eta), toF64(theta), y, minClass)
 	if err != nil {

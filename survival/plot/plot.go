@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/survival"
 )
 
@@ -67,7 +67,9 @@ func (f *Figure) WriteSVG(w io.Writer) error {
 	return nil
 }
 
-// Save writes the figure to path, as PNG or SVG by the file extension.
+// Save writes the figure to path, as PNG or SVG by the file extension,
+// atomically: the figure is rendered first, then written to a temporary
+// file in the same directory and renamed over path.
 func (f *Figure) Save(path string) error {
 	var buf bytes.Buffer
 	var err error
@@ -82,7 +84,20 @@ func (f *Figure) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	return nil
+}
+
+// Custom wraps a drawing function as a Figure of the given size, so that
+// figures made elsewhere (UMAP panels, saliency overlays) share the PNG
+// and SVG writers. draw must not be nil.
+func Custom(width, height vg.Length, draw func(c draw.Canvas)) (*Figure, error) {
+	if draw == nil || !(width > 0) || !(height > 0) {
+		return nil, fmt.Errorf("plot: custom figure of %v × %v needs a positive size and a draw function", width, height)
+	}
+	return &Figure{Width: width, Height: height, draw: draw}, nil
 }
 
 // single wraps one gonum plot as a Figure.

@@ -21,7 +21,7 @@ func lung(t *testing.T) *survival.Dataset {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tab, err := survival.ReadCSV(f)
+	tab, err := survival.ReadCSV(f, survival.CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,5 +115,33 @@ func TestFigures(t *testing.T) {
 	checkFigure(t, cal, "calibration")
 	if _, err := KMCurves(nil, KMOptions{}); err == nil || !strings.Contains(err.Error(), "no groups") {
 		t.Errorf("empty group list: %v", err)
+	}
+}
+
+func TestComparisonChart(t *testing.T) {
+	bars := []Bar{
+		{Label: "Cox (clinical)", Value: 0.68, Lo: 0.61, Hi: 0.74, Kind: "clinical"},
+		{Label: "ResNet10", Value: 0.63, Lo: 0.55, Hi: 0.70, Kind: "image"},
+		{Label: "ViT", Value: 0.60, Lo: math.NaN(), Hi: math.NaN(), Kind: "image"},
+		{Label: "late fusion", Value: 0.74, Lo: 0.68, Hi: 0.80, Kind: "fused"},
+	}
+	f, err := Comparison(bars, ComparisonOptions{Title: "held-out concordance"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, ext := range []string{".png", ".svg"} {
+		if err := f.Save(filepath.Join(dir, "cmp"+ext)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Comparison(nil, ComparisonOptions{}); err == nil {
+		t.Error("empty comparison accepted")
+	}
+	if _, err := Comparison([]Bar{{Label: "x", Value: 0.9, Lo: 0.1, Hi: 0.5}}, ComparisonOptions{}); err == nil {
+		t.Error("interval not holding the value accepted")
+	}
+	if _, err := Custom(0, 1, nil); err == nil {
+		t.Error("empty custom figure accepted")
 	}
 }

@@ -49,8 +49,13 @@
 // a missing slice, uneven spacing, two slices at one position or a slice
 // off the stack axis (gantry tilt) gets Series.Err wrapping ErrGeometry with
 // the positions named; with ScanOptions.SplitGaps it is split into its
-// regular runs instead. Each slice is rescaled with its own slope and
-// intercept; Series.UniformRescale says whether they were all equal.
+// regular runs instead. Slices that repeat the same positions (two
+// acquisitions or time points in one series) are split by AcquisitionNumber
+// or temporal position when that explains the repeats. Each slice is
+// rescaled with its own slope and intercept; Series.UniformRescale says
+// whether they were all equal. Philips images get dcm2niix's default
+// "precise" values from the private scale slope (Options.PhilipsDisplayScaling
+// keeps the display values).
 //
 // The affine maps voxel (i, j, k) = (column, row, slice) to world:
 // ImageOrientationPatient's row cosine × PixelSpacing[1], its column cosine
@@ -65,7 +70,10 @@
 // Series.Meta holds what a user needs to choose inputs: descriptions, TE,
 // TR, TI, flip angle, field strength, 2D/3D, contrast agent and the
 // sequence fields. GuessSequence labels a series T1, T1c, T2 or FLAIR from
-// its description and timing, with the reason, for a person to confirm.
+// its description and timing, with the reason, for a person to confirm;
+// SelectSequences picks one series per contrast from a folder (originals
+// before derived images, 3-D before 2-D, finer voxels first) and notes
+// every choice it had to make.
 //
 // # Safety
 //

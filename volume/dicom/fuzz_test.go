@@ -39,7 +39,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_, _ = readHeader("fuzz", ds)
+		_, _ = readHeader("fuzz", ds, int64(len(b)), fuzzOpts)
 		_, _, _ = ds.DecodeFrames(fuzzOpts)
 		o := *fuzzOpts
 		o.StopAtPixelData = true
@@ -57,6 +57,11 @@ func FuzzJPEGLossless(f *testing.F) {
 		fr := ds.Get(TagPixelData).Fragments
 		f.Add(fr[len(fr)-1])
 	}
+	img := make([]uint16, 64*64)
+	for i := range img {
+		img[i] = uint16(i * 37)
+	}
+	f.Add(encodeLossless(img, 64, 64, 16, 6, 1, 128)) // restart markers every 2 rows
 	pi := PixelInfo{Rows: 64, Columns: 64, Frames: 1, Samples: 1, BitsAllocated: 16, BitsStored: 16, HighBit: 15}
 	dst := make([]uint16, 64*64)
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -2,6 +2,7 @@ package dicom
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 )
@@ -93,4 +94,97 @@ func GuessSequence(m *Metadata) Guess {
 		return Guess{timing, why}
 	}
 	return Guess{"", fmt.Sprintf("no keyword in %q and timing %s fits no class", text, timingWhy)}
+}
+
+// Selection is the series chosen for each of the study's four contrasts
+// from a folder's series, with notes a person should read: which label had
+// several candidates and why one was preferred, and which were left out.
+type Selection struct {
+	// Series maps "T1", "T1c", "T2" and "FLAIR" to the chosen series; a
+	// contrast without a candidate is absent.
+	Series map[string]*Series
+	// Notes explain every choice that was not the only candidate.
+	Notes []string
+}
+
+// Contrasts are the labels SelectSequences fills, in stacking order.
+var Contrasts = [4]string{"T1", "T1c", "T2", "FLAIR"}
+
+// SelectSequences picks one series per contrast by GuessSequence. Refused
+// series (Err set), localizers and derived images are never picked when an
+// original is available. Among several candidates it prefers a 3-D
+// acquisition, then the smallest voxel, then more slices, then the later
+// series number (a repeat is usually the better one).
+func SelectSequences(series []*Series) Selection {
+	sel := Selection{Series: map[string]*Series{}}
+	for _, label := range Contrasts {
+		var cand []*Series
+		for _, s := range series {
+			if s.Err == nil && !s.Localizer && s.Guess.Label == label {
+				cand = append(cand, s)
+			}
+		}
+		if len(cand) == 0 {
+			continue
+		}
+		better := func(a, b *Series) bool {
+			if a.Derived != b.Derived {
+				return !a.Derived
+			}
+			a3, b3 := strings.EqualFold(a.Meta.MRAcquisitionType, "3D"), strings.EqualFold(b.Meta.MRAcquisitionType, "3D")
+			if a3 != b3 {
+				return a3
+			}
+			va, vb := voxelVolume(a), voxelVolume(b)
+			if math.Abs(va-vb) > 1e-3*math.Max(va, vb) {
+				return va < vb
+			}
+			if a.Dims[2] != b.Dims[2] {
+				return a.Dims[2] > b.Dims[2]
+			}
+			return a.Meta.SeriesNumber > b.Meta.SeriesNumber
+		}
+		best := cand[0]
+		for _, s := range cand[1:] {
+			if better(s, best) {
+				best = s
+			}
+		}
+		sel.Series[label] = best
+		if len(cand) > 1 {
+			var others []string
+			for _, s := range cand {
+				if s != best {
+					others = append(others, s.Name)
+				}
+			}
+			sel.Notes = append(sel.Notes, fmt.Sprintf("%s: chose %s (%s, %.3g mm³ voxels, %d slices) over %s",
+				label, best.Name, orUnknown(best.Meta.MRAcquisitionType), voxelVolume(best), best.Dims[2], strings.Join(others, ", ")))
+		}
+	}
+	for _, label := range Contrasts {
+		if sel.Series[label] == nil {
+			sel.Notes = append(sel.Notes, label+": no series guessed as "+label)
+		}
+	}
+	return sel
+}
+
+func voxelVolume(s *Series) float64 {
+	var v = 1.0
+	for c := 0; c < 3; c++ {
+		var n float64
+		for r := 0; r < 3; r++ {
+			n += s.Affine[r][c] * s.Affine[r][c]
+		}
+		v *= math.Sqrt(n)
+	}
+	return v
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "acquisition type unknown"
+	}
+	return s
 }

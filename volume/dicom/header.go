@@ -73,15 +73,22 @@ type fileInfo struct {
 	warnings []string
 }
 
-// readHeader extracts fileInfo from a parsed data set.
-func readHeader(path string, ds *DataSet) (*fileInfo, error) {
+// readHeader extracts fileInfo from a parsed data set read from a file of
+// size bytes, within the memory budget of opts.
+func readHeader(path string, ds *DataSet, size int64, opts *Options) (*fileInfo, error) {
+	maxBytes := opts.maxBytes()
 	pix, err := ds.Pixels()
 	if err != nil {
 		return nil, err
 	}
-	if !decodable(ds.TransferSyntax) {
-		return nil, fmt.Errorf("%w: pixel data in %s (%s); decode to a native or lossless JPEG/RLE syntax first (e.g. gdcmconv --raw)",
-			ErrUnsupported, TransferSyntaxName(ds.TransferSyntax), ds.TransferSyntax)
+	// Frames are bounded before any per-frame record is allocated: each
+	// needs at least 2 bytes of the file (frame item or pixels), and the
+	// decoded frames must fit the memory budget.
+	if int64(pix.Frames) > size/2 {
+		return nil, fmt.Errorf("%w: %d frames declared in a file of %d bytes", ErrMalformed, pix.Frames, size)
+	}
+	if err := pix.checkBudget(maxBytes); err != nil {
+		return nil, err
 	}
 	fi := &fileInfo{path: path, pix: pix}
 	m := &fi.meta
@@ -140,6 +147,15 @@ func readHeader(path string, ds *DataSet) (*fileInfo, error) {
 		base.slope = s
 	}
 	base.inter, _ = ds.Float(TagRescaleIntercept)
+
+	if ss, ok := philipsScaleSlope(ds); ok && !opts.philipsDisplay() {
+		// As dcm2niix does by default (-p y): Philips "precise" floating
+		// point values FP = (SV·RS + RI) / (RS·SS), SS the private scale
+		// slope, instead of the display values SV·RS + RI.
+		base.inter = base.inter / (base.slope * ss)
+		base.slope = 1 / ss
+		fi.warnings = append(fi.warnings, fmt.Sprintf("Philips precise scaling (private scale slope %g) used as dcm2niix does; Options.PhilipsDisplayScaling keeps the display values", ss))
+	}
 
 	perFrame := ds.Seq(TagPerFrameFunctionalGroups)
 	shared := ds.first(TagSharedFunctionalGroups)
@@ -265,6 +281,9 @@ func mosaicFrames(ds *DataSet, base frameRef, m *Metadata, fi *fileInfo) ([]fram
 	if len(nf) == 0 || nf[0] < 1 {
 		return nil, fmt.Errorf("%w: Siemens mosaic without NumberOfImagesInMosaic", ErrMalformed)
 	}
+	if nf[0] > float64(base.rows*base.cols) {
+		return nil, fmt.Errorf("%w: %g mosaic tiles in a %d×%d image", ErrMalformed, nf[0], base.rows, base.cols)
+	}
 	n := int(nf[0])
 	grid := int(math.Ceil(math.Sqrt(float64(n))))
 	if base.rows < grid || base.cols < grid || n > grid*grid {
@@ -305,4 +324,31 @@ func mosaicFrames(ds *DataSet, base frameRef, m *Metadata, fi *fileInfo) ([]fram
 		frames[k] = fr
 	}
 	return frames, nil
+}
+
+// philipsScaleSlope returns the Philips private scale slope (2005,xx0E) of
+// the "Philips MR Imaging DD 001" block of a classic Philips MR image.
+func philipsScaleSlope(ds *DataSet) (float64, bool) {
+	if !strings.Contains(strings.ToUpper(ds.String(TagManufacturer)), "PHILIPS") {
+		return 0, false
+	}
+	for b := uint16(0x10); b <= 0xFF; b++ {
+		if ds.String(NewTag(0x2005, b)) != "Philips MR Imaging DD 001" {
+			continue
+		}
+		e := ds.Get(NewTag(0x2005, b<<8|0x0E))
+		if e == nil || len(e.Value) < 4 {
+			return 0, false
+		}
+		vr := e.VR
+		if vr == "UN" || vr == "OB" {
+			vr = "FL" // implicit VR: the private dictionary says FL
+		}
+		f := elementFloats(&Element{VR: vr, Value: e.Value}, ds.BigEndian)
+		if len(f) == 0 || !(f[0] > 0) || math.IsInf(f[0], 0) {
+			return 0, false
+		}
+		return f[0], true
+	}
+	return 0, false
 }

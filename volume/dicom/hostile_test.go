@@ -27,7 +27,7 @@ func TestTruncationsNeverPanic(t *testing.T) {
 			if err != nil {
 				continue
 			}
-			_, _ = readHeader(f, ds)
+			_, _ = readHeader(f, ds, int64(n), nil)
 			_, _, _ = ds.DecodeFrames(nil)
 		}
 		// Flip bytes of the pixel stream: decoders must report, not panic.
@@ -132,5 +132,28 @@ func TestGuessSequence(t *testing.T) {
 		if g.Label != c.want || g.Reason == "" {
 			t.Errorf("%q: %q (%s), want %q", c.m.SeriesDescription, g.Label, g.Reason, c.want)
 		}
+	}
+}
+
+// TestHugeFrameCounts: frame and tile counts far beyond what the file can
+// hold are refused before per-frame records are allocated.
+func TestHugeFrameCounts(t *testing.T) {
+	dir := t.TempDir()
+	px := make([]byte, 32)
+	b := encodeFile([]tElem{
+		tStr(TagImageType, "CS", `ORIGINAL\PRIMARY\M\MOSAIC`),
+		tUS(TagSamplesPerPixel, 1), tUS(TagRows, 4), tUS(TagColumns, 4), tUS(TagBitsAllocated, 16),
+		tStr(TagNumberOfFrames, "IS", "2000000000"),
+		{TagPixelData, "OW", px},
+	})
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scanFile(p, &Options{}); !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("2e9 frames in %d bytes: %v", len(b), err)
+	}
+	if _, err := scanFile(p, &Options{MaxBytes: 100}); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("file past the budget: %v", err)
 	}
 }

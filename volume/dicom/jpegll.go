@@ -31,6 +31,11 @@ func buildHuff(counts [16]int, vals []byte) (*huffTable, error) {
 		n := int32(counts[l-1])
 		h.valptr[l] = k
 		h.mincode[l] = code
+		// A valid table never uses more codes of a length than exist:
+		// refuse before filling the lookup table with them.
+		if code+n > 1<<uint(l) {
+			return nil, fmt.Errorf("%w: Huffman table over-subscribed at length %d", ErrMalformed, l)
+		}
 		if n == 0 {
 			h.maxcode[l] = -1
 		} else {
@@ -45,9 +50,6 @@ func buildHuff(counts [16]int, vals []byte) (*huffTable, error) {
 			code += n
 			k += n
 			h.maxcode[l] = code - 1
-		}
-		if code > 1<<uint(l) {
-			return nil, fmt.Errorf("%w: Huffman table over-subscribed at length %d", ErrMalformed, l)
 		}
 		code <<= 1
 	}

@@ -135,6 +135,11 @@ type Options struct {
 	MaxBytes int64
 	// MaxDepth bounds the nesting of sequences. Zero means DefaultMaxDepth.
 	MaxDepth int
+	// PhilipsDisplayScaling keeps the display values (RescaleSlope and
+	// RescaleIntercept) of Philips images. By default the private scale
+	// slope gives the "precise" floating-point values, as dcm2niix writes
+	// them by default.
+	PhilipsDisplayScaling bool
 	// StopAtPixelData ends parsing at the Pixel Data element, recording
 	// only its position (DataSet.PixelOffset); used when scanning headers.
 	StopAtPixelData bool
@@ -146,6 +151,8 @@ func (o *Options) maxBytes() int64 {
 	}
 	return o.MaxBytes
 }
+
+func (o *Options) philipsDisplay() bool { return o != nil && o.PhilipsDisplayScaling }
 
 func (o *Options) maxDepth() int {
 	if o == nil || o.MaxDepth <= 0 {
@@ -400,7 +407,9 @@ func (p *parser) parseItems(buf []byte, pos, end int, ds *DataSet, depth int, st
 		if n := len(ds.Elements); n > 0 && ds.Elements[n-1].Tag >= tag {
 			sorted = false
 		}
-		if tag == tagPixelData && p.stopPixel {
+		if tag == tagPixelData && p.stopPixel && depth == 0 {
+			// Only the image's own pixels: an icon image sequence holds
+			// pixel data too.
 			p.pixelOffset = int64(start)
 			p.stopped = true
 			el.Undefined = length == undefinedLength

@@ -39,6 +39,10 @@ func (ds *DataSet) Pixels() (PixelInfo, error) {
 	if ds.Get(TagPixelData) == nil {
 		return pi, fmt.Errorf("%w: no Pixel Data (7FE0,0010)", ErrNoImage)
 	}
+	if !decodable(pi.TransferSyntax) {
+		return pi, fmt.Errorf("%w: pixel data in %s (%s); decode to a native or lossless JPEG/RLE syntax first (e.g. gdcmconv --raw)",
+			ErrUnsupported, TransferSyntaxName(pi.TransferSyntax), pi.TransferSyntax)
+	}
 	if pi.Rows <= 0 || pi.Columns <= 0 || pi.Rows > 65535 || pi.Columns > 65535 {
 		return pi, fmt.Errorf("%w: image of %d rows × %d columns", ErrMalformed, pi.Rows, pi.Columns)
 	}
@@ -78,8 +82,43 @@ func (ds *DataSet) DecodeFrames(opts *Options) ([]float32, PixelInfo, error) {
 	if err := pi.checkBudget(opts.maxBytes()); err != nil {
 		return nil, pi, err
 	}
+	if err := ds.checkPixelBytes(pi); err != nil {
+		return nil, pi, err
+	}
 	out := make([]float32, pi.FrameLen()*pi.Frames)
 	return out, pi, ds.decodeInto(out, pi)
+}
+
+// checkPixelBytes refuses pixel data too short for the declared image
+// before anything is allocated for it: native data must hold every byte;
+// compressed data at least one bit per sample (lossless JPEG) or one byte
+// per 64 (RLE, whose longest run is 128 bytes from 2).
+func (ds *DataSet) checkPixelBytes(pi PixelInfo) error {
+	el := ds.Get(TagPixelData)
+	if el == nil {
+		return fmt.Errorf("%w: no Pixel Data (7FE0,0010)", ErrNoImage)
+	}
+	samples := int64(pi.FrameLen()) * int64(pi.Frames)
+	var have int64
+	for _, f := range el.Fragments {
+		have += int64(len(f))
+	}
+	switch pi.TransferSyntax {
+	case RLELossless:
+		if have*64 < samples*int64(pi.BitsAllocated/8) {
+			return fmt.Errorf("%w: %d bytes of RLE data cannot hold %d frames of %d×%d", ErrTruncated, have, pi.Frames, pi.Rows, pi.Columns)
+		}
+	case JPEGLosslessSV1, JPEGLosslessProcess14:
+		if have*8 < samples {
+			return fmt.Errorf("%w: %d bytes of lossless JPEG data cannot hold %d frames of %d×%d", ErrTruncated, have, pi.Frames, pi.Rows, pi.Columns)
+		}
+	default:
+		if el.Fragments == nil && int64(len(el.Value)) < samples*int64(pi.BitsAllocated/8) {
+			return fmt.Errorf("%w: pixel data holds %d bytes, %d frames of %d×%d at %d bits need %d",
+				ErrTruncated, len(el.Value), pi.Frames, pi.Rows, pi.Columns, pi.BitsAllocated, samples*int64(pi.BitsAllocated/8))
+		}
+	}
+	return nil
 }
 
 // decodeInto decodes every frame into out (len FrameLen·Frames).

@@ -89,3 +89,93 @@ func TestJPEGPredictors(t *testing.T) {
 	}
 	_ = os.Remove(dir)
 }
+
+// TestBitsStored checks masking below HighBit and sign extension: 12 bits
+// stored in 16 with garbage (overlay) bits above, signed and unsigned,
+// HighBit at 11 and at 15 (data in the top bits).
+func TestBitsStored(t *testing.T) {
+	raw := []uint16{0x0FFF, 0xF800, 0x0801, 0x07FF, 0xA123, 0x0000}
+	for _, c := range []struct {
+		signed  bool
+		highBit int
+		want    []float32
+	}{
+		{false, 11, []float32{4095, 2048, 2049, 2047, 0x123, 0}},
+		{true, 11, []float32{-1, -2048, -2047, 2047, 0x123, 0}},
+		{false, 15, []float32{0x0FF, 0xF80, 0x080, 0x07F, 0xA12, 0}},
+		{true, 15, []float32{0x0FF, 0xF80 - 4096, 0x080, 0x07F, 0xA12 - 4096, 0}},
+	} {
+		px := make([]byte, 2*len(raw))
+		for i, v := range raw {
+			px[2*i], px[2*i+1] = byte(v), byte(v>>8)
+		}
+		rep := uint16(0)
+		if c.signed {
+			rep = 1
+		}
+		b := encodeFile([]tElem{
+			tUS(TagSamplesPerPixel, 1), tUS(TagRows, 2), tUS(TagColumns, 3), tUS(TagBitsAllocated, 16),
+			tUS(TagBitsStored, 12), tUS(TagHighBit, uint16(c.highBit)), tUS(TagPixelRepresentation, rep),
+			{TagPixelData, "OW", px},
+		})
+		ds, err := Parse(b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := ds.DecodeFrames(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("signed %v high bit %d: value %d = %v, want %v", c.signed, c.highBit, i, got[i], c.want[i])
+			}
+		}
+	}
+}
+
+// TestEightBitEncodings: an 8-bit image of odd size re-encoded by
+// dcmcjpeg (selection values 1 and 5) and dcmcrle decodes to its values.
+func TestEightBitEncodings(t *testing.T) {
+	for _, tool := range []string{"dcmcjpeg", "dcmcrle"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s (Debian dcmtk) not installed", tool)
+		}
+	}
+	const rows, cols = 37, 53 // odd sizes
+	px := make([]byte, rows*cols)
+	for i := range px {
+		px[i] = byte((i*7)%251 ^ i/cols)
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "u8.dcm")
+	b := encodeFile([]tElem{
+		tStr(TagSOPClassUID, "UI", "1.2.840.10008.5.1.4.1.1.4"),
+		tStr(TagSOPInstanceUID, "UI", "1.2.3.4.5"),
+		tStr(TagModality, "CS", "MR"),
+		tUS(TagSamplesPerPixel, 1), tStr(TagPhotometricInterpretation, "CS", "MONOCHROME2"),
+		tUS(TagRows, rows), tUS(TagColumns, cols), tUS(TagBitsAllocated, 8), tUS(TagBitsStored, 8),
+		tUS(TagHighBit, 7), tUS(TagPixelRepresentation, 0),
+		{TagPixelData, "OB", append(px, 0)}, // even length
+	})
+	if err := os.WriteFile(src, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{
+		"sv1": {"dcmcjpeg", "+e1"}, "sv5": {"dcmcjpeg", "+el", "+sv", "5"}, "rle": {"dcmcrle"},
+	} {
+		out := filepath.Join(dir, name+".dcm")
+		if b, err := exec.Command(args[0], append(args[1:], src, out)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, b)
+		}
+		got, pi := decodeFile(t, out)
+		if pi.BitsAllocated != 8 || len(got) != rows*cols {
+			t.Fatalf("%s: %d bits, %d values", name, pi.BitsAllocated, len(got))
+		}
+		for i := range got {
+			if got[i] != float32(px[i]) {
+				t.Fatalf("%s: value %d = %v, want %v", name, i, got[i], px[i])
+			}
+		}
+	}
+}

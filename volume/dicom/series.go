@@ -82,6 +82,9 @@ type Series struct {
 	Dims [3]int
 	// Affine maps voxel (i=column, j=row, k=slice) to RAS+ world mm.
 	Affine volume.Affine
+	// Orientation is the ImageOrientationPatient of the slices (row
+	// cosine, column cosine, LPS).
+	Orientation [6]float64
 	// SliceSpacing is the distance between slice centres computed from the
 	// positions (0 for a single slice).
 	SliceSpacing float64
@@ -203,7 +206,7 @@ func scanFile(path string, opts *Options) (*fileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readHeader(path, ds)
+	return readHeader(path, ds, st.Size(), opts)
 }
 
 // parallelFor runs fn(0..n-1) on up to workers goroutines, stopping early
@@ -243,9 +246,6 @@ func groupKey(fi *fileInfo, fr *frameRef) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s|%s|", fi.meta.StudyInstanceUID, fi.meta.SeriesInstanceUID)
 	fmt.Fprintf(&b, "te%.3f|e%d|st%s|", fr.te, fr.echo, fr.stack)
-	for _, x := range fr.iop {
-		fmt.Fprintf(&b, "%.4f,", x+0) // +0 folds -0 into 0
-	}
 	fmt.Fprintf(&b, "|%dx%d|%.5f,%.5f|%s|%t|%d", fr.rows, fr.cols, fr.ps[0], fr.ps[1],
 		strings.ToUpper(strings.Join(fi.meta.ImageType, `\`)), fr.mosaicN > 0, fi.pix.BitsAllocated)
 	return b.String()
@@ -270,7 +270,18 @@ func groupSeries(files []*fileInfo, o ScanOptions) []*Series {
 	}
 	var out []*Series
 	for _, k := range order {
-		out = append(out, buildSeries(groups[k], o)...)
+		for _, g := range splitOrientation(groups[k]) {
+			for _, part := range splitRepeats(g) {
+				ss := buildSeries(part.frames, o)
+				for _, s := range ss {
+					if part.label != "" {
+						s.Name += "_" + part.label
+						s.Warnings = append(s.Warnings, fmt.Sprintf("slices repeat at the same positions: split by %s", part.why))
+					}
+				}
+				out = append(out, ss...)
+			}
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
@@ -291,15 +302,125 @@ func groupSeries(files []*fileInfo, o ScanOptions) []*Series {
 	for _, s := range out {
 		seen[s.Name]++
 	}
-	count := map[string]int{}
+	// Echoes without EchoNumbers (Enhanced MR) are told apart by their
+	// echo time, in increasing order; anything else by a letter.
+	byName := map[string][]*Series{}
 	for _, s := range out {
 		if seen[s.Name] > 1 {
-			base := s.Name
-			count[base]++
-			s.Name = fmt.Sprintf("%s_%c", base, 'a'+rune((count[base]-1)%26))
+			byName[s.Name] = append(byName[s.Name], s)
+		}
+	}
+	for base, group := range byName {
+		tes := map[float64]bool{}
+		for _, s := range group {
+			tes[s.Meta.EchoTime] = true
+		}
+		for i, s := range group {
+			if len(tes) == len(group) && s.Meta.EchoNumber == 0 {
+				s.Meta.EchoNumber = i + 1 // group is sorted by echo time
+				s.Name = fmt.Sprintf("%s_e%d", base, i+1)
+			} else {
+				s.Name = fmt.Sprintf("%s_%c", base, 'a'+rune(i%26))
+			}
 		}
 	}
 	return out
+}
+
+// splitOrientation clusters frames by ImageOrientationPatient with a
+// tolerance (1e-3 per cosine), so that values written with different
+// rounding stay together while different planes come apart.
+func splitOrientation(g []groupFrame) [][]groupFrame {
+	var out [][]groupFrame
+next:
+	for _, f := range g {
+		for i, c := range out {
+			rep := c[0].fr.iop
+			same := true
+			for a := range rep {
+				if math.Abs(rep[a]-f.fr.iop[a]) > 1e-3 {
+					same = false
+					break
+				}
+			}
+			if same {
+				out[i] = append(out[i], f)
+				continue next
+			}
+		}
+		out = append(out, []groupFrame{f})
+	}
+	return out
+}
+
+type repeatPart struct {
+	frames []groupFrame
+	label  string // name suffix, "" when not split
+	why    string
+}
+
+// splitRepeats separates a stack whose positions repeat (several
+// acquisitions or time points in one series) by AcquisitionNumber, then by
+// temporal position, when that leaves every part without repeats. A stack
+// without repeats, or one no key explains, is returned whole (its
+// duplicates are then refused by buildSeries, naming the positions).
+func splitRepeats(g []groupFrame) []repeatPart {
+	if !hasRepeats(g) {
+		return []repeatPart{{frames: g}}
+	}
+	for _, key := range []struct {
+		name, short string
+		of          func(f *frameRef) int
+	}{
+		{"AcquisitionNumber", "acq", func(f *frameRef) int { return f.acq }},
+		{"temporal position", "t", func(f *frameRef) int { return f.temp }},
+	} {
+		parts := map[int][]groupFrame{}
+		var keys []int
+		for _, f := range g {
+			k := key.of(&f.fr)
+			if _, ok := parts[k]; !ok {
+				keys = append(keys, k)
+			}
+			parts[k] = append(parts[k], f)
+		}
+		if len(keys) < 2 {
+			continue
+		}
+		ok := true
+		for _, p := range parts {
+			if hasRepeats(p) {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		sort.Ints(keys)
+		out := make([]repeatPart, len(keys))
+		for i, k := range keys {
+			out[i] = repeatPart{frames: parts[k], label: fmt.Sprintf("%s%d", key.short, k), why: key.name}
+		}
+		return out
+	}
+	return []repeatPart{{frames: g}}
+}
+
+// hasRepeats reports whether two frames of g lie at the same position.
+func hasRepeats(g []groupFrame) bool {
+	seen := make(map[[3]int64]bool, len(g))
+	for _, f := range g {
+		var k [3]int64
+		for a := 0; a < 3; a++ {
+			k[a] = int64(math.Round(f.fr.pos[a] * 1e3)) // micrometres
+		}
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+	}
+	return false
 }
 
 func cross(a, b [3]float64) [3]float64 {
@@ -419,6 +540,7 @@ func (s *Series) finish(nrm [3]float64) {
 	frames := s.frames
 	fr0 := frames[0]
 	n := len(frames)
+	s.Orientation = fr0.iop
 	s.Dims = [3]int{fr0.cols, fr0.rows, n}
 	files := map[string]bool{}
 	s.UniformRescale = true
@@ -633,6 +755,9 @@ func (s *Series) Volume(ctx context.Context) (*volume.Volume, error) {
 			pi, err = ds.Pixels()
 			if err == nil && (pi.Frames != 1 || pi.Rows != fr.rows || pi.Columns != fr.cols) {
 				err = fmt.Errorf("%w: image size or frame count changed since the scan", ErrMalformed)
+			}
+			if err == nil {
+				err = ds.checkPixelBytes(pi)
 			}
 			if err == nil {
 				dst := data[jb.slots[0]*n : (jb.slots[0]+1)*n]

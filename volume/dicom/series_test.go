@@ -1,10 +1,14 @@
 package dicom
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -193,5 +197,107 @@ func TestLocalizerApart(t *testing.T) {
 	}
 	if v.Dims[2] != 4 || s.Localizer {
 		t.Fatalf("ReadDir picked %v (localizer %v)", v.Dims, s.Localizer)
+	}
+}
+
+func TestSelectSequences(t *testing.T) {
+	mk := func(name, label string, acq string, n int, sn int) *Series {
+		s := &Series{Name: name, Guess: Guess{Label: label}, Dims: [3]int{10, 10, n}}
+		s.Meta.MRAcquisitionType, s.Meta.SeriesNumber = acq, sn
+		s.Affine[0][0], s.Affine[1][1], s.Affine[2][2], s.Affine[3][3] = 1, 1, 1, 1
+		return s
+	}
+	t1 := mk("t1_2d", "T1", "2D", 20, 2)
+	t13d := mk("t1_3d", "T1", "3D", 176, 3)
+	t1c := mk("t1c", "T1c", "3D", 176, 9)
+	loc := mk("loc", "T1", "2D", 1, 1)
+	loc.Localizer = true
+	bad := mk("flair_gap", "FLAIR", "2D", 30, 5)
+	bad.Err = ErrGeometry
+	sel := SelectSequences([]*Series{t1, loc, t13d, t1c, bad})
+	if sel.Series["T1"] != t13d || sel.Series["T1c"] != t1c || sel.Series["T2"] != nil || sel.Series["FLAIR"] != nil {
+		t.Fatalf("selection %v", sel.Series)
+	}
+	notes := strings.Join(sel.Notes, "\n")
+	for _, want := range []string{"T1: chose t1_3d", "T2: no series", "FLAIR: no series"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+}
+
+// TestOrientationRounding: cosines written with different rounding per
+// slice (seen in exports that recompute them) stay one series.
+func TestOrientationRounding(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	slices, _, _, _ := stack(rng, 6, 4, 4, 2, "1.2.3.10")
+	for k := range slices {
+		for a := range slices[k].iop {
+			slices[k].iop[a] += 4e-5 * float64(k%3-1)
+		}
+	}
+	dir := t.TempDir()
+	writeShuffled(t, rng, dir, slices)
+	res := scanDir(t, dir, nil)
+	if len(res.Series) != 1 || res.Series[0].Err != nil || res.Series[0].Dims[2] != 6 {
+		t.Fatalf("%d series (err %v)", len(res.Series), res.Series[0].Err)
+	}
+}
+
+// TestIconSequence: pixel data inside an Icon Image Sequence item (of
+// undefined length) does not stop the header scan early.
+func TestIconSequence(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	slices, _, _, _ := stack(rng, 3, 4, 4, 2, "1.2.3.11")
+	dir := t.TempDir()
+	for i, sl := range slices {
+		b := sl.encode()
+		// Insert an undefined-length (0088,0200) sequence whose item holds
+		// a 2×2 icon, before the image's own elements of group 0088+.
+		var icon bytes.Buffer
+		icon.Write([]byte{0x88, 0x00, 0x00, 0x02, 'S', 'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF})
+		icon.Write([]byte{0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF})
+		encodeElems(&icon, []tElem{tUS(TagRows, 2), tUS(TagColumns, 2), tUS(TagBitsAllocated, 8), {TagPixelData, "OB", []byte{1, 2, 3, 4}}})
+		icon.Write([]byte{0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0, 0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0})
+		// The image's Pixel Data element is last: put the icon before it.
+		at := bytes.LastIndex(b, []byte{0xE0, 0x7F, 0x10, 0x00, 'O', 'W'})
+		b = append(append(append([]byte(nil), b[:at]...), icon.Bytes()...), b[at:]...)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint("F", i)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := scanDir(t, dir, nil)
+	if len(res.Series) != 1 || res.Series[0].Err != nil {
+		t.Fatalf("%d series", len(res.Series))
+	}
+	v, err := res.Series[0].Volume(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Dims != [3]int{4, 4, 3} {
+		t.Fatalf("dims %v", v.Dims)
+	}
+}
+
+// TestRepeatsSplitByAcquisition: two acquisitions of the same positions in
+// one series become two volumes; without a key they are refused.
+func TestRepeatsSplitByAcquisition(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	a, _, _, _ := stack(rng, 4, 4, 4, 2, "1.2.3.12")
+	var all []tSlice
+	for acq := 1; acq <= 2; acq++ {
+		for _, s := range a {
+			s.acq = acq
+			all = append(all, s)
+		}
+	}
+	dir := t.TempDir()
+	writeShuffled(t, rng, dir, all)
+	res := scanDir(t, dir, nil)
+	if len(res.Series) != 2 || res.Series[0].Err != nil || res.Series[1].Err != nil || !strings.HasSuffix(res.Series[1].Name, "_acq2") {
+		for _, s := range res.Series {
+			t.Logf("%s %v %v", s.Name, s.Dims, s.Err)
+		}
+		t.Fatalf("%d series", len(res.Series))
 	}
 }

@@ -100,6 +100,7 @@ type tSlice struct {
 	echo         int
 	te           float64
 	instance     int
+	acq          int
 	imageType    string
 	pixels       []int16
 }
@@ -120,6 +121,7 @@ func (s tSlice) encode() []byte {
 		tStr(TagSeriesInstanceUID, "UI", s.series),
 		tStr(TagSeriesNumber, "IS", fmt.Sprint(s.number)),
 		tStr(TagInstanceNumber, "IS", fmt.Sprint(s.instance)),
+		tStr(TagAcquisitionNumber, "IS", fmt.Sprint(s.acq)),
 		tDS(TagImagePositionPatient, s.pos[:]...),
 		tDS(TagImageOrientationPatient, s.iop[:]...),
 		tDS(TagPixelSpacing, s.ps[:]...),

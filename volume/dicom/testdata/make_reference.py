@@ -17,10 +17,13 @@ Cases (small crops unless --big):
                InstanceNumber opposite to the positions
   rescaled     constant RescaleSlope 0.5, RescaleIntercept -20
   rescalevar   RescaleSlope varying slice by slice (float output)
+  philips      Philips private scale slope (dcm2niix's default precise scaling)
   gapped       one slice missing (must be refused, naming the position)
   multiecho    one SeriesInstanceUID, two echoes (TE 12 and 90 ms)
   multiseries  T1 axial + T2 coronal + 3-plane localizer in one folder
   enhanced     one Enhanced MR multi-frame file (functional groups)
+  enhanced2echo    two echoes in one Enhanced MR file (per-frame echo times)
+  enhancedimplicit the enhanced file in Implicit VR Little Endian
   mosaic       one Siemens mosaic (CSA header) of 16 slices of 32x32
   jpegsv1, jpeg14sv7, rle, gdcmjpeg, implicit, bigendian, deflated
                the axial case re-encoded by dcmcjpeg, dcmcrle, gdcmconv,
@@ -113,7 +116,7 @@ def set_pixels(ds, arr, signed, bits_stored):
 
 def write_series(out, vol, affine, desc, number, meta=None, series_uid=None, study_uid=None,
                  signed=False, bits=16, slopes=None, inters=None, drop=(), reverse_instance=False,
-                 echo=None):
+                 echo=None, philips_ss=None):
     """Write vol[i,j,k] as one classic MR slice per k, placed by the RAS affine."""
     meta = meta or {}
     series_uid = series_uid or generate_uid()
@@ -140,12 +143,18 @@ def write_series(out, vol, affine, desc, number, meta=None, series_uid=None, stu
             ds.RescaleSlope = ds_str(slopes[k])
             ds.RescaleIntercept = ds_str(inters[k])
             ds.RescaleType = "US"
+        if philips_ss is not None:
+            ds.Manufacturer = "Philips Medical Systems"
+            ds.add_new(0x20050010, "LO", "Philips MR Imaging DD 001")
+            ds.add_new(0x2005100E, "FL", float(philips_ss))
         set_pixels(ds, vol[:, :, k].T, signed, bits)
         ds.save_as(os.path.join(out, uuid.uuid4().hex[:12].upper()), write_like_original=False)
     return series_uid
 
 
-def write_enhanced(out, vol, affine, desc, number, meta, slope=1.0, inter=0.0):
+def write_enhanced(out, vol, affine, desc, number, meta, slope=1.0, inter=0.0, echoes=None):
+    """Write vol as one Enhanced MR file; echoes = [(te, volume), ...]
+    puts several echoes in the same file (per-frame MREchoSequence)."""
     lps = np.diag([-1.0, -1.0, 1.0, 1.0]) @ affine
     ci, cj = lps[:3, 0], lps[:3, 1]
     rowcos, colcos = ci / np.linalg.norm(ci), cj / np.linalg.norm(cj)
@@ -153,7 +162,6 @@ def write_enhanced(out, vol, affine, desc, number, meta, slope=1.0, inter=0.0):
     nk = vol.shape[2]
     ds = base_ds(ENH_MR, generate_uid(), generate_uid(), number, desc, meta)
     ds.InstanceNumber = 1
-    ds.NumberOfFrames = nk
     shared = Dataset()
     pm = Dataset()
     pm.PixelSpacing = [ds_str(x) for x in ps]
@@ -165,15 +173,32 @@ def write_enhanced(out, vol, affine, desc, number, meta, slope=1.0, inter=0.0):
     pvt = Dataset()
     pvt.RescaleSlope, pvt.RescaleIntercept, pvt.RescaleType = ds_str(slope), ds_str(inter), "US"
     shared.PixelValueTransformationSequence = [pvt]
-    echo = Dataset()
-    echo.EffectiveEchoTime = float(meta.get("te", 3))
-    shared.MREchoSequence = [echo]
+    if echoes is None:
+        echo = Dataset()
+        echo.EffectiveEchoTime = float(meta.get("te", 3))
+        shared.MREchoSequence = [echo]
+        echoes = [(None, vol)]
     ds.SharedFunctionalGroupsSequence = [shared]
-    order = list(range(nk))
+    order = [(e, k) for e in range(len(echoes)) for k in range(nk)]
+    ds.NumberOfFrames = len(order)
     rng.shuffle(order)  # frames stored out of spatial order
+    if len(echoes) > 1:
+        from pydicom.tag import Tag
+        dims = []
+        for ptr, grp in [((0x0020, 0x9056), (0x0020, 0x9111)), ((0x0018, 0x9082), (0x0018, 0x9114)),
+                         ((0x0020, 0x9057), (0x0020, 0x9111))]:
+            it = Dataset()
+            it.DimensionIndexPointer = Tag(*ptr)
+            it.FunctionalGroupPointer = Tag(*grp)
+            dims.append(it)
+        ds.DimensionIndexSequence = dims
     frames = []
-    for f, k in enumerate(order):
+    for f, (e, k) in enumerate(order):
         g = Dataset()
+        if echoes[e][0] is not None:
+            me = Dataset()
+            me.EffectiveEchoTime = float(echoes[e][0])
+            g.MREchoSequence = [me]
         pp = Dataset()
         pos = lps @ np.array([0, 0, k, 1.0])
         pp.ImagePositionPatient = [ds_str(x) for x in pos[:3]]
@@ -181,11 +206,11 @@ def write_enhanced(out, vol, affine, desc, number, meta, slope=1.0, inter=0.0):
         fc = Dataset()
         fc.StackID = "1"
         fc.InStackPositionNumber = k + 1
-        fc.DimensionIndexValues = [1, k + 1]
+        fc.DimensionIndexValues = [1, e + 1, k + 1]
         g.FrameContentSequence = [fc]
         frames.append(g)
     ds.PerFrameFunctionalGroupsSequence = frames
-    arr = np.stack([vol[:, :, k].T for k in order])
+    arr = np.stack([echoes[e][1][:, :, k].T for e, k in order])
     set_pixels(ds, arr, False, 16)
     ds.save_as(os.path.join(out, uuid.uuid4().hex[:12].upper()), write_like_original=False)
 
@@ -301,6 +326,8 @@ def main():
     d = case("rescalevar", series=1)
     write_series(d, t1, caff, "T1 rescale varies", 6, {}, slopes=[0.25 + 0.125 * (k % 5) for k in range(nk)],
                  inters=[-(k % 3) * 16.0 for k in range(nk)])
+    d = case("philips", series=1)
+    write_series(d, t1, caff, "T1W_3D_TFE", 13, {}, slopes=[1.5] * nk, inters=[-30] * nk, philips_ss=0.03125)
     d = case("gapped", refused=True, missing=[17])
     write_series(d, t1, caff, "T1 gapped", 7, {}, drop={17})
     d = case("multiecho", series=2)
@@ -331,6 +358,18 @@ def main():
     d = case("enhanced", series=1)
     write_enhanced(d, t1, caff, "T1 enhanced", 9, {"te": 4.5}, slope=1.5, inter=-3)
 
+    # dcm2niix (v1.0.20220720) merges the two echoes of this file into one
+    # 80-slice volume; the test compares with the truth written here.
+    d = case("enhanced2echo", series=2, truth=["enhanced2echo_e1.nii", "enhanced2echo_e2.nii"],
+             peer_wrong="dcm2niix stacks both echoes into one volume of 80 slices")
+    os.makedirs(os.path.join(out, "truth"), exist_ok=True)
+    for i, v in enumerate([t1, t1 // 3 + 1]):
+        nib.save(nib.Nifti1Image(v.astype(np.int16), caff), os.path.join(out, "truth", "enhanced2echo_e%d.nii" % (i + 1)))
+    write_enhanced(d, t1, caff, "T2 dual echo enhanced", 12, {"seq": "SE", "acq": "2D", "tr": 3000},
+                   echoes=[(15.0, t1), (95.0, t1 // 3 + 1)])
+    d = case("enhancedimplicit", series=1, same_as="enhanced")
+    for f in os.listdir(os.path.join(out, "enhanced")):
+        run(["dcmconv", "+ti", os.path.join(out, "enhanced", f), os.path.join(d, f)])
     d = case("mosaic", series=1)
     write_mosaic(d, t1[8:72:2, 16:80:2, 4:36:2] // 4, caff @ np.diag([2.0, 2.0, 2.0, 1.0]) @ np.array(
         [[1, 0, 0, 4], [0, 1, 0, 8], [0, 0, 1, 2], [0, 0, 0, 1.0]]), "ep2d_bold mosaic", 11, {"te": 30, "tr": 2000, "seq": "EP", "acq": "2D"})

@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/metasurv/metasurv/norm"
+	"github.com/metasurv/metasurv/volume"
+)
+
+// Prediction is what predict reports for one patient.
+type Prediction struct {
+	ID         string             `json:"id"`
+	Model      string             `json:"model"`
+	Risk       float64            `json:"risk"`
+	Class      int                `json:"class"`
+	ClassName  string             `json:"class_name"`
+	Survival   map[string]float64 `json:"survival"` // "6", "12", "21", "24" months
+	Missing    []string           `json:"missing_sequences,omitempty"`
+	Clinical   map[string]float64 `json:"clinical_contributions"`
+	Image      map[string]float64 `json:"image_contributions"`
+	Sequences  map[string]float64 `json:"sequence_occlusion"` // risk change when the sequence is left out
+	Top        []string           `json:"top_factors"`
+	Saliency   string             `json:"saliency,omitempty"`
+	stack      *volume.Stack
+	saliencyVo *volume.Volume
+}
+
+// Stack is the preprocessed input of the prediction.
+func (p *Prediction) Stack() *volume.Stack { return p.stack }
+
+// SaliencyVolume is the occlusion map on the stack grid (nil unless asked).
+func (p *Prediction) SaliencyVolume() *volume.Volume { return p.saliencyVo }
+
+// PredictOptions configure Predict.
+type PredictOptions struct {
+	// Saliency computes an occlusion map: the risk drop when each cube of
+	// Cube³ voxels is set to the brain mean (zero after z-scoring).
+	Saliency bool
+	Cube     int // zero: an eighth of the grid side
+	// Target is the model grid (set from the bundle).
+	Target [3]int
+	Bar    *Bar
+}
+
+// Predict preprocesses one patient's raw sequences, embeds them and
+// applies the bundle's fused model (clinical + image): risk, predicted
+// class, survival at 6, 12, 21 and 24 months, and an explanation — each
+// clinical feature's and image component's share of the risk (β·x), the
+// change in risk when each sequence is left out, and optionally an
+// occlusion saliency map.
+func Predict(ctx context.Context, b *Bundle, p Patient, row []string, at *Atlas, e Embedder, o PredictOptions) (*Prediction, error) {
+	if len(row) != len(b.Header) {
+		return nil, fmt.Errorf("%w: clinical row has %d cells, the bundle's table %d (%v)", ErrBadInput, len(row), len(b.Header), b.Header)
+	}
+	seqs, err := LoadSequences(p)
+	if err != nil {
+		return nil, err
+	}
+	o.Bar.Update("predict", 0.05, "preprocess "+p.ID)
+	o.Target = b.Target
+	st, _, err := normPreprocess(ctx, seqs, at, o)
+	if err != nil {
+		return nil, fmt.Errorf("patient %s: preprocessing failed: %w", p.ID, err)
+	}
+	m := b.Models[2]
+	xc := b.Encoder.Encode(row)
+	risk := func(s *volume.Stack) (float64, []float64, error) {
+		v, err := e.Embed(ctx, s)
+		if err != nil {
+			return 0, nil, err
+		}
+		pc := b.PCA.Project(v)
+		return m.Risk(append(append([]float64{}, xc...), pc...)), pc, nil
+	}
+	r, pc, err := risk(st)
+	if err != nil {
+		return nil, err
+	}
+	pr := &Prediction{ID: p.ID, Model: m.Name, Risk: r, Class: m.Class(r), Survival: map[string]float64{},
+		Missing: p.Missing(), Clinical: map[string]float64{}, Image: map[string]float64{}, Sequences: map[string]float64{}, stack: st}
+	pr.ClassName = b.Classes[pr.Class]
+	for _, t := range []float64{6, 12, 21, 24} {
+		pr.Survival[fmt.Sprint(t)] = round4(m.Survival(r, t))
+	}
+	nc := len(xc)
+	type contrib struct {
+		name string
+		v    float64
+	}
+	var all []contrib
+	for j, name := range m.Features {
+		var x float64
+		if j < nc {
+			x = xc[j]
+			pr.Clinical[name] = round4(m.Beta[j] * x)
+		} else {
+			x = pc[j-nc]
+			pr.Image[name] = round4(m.Beta[j] * x)
+		}
+		all = append(all, contrib{name, m.Beta[j] * x})
+	}
+	sort.Slice(all, func(a, c int) bool { return math.Abs(all[a].v) > math.Abs(all[c].v) })
+	for _, c := range all[:min(5, len(all))] {
+		dir := "raises"
+		if c.v < 0 {
+			dir = "lowers"
+		}
+		pr.Top = append(pr.Top, fmt.Sprintf("%s %s risk by %.2f", c.name, dir, math.Abs(c.v)))
+	}
+	n := st.Dims[0] * st.Dims[1] * st.Dims[2]
+	for s := 0; s < 4; s++ {
+		if !st.Present[s] {
+			continue
+		}
+		cp := *st
+		cp.Present = append([]bool{}, st.Present...)
+		cp.Present[s] = false
+		cp.Data = append([]float32{}, st.Data...)
+		clear(cp.Data[s*n : (s+1)*n])
+		rs, _, err := risk(&cp)
+		if err != nil {
+			return nil, err
+		}
+		pr.Sequences[SequenceNames[s]] = round4(r - rs)
+	}
+	if o.Saliency {
+		if pr.saliencyVo, err = occlusion(ctx, st, o, func(s *volume.Stack) (float64, error) {
+			v, _, err := risk(s)
+			return v, err
+		}, r); err != nil {
+			return nil, err
+		}
+	}
+	o.Bar.Update("predict", 1, p.ID)
+	return pr, nil
+}
+
+// occlusion returns, on the stack grid, the drop in risk when each cube of
+// voxels (all channels) is set to zero, the brain mean after z-scoring.
+func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk func(*volume.Stack) (float64, error), base float64) (*volume.Volume, error) {
+	d := st.Dims
+	cube := o.Cube
+	if cube <= 0 {
+		cube = max(2, d[0]/8)
+	}
+	out, err := volume.New(d, st.Affine)
+	if err != nil {
+		return nil, err
+	}
+	n := d[0] * d[1] * d[2]
+	cp := *st
+	cp.Data = append([]float32{}, st.Data...)
+	brain := brainMask(st)
+	total := ((d[0] + cube - 1) / cube) * ((d[1] + cube - 1) / cube) * ((d[2] + cube - 1) / cube)
+	done := 0
+	for i0 := 0; i0 < d[0]; i0 += cube {
+		for j0 := 0; j0 < d[1]; j0 += cube {
+			for k0 := 0; k0 < d[2]; k0 += cube {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				done++
+				o.Bar.Update("saliency", float64(done)/float64(total), "occlusion")
+				any := false
+				for i := i0; i < min(i0+cube, d[0]) && !any; i++ {
+					for j := j0; j < min(j0+cube, d[1]) && !any; j++ {
+						for k := k0; k < min(k0+cube, d[2]); k++ {
+							if brain[(i*d[1]+j)*d[2]+k] {
+								any = true
+								break
+							}
+						}
+					}
+				}
+				if !any {
+					continue
+				}
+				set := func(src []float32) {
+					for c := 0; c < st.Channels(); c++ {
+						for i := i0; i < min(i0+cube, d[0]); i++ {
+							for j := j0; j < min(j0+cube, d[1]); j++ {
+								for k := k0; k < min(k0+cube, d[2]); k++ {
+									idx := c*n + (i*d[1]+j)*d[2] + k
+									if src == nil {
+										cp.Data[idx] = 0
+									} else {
+										cp.Data[idx] = src[idx]
+									}
+								}
+							}
+						}
+					}
+				}
+				set(nil)
+				r, err := risk(&cp)
+				if err != nil {
+					return nil, err
+				}
+				set(st.Data)
+				drop := float32(base - r)
+				for i := i0; i < min(i0+cube, d[0]); i++ {
+					for j := j0; j < min(j0+cube, d[1]); j++ {
+						for k := k0; k < min(k0+cube, d[2]); k++ {
+							if brain[(i*d[1]+j)*d[2]+k] {
+								out.Data[out.Index(i, j, k)] = drop
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+
+type (
+	volumeStack  = volume.Stack
+	volumeVolume = volume.Volume
+)
+
+func normPreprocess(ctx context.Context, seqs norm.Sequences, at *Atlas, o PredictOptions) (*volume.Stack, *norm.Report, error) {
+	return norm.Preprocess(ctx, seqs, at.Image, norm.Options{AtlasMask: at.Mask, Missing: norm.MissingZeroFill, Target: o.Target,
+		Progress: func(step string, f float64) { o.Bar.Update("predict", 0.05+0.5*f, step) }})
+}

@@ -1,0 +1,122 @@
+package fusion
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"context"
+	"github.com/metasurv/metasurv/cnn"
+	"github.com/metasurv/metasurv/nifti"
+	"github.com/metasurv/metasurv/norm"
+	"syscall"
+	"testing"
+
+	"github.com/metasurv/metasurv/nn"
+	"github.com/metasurv/metasurv/volume"
+)
+
+// benchBackbone is the image model of the Predict benchmarks: MONAI's
+// ResNet18 with the MedicalNet/peers' stride-2 stem, on 4×96³.
+var benchBackbone = func() (nn.Backbone, string) {
+	bb, err := cnn.New("resnet18", cnn.Config{InChannels: 4, Conv1TStride: 2})
+	if err != nil {
+		panic(err)
+	}
+	return bb, "resnet18 (conv1 stride 2)"
+}
+
+func benchPredictor(b *testing.B, dim int) (*Predictor, *volume.Stack, string) {
+	bb, name := benchBackbone()
+	enc, err := FitEncoder(synthSchema(), []Record{{"age": "60", "kps": "70", "histology": "lung", "extracranial": "no"}, {"age": "50", "kps": "90", "histology": "breast", "extracranial": "yes"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := NewModel(bb, ModelConfig{Fusion: Gated, ClinicalDim: enc.Dim(), Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bu := &Bundle{Model: m, Encoder: enc, Shape: [4]int{4, dim, dim, dim}, Channels: []string{"T1", "T1c", "T2", "FLAIR"}}
+	p, err := NewPredictor(bu, PredictorOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := dim * dim * dim
+	data := make([]float32, 4*n)
+	r := nn.NewRNG(1)
+	for i := range data {
+		data[i] = float32(r.Normal())
+	}
+	st := &volume.Stack{Dims: [3]int{dim, dim, dim}, Affine: volume.Identity(), Names: bu.Channels, Present: []bool{true, true, true, true}, Data: data}
+	return p, st, name
+}
+
+func maxRSSMiB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
+}
+
+// BenchmarkPredictStack times one patient from a preprocessed 4×96³ stack
+// plus a clinical record, and reports the process's peak RSS.
+func BenchmarkPredictStack(b *testing.B) {
+	p, st, name := benchPredictor(b, 96)
+	b.Log("backbone ", name)
+	rec := Record{"age": "61", "kps": "80", "histology": "lung", "extracranial": "yes"}
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := p.Predict(ctx, Patient{Stack: st, Clinical: rec}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(maxRSSMiB(), "peakRSS-MiB")
+}
+
+// BenchmarkExplainStack times Predict plus Grad-CAM and the occlusion
+// contributions.
+func BenchmarkExplainStack(b *testing.B) {
+	p, st, _ := benchPredictor(b, 96)
+	rec := Record{"age": "61", "kps": "80", "histology": "lung", "extracranial": "yes"}
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := p.Explain(ctx, Patient{Stack: st, Clinical: rec}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(maxRSSMiB(), "peakRSS-MiB")
+}
+
+// BenchmarkPredictRaw times one patient from raw NIfTI files (four 3 mm
+// scans written as .nii.gz, read with nifti.Load, preprocessed onto a 4 mm
+// atlas without N4, then the model): preprocessing dominates.
+func BenchmarkPredictRaw(b *testing.B) {
+	atlas, seqs, bu := rawSetup(b)
+	p, err := NewPredictor(bu, PredictorOptions{Atlas: atlas})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	vols := []*volume.Volume{seqs.T1, seqs.T1c, seqs.T2, seqs.FLAIR}
+	var paths []string
+	for i, v := range vols {
+		path := filepath.Join(dir, fmt.Sprintf("seq%d.nii.gz", i))
+		if err := nifti.Save(path, v); err != nil {
+			b.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	for b.Loop() {
+		var in [4]*volume.Volume
+		for i, path := range paths {
+			if in[i], err = nifti.Load(path, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		raw := norm.Sequences{T1: in[0], T1c: in[1], T2: in[2], FLAIR: in[3]}
+		if _, err := p.Predict(context.Background(), Patient{Raw: &raw}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(maxRSSMiB(), "peakRSS-MiB")
+}

@@ -1,0 +1,89 @@
+package gemm
+
+import (
+	"github.com/metasurv/metasurv/internal/cpu"
+	"github.com/metasurv/metasurv/internal/parallel"
+)
+
+// The AVX512_BF16 path. CPUs with AVX512_BF16 but no AMX (AMD Zen 4 and
+// 5) multiply bfloat16 pairs with VDPBF16PS: each instruction adds
+// a(2p)·b(2p) + a(2p+1)·b(2p+1) to 16 float32 lanes, twice the products of
+// a float32 FMA. The operands use the AMX packing unchanged (A in 32-row
+// blocks of 32×32 steps, B in 32-column slivers of bfloat16 pairs), so
+// PackABF16/PackBBF16 results serve both paths; the micro-kernel
+// computes 16×16 tiles: a half block of A by a half sliver of B.
+
+// forceDP makes the BF16 GEMMs use the VDPBF16PS kernel even where AMX is
+// available (tests of this path on AMX machines).
+var forceDP bool
+
+// useAMX reports whether the BF16 products run on the AMX tile unit:
+// present, permitted by the operating system, and not overridden.
+func useAMX() bool {
+	if forceDP || !cpu.Extensions().AMXBF16 {
+		return false
+	}
+	amxOnce.Do(func() { amxOK = amxPermit() })
+	return amxOK
+}
+
+// dpRun computes C with the VDPBF16PS kernel, column slivers in parallel.
+func (op *bfOp) dpRun() {
+	sbs := ceilDiv(op.n, bfTile)
+	parallel.ForChunks(sbs, 1, op.dpColumns)
+}
+
+// dpColumns computes the column slivers [lo, hi) of C. Each sliver's B
+// (packed here unless pre-packed) stays in cache while every row block of
+// A passes over it; full 16×16 tiles with beta 0 are stored straight into
+// C, the others through a tile buffer merged with beta.
+func (op *bfOp) dpColumns(lo, hi int) {
+	step := op.ks * bfTile * bfTile
+	rbs := ceilDiv(op.m, bfTile)
+	w := bfPool.Get().(*bfWorker)
+	defer bfPool.Put(w)
+	var bsl []uint32
+	if op.pb == nil {
+		w.b = grow(w.b, step/2)
+		bsl = w.b
+	}
+	w.t = grow(w.t, 16*16)
+	tmp := w.t
+	const h = bfTile / 2
+	for sb := lo; sb < hi; sb++ {
+		var bs []uint32
+		if op.pb != nil {
+			bs = op.pb.b[sb*step/2:]
+		} else {
+			bs = bsl
+			packBSliver(bs, op.b, op.ldb, op.transB, sb*bfTile, op.n, op.k)
+		}
+		for rb := range rbs {
+			for rh := range 2 {
+				i0 := rb*bfTile + rh*h
+				if i0 >= op.m {
+					break
+				}
+				mh := min(h, op.m-i0)
+				a := &op.abuf[rb*step+rh*h*bfTile]
+				for ch := range 2 {
+					j0 := sb*bfTile + ch*h
+					if j0 >= op.n {
+						break
+					}
+					nw := min(h, op.n-j0)
+					if op.beta == 0 && mh == h && nw == h {
+						_ = op.c[(i0+h-1)*op.ldc+j0+h-1]
+						dpbf16Kern16(op.ks, a, &bs[ch*h], &op.c[i0*op.ldc+j0], op.ldc, 0)
+					} else {
+						dpbf16Kern16(op.ks, a, &bs[ch*h], &tmp[0], h, 0)
+						mergeTile(op.c[i0*op.ldc+j0:], op.ldc, tmp, h, mh, nw, op.beta)
+					}
+					if op.ep != nil {
+						op.ep.applyTile(op.c, op.ldc, i0, j0, mh, nw)
+					}
+				}
+			}
+		}
+	}
+}

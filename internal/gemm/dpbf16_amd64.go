@@ -1,0 +1,12 @@
+//go:build amd64 && !purego
+
+package gemm
+
+//go:generate go run asm/gen_dpbf16.go
+
+// dpbf16Kern16 multiplies a 16-row half block of packed A by a 16-column
+// half sliver of packed B over ks K steps with VDPBF16PS (AVX512_BF16),
+// storing (add = 0) or adding the 16×16 tile to c (dpbf16_amd64.s).
+//
+//go:noescape
+func dpbf16Kern16(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)

@@ -1,0 +1,366 @@
+package vit
+
+import (
+	"sync"
+
+	"github.com/metasurv/metasurv/nn"
+)
+
+// scratchPool holds the arenas of inference passes' block intermediates.
+var scratchPool = sync.Pool{New: func() any { return nn.NewArena() }}
+
+// newParam returns a zero parameter of the given shape.
+func newParam(shape ...int) *nn.Tensor { return nn.NewTensor(shape...).SetRequiresGrad(true) }
+
+// monaiLinear applies MONAI's initialisation of the Linear layers inside
+// the ViT (PatchEmbeddingBlock/ViT _init_weights): weight truncated
+// normal (std 0.02, cut at ±2), bias 0. r nil keeps the constructor's.
+func monaiLinear(l *nn.Linear, r *nn.RNG) *nn.Linear {
+	if r != nil {
+		nn.InitTruncNormal(l.Weight, 0, 0.02, -2, 2, r)
+		if l.Bias != nil {
+			nn.InitConst(l.Bias, 0)
+		}
+	}
+	return l
+}
+
+// newLinear is a Linear made by nn's constructor (so that it owns its
+// packed weights), with MONAI's initialisation unless r is nil. Without r
+// (SkipInit) the constructor runs on a 1×1 layer whose tensors are then
+// replaced by zero ones of the real size: no random numbers for weights
+// that a checkpoint overwrites, and no memory touched before the load.
+func newLinear(in, out int, bias bool, ctor, r *nn.RNG) *nn.Linear {
+	o := nn.LinearOptions{NoBias: !bias}
+	if r != nil {
+		return monaiLinear(nn.NewLinear(in, out, o, ctor), r)
+	}
+	l := nn.NewLinear(1, 1, o, ctor)
+	l.Weight = newParam(out, in)
+	if bias {
+		l.Bias = newParam(out)
+	}
+	return l
+}
+
+// newConv is newLinear for a Conv3d (transposed: a ConvTranspose3d, whose
+// weight is [in, out, k...]).
+func newConv(in, out int, k [3]int, o nn.ConvOptions, skip bool, ctor *nn.RNG) *nn.Conv3d {
+	if !skip {
+		return nn.NewConv3d(in, out, k, o, ctor)
+	}
+	c := nn.NewConv3d(1, 1, Cube(1), o, ctor)
+	c.Weight, c.Bias = newParam(out, in, k[0], k[1], k[2]), newParam(out)
+	return c
+}
+
+func newConvT(in, out int, k [3]int, o nn.ConvOptions, skip bool, ctor *nn.RNG) *nn.ConvTranspose3d {
+	if !skip {
+		return nn.NewConvTranspose3d(in, out, k, o, ctor)
+	}
+	c := nn.NewConvTranspose3d(1, 1, Cube(1), o, ctor)
+	c.Weight, c.Bias = newParam(in, out, k[0], k[1], k[2]), newParam(out)
+	return c
+}
+
+// newLayerNorm is a LayerNorm (weight 1, bias 0, eps 1e-5).
+func newLayerNorm(n int) *nn.LayerNorm { return nn.NewLayerNorm(n) }
+
+// patchEmbedding is MONAI's PatchEmbeddingBlock: patches → hidden, plus a
+// learnable position embedding per patch.
+// State dict: position_embeddings, patch_embeddings.{weight,bias} (conv)
+// or patch_embeddings.1.{weight,bias} (perceptron).
+type patchEmbedding struct {
+	cfg      Config
+	conv     *nn.Conv3d // proj "conv"
+	lin      *nn.Linear // proj "perceptron"
+	pos      *nn.Tensor // [1, T, hidden]
+	training bool
+}
+
+func newPatchEmbedding(c Config, ctor, r *nn.RNG) *patchEmbedding {
+	_, n := c.grid()
+	p := &patchEmbedding{cfg: c, pos: newParam(1, n, c.HiddenSize)}
+	patchDim := c.InChannels * c.PatchSize[0] * c.PatchSize[1] * c.PatchSize[2]
+	if c.ProjType == "perceptron" {
+		p.lin = newLinear(patchDim, c.HiddenSize, true, ctor, r)
+	} else {
+		p.conv = newConv(c.InChannels, c.HiddenSize, c.PatchSize, nn.ConvOptions{Stride: c.PatchSize}, r == nil, ctor)
+	}
+	if r != nil {
+		nn.InitTruncNormal(p.pos, 0, 0.02, -2, 2, r)
+	}
+	return p
+}
+
+// Forward maps (B, C, D, H, W) to tokens (B, T, hidden) in (d, h, w)
+// raster order, position embeddings added.
+func (p *patchEmbedding) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	c := p.cfg
+	gr, n := c.grid()
+	b := x.Shape[0]
+	var t *nn.Tensor
+	if p.conv != nil {
+		y := p.conv.Forward(g, x) // (B, hidden, gd, gh, gw)
+		t = g.Transpose(g.Reshape(y, b, c.HiddenSize, n), 1, 2)
+	} else {
+		ps := c.PatchSize
+		y := g.Reshape(x, b, c.InChannels, gr[0], ps[0], gr[1], ps[1], gr[2], ps[2])
+		y = g.Permute(y, 0, 2, 4, 6, 3, 5, 7, 1) // b (h w d) (p1 p2 p3 c)
+		t = p.lin.Forward(g, g.Reshape(y, b, n, c.InChannels*ps[0]*ps[1]*ps[2]))
+	}
+	t = g.Add(t, p.pos)
+	if p.training && c.DropoutRate > 0 {
+		t = g.Dropout(t, c.DropoutRate)
+	}
+	return t
+}
+
+func (p *patchEmbedding) SetTraining(on bool) { p.training = on }
+
+// Visit names the parameters as MONAI does.
+func (p *patchEmbedding) Visit(v *nn.Visitor) {
+	v.Param("position_embeddings", p.pos)
+	if p.conv != nil {
+		v.Child("patch_embeddings", p.conv)
+	} else {
+		v.Child("patch_embeddings", seqAt1{p.lin})
+	}
+}
+
+// seqAt1 names a module "1", as the Linear after einops' Rearrange in
+// MONAI's perceptron nn.Sequential.
+type seqAt1 struct{ m nn.Module }
+
+func (s seqAt1) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor { return s.m.Forward(g, x) }
+func (s seqAt1) Visit(v *nn.Visitor)                          { v.Child("1", s.m) }
+
+// mlpBlock is MONAI's MLPBlock (dropout_mode "vit"): linear2(drop(gelu(
+// linear1(x)))) then dropout.
+type mlpBlock struct {
+	linear1, linear2 *nn.Linear
+	rate             float64
+	training         bool
+}
+
+func (m *mlpBlock) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	h := g.GELU(m.linear1.Forward(g, x))
+	if m.training && m.rate > 0 {
+		h = g.Dropout(h, m.rate)
+	}
+	y := m.linear2.Forward(g, h)
+	if m.training && m.rate > 0 {
+		y = g.Dropout(y, m.rate)
+	}
+	return y
+}
+
+func (m *mlpBlock) SetTraining(on bool) { m.training = on }
+
+func (m *mlpBlock) Visit(v *nn.Visitor) { v.Child("linear1", m.linear1); v.Child("linear2", m.linear2) }
+
+// block is MONAI's TransformerBlock: pre-norm self-attention and MLP, each
+// with a residual connection.
+type block struct {
+	mlp          *mlpBlock
+	norm1, norm2 *nn.LayerNorm
+	attn         *nn.MultiHeadAttention
+}
+
+func newBlock(c Config, ctor, r *nn.RNG) *block {
+	h := c.HiddenSize
+	ao := nn.AttentionOptions{QKVBias: c.QKVBias, DropoutRate: c.DropoutRate}
+	dim := h
+	if r == nil {
+		dim = c.NumHeads // a small layer whose projections are replaced
+	}
+	attn, err := nn.NewMultiHeadAttention(dim, c.NumHeads, ao, ctor)
+	if err != nil {
+		panic(err) // withDefaults checked the head count
+	}
+	if r == nil {
+		attn.QKV = newLinear(h, 3*h, c.QKVBias, ctor, nil)
+		attn.OutProj = newLinear(h, h, true, ctor, nil)
+	}
+	monaiLinear(attn.QKV, r)
+	monaiLinear(attn.OutProj, r)
+	return &block{
+		mlp:   &mlpBlock{linear1: newLinear(h, c.MLPDim, true, ctor, r), linear2: newLinear(c.MLPDim, h, true, ctor, r), rate: c.DropoutRate},
+		norm1: newLayerNorm(h), norm2: newLayerNorm(h), attn: attn,
+	}
+}
+
+func (b *block) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	x = g.Add(x, b.attn.Forward(g, b.norm1.Forward(g, x)))
+	return g.Add(x, b.mlp.Forward(g, b.norm2.Forward(g, x)))
+}
+
+// Visit follows MONAI's registration order (mlp, norm1, attn, norm2).
+func (b *block) Visit(v *nn.Visitor) {
+	v.Child("mlp", b.mlp)
+	v.Child("norm1", b.norm1)
+	v.Child("attn", saOrder{b.attn})
+	v.Child("norm2", b.norm2)
+}
+
+// saOrder declares MONAI SABlock's parameters in its registration order
+// (out_proj before qkv).
+type saOrder struct{ *nn.MultiHeadAttention }
+
+func (s saOrder) Visit(v *nn.Visitor) { v.Child("out_proj", s.OutProj); v.Child("qkv", s.QKV) }
+
+// blockList is a torch ModuleList of blocks ("0", "1", ...).
+type blockList []*block
+
+func (l blockList) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	for _, b := range l {
+		x = b.Forward(g, x)
+	}
+	return x
+}
+
+func (l blockList) Visit(v *nn.Visitor) {
+	for i, b := range l {
+		v.Child(itoa(i), b)
+	}
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
+
+// encoder is the part ViT and ViTAutoEnc share: patch embedding,
+// optional cls token, blocks and the final LayerNorm.
+type encoder struct {
+	cfg    Config
+	cls    *nn.Tensor // [1, 1, hidden] or nil
+	patch  *patchEmbedding
+	blocks blockList
+	norm   *nn.LayerNorm
+}
+
+func newEncoder(c Config, withCLS bool) *encoder {
+	ctor, r := initRNGs(c, 0)
+	e := &encoder{cfg: c, patch: newPatchEmbedding(c, ctor, r), norm: newLayerNorm(c.HiddenSize)}
+	for range c.NumLayers {
+		e.blocks = append(e.blocks, newBlock(c, ctor, r))
+	}
+	if withCLS {
+		e.cls = newParam(1, 1, c.HiddenSize) // MONAI: zeros
+	}
+	return e
+}
+
+// initRNGs returns the generator of nn's constructors (PyTorch's default
+// initialisation) and that of MONAI's re-initialisation, nil with
+// SkipInit.
+func initRNGs(c Config, salt uint64) (ctor, monai *nn.RNG) {
+	ctor = nn.NewRNG(c.Seed ^ salt ^ 0x2545f4914f6cdd1d)
+	if !c.SkipInit {
+		monai = nn.NewRNG(c.Seed ^ salt)
+	}
+	return ctor, monai
+}
+
+// Encoding is what a transformer encoder computes for a batch.
+type Encoding struct {
+	// Hidden holds every block's output (B, T, hidden), MONAI's
+	// hidden_states_out; token 0 is the cls token when CLS is set.
+	Hidden []*nn.Tensor
+	// Normed is the last block's output after the final LayerNorm; nil
+	// when the caller did not ask for it.
+	Normed *nn.Tensor
+	// CLS reports whether token 0 is a cls token.
+	CLS bool
+}
+
+// Last returns the last block's output (before the final LayerNorm).
+func (e *Encoding) Last() *nn.Tensor { return e.Hidden[len(e.Hidden)-1] }
+
+// checkInput validates x against the configuration.
+func (e *encoder) checkInput(g *nn.Graph, x *nn.Tensor) bool {
+	c := e.cfg
+	if x == nil || len(x.Shape) != 5 || x.Shape[0] < 1 || x.Shape[1] != c.InChannels ||
+		x.Shape[2] != c.ImgSize[0] || x.Shape[3] != c.ImgSize[1] || x.Shape[4] != c.ImgSize[2] {
+		var shape []int
+		if x != nil {
+			shape = x.Shape
+		}
+		g.SetErr(wrapInput(shape, c))
+		return false
+	}
+	return true
+}
+
+// encode runs the encoder; norm false skips the final LayerNorm.
+func (e *encoder) encode(g *nn.Graph, x *nn.Tensor, norm bool) *Encoding {
+	enc := &Encoding{CLS: e.cls != nil}
+	if g.Err() != nil || !e.checkInput(g, x) {
+		return nil
+	}
+	t := e.patch.Forward(g, x)
+	if e.cls != nil {
+		b := x.Shape[0]
+		cls := e.cls
+		if b > 1 { // cls_token.expand(B, -1, -1)
+			rep := make([]*nn.Tensor, b)
+			for i := range rep {
+				rep[i] = e.cls
+			}
+			cls = g.Concat(0, rep...)
+		}
+		t = g.Concat(1, cls, t)
+	}
+	if g.Recording() {
+		for _, blk := range e.blocks {
+			t = blk.Forward(g, t)
+			enc.Hidden = append(enc.Hidden, t)
+		}
+	} else {
+		// Inference: each block's intermediates live in a scratch arena
+		// reused by the next block, so a pass holds one block's worth
+		// (ONNX Runtime frees them likewise); only the block outputs
+		// are kept, in g.
+		o := g.Options()
+		s := scratchPool.Get().(*nn.Arena)
+		defer scratchPool.Put(s)
+		sg := nn.NewGraph(nn.Options{Arena: s, RNG: o.RNG, BF16: o.BF16})
+		for _, blk := range e.blocks {
+			sg.Reset()
+			y := blk.Forward(sg, t)
+			if err := sg.Err(); err != nil {
+				g.SetErr(err)
+				return nil
+			}
+			t = g.Alloc(y.Shape...)
+			copy(t.Data, y.Data)
+			enc.Hidden = append(enc.Hidden, t)
+		}
+	}
+	if norm {
+		enc.Normed = e.norm.Forward(g, t)
+	}
+	if g.Err() != nil {
+		return nil
+	}
+	return enc
+}
+
+func (e *encoder) setTraining(on bool) {
+	e.patch.training = on
+	for _, b := range e.blocks {
+		b.mlp.training = on
+		b.attn.Training = on
+	}
+}
+
+// visit declares the encoder's state in MONAI's order.
+func (e *encoder) visit(v *nn.Visitor) {
+	v.Param("cls_token", e.cls)
+	v.Child("patch_embedding", e.patch)
+	v.Child("blocks", e.blocks)
+	v.Child("norm", e.norm)
+}
