@@ -108,7 +108,7 @@ type Options struct {
 // 1–3 mm; 100 000 samples instead of 40 000 halve the seed-to-seed spread
 // for thick-slice FLAIR (0.16 mm instead of 0.26–0.51 mm at 4 mm slices).
 func DefaultRegistration() register.Options {
-	return register.Options{Optimizer: register.LBFGS, Shrink: []int{4, 2, 1, 1}, Sigmas: []float64{2, 1, 1, 0},
+	return register.Options{Optimizer: register.LBFGS, Shrink: []int{4, 2, 1, 1}, Sigmas: []float64{2, 1, 1, 0}, Bins: 128,
 		Sampling: register.Sampling{Count: 100000}}
 }
 

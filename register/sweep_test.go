@@ -497,7 +497,7 @@ func percentile32(x []float32, q float64) float64 {
 // sweepOptions are the options the sweep registers with: the
 // preprocessing pipeline's (norm.DefaultRegistration).
 func sweepOptions() Options {
-	o := Options{Optimizer: LBFGS, Shrink: []int{4, 2, 1, 1}, Sigmas: []float64{2, 1, 1, 0}, Sampling: Sampling{Count: 100000}}
+	o := Options{Optimizer: LBFGS, Shrink: []int{4, 2, 1, 1}, Sigmas: []float64{2, 1, 1, 0}, Bins: 128, Sampling: Sampling{Count: 100000}}
 	// experiment knobs
 	if s := os.Getenv("METASURV_SWEEP_BINS"); s != "" {
 		o.Bins, _ = strconv.Atoi(s)
