@@ -125,7 +125,7 @@ func BenchmarkPredictRaw(b *testing.B) {
 	for b.Loop() {
 		var in [4]*volume.Volume
 		for i, path := range paths {
-			if in[i], err = nifti.Load(path); err != nil {
+			if in[i], err = nifti.Load(path, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -33,8 +33,8 @@ func ExampleFillHoles() {
 	}
 	m.Data[3+7*(3+7*3)] = false // a ventricle
 	m.Data[0] = true            // an island
-	brain, _ := norm.LargestComponent(m, false)
-	brain, _ = norm.FillHoles(brain)
+	brain, _ := volume.LargestComponent(m, volume.Conn6)
+	brain, _ = volume.FillHoles(brain)
 	fmt.Println("island:", brain.Data[0], "ventricle:", brain.Data[3+7*(3+7*3)], "voxels:", brain.Count())
 	// Output: island: false ventricle: true voxels: 125
 }

@@ -351,5 +351,5 @@ func (m *mesh) fill(v *volume.Volume, inv volume.Affine) (*volume.Mask, error) {
 			}
 		}
 	}
-	return FillHoles(shell)
+	return volume.FillHoles(shell)
 }

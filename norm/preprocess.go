@@ -2,20 +2,16 @@ package norm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/metasurv/metasurv/internal/enumtext"
 	"github.com/metasurv/metasurv/nifti"
 	"github.com/metasurv/metasurv/register"
 	"github.com/metasurv/metasurv/volume"
 )
-
-// ErrMissing reports a missing sequence under MissingError, or no sequence
-// at all.
-var ErrMissing = errors.New("norm: missing sequence")
 
 // Sequences holds the four MRI sequences of one patient, each in whatever
 // orientation, spacing and position the scanner wrote. A nil field is a
@@ -44,6 +40,25 @@ const (
 	// lists the sequence in Report.Missing.
 	MissingZeroFill
 )
+
+var missingNames = []string{MissingError: "error", MissingZeroFill: "zero|zerofill"}
+
+// String returns "error" or "zero".
+func (p MissingPolicy) String() string {
+	return enumtext.String(int(p), missingNames, "MissingPolicy")
+}
+
+// MarshalText returns the name String gives; an unknown policy is an
+// error. With UnmarshalText it lets flag.TextVar and encoding/json name
+// the policy.
+func (p MissingPolicy) MarshalText() ([]byte, error) {
+	return enumtext.Marshal(int(p), missingNames, "missing-sequence policy", ErrInput)
+}
+
+// UnmarshalText parses "error" or "zero" (also "zerofill"), in any case.
+func (p *MissingPolicy) UnmarshalText(b []byte) error {
+	return enumtext.Set(p, b, missingNames, "missing-sequence policy", ErrInput)
+}
 
 // Options configures Preprocess. The zero value is the CaPTk-style
 // pipeline: N4 for registration only, rigid Mattes-MI registrations, no
@@ -128,7 +143,7 @@ type SequenceReport struct {
 	ToHub *RegistrationReport `json:"to_hub,omitempty"`
 	// AtlasToImage is the composed matrix, atlas world → this sequence's
 	// world, with which the original image was resampled once.
-	AtlasToImage *register.Matrix `json:"atlas_to_image,omitempty"`
+	AtlasToImage *volume.Affine `json:"atlas_to_image,omitempty"`
 }
 
 // RegistrationReport is one registration's outcome.
@@ -136,8 +151,8 @@ type RegistrationReport struct {
 	Fixed  string `json:"fixed"`
 	Moving string `json:"moving"`
 	// Matrix maps fixed world points to moving world points (RAS mm).
-	Matrix register.Matrix `json:"matrix"`
-	Metric string          `json:"metric"`
+	Matrix volume.Affine `json:"matrix"`
+	Metric string        `json:"metric"`
 	// Cost is the final metric cost (e.g. −MI) at the finest level.
 	Cost       float64 `json:"cost"`
 	Iterations int     `json:"iterations"`
@@ -214,8 +229,15 @@ func Preprocess(ctx context.Context, seqs Sequences, atlas *volume.Volume, opts 
 }
 
 func newRun(ctx context.Context, seqs Sequences, atlas *volume.Volume, o Options) (*run, error) {
-	if atlas == nil {
-		return nil, fmt.Errorf("norm: preprocessing needs an atlas image")
+	if err := checkVolume("atlas", atlas); err != nil {
+		return nil, err
+	}
+	for c, v := range seqs.list() {
+		if v != nil {
+			if err := checkVolume(SequenceNames[c], v); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if o.AtlasMask != nil && o.AtlasMask.Dims != atlas.Dims {
 		return nil, fmt.Errorf("%w: atlas mask dims %v, want the atlas dims %v", ErrMask, o.AtlasMask.Dims, atlas.Dims)
@@ -366,7 +388,7 @@ func (r *run) registerAll() error {
 			}
 			r.rep.Sequences[c].ToHub = &rr
 			r.noteSuspect(rr)
-			m = register.Compose(atlasRep.Matrix, rr.Matrix)
+			m = volume.Compose(atlasRep.Matrix, rr.Matrix)
 		}
 		r.rep.Sequences[c].AtlasToImage = &m
 	}
@@ -379,7 +401,7 @@ func (r *run) registerAll() error {
 // inside the atlas brain mask carried onto the hub grid and dilated by
 // HubMaskMargin, so that scalp and neck, whose contrast differs most
 // between sequences, do not steer the fit.
-func (r *run) hubOptions(atlasToHub register.Matrix) (register.Options, error) {
+func (r *run) hubOptions(atlasToHub volume.Affine) (register.Options, error) {
 	o := *r.o.Registration
 	if r.o.AtlasMask == nil || o.Mask != nil {
 		return o, nil
@@ -393,19 +415,10 @@ func (r *run) hubOptions(atlasToHub register.Matrix) (register.Options, error) {
 	if err != nil {
 		return o, err
 	}
-	if m, err = Dilate(m, Element{Radius: HubMaskMargin, Spacing: hub.Spacing()}); err != nil {
+	if m, err = volume.Dilate(m, volume.Element{Radius: HubMaskMargin, Spacing: hub.Spacing()}); err != nil {
 		return o, err
 	}
-	mv, err := volume.New(hub.Dims, hub.Affine)
-	if err != nil {
-		return o, err
-	}
-	for i, b := range m.Data {
-		if b {
-			mv.Data[i] = 1
-		}
-	}
-	o.Mask = mv
+	o.Mask = m
 	return o, nil
 }
 
@@ -421,7 +434,7 @@ func (r *run) resample() ([]*volume.Volume, error) {
 		if v == nil {
 			continue
 		}
-		w, err := register.Resample(v, register.GridOf(r.atlas), *r.rep.Sequences[c].AtlasToImage, register.Linear, 0)
+		w, err := register.Resample(v, register.GridOf(r.atlas), *r.rep.Sequences[c].AtlasToImage, volume.Linear, 0)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", SequenceNames[c], err)
 		}

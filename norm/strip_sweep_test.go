@@ -90,20 +90,20 @@ func TestStripSweep(t *testing.T) {
 		if c.k0 != 0 || c.k1 != head.Dims[2] {
 			v, truth = cropZ(v, brain, c.k0, c.k1)
 		}
-		v.Affine = motion.Affine().Mul(v.Affine)
+		v.Affine = motion.Mul(v.Affine)
 		start := time.Now()
 		am, err := (&AtlasStripper{Atlas: head, AtlasMask: brain}).Strip(context.Background(), v)
 		if err != nil {
 			t.Fatal(err)
 		}
 		atime := time.Since(start)
-		da, _ := Dice(am, truth)
+		da, _ := volume.Dice(am, truth)
 		start = time.Now()
 		bm, run, err := BET{}.strip(context.Background(), v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		db, _ := Dice(bm, truth)
+		db, _ := volume.Dice(bm, truth)
 		t.Logf("%-24s atlas Dice %.4f (%.1f s)   BET Dice %.4f (%.1f s, %d pass(es), self-intersection %.0f → %.0f)",
 			c.name, da, atime.Seconds(), db, time.Since(start).Seconds(), run.Passes, run.SelfIntersection, run.Final)
 		if da < c.minAtlas {

@@ -5,17 +5,17 @@
 // # Conventions
 //
 // Everything is in world space, RAS+ millimetres, as nibabel and volume
-// use. A registration result is a Matrix M that maps a point x of the
+// use. A registration result is a volume.Affine M that maps a point x of the
 // fixed image's world to the corresponding point M·x of the moving
 // image's world, which is exactly what resampling the moving image onto
 // the fixed grid needs:
 //
 //	res, err := register.Register(ctx, fixed, moving, register.Options{})
-//	aligned, err := register.Resample(moving, register.GridOf(fixed), res.Matrix, register.Linear, 0)
+//	aligned, err := register.Resample(moving, register.GridOf(fixed), res.Matrix, volume.Linear, 0)
 //
 // Chains compose before interpolating, so an image is interpolated once:
 // with A mapping T1c world → T1 world and B atlas world → T1c world,
-// Resample(t1, GridOf(atlas), Compose(B, A), …) evaluates t1(A(B(x))).
+// Resample(t1, GridOf(atlas), volume.Compose(B, A), …) evaluates t1(A(B(x))).
 //
 // Parametric transforms (Transform) follow ITK's conventions — Euler
 // angles in ITK's Z·X·Y order (or Z·Y·X), a centre of rotation, parameters
@@ -76,8 +76,18 @@
 //
 // # Resampling
 //
-// Resample evaluates with nearest-neighbour, trilinear (matching
-// scipy.ndimage.affine_transform order=1 with cval) or cubic B-spline
-// interpolation (Unser's prefilter, mirror boundaries), walking each
-// output row incrementally and splitting the slices across cores.
+// Resample evaluates with volume.Nearest, volume.Linear (matching
+// scipy.ndimage.affine_transform order=1 with cval) or volume.BSpline3
+// (Unser's prefilter, mirror boundaries): it is volume.ResampleInto on the
+// fixed grid, and the metrics sample the moving image through a
+// volume.Field, so resampling and registration share one interpolation.
+//
+// # Errors and names
+//
+// Every error wraps ErrInput (unusable images, masks, transforms or
+// options), ErrNoOverlap (the images do not overlap under a transform) or
+// ErrFormat (a transform file that cannot be parsed), with errors of
+// package volume kept in the chain. Metric, Kind, Optimizer and Init
+// implement encoding.TextMarshaler and TextUnmarshaler (flag.TextVar,
+// JSON), by the names their String methods return.
 package register

@@ -104,11 +104,14 @@ func (e *evaluator) applyProfile(fl, ml *volume.Volume, p sliceProfile, t Transf
 	d = unit3(d)
 	fs := fl.Spacing()
 	off, wt := profileKernel(p.spacing, tentFraction*p.spacing, min(fs[0], fs[1], fs[2])/2)
-	fInv, err := Matrix(fl.Affine).Inverse()
+	fInv, err := fl.Affine.Inverse()
 	if err != nil {
 		return
 	}
-	g := newGrid3(fl.Data, fl.Dims)
+	g, err := volume.NewField(fl, volume.Linear)
+	if err != nil {
+		return
+	}
 	// the voxel-space step of one mm along d
 	var du [3]float64
 	for r := 0; r < 3; r++ {
@@ -120,10 +123,10 @@ func (e *evaluator) applyProfile(fl, ml *volume.Volume, p sliceProfile, t Transf
 			var acc, ws float64
 			for k, o := range off {
 				x, y, z := u[0]+o*du[0], u[1]+o*du[1], u[2]+o*du[2]
-				if !g.inside(x, y, z) {
+				if !g.Inside(x, y, z) {
 					continue
 				}
-				v := g.linear(x, y, z)
+				v := g.At(x, y, z)
 				if math.IsNaN(v) || math.IsInf(v, 0) {
 					continue
 				}
