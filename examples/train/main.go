@@ -24,12 +24,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 
 	"github.com/metasurv/metasurv/examples/internal/cli"
@@ -37,27 +33,14 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "train:", err)
-		os.Exit(1)
-	}
+	cli.Main("train", run)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c cli.CommonFlags
 	var test float64
 	var epochs int
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: train -data DIR -out DIR [flags]\n\nTrains the clinical-only, image-only and fused survival models on the patients of DIR,\nevaluates them on held-out patients, and writes the bundles, metrics and figures to OUT.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlagSet("train", "Usage: train -data DIR -out DIR [flags]\n\nTrains the clinical-only, image-only and fused survival models on the patients of DIR,\nevaluates them on held-out patients, and writes the bundles, metrics and figures to OUT.", stderr)
 	c.Register(fs)
 	fs.Float64Var(&test, "test", 0.3, "share of patients held out for testing (0.1 to 0.5)")
 	fs.IntVar(&epochs, "epochs", 60, "training epochs of the MLPs (early stopping on a validation sixth of the training set)")

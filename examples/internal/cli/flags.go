@@ -36,8 +36,8 @@ func (c *CommonFlags) Register(fs *flag.FlagSet) {
 
 // Check validates the flags after parsing.
 func (c *CommonFlags) Check(fs *flag.FlagSet) error {
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	if err := NoArgs(fs); err != nil {
+		return err
 	}
 	if c.Data == "" || c.Out == "" {
 		return fmt.Errorf("-data and -out are required (see -h)")
