@@ -359,17 +359,11 @@ func PredictFusion(ctx context.Context, pr *fusion.Predictor, scale *EmbeddingSc
 		}
 		return q.Risk, nil
 	}
-	n := st.Dims[0] * st.Dims[1] * st.Dims[2]
 	for s := 0; s < 4; s++ {
 		if !st.Present[s] {
 			continue
 		}
-		cp := *st
-		cp.Present = append([]bool{}, st.Present...)
-		cp.Present[s] = false
-		cp.Data = append([]float32{}, st.Data...)
-		clear(cp.Data[s*n : (s+1)*n])
-		r, err := risk(&cp)
+		r, err := risk(withoutSequence(st, s))
 		if err != nil {
 			return nil, err
 		}
