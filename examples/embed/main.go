@@ -39,10 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c cli.CommonFlags
 	fs := cli.NewFlagSet("embed", "Usage: embed -data DIR -out DIR [flags]\n\nPreprocesses every patient folder of DIR, embeds it, and writes embeddings.npy, ids.txt,\numap.npy and Figure 2 (UMAP by sequence and by survival class) to OUT.", stderr)
 	c.Register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := c.Check(fs); err != nil {
+	if err := c.Parse(fs, args); err != nil {
 		return err
 	}
 	o, err := c.Options(stderr)

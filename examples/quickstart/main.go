@@ -229,19 +229,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := cli.ComparisonChart(out, tr.Scores, fr.Comparison, len(tr.Test)); err != nil {
+	yTe, err := cli.HeldOutFigures(out, cohort, tr, fr)
+	if err != nil {
 		return err
-	}
-	yTe := make([]survival.Outcome, len(tr.Test))
-	for i, p := range tr.Test {
-		yTe[i] = cohort.Y[p]
-	}
-	for _, r := range fr.Comparison.Results {
-		if r.Name == fr.Best && len(r.Probs) == len(yTe) {
-			if err := cli.KMByClass(out, yTe, survival.Argmax(r.Probs), "Held-out patients by predicted class ("+r.Name+")"); err != nil {
-				return err
-			}
-		}
 	}
 	mark("train + evaluate", t0)
 	// the ceiling: the generating hazard ranks the same test patients
