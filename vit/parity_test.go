@@ -69,31 +69,25 @@ func fixtureModels(t *testing.T) map[string]struct {
 	lc.OutChannels = 4
 	lm, err := NewLaMIM(LaMIMConfig{Encoder: lc, Widths: [2]int{16, 8}, Classes: 3})
 	must(err)
-	hid := func(h []*nn.Tensor, out map[string]*nn.Tensor) map[string]*nn.Tensor {
-		out["hidden_first"], out["hidden_last"] = h[0], h[len(h)-1]
-		return out
+	// withHidden names a model's output as the manifest does, with its
+	// first and last hidden states.
+	withHidden := func(m interface {
+		ForwardHidden(*nn.Graph, *nn.Tensor) (*nn.Tensor, []*nn.Tensor)
+	}, name string) outputsFunc {
+		return func(g *nn.Graph, x *nn.Tensor) map[string]*nn.Tensor {
+			r, h := m.ForwardHidden(g, x)
+			return map[string]*nn.Tensor{name: r, "hidden_first": h[0], "hidden_last": h[len(h)-1]}
+		}
 	}
 	type entry = struct {
 		m   nn.Module
 		out outputsFunc
 	}
 	return map[string]entry{
-		"vitautoenc_small": {ae, func(g *nn.Graph, x *nn.Tensor) map[string]*nn.Tensor {
-			r, h := ae.ForwardHidden(g, x)
-			return hid(h, map[string]*nn.Tensor{"recon": r})
-		}},
-		"vit_cls_small": {vc, func(g *nn.Graph, x *nn.Tensor) map[string]*nn.Tensor {
-			r, h := vc.ForwardHidden(g, x)
-			return hid(h, map[string]*nn.Tensor{"logits": r})
-		}},
-		"vit_feat_p8_qkvbias": {feat, func(g *nn.Graph, x *nn.Tensor) map[string]*nn.Tensor {
-			r, h := feat.ForwardHidden(g, x)
-			return hid(h, map[string]*nn.Tensor{"features": r})
-		}},
-		"lamim_classifier_small": {lm, func(g *nn.Graph, x *nn.Tensor) map[string]*nn.Tensor {
-			r, h := lm.ForwardHidden(g, x)
-			return hid(h, map[string]*nn.Tensor{"logits": r})
-		}},
+		"vitautoenc_small":       {ae, withHidden(ae, "recon")},
+		"vit_cls_small":          {vc, withHidden(vc, "logits")},
+		"vit_feat_p8_qkvbias":    {feat, withHidden(feat, "features")},
+		"lamim_classifier_small": {lm, withHidden(lm, "logits")},
 	}
 }
 
