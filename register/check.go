@@ -196,6 +196,9 @@ func checkContrast(name string, v *volume.Volume, mask *volume.Mask) error {
 			return nil
 		}
 	}
+	if !seen {
+		return fmt.Errorf("%w: the %s image has no finite voxel", ErrNonFinite, name)
+	}
 	return fmt.Errorf("%w: the %s image is constant", ErrBlank, name)
 }
 
