@@ -9,27 +9,10 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/cnn"
-	"github.com/metasurv/metasurv/internal/npy"
+	"github.com/metasurv/metasurv/internal/fixture/nnfixture"
 	"github.com/metasurv/metasurv/nn"
 	"github.com/metasurv/metasurv/nn/checkpoint"
 )
-
-func readNpy(t *testing.T, path string) *nn.Tensor {
-	t.Helper()
-	a, err := npy.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := a.Float32()
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := nn.FromData(d, a.Shape...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
-}
 
 func maxAbsDiff(a, b []float32) float64 {
 	if len(a) != len(b) {
@@ -81,8 +64,8 @@ func TestMedicalNetCheckpoint(t *testing.T) {
 				c.InChannels != 1 || c.Classes != 0 || (tc.shortcut == cnn.ShortcutB && !c.NoDownsampleBias) {
 				t.Fatalf("inspected %+v (%s)", info, info.Reason)
 			}
-			x := readNpy(t, filepath.Join("testdata", "medicalnet_"+tc.name+".input.npy"))
-			want := readNpy(t, filepath.Join("testdata", "medicalnet_"+tc.name+".embed.npy"))
+			x := nnfixture.ReadNpy(t, filepath.Join("testdata", "medicalnet_"+tc.name+".input.npy"))
+			want := nnfixture.ReadNpy(t, filepath.Join("testdata", "medicalnet_"+tc.name+".embed.npy"))
 			got := embed(t, m, x)
 			if d := maxAbsDiff(got.Data, want.Data); d > 1e-4 {
 				t.Fatalf("embedding differs from MedicalNet's by %g", d)

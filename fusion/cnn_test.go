@@ -2,10 +2,8 @@ package fusion
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -32,21 +30,7 @@ func TestCNNBackbone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "resnet18.safetensors")
-	if err := b.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	mem, _ := NewPredictor(b, PredictorOptions{})
-	disk, err := Load(path, PredictorOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, d := predictAll(t, mem, test), predictAll(t, disk, test)
-	aj, _ := json.Marshal(a)
-	dj, _ := json.Marshal(d)
-	if string(aj) != string(dj) {
-		t.Fatal("ResNet18 bundle predicts differently after Save/Load")
-	}
+	disk, d := savedAndLoaded(t, b, test, "ResNet18")
 	// Concurrent predictions (run with -race) agree with the serial ones.
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

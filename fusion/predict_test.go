@@ -67,6 +67,30 @@ func predictAll(t *testing.T, p *Predictor, c *Cohort) []*Prediction {
 	return out
 }
 
+// savedAndLoaded saves b under name in a temporary folder, loads it back,
+// and fails the test unless the loaded predictor predicts every patient of
+// c exactly as the in-memory one. It returns the loaded predictor and its
+// predictions.
+func savedAndLoaded(t *testing.T, b *Bundle, c *Cohort, name string) (*Predictor, []*Prediction) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name+".safetensors")
+	if err := b.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	mem, _ := NewPredictor(b, PredictorOptions{})
+	disk, err := Load(path, PredictorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, d := predictAll(t, mem, c), predictAll(t, disk, c)
+	aj, _ := json.Marshal(a)
+	dj, _ := json.Marshal(d)
+	if string(aj) != string(dj) {
+		t.Fatalf("%s bundle predicts differently after Save/Load", name)
+	}
+	return disk, d
+}
+
 func TestBundleRoundTrip(t *testing.T) {
 	b, test := trainedBundle(t)
 	dir := t.TempDir()

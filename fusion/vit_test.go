@@ -2,9 +2,7 @@ package fusion
 
 import (
 	"context"
-	"encoding/json"
 	"math"
-	"path/filepath"
 	"testing"
 
 	"github.com/metasurv/metasurv/cnn"
@@ -40,21 +38,7 @@ func testViT(t *testing.T, spec ViTSpec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "vit.safetensors")
-	if err := b.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	mem, _ := NewPredictor(b, PredictorOptions{})
-	disk, err := Load(path, PredictorOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, d := predictAll(t, mem, test), predictAll(t, disk, test)
-	aj, _ := json.Marshal(a)
-	dj, _ := json.Marshal(d)
-	if string(aj) != string(dj) {
-		t.Fatal("ViT bundle predicts differently after Save/Load")
-	}
+	disk, _ := savedAndLoaded(t, b, test, "ViT")
 	s := test.Samples[0]
 	ex, err := disk.Explain(context.Background(), Patient{Stack: stackOf(test, s), Clinical: s.Clinical})
 	if err != nil {

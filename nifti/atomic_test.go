@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/fixture"
 	"github.com/metasurv/metasurv/volume"
 )
 
@@ -23,20 +24,6 @@ func smallVolume(t *testing.T) *volume.Volume {
 		v.Data[i] = float32(i)
 	}
 	return v
-}
-
-// dirNames lists dir, to check that no temporary file is left behind.
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range es {
-		out = append(out, e.Name())
-	}
-	return out
 }
 
 // TestSaveNeverLosesFiles is the regression test of issue 12: WriteFile
@@ -96,7 +83,7 @@ func TestSaveNeverLosesFiles(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "p.hdr")); !os.IsNotExist(err) {
 		t.Fatalf("p.hdr created by a refused write: %v", err)
 	}
-	if got := dirNames(t, dir); len(got) != 3 {
+	if got := fixture.DirNames(t, dir); len(got) != 3 {
 		t.Fatalf("directory holds %v, want a.nii, out.nii.gz, p.img", got)
 	}
 
@@ -116,7 +103,7 @@ func TestSaveNeverLosesFiles(t *testing.T) {
 			t.Fatalf("%s: voxel 5 is %g", p, v.Data[5])
 		}
 	}
-	if got := dirNames(t, dir); len(got) != 4 {
+	if got := fixture.DirNames(t, dir); len(got) != 4 {
 		t.Fatalf("directory holds %v, want a.nii, out.nii.gz, p.hdr, p.img", got)
 	}
 }

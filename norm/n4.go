@@ -112,7 +112,7 @@ func N4(ctx context.Context, v *volume.Volume, o N4Options) (*N4Result, error) {
 	} else if err := checkMask(mask); err != nil {
 		return nil, err
 	} else if mask.Dims != v.Dims {
-		return nil, fmt.Errorf("%w: N4 mask dims %v, image %v", ErrMask, mask.Dims, v.Dims)
+		return nil, fmt.Errorf("%w (%w): N4 mask dims %v, image %v", ErrMask, volume.ErrShape, mask.Dims, v.Dims)
 	}
 	sg := newShrunkGrid(v.Dims, o.ShrinkFactor)
 	logI, use := sg.sampleLog(v, mask)

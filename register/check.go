@@ -178,7 +178,7 @@ func better(a Check, costA float64, b Check, costB float64) bool {
 }
 
 // checkContrast returns ErrBlank when the finite values of v (inside mask,
-// if given) are all equal.
+// if given) are all equal, ErrNonFinite when there is none.
 func checkContrast(name string, v *volume.Volume, mask *volume.Mask) error {
 	first, seen := float32(0), false
 	for i, x := range v.Data {
@@ -196,7 +196,7 @@ func checkContrast(name string, v *volume.Volume, mask *volume.Mask) error {
 			return nil
 		}
 	}
-	if !seen {
+	if !seen { // every voxel (inside the mask) is NaN or infinite
 		return fmt.Errorf("%w: the %s image has no finite voxel", ErrNonFinite, name)
 	}
 	return fmt.Errorf("%w: the %s image is constant", ErrBlank, name)

@@ -9,13 +9,11 @@ import (
 	"github.com/metasurv/metasurv/nn"
 )
 
-// TestLoadFullSizeLaMIM streams a full-size LaMIM checkpoint (2 GB; set
-// METASURV_LAMIM_CKPT to its path: the published SSL_ViT_Block16.pth or a
-// synthetic one of the same shapes) into the 506 M-parameter encoder and
-// runs one forward pass, checking that the peak resident memory of the
-// whole process stays within 1.3× the parameter bytes. Run it alone
-// (-run TestLoadFullSizeLaMIM): the peak is the process's.
-func TestLoadFullSizeLaMIM(t *testing.T) {
+// fullSizeLaMIM returns the full-size LaMIM encoder, uninitialised (the
+// checkpoint fills it), and the checkpoint path of METASURV_LAMIM_CKPT;
+// it skips the test when that is not set.
+func fullSizeLaMIM(t *testing.T) (*AutoEnc, string) {
+	t.Helper()
 	path := os.Getenv("METASURV_LAMIM_CKPT")
 	if path == "" {
 		t.Skip("METASURV_LAMIM_CKPT not set")
@@ -26,6 +24,17 @@ func TestLoadFullSizeLaMIM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, path
+}
+
+// TestLoadFullSizeLaMIM streams a full-size LaMIM checkpoint (2 GB; set
+// METASURV_LAMIM_CKPT to its path: the published SSL_ViT_Block16.pth or a
+// synthetic one of the same shapes) into the 506 M-parameter encoder and
+// runs one forward pass, checking that the peak resident memory of the
+// whole process stays within 1.3× the parameter bytes. Run it alone
+// (-run TestLoadFullSizeLaMIM): the peak is the process's.
+func TestLoadFullSizeLaMIM(t *testing.T) {
+	m, path := fullSizeLaMIM(t)
 	params := int64(countParams(m)) * 4
 	start := time.Now()
 	rep, err := Load(m, path, LoadOptions{})
@@ -56,16 +65,7 @@ func TestLoadFullSizeLaMIM(t *testing.T) {
 // into the LaMIM encoder (for comparison with torch.load of the same
 // file).
 func TestLoadTimeLaMIM(t *testing.T) {
-	path := os.Getenv("METASURV_LAMIM_CKPT")
-	if path == "" {
-		t.Skip("METASURV_LAMIM_CKPT not set")
-	}
-	c := LaMIMEncoder()
-	c.SkipInit = true
-	m, err := NewAutoEnc(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, path := fullSizeLaMIM(t)
 	start := time.Now()
 	if _, err := Load(m, path, LoadOptions{}); err != nil {
 		t.Fatal(err)

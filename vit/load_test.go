@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/fixture/nnfixture"
 	"github.com/metasurv/metasurv/nn"
 	"github.com/metasurv/metasurv/nn/checkpoint"
 )
@@ -29,7 +30,7 @@ func fixtureState(t *testing.T, name string) (map[string]*nn.Tensor, *nn.Tensor,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ck.Tensors, readNpy(t, filepath.Join(dir, fx.Input)), filepath.Join(dir, fx.Outputs[0].File)
+	return ck.Tensors, nnfixture.ReadNpy(t, filepath.Join(dir, fx.Input)), filepath.Join(dir, fx.Outputs[0].File)
 }
 
 // A checkpoint as MONAI ≥ 1.4 and DataParallel write it — "module."
@@ -58,7 +59,7 @@ func TestLoadMONAI14Keys(t *testing.T) {
 	if err := checkpoint.Save(st, out, checkpoint.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	want := readNpy(t, recon)
+	want := nnfixture.ReadNpy(t, recon)
 	for _, path := range []string{pt, st} {
 		m := smallAutoEnc(t)
 		rep, err := Load(m, path, LoadOptions{})

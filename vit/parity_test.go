@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/fixture"
-	"github.com/metasurv/metasurv/internal/npy"
+	"github.com/metasurv/metasurv/internal/fixture/nnfixture"
 	"github.com/metasurv/metasurv/nn"
 )
 
@@ -42,23 +42,6 @@ func readManifest(t *testing.T) (manifest, string) {
 		t.Fatal(err)
 	}
 	return m, dir
-}
-
-func readNpy(t *testing.T, path string) *nn.Tensor {
-	t.Helper()
-	a, err := npy.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := a.Float32()
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := nn.FromData(d, a.Shape...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
 }
 
 // outputsFunc runs a model and names its outputs as the manifest does.
@@ -131,7 +114,7 @@ func TestParityMONAI(t *testing.T) {
 			if n := countParams(e.m); n != fx.Params {
 				t.Errorf("%d parameters, manifest says %d", n, fx.Params)
 			}
-			x := readNpy(t, filepath.Join(dir, fx.Input))
+			x := nnfixture.ReadNpy(t, filepath.Join(dir, fx.Input))
 			nn.SetTraining(e.m, false)
 			g := nn.NewGraph(nn.Options{})
 			outs := e.out(g, x)
@@ -139,7 +122,7 @@ func TestParityMONAI(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, o := range fx.Outputs {
-				want := readNpy(t, filepath.Join(dir, o.File))
+				want := nnfixture.ReadNpy(t, filepath.Join(dir, o.File))
 				got := outs[o.Name]
 				if got == nil || !nn.SameShape(got.Shape, want.Shape) {
 					t.Fatalf("%s: got shape %v, want %v", o.Name, shapeOf(got), want.Shape)

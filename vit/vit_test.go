@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/fixture/nnfixture"
 	"github.com/metasurv/metasurv/nn"
 )
 
@@ -162,7 +163,7 @@ func TestBF16CloseToFloat32(t *testing.T) {
 	if _, err := Load(m, filepath.Join(dir, fx.Weights), LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	x := readNpy(t, filepath.Join(dir, fx.Input))
+	x := nnfixture.ReadNpy(t, filepath.Join(dir, fx.Input))
 	g32, g16 := nn.NewGraph(nn.Options{}), nn.NewGraph(nn.Options{BF16: true})
 	a, b := m.Encode(g32, x), m.Encode(g16, x)
 	if g32.Err() != nil || g16.Err() != nil {

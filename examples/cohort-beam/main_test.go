@@ -305,7 +305,8 @@ func TestKillResume(t *testing.T) {
 
 // TestPortable submits the job to a standalone prism job server through
 // Beam's portable path (--runner=flink --endpoint=…), as it would be to a
-// Flink or Spark job server, with the LOOPBACK environment.
+// Flink or Spark job server, with the LOOPBACK environment, embedding with
+// a ViT backbone.
 func TestPortable(t *testing.T) {
 	l, err := net.Listen("tcp", "localhost:0")
 	if err != nil {
@@ -320,9 +321,21 @@ func TestPortable(t *testing.T) {
 	}
 	data, inj := cohort(t, 4, 4)
 	out := filepath.Join(t.TempDir(), "out")
-	r := runCmd(t, common(data, out, "--runner=flink", fmt.Sprintf("--endpoint=localhost:%d", port), "--environment_type=LOOPBACK")...)
+	// The ViT backbone (a tiny one) rides along: the flag comes last and wins.
+	r := runCmd(t, common(data, out, "--runner=flink", fmt.Sprintf("--endpoint=localhost:%d", port), "--environment_type=LOOPBACK",
+		"-backbone", "vit", "-model", "tiny")...)
 	t.Logf("portable: %.1f s", r.seconds)
-	checkDeadLetter(t, readSummary(t, out), inj)
+	s := readSummary(t, out)
+	checkDeadLetter(t, s, inj)
+	for _, id := range completedIDs(t, out) {
+		o, err := readDone(filepath.Join(out, "patients", id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(o.Full) != 96 {
+			t.Errorf("patient %s: ViT-tiny embedding has %d features, want its hidden size 96", id, len(o.Full))
+		}
+	}
 }
 
 // TestProof is the proof at cohort size (METASURV_BEAM_PROOF=1;

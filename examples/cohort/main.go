@@ -29,11 +29,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"time"
 
@@ -42,15 +40,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "cohort:", err)
-		os.Exit(1)
-	}
+	cli.Main("cohort", run)
 }
 
 type config struct {
@@ -66,12 +56,7 @@ type config struct {
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
-	fs := flag.NewFlagSet("cohort", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cohort -out DIR [flags]\n\nWrites a synthetic brain-metastasis cohort as a hospital export: DIR/clinical.csv,\nDIR/truth.csv and one folder of NIfTI scans per patient (see go doc ./examples/cohort).\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlagSet("cohort", "Usage: cohort -out DIR [flags]\n\nWrites a synthetic brain-metastasis cohort as a hospital export: DIR/clinical.csv,\nDIR/truth.csv and one folder of NIfTI scans per patient (see go doc ./examples/cohort).", stderr)
 	fs.StringVar(&c.out, "out", "", "folder to write the cohort into (required; created if absent)")
 	fs.IntVar(&c.n, "n", 40, "number of patients (1 to 10000)")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed: the same seed writes the same cohort")
@@ -83,8 +68,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	if err := cli.NoArgs(fs); err != nil {
+		return nil, err
 	}
 	switch {
 	case c.out == "":

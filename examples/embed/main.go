@@ -24,42 +24,22 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 
 	"github.com/metasurv/metasurv/examples/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "embed:", err)
-		os.Exit(1)
-	}
+	cli.Main("embed", run)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c cli.CommonFlags
-	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: embed -data DIR -out DIR [flags]\n\nPreprocesses every patient folder of DIR, embeds it, and writes embeddings.npy, ids.txt,\numap.npy and Figure 2 (UMAP by sequence and by survival class) to OUT.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlagSet("embed", "Usage: embed -data DIR -out DIR [flags]\n\nPreprocesses every patient folder of DIR, embeds it, and writes embeddings.npy, ids.txt,\numap.npy and Figure 2 (UMAP by sequence and by survival class) to OUT.", stderr)
 	c.Register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := c.Check(fs); err != nil {
+	if err := c.Parse(fs, args); err != nil {
 		return err
 	}
 	o, err := c.Options(stderr)

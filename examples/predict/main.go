@@ -23,11 +23,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 
@@ -39,15 +37,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "predict:", err)
-		os.Exit(1)
-	}
+	cli.Main("predict", run)
 }
 
 type config struct {
@@ -59,12 +49,7 @@ type config struct {
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
-	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: predict -bundle FILE -patient DIR -clinical CSV [flags]\n\nPredicts the survival class of one patient from raw NIfTI scans and clinical data,\nwith an explanation, as JSON on standard output.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlagSet("predict", "Usage: predict -bundle FILE -patient DIR -clinical CSV [flags]\n\nPredicts the survival class of one patient from raw NIfTI scans and clinical data,\nwith an explanation, as JSON on standard output.", stderr)
 	fs.StringVar(&c.bundle, "bundle", "", "trained bundle, fusion.safetensors from examples/train (required)")
 	fs.StringVar(&c.scale, "scale", "", "embedding scale file (default: embedding.json beside the bundle)")
 	fs.StringVar(&c.patient, "patient", "", "the patient's folder of NIfTI files (required)")

@@ -43,12 +43,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"time"
 
@@ -62,15 +59,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
-		os.Exit(1)
-	}
+	cli.Main("quickstart", run)
 }
 
 type config struct {
@@ -89,12 +78,7 @@ type config struct {
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
-	fs := flag.NewFlagSet("quickstart", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: quickstart [flags]\n\nRuns the whole study on a synthetic cohort: cohort → preprocess → embed → train →\nevaluate → figures and bundle → predict a new patient with its explanation.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlagSet("quickstart", "Usage: quickstart [flags]\n\nRuns the whole study on a synthetic cohort: cohort → preprocess → embed → train →\nevaluate → figures and bundle → predict a new patient with its explanation.", stderr)
 	fs.StringVar(&c.dir, "dir", "", "work folder (default: a temporary folder, removed at exit unless -keep)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary work folder and print its path")
 	fs.IntVar(&c.n, "n", 0, "number of patients (default 100, or 200 with -large)")
@@ -109,8 +93,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	if err := cli.NoArgs(fs); err != nil {
+		return nil, err
 	}
 	if c.n == 0 {
 		c.n = 100
@@ -245,19 +229,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := cli.ComparisonChart(out, tr.Scores, fr.Comparison, len(tr.Test)); err != nil {
+	yTe, err := cli.HeldOutFigures(out, cohort, tr, fr)
+	if err != nil {
 		return err
-	}
-	yTe := make([]survival.Outcome, len(tr.Test))
-	for i, p := range tr.Test {
-		yTe[i] = cohort.Y[p]
-	}
-	for _, r := range fr.Comparison.Results {
-		if r.Name == fr.Best && len(r.Probs) == len(yTe) {
-			if err := cli.KMByClass(out, yTe, survival.Argmax(r.Probs), "Held-out patients by predicted class ("+r.Name+")"); err != nil {
-				return err
-			}
-		}
 	}
 	mark("train + evaluate", t0)
 	// the ceiling: the generating hazard ranks the same test patients

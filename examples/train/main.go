@@ -24,47 +24,26 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 
 	"github.com/metasurv/metasurv/examples/internal/cli"
-	"github.com/metasurv/metasurv/survival"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "train:", err)
-		os.Exit(1)
-	}
+	cli.Main("train", run)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c cli.CommonFlags
 	var test float64
 	var epochs int
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: train -data DIR -out DIR [flags]\n\nTrains the clinical-only, image-only and fused survival models on the patients of DIR,\nevaluates them on held-out patients, and writes the bundles, metrics and figures to OUT.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlagSet("train", "Usage: train -data DIR -out DIR [flags]\n\nTrains the clinical-only, image-only and fused survival models on the patients of DIR,\nevaluates them on held-out patients, and writes the bundles, metrics and figures to OUT.", stderr)
 	c.Register(fs)
 	fs.Float64Var(&test, "test", 0.3, "share of patients held out for testing (0.1 to 0.5)")
 	fs.IntVar(&epochs, "epochs", 60, "training epochs of the MLPs (early stopping on a validation sixth of the training set)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := c.Check(fs); err != nil {
+	if err := c.Parse(fs, args); err != nil {
 		return err
 	}
 	if !(test >= 0.1 && test <= 0.5) {
@@ -99,19 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := cli.ComparisonChart(c.Out, tr.Scores, fr.Comparison, len(tr.Test)); err != nil {
+	if _, err := cli.HeldOutFigures(c.Out, co, tr, fr); err != nil {
 		return err
-	}
-	yTe := make([]survival.Outcome, len(tr.Test))
-	for i, p := range tr.Test {
-		yTe[i] = co.Y[p]
-	}
-	for _, r := range fr.Comparison.Results {
-		if r.Name == fr.Best && len(r.Probs) == len(yTe) {
-			if err := cli.KMByClass(c.Out, yTe, survival.Argmax(r.Probs), "Held-out patients by predicted class ("+r.Name+")"); err != nil {
-				return err
-			}
-		}
 	}
 	fmt.Fprintf(stdout, "trained on %d patients, tested on %d held-out patients\n\n%s\n%s\n", len(tr.Train), len(tr.Test), tr.Table, fr.Comparison.Markdown())
 	fmt.Fprintf(stdout, "bundles: %s (with %s), %s\nfigures: figure1, figure2, comparison, km_predicted (.png, .svg) in %s\n",

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/metasurv/metasurv/internal/fixture"
 )
 
 func readString(t *testing.T, p string) string {
@@ -16,20 +18,6 @@ func readString(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// onlyFiles returns the names in dir, to check that no temporary is left.
-func onlyFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range es {
-		out = append(out, e.Name())
-	}
-	return out
 }
 
 func TestWriteCreatesAndReplaces(t *testing.T) {
@@ -54,7 +42,7 @@ func TestWriteCreatesAndReplaces(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want the old file's 0600", fi.Mode().Perm())
 	}
-	if names := onlyFiles(t, dir); len(names) != 1 {
+	if names := fixture.DirNames(t, dir); len(names) != 1 {
 		t.Errorf("directory holds %v, want only a.json", names)
 	}
 }
@@ -76,7 +64,7 @@ func TestFailedWriteKeepsOldFile(t *testing.T) {
 	if got := readString(t, p); got != "precious" {
 		t.Fatalf("old file now %q", got)
 	}
-	if names := onlyFiles(t, dir); len(names) != 1 {
+	if names := fixture.DirNames(t, dir); len(names) != 1 {
 		t.Errorf("directory holds %v, want only a.nii", names)
 	}
 }
@@ -93,7 +81,7 @@ func TestDirectoryTargetUntouched(t *testing.T) {
 	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
 		t.Fatalf("directory gone: %v", err)
 	}
-	if names := onlyFiles(t, dir); len(names) != 1 {
+	if names := fixture.DirNames(t, dir); len(names) != 1 {
 		t.Errorf("directory holds %v", names)
 	}
 }

@@ -34,10 +34,18 @@ func (c *CommonFlags) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress bar")
 }
 
+// Parse parses args into the flags of fs and checks them (see Check).
+func (c *CommonFlags) Parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return c.Check(fs)
+}
+
 // Check validates the flags after parsing.
 func (c *CommonFlags) Check(fs *flag.FlagSet) error {
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	if err := NoArgs(fs); err != nil {
+		return err
 	}
 	if c.Data == "" || c.Out == "" {
 		return fmt.Errorf("-data and -out are required (see -h)")

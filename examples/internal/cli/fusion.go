@@ -268,6 +268,28 @@ func kindOf(k string) string {
 	return "clinical + image"
 }
 
+// HeldOutFigures draws the figures of a study's held-out patients: the
+// comparison chart of the Cox baselines (tr) and the neural models (fr),
+// and the Kaplan–Meier curves by the predicted class of the best model. It
+// returns the held-out patients' outcomes, in the order of tr.Test.
+func HeldOutFigures(out string, c *Cohort, tr *TrainResult, fr *FusionResult) ([]survival.Outcome, error) {
+	if _, err := ComparisonChart(out, tr.Scores, fr.Comparison, len(tr.Test)); err != nil {
+		return nil, err
+	}
+	yTe := make([]survival.Outcome, len(tr.Test))
+	for i, p := range tr.Test {
+		yTe[i] = c.Y[p]
+	}
+	for _, r := range fr.Comparison.Results {
+		if r.Name == fr.Best && len(r.Probs) == len(yTe) {
+			if err := KMByClass(out, yTe, survival.Argmax(r.Probs), "Held-out patients by predicted class ("+r.Name+")"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return yTe, nil
+}
+
 // KMByClass draws Kaplan–Meier curves of patients grouped by predicted
 // class, with numbers at risk, as out/km_predicted.png and .svg.
 func KMByClass(out string, y []survival.Outcome, class []int, title string) error {
@@ -359,17 +381,11 @@ func PredictFusion(ctx context.Context, pr *fusion.Predictor, scale *EmbeddingSc
 		}
 		return q.Risk, nil
 	}
-	n := st.Dims[0] * st.Dims[1] * st.Dims[2]
 	for s := 0; s < 4; s++ {
 		if !st.Present[s] {
 			continue
 		}
-		cp := *st
-		cp.Present = append([]bool{}, st.Present...)
-		cp.Present[s] = false
-		cp.Data = append([]float32{}, st.Data...)
-		clear(cp.Data[s*n : (s+1)*n])
-		r, err := risk(&cp)
+		r, err := risk(withoutSequence(st, s))
 		if err != nil {
 			return nil, err
 		}

@@ -110,17 +110,11 @@ func Predict(ctx context.Context, b *Bundle, p Patient, row []string, at *Atlas,
 		}
 		pr.Top = append(pr.Top, fmt.Sprintf("%s %s risk by %.2f", c.name, dir, math.Abs(c.v)))
 	}
-	n := st.Dims[0] * st.Dims[1] * st.Dims[2]
 	for s := 0; s < 4; s++ {
 		if !st.Present[s] {
 			continue
 		}
-		cp := *st
-		cp.Present = append([]bool{}, st.Present...)
-		cp.Present[s] = false
-		cp.Data = append([]float32{}, st.Data...)
-		clear(cp.Data[s*n : (s+1)*n])
-		rs, _, err := risk(&cp)
+		rs, _, err := risk(withoutSequence(st, s))
 		if err != nil {
 			return nil, err
 		}
@@ -136,6 +130,19 @@ func Predict(ctx context.Context, b *Bundle, p Patient, row []string, at *Atlas,
 	}
 	o.Bar.Update("predict", 1, p.ID)
 	return pr, nil
+}
+
+// withoutSequence returns a copy of st in which sequence s is absent and
+// its voxels are zero, as if the patient had not had that scan: how the
+// commands measure each sequence's share of the risk.
+func withoutSequence(st *volume.Stack, s int) *volume.Stack {
+	n := st.Dims[0] * st.Dims[1] * st.Dims[2]
+	cp := *st
+	cp.Present = append([]bool{}, st.Present...)
+	cp.Present[s] = false
+	cp.Data = append([]float32{}, st.Data...)
+	clear(cp.Data[s*n : (s+1)*n])
+	return &cp
 }
 
 // occlusion returns, on the stack grid, the drop in risk when each cube of
