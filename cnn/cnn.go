@@ -203,3 +203,11 @@ func checkInput(g *nn.Graph, x *nn.Tensor, channels int, model string) bool {
 	}
 	return true
 }
+
+// Every model is a backbone.
+var (
+	_ nn.Backbone = (*ResNet)(nil)
+	_ nn.Backbone = (*DenseNet)(nil)
+	_ nn.Backbone = (*SENet)(nil)
+	_ nn.Backbone = (*EfficientNet)(nil)
+)

@@ -160,6 +160,13 @@ func TestTrainingSteps(t *testing.T) {
 			if strings.HasPrefix(name, "efficientnet") {
 				size = 32 // MONAI's b0 needs ≥ 32³: its static SAME padding is for 224
 			}
+			if name == "seresnet" {
+				// At 16³ its layer4 is 1³: training-mode batch norm over two
+				// values per channel is so ill-conditioned (gradient norms
+				// ~10⁴) that rounding-level changes of the forward decide
+				// whether a first-order step lowers the loss.
+				size = 32
+			}
 			x := nn.NewTensor(n, 2, size, size, size)
 			nn.InitNormal(x, 0, 1, nn.NewRNG(9))
 			labels := []int{0, 2}

@@ -4,6 +4,7 @@ package cnn
 // of nn's API touches only this file.
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/metasurv/metasurv/nn"
@@ -72,3 +73,15 @@ func avgPool(g *nn.Graph, x *nn.Tensor, p poolSpec) *nn.Tensor {
 // globalAvg averages over the spatial axes: (N, C, D, H, W) → (N, C), as
 // AdaptiveAvgPool3d(1) followed by flatten.
 func globalAvg(g *nn.Graph, x *nn.Tensor) *nn.Tensor { return g.Mean(x, 2, 3, 4) }
+
+// embedFromMaps is the global average pool of a model's feature maps,
+// which must be (N, ch, d, h, w).
+func embedFromMaps(g *nn.Graph, maps *nn.Tensor, ch int, model string) *nn.Tensor {
+	if g.Err() != nil {
+		return maps
+	}
+	if len(maps.Shape) != 5 || maps.Shape[1] != ch {
+		return g.SetErr(fmt.Errorf("%w: %s feature maps have shape %v, want (N, %d, d, h, w)", ErrInput, model, maps.Shape, ch))
+	}
+	return globalAvg(g, maps)
+}

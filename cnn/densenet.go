@@ -126,8 +126,8 @@ func NewDenseNet(c DenseNetConfig) (*DenseNet, error) {
 		}
 	}
 	m.stages = append(m.stages, func(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
-		return globalAvg(g, bnAct(g, m.Norm5, x, nil, true))
-	})
+		return bnAct(g, m.Norm5, x, nil, true)
+	}, globalAvg)
 	return m, nil
 }
 
@@ -176,7 +176,25 @@ func (m *DenseNet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	if !checkInput(g, x, m.Config.InChannels, "DenseNet") {
 		return x
 	}
-	return runStages(g, x, &m.scratch, m.stages, m.Config.DropoutProb > 0 && len(m.Blocks) > 0 && m.Blocks[0][0].training)
+	return runStages(g, x, &m.scratch, m.stages, m.random())
+}
+
+func (m *DenseNet) random() bool {
+	return m.Config.DropoutProb > 0 && len(m.Blocks) > 0 && m.Blocks[0][0].training
+}
+
+// FeatureMaps returns relu(norm5(features)), the input of the global
+// average pool, (N, EmbedDim(), d, h, w): the maps Grad-CAM weighs.
+func (m *DenseNet) FeatureMaps(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	if !checkInput(g, x, m.Config.InChannels, "DenseNet") {
+		return x
+	}
+	return runStages(g, x, &m.scratch, m.stages[:len(m.stages)-1], m.random())
+}
+
+// EmbedFromMaps pools FeatureMaps' output: Embed(x) = EmbedFromMaps(FeatureMaps(x)).
+func (m *DenseNet) EmbedFromMaps(g *nn.Graph, maps *nn.Tensor) *nn.Tensor {
+	return embedFromMaps(g, maps, m.width, "DenseNet")
 }
 
 // Forward returns the logits (N, Classes).

@@ -26,6 +26,10 @@
 // Embed to the penultimate features (N, EmbedDim()) that the classifier
 // reads, and Visit names the state dict exactly as MONAI does (the tests
 // compare every name and shape of the full-size models with MONAI's).
+// Every model also splits Embed at its global pool for Grad-CAM:
+// FeatureMaps returns the last convolutional activations (N, EmbedDim(),
+// d, h, w) and EmbedFromMaps pools them, so that
+// EmbedFromMaps(FeatureMaps(x)) = Embed(x) (fusion.FeatureMapper).
 //
 // # By name
 //

@@ -195,8 +195,8 @@ func NewEfficientNet(c EfficientNetConfig) (*EfficientNet, error) {
 		}
 	}
 	m.stages = append(m.stages, func(g *nn.Graph, y *nn.Tensor) *nn.Tensor {
-		return globalAvg(g, g.SiLU(bnAct(g, m.BN1, m.Head.Forward(g, y), nil, false)))
-	})
+		return g.SiLU(bnAct(g, m.BN1, m.Head.Forward(g, y), nil, false))
+	}, globalAvg)
 	return m, nil
 }
 
@@ -283,6 +283,20 @@ func (m *EfficientNet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 		return x
 	}
 	return runStages(g, x, &m.scratch, m.stages, m.dropConnectActive())
+}
+
+// FeatureMaps returns swish(bn1(head conv(·))), the input of the global
+// average pool, (N, EmbedDim(), d, h, w): the maps Grad-CAM weighs.
+func (m *EfficientNet) FeatureMaps(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	if !checkInput(g, x, m.Config.InChannels, "EfficientNet") {
+		return x
+	}
+	return runStages(g, x, &m.scratch, m.stages[:len(m.stages)-1], m.dropConnectActive())
+}
+
+// EmbedFromMaps pools FeatureMaps' output: Embed(x) = EmbedFromMaps(FeatureMaps(x)).
+func (m *EfficientNet) EmbedFromMaps(g *nn.Graph, maps *nn.Tensor) *nn.Tensor {
+	return embedFromMaps(g, maps, m.width, "EfficientNet")
 }
 
 // Forward returns the logits (N, Classes); dropout acts in training only.

@@ -223,3 +223,85 @@ func TestLoadCorruptFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Property: whatever subset of tensors a state dict drops, adds or
+// reshapes, loading refuses it with one error that names exactly those
+// keys (and no others), and never panics.
+func TestLoadReportsExactlyTheOffendingKeys(t *testing.T) {
+	m, err := cnn.NewResNet(cnn.ResNetConfig{Layers: [4]int{1, 1, 1, 1}, BlockInplanes: [4]int{2, 4, 4, 8}, InChannels: 1, Classes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{}
+	for k := range nn.StateDict(m) {
+		names = append(names, k)
+	}
+	r := nn.NewRNG(4)
+	for trial := range 200 {
+		sd := map[string]*nn.Tensor{}
+		for k, v := range nn.StateDict(m) {
+			sd[k] = v.Clone()
+		}
+		var missing, extra, bad []string
+		for range 1 + r.IntN(4) {
+			k := names[r.IntN(len(names))]
+			if _, ok := sd[k]; !ok {
+				continue
+			}
+			switch r.IntN(3) {
+			case 0:
+				delete(sd, k)
+				missing = append(missing, k)
+			case 1:
+				sd[k] = nn.NewTensor(len(sd[k].Data) + 1)
+				bad = append(bad, k)
+			case 2:
+				e := k + ".extra" + string(rune('a'+trial%26))
+				sd[e] = nn.NewTensor(1)
+				extra = append(extra, e)
+			}
+		}
+		_, err := cnn.LoadStateDict(m, sd, cnn.LoadOptions{})
+		var le *nn.LoadError
+		if !errors.As(err, &le) {
+			t.Fatalf("trial %d: err %v", trial, err)
+		}
+		rep := le.Report
+		count := func(list []string, k string) int {
+			n := 0
+			for _, s := range list {
+				if s == k || strings.HasPrefix(s, k+":") {
+					n++
+				}
+			}
+			return n
+		}
+		got := len(rep.Missing) + len(rep.Unexpected) + len(rep.Mismatched)
+		// A key both reshaped and later deleted counts once, as missing.
+		dedup := map[string]bool{}
+		for _, k := range missing {
+			dedup["m"+k] = true
+		}
+		for _, k := range bad {
+			if _, ok := sd[k]; ok {
+				dedup["b"+k] = true
+			}
+		}
+		for _, k := range extra {
+			dedup["e"+k] = true
+		}
+		if want := len(dedup); got != want {
+			t.Fatalf("trial %d: report %+v, want %d problems (missing %v, extra %v, reshaped %v)", trial, rep, want, missing, extra, bad)
+		}
+		for _, k := range extra {
+			if count(rep.Unexpected, k) != 1 || !strings.Contains(err.Error(), k) {
+				t.Fatalf("trial %d: %s not reported as unexpected", trial, k)
+			}
+		}
+		for _, k := range missing {
+			if count(rep.Missing, k) != 1 || !strings.Contains(err.Error(), k) {
+				t.Fatalf("trial %d: %s not reported as missing", trial, k)
+			}
+		}
+	}
+}

@@ -318,6 +318,20 @@ func (m *ResNet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	return runStages(g, x, &m.scratch, m.stages, false)
 }
 
+// FeatureMaps returns layer4's output, the input of the global average
+// pool, (N, EmbedDim(), d, h, w): the maps Grad-CAM weighs.
+func (m *ResNet) FeatureMaps(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	if !checkInput(g, x, m.Config.InChannels, "ResNet") {
+		return x
+	}
+	return runStages(g, x, &m.scratch, m.stages[:len(m.stages)-1], false)
+}
+
+// EmbedFromMaps pools FeatureMaps' output: Embed(x) = EmbedFromMaps(FeatureMaps(x)).
+func (m *ResNet) EmbedFromMaps(g *nn.Graph, maps *nn.Tensor) *nn.Tensor {
+	return embedFromMaps(g, maps, m.outDim, "ResNet")
+}
+
 // Forward returns the logits (N, Classes), or the embedding when the model
 // has no classifier.
 func (m *ResNet) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {

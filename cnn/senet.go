@@ -278,6 +278,20 @@ func (m *SENet) Embed(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	return runStages(g, x, &m.scratch, m.stages, false)
 }
 
+// FeatureMaps returns layer4's output, the input of the global average
+// pool, (N, EmbedDim(), d, h, w): the maps Grad-CAM weighs.
+func (m *SENet) FeatureMaps(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	if !checkInput(g, x, m.Config.InChannels, "SENet") {
+		return x
+	}
+	return runStages(g, x, &m.scratch, m.stages[:len(m.stages)-1], false)
+}
+
+// EmbedFromMaps pools FeatureMaps' output: Embed(x) = EmbedFromMaps(FeatureMaps(x)).
+func (m *SENet) EmbedFromMaps(g *nn.Graph, maps *nn.Tensor) *nn.Tensor {
+	return embedFromMaps(g, maps, m.width, "SENet")
+}
+
 // maxPoolCeil is MaxPool3d(k, stride, ceil_mode=True) without padding: the
 // input is extended at the high end with -Inf so the last partial window
 // counts (every window still starts inside the input).

@@ -89,7 +89,15 @@ type TrainState struct {
 	BadEpochs  int          `json:"bad_epochs"`
 	History    []EpochStats `json:"history"`
 	Seed       uint64       `json:"seed"`
+	// Optimizer is the optimizer's state (optim.Optimizer.State: AdamW's
+	// moment estimates and step counts), stored as tensors named
+	// "optimizer.<name>" next to the weights in the same file, so that a
+	// resumed run continues bit for bit.
+	Optimizer map[string]*nn.Tensor `json:"-"`
 }
+
+// optimizerPrefix names the optimizer's tensors in a checkpoint.
+const optimizerPrefix = "optimizer."
 
 // Bundle is everything needed to predict: the model with its weights, the
 // clinical encoder, the input shape and channel names, the survival curves
@@ -160,6 +168,19 @@ func (b *Bundle) Save(path string) error {
 		return fmt.Errorf("fusion: bundle description: %w", err)
 	}
 	sd := nn.StateDict(b.Model)
+	if b.Training != nil && len(b.Training.Optimizer) > 0 {
+		all := make(map[string]*nn.Tensor, len(sd)+len(b.Training.Optimizer))
+		for k, t := range sd {
+			if strings.HasPrefix(k, optimizerPrefix) {
+				return fmt.Errorf("%w: model tensor %q collides with the optimizer's names", ErrBundle, k)
+			}
+			all[k] = t
+		}
+		for k, t := range b.Training.Optimizer {
+			all[optimizerPrefix+k] = t
+		}
+		sd = all
+	}
 	md := map[string]string{metaKey: string(meta), sumKey: digest(meta, sd)}
 	return writeAtomic(path, func(w io.Writer) error {
 		return checkpoint.Write(w, sd, checkpoint.SaveOptions{Format: checkpoint.FormatSafetensors, Meta: md})
@@ -219,6 +240,22 @@ func ReadBundle(path string, o LoadOptions) (*Bundle, error) {
 	}
 	if got := digest([]byte(metaS), ck.Tensors); got != sum {
 		return nil, fmt.Errorf("%w: %s checksum mismatch (stored %.12s…, computed %.12s…): the file was modified or corrupted", ErrBundle, path, sum, got)
+	}
+	var opt map[string]*nn.Tensor
+	for k, t := range ck.Tensors {
+		if name, ok := strings.CutPrefix(k, optimizerPrefix); ok {
+			if opt == nil {
+				opt = map[string]*nn.Tensor{}
+			}
+			opt[name] = t
+			delete(ck.Tensors, k)
+		}
+	}
+	if opt != nil {
+		if meta.Training == nil {
+			return nil, fmt.Errorf("%w: %s holds optimizer state but no training state", ErrBundle, path)
+		}
+		meta.Training.Optimizer = opt
 	}
 	bb := o.Backbone
 	if bb == nil && meta.Config.Backbone != "" {

@@ -43,40 +43,10 @@ func NewCNNModel(name string, bc cnn.Config, c ModelConfig) (*Model, error) {
 	return NewModel(bb, c)
 }
 
-// resnetMaps splits a cnn.ResNet at its last convolutional stage (layer4)
-// so Explain can run Grad-CAM on it.
-type resnetMaps struct{ m *cnn.ResNet }
-
-// FeatureMaps runs the stem and the four stages: layer4's output.
-func (r resnetMaps) FeatureMaps(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
-	m := r.m
-	y := m.Conv1.Forward(g, x)
-	act := nn.ActOptions{ReLU: true}
-	if !m.Config.NoMaxPool {
-		act.MaxPool = &nn.PoolOptions{Kernel: nn.Cube(3), Stride: nn.Cube(2), Padding: nn.Cube(1)}
-	}
-	y = m.BN1.ForwardAct(g, y, act)
-	for _, layer := range m.Layers {
-		for _, b := range layer {
-			y = b.Forward(g, y)
-		}
-	}
-	return y
-}
-
-// EmbedFromMaps is ResNet's global average pool.
-func (r resnetMaps) EmbedFromMaps(g *nn.Graph, maps *nn.Tensor) *nn.Tensor {
-	return g.Mean(maps, 2, 3, 4)
-}
-
-// featureMapper returns the Grad-CAM split of a backbone: its own
-// FeatureMapper, or an adapter for the cnn models whose stages are public.
+// featureMapper returns the Grad-CAM split of a backbone. Every cnn
+// family (ResNet, DenseNet, SENet/SE-ResNe(X)t, EfficientNet) implements
+// FeatureMapper itself.
 func featureMapper(bb nn.Backbone) (FeatureMapper, bool) {
-	switch m := bb.(type) {
-	case FeatureMapper:
-		return m, true
-	case *cnn.ResNet:
-		return resnetMaps{m}, true
-	}
-	return nil, false
+	m, ok := bb.(FeatureMapper)
+	return m, ok
 }

@@ -88,8 +88,9 @@ func TestCNNBackbone(t *testing.T) {
 	}
 }
 
-// TestResNetFeatureMaps: the Grad-CAM split of cnn's ResNet reproduces its
-// Embed, for both stems and both block types.
+// TestResNetFeatureMaps: the Grad-CAM split of every cnn family (ResNet
+// with both stems and both block types, DenseNet, SE-ResNeXt,
+// EfficientNet) reproduces its Embed.
 func TestResNetFeatureMaps(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -97,6 +98,9 @@ func TestResNetFeatureMaps(t *testing.T) {
 	}{
 		{"resnet18", cnn.Config{InChannels: 4, WidenFactor: 0.125, Conv1TSize: 3, Conv1TStride: 2, Seed: 2}},
 		{"resnet50", cnn.Config{InChannels: 4, WidenFactor: 0.0625, NoMaxPool: true, Seed: 3}},
+		{"densenet121", cnn.Config{InChannels: 4, Classes: 3, Seed: 4}},
+		{"seresnext50", cnn.Config{InChannels: 4, Classes: 3, Seed: 5}},
+		{"efficientnet-b0", cnn.Config{InChannels: 4, Classes: 3, Seed: 6}},
 	} {
 		bb, err := cnn.New(c.name, c.cfg)
 		if err != nil {
@@ -106,7 +110,7 @@ func TestResNetFeatureMaps(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s has no feature maps", c.name)
 		}
-		x := nn.NewTensor(2, 4, 12, 12, 12)
+		x := nn.NewTensor(2, 4, 32, 32, 32)
 		nn.InitNormal(x, 0, 1, nn.NewRNG(1))
 		g := nn.NewGraph(nn.Options{})
 		want := bb.Embed(g, x).Clone()

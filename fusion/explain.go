@@ -298,7 +298,7 @@ func (p *Predictor) native(ex *Explanation, in *input) error {
 		if sr.Name != "T1c" || !sr.Present || sr.AtlasToImage == nil {
 			continue
 		}
-		toAtlas, err := sr.AtlasToImage.Affine().Inverse()
+		toAtlas, err := sr.AtlasToImage.Inverse()
 		if err != nil {
 			return fmt.Errorf("fusion: explain: atlas transform: %w", err)
 		}

@@ -95,7 +95,7 @@ func TestSaliencyOnLesion(t *testing.T) {
 			if err := ex.SaveSaliency(path); err != nil {
 				t.Fatal(err)
 			}
-			back, err := nifti.Load(path)
+			back, err := nifti.Load(path, nil)
 			if err != nil || back.Dims != ex.Saliency.Dims || back.At(3, 4, 5) != ex.Saliency.At(3, 4, 5) {
 				t.Fatalf("NIfTI round trip: %v", err)
 			}

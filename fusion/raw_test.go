@@ -76,7 +76,7 @@ func TestPredictRaw(t *testing.T) {
 	var toT1c volume.Affine
 	for _, sr := range ex.Preprocessing.Sequences {
 		if sr.Name == "T1c" {
-			toT1c = sr.AtlasToImage.Affine()
+			toT1c = (*sr.AtlasToImage)
 		}
 	}
 	c1, c2 := centreOfMass(ex.Saliency), centreOfMass(ex.Native)

@@ -98,10 +98,10 @@ type TrainOptions struct {
 	// atomically.
 	CheckpointDir string
 	// Resume continues from CheckpointDir/last.safetensors when it exists.
-	// Weights, epoch, schedule position, best metric and history are
-	// restored; AdamW's moment estimates restart from zero (nn/optim does
-	// not expose them), so a resumed run is close to, not bit-identical
-	// with, an uninterrupted one.
+	// Weights, optimizer state (AdamW's moments and step counts), epoch,
+	// schedule position, best metric and history are restored, so a
+	// resumed run equals an uninterrupted one bit for bit. (Checkpoints
+	// written before optimizer state was saved resume with fresh moments.)
 	Resume bool
 	// Seed drives shuffling, augmentation, modality dropout and dropout.
 	Seed uint64
@@ -362,6 +362,11 @@ func (tr *trainer) run(ctx context.Context, bundle *Bundle) (*History, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fusion: optimizer: %w", err)
 	}
+	if state.Optimizer != nil {
+		if err := opt.SetState(state.Optimizer); err != nil {
+			return nil, fmt.Errorf("fusion: resuming the optimizer: %w", err)
+		}
+	}
 	nb := (len(tr.train) + o.BatchSize - 1) / o.BatchSize
 	sched := optim.Cosine{Base: o.LR, Min: o.MinLR, Steps: o.Epochs * nb}
 	step := state.Step
@@ -443,6 +448,9 @@ func (tr *trainer) run(ctx context.Context, bundle *Bundle) (*History, error) {
 		state.Epoch, state.Step, state.History = epoch, step, h.Epochs
 		state.BestEpoch, state.BestMetric = h.BestEpoch, h.Best
 		if o.CheckpointDir != "" {
+			if state.Optimizer, err = opt.State(); err != nil {
+				return h, fmt.Errorf("fusion: checkpoint after epoch %d: %w", epoch, err)
+			}
 			if err := tr.checkpoint(bundle, state, es.Improved); err != nil {
 				return h, err
 			}

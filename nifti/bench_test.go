@@ -1,7 +1,6 @@
 package nifti
 
 import (
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -31,7 +30,7 @@ func benchInt16Path(b *testing.B) string {
 			}
 		}
 		benchInt16.path = filepath.Join(dir, "int16_240x240x155.nii.gz")
-		benchInt16.err = WriteFile(benchInt16.path, phantomInt16(240, 240, 155), nil)
+		benchInt16.err = SaveImage(benchInt16.path, phantomInt16(240, 240, 155), nil)
 	})
 	if benchInt16.err != nil {
 		b.Fatal(benchInt16.err)
@@ -39,34 +38,18 @@ func benchInt16Path(b *testing.B) string {
 	return benchInt16.path
 }
 
-// phantomInt16 returns an int16 image of an ellipsoidal "head" with smooth
-// contrast and ±16 of pseudo-random noise, zero outside.
+// phantomInt16 returns an int16 image of fixture.PhantomInt16's
+// ellipsoidal "head".
 func phantomInt16(nx, ny, nz int) *Image {
 	img := &Image{Header: Header{Version: 1, Datatype: DTInt16,
 		Dim: [8]int64{3, int64(nx), int64(ny), int64(nz), 1, 1, 1, 1}, Pixdim: [8]float64{1, 1, 1, 1, 1, 1, 1, 1},
 		SformCode: 1, SrowX: [4]float64{1, 0, 0, -120}, SrowY: [4]float64{0, 1, 0, -120}, SrowZ: [4]float64{0, 0, 1, -77}}}
-	img.Data = make([]byte, 2*nx*ny*nz)
-	seed := uint32(12345)
-	for k := 0; k < nz; k++ {
-		for j := 0; j < ny; j++ {
-			for i := 0; i < nx; i++ {
-				x, y, z := float64(i)/float64(nx)-0.5, float64(j)/float64(ny)-0.5, float64(k)/float64(nz)-0.5
-				r := x*x/0.16 + y*y/0.2 + z*z/0.18
-				v := 0.0
-				if r < 1 {
-					seed = seed*1664525 + 1013904223
-					v = 600 + 300*math.Sin(9*x)*math.Cos(7*y) + 200*math.Cos(11*z) + float64(seed>>27) - 16
-				}
-				p := 2 * (i + nx*(j+ny*k))
-				img.Data[p], img.Data[p+1] = byte(int16(v)), byte(uint16(int16(v))>>8)
-			}
-		}
-	}
+	img.Data = fixture.PhantomInt16(nx, ny, nz)
 	return img
 }
 
 func benchLoad(b *testing.B, path string) {
-	v, err := Load(path)
+	v, err := Load(path, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,7 +57,7 @@ func benchLoad(b *testing.B, path string) {
 	b.ResetTimer()
 	cpu0 := cputime.Now()
 	for b.Loop() {
-		if _, err := Load(path); err != nil {
+		if _, err := Load(path, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -106,7 +89,7 @@ func BenchmarkLoadInt16(b *testing.B) {
 
 // BenchmarkSaveFloat32 writes a 240×240×155 float32 .nii.gz (gzip level 1).
 func BenchmarkSaveFloat32(b *testing.B) {
-	v, err := Load(benchInt16Path(b))
+	v, err := Load(benchInt16Path(b), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

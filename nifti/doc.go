@@ -8,7 +8,7 @@
 // voxels in NIfTI order) to and from a file. This is what the preprocessing
 // pipeline uses.
 //
-// Read, ReadPair, ReadFile, Write, WritePair and WriteFile move a lossless
+// Read, ReadPair, LoadImage, Write, WritePair and SaveImage move a lossless
 // Image: every header field (Header, version independent), the extensions
 // byte for byte, and the raw voxels of all volumes (3-D, 4-D time series,
 // 5-D vector fields ...). Image.Volume(t), Image.Volumes, Image.Float32 and
@@ -44,7 +44,7 @@
 //
 // # Writing
 //
-// Write and WriteFile write the Image's version and byte order; vox_offset
+// Write and SaveImage write the Image's version and byte order; vox_offset
 // is recomputed from the extensions. Save/FromVolume write NIfTI-1 float32
 // with the affine stored both as sform and as qform (codes 2, aligned
 // anatomy; the qform is the nearest rigid transform when the affine has

@@ -32,7 +32,7 @@ func Example() {
 	if err := nifti.Save(path, v); err != nil {
 		log.Fatal(err)
 	}
-	got, err := nifti.Load(path)
+	got, err := nifti.Load(path, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,13 +1,13 @@
 package nifti
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/volume"
 )
 
@@ -31,15 +31,15 @@ func pairNames(path string) (hdr, img string, ok bool) {
 	return stem + h + suffix, stem + i + suffix, true
 }
 
-// ReadFile reads a NIfTI-1 or NIfTI-2 image from path: a single file
+// LoadImage reads a NIfTI-1 or NIfTI-2 image from path: a single file
 // (.nii, .nii.gz, any name) or a pair named by its .hdr or .img file
 // (optionally .gz). Compression is detected from the content.
-func ReadFile(path string, opts *ReadOptions) (*Image, error) {
-	return readFile(path, opts, nil)
+func LoadImage(path string, opts *ReadOptions) (*Image, error) {
+	return loadImage(path, opts, nil)
 }
 
-// readFile is ReadFile, reusing the buffers of s (see read).
-func readFile(path string, opts *ReadOptions, s *scratch) (*Image, error) {
+// loadImage is LoadImage, reusing the buffers of s (see read).
+func loadImage(path string, opts *ReadOptions, s *scratch) (*Image, error) {
 	if hdrPath, imgPath, ok := pairNames(path); ok {
 		return readPairFiles(hdrPath, imgPath, opts)
 	}
@@ -73,60 +73,42 @@ func readPairFiles(hdrPath, imgPath string, opts *ReadOptions) (*Image, error) {
 	return img, nil
 }
 
-// WriteFile writes img to path: a pair when the name ends in .hdr or .img
+// SaveImage writes img to path: a pair when the name ends in .hdr or .img
 // (both files are written), a single file otherwise; gzipped when the name
 // ends in .gz. The header magic is set accordingly.
-func WriteFile(path string, img *Image, opts *WriteOptions) error {
+//
+// The image is validated completely (header fields, data size, finite
+// geometry) before any file is touched, and every file is written to a
+// temporary file in its directory, fsynced and renamed over the target
+// (internal/atomicfile): an error leaves existing files — an older
+// a.nii, the .img of a pair, a directory of the same name — exactly as
+// they were, and never leaves a partial file.
+func SaveImage(path string, img *Image, opts *WriteOptions) error {
+	if img == nil {
+		return fmt.Errorf("%w: nil image", ErrInvalidHeader)
+	}
 	o := WriteOptions{Compress: strings.HasSuffix(path, ".gz")}
 	if opts != nil {
 		o.Level = opts.Level
 	}
-	if hdrPath, imgPath, ok := pairNames(path); ok {
-		return writeFiles(&o, img, hdrPath, imgPath)
+	hdrPath, imgPath, pair := pairNames(path)
+	if _, _, err := img.encodeHeader(pair); err != nil {
+		return err
 	}
-	return writeFiles(&o, img, path)
-}
-
-// writeFiles creates the named files and writes img to them (one name:
-// single file; two: pair), removing them on failure.
-func writeFiles(opts *WriteOptions, img *Image, paths ...string) (err error) {
-	var ws []*bufio.Writer
-	var fs []*os.File
-	defer func() {
-		for i, f := range fs {
-			if err == nil {
-				err = ws[i].Flush()
-			}
-			if cerr := f.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("nifti: %w", cerr)
-			}
-		}
-		if err != nil {
-			for _, p := range paths {
-				os.Remove(p)
-			}
-		}
-	}()
-	for _, p := range paths {
-		f, err := os.Create(p)
-		if err != nil {
-			return fmt.Errorf("nifti: %w", err)
-		}
-		fs = append(fs, f)
-		ws = append(ws, bufio.NewWriterSize(f, 1<<20))
+	if pair {
+		return atomicfile.WriteGroup([]string{hdrPath, imgPath}, func(ws []io.Writer) error {
+			return WritePair(ws[0], ws[1], img, &o)
+		})
 	}
-	if len(ws) == 2 {
-		return WritePair(ws[0], ws[1], img, opts)
-	}
-	return Write(ws[0], img, opts)
+	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, img, &o) })
 }
 
 // Load reads the 3-D image at path as a float32 volume in world RAS+ mm:
 // data scaled by scl_slope/scl_inter and the affine chosen as nibabel does
 // (sform, else qform, else the base affine). Images with more than one
 // volume (4-D time series, vector fields) fail with ErrNot3D: use
-// ReadFile and Image.Volume to pick one.
-func Load(path string) (*volume.Volume, error) {
+// LoadImage and Image.Volume to pick one. opts may be nil (defaults).
+func Load(path string, opts *ReadOptions) (*volume.Volume, error) {
 	// The file and decompressed bytes are dead once the volume is
 	// converted: recycle them for the next Load.
 	s, _ := scratchPool.Get().(*scratch)
@@ -135,13 +117,18 @@ func Load(path string) (*volume.Volume, error) {
 	}
 	defer scratchPool.Put(s)
 	s.voxels, s.pending = make(chan []float32, 1), false // buffered: the allocator never blocks
-	img, err := readFile(path, nil, s)
+	var o ReadOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.float32Out = true // the budget covers the float32 voxels too
+	img, err := loadImage(path, &o, s)
 	data, done := s.take(err)
 	if err != nil {
 		return nil, err
 	}
 	if img.NumFrames() != 1 {
-		return nil, fmt.Errorf("%s: %w: shape %v has %d volumes; use ReadFile and Image.Volume(t)", path, ErrNot3D, img.Header.Shape(), img.NumFrames())
+		return nil, fmt.Errorf("%s: %w: shape %v has %d volumes; use LoadImage and Image.Volume(t)", path, ErrNot3D, img.Header.Shape(), img.NumFrames())
 	}
 	v, err := img.volumeInto(0, data, done)
 	if err != nil {
@@ -159,7 +146,7 @@ func Save(path string, v *volume.Volume) error {
 	if err != nil {
 		return err
 	}
-	return WriteFile(path, img, nil)
+	return SaveImage(path, img, nil)
 }
 
 // FromVolume returns a NIfTI-1 float32 image holding v, with sform = qform
@@ -168,7 +155,10 @@ func Save(path string, v *volume.Volume) error {
 // affine has shears (see SetQform).
 func FromVolume(v *volume.Volume) (*Image, error) {
 	if v == nil {
-		return nil, errors.New("nifti: nil volume")
+		return nil, fmt.Errorf("%w: nil volume", ErrInvalidHeader)
+	}
+	if !v.Affine.IsFinite() {
+		return nil, fmt.Errorf("%w: affine %v is not finite", ErrInvalidHeader, v.Affine)
 	}
 	n, err := volume.NumVoxels(v.Dims)
 	if err != nil {

@@ -114,16 +114,16 @@ func compareImages(t *testing.T, name string, got, want *Image) {
 func TestFixtureRewriteByteExact(t *testing.T) {
 	for name := range loadExpected(t) {
 		path := fixture.Path(t, "testdata", "nifti", name)
-		img, err := ReadFile(path, nil)
+		img, err := LoadImage(path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		dir := t.TempDir()
 		out := filepath.Join(dir, name)
-		if err := WriteFile(out, img, nil); err != nil {
+		if err := SaveImage(out, img, nil); err != nil {
 			t.Fatal(err)
 		}
-		back, err := ReadFile(out, nil)
+		back, err := LoadImage(out, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +272,7 @@ func TestComplexRGBKeptRaw(t *testing.T) {
 // TestVolumesOf4D checks that each frame of a 4-D fixture is the matching
 // slice of the whole data.
 func TestVolumesOf4D(t *testing.T) {
-	img, err := ReadFile(fixture.Path(t, "testdata", "nifti", "functional.nii"), nil)
+	img, err := LoadImage(fixture.Path(t, "testdata", "nifti", "functional.nii"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

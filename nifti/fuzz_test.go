@@ -2,12 +2,14 @@ package nifti
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/fixture"
+	"github.com/metasurv/metasurv/internal/inflate"
 )
 
 // fuzzSeeds returns one seed per fixture NIfTI file: its content, or when
@@ -27,7 +29,7 @@ func fuzzSeeds(f *testing.F, decompressed bool, limit int) [][]byte {
 			f.Fatal(err)
 		}
 		if decompressed || len(b) > limit {
-			if isGzip(b) {
+			if inflate.IsGzip(b) {
 				r, err := gzipReader(b)
 				if err != nil {
 					f.Fatal(err)
@@ -110,6 +112,9 @@ func FuzzRead(f *testing.F) {
 		_, _ = Inspect(img)
 		var buf bytes.Buffer
 		if err := Write(&buf, img, nil); err != nil {
+			if errors.Is(err, ErrInvalidHeader) && img.Header.checkGeometry() != nil {
+				return // readers accept a NaN/Inf sform or qform, writers refuse it
+			}
 			t.Fatalf("writing an image that was read: %v", err)
 		}
 		back, err := Read(&buf, nil)

@@ -104,7 +104,7 @@ func TestParityNibabel(t *testing.T) {
 	for _, name := range names {
 		want := exp[name]
 		t.Run(name, func(t *testing.T) {
-			img, err := ReadFile(fixture.Path(t, "testdata", "nifti", name), nil)
+			img, err := LoadImage(fixture.Path(t, "testdata", "nifti", name), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,7 +190,7 @@ func checkSamples(t *testing.T, img *Image, want expectedFile) {
 func TestLoadFixtures(t *testing.T) {
 	for name, want := range loadExpected(t) {
 		path := fixture.Path(t, "testdata", "nifti", name)
-		v, err := Load(path)
+		v, err := Load(path, nil)
 		if len(want.Shape) > 3 {
 			if err == nil {
 				t.Errorf("%s: Load of shape %v succeeded, want ErrNot3D", name, want.Shape)

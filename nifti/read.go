@@ -12,20 +12,30 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/metasurv/metasurv/internal/inflate"
 )
 
-// DefaultMaxBytes is the default bound on the decompressed size of a file
-// (header, extensions and voxel data): 2 GiB, beyond any single MRI volume.
+// DefaultMaxBytes is the default memory budget of one read: 2 GiB, far
+// beyond any single MRI volume.
 const DefaultMaxBytes int64 = 2 << 30
 
 // ReadOptions tunes the readers. The zero value (or a nil pointer) is ready
 // to use.
 type ReadOptions struct {
-	// MaxBytes bounds the number of bytes the header may declare (header,
-	// extensions and voxel data, decompressed). Larger files fail with
-	// ErrTooLarge before anything is allocated; this also bounds gzip
-	// decompression (no zip bombs). 0 means DefaultMaxBytes.
+	// MaxBytes is the memory budget of one read: the compressed input held
+	// in memory (gzip), plus the decoded header, extensions and voxel data
+	// the header declares, plus, for Load, the float32 voxels it converts
+	// to. A file whose header asks for more fails with ErrTooLarge before
+	// the large buffers are allocated; the budget also bounds gzip
+	// decompression (no zip bombs). 0 means DefaultMaxBytes. Conversions
+	// the caller asks for later (Image.Float32, Image.Volumes) are not
+	// counted.
 	MaxBytes int64
+
+	// float32Out is set by Load: the read must also fit one volume of
+	// float32 voxels in the budget.
+	float32Out bool
 }
 
 func (o *ReadOptions) maxBytes() int64 {
@@ -33,6 +43,37 @@ func (o *ReadOptions) maxBytes() int64 {
 		return DefaultMaxBytes
 	}
 	return o.MaxBytes
+}
+
+// budget checks, once the header h is known and before the voxel buffers
+// are allocated, that the read fits MaxBytes: input bytes of compressed
+// input held in memory, the decoded header, extensions and voxels, and the
+// float32 voxels of one volume when Load converts them.
+func (o *ReadOptions) budget(h *Header, input int64) error {
+	n, err := h.DataBytes()
+	if err != nil {
+		return err
+	}
+	limit := o.maxBytes()
+	var conv int64
+	if o != nil && o.float32Out {
+		nvox, err := h.NumVoxels()
+		if err != nil {
+			return err
+		}
+		frames := int64(1)
+		for i := 4; i <= h.NDim(); i++ {
+			frames *= max(h.Dim[i], 1)
+		}
+		conv = 4 * (nvox / max(frames, 1))
+	}
+	// Each term is at most 2^62 after DecodeHeader's checks; compare
+	// without overflow.
+	if input > limit || h.VoxOffset > limit-input || n > limit-input-h.VoxOffset || conv > limit-input-h.VoxOffset-n {
+		return fmt.Errorf("%w: reading needs %d bytes of input in memory + %d decoded + %d of float32 voxels, budget %d (ReadOptions.MaxBytes)",
+			ErrTooLarge, input, h.VoxOffset+n, conv, limit)
+	}
+	return nil
 }
 
 // chunk is the largest buffer allocated ahead of the bytes actually read,
@@ -117,7 +158,7 @@ func peekGzip(r io.Reader) (*bufio.Reader, bool, error) {
 		}
 		return nil, false, fmt.Errorf("nifti: %w", err)
 	}
-	return br, isGzip(magic), nil
+	return br, inflate.IsGzip(magic), nil
 }
 
 // gzipReader returns a streaming decompressor of the gzip data in b.
@@ -296,6 +337,9 @@ func read(r io.Reader, opts *ReadOptions, s *scratch) (*Image, error) {
 		if err := h.checkSingle(); err != nil {
 			return nil, err
 		}
+		if err := opts.budget(h, 0); err != nil {
+			return nil, err
+		}
 		ext, err := readN(br, h.VoxOffset-h.headerSize(), "extension area")
 		if err != nil {
 			return nil, err
@@ -327,6 +371,9 @@ func read(r io.Reader, opts *ReadOptions, s *scratch) (*Image, error) {
 		return nil, err
 	}
 	if err := h.checkSingle(); err != nil {
+		return nil, err
+	}
+	if err := opts.budget(h, int64(len(content))); err != nil {
 		return nil, err
 	}
 	n, _ := h.DataBytes()
@@ -373,7 +420,7 @@ func preallocate(c chan<- []float32, h *Header, n int64, compressed []byte) {
 // checkSingle checks what a single-file (.nii) header must satisfy.
 func (h *Header) checkSingle() error {
 	if h.Pair {
-		return fmt.Errorf("%w: magic says the voxels are in a separate .img file; read it with ReadPair or ReadFile on the .hdr", ErrInvalidHeader)
+		return fmt.Errorf("%w: magic says the voxels are in a separate .img file; read it with ReadPair or LoadImage on the .hdr", ErrInvalidHeader)
 	}
 	if start := h.headerSize() + 4; h.VoxOffset < start {
 		return fmt.Errorf("%w: vox_offset %d, want >= %d for a single-file NIfTI-%d", ErrInvalidHeader, h.VoxOffset, start, h.Version)
@@ -403,7 +450,7 @@ func ReadPair(hdr, data io.Reader, opts *ReadOptions) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if isGzip(hb) {
+	if inflate.IsGzip(hb) {
 		if hb, err = gunzip(hb, int(min(limit, maxPairHeader)), 0, nil, nil); err != nil {
 			return nil, err
 		}
@@ -427,11 +474,17 @@ func ReadPair(hdr, data io.Reader, opts *ReadOptions) (*Image, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := opts.budget(h, int64(len(hb))+int64(len(content))); err != nil {
+			return nil, err
+		}
 		raw, err := inflateExpect(content, h.VoxOffset+n, "image file", nil, nil)
 		if err != nil {
 			return nil, err
 		}
 		return img, img.setData(raw[h.VoxOffset : h.VoxOffset+n])
+	}
+	if err := opts.budget(h, int64(len(hb))); err != nil {
+		return nil, err
 	}
 	if _, err := io.CopyN(io.Discard, br, h.VoxOffset); err != nil {
 		return nil, truncated(err, "image file before vox_offset")
@@ -471,4 +524,23 @@ func swapBytes(b []byte, size int) {
 			binary.LittleEndian.PutUint64(b[i:], binary.BigEndian.Uint64(b[i:]))
 		}
 	}
+}
+
+// gunzip is inflate.Gunzip with its errors wrapped in this package's
+// sentinels as well (ErrTooLarge, ErrTruncated, ErrCompressed).
+func gunzip(in []byte, limit, sizeHint int, buf []byte, prefix func([]byte)) ([]byte, error) {
+	out, err := inflate.Gunzip(in, limit, sizeHint, buf, prefix)
+	if err == nil {
+		return out, nil
+	}
+	for _, m := range [...]struct{ from, to error }{
+		{inflate.ErrTooLarge, ErrTooLarge},
+		{inflate.ErrTruncated, ErrTruncated},
+		{inflate.ErrCorrupt, ErrCompressed},
+	} {
+		if errors.Is(err, m.from) {
+			return nil, fmt.Errorf("%w (%w)", m.to, err)
+		}
+	}
+	return nil, err
 }

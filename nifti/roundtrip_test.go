@@ -43,7 +43,7 @@ func TestSaveLoad(t *testing.T) {
 		if err := Save(path, v); err != nil {
 			t.Fatal(err)
 		}
-		got, err := Load(path)
+		got, err := Load(path, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -56,7 +56,7 @@ func TestSaveLoad(t *testing.T) {
 			}
 		}
 		checkAffine(t, name+" sform", got.Affine, v.Affine, 1e-6)
-		img, err := ReadFile(path, nil)
+		img, err := LoadImage(path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,11 +101,11 @@ func TestLoadReusesScratch(t *testing.T) {
 	var first *byte
 	for _, name := range []string{"big.nii.gz", "small.nii.gz", "big.nii.gz", "small.nii.gz", "big.nii.gz"} {
 		path, want := filepath.Join(dir, name), vols[name]
-		got, err := Load(path)
+		got, err := Load(path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		img, err := readFile(path, nil, s)
+		img, err := loadImage(path, nil, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,10 +173,10 @@ func TestLoadEarlyConversion(t *testing.T) {
 		img.Data[i], img.Data[i+1] = byte(i>>12)+byte(seed>>26), byte(i>>20)
 	}
 	path := filepath.Join(t.TempDir(), "noise.nii.gz")
-	if err := WriteFile(path, img, nil); err != nil {
+	if err := SaveImage(path, img, nil); err != nil {
 		t.Fatal(err)
 	}
-	ref, err := ReadFile(path, nil)
+	ref, err := LoadImage(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestLoadEarlyConversion(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &scratch{voxels: make(chan []float32, 1)}
-	got, err := readFile(path, nil, s)
+	got, err := loadImage(path, nil, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestLoadEarlyConversion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := Load(path)
+	loaded, err := Load(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -15,7 +16,7 @@ const DefaultCompression = 1
 // WriteOptions tunes the writers. The zero value (or a nil pointer) is
 // ready to use.
 type WriteOptions struct {
-	// Compress gzips the output of Write/WritePair. WriteFile sets it from
+	// Compress gzips the output of Write/WritePair. SaveImage sets it from
 	// the file name (.gz).
 	Compress bool
 	// Level is the gzip level (1..9); 0 means DefaultCompression.
@@ -98,6 +99,9 @@ func (img *Image) encodeHeader(pair bool) ([]byte, []byte, error) {
 	if err := img.checkData(); err != nil {
 		return nil, nil, err
 	}
+	if err := img.Header.checkGeometry(); err != nil {
+		return nil, nil, err
+	}
 	h := img.Header
 	h.VoxOffset = 0
 	if !pair {
@@ -130,6 +134,33 @@ func (img *Image) writeData(w io.Writer) error {
 		n := copy(buf, img.Data[off:])
 		swapBytes(buf[:n], img.Header.Datatype.swapSize())
 		if err := writeAll(w, buf[:n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkGeometry refuses to write a header whose spatial transform is not
+// finite: a NaN or infinite sform row, quaternion, offset or voxel size
+// would give every reader a meaningless affine (issue 12: an Inf
+// translation was written without complaint).
+func (h *Header) checkGeometry() error {
+	bad := func(what string, xs ...float64) error {
+		for _, x := range xs {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("%w: %s %v is not finite", ErrInvalidHeader, what, xs)
+			}
+		}
+		return nil
+	}
+	if err := bad("pixdim", h.Pixdim[:4]...); err != nil {
+		return err
+	}
+	if err := bad("quatern/qoffset", h.QuaternB, h.QuaternC, h.QuaternD, h.QOffsetX, h.QOffsetY, h.QOffsetZ); err != nil {
+		return err
+	}
+	for r, row := range [3][4]float64{h.SrowX, h.SrowY, h.SrowZ} {
+		if err := bad(fmt.Sprintf("srow_%c", "xyz"[r]), row[:]...); err != nil {
 			return err
 		}
 	}

@@ -65,7 +65,15 @@
 // Tensor.CopyFrom/Update) and nn/optim marks the tensor changed, and a
 // sampled fingerprint of the values catches direct writes to Data that
 // rewrite a weight (copy into it, re-initialise, scale). Edit single
-// values of a parameter with Tensor.Update. SetThreads sets the number of
+// values of a parameter with Tensor.Update. Convolutions with few output
+// columns (batch × output voxels ≤ 512: a CNN's deep stages at 96³, a
+// ViT's patch embedding) keep no packed copy at all: they multiply by the
+// weights as stored, and inference's BatchNorm+ReLU+MaxPool stem
+// normalises a few planes at a time, so that inference holds little more
+// than the weights and two stages' activations (ResNet18 at 96³, batch
+// 1: peak RSS 466 → 269 MB, below ONNX Runtime's 288 MB, for ~5–10 %
+// more CPU time).
+// SetThreads sets the number of
 // goroutines of every kernel (default GOMAXPROCS).
 //
 // # Errors

@@ -77,10 +77,16 @@ func (g *Graph) batchNormActMaxPool(x, gamma, beta, runMean, runVar *Tensor, o b
 	if !ok {
 		return g.dead
 	}
-	z := g.scratch(len(x.Data))
-	g.bnRun(&b, z, runMean, runVar, o)
 	y := g.alloc(n, c, out[0], out[1], out[2])
 	rec := g.rec(x, orSelf(gamma, x), orSelf(beta, x), orSelf(f.Residual, x))
+	if !rec && !o.Training && f.Residual == nil {
+		if err := g.bnPoolChunks(&b, y, runMean, runVar, o, in, q); err != nil {
+			return g.fail("MaxPool3d: %v", err)
+		}
+		return y
+	}
+	z := g.scratch(len(x.Data))
+	g.bnRun(&b, z, runMean, runVar, o)
 	var arg []int32
 	switch {
 	case rec && g.arena != nil:
@@ -103,6 +109,65 @@ func (g *Graph) batchNormActMaxPool(x, gamma, beta, runMean, runVar *Tensor, o b
 		g.recordBNPool(y, b, arg, in, op)
 	}
 	return y
+}
+
+// bnPoolChunkFloats bounds the normalised values bnPoolChunks holds at
+// once (4 MB).
+var bnPoolChunkFloats = 1 << 20
+
+// bnPoolChunks is inference's batchNormActMaxPool: it normalises (with
+// the running statistics) and pools a few channel planes at a time, so
+// the full-size normalised tensor — a CNN stem's largest, 28 MB for 64
+// channels at 48³ — never exists. Planes are independent in both steps,
+// so the result is bit for bit that of normalising everything first.
+func (g *Graph) bnPoolChunks(b *bnBack, y, runMean, runVar *Tensor, o bnOptions, in [3]int, q PoolOptions) error {
+	planes, s := b.n*b.c, b.s
+	outSp := len(y.Data) / max(planes, 1)
+	per := max(1, min(planes, bnPoolChunkFloats/max(s, 1)))
+	z := g.scratch(per * s)
+	defer g.unscratch(z)
+	if cap(g.idx) < per*outSp {
+		g.idx = make([]int32, per*outSp)
+	}
+	op := ops.Pool{Kernel: q.Kernel, Stride: q.Stride, Pad: q.Padding}
+	for p0 := 0; p0 < planes; p0 += per {
+		p1 := min(p0+per, planes)
+		j := g.job
+		j.s[0], j.s[1] = b.x.Data, z
+		j.t = [4]*Tensor{b.gamma, b.beta, runMean, runVar}
+		j.i[0], j.i[1], j.i[2] = b.c, s, p0
+		j.d[1] = o.Eps
+		j.b2 = b.relu
+		g.runJob(p1-p0, 2*s, bnPlanesBody)
+		if err := ops.MaxPool3d(y.Data[p0*outSp:p1*outSp], g.idx[:(p1-p0)*outSp], z[:(p1-p0)*s], p1-p0, in, op); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bnPlanesBody normalises planes p0+lo … p0+hi-1 (plane = sample·C +
+// channel) of x into z[(plane-p0)·s:], with the running statistics, as
+// bnForwardBody does in evaluation.
+func bnPlanesBody(j *pjob, lo, hi int) {
+	x, z := j.s[0], j.s[1]
+	gamma, beta, runMean, runVar := j.t[0], j.t[1], j.t[2], j.t[3]
+	c, s, p0 := j.i[0], j.i[1], j.i[2]
+	eps := j.d[1]
+	for k := lo; k < hi; k++ {
+		p := p0 + k
+		ch := p % c
+		mu, vr := float64(runMean.Data[ch]), float64(runVar.Data[ch])
+		is := 1 / math.Sqrt(vr+eps)
+		a, bb := float32(is), float32(-mu*is)
+		if gamma != nil {
+			a, bb = a*gamma.Data[ch], bb*gamma.Data[ch]
+		}
+		if beta != nil {
+			bb += beta.Data[ch]
+		}
+		bnApply(z[k*s:(k+1)*s], x[p*s:(p+1)*s], nil, a, bb, j.b2)
+	}
 }
 
 // recordBNPool records BatchNormActMaxPool's backward.

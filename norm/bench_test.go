@@ -29,7 +29,7 @@ func reportVoxels(b *testing.B, n int) {
 func BenchmarkDilateBall(b *testing.B) {
 	m := benchMask(b)
 	for b.Loop() {
-		if _, err := Dilate(m, Element{Radius: 7}); err != nil {
+		if _, err := volume.Dilate(m, volume.Element{Radius: 7}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -39,7 +39,7 @@ func BenchmarkDilateBall(b *testing.B) {
 func BenchmarkErodeCube(b *testing.B) {
 	m := benchMask(b)
 	for b.Loop() {
-		if _, err := Erode(m, Element{Radius: 3, Cube: true}); err != nil {
+		if _, err := volume.Erode(m, volume.Element{Radius: 3, Cube: true}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -49,7 +49,7 @@ func BenchmarkErodeCube(b *testing.B) {
 func BenchmarkFillHoles(b *testing.B) {
 	m := benchMask(b)
 	for b.Loop() {
-		if _, err := FillHoles(m); err != nil {
+		if _, err := volume.FillHoles(m); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -59,7 +59,7 @@ func BenchmarkFillHoles(b *testing.B) {
 func BenchmarkLargestComponent(b *testing.B) {
 	m := benchMask(b)
 	for b.Loop() {
-		if _, err := LargestComponent(m, false); err != nil {
+		if _, err := volume.LargestComponent(m, volume.Conn6); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -39,10 +39,8 @@
 // (ch2 against ch2bet) they reach Dice 0.991 (atlas, on a rigidly moved
 // ch2), 0.942 (BET) and 0.949 (threshold).
 //
-// The morphology works on volume.Mask: Erode, Dilate, Open and Close with
-// a ball (exact Euclidean distance transform, cost independent of the
-// radius, anisotropic spacing) or a box (separable), FillHoles and
-// LargestComponent (6- or 26-connected), and Dice.
+// The mask morphology they use (volume.Erode, Dilate, Close, FillHoles,
+// LargestComponent, Dice) lives in package volume.
 //
 // # Pipeline
 //

@@ -33,8 +33,8 @@ func ExampleFillHoles() {
 	}
 	m.Data[3+7*(3+7*3)] = false // a ventricle
 	m.Data[0] = true            // an island
-	brain, _ := norm.LargestComponent(m, false)
-	brain, _ = norm.FillHoles(brain)
+	brain, _ := volume.LargestComponent(m, volume.Conn6)
+	brain, _ = volume.FillHoles(brain)
 	fmt.Println("island:", brain.Data[0], "ventricle:", brain.Data[3+7*(3+7*3)], "voxels:", brain.Count())
 	// Output: island: false ventricle: true voxels: 125
 }
@@ -64,8 +64,8 @@ func ExamplePreprocess() {
 	// the head was moved by +5 mm along x: atlas point 0 maps to x ≈ −5 mm
 	shift := rep.Sequences[1].AtlasToImage.Apply([3]float64{0, 0, 0})
 	fmt.Println(st.Shape(), st.Present, rep.Hub, rep.Missing)
-	fmt.Printf("T1c shift %.1f mm\n", shift[0])
+	fmt.Printf("T1c shift %.0f mm\n", shift[0])
 	// Output:
 	// [4 32 32 32] [true true true false] T1c [FLAIR]
-	// T1c shift -5.0 mm
+	// T1c shift -5 mm
 }

@@ -1,18 +1,12 @@
 package norm
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
 
 	"github.com/metasurv/metasurv/volume"
 )
-
-// ErrNonFinite reports an image with NaN or infinite voxels: statistics over
-// it would be meaningless, so normalisation refuses it rather than spread
-// NaNs through the model input.
-var ErrNonFinite = errors.New("norm: image has NaN or infinite voxels")
 
 // A Normalizer maps the intensities of one channel in place. The study's
 // models expect ZScore; the foundation model's own pre-training used MinMax.
@@ -22,6 +16,12 @@ type Normalizer interface {
 
 // Apply returns a normalised copy of v.
 func Apply(v *volume.Volume, n Normalizer) (*volume.Volume, error) {
+	if err := checkVolume("image", v); err != nil {
+		return nil, err
+	}
+	if n == nil {
+		return nil, fmt.Errorf("%w: nil normalizer", ErrInput)
+	}
 	out := v.Clone()
 	if err := n.Normalize(out.Data); err != nil {
 		return nil, err
@@ -33,6 +33,12 @@ func Apply(v *volume.Volume, n Normalizer) (*volume.Volume, error) {
 // own statistics (MONAI's channel_wise=True). Channels marked missing in
 // s.Present stay zero.
 func ApplyStack(s *volume.Stack, n Normalizer) error {
+	if s == nil || n == nil {
+		return fmt.Errorf("%w: nil stack or normalizer", ErrInput)
+	}
+	if n, err := volume.NumVoxels(s.Dims); err != nil || len(s.Data) != n*s.Channels() {
+		return fmt.Errorf("%w: stack of %d channels has %d values for dims %v", ErrInput, s.Channels(), len(s.Data), s.Dims)
+	}
 	per := len(s.Data) / max(1, s.Channels())
 	for c := 0; c < s.Channels(); c++ {
 		if c < len(s.Present) && !s.Present[c] {
@@ -83,7 +89,7 @@ func (z ZScore) Normalize(x []float32) error {
 			return nil // all background: nothing to standardise
 		}
 	}
-	st, err := volume.Describe(x, sel)
+	st, err := volume.Describe(x, flatMask(sel))
 	if err != nil {
 		return err
 	}
@@ -162,7 +168,7 @@ func (p PercentileScale) Normalize(x []float32) error {
 		bmax = 1
 	}
 	if lower < 0 || upper > 100 || lower > upper {
-		return fmt.Errorf("norm: percentiles [%g, %g] must satisfy 0 ≤ lower ≤ upper ≤ 100", lower, upper)
+		return fmt.Errorf("%w: percentiles [%g, %g] must satisfy 0 ≤ lower ≤ upper ≤ 100", ErrInput, lower, upper)
 	}
 	q, err := volume.Percentiles(x, nil, lower, upper)
 	if err != nil {
@@ -223,7 +229,7 @@ func NewHistogramMatch(reference []float32, o HistogramMatchOptions) (*Histogram
 		mp = 7
 	}
 	if mp < 0 {
-		return nil, fmt.Errorf("norm: %d match points", mp)
+		return nil, fmt.Errorf("%w: %d match points", ErrInput, mp)
 	}
 	h := &HistogramMatch{matchPoints: mp, thresholdAtMean: !o.AllVoxels}
 	if err := checkFinite(reference); err != nil {
@@ -255,7 +261,7 @@ func (h *HistogramMatch) landmarks(x []float32) ([]float64, error) {
 	for j := range qs {
 		qs[j] = 100 * float64(j) / float64(h.matchPoints+1)
 	}
-	lm, err := volume.Percentiles(x, sel, qs...)
+	lm, err := volume.Percentiles(x, flatMask(sel), qs...)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func spatialExpected(t *testing.T, key string) map[string]json.RawMessage {
 
 func loadCh2(t *testing.T) *volume.Volume {
 	t.Helper()
-	v, err := nifti.Load(fixture.Path(t, "testdata", "nifti", "ch2.nii.gz"))
+	v, err := nifti.Load(fixture.Path(t, "testdata", "nifti", "ch2.nii.gz"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func (r Refine) Apply(m *volume.Mask, spacing [3]float64) (*volume.Mask, error) 
 	if r.Skip {
 		return m, nil
 	}
-	m, err := LargestComponent(m, false)
+	m, err := volume.LargestComponent(m, volume.Conn6)
 	if err != nil {
 		return nil, err
 	}
@@ -40,11 +40,11 @@ func (r Refine) Apply(m *volume.Mask, spacing [3]float64) (*volume.Mask, error) 
 		rad = 2
 	}
 	if rad > 0 {
-		if m, err = Close(m, Element{Radius: rad, Spacing: spacing}); err != nil {
+		if m, err = volume.Close(m, volume.Element{Radius: rad, Spacing: spacing}); err != nil {
 			return nil, err
 		}
 	}
-	return FillHoles(m)
+	return volume.FillHoles(m)
 }
 
 // AtlasStripper propagates an atlas's brain mask to the subject: it
@@ -79,7 +79,7 @@ func (s *AtlasStripper) Strip(ctx context.Context, v *volume.Volume) (*volume.Ma
 // StripRegistered is Strip that also returns the registration (atlas
 // world → image world); with SameGrid the result is the identity.
 func (s *AtlasStripper) StripRegistered(ctx context.Context, v *volume.Volume) (*volume.Mask, register.Result, error) {
-	res := register.Result{Matrix: register.IdentityMatrix()}
+	res := register.Result{Matrix: volume.Identity()}
 	if s.AtlasMask == nil || v == nil {
 		return nil, res, fmt.Errorf("%w: atlas stripping needs an atlas mask and an image", ErrMask)
 	}
@@ -111,7 +111,13 @@ func (s *AtlasStripper) StripRegistered(ctx context.Context, v *volume.Volume) (
 // PropagateMask resamples a mask given on a grid with affine maskAffine
 // onto v's grid through m (v world → mask world), trilinearly, keeping
 // the voxels above 0.5.
-func PropagateMask(mask *volume.Mask, maskAffine volume.Affine, v *volume.Volume, m register.Matrix) (*volume.Mask, error) {
+func PropagateMask(mask *volume.Mask, maskAffine volume.Affine, v *volume.Volume, m volume.Affine) (*volume.Mask, error) {
+	if err := checkMask(mask); err != nil {
+		return nil, err
+	}
+	if err := checkVolume("image", v); err != nil {
+		return nil, err
+	}
 	mv, err := volume.New(mask.Dims, maskAffine)
 	if err != nil {
 		return nil, err
@@ -121,7 +127,7 @@ func PropagateMask(mask *volume.Mask, maskAffine volume.Affine, v *volume.Volume
 			mv.Data[i] = 1
 		}
 	}
-	r, err := register.Resample(mv, register.GridOf(v), m, register.Linear, 0)
+	r, err := register.Resample(mv, register.GridOf(v), m, volume.Linear, 0)
 	if err != nil {
 		return nil, fmt.Errorf("norm: resampling the atlas mask: %w", err)
 	}

@@ -175,17 +175,23 @@ func (b BET) strip(ctx context.Context, v *volume.Volume) (*volume.Mask, betRun,
 	if err != nil {
 		return nil, run, err
 	}
+	// Rerun while the surface intersects itself; keep the least
+	// intersecting surface.
 	var m *mesh
-	for pass := 0; ; pass++ {
-		if m, err = b.evolve(ctx, v, inv, cog, radius, t2, t, tm, bt, iters, div, pass); err != nil {
+	for pass := 0; pass < maxBETPasses; pass++ {
+		p, err := b.evolve(ctx, v, inv, cog, radius, t2, t, tm, bt, iters, div, pass)
+		if err != nil {
 			return nil, run, err
 		}
+		si := p.selfIntersection()
 		run.Passes = pass + 1
-		run.Final = m.selfIntersection()
 		if pass == 0 {
-			run.SelfIntersection = run.Final
+			run.SelfIntersection = si
 		}
-		if pass == maxBETPasses-1 || run.Final <= selfIntersectionLimit {
+		if m == nil || si < run.Final {
+			m, run.Final = p, si
+		}
+		if si <= selfIntersectionLimit {
 			break
 		}
 	}
@@ -345,5 +351,5 @@ func (m *mesh) fill(v *volume.Volume, inv volume.Affine) (*volume.Mask, error) {
 			}
 		}
 	}
-	return FillHoles(shell)
+	return volume.FillHoles(shell)
 }

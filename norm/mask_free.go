@@ -54,18 +54,18 @@ func (s ThresholdStripper) Strip(ctx context.Context, v *volume.Volume) (*volume
 	if err != nil {
 		return nil, err
 	}
-	e := Element{Radius: r, Spacing: v.Spacing()}
-	core, err := Erode(head, e)
+	e := volume.Element{Radius: r, Spacing: v.Spacing()}
+	core, err := volume.Erode(head, e)
 	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if core, err = LargestComponent(core, false); err != nil {
+	if core, err = volume.LargestComponent(core, volume.Conn6); err != nil {
 		return nil, err
 	}
-	brain, err := Dilate(core, e)
+	brain, err := volume.Dilate(core, e)
 	if err != nil {
 		return nil, err
 	}

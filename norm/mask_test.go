@@ -27,12 +27,12 @@ func loadCh2Brain(t *testing.T) (*volume.Volume, *volume.Mask) {
 	hp := fixture.Path(t, "testdata", "nifti", "ch2.nii.gz")
 	bp := fixture.Path(t, "testdata", "nifti", "ch2bet.nii.gz")
 	ch2Once.Do(func() {
-		ch2Once.head, ch2Once.err = nifti.Load(hp)
+		ch2Once.head, ch2Once.err = nifti.Load(hp, nil)
 		if ch2Once.err != nil {
 			return
 		}
 		var b *volume.Volume
-		if b, ch2Once.err = nifti.Load(bp); ch2Once.err != nil {
+		if b, ch2Once.err = nifti.Load(bp, nil); ch2Once.err != nil {
 			return
 		}
 		ch2Once.brain, ch2Once.err = volume.NonzeroMask(b)
@@ -54,13 +54,13 @@ func TestAtlasStripperCh2(t *testing.T) {
 	rad := 10 * math.Pi / 180
 	motion := register.NewRigid([3]float64{rad * 0.6, -rad * 0.5, rad * 0.62}, [3]float64{8, -10, 6}, [3]float64{0, -18, 18}).Matrix()
 	subject := head.Clone()
-	subject.Affine = motion.Affine().Mul(head.Affine)
+	subject.Affine = motion.Mul(head.Affine)
 	s := &AtlasStripper{Atlas: head, AtlasMask: brain}
 	m, res, err := s.StripRegistered(context.Background(), subject)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Dice(m, brain)
+	d, err := volume.Dice(m, brain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestThresholdStripperCh2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := Dice(m, brain)
+	d, _ := volume.Dice(m, brain)
 	t.Logf("threshold stripper on ch2: Dice %.4f (%d voxels, truth %d)", d, m.Count(), brain.Count())
 	if d < 0.90 {
 		t.Errorf("Dice %.4f, want ≥ 0.90", d)
@@ -97,7 +97,7 @@ func TestAtlasStripperSameGridAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := Dice(m, mask); d != 1 {
+	if d, _ := volume.Dice(m, mask); d != 1 {
 		t.Fatalf("same-grid mask changed: Dice %g", d)
 	}
 	m.Data[0] = !m.Data[0]
@@ -108,7 +108,7 @@ func TestAtlasStripperSameGridAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := Dice(refined, mask); d < 0.99 {
+	if d, _ := volume.Dice(refined, mask); d < 0.99 {
 		t.Fatalf("refining a clean ellipsoid mask changed it: Dice %g", d)
 	}
 	small, _ := volume.New([3]int{3, 3, 3}, volume.Identity())
@@ -129,7 +129,7 @@ func TestBETCh2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := Dice(m, brain)
+	d, _ := volume.Dice(m, brain)
 	t.Logf("BET on ch2: Dice %.4f (%d voxels, truth %d)", d, m.Count(), brain.Count())
 	if d < 0.90 {
 		t.Errorf("Dice %.4f, want ≥ 0.90", d)

@@ -2,7 +2,6 @@ package norm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -57,9 +56,6 @@ type N4Result struct {
 	Duration    time.Duration
 }
 
-// ErrEmptyMask reports that no voxel is available to estimate the field.
-var ErrEmptyMask = errors.New("norm: N4 mask selects no positive voxel")
-
 func (o *N4Options) defaults() {
 	if o.ShrinkFactor <= 0 {
 		o.ShrinkFactor = 4
@@ -97,9 +93,12 @@ func (o *N4Options) defaults() {
 // images that are resampled are the uncorrected originals.
 func N4(ctx context.Context, v *volume.Volume, o N4Options) (*N4Result, error) {
 	start := time.Now()
+	if err := checkVolume("N4 image", v); err != nil {
+		return nil, err
+	}
 	o.defaults()
 	if o.HistogramBins < 2 {
-		return nil, fmt.Errorf("norm: N4 needs at least 2 histogram bins, got %d", o.HistogramBins)
+		return nil, fmt.Errorf("%w: N4 needs at least 2 histogram bins, got %d", ErrInput, o.HistogramBins)
 	}
 	if err := checkFinite(v.Data); err != nil {
 		return nil, err
@@ -110,8 +109,10 @@ func N4(ctx context.Context, v *volume.Volume, o N4Options) (*N4Result, error) {
 		if mask, err = OtsuMask(v); err != nil {
 			return nil, err
 		}
+	} else if err := checkMask(mask); err != nil {
+		return nil, err
 	} else if mask.Dims != v.Dims {
-		return nil, fmt.Errorf("%w: N4 mask dims %v, image %v", volume.ErrShape, mask.Dims, v.Dims)
+		return nil, fmt.Errorf("%w (%w): N4 mask dims %v, image %v", ErrMask, volume.ErrShape, mask.Dims, v.Dims)
 	}
 	sg := newShrunkGrid(v.Dims, o.ShrinkFactor)
 	logI, use := sg.sampleLog(v, mask)
@@ -276,6 +277,9 @@ func anyTrue(b []bool) bool {
 // 256-bin histogram), the default foreground mask of N4 in CaPTk: it
 // separates head from air.
 func OtsuMask(v *volume.Volume) (*volume.Mask, error) {
+	if err := checkVolume("image", v); err != nil {
+		return nil, err
+	}
 	m, err := volume.NewMask(v.Dims)
 	if err != nil {
 		return nil, err
@@ -291,7 +295,7 @@ func OtsuMask(v *volume.Volume) (*volume.Mask, error) {
 // variance of the selected values (all when sel is nil), on a 256-bin
 // histogram; values above it form the bright class.
 func otsuThreshold(x []float32, sel []bool) float64 {
-	st, err := volume.Describe(x, sel)
+	st, err := volume.Describe(x, flatMask(sel))
 	if err != nil || !(st.Max > st.Min) {
 		return math.Inf(1)
 	}

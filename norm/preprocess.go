@@ -2,20 +2,16 @@ package norm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/metasurv/metasurv/internal/enumtext"
 	"github.com/metasurv/metasurv/nifti"
 	"github.com/metasurv/metasurv/register"
 	"github.com/metasurv/metasurv/volume"
 )
-
-// ErrMissing reports a missing sequence under MissingError, or no sequence
-// at all.
-var ErrMissing = errors.New("norm: missing sequence")
 
 // Sequences holds the four MRI sequences of one patient, each in whatever
 // orientation, spacing and position the scanner wrote. A nil field is a
@@ -44,6 +40,25 @@ const (
 	// lists the sequence in Report.Missing.
 	MissingZeroFill
 )
+
+var missingNames = []string{MissingError: "error", MissingZeroFill: "zero|zerofill"}
+
+// String returns "error" or "zero".
+func (p MissingPolicy) String() string {
+	return enumtext.String(int(p), missingNames, "MissingPolicy")
+}
+
+// MarshalText returns the name String gives; an unknown policy is an
+// error. With UnmarshalText it lets flag.TextVar and encoding/json name
+// the policy.
+func (p MissingPolicy) MarshalText() ([]byte, error) {
+	return enumtext.Marshal(int(p), missingNames, "missing-sequence policy", ErrInput)
+}
+
+// UnmarshalText parses "error" or "zero" (also "zerofill"), in any case.
+func (p *MissingPolicy) UnmarshalText(b []byte) error {
+	return enumtext.Set(p, b, missingNames, "missing-sequence policy", ErrInput)
+}
 
 // Options configures Preprocess. The zero value is the CaPTk-style
 // pipeline: N4 for registration only, rigid Mattes-MI registrations, no
@@ -85,15 +100,17 @@ type Options struct {
 }
 
 // DefaultRegistration is the pipeline's registration: rigid Mattes MI on
-// a 4, 2, 1 pyramid with L-BFGS, Gaussian smoothing of σ = 2, 1, 1 voxels
-// and 100 000 random samples per level. Keeping σ = 1 at full resolution
-// (register's default is none) makes multi-contrast registration of images
-// with few, sharp edges converge: on the synthetic phantoms T2 and FLAIR →
-// T1c reach 0.1–0.3 mm where the unsmoothed regular-step default stalls at
-// 1–3 mm; 100 000 samples instead of 40 000 halve the seed-to-seed spread
-// for thick-slice FLAIR (0.16 mm instead of 0.26–0.51 mm at 4 mm slices).
+// a 4, 2, 1, 1 pyramid with L-BFGS, Gaussian smoothing of σ = 2, 1, 1, 0
+// voxels, 128 histogram bins and 100 000 random samples per level. The
+// smoothed full-resolution level makes multi-contrast registration of
+// images with few, sharp edges converge (the synthetic phantoms); the
+// unsmoothed last level and the 128 bins (instead of ITK's 50) then reach
+// the accuracy real scans allow: on the register sweep (ch2 with ±30 %
+// bias, 3 % Rician noise, T2/FLAIR-like contrasts, thick slices, partial
+// coverage, lesions) the median error over the brain fell from 0.12 to
+// 0.06 mm, the 0.5×0.5×5 mm T2 case from 0.13 to 0.05 mm.
 func DefaultRegistration() register.Options {
-	return register.Options{Optimizer: register.LBFGS, Shrink: []int{4, 2, 1, 1}, Sigmas: []float64{2, 1, 1, 0},
+	return register.Options{Optimizer: register.LBFGS, Shrink: []int{4, 2, 1, 1}, Sigmas: []float64{2, 1, 1, 0}, Bins: 128,
 		Sampling: register.Sampling{Count: 100000}}
 }
 
@@ -126,7 +143,7 @@ type SequenceReport struct {
 	ToHub *RegistrationReport `json:"to_hub,omitempty"`
 	// AtlasToImage is the composed matrix, atlas world → this sequence's
 	// world, with which the original image was resampled once.
-	AtlasToImage *register.Matrix `json:"atlas_to_image,omitempty"`
+	AtlasToImage *volume.Affine `json:"atlas_to_image,omitempty"`
 }
 
 // RegistrationReport is one registration's outcome.
@@ -134,8 +151,8 @@ type RegistrationReport struct {
 	Fixed  string `json:"fixed"`
 	Moving string `json:"moving"`
 	// Matrix maps fixed world points to moving world points (RAS mm).
-	Matrix register.Matrix `json:"matrix"`
-	Metric string          `json:"metric"`
+	Matrix volume.Affine `json:"matrix"`
+	Metric string        `json:"metric"`
 	// Cost is the final metric cost (e.g. −MI) at the finest level.
 	Cost       float64 `json:"cost"`
 	Iterations int     `json:"iterations"`
@@ -212,8 +229,15 @@ func Preprocess(ctx context.Context, seqs Sequences, atlas *volume.Volume, opts 
 }
 
 func newRun(ctx context.Context, seqs Sequences, atlas *volume.Volume, o Options) (*run, error) {
-	if atlas == nil {
-		return nil, fmt.Errorf("norm: preprocessing needs an atlas image")
+	if err := checkVolume("atlas", atlas); err != nil {
+		return nil, err
+	}
+	for c, v := range seqs.list() {
+		if v != nil {
+			if err := checkVolume(SequenceNames[c], v); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if o.AtlasMask != nil && o.AtlasMask.Dims != atlas.Dims {
 		return nil, fmt.Errorf("%w: atlas mask dims %v, want the atlas dims %v", ErrMask, o.AtlasMask.Dims, atlas.Dims)
@@ -364,7 +388,7 @@ func (r *run) registerAll() error {
 			}
 			r.rep.Sequences[c].ToHub = &rr
 			r.noteSuspect(rr)
-			m = register.Compose(atlasRep.Matrix, rr.Matrix)
+			m = volume.Compose(atlasRep.Matrix, rr.Matrix)
 		}
 		r.rep.Sequences[c].AtlasToImage = &m
 	}
@@ -377,7 +401,7 @@ func (r *run) registerAll() error {
 // inside the atlas brain mask carried onto the hub grid and dilated by
 // HubMaskMargin, so that scalp and neck, whose contrast differs most
 // between sequences, do not steer the fit.
-func (r *run) hubOptions(atlasToHub register.Matrix) (register.Options, error) {
+func (r *run) hubOptions(atlasToHub volume.Affine) (register.Options, error) {
 	o := *r.o.Registration
 	if r.o.AtlasMask == nil || o.Mask != nil {
 		return o, nil
@@ -391,19 +415,10 @@ func (r *run) hubOptions(atlasToHub register.Matrix) (register.Options, error) {
 	if err != nil {
 		return o, err
 	}
-	if m, err = Dilate(m, Element{Radius: HubMaskMargin, Spacing: hub.Spacing()}); err != nil {
+	if m, err = volume.Dilate(m, volume.Element{Radius: HubMaskMargin, Spacing: hub.Spacing()}); err != nil {
 		return o, err
 	}
-	mv, err := volume.New(hub.Dims, hub.Affine)
-	if err != nil {
-		return o, err
-	}
-	for i, b := range m.Data {
-		if b {
-			mv.Data[i] = 1
-		}
-	}
-	o.Mask = mv
+	o.Mask = m
 	return o, nil
 }
 
@@ -419,7 +434,7 @@ func (r *run) resample() ([]*volume.Volume, error) {
 		if v == nil {
 			continue
 		}
-		w, err := register.Resample(v, register.GridOf(r.atlas), *r.rep.Sequences[c].AtlasToImage, register.Linear, 0)
+		w, err := register.Resample(v, register.GridOf(r.atlas), *r.rep.Sequences[c].AtlasToImage, volume.Linear, 0)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", SequenceNames[c], err)
 		}

@@ -53,10 +53,10 @@ type scan struct {
 
 // testPatient samples the four sequences with their own grids and motions;
 // motions[c] maps the sequence's world to phantom (atlas) world.
-func testPatient(t testing.TB, scans [4]scan) (Sequences, [4]register.Matrix) {
+func testPatient(t testing.TB, scans [4]scan) (Sequences, [4]volume.Affine) {
 	t.Helper()
 	var vols [4]*volume.Volume
-	var motions [4]register.Matrix
+	var motions [4]volume.Affine
 	for c, s := range scans {
 		dims, aff, err := synth.Grid([3]float64{210, 240, 210}, s.spacing, s.codes)
 		if err != nil {
@@ -68,7 +68,7 @@ func testPatient(t testing.TB, scans [4]scan) (Sequences, [4]register.Matrix) {
 		}
 		m := register.NewRigid(rad, s.shift, [3]float64{0, 0, 10}).Matrix()
 		motions[c] = m
-		v, err := synth.Head(synth.Sequences[c], dims, aff, synth.HeadOptions{Motion: m.Affine(), Bias: 0.2, Noise: 0.01, Seed: 7})
+		v, err := synth.Head(synth.Sequences[c], dims, aff, synth.HeadOptions{Motion: m, Bias: 0.2, Noise: 0.01, Seed: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,12 +80,12 @@ func testPatient(t testing.TB, scans [4]scan) (Sequences, [4]register.Matrix) {
 var patientCache struct {
 	sync.Mutex
 	seqs    Sequences
-	motions [4]register.Matrix
+	motions [4]volume.Affine
 }
 
 // cachedPatient is testPatient(t, testScans), sampled once for all tests
 // (Preprocess leaves its inputs unchanged, which a test checks).
-func cachedPatient(t testing.TB) (Sequences, [4]register.Matrix) {
+func cachedPatient(t testing.TB) (Sequences, [4]volume.Affine) {
 	patientCache.Lock()
 	defer patientCache.Unlock()
 	if patientCache.seqs.T1 == nil {
@@ -103,7 +103,7 @@ var testScans = [4]scan{
 
 // meanError is the mean distance over the brain between the recovered
 // atlas → image matrix and the inverse of the true motion.
-func meanError(t testing.TB, got register.Matrix, motion register.Matrix, atlas *volume.Volume, m *volume.Mask) float64 {
+func meanError(t testing.TB, got volume.Affine, motion volume.Affine, atlas *volume.Volume, m *volume.Mask) float64 {
 	inv, err := motion.Inverse()
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package register
 import (
 	"context"
 	"testing"
+
+	"github.com/metasurv/metasurv/volume"
 )
 
 // BenchmarkResample resamples ch2 (181×217×181) through a rigid transform;
@@ -10,7 +12,7 @@ import (
 func BenchmarkResample(b *testing.B) {
 	ch2 := loadFixtureVolume(b, "ch2.nii.gz")
 	m := NewRigid([3]float64{0.1, -0.05, 0.07}, [3]float64{3, -2, 5}, gridCenter(ch2)).Matrix()
-	for _, in := range []Interp{Nearest, Linear, BSpline3} {
+	for _, in := range []volume.Interp{volume.Nearest, volume.Linear, volume.BSpline3} {
 		b.Run(in.String(), func(b *testing.B) {
 			b.SetBytes(int64(4 * len(ch2.Data)))
 			for b.Loop() {
@@ -45,7 +47,7 @@ func BenchmarkRegisterCh2(b *testing.B) {
 // values (float32) evaluated.
 func BenchmarkMetric(b *testing.B) {
 	ch2 := loadFixtureVolume(b, "ch2.nii.gz")
-	for _, in := range []Interp{Linear, BSpline3} {
+	for _, in := range []volume.Interp{volume.Linear, volume.BSpline3} {
 		b.Run(in.String(), func(b *testing.B) {
 			e, err := newEvaluator(ch2, ch2, nil, MetricOptions{Interp: in}, 1)
 			if err != nil {

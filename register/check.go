@@ -178,11 +178,11 @@ func better(a Check, costA float64, b Check, costB float64) bool {
 }
 
 // checkContrast returns ErrBlank when the finite values of v (inside mask,
-// if given) are all equal.
-func checkContrast(name string, v, mask *volume.Volume) error {
+// if given) are all equal, ErrNonFinite when there is none.
+func checkContrast(name string, v *volume.Volume, mask *volume.Mask) error {
 	first, seen := float32(0), false
 	for i, x := range v.Data {
-		if mask != nil && mask.Dims == v.Dims && mask.Data[i] == 0 {
+		if mask != nil && mask.Dims == v.Dims && !mask.Data[i] {
 			continue
 		}
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
@@ -195,6 +195,9 @@ func checkContrast(name string, v, mask *volume.Volume) error {
 		if x != first {
 			return nil
 		}
+	}
+	if !seen { // every voxel (inside the mask) is NaN or infinite
+		return fmt.Errorf("%w: the %s image has no finite voxel", ErrNonFinite, name)
 	}
 	return fmt.Errorf("%w: the %s image is constant", ErrBlank, name)
 }

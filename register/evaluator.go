@@ -35,11 +35,10 @@ const DefaultSamples = 40000
 // evaluator computes a metric and its gradient for one pair of images and
 // one set of sample points, reusing its buffers across evaluations.
 type evaluator struct {
-	pts    [][3]float64 // sample points, fixed world mm
-	fv     []float64    // fixed values at the points
-	mov    grid3        // moving values, or B-spline coefficients
-	interp Interp
-	movInv Matrix // moving world → moving voxel
+	pts    [][3]float64  // sample points, fixed world mm
+	fv     []float64     // fixed values at the points
+	mov    *volume.Field // the moving image, prepared for interpolation
+	movInv volume.Affine // moving world → moving voxel
 	st     metricState
 
 	mv      []float64
@@ -54,12 +53,12 @@ type MetricOptions struct {
 	// Bins is the number of histogram bins of MattesMI and NMI; 0 means 50
 	// (ITK's and elastix's default; Greedy uses 32).
 	Bins int
-	// Interp evaluates the moving image between voxels: Linear (default)
-	// or BSpline3. Nearest has no gradient and is rejected.
-	Interp Interp
-	// Mask restricts the sample points to the fixed voxels where it is
-	// nonzero; nil uses the whole fixed image. It must share the fixed grid.
-	Mask     *volume.Volume
+	// Interp evaluates the moving image between voxels: volume.Linear (default)
+	// or volume.BSpline3. volume.Nearest has no gradient and is rejected.
+	Interp volume.Interp
+	// Mask restricts the sample points to the fixed voxels it marks; nil
+	// uses the whole fixed image. It must lie on the fixed grid (same Dims).
+	Mask     *volume.Mask
 	Sampling Sampling
 }
 
@@ -76,29 +75,27 @@ func (o MetricOptions) bins() int {
 
 // newEvaluator draws the sample points on fixed (inside mask) and prepares
 // the moving image.
-func newEvaluator(fixed, moving, mask *volume.Volume, o MetricOptions, seed uint64) (*evaluator, error) {
+func newEvaluator(fixed, moving *volume.Volume, mask *volume.Mask, o MetricOptions, seed uint64) (*evaluator, error) {
 	if o.Metric < MattesMI || o.Metric > MSE {
 		return nil, fmt.Errorf("%w: unknown metric %d", ErrInput, int(o.Metric))
 	}
-	if o.Interp != Linear && o.Interp != BSpline3 {
+	if o.Interp != volume.Linear && o.Interp != volume.BSpline3 {
 		return nil, fmt.Errorf("%w: metric interpolation must be linear or bspline3, got %s", ErrInput, o.Interp)
 	}
 	if o.bins() < 2*histPad+2 || o.bins() > maxBins {
 		return nil, fmt.Errorf("%w: %d histogram bins, want %d to %d", ErrInput, o.Bins, 2*histPad+2, maxBins)
 	}
-	inv, err := Matrix(moving.Affine).Inverse()
+	inv, err := moving.Affine.Inverse()
 	if err != nil {
 		return nil, fmt.Errorf("%w: moving affine: %w", ErrInput, err)
 	}
-	e := &evaluator{interp: o.Interp, movInv: inv, st: metricState{kind: o.Metric, bins: o.bins()}}
+	e := &evaluator{movInv: inv, st: metricState{kind: o.Metric, bins: o.bins()}}
 	if err := e.drawSamples(fixed, mask, o.Sampling, seed); err != nil {
 		return nil, err
 	}
-	data := moving.Data
-	if o.Interp == BSpline3 {
-		data = bsplinePrefilter(moving.Data, moving.Dims)
+	if e.mov, err = volume.NewField(moving, o.Interp); err != nil {
+		return nil, fmt.Errorf("%w: moving image: %w", ErrInput, err)
 	}
-	e.mov = newGrid3(data, moving.Dims)
 	e.st.setupBinning(e.fv, moving.Data)
 	n := len(e.pts)
 	e.mv, e.gu, e.ok = make([]float64, n), make([][3]float64, n), make([]bool, n)
@@ -112,14 +109,14 @@ func newEvaluator(fixed, moving, mask *volume.Volume, o MetricOptions, seed uint
 // that the points do not sit on the grid (which would bias the cost
 // towards grid-aligned transforms). Points are sorted by voxel index for
 // memory locality.
-func (e *evaluator) drawSamples(fixed, mask *volume.Volume, s Sampling, seed uint64) error {
+func (e *evaluator) drawSamples(fixed *volume.Volume, mask *volume.Mask, s Sampling, seed uint64) error {
 	var cand []int32
 	if mask != nil {
 		if mask.Dims != fixed.Dims {
 			return fmt.Errorf("%w: mask dims %v, want the fixed image's %v", ErrInput, mask.Dims, fixed.Dims)
 		}
 		for i, v := range mask.Data {
-			if v != 0 {
+			if v {
 				cand = append(cand, int32(i))
 			}
 		}
@@ -157,8 +154,11 @@ func (e *evaluator) drawSamples(fixed, mask *volume.Volume, s Sampling, seed uin
 		}
 		slices.Sort(idx)
 	}
-	g := newGrid3(fixed.Data, fixed.Dims)
-	a := Matrix(fixed.Affine)
+	g, err := volume.NewField(fixed, volume.Linear)
+	if err != nil {
+		return fmt.Errorf("%w: fixed image: %w", ErrInput, err)
+	}
+	a := fixed.Affine
 	nx, ny := fixed.Dims[0], fixed.Dims[1]
 	e.pts = make([][3]float64, len(idx))
 	e.fv = make([]float64, len(idx))
@@ -170,14 +170,18 @@ func (e *evaluator) drawSamples(fixed, mask *volume.Volume, s Sampling, seed uin
 			for ax := range u {
 				u[ax] = math.Min(math.Max(u[ax]+jr.Float64()-0.5, 0), float64(fixed.Dims[ax]-1))
 			}
-			e.fv[n] = g.linear(u[0], u[1], u[2])
+			e.fv[n] = g.At(u[0], u[1], u[2])
 		} else {
 			e.fv[n] = float64(fixed.Data[k])
 		}
 		e.pts[n] = a.Apply(u)
 	}
+	drawn := len(e.pts)
 	e.dropNonFinite()
 	if len(e.pts) < 2 {
+		if drawn >= 2 {
+			return fmt.Errorf("%w: %d of %d sample points fall on NaN or infinite voxels of the fixed image, need at least 2 finite", ErrNonFinite, drawn-len(e.pts), drawn)
+		}
 		return fmt.Errorf("%w: %d sample points, need at least 2", ErrInput, len(e.pts))
 	}
 	return nil
@@ -199,7 +203,7 @@ func (e *evaluator) dropNonFinite() {
 // evaluate returns the cost for the world transform m (fixed → moving)
 // and, when grad is set, ∂cost/∂m for the top 3×4 entries of m. It returns
 // a NaN cost when fewer than 2 points map inside the moving image.
-func (e *evaluator) evaluate(m Matrix, grad bool) (float64, [3][4]float64) {
+func (e *evaluator) evaluate(m volume.Affine, grad bool) (float64, [3][4]float64) {
 	k := e.movInv.Mul(m)
 	chunks, size := chunking(len(e.pts))
 	parallel.For(chunks, func(lo, hi int) {
@@ -234,33 +238,13 @@ func (e *evaluator) evaluate(m Matrix, grad bool) (float64, [3][4]float64) {
 	return cost, d
 }
 
-func (e *evaluator) sampleChunk(k *Matrix, lo, hi int, grad bool) {
-	g := &e.mov
-	for i := lo; i < hi; i++ {
-		p := &e.pts[i]
-		x := k[0][0]*p[0] + k[0][1]*p[1] + k[0][2]*p[2] + k[0][3]
-		y := k[1][0]*p[0] + k[1][1]*p[1] + k[1][2]*p[2] + k[1][3]
-		z := k[2][0]*p[0] + k[2][1]*p[1] + k[2][2]*p[2] + k[2][3]
-		if !g.inside(x, y, z) {
-			e.ok[i] = false
-			continue
-		}
-		e.ok[i] = true
-		switch {
-		case e.interp == BSpline3 && grad:
-			e.mv[i], e.gu[i] = g.bsplineGrad(x, y, z)
-		case e.interp == BSpline3:
-			e.mv[i] = g.bspline(x, y, z)
-		case grad:
-			e.mv[i], e.gu[i] = g.linearGrad(x, y, z)
-		default:
-			e.mv[i] = g.linear(x, y, z)
-		}
-		// Non-finite voxels (NaN in a float NIfTI) make a point unusable.
-		if v := e.mv[i]; math.IsNaN(v) || math.IsInf(v, 0) || math.IsNaN(e.gu[i][0]+e.gu[i][1]+e.gu[i][2]) {
-			e.ok[i] = false
-		}
+func (e *evaluator) sampleChunk(k *volume.Affine, lo, hi int, grad bool) {
+	var gu [][3]float64
+	if grad {
+		gu = e.gu[lo:hi]
 	}
+	// Non-finite voxels (NaN in a float NIfTI) make a point unusable.
+	e.mov.Sample(k, e.pts[lo:hi], e.mv[lo:hi], gu, e.ok[lo:hi])
 }
 
 func (e *evaluator) gradChunk(c, lo, hi int) {
@@ -312,14 +296,14 @@ func EvaluateMetric(fixed, moving *volume.Volume, t Transform, o MetricOptions) 
 	}
 	cost, d := e.evaluate(t.Matrix(), true)
 	if math.IsNaN(cost) {
-		return cost, nil, ErrNoOverlap
+		return cost, nil, noOverlap(fixed, moving)
 	}
 	g := make([]float64, len(t.Params))
 	paramGradient(d, t.Derivatives(), g)
 	return cost, g, nil
 }
 
-func checkPair(fixed, moving, mask *volume.Volume) error {
+func checkPair(fixed, moving *volume.Volume, mask *volume.Mask) error {
 	if err := checkVolume("fixed", fixed); err != nil {
 		return err
 	}
@@ -330,8 +314,8 @@ func checkPair(fixed, moving, mask *volume.Volume) error {
 		return err
 	}
 	if mask != nil {
-		if err := checkVolume("mask", mask); err != nil {
-			return err
+		if n, err := volume.NumVoxels(mask.Dims); err != nil || len(mask.Data) != n {
+			return fmt.Errorf("%w: mask has %d values for dims %v", ErrInput, len(mask.Data), mask.Dims)
 		}
 	}
 	return nil

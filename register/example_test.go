@@ -41,7 +41,7 @@ func Example() {
 	// moving(y) = fixed(G·y) with G the inverse of truth, so that
 	// moving(truth·x) = fixed(x).
 	g, _ := truth.Matrix().Inverse()
-	moving, _ := register.Resample(fixed, register.GridOf(fixed), g, register.BSpline3, 0)
+	moving, _ := register.Resample(fixed, register.GridOf(fixed), g, volume.BSpline3, 0)
 
 	res, err := register.Register(context.Background(), fixed, moving, register.Options{
 		Metric:   register.NCC,
@@ -52,7 +52,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	t, _ := register.RigidFromMatrix(res.Matrix, [3]float64{0, 0, 0}, false, 1e-6)
+	t, _ := register.RigidFromMatrix(res.Matrix, [3]float64{0, 0, 0}, register.RigidOptions{})
 	fmt.Printf("angles %.2f %.2f %.2f rad\n", t.Params[0], t.Params[1], t.Params[2])
 	fmt.Printf("shift  %.1f %.1f %.1f mm\n", t.Params[3], t.Params[4], t.Params[5])
 	// Output:

@@ -3,8 +3,11 @@ package register
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
+	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/metasurv/metasurv/volume"
 )
@@ -21,8 +24,8 @@ func TestHostileOptionsReturnErrors(t *testing.T) {
 	for i := range good.Data {
 		good.Data[i] = float32(i % 7)
 	}
-	singular := Matrix{{1, 0, 0, 0}, {1, 0, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}
-	nan := IdentityMatrix()
+	singular := volume.Affine{{1, 0, 0, 0}, {1, 0, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}
+	nan := volume.Identity()
 	nan[0][1] = math.NaN()
 	for name, o := range map[string]Options{
 		"huge bins":          {Bins: 1 << 40},
@@ -51,13 +54,13 @@ func TestHostileOptionsReturnErrors(t *testing.T) {
 		})
 	})
 	t.Run("Resample onto nil grid", func(t *testing.T) {
-		wantErr(t, func() error { _, err := Resample(good, GridOf(nil), IdentityMatrix(), Linear, 0); return err })
+		wantErr(t, func() error { _, err := Resample(good, GridOf(nil), volume.Identity(), volume.Linear, 0); return err })
 	})
 	bad := []Transform{{Kind: 99}, {Kind: KindRigid, Params: []float64{1}}, {Kind: KindAffine},
 		{Kind: KindRigid, Params: []float64{0, 0, math.Inf(1), 0, 0, 0}}}
 	for _, tr := range bad {
 		t.Run("WriteJSON "+tr.Kind.String(), func(t *testing.T) {
-			wantErr(t, func() error { return WriteJSON(&bytes.Buffer{}, IdentityMatrix(), &tr) })
+			wantErr(t, func() error { return WriteJSON(&bytes.Buffer{}, volume.Identity(), &tr) })
 		})
 	}
 	t.Run("WriteJSON NaN matrix", func(t *testing.T) {
@@ -74,5 +77,52 @@ func wantErr(t *testing.T, fn func() error) {
 	}()
 	if err := fn(); err == nil {
 		t.Fatal("no error")
+	}
+}
+
+// TestRotationSearchHonoursCtx is the regression test of issue 12: with a
+// rotation search, a registration cancelled at 100 ms ran on for 28 s.
+func TestRotationSearchHonoursCtx(t *testing.T) {
+	r := rand.New(rand.NewPCG(50, 51))
+	fixed := smoothVolume(r, [3]int{48, 48, 48})
+	moving := smoothVolume(r, [3]int{48, 48, 48})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	// 17³ candidate rotations at full resolution: tens of seconds.
+	_, err := Register(ctx, fixed, moving, Options{Shrink: []int{1}, Rotation: RotationSearch{MaxAngle: 0.5, Steps: 8}})
+	el := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want context.DeadlineExceeded", err)
+	}
+	if el > 2*time.Second {
+		t.Errorf("returned %v after the 100 ms deadline", el)
+	}
+}
+
+// TestNonFiniteImagesNamed is the regression test of issue 12: an image
+// of NaN voxels was reported as "images do not overlap".
+func TestNonFiniteImagesNamed(t *testing.T) {
+	r := rand.New(rand.NewPCG(52, 53))
+	good := smoothVolume(r, [3]int{24, 24, 24})
+	nan := good.Clone()
+	for i := range nan.Data {
+		nan.Data[i] = float32(math.NaN())
+	}
+	for name, pair := range map[string][2]*volume.Volume{"NaN moving": {good, nan}, "NaN fixed": {nan, good}} {
+		_, err := Register(context.Background(), pair[0], pair[1], Options{Shrink: []int{2, 1}})
+		if !errors.Is(err, ErrNonFinite) || errors.Is(err, ErrNoOverlap) {
+			t.Errorf("Register, %s: %v, want ErrNonFinite", name, err)
+		}
+		_, _, err = EvaluateMetric(pair[0], pair[1], Identity(KindRigid, [3]float64{}), MetricOptions{})
+		if !errors.Is(err, ErrNonFinite) || errors.Is(err, ErrNoOverlap) {
+			t.Errorf("EvaluateMetric, %s: %v, want ErrNonFinite", name, err)
+		}
+	}
+	// Disjoint finite images still report ErrNoOverlap.
+	far := good.Clone()
+	far.Affine[0][3] += 1000
+	if _, _, err := EvaluateMetric(good, far, Identity(KindRigid, [3]float64{}), MetricOptions{}); !errors.Is(err, ErrNoOverlap) {
+		t.Errorf("disjoint images: %v, want ErrNoOverlap", err)
 	}
 }

@@ -1,10 +1,10 @@
 package register
 
 import (
-	"fmt"
 	"math"
 	"slices"
 
+	"github.com/metasurv/metasurv/internal/bspline"
 	"github.com/metasurv/metasurv/internal/parallel"
 )
 
@@ -31,21 +31,6 @@ const (
 	// MSE is the mean squared difference. For identical contrast and scale.
 	MSE
 )
-
-// String returns the metric's name.
-func (m Metric) String() string {
-	switch m {
-	case MattesMI:
-		return "MattesMI"
-	case NMI:
-		return "NMI"
-	case NCC:
-		return "NCC"
-	case MSE:
-		return "MSE"
-	}
-	return fmt.Sprintf("Metric(%d)", int(m))
-}
 
 // histPad is the number of padding bins at each end of a Parzen histogram,
 // as in ITK.
@@ -160,7 +145,7 @@ func (s *metricState) histCost(mv []float64, ok []bool) float64 {
 				}
 				t, _ := s.mb.term(mv[i])
 				fl := math.Floor(t)
-				w := bsWeights(t - fl)
+				w := bspline.Weights(t - fl)
 				row := h[int(s.fbin[i])*nb+int(fl)-1:][:4]
 				row[0] += w[0]
 				row[1] += w[1]
@@ -278,7 +263,7 @@ func (s *metricState) deriv(i int, f, m float64) float64 {
 			return 0
 		}
 		fl := math.Floor(t)
-		d := bsDerivs(t - fl)
+		d := bspline.Derivs(t - fl)
 		w := s.weight[int(s.fbin[i])*s.bins+int(fl)-1:][:4]
 		// score = Σ W·p; ∂p/∂m = β′·dt/n; cost = −score.
 		return -(w[0]*d[0] + w[1]*d[1] + w[2]*d[2] + w[3]*d[3]) * dt / s.n

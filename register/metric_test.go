@@ -71,7 +71,7 @@ func TestMetricGradients(t *testing.T) {
 					tr.Params[p] = Identity(kind, tr.Center).Params[p] + 0.05*r.NormFloat64()
 				}
 			}
-			o := MetricOptions{Metric: m, Interp: BSpline3, Mask: centralMask(fixed, 8), Sampling: Sampling{Count: 3000, Seed: 4}}
+			o := MetricOptions{Metric: m, Interp: volume.BSpline3, Mask: centralMask(fixed, 8), Sampling: Sampling{Count: 3000, Seed: 4}}
 			_, g, err := EvaluateMetric(fixed, moving, tr, o)
 			if err != nil {
 				t.Fatal(err)
@@ -102,12 +102,12 @@ func TestMetricGradients(t *testing.T) {
 // of m voxels, so that sample points stay inside a moving image of about
 // the same extent under small transforms: the cost then depends smoothly
 // on the transform (points leaving the overlap make it jump).
-func centralMask(v *volume.Volume, m int) *volume.Volume {
-	mask, _ := volume.New(v.Dims, v.Affine)
+func centralMask(v *volume.Volume, m int) *volume.Mask {
+	mask, _ := volume.NewMask(v.Dims)
 	for k := m; k < v.Dims[2]-m; k++ {
 		for j := m; j < v.Dims[1]-m; j++ {
 			for i := m; i < v.Dims[0]-m; i++ {
-				mask.Set(i, j, k, 1)
+				mask.Data[v.Index(i, j, k)] = true
 			}
 		}
 	}
@@ -168,13 +168,13 @@ func TestEvaluateMetricErrors(t *testing.T) {
 	if _, _, err := EvaluateMetric(v, v, far, MetricOptions{}); !errors.Is(err, ErrNoOverlap) {
 		t.Errorf("no overlap: got %v, want ErrNoOverlap", err)
 	}
-	if _, _, err := EvaluateMetric(v, v, Identity(KindRigid, [3]float64{}), MetricOptions{Interp: Nearest}); !errors.Is(err, ErrInput) {
+	if _, _, err := EvaluateMetric(v, v, Identity(KindRigid, [3]float64{}), MetricOptions{Interp: volume.Nearest}); !errors.Is(err, ErrInput) {
 		t.Errorf("nearest metric interpolation: got %v, want ErrInput", err)
 	}
 	if _, _, err := EvaluateMetric(v, v, Transform{Kind: KindRigid, Params: []float64{1}}, MetricOptions{}); !errors.Is(err, ErrInput) {
 		t.Errorf("short parameters: got %v, want ErrInput", err)
 	}
-	mask, _ := volume.New([3]int{8, 8, 8}, v.Affine)
+	mask, _ := volume.NewMask([3]int{8, 8, 8})
 	if _, _, err := EvaluateMetric(v, v, Identity(KindRigid, [3]float64{}), MetricOptions{Mask: mask}); !errors.Is(err, ErrInput) {
 		t.Errorf("empty mask: got %v, want ErrInput", err)
 	}
@@ -188,13 +188,13 @@ func TestRegisterDeterministicAndCancellable(t *testing.T) {
 	fixed := smoothVolume(r, [3]int{32, 32, 32})
 	truth := NewRigid([3]float64{0.05, -0.04, 0.06}, [3]float64{1.5, -1, 2}, gridCenter(fixed))
 	g, _ := truth.Matrix().Inverse()
-	moving, err := Resample(fixed, GridOf(fixed), g, BSpline3, 0)
+	moving, err := Resample(fixed, GridOf(fixed), g, volume.BSpline3, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mask, _ := volume.New(fixed.Dims, fixed.Affine)
+	mask, _ := volume.NewMask(fixed.Dims)
 	for i := range mask.Data {
-		mask.Data[i] = 1
+		mask.Data[i] = true
 	}
 	for _, opt := range []Optimizer{RegularStep, LBFGS} {
 		o := Options{Sampling: Sampling{Count: 5000, Seed: 3}, Shrink: []int{2, 1}, Optimizer: opt, Mask: mask}
@@ -238,7 +238,7 @@ func TestInitialisationAndRotationSearch(t *testing.T) {
 	// on these blobs; the rotation search must find the basin.
 	truth := NewRigid([3]float64{0, 0, 40 * math.Pi / 180}, [3]float64{2, 0, -1}, gridCenter(fixed))
 	g, _ := truth.Matrix().Inverse()
-	moving, _ := Resample(fixed, GridOf(fixed), g, BSpline3, 0)
+	moving, _ := Resample(fixed, GridOf(fixed), g, volume.BSpline3, 0)
 	o := Options{Metric: NCC, Sampling: Sampling{Count: 8000, Seed: 1}, Shrink: []int{2, 1},
 		Rotation: RotationSearch{MaxAngle: 60 * math.Pi / 180, Steps: 3}, Init: InitMoments}
 	res, err := Register(context.Background(), fixed, moving, o)
@@ -279,11 +279,11 @@ func TestRegisterAcrossGridsAndKinds(t *testing.T) {
 	rigid := NewRigid([3]float64{0.06, 0.04, -0.05}, [3]float64{1, -1.5, 0.5}, c)
 	sim := Identity(KindSimilarity, c)
 	copy(sim.Params, []float64{0.03, -0.02, 0.05, 0.5, 1, -0.5, 1.06})
-	aff := AffineFromMatrix(Matrix{{1.05, 0.03, 0, 1}, {-0.02, 0.96, 0.04, -0.5}, {0.01, 0, 1.03, 0.8}, {0, 0, 0, 1}}, c)
+	aff := AffineFromMatrix(volume.Affine{{1.05, 0.03, 0, 1}, {-0.02, 0.96, 0.04, -0.5}, {0.01, 0, 1.03, 0.8}, {0, 0, 0, 1}}, c)
 	for _, truth := range []Transform{rigid, sim, aff} {
 		// moving(truth·x) = fixed(x): moving(y) = fixed(truth⁻¹·y).
 		inv, _ := truth.Matrix().Inverse()
-		moving, err := Resample(fixed, Grid{Dims: [3]int{34, 34, 34}, Affine: ma}, inv, BSpline3, 0)
+		moving, err := Resample(fixed, Grid{Dims: [3]int{34, 34, 34}, Affine: ma}, inv, volume.BSpline3, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -320,7 +320,7 @@ func TestNonFiniteVoxels(t *testing.T) {
 	fixed := blobVolume(r, [3]int{32, 32, 32}, 40, 1.5, 3)
 	truth := NewRigid([3]float64{0.04, 0, -0.03}, [3]float64{1, 0.5, -1}, gridCenter(fixed))
 	inv, _ := truth.Matrix().Inverse()
-	moving, _ := Resample(fixed, GridOf(fixed), inv, BSpline3, 0)
+	moving, _ := Resample(fixed, GridOf(fixed), inv, volume.BSpline3, 0)
 	for n := 0; n < 200; n++ {
 		fixed.Data[r.IntN(len(fixed.Data))] = float32(math.NaN())
 		moving.Data[r.IntN(len(moving.Data))] = float32(math.Inf(1 - 2*r.IntN(2)))

@@ -14,7 +14,7 @@ import (
 
 func loadFixtureVolume(t testing.TB, name string) *volume.Volume {
 	t.Helper()
-	v, err := nifti.Load(fixture.Path(t, "testdata", "nifti", name))
+	v, err := nifti.Load(fixture.Path(t, "testdata", "nifti", name), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestRigidResampleParity(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch2 := loadFixtureVolume(t, "ch2.nii.gz")
-	out, err := Resample(ch2, GridOf(ch2), Matrix(spec.RigidResample.W), Linear, 0)
+	out, err := Resample(ch2, GridOf(ch2), volume.Affine(spec.RigidResample.W), volume.Linear, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,25 +122,6 @@ func smoothShrink(v *volume.Volume, sigma float64, s int) *volume.Volume {
 	return &volume.Volume{Dims: od, Affine: shrinkAffine(v.Affine, s), Data: c}
 }
 
-// shrinkNearest keeps every s-th voxel of a mask, without smoothing.
-func shrinkNearest(v *volume.Volume, s int) *volume.Volume {
-	if s == 1 {
-		return v
-	}
-	od := shrinkDims(v.Dims, s)
-	out := &volume.Volume{Dims: od, Affine: shrinkAffine(v.Affine, s), Data: make([]float32, od[0]*od[1]*od[2])}
-	n := 0
-	for k := 0; k < od[2]; k++ {
-		for j := 0; j < od[1]; j++ {
-			for i := 0; i < od[0]; i++ {
-				out.Data[n] = v.At(s*i, s*j, s*k)
-				n++
-			}
-		}
-	}
-	return out
-}
-
 // finite returns x, or 0 for NaN and infinities.
 func finite(x float32) float64 {
 	v := float64(x)

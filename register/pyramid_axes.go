@@ -47,7 +47,7 @@ func spacingAwareScale(spacing [3]float64, ref float64, s int, sigma float64) le
 // levelImages returns the fixed and moving images (and fixed mask) of
 // pyramid level l with spacing-aware per-axis factors; the reference
 // spacing is the fixed image's finest.
-func levelImages(fixed, moving *volume.Volume, mask *volume.Volume, o Options, l int) (fl, ml, maskl *volume.Volume) {
+func levelImages(fixed, moving *volume.Volume, mask *volume.Mask, o Options, l int) (fl, ml *volume.Volume, maskl *volume.Mask) {
 	fs := fixed.Spacing()
 	ref := min(fs[0], fs[1], fs[2])
 	fsc := spacingAwareScale(fs, ref, o.Shrink[l], o.Sigmas[l])
@@ -149,17 +149,18 @@ func shrinkAffineAxes(a volume.Affine, s [3]int) volume.Affine {
 }
 
 // shrinkNearestAxes keeps every s[a]-th voxel of a mask along axis a.
-func shrinkNearestAxes(v *volume.Volume, s [3]int) *volume.Volume {
+func shrinkNearestAxes(m *volume.Mask, s [3]int) *volume.Mask {
 	if s == [3]int{1, 1, 1} {
-		return v
+		return m
 	}
-	od := [3]int{(v.Dims[0] + s[0] - 1) / s[0], (v.Dims[1] + s[1] - 1) / s[1], (v.Dims[2] + s[2] - 1) / s[2]}
-	out := &volume.Volume{Dims: od, Affine: shrinkAffineAxes(v.Affine, s), Data: make([]float32, od[0]*od[1]*od[2])}
+	od := [3]int{(m.Dims[0] + s[0] - 1) / s[0], (m.Dims[1] + s[1] - 1) / s[1], (m.Dims[2] + s[2] - 1) / s[2]}
+	out := &volume.Mask{Dims: od, Data: make([]bool, od[0]*od[1]*od[2])}
+	nx, ny := m.Dims[0], m.Dims[1]
 	n := 0
 	for k := 0; k < od[2]; k++ {
 		for j := 0; j < od[1]; j++ {
 			for i := 0; i < od[0]; i++ {
-				out.Data[n] = v.At(s[0]*i, s[1]*j, s[2]*k)
+				out.Data[n] = m.Data[s[0]*i+nx*(s[1]*j+ny*s[2]*k)]
 				n++
 			}
 		}

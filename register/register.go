@@ -2,17 +2,12 @@ package register
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/metasurv/metasurv/volume"
 )
-
-// ErrNoOverlap reports a transform under which (almost) no sample point of
-// the fixed image falls inside the moving image.
-var ErrNoOverlap = errors.New("register: fixed and moving images do not overlap")
 
 // Init selects the starting transform of Register.
 type Init int
@@ -71,13 +66,13 @@ type Options struct {
 	// Metric, Bins, Interp, Mask and Sampling are as in MetricOptions.
 	Metric   Metric
 	Bins     int
-	Interp   Interp
-	Mask     *volume.Volume
+	Interp   volume.Interp
+	Mask     *volume.Mask
 	Sampling Sampling
 	Init     Init
 	// Initial, if non-nil, is the starting fixed→moving matrix; it
 	// overrides Init (its linear part must suit Kind).
-	Initial  *Matrix
+	Initial  *volume.Affine
 	Rotation RotationSearch
 	// Starts is the number of further starting points tried when the
 	// first result is suspect (see Check and multistart.go): 0 means
@@ -123,7 +118,7 @@ type Result struct {
 	Transform Transform
 	// Matrix is Transform.Matrix(): resample the moving image onto the
 	// fixed grid with Resample(moving, GridOf(fixed), Matrix, …).
-	Matrix   Matrix
+	Matrix   volume.Affine
 	Cost     float64 // final cost at the finest level
 	Levels   []LevelReport
 	Duration time.Duration
@@ -281,6 +276,9 @@ func runLevel(ctx context.Context, fixed, moving *volume.Volume, t *Transform, o
 	s, sigma := o.Shrink[l], o.Sigmas[l]
 	lr := LevelReport{Shrink: s, Sigma: sigma}
 	fl, ml, mask := levelImages(fixed, moving, o.Mask, o, l)
+	if err := ctx.Err(); err != nil {
+		return lr, nil, fmt.Errorf("cancelled: %w", err)
+	}
 	e, err := newEvaluator(fl, ml, mask, o.metricOptions(), o.Sampling.Seed+uint64(l))
 	if err != nil {
 		return lr, nil, err
@@ -290,12 +288,14 @@ func runLevel(ctx context.Context, fixed, moving *volume.Volume, t *Transform, o
 		e.applyProfile(fl, ml, p, *t)
 	}
 	if l == 0 && o.Rotation.MaxAngle > 0 && o.Kind != KindAffine {
-		rotationSearch(e, t, o.Rotation)
+		if err := rotationSearch(ctx, e, t, o.Rotation); err != nil {
+			return lr, nil, err
+		}
 	}
 	opt := newOptimizer(e, t, o, l)
 	lr.InitialCost = opt.cost
 	if math.IsNaN(opt.cost) {
-		return lr, nil, ErrNoOverlap
+		return lr, nil, noOverlap(fl, ml)
 	}
 	lr.Iterations, lr.Stop, err = opt.run(ctx)
 	lr.FinalCost = opt.cost
@@ -329,7 +329,7 @@ func initialTransform(fixed, moving *volume.Volume, o Options) (Transform, error
 }
 
 // fromMatrix converts a starting matrix to the parametric kind.
-func fromMatrix(m Matrix, kind Kind, c [3]float64) (Transform, error) {
+func fromMatrix(m volume.Affine, kind Kind, c [3]float64) (Transform, error) {
 	switch kind {
 	case KindAffine:
 		if _, err := m.Inverse(); err != nil {
@@ -337,7 +337,7 @@ func fromMatrix(m Matrix, kind Kind, c [3]float64) (Transform, error) {
 		}
 		return AffineFromMatrix(m, c), nil
 	case KindRigid:
-		return RigidFromMatrix(m, c, false, 1e-4)
+		return RigidFromMatrix(m, c, RigidOptions{Tol: 1e-4})
 	}
 	// Similarity: factor out the isotropic scale.
 	var l mat3
@@ -355,7 +355,7 @@ func fromMatrix(m Matrix, kind Kind, c [3]float64) (Transform, error) {
 			u[r][k] /= sc
 		}
 	}
-	rt, err := RigidFromMatrix(u, c, false, 1e-4)
+	rt, err := RigidFromMatrix(u, c, RigidOptions{Tol: 1e-4})
 	if err != nil {
 		return Transform{}, err
 	}
@@ -396,7 +396,7 @@ func centerOfMass(v *volume.Volume) [3]float64 {
 // rotationSearch tries rotations about the centre on a grid of Euler
 // angles around the current ones (keeping the image of the centre fixed)
 // and keeps the one with the lowest cost.
-func rotationSearch(e *evaluator, t *Transform, rs RotationSearch) {
+func rotationSearch(ctx context.Context, e *evaluator, t *Transform, rs RotationSearch) error {
 	n := rs.Steps
 	if n <= 0 {
 		n = 2
@@ -408,6 +408,9 @@ func rotationSearch(e *evaluator, t *Transform, rs RotationSearch) {
 	for a := -n; a <= n; a++ {
 		for b := -n; b <= n; b++ {
 			for c := -n; c <= n; c++ {
+				if err := ctx.Err(); err != nil { // (2n+1)³ evaluations: seconds at full resolution
+					return fmt.Errorf("cancelled during the rotation search: %w", err)
+				}
 				d := rs.MaxAngle / float64(n)
 				cand.Params[0] = base.Params[0] + float64(a)*d
 				cand.Params[1] = base.Params[1] + float64(b)*d
@@ -421,4 +424,5 @@ func rotationSearch(e *evaluator, t *Transform, rs RotationSearch) {
 		}
 	}
 	copy(t.Params, best.Params)
+	return nil
 }

@@ -12,8 +12,8 @@ import (
 func TestResampleIdentityAndShift(t *testing.T) {
 	r := rand.New(rand.NewPCG(30, 30))
 	v := smoothVolume(r, [3]int{20, 18, 16})
-	for _, in := range []Interp{Nearest, Linear, BSpline3} {
-		out, err := Resample(v, GridOf(v), IdentityMatrix(), in, -1)
+	for _, in := range []volume.Interp{volume.Nearest, volume.Linear, volume.BSpline3} {
+		out, err := Resample(v, GridOf(v), volume.Identity(), in, -1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -25,13 +25,13 @@ func TestResampleIdentityAndShift(t *testing.T) {
 	}
 	// A shift by exactly one voxel along i moves the data by one voxel,
 	// and the last column falls outside.
-	sh := Matrix(volume.Affine{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}})
+	sh := volume.Affine(volume.Affine{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}})
 	col := v.Affine.Apply([3]float64{1, 0, 0})
 	o := v.Affine.Apply([3]float64{0, 0, 0})
 	for a := 0; a < 3; a++ {
 		sh[a][3] = col[a] - o[a]
 	}
-	for _, in := range []Interp{Nearest, Linear, BSpline3} {
+	for _, in := range []volume.Interp{volume.Nearest, volume.Linear, volume.BSpline3} {
 		out, err := Resample(v, GridOf(v), sh, in, -7)
 		if err != nil {
 			t.Fatal(err)
@@ -60,19 +60,22 @@ func TestResampleChainIsOneInterpolation(t *testing.T) {
 	v := smoothVolume(r, [3]int{24, 24, 24})
 	a := NewRigid([3]float64{0.1, 0, 0.05}, [3]float64{0.7, -0.3, 0.2}, [3]float64{}).Matrix()
 	b := NewRigid([3]float64{0, -0.08, 0}, [3]float64{-0.4, 0.9, 0.1}, [3]float64{}).Matrix()
-	out, err := Resample(v, GridOf(v), Compose(a, b), Linear, 0)
+	out, err := Resample(v, GridOf(v), volume.Compose(a, b), volume.Linear, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, _ := Matrix(v.Affine).Inverse()
-	g := newGrid3(v.Data, v.Dims)
+	inv, _ := v.Affine.Inverse()
+	g, err := volume.NewField(v, volume.Linear)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for n := 0; n < 500; n++ {
 		i, j, k := r.IntN(24), r.IntN(24), r.IntN(24)
 		p := b.Apply(a.Apply(v.Affine.Apply([3]float64{float64(i), float64(j), float64(k)})))
 		u := inv.Apply(p)
 		want := 0.0
-		if g.inside(u[0], u[1], u[2]) {
-			want = g.linear(u[0], u[1], u[2])
+		if g.Inside(u[0], u[1], u[2]) {
+			want = g.At(u[0], u[1], u[2])
 		}
 		if got := float64(out.At(i, j, k)); math.Abs(got-want) > 1e-4*(1+math.Abs(want)) {
 			t.Fatalf("(%d,%d,%d): %g, want %g", i, j, k, got, want)
@@ -85,19 +88,22 @@ func TestResampleOntoOtherGrid(t *testing.T) {
 	v := smoothVolume(r, [3]int{30, 30, 30})
 	// An oblique, coarser grid (LPS-like axes) covering the same region.
 	a := volume.Affine{{-2, 0, 0, 20}, {0, 0, 2, -20}, {0, -2, 0, 20}, {0, 0, 0, 1}}
-	out, err := Resample(v, Grid{Dims: [3]int{20, 20, 20}, Affine: a}, IdentityMatrix(), BSpline3, 0)
+	out, err := Resample(v, Grid{Dims: [3]int{20, 20, 20}, Affine: a}, volume.Identity(), volume.BSpline3, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, _ := Matrix(v.Affine).Inverse()
-	coef := newGrid3(bsplinePrefilter(v.Data, v.Dims), v.Dims)
+	inv, _ := v.Affine.Inverse()
+	coef, err := volume.NewField(v, volume.BSpline3)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k := 0; k < 20; k++ {
 		for j := 0; j < 20; j++ {
 			for i := 0; i < 20; i++ {
 				u := inv.Apply(a.Apply([3]float64{float64(i), float64(j), float64(k)}))
 				want := 0.0
-				if coef.inside(u[0], u[1], u[2]) {
-					want = coef.bspline(u[0], u[1], u[2])
+				if coef.Inside(u[0], u[1], u[2]) {
+					want = coef.At(u[0], u[1], u[2])
 				}
 				if got := float64(out.At(i, j, k)); math.Abs(got-want) > 1e-4*(1+math.Abs(want)) {
 					t.Fatalf("(%d,%d,%d): %g, want %g", i, j, k, got, want)
@@ -109,9 +115,9 @@ func TestResampleOntoOtherGrid(t *testing.T) {
 
 func TestResampleErrors(t *testing.T) {
 	v, _ := volume.New([3]int{4, 4, 4}, volume.Identity())
-	bad := IdentityMatrix()
+	bad := volume.Identity()
 	bad[3][3] = 2
-	nan := IdentityMatrix()
+	nan := volume.Identity()
 	nan[0][3] = math.NaN()
 	sing := volume.Identity()
 	sing[1][1] = 0
@@ -119,16 +125,16 @@ func TestResampleErrors(t *testing.T) {
 		name string
 		mov  *volume.Volume
 		g    Grid
-		m    Matrix
-		in   Interp
+		m    volume.Affine
+		in   volume.Interp
 	}{
-		{"nil moving", nil, GridOf(v), IdentityMatrix(), Linear},
-		{"short data", &volume.Volume{Dims: [3]int{4, 4, 4}, Affine: volume.Identity(), Data: make([]float32, 3)}, GridOf(v), IdentityMatrix(), Linear},
-		{"singular affine", &volume.Volume{Dims: [3]int{4, 4, 4}, Affine: sing, Data: make([]float32, 64)}, GridOf(v), IdentityMatrix(), Linear},
-		{"bad last row", v, GridOf(v), bad, Linear},
-		{"NaN", v, GridOf(v), nan, Linear},
-		{"empty grid", v, Grid{Dims: [3]int{0, 1, 1}, Affine: volume.Identity()}, IdentityMatrix(), Linear},
-		{"unknown interp", v, GridOf(v), IdentityMatrix(), Interp(9)},
+		{"nil moving", nil, GridOf(v), volume.Identity(), volume.Linear},
+		{"short data", &volume.Volume{Dims: [3]int{4, 4, 4}, Affine: volume.Identity(), Data: make([]float32, 3)}, GridOf(v), volume.Identity(), volume.Linear},
+		{"singular affine", &volume.Volume{Dims: [3]int{4, 4, 4}, Affine: sing, Data: make([]float32, 64)}, GridOf(v), volume.Identity(), volume.Linear},
+		{"bad last row", v, GridOf(v), bad, volume.Linear},
+		{"NaN", v, GridOf(v), nan, volume.Linear},
+		{"empty grid", v, Grid{Dims: [3]int{0, 1, 1}, Affine: volume.Identity()}, volume.Identity(), volume.Linear},
+		{"unknown interp", v, GridOf(v), volume.Identity(), volume.Interp(9)},
 	}
 	for _, c := range cases {
 		if _, err := Resample(c.mov, c.g, c.m, c.in, 0); err == nil {
@@ -144,7 +150,11 @@ func TestResampleErrors(t *testing.T) {
 func TestSmoothShrink(t *testing.T) {
 	r := rand.New(rand.NewPCG(33, 33))
 	dims := [3]int{17, 14, 11}
-	v, _ := volume.FromData(dims, volume.Identity(), randomData(r, dims))
+	data := make([]float32, dims[0]*dims[1]*dims[2])
+	for i := range data {
+		data[i] = float32(r.NormFloat64())
+	}
+	v, _ := volume.FromData(dims, volume.Identity(), data)
 	const s, sigma = 2, 1.0
 	got := smoothShrink(v, sigma, s)
 	k := gaussianKernel(sigma)

@@ -323,7 +323,7 @@ func (l *lesion) plant(img, brain *volume.Volume, moving bool) {
 type sweepPair struct {
 	fixed, moving *volume.Volume
 	brain         *volume.Volume // brain mask on the fixed grid
-	truth         Matrix         // fixed world → moving world
+	truth         volume.Affine  // fixed world → moving world
 }
 
 // makePair builds the fixed and moving images of a case.
@@ -356,7 +356,7 @@ func makePair(t testing.TB, c sweepCase) sweepPair {
 // acquire samples src (on the subject's grid) on the moving grid of c:
 // value at moving world y = mean over the slice profile of src(inv·(y +
 // d·n)), then bias and Rician noise.
-func acquire(s *subject, src *volume.Volume, c sweepCase, inv, truth Matrix) *volume.Volume {
+func acquire(s *subject, src *volume.Volume, c sweepCase, inv, truth volume.Affine) *volume.Volume {
 	sp := c.spacing
 	if sp == ([3]float64{}) {
 		sp = [3]float64{1, 1, 1}
@@ -402,9 +402,12 @@ func acquire(s *subject, src *volume.Volume, c sweepCase, inv, truth Matrix) *vo
 	if err != nil {
 		panic(err)
 	}
-	coef := newGrid3(bsplinePrefilter(src.Data, src.Dims), src.Dims)
+	coef, err := volume.NewField(src, volume.BSpline3)
+	if err != nil {
+		panic(err)
+	}
 	// voxel of src = srcInv · inv · (moving world)
-	srcInv, _ := Matrix(src.Affine).Inverse()
+	srcInv, _ := src.Affine.Inverse()
 	k := srcInv.Mul(inv)
 	ns := max(1, int(math.Round(thick/0.5)))
 	normal := [3]float64{}
@@ -422,8 +425,8 @@ func acquire(s *subject, src *volume.Volume, c sweepCase, inv, truth Matrix) *vo
 							off = 0
 						}
 						p := k.Apply([3]float64{y[0] + off*normal[0], y[1] + off*normal[1], y[2] + off*normal[2]})
-						if coef.inside(p[0], p[1], p[2]) {
-							acc += coef.bspline(p[0], p[1], p[2])
+						if coef.Inside(p[0], p[1], p[2]) {
+							acc += coef.At(p[0], p[1], p[2])
 						}
 						n++
 					}
@@ -466,7 +469,7 @@ func acquire(s *subject, src *volume.Volume, c sweepCase, inv, truth Matrix) *vo
 }
 
 // brainBox returns the moving-world bounding box of the subject's brain.
-func brainBox(s *subject, truth Matrix) (lo, hi [3]float64) {
+func brainBox(s *subject, truth volume.Affine) (lo, hi [3]float64) {
 	lo, hi = [3]float64{1e9, 1e9, 1e9}, [3]float64{-1e9, -1e9, -1e9}
 	nx, ny := s.brain.Dims[0], s.brain.Dims[1]
 	for idx, v := range s.brain.Data {
@@ -494,7 +497,7 @@ func percentile32(x []float32, q float64) float64 {
 // sweepOptions are the options the sweep registers with: the
 // preprocessing pipeline's (norm.DefaultRegistration).
 func sweepOptions() Options {
-	o := Options{Optimizer: LBFGS, Shrink: []int{4, 2, 1, 1}, Sigmas: []float64{2, 1, 1, 0}, Sampling: Sampling{Count: 100000}}
+	o := Options{Optimizer: LBFGS, Shrink: []int{4, 2, 1, 1}, Sigmas: []float64{2, 1, 1, 0}, Bins: 128, Sampling: Sampling{Count: 100000}}
 	// experiment knobs
 	if s := os.Getenv("METASURV_SWEEP_BINS"); s != "" {
 		o.Bins, _ = strconv.Atoi(s)
@@ -506,7 +509,7 @@ func sweepOptions() Options {
 		o.Sigmas[3], _ = strconv.ParseFloat(s, 64)
 	}
 	if os.Getenv("METASURV_SWEEP_BSPLINE") != "" {
-		o.Interp = BSpline3
+		o.Interp = volume.BSpline3
 	}
 	return o
 }
@@ -537,7 +540,7 @@ func TestRegisterSweep(t *testing.T) {
 			continue
 		}
 		p := makePair(t, c)
-		row := sweepRow{name: c.name, initial: meanDisplacementError(IdentityMatrix(), p.truth, p.brain),
+		row := sweepRow{name: c.name, initial: meanDisplacementError(volume.Identity(), p.truth, p.brain),
 			sliceMM: max(c.spacing[2], 1), isotropic: c.spacing == ([3]float64{}) || c.spacing == ([3]float64{1, 1, 1})}
 		run := func() {
 			start := time.Now()

@@ -3,6 +3,8 @@ package register
 import (
 	"fmt"
 	"math"
+
+	"github.com/metasurv/metasurv/volume"
 )
 
 // Kind names the family of a parametric transform.
@@ -17,19 +19,6 @@ const (
 	// KindAffine is a general affine transform (12).
 	KindAffine
 )
-
-// String returns "rigid", "similarity" or "affine".
-func (k Kind) String() string {
-	switch k {
-	case KindRigid:
-		return "rigid"
-	case KindSimilarity:
-		return "similarity"
-	case KindAffine:
-		return "affine"
-	}
-	return fmt.Sprintf("Kind(%d)", int(k))
-}
 
 // NumParams returns the number of parameters of the kind.
 func (k Kind) NumParams() int {
@@ -185,7 +174,7 @@ func (k Kind) translationIndex() int {
 }
 
 // Matrix returns the 4×4 world-space matrix of t.
-func (t Transform) Matrix() Matrix {
+func (t Transform) Matrix() volume.Affine {
 	l, _ := t.linear()
 	return assemble(l, t.translation(), t.Center)
 }
@@ -196,8 +185,8 @@ func (t Transform) translation() [3]float64 {
 }
 
 // assemble builds the matrix of x ↦ L(x − c) + c + tr.
-func assemble(l mat3, tr, c [3]float64) Matrix {
-	var m Matrix
+func assemble(l mat3, tr, c [3]float64) volume.Affine {
+	var m volume.Affine
 	for r := 0; r < 3; r++ {
 		copy(m[r][:3], l[r][:])
 		m[r][3] = c[r] + tr[r] - (l[r][0]*c[0] + l[r][1]*c[1] + l[r][2]*c[2])
@@ -240,7 +229,7 @@ func (t *Transform) SetCenter(c [3]float64) {
 // setTranslation sets the translation parameters so that the transform,
 // with linear part that of m and centre c, has m's offset:
 // m[r][3] = c + t − L·c  ⇒  t = m[r][3] − c + L·c.
-func (t *Transform) setTranslation(m Matrix, c [3]float64) {
+func (t *Transform) setTranslation(m volume.Affine, c [3]float64) {
 	ti := t.Kind.translationIndex()
 	for r := 0; r < 3; r++ {
 		t.Params[ti+r] = m[r][3] - c[r] + m[r][0]*c[0] + m[r][1]*c[1] + m[r][2]*c[2]
@@ -249,7 +238,7 @@ func (t *Transform) setTranslation(m Matrix, c [3]float64) {
 
 // AffineFromMatrix returns the affine Transform with matrix m about the
 // centre c.
-func AffineFromMatrix(m Matrix, c [3]float64) Transform {
+func AffineFromMatrix(m volume.Affine, c [3]float64) Transform {
 	t := Identity(KindAffine, c)
 	for r := 0; r < 3; r++ {
 		for k := 0; k < 3; k++ {
@@ -260,11 +249,31 @@ func AffineFromMatrix(m Matrix, c [3]float64) Transform {
 	return t
 }
 
-// RigidFromMatrix recovers the Euler angles of the rotation part of m (ZXY
-// order unless zyx) and returns the rigid transform about centre c. It
-// returns an error when the linear part of m is not a rotation within tol
-// (e.g. 1e-6).
-func RigidFromMatrix(m Matrix, c [3]float64, zyx bool, tol float64) (Transform, error) {
+// RigidOptions tunes RigidFromMatrix. The zero value recovers ZXY angles
+// and accepts a linear part within DefaultRigidTol of a rotation.
+type RigidOptions struct {
+	// ZYX recovers angles in ZYX order (R = Rz·Ry·Rx, ITK's
+	// ComputeZYX) instead of ZXY (R = Rz·Rx·Ry, ITK's Euler3DTransform
+	// default); the result's ZYX field says which.
+	ZYX bool
+	// Tol is the largest entry-wise difference between the linear part of
+	// the matrix and the rotation of the recovered angles; 0 means
+	// DefaultRigidTol.
+	Tol float64
+}
+
+// DefaultRigidTol is RigidOptions.Tol when it is 0.
+const DefaultRigidTol = 1e-6
+
+// RigidFromMatrix recovers the Euler angles of the rotation part of m and
+// returns the rigid transform about centre c. It returns an error
+// wrapping ErrInput when the linear part of m is not a rotation within
+// o.Tol.
+func RigidFromMatrix(m volume.Affine, c [3]float64, o RigidOptions) (Transform, error) {
+	zyx, tol := o.ZYX, o.Tol
+	if tol == 0 {
+		tol = DefaultRigidTol
+	}
 	var r mat3
 	for i := 0; i < 3; i++ {
 		copy(r[i][:], m[i][:3])
@@ -293,7 +302,7 @@ func RigidFromMatrix(m Matrix, c [3]float64, zyx bool, tol float64) (Transform, 
 		}
 	}
 	if !(d <= tol) {
-		return Transform{}, fmt.Errorf("register: linear part is not a rotation (off by %.3g > %g)", d, tol)
+		return Transform{}, fmt.Errorf("%w: linear part is not a rotation (off by %.3g > %g)", ErrInput, d, tol)
 	}
 	t.setTranslation(m, c)
 	return t, nil

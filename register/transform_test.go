@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/metasurv/metasurv/volume"
 )
 
 func randomTransform(r *rand.Rand, kind Kind) Transform {
@@ -87,20 +89,20 @@ func TestInverseCompose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := Compose(m, inv).MaxDifference(IdentityMatrix()); d > 1e-10 {
+		if d := volume.Compose(m, inv).MaxDifference(volume.Identity()); d > 1e-10 {
 			t.Fatalf("m⁻¹·m differs from identity by %g", d)
 		}
 		p := [3]float64{r.Float64(), r.Float64(), r.Float64()}
-		q := Compose(m, inv, m).Apply(p)
+		q := volume.Compose(m, inv, m).Apply(p)
 		w := m.Apply(inv.Apply(m.Apply(p)))
 		if math.Abs(q[0]-w[0])+math.Abs(q[1]-w[1])+math.Abs(q[2]-w[2]) > 1e-9 {
 			t.Fatalf("Compose order: %v vs %v", q, w)
 		}
 	}
-	if _, err := (Matrix{}).Inverse(); err == nil {
+	if _, err := (volume.Affine{}).Inverse(); err == nil {
 		t.Fatal("zero matrix inverted without error")
 	}
-	s := IdentityMatrix()
+	s := volume.Identity()
 	s[2][2] = 0
 	if _, err := s.Inverse(); err == nil {
 		t.Fatal("singular matrix inverted without error")
@@ -112,7 +114,7 @@ func TestRigidFromMatrixRoundTrip(t *testing.T) {
 	for n := 0; n < 100; n++ {
 		tr := randomTransform(r, KindRigid)
 		tr.ZYX = n%2 == 1
-		got, err := RigidFromMatrix(tr.Matrix(), tr.Center, tr.ZYX, 1e-9)
+		got, err := RigidFromMatrix(tr.Matrix(), tr.Center, RigidOptions{ZYX: tr.ZYX, Tol: 1e-9})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +124,7 @@ func TestRigidFromMatrixRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if _, err := RigidFromMatrix(randomTransform(r, KindAffine).Matrix(), [3]float64{}, false, 1e-6); err == nil {
+	if _, err := RigidFromMatrix(randomTransform(r, KindAffine).Matrix(), [3]float64{}, RigidOptions{}); err == nil {
 		t.Fatal("a general affine was accepted as rigid")
 	}
 }

@@ -3,16 +3,14 @@ package register
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"strings"
-)
 
-// ErrFormat reports a transform file that cannot be parsed.
-var ErrFormat = errors.New("register: malformed transform file")
+	"github.com/metasurv/metasurv/volume"
+)
 
 // Convention is the meaning of every matrix this package reads and
 // writes, stated in the JSON files so that they are self-describing.
@@ -26,17 +24,17 @@ const Convention = "maps fixed-image world points to moving-image world points, 
 // Matrix is authoritative; the parametric description is optional and,
 // when present, must reproduce Matrix to 1e-6.
 type TransformFile struct {
-	Convention string      `json:"convention"`
-	Matrix     Matrix      `json:"matrix"`
-	Kind       string      `json:"kind,omitempty"`
-	Params     []float64   `json:"params,omitempty"`
-	Center     *[3]float64 `json:"center,omitempty"`
-	Order      string      `json:"order,omitempty"`
+	Convention string        `json:"convention"`
+	Matrix     volume.Affine `json:"matrix"`
+	Kind       string        `json:"kind,omitempty"`
+	Params     []float64     `json:"params,omitempty"`
+	Center     *[3]float64   `json:"center,omitempty"`
+	Order      string        `json:"order,omitempty"`
 }
 
 // WriteJSON writes m (and t, if non-nil, as its parametric form) as an
 // indented TransformFile.
-func WriteJSON(w io.Writer, m Matrix, t *Transform) error {
+func WriteJSON(w io.Writer, m volume.Affine, t *Transform) error {
 	if err := checkMatrix(m); err != nil {
 		return err
 	}
@@ -62,44 +60,37 @@ func WriteJSON(w io.Writer, m Matrix, t *Transform) error {
 // ReadJSON reads a TransformFile, checking that the matrix is finite with
 // last row (0, 0, 0, 1) and that the parametric form, if any, agrees with
 // it. The returned Transform is nil when the file has no parameters.
-func ReadJSON(r io.Reader) (Matrix, *Transform, error) {
+func ReadJSON(r io.Reader) (volume.Affine, *Transform, error) {
 	var f TransformFile
 	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
 	if err := dec.Decode(&f); err != nil {
-		return Matrix{}, nil, fmt.Errorf("%w: JSON: %w", ErrFormat, err)
+		return volume.Affine{}, nil, fmt.Errorf("%w: JSON: %w", ErrFormat, err)
 	}
 	if err := checkMatrix(f.Matrix); err != nil {
-		return Matrix{}, nil, fmt.Errorf("%w: %w", ErrFormat, err)
+		return volume.Affine{}, nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	if f.Kind == "" && f.Params == nil {
 		return f.Matrix, nil, nil
 	}
 	t := Transform{Params: f.Params}
-	switch f.Kind {
-	case "rigid":
-		t.Kind = KindRigid
-	case "similarity":
-		t.Kind = KindSimilarity
-	case "affine":
-		t.Kind = KindAffine
-	default:
-		return Matrix{}, nil, fmt.Errorf("%w: kind %q, want rigid, similarity or affine", ErrFormat, f.Kind)
+	if err := t.Kind.UnmarshalText([]byte(f.Kind)); err != nil {
+		return volume.Affine{}, nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	switch f.Order {
 	case "", "ZXY":
 	case "ZYX":
 		t.ZYX = true
 	default:
-		return Matrix{}, nil, fmt.Errorf("%w: order %q, want ZXY or ZYX", ErrFormat, f.Order)
+		return volume.Affine{}, nil, fmt.Errorf("%w: order %q, want ZXY or ZYX", ErrFormat, f.Order)
 	}
 	if f.Center != nil {
 		t.Center = *f.Center
 	}
 	if err := t.check(); err != nil {
-		return Matrix{}, nil, fmt.Errorf("%w: %w", ErrFormat, err)
+		return volume.Affine{}, nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	if d := t.Matrix().MaxDifference(f.Matrix); d > 1e-6 {
-		return Matrix{}, nil, fmt.Errorf("%w: parameters give a matrix %.3g away from \"matrix\"", ErrFormat, d)
+		return volume.Affine{}, nil, fmt.Errorf("%w: parameters give a matrix %.3g away from \"matrix\"", ErrFormat, d)
 	}
 	return f.Matrix, &t, nil
 }
@@ -116,7 +107,7 @@ func (t Transform) toLPS() Transform {
 	u.Center = [3]float64{-t.Center[0], -t.Center[1], t.Center[2]}
 	switch t.Kind {
 	case KindAffine:
-		m := AffineFromMatrix(t.Matrix().lpsFlip(), u.Center)
+		m := AffineFromMatrix(lpsFlip(t.Matrix()), u.Center)
 		u.Params = m.Params
 	default:
 		u.Params[0], u.Params[1] = -t.Params[0], -t.Params[1]
@@ -206,7 +197,7 @@ func ReadITK(r io.Reader) (Transform, error) {
 // WriteElastix writes t as an elastix TransformParameters file
 // (EulerTransform or AffineTransform, LPS) for the fixed grid g, so that
 // transformix can resample the moving image onto g. Transformix then
-// matches Resample with BSpline3 to float32 rounding, except that ITK
+// matches Resample with volume.BSpline3 to float32 rounding, except that ITK
 // also fills the outer half voxel of the moving image's border, which
 // Resample (like scipy) treats as outside.
 func WriteElastix(w io.Writer, t Transform, g Grid) error {
@@ -221,7 +212,7 @@ func WriteElastix(w io.Writer, t Transform, g Grid) error {
 	spacing := g.Affine.Zooms()
 	// The grid's voxel→LPS affine is diag(−1, −1, 1)·(voxel→RAS): the
 	// world axes flip, the voxel axes do not.
-	a := Matrix(g.Affine)
+	a := g.Affine
 	for r := 0; r < 2; r++ {
 		for c := 0; c < 4; c++ {
 			a[r][c] = -a[r][c]
@@ -320,7 +311,7 @@ func ReadElastix(r io.Reader) (Transform, error) {
 // WriteMat writes m as a Greedy / c3d_affine_tool text matrix: four rows
 // of four numbers, RAS+ world, mapping fixed points to moving points (the
 // matrix Greedy's -it and -r options read).
-func WriteMat(w io.Writer, m Matrix) error {
+func WriteMat(w io.Writer, m volume.Affine) error {
 	for r := 0; r < 4; r++ {
 		if _, err := fmt.Fprintln(w, joinFloats(m[r][:])); err != nil {
 			return err
@@ -330,24 +321,24 @@ func WriteMat(w io.Writer, m Matrix) error {
 }
 
 // ReadMat reads a Greedy / c3d text matrix written by WriteMat.
-func ReadMat(r io.Reader) (Matrix, error) {
+func ReadMat(r io.Reader) (volume.Affine, error) {
 	b, err := io.ReadAll(io.LimitReader(r, 1<<16))
 	if err != nil {
-		return Matrix{}, err
+		return volume.Affine{}, err
 	}
 	v, err := parseFloats(string(b))
 	if err != nil {
-		return Matrix{}, err
+		return volume.Affine{}, err
 	}
 	if len(v) != 16 {
-		return Matrix{}, fmt.Errorf("%w: %d numbers in a .mat matrix, want 16", ErrFormat, len(v))
+		return volume.Affine{}, fmt.Errorf("%w: %d numbers in a .mat matrix, want 16", ErrFormat, len(v))
 	}
-	var m Matrix
+	var m volume.Affine
 	for i, x := range v {
 		m[i/4][i%4] = x
 	}
 	if err := checkMatrix(m); err != nil {
-		return Matrix{}, fmt.Errorf("%w: %w", ErrFormat, err)
+		return volume.Affine{}, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	return m, nil
 }
@@ -371,4 +362,17 @@ func parseFloats(s string) ([]float64, error) {
 		out[i] = v
 	}
 	return out, nil
+}
+
+// lpsFlip converts a world transform between RAS and LPS: F·M·F with
+// F = diag(−1, −1, 1, 1). The map is its own inverse.
+func lpsFlip(m volume.Affine) volume.Affine {
+	s := [4]float64{-1, -1, 1, 1}
+	var out volume.Affine
+	for r := 0; r < 4; r++ {
+		for c := 0; c < 4; c++ {
+			out[r][c] = s[r] * m[r][c] * s[c]
+		}
+	}
+	return out
 }

@@ -104,7 +104,7 @@ func TestITKIsLPS(t *testing.T) {
 // transformix: ch2's RAS affine diag(1, 1, 1), origin (−90, −125, −71) is
 // origin (90, 125, −71) with direction diag(−1, −1, 1) in LPS. (Checked
 // against transformix 5.0.1: its resampling of ch2 through such a file
-// matches Resample(…, BSpline3, 0) to 5e-5 inside the image.)
+// matches Resample(…, volume.BSpline3, 0) to 5e-5 inside the image.)
 func TestElastixGridIsLPS(t *testing.T) {
 	g := Grid{Dims: [3]int{181, 217, 181}, Affine: volume.Affine{{1, 0, 0, -90}, {0, 1, 0, -125}, {0, 0, 1, -71}, {0, 0, 0, 1}}}
 	var b bytes.Buffer

@@ -2,6 +2,7 @@ package vit
 
 import (
 	"fmt"
+	"strings"
 )
 
 // Config holds the arguments of MONAI's ViT and ViTAutoEnc constructors
@@ -95,7 +96,7 @@ func (c Config) withDefaults() (Config, error) {
 		bad = append(bad, fmt.Sprintf("dropout_rate %g (want 0..1)", c.DropoutRate))
 	}
 	if len(bad) > 0 {
-		return c, fmt.Errorf("%w: %s", ErrConfig, joinSemi(bad))
+		return c, fmt.Errorf("%w: %s", ErrConfig, strings.Join(bad, "; "))
 	}
 	return c, nil
 }
@@ -108,15 +109,4 @@ func (c Config) grid() (g [3]int, n int) {
 		n *= g[i]
 	}
 	return g, n
-}
-
-func joinSemi(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += "; "
-		}
-		out += x
-	}
-	return out
 }

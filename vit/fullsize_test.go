@@ -9,7 +9,6 @@ import (
 	"github.com/metasurv/metasurv/nn"
 )
 
-
 // TestLoadFullSizeLaMIM streams a full-size LaMIM checkpoint (2 GB; set
 // METASURV_LAMIM_CKPT to its path: the published SSL_ViT_Block16.pth or a
 // synthetic one of the same shapes) into the 506 M-parameter encoder and

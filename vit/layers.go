@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"strconv"
 	"sync"
 
 	"github.com/metasurv/metasurv/nn"
@@ -221,15 +222,8 @@ func (l blockList) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 
 func (l blockList) Visit(v *nn.Visitor) {
 	for i, b := range l {
-		v.Child(itoa(i), b)
+		v.Child(strconv.Itoa(i), b)
 	}
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }
 
 // encoder is the part ViT and ViTAutoEnc share: patch embedding,

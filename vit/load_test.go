@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -41,7 +42,7 @@ func TestLoadMONAI14Keys(t *testing.T) {
 		out["module."+k] = v
 	}
 	for b := range 2 {
-		p := "module.blocks." + itoa(b) + "."
+		p := "module.blocks." + strconv.Itoa(b) + "."
 		out[p+"norm_cross_attn.weight"] = nn.NewTensor(96)
 		out[p+"norm_cross_attn.bias"] = nn.NewTensor(96)
 		for _, l := range []string{"to_q", "to_k", "to_v", "out_proj"} {

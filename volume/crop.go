@@ -72,7 +72,7 @@ func (v *Volume) CropToBox(lo, hi [3]int, margin int) (*Volume, error) {
 		return nil, err
 	}
 	if margin < 0 {
-		return nil, fmt.Errorf("volume: negative crop margin %d", margin)
+		return nil, fmt.Errorf("%w: negative crop margin %d", ErrInvalid, margin)
 	}
 	var start, dims [3]int
 	for r := 0; r < 3; r++ {

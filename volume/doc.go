@@ -32,14 +32,35 @@
 // Volume.ResampleToSpacing reproduces MONAI Spacing: the same output shape
 // and affine (zoom_affine, compute_shape_offset) and trilinear sampling
 // with border padding. Resample and ResampleInto sample any volume through
-// a voxel→voxel or world transform with a Sampler (trilinear or nearest,
-// constant fill or border clamp), row by row on all cores; registration
-// uses them to apply a transform once found.
+// a voxel→voxel or world transform with a Sampler (Interp: trilinear,
+// nearest or cubic B-spline; constant fill or border clamp), row by row on
+// all cores; registration uses them to apply a transform once found.
 //
-// # Masks and statistics
+// Interp is the library's one interpolation vocabulary and these kernels
+// its one implementation: a Field evaluates a volume, with derivatives, at
+// arbitrary points (what a registration metric samples), with the same
+// arithmetic as a resampling row. Affine is the one 4×4 world transform:
+// voxel→world maps, registration results (Compose chains them so an image
+// is interpolated once, Inverse, Mul, Apply).
 //
-// Masks come from thresholds or nonzero voxels and drive ApplyMask,
-// bounding boxes and cropping (Extract, CropOrPad, CropToBox). Describe
-// and Percentiles summarise the voxels of a mask in float64, percentiles
-// with numpy's default linear rule, for intensity normalisation.
+// # Masks, morphology and statistics
+//
+// A Mask is the one binary image type: brain masks, labels, the voxels a
+// statistic is taken over. Masks come from thresholds or nonzero voxels
+// and drive ApplyMask, bounding boxes and cropping (Extract, CropOrPad,
+// CropToBox). Erode, Dilate, Open and Close use a ball (exact Euclidean
+// distance transform, SquaredDistance: cost independent of the radius,
+// anisotropic spacing) or a box (separable); FillHoles, LargestComponent
+// (Conn6 or Conn26) and Dice complete the morphology a brain mask needs.
+// Describe and Percentiles summarise the voxels of a mask in float64,
+// percentiles with numpy's default linear rule, for intensity
+// normalisation.
+//
+// # Errors
+//
+// Every error wraps one of ErrShape (data and dims disagree), ErrInvalid
+// (an argument outside its domain), ErrSingular (an affine that cannot be
+// inverted), ErrOrientation or ErrEmpty; test with errors.Is. The enums
+// (Interp, Boundary, ResizeMode) implement encoding.TextMarshaler and
+// TextUnmarshaler, so flags and configuration files name them.
 package volume

@@ -106,12 +106,18 @@ func TestHostileInputsReturnErrors(t *testing.T) {
 			v := good.Clone()
 			return volume.ResampleInto(v, v, volume.Identity(), volume.Sampler{})
 		},
-		"ResizeInto/aliased":   func() error { v := good.Clone(); return volume.ResizeInto(v, v, volume.ResizeArea) },
-		"Percentiles/mismatch": func() error { _, e := volume.Percentiles([]float32{1, 2}, []bool{true}, 50); return e },
-		"Percentiles/empty":    func() error { _, e := volume.Percentiles(nil, nil, 50); return e },
-		"Percentiles/q>100":    func() error { _, e := volume.Percentiles([]float32{1, 2}, nil, 101); return e },
-		"Percentiles/qNaN":     func() error { _, e := volume.Percentiles([]float32{1, 2}, nil, math.NaN()); return e },
-		"Describe/mismatch":    func() error { _, e := volume.Describe([]float32{1, 2}, []bool{true}); return e },
+		"ResizeInto/aliased": func() error { v := good.Clone(); return volume.ResizeInto(v, v, volume.ResizeArea) },
+		"Percentiles/mismatch": func() error {
+			_, e := volume.Percentiles([]float32{1, 2}, &volume.Mask{Dims: [3]int{1, 1, 1}, Data: []bool{true}}, 50)
+			return e
+		},
+		"Percentiles/empty": func() error { _, e := volume.Percentiles(nil, nil, 50); return e },
+		"Percentiles/q>100": func() error { _, e := volume.Percentiles([]float32{1, 2}, nil, 101); return e },
+		"Percentiles/qNaN":  func() error { _, e := volume.Percentiles([]float32{1, 2}, nil, math.NaN()); return e },
+		"Describe/mismatch": func() error {
+			_, e := volume.Describe([]float32{1, 2}, &volume.Mask{Dims: [3]int{1, 1, 1}, Data: []bool{true}})
+			return e
+		},
 	} {
 		t.Run(cn, func(t *testing.T) { wantError(t, fn) })
 	}

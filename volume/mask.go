@@ -43,13 +43,16 @@ func NonzeroMask(v *Volume) (*Mask, error) {
 // hi = +Inf to binarise a resampled label map.
 func ThresholdMask(v *Volume, lo, hi float32) (*Mask, error) {
 	if lo > hi {
-		return nil, fmt.Errorf("volume: threshold range [%g, %g] is empty", lo, hi)
+		return nil, fmt.Errorf("%w: threshold range [%g, %g] is empty", ErrInvalid, lo, hi)
 	}
 	return maskWhere(v, func(x float32) bool { return x >= lo && x <= hi })
 }
 
 // Count returns the number of marked voxels.
 func (m *Mask) Count() int {
+	if m == nil {
+		return 0
+	}
 	n := 0
 	for _, b := range m.Data {
 		if b {
@@ -99,6 +102,9 @@ func (v *Volume) ApplyMask(m *Mask, fill float32) (*Volume, error) {
 // BoundingBox returns the smallest box [lo, hi) (hi exclusive) holding
 // every marked voxel, and false if none is marked.
 func (m *Mask) BoundingBox() (lo, hi [3]int, ok bool) {
+	if m == nil {
+		return [3]int{}, [3]int{}, false
+	}
 	nx, ny := m.Dims[0], m.Dims[1]
 	lo = m.Dims
 	for p, b := range m.Data {

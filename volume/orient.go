@@ -1,17 +1,11 @@
 package volume
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
 	"gonum.org/v1/gonum/mat"
 )
-
-// ErrOrientation reports an affine or axis-code string that does not define
-// a usable orientation (for example a singular affine whose voxel axes
-// cannot all be matched to world axes, or codes such as "RRS").
-var ErrOrientation = errors.New("volume: orientation")
 
 // AxisOrientation tells which world axis one voxel axis runs along and in
 // which direction: one row of nibabel's orientation array.

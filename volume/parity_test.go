@@ -60,7 +60,7 @@ func loadNifti(t testing.TB, name string) *volume.Volume {
 	if v, ok := volCache[path]; ok {
 		return v
 	}
-	v, err := nifti.Load(path)
+	v, err := nifti.Load(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestParitySpacing1mm(t *testing.T) {
 func TestSpacingGridInia19(t *testing.T) {
 	v := loadNifti(t, "inia19-t1-brain.nii.gz")
 	for _, p := range [][3]float64{{2, 2, 2}, {0.7, 1.5, 3}, {0.5, 0.5, 0.5}} {
-		dims, a, err := volume.SpacingGrid(v.Dims, v.Affine, p, false)
+		dims, a, err := volume.SpacingGrid(v.Dims, v.Affine, p, volume.SpacingOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,8 @@ package volume
 import (
 	"fmt"
 	"math"
+
+	"github.com/metasurv/metasurv/internal/enumtext"
 )
 
 // ResizeMode selects how Resize computes a voxel of the new grid. All modes
@@ -25,17 +27,19 @@ const (
 	ResizeNearest
 )
 
-// String names the mode as MONAI does.
-func (m ResizeMode) String() string {
-	switch m {
-	case ResizeArea:
-		return "area"
-	case ResizeTrilinear:
-		return "trilinear"
-	case ResizeNearest:
-		return "nearest"
-	}
-	return fmt.Sprintf("ResizeMode(%d)", int(m))
+var resizeNames = []string{ResizeArea: "area", ResizeTrilinear: "trilinear", ResizeNearest: "nearest"}
+
+// String names the mode as MONAI does: "area", "trilinear" or "nearest".
+func (m ResizeMode) String() string { return enumtext.String(int(m), resizeNames, "ResizeMode") }
+
+// MarshalText returns the name String gives; an unknown value is an error.
+func (m ResizeMode) MarshalText() ([]byte, error) {
+	return enumtext.Marshal(int(m), resizeNames, "resize mode", ErrInvalid)
+}
+
+// UnmarshalText parses "area", "trilinear" or "nearest" (any case).
+func (m *ResizeMode) UnmarshalText(b []byte) error {
+	return enumtext.Set(m, b, resizeNames, "resize mode", ErrInvalid)
 }
 
 // ResizeAffine returns the affine of a grid of dims to covering the same
@@ -89,7 +93,7 @@ func ResizeInto(dst, src *Volume, mode ResizeMode) error {
 		return err
 	}
 	if mode < ResizeArea || mode > ResizeNearest {
-		return fmt.Errorf("volume: unknown resize mode %v", mode)
+		return fmt.Errorf("%w: unknown resize mode %v", ErrInvalid, mode)
 	}
 	if dst.Dims == src.Dims {
 		copy(dst.Data, src.Data)

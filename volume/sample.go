@@ -3,30 +3,9 @@ package volume
 import (
 	"fmt"
 	"math"
+
+	"github.com/metasurv/metasurv/internal/enumtext"
 )
-
-// Interp selects how a value between voxel centres is computed.
-type Interp int
-
-const (
-	// Linear is trilinear interpolation of the 8 surrounding voxels, the
-	// default of MONAI Spacing ("bilinear") and of scipy's order=1.
-	Linear Interp = iota
-	// Nearest takes the voxel whose centre is nearest, ties rounded to
-	// even as torch grid_sample's "nearest" does. Use it for label maps.
-	Nearest
-)
-
-// String names the interpolation.
-func (m Interp) String() string {
-	switch m {
-	case Linear:
-		return "linear"
-	case Nearest:
-		return "nearest"
-	}
-	return fmt.Sprintf("Interp(%d)", int(m))
-}
 
 // Boundary selects what sampling returns at points outside the grid.
 type Boundary int
@@ -42,15 +21,19 @@ const (
 	Border
 )
 
-// String names the boundary rule.
-func (b Boundary) String() string {
-	switch b {
-	case Constant:
-		return "constant"
-	case Border:
-		return "border"
-	}
-	return fmt.Sprintf("Boundary(%d)", int(b))
+var boundaryNames = []string{Constant: "constant", Border: "border"}
+
+// String returns "constant" or "border".
+func (b Boundary) String() string { return enumtext.String(int(b), boundaryNames, "Boundary") }
+
+// MarshalText returns the name String gives; an unknown value is an error.
+func (b Boundary) MarshalText() ([]byte, error) {
+	return enumtext.Marshal(int(b), boundaryNames, "boundary rule", ErrInvalid)
+}
+
+// UnmarshalText parses "constant" or "border" (any case).
+func (b *Boundary) UnmarshalText(t []byte) error {
+	return enumtext.Set(b, t, boundaryNames, "boundary rule", ErrInvalid)
 }
 
 // Sampler evaluates a volume at continuous voxel coordinates, where (i, j,
@@ -63,26 +46,25 @@ type Sampler struct {
 }
 
 func (s Sampler) validate() error {
-	if s.Interp != Linear && s.Interp != Nearest {
-		return fmt.Errorf("volume: unknown interpolation %v", s.Interp)
+	if s.Interp != Linear && s.Interp != Nearest && s.Interp != BSpline3 {
+		return fmt.Errorf("%w: unknown interpolation %v", ErrInvalid, s.Interp)
 	}
 	if s.Boundary != Constant && s.Boundary != Border {
-		return fmt.Errorf("volume: unknown boundary rule %v", s.Boundary)
+		return fmt.Errorf("%w: unknown boundary rule %v", ErrInvalid, s.Boundary)
 	}
 	return nil
 }
 
 // At returns v at voxel coordinate (x, y, z) (x along i, y along j, z
-// along k). NaN coordinates give Fill (Constant) or NaN (Border).
+// along k). NaN coordinates give Fill (Constant) or NaN (Border). With
+// BSpline3 every call prefilters the whole volume: to evaluate many
+// points, use a Field or ResampleInto.
 func (s Sampler) At(v *Volume, x, y, z float64) float32 {
-	g := grid{data: v.Data, nx: v.Dims[0], ny: v.Dims[1], nz: v.Dims[2]}
+	g := gridOf(v.Data, v.Dims)
+	if s.Interp == BSpline3 {
+		g.data = bsplinePrefilter(v.Data, v.Dims)
+	}
 	return g.at(x, y, z, s)
-}
-
-// grid is the view of a volume's data the inner loops use.
-type grid struct {
-	data       []float32
-	nx, ny, nz int
 }
 
 // clampAxis clamps c to [0, n-1]; NaN stays NaN.
@@ -96,13 +78,20 @@ func clampAxis(c float64, n int) float64 {
 	return c
 }
 
-// inside reports whether c lies in [0, n-1] (false for NaN).
-func inside(c float64, n int) bool { return c >= 0 && c <= float64(n-1) }
+// edgeTol is how far (in voxels) outside [0, n−1] a coordinate may fall
+// and still count as inside: rounding in an affine and its inverse puts
+// the voxel centres of an image resampled onto its own grid at −1e−16
+// rather than 0, and those voxels must not become Fill. The kernels read
+// such a point as the edge voxel (its weight beyond the edge is ~1e−16).
+const edgeTol = 1e-9
 
-// at samples (x, y, z) as s says: the nearest voxel or trilinear
-// interpolation, outside the grid the clamped border (NaN for a NaN
+// inside reports whether c lies in [0, n-1], up to edgeTol (false for NaN).
+func inside(c float64, n int) bool { return c >= -edgeTol && c <= float64(n-1)+edgeTol }
+
+// at samples (x, y, z) as s says: the nearest voxel, trilinear or cubic
+// B-spline interpolation (g then holds the coefficients), outside the grid the clamped border (NaN for a NaN
 // coordinate) or s.Fill.
-func (g grid) at(x, y, z float64, s Sampler) float32 {
+func (g *grid) at(x, y, z float64, s Sampler) float32 {
 	if s.Boundary == Border {
 		x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
 	}
@@ -112,29 +101,17 @@ func (g grid) at(x, y, z float64, s Sampler) float32 {
 		}
 		return s.Fill
 	}
-	if s.Interp == Nearest {
+	switch s.Interp {
+	case Nearest:
 		return g.nearestIn(x, y, z)
+	case BSpline3:
+		return float32(g.bspline(x, y, z))
 	}
-	return g.lerp3(x, y, z)
-}
-
-// lerp3 interpolates at a point known to lie inside the grid: a row of
-// one point.
-func (g grid) lerp3(x, y, z float64) float32 {
-	var out [1]float32
-	g.linearRow(out[:], 0, [3]float64{x, y, z}, [3]float64{}, false)
-	return out[0]
-}
-
-// nearestIn returns the voxel nearest to a point known to lie inside the
-// grid, ties to even.
-func (g grid) nearestIn(x, y, z float64) float32 {
-	i, j, k := int(math.RoundToEven(x)), int(math.RoundToEven(y)), int(math.RoundToEven(z))
-	return g.data[i+g.nx*(j+g.ny*k)]
+	return float32(g.linear(x, y, z))
 }
 
 // insideAt reports whether point p + i·d lies inside the grid.
-func (g grid) insideAt(p, d [3]float64, i int) bool {
+func (g *grid) insideAt(p, d [3]float64, i int) bool {
 	fi := float64(i)
 	return inside(p[0]+fi*d[0], g.nx) && inside(p[1]+fi*d[1], g.ny) && inside(p[2]+fi*d[2], g.nz)
 }
@@ -143,7 +120,7 @@ func (g grid) insideAt(p, d [3]float64, i int) bool {
 // p + i·d lies inside the grid. Along a line the inside set is an
 // interval; it is estimated analytically and then settled with the exact
 // per-point test, so the fast loops over it never need bounds tests.
-func (g grid) insideRange(p, d [3]float64, n int) (lo, hi int) {
+func (g *grid) insideRange(p, d [3]float64, n int) (lo, hi int) {
 	lo, hi = 0, n
 	size := [3]int{g.nx, g.ny, g.nz}
 	for a := 0; a < 3; a++ {
@@ -154,7 +131,7 @@ func (g grid) insideRange(p, d [3]float64, n int) (lo, hi int) {
 			}
 			continue
 		}
-		t0, t1 := -p[a]/d[a], (last-p[a])/d[a]
+		t0, t1 := (-edgeTol-p[a])/d[a], (last+edgeTol-p[a])/d[a]
 		if t0 > t1 {
 			t0, t1 = t1, t0
 		}
@@ -186,7 +163,7 @@ func (g grid) insideRange(p, d [3]float64, n int) (lo, hi int) {
 // one output row of a resampling, with the coordinate stepped by the
 // affine's first column and recomputed from p each time, not accumulated.
 // p and d must be finite.
-func (s Sampler) sampleRow(g grid, out []float32, p, d [3]float64) {
+func (s Sampler) sampleRow(g *grid, out []float32, p, d [3]float64) {
 	lo, hi := 0, len(out)
 	border := s.Boundary == Border
 	if !border {
@@ -198,28 +175,33 @@ func (s Sampler) sampleRow(g grid, out []float32, p, d [3]float64) {
 			out[hi+i] = s.Fill
 		}
 	}
-	if s.Interp == Nearest {
-		for i := lo; i < hi; i++ {
-			fi := float64(i)
-			x, y, z := p[0]+fi*d[0], p[1]+fi*d[1], p[2]+fi*d[2]
-			if border {
-				x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
-			}
-			out[i] = g.nearestIn(x, y, z)
-		}
+	if s.Interp == Linear {
+		g.linearRow(out[lo:hi], lo, p, d, border)
 		return
 	}
-	g.linearRow(out[lo:hi], lo, p, d, border)
+	for i := lo; i < hi; i++ {
+		fi := float64(i)
+		x, y, z := p[0]+fi*d[0], p[1]+fi*d[1], p[2]+fi*d[2]
+		if border {
+			x, y, z = clampAxis(x, g.nx), clampAxis(y, g.ny), clampAxis(z, g.nz)
+		}
+		if s.Interp == Nearest {
+			out[i] = g.nearestIn(x, y, z)
+		} else {
+			out[i] = float32(g.bspline(x, y, z))
+		}
+	}
 }
 
 // linearRow interpolates trilinearly at the points p + i·d, i = first,
 // first+1, …, writing out[i−first]: the hot loop of every resampling,
-// written as one loop because the per-point body is too large to inline.
-// The points must lie inside the grid unless border clamps them; their
-// coordinates are then ≥ 0, so int() is floor, and the upper neighbour of
-// a point on the last voxel is the voxel itself (its weight is 0), so no
-// read goes past the data.
-func (g grid) linearRow(out []float32, first int, p, d [3]float64, border bool) {
+// written as one loop because the per-point body is too large to inline
+// (the arithmetic of trilinear, which serves single points). The points
+// must lie inside the grid unless border clamps them; their coordinates
+// are then ≥ −edgeTol, so int() is floor up to a weight of ~1e−16, and the
+// upper neighbour of a point on the last voxel is the voxel itself (its
+// weight is 0), so no read goes past the data.
+func (g *grid) linearRow(out []float32, first int, p, d [3]float64, border bool) {
 	nx, nxy := g.nx, g.nx*g.ny
 	lastX, lastY, lastZ := g.nx-1, g.ny-1, g.nz-1
 	data := g.data
@@ -279,7 +261,10 @@ func ResampleInto(dst, src *Volume, vox Affine, s Sampler) error {
 	if err := checkReach(vox, dst.Dims); err != nil {
 		return err
 	}
-	g := grid{data: src.Data, nx: src.Dims[0], ny: src.Dims[1], nz: src.Dims[2]}
+	g := gridOf(src.Data, src.Dims)
+	if s.Interp == BSpline3 {
+		g.data = bsplinePrefilter(src.Data, src.Dims)
+	}
 	nx, ny, nz := dst.Dims[0], dst.Dims[1], dst.Dims[2]
 	d := [3]float64{vox[0][0], vox[1][0], vox[2][0]}
 	forSlices(nz, nx*ny, func(k0, k1 int) {
@@ -287,7 +272,7 @@ func ResampleInto(dst, src *Volume, vox Affine, s Sampler) error {
 			for j := 0; j < ny; j++ {
 				p := vox.Apply([3]float64{0, float64(j), float64(k)})
 				off := nx * (j + ny*k)
-				s.sampleRow(g, dst.Data[off:off+nx], p, d)
+				s.sampleRow(&g, dst.Data[off:off+nx], p, d)
 			}
 		}
 	})
@@ -303,7 +288,7 @@ const maxCoord = 1e18
 // suffices, the map being affine).
 func checkReach(vox Affine, dims [3]int) error {
 	if !vox.IsFinite() {
-		return fmt.Errorf("volume: voxel map %v has non-finite entries", vox)
+		return fmt.Errorf("%w: voxel map %v has non-finite entries", ErrInvalid, vox)
 	}
 	for c := 0; c < 8; c++ {
 		var v [3]float64
@@ -314,7 +299,7 @@ func checkReach(vox Affine, dims [3]int) error {
 		}
 		for _, x := range vox.Apply(v) {
 			if !(math.Abs(x) < maxCoord) {
-				return fmt.Errorf("volume: voxel map %v sends voxel %v to coordinate %g", vox, v, x)
+				return fmt.Errorf("%w: voxel map %v sends voxel %v to coordinate %g", ErrInvalid, vox, v, x)
 			}
 		}
 	}

@@ -46,7 +46,7 @@ func (v *Volume) ResampleToSpacing(pixdim [3]float64, opt SpacingOptions) (*Volu
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	dims, affine, err := SpacingGrid(v.Dims, v.Affine, pixdim, opt.Diagonal)
+	dims, affine, err := SpacingGrid(v.Dims, v.Affine, pixdim, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -63,20 +63,21 @@ func (v *Volume) ResampleToSpacing(pixdim [3]float64, opt SpacingOptions) (*Volu
 
 // SpacingGrid returns the output dims and affine of ResampleToSpacing for a
 // grid of the given dims and affine, without touching any data: the grid
-// MONAI Spacing would produce.
-func SpacingGrid(dims [3]int, a Affine, pixdim [3]float64, diagonal bool) ([3]int, Affine, error) {
+// MONAI Spacing would produce (only opt.Diagonal matters).
+func SpacingGrid(dims [3]int, a Affine, pixdim [3]float64, opt SpacingOptions) ([3]int, Affine, error) {
+	diagonal := opt.Diagonal
 	if _, err := NumVoxels(dims); err != nil {
 		return dims, a, err
 	}
 	if !a.IsFinite() {
-		return dims, a, fmt.Errorf("volume: affine %v has non-finite entries", a)
+		return dims, a, fmt.Errorf("%w: affine %v has non-finite entries", ErrInvalid, a)
 	}
 	zooms := a.Zooms()
 	var out [3]float64
 	for r := 0; r < 3; r++ {
 		out[r] = pixdim[r]
 		if math.IsNaN(out[r]) || math.IsInf(out[r], 0) {
-			return dims, a, fmt.Errorf("volume: target spacing %v is not finite", pixdim)
+			return dims, a, fmt.Errorf("%w: target spacing %v is not finite", ErrInvalid, pixdim)
 		}
 		if out[r] <= 0 {
 			out[r] = zooms[r]
@@ -125,7 +126,7 @@ func zoomAffine(a Affine, scale [3]float64, diagonal bool) (Affine, error) {
 			d -= l[j][k] * l[j][k]
 		}
 		if !(d > 0) {
-			return Affine{}, fmt.Errorf("volume: affine %v is singular: its axes cannot be rescaled", a)
+			return Affine{}, fmt.Errorf("%w: affine %v: its axes cannot be rescaled", ErrSingular, a)
 		}
 		l[j][j] = math.Sqrt(d)
 		for i := j + 1; i < 3; i++ {
@@ -184,7 +185,7 @@ func shapeOffset(dims [3]int, in, out Affine) ([3]int, [3]float64, error) {
 		}
 		shape[r] = int(math.RoundToEven(hi - lo + 1))
 		if shape[r] < 1 {
-			return shape, [3]float64{}, fmt.Errorf("volume: resampled grid has shape %v", shape)
+			return shape, [3]float64{}, fmt.Errorf("%w: resampled grid has shape %v", ErrShape, shape)
 		}
 	}
 	for c := 0; c < 8; c++ {

@@ -87,7 +87,7 @@ func TestResampleToSpacingOblique(t *testing.T) {
 func TestSpacingGridAxisAligned(t *testing.T) {
 	a := volume.Affine{{-0.5, 0, 0, 30}, {0, 0, 1.25, -20}, {0, 2, 0, 5}, {0, 0, 0, 1}} // L, S, A
 	dims := [3]int{11, 9, 7}
-	got, na, err := volume.SpacingGrid(dims, a, [3]float64{1, 2.5, 0.5}, false)
+	got, na, err := volume.SpacingGrid(dims, a, [3]float64{1, 2.5, 0.5}, volume.SpacingOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestSpacingGridAxisAligned(t *testing.T) {
 		t.Errorf("affine %v, want %v", na, want)
 	}
 	// Halves round to even: (8−1)·1/2+1 = 4.5 → 4 and (10−1)·1/2+1 = 5.5 → 6.
-	got, _, _ = volume.SpacingGrid([3]int{8, 10, 2}, volume.Identity(), [3]float64{2, 2, 1}, false)
+	got, _, _ = volume.SpacingGrid([3]int{8, 10, 2}, volume.Identity(), [3]float64{2, 2, 1}, volume.SpacingOptions{})
 	if want := [3]int{4, 6, 2}; got != want {
 		t.Errorf("round-half-even dims %v, want %v", got, want)
 	}

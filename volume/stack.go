@@ -27,7 +27,7 @@ func (s *Stack) Shape() [4]int { return [4]int{len(s.Names), s.Dims[0], s.Dims[1
 // and affine.
 func NewStack(names []string, vols []*Volume) (*Stack, error) {
 	if len(names) != len(vols) {
-		return nil, fmt.Errorf("volume: %d names for %d volumes", len(names), len(vols))
+		return nil, fmt.Errorf("%w: %d names for %d volumes", ErrShape, len(names), len(vols))
 	}
 	var ref *Volume
 	for _, v := range vols {
@@ -37,7 +37,7 @@ func NewStack(names []string, vols []*Volume) (*Stack, error) {
 		}
 	}
 	if ref == nil {
-		return nil, fmt.Errorf("volume: stack of %d channels has no volume", len(vols))
+		return nil, fmt.Errorf("%w: stack of %d channels has no volume", ErrShape, len(vols))
 	}
 	for c, v := range vols {
 		if v == nil {
@@ -79,7 +79,7 @@ func (s *Stack) Channel(c int) (*Volume, error) {
 		return nil, err
 	}
 	if c < 0 || c >= len(s.Names) {
-		return nil, fmt.Errorf("volume: channel %d out of range [0,%d)", c, len(s.Names))
+		return nil, fmt.Errorf("%w: channel %d out of range [0,%d)", ErrInvalid, c, len(s.Names))
 	}
 	v, err := New(s.Dims, s.Affine)
 	if err != nil {

@@ -1,15 +1,11 @@
 package volume
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/bits"
 	"slices"
 )
-
-// ErrEmpty reports a statistic asked of no voxels (an empty mask).
-var ErrEmpty = errors.New("volume: no voxels selected")
 
 // Stats summarises a set of voxel values, accumulated in float64.
 type Stats struct {
@@ -19,21 +15,30 @@ type Stats struct {
 	Min, Max float64
 }
 
-// selected checks that mask (nil = every voxel) fits x.
-func selected(x []float32, mask []bool) error {
-	if mask != nil && len(mask) != len(x) {
-		return fmt.Errorf("%w: mask of %d voxels for %d values", ErrShape, len(mask), len(x))
+// selected returns the voxel flags of m (nil = every voxel) after checking
+// that m is consistent and has one flag per value of x.
+func selected(x []float32, m *Mask) ([]bool, error) {
+	if m == nil {
+		return nil, nil
 	}
-	return nil
+	if err := m.check(m.Dims); err != nil {
+		return nil, err
+	}
+	if len(m.Data) != len(x) {
+		return nil, fmt.Errorf("%w: mask of %d voxels for %d values", ErrShape, len(m.Data), len(x))
+	}
+	return m.Data, nil
 }
 
 // Describe returns count, mean, population standard deviation, min and max
-// of the values of x where mask is true (all of x when mask is nil). The
+// of the values of x that m marks (all of x when m is nil; m.Data must
+// have one flag per value, in the same order). The
 // standard deviation takes a second pass over the deviations from the mean,
 // as numpy does, so it stays accurate for data with a large offset. A NaN
 // value makes every field but N NaN.
-func Describe(x []float32, mask []bool) (Stats, error) {
-	if err := selected(x, mask); err != nil {
+func Describe(x []float32, m *Mask) (Stats, error) {
+	mask, err := selected(x, m)
+	if err != nil {
 		return Stats{}, err
 	}
 	st := Stats{Min: math.Inf(1), Max: math.Inf(-1)}
@@ -76,38 +81,34 @@ func Describe(x []float32, mask []bool) (Stats, error) {
 
 // Stats describes v's voxels inside m (all voxels when m is nil).
 func (v *Volume) Stats(m *Mask) (Stats, error) {
-	mask, err := v.maskData(m)
-	if err != nil {
+	if err := v.checkMaskOn(m); err != nil {
 		return Stats{}, err
 	}
-	return Describe(v.Data, mask)
+	return Describe(v.Data, m)
 }
 
 // Percentiles describes v's voxels inside m (all voxels when m is nil) by
 // the percentiles qs, as the package function Percentiles.
 func (v *Volume) Percentiles(m *Mask, qs ...float64) ([]float64, error) {
-	mask, err := v.maskData(m)
-	if err != nil {
+	if err := v.checkMaskOn(m); err != nil {
 		return nil, err
 	}
-	return Percentiles(v.Data, mask, qs...)
+	return Percentiles(v.Data, m, qs...)
 }
 
-func (v *Volume) maskData(m *Mask) ([]bool, error) {
+// checkMaskOn verifies v and that m (if not nil) lies on v's grid.
+func (v *Volume) checkMaskOn(m *Mask) error {
 	if err := v.check(); err != nil {
-		return nil, err
+		return err
 	}
 	if m == nil {
-		return nil, nil
+		return nil
 	}
-	if err := m.check(v.Dims); err != nil {
-		return nil, err
-	}
-	return m.Data, nil
+	return m.check(v.Dims)
 }
 
 // Percentiles returns the q-th percentiles (q in [0, 100]) of the values of
-// x where mask is true (all when mask is nil), with numpy.percentile's
+// x that m marks (all when m is nil; as for Describe), with numpy.percentile's
 // default "linear" rule: for the n values sorted, position q/100·(n−1)
 // between ranks ⌊·⌋ and ⌊·⌋+1, interpolated as numpy's _lerp does (from the
 // lower value when the fraction is below 0.5, else from the upper one), in
@@ -117,13 +118,14 @@ func (v *Volume) maskData(m *Mask) ([]bool, error) {
 // buckets are copied and selected, so it costs two passes over x; x is not
 // modified. Any NaN among the values makes every percentile NaN, as in
 // numpy.
-func Percentiles(x []float32, mask []bool, qs ...float64) ([]float64, error) {
-	if err := selected(x, mask); err != nil {
+func Percentiles(x []float32, m *Mask, qs ...float64) ([]float64, error) {
+	mask, err := selected(x, m)
+	if err != nil {
 		return nil, err
 	}
 	for _, q := range qs {
 		if !(q >= 0 && q <= 100) {
-			return nil, fmt.Errorf("volume: percentile %g outside [0, 100]", q)
+			return nil, fmt.Errorf("%w: percentile %g outside [0, 100]", ErrInvalid, q)
 		}
 	}
 	r := newRanker(x, mask)

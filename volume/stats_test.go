@@ -45,7 +45,7 @@ func TestPercentilesByHand(t *testing.T) {
 			break
 		}
 	}
-	mask := []bool{true, false, true, false, true} // 5, 4, 3
+	mask := &volume.Mask{Dims: [3]int{5, 1, 1}, Data: []bool{true, false, true, false, true}} // 5, 4, 3
 	p, _ = volume.Percentiles(x, mask, 75, 25)
 	if p[0] != 4.5 || p[1] != 3.5 {
 		t.Errorf("masked percentiles (75, 25) = %v, want [4.5 3.5]", p)
@@ -114,14 +114,17 @@ func TestPercentilesMatchSort(t *testing.T) {
 }
 
 func TestStatsEdgeCases(t *testing.T) {
-	if _, err := volume.Percentiles([]float32{1, 2}, []bool{false, false}, 50); !errors.Is(err, volume.ErrEmpty) {
+	if _, err := volume.Percentiles([]float32{1, 2}, &volume.Mask{Dims: [3]int{2, 1, 1}, Data: []bool{false, false}}, 50); !errors.Is(err, volume.ErrEmpty) {
 		t.Errorf("empty selection: %v, want ErrEmpty", err)
 	}
 	if _, err := volume.Describe(nil, nil); !errors.Is(err, volume.ErrEmpty) {
 		t.Errorf("Describe(nil): %v, want ErrEmpty", err)
 	}
-	if _, err := volume.Percentiles([]float32{1, 2}, []bool{true}, 50); err == nil {
-		t.Error("short mask accepted")
+	if _, err := volume.Percentiles([]float32{1, 2}, &volume.Mask{Dims: [3]int{1, 1, 1}, Data: []bool{true}}, 50); !errors.Is(err, volume.ErrShape) {
+		t.Errorf("short mask: %v, want ErrShape", err)
+	}
+	if _, err := volume.Describe([]float32{1, 2}, &volume.Mask{Dims: [3]int{3, 1, 1}, Data: []bool{true, true}}); !errors.Is(err, volume.ErrShape) {
+		t.Errorf("mask inconsistent with its dims: %v, want ErrShape", err)
 	}
 	for _, q := range []float64{-1, 100.5, math.NaN()} {
 		if _, err := volume.Percentiles([]float32{1, 2}, nil, q); err == nil {

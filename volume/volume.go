@@ -1,7 +1,6 @@
 package volume
 
 import (
-	"errors"
 	"fmt"
 	"math"
 )
@@ -59,9 +58,6 @@ type Volume struct {
 	Affine Affine    // voxel → world (RAS+ mm)
 	Data   []float32 // len = Nx·Ny·Nz, i fastest
 }
-
-// ErrShape reports data whose length or dimensions do not agree.
-var ErrShape = errors.New("volume: shape mismatch")
 
 // New returns a zero-filled volume of the given dimensions and affine.
 // It returns an error for non-positive dimensions or ones whose product

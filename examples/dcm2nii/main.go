@@ -63,6 +63,8 @@ type config struct {
 	noCompress bool
 	maxMiB     int64
 	workers    int
+	verbose    bool
+	progress   io.Writer
 }
 
 // sidecar is the JSON written next to each image: dcm2niix's field names.
@@ -137,6 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.noCompress, "nogz", false, "write uncompressed .nii instead of .nii.gz")
 	fs.Int64Var(&c.maxMiB, "maxmem", 0, "largest file or volume to load, in MiB (0: 1024 per file, 2048 per volume)")
 	fs.IntVar(&c.workers, "j", 0, "files decoded at once (0: number of CPUs)")
+	fs.BoolVar(&c.verbose, "v", false, "report progress on stderr (files scanned, series converted)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `dcm2nii converts a DICOM export into NIfTI, one image per series.
 
@@ -173,6 +176,9 @@ Options:
 		fmt.Fprintln(stderr, "dcm2nii: -in and -out are required (see -h)")
 		return 2
 	}
+	if c.verbose {
+		c.progress = stderr
+	}
 	sum, err := convert(context.Background(), c, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "dcm2nii:", err)
@@ -192,6 +198,15 @@ func convert(ctx context.Context, c config, stdout io.Writer) (*summary, error) 
 		return nil, err
 	}
 	opts := &dicom.ScanOptions{SplitGaps: c.split, Workers: c.workers}
+	if c.progress != nil {
+		last := -1
+		opts.Progress = func(done, total int) {
+			if pct := 10 * done / total; pct != last || done == total {
+				last = pct
+				fmt.Fprintf(c.progress, "scanned %d/%d files\n", done, total)
+			}
+		}
+	}
 	if c.maxMiB > 0 {
 		opts.MaxBytes = c.maxMiB << 20
 		opts.MaxVolumeBytes = c.maxMiB << 20
@@ -214,6 +229,9 @@ func convert(ctx context.Context, c config, stdout io.Writer) (*summary, error) 
 		case s.Localizer && !c.localizers:
 			e.Status, e.Reason = "skipped", "localizer (use -localizers to write it)"
 		default:
+			if c.progress != nil {
+				fmt.Fprintf(c.progress, "converting %s (%d files)\n", s.Name, len(s.Files))
+			}
 			v, err := s.Volume(ctx)
 			if err == nil {
 				codes := v.AxCodes()

@@ -50,7 +50,7 @@ func TestConvert(t *testing.T) {
 	if !strings.Contains(stdout.String(), "1 written") || !strings.Contains(stdout.String(), "not a DICOM file") {
 		t.Errorf("summary:\n%s", stdout.String())
 	}
-	img, err := nifti.ReadFile(filepath.Join(out, "001_series.nii.gz"), nil)
+	img, err := nifti.LoadImage(filepath.Join(out, "001_series.nii.gz"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestReferenceExports(t *testing.T) {
 				}
 				continue
 			}
-			img, err := nifti.ReadFile(path, nil)
+			img, err := nifti.LoadImage(path, nil)
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", in, err, stdout.String())
 			}

@@ -50,7 +50,7 @@ func run(w io.Writer, paths []string) (ok bool, err error) {
 	ok = true
 	for _, path := range paths {
 		r := report{File: path}
-		img, err := nifti.ReadFile(path, nil)
+		img, err := nifti.LoadImage(path, nil)
 		if err == nil {
 			r.Info, err = nifti.Inspect(img)
 		}

@@ -53,6 +53,7 @@ func main() {
 type config struct {
 	bundle, scale, patient, clinical, id string
 	atlas, atlasMask, saliency, figure   string
+	weights                              string
 	quiet                                bool
 }
 
@@ -73,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.atlasMask, "atlas-mask", "", "brain mask NIfTI on the atlas grid; needed with a real -atlas")
 	fs.StringVar(&c.saliency, "saliency", "", "write the occlusion saliency map here (.nii or .nii.gz)")
 	fs.StringVar(&c.figure, "figure", "", "draw the saliency over axial T1c slices here (.png or .svg; needs -saliency)")
+	fs.StringVar(&c.weights, "weights", "", "weights of the zoo embedder if they moved since training (default: the path in embedding.json)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -143,7 +145,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !c.quiet {
 		bar = cli.NewBar(stderr)
 	}
-	ans, err := cli.PredictFusion(ctx, pred, scale, p, rec, at, cli.Radiomics{}, cli.PredictOptions{Saliency: c.saliency != "", Bar: bar})
+	weights := scale.Weights
+	if c.weights != "" {
+		weights = c.weights
+	}
+	emb, err := cli.MakeEmbedder(scale.Embedder, weights, scale.Seed)
+	if err != nil {
+		return err
+	}
+	ans, err := cli.PredictFusion(ctx, pred, scale, p, rec, at, emb, cli.PredictOptions{Saliency: c.saliency != "", Bar: bar})
 	bar.Done()
 	if err != nil {
 		return err

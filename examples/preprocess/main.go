@@ -43,7 +43,7 @@ func loadImage(ctx context.Context, path string) (*volume.Volume, error) {
 		v, _, err := dicom.ReadDir(ctx, path, nil)
 		return v, err
 	}
-	return nifti.Load(path)
+	return nifti.Load(path, nil)
 }
 
 func main() {
@@ -70,8 +70,10 @@ func run(ctx context.Context, args []string, out, logw io.Writer) error {
 	maskPath := fs.String("atlas-mask", "", "optional: brain mask or skull-stripped brain on the atlas grid")
 	outPath := fs.String("out", "", "output 4-D stack: .nii/.nii.gz (x, y, z, channel) or .npy (C, D, H, W float32)")
 	keep := fs.String("keep", "", "optional: directory for intermediate NIfTI images")
-	missing := fs.String("missing", "error", "missing sequences: error or zero")
-	metric := fs.String("metric", "mattes", "registration metric: mattes or nmi")
+	var missing norm.MissingPolicy
+	fs.TextVar(&missing, "missing", norm.MissingError, "missing sequences: error or zero")
+	var metric register.Metric
+	fs.TextVar(&metric, "metric", register.MattesMI, "registration metric: MattesMI (or mattes) or NMI")
 	noN4 := fs.Bool("no-n4", false, "register the raw images instead of N4-corrected copies")
 	size := fs.Int("size", 96, "output edge length in voxels")
 	verbose := fs.Bool("v", false, "print progress to stderr")
@@ -82,7 +84,7 @@ func run(ctx context.Context, args []string, out, logw io.Writer) error {
 		fs.Usage()
 		return errors.New("-atlas and -out are required")
 	}
-	opts, err := options(*missing, *metric, *size)
+	opts, err := options(missing, metric, *size)
 	if err != nil {
 		return err
 	}
@@ -99,12 +101,12 @@ func run(ctx context.Context, args []string, out, logw io.Writer) error {
 			return fmt.Errorf("-%s: %w", name, err)
 		}
 	}
-	atlas, err := nifti.Load(*atlasPath)
+	atlas, err := nifti.Load(*atlasPath, nil)
 	if err != nil {
 		return fmt.Errorf("-atlas: %w", err)
 	}
 	if *maskPath != "" {
-		mv, err := nifti.Load(*maskPath)
+		mv, err := nifti.Load(*maskPath, nil)
 		if err != nil {
 			return fmt.Errorf("-atlas-mask: %w", err)
 		}
@@ -125,25 +127,14 @@ func run(ctx context.Context, args []string, out, logw io.Writer) error {
 	return enc.Encode(rep)
 }
 
-func options(missing, metric string, size int) (norm.Options, error) {
-	var o norm.Options
-	switch missing {
-	case "error":
-		o.Missing = norm.MissingError
-	case "zero":
-		o.Missing = norm.MissingZeroFill
-	default:
-		return o, fmt.Errorf("-missing %q: want error or zero", missing)
-	}
+func options(missing norm.MissingPolicy, metric register.Metric, size int) (norm.Options, error) {
+	o := norm.Options{Missing: missing}
 	reg := norm.DefaultRegistration()
-	switch metric {
-	case "mattes":
-		reg.Metric = register.MattesMI
-	case "nmi":
-		reg.Metric = register.NMI
-	default:
-		return o, fmt.Errorf("-metric %q: want mattes or nmi", metric)
+	if metric != register.MattesMI && metric != register.NMI {
+		// Sequences differ in contrast: only the mutual informations fit.
+		return o, fmt.Errorf("-metric %v: want MattesMI or NMI (the sequences differ in contrast)", metric)
 	}
+	reg.Metric = metric
 	o.Registration = &reg
 	if size < 1 {
 		return o, fmt.Errorf("-size %d: want a positive edge length", size)
@@ -175,7 +166,7 @@ func write(path string, st *volume.Stack) error {
 		img.Data = append(img.Data, one.Data...)
 	}
 	img.Header.Dim[0], img.Header.Dim[4] = 4, int64(st.Channels())
-	return nifti.WriteFile(path, img, &nifti.WriteOptions{Compress: strings.HasSuffix(path, ".gz")})
+	return nifti.SaveImage(path, img, &nifti.WriteOptions{Compress: strings.HasSuffix(path, ".gz")})
 }
 
 // printSuspect warns on stderr about every registration register's check

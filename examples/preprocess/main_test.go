@@ -56,7 +56,7 @@ func writePatient(t *testing.T, dir string) map[string]string {
 		}
 		ang := float64(c+1) * 2 * math.Pi / 180
 		m := register.NewRigid([3]float64{ang, -ang, ang / 2}, [3]float64{float64(3 * c), -4, 2}, [3]float64{}).Matrix()
-		v, err := synth.Head(synth.Sequences[c], d, a, synth.HeadOptions{Motion: m.Affine(), Bias: 0.1, Noise: 0.01, Seed: 3})
+		v, err := synth.Head(synth.Sequences[c], d, a, synth.HeadOptions{Motion: m, Bias: 0.1, Noise: 0.01, Seed: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func TestPreprocessCommand(t *testing.T) {
 	if err := run(context.Background(), append(base, "-missing", "zero", "-no-n4", "-metric", "nmi", "-out", niiPath), &out, &logw); err != nil {
 		t.Fatal(err)
 	}
-	img, err := nifti.ReadFile(niiPath, nil)
+	img, err := nifti.LoadImage(niiPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

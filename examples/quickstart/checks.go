@@ -87,7 +87,7 @@ func acquire(sc scanner, dir string) (*volume.Volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	back, err := nifti.Load(path)
+	back, err := nifti.Load(path, nil)
 	if err != nil {
 		return nil, err
 	}

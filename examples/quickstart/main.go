@@ -29,7 +29,7 @@
 // (intensity distribution per sequence inside the brain), used as the
 // study's frozen foundation-model features.
 //
-//	go run ./examples/quickstart                  # 60 patients, a few minutes
+//	go run ./examples/quickstart                  # 100 patients, a few minutes
 //	go run ./examples/quickstart -large           # 200 patients, finer images
 //	go run ./examples/quickstart -dir out -keep   # keep everything in ./out
 //
@@ -97,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	fs.StringVar(&c.dir, "dir", "", "work folder (default: a temporary folder, removed at exit unless -keep)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary work folder and print its path")
-	fs.IntVar(&c.n, "n", 0, "number of patients (default 60, or 200 with -large)")
+	fs.IntVar(&c.n, "n", 0, "number of patients (default 100, or 200 with -large)")
 	fs.Float64Var(&c.spacing, "spacing", 0, "voxel size factor of the synthetic scans (default 2.5, or 1.5 with -large)")
 	fs.IntVar(&c.target, "grid", 0, "side of the model grid in voxels (default 64, or 96 with -large, the study's)")
 	fs.BoolVar(&c.large, "large", false, "the larger version of the study (200 patients, finer scans, 96³ grid; tens of minutes)")
@@ -113,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
 	if c.n == 0 {
-		c.n = 60
+		c.n = 100
 		if c.large {
 			c.n = 200
 		}
@@ -241,7 +241,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fr, err := cli.TrainFusion(ctx, cohort, tr.Train, tr.Test, cli.FusionOptions{Out: out, Clinical: filepath.Join(data, synth.ClinicalFile), Seed: c.seed, Bar: bar})
+	fr, err := cli.TrainFusion(ctx, cohort, tr.Train, tr.Test, cli.FusionOptions{Out: out, Clinical: filepath.Join(data, synth.ClinicalFile), Seed: c.seed, Embedder: emb, Bar: bar})
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/metasurv/metasurv/internal/synth"
 	"github.com/metasurv/metasurv/norm"
-	"github.com/metasurv/metasurv/register"
 	"github.com/metasurv/metasurv/volume"
 )
 
@@ -100,7 +99,7 @@ func preprocessPatient(ctx context.Context) error {
 // motionError is the mean distance over the atlas brain between where the
 // recovered transform (atlas world → image world) and the true one (the
 // inverse of the motion) send each point.
-func motionError(got register.Matrix, motion volume.Affine, atlas *volume.Volume, brain *volume.Mask) (float64, error) {
+func motionError(got volume.Affine, motion volume.Affine, atlas *volume.Volume, brain *volume.Mask) (float64, error) {
 	truth, err := motion.Inverse()
 	if err != nil {
 		return 0, err

@@ -3,7 +3,7 @@
 // fixed-image world points to moving-image world points (RAS+ mm) as JSON.
 //
 //	register -fixed T1c.nii.gz -moving FLAIR.nii.gz -out flair2t1c.json \
-//	         [-resampled flair_on_t1c.nii.gz] [-metric mattes|nmi|ncc|mse] \
+//	         [-resampled flair_on_t1c.nii.gz] [-metric MattesMI|NMI|NCC|MSE] \
 //	         [-kind rigid|similarity|affine] [-samples N] [-seed S] [-v]
 //
 // -resampled writes the moving image resampled onto the fixed grid
@@ -22,8 +22,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 
+	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/nifti"
 	"github.com/metasurv/metasurv/register"
 	"github.com/metasurv/metasurv/volume"
@@ -55,8 +55,9 @@ func run(args []string, logw io.Writer) error {
 	itkOut := fs.String("itk", "", "optional: transform as ITK text (LPS)")
 	matOut := fs.String("mat", "", "optional: transform as Greedy/c3d .mat (RAS text)")
 	antsOut := fs.String("ants", "", "optional: transform as ANTs/ITK binary .mat (LPS)")
-	metric := fs.String("metric", "mattes", "metric: mattes, nmi, ncc or mse")
-	kind := fs.String("kind", "rigid", "transform: rigid, similarity or affine")
+	var opts register.Options
+	fs.TextVar(&opts.Metric, "metric", register.MattesMI, "metric: MattesMI (or mattes), NMI, NCC or MSE")
+	fs.TextVar(&opts.Kind, "kind", register.KindRigid, "transform: rigid, similarity or affine")
 	samples := fs.Int("samples", 0, "random sample points per level (0: default, -1: all voxels)")
 	seed := fs.Uint64("seed", 1, "random seed")
 	verbose := fs.Bool("v", false, "print the convergence report to stderr")
@@ -67,9 +68,11 @@ func run(args []string, logw io.Writer) error {
 		fs.Usage()
 		return errors.New("-fixed, -moving and -out are required")
 	}
-	opts, err := options(*metric, *kind, *samples, *seed)
-	if err != nil {
-		return err
+	opts.Sampling.Seed = *seed
+	if *samples < 0 {
+		opts.Sampling.All = true
+	} else {
+		opts.Sampling.Count = *samples
 	}
 	fixed, err := loadImage(*fixedPath)
 	if err != nil {
@@ -111,7 +114,7 @@ func run(args []string, logw io.Writer) error {
 		}
 	}
 	if *resampled != "" {
-		r, err := register.Resample(moving, register.GridOf(fixed), res.Matrix, register.BSpline3, 0)
+		r, err := register.Resample(moving, register.GridOf(fixed), res.Matrix, volume.BSpline3, 0)
 		if err != nil {
 			return err
 		}
@@ -120,49 +123,13 @@ func run(args []string, logw io.Writer) error {
 	return nil
 }
 
-func options(metric, kind string, samples int, seed uint64) (register.Options, error) {
-	var o register.Options
-	switch strings.ToLower(metric) {
-	case "mattes", "mi":
-		o.Metric = register.MattesMI
-	case "nmi":
-		o.Metric = register.NMI
-	case "ncc":
-		o.Metric = register.NCC
-	case "mse":
-		o.Metric = register.MSE
-	default:
-		return o, fmt.Errorf("unknown -metric %q (want mattes, nmi, ncc or mse)", metric)
-	}
-	switch strings.ToLower(kind) {
-	case "rigid":
-		o.Kind = register.KindRigid
-	case "similarity":
-		o.Kind = register.KindSimilarity
-	case "affine":
-		o.Kind = register.KindAffine
-	default:
-		return o, fmt.Errorf("unknown -kind %q (want rigid, similarity or affine)", kind)
-	}
-	o.Sampling.Seed = seed
-	if samples < 0 {
-		o.Sampling.All = true
-	} else {
-		o.Sampling.Count = samples
-	}
-	return o, nil
-}
-
+// writeFile writes an output atomically: the previous file of that name,
+// if any, stays intact until the new one is complete and on disk.
 func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return f.Close()
+	return nil
 }
 
 // loadImage reads a NIfTI file, or the one image series of a DICOM folder
@@ -172,5 +139,5 @@ func loadImage(path string) (*volume.Volume, error) {
 		v, _, err := dicom.ReadDir(context.Background(), path, nil)
 		return v, err
 	}
-	return nifti.Load(path)
+	return nifti.Load(path, nil)
 }

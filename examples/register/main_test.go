@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -35,7 +37,7 @@ func TestRun(t *testing.T) {
 	}
 	truth := register.NewRigid([3]float64{0.05, 0, -0.04}, [3]float64{1.5, -2, 1}, [3]float64{})
 	g, _ := truth.Matrix().Inverse()
-	moving, err := register.Resample(fixed, register.GridOf(fixed), g, register.BSpline3, 0)
+	moving, err := register.Resample(fixed, register.GridOf(fixed), g, volume.BSpline3, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func TestRun(t *testing.T) {
 	if d := m.MaxDifference(truth.Matrix()); d > 0.05 {
 		t.Errorf("written matrix off the truth by %g", d)
 	}
-	r, err := nifti.Load(res)
+	r, err := nifti.Load(res, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,5 +82,24 @@ func TestRun(t *testing.T) {
 	}
 	if err := run([]string{"-fixed", fp, "-moving", mp, "-out", out, "-metric", "cc"}, &log); err == nil {
 		t.Error("unknown metric accepted")
+	}
+}
+
+// TestWriteFileKeepsOldOutput: a failed output write leaves the previous
+// file as it was (issue 12: no write was atomic).
+func TestWriteFileKeepsOldOutput(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "t.json")
+	if err := os.WriteFile(p, []byte(`{"old":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := writeFile(p, func(w io.Writer) error {
+		io.WriteString(w, `{"half":`)
+		return errors.New("disk full")
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if b, _ := os.ReadFile(p); string(b) != `{"old":true}` {
+		t.Fatalf("output now %q", b)
 	}
 }

@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if clin == "" {
 		clin = filepath.Join(c.Data, "clinical.csv")
 	}
-	fr, err := cli.TrainFusion(ctx, co, tr.Train, tr.Test, cli.FusionOptions{Out: c.Out, Clinical: clin, Seed: c.Seed, Epochs: epochs, Bar: o.Bar})
+	fr, err := cli.TrainFusion(ctx, co, tr.Train, tr.Test, cli.FusionOptions{Out: c.Out, Clinical: clin, Seed: c.Seed, Epochs: epochs, Embedder: o.Embedder, Bar: o.Bar})
 	o.Bar.Done()
 	if err != nil {
 		return err

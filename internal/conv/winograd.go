@@ -32,6 +32,9 @@ import (
 // pay for the transforms.
 func winoEligible(g *geometry) bool {
 	p := g.p
+	if !leanWinograd && p.N*g.outSp <= leanColumns {
+		return false
+	}
 	if p.Kernel != [3]int{3, 3, 3} || p.Stride != [3]int{1, 1, 1} || p.Dilation != [3]int{1, 1, 1} || p.Groups != 1 {
 		return false
 	}

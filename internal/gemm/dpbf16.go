@@ -27,10 +27,65 @@ func useAMX() bool {
 	return amxOK
 }
 
+// dpWide selects the 8×32 micro-kernel (one broadcast of A serves both
+// halves of a B sliver) over the 16×16 one.
+var dpWide = true
+
 // dpRun computes C with the VDPBF16PS kernel, column slivers in parallel.
 func (op *bfOp) dpRun() {
 	sbs := ceilDiv(op.n, bfTile)
+	if dpWide {
+		parallel.ForChunks(sbs, 1, op.dpColumns8)
+		return
+	}
 	parallel.ForChunks(sbs, 1, op.dpColumns)
+}
+
+// dpColumns8 is dpColumns with 8×32 tiles.
+func (op *bfOp) dpColumns8(lo, hi int) {
+	step := op.ks * bfTile * bfTile
+	rbs := ceilDiv(op.m, bfTile)
+	w := bfPool.Get().(*bfWorker)
+	defer bfPool.Put(w)
+	var bsl []uint32
+	if op.pb == nil {
+		w.b = grow(w.b, step/2)
+		bsl = w.b
+	}
+	const q = bfTile / 4
+	w.t = grow(w.t, q*bfTile)
+	tmp := w.t
+	for sb := lo; sb < hi; sb++ {
+		var bs []uint32
+		if op.pb != nil {
+			bs = op.pb.b[sb*step/2:]
+		} else {
+			bs = bsl
+			packBSliver(bs, op.b, op.ldb, op.transB, sb*bfTile, op.n, op.k)
+		}
+		j0 := sb * bfTile
+		nw := min(bfTile, op.n-j0)
+		for rb := range rbs {
+			for rq := range 4 {
+				i0 := rb*bfTile + rq*q
+				if i0 >= op.m {
+					break
+				}
+				mh := min(q, op.m-i0)
+				a := &op.abuf[rb*step+rq*q*bfTile]
+				if op.beta == 0 && mh == q && nw == bfTile {
+					_ = op.c[(i0+q-1)*op.ldc+j0+bfTile-1]
+					dpbf16Kern8x32(op.ks, a, &bs[0], &op.c[i0*op.ldc+j0], op.ldc, 0)
+				} else {
+					dpbf16Kern8x32(op.ks, a, &bs[0], &tmp[0], bfTile, 0)
+					mergeTile(op.c[i0*op.ldc+j0:], op.ldc, tmp, bfTile, mh, nw, op.beta)
+				}
+				if op.ep != nil {
+					op.ep.applyTile(op.c, op.ldc, i0, j0, mh, nw)
+				}
+			}
+		}
+	}
 }
 
 // dpColumns computes the column slivers [lo, hi) of C. Each sliver's B

@@ -10,3 +10,10 @@ package gemm
 //
 //go:noescape
 func dpbf16Kern16(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)
+
+// dpbf16Kern8x32 is the 8-row × 32-column variant: a quarter block of A by
+// a whole B sliver, each broadcast A pair used for both 16-column halves
+// (dpbf16_amd64.s).
+//
+//go:noescape
+func dpbf16Kern8x32(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)

@@ -16,33 +16,36 @@ import (
 func TestDPBF16MatchesReference(t *testing.T) {
 	needBF16(t)
 	forceDP = true
-	defer func() { forceDP = false }()
+	defer func() { forceDP, dpWide = false, true }()
 	r := rand.New(rand.NewPCG(3, 17))
-	for _, s := range [][3]int{{70, 96, 160}, {32, 32, 32}, {17, 15, 40}, {48, 64, 33}, {1, 200, 3}} {
-		m, n, k := s[0], s[1], s[2]
-		for _, beta := range []float32{0, 1} {
-			for _, packB := range []bool{false, true} {
-				t.Run(fmt.Sprintf("%dx%dx%d_beta%g_packB%v", m, n, k, beta, packB), func(t *testing.T) {
-					a, b := randSlice(r, m*k), randSlice(r, k*n) // B stored n×k (transB), as Linear weights
-					c := randSlice(r, m*n)
-					bias, res := randSlice(r, m), randSlice(r, m*n)
-					ep := &Epilogue{Bias: bias, BiasPerRow: true, Residual: res, Act: ReLU}
-					want, scale := bf16Ref(false, true, m, n, k, 1, a, b, beta, c, bias, res)
-					if packB {
-						pb, err := PackBBF16(true, k, n, b, k)
-						if err != nil {
-							t.Fatal(err)
+	for _, wide := range []bool{true, false} {
+		dpWide = wide
+		for _, s := range [][3]int{{70, 96, 160}, {32, 32, 32}, {17, 15, 40}, {48, 64, 33}, {1, 200, 3}} {
+			m, n, k := s[0], s[1], s[2]
+			for _, beta := range []float32{0, 1} {
+				for _, packB := range []bool{false, true} {
+					t.Run(fmt.Sprintf("%dx%dx%d_beta%g_packB%v_wide%v", m, n, k, beta, packB, wide), func(t *testing.T) {
+						a, b := randSlice(r, m*k), randSlice(r, k*n) // B stored n×k (transB), as Linear weights
+						c := randSlice(r, m*n)
+						bias, res := randSlice(r, m), randSlice(r, m*n)
+						ep := &Epilogue{Bias: bias, BiasPerRow: true, Residual: res, Act: ReLU}
+						want, scale := bf16Ref(false, true, m, n, k, 1, a, b, beta, c, bias, res)
+						if packB {
+							pb, err := PackBBF16(true, k, n, b, k)
+							if err != nil {
+								t.Fatal(err)
+							}
+							SgemmBF16PackedB(false, m, 1, a, k, pb, beta, c, n, ep)
+						} else {
+							SgemmBF16(false, true, m, n, k, 1, a, k, b, k, beta, c, n, ep)
 						}
-						SgemmBF16PackedB(false, m, 1, a, k, pb, beta, c, n, ep)
-					} else {
-						SgemmBF16(false, true, m, n, k, 1, a, k, b, k, beta, c, n, ep)
-					}
-					for i, w := range want {
-						if d := math.Abs(float64(c[i]) - w); d > 1e-5*max(scale[i], 1e-30) {
-							t.Fatalf("C[%d] = %g, want %g (scale %g)", i, c[i], w, scale[i])
+						for i, w := range want {
+							if d := math.Abs(float64(c[i]) - w); d > 1e-5*max(scale[i], 1e-30) {
+								t.Fatalf("C[%d] = %g, want %g (scale %g)", i, c[i], w, scale[i])
+							}
 						}
-					}
-				})
+					})
+				}
 			}
 		}
 	}
@@ -68,18 +71,22 @@ func BenchmarkLinearViT(b *testing.B) {
 			}
 			reportFlops(b, flops, cpu0)
 		})
-		b.Run(s.name+"/bf16", func(b *testing.B) {
-			if !HaveBF16() {
-				b.Skip("no AVX512_BF16")
-			}
-			pb, _ := PackBBF16(true, s.k, s.n, w, s.k)
-			SgemmBF16PackedB(false, s.m, 1, x, s.k, pb, 0, c, s.n, nil)
-			cpu0 := cputime.Now().Seconds()
-			b.ResetTimer()
-			for b.Loop() {
+		for _, kern := range []string{"bf16", "bf16_16x16"} {
+			b.Run(s.name+"/"+kern, func(b *testing.B) {
+				if !HaveBF16() {
+					b.Skip("no AVX512_BF16")
+				}
+				dpWide = kern == "bf16"
+				defer func() { dpWide = true }()
+				pb, _ := PackBBF16(true, s.k, s.n, w, s.k)
 				SgemmBF16PackedB(false, s.m, 1, x, s.k, pb, 0, c, s.n, nil)
-			}
-			reportFlops(b, flops, cpu0)
-		})
+				cpu0 := cputime.Now().Seconds()
+				b.ResetTimer()
+				for b.Loop() {
+					SgemmBF16PackedB(false, s.m, 1, x, s.k, pb, 0, c, s.n, nil)
+				}
+				reportFlops(b, flops, cpu0)
+			})
+		}
 	}
 }

@@ -87,8 +87,8 @@ type Hazard struct {
 // DefaultHazard is the hazard of the synthetic cohort: KPS and lesion
 // volume dominate, as in the graded prognostic assessment.
 var DefaultHazard = Hazard{
-	Age: 0.30, KPS: -0.45, Extracranial: 0.45, Mets: 0.25, Volume: 0.60,
-	Necrosis: 1.5, Marker: -0.55, Prior: 1, Shape: 1.3, Scale: 13,
+	Age: 0.40, KPS: -0.60, Extracranial: 0.60, Mets: 0.30, Volume: 1.00,
+	Necrosis: 2.5, Marker: -0.70, Prior: 1, Shape: 1.3, Scale: 13,
 }
 
 // CohortOptions sizes and seeds a synthetic cohort. The zero value is 40

@@ -180,14 +180,14 @@ func TestExportTinyCohort(t *testing.T) {
 			if !p.Present[s] {
 				continue
 			}
-			img, err := nifti.ReadFile(path, nil)
+			img, err := nifti.LoadImage(path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if img.Header.Datatype != nifti.DTInt16 {
 				t.Errorf("%s: datatype %v", path, img.Header.Datatype)
 			}
-			v, err := nifti.Load(path)
+			v, err := nifti.Load(path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

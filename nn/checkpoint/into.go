@@ -99,7 +99,7 @@ func ReadInto(r io.ReaderAt, size int64, m nn.Module, o IntoOptions) (nn.LoadRep
 			}
 		}
 		if prev, dup := seen[name]; dup {
-			return rep, fmt.Errorf("checkpoint: keys %q and %q both map to %q", prev, k, name)
+			return rep, fmt.Errorf("%w: keys %q and %q both map to %q", ErrFormat, prev, k, name)
 		}
 		seen[name] = k
 		dst, ok := dsts[name]
@@ -156,24 +156,24 @@ func (e *intoEntry) fill(r io.ReaderAt, src refSource, d []float32, buf *[]byte,
 	if e.file >= 0 {
 		b := unsafe.Slice((*byte)(unsafe.Pointer(&d[0])), 4*n)
 		if got, err := r.ReadAt(b, e.file); int64(got) < 4*n {
-			return fmt.Errorf("checkpoint: %q: reading %d bytes at offset %d: %w", e.key, 4*n, e.file, err)
+			return fmt.Errorf("%w: %q: reading %d bytes at offset %d: %w", ErrFormat, e.key, 4*n, e.file, err)
 		}
 		return nil
 	}
 	need := (e.t.st.offset + e.t.st.numel) * int64(e.t.st.dt.size)
 	if need > maxBytes {
-		return fmt.Errorf("checkpoint: %q: storage of %d bytes exceeds the %d-byte limit", e.key, need, maxBytes)
+		return fmt.Errorf("%w: %q: storage of %d bytes exceeds the %d-byte limit", ErrTooLarge, e.key, need, maxBytes)
 	}
 	if *cachedKey != e.t.st.key || int64(len(*buf)) < need {
 		b, err := src.storage(e.t.st, need, *buf)
 		if err != nil {
 			*cachedKey = ""
-			return fmt.Errorf("checkpoint: %q: %w", e.key, err)
+			return fmt.Errorf("%w: %q: %w", ErrFormat, e.key, err)
 		}
 		*buf, *cachedKey = b, e.t.st.key
 	}
 	if int64(len(*buf)) < need {
-		return fmt.Errorf("checkpoint: %q: storage holds %d bytes, want %d", e.key, len(*buf), need)
+		return fmt.Errorf("%w: %q: storage holds %d bytes, want %d", ErrFormat, e.key, len(*buf), need)
 	}
 	e.t.decodeInto(d, *buf)
 	return nil
@@ -292,13 +292,13 @@ func readRefs(r io.ReaderAt, size int64, opts Options) ([]string, []*tensorRef, 
 			refs = append(refs, t)
 		}
 		if len(keys) == 0 {
-			return nil, nil, nil, errors.New("checkpoint: the state dict holds no tensors")
+			return nil, nil, nil, fmt.Errorf("%w: the state dict holds no tensors", ErrFormat)
 		}
 		return keys, refs, src.(refSource), nil
 	case FormatSafetensors:
 		return safetensorsRefs(r, size, opts)
 	}
-	return nil, nil, nil, fmt.Errorf("checkpoint: unrecognised format (first bytes %q; want a zip torch.save file, a legacy torch pickle or safetensors)", head[:n])
+	return nil, nil, nil, fmt.Errorf("%w: unrecognised format (first bytes %q; want a zip torch.save file, a legacy torch pickle or safetensors)", ErrFormat, head[:n])
 }
 
 // safetensorsRefs reads a safetensors header into tensor views.
@@ -309,19 +309,19 @@ func safetensorsRefs(r io.ReaderAt, size int64, opts Options) ([]string, []*tens
 	}
 	var lb [8]byte
 	if _, err := r.ReadAt(lb[:], 0); err != nil {
-		return nil, nil, nil, fmt.Errorf("checkpoint: safetensors: reading header length: %w", err)
+		return nil, nil, nil, fmt.Errorf("%w: safetensors: reading header length: %w", ErrFormat, err)
 	}
 	hlen := binary.LittleEndian.Uint64(lb[:])
 	if hlen > maxSafetensorsHeader || int64(hlen) > size-8 {
-		return nil, nil, nil, fmt.Errorf("checkpoint: safetensors: header length %d invalid for a %d-byte file", hlen, size)
+		return nil, nil, nil, fmt.Errorf("%w: safetensors: header length %d invalid for a %d-byte file", ErrFormat, hlen, size)
 	}
 	hdr := make([]byte, hlen)
 	if _, err := r.ReadAt(hdr, 8); err != nil {
-		return nil, nil, nil, fmt.Errorf("checkpoint: safetensors: reading header: %w", err)
+		return nil, nil, nil, fmt.Errorf("%w: safetensors: reading header: %w", ErrFormat, err)
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(hdr, &raw); err != nil {
-		return nil, nil, nil, fmt.Errorf("checkpoint: safetensors: header is not a JSON object: %w", err)
+		return nil, nil, nil, fmt.Errorf("%w: safetensors: header is not a JSON object: %w", ErrFormat, err)
 	}
 	delete(raw, "__metadata__")
 	base := 8 + int64(hlen)

@@ -133,8 +133,8 @@ func TestLoadIntoHostile(t *testing.T) {
 		}
 		for _, n := range []int{0, 3, len(b) / 2, len(b) - 1} {
 			r := strings.NewReader(string(b[:n]))
-			if _, err := ReadInto(r, int64(n), m, IntoOptions{Options: Options{AllowUnknownGlobals: true}}); err == nil {
-				t.Errorf("%s truncated to %d: no error", f, n)
+			if _, err := ReadInto(r, int64(n), m, IntoOptions{Options: Options{AllowUnknownGlobals: true}}); !errors.Is(err, ErrFormat) {
+				t.Errorf("%s truncated to %d: %v, want ErrFormat", f, n, err)
 			}
 		}
 	}

@@ -16,6 +16,12 @@ type Optimizer interface {
 	// LR returns the current learning rate; SetLR changes it (schedules).
 	LR() float64
 	SetLR(lr float64)
+	// State returns a copy of the optimizer's internal state (moment
+	// estimates, step counts, momentum buffers) as named tensors, and
+	// SetState restores it, so that a run saved and resumed continues
+	// bit for bit. See the optimizers' State methods for the names.
+	State() (map[string]*nn.Tensor, error)
+	SetState(state map[string]*nn.Tensor) error
 }
 
 // params is the parameter list shared by all optimizers.

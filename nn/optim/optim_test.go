@@ -1,6 +1,7 @@
 package optim
 
 import (
+	"errors"
 	"math"
 	"testing"
 
@@ -136,5 +137,19 @@ func TestOptimizerErrors(t *testing.T) {
 	}
 	if _, err := NewAdam([]*nn.Tensor{p}, AdamOptions{LR: 1, Beta1: 1}); err == nil {
 		t.Error("beta1 = 1 accepted")
+	}
+}
+
+func TestErrInput(t *testing.T) {
+	p := []*nn.Tensor{nn.NewTensor(2).SetRequiresGrad(true)}
+	for name, err := range map[string]error{
+		"no parameters": func() error { _, err := NewSGD(nil, SGDOptions{LR: 0.1}); return err }(),
+		"negative lr":   func() error { _, err := NewAdam(p, AdamOptions{LR: -1}); return err }(),
+		"nesterov":      func() error { _, err := NewSGD(p, SGDOptions{LR: 0.1, Nesterov: true}); return err }(),
+		"beta 1":        func() error { _, err := NewAdam(p, AdamOptions{LR: 0.1, Beta1: 1}); return err }(),
+	} {
+		if !errors.Is(err, ErrInput) {
+			t.Errorf("%s: %v, want ErrInput", name, err)
+		}
 	}
 }

@@ -19,8 +19,11 @@
 // Endian, Explicit VR Little Endian, Deflated Explicit VR Little Endian and
 // Explicit VR Big Endian. Sequences of defined and undefined length are
 // parsed into items (UN of undefined length as Implicit VR, as the standard
-// says); private elements are kept as raw bytes, never interpreted, so a
-// vendor's private sequence cannot break the parse. DataSet.String, Floats,
+// says); private elements of defined length are kept as raw bytes, so a
+// vendor's private sequence cannot break the parse (those of undefined
+// length are walked only to find their end). Only two private elements are
+// read, after their private creator is checked: the Siemens CSA image
+// header (mosaics) and the Philips scale slope. DataSet.String, Floats,
 // Int and Seq read values.
 //
 // DataSet.DecodeFrames decodes greyscale pixels: native 8- and 16-bit,

@@ -1,6 +1,7 @@
 package dicom
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -95,5 +96,32 @@ func FuzzCSA(f *testing.F) {
 	f.Add([]byte("SV10\x04\x03\x02\x01\x01\x00\x00\x00M\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = parseCSA(b)
+	})
+}
+
+// FuzzScan scans a folder holding one arbitrary file beside a valid slice
+// and decodes every series found: grouping, geometry and pixel assembly
+// must return errors, never panic.
+func FuzzScan(f *testing.F) {
+	good, err := os.ReadFile("testdata/mr_small.dcm")
+	if err != nil {
+		f.Fatal(err)
+	}
+	fuzzSeeds(f, 64<<10)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "a"), good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "b"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Scan(context.Background(), dir, &ScanOptions{Options: *fuzzOpts, MaxVolumeBytes: 1 << 24, SplitGaps: len(b)%2 == 0})
+		if err != nil {
+			return
+		}
+		for _, s := range res.Series {
+			_, _ = s.Volume(context.Background())
+		}
 	})
 }

@@ -182,7 +182,7 @@ func readHeader(path string, ds *DataSet, size int64, opts *Options) (*fileInfo,
 				}
 			}
 		}
-	case isMosaic(ds, m):
+	case isMosaic(m):
 		frames, err := mosaicFrames(ds, base, m, fi)
 		if err != nil {
 			return nil, err
@@ -259,7 +259,7 @@ func enhancedFrame(fr *frameRef, pf, shared *DataSet, m *Metadata) {
 	}
 }
 
-func isMosaic(ds *DataSet, m *Metadata) bool {
+func isMosaic(m *Metadata) bool {
 	for _, t := range m.ImageType {
 		if strings.EqualFold(t, "MOSAIC") {
 			return true

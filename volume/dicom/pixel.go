@@ -123,46 +123,77 @@ func (ds *DataSet) checkPixelBytes(pi PixelInfo) error {
 
 // decodeInto decodes every frame into out (len FrameLen·Frames).
 func (ds *DataSet) decodeInto(out []float32, pi PixelInfo) error {
+	d, err := ds.frameDecoder(pi)
+	if err != nil {
+		return err
+	}
 	n := pi.FrameLen()
+	for f := 0; f < pi.Frames; f++ {
+		if err := d.frame(f, out[f*n:(f+1)*n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// frameDecoder decodes single frames of one data set, so that a series
+// takes only the frames it needs, straight into its volume.
+type frameDecoder struct {
+	pi     PixelInfo
+	el     *Element
+	big    bool
+	frames [][]byte // encapsulated: one stream per frame
+	tmp    []uint16
+}
+
+func (ds *DataSet) frameDecoder(pi PixelInfo) (*frameDecoder, error) {
+	if err := ds.checkPixelBytes(pi); err != nil {
+		return nil, err
+	}
 	el := ds.Get(TagPixelData)
+	d := &frameDecoder{pi: pi, el: el, big: ds.BigEndian && el.VR != "OB"}
 	switch ts := pi.TransferSyntax; ts {
 	case ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, "":
 		if el.Fragments != nil {
-			return fmt.Errorf("%w: encapsulated pixel data in native transfer syntax %s", ErrMalformed, TransferSyntaxName(ts))
-		}
-		bpp := pi.BitsAllocated / 8
-		need := n * pi.Frames * bpp
-		if len(el.Value) < need {
-			return fmt.Errorf("%w: pixel data holds %d bytes, %d frames of %d×%d at %d bits need %d",
-				ErrTruncated, len(el.Value), pi.Frames, pi.Rows, pi.Columns, pi.BitsAllocated, need)
-		}
-		big := ds.BigEndian && el.VR != "OB"
-		for f := 0; f < pi.Frames; f++ {
-			nativeFrame(out[f*n:(f+1)*n], el.Value[f*n*bpp:], pi, big)
+			return nil, fmt.Errorf("%w: encapsulated pixel data in native transfer syntax %s", ErrMalformed, TransferSyntaxName(ts))
 		}
 	case RLELossless, JPEGLosslessSV1, JPEGLosslessProcess14:
 		frames, err := splitFrames(el, pi, ts)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		tmp := make([]uint16, n)
-		for f, fr := range frames {
-			var err error
-			if ts == RLELossless {
-				err = decodeRLE(fr, pi, tmp)
-			} else {
-				err = decodeJPEGLossless(fr, pi, tmp)
-			}
-			if err != nil {
-				return fmt.Errorf("frame %d (%s): %w", f, TransferSyntaxName(ts), err)
-			}
-			for i, v := range tmp {
-				out[f*n+i] = storedValue(uint32(v), pi)
-			}
-		}
+		d.frames = frames
+		d.tmp = make([]uint16, pi.FrameLen())
 	default:
-		return fmt.Errorf("%w: pixel data in %s (%s); decode to a native or lossless JPEG/RLE syntax first (e.g. gdcmconv --raw)",
+		return nil, fmt.Errorf("%w: pixel data in %s (%s); decode to a native or lossless JPEG/RLE syntax first (e.g. gdcmconv --raw)",
 			ErrUnsupported, TransferSyntaxName(ts), ts)
+	}
+	return d, nil
+}
+
+// frame decodes frame f into dst (len FrameLen).
+func (d *frameDecoder) frame(f int, dst []float32) error {
+	pi := d.pi
+	n := pi.FrameLen()
+	if f < 0 || f >= pi.Frames || len(dst) != n {
+		return fmt.Errorf("%w: frame %d of %d frames", ErrMalformed, f, pi.Frames)
+	}
+	if d.frames == nil {
+		bpp := pi.BitsAllocated / 8
+		nativeFrame(dst, d.el.Value[f*n*bpp:], pi, d.big)
+		return nil
+	}
+	var err error
+	if pi.TransferSyntax == RLELossless {
+		err = decodeRLE(d.frames[f], pi, d.tmp)
+	} else {
+		err = decodeJPEGLossless(d.frames[f], pi, d.tmp)
+	}
+	if err != nil {
+		return fmt.Errorf("frame %d (%s): %w", f, TransferSyntaxName(pi.TransferSyntax), err)
+	}
+	for i, v := range d.tmp {
+		dst[i] = storedValue(uint32(v), pi)
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func dcm2niixOut(t *testing.T, dir string) map[string]*volume.Volume {
 		if err == nil {
 			_ = json.Unmarshal(jb, &side)
 		}
-		img, err := nifti.ReadFile(f, nil)
+		img, err := nifti.LoadImage(f, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -200,7 +200,7 @@ func TestReferenceCases(t *testing.T) {
 				t.Logf("dcm2niix is wrong here (%s): it wrote %s; comparing with the truth", c.PeerWrong, strings.Join(peer, ", "))
 				ref = map[string]*volume.Volume{}
 				for i, f := range c.Truth {
-					v, err := nifti.Load(filepath.Join(dir, "truth", f))
+					v, err := nifti.Load(filepath.Join(dir, "truth", f), nil)
 					if err != nil {
 						t.Fatal(err)
 					}

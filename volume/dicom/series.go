@@ -296,6 +296,19 @@ func groupSeries(files []*fileInfo, o ScanOptions) []*Series {
 		}
 		return a.Name < b.Name
 	})
+	// The first echo of a multi-echo series is named _e1, as dcm2niix does.
+	echoes := map[string]map[int]bool{}
+	for _, s := range out {
+		if echoes[s.Meta.SeriesInstanceUID] == nil {
+			echoes[s.Meta.SeriesInstanceUID] = map[int]bool{}
+		}
+		echoes[s.Meta.SeriesInstanceUID][s.Meta.EchoNumber] = true
+	}
+	for _, s := range out {
+		if s.Meta.EchoNumber == 1 && len(echoes[s.Meta.SeriesInstanceUID]) > 1 {
+			s.Name += "_e1"
+		}
+	}
 	// Names: series number + description, made unique with the echo,
 	// orientation or a counter.
 	seen := map[string]int{}
@@ -748,59 +761,58 @@ func (s *Series) Volume(ctx context.Context) (*volume.Volume, error) {
 			errs[ji] = err
 			return
 		}
-		var px []float32
-		var pi PixelInfo
-		if fr := s.frames[jb.slots[0]]; len(jb.slots) == 1 && fr.tile < 0 && fr.frame == 0 {
-			// One classic slice: decode in place, then rescale in place.
-			pi, err = ds.Pixels()
-			if err == nil && (pi.Frames != 1 || pi.Rows != fr.rows || pi.Columns != fr.cols) {
-				err = fmt.Errorf("%w: image size or frame count changed since the scan", ErrMalformed)
-			}
-			if err == nil {
-				err = ds.checkPixelBytes(pi)
-			}
-			if err == nil {
-				dst := data[jb.slots[0]*n : (jb.slots[0]+1)*n]
-				if err = ds.decodeInto(dst, pi); err == nil {
-					rescale(dst, dst, fr.slope, fr.inter)
-					return
-				}
-			}
-			errs[ji] = fmt.Errorf("%s: %w", jb.path, err)
-			return
-		}
-		px, pi, err = ds.DecodeFrames(&s.opts.Options)
+		fail := func(err error) { errs[ji] = fmt.Errorf("%s: %w", jb.path, err) }
+		pi, err := ds.Pixels()
 		if err != nil {
-			errs[ji] = fmt.Errorf("%s: %w", jb.path, err)
+			fail(err)
 			return
 		}
+		dec, err := ds.frameDecoder(pi)
+		if err != nil {
+			fail(err)
+			return
+		}
+		var whole []float32 // the decoded mosaic, when tiles are taken from it
+		wholeFrame := -1
 		for _, k := range jb.slots {
 			fr := s.frames[k]
 			dst := data[k*n : (k+1)*n]
 			if fr.frame >= pi.Frames {
-				errs[ji] = fmt.Errorf("%w: %s has %d frames, frame %d was scanned", ErrMalformed, jb.path, pi.Frames, fr.frame)
+				fail(fmt.Errorf("%w: %d frames, frame %d was scanned", ErrMalformed, pi.Frames, fr.frame))
 				return
 			}
-			var src []float32
-			fl := pi.Rows * pi.Columns
-			src = px[fr.frame*fl : (fr.frame+1)*fl]
-			if fr.tile >= 0 {
-				if pi.Rows/fr.mosaicN != fr.rows || pi.Columns/fr.mosaicN != fr.cols {
-					errs[ji] = fmt.Errorf("%w: %s: mosaic size changed since the scan", ErrMalformed, jb.path)
+			if fr.tile < 0 {
+				// A whole frame: decode in place, then rescale in place.
+				if pi.Rows != fr.rows || pi.Columns != fr.cols {
+					fail(fmt.Errorf("%w: image size changed since the scan", ErrMalformed))
 					return
 				}
-				tr, tc := fr.tile/fr.mosaicN, fr.tile%fr.mosaicN
-				for r := 0; r < fr.rows; r++ {
-					row := src[(tr*fr.rows+r)*pi.Columns+tc*fr.cols:]
-					rescale(dst[r*fr.cols:(r+1)*fr.cols], row[:fr.cols], fr.slope, fr.inter)
+				if err := dec.frame(fr.frame, dst); err != nil {
+					fail(err)
+					return
 				}
+				rescale(dst, dst, fr.slope, fr.inter)
 				continue
 			}
-			if pi.Rows != fr.rows || pi.Columns != fr.cols {
-				errs[ji] = fmt.Errorf("%w: %s: image size changed since the scan", ErrMalformed, jb.path)
+			if pi.Rows/fr.mosaicN != fr.rows || pi.Columns/fr.mosaicN != fr.cols {
+				fail(fmt.Errorf("%w: mosaic size changed since the scan", ErrMalformed))
 				return
 			}
-			rescale(dst, src, fr.slope, fr.inter)
+			if wholeFrame != fr.frame {
+				if whole == nil {
+					whole = make([]float32, pi.FrameLen())
+				}
+				if err := dec.frame(fr.frame, whole); err != nil {
+					fail(err)
+					return
+				}
+				wholeFrame = fr.frame
+			}
+			tr, tc := fr.tile/fr.mosaicN, fr.tile%fr.mosaicN
+			for r := 0; r < fr.rows; r++ {
+				row := whole[(tr*fr.rows+r)*pi.Columns+tc*fr.cols:]
+				rescale(dst[r*fr.cols:(r+1)*fr.cols], row[:fr.cols], fr.slope, fr.inter)
+			}
 		}
 	})
 	if err != nil {

@@ -301,3 +301,19 @@ func TestRepeatsSplitByAcquisition(t *testing.T) {
 		t.Fatalf("%d series", len(res.Series))
 	}
 }
+
+func TestEchoNames(t *testing.T) {
+	rng := rand.New(rand.NewSource(10))
+	e1, _, _, _ := stack(rng, 3, 4, 4, 2, "1.2.3.13")
+	var e2 []tSlice
+	for _, s := range e1 {
+		s.echo, s.te = 2, 80
+		e2 = append(e2, s)
+	}
+	dir := t.TempDir()
+	writeShuffled(t, rng, dir, append(e1, e2...))
+	res := scanDir(t, dir, nil)
+	if len(res.Series) != 2 || !strings.HasSuffix(res.Series[0].Name, "_e1") || !strings.HasSuffix(res.Series[1].Name, "_e2") {
+		t.Fatalf("names %q, %q", res.Series[0].Name, res.Series[1].Name)
+	}
+}

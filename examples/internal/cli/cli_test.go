@@ -11,6 +11,7 @@ import (
 
 	"github.com/metasurv/metasurv/internal/synth"
 	"github.com/metasurv/metasurv/survival"
+	"github.com/metasurv/metasurv/volume"
 )
 
 func TestSequenceOf(t *testing.T) {
@@ -133,7 +134,8 @@ func TestBadInputFolder(t *testing.T) {
 	}
 	for i := range co.Emb.All {
 		for j := range co.Emb.All[i] {
-			if co.Emb.All[i][j] != co2.Emb.All[i][j] {
+			a, b := co.Emb.All[i][j], co2.Emb.All[i][j]
+			if a != b && !(a != a && b != b) { // NaN marks an absent sequence in both
 				t.Fatalf("rerun changed patient %s feature %d", co.Emb.IDs[i], j)
 			}
 		}
@@ -170,5 +172,39 @@ func TestDICOMPatientFolder(t *testing.T) {
 	}
 	if seqs.T2 == nil || seqs.T2.Dims != [3]int{64, 64, 1} || seqs.T1 != nil {
 		t.Fatalf("sequences %+v", seqs)
+	}
+}
+
+func TestBackboneEmbedder(t *testing.T) {
+	b, err := NewBackbone("resnet10", "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := [3]int{16, 16, 16}
+	n := d[0] * d[1] * d[2]
+	st := &volume.Stack{Dims: d, Affine: volume.Identity(), Names: SequenceNames[:], Present: []bool{true, true, true, true}, Data: make([]float32, 4*n)}
+	for i := range st.Data {
+		st.Data[i] = float32(math.Sin(float64(i)))
+	}
+	v, err := b.Embed(context.Background(), st)
+	if err != nil || len(v) != b.Dim() {
+		t.Fatalf("embedding of %d values (dim %d): %v", len(v), b.Dim(), err)
+	}
+	w, err := b.EmbedSequence(context.Background(), st, 2)
+	if err != nil || len(w) != b.Dim() {
+		t.Fatal(err)
+	}
+	same := true
+	for i := range v {
+		same = same && v[i] == w[i]
+	}
+	if same {
+		t.Error("one sequence alone embeds like all four")
+	}
+	if _, err := NewBackbone("resnet7", "", 1); err == nil {
+		t.Error("unknown model accepted")
+	}
+	if _, err := NewBackbone("resnet10", filepath.Join(t.TempDir(), "none.pth"), 1); err == nil {
+		t.Error("missing weights accepted")
 	}
 }

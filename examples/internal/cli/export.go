@@ -207,7 +207,7 @@ func LoadSequences(p Patient) (norm.Sequences, error) {
 			v[s] = vol
 			continue
 		}
-		vol, err := nifti.Load(f)
+		vol, err := nifti.Load(f, nil)
 		if err != nil {
 			return norm.Sequences{}, fmt.Errorf("%w: patient %s: %s is not a readable NIfTI image: %v", ErrBadInput, p.ID, filepath.Base(f), err)
 		}

@@ -13,7 +13,7 @@ type CommonFlags struct {
 	Atlas, AtlasMask    string
 	Grid                int
 	Require             string
-	Embedder            string
+	Embedder, Weights   string
 	Seed                uint64
 	Quiet               bool
 	RequireIdx          []int
@@ -28,7 +28,8 @@ func (c *CommonFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.AtlasMask, "atlas-mask", "", "brain mask NIfTI on the atlas grid (nonzero = brain); needed with a real -atlas")
 	fs.IntVar(&c.Grid, "grid", 96, "side of the model grid in voxels (the study's 96)")
 	fs.StringVar(&c.Require, "require", "", "comma-separated sequences a patient must have (e.g. T1c,FLAIR); others are zero-filled when absent")
-	fs.StringVar(&c.Embedder, "embedder", "radiomics", "image embedding: radiomics (intensity-distribution features per sequence)")
+	fs.StringVar(&c.Embedder, "embedder", "radiomics", "image embedding: radiomics (intensity-distribution features per sequence), or a model of the zoo such as resnet10, medicalnet10, densenet121 (penultimate features; see -weights)")
+	fs.StringVar(&c.Weights, "weights", "", "pretrained weights for a zoo -embedder (.pt/.pth or .safetensors, e.g. MedicalNet's resnet_10_23dataset.pth); without them the network keeps random weights")
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed (UMAP, split, training)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress bar")
 }
@@ -44,8 +45,8 @@ func (c *CommonFlags) Check(fs *flag.FlagSet) error {
 	if c.Grid < 16 || c.Grid > 256 {
 		return fmt.Errorf("-grid %d: want 16 to 256 voxels", c.Grid)
 	}
-	if c.Embedder != "radiomics" {
-		return fmt.Errorf("-embedder %q: the available embedding is radiomics", c.Embedder)
+	if c.Embedder == "radiomics" && c.Weights != "" {
+		return fmt.Errorf("-weights is for a zoo -embedder (resnet10, ...), not radiomics")
 	}
 	if c.Atlas != "phantom" && c.AtlasMask == "" {
 		return fmt.Errorf("-atlas %s needs -atlas-mask (the brain mask on the atlas grid)", c.Atlas)
@@ -87,8 +88,20 @@ func (c *CommonFlags) Options(stderr io.Writer) (EmbedOptions, error) {
 	if !c.Quiet {
 		bar = NewBar(stderr)
 	}
+	e, err := MakeEmbedder(c.Embedder, c.Weights, c.Seed)
+	if err != nil {
+		return EmbedOptions{}, err
+	}
 	return EmbedOptions{Data: c.Data, Clinical: c.Clinical, Out: c.Out, Atlas: at, Target: [3]int{c.Grid, c.Grid, c.Grid},
-		Embedder: Radiomics{}, Require: c.RequireIdx, Seed: c.Seed, Bar: bar}, nil
+		Embedder: e, Require: c.RequireIdx, Seed: c.Seed, Bar: bar}, nil
+}
+
+// MakeEmbedder returns the radiomics embedding or a zoo model by name.
+func MakeEmbedder(name, weights string, seed uint64) (Embedder, error) {
+	if name == "" || name == "radiomics" {
+		return Radiomics{}, nil
+	}
+	return NewBackbone(name, weights, seed)
 }
 
 // ReportProblems prints the problems and returns an error when there were

@@ -20,7 +20,9 @@ import (
 // bundle (embedding.json) so that predict scales a new patient the same way.
 type EmbeddingScale struct {
 	Embedder string    `json:"embedder"`
-	Target   [3]int    `json:"target"` // the model grid of the stacks
+	Weights  string    `json:"weights,omitempty"` // pretrained weights of a zoo embedder
+	Seed     uint64    `json:"seed"`              // initialisation of a zoo embedder without weights
+	Target   [3]int    `json:"target"`            // the model grid of the stacks
 	Mean, SD []float64 `json:"-"`
 	MeanJ    []float64 `json:"mean"`
 	SDJ      []float64 `json:"sd"`
@@ -104,6 +106,7 @@ type FusionOptions struct {
 	Clinical string // the clinical CSV (fusion.StudySchema columns)
 	Seed     uint64
 	Epochs   int // zero: 60
+	Embedder Embedder
 	Bar      *Bar
 }
 
@@ -146,7 +149,11 @@ func TrainFusion(ctx context.Context, c *Cohort, train, test []int, o FusionOpti
 	for _, p := range train {
 		trEmb = append(trEmb, c.Emb.All[p])
 	}
-	scale := FitScale("radiomics", trEmb)
+	scale := FitScale(o.Embedder.Name(), trEmb)
+	if b, ok := o.Embedder.(*Backbone); ok {
+		scale.Weights = b.Weights
+	}
+	scale.Seed = o.Seed
 	scale.Target = c.Stacks[0].Dims
 	sample := func(p int) fusion.Sample {
 		id := c.Emb.IDs[p]
@@ -201,7 +208,7 @@ func TrainFusion(ctx context.Context, c *Cohort, train, test []int, o FusionOpti
 	if err != nil {
 		return nil, err
 	}
-	b.Prep.Note = "metasurv quickstart: phantom atlas 2 mm, radiomics embedding standardised by embedding.json"
+	b.Prep.Note = "metasurv examples: " + o.Embedder.Name() + " embedding standardised by embedding.json"
 	res := &FusionResult{Comparison: cmp, Bundle: filepath.Join(o.Out, "fusion.safetensors"), Scale: filepath.Join(o.Out, "embedding.json"), Best: "MLP early"}
 	if err := b.Save(res.Bundle); err != nil {
 		return nil, err

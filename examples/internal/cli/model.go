@@ -215,6 +215,7 @@ type CoxModel struct {
 	Kind     string // clinical, image or fused
 	Features []string
 	Beta     []float64
+	Lambda   float64 // the ridge penalty
 	// Times and CumHaz are the Breslow baseline cumulative hazard.
 	Times, CumHaz []float64
 	// Cuts are the risks splitting the training patients into the three
@@ -236,7 +237,7 @@ func FitCox(name, kind string, names []string, y []survival.Outcome, x [][]float
 	s := append([]float64(nil), risk...)
 	sort.Float64s(s)
 	cuts := [2]float64{s[len(s)/3], s[2*len(s)/3]}
-	return &CoxModel{Name: name, Kind: kind, Features: names, Beta: beta, Times: t, CumHaz: h, Cuts: cuts}, nil
+	return &CoxModel{Name: name, Kind: kind, Features: names, Beta: beta, Lambda: lambda, Times: t, CumHaz: h, Cuts: cuts}, nil
 }
 
 // Risk is the linear predictor.

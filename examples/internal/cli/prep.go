@@ -50,13 +50,13 @@ func LoadAtlas(image, mask string) (*Atlas, error) {
 	if image == "" || image == "phantom" {
 		return PhantomAtlas(2)
 	}
-	img, err := nifti.Load(image)
+	img, err := nifti.Load(image, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: atlas %s: %v", ErrBadInput, image, err)
 	}
 	at := &Atlas{Image: img}
 	if mask != "" {
-		mv, err := nifti.Load(mask)
+		mv, err := nifti.Load(mask, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%w: atlas mask %s: %v", ErrBadInput, mask, err)
 		}

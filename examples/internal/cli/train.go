@@ -19,7 +19,7 @@ type TrainOptions struct {
 	Out          string
 	TestFraction float64 // zero: 0.3
 	Seed         uint64
-	Lambda       float64 // ridge penalty (zero: 1)
+	Lambda       float64 // ridge penalty (zero: chosen by 5-fold cross-validation on the training set)
 	Components   int     // image principal components (zero: 3)
 	Resamples    int     // bootstrap resamples for the CIs (zero: 1000)
 	Bar          *Bar
@@ -69,9 +69,6 @@ type TrainResult struct {
 func Train(ctx context.Context, c *Cohort, o TrainOptions) (*TrainResult, error) {
 	if o.TestFraction == 0 {
 		o.TestFraction = 0.3
-	}
-	if o.Lambda == 0 {
-		o.Lambda = 1
 	}
 	if o.Components == 0 {
 		o.Components = 3
@@ -129,7 +126,11 @@ func Train(ctx context.Context, c *Cohort, o TrainOptions) (*TrainResult, error)
 		for i, p := range tr {
 			x[i] = design[kind](p)
 		}
-		m, err := FitCox(title[kind], kind, names[kind], yTr, x, o.Lambda)
+		lambda := o.Lambda
+		if lambda == 0 {
+			lambda = ChooseLambda(yTr, x, o.Seed)
+		}
+		m, err := FitCox(title[kind], kind, names[kind], yTr, x, lambda)
 		if err != nil {
 			return nil, err
 		}
@@ -159,9 +160,9 @@ func Train(ctx context.Context, c *Cohort, o TrainOptions) (*TrainResult, error)
 	b.Scores = res.Scores
 	res.Bundle = b
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "| model | held-out C-index | 95%% CI |\n|---|---|---|\n")
-	for _, s := range res.Scores {
-		fmt.Fprintf(&sb, "| %s | %.3f | %.3f–%.3f |\n", s.Model, s.C.Estimate, s.C.Lower, s.C.Upper)
+	fmt.Fprintf(&sb, "| model | held-out C-index | 95%% CI | ridge λ (5-fold CV) |\n|---|---|---|---|\n")
+	for i, s := range res.Scores {
+		fmt.Fprintf(&sb, "| %s | %.3f | %.3f–%.3f | %g |\n", s.Model, s.C.Estimate, s.C.Lower, s.C.Upper, b.Models[i].Lambda)
 	}
 	res.Table = sb.String()
 
@@ -235,4 +236,46 @@ func LoadBundle(path string) (*Bundle, error) {
 		return nil, fmt.Errorf("%w: %s is not a version-1 metasurv bundle with three models", ErrBadInput, path)
 	}
 	return &b, nil
+}
+
+// ChooseLambda picks the ridge penalty of a Cox model by 5-fold
+// cross-validation on the training patients only: the value among
+// 0.3, 1, 3, 10 and 30 with the best mean held-out Harrell's C.
+func ChooseLambda(y []survival.Outcome, x [][]float64, seed uint64) float64 {
+	strata := make([]int, len(y))
+	folds, err := survival.StratifiedKFold(strata, 5, seed)
+	if err != nil || len(y) < 15 {
+		return 1
+	}
+	best, bestC := 1.0, -1.0
+	for _, lam := range []float64{0.3, 1, 3, 10, 30} {
+		var sum float64
+		var n int
+		for _, f := range folds {
+			var ytr, yva []survival.Outcome
+			var xtr, xva [][]float64
+			for _, i := range f.Train {
+				ytr, xtr = append(ytr, y[i]), append(xtr, x[i])
+			}
+			for _, i := range f.Test {
+				yva, xva = append(yva, y[i]), append(xva, x[i])
+			}
+			beta, err := RidgeCox(ytr, xtr, lam)
+			if err != nil {
+				continue
+			}
+			r := make([]float64, len(xva))
+			for i := range xva {
+				r[i] = dotf(xva[i], beta)
+			}
+			if cr, err := survival.Concordance(yva, r, survival.ConcordanceOptions{}); err == nil && !math.IsNaN(cr.C) {
+				sum += cr.C
+				n++
+			}
+		}
+		if n > 0 && sum/float64(n) > bestC {
+			best, bestC = lam, sum/float64(n)
+		}
+	}
+	return best
 }

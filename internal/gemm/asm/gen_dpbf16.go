@@ -38,6 +38,23 @@ func vdpbf16psBcst(dst, src1, base byte, disp int) []byte {
 
 var regName = map[byte]string{6: "SI", 0: "AX"}
 
+// vdpbf16psReg encodes VDPBF16PS Z(src2), Z(src1), Z(dst):
+// EVEX.512.F3.0F38.W0 52 /r, register form.
+func vdpbf16psReg(dst, src1, src2 byte) []byte {
+	p0 := (^dst>>3&1)<<7 | (^src2>>4&1)<<6 | (^src2>>3&1)<<5 | (^dst>>4&1)<<4 | 0b10
+	p1 := (^src1&0xF)<<3 | 1<<2 | 0b10
+	p2 := byte(0b10)<<5 | (^src1>>4&1)<<3
+	return []byte{0x62, p0, p1, p2, 0x52, 0xC0 | (dst&7)<<3 | src2&7}
+}
+
+func bytesOf(enc []byte) string {
+	var bs []string
+	for _, x := range enc {
+		bs = append(bs, fmt.Sprintf("BYTE $0x%02x", x))
+	}
+	return join(bs)
+}
+
 func main() {
 	var w bytes.Buffer
 	p := func(f string, a ...any) { fmt.Fprintf(&w, f+"\n", a...) }
@@ -104,6 +121,60 @@ func main() {
 		p("\tVADDPS (DI), Z%d, Z%d", r, r)
 		p("\tVMOVUPS Z%d, (DI)", r)
 		if r < 15 {
+			p("\tADDQ DX, DI")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+	p("// func dpbf16Kern8x32(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)")
+	p("//")
+	p("// The 8×32 tile of a quarter block of A (8 rows) by a whole B sliver:")
+	p("// accumulators Z0–Z15 (row r in Z2r, Z2r+1), B pairs in Z16/Z17, the")
+	p("// broadcast A pair in Z18, used for both halves.")
+	p("TEXT ·dpbf16Kern8x32(SB), NOSPLIT, $0-48")
+	p("\tMOVQ ks+0(FP), CX")
+	p("\tMOVQ a+8(FP), SI")
+	p("\tMOVQ b+16(FP), BX")
+	p("\tMOVQ c+24(FP), DI")
+	p("\tMOVQ ldc+32(FP), DX")
+	p("\tSHLQ $2, DX")
+	for r := 0; r < 16; r++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	p("step8:")
+	for q := 0; q < 16; q++ {
+		p("\tVMOVUPS %d(BX), Z16", q*128)
+		p("\tVMOVUPS %d(BX), Z17", q*128+64)
+		for r := 0; r < 8; r++ {
+			p("\tVPBROADCASTD %d(SI), Z18", r*64+q*4)
+			p("\t%s // VDPBF16PS Z16, Z18, Z%d", bytesOf(vdpbf16psReg(byte(2*r), 18, 16)), 2*r)
+			p("\t%s // VDPBF16PS Z17, Z18, Z%d", bytesOf(vdpbf16psReg(byte(2*r+1), 18, 17)), 2*r+1)
+		}
+	}
+	p("\tADDQ $2048, SI")
+	p("\tADDQ $2048, BX")
+	p("\tDECQ CX")
+	p("\tJNZ step8")
+	p("\tMOVQ add+40(FP), CX")
+	p("\tTESTQ CX, CX")
+	p("\tJNZ add8")
+	for r := 0; r < 8; r++ {
+		p("\tVMOVUPS Z%d, (DI)", 2*r)
+		p("\tVMOVUPS Z%d, 64(DI)", 2*r+1)
+		if r < 7 {
+			p("\tADDQ DX, DI")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("add8:")
+	for r := 0; r < 8; r++ {
+		p("\tVADDPS (DI), Z%d, Z%d", 2*r, 2*r)
+		p("\tVADDPS 64(DI), Z%d, Z%d", 2*r+1, 2*r+1)
+		p("\tVMOVUPS Z%d, (DI)", 2*r)
+		p("\tVMOVUPS Z%d, 64(DI)", 2*r+1)
+		if r < 7 {
 			p("\tADDQ DX, DI")
 		}
 	}

@@ -1,4 +1,4 @@
-package nifti
+package inflate
 
 import (
 	"encoding/binary"
@@ -14,10 +14,10 @@ import (
 // about twice as fast as a streaming decoder on MRI data; the gzip framing
 // (header, CRC-32, ISIZE) is handled in gunzip.go.
 
-// errCorrupt is ErrCompressed under the name the decoder uses;
+// errCorrupt is ErrCorrupt under the short name the decoder uses;
 // errInputEnd reports a compressed stream that stops early.
 var (
-	errCorrupt  = ErrCompressed
+	errCorrupt  = ErrCorrupt
 	errInputEnd = fmt.Errorf("%w: gzip stream ends early", ErrTruncated)
 )
 

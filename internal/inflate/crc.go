@@ -1,4 +1,4 @@
-package nifti
+package inflate
 
 // crc32Combine returns the CRC-32 (IEEE) of the concatenation A‖B from
 // crc1 = CRC(A), crc2 = CRC(B) and len2 = len(B), by applying len2 zero

@@ -1,4 +1,4 @@
-package nifti
+package inflate
 
 import (
 	"hash/crc32"

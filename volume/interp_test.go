@@ -1,4 +1,4 @@
-package register
+package volume
 
 import (
 	"math"
@@ -18,7 +18,7 @@ func TestBSplineInterpolatesSamples(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	for _, dims := range [][3]int{{7, 5, 4}, {40, 3, 2}, {1, 6, 30}, {2, 2, 2}} {
 		data := randomData(r, dims)
-		g := newGrid3(bsplinePrefilter(data, dims), dims)
+		g := gridOf(bsplinePrefilter(data, dims), dims)
 		for k := 0; k < dims[2]; k++ {
 			for j := 0; j < dims[1]; j++ {
 				for i := 0; i < dims[0]; i++ {
@@ -46,7 +46,7 @@ func TestBSplineReproducesCubicsInside(t *testing.T) {
 			}
 		}
 	}
-	g := newGrid3(bsplinePrefilter(data, dims), dims)
+	g := gridOf(bsplinePrefilter(data, dims), dims)
 	r := rand.New(rand.NewPCG(2, 2))
 	for n := 0; n < 200; n++ {
 		x, y, z := 20+r.Float64()*20, 20+r.Float64()*10, 20+r.Float64()*15
@@ -68,15 +68,15 @@ func TestInterpolatorGradients(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	dims := [3]int{9, 8, 7}
 	data := randomData(r, dims)
-	lin := newGrid3(data, dims)
-	bs := newGrid3(bsplinePrefilter(data, dims), dims)
+	lin := gridOf(data, dims)
+	bs := gridOf(bsplinePrefilter(data, dims), dims)
 	const h = 1e-6
 	for n := 0; n < 300; n++ {
 		p := [3]float64{0.5 + r.Float64()*7, 0.5 + r.Float64()*6, 0.5 + r.Float64()*5}
-		vl, gl := lin.linearGrad(p[0], p[1], p[2])
+		vl, gl := lin.trilinear(p[0], p[1], p[2], true)
 		vb, gb := bs.bsplineGrad(p[0], p[1], p[2])
 		if math.Abs(vl-lin.linear(p[0], p[1], p[2])) > 1e-12 {
-			t.Fatal("linear and linearGrad disagree")
+			t.Fatal("linear and trilinear with gradient disagree")
 		}
 		for a := 0; a < 3; a++ {
 			pp, pm := p, p

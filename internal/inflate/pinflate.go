@@ -1,4 +1,4 @@
-package nifti
+package inflate
 
 import (
 	"encoding/binary"
@@ -52,7 +52,7 @@ func (h *handoff) abandoned(pos int64) bool {
 	return h.done.Load() || h.aPos.Load() > pos
 }
 
-var errGiveUp = errors.New("nifti: speculative decoding abandoned")
+var errGiveUp = errors.New("inflate: speculative decoding abandoned")
 
 // symbolPool recycles the speculative decoder's output buffers, which are
 // garbage as soon as they are joined.

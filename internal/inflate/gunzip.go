@@ -1,4 +1,4 @@
-package nifti
+package inflate
 
 import (
 	"encoding/binary"
@@ -14,8 +14,8 @@ const (
 	gzFCOMMENT = 1 << 4
 )
 
-// isGzip reports whether b starts with the gzip magic bytes.
-func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
+// IsGzip reports whether b starts with the gzip magic bytes.
+func IsGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
 
 // gzipMemberStart returns the offset of the DEFLATE data of the gzip member
 // at the start of b.
@@ -52,17 +52,17 @@ func gzipMemberStart(b []byte) (int, error) {
 	return p, nil
 }
 
-// gunzip decompresses all gzip members of in (trailing zero bytes are
+// Gunzip decompresses all gzip members of in (trailing zero bytes are
 // ignored) into one buffer of at most limit bytes, checking each member's
 // CRC-32 and size. sizeHint is the expected output size; the output may
 // reuse the memory of buf, and prefix (if not nil) may be called early with
 // a prefix of the output (see inflateMember). Output beyond limit fails
 // with ErrTooLarge; damaged or truncated input with an error wrapping
-// ErrTruncated or errCorrupt.
-func gunzip(in []byte, limit, sizeHint int, buf []byte, prefix func([]byte)) ([]byte, error) {
+// ErrTruncated or ErrCorrupt.
+func Gunzip(in []byte, limit, sizeHint int, buf []byte, prefix func([]byte)) ([]byte, error) {
 	var out []byte
 	for p := 0; p < len(in); {
-		if !isGzip(in[p:]) {
+		if !IsGzip(in[p:]) {
 			if allZero(in[p:]) {
 				break
 			}

@@ -1,8 +1,9 @@
-package register
+package volume
 
 import (
 	"math"
 
+	"github.com/metasurv/metasurv/internal/bspline"
 	"github.com/metasurv/metasurv/internal/parallel"
 )
 
@@ -138,22 +139,6 @@ func filterRows(c []float32, w, n, stride int) {
 	}
 }
 
-// bsWeights returns the four cubic B-spline weights for fractional offset
-// t ∈ [0, 1), for the coefficients at floor−1 … floor+2.
-func bsWeights(t float64) [4]float64 {
-	u := 1 - t
-	t2 := t * t
-	t3 := t2 * t
-	return [4]float64{u * u * u / 6, (3*t3 - 6*t2 + 4) / 6, (-3*t3 + 3*t2 + 3*t + 1) / 6, t3 / 6}
-}
-
-// bsDerivs returns the derivatives of bsWeights with respect to t.
-func bsDerivs(t float64) [4]float64 {
-	u := 1 - t
-	t2 := t * t
-	return [4]float64{-u * u / 2, 1.5*t2 - 2*t, -1.5*t2 + t + 0.5, t2 / 2}
-}
-
 // mirror maps an index outside [0, n−1] back inside by reflection about
 // the end samples (whole-sample symmetry, as the prefilter assumes).
 func mirror(k, n int) int {
@@ -188,16 +173,16 @@ func bsIndex(x float64, n int, stride int, idx *[4]int) float64 {
 
 // bspline returns the cubic B-spline value at a point inside the domain of
 // the coefficient image g.
-func (g *grid3) bspline(x, y, z float64) float64 {
+func (g *grid) bspline(x, y, z float64) float64 {
 	fx, fy, fz := math.Floor(x), math.Floor(y), math.Floor(z)
 	i, j, k := int(fx)-1, int(fy)-1, int(fz)-1
 	if i >= 0 && j >= 0 && k >= 0 && i+3 < g.nx && j+3 < g.ny && k+3 < g.nz {
 		return g.bsplineInterior(i+g.nx*(j+g.ny*k), x-fx, y-fy, z-fz)
 	}
 	var ix, iy, iz [4]int
-	wx := bsWeights(bsIndex(x, g.nx, 1, &ix))
-	wy := bsWeights(bsIndex(y, g.ny, g.nx, &iy))
-	wz := bsWeights(bsIndex(z, g.nz, g.nx*g.ny, &iz))
+	wx := bspline.Weights(bsIndex(x, g.nx, 1, &ix))
+	wy := bspline.Weights(bsIndex(y, g.ny, g.nx, &iy))
+	wz := bspline.Weights(bsIndex(z, g.nz, g.nx*g.ny, &iz))
 	d := g.data
 	var v float64
 	for c := 0; c < 4; c++ {
@@ -215,8 +200,8 @@ func (g *grid3) bspline(x, y, z float64) float64 {
 
 // bsplineInterior evaluates the spline when all 4×4×4 coefficients lie
 // inside the image (no mirroring): base is the index of the first one.
-func (g *grid3) bsplineInterior(base int, tx, ty, tz float64) float64 {
-	wx, wy, wz := bsWeights(tx), bsWeights(ty), bsWeights(tz)
+func (g *grid) bsplineInterior(base int, tx, ty, tz float64) float64 {
+	wx, wy, wz := bspline.Weights(tx), bspline.Weights(ty), bspline.Weights(tz)
 	nx, nxy := g.nx, g.nx*g.ny
 	d := g.data[base : base+3*nxy+3*nx+4]
 	var v float64
@@ -234,13 +219,13 @@ func (g *grid3) bsplineInterior(base int, tx, ty, tz float64) float64 {
 
 // bsplineGrad returns the cubic B-spline value and its derivative with
 // respect to the voxel coordinates.
-func (g *grid3) bsplineGrad(x, y, z float64) (float64, [3]float64) {
+func (g *grid) bsplineGrad(x, y, z float64) (float64, [3]float64) {
 	var ix, iy, iz [4]int
 	tx := bsIndex(x, g.nx, 1, &ix)
 	ty := bsIndex(y, g.ny, g.nx, &iy)
 	tz := bsIndex(z, g.nz, g.nx*g.ny, &iz)
-	wx, wy, wz := bsWeights(tx), bsWeights(ty), bsWeights(tz)
-	dx, dy, dz := bsDerivs(tx), bsDerivs(ty), bsDerivs(tz)
+	wx, wy, wz := bspline.Weights(tx), bspline.Weights(ty), bspline.Weights(tz)
+	dx, dy, dz := bspline.Derivs(tx), bspline.Derivs(ty), bspline.Derivs(tz)
 	d := g.data
 	var v, gx, gy, gz float64
 	for c := 0; c < 4; c++ {

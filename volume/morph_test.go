@@ -1,15 +1,14 @@
-package norm
+package volume
 
 import (
+	"errors"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/metasurv/metasurv/volume"
 )
 
-func randomMask(dims [3]int, p float64, seed uint64) *volume.Mask {
+func randomMask(dims [3]int, p float64, seed uint64) *Mask {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	m, _ := volume.NewMask(dims)
+	m, _ := NewMask(dims)
 	for i := range m.Data {
 		m.Data[i] = rng.Float64() < p
 	}
@@ -18,10 +17,10 @@ func randomMask(dims [3]int, p float64, seed uint64) *volume.Mask {
 
 // bruteMorph applies an element by definition: the element contains the
 // offsets o with Σ(o·spacing)² ≤ r² (ball) or max|o| ≤ r (cube).
-func bruteMorph(m *volume.Mask, e Element, dilate bool) *volume.Mask {
+func bruteMorph(m *Mask, e Element, dilate bool) *Mask {
 	e, _ = e.normalized()
 	nx, ny, nz := m.Dims[0], m.Dims[1], m.Dims[2]
-	out, _ := volume.NewMask(m.Dims)
+	out, _ := NewMask(m.Dims)
 	R := int(e.Radius/min(e.Spacing[0], e.Spacing[1], e.Spacing[2])) + 1
 	in := func(di, dj, dk int) bool {
 		if e.Cube {
@@ -66,7 +65,7 @@ func TestMorphologyMatchesDefinition(t *testing.T) {
 		m := randomMask([3]int{11, 9, 8}, p, uint64(s))
 		for _, e := range elems {
 			for _, dil := range []bool{true, false} {
-				var got *volume.Mask
+				var got *Mask
 				var err error
 				if dil {
 					got, err = Dilate(m, e)
@@ -88,7 +87,7 @@ func TestMorphologyMatchesDefinition(t *testing.T) {
 }
 
 func TestFillHolesAndLargestComponent(t *testing.T) {
-	m, _ := volume.NewMask([3]int{12, 12, 12})
+	m, _ := NewMask([3]int{12, 12, 12})
 	idx := func(i, j, k int) int { return i + 12*(j+12*k) }
 	// a hollow 6³ cube (shell) with a 4³ hole, and a separate 2³ island.
 	for k := 2; k < 8; k++ {
@@ -112,7 +111,7 @@ func TestFillHolesAndLargestComponent(t *testing.T) {
 	if got := f.Count(); got != 216+8 {
 		t.Fatalf("filled count %d, want %d", got, 216+8)
 	}
-	l, err := LargestComponent(f, false)
+	l, err := LargestComponent(f, Conn6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +129,10 @@ func TestFillHolesAndLargestComponent(t *testing.T) {
 func TestSquaredDistance(t *testing.T) {
 	m := randomMask([3]int{9, 7, 6}, 0.1, 3)
 	sp := [3]float64{1, 1.3, 0.7}
-	d := SquaredDistance(m, true, sp)
+	d, err := SquaredDistance(m, DistanceOptions{Spacing: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
 	nx, ny, nz := 9, 7, 6
 	for p := range d {
 		i, j, k := p%nx, (p/nx)%ny, p/(nx*ny)
@@ -148,19 +150,43 @@ func TestSquaredDistance(t *testing.T) {
 		}
 	}
 	_ = nz
+	// ToUnmarked is the distance to the marked voxels of the complement.
+	c := &Mask{Dims: m.Dims, Data: make([]bool, len(m.Data))}
+	for i, b := range m.Data {
+		c.Data[i] = !b
+	}
+	du, err := SquaredDistance(m, DistanceOptions{Spacing: sp, ToUnmarked: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, _ := SquaredDistance(c, DistanceOptions{Spacing: sp})
+	for i := range du {
+		if du[i] != dc[i] {
+			t.Fatalf("voxel %d: ToUnmarked %g, complement %g", i, du[i], dc[i])
+		}
+	}
+	if _, err := SquaredDistance(nil, DistanceOptions{}); !errors.Is(err, ErrShape) {
+		t.Errorf("nil mask: %v, want ErrShape", err)
+	}
 }
 
 func TestMorphologyErrors(t *testing.T) {
 	if _, err := Dilate(nil, Element{}); err == nil {
 		t.Fatal("nil mask accepted")
 	}
-	m := &volume.Mask{Dims: [3]int{2, 2, 2}, Data: make([]bool, 7)}
-	if _, err := Erode(m, Element{}); err == nil {
-		t.Fatal("short mask accepted")
+	m := &Mask{Dims: [3]int{2, 2, 2}, Data: make([]bool, 7)}
+	if _, err := Erode(m, Element{}); !errors.Is(err, ErrShape) {
+		t.Fatalf("short mask: %v, want ErrShape", err)
 	}
 	m.Data = make([]bool, 8)
-	if _, err := Dilate(m, Element{Radius: -1}); err == nil {
-		t.Fatal("negative radius accepted")
+	if _, err := Dilate(m, Element{Radius: -1}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("negative radius: %v, want ErrInvalid", err)
+	}
+	if _, err := LargestComponent(m, Connectivity(7)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("unknown connectivity: %v, want ErrInvalid", err)
+	}
+	if _, err := Dice(m, &Mask{Dims: [3]int{1, 1, 1}, Data: []bool{true}}); !errors.Is(err, ErrShape) {
+		t.Fatalf("Dice of different grids: %v, want ErrShape", err)
 	}
 }
 
@@ -168,7 +194,7 @@ func TestMorphologyErrors(t *testing.T) {
 // masks: erosion ⊆ m ⊆ dilation, opening ⊆ m ⊆ closing, and opening and
 // closing are idempotent.
 func TestMorphologyProperties(t *testing.T) {
-	sub := func(a, b *volume.Mask) bool {
+	sub := func(a, b *Mask) bool {
 		for i := range a.Data {
 			if a.Data[i] && !b.Data[i] {
 				return false
@@ -176,7 +202,7 @@ func TestMorphologyProperties(t *testing.T) {
 		}
 		return true
 	}
-	same := func(a, b *volume.Mask) bool { return sub(a, b) && sub(b, a) }
+	same := func(a, b *Mask) bool { return sub(a, b) && sub(b, a) }
 	for seed := uint64(0); seed < 4; seed++ {
 		m := randomMask([3]int{14, 12, 10}, 0.3+0.15*float64(seed), seed)
 		e := Element{Radius: 1.5 + float64(seed%2), Spacing: [3]float64{1, 1, 1.3}}

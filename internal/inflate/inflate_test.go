@@ -1,4 +1,4 @@
-package nifti
+package inflate
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func TestGunzipFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := gunzip(b, 1<<30, 0, nil, nil)
+		got, err := Gunzip(b, 1<<30, 0, nil, nil)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s: %d bytes, err %v; want %d bytes", n, len(got), err, len(want))
 		}
@@ -58,7 +58,7 @@ func TestGunzipLevels(t *testing.T) {
 		"zeros":  make([]byte, 300000),
 		"random": make([]byte, 100000),
 		"text":   bytes.Repeat([]byte("NIfTI-1 header extension text, repeated. "), 3000),
-		"mri":    phantomInt16(60, 50, 40).Data,
+		"mri":    fixture.PhantomInt16(60, 50, 40),
 	}
 	for i := range inputs["random"] {
 		inputs["random"][i] = byte(rng.IntN(256))
@@ -66,13 +66,13 @@ func TestGunzipLevels(t *testing.T) {
 	for name, data := range inputs {
 		for level := -2; level <= 9; level++ {
 			z := gzipBytes(t, data, level)
-			got, err := gunzip(z, len(data)+1, len(data), nil, nil)
+			got, err := Gunzip(z, len(data)+1, len(data), nil, nil)
 			if err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("%s level %d: err %v, %d bytes, want %d", name, level, err, len(got), len(data))
 			}
 		}
 		two := append(gzipBytes(t, data, 1), gzipBytes(t, data[:len(data)/2], 6)...)
-		got, err := gunzip(append(two, 0, 0, 0), 1<<30, 0, nil, nil)
+		got, err := Gunzip(append(two, 0, 0, 0), 1<<30, 0, nil, nil)
 		if err != nil || !bytes.Equal(got, append(append([]byte(nil), data...), data[:len(data)/2]...)) {
 			t.Fatalf("%s: multi-member: %v", name, err)
 		}
@@ -92,19 +92,19 @@ func gzipBytes(t testing.TB, data []byte, level int) []byte {
 
 // TestGunzipErrors checks truncation, corruption and the size limit.
 func TestGunzipErrors(t *testing.T) {
-	data := phantomInt16(40, 30, 20).Data
+	data := fixture.PhantomInt16(40, 30, 20)
 	z := gzipBytes(t, data, 6)
-	if _, err := gunzip(z, len(data)-1, 0, nil, nil); !errors.Is(err, ErrTooLarge) {
+	if _, err := Gunzip(z, len(data)-1, 0, nil, nil); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("limit: %v", err)
 	}
 	for _, cut := range []int{5, 20, len(z) / 2, len(z) - 9, len(z) - 1} {
-		if _, err := gunzip(z[:cut], 1<<30, 0, nil, nil); err == nil {
+		if _, err := Gunzip(z[:cut], 1<<30, 0, nil, nil); err == nil {
 			t.Errorf("truncated at %d: no error", cut)
 		}
 	}
 	bad := append([]byte(nil), z...)
 	bad[len(bad)-6] ^= 1 // CRC
-	if _, err := gunzip(bad, 1<<30, 0, nil, nil); err == nil {
+	if _, err := Gunzip(bad, 1<<30, 0, nil, nil); err == nil {
 		t.Error("bad CRC accepted")
 	}
 }
@@ -113,10 +113,10 @@ func TestGunzipErrors(t *testing.T) {
 // same output when the reference succeeds, never a panic.
 func FuzzGunzip(f *testing.F) {
 	f.Add(gzipBytes(f, []byte("hello hello hello hello"), 9))
-	f.Add(gzipBytes(f, phantomInt16(20, 10, 8).Data, 1))
-	f.Add(gzipBytes(f, phantomInt16(20, 10, 8).Data, -2))
+	f.Add(gzipBytes(f, fixture.PhantomInt16(20, 10, 8), 1))
+	f.Add(gzipBytes(f, fixture.PhantomInt16(20, 10, 8), -2))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := gunzip(b, 1<<20, 0, nil, nil)
+		got, err := Gunzip(b, 1<<20, 0, nil, nil)
 		want, werr := gunzipRef(b)
 		if werr == nil && len(want) <= 1<<20 && err == nil && !bytes.Equal(got, want) {
 			t.Fatalf("output differs from klauspost (%d vs %d bytes)", len(got), len(want))
@@ -138,7 +138,7 @@ func benchGunzip(b *testing.B, path string, ref bool) {
 		if ref {
 			_, err = gunzipRef(z)
 		} else {
-			_, err = gunzip(z, 1<<30, len(want), nil, nil)
+			_, err = Gunzip(z, 1<<30, len(want), nil, nil)
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -167,7 +167,7 @@ func TestParallelInflate(t *testing.T) {
 		t.Fatal(err)
 	}
 	inputs = append(inputs, ch2)
-	data := phantomInt16(160, 160, 100).Data
+	data := fixture.PhantomInt16(160, 160, 100)
 	for _, level := range []int{1, 6, 9} {
 		inputs = append(inputs, gzipBytes(t, data, level))
 	}
@@ -246,13 +246,13 @@ func TestJoinMarkers(t *testing.T) {
 // return different data.
 func TestParallelInflateCorrupt(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	z := gzipBytes(t, phantomInt16(160, 160, 100).Data, 6)
+	z := gzipBytes(t, fixture.PhantomInt16(160, 160, 100), 6)
 	rng := rand.New(rand.NewPCG(7, 8))
 	for i := 0; i < 12; i++ {
 		bad := append([]byte(nil), z...)
 		p := 20 + rng.IntN(len(bad)-30)
 		bad[p] ^= 1 << rng.IntN(8)
-		got, err := gunzip(bad, 1<<26, 1<<23, nil, nil)
+		got, err := Gunzip(bad, 1<<26, 1<<23, nil, nil)
 		want, werr := gunzipRef(bad)
 		if err == nil && (werr != nil || !bytes.Equal(got, want)) {
 			t.Fatalf("flip at %d: accepted, reference error %v", p, werr)

@@ -1,17 +1,11 @@
-package norm
+package volume
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
 	"github.com/metasurv/metasurv/internal/parallel"
-	"github.com/metasurv/metasurv/volume"
 )
-
-// ErrMask reports a mask that does not fit the operation: wrong length for
-// its dims, or a structuring element that makes no sense.
-var ErrMask = errors.New("norm: invalid mask")
 
 // Element is a structuring element for the morphology of brain masks.
 //
@@ -36,49 +30,42 @@ func (e Element) normalized() (Element, error) {
 		e.Radius = 1
 	}
 	if !(e.Radius > 0) || math.IsInf(e.Radius, 0) {
-		return e, fmt.Errorf("%w: element radius %g, want a positive finite number", ErrMask, e.Radius)
+		return e, fmt.Errorf("%w: element radius %g, want a positive finite number", ErrInvalid, e.Radius)
 	}
 	for a := range e.Spacing {
 		if e.Spacing[a] == 0 {
 			e.Spacing[a] = 1
 		}
 		if !(e.Spacing[a] > 0) || math.IsInf(e.Spacing[a], 0) {
-			return e, fmt.Errorf("%w: element spacing %v, want positive", ErrMask, e.Spacing)
+			return e, fmt.Errorf("%w: element spacing %v, want positive", ErrInvalid, e.Spacing)
 		}
 	}
 	return e, nil
 }
 
-func checkMask(m *volume.Mask) error {
+func checkMask(m *Mask) error {
 	if m == nil {
-		return fmt.Errorf("%w: nil mask", ErrMask)
+		return fmt.Errorf("%w: nil mask", ErrShape)
 	}
-	n, err := volume.NumVoxels(m.Dims)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrMask, err)
-	}
-	if len(m.Data) != n {
-		return fmt.Errorf("%w: %d values for dims %v, want %d", ErrMask, len(m.Data), m.Dims, n)
-	}
-	return nil
+	return m.check(m.Dims)
 }
 
 // Dilate returns m dilated by e: every voxel within the element of a
 // marked voxel. Voxels outside the grid count as unmarked.
-func Dilate(m *volume.Mask, e Element) (*volume.Mask, error) {
+func Dilate(m *Mask, e Element) (*Mask, error) {
 	return morph(m, e, true)
 }
 
 // Erode returns m eroded by e: the voxels whose whole element lies in m.
 // Voxels outside the grid count as unmarked, as scipy's binary_erosion
 // with its default border, so a mask touching the border shrinks there.
-func Erode(m *volume.Mask, e Element) (*volume.Mask, error) {
+func Erode(m *Mask, e Element) (*Mask, error) {
 	return morph(m, e, false)
 }
 
 // Open is erosion then dilation: removes parts thinner than the element
 // (the bridges between brain and scalp).
-func Open(m *volume.Mask, e Element) (*volume.Mask, error) {
+func Open(m *Mask, e Element) (*Mask, error) {
 	x, err := Erode(m, e)
 	if err != nil {
 		return nil, err
@@ -88,7 +75,7 @@ func Open(m *volume.Mask, e Element) (*volume.Mask, error) {
 
 // Close is dilation then erosion: fills gaps and notches narrower than
 // the element (sulci cut off by a threshold).
-func Close(m *volume.Mask, e Element) (*volume.Mask, error) {
+func Close(m *Mask, e Element) (*Mask, error) {
 	x, err := Dilate(m, e)
 	if err != nil {
 		return nil, err
@@ -98,7 +85,7 @@ func Close(m *volume.Mask, e Element) (*volume.Mask, error) {
 	return erodeKeepBorder(x, e)
 }
 
-func morph(m *volume.Mask, e Element, dilate bool) (*volume.Mask, error) {
+func morph(m *Mask, e Element, dilate bool) (*Mask, error) {
 	if err := checkMask(m); err != nil {
 		return nil, err
 	}
@@ -112,7 +99,7 @@ func morph(m *volume.Mask, e Element, dilate bool) (*volume.Mask, error) {
 	return ballMorph(m, e, dilate, !dilate), nil
 }
 
-func erodeKeepBorder(m *volume.Mask, e Element) (*volume.Mask, error) {
+func erodeKeepBorder(m *Mask, e Element) (*Mask, error) {
 	e, err := e.normalized()
 	if err != nil {
 		return nil, err
@@ -125,10 +112,10 @@ func erodeKeepBorder(m *volume.Mask, e Element) (*volume.Mask, error) {
 
 // ballMorph dilates (or erodes) by a ball through the squared Euclidean
 // distance to the nearest marked (or unmarked) voxel.
-func ballMorph(m *volume.Mask, e Element, dilate, borderIsBackground bool) *volume.Mask {
-	d := SquaredDistance(m, dilate, e.Spacing)
+func ballMorph(m *Mask, e Element, dilate, borderIsBackground bool) *Mask {
+	d := squaredDistance(m, dilate, e.Spacing)
 	r2 := float32(e.Radius * e.Radius * (1 + 1e-9))
-	out := &volume.Mask{Dims: m.Dims, Data: make([]bool, len(m.Data))}
+	out := &Mask{Dims: m.Dims, Data: make([]bool, len(m.Data))}
 	nx, ny, nz := m.Dims[0], m.Dims[1], m.Dims[2]
 	sp := e.Spacing
 	parallel.For(nz, func(lo, hi int) {
@@ -163,12 +150,31 @@ func borderDist2(i, j, k int, dims [3]int, sp [3]float64) float32 {
 	return float32(b)
 }
 
+// DistanceOptions configures SquaredDistance. The zero value measures
+// the distance to the nearest marked voxel on 1 mm voxels.
+type DistanceOptions struct {
+	// Spacing is the voxel size in mm along i, j, k; a zero (or negative)
+	// entry means 1 mm.
+	Spacing [3]float64
+	// ToUnmarked measures the distance to the nearest unmarked voxel
+	// instead (the depth of every marked voxel inside the mask).
+	ToUnmarked bool
+}
+
 // SquaredDistance returns, for every voxel, the squared Euclidean distance
-// in mm (with spacing; zero means 1 mm) to the nearest voxel whose mask
-// value equals target, or +Inf if there is none. It is the exact
+// in mm to the nearest marked voxel (unmarked with o.ToUnmarked), 0 on
+// such voxels, +Inf everywhere if there is none. It is the exact
 // separable transform of Felzenszwalb and Huttenlocher (2012), linear in
 // the number of voxels and run in parallel over lines.
-func SquaredDistance(m *volume.Mask, target bool, spacing [3]float64) []float32 {
+func SquaredDistance(m *Mask, o DistanceOptions) ([]float32, error) {
+	if err := checkMask(m); err != nil {
+		return nil, err
+	}
+	return squaredDistance(m, !o.ToUnmarked, o.Spacing), nil
+}
+
+// squaredDistance is SquaredDistance to the voxels whose flag is target.
+func squaredDistance(m *Mask, target bool, spacing [3]float64) []float32 {
 	for a := range spacing {
 		if !(spacing[a] > 0) {
 			spacing[a] = 1
@@ -279,8 +285,8 @@ func (s *envelope) transform(d []float32, start, stride, n int, w float64) {
 // cubeMorph applies the (2r+1)³ box separably: along each axis a voxel is
 // kept (erosion) or set (dilation) by counting marked voxels in a sliding
 // window.
-func cubeMorph(m *volume.Mask, r int, dilate, borderIsBackground bool) *volume.Mask {
-	out := &volume.Mask{Dims: m.Dims, Data: append([]bool(nil), m.Data...)}
+func cubeMorph(m *Mask, r int, dilate, borderIsBackground bool) *Mask {
+	out := &Mask{Dims: m.Dims, Data: append([]bool(nil), m.Data...)}
 	dims := m.Dims
 	strides := [3]int{1, dims[0], dims[0] * dims[1]}
 	for a := 0; a < 3; a++ {
@@ -356,7 +362,7 @@ func abs(x int) int {
 // (6- or 26-connected) and calls visit with each component's label and
 // size; labels start at 1, unmatched voxels get 0. seeds, if non-nil,
 // restricts labelling to the components containing them.
-func flood(m *volume.Mask, want bool, conn26 bool, seeds []int, visit func(label int32, size int)) []int32 {
+func flood(m *Mask, want bool, conn26 bool, seeds []int, visit func(label int32, size int)) []int32 {
 	dims := m.Dims
 	nx, ny, nz := dims[0], dims[1], dims[2]
 	labels := make([]int32, len(m.Data))
@@ -431,13 +437,28 @@ func flood(m *volume.Mask, want bool, conn26 bool, seeds []int, visit func(label
 	return labels
 }
 
-// LargestComponent keeps the largest connected component of m (6-connected,
-// or 26-connected with conn26): the brain among the islands a threshold
-// leaves. An empty mask is returned empty.
-func LargestComponent(m *volume.Mask, conn26 bool) (*volume.Mask, error) {
+// Connectivity says which voxels touch: what a connected component is.
+type Connectivity int
+
+const (
+	// Conn6 joins voxels that share a face (the zero value; scipy's
+	// default structure).
+	Conn6 Connectivity = iota
+	// Conn26 also joins voxels that share an edge or a corner.
+	Conn26
+)
+
+// LargestComponent keeps the largest connected component of m under the
+// connectivity c: the brain among the islands a threshold leaves. An
+// empty mask is returned empty.
+func LargestComponent(m *Mask, c Connectivity) (*Mask, error) {
 	if err := checkMask(m); err != nil {
 		return nil, err
 	}
+	if c != Conn6 && c != Conn26 {
+		return nil, fmt.Errorf("%w: connectivity %d, want Conn6 or Conn26", ErrInvalid, int(c))
+	}
+	conn26 := c == Conn26
 	var best int32
 	bestSize := 0
 	labels := flood(m, true, conn26, nil, func(l int32, size int) {
@@ -445,7 +466,7 @@ func LargestComponent(m *volume.Mask, conn26 bool) (*volume.Mask, error) {
 			best, bestSize = l, size
 		}
 	})
-	out := &volume.Mask{Dims: m.Dims, Data: make([]bool, len(m.Data))}
+	out := &Mask{Dims: m.Dims, Data: make([]bool, len(m.Data))}
 	for i, l := range labels {
 		out.Data[i] = best != 0 && l == best
 	}
@@ -455,7 +476,7 @@ func LargestComponent(m *volume.Mask, conn26 bool) (*volume.Mask, error) {
 // FillHoles marks every unmarked voxel that cannot reach the grid border
 // through unmarked voxels (6-connected), as scipy's binary_fill_holes:
 // the ventricles and dark lesions inside a thresholded brain.
-func FillHoles(m *volume.Mask) (*volume.Mask, error) {
+func FillHoles(m *Mask) (*Mask, error) {
 	if err := checkMask(m); err != nil {
 		return nil, err
 	}
@@ -472,7 +493,7 @@ func FillHoles(m *volume.Mask) (*volume.Mask, error) {
 		}
 	}
 	outside := flood(m, false, false, seeds, func(int32, int) {})
-	out := &volume.Mask{Dims: dims, Data: make([]bool, len(m.Data))}
+	out := &Mask{Dims: dims, Data: make([]bool, len(m.Data))}
 	for i := range out.Data {
 		out.Data[i] = m.Data[i] || outside[i] == 0
 	}
@@ -481,7 +502,7 @@ func FillHoles(m *volume.Mask) (*volume.Mask, error) {
 
 // Dice returns the Dice overlap 2|A∩B|/(|A|+|B|) of two masks on one grid,
 // 1 for two empty masks.
-func Dice(a, b *volume.Mask) (float64, error) {
+func Dice(a, b *Mask) (float64, error) {
 	if err := checkMask(a); err != nil {
 		return 0, err
 	}
@@ -489,7 +510,7 @@ func Dice(a, b *volume.Mask) (float64, error) {
 		return 0, err
 	}
 	if a.Dims != b.Dims {
-		return 0, fmt.Errorf("%w: dims %v and %v differ", ErrMask, a.Dims, b.Dims)
+		return 0, fmt.Errorf("%w: dims %v and %v differ", ErrShape, a.Dims, b.Dims)
 	}
 	var both, na, nb int
 	for i, x := range a.Data {

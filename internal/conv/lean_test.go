@@ -1,0 +1,108 @@
+package conv
+
+import (
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/metasurv/metasurv/internal/cpu"
+)
+
+// TestMain turns lean plans off for the other tests: they run the packed,
+// Winograd and direct kernels on small shapes, which would all be lean.
+// TestLean turns them on.
+func TestMain(m *testing.M) {
+	leanColumns = 0
+	os.Exit(m.Run())
+}
+
+func withLean(n int) (restore func()) {
+	old := leanColumns
+	leanColumns = n
+	return func() { leanColumns = old }
+}
+
+// TestLean: plans with few output columns multiply by the weights as
+// stored — no packed, Winograd-transformed or direct copy is kept — and
+// still match the reference in every pass, at every cpu level, with the
+// fused epilogue, and after their weights change (nothing stale).
+func TestLean(t *testing.T) {
+	defer withLean(1 << 30)()
+	r := rand.New(rand.NewPCG(7, 8))
+	named := []Params{
+		{N: 1, InC: 4, OutC: 5, In: [3]int{7, 6, 5}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}},
+		{N: 1, InC: 32, OutC: 32, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}},          // ResNet layer3 at 6³, Winograd-eligible
+		{N: 2, InC: 16, OutC: 24, In: [3]int{3, 3, 3}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}},          // batched small outputs
+		{N: 2, InC: 6, OutC: 3, In: [3]int{3, 4, 5}, Kernel: [3]int{1, 1, 1}},                                  // pointwise
+		{N: 1, InC: 8, OutC: 8, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}, Groups: 2}, // ResNeXt
+		{N: 2, InC: 3, OutC: 4, In: [3]int{9, 9, 9}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}},
+	}
+	var cases []*convCase
+	for _, p := range named {
+		cases = append(cases, newCase(p, r))
+	}
+	for range 20 {
+		cases = append(cases, newCase(randParams(r), r))
+	}
+	for _, l := range cpu.Levels() {
+		t.Run(l.String(), func(t *testing.T) {
+			defer cpu.SetLevel(l)()
+			for _, c := range cases {
+				c.check(t)
+				pl, err := NewPlan(c.p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pl.algo == algoDepthwise {
+					continue // depthwise kernels read the weights as stored anyway
+				}
+				if !pl.lean {
+					t.Fatalf("%+v: not lean", c.p)
+				}
+				y := make([]float32, c.p.OutLen())
+				// Weights that change between passes are always the current ones.
+				for pass := range 2 {
+					w := c.w
+					if pass == 1 {
+						w = randSlice(r, c.p.WeightLen())
+					}
+					if err := pl.SetWeights(w); err != nil {
+						t.Fatal(err)
+					}
+					if err := pl.Forward(y, c.x, &Epilogue{Bias: c.bias}); err != nil {
+						t.Fatal(err)
+					}
+					want, scale := refForward(c.p, c.x, w, c.bias)
+					checkClose(t, "lean forward", y, want, scale, tol)
+				}
+				if len(pl.packed) != 0 || pl.dir != nil || pl.wg != nil && pl.wg.uOK || pl.pa16 != nil {
+					t.Fatalf("%+v: a lean plan kept packed weights (%s)", c.p, pl.Algorithm())
+				}
+			}
+		})
+	}
+	t.Run("epilogue", testEpilogue)
+}
+
+// TestLeanThreshold: the deep low-resolution layers of a ResNet at 96³
+// are lean, the early high-resolution ones keep their packs.
+func TestLeanThreshold(t *testing.T) {
+	defer withLean(512)()
+	for _, c := range []struct {
+		p    Params
+		lean bool
+	}{
+		{Params{N: 1, InC: 512, OutC: 512, In: [3]int{3, 3, 3}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, true},
+		{Params{N: 1, InC: 256, OutC: 256, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, true},
+		{Params{N: 1, InC: 128, OutC: 128, In: [3]int{12, 12, 12}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, false},
+		{Params{N: 4, InC: 256, OutC: 256, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, false},
+	} {
+		pl, err := NewPlan(c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pl.lean != c.lean {
+			t.Errorf("%+v: lean %v, want %v", c.p, pl.lean, c.lean)
+		}
+	}
+}
