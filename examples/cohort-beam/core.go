@@ -116,14 +116,14 @@ func loadAtlas(image, mask string) (*volume.Volume, *volume.Mask, error) {
 	if sp, ok := strings.CutPrefix(image, "phantom:"); ok {
 		return phantomAtlas(sp)
 	}
-	img, err := nifti.Load(image)
+	img, err := nifti.Load(image, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("atlas %s: %w", image, err)
 	}
 	if mask == "" {
 		return img, nil, nil
 	}
-	mv, err := nifti.Load(mask)
+	mv, err := nifti.Load(mask, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("atlas mask %s: %w", mask, err)
 	}
@@ -221,7 +221,7 @@ func (c *Config) Process(ctx context.Context, r *resources, p Patient) (*Outcome
 		if f == "" {
 			continue
 		}
-		vol, err := nifti.Load(f)
+		vol, err := nifti.Load(f, nil)
 		if err != nil {
 			return fail("load", "%s file %s is not a readable NIfTI image: %v", sequenceNames[s], filepath.Base(f), err)
 		}
