@@ -26,7 +26,7 @@ func smallAutoEnc(t *testing.T) *AutoEnc {
 func fixtureState(t *testing.T, name string) (map[string]*nn.Tensor, *nn.Tensor, string) {
 	man, dir := readManifest(t)
 	fx := man.Fixtures[name]
-	ck, err := checkpoint.Load(filepath.Join(dir, fx.Weights), checkpoint.Options{})
+	ck, err := checkpoint.Load(context.Background(), filepath.Join(dir, fx.Weights), checkpoint.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestLoadMONAI14Keys(t *testing.T) {
 	want := nnfixture.ReadNpy(t, recon)
 	for _, path := range []string{pt, st} {
 		m := smallAutoEnc(t)
-		rep, err := Load(m, path, LoadOptions{})
+		rep, err := Load(context.Background(), m, path, LoadOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
@@ -94,7 +94,7 @@ func TestLoadRefusesBadCheckpoint(t *testing.T) {
 	}
 	m := smallAutoEnc(t)
 	before := m.enc.blocks[0].mlp.linear1.Weight.Clone()
-	_, err := Load(m, path, LoadOptions{})
+	_, err := Load(context.Background(), m, path, LoadOptions{})
 	var le *nn.LoadError
 	if !errors.As(err, &le) {
 		t.Fatalf("error %v, want *nn.LoadError", err)
@@ -108,7 +108,7 @@ func TestLoadRefusesBadCheckpoint(t *testing.T) {
 		t.Error("a refused checkpoint changed the model")
 	}
 	// Allowing missing and unexpected keys still refuses the bad shape.
-	if _, err := Load(m, path, LoadOptions{AllowMissing: true, AllowUnexpected: true}); !errors.As(err, &le) || len(le.Report.Mismatched) != 1 {
+	if _, err := Load(context.Background(), m, path, LoadOptions{AllowMissing: true, AllowUnexpected: true}); !errors.As(err, &le) || len(le.Report.Mismatched) != 1 {
 		t.Errorf("lenient load: %v", err)
 	}
 	b, err := os.ReadFile(path)
@@ -120,7 +120,7 @@ func TestLoadRefusesBadCheckpoint(t *testing.T) {
 		if err := os.WriteFile(p, b[:n], 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Load(smallAutoEnc(t), p, LoadOptions{}); err == nil {
+		if _, err := Load(context.Background(), smallAutoEnc(t), p, LoadOptions{}); err == nil {
 			t.Errorf("truncated to %d bytes: no error", n)
 		}
 	}
@@ -145,7 +145,7 @@ func TestLaMIMLoadEncoder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := m.LoadEncoder(path)
+	rep, err := m.LoadEncoder(context.Background(), path)
 	if err != nil || rep.Loaded != len(enc) {
 		t.Fatalf("loaded %d of %d: %v", rep.Loaded, len(enc), err)
 	}
