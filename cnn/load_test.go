@@ -289,3 +289,44 @@ func TestLoadReportsExactlyTheOffendingKeys(t *testing.T) {
 		}
 	}
 }
+
+// A cancelled context stops Load and OpenResNet with context.Canceled and
+// leaves the model's weights as they were.
+func TestLoadCancelled(t *testing.T) {
+	m, err := cnn.NewResNet(cnn.ResNetConfig{Layers: [4]int{1, 1, 1, 1}, BlockInplanes: [4]int{2, 4, 4, 8}, InChannels: 1, Classes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "w.safetensors")
+	saved := nn.StateDict(m)
+	for _, v := range saved {
+		for i := range v.Data {
+			v.Data[i] += 1
+		}
+	}
+	if err := checkpoint.Save(p, saved, checkpoint.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]float32{}
+	for k, v := range nn.StateDict(m) {
+		before[k] = append([]float32{}, v.Data...)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := cnn.Load(ctx, m, p, cnn.LoadOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load with a cancelled context: %v", err)
+	}
+	if _, _, err := cnn.OpenResNet(ctx, p, 0, 0, cnn.LoadOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("OpenResNet with a cancelled context: %v", err)
+	}
+	for k, v := range nn.StateDict(m) {
+		for i, x := range v.Data {
+			if x != before[k][i] {
+				t.Fatalf("%s changed by a cancelled load", k)
+			}
+		}
+	}
+	if _, err := cnn.Load(context.Background(), m, p, cnn.LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -244,6 +244,27 @@ func TestBundleCorrupt(t *testing.T) {
 	}
 }
 
+// A cancelled context stops Load and ReadBundle with context.Canceled
+// (not ErrBundle: the file is fine) and returns no predictor.
+func TestBundleLoadCancelled(t *testing.T) {
+	b, _ := trainedBundle(t)
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := b.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if p, err := Load(ctx, path, PredictorOptions{}); !errors.Is(err, context.Canceled) || errors.Is(err, ErrBundle) || p != nil {
+		t.Fatalf("Load with a cancelled context: %v, %v", p, err)
+	}
+	if rb, err := ReadBundle(ctx, path, LoadOptions{}); !errors.Is(err, context.Canceled) || rb != nil {
+		t.Fatalf("ReadBundle with a cancelled context: %v, %v", rb, err)
+	}
+	if _, err := Load(context.Background(), path, PredictorOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPredictInputs(t *testing.T) {
 	b, test := trainedBundle(t)
 	p, _ := NewPredictor(b, PredictorOptions{})

@@ -188,3 +188,45 @@ func TestLatents(t *testing.T) {
 		t.Errorf("3 channels: %v", err)
 	}
 }
+
+// A context cancelled before loading makes Load and LoadEncoder refuse
+// with context.Canceled before any weight is copied.
+func TestLoadCancelled(t *testing.T) {
+	c := Config{InChannels: 4, OutChannels: 4, ImgSize: Cube(32), PatchSize: Cube(16), HiddenSize: 96, MLPDim: 192, NumLayers: 2, NumHeads: 4}
+	m, err := NewLaMIM(LaMIMConfig{Encoder: c, Widths: [2]int{16, 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := map[string]*nn.Tensor{}
+	nn.Walk(m.Model, func(name string, v *nn.Tensor, _ bool) {
+		w := v.Clone()
+		for i := range w.Data {
+			w.Data[i] += 1
+		}
+		enc[name] = w
+	})
+	path := filepath.Join(t.TempDir(), "enc.safetensors")
+	if err := checkpoint.Save(path, enc, checkpoint.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]float32{}
+	nn.Walk(m, func(name string, v *nn.Tensor, _ bool) { before[name] = append([]float32{}, v.Data...) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if rep, err := m.LoadEncoder(ctx, path); !errors.Is(err, context.Canceled) || rep.Loaded != 0 {
+		t.Fatalf("LoadEncoder with a cancelled context: %+v, %v", rep, err)
+	}
+	if _, err := Load(ctx, m.Model, path, LoadOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load with a cancelled context: %v", err)
+	}
+	nn.Walk(m, func(name string, v *nn.Tensor, _ bool) {
+		for i, x := range v.Data {
+			if x != before[name][i] {
+				t.Fatalf("%s changed by a cancelled load", name)
+			}
+		}
+	})
+	if rep, err := m.LoadEncoder(context.Background(), path); err != nil || rep.Loaded != len(enc) {
+		t.Fatalf("loaded %d of %d: %v", rep.Loaded, len(enc), err)
+	}
+}
