@@ -1,6 +1,7 @@
 package cnn_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/metasurv/metasurv/cnn"
@@ -36,7 +37,7 @@ func Example() {
 // sequences and three survival classes: the stem is averaged over the new
 // channels and the classifier starts fresh.
 func ExampleOpenResNet() {
-	m, info, err := cnn.OpenResNet("testdata/medicalnet_a.pth", 4, 3, cnn.LoadOptions{Stem: cnn.StemAverage})
+	m, info, err := cnn.OpenResNet(context.Background(), "testdata/medicalnet_a.pth", 4, 3, cnn.LoadOptions{Stem: cnn.StemAverage})
 	if err != nil {
 		fmt.Println(err)
 		return

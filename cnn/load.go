@@ -1,6 +1,7 @@
 package cnn
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -63,8 +64,10 @@ func (m *EfficientNet) stemKey() string    { return "_conv_stem.weight" }
 // is unwrapped and a "module." prefix on every key (DataParallel) is
 // removed. A checkpoint that does not fit is refused with one error naming
 // every missing, unexpected and mis-shaped tensor, and m is left unchanged.
-func Load(m nn.Module, path string, o LoadOptions) (nn.LoadReport, error) {
-	ck, err := checkpoint.Load(path, checkpoint.Options{MaxBytes: o.MaxBytes})
+// A cancelled ctx stops the read (the error wraps ctx.Err()) and also
+// leaves m unchanged: the weights are copied only once fully read.
+func Load(ctx context.Context, m nn.Module, path string, o LoadOptions) (nn.LoadReport, error) {
+	ck, err := checkpoint.Load(ctx, path, checkpoint.Options{MaxBytes: o.MaxBytes})
 	if err != nil {
 		return nn.LoadReport{}, fmt.Errorf("cnn: reading %s: %w", path, err)
 	}
@@ -288,9 +291,10 @@ func InspectResNet(sd map[string]*nn.Tensor) (ResNetCheckpoint, error) {
 // OpenResNet reads a ResNet checkpoint, builds the network it needs
 // (InspectResNet) with InChannels/Classes overridden when non-zero, and
 // loads it; a changed channel count needs o.Stem, a changed class count
-// drops the checkpoint's classifier.
-func OpenResNet(path string, inChannels, classes int, o LoadOptions) (*ResNet, ResNetCheckpoint, error) {
-	ck, err := checkpoint.Load(path, checkpoint.Options{MaxBytes: o.MaxBytes})
+// drops the checkpoint's classifier. A cancelled ctx stops the read with
+// an error wrapping ctx.Err().
+func OpenResNet(ctx context.Context, path string, inChannels, classes int, o LoadOptions) (*ResNet, ResNetCheckpoint, error) {
+	ck, err := checkpoint.Load(ctx, path, checkpoint.Options{MaxBytes: o.MaxBytes})
 	if err != nil {
 		return nil, ResNetCheckpoint{}, fmt.Errorf("cnn: reading %s: %w", path, err)
 	}

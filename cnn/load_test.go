@@ -1,6 +1,7 @@
 package cnn_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -55,7 +56,7 @@ func TestMedicalNetCheckpoint(t *testing.T) {
 	}{{"a", cnn.ShortcutA, cnn.Basic}, {"b", cnn.ShortcutB, cnn.Bottleneck}} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join("testdata", "medicalnet_"+tc.name+".pth")
-			m, info, err := cnn.OpenResNet(path, 0, 0, cnn.LoadOptions{})
+			m, info, err := cnn.OpenResNet(context.Background(), path, 0, 0, cnn.LoadOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +82,7 @@ func TestMedicalNetCheckpoint(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := cnn.Load(mm, path, cnn.LoadOptions{}); err != nil {
+			if _, err := cnn.Load(context.Background(), mm, path, cnn.LoadOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if d := maxAbsDiff(embed(t, mm, x).Data, want.Data); d < 1e-3 {
@@ -100,7 +101,7 @@ func TestMedicalNetCheckpoint(t *testing.T) {
 				}
 				copy(x40.Data[n*4*vol:(n*4+1)*vol], x.Data[n*vol:(n+1)*vol])
 			}
-			avg, _, err := cnn.OpenResNet(path, 4, 3, cnn.LoadOptions{Stem: cnn.StemAverage})
+			avg, _, err := cnn.OpenResNet(context.Background(), path, 4, 3, cnn.LoadOptions{Stem: cnn.StemAverage})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,14 +111,14 @@ func TestMedicalNetCheckpoint(t *testing.T) {
 			if avg.FC == nil || avg.EmbedDim() != want.Shape[1] {
 				t.Fatalf("the 3-class model has no classifier or embeds %d values", avg.EmbedDim())
 			}
-			rep, _, err := cnn.OpenResNet(path, 4, 0, cnn.LoadOptions{Stem: cnn.StemRepeat})
+			rep, _, err := cnn.OpenResNet(context.Background(), path, 4, 0, cnn.LoadOptions{Stem: cnn.StemRepeat})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if d := maxAbsDiff(embed(t, rep, x40).Data, want.Data); d > 1e-4 {
 				t.Fatalf("StemRepeat: embedding with the volume in channel 0 differs by %g", d)
 			}
-			if _, _, err := cnn.OpenResNet(path, 4, 0, cnn.LoadOptions{}); !errors.Is(err, cnn.ErrCheckpoint) || !strings.Contains(err.Error(), "conv1.weight") {
+			if _, _, err := cnn.OpenResNet(context.Background(), path, 4, 0, cnn.LoadOptions{}); !errors.Is(err, cnn.ErrCheckpoint) || !strings.Contains(err.Error(), "conv1.weight") {
 				t.Fatalf("strict stem mismatch: %v", err)
 			}
 		})
@@ -186,10 +187,10 @@ func TestLoadCorruptFiles(t *testing.T) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := cnn.Load(m, p, cnn.LoadOptions{}); err == nil && i != 4 {
+		if _, err := cnn.Load(context.Background(), m, p, cnn.LoadOptions{}); err == nil && i != 4 {
 			t.Errorf("case %d: corrupt checkpoint accepted", i)
 		}
-		if _, _, err := cnn.OpenResNet(p, 0, 0, cnn.LoadOptions{}); err == nil && i != 4 {
+		if _, _, err := cnn.OpenResNet(context.Background(), p, 0, 0, cnn.LoadOptions{}); err == nil && i != 4 {
 			t.Errorf("case %d: OpenResNet accepted a corrupt checkpoint", i)
 		}
 	}
@@ -202,7 +203,7 @@ func TestLoadCorruptFiles(t *testing.T) {
 	if err := checkpoint.Save(p, nn.StateDict(m), checkpoint.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cnn.Load(m, p, cnn.LoadOptions{}); err != nil {
+	if _, err := cnn.Load(context.Background(), m, p, cnn.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -286,5 +287,46 @@ func TestLoadReportsExactlyTheOffendingKeys(t *testing.T) {
 				t.Fatalf("trial %d: %s not reported as missing", trial, k)
 			}
 		}
+	}
+}
+
+// A cancelled context stops Load and OpenResNet with context.Canceled and
+// leaves the model's weights as they were.
+func TestLoadCancelled(t *testing.T) {
+	m, err := cnn.NewResNet(cnn.ResNetConfig{Layers: [4]int{1, 1, 1, 1}, BlockInplanes: [4]int{2, 4, 4, 8}, InChannels: 1, Classes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "w.safetensors")
+	saved := nn.StateDict(m)
+	for _, v := range saved {
+		for i := range v.Data {
+			v.Data[i] += 1
+		}
+	}
+	if err := checkpoint.Save(p, saved, checkpoint.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]float32{}
+	for k, v := range nn.StateDict(m) {
+		before[k] = append([]float32{}, v.Data...)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := cnn.Load(ctx, m, p, cnn.LoadOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load with a cancelled context: %v", err)
+	}
+	if _, _, err := cnn.OpenResNet(ctx, p, 0, 0, cnn.LoadOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("OpenResNet with a cancelled context: %v", err)
+	}
+	for k, v := range nn.StateDict(m) {
+		for i, x := range v.Data {
+			if x != before[k][i] {
+				t.Fatalf("%s changed by a cancelled load", k)
+			}
+		}
+	}
+	if _, err := cnn.Load(context.Background(), m, p, cnn.LoadOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,6 +2,7 @@ package fusion
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -207,8 +208,9 @@ type LoadOptions struct {
 }
 
 // ReadBundle reads and verifies a bundle: format, version, checksum, and a
-// strict match between the stored weights and the rebuilt model.
-func ReadBundle(path string, o LoadOptions) (*Bundle, error) {
+// strict match between the stored weights and the rebuilt model. A
+// cancelled ctx stops the read with an error wrapping ctx.Err().
+func ReadBundle(ctx context.Context, path string, o LoadOptions) (*Bundle, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("fusion: %w", err)
@@ -218,8 +220,11 @@ func ReadBundle(path string, o LoadOptions) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fusion: %w", err)
 	}
-	ck, err := checkpoint.Read(f, st.Size(), checkpoint.Options{MaxBytes: o.MaxBytes})
+	ck, err := checkpoint.Read(ctx, f, st.Size(), checkpoint.Options{MaxBytes: o.MaxBytes})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("fusion: reading %s: %w", path, err)
+		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrBundle, path, err)
 	}
 	metaS, _ := ck.Meta[metaKey].(string)

@@ -45,7 +45,7 @@ func TestCheckpointResume(t *testing.T) {
 	if _, _, err := Train(ctx, newModel(), enc, train, val, o); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run: %v", err)
 	}
-	last, err := ReadBundle(filepath.Join(dir, "last.safetensors"), LoadOptions{Backbone: newTinyNet(4, 4, 1)})
+	last, err := ReadBundle(context.Background(), filepath.Join(dir, "last.safetensors"), LoadOptions{Backbone: newTinyNet(4, 4, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestCheckpointResume(t *testing.T) {
 		t.Fatalf("resumed %d, epochs run %v, history %d", h.Resumed, seen, len(h.Epochs))
 	}
 	// The returned model holds the best epoch's weights, as best.safetensors.
-	best, err := ReadBundle(filepath.Join(dir, "best.safetensors"), LoadOptions{Backbone: newTinyNet(4, 4, 1)})
+	best, err := ReadBundle(context.Background(), filepath.Join(dir, "best.safetensors"), LoadOptions{Backbone: newTinyNet(4, 4, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestResumeBitExact(t *testing.T) {
 		}
 	}
 	read := func(dir string) *Bundle {
-		b, err := ReadBundle(filepath.Join(dir, "last.safetensors"), LoadOptions{Backbone: newTinyNet(4, 4, 1)})
+		b, err := ReadBundle(context.Background(), filepath.Join(dir, "last.safetensors"), LoadOptions{Backbone: newTinyNet(4, 4, 1)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,9 +37,10 @@ type PredictorOptions struct {
 }
 
 // Load reads a bundle written by Bundle.Save (or a training checkpoint)
-// and returns a Predictor.
-func Load(path string, o PredictorOptions) (*Predictor, error) {
-	b, err := ReadBundle(path, o.Load)
+// and returns a Predictor. A cancelled ctx stops the read with an error
+// wrapping ctx.Err().
+func Load(ctx context.Context, path string, o PredictorOptions) (*Predictor, error) {
+	b, err := ReadBundle(ctx, path, o.Load)
 	if err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ func savedAndLoaded(t *testing.T, b *Bundle, c *Cohort, name string) (*Predictor
 		t.Fatal(err)
 	}
 	mem, _ := NewPredictor(b, PredictorOptions{})
-	disk, err := Load(path, PredictorOptions{})
+	disk, err := Load(context.Background(), path, PredictorOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestBundleRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	disk, err := Load(path, PredictorOptions{})
+	disk, err := Load(context.Background(), path, PredictorOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestHelperPredict(t *testing.T) {
 		t.Skip("helper for TestBundleRoundTrip")
 	}
 	_, test := trainedBundleCohort()
-	p, err := Load(path, PredictorOptions{})
+	p, err := Load(context.Background(), path, PredictorOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestBundleCorrupt(t *testing.T) {
 		"empty":     nil,
 		"header":    raw[:20],
 	} {
-		if _, err := Load(write(name, data), PredictorOptions{}); !errors.Is(err, ErrBundle) {
+		if _, err := Load(context.Background(), write(name, data), PredictorOptions{}); !errors.Is(err, ErrBundle) {
 			t.Errorf("%s bundle: %v", name, err)
 		}
 	}
@@ -200,11 +200,11 @@ func TestBundleCorrupt(t *testing.T) {
 	if err := checkpoint.Save(plain, nn.StateDict(b.Model), checkpoint.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(plain, PredictorOptions{}); !errors.Is(err, ErrBundle) {
+	if _, err := Load(context.Background(), plain, PredictorOptions{}); !errors.Is(err, ErrBundle) {
 		t.Errorf("plain safetensors: %v", err)
 	}
 	// Another format version, with a consistent checksum.
-	ck, err := checkpoint.Load(path, checkpoint.Options{})
+	ck, err := checkpoint.Load(context.Background(), path, checkpoint.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,21 +213,21 @@ func TestBundleCorrupt(t *testing.T) {
 	if err := checkpoint.Save(v2, ck.Tensors, checkpoint.SaveOptions{Meta: map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(v2, PredictorOptions{}); !errors.Is(err, ErrVersion) {
+	if _, err := Load(context.Background(), v2, PredictorOptions{}); !errors.Is(err, ErrVersion) {
 		t.Errorf("version 2: %v", err)
 	}
 	// A description that asks for a huge model is refused before building it.
 	meta = strings.Replace(ck.Meta[metaKey].(string), `"hidden":8`, `"hidden":9000000`, 1)
 	huge := filepath.Join(dir, "huge.safetensors")
 	checkpoint.Save(huge, ck.Tensors, checkpoint.SaveOptions{Meta: map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)}})
-	if _, err := Load(huge, PredictorOptions{}); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "fusion-layer parameters") {
+	if _, err := Load(context.Background(), huge, PredictorOptions{}); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "fusion-layer parameters") {
 		t.Errorf("huge hidden layer: %v", err)
 	}
 	// An unregistered backbone.
 	meta = strings.Replace(ck.Meta[metaKey].(string), `"backbone":"test-tiny"`, `"backbone":"nope"`, 1)
 	nb := filepath.Join(dir, "nb.safetensors")
 	checkpoint.Save(nb, ck.Tensors, checkpoint.SaveOptions{Meta: map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)}})
-	if _, err := Load(nb, PredictorOptions{}); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "nope") {
+	if _, err := Load(context.Background(), nb, PredictorOptions{}); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("unregistered backbone: %v", err)
 	}
 	// Weights that do not fit the model.
@@ -235,11 +235,32 @@ func TestBundleCorrupt(t *testing.T) {
 	meta = ck.Meta[metaKey].(string)
 	mw := filepath.Join(dir, "mw.safetensors")
 	checkpoint.Save(mw, ck.Tensors, checkpoint.SaveOptions{Meta: map[string]string{metaKey: meta, sumKey: digest([]byte(meta), ck.Tensors)}})
-	if _, err := Load(mw, PredictorOptions{}); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "gate.bias") {
+	if _, err := Load(context.Background(), mw, PredictorOptions{}); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "gate.bias") {
 		t.Errorf("missing weight: %v", err)
 	}
 	// The original still loads: nothing above touched it.
-	if _, err := Load(path, PredictorOptions{}); err != nil {
+	if _, err := Load(context.Background(), path, PredictorOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A cancelled context stops Load and ReadBundle with context.Canceled
+// (not ErrBundle: the file is fine) and returns no predictor.
+func TestBundleLoadCancelled(t *testing.T) {
+	b, _ := trainedBundle(t)
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := b.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if p, err := Load(ctx, path, PredictorOptions{}); !errors.Is(err, context.Canceled) || errors.Is(err, ErrBundle) || p != nil {
+		t.Fatalf("Load with a cancelled context: %v, %v", p, err)
+	}
+	if rb, err := ReadBundle(ctx, path, LoadOptions{}); !errors.Is(err, context.Canceled) || rb != nil {
+		t.Fatalf("ReadBundle with a cancelled context: %v, %v", rb, err)
+	}
+	if _, err := Load(context.Background(), path, PredictorOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }

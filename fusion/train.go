@@ -350,7 +350,7 @@ func (tr *trainer) run(ctx context.Context, bundle *Bundle) (*History, error) {
 	state := &TrainState{Seed: o.Seed, BestEpoch: -1, BestMetric: math.NaN(), Epoch: -1}
 	var best map[string]*nn.Tensor
 	if o.Resume && o.CheckpointDir != "" {
-		if err := tr.resume(state, &best); err != nil {
+		if err := tr.resume(ctx, state, &best); err != nil {
 			return nil, err
 		}
 		h.Resumed = state.Epoch
@@ -516,13 +516,13 @@ func (tr *trainer) checkpoint(b *Bundle, s *TrainState, improved bool) error {
 }
 
 // resume loads last.safetensors (and best.safetensors) when present.
-func (tr *trainer) resume(s *TrainState, best *map[string]*nn.Tensor) error {
+func (tr *trainer) resume(ctx context.Context, s *TrainState, best *map[string]*nn.Tensor) error {
 	last := filepath.Join(tr.o.CheckpointDir, "last.safetensors")
 	if _, err := os.Stat(last); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	load := func(path string) (*Bundle, error) {
-		b, err := ReadBundle(path, LoadOptions{Backbone: tr.m.Backbone})
+		b, err := ReadBundle(ctx, path, LoadOptions{Backbone: tr.m.Backbone})
 		if err != nil {
 			return nil, fmt.Errorf("fusion: resuming from %s: %w", path, err)
 		}

@@ -10,7 +10,7 @@ import (
 
 // Build a small ViTAutoEnc, embed a 4-sequence volume as a whole and per
 // sequence, and run the LaMIM classifier on it. With real weights, load
-// them first: vit.Load(model, "SSL_ViT_Block16.pth", vit.LoadOptions{}).
+// them first: vit.Load(ctx, model, "SSL_ViT_Block16.pth", vit.LoadOptions{}).
 func Example() {
 	cfg := vit.Config{InChannels: 4, OutChannels: 4, ImgSize: vit.Cube(32), PatchSize: vit.Cube(16),
 		HiddenSize: 48, MLPDim: 96, NumLayers: 2, NumHeads: 4, Seed: 1}

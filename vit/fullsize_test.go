@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"context"
 	"os"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestLoadFullSizeLaMIM(t *testing.T) {
 	m, path := fullSizeLaMIM(t)
 	params := int64(countParams(m)) * 4
 	start := time.Now()
-	rep, err := Load(m, path, LoadOptions{})
+	rep, err := Load(context.Background(), m, path, LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestLoadFullSizeLaMIM(t *testing.T) {
 func TestLoadTimeLaMIM(t *testing.T) {
 	m, path := fullSizeLaMIM(t)
 	start := time.Now()
-	if _, err := Load(m, path, LoadOptions{}); err != nil {
+	if _, err := Load(context.Background(), m, path, LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("load %.2f s, peak RSS %.3f GB", time.Since(start).Seconds(), float64(cputime.PeakRSS())/1e9)

@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"context"
 	"regexp"
 	"strings"
 
@@ -37,9 +38,12 @@ type LoadOptions struct {
 // second copy of the weights in memory. Keys are mapped with MONAIName.
 // Unless allowed by o, a checkpoint with missing, unexpected or
 // mis-shaped tensors is refused before anything is copied, with an
-// *nn.LoadError that names every offending key.
-func Load(m nn.Module, path string, o LoadOptions) (nn.LoadReport, error) {
-	return checkpoint.LoadInto(path, m, checkpoint.IntoOptions{
+// *nn.LoadError that names every offending key. ctx is checked between
+// tensors and every few MB (the 2 GB LaMIM checkpoint takes seconds): a
+// context done before copying starts leaves m unchanged, one cancelled
+// during it leaves m partially loaded; the error wraps ctx.Err().
+func Load(ctx context.Context, m nn.Module, path string, o LoadOptions) (nn.LoadReport, error) {
+	return checkpoint.LoadInto(ctx, path, m, checkpoint.IntoOptions{
 		Rename:       MONAIName,
 		AllowMissing: o.AllowMissing, AllowUnexpected: o.AllowUnexpected,
 	})
@@ -49,6 +53,6 @@ func Load(m nn.Module, path string, o LoadOptions) (nn.LoadReport, error) {
 // dict such as SSL_ViT_Block16.pth, "module." prefixes allowed) into the
 // classifier's encoder, leaving the head as it is: the start of
 // fine-tuning.
-func (m *LaMIMClassifier) LoadEncoder(path string) (nn.LoadReport, error) {
-	return Load(m.Model, path, LoadOptions{})
+func (m *LaMIMClassifier) LoadEncoder(ctx context.Context, path string) (nn.LoadReport, error) {
+	return Load(ctx, m.Model, path, LoadOptions{})
 }

@@ -26,7 +26,7 @@ func smallAutoEnc(t *testing.T) *AutoEnc {
 func fixtureState(t *testing.T, name string) (map[string]*nn.Tensor, *nn.Tensor, string) {
 	man, dir := readManifest(t)
 	fx := man.Fixtures[name]
-	ck, err := checkpoint.Load(filepath.Join(dir, fx.Weights), checkpoint.Options{})
+	ck, err := checkpoint.Load(context.Background(), filepath.Join(dir, fx.Weights), checkpoint.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestLoadMONAI14Keys(t *testing.T) {
 	want := nnfixture.ReadNpy(t, recon)
 	for _, path := range []string{pt, st} {
 		m := smallAutoEnc(t)
-		rep, err := Load(m, path, LoadOptions{})
+		rep, err := Load(context.Background(), m, path, LoadOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
@@ -94,7 +94,7 @@ func TestLoadRefusesBadCheckpoint(t *testing.T) {
 	}
 	m := smallAutoEnc(t)
 	before := m.enc.blocks[0].mlp.linear1.Weight.Clone()
-	_, err := Load(m, path, LoadOptions{})
+	_, err := Load(context.Background(), m, path, LoadOptions{})
 	var le *nn.LoadError
 	if !errors.As(err, &le) {
 		t.Fatalf("error %v, want *nn.LoadError", err)
@@ -108,7 +108,7 @@ func TestLoadRefusesBadCheckpoint(t *testing.T) {
 		t.Error("a refused checkpoint changed the model")
 	}
 	// Allowing missing and unexpected keys still refuses the bad shape.
-	if _, err := Load(m, path, LoadOptions{AllowMissing: true, AllowUnexpected: true}); !errors.As(err, &le) || len(le.Report.Mismatched) != 1 {
+	if _, err := Load(context.Background(), m, path, LoadOptions{AllowMissing: true, AllowUnexpected: true}); !errors.As(err, &le) || len(le.Report.Mismatched) != 1 {
 		t.Errorf("lenient load: %v", err)
 	}
 	b, err := os.ReadFile(path)
@@ -120,7 +120,7 @@ func TestLoadRefusesBadCheckpoint(t *testing.T) {
 		if err := os.WriteFile(p, b[:n], 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Load(smallAutoEnc(t), p, LoadOptions{}); err == nil {
+		if _, err := Load(context.Background(), smallAutoEnc(t), p, LoadOptions{}); err == nil {
 			t.Errorf("truncated to %d bytes: no error", n)
 		}
 	}
@@ -145,7 +145,7 @@ func TestLaMIMLoadEncoder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := m.LoadEncoder(path)
+	rep, err := m.LoadEncoder(context.Background(), path)
 	if err != nil || rep.Loaded != len(enc) {
 		t.Fatalf("loaded %d of %d: %v", rep.Loaded, len(enc), err)
 	}
@@ -186,5 +186,47 @@ func TestLatents(t *testing.T) {
 	}
 	if _, err := Latents(context.Background(), m, nn.NewTensor(3, 32, 32, 32), LatentOptions{}); !errors.Is(err, ErrInput) {
 		t.Errorf("3 channels: %v", err)
+	}
+}
+
+// A context cancelled before loading makes Load and LoadEncoder refuse
+// with context.Canceled before any weight is copied.
+func TestLoadCancelled(t *testing.T) {
+	c := Config{InChannels: 4, OutChannels: 4, ImgSize: Cube(32), PatchSize: Cube(16), HiddenSize: 96, MLPDim: 192, NumLayers: 2, NumHeads: 4}
+	m, err := NewLaMIM(LaMIMConfig{Encoder: c, Widths: [2]int{16, 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := map[string]*nn.Tensor{}
+	nn.Walk(m.Model, func(name string, v *nn.Tensor, _ bool) {
+		w := v.Clone()
+		for i := range w.Data {
+			w.Data[i] += 1
+		}
+		enc[name] = w
+	})
+	path := filepath.Join(t.TempDir(), "enc.safetensors")
+	if err := checkpoint.Save(path, enc, checkpoint.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]float32{}
+	nn.Walk(m, func(name string, v *nn.Tensor, _ bool) { before[name] = append([]float32{}, v.Data...) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if rep, err := m.LoadEncoder(ctx, path); !errors.Is(err, context.Canceled) || rep.Loaded != 0 {
+		t.Fatalf("LoadEncoder with a cancelled context: %+v, %v", rep, err)
+	}
+	if _, err := Load(ctx, m.Model, path, LoadOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load with a cancelled context: %v", err)
+	}
+	nn.Walk(m, func(name string, v *nn.Tensor, _ bool) {
+		for i, x := range v.Data {
+			if x != before[name][i] {
+				t.Fatalf("%s changed by a cancelled load", name)
+			}
+		}
+	})
+	if rep, err := m.LoadEncoder(context.Background(), path); err != nil || rep.Loaded != len(enc) {
+		t.Fatalf("loaded %d of %d: %v", rep.Loaded, len(enc), err)
 	}
 }

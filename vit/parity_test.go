@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -102,7 +103,7 @@ func TestParityMONAI(t *testing.T) {
 			if !ok {
 				t.Fatalf("fixture %s not in manifest", name)
 			}
-			if _, err := Load(e.m, filepath.Join(dir, fx.Weights), LoadOptions{}); err != nil {
+			if _, err := Load(context.Background(), e.m, filepath.Join(dir, fx.Weights), LoadOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if n := countParams(e.m); n != fx.Params {

@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"context"
 	"math"
 	"path/filepath"
 	"strings"
@@ -160,7 +161,7 @@ func TestBF16CloseToFloat32(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(m, filepath.Join(dir, fx.Weights), LoadOptions{}); err != nil {
+	if _, err := Load(context.Background(), m, filepath.Join(dir, fx.Weights), LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	x := nnfixture.ReadNpy(t, filepath.Join(dir, fx.Input))

@@ -141,7 +141,12 @@ func loadAtlas(image, mask string) (*volume.Volume, *volume.Mask, error) {
 }
 
 // newModel builds the backbone; with Weights it loads them.
+//
+// The weights are read with context.Background(): the model is loaded once
+// per process (sync.Once in Setup) and shared by every DoFn instance, so
+// no single bundle's context may cancel it.
 func (c *Config) newModel() (nn.Backbone, error) {
+	ctx := context.Background()
 	switch c.Backbone {
 	case "", "cnn":
 		name := c.Model
@@ -153,7 +158,7 @@ func (c *Config) newModel() (nn.Backbone, error) {
 			return nil, err
 		}
 		if c.Weights != "" {
-			if _, err := cnn.Load(m, c.Weights, cnn.LoadOptions{Stem: cnn.StemAverage, IgnoreHead: true}); err != nil {
+			if _, err := cnn.Load(ctx, m, c.Weights, cnn.LoadOptions{Stem: cnn.StemAverage, IgnoreHead: true}); err != nil {
 				return nil, fmt.Errorf("weights %s: %w", c.Weights, err)
 			}
 		}
@@ -175,7 +180,7 @@ func (c *Config) newModel() (nn.Backbone, error) {
 			return nil, err
 		}
 		if c.Weights != "" {
-			if _, err := vit.Load(m, c.Weights, vit.LoadOptions{AllowUnexpected: true}); err != nil {
+			if _, err := vit.Load(ctx, m, c.Weights, vit.LoadOptions{AllowUnexpected: true}); err != nil {
 				return nil, fmt.Errorf("weights %s: %w", c.Weights, err)
 			}
 		}

@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := c.Parse(fs, args); err != nil {
 		return err
 	}
-	o, err := c.Options(stderr)
+	o, err := c.Options(ctx, stderr)
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pred, err := fusion.Load(c.bundle, fusion.PredictorOptions{})
+	pred, err := fusion.Load(ctx, c.bundle, fusion.PredictorOptions{})
 	if err != nil {
 		return fmt.Errorf("bundle %s: %w", c.bundle, err)
 	}
@@ -134,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if c.weights != "" {
 		weights = c.weights
 	}
-	emb, err := cli.MakeEmbedder(scale.Embedder, weights, scale.Seed)
+	emb, err := cli.MakeEmbedder(ctx, scale.Embedder, weights, scale.Seed)
 	if err != nil {
 		return err
 	}

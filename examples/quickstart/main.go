@@ -254,7 +254,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// 6. predict the new patient from raw NIfTI
 	t0 = time.Now()
-	pred, err := fusion.Load(fr.Bundle, fusion.PredictorOptions{})
+	pred, err := fusion.Load(ctx, fr.Bundle, fusion.PredictorOptions{})
 	if err != nil {
 		return err
 	}

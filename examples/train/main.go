@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if epochs < 1 || epochs > 10000 {
 		return fmt.Errorf("-epochs %d: want 1 to 10000", epochs)
 	}
-	o, err := c.Options(stderr)
+	o, err := c.Options(ctx, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -17,7 +18,7 @@ func BenchmarkLoadPyTorch(b *testing.B) {
 	}
 	b.SetBytes(st.Size())
 	for b.Loop() {
-		if _, err := Load(path, Options{}); err != nil {
+		if _, err := Load(context.Background(), path, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -82,7 +83,7 @@ func allocDuring(f func()) uint64 {
 // recover catches. Now the message describes the value in bounded space.
 func TestDeeplyNestedPickle(t *testing.T) {
 	b := []byte("\x80\x02N" + strings.Repeat("\x85", 5_000_000) + ".")
-	_, err := Read(bytes.NewReader(b), int64(len(b)), Options{})
+	_, err := Read(context.Background(), bytes.NewReader(b), int64(len(b)), Options{})
 	if !errors.Is(err, ErrFormat) || len(err.Error()) > 400 {
 		t.Fatalf("nested tuples: %.400v", err)
 	}
@@ -91,7 +92,7 @@ func TestDeeplyNestedPickle(t *testing.T) {
 	}
 	// The same nesting as a state-dict key.
 	key := "\x80\x02}(N" + strings.Repeat("\x85", 100_000) + "Nu."
-	if _, err := Read(bytes.NewReader(torchZip(t, []byte(key), nil)), int64(len(torchZip(t, []byte(key), nil))), Options{}); err == nil {
+	if _, err := Read(context.Background(), bytes.NewReader(torchZip(t, []byte(key), nil)), int64(len(torchZip(t, []byte(key), nil))), Options{}); err == nil {
 		t.Fatal("a tuple key was accepted")
 	}
 }
@@ -106,7 +107,9 @@ func TestListBombBudget(t *testing.T) {
 		t.Fatalf("bomb of %d bytes, want a small file", len(f))
 	}
 	var err error
-	alloc := allocDuring(func() { _, err = Read(bytes.NewReader(f), int64(len(f)), Options{MaxBytes: budgetBytes}) })
+	alloc := allocDuring(func() {
+		_, err = Read(context.Background(), bytes.NewReader(f), int64(len(f)), Options{MaxBytes: budgetBytes})
+	})
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("list bomb: %v", err)
 	}
@@ -129,7 +132,9 @@ func TestStorageReadOnlyWhatViewsNeed(t *testing.T) {
 		c   *Checkpoint
 		err error
 	)
-	alloc := allocDuring(func() { c, err = Read(bytes.NewReader(f), int64(len(f)), Options{MaxBytes: 16 << 20}) })
+	alloc := allocDuring(func() {
+		c, err = Read(context.Background(), bytes.NewReader(f), int64(len(f)), Options{MaxBytes: 16 << 20})
+	})
 	if err != nil {
 		t.Fatalf("one-element view of a large storage: %v", err)
 	}
@@ -151,10 +156,10 @@ func TestBudgetSumsStoragesAndOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := buf.Bytes()
-	if _, err := Read(bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 10 << 20}); !errors.Is(err, ErrTooLarge) {
+	if _, err := Read(context.Background(), bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 10 << 20}); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("8 MB of output + a 4 MB storage under a 10 MB budget: %v", err)
 	}
-	if _, err := Read(bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 13 << 20}); err != nil {
+	if _, err := Read(context.Background(), bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 13 << 20}); err != nil {
 		t.Fatalf("under a 13 MB budget: %v", err)
 	}
 }
@@ -168,7 +173,7 @@ func TestSafetensorsDuplicateKey(t *testing.T) {
 	f.WriteString(hdr)
 	f.Write(make([]byte, 8))
 	b := f.Bytes()
-	_, err := Read(bytes.NewReader(b), int64(len(b)), Options{})
+	_, err := Read(context.Background(), bytes.NewReader(b), int64(len(b)), Options{})
 	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "twice") {
 		t.Fatalf("duplicate key: %v", err)
 	}

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -90,8 +91,9 @@ func (c *Checkpoint) Keys() []string {
 // Load reads a PyTorch (.pt/.pth, zip or legacy) or safetensors file. The
 // format is detected from the first bytes, not from the name, as
 // image.Decode does; Checkpoint.Tensors is the state dict to hand to
-// nn.LoadStateDict.
-func Load(path string, opts Options) (*Checkpoint, error) {
+// nn.LoadStateDict. ctx is checked between tensors and every few MB read;
+// a cancelled load returns an error wrapping ctx.Err().
+func Load(ctx context.Context, path string, opts Options) (*Checkpoint, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
@@ -101,7 +103,7 @@ func Load(path string, opts Options) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	c, err := Read(f, st.Size(), opts)
+	c, err := Read(ctx, f, st.Size(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -149,15 +151,26 @@ func Detect(head []byte) Format {
 }
 
 // Read reads a checkpoint of any supported format from r (size bytes),
-// detecting the format from the first bytes.
-func Read(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
+// detecting the format from the first bytes. ctx is checked as Load does.
+func Read(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
+	if err := cancelled(ctx, "reading"); err != nil {
+		return nil, err
+	}
+	c, err := read(ctx, ctxReaderAt{ctx, r}, size, opts)
+	if cerr := cancelled(ctx, "reading"); err != nil && cerr != nil {
+		return nil, cerr
+	}
+	return c, err
+}
+
+func read(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 	var head [16]byte
 	n, _ := r.ReadAt(head[:], 0)
 	switch Detect(head[:n]) {
 	case FormatTorchZip, FormatTorchLegacy:
-		return readPyTorch(r, size, opts)
+		return readPyTorch(ctx, r, size, opts)
 	case FormatSafetensors:
-		return readSafetensors(r, size, opts)
+		return readSafetensors(ctx, r, size, opts)
 	}
 	return nil, fmt.Errorf("%w: unrecognised format (first bytes %q; want a zip torch.save file, a legacy torch pickle or safetensors)", ErrFormat, head[:n])
 }
@@ -166,7 +179,7 @@ func Read(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 // format) holding a state dict, or a dict that wraps one. The pickle is
 // interpreted by a restricted machine that runs no code: only tensors,
 // OrderedDict and plain Python values are accepted.
-func readPyTorch(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
+func readPyTorch(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 	var head [4]byte
 	n, _ := r.ReadAt(head[:], 0)
 	var (
@@ -183,7 +196,7 @@ func readPyTorch(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return assemble(root, src, opts, mem)
+	return assemble(ctx, root, src, opts, mem)
 }
 
 // budget counts the bytes a load holds against Options.MaxBytes.
@@ -224,7 +237,7 @@ func reuse(buf []byte, n int64) []byte {
 }
 
 // assemble selects the state dict and materialises its tensors.
-func assemble(root any, src storageSource, opts Options, mem *budget) (*Checkpoint, error) {
+func assemble(ctx context.Context, root any, src storageSource, opts Options, mem *budget) (*Checkpoint, error) {
 	sd, meta, err := selectStateDict(root, opts.Key)
 	if err != nil {
 		return nil, err
@@ -241,6 +254,9 @@ func assemble(root any, src storageSource, opts Options, mem *budget) (*Checkpoi
 		t, ok := sd.vals[i].(*tensorRef)
 		if !ok {
 			continue // non-tensor entries (e.g. extra state) are not weights
+		}
+		if err := cancelled(ctx, "reading"); err != nil {
+			return nil, err
 		}
 		name, err := renameKey(k, opts.StripPrefix)
 		if err != nil {

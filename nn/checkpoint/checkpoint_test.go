@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -105,7 +106,7 @@ func loadFixture(path string) (*Checkpoint, error) {
 	if c, ok := fixtureCache[path]; ok {
 		return c, nil
 	}
-	c, err := Load(path, Options{})
+	c, err := Load(context.Background(), path, Options{})
 	if err == nil {
 		fixtureCache[path] = c
 	}
@@ -139,7 +140,7 @@ func TestFixtureModels(t *testing.T) {
 	}
 	for _, path := range modelFiles(t) {
 		name := filepath.Base(path)
-		c, err := Load(path, Options{})
+		c, err := Load(context.Background(), path, Options{})
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -240,7 +241,7 @@ func checkExpected(t *testing.T, label string, c *Checkpoint, exp expected) {
 // storage views; every dtype, permuted/offset/expanded views, a Parameter.
 func TestSyntheticFormats(t *testing.T) {
 	exp := loadExpected(t)
-	c, err := Load(filepath.Join("testdata", "zip_p4.pt"), Options{StripPrefix: "module."})
+	c, err := Load(context.Background(), filepath.Join("testdata", "zip_p4.pt"), Options{StripPrefix: "module."})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,12 +252,12 @@ func TestSyntheticFormats(t *testing.T) {
 	if c.Ints["bn.num_batches_tracked"].Data[0] != 123456789012 {
 		t.Errorf("int64 scalar not exact: %v", c.Ints["bn.num_batches_tracked"])
 	}
-	raw, err := Load(filepath.Join("testdata", "zip_p4.pt"), Options{Key: "state_dict"})
+	raw, err := Load(context.Background(), filepath.Join("testdata", "zip_p4.pt"), Options{Key: "state_dict"})
 	if err != nil || raw.Tensors["module.conv.weight"] == nil {
 		t.Errorf("without StripPrefix: %v, keys %d", err, len(raw.Tensors))
 	}
 	for _, f := range []string{"zip_p2_big.pt", "legacy.pth"} {
-		c, err := Load(filepath.Join("testdata", f), Options{})
+		c, err := Load(context.Background(), filepath.Join("testdata", f), Options{})
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
@@ -280,7 +281,7 @@ func TestDetect(t *testing.T) {
 	if got := Detect(st.Bytes()); got != FormatSafetensors {
 		t.Errorf("safetensors detected as %v", got)
 	}
-	if _, err := Read(bytes.NewReader([]byte("hello world, not weights")), 24, Options{}); err == nil {
+	if _, err := Read(context.Background(), bytes.NewReader([]byte("hello world, not weights")), 24, Options{}); err == nil {
 		t.Error("garbage accepted")
 	}
 }
@@ -291,10 +292,10 @@ func TestDetect(t *testing.T) {
 // loads the weights and leaves the scalar out of Meta.
 func TestUnknownGlobals(t *testing.T) {
 	path := filepath.Join("testdata", "zip_extras.pt")
-	if _, err := Load(path, Options{}); err == nil || !strings.Contains(err.Error(), "numpy.core.multiarray.scalar") {
+	if _, err := Load(context.Background(), path, Options{}); err == nil || !strings.Contains(err.Error(), "numpy.core.multiarray.scalar") {
 		t.Fatalf("strict load error %v, want one naming numpy.core.multiarray.scalar", err)
 	}
-	c, err := Load(path, Options{AllowUnknownGlobals: true})
+	c, err := Load(context.Background(), path, Options{AllowUnknownGlobals: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +313,7 @@ func TestDetectSafetensorsLikePickle(t *testing.T) {
 	if Detect(f[:16]) != FormatSafetensors {
 		t.Fatalf("detected as %v", Detect(f[:16]))
 	}
-	c, err := Read(bytes.NewReader(f), int64(len(f)), Options{})
+	c, err := Read(context.Background(), bytes.NewReader(f), int64(len(f)), Options{})
 	if err != nil || c.Tensors["a"].Data[0] != 1 {
 		t.Fatalf("%v %v", err, c)
 	}

@@ -7,7 +7,13 @@
 // Load (a path) and Read (an io.ReaderAt) read every supported format,
 // detecting it from the first bytes as image.Decode does; Save (a path,
 // atomically, format from the extension or SaveOptions.Format) and Write
-// (an io.Writer) write torch zip or safetensors files.
+// (an io.Writer) write torch zip or safetensors files. LoadInto and
+// ReadInto stream a checkpoint straight into a module's parameters.
+//
+// The readers take a context.Context first: a large checkpoint takes
+// seconds to read (the 2 GB LaMIM file 4–16 s), so ctx is checked between
+// tensors and every 4 MB read, and a cancelled load returns an error
+// wrapping ctx.Err() (errors.Is(err, context.Canceled)).
 //
 // # PyTorch
 //

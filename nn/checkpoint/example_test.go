@@ -2,6 +2,7 @@ package checkpoint_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 
 	"github.com/metasurv/metasurv/nn"
@@ -20,7 +21,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	c, err := checkpoint.Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()), checkpoint.Options{StripPrefix: "module."})
+	c, err := checkpoint.Read(context.Background(), bytes.NewReader(buf.Bytes()), int64(buf.Len()), checkpoint.Options{StripPrefix: "module."})
 	if err != nil {
 		fmt.Println(err)
 		return

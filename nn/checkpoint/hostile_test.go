@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -110,7 +111,7 @@ func TestTruncatedFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		for n := 0; n < len(b); n++ {
-			if _, err := Read(bytes.NewReader(b[:n]), int64(n), Options{}); err == nil {
+			if _, err := Read(context.Background(), bytes.NewReader(b[:n]), int64(n), Options{}); err == nil {
 				t.Errorf("%s cut at %d/%d: no error", f, n, len(b))
 			}
 		}
@@ -148,16 +149,16 @@ func TestCorruptedFiles(t *testing.T) {
 			for k := 0; k < 1+rng.IntN(4); k++ {
 				b[rng.IntN(len(b))] = byte(rng.IntN(256))
 			}
-			_, _ = Read(bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 1 << 24})
+			_, _ = Read(context.Background(), bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 1 << 24})
 		}
 	}
 }
 
 func TestSelection(t *testing.T) {
-	if _, err := Load(filepath.Join("testdata", "zip_p4.pt"), Options{Key: "nothing"}); err == nil || !strings.Contains(err.Error(), "state_dict") {
+	if _, err := Load(context.Background(), filepath.Join("testdata", "zip_p4.pt"), Options{Key: "nothing"}); err == nil || !strings.Contains(err.Error(), "state_dict") {
 		t.Errorf("missing key error %v should list the keys", err)
 	}
-	if _, err := Load(filepath.Join("testdata", "zip_p4.pt"), Options{MaxBytes: 16}); err == nil {
+	if _, err := Load(context.Background(), filepath.Join("testdata", "zip_p4.pt"), Options{MaxBytes: 16}); err == nil {
 		t.Error("MaxBytes not enforced")
 	}
 	p := []byte("\x80\x02}X\x01\x00\x00\x00aK\x01s.")
@@ -202,14 +203,14 @@ func TestExpandedViewBounded(t *testing.T) {
 	}
 	sd := newDict()
 	sd.set("x", v)
-	_, err = assemble(sd, constSource{1}, Options{}, newBudget(0))
+	_, err = assemble(context.Background(), sd, constSource{1}, Options{}, newBudget(0))
 	if err == nil || !strings.Contains(err.Error(), "expand") {
 		t.Fatalf("error %v", err)
 	}
 	// A small expansion is materialised.
 	v, _ = rebuildTensor(pyTuple{st, int64(0), pyTuple{int64(2), int64(3)}, pyTuple{int64(0), int64(0)}})
 	sd.set("x", v)
-	c, err := assemble(sd, constSource{1}, Options{}, newBudget(0))
+	c, err := assemble(context.Background(), sd, constSource{1}, Options{}, newBudget(0))
 	if err != nil || len(c.Tensors["x"].Data) != 6 || c.Tensors["x"].Data[5] != 1 {
 		t.Fatalf("%v %v", err, c)
 	}
@@ -274,7 +275,7 @@ func FuzzReadPyTorch(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := Read(bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 1 << 26})
+		c, err := Read(context.Background(), bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 1 << 26})
 		if err == nil && len(c.Tensors) == 0 {
 			t.Fatal("success without tensors")
 		}
@@ -283,7 +284,7 @@ func FuzzReadPyTorch(f *testing.F) {
 
 func FuzzSafetensors(f *testing.F) {
 	for _, b := range seedFiles(f) {
-		c, err := Read(bytes.NewReader(b), int64(len(b)), Options{})
+		c, err := Read(context.Background(), bytes.NewReader(b), int64(len(b)), Options{})
 		if err != nil {
 			continue
 		}
@@ -293,7 +294,7 @@ func FuzzSafetensors(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := Read(bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 1 << 26})
+		c, err := Read(context.Background(), bytes.NewReader(b), int64(len(b)), Options{MaxBytes: 1 << 26})
 		if err != nil {
 			return
 		}
@@ -322,7 +323,7 @@ func FuzzTensorView(f *testing.F) {
 		}
 		sd := newDict()
 		sd.set("x", v)
-		c, err := assemble(sd, iotaSource{}, Options{MaxBytes: 1 << 22}, newBudget(1<<22))
+		c, err := assemble(context.Background(), sd, iotaSource{}, Options{MaxBytes: 1 << 22}, newBudget(1<<22))
 		if err != nil {
 			return
 		}

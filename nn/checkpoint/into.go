@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -43,7 +44,13 @@ type IntoOptions struct {
 // left untouched and the error is an *nn.LoadError naming every
 // offending key. An I/O or decoding error after that point leaves m
 // partially loaded.
-func LoadInto(path string, m nn.Module, o IntoOptions) (nn.LoadReport, error) {
+//
+// ctx is checked before anything is read, between tensors and every few
+// MB: a context done before the copying starts leaves m untouched; one
+// cancelled during it stops the load with m partially loaded (as an I/O
+// error does; load again or discard m). Either way the error wraps
+// ctx.Err().
+func LoadInto(ctx context.Context, path string, m nn.Module, o IntoOptions) (nn.LoadReport, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nn.LoadReport{}, fmt.Errorf("checkpoint: %w", err)
@@ -53,7 +60,7 @@ func LoadInto(path string, m nn.Module, o IntoOptions) (nn.LoadReport, error) {
 	if err != nil {
 		return nn.LoadReport{}, fmt.Errorf("checkpoint: %w", err)
 	}
-	rep, err := ReadInto(f, st.Size(), m, o)
+	rep, err := ReadInto(ctx, f, st.Size(), m, o)
 	if err != nil {
 		var le *nn.LoadError
 		if errors.As(err, &le) {
@@ -73,7 +80,18 @@ type intoEntry struct {
 }
 
 // ReadInto is LoadInto on an open file of size bytes.
-func ReadInto(r io.ReaderAt, size int64, m nn.Module, o IntoOptions) (nn.LoadReport, error) {
+func ReadInto(ctx context.Context, r io.ReaderAt, size int64, m nn.Module, o IntoOptions) (nn.LoadReport, error) {
+	if err := cancelled(ctx, "loading"); err != nil {
+		return nn.LoadReport{}, err
+	}
+	rep, err := readInto(ctx, ctxReaderAt{ctx, r}, size, m, o)
+	if cerr := cancelled(ctx, "loading"); err != nil && cerr != nil {
+		return rep, fmt.Errorf("%w (%d tensors copied before)", cerr, rep.Loaded)
+	}
+	return rep, err
+}
+
+func readInto(ctx context.Context, r io.ReaderAt, size int64, m nn.Module, o IntoOptions) (nn.LoadReport, error) {
 	var rep nn.LoadReport
 	maxBytes := o.MaxBytes
 	if maxBytes <= 0 {
@@ -133,6 +151,9 @@ func ReadInto(r io.ReaderAt, size int64, m nn.Module, o IntoOptions) (nn.LoadRep
 		cachedKey string
 	)
 	for _, e := range todo {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
 		var err error
 		// Update writes in place and then invalidates the tensor's packed
 		// copies (convolution plans, bfloat16 weights).

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -38,7 +39,7 @@ func TestLoadIntoMatchesLoad(t *testing.T) {
 		t.Skip("no testdata")
 	}
 	for _, f := range files {
-		ck, err := Load(f, Options{AllowUnknownGlobals: true})
+		ck, err := Load(context.Background(), f, Options{AllowUnknownGlobals: true})
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -47,7 +48,7 @@ func TestLoadIntoMatchesLoad(t *testing.T) {
 		for k, v := range ref {
 			m[k] = nn.NewTensor(v.Shape...)
 		}
-		rep, err := LoadInto(f, m, IntoOptions{Options: Options{AllowUnknownGlobals: true}})
+		rep, err := LoadInto(context.Background(), f, m, IntoOptions{Options: Options{AllowUnknownGlobals: true}})
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -91,14 +92,14 @@ func TestLoadIntoRenameAndErrors(t *testing.T) {
 			}
 			return k
 		}
-		if _, err := LoadInto(p, m, IntoOptions{Options: Options{StripPrefix: "module."}, Rename: ren}); err != nil {
+		if _, err := LoadInto(context.Background(), p, m, IntoOptions{Options: Options{StripPrefix: "module."}, Rename: ren}); err != nil {
 			t.Fatal(err)
 		}
 		if m["a"].Data[5] != 5.5 || m["b2"].Data[3] != -7 {
 			t.Errorf("values not loaded: %v %v", m["a"].Data, m["b2"].Data)
 		}
 		bad := dictModule{"a": nn.NewTensor(3, 2), "c": nn.NewTensor(1)}
-		_, err := LoadInto(p, bad, IntoOptions{Options: Options{StripPrefix: "module."}})
+		_, err := LoadInto(context.Background(), p, bad, IntoOptions{Options: Options{StripPrefix: "module."}})
 		var le *nn.LoadError
 		if !errors.As(err, &le) {
 			t.Fatalf("error %v, want *nn.LoadError", err)
@@ -122,7 +123,7 @@ func TestLoadIntoHostile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ck, err := Load(f, Options{AllowUnknownGlobals: true})
+		ck, err := Load(context.Background(), f, Options{AllowUnknownGlobals: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +134,7 @@ func TestLoadIntoHostile(t *testing.T) {
 		}
 		for _, n := range []int{0, 3, len(b) / 2, len(b) - 1} {
 			r := strings.NewReader(string(b[:n]))
-			if _, err := ReadInto(r, int64(n), m, IntoOptions{Options: Options{AllowUnknownGlobals: true}}); !errors.Is(err, ErrFormat) {
+			if _, err := ReadInto(context.Background(), r, int64(n), m, IntoOptions{Options: Options{AllowUnknownGlobals: true}}); !errors.Is(err, ErrFormat) {
 				t.Errorf("%s truncated to %d: %v, want ErrFormat", f, n, err)
 			}
 		}
@@ -150,13 +151,13 @@ func FuzzReadInto(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ck, err := Read(strings.NewReader(string(b)), int64(len(b)), Options{AllowUnknownGlobals: true, MaxBytes: 1 << 24})
+		ck, err := Read(context.Background(), strings.NewReader(string(b)), int64(len(b)), Options{AllowUnknownGlobals: true, MaxBytes: 1 << 24})
 		m := dictModule{"x": nn.NewTensor(2, 3)}
 		if err == nil {
 			for k, v := range ck.Tensors {
 				m[k] = nn.NewTensor(v.Shape...)
 			}
 		}
-		ReadInto(strings.NewReader(string(b)), int64(len(b)), m, IntoOptions{Options: Options{AllowUnknownGlobals: true, MaxBytes: 1 << 24}, AllowMissing: true, AllowUnexpected: true})
+		ReadInto(context.Background(), strings.NewReader(string(b)), int64(len(b)), m, IntoOptions{Options: Options{AllowUnknownGlobals: true, MaxBytes: 1 << 24}, AllowMissing: true, AllowUnexpected: true})
 	})
 }

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -36,7 +37,7 @@ type stEntry struct {
 // {...}}, then the tensor bytes. Offsets must lie inside the data and not
 // overlap, and each tensor's byte length must match its shape and type.
 // Options.Key is ignored; StripPrefix and MaxBytes apply.
-func readSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
+func readSafetensors(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Checkpoint, error) {
 	maxBytes := opts.MaxBytes
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
@@ -86,6 +87,9 @@ func readSafetensors(r io.ReaderAt, size int64, opts Options) (*Checkpoint, erro
 		name := strings.TrimPrefix(e.name, opts.StripPrefix)
 		if _, dup := c.Tensors[name]; dup {
 			return nil, fmt.Errorf("%w: key %s appears twice after removing prefix %q", ErrFormat, brief(name), opts.StripPrefix)
+		}
+		if err := cancelled(ctx, "reading"); err != nil {
+			return nil, err
 		}
 		src.begin[e.name] = e.begin
 		m.uses[e.name] = 1

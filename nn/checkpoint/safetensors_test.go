@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -29,7 +30,7 @@ func TestSafetensorsRoundTripFixtures(t *testing.T) {
 		}
 		b := buf.Bytes()
 		checkLayout(t, name, b)
-		back, err := Read(bytes.NewReader(b), int64(len(b)), Options{})
+		back, err := Read(context.Background(), bytes.NewReader(b), int64(len(b)), Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -111,7 +112,7 @@ func TestSafetensorsDTypes(t *testing.T) {
 		`"u":{"dtype":"U8","shape":[1],"data_offsets":[34,35]},` +
 		`"e":{"dtype":"F32","shape":[0,3],"data_offsets":[35,35]}}`
 	f := stFile(hdr, data)
-	c, err := Read(bytes.NewReader(f), int64(len(f)), Options{})
+	c, err := Read(context.Background(), bytes.NewReader(f), int64(len(f)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,12 +157,12 @@ func TestSafetensorsMalformed(t *testing.T) {
 		"short":        {1, 0, 0},
 	}
 	for name, f := range cases {
-		if _, err := Read(bytes.NewReader(f), int64(len(f)), Options{}); err == nil {
+		if _, err := Read(context.Background(), bytes.NewReader(f), int64(len(f)), Options{}); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
 	f := stFile(`{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, data)
-	if _, err := Read(bytes.NewReader(f), int64(len(f)), Options{MaxBytes: 8}); err == nil {
+	if _, err := Read(context.Background(), bytes.NewReader(f), int64(len(f)), Options{MaxBytes: 8}); err == nil {
 		t.Error("MaxBytes not enforced")
 	}
 	if err := Write(&bytes.Buffer{}, map[string]*nn.Tensor{"x": {Shape: []int{3}, Data: []float32{1}}}, SaveOptions{Format: FormatSafetensors}); err == nil {
@@ -178,7 +179,7 @@ func TestSafetensorsStripPrefix(t *testing.T) {
 	if err := Write(&buf, in, SaveOptions{Format: FormatSafetensors}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()), Options{StripPrefix: "module."})
+	c, err := Read(context.Background(), bytes.NewReader(buf.Bytes()), int64(buf.Len()), Options{StripPrefix: "module."})
 	if err != nil {
 		t.Fatal(err)
 	}

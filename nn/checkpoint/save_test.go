@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -30,7 +31,7 @@ func TestSaveByExtensionRoundTrip(t *testing.T) {
 		if got := Detect(head[:n]); got != want {
 			t.Fatalf("%s written as %v, want %v", name, got, want)
 		}
-		c, err := Load(path, Options{})
+		c, err := Load(context.Background(), path, Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -91,17 +92,17 @@ func TestSaveFailureKeepsExistingFile(t *testing.T) {
 }
 
 func TestErrorSentinels(t *testing.T) {
-	if _, err := Read(bytes.NewReader([]byte("hello, world, not weights")), 25, Options{}); !errors.Is(err, ErrFormat) {
+	if _, err := Read(context.Background(), bytes.NewReader([]byte("hello, world, not weights")), 25, Options{}); !errors.Is(err, ErrFormat) {
 		t.Fatalf("text file: %v", err)
 	}
 	pk := []byte("\x80\x02cos\nsystem\nq\x00.")
-	if _, err := Read(bytes.NewReader(pk), int64(len(pk)), Options{}); !errors.Is(err, ErrPickle) || !errors.Is(err, ErrFormat) {
+	if _, err := Read(context.Background(), bytes.NewReader(pk), int64(len(pk)), Options{}); !errors.Is(err, ErrPickle) || !errors.Is(err, ErrFormat) {
 		t.Fatalf("hostile pickle: %v", err)
 	}
-	if _, err := Load(filepath.Join("testdata", "zip_p4.pt"), Options{MaxBytes: 16}); !errors.Is(err, ErrTooLarge) {
+	if _, err := Load(context.Background(), filepath.Join("testdata", "zip_p4.pt"), Options{MaxBytes: 16}); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("over the budget: %v", err)
 	}
-	if _, err := Load(filepath.Join("testdata", "no such file.pt"), Options{}); !errors.Is(err, os.ErrNotExist) {
+	if _, err := Load(context.Background(), filepath.Join("testdata", "no such file.pt"), Options{}); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -35,7 +36,7 @@ func TestWritePyTorchRoundTrip(t *testing.T) {
 				t.Fatalf("%s: %s at offset %d (method %d): %v", name, f.Name, off, f.Method, err)
 			}
 		}
-		back, err := Read(bytes.NewReader(b), int64(len(b)), Options{})
+		back, err := Read(context.Background(), bytes.NewReader(b), int64(len(b)), Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -53,7 +54,7 @@ func TestWritePyTorchShapes(t *testing.T) {
 	if err := Write(&buf, in, SaveOptions{Format: FormatTorchZip}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()), Options{})
+	c, err := Read(context.Background(), bytes.NewReader(buf.Bytes()), int64(buf.Len()), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestWritePyTorchShapes(t *testing.T) {
 	}
 	sd := newDict()
 	sd.set("x", v)
-	if c, err := assemble(sd, constSource{1}, Options{}, newBudget(0)); err != nil || len(c.Tensors["x"].Data) != 0 {
+	if c, err := assemble(context.Background(), sd, constSource{1}, Options{}, newBudget(0)); err != nil || len(c.Tensors["x"].Data) != 0 {
 		t.Fatalf("empty view: %v", err)
 	}
 	if err := Write(&buf, map[string]*nn.Tensor{"x": {Shape: []int{2}, Data: []float32{1}}}, SaveOptions{Format: FormatTorchZip}); err == nil {

@@ -2,6 +2,7 @@ package optim
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math"
 	"testing"
@@ -82,7 +83,7 @@ func TestStateResumeBitExact(t *testing.T) {
 			if err := checkpoint.Write(&buf, sd, checkpoint.SaveOptions{Format: checkpoint.FormatSafetensors}); err != nil {
 				t.Fatal(err)
 			}
-			ck, err := checkpoint.Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()), checkpoint.Options{})
+			ck, err := checkpoint.Read(context.Background(), bytes.NewReader(buf.Bytes()), int64(buf.Len()), checkpoint.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -25,13 +25,13 @@ type Backbone struct {
 // stride 2, as MedicalNet and most 3-D work) and loads weights when given
 // (PyTorch .pt/.pth or safetensors; the classifier is ignored, a
 // one-channel stem is repeated over the sequences).
-func NewBackbone(name, weights string, seed uint64) (*Backbone, error) {
+func NewBackbone(ctx context.Context, name, weights string, seed uint64) (*Backbone, error) {
 	m, err := cnn.New(name, cnn.Config{InChannels: 4, Conv1TStride: 2, Seed: seed})
 	if err != nil {
 		return nil, fmt.Errorf("%w: -embedder %s: %v", ErrBadInput, name, err)
 	}
 	if weights != "" {
-		if _, err := cnn.Load(m, weights, cnn.LoadOptions{Stem: cnn.StemRepeat, IgnoreHead: true}); err != nil {
+		if _, err := cnn.Load(ctx, m, weights, cnn.LoadOptions{Stem: cnn.StemRepeat, IgnoreHead: true}); err != nil {
 			return nil, fmt.Errorf("%w: weights %s for %s: %v", ErrBadInput, weights, name, err)
 		}
 	}

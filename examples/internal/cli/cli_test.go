@@ -176,7 +176,7 @@ func TestDICOMPatientFolder(t *testing.T) {
 }
 
 func TestBackboneEmbedder(t *testing.T) {
-	b, err := NewBackbone("resnet10", "", 1)
+	b, err := NewBackbone(context.Background(), "resnet10", "", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,10 +201,10 @@ func TestBackboneEmbedder(t *testing.T) {
 	if same {
 		t.Error("one sequence alone embeds like all four")
 	}
-	if _, err := NewBackbone("resnet7", "", 1); err == nil {
+	if _, err := NewBackbone(context.Background(), "resnet7", "", 1); err == nil {
 		t.Error("unknown model accepted")
 	}
-	if _, err := NewBackbone("resnet10", filepath.Join(t.TempDir(), "none.pth"), 1); err == nil {
+	if _, err := NewBackbone(context.Background(), "resnet10", filepath.Join(t.TempDir(), "none.pth"), 1); err == nil {
 		t.Error("missing weights accepted")
 	}
 }

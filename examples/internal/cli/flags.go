@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -87,7 +88,7 @@ func ParseSequences(s string) ([]int, error) {
 }
 
 // Options turns the flags into EmbedOptions.
-func (c *CommonFlags) Options(stderr io.Writer) (EmbedOptions, error) {
+func (c *CommonFlags) Options(ctx context.Context, stderr io.Writer) (EmbedOptions, error) {
 	at, err := LoadAtlas(c.Atlas, c.AtlasMask)
 	if err != nil {
 		return EmbedOptions{}, err
@@ -96,7 +97,7 @@ func (c *CommonFlags) Options(stderr io.Writer) (EmbedOptions, error) {
 	if !c.Quiet {
 		bar = NewBar(stderr)
 	}
-	e, err := MakeEmbedder(c.Embedder, c.Weights, c.Seed)
+	e, err := MakeEmbedder(ctx, c.Embedder, c.Weights, c.Seed)
 	if err != nil {
 		return EmbedOptions{}, err
 	}
@@ -105,11 +106,11 @@ func (c *CommonFlags) Options(stderr io.Writer) (EmbedOptions, error) {
 }
 
 // MakeEmbedder returns the radiomics embedding or a zoo model by name.
-func MakeEmbedder(name, weights string, seed uint64) (Embedder, error) {
+func MakeEmbedder(ctx context.Context, name, weights string, seed uint64) (Embedder, error) {
 	if name == "" || name == "radiomics" {
 		return Radiomics{}, nil
 	}
-	return NewBackbone(name, weights, seed)
+	return NewBackbone(ctx, name, weights, seed)
 }
 
 // ReportProblems prints the problems and returns an error when there were
