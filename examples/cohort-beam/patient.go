@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/metasurv/metasurv/examples/internal/cli"
 )
 
 // sequenceNames are the four sequences in stacking order (as norm's stack).
@@ -28,48 +30,6 @@ type Patient struct {
 // splittable DoFn divides among workers.
 type Manifest struct {
 	Patients []Patient
-}
-
-// sequenceOf recognises a sequence from a scanner-style file name
-// (t1_mprage_sag, t1_mprage_sag_post_gd, t2_tse_tra, t2_flair_tra, BraTS's
-// t1ce); −1 for anything else.
-func sequenceOf(name string) int {
-	low := strings.ToLower(name)
-	stem := ""
-	for _, ext := range []string{".nii.gz", ".nii"} {
-		if strings.HasSuffix(low, ext) {
-			stem = strings.TrimSuffix(low, ext)
-			break
-		}
-	}
-	if stem == "" {
-		return -1
-	}
-	tok := strings.FieldsFunc(stem, func(r rune) bool { return r == '_' || r == '-' || r == '.' || r == ' ' })
-	has := func(ws ...string) bool {
-		for _, t := range tok {
-			for _, w := range ws {
-				if t == w {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	switch {
-	case strings.Contains(stem, "flair"):
-		return 3
-	case has("t1ce", "t1c", "t1gd", "t1post"):
-		return 1
-	case strings.Contains(stem, "t2"):
-		return 2
-	case strings.Contains(stem, "t1") || strings.Contains(stem, "mprage"):
-		if has("post", "gd", "gad", "ce", "contrast") {
-			return 1
-		}
-		return 0
-	}
-	return -1
 }
 
 // scanFolder lists the patient sub-folders of dir (synthetic-cohort /
@@ -93,7 +53,7 @@ func scanFolder(dir string) ([]Patient, error) {
 			continue
 		}
 		for _, f := range files {
-			s := sequenceOf(f.Name())
+			s := cli.SequenceOf(f.Name())
 			if s < 0 || f.IsDir() {
 				continue
 			}
