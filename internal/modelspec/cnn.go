@@ -137,6 +137,12 @@ func buildResNet(c *pycall.Call) (*Model, error) {
 	if p := a.Ints("block_inplanes", 4, nil); p != nil {
 		cfg.BlockInplanes = [4]int(p)
 	}
+	return newResNet(a, cfg)
+}
+
+// newResNet applies the arguments every ResNet constructor shares and
+// builds the network.
+func newResNet(a *pycall.Args, cfg cnn.ResNetConfig) (*Model, error) {
 	resnetCommon(a, &cfg)
 	if err := a.Err(); err != nil {
 		return nil, err
@@ -155,15 +161,7 @@ func buildResNetDepth(c *pycall.Call, depth int) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	resnetCommon(a, &cfg)
-	if err := a.Err(); err != nil {
-		return nil, err
-	}
-	m, err := cnn.NewResNet(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return logits(m), nil
+	return newResNet(a, cfg)
 }
 
 func buildDenseNet(c *pycall.Call, preset string) (*Model, error) {
