@@ -39,6 +39,12 @@ type kernel struct {
 	// strided kernels read B in place (row stride ldb) instead of from a
 	// packed sliver, and prefetch the next sliver of each row into L2.
 	strided bool
+	// rowsA kernels read A in place from mr ≤ 7 rows of a row-major
+	// matrix (row stride lda) instead of from a packed sliver: each step
+	// broadcasts one float of every row. They serve products whose A is a
+	// large weight matrix used once per call (see rowsa.go), so packing it
+	// would cost a pass over the weights.
+	rowsA bool
 	// rows > 0 makes an edge kernel: it computes only the first rows rows
 	// of the mr-row packed A sliver and takes a width nw ≤ NR, masking the
 	// C loads and stores (and the B loads when strided) to nw columns, so
@@ -63,6 +69,9 @@ func (k kernel) name() string {
 	if k.strided {
 		n += "_strided"
 	}
+	if k.rowsA {
+		n += "_rowsA"
+	}
 	if k.rows > 0 {
 		n += fmt.Sprintf("_r%d", k.rows)
 	}
@@ -74,6 +83,9 @@ func (k kernel) goDecl() string {
 	args := "k int, a, b, c *float32, ldc int, beta float32"
 	if k.strided {
 		args = "k int, a, b *float32, ldb int, c *float32, ldc int, beta float32"
+	}
+	if k.rowsA {
+		args = "k int, a *float32, lda int, b, c *float32, ldc int, beta float32"
 	}
 	if k.rows > 0 {
 		args += ", nw int"
@@ -88,13 +100,14 @@ func main() {
 	goOut := flag.String("decl", "kernel_decl_amd64.go", "output file for the Go declarations")
 	flag.Parse()
 	kernels := []kernel{
-		{avx512, 14, 2, false, 0, 8},
-		{avx512, 14, 2, true, 0, 0},
-		{avx2, 6, 2, false, 0, 0},
-		{avx2, 6, 2, true, 0, 0},
+		{isa: avx512, mr: 14, nv: 2, nbpf: 8},
+		{isa: avx512, mr: 14, nv: 2, strided: true},
+		{isa: avx512, mr: 7, nv: 2, rowsA: true},
+		{isa: avx2, mr: 6, nv: 2},
+		{isa: avx2, mr: 6, nv: 2, strided: true},
 	}
 	for rows := 1; rows <= 14; rows++ {
-		kernels = append(kernels, kernel{avx512, 14, 2, false, rows, 0}, kernel{avx512, 14, 2, true, rows, 0})
+		kernels = append(kernels, kernel{isa: avx512, mr: 14, nv: 2, rows: rows}, kernel{isa: avx512, mr: 14, nv: 2, strided: true, rows: rows})
 	}
 	writeDecls(*goOut, kernels)
 	var b bytes.Buffer
@@ -155,8 +168,11 @@ func (k kernel) emit(w *bytes.Buffer) {
 	aStep, bStep := 4*k.mr, vbytes*k.nv
 
 	betaArg, nwArg, argSize := "beta+40(FP)", "nw+48(FP)", 44
-	if k.strided {
+	if k.strided || k.rowsA {
 		betaArg, nwArg, argSize = "beta+48(FP)", "nw+56(FP)", 52
+	}
+	if k.rowsA && (k.mr > 7 || k.rows > 0 || k.strided || k.nbpf > 0) {
+		log.Fatalf("%s: rowsA kernels address at most 7 rows and take no other option", k.name())
 	}
 	if k.rows > 0 {
 		argSize += 12
@@ -169,6 +185,19 @@ func (k kernel) emit(w *bytes.Buffer) {
 		p("MOVQ b+16(FP), BX")
 		p("MOVQ ldb+24(FP), R11")
 		p("SHLQ $2, R11")
+		p("MOVQ c+32(FP), DX")
+		p("MOVQ ldc+40(FP), SI")
+	} else if k.rowsA {
+		// Rows 0-6 are addressed from AX with the index registers
+		// R10 = lda, R11 = 3·lda, R13 = 5·lda (bytes), scaled by 1, 2 or 4
+		// (see rowAddr).
+		p("MOVQ k+0(FP), CX")
+		p("MOVQ a+8(FP), AX")
+		p("MOVQ lda+16(FP), R10")
+		p("SHLQ $2, R10")
+		p("LEAQ (R10)(R10*2), R11")
+		p("LEAQ (R10)(R10*4), R13")
+		p("MOVQ b+24(FP), BX")
 		p("MOVQ c+32(FP), DX")
 		p("MOVQ ldc+40(FP), SI")
 	} else {
@@ -224,7 +253,11 @@ func (k kernel) emit(w *bytes.Buffer) {
 			}
 		}
 		for i := 0; i < rows; i++ {
-			p("VBROADCASTSS %d(AX), %s", u*aStep+4*i, bc(i))
+			if k.rowsA {
+				p("VBROADCASTSS %s, %s", rowAddr(i, 4*u), bc(i))
+			} else {
+				p("VBROADCASTSS %d(AX), %s", u*aStep+4*i, bc(i))
+			}
 			for v := 0; v < k.nv; v++ {
 				p("VFMADD231PS %s, %s, %s", breg(v), bc(i), acc(i, v))
 			}
@@ -233,7 +266,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 	fmt.Fprintf(w, "loop%d:\n", unroll)
 	p("CMPQ CX, $%d", unroll)
 	p("JL tail")
-	p("PREFETCHT0 %d(AX)", 8*aStep*unroll)
+	if !k.rowsA { // in-place rows are sequential streams, left to the hardware prefetcher
+		p("PREFETCHT0 %d(AX)", 8*aStep*unroll)
+	}
 	p("TESTQ R12, R12")
 	p("JE nocpf")
 	for off := 0; off < bStep; off += 64 {
@@ -259,7 +294,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	for u := 0; u < unroll; u++ {
 		step(u)
 	}
-	p("ADDQ $%d, AX", unroll*aStep)
+	k.advanceA(p, unroll)
 	if !k.strided {
 		p("ADDQ $%d, BX", unroll*bStep)
 	}
@@ -269,7 +304,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	p("TESTQ CX, CX")
 	p("JE store")
 	step(0)
-	p("ADDQ $%d, AX", aStep)
+	k.advanceA(p, 1)
 	if !k.strided {
 		p("ADDQ $%d, BX", bStep)
 	}
@@ -314,6 +349,22 @@ func (k kernel) emit(w *bytes.Buffer) {
 	}
 	p("VZEROUPPER")
 	p("RET")
+}
+
+// advanceA moves the A pointers on by steps k steps.
+func (k kernel) advanceA(p func(string, ...any), steps int) {
+	if k.rowsA {
+		p("ADDQ $%d, AX", 4*steps)
+		return
+	}
+	p("ADDQ $%d, AX", steps*4*k.mr)
+}
+
+// rowAddr is the operand addressing float off/4 of row i (0-6) of an
+// in-place A: AX as base, a multiple of lda as index.
+func rowAddr(i, off int) string {
+	index := [...]string{"", "(R10*1)", "(R10*2)", "(R11*1)", "(R10*4)", "(R13*1)", "(R11*2)"}[i]
+	return fmt.Sprintf("%d(AX)%s", off, index)
 }
 
 // emitTranspose writes transposePack, which packs a transposed panel of up
