@@ -32,6 +32,13 @@
 // whole blocked loop. Buffers are recycled, so a call allocates nothing
 // after warm-up.
 //
+// A product x·Wᵀ with few rows of x and a large W (Sgemm(false, true, …)
+// with m ≤ 512 < n, beta 0: a linear layer over a few hundred tokens) is
+// computed transposed, Cᵀ = W·xᵀ, with W read in place by a 7-row AVX-512
+// kernel and only xᵀ packed, so the weights are never copied (rowsa.go);
+// SgemmBF16 does the same with W rounded to bfloat16 block by block
+// (rowsa_bf16.go).
+//
 // SgemmEx fuses an Epilogue (bias, residual add, ReLU or exact GELU) into
 // the last pass over each C tile, while it is still in L1 cache. PackA and
 // PackB pack a constant operand (network weights) once; SgemmPackedA and

@@ -79,3 +79,34 @@ func BenchmarkLinearShapes(b *testing.B) {
 		}
 	}
 }
+
+// TestRowsABF16 checks the bfloat16 weights-stationary scheme on ragged
+// sizes (tokens, outputs and k not multiples of 32, k odd), with alpha,
+// padded strides, every epilogue and W ending where its last row does.
+// The operands are bfloat16 values already, so rounding is exact and the
+// float32 reference bound of Sgemm applies.
+func TestRowsABF16(t *testing.T) {
+	needBF16(t)
+	r := rand.New(rand.NewPCG(24, 0))
+	for it, s := range [][3]int{{1, 2, 1}, {5, 13, 7}, {31, 97, 257}, {33, 100, 300}, {216, 229, 517}, {64, 65, 32}} {
+		gc := newCase(r, false, true, s[0], s[1], s[2])
+		gc.b = gc.b[:(gc.n-1)*gc.ldb+gc.k]
+		for _, x := range [][]float32{gc.a, gc.b} {
+			for i, v := range x {
+				x[i] = FromBF16(ToBF16(v))
+			}
+		}
+		gc.alpha = []float32{1, 0.5, -2}[it%3]
+		gc.nanC = it%2 == 1
+		if it%3 != 0 {
+			gc.ep = &Epilogue{Bias: randSlice(r, gc.n), Act: Activation(it % 3), Residual: randSlice(r, gc.m*gc.ldc)}
+		}
+		op := bfOp{transB: true, m: gc.m, n: gc.n, k: gc.k}
+		if !op.useRowsA() {
+			t.Fatalf("%v: the weights-stationary scheme was not used", gc)
+		}
+		c := gc.startC()
+		SgemmBF16(false, true, gc.m, gc.n, gc.k, gc.alpha, gc.a, gc.lda, gc.b, gc.ldb, 0, c, gc.ldc, gc.ep)
+		gc.check(t, "SgemmBF16", c)
+	}
+}

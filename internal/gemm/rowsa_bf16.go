@@ -1,0 +1,123 @@
+package gemm
+
+import (
+	"unsafe"
+
+	"github.com/metasurv/metasurv/internal/parallel"
+)
+
+// The weights-stationary scheme in bfloat16 (see rowsa.go for float32).
+// SgemmBF16 of x·Wᵀ with few rows computes Cᵀ = W·xᵀ with the VDPBF16PS
+// kernel: each block of 32 rows of W is rounded to bfloat16 into a
+// worker's buffer (in L2) just before the kernel uses it, instead of being
+// kept as a packed copy. The conversion is a row-wise vector rounding
+// (W's rows are the broadcast A operand, whose layout is row-major), so a
+// layer's weights cost one streaming read per call and no memory beyond
+// the worker buffers: inference on a 2 GB model needs no second 1 GB copy.
+// Only xᵀ, small, is rounded and transposed into B slivers of bfloat16
+// pairs. The Cᵀ tiles are transposed into C by the AVX-512 transpose,
+// which applies alpha, and the epilogue runs on the result.
+
+// useRowsA reports whether op runs the bfloat16 weights-stationary
+// scheme: x·Wᵀ with few rows, more outputs than rows, C overwritten.
+func (op *bfOp) useRowsA() bool {
+	return haveTranspose && op.pa == nil && op.pb == nil && !op.transA && op.transB &&
+		op.beta == 0 && op.m <= maxRowsAM && op.n > op.m
+}
+
+// bfRowsA is one call of the scheme: xᵀ packed as B slivers, the padded
+// sizes, and the bound method values of its parallel loops.
+type bfRowsA struct {
+	op      *bfOp
+	mpad    int      // tokens padded to whole slivers
+	kp      int      // bfloat16 pairs per row, padded to whole K steps
+	xw      []uint32 // x rounded, row-major: mpad rows of kp pairs
+	xt      []uint32 // xᵀ: mpad/32 slivers of kp rows of 32 pairs
+	roundFn func(lo, hi int)
+	blockFn func(lo, hi int)
+}
+
+// rowsARun runs the scheme.
+func (op *bfOp) rowsARun() {
+	w := bfPool.Get().(*bfWorker)
+	defer bfPool.Put(w)
+	s := &bfRowsA{op: op, mpad: roundUp(op.m, bfTile), kp: op.ks * bfTile / 2}
+	w.b = grow(w.b, 2*s.mpad*s.kp)
+	s.xw, s.xt = w.b[:s.mpad*s.kp], w.b[s.mpad*s.kp:]
+	s.roundFn, s.blockFn = s.roundX, s.blocks
+	parallel.ForChunks(s.mpad/bfTile, 1, s.roundFn)
+	parallel.ForChunks(ceilDiv(op.n, bfTile), 1, s.blockFn)
+}
+
+// roundX rounds and packs the token slivers [lo, hi) of x: each row to
+// bfloat16 (zero beyond k and for the padding rows), then the sliver's
+// rows of pairs transposed, 16 at a time, into k-major B layout. The
+// transpose moves the pairs as float32 lanes multiplied by 1, which keeps
+// every bit pattern except that of a signalling NaN, made quiet (a NaN
+// either way).
+func (s *bfRowsA) roundX(lo, hi int) {
+	op := s.op
+	for sb := lo; sb < hi; sb++ {
+		for j := sb * bfTile; j < (sb+1)*bfTile; j++ {
+			row := s.xw[j*s.kp : (j+1)*s.kp]
+			if j >= op.m {
+				clear(row)
+				continue
+			}
+			for q := range op.ks {
+				k0 := q * bfTile
+				bf16Row((*uint16)(unsafe.Pointer(&row[k0/2])), &op.a[j*op.lda+k0], min(bfTile, op.k-k0))
+			}
+		}
+		sl := s.xt[sb*s.kp*bfTile : (sb+1)*s.kp*bfTile]
+		for l0 := 0; l0 < bfTile; l0 += 16 {
+			src := s.xw[(sb*bfTile+l0)*s.kp : (sb*bfTile+l0+16)*s.kp]
+			transposePack(asFloats(&sl[l0]), asFloats(&src[0]), s.kp, s.kp, bfTile, 16, 0xffff, 1)
+		}
+	}
+}
+
+// asFloats views a bfloat16 pair as the float32 lane the transpose moves.
+func asFloats(p *uint32) *float32 { return (*float32)(unsafe.Pointer(p)) }
+
+// blocks computes the blocks [lo, hi) of 32 outputs (rows of W).
+func (s *bfRowsA) blocks(lo, hi int) {
+	op := s.op
+	w := bfPool.Get().(*bfWorker)
+	defer bfPool.Put(w)
+	w.a = grow(w.a, op.ks*bfTile*bfTile)
+	w.t = grow(w.t, bfTile*s.mpad)
+	for rb := lo; rb < hi; rb++ {
+		i0 := rb * bfTile
+		packABlock(w.a, op.b, op.ldb, false, 1, i0, op.n, op.k)
+		s.block(w.a, w.t)
+		s.store(w.t, i0, min(bfTile, op.n-i0))
+	}
+}
+
+// block multiplies the packed W block wa by every xᵀ sliver into ct
+// (32 × mpad, Cᵀ). Each sliver, read from L3 once, serves the four
+// 8-row quarters of the block from L2.
+func (s *bfRowsA) block(wa []uint16, ct []float32) {
+	const q = bfTile / 4
+	for sb := 0; sb < s.mpad/bfTile; sb++ {
+		b := &s.xt[sb*s.kp*bfTile]
+		for rq := range 4 {
+			dpbf16Kern8x32(s.op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0)
+		}
+	}
+}
+
+// store writes C[t][i0+l] = alpha·ct[l][t] for l < rows, then applies the
+// epilogue to that block of C.
+func (s *bfRowsA) store(ct []float32, i0, rows int) {
+	op := s.op
+	_ = op.c[(op.m-1)*op.ldc+i0+rows-1]
+	for l0 := 0; l0 < rows; l0 += 16 {
+		lanes := min(16, rows-l0)
+		transposePack(&op.c[i0+l0], &ct[l0*s.mpad], s.mpad, op.m, op.ldc, lanes, uint16(1<<lanes-1), op.alpha)
+	}
+	if op.ep != nil {
+		op.ep.applyTile(op.c, op.ldc, 0, i0, op.m, rows)
+	}
+}
