@@ -6,8 +6,8 @@ import "github.com/metasurv/metasurv/internal/parallel"
 // tokens is Sgemm(false, true, m = tokens, n = outputs, k = inputs) with a
 // large B = Wᵀ (W stored n×k) and a small A = x. The blocked algorithm packs
 // B on every call: a pass over all the weights (for the LaMIM encoder 2 GB
-// per forward pass, 25 % of its time), and keeping packed copies instead
-// would double the memory. This scheme computes the transposed product
+// per forward pass, a quarter of its CPU time on a loaded host), and
+// keeping packed copies instead would double the memory. This scheme computes the transposed product
 // Cᵀ = W·xᵀ instead: W is read in place as the A operand of the rowsA
 // micro-kernel (each step broadcasts one float of mr consecutive rows of
 // W, which are contiguous streams), only the small xᵀ is packed (as B
@@ -17,7 +17,7 @@ import "github.com/metasurv/metasurv/internal/parallel"
 // bands of output columns (rows of W), handed out dynamically.
 
 // maxRowsAM bounds the tokens (m) of the scheme: a worker's Cᵀ buffer is
-// rowsABand·MR × m floats (≤ 230 KB, in L2 with the packed xᵀ block).
+// (rowsABand + MR) × m floats (≤ 260 KB, in L2 with the packed xᵀ block).
 const maxRowsAM = 512
 
 // rowsABand is the rows of W (outputs) per work item: whole cache lines of
