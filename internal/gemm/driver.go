@@ -44,6 +44,7 @@ type blocking struct {
 	stridedEdge []stridedEdgeKernel
 	rowsA       rowsAKernel // nil: no weights-stationary scheme (rowsa.go)
 	rowsAMR     int         // rows of the rowsA tile (≤ mr)
+	rowsATail   rowsAKernel // rowsA for a last sliver of ≤ nr-8 columns, or nil
 }
 
 // blockings is indexed by cpu.Level; the kernel_*.go files fill it in.

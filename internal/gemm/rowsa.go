@@ -32,6 +32,10 @@ const rowsABand = 112
 // (68–71 GFLOP per CPU-second against 100 with a padded stride).
 type rowsAKernel func(k int, a *float32, lda int, b, c *float32, ldc int, beta float32)
 
+// A last sliver of tokens with at most NR-8 columns (216 tokens: 24 of
+// 32) runs blocking.rowsATail, whose tile is 8 columns narrower: a
+// quarter less work on that sliver, 3.6 % of the LaMIM encoder's products.
+
 // useRowsA reports whether op runs the weights-stationary scheme: x·Wᵀ
 // with few rows and more outputs than rows, C overwritten (beta 0), at a
 // level with the rowsA kernel and the AVX-512 transpose.
@@ -100,8 +104,12 @@ func (j *job) rowsABandOf(s *scratch, i int) {
 		xt := j.xt[pc*j.mpad:]
 		for jr := 0; jr < j.mpad; jr += bl.nr {
 			b := &xt[jr*kb]
+			kern := bl.rowsA
+			if op.m-jr <= bl.nr-8 && bl.rowsATail != nil {
+				kern = bl.rowsATail
+			}
 			for r := 0; r < full; r += bl.rowsAMR {
-				bl.rowsA(kb, &op.b[(r0+r)*op.ldb+pc], op.ldb, b, &s.ct[r*j.mpad+jr], j.mpad, beta)
+				kern(kb, &op.b[(r0+r)*op.ldb+pc], op.ldb, b, &s.ct[r*j.mpad+jr], j.mpad, beta)
 			}
 			if full < rows {
 				bl.kern(kb, &s.a[0], b, &s.ct[full*j.mpad+jr], j.mpad, beta)

@@ -45,6 +45,10 @@ type kernel struct {
 	// large weight matrix used once per call (see rowsa.go), so packing it
 	// would cost a pass over the weights.
 	rowsA bool
+	// half makes the last of the nv vectors 8 lanes wide (a Y register),
+	// for a last sliver of NR-8 columns: at AVX-512 on AMD Zen 4 a Y FMA
+	// costs half a Z one (rowsA only).
+	half bool
 	// rows > 0 makes an edge kernel: it computes only the first rows rows
 	// of the mr-row packed A sliver and takes a width nw ≤ NR, masking the
 	// C loads and stores (and the B loads when strided) to nw columns, so
@@ -64,8 +68,25 @@ func (k kernel) nrows() int {
 	return k.mr
 }
 
+// width is the columns of the tile.
+func (k kernel) width() int {
+	if k.half {
+		return k.nv*k.isa.lanes - k.isa.lanes/2
+	}
+	return k.nv * k.isa.lanes
+}
+
+// narrow renames a Z register of vector v to its Y half when v is the
+// half vector of the tile.
+func (k kernel) narrow(v int, reg string) string {
+	if k.half && v == k.nv-1 {
+		return "Y" + reg[1:]
+	}
+	return reg
+}
+
 func (k kernel) name() string {
-	n := fmt.Sprintf("kern%s_%dx%d", k.isa.name, k.mr, k.nv*k.isa.lanes)
+	n := fmt.Sprintf("kern%s_%dx%d", k.isa.name, k.mr, k.width())
 	if k.strided {
 		n += "_strided"
 	}
@@ -103,6 +124,7 @@ func main() {
 		{isa: avx512, mr: 14, nv: 2, nbpf: 8},
 		{isa: avx512, mr: 14, nv: 2, strided: true},
 		{isa: avx512, mr: 7, nv: 2, rowsA: true},
+		{isa: avx512, mr: 7, nv: 2, rowsA: true, half: true},
 		{isa: avx2, mr: 6, nv: 2},
 		{isa: avx2, mr: 6, nv: 2, strided: true},
 	}
@@ -170,6 +192,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 	betaArg, nwArg, argSize := "beta+40(FP)", "nw+48(FP)", 44
 	if k.strided || k.rowsA {
 		betaArg, nwArg, argSize = "beta+48(FP)", "nw+56(FP)", 52
+	}
+	if k.half && (!k.rowsA || k.isa.name != "AVX512") {
+		log.Fatalf("%s: only AVX-512 rowsA kernels have a half vector", k.name())
 	}
 	if k.rowsA && (k.mr > 7 || k.rows > 0 || k.strided || k.nbpf > 0) {
 		log.Fatalf("%s: rowsA kernels address at most 7 rows and take no other option", k.name())
@@ -249,7 +274,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 			p("ADDQ R11, BX")
 		} else {
 			for v := 0; v < k.nv; v++ {
-				p("VMOVUPS %d(BX), %s", u*bStep+v*vbytes, breg(v))
+				p("VMOVUPS %d(BX), %s", u*bStep+v*vbytes, k.narrow(v, breg(v)))
 			}
 		}
 		for i := 0; i < rows; i++ {
@@ -259,7 +284,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 				p("VBROADCASTSS %d(AX), %s", u*aStep+4*i, bc(i))
 			}
 			for v := 0; v < k.nv; v++ {
-				p("VFMADD231PS %s, %s, %s", breg(v), bc(i), acc(i, v))
+				p("VFMADD231PS %s, %s, %s", k.narrow(v, breg(v)), k.narrow(v, bc(i)), k.narrow(v, acc(i, v)))
 			}
 		}
 	}
@@ -323,7 +348,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	}
 	for i := 0; i < rows; i++ {
 		for v := 0; v < k.nv; v++ {
-			p("VMOVUPS %s, %s%d(DX)", acc(i, v), mask(v), v*vbytes)
+			p("VMOVUPS %s, %s%d(DX)", k.narrow(v, acc(i, v)), mask(v), v*vbytes)
 		}
 		if i < rows-1 {
 			p("ADDQ SI, DX")
@@ -339,9 +364,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 				p("VMOVUPS.Z %d(DX), K%d, %s", v*vbytes, v+1, bc(0))
 				p("VFMADD231PS %s, %s, %s", bc(0), breg(0), acc(i, v))
 			} else {
-				p("VFMADD231PS %d(DX), %s, %s", v*vbytes, breg(0), acc(i, v))
+				p("VFMADD231PS %d(DX), %s, %s", v*vbytes, k.narrow(v, breg(0)), k.narrow(v, acc(i, v)))
 			}
-			p("VMOVUPS %s, %s%d(DX)", acc(i, v), mask(v), v*vbytes)
+			p("VMOVUPS %s, %s%d(DX)", k.narrow(v, acc(i, v)), mask(v), v*vbytes)
 		}
 		if i < rows-1 {
 			p("ADDQ SI, DX")
