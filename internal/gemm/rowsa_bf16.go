@@ -19,10 +19,11 @@ import (
 // which applies alpha, and the epilogue runs on the result.
 
 // useRowsA reports whether op runs the bfloat16 weights-stationary
-// scheme: x·Wᵀ with few rows, more outputs than rows, C overwritten.
+// scheme: x·Wᵀ with more outputs than rows (or than maxRowsAM, the rows
+// then taken maxRowsAM at a time), C overwritten.
 func (op *bfOp) useRowsA() bool {
 	return haveTranspose && op.pa == nil && op.pb == nil && !op.transA && op.transB &&
-		op.beta == 0 && op.m <= maxRowsAM && op.n > op.m
+		op.beta == 0 && op.n > min(op.m, maxRowsAM)
 }
 
 // bfRowsA is one call of the scheme: xᵀ packed as B slivers, the padded
@@ -37,8 +38,33 @@ type bfRowsA struct {
 	blockFn func(lo, hi int)
 }
 
-// rowsARun runs the scheme.
+// rowsARun runs the scheme on the rows of x maxRowsAM at a time (each
+// chunk rounds W again; a chunk's products cost maxRowsAM times more).
 func (op *bfOp) rowsARun() {
+	if op.m <= maxRowsAM {
+		op.rowsAChunk()
+		return
+	}
+	for r0 := 0; r0 < op.m; r0 += maxRowsAM {
+		sub := *op
+		sub.m = min(maxRowsAM, op.m-r0)
+		sub.a, sub.c = op.a[r0*op.lda:], op.c[r0*op.ldc:]
+		if op.ep != nil {
+			ep := *op.ep
+			if ep.Residual != nil {
+				ep.Residual = ep.Residual[r0*op.ldc:]
+			}
+			if ep.Bias != nil && ep.BiasPerRow {
+				ep.Bias = ep.Bias[r0:]
+			}
+			sub.ep = &ep
+		}
+		sub.rowsAChunk()
+	}
+}
+
+// rowsAChunk runs the scheme on op, whose rows are at most maxRowsAM.
+func (op *bfOp) rowsAChunk() {
 	w := bfPool.Get().(*bfWorker)
 	defer bfPool.Put(w)
 	s := &bfRowsA{op: op, mpad: roundUp(op.m, bfTile), kp: op.ks * bfTile / 2}

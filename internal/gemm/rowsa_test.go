@@ -81,14 +81,15 @@ func BenchmarkLinearShapes(b *testing.B) {
 }
 
 // TestRowsABF16 checks the bfloat16 weights-stationary scheme on ragged
-// sizes (tokens, outputs and k not multiples of 32, k odd), with alpha,
+// sizes (tokens, outputs and k not multiples of 32, k odd; tokens above
+// maxRowsAM, taken in chunks), with alpha,
 // padded strides, every epilogue and W ending where its last row does.
 // The operands are bfloat16 values already, so rounding is exact and the
 // float32 reference bound of Sgemm applies.
 func TestRowsABF16(t *testing.T) {
 	needBF16(t)
 	r := rand.New(rand.NewPCG(24, 0))
-	for it, s := range [][3]int{{1, 2, 1}, {5, 13, 7}, {31, 97, 257}, {33, 100, 300}, {216, 229, 517}, {64, 65, 32}} {
+	for it, s := range [][3]int{{1, 2, 1}, {5, 13, 7}, {31, 97, 257}, {33, 100, 300}, {216, 229, 517}, {64, 65, 32}, {1100, 600, 40}} {
 		gc := newCase(r, false, true, s[0], s[1], s[2])
 		gc.b = gc.b[:(gc.n-1)*gc.ldb+gc.k]
 		for _, x := range [][]float32{gc.a, gc.b} {
@@ -100,6 +101,9 @@ func TestRowsABF16(t *testing.T) {
 		gc.nanC = it%2 == 1
 		if it%3 != 0 {
 			gc.ep = &Epilogue{Bias: randSlice(r, gc.n), Act: Activation(it % 3), Residual: randSlice(r, gc.m*gc.ldc)}
+		}
+		if gc.m > maxRowsAM { // chunks of rows: per-row bias and residual follow them
+			gc.ep = &Epilogue{Bias: randSlice(r, gc.m), BiasPerRow: true, Act: ReLU, Residual: randSlice(r, gc.m*gc.ldc)}
 		}
 		op := bfOp{transB: true, m: gc.m, n: gc.n, k: gc.k}
 		if !op.useRowsA() {
