@@ -170,12 +170,15 @@ func (g *Graph) linearProduct(x, w, b *Tensor, rows, in, outF int, out *Tensor, 
 
 // streamBF16Min is the weight size (values) from which a bfloat16 Linear
 // rounds its weights on every call instead of keeping a packed bfloat16
-// copy (half the float32 size again: +1 GB for the 2 GB LaMIM encoder,
-// whose every Linear is above it). The rounding streams the float32
-// weights once per call (about 10 % of a LaMIM forward pass on AVX512_BF16;
-// ViT-B/16's layers, below it, keep their 170 MB of packs and that time).
+// copy, which would add half their float32 size again: +1 GB for the 2 GB
+// LaMIM encoder, all of whose Linear layers are above it. The rounding
+// streams the float32 weights once per call (8 % of a LaMIM forward pass
+// on AVX512_BF16). ViT-B/16's layers, below it, keep their 170 MB of packs
+// and that time.
 const streamBF16Min = 1 << 22
 
 // streamBF16 reports whether a bfloat16 Linear with weight w rounds it
-// per call (see streamBF16Min).
-func streamBF16(w *Tensor) bool { return len(w.Data) >= streamBF16Min }
+// per call (see streamBF16Min). Not where the AMX tile unit multiplies
+// packed weights: it is several times faster than the VDPBF16PS kernel of
+// the per-call rounding, worth the memory.
+func streamBF16(w *Tensor) bool { return len(w.Data) >= streamBF16Min && !gemm.UsesAMX() }
