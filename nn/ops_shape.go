@@ -23,6 +23,41 @@ func (g *Graph) Reshape(x *Tensor, shape ...int) *Tensor {
 	return out
 }
 
+// View returns x's values [offset, offset+numel(shape)) as a tensor of the
+// given shape sharing x's memory (no copy): writes through either are seen
+// by the other. In the channels-first layout one sample's run of channels
+// is such a range, so a layer can read a channel prefix of a growing
+// concatenation, or write its result into its channel slot with
+// ActOptions.Into, instead of copying (DenseNet's dense blocks). When
+// recorded, the view's gradient flows back into that range of x.
+func (g *Graph) View(x *Tensor, offset int, shape ...int) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	n, err := numel(shape)
+	if err != nil {
+		return g.SetErr(err)
+	}
+	if offset < 0 || offset > len(x.Data)-n {
+		return g.fail("View: %v values at offset %d do not fit in a tensor of shape %v", shape, offset, x.Shape)
+	}
+	data := x.Data[offset : offset+n : offset+n]
+	var out *Tensor
+	if g.arena != nil {
+		out = g.arena.view(data, shape)
+	} else {
+		out = &Tensor{Shape: append([]int(nil), shape...), Data: data}
+	}
+	if g.rec(x) {
+		g.record(out, func(gout []float32) {
+			if gx := g.gradAcc(x); gx != nil {
+				addTo(gx[offset:offset+n], gout)
+			}
+		})
+	}
+	return out
+}
+
 // Flatten reshapes dimensions [from, end] into one (like torch.flatten).
 func (g *Graph) Flatten(x *Tensor, from int) *Tensor {
 	if g.bad() {
