@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/metasurv/metasurv/internal/conv"
 )
@@ -150,7 +151,8 @@ func (g *Graph) output(into *Tensor, what string, shape ...int) *Tensor {
 		n *= d
 	}
 	if !SameShape(into.Shape, shape) || len(into.Data) != n {
-		return g.fail("%s: Into has shape %v (%d values), the result %v", what, into.Shape, len(into.Data), shape)
+		// (cloned: shape must not escape, or every call would allocate it)
+		return g.fail("%s: Into has shape %v (%d values), the result %v", what, into.Shape, len(into.Data), slices.Clone(shape))
 	}
 	return into
 }

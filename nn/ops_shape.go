@@ -1,5 +1,7 @@
 package nn
 
+import "slices"
+
 // Reshape returns x with another shape of the same size, sharing its data
 // (one dimension may be -1).
 func (g *Graph) Reshape(x *Tensor, shape ...int) *Tensor {
@@ -34,12 +36,17 @@ func (g *Graph) View(x *Tensor, offset int, shape ...int) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
-	n, err := numel(shape)
-	if err != nil {
-		return g.SetErr(err)
+	n := 1
+	for _, d := range shape {
+		if d < 0 || (d > 0 && n > len(x.Data)/d) {
+			n = -1
+			break
+		}
+		n *= d
 	}
-	if offset < 0 || offset > len(x.Data)-n {
-		return g.fail("View: %v values at offset %d do not fit in a tensor of shape %v", shape, offset, x.Shape)
+	if n < 0 || offset < 0 || offset > len(x.Data)-n {
+		// (cloned: shape must not escape, or every call would allocate it)
+		return g.fail("View: %v values at offset %d do not fit in a tensor of shape %v", slices.Clone(shape), offset, x.Shape)
 	}
 	data := x.Data[offset : offset+n : offset+n]
 	var out *Tensor
