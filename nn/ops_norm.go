@@ -164,11 +164,13 @@ var bnPoolChunkFloats = 1 << 20
 // channels at 48³ — never exists. Planes are independent in both steps,
 // so the result is bit for bit that of normalising everything first.
 func (g *Graph) bnPoolChunks(b *bnBack, y, runMean, runVar *Tensor, o bnOptions, pool poolOp) error {
-	planes, s := b.n*b.c, b.s
+	planes, s := b.n*b.c, max(b.s, 1)
 	outSp := len(y.Data) / max(planes, 1)
-	per := max(1, min(planes, bnPoolChunkFloats/max(s, 1)))
-	z := g.scratch(per * s)
+	// One buffer length for every large input (an arena recycles released
+	// buffers by length: the stem's and the transitions' chunks share one).
+	z := g.scratch(min(planes*s, max(bnPoolChunkFloats, s)))
 	defer g.unscratch(z)
+	per := len(z) / s
 	var idx []int32
 	if !pool.avg {
 		idx = g.idxBuf(per * outSp)
