@@ -247,7 +247,7 @@ func (b denseBlock) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 		}
 		return x
 	}
-	if c := b[0].Norm1.RunningMean.Shape[0]; len(x.Shape) != 5 || x.Shape[1] != c {
+	if c := b[0].Conv1.Weight.Shape[1]; len(x.Shape) != 5 || x.Shape[1] != c {
 		return g.SetErr(fmt.Errorf("%w: dense block takes (N, %d, D, H, W), got %v", ErrInput, c, x.Shape))
 	}
 	return b.infer(g, x)
