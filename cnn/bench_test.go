@@ -59,9 +59,9 @@ func benchInput(n int) *nn.Tensor {
 // pooling first (23:20–23:30 UTC, load average 3–6, /usr/bin/time maximum
 // resident set in KiB, each side one process: load, warm-up, 1 or 3
 // passes, sides alternating): densenet121 272.7k → 186.9k (ONNX Runtime
-// 247.8–248.7k) at 0.51–0.53 CPU-s per pass against its 0.95–1.01;
+// 247.8–248.7k) at 0.50–0.56 CPU-s per pass against its 0.88–1.01;
 // densenet169 281.2k → 216.9k (ONNX Runtime 277.1–277.4k); densenet201
-// 308.1k → 244.9k (304.6–304.8k); resnet18 unchanged at 262.3k (287.0k).
+// 308.1k → 244.9k (304.6–305.1k); resnet18 unchanged at 262.3k (287.0k).
 func BenchmarkForward(b *testing.B) {
 	for _, name := range []string{"resnet18", "densenet121", "densenet169", "densenet201"} {
 		for _, bf16 := range []bool{false, true} {
