@@ -21,6 +21,12 @@ var benchConfigs = map[string]func() (nn.Backbone, error){
 	"densenet121": func() (nn.Backbone, error) {
 		return cnn.New("densenet121", cnn.Config{InChannels: 4, Classes: 3, Seed: 1})
 	},
+	"densenet169": func() (nn.Backbone, error) {
+		return cnn.New("densenet169", cnn.Config{InChannels: 4, Classes: 3, Seed: 1})
+	},
+	"densenet201": func() (nn.Backbone, error) {
+		return cnn.New("densenet201", cnn.Config{InChannels: 4, Classes: 3, Seed: 1})
+	},
 }
 
 func benchInput(n int) *nn.Tensor {
@@ -49,9 +55,15 @@ func benchInput(n int) *nn.Tensor {
 // 269 MB at 0.38 → 0.40–0.41 CPU-s (lean convolution plans and the
 // chunked stem), densenet121 345–367 → 279 MB at 0.51–0.55 → 0.59; ONNX
 // Runtime 1.30 in node (/usr/bin/time max RSS, runtime included) 288 MB
-// and 249 MB.
+// and 249 MB. With the dense blocks written in place and the transitions
+// pooling first (23:20–23:30 UTC, load average 3–6, /usr/bin/time maximum
+// resident set in KiB, each side one process: load, warm-up, 1 or 3
+// passes, sides alternating): densenet121 272.7k → 186.9k (ONNX Runtime
+// 247.8–248.7k) at 0.50–0.56 CPU-s per pass against its 0.88–1.01;
+// densenet169 281.2k → 216.9k (ONNX Runtime 277.1–277.4k); densenet201
+// 308.1k → 244.9k (304.6–305.1k); resnet18 unchanged at 262.3k (287.0k).
 func BenchmarkForward(b *testing.B) {
-	for _, name := range []string{"resnet18", "densenet121"} {
+	for _, name := range []string{"resnet18", "densenet121", "densenet169", "densenet201"} {
 		for _, bf16 := range []bool{false, true} {
 			sub := name
 			if bf16 {

@@ -53,6 +53,16 @@ func bnAct(g *nn.Graph, bn *nn.BatchNorm, x, res *nn.Tensor, relu bool) *nn.Tens
 	return bn.ForwardAct(g, x, nn.ActOptions{Residual: res, ReLU: relu})
 }
 
+// bnReLUInto computes relu(bn(x)) into into (inference only; into may be x).
+func bnReLUInto(g *nn.Graph, bn *nn.BatchNorm, x, into *nn.Tensor) *nn.Tensor {
+	return bn.ForwardAct(g, x, nn.ActOptions{ReLU: true, Into: into})
+}
+
+// convInto computes conv(x) into into (inference only).
+func convInto(g *nn.Graph, c *nn.Conv3d, x, into *nn.Tensor) *nn.Tensor {
+	return c.ForwardAct(g, x, nn.ActOptions{Into: into})
+}
+
 // poolSpec is a pooling window.
 type poolSpec struct{ k, stride, pad [3]int }
 
@@ -60,6 +70,12 @@ type poolSpec struct{ k, stride, pad [3]int }
 // full-resolution activation (the stems of ResNet and DenseNet).
 func bnReLUMaxPool(g *nn.Graph, bn *nn.BatchNorm, x *nn.Tensor, p poolSpec) *nn.Tensor {
 	return bn.ForwardAct(g, x, nn.ActOptions{ReLU: true, MaxPool: &nn.PoolOptions{Kernel: p.k, Stride: p.stride, Padding: p.pad}})
+}
+
+// bnReLUAvgPool computes avgpool(relu(bn(x))), in inference without
+// keeping the full-resolution activation (DenseNet's transitions).
+func bnReLUAvgPool(g *nn.Graph, bn *nn.BatchNorm, x *nn.Tensor, p poolSpec) *nn.Tensor {
+	return bn.ForwardAct(g, x, nn.ActOptions{ReLU: true, AvgPool: &nn.PoolOptions{Kernel: p.k, Stride: p.stride, Padding: p.pad}})
 }
 
 func maxPool(g *nn.Graph, x *nn.Tensor, p poolSpec) *nn.Tensor {

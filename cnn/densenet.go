@@ -118,9 +118,7 @@ func NewDenseNet(c DenseNetConfig) (*DenseNet, error) {
 		return bnReLUMaxPool(g, m.Norm0, m.Conv0.Forward(g, x), poolSpec{k: cube(3), stride: cube(2), pad: cube(1)})
 	})
 	for i, blk := range m.Blocks {
-		for _, l := range blk {
-			m.stages = append(m.stages, l.Forward)
-		}
+		m.stages = append(m.stages, denseBlock(blk).Forward)
 		if i < len(m.Trans) {
 			m.stages = append(m.stages, m.Trans[i].Forward)
 		}
@@ -162,10 +160,14 @@ func (d denseLayers) Visit(v *nn.Visitor) {
 	v.Child("conv2", d.l.Conv2)
 }
 
-// Forward halves the channels and the resolution.
+// Forward halves the channels and the resolution. MONAI pools after the
+// 1×1×1 convolution; both are linear maps acting on different axes (the
+// pool's weights sum to one), so pooling first gives the same values up
+// to rounding with ⅛ of the convolution's work and memory, and lets the
+// pool fuse with the normalisation (the full-resolution activation is
+// never stored in inference).
 func (t *Transition) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
-	y := t.Conv.Forward(g, bnAct(g, t.Norm, x, nil, true))
-	return avgPool(g, y, poolSpec{k: cube(2), stride: cube(2)})
+	return t.Conv.Forward(g, bnReLUAvgPool(g, t.Norm, x, poolSpec{k: cube(2), stride: cube(2)}))
 }
 
 // Visit names norm and conv.
@@ -229,14 +231,91 @@ func (f denseFeatures) Visit(v *nn.Visitor) {
 	v.Child("norm5", m.Norm5)
 }
 
+// denseBlock is MONAI's _DenseBlock: each layer's features are
+// concatenated to its input.
 type denseBlock []*DenseLayer
 
+// Forward returns the block's input followed by every layer's features
+// (N, C+len(b)·growth, ...). In inference (evaluation mode, nothing
+// recorded) it writes them in place (infer); otherwise each layer
+// concatenates its features to a new tensor, which autograd and
+// training-mode batch statistics need.
 func (b denseBlock) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
-	for _, l := range b {
-		x = l.Forward(g, x)
+	if g.Recording() || b.training() || g.Err() != nil {
+		for _, l := range b {
+			x = l.Forward(g, x)
+		}
+		return x
 	}
-	return x
+	if c := b[0].Conv1.Weight.Shape[1]; len(x.Shape) != 5 || x.Shape[1] != c {
+		return g.SetErr(fmt.Errorf("%w: dense block takes (N, %d, D, H, W), got %v", ErrInput, c, x.Shape))
+	}
+	return b.infer(g, x)
 }
+
+// training reports whether a layer normalises with batch statistics or
+// drops features (then the samples of a batch are not independent).
+func (b denseBlock) training() bool {
+	for _, l := range b {
+		if (l.training && l.Dropout > 0) || l.Norm1.Training || l.Norm2.Training {
+			return true
+		}
+	}
+	return false
+}
+
+// infer is the block's inference pass without concatenation copies: the
+// block's output buffer (all channels) is allocated once, the input copied
+// into its first channels, and each layer reads the channels written so far
+// — one sample's channel prefix is contiguous in the channels-first layout —
+// and writes its growth channels after them. The layers share two scratch
+// buffers: the normalised prefix (recomputed by every layer, as in MONAI,
+// where norm1 sees the whole concatenation; sized for the last layer) and
+// the bottleneck, normalised in place. The prefix is normalised sample by
+// sample (evaluation statistics) into one contiguous tensor, so that the
+// convolutions still run over the whole batch; conv2 writes straight into
+// the block for one sample, or else into a scratch tensor copied into each
+// sample's slab (a batch of four costs main's CPU time at 0.57× its memory).
+func (b denseBlock) infer(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	n, c0, d, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], x.Shape[4]
+	vol := d * h * w
+	growth, mid := b[0].Conv2.Weight.Shape[0], b[0].Conv1.Weight.Shape[0]
+	cf := c0 + len(b)*growth
+	out := g.Alloc(n, cf, d, h, w)
+	toSlabs(out.Data, x.Data, n, cf, 0, c0, vol)
+	norm := g.Alloc(n, (cf-growth)*vol)
+	bottleneck := g.Alloc(n, mid, d, h, w)
+	var fresh *nn.Tensor // conv2's output when the batch has several samples
+	if n > 1 {
+		fresh = g.Alloc(n, growth, d, h, w)
+	}
+	for i, l := range b {
+		c := c0 + i*growth
+		y := g.View(norm, 0, n, c, d, h, w)
+		for s := range n {
+			bnReLUInto(g, l.Norm1, g.View(out, s*cf*vol, 1, c, d, h, w), g.View(y, s*c*vol, 1, c, d, h, w))
+		}
+		z := bnReLUInto(g, l.Norm2, convInto(g, l.Conv1, y, bottleneck), bottleneck)
+		if n == 1 {
+			convInto(g, l.Conv2, z, g.View(out, c*vol, 1, growth, d, h, w))
+			continue
+		}
+		if f := convInto(g, l.Conv2, z, fresh); g.Err() == nil {
+			toSlabs(out.Data, f.Data, n, cf, c, growth, vol)
+		}
+	}
+	return out
+}
+
+// toSlabs copies src (n samples of k channels of vol values) into channels
+// [c, c+k) of each sample of dst (n samples of cf channels).
+func toSlabs(dst, src []float32, n, cf, c, k, vol int) {
+	for s := range n {
+		copy(dst[(s*cf+c)*vol:(s*cf+c+k)*vol], src[s*k*vol:(s+1)*k*vol])
+	}
+}
+
+// Visit names the layers as MONAI (denselayer1, ...).
 func (b denseBlock) Visit(v *nn.Visitor) {
 	for j, l := range b {
 		v.Child("denselayer"+strconv.Itoa(j+1), l)

@@ -6,7 +6,10 @@
 // # Tensors
 //
 // A Tensor is a row-major contiguous float32 array with a shape (N, C, D, H,
-// W for volumes). View/Graph.Reshape share data. An Arena recycles the
+// W for volumes). View/Graph.Reshape share data, and Graph.View a range of
+// it (one sample's run of channels) — with ActOptions.Into, which makes an
+// inference layer write its result there, a concatenation can be built in
+// place (DenseNet's dense blocks). An Arena recycles the
 // buffers of a pass: with one, a repeated forward pass allocates nothing
 // after warm-up.
 //
@@ -48,8 +51,8 @@
 // ResNet's relu(bn(x) + shortcut) into one sweep forward and one backward,
 // keeping only x and the output for the backward pass (the same bits as
 // the separate BatchNorm, Add and ReLU), and with ActOptions.MaxPool the
-// stem's maxpool(relu(bn(x))) without storing the full-resolution
-// activation; Conv3d.ForwardAct runs relu(conv(x) + b + shortcut) in the
+// stem's maxpool(relu(bn(x))) (ActOptions.AvgPool: DenseNet's
+// transitions) without storing the full-resolution activation; Conv3d.ForwardAct runs relu(conv(x) + b + shortcut) in the
 // convolution's output pass in inference (after FoldBatchNorm);
 // MultiHeadAttention runs fused attention that never stores the T×T
 // probabilities. Batch-norm and ReLU kernels are AVX-512/AVX2 assembly

@@ -20,8 +20,12 @@ func TestGradBatchNormAct(t *testing.T) {
 		{"residual_relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, fuse{Residual: in[3], ReLU: true}) }},
 		{"self_residual_relu", func(g *Graph, in []*Tensor) *Tensor { return bn(g, in, fuse{Residual: in[0], ReLU: true}) }},
 		{"maxpool_residual_relu", func(g *Graph, in []*Tensor) *Tensor {
-			return g.batchNormActMaxPool(in[0], in[1], in[2], NewTensor(3), NewTensor(3), bnOptions{Training: true},
-				fuse{Residual: in[3], ReLU: true}, PoolOptions{Kernel: Cube(2), Stride: Cube(1)})
+			return g.batchNormActPool(in[0], in[1], in[2], NewTensor(3), NewTensor(3), bnOptions{Training: true},
+				fuse{Residual: in[3], ReLU: true}, PoolOptions{Kernel: Cube(2), Stride: Cube(1)}, false)
+		}},
+		{"avgpool_residual_relu", func(g *Graph, in []*Tensor) *Tensor {
+			return g.batchNormActPool(in[0], in[1], in[2], NewTensor(3), NewTensor(3), bnOptions{Training: true},
+				fuse{Residual: in[3], ReLU: true}, PoolOptions{Kernel: Cube(2)}, true)
 		}},
 		{"eval_residual_relu", func(g *Graph, in []*Tensor) *Tensor {
 			rm, _ := FromData([]float32{0.1, -0.2, 0.3}, 3)
@@ -61,7 +65,7 @@ func bnActCase(g *Graph, leaves []*Tensor, fused, relu, residual, shareX, branch
 	var y *Tensor
 	if pool != nil { // the stem variant, against BatchNormAct + MaxPool3d
 		if fused {
-			y = g.batchNormActMaxPool(x, gm, bt, rm, rv, o, fuse{Residual: res, ReLU: relu}, *pool)
+			y = g.batchNormActPool(x, gm, bt, rm, rv, o, fuse{Residual: res, ReLU: relu}, *pool, false)
 		} else {
 			y = g.MaxPool3d(g.batchNormAct(x, gm, bt, rm, rv, o, fuse{Residual: res, ReLU: relu}), *pool)
 		}

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/metasurv/metasurv/internal/conv"
 	"github.com/metasurv/metasurv/internal/gemm"
@@ -138,6 +139,43 @@ func (g *Graph) alloc(shape ...int) *Tensor {
 		n *= d
 	}
 	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, n)}
+}
+
+// output returns into (ActOptions.Into) when it has the given shape, or a
+// new tensor when into is nil; a shape mismatch fails the graph (what names
+// the operation).
+func (g *Graph) output(into *Tensor, what string, shape ...int) *Tensor {
+	if into == nil {
+		return g.alloc(shape...)
+	}
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	if !SameShape(into.Shape, shape) || len(into.Data) != n {
+		// (cloned: shape must not escape, or every call would allocate it)
+		return g.fail("%s: Into has shape %v (%d values), the result %v", what, into.Shape, len(into.Data), slices.Clone(shape))
+	}
+	return into
+}
+
+// copyInto copies y into into (ActOptions.Into) for operations that cannot
+// write there directly, and returns it; with into nil it returns y.
+func (g *Graph) copyInto(into, y *Tensor, what string) *Tensor {
+	if into == nil || g.bad() {
+		return y
+	}
+	if g.rec(y) {
+		return g.refuseInto(what)
+	}
+	out := g.output(into, what, y.Shape...)
+	copy(out.Data, y.Data)
+	return out
+}
+
+// refuseInto fails a recorded operation given ActOptions.Into.
+func (g *Graph) refuseInto(what string) *Tensor {
+	return g.SetErr(fmt.Errorf("%w: %s: ActOptions.Into needs an inference graph (a recorded pass keeps its tensors for the backward)", ErrInput, what))
 }
 
 // zeros returns a zero-filled tensor.

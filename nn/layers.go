@@ -83,11 +83,21 @@ func (c *Conv3d) Forward(g *Graph, x *Tensor) *Tensor {
 // recording it is the composition of Conv3d, Add and ReLU, with their
 // gradients.
 func (c *Conv3d) ForwardAct(g *Graph, x *Tensor, a ActOptions) *Tensor {
-	y := g.conv3dFused(x, c.Weight, c.Bias, c.Options, fuse{Residual: a.Residual, ReLU: a.ReLU}, c.packs)
-	if a.MaxPool != nil {
-		y = g.MaxPool3d(y, *a.MaxPool)
+	p, avg := a.pool()
+	f := fuse{Residual: a.Residual, ReLU: a.ReLU}
+	if p == nil {
+		f.Into = a.Into
 	}
-	return y
+	y := g.conv3dFused(x, c.Weight, c.Bias, c.Options, f, c.packs)
+	switch {
+	case p == nil:
+		return y
+	case avg:
+		y = g.AvgPool3d(y, *p)
+	default:
+		y = g.MaxPool3d(y, *p)
+	}
+	return g.copyInto(a.Into, y, "Conv3d")
 }
 
 // Visit declares weight and bias.
@@ -149,16 +159,17 @@ func (b *BatchNorm) Forward(g *Graph, x *Tensor) *Tensor { return b.ForwardAct(g
 // (only the input and the output are kept for the backward pass; the
 // results equal the composition's rounding). With a.MaxPool set it
 // computes MaxPool3d(act(bn(x) + a.Residual)) without ever keeping the
-// full-resolution activation: the stem of ResNet and DenseNet (conv, norm,
-// ReLU, max pool); the results equal the composition bit for bit.
+// full-resolution activation in inference: the stem of ResNet and DenseNet
+// (conv, norm, ReLU, max pool); a.AvgPool likewise (DenseNet's
+// transitions). The results equal the composition bit for bit.
 func (b *BatchNorm) ForwardAct(g *Graph, x *Tensor, a ActOptions) *Tensor {
 	if b.Training && b.NumBatchesTracked != nil && !g.bad() {
 		b.NumBatchesTracked.Data[0]++
 	}
 	o := bnOptions{Training: b.Training, Momentum: b.Momentum, Eps: b.Eps}
-	f := fuse{Residual: a.Residual, ReLU: a.ReLU}
-	if a.MaxPool != nil {
-		return g.batchNormActMaxPool(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, o, f, *a.MaxPool)
+	f := fuse{Residual: a.Residual, ReLU: a.ReLU, Into: a.Into}
+	if p, avg := a.pool(); p != nil {
+		return g.batchNormActPool(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, o, f, *p, avg)
 	}
 	return g.batchNormAct(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, o, f)
 }
@@ -364,6 +375,24 @@ type ActOptions struct {
 	// it (the activation is never stored at full resolution); Conv3d
 	// applies it after.
 	MaxPool *PoolOptions
+	// AvgPool, if not nil (and MaxPool is nil), average-pools the activated
+	// output, fused like MaxPool: DenseNet's transitions pool relu(bn(x))
+	// before their 1×1×1 convolution.
+	AvgPool *PoolOptions
+	// Into, if not nil, receives the result (it must have the result's
+	// shape) instead of a newly allocated tensor, and is returned: a view
+	// of a larger buffer (Graph.View), or for BatchNorm the input itself
+	// (normalised in place). Inference only: a recording graph refuses it
+	// (ErrInput), since the backward pass reads the tensors it recorded.
+	Into *Tensor
+}
+
+// pool returns the pooling a applies, if any, and whether it averages.
+func (a ActOptions) pool() (p *PoolOptions, avg bool) {
+	if a.MaxPool != nil {
+		return a.MaxPool, false
+	}
+	return a.AvgPool, a.AvgPool != nil
 }
 
 // Cube returns [3]int{k, k, k}, the usual isotropic kernel/stride/padding.

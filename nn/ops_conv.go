@@ -255,12 +255,14 @@ func must(err error) {
 
 // fuse lists what a fused operation applies after its main computation
 // (the convolution and bias of conv3dFused, the normalisation of
-// batchNormAct and batchNormActMaxPool); layers fill it from ActOptions.
+// batchNormAct and batchNormActPool); layers fill it from ActOptions.
 type fuse struct {
 	// Residual, if not nil, is added (same shape as the output).
 	Residual *Tensor
 	// ReLU applies max(·, 0) last (ResNet's relu(conv(x) + skip)).
 	ReLU bool
+	// Into receives the result (ActOptions.Into; inference only).
+	Into *Tensor
 }
 
 // conv3dFused computes act(conv3d(x, w, b) + residual). In inference the
@@ -279,6 +281,9 @@ func (g *Graph) conv3dFused(x, w, b *Tensor, o ConvOptions, f fuse, pc *packCach
 		ins[3] = f.Residual
 	}
 	if g.rec(ins[:]...) {
+		if f.Into != nil {
+			return g.refuseInto("Conv3d")
+		}
 		y := g.conv3d(x, w, b, o, pc)
 		if f.Residual != nil {
 			y = g.Add(y, f.Residual)
@@ -295,7 +300,10 @@ func (g *Graph) conv3dFused(x, w, b *Tensor, o ConvOptions, f fuse, pc *packCach
 	if b != nil && len(b.Data) != c.cout {
 		return g.fail("conv3d: bias of %d values for %d output channels", len(b.Data), c.cout)
 	}
-	out := g.alloc(c.n, c.cout, c.out[0], c.out[1], c.out[2])
+	out := g.output(f.Into, "Conv3d", c.n, c.cout, c.out[0], c.out[1], c.out[2])
+	if out == g.dead {
+		return out
+	}
 	if f.Residual != nil && !SameShape(f.Residual.Shape, out.Shape) {
 		return g.fail("conv3d: residual %v does not match output %v", f.Residual.Shape, out.Shape)
 	}

@@ -40,9 +40,16 @@ func (g *Graph) batchNormAct(x, gamma, beta, runMean, runVar *Tensor, o bnOption
 	if !ok {
 		return g.dead
 	}
-	y := g.alloc(x.Shape...)
-	g.bnRun(&b, y.Data, runMean, runVar, o)
-	if g.rec(x, orSelf(gamma, x), orSelf(beta, x), orSelf(f.Residual, x)) {
+	rec := g.rec(x, orSelf(gamma, x), orSelf(beta, x), orSelf(f.Residual, x))
+	if rec && f.Into != nil {
+		return g.refuseInto("BatchNorm")
+	}
+	y := g.output(f.Into, "BatchNorm", x.Shape...)
+	if y == g.dead {
+		return y
+	}
+	g.bnRun(&b, y.Data, runMean, runVar, o) // elementwise: y may be x
+	if rec {
 		g.recordBN(y, b)
 	}
 	return y
@@ -57,31 +64,46 @@ func (g *Graph) recordBN(y *Tensor, b bnBack) {
 	})
 }
 
-// batchNormActMaxPool computes MaxPool3d(act(BatchNorm(x) + f.Residual), p),
-// the stem of MONAI's ResNet and DenseNet (conv, norm, ReLU, max pool),
-// without keeping the full-resolution activation: it lives in a transient
+// batchNormActPool computes MaxPool3d (or with avg AvgPool3d) of
+// act(BatchNorm(x) + f.Residual) — the stem of MONAI's ResNet and DenseNet
+// (conv, norm, ReLU, max pool), DenseNet's transitions (norm, ReLU, then
+// the average pool that we apply before their 1×1×1 convolution) — without
+// keeping the full-resolution activation: in inference it is normalised a
+// few channels at a time (bnPoolChunks); otherwise it lives in a transient
 // buffer during the forward pass (with an arena, the buffer that later
-// holds its gradient). The backward pass masks the pooled gradient by the
-// pooled output (the ReLU of a window maximum is the maximum of the
+// holds its gradient). The max pool's backward masks the pooled gradient
+// by the pooled output (the ReLU of a window maximum is the maximum of the
 // ReLUs), scatters it to the argmax positions and runs the batch-norm
-// backward from there. The results equal the composition bit for bit.
-func (g *Graph) batchNormActMaxPool(x, gamma, beta, runMean, runVar *Tensor, o bnOptions, f fuse, p PoolOptions) *Tensor {
+// backward from there; a recorded average pool is the composition. The
+// results equal the composition bit for bit.
+func (g *Graph) batchNormActPool(x, gamma, beta, runMean, runVar *Tensor, o bnOptions, f fuse, p PoolOptions, avg bool) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
 	n, c, in, out, q, ok := p.geom(x.Shape)
 	if !ok {
-		return g.fail("MaxPool3d: window %+v does not fit input %v (want 5-D, padding ≤ kernel/2)", p, x.Shape)
+		return g.fail("pooling: window %+v does not fit input %v (want 5-D, padding ≤ kernel/2)", p, x.Shape)
 	}
 	b, ok := g.bnSetup(x, gamma, beta, runMean, runVar, &o, f)
 	if !ok {
 		return g.dead
 	}
-	y := g.alloc(n, c, out[0], out[1], out[2])
 	rec := g.rec(x, orSelf(gamma, x), orSelf(beta, x), orSelf(f.Residual, x))
+	switch {
+	case rec && f.Into != nil:
+		return g.refuseInto("BatchNorm")
+	case rec && avg:
+		f.Into = nil
+		return g.AvgPool3d(g.batchNormAct(x, gamma, beta, runMean, runVar, o, f), p)
+	}
+	y := g.output(f.Into, "BatchNorm", n, c, out[0], out[1], out[2])
+	if y == g.dead {
+		return y
+	}
+	pool := poolOp{op: ops.Pool{Kernel: q.Kernel, Stride: q.Stride, Pad: q.Padding, ExcludePad: q.ExcludePad}, in: in, avg: avg}
 	if !rec && !o.Training && f.Residual == nil {
-		if err := g.bnPoolChunks(&b, y, runMean, runVar, o, in, q); err != nil {
-			return g.fail("MaxPool3d: %v", err)
+		if err := g.bnPoolChunks(&b, y, runMean, runVar, o, pool); err != nil {
+			return g.fail("pooling: %v", err)
 		}
 		return y
 	}
@@ -89,47 +111,70 @@ func (g *Graph) batchNormActMaxPool(x, gamma, beta, runMean, runVar *Tensor, o b
 	g.bnRun(&b, z, runMean, runVar, o)
 	var arg []int32
 	switch {
+	case avg:
 	case rec && g.arena != nil:
 		arg = g.arena.int32s(len(y.Data))
 	case rec:
 		arg = make([]int32, len(y.Data))
 	default:
-		if cap(g.idx) < len(y.Data) {
-			g.idx = make([]int32, len(y.Data))
-		}
-		arg = g.idx[:len(y.Data)]
+		arg = g.idxBuf(len(y.Data))
 	}
-	op := ops.Pool{Kernel: q.Kernel, Stride: q.Stride, Pad: q.Padding}
-	err := ops.MaxPool3d(y.Data, arg, z, n*c, in, op)
+	err := pool.run(y.Data, arg, z, n*c)
 	g.unscratch(z)
 	if err != nil {
-		return g.fail("MaxPool3d: %v", err)
+		return g.fail("pooling: %v", err)
 	}
 	if rec {
-		g.recordBNPool(y, b, arg, in, op)
+		g.recordBNPool(y, b, arg, in, pool.op)
 	}
 	return y
+}
+
+// poolOp is the pooling of batchNormActPool.
+type poolOp struct {
+	op  ops.Pool
+	in  [3]int
+	avg bool
+}
+
+// run pools planes channel planes of z into y (max: argmax into arg).
+func (p poolOp) run(y []float32, arg []int32, z []float32, planes int) error {
+	if p.avg {
+		return ops.AvgPool3d(y, z, planes, p.in, p.op)
+	}
+	return ops.MaxPool3d(y, arg, z, planes, p.in, p.op)
+}
+
+// idxBuf returns the graph's reusable max-pool index buffer of n entries
+// (inference: the indices are not kept).
+func (g *Graph) idxBuf(n int) []int32 {
+	if cap(g.idx) < n {
+		g.idx = make([]int32, n)
+	}
+	return g.idx[:n]
 }
 
 // bnPoolChunkFloats bounds the normalised values bnPoolChunks holds at
 // once (4 MB).
 var bnPoolChunkFloats = 1 << 20
 
-// bnPoolChunks is inference's batchNormActMaxPool: it normalises (with
+// bnPoolChunks is inference's batchNormActPool: it normalises (with
 // the running statistics) and pools a few channel planes at a time, so
 // the full-size normalised tensor — a CNN stem's largest, 28 MB for 64
 // channels at 48³ — never exists. Planes are independent in both steps,
 // so the result is bit for bit that of normalising everything first.
-func (g *Graph) bnPoolChunks(b *bnBack, y, runMean, runVar *Tensor, o bnOptions, in [3]int, q PoolOptions) error {
-	planes, s := b.n*b.c, b.s
+func (g *Graph) bnPoolChunks(b *bnBack, y, runMean, runVar *Tensor, o bnOptions, pool poolOp) error {
+	planes, s := b.n*b.c, max(b.s, 1)
 	outSp := len(y.Data) / max(planes, 1)
-	per := max(1, min(planes, bnPoolChunkFloats/max(s, 1)))
-	z := g.scratch(per * s)
+	// One buffer length for every large input (an arena recycles released
+	// buffers by length: the stem's and the transitions' chunks share one).
+	z := g.scratch(min(planes*s, max(bnPoolChunkFloats, s)))
 	defer g.unscratch(z)
-	if cap(g.idx) < per*outSp {
-		g.idx = make([]int32, per*outSp)
+	per := len(z) / s
+	var idx []int32
+	if !pool.avg {
+		idx = g.idxBuf(per * outSp)
 	}
-	op := ops.Pool{Kernel: q.Kernel, Stride: q.Stride, Pad: q.Padding}
 	for p0 := 0; p0 < planes; p0 += per {
 		p1 := min(p0+per, planes)
 		j := g.job
@@ -139,7 +184,10 @@ func (g *Graph) bnPoolChunks(b *bnBack, y, runMean, runVar *Tensor, o bnOptions,
 		j.d[1] = o.Eps
 		j.b2 = b.relu
 		g.runJob(p1-p0, 2*s, bnPlanesBody)
-		if err := ops.MaxPool3d(y.Data[p0*outSp:p1*outSp], g.idx[:(p1-p0)*outSp], z[:(p1-p0)*s], p1-p0, in, op); err != nil {
+		if idx != nil {
+			idx = idx[:(p1-p0)*outSp]
+		}
+		if err := pool.run(y.Data[p0*outSp:p1*outSp], idx, z[:(p1-p0)*s], p1-p0); err != nil {
 			return err
 		}
 	}

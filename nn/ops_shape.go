@@ -1,5 +1,7 @@
 package nn
 
+import "slices"
+
 // Reshape returns x with another shape of the same size, sharing its data
 // (one dimension may be -1).
 func (g *Graph) Reshape(x *Tensor, shape ...int) *Tensor {
@@ -19,6 +21,46 @@ func (g *Graph) Reshape(x *Tensor, shape ...int) *Tensor {
 	}
 	if g.rec(x) {
 		g.record(out, func(gout []float32) { g.accum(x, gout) })
+	}
+	return out
+}
+
+// View returns x's values [offset, offset+numel(shape)) as a tensor of the
+// given shape sharing x's memory (no copy): writes through either are seen
+// by the other. In the channels-first layout one sample's run of channels
+// is such a range, so a layer can read a channel prefix of a growing
+// concatenation, or write its result into its channel slot with
+// ActOptions.Into, instead of copying (DenseNet's dense blocks). When
+// recorded, the view's gradient flows back into that range of x.
+func (g *Graph) View(x *Tensor, offset int, shape ...int) *Tensor {
+	if g.bad() {
+		return g.dead
+	}
+	n := 1
+	for _, d := range shape {
+		if d < 0 || (d > 0 && n > len(x.Data)/d) {
+			n = -1
+			break
+		}
+		n *= d
+	}
+	if n < 0 || offset < 0 || offset > len(x.Data)-n {
+		// (cloned: shape must not escape, or every call would allocate it)
+		return g.fail("View: %v values at offset %d do not fit in a tensor of shape %v", slices.Clone(shape), offset, x.Shape)
+	}
+	data := x.Data[offset : offset+n : offset+n]
+	var out *Tensor
+	if g.arena != nil {
+		out = g.arena.view(data, shape)
+	} else {
+		out = &Tensor{Shape: append([]int(nil), shape...), Data: data}
+	}
+	if g.rec(x) {
+		g.record(out, func(gout []float32) {
+			if gx := g.gradAcc(x); gx != nil {
+				addTo(gx[offset:offset+n], gout)
+			}
+		})
 	}
 	return out
 }

@@ -29,7 +29,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -44,6 +43,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/metasurv/metasurv/internal/atomicfile"
 	"github.com/metasurv/metasurv/nifti"
 	"github.com/metasurv/metasurv/volume"
 	"github.com/metasurv/metasurv/volume/dicom"
@@ -261,7 +261,7 @@ func convert(ctx context.Context, c config, stdout io.Writer) (*summary, error) 
 	sum.Notes = sel.Notes
 	printSummary(stdout, sum)
 	b, _ := json.MarshalIndent(sum, "", " ")
-	if err := writeAtomic(filepath.Join(c.out, "summary.json"), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(c.out, "summary.json"), append(b, '\n')); err != nil {
 		return nil, err
 	}
 	return sum, nil
@@ -321,7 +321,7 @@ func writeSeries(imgPath, jsonPath string, s *dicom.Series, v *volume.Volume) er
 	if err != nil {
 		return err
 	}
-	err = writeAtomicFunc(imgPath, func(w io.Writer) error {
+	err = atomicfile.Write(imgPath, func(w io.Writer) error {
 		return nifti.Write(w, img, &nifti.WriteOptions{Compress: strings.HasSuffix(imgPath, ".gz")})
 	})
 	if err != nil {
@@ -346,7 +346,7 @@ func writeSeries(imgPath, jsonPath string, s *dicom.Series, v *volume.Volume) er
 	if err != nil {
 		return err
 	}
-	return writeAtomic(jsonPath, append(b, '\n'))
+	return atomicfile.WriteFile(jsonPath, append(b, '\n'))
 }
 
 // toNIfTI stores v as 16-bit integers with scl_slope/scl_inter when every
@@ -430,44 +430,4 @@ func toNIfTI(s *dicom.Series, v *volume.Volume) (*nifti.Image, error) {
 	img.Header.SclSlope, img.Header.SclInter = s.Slope, s.Intercept
 	img.Data = data[:2*len(v.Data)]
 	return img, nil
-}
-
-// writeAtomic writes b to path through a temporary file in the same folder,
-// synced before the rename, so a crash never leaves a partial file.
-func writeAtomic(path string, b []byte) error {
-	return writeAtomicFunc(path, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
-}
-
-// writeAtomicFunc is writeAtomic for content produced by write.
-func writeAtomicFunc(path string, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
