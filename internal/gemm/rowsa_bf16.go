@@ -72,7 +72,7 @@ func (op *bfOp) rowsAChunk() {
 	s.xw, s.xt = w.b[:s.mpad*s.kp], w.b[s.mpad*s.kp:]
 	s.roundFn, s.blockFn = s.roundX, s.blocks
 	parallel.ForChunks(s.mpad/bfTile, 1, s.roundFn)
-	parallel.ForChunks(ceilDiv(op.n, bfTile), 1, s.blockFn)
+	parallel.ForChunks(ceilDiv(op.n, bfRowsABand*bfTile), 1, s.blockFn)
 }
 
 // roundX rounds and packs the token slivers [lo, hi) of x: each row to
@@ -106,18 +106,28 @@ func (s *bfRowsA) roundX(lo, hi int) {
 // asFloats views a bfloat16 pair as the float32 lane the transpose moves.
 func asFloats(p *uint32) *float32 { return (*float32)(unsafe.Pointer(p)) }
 
-// blocks computes the blocks [lo, hi) of 32 outputs (rows of W).
+// bfRowsABand is the blocks of 32 outputs per work item, stored into C
+// together: each row of C then gets 512 contiguous bytes per item, which
+// halves the cost of the transposed stores (scattered over the rows of C)
+// against 128.
+const bfRowsABand = 4
+
+// blocks computes the bands [lo, hi) of bfRowsABand blocks of 32 outputs
+// (rows of W).
 func (s *bfRowsA) blocks(lo, hi int) {
 	op := s.op
 	w := bfPool.Get().(*bfWorker)
 	defer bfPool.Put(w)
 	w.a = grow(w.a, op.ks*bfTile*bfTile)
-	w.t = grow(w.t, bfTile*s.mpad)
-	for rb := lo; rb < hi; rb++ {
-		i0 := rb * bfTile
-		packABlock(w.a, op.b, op.ldb, false, 1, i0, op.n, op.k)
-		s.block(w.a, w.t)
-		s.store(w.t, i0, min(bfTile, op.n-i0))
+	w.t = grow(w.t, bfRowsABand*bfTile*s.mpad)
+	for band := lo; band < hi; band++ {
+		i0 := band * bfRowsABand * bfTile
+		rows := min(bfRowsABand*bfTile, op.n-i0)
+		for r := 0; r < rows; r += bfTile {
+			packABlock(w.a, op.b, op.ldb, false, 1, i0+r, op.n, op.k)
+			s.block(w.a, w.t[r*s.mpad:])
+		}
+		s.store(w.t, i0, rows)
 	}
 }
 
