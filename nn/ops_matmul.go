@@ -171,11 +171,12 @@ func (g *Graph) linearProduct(x, w, b *Tensor, rows, in, outF int, out *Tensor, 
 // streamBF16Min is the weight size (values) from which a bfloat16 Linear
 // rounds its weights on every call instead of keeping a packed bfloat16
 // copy, which would add half their float32 size again: +1 GB for the 2 GB
-// LaMIM encoder, all of whose Linear layers are above it. The rounding
+// LaMIM encoder, +170 MB for ViT-B/16 (whose peak would then exceed ONNX
+// Runtime's), both of whose Linear layers are all above it. The rounding
 // streams the float32 weights once per call (8 % of a LaMIM forward pass
-// on AVX512_BF16). ViT-B/16's layers, below it, keep their 170 MB of packs
-// and that time.
-const streamBF16Min = 1 << 22
+// on AVX512_BF16). Small layers (classification heads), where a call may
+// multiply a single row, keep their packs.
+const streamBF16Min = 1 << 18
 
 // streamBF16 reports whether a bfloat16 Linear with weight w rounds it
 // per call (see streamBF16Min). Not where the AMX tile unit multiplies
