@@ -6,8 +6,11 @@ import "github.com/metasurv/metasurv/internal/gemm"
 // layers of an inference graph multiply in bfloat16 with float32
 // accumulation: on the AMX tile unit where present (Intel Sapphire/Emerald
 // Rapids; internal/gemm measures 6–8× float32 per core on large products),
-// else with VDPBF16PS (AMD Zen 4/5; about 2× float32 per core). Each weight is rounded and packed once and repacked when
-// its values change, like the convolution plans (packs.go). Products keep
+// else with VDPBF16PS (AMD Zen 4/5; about 2× float32 per core). Each weight
+// is rounded and packed once and repacked when its values change, like the
+// convolution plans (packs.go) — except, without AMX, weights of at least
+// streamBF16Min values, which are rounded per call so that a large model
+// holds no second copy of them (ops_matmul.go). Products keep
 // about three significant digits: enough for a trained network's
 // predictions and latents, not for training, which always runs in float32.
 

@@ -28,13 +28,21 @@ func linearRef(x, w, b *Tensor) (want, scale []float64) {
 	return want, scale
 }
 
+// TestLinearBF16 checks a small Linear (packed bfloat16 weights, cached)
+// and one at streamBF16Min (weights rounded per call, nothing cached).
 func TestLinearBF16(t *testing.T) {
 	if !HaveBF16() {
 		t.Skip("no AMX bfloat16 here")
 	}
+	for _, s := range [][2]int{{100, 70}, {2048, streamBF16Min / 2048}} {
+		linearBF16Case(t, s[0], s[1])
+	}
+}
+
+func linearBF16Case(t *testing.T, in, out int) {
 	r := NewRNG(3)
-	lin := NewLinear(100, 70, LinearOptions{}, r)
-	x := randT(r, 3, 11, 100)
+	lin := NewLinear(in, out, LinearOptions{}, r)
+	x := randT(r, 3, 11, in)
 	check := func(what string) {
 		t.Helper()
 		g := NewGraph(Options{BF16: true})
@@ -45,12 +53,15 @@ func TestLinearBF16(t *testing.T) {
 		want, scale := linearRef(x, lin.Weight, lin.Bias)
 		for i, w := range want {
 			if d := math.Abs(float64(y.Data[i]) - w); d > 1e-5*scale[i] {
-				t.Fatalf("%s: y[%d] = %g, want %g (scale %g)", what, i, y.Data[i], w, scale[i])
+				t.Fatalf("%d→%d %s: y[%d] = %g, want %g (scale %g)", in, out, what, i, y.Data[i], w, scale[i])
 			}
 		}
 	}
 	check("first call")
 	check("cached weights")
+	if cached := len(lin.packs.bf16) > 0; cached == streamBF16(lin.Weight) {
+		t.Fatalf("%d→%d: packed bfloat16 weights cached = %v, streamed = %v", in, out, cached, streamBF16(lin.Weight))
+	}
 	for i := range lin.Weight.Data {
 		lin.Weight.Data[i] *= -0.5
 	}
@@ -61,7 +72,7 @@ func TestLinearBF16(t *testing.T) {
 	y32, ytr := lin.Forward(g32, x), lin.Forward(gtr, x)
 	for i := range y32.Data {
 		if y32.Data[i] != ytr.Data[i] {
-			t.Fatalf("training graph with BF16: y[%d] = %g, float32 %g", i, ytr.Data[i], y32.Data[i])
+			t.Fatalf("%d→%d: training graph with BF16: y[%d] = %g, float32 %g", in, out, i, ytr.Data[i], y32.Data[i])
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/metasurv/metasurv/internal/conv"
+	"github.com/metasurv/metasurv/internal/gemm"
 )
 
 // Options configures a Graph. The zero value is an inference graph that
@@ -47,8 +48,9 @@ type Graph struct {
 	ufn       func(float32) float32 // elementwise function of the running unary job
 	unaryBody func(j *pjob, lo, hi int)
 	ep        conv.Epilogue
-	bf16      bool       // Options.BF16 on an inference graph where HaveBF16
-	own       *packCache // packed weights of functional calls (packs.go)
+	linEp     gemm.Epilogue // the bias epilogue of the running Linear (kept here so it does not escape per call)
+	bf16      bool          // Options.BF16 on an inference graph where HaveBF16
+	own       *packCache    // packed weights of functional calls (packs.go)
 }
 
 // node is one recorded operation: back receives the gradient of out and

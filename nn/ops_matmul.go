@@ -112,14 +112,7 @@ func (g *Graph) linear(x, w, b *Tensor, pc *packCache) *Tensor {
 	var sb [8]int
 	shape := append(append(sb[:0], x.Shape[:nd-1]...), outF)
 	out := g.alloc(shape...)
-	betaF := float32(0)
-	if b != nil {
-		for r := 0; r < rows; r++ {
-			copy(out.Data[r*outF:(r+1)*outF], b.Data)
-		}
-		betaF = 1
-	}
-	if err := g.linearProduct(x, w, rows, in, outF, betaF, out, pc); err != nil {
+	if err := g.linearProduct(x, w, b, rows, in, outF, out, pc); err != nil {
 		return g.fail("Linear: %v", err)
 	}
 	ins := [3]*Tensor{x, w, b}
@@ -148,17 +141,45 @@ func (g *Graph) linear(x, w, b *Tensor, pc *packCache) *Tensor {
 	return out
 }
 
-// linearProduct computes out = x·Wᵀ + beta·out, in bfloat16 on an
-// Options.BF16 inference graph.
-func (g *Graph) linearProduct(x, w *Tensor, rows, in, outF int, beta float32, out *Tensor, pc *packCache) error {
+// linearProduct computes out = x·Wᵀ + b (b may be nil), in bfloat16 on an
+// Options.BF16 inference graph. The bias is the GEMM's fused epilogue and
+// C is overwritten (beta 0), which lets the GEMM read W in place instead
+// of packing it (internal/gemm's weights-stationary scheme).
+func (g *Graph) linearProduct(x, w, b *Tensor, rows, in, outF int, out *Tensor, pc *packCache) error {
+	var ep *gemm.Epilogue
+	if b != nil {
+		g.linEp = gemm.Epilogue{Bias: b.Data}
+		ep = &g.linEp
+		defer func() { g.linEp = gemm.Epilogue{} }()
+	}
 	if !g.bf16 || rows == 0 || outF == 0 {
-		sgemm(false, true, rows, outF, in, 1, x.Data, in, w.Data, in, beta, out.Data, outF)
+		gemm.SgemmEx(false, true, rows, outF, in, 1, x.Data, in, w.Data, in, 0, out.Data, outF, ep)
+		return nil
+	}
+	if streamBF16(w) {
+		gemm.SgemmBF16(false, true, rows, outF, in, 1, x.Data, in, w.Data, in, 0, out.Data, outF, ep)
 		return nil
 	}
 	pb, err := g.packs(pc).packedWeightBF16(w)
 	if err != nil {
 		return err
 	}
-	gemm.SgemmBF16PackedB(false, rows, 1, x.Data, in, pb, beta, out.Data, outF, nil)
+	gemm.SgemmBF16PackedB(false, rows, 1, x.Data, in, pb, 0, out.Data, outF, ep)
 	return nil
 }
+
+// streamBF16Min is the weight size (values) from which a bfloat16 Linear
+// rounds its weights on every call instead of keeping a packed bfloat16
+// copy, which would add half their float32 size again: +1 GB for the 2 GB
+// LaMIM encoder, +170 MB for ViT-B/16 (whose peak would then exceed ONNX
+// Runtime's), both of whose Linear layers are all above it. The rounding
+// streams the float32 weights once per call (8 % of a LaMIM forward pass
+// on AVX512_BF16). Small layers (classification heads), where a call may
+// multiply a single row, keep their packs.
+const streamBF16Min = 1 << 18
+
+// streamBF16 reports whether a bfloat16 Linear with weight w rounds it
+// per call (see streamBF16Min). Not where the AMX tile unit multiplies
+// packed weights: it is several times faster than the VDPBF16PS kernel of
+// the per-call rounding, worth the memory.
+func streamBF16(w *Tensor) bool { return len(w.Data) >= streamBF16Min && !gemm.UsesAMX() }

@@ -597,6 +597,10 @@ func rowNormBody(j *pjob, lo, hi int) {
 		mf, is := float32(mu), float32(1/math.Sqrt(vr+j.d[0]))
 		stats[r], stats[rows+r] = mf, is
 		base := (r % groups) * cPerG
+		if s == 1 { // LayerNorm: one value per feature, no inner loop to set up
+			affineRow(y[r*m:(r+1)*m], row, is, -mf*is, gamma, beta, base)
+			continue
+		}
 		for k := 0; k < cPerG; k++ {
 			a, b := is, -mf*is
 			if gamma != nil {
@@ -610,6 +614,30 @@ func rowNormBody(j *pjob, lo, hi int) {
 				dst[i] = a*v + b
 			}
 		}
+	}
+}
+
+// affineRow is rowNormBody's inner loop when every feature holds one value:
+// dst[k] = a_k·x[k] + b_k with a_k, b_k those of the general loop
+// (is, -mean·is, scaled by gamma[base+k], plus beta[base+k]).
+func affineRow(dst, x []float32, is, shift float32, gamma, beta *Tensor, base int) {
+	dst = dst[:len(x)]
+	var gm, bt []float32
+	if gamma != nil {
+		gm = gamma.Data[base : base+len(x)]
+	}
+	if beta != nil {
+		bt = beta.Data[base : base+len(x)]
+	}
+	for k, v := range x {
+		a, b := is, shift
+		if gm != nil {
+			a, b = a*gm[k], b*gm[k]
+		}
+		if bt != nil {
+			b += bt[k]
+		}
+		dst[k] = a*v + b
 	}
 }
 

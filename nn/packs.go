@@ -12,7 +12,9 @@ import (
 
 // Packed weights. Convolutions run on internal/conv plans, which hold a
 // layer's packed (and, for Winograd, transformed) weights plus workspace;
-// bfloat16 Linear layers multiply with weights rounded and packed once;
+// bfloat16 Linear layers below streamBF16Min values multiply with weights
+// rounded and packed once (larger ones round theirs per call, see
+// linearProduct); float32 Linear layers read their weights in place;
 // fused attention keeps per-shape workspaces. Rebuilding them on every call
 // would cost more than many small layers compute, so they are cached — in a
 // packCache owned by the layer that uses them (Conv3d, ConvTranspose3d,

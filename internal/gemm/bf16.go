@@ -128,6 +128,20 @@ func PackBBF16(transB bool, k, n int, b []float32, ldb int) (*PackedBF16, error)
 // packABlock packs rows [i0, i0+32) of alpha·op(A) (m×k).
 func packABlock(dst []uint16, a []float32, lda int, trans bool, alpha float32, i0, m, k int) {
 	ks := ceilDiv(k, bfTile)
+	_ = dst[ks*bfTile*bfTile-1]
+	if !trans && alpha == 1 { // row by row, each row's steps in one call
+		for r := range bfTile {
+			if i := i0 + r; i < m {
+				_ = a[i*lda+k-1]
+				bf16RowSteps(&dst[r*bfTile], &a[i*lda], k)
+				continue
+			}
+			for s := range ks {
+				clear(dst[s*bfTile*bfTile+r*bfTile : s*bfTile*bfTile+(r+1)*bfTile])
+			}
+		}
+		return
+	}
 	for s := range ks {
 		k0 := s * bfTile
 		kn := min(bfTile, k-k0)
@@ -135,23 +149,20 @@ func packABlock(dst []uint16, a []float32, lda int, trans bool, alpha float32, i
 		for r := range bfTile {
 			row := blk[r*bfTile : (r+1)*bfTile]
 			i := i0 + r
-			switch {
-			case i >= m:
+			if i >= m {
 				clear(row)
-			case !trans && alpha == 1:
-				bf16Row(&row[0], &a[i*lda+k0], kn)
-			default:
-				for c := range row {
-					var v float32
-					if c < kn {
-						if trans {
-							v = a[(k0+c)*lda+i]
-						} else {
-							v = a[i*lda+k0+c]
-						}
+				continue
+			}
+			for c := range row {
+				var v float32
+				if c < kn {
+					if trans {
+						v = a[(k0+c)*lda+i]
+					} else {
+						v = a[i*lda+k0+c]
 					}
-					row[c] = ToBF16(alpha * v)
 				}
+				row[c] = ToBF16(alpha * v)
 			}
 		}
 	}
@@ -268,6 +279,10 @@ func bfRun(op *bfOp) {
 		return
 	}
 	op.ks = ceilDiv(op.k, bfTile)
+	if op.useRowsA() {
+		op.rowsARun()
+		return
+	}
 	rbs := ceilDiv(op.m, bfTile)
 	if op.pa == nil {
 		w := bfPool.Get().(*bfWorker)

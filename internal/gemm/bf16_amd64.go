@@ -23,3 +23,9 @@ func bf16PackPairs(dst *uint32, r0, r1 *float32, ld, kp int, m0, m1 uint64)
 //
 //go:noescape
 func bf16Row(dst *uint16, src *float32, n int)
+
+// bf16RowSteps rounds one row of k floats into its place in a packed A
+// block (K steps of 32 values, 1024 apart), zero-filling the last step.
+//
+//go:noescape
+func bf16RowSteps(dst *uint16, src *float32, k int)

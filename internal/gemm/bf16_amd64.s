@@ -188,3 +188,40 @@ masked:
 	VMOVDQU16 Z2, 0(DI)
 	VZEROUPPER
 	RET
+
+// func bf16RowSteps(dst *uint16, src *float32, k int)
+//
+// One row of a packed A block: dst[s·1024 + c] = bf16(src[s·32 + c])
+// for s·32 + c < k, zero up to whole K steps of 32 (the row's 32 values
+// of each step lie 1024 values apart, see packABlock).
+TEXT ·bf16RowSteps(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ k+16(FP), CX
+rsloop:
+	CMPQ CX, $32
+	JLT rstail
+	VMOVUPS 0(SI), Z0
+	VMOVUPS 64(SI), Z1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0 // VCVTNE2PS2BF16 Z0, Z1, Z2
+	VMOVDQU16 Z2, 0(DI)
+	ADDQ $128, SI
+	ADDQ $2048, DI
+	SUBQ $32, CX
+	JMP rsloop
+rstail:
+	TESTQ CX, CX
+	JEQ rsdone
+	MOVQ $-1, AX
+	SHLQ CX, AX
+	NOTQ AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	VMOVUPS.Z 0(SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0 // VCVTNE2PS2BF16 Z0, Z1, Z2
+	VMOVDQU16 Z2, 0(DI)
+rsdone:
+	VZEROUPPER
+	RET

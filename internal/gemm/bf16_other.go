@@ -12,6 +12,10 @@ func bf16PackPairs(dst *uint32, r0, r1 *float32, ld, kp int, m0, m1 uint64) { pa
 
 func bf16Row(dst *uint16, src *float32, n int) { panic(ErrNoBF16) }
 
+func bf16RowSteps(dst *uint16, src *float32, k int) { panic(ErrNoBF16) }
+
 func dpbf16Kern16(ks int, a *uint16, b *uint32, c *float32, ldc int, add int) { panic(ErrNoBF16) }
 
 func dpbf16Kern8x32(ks int, a *uint16, b *uint32, c *float32, ldc int, add int) { panic(ErrNoBF16) }
+
+func dpbf16Kern8x24(ks int, a *uint16, b *uint32, c *float32, ldc int, add int) { panic(ErrNoBF16) }

@@ -32,6 +32,13 @@
 // whole blocked loop. Buffers are recycled, so a call allocates nothing
 // after warm-up.
 //
+// A product x·Wᵀ with few rows of x and a large W (Sgemm(false, true, …)
+// with m ≤ 512 < n, beta 0: a linear layer over a few hundred tokens) is
+// computed transposed, Cᵀ = W·xᵀ, with W read in place by a 7-row AVX-512
+// kernel and only xᵀ packed, so the weights are never copied (rowsa.go);
+// SgemmBF16 does the same with W rounded to bfloat16 block by block
+// (rowsa_bf16.go).
+//
 // SgemmEx fuses an Epilogue (bias, residual add, ReLU or exact GELU) into
 // the last pass over each C tile, while it is still in L1 cache. PackA and
 // PackB pack a constant operand (network weights) once; SgemmPackedA and
@@ -39,9 +46,11 @@
 // sizes so a convolution can drive it on its own packed panels.
 //
 // SgemmBF16 (and its PackABF16/PackBBF16 variants) is an opt-in inference
-// path for CPUs with AMX: both operands are rounded to bfloat16 and the AMX
-// tile unit accumulates 32×32 float32 tiles: 760–950 GFLOP per CPU-second
-// at 2048³ here, against 100–130 for Sgemm. It needs the tile state, which it requests from Linux on
-// first use; HaveBF16 says whether it can run. Float32 stays the default and
-// the reference.
+// path for CPUs with AVX512_BF16: both operands are rounded to bfloat16 and
+// products accumulate in float32, on the AMX tile unit where present (32×32
+// tiles: 760–950 GFLOP per CPU-second at 2048³ on Sapphire Rapids, against
+// 100–130 for Sgemm; it requests the tile state from Linux on first use),
+// else with VDPBF16PS (about 200 GFLOP per CPU-second on Zen 4). HaveBF16
+// says whether it can run, UsesAMX which unit the packed products use.
+// Float32 stays the default and the reference.
 package gemm

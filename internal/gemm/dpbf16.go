@@ -17,6 +17,13 @@ import (
 // available (tests of this path on AMX machines).
 var forceDP bool
 
+// UsesAMX reports whether the BF16 GEMMs with packed operands run on the
+// AMX tile unit here (the weights-stationary SgemmBF16 of rowsa_bf16.go
+// always uses VDPBF16PS). Callers that choose between keeping packed
+// weights and rounding them per call use it: with AMX the packs are
+// several times faster.
+func UsesAMX() bool { return HaveBF16() && useAMX() }
+
 // useAMX reports whether the BF16 products run on the AMX tile unit:
 // present, permitted by the operating system, and not overridden.
 func useAMX() bool {

@@ -17,3 +17,9 @@ func dpbf16Kern16(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)
 //
 //go:noescape
 func dpbf16Kern8x32(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)
+
+// dpbf16Kern8x24 is dpbf16Kern8x32 for the first 24 columns only (its
+// second half a Y register), for a last sliver of at most 24 columns.
+//
+//go:noescape
+func dpbf16Kern8x24(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)

@@ -42,6 +42,9 @@ type blocking struct {
 	// ragged tiles go through a scratch tile.
 	edge        []edgeKernel
 	stridedEdge []stridedEdgeKernel
+	rowsA       rowsAKernel // nil: no weights-stationary scheme (rowsa.go)
+	rowsAMR     int         // rows of the rowsA tile (≤ mr)
+	rowsATail   rowsAKernel // rowsA for a last sliver of ≤ nr-8 columns, or nil
 }
 
 // blockings is indexed by cpu.Level; the kernel_*.go files fill it in.
@@ -95,6 +98,13 @@ func run(op *operands) {
 		bl = op.pb.bl
 	}
 	w := parallel.Workers()
+	if op.useRowsA(bl) {
+		j := getJob()
+		j.op, j.bl = *op, bl
+		j.runRowsA(w)
+		putJob(j)
+		return
+	}
 	if w == 1 || op.m*op.n*op.k < minParallelWork {
 		s := getScratch()
 		op.part(bl, s, 0, op.m, 0, op.n)
@@ -146,7 +156,11 @@ type job struct {
 	stages         [2]stage
 	nItems, groups int
 
-	itemFn, phaseFn func(lo, hi int)
+	// weights-stationary scheme (rowsa.go): xᵀ packed, its padded width
+	xt   []float32
+	mpad int
+
+	itemFn, phaseFn, packXTFn, rowsAFn func(lo, hi int)
 }
 
 // stage is one (jc, pc) step of the shared scheme: a kb×nb panel of B
@@ -206,7 +220,7 @@ func getJob() *job {
 		return j
 	default:
 		j := &job{}
-		j.itemFn, j.phaseFn = j.runItem, j.runPhase
+		j.itemFn, j.phaseFn, j.packXTFn, j.rowsAFn = j.runItem, j.runPhase, j.packXT, j.rowsABands
 		return j
 	}
 }
@@ -492,9 +506,9 @@ func scaleC(op *operands) {
 }
 
 // scratch holds one worker's pack buffers, 64-byte aligned for the SIMD
-// kernels. They are recycled through a free list, so a warm call allocates
+// kernels (ct, the Cᵀ band of rowsa.go, is grown on first use). They are recycled through a free list, so a warm call allocates
 // nothing.
-type scratch struct{ a, b, t []float32 }
+type scratch struct{ a, b, t, ct []float32 }
 
 var scratchFree = make(chan *scratch, 32)
 

@@ -39,6 +39,16 @@ type kernel struct {
 	// strided kernels read B in place (row stride ldb) instead of from a
 	// packed sliver, and prefetch the next sliver of each row into L2.
 	strided bool
+	// rowsA kernels read A in place from mr ≤ 7 rows of a row-major
+	// matrix (row stride lda) instead of from a packed sliver: each step
+	// broadcasts one float of every row. They serve products whose A is a
+	// large weight matrix used once per call (see rowsa.go), so packing it
+	// would cost a pass over the weights.
+	rowsA bool
+	// half makes the last of the nv vectors 8 lanes wide (a Y register),
+	// for a last sliver of NR-8 columns: at AVX-512 on AMD Zen 4 a Y FMA
+	// costs half a Z one (rowsA only).
+	half bool
 	// rows > 0 makes an edge kernel: it computes only the first rows rows
 	// of the mr-row packed A sliver and takes a width nw ≤ NR, masking the
 	// C loads and stores (and the B loads when strided) to nw columns, so
@@ -58,10 +68,30 @@ func (k kernel) nrows() int {
 	return k.mr
 }
 
+// width is the columns of the tile.
+func (k kernel) width() int {
+	if k.half {
+		return k.nv*k.isa.lanes - k.isa.lanes/2
+	}
+	return k.nv * k.isa.lanes
+}
+
+// narrow renames a Z register of vector v to its Y half when v is the
+// half vector of the tile.
+func (k kernel) narrow(v int, reg string) string {
+	if k.half && v == k.nv-1 {
+		return "Y" + reg[1:]
+	}
+	return reg
+}
+
 func (k kernel) name() string {
-	n := fmt.Sprintf("kern%s_%dx%d", k.isa.name, k.mr, k.nv*k.isa.lanes)
+	n := fmt.Sprintf("kern%s_%dx%d", k.isa.name, k.mr, k.width())
 	if k.strided {
 		n += "_strided"
+	}
+	if k.rowsA {
+		n += "_rowsA"
 	}
 	if k.rows > 0 {
 		n += fmt.Sprintf("_r%d", k.rows)
@@ -74,6 +104,9 @@ func (k kernel) goDecl() string {
 	args := "k int, a, b, c *float32, ldc int, beta float32"
 	if k.strided {
 		args = "k int, a, b *float32, ldb int, c *float32, ldc int, beta float32"
+	}
+	if k.rowsA {
+		args = "k int, a *float32, lda int, b, c *float32, ldc int, beta float32"
 	}
 	if k.rows > 0 {
 		args += ", nw int"
@@ -88,13 +121,15 @@ func main() {
 	goOut := flag.String("decl", "kernel_decl_amd64.go", "output file for the Go declarations")
 	flag.Parse()
 	kernels := []kernel{
-		{avx512, 14, 2, false, 0, 8},
-		{avx512, 14, 2, true, 0, 0},
-		{avx2, 6, 2, false, 0, 0},
-		{avx2, 6, 2, true, 0, 0},
+		{isa: avx512, mr: 14, nv: 2, nbpf: 8},
+		{isa: avx512, mr: 14, nv: 2, strided: true},
+		{isa: avx512, mr: 7, nv: 2, rowsA: true},
+		{isa: avx512, mr: 7, nv: 2, rowsA: true, half: true},
+		{isa: avx2, mr: 6, nv: 2},
+		{isa: avx2, mr: 6, nv: 2, strided: true},
 	}
 	for rows := 1; rows <= 14; rows++ {
-		kernels = append(kernels, kernel{avx512, 14, 2, false, rows, 0}, kernel{avx512, 14, 2, true, rows, 0})
+		kernels = append(kernels, kernel{isa: avx512, mr: 14, nv: 2, rows: rows}, kernel{isa: avx512, mr: 14, nv: 2, strided: true, rows: rows})
 	}
 	writeDecls(*goOut, kernels)
 	var b bytes.Buffer
@@ -155,8 +190,14 @@ func (k kernel) emit(w *bytes.Buffer) {
 	aStep, bStep := 4*k.mr, vbytes*k.nv
 
 	betaArg, nwArg, argSize := "beta+40(FP)", "nw+48(FP)", 44
-	if k.strided {
+	if k.strided || k.rowsA {
 		betaArg, nwArg, argSize = "beta+48(FP)", "nw+56(FP)", 52
+	}
+	if k.half && (!k.rowsA || k.isa.name != "AVX512") {
+		log.Fatalf("%s: only AVX-512 rowsA kernels have a half vector", k.name())
+	}
+	if k.rowsA && (k.mr > 7 || k.rows > 0 || k.strided || k.nbpf > 0) {
+		log.Fatalf("%s: rowsA kernels address at most 7 rows and take no other option", k.name())
 	}
 	if k.rows > 0 {
 		argSize += 12
@@ -169,6 +210,19 @@ func (k kernel) emit(w *bytes.Buffer) {
 		p("MOVQ b+16(FP), BX")
 		p("MOVQ ldb+24(FP), R11")
 		p("SHLQ $2, R11")
+		p("MOVQ c+32(FP), DX")
+		p("MOVQ ldc+40(FP), SI")
+	} else if k.rowsA {
+		// Rows 0-6 are addressed from AX with the index registers
+		// R10 = lda, R11 = 3·lda, R13 = 5·lda (bytes), scaled by 1, 2 or 4
+		// (see rowAddr).
+		p("MOVQ k+0(FP), CX")
+		p("MOVQ a+8(FP), AX")
+		p("MOVQ lda+16(FP), R10")
+		p("SHLQ $2, R10")
+		p("LEAQ (R10)(R10*2), R11")
+		p("LEAQ (R10)(R10*4), R13")
+		p("MOVQ b+24(FP), BX")
 		p("MOVQ c+32(FP), DX")
 		p("MOVQ ldc+40(FP), SI")
 	} else {
@@ -220,20 +274,26 @@ func (k kernel) emit(w *bytes.Buffer) {
 			p("ADDQ R11, BX")
 		} else {
 			for v := 0; v < k.nv; v++ {
-				p("VMOVUPS %d(BX), %s", u*bStep+v*vbytes, breg(v))
+				p("VMOVUPS %d(BX), %s", u*bStep+v*vbytes, k.narrow(v, breg(v)))
 			}
 		}
 		for i := 0; i < rows; i++ {
-			p("VBROADCASTSS %d(AX), %s", u*aStep+4*i, bc(i))
+			if k.rowsA {
+				p("VBROADCASTSS %s, %s", rowAddr(i, 4*u), bc(i))
+			} else {
+				p("VBROADCASTSS %d(AX), %s", u*aStep+4*i, bc(i))
+			}
 			for v := 0; v < k.nv; v++ {
-				p("VFMADD231PS %s, %s, %s", breg(v), bc(i), acc(i, v))
+				p("VFMADD231PS %s, %s, %s", k.narrow(v, breg(v)), k.narrow(v, bc(i)), k.narrow(v, acc(i, v)))
 			}
 		}
 	}
 	fmt.Fprintf(w, "loop%d:\n", unroll)
 	p("CMPQ CX, $%d", unroll)
 	p("JL tail")
-	p("PREFETCHT0 %d(AX)", 8*aStep*unroll)
+	if !k.rowsA { // in-place rows are sequential streams, left to the hardware prefetcher
+		p("PREFETCHT0 %d(AX)", 8*aStep*unroll)
+	}
 	p("TESTQ R12, R12")
 	p("JE nocpf")
 	for off := 0; off < bStep; off += 64 {
@@ -259,7 +319,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	for u := 0; u < unroll; u++ {
 		step(u)
 	}
-	p("ADDQ $%d, AX", unroll*aStep)
+	k.advanceA(p, unroll)
 	if !k.strided {
 		p("ADDQ $%d, BX", unroll*bStep)
 	}
@@ -269,7 +329,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	p("TESTQ CX, CX")
 	p("JE store")
 	step(0)
-	p("ADDQ $%d, AX", aStep)
+	k.advanceA(p, 1)
 	if !k.strided {
 		p("ADDQ $%d, BX", bStep)
 	}
@@ -288,7 +348,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	}
 	for i := 0; i < rows; i++ {
 		for v := 0; v < k.nv; v++ {
-			p("VMOVUPS %s, %s%d(DX)", acc(i, v), mask(v), v*vbytes)
+			p("VMOVUPS %s, %s%d(DX)", k.narrow(v, acc(i, v)), mask(v), v*vbytes)
 		}
 		if i < rows-1 {
 			p("ADDQ SI, DX")
@@ -304,9 +364,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 				p("VMOVUPS.Z %d(DX), K%d, %s", v*vbytes, v+1, bc(0))
 				p("VFMADD231PS %s, %s, %s", bc(0), breg(0), acc(i, v))
 			} else {
-				p("VFMADD231PS %d(DX), %s, %s", v*vbytes, breg(0), acc(i, v))
+				p("VFMADD231PS %d(DX), %s, %s", v*vbytes, k.narrow(v, breg(0)), k.narrow(v, acc(i, v)))
 			}
-			p("VMOVUPS %s, %s%d(DX)", acc(i, v), mask(v), v*vbytes)
+			p("VMOVUPS %s, %s%d(DX)", k.narrow(v, acc(i, v)), mask(v), v*vbytes)
 		}
 		if i < rows-1 {
 			p("ADDQ SI, DX")
@@ -314,6 +374,22 @@ func (k kernel) emit(w *bytes.Buffer) {
 	}
 	p("VZEROUPPER")
 	p("RET")
+}
+
+// advanceA moves the A pointers on by steps k steps.
+func (k kernel) advanceA(p func(string, ...any), steps int) {
+	if k.rowsA {
+		p("ADDQ $%d, AX", 4*steps)
+		return
+	}
+	p("ADDQ $%d, AX", steps*4*k.mr)
+}
+
+// rowAddr is the operand addressing float off/4 of row i (0-6) of an
+// in-place A: AX as base, a multiple of lda as index.
+func rowAddr(i, off int) string {
+	index := [...]string{"", "(R10*1)", "(R10*2)", "(R11*1)", "(R10*4)", "(R13*1)", "(R11*2)"}[i]
+	return fmt.Sprintf("%d(AX)%s", off, index)
 }
 
 // emitTranspose writes transposePack, which packs a transposed panel of up

@@ -162,6 +162,28 @@ func main() {
 		"\tKMOVW AX, K1", "\tSHRQ $16, AX", "\tKMOVW AX, K2",
 		"\tVMOVUPS.Z 0(SI), K1, Z0", "\tVMOVUPS.Z 64(SI), K2, Z1",
 		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)", "\tVZEROUPPER", "\tRET")
+
+	e("",
+		"// func bf16RowSteps(dst *uint16, src *float32, k int)",
+		"//",
+		"// One row of a packed A block: dst[s·1024 + c] = bf16(src[s·32 + c])",
+		"// for s·32 + c < k, zero up to whole K steps of 32 (the row's 32 values",
+		"// of each step lie 1024 values apart, see packABlock).",
+		"TEXT ·bf16RowSteps(SB), NOSPLIT, $0-24",
+		"\tMOVQ dst+0(FP), DI", "\tMOVQ src+8(FP), SI", "\tMOVQ k+16(FP), CX",
+		"rsloop:",
+		"\tCMPQ CX, $32", "\tJLT rstail",
+		"\tVMOVUPS 0(SI), Z0", "\tVMOVUPS 64(SI), Z1",
+		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)",
+		"\tADDQ $128, SI", "\tADDQ $2048, DI", "\tSUBQ $32, CX", "\tJMP rsloop",
+		"rstail:",
+		"\tTESTQ CX, CX", "\tJEQ rsdone",
+		"\tMOVQ $-1, AX", "\tSHLQ CX, AX", "\tNOTQ AX",
+		"\tKMOVW AX, K1", "\tSHRQ $16, AX", "\tKMOVW AX, K2",
+		"\tVMOVUPS.Z 0(SI), K1, Z0", "\tVMOVUPS.Z 64(SI), K2, Z1",
+		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)",
+		"rsdone:",
+		"\tVZEROUPPER", "\tRET")
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

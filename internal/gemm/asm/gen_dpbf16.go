@@ -40,10 +40,16 @@ var regName = map[byte]string{6: "SI", 0: "AX"}
 
 // vdpbf16psReg encodes VDPBF16PS Z(src2), Z(src1), Z(dst):
 // EVEX.512.F3.0F38.W0 52 /r, register form.
-func vdpbf16psReg(dst, src1, src2 byte) []byte {
+func vdpbf16psReg(dst, src1, src2 byte) []byte { return vdpbf16psRegL(dst, src1, src2, 0b10) }
+
+// vdpbf16psRegY encodes VDPBF16PS Y(src2), Y(src1), Y(dst) (EVEX.256).
+func vdpbf16psRegY(dst, src1, src2 byte) []byte { return vdpbf16psRegL(dst, src1, src2, 0b01) }
+
+// vdpbf16psRegL is the register form with vector length ll (EVEX.L'L).
+func vdpbf16psRegL(dst, src1, src2, ll byte) []byte {
 	p0 := (^dst>>3&1)<<7 | (^src2>>4&1)<<6 | (^src2>>3&1)<<5 | (^dst>>4&1)<<4 | 0b10
 	p1 := (^src1&0xF)<<3 | 1<<2 | 0b10
-	p2 := byte(0b10)<<5 | (^src1>>4&1)<<3
+	p2 := ll<<5 | (^src1>>4&1)<<3
 	return []byte{0x62, p0, p1, p2, 0x52, 0xC0 | (dst&7)<<3 | src2&7}
 }
 
@@ -127,12 +133,38 @@ func main() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 	p("")
-	p("// func dpbf16Kern8x32(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)")
+	emit8(p, 32)
+	emit8(p, 24)
+	if err := os.WriteFile("dpbf16_amd64.s", w.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// emit8 writes dpbf16Kern8x<width>: the 8×32 tile of a quarter block of A
+// (8 rows) by a whole B sliver (accumulators Z0–Z15, row r in Z2r, Z2r+1;
+// B pairs in Z16/Z17; the broadcast A pair in Z18, used for both halves),
+// or with width 24 the same whose second half is a Y register: for a last
+// sliver of at most 24 columns, a Y VDPBF16PS costing half a Z one on AMD
+// Zen 4.
+func emit8(p func(string, ...any), width int) {
+	half := width == 24
+	r2 := func(v int) string { // the register of the second half
+		if half {
+			return fmt.Sprintf("Y%d", v)
+		}
+		return fmt.Sprintf("Z%d", v)
+	}
+	dp2 := vdpbf16psReg
+	if half {
+		dp2 = vdpbf16psRegY
+	}
+	name := fmt.Sprintf("dpbf16Kern8x%d", width)
+	p("// func %s(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)", name)
 	p("//")
-	p("// The 8×32 tile of a quarter block of A (8 rows) by a whole B sliver:")
+	p("// The 8×%d tile of a quarter block of A (8 rows) by a B sliver:", width)
 	p("// accumulators Z0–Z15 (row r in Z2r, Z2r+1), B pairs in Z16/Z17, the")
 	p("// broadcast A pair in Z18, used for both halves.")
-	p("TEXT ·dpbf16Kern8x32(SB), NOSPLIT, $0-48")
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
 	p("\tMOVQ ks+0(FP), CX")
 	p("\tMOVQ a+8(FP), SI")
 	p("\tMOVQ b+16(FP), BX")
@@ -142,47 +174,45 @@ func main() {
 	for r := 0; r < 16; r++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
-	p("step8:")
+	p("step%d:", width)
 	for q := 0; q < 16; q++ {
 		p("\tVMOVUPS %d(BX), Z16", q*128)
-		p("\tVMOVUPS %d(BX), Z17", q*128+64)
+		p("\tVMOVUPS %d(BX), %s", q*128+64, r2(17))
 		for r := 0; r < 8; r++ {
 			p("\tVPBROADCASTD %d(SI), Z18", r*64+q*4)
 			p("\t%s // VDPBF16PS Z16, Z18, Z%d", bytesOf(vdpbf16psReg(byte(2*r), 18, 16)), 2*r)
-			p("\t%s // VDPBF16PS Z17, Z18, Z%d", bytesOf(vdpbf16psReg(byte(2*r+1), 18, 17)), 2*r+1)
+			p("\t%s // VDPBF16PS %s, %s, %s", bytesOf(dp2(byte(2*r+1), 18, 17)), r2(17), r2(18), r2(2*r+1))
 		}
 	}
 	p("\tADDQ $2048, SI")
 	p("\tADDQ $2048, BX")
 	p("\tDECQ CX")
-	p("\tJNZ step8")
+	p("\tJNZ step%d", width)
 	p("\tMOVQ add+40(FP), CX")
 	p("\tTESTQ CX, CX")
-	p("\tJNZ add8")
+	p("\tJNZ add%d", width)
 	for r := 0; r < 8; r++ {
 		p("\tVMOVUPS Z%d, (DI)", 2*r)
-		p("\tVMOVUPS Z%d, 64(DI)", 2*r+1)
+		p("\tVMOVUPS %s, 64(DI)", r2(2*r+1))
 		if r < 7 {
 			p("\tADDQ DX, DI")
 		}
 	}
 	p("\tVZEROUPPER")
 	p("\tRET")
-	p("add8:")
+	p("add%d:", width)
 	for r := 0; r < 8; r++ {
 		p("\tVADDPS (DI), Z%d, Z%d", 2*r, 2*r)
-		p("\tVADDPS 64(DI), Z%d, Z%d", 2*r+1, 2*r+1)
+		p("\tVADDPS 64(DI), %s, %s", r2(2*r+1), r2(2*r+1))
 		p("\tVMOVUPS Z%d, (DI)", 2*r)
-		p("\tVMOVUPS Z%d, 64(DI)", 2*r+1)
+		p("\tVMOVUPS %s, 64(DI)", r2(2*r+1))
 		if r < 7 {
 			p("\tADDQ DX, DI")
 		}
 	}
 	p("\tVZEROUPPER")
 	p("\tRET")
-	if err := os.WriteFile("dpbf16_amd64.s", w.Bytes(), 0o644); err != nil {
-		log.Fatal(err)
-	}
+	p("")
 }
 
 func join(s []string) string {

@@ -1,0 +1,135 @@
+package gemm
+
+import "github.com/metasurv/metasurv/internal/parallel"
+
+// The weights-stationary scheme. A linear layer y = x·Wᵀ on a few hundred
+// tokens is Sgemm(false, true, m = tokens, n = outputs, k = inputs) with a
+// large B = Wᵀ (W stored n×k) and a small A = x. The blocked algorithm packs
+// B on every call: a pass over all the weights (for the LaMIM encoder 2 GB
+// per forward pass, a quarter of its CPU time on a loaded host), and
+// keeping packed copies instead would double the memory. This scheme computes the transposed product
+// Cᵀ = W·xᵀ instead: W is read in place as the A operand of the rowsA
+// micro-kernel (each step broadcasts one float of mr consecutive rows of
+// W, which are contiguous streams), only the small xᵀ is packed (as B
+// slivers of NR tokens), and the Cᵀ tiles, accumulated over the k blocks
+// in a per-worker buffer, are transposed into C by the AVX-512 transpose
+// (which applies alpha) before the epilogue runs on them. Work items are
+// bands of output columns (rows of W), handed out dynamically.
+
+// maxRowsAM bounds the tokens (m) of the scheme: a worker's Cᵀ buffer is
+// (rowsABand + MR) × m floats (≤ 260 KB, in L2 with the packed xᵀ block).
+const maxRowsAM = 512
+
+// rowsABand is the rows of W (outputs) per work item: whole cache lines of
+// C per transposed row, and a multiple of the rowsA kernels' rows.
+const rowsABand = 112
+
+// rowsAKernel is a microKernel that reads A in place: row i of the
+// sliver at a + i·lda (see asm/gen.go). Its tile has blocking.rowsAMR
+// rows: seven at AVX-512, because rows of a weight matrix whose stride is
+// a multiple of 4 KB (hidden sizes 1024, 2048, …) fall in one set of the
+// 8-way L1 cache, and fourteen such rows evict each other on every step
+// (68–71 GFLOP per CPU-second against 100 with a padded stride).
+type rowsAKernel func(k int, a *float32, lda int, b, c *float32, ldc int, beta float32)
+
+// A last sliver of tokens with at most NR-8 columns (216 tokens: 24 of
+// 32) runs blocking.rowsATail, whose tile is 8 columns narrower: a
+// quarter less work on that sliver, 3.6 % of the LaMIM encoder's products.
+
+// useRowsA reports whether op runs the weights-stationary scheme: x·Wᵀ
+// with few rows and more outputs than rows, C overwritten (beta 0), at a
+// level with the rowsA kernel and the AVX-512 transpose.
+func (op *operands) useRowsA(bl *blocking) bool {
+	return bl.rowsA != nil && avx512Asm() && !op.transA && op.transB && op.pa == nil && op.pb == nil &&
+		op.beta == 0 && op.m <= maxRowsAM && op.n > op.m
+}
+
+// runRowsA runs the weights-stationary scheme on w workers.
+func (j *job) runRowsA(w int) {
+	op, bl := &j.op, j.bl
+	j.mpad = roundUp(op.m, bl.nr)
+	j.xt = growAligned(j.xt, op.k*j.mpad)
+	parallel.ForChunks(ceilDiv(op.k, bl.kc), 1, j.packXTFn)
+	bands := ceilDiv(op.n, rowsABand)
+	if w == 1 || op.m*op.n*op.k < minParallelWork {
+		j.rowsABands(0, bands)
+		return
+	}
+	parallel.ForChunks(bands, 1, j.rowsAFn)
+}
+
+// packXT packs the k blocks [lo, hi) of xᵀ (op(B) of the transposed
+// product, k×m) in the layout of PackedB.
+func (j *job) packXT(lo, hi int) {
+	op, bl := &j.op, j.bl
+	for q := lo; q < hi; q++ {
+		k0 := q * bl.kc
+		packB(j.xt[k0*j.mpad:], op.a, op.lda, true, k0, 0, min(bl.kc, op.k-k0), op.m, bl.nr)
+	}
+}
+
+// rowsABands computes the bands [lo, hi) of output columns.
+func (j *job) rowsABands(lo, hi int) {
+	s := getScratch()
+	for i := lo; i < hi; i++ {
+		j.rowsABandOf(s, i)
+	}
+	putScratch(s)
+}
+
+// rowsABandOf computes band i: Cᵀ of its W rows into s.ct, then C. The
+// loops are BLIS's: per k block, each packed xᵀ sliver (KC×NR) meets
+// every W sliver of the band (KC×band floats, in L2 after the first
+// sliver of tokens read it from memory). A ragged last W sliver is packed
+// as a sliver of the blocked scheme (zero rows below the last), so the
+// kernel never reads past W; ct has room for its MR rows.
+func (j *job) rowsABandOf(s *scratch, i int) {
+	op, bl := &j.op, j.bl
+	r0 := i * rowsABand
+	rows := min(rowsABand, op.n-r0)
+	s.ct = growAligned(s.ct, (rowsABand+bl.mr)*j.mpad)
+	full := rows / bl.rowsAMR * bl.rowsAMR // rows in whole slivers, read in place
+	for pc := 0; pc < op.k; pc += bl.kc {
+		kb := min(bl.kc, op.k-pc)
+		beta := float32(0)
+		if pc > 0 {
+			beta = 1
+		}
+		if full < rows {
+			packA(s.a, op.b, op.ldb, false, 1, r0+full, pc, rows-full, kb, bl.mr)
+		}
+		if full > 0 {
+			_ = op.b[(r0+full-1)*op.ldb+pc+kb-1] // the kernel reads kb floats of each row
+		}
+		xt := j.xt[pc*j.mpad:]
+		for jr := 0; jr < j.mpad; jr += bl.nr {
+			b := &xt[jr*kb]
+			kern := bl.rowsA
+			if op.m-jr <= bl.nr-8 && bl.rowsATail != nil {
+				kern = bl.rowsATail
+			}
+			for r := 0; r < full; r += bl.rowsAMR {
+				kern(kb, &op.b[(r0+r)*op.ldb+pc], op.ldb, b, &s.ct[r*j.mpad+jr], j.mpad, beta)
+			}
+			if full < rows {
+				bl.kern(kb, &s.a[0], b, &s.ct[full*j.mpad+jr], j.mpad, beta)
+			}
+		}
+	}
+	j.storeTransposed(s.ct, r0, rows)
+}
+
+// storeTransposed writes C[t][r0+l] = alpha·ct[l][t] for the rows l < rows
+// of the band, 16 at a time, then applies the epilogue to that block of C.
+func (j *job) storeTransposed(ct []float32, r0, rows int) {
+	op := &j.op
+	_ = op.c[(op.m-1)*op.ldc+r0+rows-1]
+	for l0 := 0; l0 < rows; l0 += 16 {
+		lanes := min(16, rows-l0)
+		_ = ct[(l0+lanes-1)*j.mpad+op.m-1]
+		transposePack(&op.c[r0+l0], &ct[l0*j.mpad], j.mpad, op.m, op.ldc, lanes, uint16(1<<lanes-1), op.alpha)
+	}
+	if op.ep != nil {
+		op.ep.applyTile(op.c, op.ldc, 0, r0, op.m, rows)
+	}
+}

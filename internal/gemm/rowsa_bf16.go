@@ -1,0 +1,164 @@
+package gemm
+
+import (
+	"unsafe"
+
+	"github.com/metasurv/metasurv/internal/parallel"
+)
+
+// The weights-stationary scheme in bfloat16 (see rowsa.go for float32).
+// SgemmBF16 of x·Wᵀ with few rows computes Cᵀ = W·xᵀ with the VDPBF16PS
+// kernel: each block of 32 rows of W is rounded to bfloat16 into a
+// worker's buffer (in L2) just before the kernel uses it, instead of being
+// kept as a packed copy. The conversion is a row-wise vector rounding
+// (W's rows are the broadcast A operand, whose layout is row-major), so a
+// layer's weights cost one streaming read per call and no memory beyond
+// the worker buffers: inference on a 2 GB model needs no second 1 GB copy.
+// Only xᵀ, small, is rounded and transposed into B slivers of bfloat16
+// pairs. The Cᵀ tiles are transposed into C by the AVX-512 transpose,
+// which applies alpha, and the epilogue runs on the result.
+
+// useRowsA reports whether op runs the bfloat16 weights-stationary
+// scheme: x·Wᵀ with more outputs than rows (or than maxRowsAM, the rows
+// then taken maxRowsAM at a time), C overwritten.
+func (op *bfOp) useRowsA() bool {
+	return haveTranspose && op.pa == nil && op.pb == nil && !op.transA && op.transB &&
+		op.beta == 0 && op.n > min(op.m, maxRowsAM)
+}
+
+// bfRowsA is one call of the scheme: xᵀ packed as B slivers, the padded
+// sizes, and the bound method values of its parallel loops.
+type bfRowsA struct {
+	op      *bfOp
+	mpad    int      // tokens padded to whole slivers
+	kp      int      // bfloat16 pairs per row, padded to whole K steps
+	xw      []uint32 // x rounded, row-major: mpad rows of kp pairs
+	xt      []uint32 // xᵀ: mpad/32 slivers of kp rows of 32 pairs
+	roundFn func(lo, hi int)
+	blockFn func(lo, hi int)
+}
+
+// rowsARun runs the scheme on the rows of x maxRowsAM at a time (each
+// chunk rounds W again; a chunk's products cost maxRowsAM times more).
+func (op *bfOp) rowsARun() {
+	if op.m <= maxRowsAM {
+		op.rowsAChunk()
+		return
+	}
+	for r0 := 0; r0 < op.m; r0 += maxRowsAM {
+		sub := *op
+		sub.m = min(maxRowsAM, op.m-r0)
+		sub.a, sub.c = op.a[r0*op.lda:], op.c[r0*op.ldc:]
+		if op.ep != nil {
+			ep := *op.ep
+			if ep.Residual != nil {
+				ep.Residual = ep.Residual[r0*op.ldc:]
+			}
+			if ep.Bias != nil && ep.BiasPerRow {
+				ep.Bias = ep.Bias[r0:]
+			}
+			sub.ep = &ep
+		}
+		sub.rowsAChunk()
+	}
+}
+
+// rowsAChunk runs the scheme on op, whose rows are at most maxRowsAM.
+func (op *bfOp) rowsAChunk() {
+	w := bfPool.Get().(*bfWorker)
+	defer bfPool.Put(w)
+	s := &bfRowsA{op: op, mpad: roundUp(op.m, bfTile), kp: op.ks * bfTile / 2}
+	w.b = grow(w.b, 2*s.mpad*s.kp)
+	s.xw, s.xt = w.b[:s.mpad*s.kp], w.b[s.mpad*s.kp:]
+	s.roundFn, s.blockFn = s.roundX, s.blocks
+	parallel.ForChunks(s.mpad/bfTile, 1, s.roundFn)
+	parallel.ForChunks(ceilDiv(op.n, bfRowsABand*bfTile), 1, s.blockFn)
+}
+
+// roundX rounds and packs the token slivers [lo, hi) of x: each row to
+// bfloat16 (zero beyond k and for the padding rows), then the sliver's
+// rows of pairs transposed, 16 at a time, into k-major B layout. The
+// transpose moves the pairs as float32 lanes multiplied by 1, which keeps
+// every bit pattern except that of a signalling NaN, made quiet (a NaN
+// either way).
+func (s *bfRowsA) roundX(lo, hi int) {
+	op := s.op
+	for sb := lo; sb < hi; sb++ {
+		for j := sb * bfTile; j < (sb+1)*bfTile; j++ {
+			row := s.xw[j*s.kp : (j+1)*s.kp]
+			if j >= op.m {
+				clear(row)
+				continue
+			}
+			for q := range op.ks {
+				k0 := q * bfTile
+				bf16Row((*uint16)(unsafe.Pointer(&row[k0/2])), &op.a[j*op.lda+k0], min(bfTile, op.k-k0))
+			}
+		}
+		sl := s.xt[sb*s.kp*bfTile : (sb+1)*s.kp*bfTile]
+		for l0 := 0; l0 < bfTile; l0 += 16 {
+			src := s.xw[(sb*bfTile+l0)*s.kp : (sb*bfTile+l0+16)*s.kp]
+			transposePack(asFloats(&sl[l0]), asFloats(&src[0]), s.kp, s.kp, bfTile, 16, 0xffff, 1)
+		}
+	}
+}
+
+// asFloats views a bfloat16 pair as the float32 lane the transpose moves.
+func asFloats(p *uint32) *float32 { return (*float32)(unsafe.Pointer(p)) }
+
+// bfRowsABand is the blocks of 32 outputs per work item, stored into C
+// together: each row of C then gets 512 contiguous bytes per item, which
+// halves the cost of the transposed stores (scattered over the rows of C)
+// against 128.
+const bfRowsABand = 4
+
+// blocks computes the bands [lo, hi) of bfRowsABand blocks of 32 outputs
+// (rows of W).
+func (s *bfRowsA) blocks(lo, hi int) {
+	op := s.op
+	w := bfPool.Get().(*bfWorker)
+	defer bfPool.Put(w)
+	w.a = grow(w.a, op.ks*bfTile*bfTile)
+	w.t = grow(w.t, bfRowsABand*bfTile*s.mpad)
+	for band := lo; band < hi; band++ {
+		i0 := band * bfRowsABand * bfTile
+		rows := min(bfRowsABand*bfTile, op.n-i0)
+		for r := 0; r < rows; r += bfTile {
+			packABlock(w.a, op.b, op.ldb, false, 1, i0+r, op.n, op.k)
+			s.block(w.a, w.t[r*s.mpad:])
+		}
+		s.store(w.t, i0, rows)
+	}
+}
+
+// block multiplies the packed W block wa by every xᵀ sliver into ct
+// (32 × mpad, Cᵀ). Each sliver, read from L3 once, serves the four
+// 8-row quarters of the block from L2. A last sliver of at most 24 tokens
+// (216 tokens: 24) runs the 8×24 kernel, a quarter less work.
+func (s *bfRowsA) block(wa []uint16, ct []float32) {
+	const q = bfTile / 4
+	for sb := 0; sb < s.mpad/bfTile; sb++ {
+		b := &s.xt[sb*s.kp*bfTile]
+		kern := dpbf16Kern8x32
+		if s.op.m-sb*bfTile <= 24 {
+			kern = dpbf16Kern8x24
+		}
+		for rq := range 4 {
+			kern(s.op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0)
+		}
+	}
+}
+
+// store writes C[t][i0+l] = alpha·ct[l][t] for l < rows, then applies the
+// epilogue to that block of C.
+func (s *bfRowsA) store(ct []float32, i0, rows int) {
+	op := s.op
+	_ = op.c[(op.m-1)*op.ldc+i0+rows-1]
+	for l0 := 0; l0 < rows; l0 += 16 {
+		lanes := min(16, rows-l0)
+		transposePack(&op.c[i0+l0], &ct[l0*s.mpad], s.mpad, op.m, op.ldc, lanes, uint16(1<<lanes-1), op.alpha)
+	}
+	if op.ep != nil {
+		op.ep.applyTile(op.c, op.ldc, 0, i0, op.m, rows)
+	}
+}
