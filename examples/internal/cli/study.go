@@ -28,6 +28,7 @@ type EmbedOptions struct {
 	Target   [3]int
 	Embedder Embedder
 	Require  []int
+	Effort   Effort // registration effort (zero: norm's default)
 	Seed     uint64
 	Bar      *Bar
 }
@@ -41,6 +42,9 @@ type Cohort struct {
 	Y        []survival.Outcome // months
 	Labels   *survival.Labels
 	Emb      *Embeddings
+	// Effort is the registration effort the stacks were preprocessed
+	// with; trained models record it for predict.
+	Effort Effort
 	// Problems lists every patient left out and why.
 	Problems []error
 }
@@ -66,7 +70,7 @@ func Embed(ctx context.Context, o EmbedOptions) (*Cohort, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cohort{Clinical: clin, Problems: probs}
+	c := &Cohort{Clinical: clin, Problems: probs, Effort: o.Effort}
 	var kept []Patient
 	seen := map[string]bool{}
 	for _, p := range pats {
@@ -82,7 +86,7 @@ func Embed(ctx context.Context, o EmbedOptions) (*Cohort, error) {
 			c.Problems = append(c.Problems, fmt.Errorf("%w: patient %s is in %s but has no image folder in %s", ErrBadInput, id, o.Clinical, o.Data))
 		}
 	}
-	stacks, fails, err := Preprocess(ctx, kept, o.Atlas, PrepOptions{Cache: filepath.Join(o.Out, "preprocessed"), Target: o.Target, Require: o.Require, Bar: o.Bar})
+	stacks, fails, err := Preprocess(ctx, kept, o.Atlas, PrepOptions{Cache: filepath.Join(o.Out, "preprocessed"), Target: o.Target, Require: o.Require, Effort: o.Effort, Bar: o.Bar})
 	if err != nil {
 		return nil, err
 	}
