@@ -26,8 +26,13 @@
 //     and an occlusion saliency map over T1c).
 //
 // The image embedding is the radiomics-style one of examples/embed
-// (intensity distribution per sequence inside the brain), used as the
-// study's frozen foundation-model features.
+// (per sequence inside the brain: the intensity distribution and the log
+// volume shares of bright and dark voxels, also after a high-pass filter
+// that removes the coil's bias field), used as the study's frozen
+// foundation-model features. The output ends the evaluation with a paired
+// bootstrap of the fused model against the better single-modality one on
+// the same test patients, and with what each modality could reach: the C
+// of the generating log hazard's clinical and imaging parts.
 //
 //	go run ./examples/quickstart                  # 300 patients, a few minutes
 //	go run ./examples/quickstart -large           # the same at study resolution
