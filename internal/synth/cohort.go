@@ -149,8 +149,8 @@ type PatientCase struct {
 	// clinical part (the table also holds the number of lesions, in
 	// coarse classes, and KPS falls with lesion volume).
 	ImageLogHazard float64
-	EventMonths        float64 // uncensored survival time
-	CensorMonths       float64
+	EventMonths    float64 // uncensored survival time
+	CensorMonths   float64
 
 	// Present says which sequences were acquired.
 	Present [4]bool
