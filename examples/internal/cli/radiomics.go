@@ -16,7 +16,7 @@ import (
 //   - the volume shares of bright and dark voxels at several z-score cuts,
 //     where enhancing rims, necrosis and oedema show;
 //   - the same shares of the high-pass image — each voxel minus the mean of
-//     the brain voxels in a cube of side 2·HighPassRadius+1 around it, like
+//     the brain voxels in a box of half side HighPassMM around it, like
 //     radiomics' Laplacian-of-Gaussian filtered features — which keeps
 //     lesions but drops the smooth bias field of the coil, left in the
 //     stack by the CaPTk-style preprocessing (N4 corrects only the copies
@@ -31,11 +31,12 @@ import (
 // without a model zoo.
 type Radiomics struct{}
 
-// HighPassRadius is the half side, in voxels, of the cube whose mean the
-// high-pass features subtract: on the 64³ quickstart grid (2.8 mm voxels)
-// about 10 mm, wider than a typical enhancing rim and much narrower than
-// a bias field.
-const HighPassRadius = 3
+// HighPassMM is the half side, in mm, of the box whose mean the high-pass
+// features subtract, rounded to whole voxels per axis (3 on the 64³
+// quickstart grid, 4–5 on the 96³ study grid): wider than a typical
+// enhancing rim and much narrower than a bias field. A box of fixed
+// voxels would shrink below the lesions on a finer grid and subtract them.
+const HighPassMM = 9
 
 var (
 	// firstOrderNames are the distribution features.
@@ -122,24 +123,29 @@ func (r Radiomics) sequenceSlot(all []float32, seq int) []float32 {
 	return r.place(all[seq*k:(seq+1)*k], seq)
 }
 
-// brain is the region the features are computed over, with the number of
-// brain voxels in the high-pass cube around every voxel (shared by the
-// four channels).
+// brain is the region the features are computed over, with the high-pass
+// box's half side in voxels per axis and the number of brain voxels in the
+// box around every voxel (shared by the four channels).
 type brain struct {
-	dims  [3]int
-	in    []bool
-	count []float32
+	dims   [3]int
+	radius [3]int
+	in     []bool
+	count  []float32
 }
 
 func newBrain(st *volume.Stack) *brain {
 	b := &brain{dims: st.Dims, in: brainMask(st)}
+	for ax := range b.radius {
+		col := [3]float64{st.Affine[0][ax], st.Affine[1][ax], st.Affine[2][ax]}
+		b.radius[ax] = max(1, int(math.Round(HighPassMM/math.Sqrt(col[0]*col[0]+col[1]*col[1]+col[2]*col[2]))))
+	}
 	ones := make([]float32, len(b.in))
 	for i, in := range b.in {
 		if in {
 			ones[i] = 1
 		}
 	}
-	b.count = boxSum(ones, b.dims, HighPassRadius)
+	b.count = boxSum(ones, b.dims, b.radius)
 	return b
 }
 
@@ -177,7 +183,7 @@ func (b *brain) features(st *volume.Stack, c int) []float32 {
 			masked[i] = ch[i]
 		}
 	}
-	local := boxSum(masked, b.dims, HighPassRadius)
+	local := boxSum(masked, b.dims, b.radius)
 	vals := make([]float64, 0, n/4)
 	high := make([]float64, 0, n/4)
 	for i, in := range b.in {
@@ -248,16 +254,16 @@ func logShares(sorted []float64, above, below []float64) []float64 {
 	return out
 }
 
-// boxSum returns, at every voxel, the sum of x over the cube of side 2r+1
-// centred on it (clipped at the grid's border), by running sums along each
-// axis in turn.
-func boxSum(x []float32, dims [3]int, r int) []float32 {
+// boxSum returns, at every voxel, the sum of x over the box of side
+// 2r[axis]+1 centred on it (clipped at the grid's border), by running sums
+// along each axis in turn.
+func boxSum(x []float32, dims [3]int, radius [3]int) []float32 {
 	cur := append([]float32(nil), x...)
 	tmp := make([]float32, len(x))
 	stride := [3]int{1, dims[0], dims[0] * dims[1]}
 	line := make([]float64, max(dims[0], dims[1], dims[2])+1)
 	for ax := 0; ax < 3; ax++ {
-		n, s := dims[ax], stride[ax]
+		n, s, r := dims[ax], stride[ax], radius[ax]
 		for start := range cur {
 			if (start/s)%n != 0 { // visit each line along ax once, from its first voxel
 				continue

@@ -18,21 +18,21 @@ func TestBoxSumBruteForce(t *testing.T) {
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}
-	for _, r := range []int{0, 1, 3} {
+	for _, r := range [][3]int{{0, 0, 0}, {1, 1, 1}, {3, 2, 1}} {
 		got := boxSum(x, dims, r)
 		for k := 0; k < dims[2]; k++ {
 			for j := 0; j < dims[1]; j++ {
 				for i := 0; i < dims[0]; i++ {
 					var want float64
-					for c := max(k-r, 0); c <= min(k+r, dims[2]-1); c++ {
-						for b := max(j-r, 0); b <= min(j+r, dims[1]-1); b++ {
-							for a := max(i-r, 0); a <= min(i+r, dims[0]-1); a++ {
+					for c := max(k-r[2], 0); c <= min(k+r[2], dims[2]-1); c++ {
+						for b := max(j-r[1], 0); b <= min(j+r[1], dims[1]-1); b++ {
+							for a := max(i-r[0], 0); a <= min(i+r[0], dims[0]-1); a++ {
 								want += float64(x[a+dims[0]*(b+dims[1]*c)])
 							}
 						}
 					}
 					if g := float64(got[i+dims[0]*(j+dims[1]*k)]); math.Abs(g-want) > 1e-4 {
-						t.Fatalf("r %d at (%d,%d,%d): %g, want %g", r, i, j, k, g, want)
+						t.Fatalf("r %v at (%d,%d,%d): %g, want %g", r, i, j, k, g, want)
 					}
 				}
 			}
