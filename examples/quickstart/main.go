@@ -225,7 +225,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, p := range cohort.Problems {
 		fmt.Fprintln(stdout, "   problem:", p)
 	}
-	fmt.Fprintf(stdout, "2. preprocess: %d patients → %v stacks (cached in %s)\n", len(cohort.Stacks), cohort.Stacks[0].Shape(), filepath.Join(out, "preprocessed"))
+	fmt.Fprintf(stdout, "2. preprocess: %d patients → %v stacks (cached in %s)\n", len(cohort.Patients), cohort.Shape, filepath.Join(out, "preprocessed"))
 	fmt.Fprintf(stdout, "3. embed: %s features, %d per patient; %d per-sequence rows; Figure 2 → %s\n",
 		emb.Name(), emb.Dim(), len(cohort.Emb.PerSeq), filepath.Join(out, "figure2.png"))
 

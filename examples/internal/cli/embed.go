@@ -76,6 +76,18 @@ func EmbedAll(ctx context.Context, e Embedder, ids []string, stacks []*volume.St
 	return out, nil
 }
 
+// add appends the patients of o, renumbering its per-sequence rows.
+func (e *Embeddings) add(o *Embeddings) {
+	base := len(e.IDs)
+	e.IDs = append(e.IDs, o.IDs...)
+	e.All = append(e.All, o.All...)
+	e.PerSeq = append(e.PerSeq, o.PerSeq...)
+	e.SeqOf = append(e.SeqOf, o.SeqOf...)
+	for _, p := range o.PerSeqOf {
+		e.PerSeqOf = append(e.PerSeqOf, base+p)
+	}
+}
+
 // Flatten returns rows as one row-major float32 slice.
 func Flatten(rows [][]float32) ([]float32, int) {
 	if len(rows) == 0 {
