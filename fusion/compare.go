@@ -43,8 +43,10 @@ type Result struct {
 	AUC              survival.Interval `json:"auc"`
 	BestEpoch        int               `json:"best_epoch"`
 	Seconds          float64           `json:"seconds"`
-	// Probs are the test predictions (survival class probabilities).
+	// Probs are the test predictions (survival class probabilities) and
+	// Risk the risk the C-index ranks (Model.Rank), in test order.
 	Probs [][]float64 `json:"-"`
+	Risk  []float64   `json:"-"`
 }
 
 // Comparison is the outcome of Compare.
@@ -92,12 +94,12 @@ func Compare(ctx context.Context, enc *Encoder, train, val, test *Cohort, cands 
 		if err != nil {
 			return nil, fmt.Errorf("fusion: training %q: %w", c.Name, err)
 		}
-		probs, err := PredictCohort(m, enc, test)
+		probs, risk, err := predictCohort(m, enc, test)
 		if err != nil {
 			return nil, fmt.Errorf("fusion: predicting with %q: %w", c.Name, err)
 		}
-		r := Result{Name: c.Name, Metrics: computeMetrics(probs, test.Outcomes(), labels), BestEpoch: h.BestEpoch, Probs: probs}
-		if err := bootstrapAll(ctx, &r, probs, test.Outcomes(), labels, bo); err != nil {
+		r := Result{Name: c.Name, Metrics: computeMetrics(probs, risk, test.Outcomes(), labels), BestEpoch: h.BestEpoch, Probs: probs, Risk: risk}
+		if err := bootstrapAll(ctx, &r, test.Outcomes(), labels, bo); err != nil {
 			return nil, fmt.Errorf("fusion: bootstrap of %q: %w", c.Name, err)
 		}
 		r.Seconds = time.Since(t0).Seconds()
@@ -107,8 +109,8 @@ func Compare(ctx context.Context, enc *Encoder, train, val, test *Cohort, cands 
 	return cmp, nil
 }
 
-func bootstrapAll(ctx context.Context, r *Result, probs [][]float64, y []survival.Outcome, l *survival.Labels, bo survival.BootstrapOptions) error {
-	risk := survival.OrdinalRisk(probs)
+func bootstrapAll(ctx context.Context, r *Result, y []survival.Outcome, l *survival.Labels, bo survival.BootstrapOptions) error {
+	probs, risk := r.Probs, r.Risk
 	ci, err := survival.Bootstrap(ctx, len(y), func(rows []int) (float64, error) {
 		yy := make([]survival.Outcome, len(rows))
 		rr := make([]float64, len(rows))

@@ -401,6 +401,27 @@ func (m *Model) applyHeads(g *nn.Graph, heads []*nn.Linear, z *nn.Tensor) []*nn.
 	return o
 }
 
+// Rank is the risk by which the model orders patients (higher: shorter
+// survival) for its C-index: the Cox head's log relative hazard when it
+// has one — trained on the ranking itself, censored patients included —
+// else survival.OrdinalRisk of the class probabilities.
+func (m *Model) Rank(outs []*nn.Tensor) []float64 {
+	return m.rank(outs, m.SurvivalProbs(outs[0]))
+}
+
+// rank is Rank with the class probabilities already computed.
+func (m *Model) rank(outs []*nn.Tensor, probs [][]float64) []float64 {
+	if !m.Config.CoxHead {
+		return survival.OrdinalRisk(probs)
+	}
+	cox := outs[len(outs)-1]
+	r := make([]float64, cox.Shape[0])
+	for i := range r {
+		r[i] = float64(cox.Data[i])
+	}
+	return r
+}
+
 // SurvivalProbs turns the survival head's outputs (N×K logits, or N×(K−1)
 // CORAL logits) into class probabilities.
 func (m *Model) SurvivalProbs(logits *nn.Tensor) [][]float64 {

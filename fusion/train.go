@@ -428,11 +428,11 @@ func (tr *trainer) run(ctx context.Context, bundle *Bundle) (*History, error) {
 		}
 		es := EpochStats{Epoch: epoch, Steps: step, TrainLoss: sum / math.Max(float64(cnt), 1), LR: opt.LR()}
 		if tr.val != nil {
-			probs, vloss, err := tr.predict(tr.val, true)
+			probs, risk, vloss, err := tr.predict(tr.val, true)
 			if err != nil {
 				return h, fmt.Errorf("fusion: validation after epoch %d: %w", epoch, err)
 			}
-			es.Val = computeMetrics(probs, tr.valY, tr.valLab)
+			es.Val = computeMetrics(probs, risk, tr.valY, tr.valLab)
 			es.Val.Loss = vloss
 			score := monitored(o.Monitor, es.Val)
 			if !math.IsNaN(score) && (math.IsNaN(h.Best) || score > h.Best) {
@@ -551,11 +551,13 @@ func (tr *trainer) resume(ctx context.Context, s *TrainState, best *map[string]*
 }
 
 // predict runs the model in evaluation mode over prepared samples and
-// returns survival class probabilities (and the mean loss when asked).
-func (tr *trainer) predict(set []prepared, withLoss bool) ([][]float64, float64, error) {
+// returns survival class probabilities, the risk the model ranks patients
+// by (Model.rank) and the mean loss when asked.
+func (tr *trainer) predict(set []prepared, withLoss bool) ([][]float64, []float64, float64, error) {
 	m := tr.m
 	m.SetTraining(false)
 	var probs [][]float64
+	var risk []float64
 	var lsum float64
 	var lcnt int
 	for lo := 0; lo < len(set); lo += tr.o.BatchSize {
@@ -567,13 +569,15 @@ func (tr *trainer) predict(set []prepared, withLoss bool) ([][]float64, float64,
 		g := nn.NewGraph(nn.Options{})
 		outs, err := m.ForwardBatch(g, b)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
-		probs = append(probs, m.SurvivalProbs(outs[0])...)
+		p := m.SurvivalProbs(outs[0])
+		probs = append(probs, p...)
+		risk = append(risk, m.rank(outs, p)...)
 		if withLoss {
 			l, err := m.Loss(g, outs, t, tr.lossOptions(t))
 			if err != nil {
-				return nil, 0, err
+				return nil, nil, 0, err
 			}
 			if l != nil {
 				lsum += float64(l.Item()) * float64(len(ps))
@@ -581,13 +585,15 @@ func (tr *trainer) predict(set []prepared, withLoss bool) ([][]float64, float64,
 			}
 		}
 	}
-	return probs, lsum / math.Max(float64(lcnt), 1), nil
+	return probs, risk, lsum / math.Max(float64(lcnt), 1), nil
 }
 
 // Metrics are the study's evaluation numbers for the survival class.
 type Metrics struct {
-	// CIndex is Harrell's concordance of survival.OrdinalRisk with the
-	// outcomes (all patients, censored ones included).
+	// CIndex is Harrell's concordance of the model's ranking risk
+	// (Model.Rank: the Cox head's when it has one, else
+	// survival.OrdinalRisk of the class probabilities) with the outcomes
+	// (all patients, censored ones included).
 	CIndex float64 `json:"c_index"`
 	// BalancedAccuracy, MacroF1 and AUC (one-vs-rest macro) are over the
 	// patients whose class is known; NaN when undefined.
@@ -599,9 +605,9 @@ type Metrics struct {
 	Known            int     `json:"known"`
 }
 
-func computeMetrics(probs [][]float64, y []survival.Outcome, l *survival.Labels) Metrics {
+func computeMetrics(probs [][]float64, risk []float64, y []survival.Outcome, l *survival.Labels) Metrics {
 	mt := Metrics{N: len(y), CIndex: math.NaN(), BalancedAccuracy: math.NaN(), MacroF1: math.NaN(), AUC: math.NaN()}
-	if c, err := survival.Concordance(y, survival.OrdinalRisk(probs), survival.ConcordanceOptions{}); err == nil {
+	if c, err := survival.Concordance(y, risk, survival.ConcordanceOptions{}); err == nil {
 		mt.CIndex = c.C
 	}
 	var yt []int

@@ -26,7 +26,8 @@ func TestQuickstart(t *testing.T) {
 // TestQuickstartStudy runs the study end to end on a tiny cohort (12
 // patients at 4 mm, 24³ model grid) so that CI keeps the README's main job
 // working: every figure, the bundle and the prediction are produced, and a
-// second run with the same seed prints the same comparison tables.
+// second run with the same seed prints the same comparison tables, paired
+// difference and ceilings.
 func TestQuickstartStudy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("preprocesses and trains a tiny cohort")
@@ -46,7 +47,7 @@ func TestQuickstartStudy(t *testing.T) {
 		}
 	}
 	s := out1.String()
-	for _, want := range []string{"| MLP late |", "| Cox, clinical + image |", `"probs"`, `"contributions"`, `"sequence_occlusion"`} {
+	for _, want := range []string{"| MLP late |", "| Cox, clinical + image |", "ΔC =", "its imaging part", `"probs"`, `"contributions"`, `"sequence_occlusion"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
@@ -59,11 +60,12 @@ func TestQuickstartStudy(t *testing.T) {
 	}
 }
 
-// tables keeps the Markdown table rows of the output.
+// tables keeps the numbers of the output: the Markdown table rows, the
+// paired difference and the ceilings.
 func tables(s string) string {
 	var rows []string
 	for _, l := range strings.Split(s, "\n") {
-		if strings.HasPrefix(l, "| ") {
+		if strings.HasPrefix(l, "| ") || strings.Contains(l, "ΔC =") || strings.Contains(l, "ceilings") || strings.Contains(l, "part alone") {
 			rows = append(rows, l)
 		}
 	}

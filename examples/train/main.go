@@ -13,7 +13,7 @@
 //   - ridge Cox models on the clinical table, on the image embedding's
 //     principal components, and on both (bundle.json);
 //   - MLPs (fusion package) on the clinical table, on the image embedding,
-//     and the early, late and gated fusions of both; the early fusion is
+//     and the early, late and gated fusions of both; the late fusion is
 //     saved as fusion.safetensors with embedding.json beside it.
 //
 // It prints the held-out comparison (C-index, and for the MLPs balanced

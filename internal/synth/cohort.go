@@ -144,8 +144,13 @@ type PatientCase struct {
 	Lesions            []Lesion
 	TumourCC, Necrosis float64 // enhancing volume (cm³) and necrotic fraction
 	LogHazard          float64
-	EventMonths        float64 // uncensored survival time
-	CensorMonths       float64
+	// ImageLogHazard is the part of LogHazard the images show: the terms
+	// of lesion volume, necrosis and number of lesions. The rest is the
+	// clinical part (the table also holds the number of lesions, in
+	// coarse classes, and KPS falls with lesion volume).
+	ImageLogHazard float64
+	EventMonths    float64 // uncensored survival time
+	CensorMonths   float64
 
 	// Present says which sequences were acquired.
 	Present [4]bool
@@ -289,9 +294,10 @@ func drawPatient(rng *rand.Rand, o CohortOptions, id int) PatientCase {
 		}
 		return 0
 	}
+	p.ImageLogHazard = h.Mets*math.Log(float64(len(p.Lesions))) +
+		h.Volume*(math.Log(1+vol)-1.5) + h.Necrosis*(p.Necrosis-0.35)
 	p.LogHazard = h.Age*(p.TrueAge-62)/10 + h.KPS*(p.TrueKPS-80)/10 +
-		h.Extracranial*b2f(p.TrueExtracranial) + h.Mets*math.Log(float64(len(p.Lesions))) +
-		h.Volume*(math.Log(1+vol)-1.5) + h.Necrosis*(p.Necrosis-0.35) +
+		h.Extracranial*b2f(p.TrueExtracranial) + p.ImageLogHazard +
 		hist.Hazard + h.Marker*b2f(p.TrueMutation) + h.Prior*PriorTreatments[p.TruePrior].Hazard
 	// inverse transform of S(t) = exp(−(t/scale)^shape · e^η)
 	p.EventMonths = h.Scale * math.Pow(-math.Log(1-rng.Float64())*math.Exp(-p.LogHazard), 1/h.Shape)

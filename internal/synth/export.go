@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"github.com/metasurv/metasurv/internal/atomicfile"
+	"github.com/metasurv/metasurv/internal/parallel"
 	"github.com/metasurv/metasurv/nifti"
 	"github.com/metasurv/metasurv/volume"
 )
@@ -46,6 +48,10 @@ type ExportOptions struct {
 	Progress func(done, total int)
 	// Compression is the gzip level of the NIfTI files (zero: 1, fast).
 	Compression int
+	// Workers is the number of patients written at once (zero: 2):
+	// rendering is parallel but compression is not, so two patients keep
+	// two cores busy. The files do not depend on it.
+	Workers int
 }
 
 // Export writes the cohort as a hospital would export it: dir/<patient>/
@@ -63,36 +69,54 @@ func (c *Cohort) Export(ctx context.Context, dir string, o ExportOptions) error 
 	if level == 0 {
 		level = 1
 	}
-	for i := range c.Patients {
-		if err := ctx.Err(); err != nil {
+	workers := o.Workers
+	if workers <= 0 {
+		workers = 2
+	}
+	var mu sync.Mutex // guards done and calls Progress one at a time
+	done := 0
+	err := parallel.Each(ctx, len(c.Patients), workers, func(i int) error {
+		if err := c.exportPatient(dir, i, level); err != nil {
 			return err
 		}
-		p := &c.Patients[i]
-		pdir := filepath.Join(dir, p.ID)
-		if err := os.MkdirAll(pdir, 0o755); err != nil {
-			return fmt.Errorf("synth: %w", err)
-		}
-		for _, s := range Sequences {
-			v, err := c.Scan(i, s)
-			if err != nil {
-				return fmt.Errorf("synth: patient %s %s: %w", p.ID, s, err)
-			}
-			if v == nil {
-				continue
-			}
-			if err := SaveInt16(filepath.Join(pdir, Protocols[s].File), v, level); err != nil {
-				return fmt.Errorf("synth: patient %s %s: %w", p.ID, s, err)
-			}
-		}
 		if o.Progress != nil {
-			o.Progress(i+1, len(c.Patients))
+			mu.Lock()
+			done++
+			o.Progress(done, len(c.Patients))
+			mu.Unlock()
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := atomicfile.Write(filepath.Join(dir, ClinicalFile), c.WriteClinical); err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
 	if err := atomicfile.Write(filepath.Join(dir, TruthFile), c.WriteTruth); err != nil {
 		return fmt.Errorf("synth: %w", err)
+	}
+	return nil
+}
+
+// exportPatient writes patient i's folder.
+func (c *Cohort) exportPatient(dir string, i, level int) error {
+	p := &c.Patients[i]
+	pdir := filepath.Join(dir, p.ID)
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	for _, s := range Sequences {
+		v, err := c.Scan(i, s)
+		if err != nil {
+			return fmt.Errorf("synth: patient %s %s: %w", p.ID, s, err)
+		}
+		if v == nil {
+			continue
+		}
+		if err := SaveInt16(filepath.Join(pdir, Protocols[s].File), v, level); err != nil {
+			return fmt.Errorf("synth: patient %s %s: %w", p.ID, s, err)
+		}
 	}
 	return nil
 }

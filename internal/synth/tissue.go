@@ -39,7 +39,7 @@ type ellipsoid struct {
 // of the smallest semi-axis).
 func (e ellipsoid) membership(p [3]float64) float64 {
 	var s float64
-	minR := math.Min(e.r[0], math.Min(e.r[1], e.r[2]))
+	minR := min(e.r[0], e.r[1], e.r[2]) // radii are positive: no NaN or ±0 cases for math.Min to handle
 	for a := 0; a < 3; a++ {
 		d := (p[a] - e.c[a]) / e.r[a]
 		s += d * d
@@ -137,9 +137,16 @@ func anatomyOf(opt HeadOptions) anatomy {
 // so that touching lesions merge as they do on real scans.
 func intensity(seq Sequence, p [3]float64, an *anatomy) float64 {
 	tab := &contrast[seq]
+	outer := head.membership(p)
+	if outer == 0 {
+		// Every other tissue lies millimetres inside the head, so it would
+		// paint nothing either, and the bias scales zero: about two thirds
+		// of a scanner's field of view is air, rendered this way for free.
+		return 0
+	}
 	v := 0.0
 	paint := func(a float64, t tissue) { v += a * (tab[t] - v) }
-	paint(head.membership(p), scalp)
+	paint(outer, scalp)
 	paint(skullOut.membership(p), skull)
 	paint(csfIn.membership(p), csf)
 	inBrain := brain.membership(p)

@@ -40,8 +40,10 @@ type PredictOptions struct {
 	// Cube³ voxels is set to the brain mean (zero after z-scoring).
 	Saliency bool
 	Cube     int // zero: an eighth of the grid side
-	// Target is the model grid (set from the bundle).
+	// Target and Effort are the model grid and the registration effort
+	// (set from the bundle).
 	Target [3]int
+	Effort Effort
 	Bar    *Bar
 }
 
@@ -60,7 +62,7 @@ func Predict(ctx context.Context, b *Bundle, p Patient, row []string, at *Atlas,
 		return nil, err
 	}
 	o.Bar.Update("predict", 0.05, "preprocess "+p.ID)
-	o.Target = b.Target
+	o.Target, o.Effort = b.Target, b.Effort
 	st, _, err := normPreprocess(ctx, seqs, at, o)
 	if err != nil {
 		return nil, fmt.Errorf("patient %s: preprocessing failed: %w", p.ID, err)
@@ -231,6 +233,7 @@ type (
 )
 
 func normPreprocess(ctx context.Context, seqs norm.Sequences, at *Atlas, o PredictOptions) (*volume.Stack, *norm.Report, error) {
-	return norm.Preprocess(ctx, seqs, at.Image, norm.Options{AtlasMask: at.Mask, Missing: norm.MissingZeroFill, Target: o.Target,
-		Progress: func(step string, f float64) { o.Bar.Update("predict", 0.05+0.5*f, step) }})
+	no := o.Effort.options(at, o.Target)
+	no.Progress = func(step string, f float64) { o.Bar.Update("predict", 0.05+0.5*f, step) }
+	return norm.Preprocess(ctx, seqs, at.Image, no)
 }

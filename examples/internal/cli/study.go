@@ -28,19 +28,27 @@ type EmbedOptions struct {
 	Target   [3]int
 	Embedder Embedder
 	Require  []int
+	Effort   Effort // registration effort (zero: norm's default)
 	Seed     uint64
 	Bar      *Bar
 }
 
 // Cohort is a cohort read, preprocessed and embedded: the patients that
-// made it through, in order, with their stacks, clinical rows and outcomes.
+// made it through, in order, with their clinical rows, outcomes and
+// embeddings. The stacks themselves stay in the cache on disk: Embed
+// embeds them a few patients at a time, so that memory does not grow with
+// the cohort (300 stacks of 4×96³ would hold 4 GB).
 type Cohort struct {
 	Patients []Patient
-	Stacks   []*volume.Stack
+	// Shape is the model input's shape, channels × grid.
+	Shape    [4]int
 	Clinical *Clinical
 	Y        []survival.Outcome // months
 	Labels   *survival.Labels
 	Emb      *Embeddings
+	// Effort is the registration effort the stacks were preprocessed
+	// with; trained models record it for predict.
+	Effort Effort
 	// Problems lists every patient left out and why.
 	Problems []error
 }
@@ -66,7 +74,7 @@ func Embed(ctx context.Context, o EmbedOptions) (*Cohort, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cohort{Clinical: clin, Problems: probs}
+	c := &Cohort{Clinical: clin, Problems: probs, Effort: o.Effort}
 	var kept []Patient
 	seen := map[string]bool{}
 	for _, p := range pats {
@@ -82,29 +90,17 @@ func Embed(ctx context.Context, o EmbedOptions) (*Cohort, error) {
 			c.Problems = append(c.Problems, fmt.Errorf("%w: patient %s is in %s but has no image folder in %s", ErrBadInput, id, o.Clinical, o.Data))
 		}
 	}
-	stacks, fails, err := Preprocess(ctx, kept, o.Atlas, PrepOptions{Cache: filepath.Join(o.Out, "preprocessed"), Target: o.Target, Require: o.Require, Bar: o.Bar})
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range fails {
-		c.Problems = append(c.Problems, f)
-	}
-	var ids []string
-	for i, p := range kept {
-		if stacks[i] != nil {
-			c.Patients = append(c.Patients, p)
-			c.Stacks = append(c.Stacks, stacks[i])
-			ids = append(ids, p.ID)
-			c.Y = append(c.Y, clin.Outcome(p.ID))
+	c.Emb = &Embeddings{}
+	for lo := 0; lo < len(kept); lo += embedChunk {
+		if err := c.embedChunk(ctx, kept[lo:min(lo+embedChunk, len(kept))], o); err != nil {
+			return c, err
 		}
+		o.Bar.Update("preprocess + embed", float64(min(lo+embedChunk, len(kept)))/float64(len(kept)), fmt.Sprintf("%d/%d patients", len(c.Patients), len(kept)))
 	}
 	if len(c.Patients) < 4 {
 		return c, fmt.Errorf("%w: only %d usable patients (problems: %s)", ErrBadInput, len(c.Patients), joinErrs(c.Problems))
 	}
 	if c.Labels, err = survival.StudyClasses().Label(c.Y, survival.Months); err != nil {
-		return c, err
-	}
-	if c.Emb, err = EmbedAll(ctx, o.Embedder, ids, c.Stacks, o.Bar); err != nil {
 		return c, err
 	}
 	if err := SaveNPY(filepath.Join(o.Out, "embeddings.npy"), c.Emb.All); err != nil {
@@ -113,12 +109,7 @@ func Embed(ctx context.Context, o EmbedOptions) (*Cohort, error) {
 	if err := SaveNPY(filepath.Join(o.Out, "embeddings_per_sequence.npy"), c.Emb.PerSeq); err != nil {
 		return c, err
 	}
-	var rows []string
-	for i, id := range c.Emb.IDs {
-		_ = i
-		rows = append(rows, id)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(o.Out, "ids.txt"), []byte(strings.Join(rows, "\n")+"\n")); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(o.Out, "ids.txt"), []byte(strings.Join(c.Emb.IDs, "\n")+"\n")); err != nil {
 		return c, err
 	}
 	if err := Figure2(ctx, c, o.Out, o.Seed, o.Bar); err != nil {
@@ -136,6 +127,48 @@ func joinErrs(es []error) string {
 		return "none"
 	}
 	return strings.Join(s, "; ")
+}
+
+// embedChunk is how many patients Embed preprocesses and embeds before
+// it lets their stacks go.
+const embedChunk = 16
+
+// embedChunk preprocesses (or reads from the cache) and embeds a few
+// patients, appending those that succeed and the problems of the others.
+func (c *Cohort) embedChunk(ctx context.Context, pats []Patient, o EmbedOptions) error {
+	stacks, fails, err := Preprocess(ctx, pats, o.Atlas, PrepOptions{Cache: filepath.Join(o.Out, "preprocessed"), Target: o.Target, Require: o.Require, Effort: o.Effort})
+	if err != nil {
+		return err
+	}
+	for _, f := range fails {
+		c.Problems = append(c.Problems, f)
+	}
+	var ids []string
+	for i, p := range pats {
+		if stacks[i] != nil {
+			c.Patients = append(c.Patients, p)
+			c.Shape = stacks[i].Shape()
+			ids = append(ids, p.ID)
+			c.Y = append(c.Y, c.Clinical.Outcome(p.ID))
+		}
+	}
+	e, err := EmbedAll(ctx, o.Embedder, ids, compact(stacks), nil)
+	if err != nil {
+		return err
+	}
+	c.Emb.add(e)
+	return nil
+}
+
+// compact drops the nil stacks of failed patients.
+func compact(stacks []*volume.Stack) []*volume.Stack {
+	var out []*volume.Stack
+	for _, st := range stacks {
+		if st != nil {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // standardise returns the rows scaled to zero mean and unit variance per
