@@ -156,20 +156,20 @@ func withoutSequence(st *volume.Stack, s int) *volume.Stack {
 // The neutral value is the patient's own in-brain median of each channel,
 // written only into voxels inside the brain mask (voxels nonzero in any
 // channel), for two reasons. First, the mask must not move: the embedders
-// compute their features over the brain, which they find as the nonzero
-// voxels, so filling a cube with zero (the old fill, the brain mean after
-// z-scoring only in expectation) cut a hole in the mask, and the cubes
-// that changed the features most were those on the brain's edge, where
-// the hole also changed the brain's share of the grid and the high-pass
-// image's box means — the map pointed at the edge, not at the lesion. With
+// find the brain as the nonzero voxels and compute their features over
+// it, so filling a cube with zero (the old fill, the brain mean after
+// z-scoring only on average) cut a hole in the mask, and every drop mixed
+// the cube's content with where the cube sat — the brain's share of the
+// grid, the denominators of the volume shares and the high-pass image's
+// box means all changed, most for cubes straddling the brain's edge. With
 // every filled voxel nonzero and the voxels outside the brain left at
-// zero, the occluded stack has exactly the mask of the unoccluded one.
+// zero, the occluded stack has exactly the unoccluded stack's mask.
 // Second, the median is the value a typical voxel of this patient's brain
-// has in that channel (robust to the lesions themselves, unlike the
-// mean), so replacing healthy tissue by it changes little and replacing a
-// lesion by it removes the lesion: the drop measures content, not the
-// cube's position. Absent channels stay zero. A median of exactly zero is
-// moved to the smallest positive float32 so that the fill stays nonzero.
+// has in that channel (robust to the lesions, unlike the mean), so hiding
+// a lesion removes it while hiding healthy tissue changes little: the
+// drop measures content. Absent channels stay zero. A median of exactly
+// zero is moved to the smallest positive float32 so that the fill stays
+// nonzero.
 func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk func(*volume.Stack) (float64, error), base float64) (*volume.Volume, error) {
 	d := st.Dims
 	cube := o.Cube
