@@ -140,11 +140,18 @@ type SaliencyOptions struct {
 	Title string
 }
 
-// Saliency draws axial slices of an anatomical image (T1c) with an
-// explanation map over it in a heat colour scale, in radiological
-// convention (the patient's right on the left of each slice, anterior up).
-// Both volumes must be on the same grid; they are reoriented to RAS for
-// display. The slices are spread around the saliency's centre of mass.
+// Saliency draws axial slices of an anatomical image (T1c) with a signed
+// explanation map over it, in radiological convention (the patient's right
+// on the left of each slice, anterior up): positive values (regions that
+// raise the prediction, e.g. the risk drop when a region is hidden) in a
+// heat scale from dark red to orange, negative ones (regions that lower
+// it) in blue, both scaled by the largest magnitude. Neither scale ends in
+// white, which would vanish over bright tissue: an earlier white-topped
+// scale hid the hottest cube on the lesion and left the weaker, negative
+// cubes on the brain's edge as the visible ones. Both volumes must be on
+// the same grid; they are reoriented to RAS for display. The slices are
+// spread around the centre of mass of the positive part (of the
+// magnitude if nothing is positive).
 func Saliency(anat, sal *volume.Volume, o SaliencyOptions) (*plot.Figure, error) {
 	if anat == nil || sal == nil {
 		return nil, fmt.Errorf("%w: nil volume", ErrInput)
@@ -171,12 +178,19 @@ func Saliency(anat, sal *volume.Volume, o SaliencyOptions) (*plot.Figure, error)
 	nx, ny, nz := a.Dims[0], a.Dims[1], a.Dims[2]
 	// display ranges: anatomy from its 1st to 99th percentile, saliency by |value|
 	lo, hi := percentiles(a.Data, 0.01, 0.995)
-	var smax, mass, cz float64
+	var smax, mass, cz, pmass, pz float64
 	for i, v := range s.Data {
 		av := math.Abs(float64(v))
 		smax = math.Max(smax, av)
 		mass += av
 		cz += av * float64(i/(nx*ny))
+		if v > 0 {
+			pmass += av
+			pz += av * float64(i/(nx*ny))
+		}
+	}
+	if pmass > 0 {
+		mass, cz = pmass, pz
 	}
 	if mass > 0 {
 		cz /= mass
@@ -211,6 +225,9 @@ func Saliency(anat, sal *volume.Volume, o SaliencyOptions) (*plot.Figure, error)
 					sv := math.Abs(float64(s.Data[idx])) / smax
 					if sv >= th {
 						hr, hg, hb := heat(sv)
+						if s.Data[idx] < 0 {
+							hr, hg, hb = cool(sv)
+						}
 						al := 0.35 + 0.5*(sv-th)/(1-th+1e-12)
 						r, gg, b = r*(1-al)+hr*al, gg*(1-al)+hg*al, b*(1-al)+hb*al
 					}
@@ -265,12 +282,21 @@ func Saliency(anat, sal *volume.Volume, o SaliencyOptions) (*plot.Figure, error)
 	})
 }
 
-// heat maps [0, 1] to a black-body scale (dark red → red → yellow → white).
+// heat maps v in [0, 1] to a warm scale for positive saliency (dark red →
+// red → orange), never white: the overlay must stay visible over bright
+// white matter and enhancing rims.
 func heat(v float64) (r, g, b float64) {
-	r = math.Min(1, 0.4+1.8*v)
-	g = math.Max(0, math.Min(1, 2*v-0.6))
-	b = math.Max(0, math.Min(1, 3*v-2))
-	return
+	r = math.Min(1, 0.45+1.5*v)
+	g = math.Max(0, math.Min(0.8, 1.3*v-0.45))
+	return r, g, 0
+}
+
+// cool maps v in [0, 1] to a blue scale for negative saliency, the mirror
+// of heat (also never white).
+func cool(v float64) (r, g, b float64) {
+	g = math.Max(0, math.Min(0.6, 1.1*v-0.4))
+	b = math.Min(1, 0.45+1.5*v)
+	return 0, g, b
 }
 
 // percentiles of the nonzero values (zero is background after masking).

@@ -121,3 +121,19 @@ func TestSaliencyOverlay(t *testing.T) {
 		t.Error("nil volume accepted")
 	}
 }
+
+// TestSaliencyColours checks the signed scales: positive saliency warm,
+// negative blue, and neither near white at any strength (a white top
+// vanishes over bright tissue).
+func TestSaliencyColours(t *testing.T) {
+	for _, v := range []float64{0.35, 0.6, 0.8, 1} {
+		r, g, b := heat(v)
+		if !(r > b+0.4 && min(r, g, b) < 0.2) {
+			t.Errorf("heat(%g) = (%g, %g, %g): want warm, not white", v, r, g, b)
+		}
+		r, g, b = cool(v)
+		if !(b > r+0.4 && min(r, g, b) < 0.2) {
+			t.Errorf("cool(%g) = (%g, %g, %g): want blue, not white", v, r, g, b)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/metasurv/metasurv/norm"
@@ -36,8 +37,9 @@ func (p *Prediction) SaliencyVolume() *volume.Volume { return p.saliencyVo }
 
 // PredictOptions configure Predict.
 type PredictOptions struct {
-	// Saliency computes an occlusion map: the risk drop when each cube of
-	// Cube³ voxels is set to the brain mean (zero after z-scoring).
+	// Saliency computes an occlusion map: the risk drop when the brain
+	// voxels of each cube of Cube³ voxels are set to the patient's in-brain
+	// median of each channel (see occlusion).
 	Saliency bool
 	Cube     int // zero: an eighth of the grid side
 	// Target and Effort are the model grid and the registration effort
@@ -147,8 +149,27 @@ func withoutSequence(st *volume.Stack, s int) *volume.Stack {
 	return &cp
 }
 
-// occlusion returns, on the stack grid, the drop in risk when each cube of
-// voxels (all channels) is set to zero, the brain mean after z-scoring.
+// occlusion returns, on the stack grid, the drop in risk when the brain
+// voxels of each cube are replaced by a neutral value: how much that
+// region's image content raises the risk.
+//
+// The neutral value is the patient's own in-brain median of each channel,
+// written only into voxels inside the brain mask (voxels nonzero in any
+// channel), for two reasons. First, the mask must not move: the embedders
+// find the brain as the nonzero voxels and compute their features over
+// it, so filling a cube with zero (the old fill, the brain mean after
+// z-scoring only on average) cut a hole in the mask, and every drop mixed
+// the cube's content with where the cube sat — the brain's share of the
+// grid, the denominators of the volume shares and the high-pass image's
+// box means all changed, most for cubes straddling the brain's edge. With
+// every filled voxel nonzero and the voxels outside the brain left at
+// zero, the occluded stack has exactly the unoccluded stack's mask.
+// Second, the median is the value a typical voxel of this patient's brain
+// has in that channel (robust to the lesions, unlike the mean), so hiding
+// a lesion removes it while hiding healthy tissue changes little: the
+// drop measures content. Absent channels stay zero. A median of exactly
+// zero is moved to the smallest positive float32 so that the fill stays
+// nonzero.
 func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk func(*volume.Stack) (float64, error), base float64) (*volume.Volume, error) {
 	d := st.Dims
 	cube := o.Cube
@@ -163,6 +184,7 @@ func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk fun
 	cp := *st
 	cp.Data = append([]float32{}, st.Data...)
 	brain := brainMask(st)
+	fill := brainMedians(st, brain)
 	total := ((d[0] + cube - 1) / cube) * ((d[1] + cube - 1) / cube) * ((d[2] + cube - 1) / cube)
 	done := 0
 	for i0 := 0; i0 < d[0]; i0 += cube {
@@ -187,28 +209,34 @@ func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk fun
 				if !any {
 					continue
 				}
-				set := func(src []float32) {
+				set := func(occlude bool) {
 					for c := 0; c < st.Channels(); c++ {
+						if !st.Present[c] {
+							continue
+						}
 						for i := i0; i < min(i0+cube, d[0]); i++ {
 							for j := j0; j < min(j0+cube, d[1]); j++ {
 								for k := k0; k < min(k0+cube, d[2]); k++ {
-									idx := c*n + (i*d[1]+j)*d[2] + k
-									if src == nil {
-										cp.Data[idx] = 0
+									v := (i*d[1]+j)*d[2] + k
+									if !brain[v] {
+										continue
+									}
+									if occlude {
+										cp.Data[c*n+v] = fill[c]
 									} else {
-										cp.Data[idx] = src[idx]
+										cp.Data[c*n+v] = st.Data[c*n+v]
 									}
 								}
 							}
 						}
 					}
 				}
-				set(nil)
+				set(true)
 				r, err := risk(&cp)
 				if err != nil {
 					return nil, err
 				}
-				set(st.Data)
+				set(false)
 				drop := float32(base - r)
 				for i := i0; i < min(i0+cube, d[0]); i++ {
 					for j := j0; j < min(j0+cube, d[1]); j++ {
@@ -223,6 +251,38 @@ func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk fun
 		}
 	}
 	return out, nil
+}
+
+// brainMedians returns the median of each present channel over the brain
+// voxels, never exactly zero (see occlusion); zero for absent channels.
+func brainMedians(st *volume.Stack, brain []bool) []float32 {
+	n := len(brain)
+	out := make([]float32, st.Channels())
+	vals := make([]float32, 0, n)
+	for c := range out {
+		if !st.Present[c] {
+			continue
+		}
+		vals = vals[:0]
+		for v, in := range brain {
+			if in {
+				vals = append(vals, st.Data[c*n+v])
+			}
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		slices.Sort(vals)
+		m := vals[len(vals)/2]
+		if len(vals)%2 == 0 {
+			m = (vals[len(vals)/2-1] + m) / 2
+		}
+		if m == 0 {
+			m = math.SmallestNonzeroFloat32
+		}
+		out[c] = m
+	}
+	return out
 }
 
 func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }

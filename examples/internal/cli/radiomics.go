@@ -125,7 +125,9 @@ func (r Radiomics) sequenceSlot(all []float32, seq int) []float32 {
 
 // brain is the region the features are computed over, with the high-pass
 // box's half side in voxels per axis and the number of brain voxels in the
-// box around every voxel (shared by the four channels).
+// box around every voxel (shared by the four channels). dims and radius
+// are in boxSum's order, fastest axis first: the stack stores (i, j, k)
+// with k fastest, so they are the stack's reversed.
 type brain struct {
 	dims   [3]int
 	radius [3]int
@@ -134,10 +136,10 @@ type brain struct {
 }
 
 func newBrain(st *volume.Stack) *brain {
-	b := &brain{dims: st.Dims, in: brainMask(st)}
+	b := &brain{dims: [3]int{st.Dims[2], st.Dims[1], st.Dims[0]}, in: brainMask(st)}
 	for ax := range b.radius {
 		col := [3]float64{st.Affine[0][ax], st.Affine[1][ax], st.Affine[2][ax]}
-		b.radius[ax] = max(1, int(math.Round(HighPassMM/math.Sqrt(col[0]*col[0]+col[1]*col[1]+col[2]*col[2]))))
+		b.radius[2-ax] = max(1, int(math.Round(HighPassMM/math.Sqrt(col[0]*col[0]+col[1]*col[1]+col[2]*col[2]))))
 	}
 	ones := make([]float32, len(b.in))
 	for i, in := range b.in {

@@ -97,3 +97,42 @@ func indexOf(names []string, name string) int {
 	}
 	return -1
 }
+
+// TestBrainBoxCountNonCubic checks that the high-pass box runs along the
+// stack's own axes on a non-cubic, anisotropic grid: the count of brain
+// voxels in the box around each voxel equals a direct count in (i, j, k)
+// with each axis's half side from its spacing.
+func TestBrainBoxCountNonCubic(t *testing.T) {
+	d := [3]int{9, 6, 11}
+	n := d[0] * d[1] * d[2]
+	a := volume.Identity()
+	a[0][0], a[1][1], a[2][2] = 3, 9, 4.5 // half sides 3, 1, 2 voxels
+	st := &volume.Stack{Dims: d, Affine: a, Names: SequenceNames[:], Present: []bool{true, true, true, true}, Data: make([]float32, 4*n)}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < n; i++ {
+		if rng.Float64() < 0.6 {
+			st.Data[i] = 1
+		}
+	}
+	b := newBrain(st)
+	r := [3]int{3, 1, 2}
+	for i := 0; i < d[0]; i++ {
+		for j := 0; j < d[1]; j++ {
+			for k := 0; k < d[2]; k++ {
+				want := 0
+				for x := max(i-r[0], 0); x <= min(i+r[0], d[0]-1); x++ {
+					for y := max(j-r[1], 0); y <= min(j+r[1], d[1]-1); y++ {
+						for z := max(k-r[2], 0); z <= min(k+r[2], d[2]-1); z++ {
+							if b.in[(x*d[1]+y)*d[2]+z] {
+								want++
+							}
+						}
+					}
+				}
+				if got := b.count[(i*d[1]+j)*d[2]+k]; got != float32(want) {
+					t.Fatalf("(%d,%d,%d): %g brain voxels in the box, want %d", i, j, k, got, want)
+				}
+			}
+		}
+	}
+}
