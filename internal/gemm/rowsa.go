@@ -123,13 +123,21 @@ func (j *job) rowsABandOf(s *scratch, i int) {
 // of the band, 16 at a time, then applies the epilogue to that block of C.
 func (j *job) storeTransposed(ct []float32, r0, rows int) {
 	op := &j.op
-	_ = op.c[(op.m-1)*op.ldc+r0+rows-1]
+	storeCT(op.c, op.ldc, op.m, op.alpha, op.ep, ct, j.mpad, r0, rows)
+}
+
+// storeCT is the store of both weights-stationary schemes (float32 and
+// bfloat16): C[t][r0+l] = alpha·ct[l][t] for t < m and l < rows, ct's rows
+// ldct apart, by the AVX-512 transpose 16 rows at a time, then the
+// epilogue on that m × rows block of C.
+func storeCT(c []float32, ldc, m int, alpha float32, ep *Epilogue, ct []float32, ldct, r0, rows int) {
+	_ = c[(m-1)*ldc+r0+rows-1]
 	for l0 := 0; l0 < rows; l0 += 16 {
 		lanes := min(16, rows-l0)
-		_ = ct[(l0+lanes-1)*j.mpad+op.m-1]
-		transposePack(&op.c[r0+l0], &ct[l0*j.mpad], j.mpad, op.m, op.ldc, lanes, uint16(1<<lanes-1), op.alpha)
+		_ = ct[(l0+lanes-1)*ldct+m-1]
+		transposePack(&c[r0+l0], &ct[l0*ldct], ldct, m, ldc, lanes, uint16(1<<lanes-1), alpha)
 	}
-	if op.ep != nil {
-		op.ep.applyTile(op.c, op.ldc, 0, r0, op.m, rows)
+	if ep != nil {
+		ep.applyTile(c, ldc, 0, r0, m, rows)
 	}
 }

@@ -127,7 +127,7 @@ func (s *bfRowsA) blocks(lo, hi int) {
 			packABlock(w.a, op.b, op.ldb, false, 1, i0+r, op.n, op.k)
 			s.block(w.a, w.t[r*s.mpad:])
 		}
-		s.store(w.t, i0, rows)
+		storeCT(op.c, op.ldc, op.m, op.alpha, op.ep, w.t, s.mpad, i0, rows)
 	}
 }
 
@@ -146,19 +146,5 @@ func (s *bfRowsA) block(wa []uint16, ct []float32) {
 		for rq := range 4 {
 			kern(s.op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0)
 		}
-	}
-}
-
-// store writes C[t][i0+l] = alpha·ct[l][t] for l < rows, then applies the
-// epilogue to that block of C.
-func (s *bfRowsA) store(ct []float32, i0, rows int) {
-	op := s.op
-	_ = op.c[(op.m-1)*op.ldc+i0+rows-1]
-	for l0 := 0; l0 < rows; l0 += 16 {
-		lanes := min(16, rows-l0)
-		transposePack(&op.c[i0+l0], &ct[l0*s.mpad], s.mpad, op.m, op.ldc, lanes, uint16(1<<lanes-1), op.alpha)
-	}
-	if op.ep != nil {
-		op.ep.applyTile(op.c, op.ldc, 0, i0, op.m, rows)
 	}
 }
