@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 
 	"github.com/metasurv/metasurv/norm"
@@ -257,26 +256,17 @@ func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk fun
 // voxels, never exactly zero (see occlusion); zero for absent channels.
 func brainMedians(st *volume.Stack, brain []bool) []float32 {
 	n := len(brain)
+	mask := &volume.Mask{Dims: st.Dims, Data: brain} // Dims only give the voxel count here
 	out := make([]float32, st.Channels())
-	vals := make([]float32, 0, n)
 	for c := range out {
 		if !st.Present[c] {
 			continue
 		}
-		vals = vals[:0]
-		for v, in := range brain {
-			if in {
-				vals = append(vals, st.Data[c*n+v])
-			}
-		}
-		if len(vals) == 0 {
+		q, err := volume.Percentiles(st.Data[c*n:(c+1)*n], mask, 50)
+		if err != nil { // no brain voxels
 			continue
 		}
-		slices.Sort(vals)
-		m := vals[len(vals)/2]
-		if len(vals)%2 == 0 {
-			m = (vals[len(vals)/2-1] + m) / 2
-		}
+		m := float32(q[0])
 		if m == 0 {
 			m = math.SmallestNonzeroFloat32
 		}
