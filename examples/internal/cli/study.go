@@ -13,7 +13,6 @@ import (
 	"github.com/metasurv/metasurv/internal/figures"
 	"github.com/metasurv/metasurv/internal/umap"
 	"github.com/metasurv/metasurv/survival"
-	"github.com/metasurv/metasurv/volume"
 )
 
 // ClassNames are the study's survival classes.
@@ -143,32 +142,21 @@ func (c *Cohort) embedChunk(ctx context.Context, pats []Patient, o EmbedOptions)
 	for _, f := range fails {
 		c.Problems = append(c.Problems, f)
 	}
-	var ids []string
+	ids := make([]string, len(pats))
 	for i, p := range pats {
+		ids[i] = p.ID
 		if stacks[i] != nil {
 			c.Patients = append(c.Patients, p)
 			c.Shape = stacks[i].Shape()
-			ids = append(ids, p.ID)
 			c.Y = append(c.Y, c.Clinical.Outcome(p.ID))
 		}
 	}
-	e, err := EmbedAll(ctx, o.Embedder, ids, compact(stacks), nil)
+	e, err := EmbedAll(ctx, o.Embedder, ids, stacks, nil) // skips the failed patients' nil stacks
 	if err != nil {
 		return err
 	}
 	c.Emb.add(e)
 	return nil
-}
-
-// compact drops the nil stacks of failed patients.
-func compact(stacks []*volume.Stack) []*volume.Stack {
-	var out []*volume.Stack
-	for _, st := range stacks {
-		if st != nil {
-			out = append(out, st)
-		}
-	}
-	return out
 }
 
 // standardise returns the rows scaled to zero mean and unit variance per
