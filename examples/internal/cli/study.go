@@ -128,6 +128,9 @@ func joinErrs(es []error) string {
 	return strings.Join(s, "; ")
 }
 
+// Grid is the model grid of the stacks (Shape without the channels).
+func (c *Cohort) Grid() [3]int { return [3]int{c.Shape[1], c.Shape[2], c.Shape[3]} }
+
 // embedChunk is how many patients Embed preprocesses and embeds before
 // it lets their stacks go.
 const embedChunk = 16
