@@ -90,11 +90,12 @@ func Embed(ctx context.Context, o EmbedOptions) (*Cohort, error) {
 		}
 	}
 	c.Emb = &Embeddings{}
-	for lo := 0; lo < len(kept); lo += embedChunk {
-		if err := c.embedChunk(ctx, kept[lo:min(lo+embedChunk, len(kept))], o); err != nil {
+	for lo := 0; lo < len(kept); lo += chunkPatients {
+		hi := min(lo+chunkPatients, len(kept))
+		if err := c.embedChunk(ctx, kept[lo:hi], o); err != nil {
 			return c, err
 		}
-		o.Bar.Update("preprocess + embed", float64(min(lo+embedChunk, len(kept)))/float64(len(kept)), fmt.Sprintf("%d/%d patients", len(c.Patients), len(kept)))
+		o.Bar.Update("preprocess + embed", float64(hi)/float64(len(kept)), fmt.Sprintf("%d/%d patients", len(c.Patients), len(kept)))
 	}
 	if len(c.Patients) < 4 {
 		return c, fmt.Errorf("%w: only %d usable patients (problems: %s)", ErrBadInput, len(c.Patients), joinErrs(c.Problems))
@@ -131,9 +132,9 @@ func joinErrs(es []error) string {
 // Grid is the model grid of the stacks (Shape without the channels).
 func (c *Cohort) Grid() [3]int { return [3]int{c.Shape[1], c.Shape[2], c.Shape[3]} }
 
-// embedChunk is how many patients Embed preprocesses and embeds before
-// it lets their stacks go.
-const embedChunk = 16
+// chunkPatients is how many patients Embed preprocesses and embeds
+// before it lets their stacks go.
+const chunkPatients = 16
 
 // embedChunk preprocesses (or reads from the cache) and embeds a few
 // patients, appending those that succeed and the problems of the others.
