@@ -173,7 +173,7 @@ func TrainFusion(ctx context.Context, c *Cohort, train, test []int, o FusionOpti
 		scale.Weights = b.Weights
 	}
 	scale.Seed = o.Seed
-	scale.Target, scale.Effort = [3]int{c.Shape[1], c.Shape[2], c.Shape[3]}, c.Effort
+	scale.Target, scale.Effort = c.Grid(), c.Effort
 	sample := func(p int) fusion.Sample {
 		id := c.Emb.IDs[p]
 		return fusion.Sample{ID: id, Embedding: scale.Apply(c.Emb.All[p]), Clinical: rec[id], Outcome: c.Y[p]}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 
 	"github.com/metasurv/metasurv/norm"
@@ -185,6 +184,7 @@ func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk fun
 	cp.Data = append([]float32{}, st.Data...)
 	brain := brainMask(st)
 	fill := brainMedians(st, brain)
+	var vox, at []int
 	total := ((d[0] + cube - 1) / cube) * ((d[1] + cube - 1) / cube) * ((d[2] + cube - 1) / cube)
 	done := 0
 	for i0 := 0; i0 < d[0]; i0 += cube {
@@ -195,57 +195,39 @@ func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk fun
 				}
 				done++
 				o.Bar.Update("saliency", float64(done)/float64(total), "occlusion")
-				any := false
-				for i := i0; i < min(i0+cube, d[0]) && !any; i++ {
-					for j := j0; j < min(j0+cube, d[1]) && !any; j++ {
+				// the cube's brain voxels: their stack and output indices
+				vox, at = vox[:0], at[:0]
+				for i := i0; i < min(i0+cube, d[0]); i++ {
+					for j := j0; j < min(j0+cube, d[1]); j++ {
 						for k := k0; k < min(k0+cube, d[2]); k++ {
-							if brain[(i*d[1]+j)*d[2]+k] {
-								any = true
-								break
+							if v := (i*d[1]+j)*d[2] + k; brain[v] {
+								vox, at = append(vox, v), append(at, out.Index(i, j, k))
 							}
 						}
 					}
 				}
-				if !any {
+				if len(vox) == 0 {
 					continue
 				}
-				set := func(occlude bool) {
-					for c := 0; c < st.Channels(); c++ {
-						if !st.Present[c] {
-							continue
-						}
-						for i := i0; i < min(i0+cube, d[0]); i++ {
-							for j := j0; j < min(j0+cube, d[1]); j++ {
-								for k := k0; k < min(k0+cube, d[2]); k++ {
-									v := (i*d[1]+j)*d[2] + k
-									if !brain[v] {
-										continue
-									}
-									if occlude {
-										cp.Data[c*n+v] = fill[c]
-									} else {
-										cp.Data[c*n+v] = st.Data[c*n+v]
-									}
-								}
-							}
+				for c := range st.Channels() {
+					if st.Present[c] {
+						for _, v := range vox {
+							cp.Data[c*n+v] = fill[c]
 						}
 					}
 				}
-				set(true)
 				r, err := risk(&cp)
 				if err != nil {
 					return nil, err
 				}
-				set(false)
-				drop := float32(base - r)
-				for i := i0; i < min(i0+cube, d[0]); i++ {
-					for j := j0; j < min(j0+cube, d[1]); j++ {
-						for k := k0; k < min(k0+cube, d[2]); k++ {
-							if brain[(i*d[1]+j)*d[2]+k] {
-								out.Data[out.Index(i, j, k)] = drop
-							}
-						}
+				for c := range st.Channels() {
+					for _, v := range vox {
+						cp.Data[c*n+v] = st.Data[c*n+v]
 					}
+				}
+				drop := float32(base - r)
+				for _, a := range at {
+					out.Data[a] = drop
 				}
 			}
 		}
@@ -257,26 +239,17 @@ func occlusion(ctx context.Context, st *volume.Stack, o PredictOptions, risk fun
 // voxels, never exactly zero (see occlusion); zero for absent channels.
 func brainMedians(st *volume.Stack, brain []bool) []float32 {
 	n := len(brain)
+	mask := &volume.Mask{Dims: st.Dims, Data: brain} // Dims only give the voxel count here
 	out := make([]float32, st.Channels())
-	vals := make([]float32, 0, n)
 	for c := range out {
 		if !st.Present[c] {
 			continue
 		}
-		vals = vals[:0]
-		for v, in := range brain {
-			if in {
-				vals = append(vals, st.Data[c*n+v])
-			}
-		}
-		if len(vals) == 0 {
+		q, err := volume.Percentiles(st.Data[c*n:(c+1)*n], mask, 50)
+		if err != nil { // no brain voxels
 			continue
 		}
-		slices.Sort(vals)
-		m := vals[len(vals)/2]
-		if len(vals)%2 == 0 {
-			m = (vals[len(vals)/2-1] + m) / 2
-		}
+		m := float32(q[0])
 		if m == 0 {
 			m = math.SmallestNonzeroFloat32
 		}

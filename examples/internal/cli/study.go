@@ -13,7 +13,6 @@ import (
 	"github.com/metasurv/metasurv/internal/figures"
 	"github.com/metasurv/metasurv/internal/umap"
 	"github.com/metasurv/metasurv/survival"
-	"github.com/metasurv/metasurv/volume"
 )
 
 // ClassNames are the study's survival classes.
@@ -91,11 +90,12 @@ func Embed(ctx context.Context, o EmbedOptions) (*Cohort, error) {
 		}
 	}
 	c.Emb = &Embeddings{}
-	for lo := 0; lo < len(kept); lo += embedChunk {
-		if err := c.embedChunk(ctx, kept[lo:min(lo+embedChunk, len(kept))], o); err != nil {
+	for lo := 0; lo < len(kept); lo += chunkPatients {
+		hi := min(lo+chunkPatients, len(kept))
+		if err := c.embedChunk(ctx, kept[lo:hi], o); err != nil {
 			return c, err
 		}
-		o.Bar.Update("preprocess + embed", float64(min(lo+embedChunk, len(kept)))/float64(len(kept)), fmt.Sprintf("%d/%d patients", len(c.Patients), len(kept)))
+		o.Bar.Update("preprocess + embed", float64(hi)/float64(len(kept)), fmt.Sprintf("%d/%d patients", len(c.Patients), len(kept)))
 	}
 	if len(c.Patients) < 4 {
 		return c, fmt.Errorf("%w: only %d usable patients (problems: %s)", ErrBadInput, len(c.Patients), joinErrs(c.Problems))
@@ -129,9 +129,12 @@ func joinErrs(es []error) string {
 	return strings.Join(s, "; ")
 }
 
-// embedChunk is how many patients Embed preprocesses and embeds before
-// it lets their stacks go.
-const embedChunk = 16
+// Grid is the model grid of the stacks (Shape without the channels).
+func (c *Cohort) Grid() [3]int { return [3]int{c.Shape[1], c.Shape[2], c.Shape[3]} }
+
+// chunkPatients is how many patients Embed preprocesses and embeds
+// before it lets their stacks go.
+const chunkPatients = 16
 
 // embedChunk preprocesses (or reads from the cache) and embeds a few
 // patients, appending those that succeed and the problems of the others.
@@ -143,32 +146,21 @@ func (c *Cohort) embedChunk(ctx context.Context, pats []Patient, o EmbedOptions)
 	for _, f := range fails {
 		c.Problems = append(c.Problems, f)
 	}
-	var ids []string
+	ids := make([]string, len(pats))
 	for i, p := range pats {
+		ids[i] = p.ID
 		if stacks[i] != nil {
 			c.Patients = append(c.Patients, p)
 			c.Shape = stacks[i].Shape()
-			ids = append(ids, p.ID)
 			c.Y = append(c.Y, c.Clinical.Outcome(p.ID))
 		}
 	}
-	e, err := EmbedAll(ctx, o.Embedder, ids, compact(stacks), nil)
+	e, err := EmbedAll(ctx, o.Embedder, ids, stacks, nil) // skips the failed patients' nil stacks
 	if err != nil {
 		return err
 	}
 	c.Emb.add(e)
 	return nil
-}
-
-// compact drops the nil stacks of failed patients.
-func compact(stacks []*volume.Stack) []*volume.Stack {
-	var out []*volume.Stack
-	for _, st := range stacks {
-		if st != nil {
-			out = append(out, st)
-		}
-	}
-	return out
 }
 
 // standardise returns the rows scaled to zero mean and unit variance per

@@ -100,7 +100,7 @@ func Train(ctx context.Context, c *Cohort, o TrainOptions) (*TrainResult, error)
 	if err != nil {
 		return nil, err
 	}
-	b := &Bundle{Version: 1, Target: [3]int{c.Shape[1], c.Shape[2], c.Shape[3]}, Effort: c.Effort, Encoder: enc, Header: c.Clinical.Header, PCA: pca, Classes: ClassNames}
+	b := &Bundle{Version: 1, Target: c.Grid(), Effort: c.Effort, Encoder: enc, Header: c.Clinical.Header, PCA: pca, Classes: ClassNames}
 	design := map[string]func(p int) []float64{
 		"clinical": func(p int) []float64 { return enc.Encode(c.Clinical.Rows[c.Emb.IDs[p]]) },
 		"image":    func(p int) []float64 { return pca.Project(c.Emb.All[p]) },
