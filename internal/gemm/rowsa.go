@@ -50,13 +50,45 @@ func (j *job) runRowsA(w int) {
 	j.mpad = roundUp(op.m, bl.nr)
 	j.xt = growAligned(j.xt, op.k*j.mpad)
 	parallel.ForChunks(ceilDiv(op.k, bl.kc), 1, j.packXTFn)
-	bands := ceilDiv(op.n, rowsABand)
+	j.nextBand.Store(0)
 	if w == 1 || op.m*op.n*op.k < minParallelWork {
-		j.rowsABands(0, bands)
+		j.workers = 1
+		j.rowsABands(0, 1)
 		return
 	}
-	parallel.ForChunks(bands, 1, j.rowsAFn)
+	j.workers = w
+	parallel.For(w, j.rowsAFn)
 }
+
+// nextRows hands out the next band of outputs, [r0, r0+rows), or rows 0
+// when none is left. Bands are rowsABand outputs while at least 2·w
+// full bands remain, then halve down to rowsAMinBand (guided
+// scheduling): the last band a worker takes is short, so the workers
+// finish within a short band of each other instead of up to a full one
+// (or two: ForChunks over 55 bands hands out pairs), on every call —
+// ~1 ms of one core per LaMIM product otherwise.
+func (j *job) nextRows() (r0, rows int) {
+	n := j.op.n
+	for {
+		at := j.nextBand.Load()
+		r0 = int(at)
+		if r0 >= n {
+			return r0, 0
+		}
+		rows = rowsABand
+		for rows > rowsAMinBand && (n-r0) < 2*j.workers*rows {
+			rows /= 2
+		}
+		rows = min(rows, n-r0)
+		if j.nextBand.CompareAndSwap(at, int64(r0+rows)) {
+			return r0, rows
+		}
+	}
+}
+
+// rowsAMinBand is the shortest band guided scheduling hands out: two
+// slivers of the rowsA kernel.
+const rowsAMinBand = rowsABand / 8
 
 // packXT packs the k blocks [lo, hi) of xᵀ (op(B) of the transposed
 // product, k×m) in the layout of PackedB.
@@ -68,25 +100,32 @@ func (j *job) packXT(lo, hi int) {
 	}
 }
 
-// rowsABands computes the bands [lo, hi) of output columns.
+// rowsABands is one worker of the scheme ([lo, hi) counts workers, whose
+// number does not matter): it computes the bands nextRows hands out
+// until none is left.
 func (j *job) rowsABands(lo, hi int) {
 	s := getScratch()
-	for i := lo; i < hi; i++ {
-		j.rowsABandOf(s, i)
+	for range hi - lo {
+		for {
+			r0, rows := j.nextRows()
+			if rows == 0 {
+				break
+			}
+			j.rowsABandOf(s, r0, rows)
+		}
 	}
 	putScratch(s)
 }
 
-// rowsABandOf computes band i: Cᵀ of its W rows into s.ct, then C. The
+// rowsABandOf computes the band of outputs [r0, r0+rows): Cᵀ of its W
+// rows into s.ct, then C. The
 // loops are BLIS's: per k block, each packed xᵀ sliver (KC×NR) meets
 // every W sliver of the band (KC×band floats, in L2 after the first
 // sliver of tokens read it from memory). A ragged last W sliver is packed
 // as a sliver of the blocked scheme (zero rows below the last), so the
 // kernel never reads past W; ct has room for its MR rows.
-func (j *job) rowsABandOf(s *scratch, i int) {
+func (j *job) rowsABandOf(s *scratch, r0, rows int) {
 	op, bl := &j.op, j.bl
-	r0 := i * rowsABand
-	rows := min(rowsABand, op.n-r0)
 	s.ct = growAligned(s.ct, (rowsABand+bl.mr)*j.mpad)
 	full := rows / bl.rowsAMR * bl.rowsAMR // rows in whole slivers, read in place
 	for pc := 0; pc < op.k; pc += bl.kc {

@@ -114,3 +114,37 @@ func TestRowsABF16(t *testing.T) {
 		gc.check(t, "SgemmBF16", c)
 	}
 }
+
+// TestRowsAGuidedBands checks the bands the scheme hands out: they tile
+// [0, n) in order, whole slivers of the rowsA kernel except the last,
+// full bands first, and for large n short bands at the end (the workers
+// finish within a short band of each other).
+func TestRowsAGuidedBands(t *testing.T) {
+	for _, n := range []int{1, 13, 112, 229, 2048, 3072, 6144, 6150} {
+		for _, w := range []int{1, 2, 3} {
+			j := &job{op: operands{n: n}, workers: w}
+			var sizes []int
+			next := 0
+			for {
+				r0, rows := j.nextRows()
+				if rows == 0 {
+					break
+				}
+				if r0 != next || rows > rowsABand || (r0+rows < n && rows%7 != 0) {
+					t.Fatalf("n %d w %d: band [%d, %d) after %d", n, w, r0, r0+rows, next)
+				}
+				if len(sizes) > 0 && rows > sizes[len(sizes)-1] {
+					t.Fatalf("n %d w %d: band of %d after one of %d", n, w, rows, sizes[len(sizes)-1])
+				}
+				sizes = append(sizes, rows)
+				next = r0 + rows
+			}
+			if next != n {
+				t.Fatalf("n %d w %d: bands end at %d", n, w, next)
+			}
+			if n >= 2*w*rowsABand && (sizes[0] != rowsABand || sizes[len(sizes)-2] != rowsAMinBand) {
+				t.Errorf("n %d w %d: bands %v, want full ones first and short ones last", n, w, sizes)
+			}
+		}
+	}
+}
