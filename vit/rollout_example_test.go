@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/metasurv/metasurv/nn"
-	"github.com/metasurv/metasurv/volume"
 	"github.com/metasurv/metasurv/vit"
+	"github.com/metasurv/metasurv/volume"
 )
 
 // Where does a ViTAutoEnc look? The attention rollout of one patient,
