@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/fixture/nnfixture"
 	"github.com/metasurv/metasurv/nn"
 	"github.com/metasurv/metasurv/volume"
 )
@@ -428,5 +430,45 @@ func TestRolloutErrors(t *testing.T) {
 	}
 	if _, err := r.Volume(1, volume.Identity()); !errors.Is(err, ErrInput) {
 		t.Errorf("Volume of a missing sample: %v", err)
+	}
+}
+
+// TestRolloutMatchesPyTorch compares with testdata/rollout, written by
+// gen.py: a tiny MONAI-layout ViT in plain PyTorch whose forward pass
+// returns its own attention matrices, rolled out there for four options
+// (mirrored below). Loading its weights by MONAI's names and recomputing
+// the attention here must give the same rollout.
+func TestRolloutMatchesPyTorch(t *testing.T) {
+	m, err := New(Config{InChannels: 2, ImgSize: [3]int{8, 8, 4}, PatchSize: [3]int{4, 4, 2}, HiddenSize: 16, MLPDim: 32,
+		NumLayers: 2, NumHeads: 4, Classification: true, NumClasses: 2, SkipInit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("testdata", "rollout")
+	if _, err := Load(context.Background(), m, filepath.Join(dir, "weights.pt"), LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	x := nnfixture.ReadNpy(t, filepath.Join(dir, "input.npy"))
+	want := nnfixture.ReadNpy(t, filepath.Join(dir, "rollout.npy")) // (options, N, T, T)
+	opts := []RolloutOptions{{}, {Heads: HeadMax, DiscardRatio: 0.5}, {Heads: HeadMin, StartBlock: 1}, {DiscardRatio: 0.3, StartBlock: 1}}
+	n, nt := want.Shape[1], want.Shape[2]
+	if len(want.Shape) != 4 || want.Shape[0] != len(opts) || nt != 9 {
+		t.Fatalf("fixture shape %v", want.Shape)
+	}
+	for oi, o := range opts {
+		r, err := AttentionRollout(context.Background(), m, x, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst := 0.0
+		for s := range n {
+			for i, w := range want.Data[(oi*n+s)*nt*nt : (oi*n+s+1)*nt*nt] {
+				worst = max(worst, math.Abs(r.Matrix[s][i]-float64(w)))
+			}
+		}
+		t.Logf("%+v: max |Go − PyTorch| %.2g", o, worst)
+		if worst > 2e-5 {
+			t.Errorf("%+v: rollout differs from PyTorch's by %.3g", o, worst)
+		}
 	}
 }
