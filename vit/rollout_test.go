@@ -472,3 +472,34 @@ func TestRolloutMatchesPyTorch(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRolloutLaMIM compares, on the full-size LaMIM encoder (weights
+// left at zero: the cost does not depend on them), one inference pass
+// with an attention rollout (which runs the blocks again and forms every
+// head's attention matrix): -run - -bench RolloutLaMIM -benchtime 1x.
+func BenchmarkRolloutLaMIM(b *testing.B) {
+	c := LaMIMEncoder()
+	c.SkipInit = true
+	m, err := NewAutoEnc(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := nn.NewTensor(1, 4, 96, 96, 96)
+	nn.InitNormal(x, 0, 1, nn.NewRNG(1))
+	b.Run("forward", func(b *testing.B) {
+		for range b.N {
+			g := nn.NewGraph(nn.Options{})
+			m.Encode(g, x)
+			if err := g.Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("rollout", func(b *testing.B) {
+		for range b.N {
+			if _, err := AttentionRollout(context.Background(), m, x, RolloutOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
