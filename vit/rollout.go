@@ -138,7 +138,8 @@ func (m *LaMIMClassifier) encoderOf() *encoder { return m.Model.enc }
 // per head from the block's input through its own norm1 and qkv weights,
 // in float32 products with float64 sums. This is a separate, slower path
 // (the blocks run once more, and the attention matrices are formed
-// explicitly) meant for explaining one patient, not for inference; it
+// explicitly; about 1.5× one inference pass of the full-size LaMIM
+// encoder) meant for explaining one patient, not for inference; it
 // runs the model in inference mode (no dropout) and fails if the model is
 // set to train with dropout.
 func AttentionRollout(ctx context.Context, m Encoder, x *nn.Tensor, o RolloutOptions) (*Rollout, error) {
