@@ -12,12 +12,13 @@ import (
 
 // TestRowsAScheme checks the weights-stationary scheme (x·Wᵀ with W read
 // in place) on ragged sizes: tokens not a multiple of NR, outputs not a
-// multiple of MR or of the band, k across several KC blocks and odd, with
+// multiple of MR or of the band, k across several KC blocks (of both
+// schemes) and odd, with
 // alpha, padded strides, every epilogue, and W ending exactly where its
 // last row does, so a read past it would panic. At AVX-512 it also checks
 // that the scheme was taken.
 func TestRowsAScheme(t *testing.T) {
-	shapes := [][3]int{{1, 2, 1}, {5, 13, 7}, {14, 15, 16}, {31, 97, 257}, {33, 112, 300}, {216, 229, 517}, {216, 767, 64}, {97, 1000, 33}}
+	shapes := [][3]int{{1, 2, 1}, {5, 13, 7}, {14, 15, 16}, {31, 97, 257}, {33, 112, 300}, {216, 229, 517}, {216, 767, 64}, {97, 1000, 33}, {5, 40, 1100}, {216, 229, 2049}}
 	forEachLevel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(21, 0))
 		for it, s := range shapes {
