@@ -14,10 +14,11 @@ import "github.com/metasurv/metasurv/internal/parallel"
 // slivers of NR tokens), and the Cᵀ tiles, accumulated over the k blocks
 // in a per-worker buffer, are transposed into C by the AVX-512 transpose
 // (which applies alpha) before the epilogue runs on them. Work items are
-// bands of output columns (rows of W), handed out dynamically.
+// bands of output columns (rows of W), handed out dynamically (guided).
 
 // maxRowsAM bounds the tokens (m) of the scheme: a worker's Cᵀ buffer is
-// (rowsABand + MR) × m floats (≤ 260 KB, in L2 with the packed xᵀ block).
+// (rowsABand + MR) × m floats (≤ 260 KB, in L2 with the band's k block of
+// W and an xᵀ sliver).
 const maxRowsAM = 512
 
 // rowsAKC is the k block of the scheme, four times the blocked scheme's:
