@@ -163,6 +163,7 @@ type job struct {
 	mpad     int
 	nextBand atomic.Int64
 	workers  int
+	kc       int // k block: rowsAKC for token-sized m, else the level's
 
 	itemFn, phaseFn, packXTFn, rowsAFn func(lo, hi int)
 }

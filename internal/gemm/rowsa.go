@@ -21,14 +21,23 @@ import "github.com/metasurv/metasurv/internal/parallel"
 // W and an xᵀ sliver).
 const maxRowsAM = 512
 
-// rowsAKC is the k block of the scheme, four times the blocked scheme's:
-// each W row is read in 4 KB runs (longer streams for the hardware
-// prefetcher) and a band's Cᵀ tiles are merged a quarter as often. A
-// band's k block of W (112×1024 floats, 458 KB) and one xᵀ sliver (128
-// KB) stay in Zen 4's 1 MB L2. In interleaved runs on a loaded host it
-// gave 3–9 % more GFLOP per CPU-second than 256 on the LaMIM and ViT-B
-// shapes (k 768 to 16384); 512 about half of that, 4096 no more.
+// rowsAKC is the k block of the scheme for token-sized products (m ≥
+// rowsALongM: a transformer's Linear layers), four times the blocked
+// scheme's: each W row is read in 4 KB runs (longer streams for the
+// hardware prefetcher) and a band's Cᵀ tiles are merged a quarter as
+// often. A band's k block of W (112×1024 floats, 458 KB) and one xᵀ
+// sliver (128 KB) stay in Zen 4's 1 MB L2. In interleaved runs on a
+// loaded host it gave 3–9 % more GFLOP per CPU-second than 256 on the
+// LaMIM and ViT-B shapes (216 tokens, k 768 to 16384); 512 about half
+// of that, 4096 no more.
 const rowsAKC = 1024
+
+// rowsALongM is the fewest rows (tokens) that get rowsAKC. Smaller
+// products (a CNN's weight gradients over a small batch, classifier
+// heads) keep the level's KC and so their rounding of before: the
+// one-step descent check of a small SENet's training test
+// (cnn.TestTrainingSteps) is sensitive to it.
+const rowsALongM = 128
 
 // rowsABand is the rows of W (outputs) per work item: whole cache lines of
 // C per transposed row, and a multiple of the rowsA kernels' rows.
@@ -59,7 +68,11 @@ func (j *job) runRowsA(w int) {
 	op, bl := &j.op, j.bl
 	j.mpad = roundUp(op.m, bl.nr)
 	j.xt = growAligned(j.xt, op.k*j.mpad)
-	parallel.ForChunks(ceilDiv(op.k, rowsAKC), 1, j.packXTFn)
+	j.kc = bl.kc
+	if op.m >= rowsALongM {
+		j.kc = rowsAKC
+	}
+	parallel.ForChunks(ceilDiv(op.k, j.kc), 1, j.packXTFn)
 	j.nextBand.Store(0)
 	if w == 1 || op.m*op.n*op.k < minParallelWork {
 		j.workers = 1
@@ -105,8 +118,8 @@ const rowsAMinBand = rowsABand / 8
 func (j *job) packXT(lo, hi int) {
 	op, bl := &j.op, j.bl
 	for q := lo; q < hi; q++ {
-		k0 := q * rowsAKC
-		packB(j.xt[k0*j.mpad:], op.a, op.lda, true, k0, 0, min(rowsAKC, op.k-k0), op.m, bl.nr)
+		k0 := q * j.kc
+		packB(j.xt[k0*j.mpad:], op.a, op.lda, true, k0, 0, min(j.kc, op.k-k0), op.m, bl.nr)
 	}
 }
 
@@ -138,8 +151,8 @@ func (j *job) rowsABandOf(s *scratch, r0, rows int) {
 	op, bl := &j.op, j.bl
 	s.ct = growAligned(s.ct, (rowsABand+bl.mr)*j.mpad)
 	full := rows / bl.rowsAMR * bl.rowsAMR // rows in whole slivers, read in place
-	for pc := 0; pc < op.k; pc += rowsAKC {
-		kb := min(rowsAKC, op.k-pc)
+	for pc := 0; pc < op.k; pc += j.kc {
+		kb := min(j.kc, op.k-pc)
 		beta := float32(0)
 		if pc > 0 {
 			beta = 1
