@@ -72,7 +72,7 @@ func (j *job) runRowsA(w int) {
 	if op.m >= rowsALongM {
 		j.kc = rowsAKC
 	}
-	parallel.ForChunks(ceilDiv(op.k, j.kc), 1, j.packXTFn)
+	parallel.ForChunks(ceilDiv(op.k, j.kc)*(j.mpad/bl.nr), 1, j.packXTFn)
 	j.nextBand.Store(0)
 	if w == 1 || op.m*op.n*op.k < minParallelWork {
 		j.workers = 1
@@ -113,13 +113,17 @@ func (j *job) nextRows() (r0, rows int) {
 // slivers of the rowsA kernel.
 const rowsAMinBand = rowsABand / 8
 
-// packXT packs the k blocks [lo, hi) of xᵀ (op(B) of the transposed
-// product, k×m) in the layout of PackedB.
+// packXT packs the slivers [lo, hi) of xᵀ (op(B) of the transposed
+// product, k×m) in the layout of PackedB, numbered k block by k block:
+// a product whose k is one block (ViT-B's 768) still packs on every
+// worker, which would otherwise wait for it and park.
 func (j *job) packXT(lo, hi int) {
 	op, bl := &j.op, j.bl
-	for q := lo; q < hi; q++ {
-		k0 := q * j.kc
-		packB(j.xt[k0*j.mpad:], op.a, op.lda, true, k0, 0, min(j.kc, op.k-k0), op.m, bl.nr)
+	ns := j.mpad / bl.nr
+	for u := lo; u < hi; u++ {
+		k0, j0 := u/ns*j.kc, u%ns*bl.nr
+		kb := min(j.kc, op.k-k0)
+		packB(j.xt[k0*j.mpad+j0*kb:], op.a, op.lda, true, k0, j0, kb, min(bl.nr, op.m-j0), bl.nr)
 	}
 }
 
