@@ -1,0 +1,238 @@
+package gemm
+
+import (
+	"sync"
+
+	"github.com/metasurv/metasurv/internal/parallel"
+)
+
+// Resident bfloat16 weights. A network converted for bfloat16 inference
+// keeps each weight W of y = x·Wᵀ only as bfloat16, packed once in the
+// layout this machine's BF16 GEMM reads without any packing: the 32-row
+// blocks of the weights-stationary scheme (rowsa_bf16.go) on VDPBF16PS, or
+// the B slivers of Wᵀ where the AMX tile unit multiplies. A product then
+// streams 2 bytes per weight from memory instead of 4, and no rounding
+// happens per call. SgemmWidenW multiplies the same weights in float32
+// (widened block by block, exactly), for graphs or machines without
+// bfloat16 products.
+
+// PackWeightsBF16 rounds the n×k row-major weights w (stride ldw: the
+// [out, in] weight of y = x·Wᵀ) to bfloat16 and packs them for SgemmBF16W
+// and SgemmWidenW. It works on every CPU — the rounding runs in portable
+// Go where AVX512_BF16 is missing — so weights can be kept resident in
+// bfloat16 even where products cannot run in it. It panics on invalid
+// arguments like Sgemm.
+func PackWeightsBF16(n, k int, w []float32, ldw int) *PackedBF16 {
+	checkDims(0, n, k)
+	checkMatrix("W", "ldw", false, n, k, w, ldw)
+	if UsesAMX() {
+		p, err := PackBBF16(true, k, n, w, ldw)
+		if err != nil {
+			panic(err) // UsesAMX implies HaveBF16
+		}
+		p.w = true
+		return p
+	}
+	p := &PackedBF16{isA: true, w: true, m: n, k: k, ks: ceilDiv(k, bfTile)}
+	step := p.ks * bfTile * bfTile
+	p.a = make([]uint16, ceilDiv(n, bfTile)*step)
+	fast := HaveBF16()
+	parallel.ForChunks(ceilDiv(n, bfTile), 1, func(lo, hi int) {
+		for rb := lo; rb < hi; rb++ {
+			if fast {
+				packABlock(p.a[rb*step:], w, ldw, false, 1, rb*bfTile, n, k)
+			} else {
+				packWBlockGo(p.a[rb*step:], w, ldw, rb*bfTile, n, k)
+			}
+		}
+	})
+	return p
+}
+
+// packWBlockGo is packABlock of rows [i0, i0+32) of W in portable Go.
+func packWBlockGo(dst []uint16, w []float32, ldw, i0, n, k int) {
+	ks := ceilDiv(k, bfTile)
+	for r := range bfTile {
+		i := i0 + r
+		for s := range ks {
+			row := dst[s*bfTile*bfTile+r*bfTile : s*bfTile*bfTile+(r+1)*bfTile]
+			for c := range row {
+				var v float32
+				if p := s*bfTile + c; i < n && p < k {
+					v = w[i*ldw+p]
+				}
+				row[c] = ToBF16(v)
+			}
+		}
+	}
+}
+
+// IsWeights reports whether p was packed by PackWeightsBF16.
+func (p *PackedBF16) IsWeights() bool { return p.w }
+
+// Bytes returns the memory p holds, padding included.
+func (p *PackedBF16) Bytes() int { return 2*len(p.a) + 4*len(p.b) }
+
+// WidenRows writes rows [r0, r1) of the weights W (n×k) packed by
+// PackWeightsBF16, as float32 (exact), into dst (row-major, stride k).
+func (p *PackedBF16) WidenRows(dst []float32, r0, r1 int) {
+	if !p.w || r0 < 0 || r1 > p.m || r0 > r1 || len(dst) < (r1-r0)*p.k {
+		panic("gemm: WidenRows out of range")
+	}
+	k := p.k
+	if p.isA {
+		step := p.ks * bfTile * bfTile
+		for i := r0; i < r1; i++ {
+			blk, r := p.a[i/bfTile*step:], i%bfTile
+			out := dst[(i-r0)*k : (i-r0+1)*k]
+			for s := range p.ks {
+				src := blk[s*bfTile*bfTile+r*bfTile:]
+				for c := range min(bfTile, k-s*bfTile) {
+					out[s*bfTile+c] = FromBF16(src[c])
+				}
+			}
+		}
+		return
+	}
+	step := p.ks * bfTile * bfTile / 2
+	for i := r0; i < r1; i++ {
+		sl, j := p.b[i/bfTile*step:], i%bfTile
+		out := dst[(i-r0)*k : (i-r0+1)*k]
+		for q := range out {
+			v := sl[q/2*bfTile+j]
+			out[q] = FromBF16(uint16(v >> (16 * (q & 1))))
+		}
+	}
+}
+
+// SgemmBF16W computes C (m×n, stride ldc, overwritten) = Act(x·Wᵀ + bias
+// + residual) in bfloat16 with float32 accumulation, x m×k (stride ldx)
+// and W packed by PackWeightsBF16. It panics with ErrNoBF16 when HaveBF16
+// is false, and on invalid arguments like Sgemm. After warm-up a call
+// allocates nothing.
+func SgemmBF16W(m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc int, ep *Epilogue) {
+	if w == nil || !w.w {
+		panic("gemm: SgemmBF16W needs weights from PackWeightsBF16")
+	}
+	if !HaveBF16() {
+		panic(ErrNoBF16)
+	}
+	n, k := w.m, w.k
+	checkDims(m, n, k)
+	checkMatrix("A", "lda", false, m, k, x, ldx)
+	checkMatrix("C", "ldc", false, m, n, c, ldc)
+	checkEpilogue(ep, m, n, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if !w.isA { // AMX: Wᵀ packed as B
+		SgemmBF16PackedB(false, m, 1, x, ldx, w, 0, c, ldc, ep)
+		return
+	}
+	if k == 0 {
+		scaleC(&operands{m: m, n: n, beta: 0, c: c, ldc: ldc, ep: ep})
+		return
+	}
+	call := bfWPool.Get().(*bfWCall)
+	defer bfWPool.Put(call)
+	for r0 := 0; r0 < m; r0 += maxRowsAM {
+		rows := min(maxRowsAM, m-r0)
+		call.op = bfOp{m: rows, n: n, k: k, ks: w.ks, transB: true, alpha: 1, a: x[r0*ldx:], lda: ldx, pw: w, c: c[r0*ldc:], ldc: ldc}
+		if ep != nil {
+			call.ep = *ep
+			if ep.Residual != nil {
+				call.ep.Residual = ep.Residual[r0*ldc:]
+			}
+			if ep.Bias != nil && ep.BiasPerRow {
+				call.ep.Bias = ep.Bias[r0:]
+			}
+			call.op.ep = &call.ep
+		}
+		call.ra.run()
+	}
+	call.op, call.ep = bfOp{}, Epilogue{}
+}
+
+// bfWCall is the state of one SgemmBF16W call, pooled with its loop
+// bodies bound so that a call allocates nothing.
+type bfWCall struct {
+	op bfOp
+	ep Epilogue
+	ra bfRowsA
+}
+
+var bfWPool = sync.Pool{New: func() any {
+	c := &bfWCall{}
+	c.ra.op = &c.op
+	c.ra.roundFn, c.ra.blockFn = c.ra.roundX, c.ra.blocks
+	return c
+}}
+
+// widenFloats is the float32 values SgemmWidenW widens at a time (4 MB).
+const widenFloats = 1 << 20
+
+// SgemmWidenW is SgemmBF16W in float32: W's bfloat16 values are widened
+// (exactly) block by block of rows into a buffer and multiplied by x with
+// Sgemm, so the result is x·Wᵀ for the rounded W, at float32 precision in
+// x. It runs on every CPU and allocates nothing after warm-up.
+func SgemmWidenW(m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc int, ep *Epilogue) {
+	if w == nil || !w.w {
+		panic("gemm: SgemmWidenW needs weights from PackWeightsBF16")
+	}
+	n, k := w.m, w.k
+	checkDims(m, n, k)
+	checkMatrix("A", "lda", false, m, k, x, ldx)
+	checkMatrix("C", "ldc", false, m, n, c, ldc)
+	checkEpilogue(ep, m, n, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	call := widenPool.Get().(*widenCall)
+	defer widenPool.Put(call)
+	rows := n
+	if k > 0 {
+		rows = min(n, max(bfTile, widenFloats/k/bfTile*bfTile))
+	}
+	call.buf = grow(call.buf, rows*k)
+	call.w = w
+	for j0 := 0; j0 < n; j0 += rows {
+		nr := min(rows, n-j0)
+		call.j0, call.k = j0, k
+		parallel.ForChunks(ceilDiv(nr, bfTile), 1, call.widenFn)
+		var epj *Epilogue
+		if ep != nil {
+			call.ep = *ep
+			if ep.Bias != nil && !ep.BiasPerRow {
+				call.ep.Bias = ep.Bias[j0 : j0+nr]
+			}
+			if ep.Residual != nil {
+				call.ep.Residual = ep.Residual[j0:]
+			}
+			epj = &call.ep
+		}
+		SgemmEx(false, true, m, nr, k, 1, x, ldx, call.buf, max(k, 1), 0, c[j0:], ldc, epj)
+	}
+	call.w, call.ep = nil, Epilogue{}
+}
+
+// widenCall is the state of one SgemmWidenW call (pooled, see bfWCall).
+type widenCall struct {
+	w       *PackedBF16
+	j0, k   int
+	buf     []float32
+	ep      Epilogue
+	widenFn func(lo, hi int)
+}
+
+var widenPool = sync.Pool{New: func() any {
+	c := &widenCall{}
+	c.widenFn = c.widen
+	return c
+}}
+
+// widen widens the 32-row blocks [lo, hi) of the current rows.
+func (c *widenCall) widen(lo, hi int) {
+	r0 := c.j0 + lo*bfTile
+	r1 := min(c.j0+hi*bfTile, c.w.m)
+	c.w.WidenRows(c.buf[lo*bfTile*c.k:], r0, r1)
+}

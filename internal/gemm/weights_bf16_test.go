@@ -1,0 +1,115 @@
+package gemm
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// The packed weights widen back to exactly the bfloat16 rounding of W,
+// whichever CPU (portable or vector rounding) packed them.
+func TestPackWeightsBF16Widen(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, s := range [][2]int{{1, 1}, {70, 45}, {33, 64}, {96, 100}} {
+		n, k := s[0], s[1]
+		ldw := k + 3
+		w := randSlice(r, n*ldw)
+		w[0] = float32(math.Inf(1))
+		p := PackWeightsBF16(n, k, w, ldw)
+		if !p.IsWeights() || p.Bytes() < 2*n*k {
+			t.Fatalf("%d×%d: IsWeights %v, %d bytes", n, k, p.IsWeights(), p.Bytes())
+		}
+		got := make([]float32, n*k)
+		p.WidenRows(got, 0, n)
+		for i := range n {
+			for j := range k {
+				if want := FromBF16(ToBF16(w[i*ldw+j])); got[i*k+j] != want {
+					t.Fatalf("%d×%d: W[%d][%d] widens to %g, want %g", n, k, i, j, got[i*k+j], want)
+				}
+			}
+		}
+		if n > 2 { // a middle range
+			part := make([]float32, 2*k)
+			p.WidenRows(part, 1, 3)
+			for j := range part {
+				if part[j] != got[k+j] {
+					t.Fatalf("%d×%d: WidenRows(1, 3)[%d] = %g, want %g", n, k, j, part[j], got[k+j])
+				}
+			}
+		}
+		if p.isA && HaveBF16() { // the portable rounding is the vector one
+			step := p.ks * bfTile * bfTile
+			blk := make([]uint16, step)
+			for rb := range ceilDiv(n, bfTile) {
+				packWBlockGo(blk, w, ldw, rb*bfTile, n, k)
+				for i, v := range blk {
+					if v != p.a[rb*step+i] {
+						t.Fatalf("%d×%d: block %d value %d: portable %#x, vector %#x", n, k, rb, i, v, p.a[rb*step+i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// SgemmBF16W with resident weights gives SgemmBF16's x·Wᵀ bit for bit
+// (same rounding, same kernel), also above maxRowsAM rows and with a
+// fused epilogue; SgemmWidenW gives float32 x times the rounded W.
+func TestSgemmBF16W(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, s := range [][3]int{{1, 3, 8}, {5, 70, 45}, {216, 300, 130}, {600, 700, 40}} {
+		m, n, k := s[0], s[1], s[2]
+		ldx, ldc := k+1, n+2
+		x, w := randSlice(r, m*ldx), randSlice(r, n*k)
+		ep := &Epilogue{Bias: randSlice(r, n), Residual: randSlice(r, m*ldc), Act: GELU}
+		p := PackWeightsBF16(n, k, w, k)
+
+		wr := make([]float32, n*k)
+		p.WidenRows(wr, 0, n)
+		want := make([]float32, m*ldc)
+		SgemmEx(false, true, m, n, k, 1, x, ldx, wr, k, 0, want, ldc, ep)
+		got := make([]float32, m*ldc)
+		SgemmWidenW(m, x, ldx, p, got, ldc, ep)
+		for i := range m {
+			for j := range n {
+				a, b := got[i*ldc+j], want[i*ldc+j]
+				if d := math.Abs(float64(a - b)); d > 1e-5*(1+math.Abs(float64(b))) {
+					t.Fatalf("%v: SgemmWidenW C[%d][%d] = %g, Sgemm on widened W %g", s, i, j, a, b)
+				}
+			}
+		}
+		if !HaveBF16() {
+			continue
+		}
+		SgemmBF16(false, true, m, n, k, 1, x, ldx, w, k, 0, want, ldc, ep)
+		SgemmBF16W(m, x, ldx, p, got, ldc, ep)
+		for i := range m {
+			for j := range n {
+				a, b := got[i*ldc+j], want[i*ldc+j]
+				exact := !UsesAMX() && n > min(m, maxRowsAM) // the same weights-stationary path
+				if exact && a != b || math.Abs(float64(a-b)) > 1e-4*(1+math.Abs(float64(b))) {
+					t.Fatalf("%v: SgemmBF16W C[%d][%d] = %g, SgemmBF16 %g", s, i, j, a, b)
+				}
+			}
+		}
+	}
+}
+
+// After warm-up neither product allocates.
+func TestSgemmWeightsAllocations(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	m, n, k := 40, 300, 64
+	x, c := randSlice(r, m*k), make([]float32, m*n)
+	p := PackWeightsBF16(n, k, randSlice(r, n*k), k)
+	ep := &Epilogue{Bias: randSlice(r, n)}
+	fns := map[string]func(){"SgemmWidenW": func() { SgemmWidenW(m, x, k, p, c, n, ep) }}
+	if HaveBF16() {
+		fns["SgemmBF16W"] = func() { SgemmBF16W(m, x, k, p, c, n, ep) }
+	}
+	for name, f := range fns {
+		f()
+		if a := testing.AllocsPerRun(20, f); a != 0 {
+			t.Errorf("%s allocates %.1f times per call", name, a)
+		}
+	}
+}
