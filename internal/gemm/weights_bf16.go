@@ -16,6 +16,10 @@ import (
 // (widened block by block, exactly), for graphs or machines without
 // bfloat16 products.
 
+// weightsAsB makes PackWeightsBF16 pack W as B slivers without AMX too
+// (the VDPBF16PS kernel then computes C directly, not Cᵀ).
+var weightsAsB = false
+
 // PackWeightsBF16 rounds the n×k row-major weights w (stride ldw: the
 // [out, in] weight of y = x·Wᵀ) to bfloat16 and packs them for SgemmBF16W
 // and SgemmWidenW. It works on every CPU — the rounding runs in portable
@@ -25,7 +29,7 @@ import (
 func PackWeightsBF16(n, k int, w []float32, ldw int) *PackedBF16 {
 	checkDims(0, n, k)
 	checkMatrix("W", "ldw", false, n, k, w, ldw)
-	if UsesAMX() {
+	if UsesAMX() || (weightsAsB && HaveBF16()) {
 		p, err := PackBBF16(true, k, n, w, ldw)
 		if err != nil {
 			panic(err) // UsesAMX implies HaveBF16

@@ -1,9 +1,12 @@
 package gemm
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/metasurv/metasurv/internal/cputime"
 )
 
 // The packed weights widen back to exactly the bfloat16 rounding of W,
@@ -110,6 +113,43 @@ func TestSgemmWeightsAllocations(t *testing.T) {
 		f()
 		if a := testing.AllocsPerRun(20, f); a != 0 {
 			t.Errorf("%s allocates %.1f times per call", name, a)
+		}
+	}
+}
+
+// BenchmarkSgemmBF16W times x·Wᵀ with resident weights for the LaMIM
+// encoder's Linear shapes (216 tokens), W as A blocks (weights-stationary,
+// Cᵀ transposed into C) and as B slivers (C computed directly).
+func BenchmarkSgemmBF16W(b *testing.B) {
+	if !HaveBF16() {
+		b.Skip("no AVX512_BF16")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, s := range [][2]int{{2048, 6144}, {2048, 2048}, {2048, 3072}, {3072, 2048}} {
+		k, n := s[0], s[1]
+		m := 216
+		x, w, c := randSlice(r, m*k), randSlice(r, n*k), make([]float32, m*n)
+		bias := randSlice(r, n)
+		for _, asB := range []bool{false, true} {
+			weightsAsB = asB
+			p := PackWeightsBF16(n, k, w, k)
+			weightsAsB = false
+			name := "A"
+			if asB {
+				name = "B"
+			}
+			b.Run(fmt.Sprintf("%dx%d/%s", k, n, name), func(b *testing.B) {
+				ep := &Epilogue{Bias: bias}
+				c0 := cputime.Now()
+				for range b.N {
+					SgemmBF16W(m, x, k, p, c, n, ep)
+				}
+				flop := 2 * float64(m*n*k) * float64(b.N)
+				b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				if cs := (cputime.Now() - c0).Seconds(); cs > 0 {
+					b.ReportMetric(flop/cs/1e9, "GFLOP/cpu-s")
+				}
+			})
 		}
 	}
 }
