@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync"
 
 	"github.com/metasurv/metasurv/internal/gemm"
 )
@@ -154,12 +155,34 @@ func (t *Tensor) Values() []float32 {
 	return v
 }
 
-// setBF16 rounds src into the resident t (len(src) = t.Numel()).
+// setBF16 rounds src into the resident t (len(src) = t.Numel()), in
+// place: reloading a converted model allocates no second copy.
 func (t *Tensor) setBF16(src []float32) {
-	rows, cols := bf16Dims(t.Shape)
-	t.bf = gemm.PackWeightsBF16(rows, cols, src, max(cols, 1))
+	_, cols := bf16Dims(t.Shape)
+	t.bf.Repack(src, max(cols, 1))
 	t.bump()
 }
+
+// updateBF16 is Update on a resident t: fn edits a float32 copy of the
+// values (a buffer reused across calls, so that loading a checkpoint
+// tensor by tensor does not pile up garbage), rounded back in place.
+func (t *Tensor) updateBF16(fn func(data []float32)) {
+	n := t.Numel()
+	bp := widenPool.Get().(*[]float32)
+	if cap(*bp) < n {
+		*bp = make([]float32, n)
+	}
+	v := (*bp)[:n]
+	rows, _ := bf16Dims(t.Shape)
+	t.bf.WidenRows(v, 0, rows)
+	fn(v)
+	t.setBF16(v)
+	widenPool.Put(bp)
+}
+
+// widenPool holds the float32 buffers of updateBF16 (released by the
+// garbage collector when idle).
+var widenPool = sync.Pool{New: func() any { return new([]float32) }}
 
 // refuseBF16 fails the graph when x is a converted weight, which no
 // float32 operation can read (what names the operation).

@@ -58,9 +58,7 @@ func (t *Tensor) CopyFrom(src []float32) error {
 // bfloat16 values, rounded back to bfloat16 afterwards.
 func (t *Tensor) Update(fn func(data []float32)) {
 	if t.bf != nil {
-		v := t.Values()
-		fn(v)
-		t.setBF16(v)
+		t.updateBF16(fn)
 		return
 	}
 	fn(t.Data)

@@ -38,8 +38,37 @@ func PackWeightsBF16(n, k int, w []float32, ldw int) *PackedBF16 {
 		return p
 	}
 	p := &PackedBF16{isA: true, w: true, m: n, k: k, ks: ceilDiv(k, bfTile)}
+	p.a = make([]uint16, ceilDiv(n, bfTile)*p.ks*bfTile*bfTile)
+	p.packW(w, ldw)
+	return p
+}
+
+// Repack rounds new weights w (n×k, stride ldw, the shape p was packed
+// with) into p's own memory, allocating nothing: reloading the weights
+// of a converted model. Products running on p meanwhile see a mix of old
+// and new values.
+func (p *PackedBF16) Repack(w []float32, ldw int) {
+	if !p.w {
+		panic("gemm: Repack needs weights from PackWeightsBF16")
+	}
+	n, k := p.m, p.k
+	checkMatrix("W", "ldw", false, n, k, w, ldw)
+	if p.isA {
+		p.packW(w, ldw)
+		return
+	}
+	step := p.ks * bfTile * bfTile / 2
+	parallel.ForChunks(ceilDiv(n, bfTile), 1, func(lo, hi int) {
+		for sb := lo; sb < hi; sb++ {
+			packBSliver(p.b[sb*step:], w, ldw, true, sb*bfTile, n, k)
+		}
+	})
+}
+
+// packW packs W into the A blocks of p.
+func (p *PackedBF16) packW(w []float32, ldw int) {
+	n, k := p.m, p.k
 	step := p.ks * bfTile * bfTile
-	p.a = make([]uint16, ceilDiv(n, bfTile)*step)
 	fast := HaveBF16()
 	parallel.ForChunks(ceilDiv(n, bfTile), 1, func(lo, hi int) {
 		for rb := lo; rb < hi; rb++ {
@@ -50,7 +79,6 @@ func PackWeightsBF16(n, k int, w []float32, ldw int) *PackedBF16 {
 			}
 		}
 	})
-	return p
 }
 
 // packWBlockGo is packABlock of rows [i0, i0+32) of W in portable Go.

@@ -31,6 +31,23 @@ func TestPackWeightsBF16Widen(t *testing.T) {
 				}
 			}
 		}
+		w2 := randSlice(r, n*k)
+		q := PackWeightsBF16(n, k, w2, k)
+		p2 := PackWeightsBF16(n, k, w, ldw)
+		p2.Repack(w2, k)
+		if p2.isA != q.isA || len(p2.a) != len(q.a) || len(p2.b) != len(q.b) {
+			t.Fatalf("%d×%d: Repack changed the layout", n, k)
+		}
+		for i := range q.a {
+			if p2.a[i] != q.a[i] {
+				t.Fatalf("%d×%d: Repack a[%d] = %#x, fresh pack %#x", n, k, i, p2.a[i], q.a[i])
+			}
+		}
+		for i := range q.b {
+			if p2.b[i] != q.b[i] {
+				t.Fatalf("%d×%d: Repack b[%d] = %#x, fresh pack %#x", n, k, i, p2.b[i], q.b[i])
+			}
+		}
 		if n > 2 { // a middle range
 			part := make([]float32, 2*k)
 			p.WidenRows(part, 1, 3)
