@@ -291,11 +291,7 @@ func bfRun(op *bfOp) {
 		defer bfPool.Put(w)
 		w.a = grow(w.a, rbs*op.ks*bfTile*bfTile)
 		op.abuf = w.a
-		parallel.ForChunks(rbs, 1, func(lo, hi int) {
-			for rb := lo; rb < hi; rb++ {
-				packABlock(op.abuf[rb*op.ks*bfTile*bfTile:], op.a, op.lda, op.transA, op.alpha, rb*bfTile, op.m, op.k)
-			}
-		})
+		parallel.ForChunks(rbs, 1, op.packABlocks)
 	} else {
 		op.abuf = op.pa.a
 	}
@@ -305,6 +301,13 @@ func bfRun(op *bfOp) {
 	}
 	sbs := ceilDiv(op.n, bfTile)
 	parallel.ForChunks(sbs, min(bfGroup, max(1, sbs/parallel.Workers())), op.columns)
+}
+
+// packABlocks packs the row blocks [lo, hi) of alpha·op(A) into op.abuf.
+func (op *bfOp) packABlocks(lo, hi int) {
+	for rb := lo; rb < hi; rb++ {
+		packABlock(op.abuf[rb*op.ks*bfTile*bfTile:], op.a, op.lda, op.transA, op.alpha, rb*bfTile, op.m, op.k)
+	}
 }
 
 // bfChunk is the K steps (of 32) per pass over a group's tiles and bfGroup

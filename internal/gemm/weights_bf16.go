@@ -157,16 +157,18 @@ func SgemmBF16W(m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc int
 	if m == 0 || n == 0 {
 		return
 	}
-	if !w.isA { // AMX: Wᵀ packed as B
-		SgemmBF16PackedB(false, m, 1, x, ldx, w, 0, c, ldc, ep)
-		return
-	}
 	if k == 0 {
 		scaleC(&operands{m: m, n: n, beta: 0, c: c, ldc: ldc, ep: ep})
 		return
 	}
 	call := bfWPool.Get().(*bfWCall)
 	defer bfWPool.Put(call)
+	if !w.isA { // AMX: Wᵀ packed as B
+		call.op = bfOp{m: m, n: n, k: k, ks: w.ks, alpha: 1, a: x, lda: ldx, pb: w, c: c, ldc: ldc, ep: ep}
+		call.runB()
+		call.op = bfOp{}
+		return
+	}
 	for r0 := 0; r0 < m; r0 += maxRowsAM {
 		rows := min(maxRowsAM, m-r0)
 		call.op = bfOp{m: rows, n: n, k: k, ks: w.ks, transB: true, alpha: 1, a: x[r0*ldx:], lda: ldx, pw: w, c: c[r0*ldc:], ldc: ldc}
@@ -188,17 +190,36 @@ func SgemmBF16W(m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc int
 // bfWCall is the state of one SgemmBF16W call, pooled with its loop
 // bodies bound so that a call allocates nothing.
 type bfWCall struct {
-	op bfOp
-	ep Epilogue
-	ra bfRowsA
+	op                      bfOp
+	ep                      Epilogue
+	ra                      bfRowsA
+	packFn, columnsFn, dpFn func(lo, hi int)
 }
 
 var bfWPool = sync.Pool{New: func() any {
 	c := &bfWCall{}
 	c.ra.op = &c.op
 	c.ra.roundFn, c.ra.blockFn = c.ra.roundX, c.ra.blocks
+	c.packFn, c.columnsFn, c.dpFn = c.op.packABlocks, c.op.columns, c.op.dpColumns8
 	return c
 }}
+
+// runB is bfRun for W packed as B slivers (c.op.pb): x rounded into A
+// blocks, then the AMX or VDPBF16PS column loop, with the bound bodies.
+func (c *bfWCall) runB() {
+	op := &c.op
+	rbs, sbs := ceilDiv(op.m, bfTile), ceilDiv(op.n, bfTile)
+	w := bfPool.Get().(*bfWorker)
+	defer bfPool.Put(w)
+	w.a = grow(w.a, rbs*op.ks*bfTile*bfTile)
+	op.abuf = w.a
+	parallel.ForChunks(rbs, 1, c.packFn)
+	if useAMX() {
+		parallel.ForChunks(sbs, min(bfGroup, max(1, sbs/parallel.Workers())), c.columnsFn)
+		return
+	}
+	parallel.ForChunks(sbs, 1, c.dpFn)
+}
 
 // widenFloats is the float32 values SgemmWidenW widens at a time (4 MB).
 const widenFloats = 1 << 20

@@ -12,6 +12,24 @@ import (
 // The packed weights widen back to exactly the bfloat16 rounding of W,
 // whichever CPU (portable or vector rounding) packed them.
 func TestPackWeightsBF16Widen(t *testing.T) {
+	forLayouts(t, testPackWeightsBF16Widen)
+}
+
+// forLayouts runs test with W packed as A blocks (VDPBF16PS hosts) and,
+// where AVX512_BF16 allows, as B slivers (the AMX layout).
+func forLayouts(t *testing.T, test func(t *testing.T)) {
+	layouts := []bool{false}
+	if HaveBF16() {
+		layouts = append(layouts, true)
+	}
+	for _, asB := range layouts {
+		weightsAsB = asB
+		test(t)
+	}
+	weightsAsB = false
+}
+
+func testPackWeightsBF16Widen(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, s := range [][2]int{{1, 1}, {70, 45}, {33, 64}, {96, 100}} {
 		n, k := s[0], s[1]
@@ -75,7 +93,9 @@ func TestPackWeightsBF16Widen(t *testing.T) {
 // SgemmBF16W with resident weights gives SgemmBF16's x·Wᵀ bit for bit
 // (same rounding, same kernel), also above maxRowsAM rows and with a
 // fused epilogue; SgemmWidenW gives float32 x times the rounded W.
-func TestSgemmBF16W(t *testing.T) {
+func TestSgemmBF16W(t *testing.T) { forLayouts(t, testSgemmBF16W) }
+
+func testSgemmBF16W(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, s := range [][3]int{{1, 3, 8}, {5, 70, 45}, {216, 300, 130}, {600, 700, 40}} {
 		m, n, k := s[0], s[1], s[2]
@@ -106,7 +126,7 @@ func TestSgemmBF16W(t *testing.T) {
 		for i := range m {
 			for j := range n {
 				a, b := got[i*ldc+j], want[i*ldc+j]
-				exact := !UsesAMX() && n > min(m, maxRowsAM) // the same weights-stationary path
+				exact := p.isA && n > min(m, maxRowsAM) // the same weights-stationary path
 				if exact && a != b || math.Abs(float64(a-b)) > 1e-4*(1+math.Abs(float64(b))) {
 					t.Fatalf("%v: SgemmBF16W C[%d][%d] = %g, SgemmBF16 %g", s, i, j, a, b)
 				}
@@ -116,7 +136,9 @@ func TestSgemmBF16W(t *testing.T) {
 }
 
 // After warm-up neither product allocates.
-func TestSgemmWeightsAllocations(t *testing.T) {
+func TestSgemmWeightsAllocations(t *testing.T) { forLayouts(t, testSgemmWeightsAllocations) }
+
+func testSgemmWeightsAllocations(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	m, n, k := 40, 300, 64
 	x, c := randSlice(r, m*k), make([]float32, m*n)
