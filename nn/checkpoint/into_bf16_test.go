@@ -53,5 +53,19 @@ func TestLoadIntoConvertedBF16(t *testing.T) {
 				t.Fatalf("%s: saved converted weight[%d] = %g, want %g", ext, i, v, got[i])
 			}
 		}
+		// the converted tensors themselves (not StateDict's copies) save alike
+		raw := filepath.Join(t.TempDir(), "raw"+ext)
+		if err := Save(raw, map[string]*nn.Tensor{"weight": dst.Weight, "bias": dst.Bias}, SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		re2 := nn.NewLinear(40, 24, nn.LinearOptions{}, nn.NewRNG(4))
+		if _, err := LoadInto(context.Background(), raw, re2, IntoOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range re2.Weight.Data {
+			if v != got[i] {
+				t.Fatalf("%s: saved converted tensor [%d] = %g, want %g", ext, i, v, got[i])
+			}
+		}
 	}
 }
