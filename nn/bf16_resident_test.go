@@ -344,6 +344,9 @@ func TestConvertBF16Concurrent(t *testing.T) {
 // An inference pass of a converted model through an arena allocates
 // nothing after warm-up, in float32 and in bfloat16.
 func TestConvertBF16ZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector")
+	}
 	m := newTinyNet(12, 256, 384)
 	if err := ConvertBF16(m); err != nil {
 		t.Fatal(err)

@@ -139,6 +139,9 @@ func testSgemmBF16W(t *testing.T) {
 func TestSgemmWeightsAllocations(t *testing.T) { forLayouts(t, testSgemmWeightsAllocations) }
 
 func testSgemmWeightsAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector")
+	}
 	r := rand.New(rand.NewPCG(11, 12))
 	m, n, k := 40, 300, 64
 	x, c := randSlice(r, m*k), make([]float32, m*n)
