@@ -194,6 +194,22 @@ func (g *Graph) refuseBF16(what string, x *Tensor) bool {
 	return true
 }
 
+// reshapeBF16 is Reshape of a converted weight: a tensor sharing its
+// packed values when the first dimension (the packed rows) is kept.
+func (g *Graph) reshapeBF16(x *Tensor, shape []int) *Tensor {
+	s, err := inferShape(x.Numel(), shape)
+	if err != nil {
+		return g.SetErr(err)
+	}
+	if len(s) == 0 || len(x.Shape) == 0 || s[0] != x.Shape[0] {
+		return g.SetErr(fmt.Errorf("%w: Reshape of a weight held in bfloat16 only from %v to %v: only shapes keeping the first dimension share its packed values", ErrBF16, x.Shape, s))
+	}
+	if g.Recording() {
+		return g.SetErr(fmt.Errorf("%w: Reshape of a weight %v held in bfloat16 only (ConvertBF16) in a recording graph: converted models are inference-only", ErrBF16, x.Shape))
+	}
+	return &Tensor{Shape: s, bf: x.bf}
+}
+
 // linearBF16 is linearProduct for a converted weight: in bfloat16 on a
 // BF16 graph, else in float32 on the widened weights.
 func (g *Graph) linearBF16(x, w *Tensor, rows, in, outF int, out *Tensor, ep *gemm.Epilogue) {

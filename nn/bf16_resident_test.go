@@ -265,6 +265,7 @@ func TestConvertBF16Refusals(t *testing.T) {
 		"Scale":     func(g *Graph) { g.Scale(w, 2) },
 		"GELU":      func(g *Graph) { g.GELU(w) },
 		"Reshape":   func(g *Graph) { g.Reshape(w, -1) },
+		"Reshape 2": func(g *Graph) { g.Reshape(m.patch.Weight, 2, -1) },
 		"Sum":       func(g *Graph) { g.Sum(w) },
 		"Softmax":   func(g *Graph) { g.Softmax(w, -1) },
 		"Concat":    func(g *Graph) { g.Concat(0, w, w) },
@@ -292,6 +293,34 @@ func TestConvertBF16Refusals(t *testing.T) {
 	for i, v := range y1.Data {
 		if want := max(2*y0.Data[i], 0); v != want {
 			t.Fatalf("ForwardAct[%d] = %g, want %g", i, v, want)
+		}
+	}
+	// a patch convolution's weight reshaped to [out, C·p³] is its Linear
+	// weight, sharing the bfloat16 values (the patches-as-rows inference path)
+	g = NewGraph(Options{})
+	wl := g.Reshape(m.patch.Weight, m.hidden, -1)
+	if g.Err() != nil || !wl.IsBF16() {
+		t.Fatalf("Reshape to a Linear weight: %v", g.Err())
+	}
+	c, _ := newConvGeom(x.Shape, m.patch.Weight.Shape, m.patch.Options)
+	vol := c.outVol()
+	rows := NewTensor(c.n*vol, c.cin*c.kVol())
+	gatherPatches(rows.Data, x.Data, &c)
+	for _, bf := range []bool{false, true} {
+		g = NewGraph(Options{BF16: bf})
+		yl := g.Linear(rows, g.Reshape(m.patch.Weight, m.hidden, -1), m.patch.Bias)
+		yc := m.patch.Forward(g, x)
+		if g.Err() != nil {
+			t.Fatal(g.Err())
+		}
+		for n := range c.n {
+			for o := range m.hidden {
+				for v := range vol {
+					if a, b := yl.Data[(n*vol+v)*m.hidden+o], yc.Data[(n*m.hidden+o)*vol+v]; a != b {
+						t.Fatalf("BF16 %v: Linear on patches [%d, %d, %d] = %g, conv %g", bf, n, o, v, a, b)
+					}
+				}
+			}
 		}
 	}
 	// only patch convolutions are converted

@@ -3,10 +3,15 @@ package nn
 import "slices"
 
 // Reshape returns x with another shape of the same size, sharing its data
-// (one dimension may be -1).
+// (one dimension may be -1). A weight converted by ConvertBF16 reshapes
+// only with its first dimension kept (a patch embedding's [out, C, p, p,
+// p] read as the Linear weight [out, C·p³]), sharing its bfloat16 values.
 func (g *Graph) Reshape(x *Tensor, shape ...int) *Tensor {
-	if g.bad() || g.refuseBF16("Reshape", x) {
+	if g.bad() {
 		return g.dead
+	}
+	if x.bf != nil {
+		return g.reshapeBF16(x, shape)
 	}
 	var sb [8]int
 	s, err := inferShapeInto(sb[:0], len(x.Data), shape)
