@@ -63,7 +63,7 @@ var amxConfig = func() (c [64]byte) {
 // (a uint32 holds the values of k = 2p and 2p+1). Padding is zero.
 type PackedBF16 struct {
 	isA  bool
-	w    bool // weights of x·Wᵀ from PackWeightsBF16 (W n×k: n in m)
+	w    bool // B = Wᵀ from PackWeightsBF16 (W n×k: n in m)
 	m, k int  // A: m×k; B: k×n with n in m
 	ks   int  // K steps of 32
 	a    []uint16
@@ -261,7 +261,6 @@ type bfOp struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 	pa, pb         *PackedBF16
-	pw             *PackedBF16 // W of x·Wᵀ resident as A (weights_bf16.go)
 	ep             *Epilogue
 	ks             int
 	abuf           []uint16 // A packed for this call when pa is nil

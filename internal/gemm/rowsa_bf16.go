@@ -65,20 +65,12 @@ func (op *bfOp) rowsARun() {
 
 // rowsAChunk runs the scheme on op, whose rows are at most maxRowsAM.
 func (op *bfOp) rowsAChunk() {
-	s := &bfRowsA{op: op}
-	s.roundFn, s.blockFn = s.roundX, s.blocks
-	s.run()
-}
-
-// run runs the scheme on s.op (at most maxRowsAM rows), with s's bound
-// loop bodies.
-func (s *bfRowsA) run() {
-	op := s.op
 	w := bfPool.Get().(*bfWorker)
 	defer bfPool.Put(w)
-	s.mpad, s.kp = roundUp(op.m, bfTile), op.ks*bfTile/2
+	s := &bfRowsA{op: op, mpad: roundUp(op.m, bfTile), kp: op.ks * bfTile / 2}
 	w.b = grow(w.b, 2*s.mpad*s.kp)
 	s.xw, s.xt = w.b[:s.mpad*s.kp], w.b[s.mpad*s.kp:]
+	s.roundFn, s.blockFn = s.roundX, s.blocks
 	parallel.ForChunks(s.mpad/bfTile, 1, s.roundFn)
 	parallel.ForChunks(ceilDiv(op.n, bfRowsABand*bfTile), 1, s.blockFn)
 }
@@ -126,22 +118,14 @@ func (s *bfRowsA) blocks(lo, hi int) {
 	op := s.op
 	w := bfPool.Get().(*bfWorker)
 	defer bfPool.Put(w)
-	step := op.ks * bfTile * bfTile
-	if op.pw == nil {
-		w.a = grow(w.a, step)
-	}
+	w.a = grow(w.a, op.ks*bfTile*bfTile)
 	w.t = grow(w.t, bfRowsABand*bfTile*s.mpad)
 	for band := lo; band < hi; band++ {
 		i0 := band * bfRowsABand * bfTile
 		rows := min(bfRowsABand*bfTile, op.n-i0)
 		for r := 0; r < rows; r += bfTile {
-			wa := w.a
-			if op.pw != nil { // resident weights (weights_bf16.go)
-				wa = op.pw.a[(i0+r)/bfTile*step:]
-			} else {
-				packABlock(wa, op.b, op.ldb, false, 1, i0+r, op.n, op.k)
-			}
-			s.block(wa, w.t[r*s.mpad:])
+			packABlock(w.a, op.b, op.ldb, false, 1, i0+r, op.n, op.k)
+			s.block(w.a, w.t[r*s.mpad:])
 		}
 		storeCT(op.c, op.ldc, op.m, op.alpha, op.ep, w.t, s.mpad, i0, rows)
 	}

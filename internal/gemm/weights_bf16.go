@@ -7,38 +7,28 @@ import (
 )
 
 // Resident bfloat16 weights. A network converted for bfloat16 inference
-// keeps each weight W of y = x·Wᵀ only as bfloat16, packed once in the
-// layout this machine's BF16 GEMM reads without any packing: the 32-row
-// blocks of the weights-stationary scheme (rowsa_bf16.go) on VDPBF16PS, or
-// the B slivers of Wᵀ where the AMX tile unit multiplies. A product then
-// streams 2 bytes per weight from memory instead of 4, and no rounding
-// happens per call. SgemmWidenW multiplies the same weights in float32
-// (widened block by block, exactly), for graphs or machines without
-// bfloat16 products.
-
-// weightsAsB makes PackWeightsBF16 pack W as B slivers without AMX too
-// (the VDPBF16PS kernel then computes C directly, not Cᵀ).
-var weightsAsB = false
+// keeps each weight W of y = x·Wᵀ only as bfloat16, packed once as the B
+// operand Wᵀ of the BF16 GEMM: slivers of 32 outputs, each k/2 rows of 32
+// bfloat16 pairs — the layout both the AMX tile kernel and the VDPBF16PS
+// 8×32 kernel read, so a call packs only x (its few rows, rounded into A
+// blocks) and writes C directly, with no transpose. A product then
+// streams 2 bytes per weight from memory instead of 4, and no weight is
+// rounded per call. (On Zen 4 this runs 2–3 % faster per CPU-second than
+// the weights-stationary scheme of rowsa_bf16.go, which transposes x and
+// the result, on LaMIM's shapes.) SgemmWidenW multiplies the same weights
+// in float32 (widened block by block, exactly), for graphs or machines
+// without bfloat16 products.
 
 // PackWeightsBF16 rounds the n×k row-major weights w (stride ldw: the
-// [out, in] weight of y = x·Wᵀ) to bfloat16 and packs them for SgemmBF16W
-// and SgemmWidenW. It works on every CPU — the rounding runs in portable
-// Go where AVX512_BF16 is missing — so weights can be kept resident in
-// bfloat16 even where products cannot run in it. It panics on invalid
-// arguments like Sgemm.
+// [out, in] weight of y = x·Wᵀ) to bfloat16 and packs Wᵀ for SgemmBF16W
+// and SgemmWidenW. It works on every CPU (the rounding and packing are
+// portable Go), so weights can be kept resident in bfloat16 even where
+// products cannot run in it. It panics on invalid arguments like Sgemm.
 func PackWeightsBF16(n, k int, w []float32, ldw int) *PackedBF16 {
 	checkDims(0, n, k)
 	checkMatrix("W", "ldw", false, n, k, w, ldw)
-	if UsesAMX() || (weightsAsB && HaveBF16()) {
-		p, err := PackBBF16(true, k, n, w, ldw)
-		if err != nil {
-			panic(err) // UsesAMX implies HaveBF16
-		}
-		p.w = true
-		return p
-	}
-	p := &PackedBF16{isA: true, w: true, m: n, k: k, ks: ceilDiv(k, bfTile)}
-	p.a = make([]uint16, ceilDiv(n, bfTile)*p.ks*bfTile*bfTile)
+	p := &PackedBF16{w: true, m: n, k: k, ks: ceilDiv(k, bfTile)}
+	p.b = make([]uint32, ceilDiv(n, bfTile)*p.ks*bfTile*bfTile/2)
 	p.packW(w, ldw)
 	return p
 }
@@ -51,52 +41,20 @@ func (p *PackedBF16) Repack(w []float32, ldw int) {
 	if !p.w {
 		panic("gemm: Repack needs weights from PackWeightsBF16")
 	}
+	checkMatrix("W", "ldw", false, p.m, p.k, w, ldw)
+	p.packW(w, ldw)
+}
+
+// packW packs Wᵀ into p's slivers (packBSliver's transposed path, which
+// is portable Go).
+func (p *PackedBF16) packW(w []float32, ldw int) {
 	n, k := p.m, p.k
-	checkMatrix("W", "ldw", false, n, k, w, ldw)
-	if p.isA {
-		p.packW(w, ldw)
-		return
-	}
 	step := p.ks * bfTile * bfTile / 2
 	parallel.ForChunks(ceilDiv(n, bfTile), 1, func(lo, hi int) {
 		for sb := lo; sb < hi; sb++ {
 			packBSliver(p.b[sb*step:], w, ldw, true, sb*bfTile, n, k)
 		}
 	})
-}
-
-// packW packs W into the A blocks of p.
-func (p *PackedBF16) packW(w []float32, ldw int) {
-	n, k := p.m, p.k
-	step := p.ks * bfTile * bfTile
-	fast := HaveBF16()
-	parallel.ForChunks(ceilDiv(n, bfTile), 1, func(lo, hi int) {
-		for rb := lo; rb < hi; rb++ {
-			if fast {
-				packABlock(p.a[rb*step:], w, ldw, false, 1, rb*bfTile, n, k)
-			} else {
-				packWBlockGo(p.a[rb*step:], w, ldw, rb*bfTile, n, k)
-			}
-		}
-	})
-}
-
-// packWBlockGo is packABlock of rows [i0, i0+32) of W in portable Go.
-func packWBlockGo(dst []uint16, w []float32, ldw, i0, n, k int) {
-	ks := ceilDiv(k, bfTile)
-	for r := range bfTile {
-		i := i0 + r
-		for s := range ks {
-			row := dst[s*bfTile*bfTile+r*bfTile : s*bfTile*bfTile+(r+1)*bfTile]
-			for c := range row {
-				var v float32
-				if p := s*bfTile + c; i < n && p < k {
-					v = w[i*ldw+p]
-				}
-				row[c] = ToBF16(v)
-			}
-		}
-	}
 }
 
 // IsWeights reports whether p was packed by PackWeightsBF16.
@@ -112,36 +70,26 @@ func (p *PackedBF16) WidenRows(dst []float32, r0, r1 int) {
 		panic("gemm: WidenRows out of range")
 	}
 	k := p.k
-	if p.isA {
-		step := p.ks * bfTile * bfTile
-		for i := r0; i < r1; i++ {
-			blk, r := p.a[i/bfTile*step:], i%bfTile
-			out := dst[(i-r0)*k : (i-r0+1)*k]
-			for s := range p.ks {
-				src := blk[s*bfTile*bfTile+r*bfTile:]
-				for c := range min(bfTile, k-s*bfTile) {
-					out[s*bfTile+c] = FromBF16(src[c])
-				}
-			}
-		}
-		return
-	}
 	step := p.ks * bfTile * bfTile / 2
 	for i := r0; i < r1; i++ {
 		sl, j := p.b[i/bfTile*step:], i%bfTile
 		out := dst[(i-r0)*k : (i-r0+1)*k]
-		for q := range out {
+		for q := 0; q+1 < k; q += 2 {
 			v := sl[q/2*bfTile+j]
-			out[q] = FromBF16(uint16(v >> (16 * (q & 1))))
+			out[q], out[q+1] = FromBF16(uint16(v)), FromBF16(uint16(v>>16))
+		}
+		if k%2 == 1 {
+			out[k-1] = FromBF16(uint16(sl[(k-1)/2*bfTile+j]))
 		}
 	}
 }
 
 // SgemmBF16W computes C (m×n, stride ldc, overwritten) = Act(x·Wᵀ + bias
 // + residual) in bfloat16 with float32 accumulation, x m×k (stride ldx)
-// and W packed by PackWeightsBF16. It panics with ErrNoBF16 when HaveBF16
-// is false, and on invalid arguments like Sgemm. After warm-up a call
-// allocates nothing.
+// and W packed by PackWeightsBF16: on the AMX tile unit where present,
+// else with VDPBF16PS. It panics with ErrNoBF16 when HaveBF16 is false,
+// and on invalid arguments like Sgemm. After warm-up a call allocates
+// nothing.
 func SgemmBF16W(m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc int, ep *Epilogue) {
 	if w == nil || !w.w {
 		panic("gemm: SgemmBF16W needs weights from PackWeightsBF16")
@@ -163,50 +111,27 @@ func SgemmBF16W(m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc int
 	}
 	call := bfWPool.Get().(*bfWCall)
 	defer bfWPool.Put(call)
-	if !w.isA { // AMX: Wᵀ packed as B
-		call.op = bfOp{m: m, n: n, k: k, ks: w.ks, alpha: 1, a: x, lda: ldx, pb: w, c: c, ldc: ldc, ep: ep}
-		call.runB()
-		call.op = bfOp{}
-		return
-	}
-	for r0 := 0; r0 < m; r0 += maxRowsAM {
-		rows := min(maxRowsAM, m-r0)
-		call.op = bfOp{m: rows, n: n, k: k, ks: w.ks, transB: true, alpha: 1, a: x[r0*ldx:], lda: ldx, pw: w, c: c[r0*ldc:], ldc: ldc}
-		if ep != nil {
-			call.ep = *ep
-			if ep.Residual != nil {
-				call.ep.Residual = ep.Residual[r0*ldc:]
-			}
-			if ep.Bias != nil && ep.BiasPerRow {
-				call.ep.Bias = ep.Bias[r0:]
-			}
-			call.op.ep = &call.ep
-		}
-		call.ra.run()
-	}
-	call.op, call.ep = bfOp{}, Epilogue{}
+	call.op = bfOp{m: m, n: n, k: k, ks: w.ks, alpha: 1, a: x, lda: ldx, pb: w, c: c, ldc: ldc, ep: ep}
+	call.run()
+	call.op = bfOp{}
 }
 
 // bfWCall is the state of one SgemmBF16W call, pooled with its loop
 // bodies bound so that a call allocates nothing.
 type bfWCall struct {
 	op                      bfOp
-	ep                      Epilogue
-	ra                      bfRowsA
 	packFn, columnsFn, dpFn func(lo, hi int)
 }
 
 var bfWPool = sync.Pool{New: func() any {
 	c := &bfWCall{}
-	c.ra.op = &c.op
-	c.ra.roundFn, c.ra.blockFn = c.ra.roundX, c.ra.blocks
 	c.packFn, c.columnsFn, c.dpFn = c.op.packABlocks, c.op.columns, c.op.dpColumns8
 	return c
 }}
 
-// runB is bfRun for W packed as B slivers (c.op.pb): x rounded into A
-// blocks, then the AMX or VDPBF16PS column loop, with the bound bodies.
-func (c *bfWCall) runB() {
+// run is bfRun for c.op: x rounded into A blocks, then the AMX or
+// VDPBF16PS column loop, with the bound bodies.
+func (c *bfWCall) run() {
 	op := &c.op
 	rbs, sbs := ceilDiv(op.m, bfTile), ceilDiv(op.n, bfTile)
 	w := bfPool.Get().(*bfWorker)

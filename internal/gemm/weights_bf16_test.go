@@ -9,27 +9,9 @@ import (
 	"github.com/metasurv/metasurv/internal/cputime"
 )
 
-// The packed weights widen back to exactly the bfloat16 rounding of W,
-// whichever CPU (portable or vector rounding) packed them.
+// The packed weights widen back to exactly the bfloat16 rounding of W
+// (ToBF16), and Repack gives what a fresh pack holds.
 func TestPackWeightsBF16Widen(t *testing.T) {
-	forLayouts(t, testPackWeightsBF16Widen)
-}
-
-// forLayouts runs test with W packed as A blocks (VDPBF16PS hosts) and,
-// where AVX512_BF16 allows, as B slivers (the AMX layout).
-func forLayouts(t *testing.T, test func(t *testing.T)) {
-	layouts := []bool{false}
-	if HaveBF16() {
-		layouts = append(layouts, true)
-	}
-	for _, asB := range layouts {
-		weightsAsB = asB
-		test(t)
-	}
-	weightsAsB = false
-}
-
-func testPackWeightsBF16Widen(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, s := range [][2]int{{1, 1}, {70, 45}, {33, 64}, {96, 100}} {
 		n, k := s[0], s[1]
@@ -53,13 +35,8 @@ func testPackWeightsBF16Widen(t *testing.T) {
 		q := PackWeightsBF16(n, k, w2, k)
 		p2 := PackWeightsBF16(n, k, w, ldw)
 		p2.Repack(w2, k)
-		if p2.isA != q.isA || len(p2.a) != len(q.a) || len(p2.b) != len(q.b) {
-			t.Fatalf("%d×%d: Repack changed the layout", n, k)
-		}
-		for i := range q.a {
-			if p2.a[i] != q.a[i] {
-				t.Fatalf("%d×%d: Repack a[%d] = %#x, fresh pack %#x", n, k, i, p2.a[i], q.a[i])
-			}
+		if len(p2.b) != len(q.b) {
+			t.Fatalf("%d×%d: Repack changed the size", n, k)
 		}
 		for i := range q.b {
 			if p2.b[i] != q.b[i] {
@@ -75,27 +52,14 @@ func testPackWeightsBF16Widen(t *testing.T) {
 				}
 			}
 		}
-		if p.isA && HaveBF16() { // the portable rounding is the vector one
-			step := p.ks * bfTile * bfTile
-			blk := make([]uint16, step)
-			for rb := range ceilDiv(n, bfTile) {
-				packWBlockGo(blk, w, ldw, rb*bfTile, n, k)
-				for i, v := range blk {
-					if v != p.a[rb*step+i] {
-						t.Fatalf("%d×%d: block %d value %d: portable %#x, vector %#x", n, k, rb, i, v, p.a[rb*step+i])
-					}
-				}
-			}
-		}
 	}
 }
 
 // SgemmBF16W with resident weights gives SgemmBF16's x·Wᵀ bit for bit
-// (same rounding, same kernel), also above maxRowsAM rows and with a
-// fused epilogue; SgemmWidenW gives float32 x times the rounded W.
-func TestSgemmBF16W(t *testing.T) { forLayouts(t, testSgemmBF16W) }
-
-func testSgemmBF16W(t *testing.T) {
+// without AMX (both VDPBF16PS kernels add the same pair products in the
+// same order), also above maxRowsAM rows and with a fused epilogue;
+// SgemmWidenW gives float32 x times the rounded W.
+func TestSgemmBF16W(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, s := range [][3]int{{1, 3, 8}, {5, 70, 45}, {216, 300, 130}, {600, 700, 40}} {
 		m, n, k := s[0], s[1], s[2]
@@ -126,7 +90,7 @@ func testSgemmBF16W(t *testing.T) {
 		for i := range m {
 			for j := range n {
 				a, b := got[i*ldc+j], want[i*ldc+j]
-				exact := p.isA && n > min(m, maxRowsAM) // the same weights-stationary path
+				exact := !UsesAMX()
 				if exact && a != b || math.Abs(float64(a-b)) > 1e-4*(1+math.Abs(float64(b))) {
 					t.Fatalf("%v: SgemmBF16W C[%d][%d] = %g, SgemmBF16 %g", s, i, j, a, b)
 				}
@@ -136,9 +100,7 @@ func testSgemmBF16W(t *testing.T) {
 }
 
 // After warm-up neither product allocates.
-func TestSgemmWeightsAllocations(t *testing.T) { forLayouts(t, testSgemmWeightsAllocations) }
-
-func testSgemmWeightsAllocations(t *testing.T) {
+func TestSgemmWeightsAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts under the race detector")
 	}
@@ -160,8 +122,8 @@ func testSgemmWeightsAllocations(t *testing.T) {
 }
 
 // BenchmarkSgemmBF16W times x·Wᵀ with resident weights for the LaMIM
-// encoder's Linear shapes (216 tokens), W as A blocks (weights-stationary,
-// Cᵀ transposed into C) and as B slivers (C computed directly).
+// encoder's Linear shapes (216 tokens), against SgemmBF16 rounding the
+// float32 weights per call (the weights-stationary scheme).
 func BenchmarkSgemmBF16W(b *testing.B) {
 	if !HaveBF16() {
 		b.Skip("no AVX512_BF16")
@@ -172,19 +134,21 @@ func BenchmarkSgemmBF16W(b *testing.B) {
 		m := 216
 		x, w, c := randSlice(r, m*k), randSlice(r, n*k), make([]float32, m*n)
 		bias := randSlice(r, n)
-		for _, asB := range []bool{false, true} {
-			weightsAsB = asB
-			p := PackWeightsBF16(n, k, w, k)
-			weightsAsB = false
-			name := "A"
-			if asB {
-				name = "B"
+		p := PackWeightsBF16(n, k, w, k)
+		for _, resident := range []bool{true, false} {
+			name := "resident"
+			if !resident {
+				name = "rounded-per-call"
 			}
 			b.Run(fmt.Sprintf("%dx%d/%s", k, n, name), func(b *testing.B) {
 				ep := &Epilogue{Bias: bias}
 				c0 := cputime.Now()
 				for range b.N {
-					SgemmBF16W(m, x, k, p, c, n, ep)
+					if resident {
+						SgemmBF16W(m, x, k, p, c, n, ep)
+					} else {
+						SgemmBF16(false, true, m, n, k, 1, x, k, w, k, 0, c, n, ep)
+					}
 				}
 				flop := 2 * float64(m*n*k) * float64(b.N)
 				b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
