@@ -124,9 +124,10 @@ func TestConvertBF16Parity(t *testing.T) {
 	}
 }
 
-// Above streamBF16Min, an unconverted BF16 Linear and a converted one run
-// the same weights-stationary kernel on the same rounded values: equal
-// bit for bit (without AMX, where both use other paths).
+// Above streamBF16Min, an unconverted BF16 Linear (weights rounded per
+// call, weights-stationary kernel) and a converted one (resident packs)
+// add the same VDPBF16PS pair products in the same order: equal bit for
+// bit (AMX accumulates in another order).
 func TestConvertBF16LinearIdentical(t *testing.T) {
 	if !HaveBF16() || gemm.UsesAMX() {
 		t.Skip("needs VDPBF16PS without AMX")
