@@ -188,7 +188,8 @@ func (g *Graph) linearProduct(x, w, b *Tensor, rows, in, outF int, out *Tensor, 
 // Runtime's), both of whose Linear layers are all above it. The rounding
 // streams the float32 weights once per call (8 % of a LaMIM forward pass
 // on AVX512_BF16). Small layers (classification heads), where a call may
-// multiply a single row, keep their packs.
+// multiply a single row, keep their packs. A model converted by
+// ConvertBF16 pays neither: its weights exist only as bfloat16 packs.
 const streamBF16Min = 1 << 18
 
 // streamBF16 reports whether a bfloat16 Linear with weight w rounds it
