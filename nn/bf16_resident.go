@@ -100,9 +100,11 @@ func ConvertBF16(m Module) error {
 }
 
 // convertGCValues is the float32 values ConvertBF16 frees between garbage
-// collections (256 MB), so that converting a large model does not hold
-// its float32 and bfloat16 weights at once.
-const convertGCValues = 1 << 26
+// collections (64 MB), so that converting a large model does not hold its
+// float32 and bfloat16 weights at once: the packs of the next layers
+// reuse the memory of the last ones. (A collection costs little here:
+// weights hold no pointers.)
+const convertGCValues = 1 << 24
 
 // patchConv reports whether a Conv3d with options o and weight w is a
 // patch embedding ConvertBF16 converts: kernel = stride, no padding,
