@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"sync"
+	"unsafe"
 
 	"github.com/metasurv/metasurv/internal/parallel"
 )
@@ -45,16 +46,51 @@ func (p *PackedBF16) Repack(w []float32, ldw int) {
 	p.packW(w, ldw)
 }
 
-// packW packs Wᵀ into p's slivers (packBSliver's transposed path, which
-// is portable Go).
+// packW packs Wᵀ into p's slivers: with packWSliver where AVX512_BF16
+// rounds, else with packBSliver's transposed path (portable Go).
 func (p *PackedBF16) packW(w []float32, ldw int) {
 	n, k := p.m, p.k
-	step := p.ks * bfTile * bfTile / 2
+	kp := p.ks * bfTile / 2
+	fast := HaveBF16()
 	parallel.ForChunks(ceilDiv(n, bfTile), 1, func(lo, hi int) {
+		var tmp []uint32
+		if fast {
+			tmp = make([]uint32, bfTile*kp)
+		}
 		for sb := lo; sb < hi; sb++ {
-			packBSliver(p.b[sb*step:], w, ldw, true, sb*bfTile, n, k)
+			if fast {
+				packWSliver(p.b[sb*kp*bfTile:], w, ldw, sb*bfTile, n, k, tmp)
+			} else {
+				packBSliver(p.b[sb*kp*bfTile:], w, ldw, true, sb*bfTile, n, k)
+			}
 		}
 	})
+}
+
+// packWSliver is packBSliver of rows [j0, j0+32) of W (Wᵀ's columns)
+// with the rounding vectorised: each row rounded into bfloat16 pairs
+// (bf16Row, VCVTNE2PS2BF16: the same values as ToBF16) in tmp (32 rows of
+// kp pairs), then the pairs transposed into the sliver as they are.
+func packWSliver(dst []uint32, w []float32, ldw, j0, n, k int, tmp []uint32) {
+	ks := ceilDiv(k, bfTile)
+	kp := ks * bfTile / 2
+	for j := range bfTile {
+		row := tmp[j*kp : (j+1)*kp]
+		if j0+j >= n {
+			clear(row)
+			continue
+		}
+		for q := range ks {
+			k0 := q * bfTile
+			bf16Row((*uint16)(unsafe.Pointer(&row[k0/2])), &w[(j0+j)*ldw+k0], min(bfTile, k-k0))
+		}
+	}
+	for p := range kp {
+		d := dst[p*bfTile : (p+1)*bfTile]
+		for j := range d {
+			d[j] = tmp[j*kp+p]
+		}
+	}
 }
 
 // IsWeights reports whether p was packed by PackWeightsBF16.

@@ -43,6 +43,21 @@ func TestPackWeightsBF16Widen(t *testing.T) {
 				t.Fatalf("%d×%d: Repack b[%d] = %#x, fresh pack %#x", n, k, i, p2.b[i], q.b[i])
 			}
 		}
+		if HaveBF16() { // the vector rounding packs what the portable one does
+			w3 := append([]float32(nil), w...)
+			w3[min(1, k-1)], w3[len(w3)-1] = float32(math.Inf(-1)), float32(math.NaN())
+			fast := PackWeightsBF16(n, k, w3, ldw)
+			slow := make([]uint32, len(fast.b))
+			kp := fast.ks * bfTile / 2
+			for sb := range ceilDiv(n, bfTile) {
+				packBSliver(slow[sb*kp*bfTile:], w3, ldw, true, sb*bfTile, n, k)
+			}
+			for i := range slow {
+				if slow[i] != fast.b[i] {
+					t.Fatalf("%d×%d: vector pack [%d] = %#x, portable %#x", n, k, i, fast.b[i], slow[i])
+				}
+			}
+		}
 		if n > 2 { // a middle range
 			part := make([]float32, 2*k)
 			p.WidenRows(part, 1, 3)
