@@ -54,8 +54,11 @@ func (p *PackedBF16) packW(w []float32, ldw int) {
 	fast := HaveBF16()
 	parallel.ForChunks(ceilDiv(n, bfTile), 1, func(lo, hi int) {
 		var tmp []uint32
-		if fast {
-			tmp = make([]uint32, bfTile*kp)
+		if fast { // a pooled buffer: a model's packing leaves no garbage
+			w := bfPool.Get().(*bfWorker)
+			defer bfPool.Put(w)
+			w.b = grow(w.b, bfTile*kp)
+			tmp = w.b
 		}
 		for sb := lo; sb < hi; sb++ {
 			if fast {
