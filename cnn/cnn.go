@@ -153,7 +153,7 @@ func init() {
 			switch {
 			case c.DropoutProb < 0:
 				sc.DropoutProb = 0
-			case c.DropoutProb > 0:
+			case c.DropoutProb != 0: // positive, or NaN for NewSENet to refuse
 				sc.DropoutProb = c.DropoutProb
 			}
 			return NewSENet(sc)
