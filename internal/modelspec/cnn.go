@@ -96,6 +96,12 @@ func resnetCommon(a *pycall.Args, cfg *cnn.ResNetConfig) {
 	}
 	k := a.Ints("conv1_t_size", 3, []int{7, 7, 7})
 	s := a.Ints("conv1_t_stride", 3, []int{1, 1, 1})
+	for i := range min(len(k), len(s)) {
+		if k[i] < 1 || s[i] < 1 {
+			a.Fail("conv1_t_size=%v, conv1_t_stride=%v: want positive sizes", k, s)
+			break
+		}
+	}
 	if len(k) == 3 && len(s) == 3 {
 		cfg.Conv1TSize = [3]int{k[0], k[1], k[2]}
 		cfg.Conv1TStride = [3]int{s[0], s[1], s[2]}
@@ -110,6 +116,9 @@ func resnetCommon(a *pycall.Args, cfg *cnn.ResNetConfig) {
 		a.Fail("shortcut_type=%q: want 'A' or 'B'", st)
 	}
 	cfg.WidenFactor = a.Float("widen_factor", 1)
+	if !(cfg.WidenFactor > 0) {
+		a.Fail("widen_factor=%g: want a positive factor", cfg.WidenFactor)
+	}
 	cfg.Classes = a.Int("num_classes", 400)
 	if !a.Bool("feed_forward", true) {
 		cfg.Classes = 0
