@@ -197,6 +197,10 @@ func checkInput(g *nn.Graph, x *nn.Tensor, channels int, model string) bool {
 	if g.Err() != nil {
 		return false
 	}
+	if x == nil {
+		g.SetErr(fmt.Errorf("%w: %s given a nil input", ErrInput, model))
+		return false
+	}
 	if len(x.Shape) != 5 || x.Shape[1] != channels || x.Shape[0] < 1 {
 		g.SetErr(fmt.Errorf("%w: %s takes (N, %d, D, H, W), got %v", ErrInput, model, channels, x.Shape))
 		return false
