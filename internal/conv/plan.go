@@ -250,6 +250,14 @@ func (pl *Plan) multiplyW(gi, n int, b []float32, ldb int, y []float32, ldy int,
 		gemm.SgemmPackedA(pl.packed[gi], false, n, b, ldb, 0, y, ldy, ep)
 		return
 	}
+	if pl.lean && gemm.HaveBF16() && !gemm.UsesAMX() {
+		// As in float32, lean layers keep no packed copy: the weights are
+		// rounded per call, a block of rows at a time (see leanColumns).
+		pl.pa16, pl.pa16OK = nil, false
+		g := &pl.g
+		gemm.SgemmBF16StreamA(g.ocg, n, g.k, pl.w[gi*g.ocg*g.k:], g.k, b, ldb, y, ldy, ep)
+		return
+	}
 	if !pl.pa16OK {
 		g := &pl.g
 		pl.pa16 = pl.pa16[:0]
