@@ -95,13 +95,22 @@ func TestLeanBF16(t *testing.T) {
 		{N: 1, InC: 620, OutC: 9, In: [3]int{2, 3, 2}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}},                                   // k = 16740: two chunks
 		{N: 1, InC: 3, OutC: 4, In: [3]int{9, 9, 9}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}},            // stem
 		{N: 1, InC: 5, OutC: 3, In: [3]int{4, 5, 6}, Kernel: [3]int{2, 3, 1}, Stride: [3]int{1, 2, 1}, Pad: [3]int{1, 0, 0}, Groups: 1}, // ragged kernel
+		{N: 1, InC: 64, OutC: 8, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}},                                    // one tile of 216
+		{N: 1, InC: 64, OutC: 8, In: [3]int{6, 6, 5}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}},                                    // tiles of 128 (below)
 	} {
+		if p.InC == 64 && p.In[2] == 5 {
+			defer func(old int) { leanColBudget = old }(leanColBudget)
+			leanColBudget = 1
+		}
 		pl, err := NewPlan(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !pl.lean {
 			t.Fatalf("%+v: not lean", p)
+		}
+		if p.InC == 64 && (pl.tab != nil) != (p.In[2] == 6) {
+			t.Fatalf("%+v: forward tile %d of %d, offset table %v", p, pl.fwdTile, pl.g.outSp, pl.tab != nil)
 		}
 		if err := pl.SetBF16(true); err != nil {
 			t.Fatal(err)

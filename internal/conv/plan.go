@@ -101,6 +101,11 @@ type Plan struct {
 	// blocks on the fly, instead of keeping a packed copy (or running the
 	// direct or Winograd kernels, which need their own): see leanColumns.
 	lean bool
+	// fwdTile is the forward's column tile (tileN, or for lean plans all
+	// output positions up to leanColBudget); tab, if not nil, builds a
+	// lean forward's single tile from a table of input offsets.
+	fwdTile int
+	tab     *small
 }
 
 // leanColumns is the most output columns (batch × output voxels) of a
@@ -117,6 +122,10 @@ type Plan struct {
 // on the weights, so nothing can go stale: every pass reads the current
 // values.
 var leanColumns = 512
+
+// leanColBudget bounds a lean forward's column tile (floats, 8 MB; pooled
+// for the call), which holds all of its output positions below it.
+var leanColBudget = 1 << 21
 
 // leanWinograd lets lean layers still run Winograd (tests and
 // experiments): its transformed weights are 64/27 of the originals, which
@@ -145,6 +154,19 @@ func NewPlan(p Params) (*Plan, error) {
 		}
 	}
 	pl.lean = pl.algo != algoDepthwise && g.p.N*g.outSp <= leanColumns
+	pl.fwdTile = pl.tileN
+	if pl.lean && pl.algo == algoIm2col {
+		// One column tile for all output positions where it stays below
+		// leanColBudget: each tile is a pass over the weights, which lean
+		// layers read from memory (at 96³ ResNet18's layer3 took four).
+		pl.fwdTile = g.outSp
+		if g.k*g.outSp > leanColBudget {
+			pl.fwdTile = min(g.outSp, max(pl.tileN, leanColBudget/g.k/64*64))
+		}
+		if pl.fwdTile == g.outSp && g.outSp*g.kvol <= 1<<16 {
+			pl.tab = newSmall(&pl.g)
+		}
+	}
 	if pl.algo == algoIm2col && !pl.lean && useDirect(&pl.g) {
 		pl.dir = newDirect(&pl.g)
 	}
@@ -336,11 +358,14 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 		pl.dir.pack(g, pl.w)
 		pl.dirOK = true
 	}
-	if pl.lean && pl.algo == algoIm2col && len(pl.col) == 0 {
+	tile := pl.tileN
+	if pl.lean && pl.algo == algoIm2col {
 		// Lean layers borrow the column buffer from the package's pool
 		// for this call instead of keeping one each.
-		pl.col = scratch.get(g.k * pl.tileN)
-		defer func() { scratch.put(pl.col); pl.col = nil }()
+		tile = pl.fwdTile
+		own := pl.col
+		pl.col = scratch.get(g.k * tile)
+		defer func() { scratch.put(pl.col); pl.col = own }()
 	}
 	for n := range g.p.N {
 		for gi := range g.p.Groups {
@@ -361,10 +386,17 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 				pl.multiplyW(gi, g.outSp, xg, g.inSp, y[yo:], g.outSp, &pl.ep)
 				continue
 			}
-			col := pl.workspace()
-			for q0 := 0; q0 < g.outSp; q0 += pl.tileN {
-				q1 := min(q0+pl.tileN, g.outSp)
-				pl.fillCols(xg, q0, q1)
+			col := pl.col
+			if tile == pl.tileN {
+				col = pl.workspace()
+			}
+			for q0 := 0; q0 < g.outSp; q0 += tile {
+				q1 := min(q0+tile, g.outSp)
+				if pl.tab != nil && tile == g.outSp {
+					pl.tab.gatherSample(col, xg)
+				} else {
+					pl.fillCols(xg, q0, q1)
+				}
 				if ep.Residual != nil {
 					pl.ep.Residual = ep.Residual[yo+q0:]
 				}
