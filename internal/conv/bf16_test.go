@@ -76,6 +76,8 @@ func TestLeanBF16(t *testing.T) {
 		t.Skip("no AVX512_BF16 here")
 	}
 	defer withLean(1 << 30)()
+	defer func(old int) { leanStreamMin = old }(leanStreamMin)
+	leanStreamMin = 0 // every shape rounds per call
 	r := rand.New(rand.NewPCG(7, 17))
 	round := func(s []float32) []float32 {
 		o := make([]float32, len(s))
@@ -144,6 +146,41 @@ func TestLeanBF16(t *testing.T) {
 		}
 		if !gemm.UsesAMX() && (pl.pa16 != nil || len(pl.packed) != 0) {
 			t.Fatalf("%+v: a lean bfloat16 plan kept packed weights", p)
+		}
+	}
+}
+
+// TestLeanBF16StreamThreshold: without AMX, lean bfloat16 plans keep a
+// pack of small weights and round large ones (≥ leanStreamMin) per call.
+func TestLeanBF16StreamThreshold(t *testing.T) {
+	if !gemm.HaveBF16() || gemm.UsesAMX() {
+		t.Skip("needs AVX512_BF16 without AMX")
+	}
+	defer withLean(1 << 30)()
+	r := rand.New(rand.NewPCG(7, 18))
+	for _, c := range []struct {
+		p      Params
+		stream bool
+	}{
+		{Params{N: 1, InC: 192, OutC: 1152, In: [3]int{3, 3, 3}, Kernel: [3]int{1, 1, 1}}, false}, // EfficientNet-B0 pointwise, 221 K
+		{Params{N: 1, InC: 128, OutC: 96, In: [3]int{3, 3, 3}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, true},
+	} {
+		pl, err := NewPlan(c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, w, y := randSlice(r, c.p.InLen()), randSlice(r, c.p.WeightLen()), make([]float32, c.p.OutLen())
+		if err := pl.SetWeights(w); err != nil {
+			t.Fatal(err)
+		}
+		if err := pl.SetBF16(true); err != nil {
+			t.Fatal(err)
+		}
+		if err := pl.Forward(y, x, nil); err != nil {
+			t.Fatal(err)
+		}
+		if kept := pl.pa16 != nil; kept == c.stream {
+			t.Errorf("%+v (%d weights): bfloat16 pack kept %v", c.p, c.p.WeightLen(), kept)
 		}
 	}
 }

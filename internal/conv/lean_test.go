@@ -131,6 +131,8 @@ func TestPooledForwardDoesNotAllocate(t *testing.T) {
 		if c.bf16 && !gemm.HaveBF16() {
 			continue
 		}
+		defer func(old int) { leanStreamMin = old }(leanStreamMin)
+		leanStreamMin = 0
 		restore := withLean(0)
 		if c.lean {
 			restore()

@@ -123,6 +123,16 @@ type Plan struct {
 // values.
 var leanColumns = 512
 
+// leanStreamMin is the weights per group (values) from which a lean
+// bfloat16 plan rounds them per call instead of keeping a bfloat16 pack
+// (the threshold of nn's bfloat16 Linear layers, 1 MB of float32): the
+// packs of small layers (EfficientNet's deep pointwise convolutions, of
+// 0.1–0.2 M values) cost little memory and stay in cache, where rounding
+// per call cost EfficientNet-B0 7 % of its bfloat16 CPU time; ResNet18's
+// layer3/4 convolutions (0.9–7 M values) hold 59 MB of packs. Not with
+// AMX, whose packed products are several times faster.
+var leanStreamMin = 1 << 18
+
 // leanColBudget bounds a lean forward's column tile (floats, 8 MB; pooled
 // for the call), which holds all of its output positions below it.
 var leanColBudget = 1 << 21
@@ -272,11 +282,10 @@ func (pl *Plan) multiplyW(gi, n int, b []float32, ldb int, y []float32, ldy int,
 		gemm.SgemmPackedA(pl.packed[gi], false, n, b, ldb, 0, y, ldy, ep)
 		return
 	}
-	if pl.lean && gemm.HaveBF16() && !gemm.UsesAMX() {
+	if g := &pl.g; pl.lean && g.ocg*g.k >= leanStreamMin && gemm.HaveBF16() && !gemm.UsesAMX() {
 		// As in float32, lean layers keep no packed copy: the weights are
 		// rounded per call, a block of rows at a time (see leanColumns).
 		pl.pa16, pl.pa16OK = nil, false
-		g := &pl.g
 		gemm.SgemmBF16StreamA(g.ocg, n, g.k, pl.w[gi*g.ocg*g.k:], g.k, b, ldb, y, ldy, ep)
 		return
 	}
