@@ -42,8 +42,9 @@
 // Memory. Inference on a 96³ volume is dominated by the weights, so the
 // deep low-resolution layers (N·outSp ≤ 512: a ResNet's last two stages,
 // most of its weights) are lean: their forward multiplies by the weights
-// as stored, with no packed, transformed or bfloat16 copy (in bfloat16 on
-// AVX512_BF16 they are rounded per call, 32 rows at a time), and takes all
+// as stored, with no packed or transformed copy (in bfloat16 without AMX,
+// weights of ≥ 256 K values are rounded per call, 32 rows at a time;
+// smaller ones keep a bfloat16 pack), and takes all
 // output positions in one column tile so the weights are read once.
 // Transient workspaces — the direct kernels' padded inputs, lean column
 // tiles, Winograd blocks — are borrowed from one package pool for the
