@@ -244,12 +244,16 @@ func assemble(ctx context.Context, root any, src storageSource, opts Options, me
 	}
 	c := &Checkpoint{Tensors: map[string]*nn.Tensor{}, Ints: map[string]*IntTensor{}, DTypes: map[string]string{}, Meta: meta}
 	m := &materialiser{src: src, mem: mem, cache: map[string][]byte{}, uses: map[string]int{}, extent: map[string]int64{}}
-	for _, v := range sd.vals {
+	var keys []string
+	var refs []*tensorRef
+	for i, v := range sd.vals {
 		if t, ok := v.(*tensorRef); ok {
 			m.uses[t.st.key]++
 			m.extent[t.st.key] = max(m.extent[t.st.key], t.extentBytes())
+			keys, refs = append(keys, fmt.Sprint(sd.keys[i])), append(refs, t)
 		}
 	}
+	noteUsers(src, keys, refs) // names the tensors in checksum errors
 	for i, k := range sd.keys {
 		t, ok := sd.vals[i].(*tensorRef)
 		if !ok {

@@ -144,6 +144,21 @@ func readInto(ctx context.Context, r io.ReaderAt, size int64, m nn.Module, o Int
 	for i := range todo {
 		todo[i].file = src.direct(todo[i].t)
 	}
+	// A torch zip archive records the CRC-32 of every entry: check every
+	// storage to be read (and its size) before the first byte is copied,
+	// so a damaged file is refused with m untouched. Legacy and
+	// safetensors files carry no checksum.
+	if zs, ok := src.(*zipSource); ok {
+		ks := make([]string, len(todo))
+		rs := make([]*tensorRef, len(todo))
+		for i, e := range todo {
+			ks[i], rs[i] = e.key, e.t
+		}
+		noteUsers(zs, ks, rs)
+		if err := zs.verifyStorages(ctx.Err, todo, maxBytes); err != nil {
+			return rep, err
+		}
+	}
 	// Read in file order: sequential I/O on a cold page cache.
 	sort.SliceStable(todo, func(a, b int) bool { return todo[a].file < todo[b].file })
 	var (

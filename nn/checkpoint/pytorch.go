@@ -24,6 +24,9 @@ type zipSource struct {
 	files     map[string]*zip.File
 	prefix    string
 	bigEndian bool
+	verified  map[string]bool     // entries whose CRC-32 matched
+	users     map[string][]string // storage key → tensor keys, for messages
+	scratch   []byte              // hashes the bytes no view reaches
 }
 
 func readZip(r io.ReaderAt, size int64, opaque bool, mem *budget) (any, storageSource, error) {
@@ -47,7 +50,10 @@ func readZip(r io.ReaderAt, size int64, opaque bool, mem *budget) (any, storageS
 		return nil, nil, fmt.Errorf("%w: data.pkl of %d bytes exceeds %d", ErrTooLarge, pkl.UncompressedSize64, maxPickleBytes)
 	}
 	if bo, ok := src.files[src.prefix+"byteorder"]; ok {
-		b, err := readEntry(bo, 16)
+		if bo.UncompressedSize64 > 16 {
+			return nil, nil, fmt.Errorf("%w: byteorder record of %d bytes, want little or big", ErrFormat, bo.UncompressedSize64)
+		}
+		b, err := src.readWhole(bo)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -64,7 +70,7 @@ func readZip(r io.ReaderAt, size int64, opaque bool, mem *budget) (any, storageS
 		return nil, nil, err
 	}
 	defer mem.give(pn) // the pickle bytes are dropped once unpickled
-	p, err := readEntry(pkl, pn)
+	p, err := src.readWhole(pkl)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -93,20 +99,24 @@ func readEntry(f *zip.File, n int64) ([]byte, error) {
 	return b, nil
 }
 
-// read returns the first n bytes of an entry. Uncompressed entries (what
-// torch writes) are read in place with one ReadAt, checked against the
+// read returns the first n bytes of an entry and, the first time the
+// entry is read, checks the CRC-32 of all of it (see crc.go). Uncompressed
+// entries (what torch writes) are read in place, checked against the
 // file size first; others go through the decompressor.
 func (s *zipSource) read(f *zip.File, n int64, buf []byte) ([]byte, error) {
 	if f.Method != zip.Store {
-		return readEntry(f, n)
+		return s.readCompressed(f, n)
 	}
-	off, err := f.DataOffset()
-	if err != nil || off < 0 || n > s.size-off {
-		return nil, fmt.Errorf("%w: zip entry %s: %d bytes at offset %d exceed the file", ErrFormat, f.Name, n, off)
+	off, err := s.storedRange(f)
+	if err != nil {
+		return nil, err
+	}
+	if uint64(n) > f.UncompressedSize64 {
+		return nil, fmt.Errorf("%w: zip entry %s: %d bytes wanted, it holds %d", ErrFormat, brief(f.Name), n, f.UncompressedSize64)
 	}
 	b := reuse(buf, n)
-	if m, err := s.r.ReadAt(b, off); m < len(b) {
-		return nil, fmt.Errorf("%w: zip entry %s: %w", ErrFormat, f.Name, err)
+	if err := s.readStored(f, off, b); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
