@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"archive/zip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -168,13 +169,12 @@ func (s *zipSource) readWhole(f *zip.File) ([]byte, error) {
 }
 
 // verifyStorages checks, before anything is copied into a module, that
-// every storage the entries use is in the archive, large enough, within
-// maxBytes when it must go through a buffer, and has the CRC-32 the
-// archive records: a corrupt file is then refused with the module
+// every storage the entries use is in the archive, large enough and has
+// the CRC-32 the archive records: a corrupt file is then refused with the module
 // untouched. Entries are hashed in file order through one crcChunk
 // buffer, so this costs one extra sequential read of the weights and no
 // memory.
-func (s *zipSource) verifyStorages(ctxErr func() error, todo []intoEntry, maxBytes int64) error {
+func (s *zipSource) verifyStorages(ctxErr func() error, todo []intoEntry) error {
 	type item struct {
 		f   *zip.File
 		off int64
@@ -189,9 +189,6 @@ func (s *zipSource) verifyStorages(ctxErr func() error, todo []intoEntry, maxByt
 		}
 		if full := (st.offset + st.numel) * int64(st.dt.size); f.UncompressedSize64 < uint64(full) {
 			return fmt.Errorf("%w: %q: storage %s holds %d bytes, want %d", ErrFormat, e.key, brief(st.key), f.UncompressedSize64, full)
-		}
-		if need := (st.offset + st.numel) * int64(st.dt.size); e.file < 0 && need > maxBytes {
-			return fmt.Errorf("%w: %q: storage of %d bytes exceeds the %d-byte limit", ErrTooLarge, e.key, need, maxBytes)
 		}
 		if seen[f.Name] || s.verified[f.Name] {
 			continue
@@ -219,4 +216,41 @@ func (s *zipSource) verifyStorages(ctxErr func() error, todo []intoEntry, maxByt
 		}
 	}
 	return nil
+}
+
+// checkLocalName compares an entry's name in the central directory with
+// the one in its local header. The central directory has no checksum: a
+// damaged name there would silently drop an optional record (a
+// byteorder record that disappears makes a big-endian file load as
+// little-endian) and is caught this way. Only the few entries outside
+// data/ are checked; a storage whose name is damaged is missing, which is
+// an error anyway.
+func (s *zipSource) checkLocalName(f *zip.File) error {
+	dataOff, err := f.DataOffset()
+	if err != nil {
+		return fmt.Errorf("%w: zip entry %s: %w", ErrFormat, brief(f.Name), err)
+	}
+	// The local header is 30 bytes, the name, then an extra field of at
+	// most 64 KiB that ends where the data starts.
+	// Torch's extra fields (alignment padding) are under 100 bytes: look
+	// there first, then in the whole possible range.
+	n := int64(len(f.Name))
+	for _, maxExtra := range []int64{256, 0xffff} {
+		win := min(dataOff, 30+n+maxExtra)
+		buf := make([]byte, win)
+		if m, _ := s.r.ReadAt(buf, dataOff-win); int64(m) < win {
+			return fmt.Errorf("%w: zip entry %s: local header unreadable", ErrFormat, brief(f.Name))
+		}
+		for extra := int64(0); 30+n+extra <= win; extra++ {
+			h := buf[win-30-n-extra:]
+			if string(h[:4]) == "PK\x03\x04" && int64(binary.LittleEndian.Uint16(h[26:])) == n &&
+				int64(binary.LittleEndian.Uint16(h[28:])) == extra && string(h[30:30+n]) == f.Name {
+				return nil
+			}
+		}
+		if win < 30+n+maxExtra {
+			break // the window already reached the start of the file
+		}
+	}
+	return fmt.Errorf("%w: zip entry %s: the local header before its data names another entry: the archive is corrupt", ErrFormat, brief(f.Name))
 }

@@ -144,6 +144,13 @@ func readInto(ctx context.Context, r io.ReaderAt, size int64, m nn.Module, o Int
 	for i := range todo {
 		todo[i].file = src.direct(todo[i].t)
 	}
+	// Storages that must go through a buffer are checked against the
+	// limit now rather than halfway through the copy.
+	for _, e := range todo {
+		if need := (e.t.st.offset + e.t.st.numel) * int64(e.t.st.dt.size); e.file < 0 && need > maxBytes {
+			return rep, fmt.Errorf("%w: %q: storage of %d bytes exceeds the %d-byte limit", ErrTooLarge, e.key, need, maxBytes)
+		}
+	}
 	// A torch zip archive records the CRC-32 of every entry: check every
 	// storage to be read (and its size) before the first byte is copied,
 	// so a damaged file is refused with m untouched. Legacy and
@@ -155,7 +162,7 @@ func readInto(ctx context.Context, r io.ReaderAt, size int64, m nn.Module, o Int
 			ks[i], rs[i] = e.key, e.t
 		}
 		noteUsers(zs, ks, rs)
-		if err := zs.verifyStorages(ctx.Err, todo, maxBytes); err != nil {
+		if err := zs.verifyStorages(ctx.Err, todo); err != nil {
 			return rep, err
 		}
 	}

@@ -46,6 +46,13 @@ func readZip(r io.ReaderAt, size int64, opaque bool, mem *budget) (any, storageS
 	if pkl == nil {
 		return nil, nil, fmt.Errorf("%w: zip archive has no <name>/data.pkl: not a torch.save file", ErrFormat)
 	}
+	for _, f := range zr.File {
+		if !strings.HasPrefix(f.Name, src.prefix+"data/") {
+			if err := src.checkLocalName(f); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	if pkl.UncompressedSize64 > maxPickleBytes {
 		return nil, nil, fmt.Errorf("%w: data.pkl of %d bytes exceeds %d", ErrTooLarge, pkl.UncompressedSize64, maxPickleBytes)
 	}
