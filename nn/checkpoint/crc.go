@@ -14,10 +14,10 @@ import (
 )
 
 // crcChunk is how many bytes are read and hashed at a time: small enough
-// to hash them while they are still in cache, large enough that the
-// number of reads does not matter. It is also the scratch buffer used to
+// to hash them while they are still in the L2 cache, large enough that
+// the number of reads does not matter. It is also the scratch buffer used to
 // hash the part of an entry no tensor view reaches.
-const crcChunk = 1 << 20
+const crcChunk = 256 << 10
 
 // The CRC-32 (IEEE) that the zip central directory records for every
 // entry is checked for each entry the reader consumes: data.pkl, the

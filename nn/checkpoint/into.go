@@ -42,8 +42,14 @@ type IntoOptions struct {
 // Names, presence and shapes are checked for every tensor before any
 // byte is copied; if anything is missing, unexpected or mis-shaped, m is
 // left untouched and the error is an *nn.LoadError naming every
-// offending key. An I/O or decoding error after that point leaves m
-// partially loaded.
+// offending key. Storages that would exceed MaxBytes are refused before
+// the copy too, and for a torch zip archive so is any storage whose
+// CRC-32 does not match (ErrChecksum): every storage to be read is hashed
+// in a first sequential pass, so a damaged file leaves m untouched. What
+// can still stop the copy halfway, leaving m partially loaded, is an I/O
+// error, the file changing during the load, or a cancelled ctx; legacy
+// and safetensors files have no checksum, so damage inside their tensor
+// data is not detected at all (see the package documentation).
 //
 // ctx is checked before anything is read, between tensors and every few
 // MB: a context done before the copying starts leaves m untouched; one
