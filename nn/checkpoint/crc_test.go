@@ -415,3 +415,34 @@ func FuzzFlipByte(f *testing.F) {
 		}
 	})
 }
+
+// The central directory has no checksum: a damaged name there must not
+// make an optional record vanish. zip_p2_big.pt is big-endian; without
+// its byteorder record it would load as little-endian garbage.
+func TestDamagedEntryName(t *testing.T) {
+	orig, err := os.ReadFile(filepath.Join("testdata", "zip_p2_big.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := Read(context.Background(), bytes.NewReader(orig), int64(len(orig)), allGlobals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := []byte("zip_p2_big/byteorder")
+	local, central := bytes.Index(orig, name), bytes.LastIndex(orig, name)
+	if local < 0 || central == local {
+		t.Fatal("fixture lacks the byteorder record")
+	}
+	for _, at := range []int{local + len(name) - 1, central + len(name) - 1, central + 3} {
+		b := bytes.Clone(orig)
+		b[at] ^= 0x20
+		_, err := Read(context.Background(), bytes.NewReader(b), int64(len(b)), allGlobals)
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "local header") {
+			t.Errorf("name damaged at byte %d: %v, want ErrFormat about the local header", at, err)
+		}
+		m := filledModule(ref)
+		if _, err := ReadInto(context.Background(), bytes.NewReader(b), int64(len(b)), m, IntoOptions{Options: allGlobals}); !errors.Is(err, ErrFormat) || !untouched(m) {
+			t.Errorf("name damaged at byte %d: ReadInto %v (module untouched: %v)", at, err, untouched(m))
+		}
+	}
+}
