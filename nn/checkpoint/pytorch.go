@@ -81,9 +81,21 @@ func readZip(r io.ReaderAt, size int64, opaque bool, mem *budget) (any, storageS
 	if err != nil {
 		return nil, nil, err
 	}
+	seen := map[string]*storageRef{}
 	u := newUnpickler(bytes.NewReader(p), int64(len(p)), func(pid any) (any, error) {
 		st, _, err := parseStoragePID(pid)
-		return st, err
+		if err != nil {
+			return nil, err
+		}
+		// torch.save writes one (type, size) per storage; a file that
+		// names a storage twice differently is refused, as in the legacy
+		// format, so that every reader sees the same storage.
+		if prev, ok := seen[st.key]; ok && (prev.dt != st.dt || prev.numel != st.numel) {
+			return nil, fmt.Errorf("%w: storage %s used with two types or sizes", ErrPickle, brief(st.key))
+		} else if !ok {
+			seen[st.key] = st
+		}
+		return st, nil
 	})
 	u.opaque, u.mem = opaque, mem
 	root, err := u.load()
