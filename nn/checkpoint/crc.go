@@ -17,7 +17,7 @@ import (
 // to hash them while they are still in the L2 cache, large enough that
 // the number of reads does not matter. It is also the scratch buffer used to
 // hash the part of an entry no tensor view reaches.
-const crcChunk = 256 << 10
+const crcChunk = 1 << 20
 
 // The CRC-32 (IEEE) that the zip central directory records for every
 // entry is checked for each entry the reader consumes: data.pkl, the
