@@ -40,9 +40,10 @@ type Options struct {
 	// MaxBytes is the memory budget of the load: the tensors produced (as
 	// float32, plus int64 copies of integer tensors), the storages held
 	// while they are converted (only the bytes their views need are read)
-	// and the unpickler's values and data.pkl, summed. A file that would
-	// need more is refused with ErrTooLarge before the allocation. 0 means
-	// DefaultMaxBytes.
+	// and the unpickler's values and data.pkl, summed (a fixed 1 MB
+	// buffer for checksumming the bytes no view reaches is not counted).
+	// A file that would need more is refused with ErrTooLarge before the
+	// allocation. 0 means DefaultMaxBytes.
 	MaxBytes int64
 	// AllowUnknownGlobals loads files whose pickle names classes or
 	// functions outside the allow-list (e.g. numpy scalars or an argparse

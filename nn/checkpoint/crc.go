@@ -70,7 +70,7 @@ func noteUsers(src any, keys []string, refs []*tensorRef) {
 // bytes after checking that they lie inside the file.
 func (s *zipSource) storedRange(f *zip.File) (int64, error) {
 	off, err := f.DataOffset()
-	if err != nil || off < 0 || f.UncompressedSize64 > uint64(s.size-off) || f.CompressedSize64 != f.UncompressedSize64 {
+	if err != nil || off < 0 || off > s.size || f.UncompressedSize64 > uint64(s.size-off) || f.CompressedSize64 != f.UncompressedSize64 {
 		return 0, fmt.Errorf("%w: zip entry %s: %d stored bytes at offset %d (compressed size %d) do not fit the %d-byte file",
 			ErrFormat, brief(f.Name), f.UncompressedSize64, off, f.CompressedSize64, s.size)
 	}
