@@ -24,9 +24,11 @@ type FeatureMapper interface {
 	EmbedFromMaps(g *nn.Graph, maps *nn.Tensor) *nn.Tensor
 }
 
-// Contribution is how much one input moved the risk score: the risk of
-// the patient minus the risk with that input treated as missing
-// (occlusion). Positive means the input raised the predicted risk.
+// Contribution is how much one input moved the risk the model ranks
+// patients by (Prediction.Rank: the Cox head's risk when the model has
+// one, else the ordinal risk): that risk of the patient minus the same
+// risk with the input treated as missing (occlusion). Positive means the
+// input raised the predicted risk.
 type Contribution struct {
 	// Input is a clinical column name, "sequence:<name>" for one MRI
 	// sequence (zeroed, as a missing sequence is), or "imaging" /
@@ -49,6 +51,23 @@ type Explanation struct {
 	Native *volume.Volume `json:"-"`
 	// Contributions are sorted by decreasing |Delta|.
 	Contributions []Contribution `json:"contributions"`
+}
+
+// rankSeed returns the output whose gradient the saliency follows and
+// the seed d rank / d output for one sample: the Cox head's risk (seed 1)
+// when the model has one, else the survival head's logits with the
+// gradient of the ordinal risk — the score Prediction.Rank reports and the
+// C-index ranks, so the map explains the number the model is judged by.
+func rankSeed(m *Model, outs []*nn.Tensor) (*nn.Tensor, []float32) {
+	if m.Config.CoxHead {
+		cox := outs[len(outs)-1]
+		seed := make([]float32, len(cox.Data))
+		for i := range seed {
+			seed[i] = 1
+		}
+		return cox, seed
+	}
+	return outs[0], riskSeed(m, outs[0].Data)
 }
 
 // riskSeed returns d risk / d logits of the survival head for one sample,
@@ -81,7 +100,8 @@ func riskSeed(m *Model, logits []float32) []float32 {
 // FeatureMapper, else the gradient magnitude of the risk with respect to
 // the input voxels summed over sequences), mapped back to the patient's
 // T1c grid when raw scans were given, and the occlusion contribution of
-// every clinical variable, every MRI sequence and each modality.
+// every clinical variable, every MRI sequence and each modality. The risk
+// explained is Prediction.Rank, the one the model's C-index ranks.
 func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, error) {
 	in, err := p.prepareInput(ctx, pt)
 	if err != nil {
@@ -126,14 +146,14 @@ func (p *Predictor) Explain(ctx context.Context, pt Patient) (*Explanation, erro
 			return 0, err
 		}
 		pr := p.answer(pt.ID, o, in)
-		return pr.Risk, nil
+		return pr.Rank(), nil
 	}
 	occlude := func(name, value string, b Batch) error {
 		r, err := riskOf(b)
 		if err != nil {
 			return fmt.Errorf("fusion: explain %s: %w", name, err)
 		}
-		ex.Contributions = append(ex.Contributions, Contribution{Input: name, Value: value, Delta: ex.Risk - r})
+		ex.Contributions = append(ex.Contributions, Contribution{Input: name, Value: value, Delta: ex.Rank() - r})
 		return nil
 	}
 	if base.HasImage[0] && base.HasClinical[0] && m.Config.Fusion.usesClinical() && m.Config.Fusion.usesImage() {
@@ -221,7 +241,7 @@ func (p *Predictor) saliency(ex *Explanation, in *input, maps *nn.Tensor) error 
 		if err != nil {
 			return fmt.Errorf("fusion: explain: %w", err)
 		}
-		if err := g.BackwardWith(outs[0], riskSeed(m, outs[0].Data)); err != nil {
+		if err := g.BackwardWith(rankSeed(m, outs)); err != nil {
 			return fmt.Errorf("fusion: explain: %w", err)
 		}
 		gr := leaf.Grad()
@@ -254,7 +274,7 @@ func (p *Predictor) saliency(ex *Explanation, in *input, maps *nn.Tensor) error 
 		if err != nil {
 			return fmt.Errorf("fusion: explain: %w", err)
 		}
-		if err := g.BackwardWith(outs[0], riskSeed(m, outs[0].Data)); err != nil {
+		if err := g.BackwardWith(rankSeed(m, outs)); err != nil {
 			return fmt.Errorf("fusion: explain: %w", err)
 		}
 		gr := x.Grad()

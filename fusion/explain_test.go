@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/metasurv/metasurv/nifti"
@@ -148,4 +149,138 @@ func TestClinicalContributions(t *testing.T) {
 	if top["kps"] != 2 {
 		t.Errorf("KPS is not the top contribution: %v", top)
 	}
+}
+
+// TestExplainExplainsRank: for a model with a Cox head, Prediction.Rank is
+// the Cox risk and the risk RiskCohort ranks the cohort by, every
+// occlusion contribution is the drop of that risk (checked against
+// separate predictions with the input left out), and the gradient
+// saliency follows the Cox risk: its ratio between two voxels matches
+// finite differences of Rank.
+func TestExplainExplainsRank(t *testing.T) {
+	b, test := trainedBundle(t)
+	ctx := context.Background()
+	p, err := NewPredictor(b, PredictorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cohortRisk, err := RiskCohort(b.Model, b.Encoder, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rank := func(pt Patient) float64 {
+		t.Helper()
+		pr, err := p.Predict(ctx, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pr.Rank()
+	}
+	for i, s := range test.Samples[:4] {
+		pt := Patient{ID: s.ID, Stack: stackOf(test, s), Clinical: s.Clinical}
+		ex, err := p.Explain(ctx, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex.CoxRisk == nil || ex.Rank() != *ex.CoxRisk {
+			t.Fatalf("Rank %v, CoxRisk %v: a Cox-head model must rank by its Cox risk", ex.Rank(), ex.CoxRisk)
+		}
+		if math.Abs(ex.Rank()-cohortRisk[i]) > 1e-5 {
+			t.Errorf("patient %s: Rank %.6f, RiskCohort %.6f", s.ID, ex.Rank(), cohortRisk[i])
+		}
+		want := map[string]float64{
+			"imaging":  ex.Rank() - rank(Patient{ID: s.ID, Clinical: s.Clinical}),
+			"clinical": ex.Rank() - rank(Patient{ID: s.ID, Stack: pt.Stack}),
+		}
+		for col := range s.Clinical {
+			rec := Record{}
+			for k, v := range s.Clinical {
+				if k != col {
+					rec[k] = v
+				}
+			}
+			want[col] = ex.Rank() - rank(Patient{ID: s.ID, Stack: pt.Stack, Clinical: rec})
+		}
+		seen := 0
+		for _, c := range ex.Contributions {
+			w, ok := want[c.Input]
+			if !ok {
+				continue
+			}
+			seen++
+			if math.Abs(c.Delta-w) > 1e-5 {
+				t.Errorf("patient %s: contribution of %s %.6f, Cox risk drop when left out %.6f", s.ID, c.Input, c.Delta, w)
+			}
+		}
+		if seen != len(want) {
+			t.Errorf("patient %s: %d of %d contributions found in %+v", s.ID, seen, len(want), ex.Contributions)
+		}
+	}
+
+	// Gradient saliency (the FeatureMapper hidden) against finite
+	// differences of the Cox risk, summed in magnitude over sequences.
+	bb := *b
+	mm := *b.Model
+	mm.Backbone = plainBackbone{b.Model.Backbone}
+	bb.Model = &mm
+	pg, err := NewPredictor(&bb, PredictorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := test.Samples[0]
+	st := stackOf(test, s)
+	ex, err := pg.Explain(ctx, Patient{ID: s.ID, Stack: st, Clinical: s.Clinical})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Method != "gradient" {
+		t.Fatalf("method %q", ex.Method)
+	}
+	sal := ex.Saliency
+	// the hottest voxel and one at about half its saliency
+	best, second := 0, 0
+	for i, v := range sal.Data {
+		if v > sal.Data[best] {
+			best = i
+		}
+		if math.Abs(float64(v)-0.5) < math.Abs(float64(sal.Data[second])-0.5) {
+			second = i
+		}
+	}
+	fd := func(vi int) float64 {
+		const eps = 5e-2
+		// the saliency volume is i-fastest, the stack W (k) fastest
+		nx, ny, nz := st.Dims[0], st.Dims[1], st.Dims[2]
+		i, j, k := vi%nx, vi/nx%ny, vi/(nx*ny)
+		n := nx * ny * nz
+		tot := 0.0
+		for c := range st.Names {
+			if !st.Present[c] {
+				continue
+			}
+			up, dn := *st, *st
+			up.Data, dn.Data = slices.Clone(st.Data), slices.Clone(st.Data)
+			ti := c*n + (i*ny+j)*nz + k
+			up.Data[ti] += eps
+			dn.Data[ti] -= eps
+			r1 := pgRank(t, pg, Patient{ID: s.ID, Stack: &up, Clinical: s.Clinical})
+			r0 := pgRank(t, pg, Patient{ID: s.ID, Stack: &dn, Clinical: s.Clinical})
+			tot += math.Abs(r1-r0) / (2 * eps)
+		}
+		return tot
+	}
+	got := float64(sal.Data[second]) / float64(sal.Data[best])
+	fa, fb := fd(best), fd(second)
+	if fa == 0 || math.Abs(fb/fa-got) > 0.05 {
+		t.Errorf("saliency ratio of two voxels %.4f, finite differences of the Cox risk %.4f (%g / %g)", got, fb/fa, fb, fa)
+	}
+}
+
+func pgRank(t *testing.T, p *Predictor, pt Patient) float64 {
+	t.Helper()
+	pr, err := p.Predict(context.Background(), pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pr.Rank()
 }

@@ -116,6 +116,19 @@ type Prediction struct {
 	Preprocessing *norm.Report `json:"preprocessing,omitempty"`
 }
 
+// Rank is the risk by which the model orders patients (higher: shorter
+// survival), the score its C-index measures (Model.Rank, RiskCohort,
+// Result.Risk): CoxRisk when the model has a Cox head, else Risk. Explain's
+// contributions and saliency explain this score, so an explanation is of
+// the same number the model was selected and evaluated on; Risk, the
+// expected class, can order two patients differently from the Cox head.
+func (p *Prediction) Rank() float64 {
+	if p.CoxRisk != nil {
+		return *p.CoxRisk
+	}
+	return p.Risk
+}
+
 // input is a checked, encoded request.
 type input struct {
 	batch   Batch

@@ -37,6 +37,17 @@
 // zero (the study's Figure 2). Pool chooses the reduction: the mean of the
 // normalised tokens, the LaMIM pool, or the cls token.
 //
+// # Where the model looks
+//
+// AttentionRollout (Abnar & Zuidema 2020) multiplies every block's
+// head-fused attention, with the identity added for the residual, and
+// reads the cls token's row (ViT) or the mean over tokens (ViTAutoEnc,
+// LaMIM): one weight per patch, upsampled to the input grid as a map to
+// overlay like an occlusion map (Rollout.Volume). RolloutOptions choose
+// the head fusion (mean, max, min), a discard ratio and the first block.
+// The probabilities are recomputed from each block's query and key
+// projections, since the fused attention kernel never forms them.
+//
 // # Speed
 //
 // Inference runs on nn's GEMM, fused attention and LayerNorm kernels;

@@ -289,25 +289,32 @@ func (e *encoder) checkInput(g *nn.Graph, x *nn.Tensor) bool {
 	return true
 }
 
+// tokens is the first block's input: the patch embedding of x (checked
+// by the caller), after the cls token when the model has one.
+func (e *encoder) tokens(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	t := e.patch.Forward(g, x)
+	if e.cls == nil {
+		return t
+	}
+	b := x.Shape[0]
+	cls := e.cls
+	if b > 1 { // cls_token.expand(B, -1, -1)
+		rep := make([]*nn.Tensor, b)
+		for i := range rep {
+			rep[i] = e.cls
+		}
+		cls = g.Concat(0, rep...)
+	}
+	return g.Concat(1, cls, t)
+}
+
 // encode runs the encoder; norm false skips the final LayerNorm.
 func (e *encoder) encode(g *nn.Graph, x *nn.Tensor, norm bool) *Encoding {
 	enc := &Encoding{CLS: e.cls != nil}
 	if g.Err() != nil || !e.checkInput(g, x) {
 		return nil
 	}
-	t := e.patch.Forward(g, x)
-	if e.cls != nil {
-		b := x.Shape[0]
-		cls := e.cls
-		if b > 1 { // cls_token.expand(B, -1, -1)
-			rep := make([]*nn.Tensor, b)
-			for i := range rep {
-				rep[i] = e.cls
-			}
-			cls = g.Concat(0, rep...)
-		}
-		t = g.Concat(1, cls, t)
-	}
+	t := e.tokens(g, x)
 	if g.Recording() {
 		for _, blk := range e.blocks {
 			t = blk.Forward(g, t)

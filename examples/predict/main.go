@@ -6,13 +6,15 @@
 //	    -clinical /data/new/clinical.csv -saliency /tmp/BM0049_saliency.nii.gz
 //
 // The answer holds the survival class probabilities (<6, 6–21, ≥21 months),
-// the predicted class, a risk score (higher means shorter survival), the
-// survival curve, the inputs the model did without (missing sequences or
-// clinical fields), and the explanation: how much each clinical variable
-// and the imaging moved the risk (occlusion), how much each MRI sequence
-// did, and — with -saliency — a map over the image of where hiding the
-// anatomy changes the risk (NIfTI on the model grid; -figure draws it over
-// axial T1c slices as PNG or SVG).
+// the predicted class, the risk scores (higher means shorter survival:
+// "risk", the expected class, and "rank_risk", the one the model ranks
+// patients by for its C-index — the Cox head's "cox_risk" when it has
+// one), the survival curve, the inputs the model did without (missing
+// sequences or clinical fields), and the explanation of rank_risk: how
+// much each clinical variable and the imaging moved it (occlusion), how
+// much each MRI sequence did, and — with -saliency — a map over the image
+// of where hiding the anatomy changes it (NIfTI on the model grid;
+// -figure draws it over axial T1c slices as PNG or SVG).
 //
 // The bundle is the fusion.safetensors written by examples/train (with its
 // embedding.json beside it); the patient is registered to the same atlas as

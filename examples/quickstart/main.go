@@ -21,9 +21,10 @@
 //     Kaplan–Meier curves by predicted class; write the trained bundle;
 //
 //  6. predict: the new patient from raw NIfTI files through
-//     fusion.Predictor, with an explanation (the occlusion contribution of
-//     each clinical variable and of the imaging, each sequence's share,
-//     and an occlusion saliency map over T1c).
+//     fusion.Predictor, with an explanation of the risk the C-index
+//     ranks (the Cox head's, fusion.Prediction.Rank): the occlusion
+//     contribution of each clinical variable and of the imaging, each
+//     sequence's share, and an occlusion saliency map over T1c.
 //
 // The image embedding is the radiomics-style one of examples/embed
 // (per sequence inside the brain: the intensity distribution and the log

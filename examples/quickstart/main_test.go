@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,22 @@ func TestQuickstartStudy(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
+	}
+	// The explanation is of the risk the C-index ranks: the late fusion's
+	// Cox head, not the expected class.
+	var pred struct {
+		Risk     float64  `json:"risk"`
+		CoxRisk  *float64 `json:"cox_risk"`
+		RankRisk *float64 `json:"rank_risk"`
+	}
+	if i := strings.Index(s, "6. predict"); i < 0 {
+		t.Error("no prediction printed")
+	} else if j, k := strings.Index(s[i:], "{"), strings.Index(s[i:], "\n   }\n"); j < 0 || k < j {
+		t.Errorf("no prediction JSON in %q", s[i:])
+	} else if err := json.Unmarshal([]byte(s[i+j:i+k+5]), &pred); err != nil {
+		t.Errorf("prediction JSON: %v", err)
+	} else if pred.CoxRisk == nil || pred.RankRisk == nil || *pred.RankRisk != *pred.CoxRisk {
+		t.Errorf("rank_risk %v, cox_risk %v: the explanation must be of the Cox risk", pred.RankRisk, pred.CoxRisk)
 	}
 	if err := run(context.Background(), append(args, "-saliency=false"), &out2, &errb); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/metasurv/metasurv/internal/parallel"
 	"github.com/metasurv/metasurv/volume"
 )
 
@@ -140,7 +141,9 @@ func ScanFiles(ctx context.Context, paths []string, opts *ScanOptions) (*Result,
 	errs := make([]error, len(paths))
 	var done int
 	var mu sync.Mutex
-	err := parallelFor(ctx, len(paths), o.workers(), func(i int) {
+	// A bad file is skipped and reported, not fatal: fn never fails, so
+	// only ctx stops the scan early.
+	err := parallel.Each(ctx, len(paths), o.workers(), func(i int) error {
 		infos[i], errs[i] = scanFile(paths[i], &o.Options)
 		if o.Progress != nil {
 			mu.Lock()
@@ -148,6 +151,7 @@ func ScanFiles(ctx context.Context, paths []string, opts *ScanOptions) (*Result,
 			o.Progress(done, len(paths))
 			mu.Unlock()
 		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -207,38 +211,6 @@ func scanFile(path string, opts *Options) (*fileInfo, error) {
 		return nil, err
 	}
 	return readHeader(path, ds, st.Size(), opts)
-}
-
-// parallelFor runs fn(0..n-1) on up to workers goroutines, stopping early
-// when ctx is cancelled.
-func parallelFor(ctx context.Context, n, workers int, fn func(i int)) error {
-	if workers > n {
-		workers = n
-	}
-	var next int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				if ctx.Err() != nil {
-					return
-				}
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
-	return ctx.Err()
 }
 
 // groupKey separates frames that cannot share one volume.
@@ -753,24 +725,22 @@ func (s *Series) Volume(ctx context.Context) (*volume.Volume, error) {
 		jobs[j].slots = append(jobs[j].slots, k)
 	}
 	n := s.Dims[0] * s.Dims[1]
-	errs := make([]error, len(jobs))
-	err = parallelFor(ctx, len(jobs), s.opts.workers(), func(ji int) {
+	// The first file that fails stops the others from starting (a broken
+	// series is not worth decoding to the end); its error is returned.
+	err = parallel.Each(ctx, len(jobs), s.opts.workers(), func(ji int) error {
 		jb := jobs[ji]
 		ds, err := ReadFile(jb.path, &s.opts.Options)
 		if err != nil {
-			errs[ji] = err
-			return
+			return err
 		}
-		fail := func(err error) { errs[ji] = fmt.Errorf("%s: %w", jb.path, err) }
+		fail := func(err error) error { return fmt.Errorf("%s: %w", jb.path, err) }
 		pi, err := ds.Pixels()
 		if err != nil {
-			fail(err)
-			return
+			return fail(err)
 		}
 		dec, err := ds.frameDecoder(pi)
 		if err != nil {
-			fail(err)
-			return
+			return fail(err)
 		}
 		var whole []float32 // the decoded mosaic, when tiles are taken from it
 		wholeFrame := -1
@@ -778,33 +748,28 @@ func (s *Series) Volume(ctx context.Context) (*volume.Volume, error) {
 			fr := s.frames[k]
 			dst := data[k*n : (k+1)*n]
 			if fr.frame >= pi.Frames {
-				fail(fmt.Errorf("%w: %d frames, frame %d was scanned", ErrMalformed, pi.Frames, fr.frame))
-				return
+				return fail(fmt.Errorf("%w: %d frames, frame %d was scanned", ErrMalformed, pi.Frames, fr.frame))
 			}
 			if fr.tile < 0 {
 				// A whole frame: decode in place, then rescale in place.
 				if pi.Rows != fr.rows || pi.Columns != fr.cols {
-					fail(fmt.Errorf("%w: image size changed since the scan", ErrMalformed))
-					return
+					return fail(fmt.Errorf("%w: image size changed since the scan", ErrMalformed))
 				}
 				if err := dec.frame(fr.frame, dst); err != nil {
-					fail(err)
-					return
+					return fail(err)
 				}
 				rescale(dst, dst, fr.slope, fr.inter)
 				continue
 			}
 			if pi.Rows/fr.mosaicN != fr.rows || pi.Columns/fr.mosaicN != fr.cols {
-				fail(fmt.Errorf("%w: mosaic size changed since the scan", ErrMalformed))
-				return
+				return fail(fmt.Errorf("%w: mosaic size changed since the scan", ErrMalformed))
 			}
 			if wholeFrame != fr.frame {
 				if whole == nil {
 					whole = make([]float32, pi.FrameLen())
 				}
 				if err := dec.frame(fr.frame, whole); err != nil {
-					fail(err)
-					return
+					return fail(err)
 				}
 				wholeFrame = fr.frame
 			}
@@ -814,14 +779,10 @@ func (s *Series) Volume(ctx context.Context) (*volume.Volume, error) {
 				rescale(dst[r*fr.cols:(r+1)*fr.cols], row[:fr.cols], fr.slope, fr.inter)
 			}
 		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	for _, e := range errs {
-		if e != nil {
-			return nil, e
-		}
 	}
 	return volume.FromData(s.Dims, s.Affine, data)
 }

@@ -317,3 +317,48 @@ func TestEchoNames(t *testing.T) {
 		t.Fatalf("names %q, %q", res.Series[0].Name, res.Series[1].Name)
 	}
 }
+
+// TestVolumeFailsAndCancels: a file broken between Scan and Volume makes
+// Volume fail with the parser's error (no volume of half-decoded slices),
+// and a cancelled context stops both Scan and Volume with its error.
+func TestVolumeFailsAndCancels(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	slices, _, _, _ := stack(rng, 8, 6, 7, 2, "1.2.3.9")
+	dir := t.TempDir()
+	writeShuffled(t, rng, dir, slices)
+	res := scanDir(t, dir, &ScanOptions{Workers: 3})
+	if len(res.Series) != 1 || res.Series[0].Err != nil {
+		t.Fatalf("%d series", len(res.Series))
+	}
+	s := res.Series[0]
+	if _, err := s.Volume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Volume(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Volume with a cancelled context: %v, want context.Canceled", err)
+	}
+	if _, err := Scan(ctx, dir, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Scan with a cancelled context: %v, want context.Canceled", err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(dir, ents[len(ents)/2].Name())
+	b, err := os.ReadFile(broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broken, b[:len(b)-20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Volume(context.Background())
+	if err == nil || v != nil {
+		t.Fatalf("Volume with a truncated slice file: volume %v, error %v", v != nil, err)
+	}
+	if !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrMalformed) {
+		t.Errorf("truncated slice: error %v, want ErrTruncated or ErrMalformed", err)
+	}
+}

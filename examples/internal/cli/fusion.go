@@ -339,10 +339,15 @@ func KMByClass(out string, y []survival.Outcome, class []int, title string) erro
 	return nil
 }
 
-// FusionPrediction is predict's answer from the fusion bundle.
+// FusionPrediction is predict's answer from the fusion bundle. Its
+// explanations — the contributions, SequenceOcclusion and the saliency
+// map — are changes of RankRisk, the risk the model's C-index ranks
+// patients by (the Cox head's, fusion.Prediction.Rank), not of Risk, the
+// expected survival class.
 type FusionPrediction struct {
 	*fusion.Explanation
-	SequenceOcclusion map[string]float64 `json:"sequence_occlusion"` // risk change when the sequence is left out
+	RankRisk          float64            `json:"rank_risk"`          // the risk the explanations explain
+	SequenceOcclusion map[string]float64 `json:"sequence_occlusion"` // rank_risk change when the sequence is left out
 	SaliencyFile      string             `json:"saliency,omitempty"`
 	stack             *volumeStack
 	saliency          *volumeVolume
@@ -358,7 +363,9 @@ func (p *FusionPrediction) SaliencyVolume() *volumeVolume { return p.saliency }
 // asks the fusion Predictor for class probabilities, risk, survival curve
 // and the occlusion contributions of every clinical variable and of the
 // imaging; it adds each sequence's share (risk change when left out) and
-// optionally an occlusion saliency map over the image.
+// optionally an occlusion saliency map over the image. Every "risk" here
+// is the one the C-index ranks (fusion.Prediction.Rank), so the map
+// explains the score the model was chosen and evaluated by.
 func PredictFusion(ctx context.Context, pr *fusion.Predictor, scale *EmbeddingScale, p Patient, rec fusion.Record, at *Atlas, e Embedder, o PredictOptions) (*FusionPrediction, error) {
 	seqs, err := LoadSequences(p)
 	if err != nil {
@@ -389,7 +396,7 @@ func PredictFusion(ctx context.Context, pr *fusion.Predictor, scale *EmbeddingSc
 		return nil, err
 	}
 	ex.Missing = append(ex.Missing, p.Missing()...)
-	out := &FusionPrediction{Explanation: ex, SequenceOcclusion: map[string]float64{}, stack: st}
+	out := &FusionPrediction{Explanation: ex, RankRisk: ex.Rank(), SequenceOcclusion: map[string]float64{}, stack: st}
 	risk := func(s *volumeStack) (float64, error) {
 		v, err := embed(s)
 		if err != nil {
@@ -399,7 +406,7 @@ func PredictFusion(ctx context.Context, pr *fusion.Predictor, scale *EmbeddingSc
 		if err != nil {
 			return 0, err
 		}
-		return q.Risk, nil
+		return q.Rank(), nil
 	}
 	for s := 0; s < 4; s++ {
 		if !st.Present[s] {
@@ -409,10 +416,10 @@ func PredictFusion(ctx context.Context, pr *fusion.Predictor, scale *EmbeddingSc
 		if err != nil {
 			return nil, err
 		}
-		out.SequenceOcclusion[SequenceNames[s]] = round4(ex.Risk - r)
+		out.SequenceOcclusion[SequenceNames[s]] = round4(ex.Rank() - r)
 	}
 	if o.Saliency {
-		if out.saliency, err = occlusion(ctx, st, o, risk, ex.Risk); err != nil {
+		if out.saliency, err = occlusion(ctx, st, o, risk, ex.Rank()); err != nil {
 			return nil, err
 		}
 	}
