@@ -130,17 +130,10 @@ func (p *PackedBF16) WidenRows(dst []float32, r0, r1 int) {
 // and on invalid arguments like Sgemm. After warm-up a call allocates
 // nothing.
 func SgemmBF16W(m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc int, ep *Epilogue) {
-	if w == nil || !w.w {
-		panic("gemm: SgemmBF16W needs weights from PackWeightsBF16")
-	}
 	if !HaveBF16() {
 		panic(ErrNoBF16)
 	}
-	n, k := w.m, w.k
-	checkDims(m, n, k)
-	checkMatrix("A", "lda", false, m, k, x, ldx)
-	checkMatrix("C", "ldc", false, m, n, c, ldc)
-	checkEpilogue(ep, m, n, ldc)
+	n, k := checkWeightsCall("SgemmBF16W", m, x, ldx, w, c, ldc, ep)
 	if m == 0 || n == 0 {
 		return
 	}
@@ -153,6 +146,20 @@ func SgemmBF16W(m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc int
 	call.op = bfOp{m: m, n: n, k: k, ks: w.ks, alpha: 1, a: x, lda: ldx, pb: w, c: c, ldc: ldc, ep: ep}
 	call.run()
 	call.op = bfOp{}
+}
+
+// checkWeightsCall validates the arguments of a product x·Wᵀ on weights
+// packed by PackWeightsBF16 (panicking like Sgemm) and returns W's n×k.
+func checkWeightsCall(fn string, m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc int, ep *Epilogue) (n, k int) {
+	if w == nil || !w.w {
+		panic("gemm: " + fn + " needs weights from PackWeightsBF16")
+	}
+	n, k = w.m, w.k
+	checkDims(m, n, k)
+	checkMatrix("A", "lda", false, m, k, x, ldx)
+	checkMatrix("C", "ldc", false, m, n, c, ldc)
+	checkEpilogue(ep, m, n, ldc)
+	return n, k
 }
 
 // bfWCall is the state of one SgemmBF16W call, pooled with its loop
@@ -193,14 +200,7 @@ const widenFloats = 1 << 20
 // Sgemm, so the result is x·Wᵀ for the rounded W, at float32 precision in
 // x. It runs on every CPU and allocates nothing after warm-up.
 func SgemmWidenW(m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc int, ep *Epilogue) {
-	if w == nil || !w.w {
-		panic("gemm: SgemmWidenW needs weights from PackWeightsBF16")
-	}
-	n, k := w.m, w.k
-	checkDims(m, n, k)
-	checkMatrix("A", "lda", false, m, k, x, ldx)
-	checkMatrix("C", "ldc", false, m, n, c, ldc)
-	checkEpilogue(ep, m, n, ldc)
+	n, k := checkWeightsCall("SgemmWidenW", m, x, ldx, w, c, ldc, ep)
 	if m == 0 || n == 0 {
 		return
 	}
