@@ -153,7 +153,7 @@ func init() {
 			switch {
 			case c.DropoutProb < 0:
 				sc.DropoutProb = 0
-			case c.DropoutProb > 0:
+			case c.DropoutProb != 0: // positive, or NaN for NewSENet to refuse
 				sc.DropoutProb = c.DropoutProb
 			}
 			return NewSENet(sc)
@@ -195,6 +195,10 @@ func newResNetFrom(rc ResNetConfig, c Config) (nn.Backbone, error) {
 // checkInput records an ErrInput on g unless x is (N, channels, D, H, W).
 func checkInput(g *nn.Graph, x *nn.Tensor, channels int, model string) bool {
 	if g.Err() != nil {
+		return false
+	}
+	if x == nil {
+		g.SetErr(fmt.Errorf("%w: %s given a nil input", ErrInput, model))
 		return false
 	}
 	if len(x.Shape) != 5 || x.Shape[1] != channels || x.Shape[0] < 1 {

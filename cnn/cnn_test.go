@@ -118,6 +118,27 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("input %v accepted", shape)
 		}
 	}
+	// A nil input (or nil feature maps) is an ErrInput of every family
+	// and every entry point, not a nil dereference.
+	type mapper interface {
+		FeatureMaps(g *nn.Graph, x *nn.Tensor) *nn.Tensor
+		EmbedFromMaps(g *nn.Graph, maps *nn.Tensor) *nn.Tensor
+	}
+	for name, m := range smallModels(t) {
+		fm := m.(mapper)
+		for op, f := range map[string]func(g *nn.Graph){
+			"Forward":       func(g *nn.Graph) { m.Forward(g, nil) },
+			"Embed":         func(g *nn.Graph) { m.Embed(g, nil) },
+			"FeatureMaps":   func(g *nn.Graph) { fm.FeatureMaps(g, nil) },
+			"EmbedFromMaps": func(g *nn.Graph) { fm.EmbedFromMaps(g, nil) },
+		} {
+			g := nn.NewGraph(nn.Options{})
+			f(g)
+			if !errors.Is(g.Err(), cnn.ErrInput) {
+				t.Errorf("%s.%s(nil): %v, want ErrInput", name, op, g.Err())
+			}
+		}
+	}
 }
 
 // smallModels are small members of every family, in their training

@@ -96,6 +96,9 @@ func embedFromMaps(g *nn.Graph, maps *nn.Tensor, ch int, model string) *nn.Tenso
 	if g.Err() != nil {
 		return maps
 	}
+	if maps == nil {
+		return g.SetErr(fmt.Errorf("%w: %s given nil feature maps", ErrInput, model))
+	}
 	if len(maps.Shape) != 5 || maps.Shape[1] != ch {
 		return g.SetErr(fmt.Errorf("%w: %s feature maps have shape %v, want (N, %d, d, h, w)", ErrInput, model, maps.Shape, ch))
 	}

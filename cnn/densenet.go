@@ -77,13 +77,16 @@ func NewDenseNet(c DenseNetConfig) (*DenseNet, error) {
 	if c.BNSize == 0 {
 		c.BNSize = 4
 	}
-	if c.InChannels < 1 || c.Classes < 1 || c.InitFeatures < 1 || c.GrowthRate < 1 || c.BNSize < 1 || len(c.BlockConfig) == 0 || c.DropoutProb < 0 || c.DropoutProb >= 1 {
+	if c.InChannels < 1 || c.Classes < 1 || c.InitFeatures < 1 || c.GrowthRate < 1 || c.BNSize < 1 || len(c.BlockConfig) == 0 || !(c.DropoutProb >= 0 && c.DropoutProb < 1) {
 		return nil, fmt.Errorf("%w: DenseNet %+v", ErrConfig, c)
 	}
 	for _, n := range c.BlockConfig {
 		if n < 1 {
 			return nil, fmt.Errorf("%w: DenseNet block_config %v needs positive entries", ErrConfig, c.BlockConfig)
 		}
+	}
+	if err := checkSize("DenseNet", densenetParams(c)); err != nil {
+		return nil, err
 	}
 	c.BlockConfig = append([]int(nil), c.BlockConfig...)
 	r := nn.NewRNG(c.Seed)

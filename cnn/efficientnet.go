@@ -120,6 +120,12 @@ func NewEfficientNet(c EfficientNetConfig) (*EfficientNet, error) {
 		return nil, fmt.Errorf("%w: EfficientNet needs InChannels ≥ 1 and Classes ≥ 1, got %d and %d", ErrConfig, c.InChannels, c.Classes)
 	}
 	width, depth, image, dropout, dropConnect := p[0], p[1], int(p[2]), p[3], p[4]
+	// The presets fix every width but the stem's input and the classifier's
+	// output; the rest stays below 7·10⁷ values (b7).
+	if err := checkSize("EfficientNet", 7e7+float64(c.InChannels)*27*float64(roundFilters(32, width))+
+		float64(c.Classes)*float64(roundFilters(1280, width)+1)); err != nil {
+		return nil, err
+	}
 	r := nn.NewRNG(c.Seed)
 	conv := func(in, out, k, stride, groups int, bias bool) *nn.Conv3d {
 		std := math.Sqrt(2 / float64(k*k*k*out)) // MONAI: normal(0, sqrt(2/fan_out))

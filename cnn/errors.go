@@ -8,7 +8,7 @@ var (
 	// ErrUnknownModel: a name that New does not know.
 	ErrUnknownModel = errors.New("cnn: unknown model")
 	// ErrConfig: a configuration value out of range or not applicable to
-	// the chosen model.
+	// the chosen model, or a model of more than MaxParameters values.
 	ErrConfig = errors.New("cnn: bad configuration")
 	// ErrInput: an input tensor whose shape does not fit the model.
 	ErrInput = errors.New("cnn: bad input")

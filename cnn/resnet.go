@@ -185,6 +185,9 @@ func NewResNet(cfg ResNetConfig) (*ResNet, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
+	if err := checkSize("ResNet", resnetParams(cfg)); err != nil {
+		return nil, err
+	}
 	r := nn.NewRNG(cfg.Seed)
 	var planes [4]int
 	for i, p := range cfg.BlockInplanes {

@@ -145,7 +145,7 @@ func NewSENet(c SENetConfig) (*SENet, error) {
 	if c.DownsampleKernelSize == 0 {
 		c.DownsampleKernelSize = 1
 	}
-	if c.InChannels < 1 || c.Classes < 1 || c.Groups < 1 || c.Reduction < 1 || c.Inplanes < 1 || c.DownsampleKernelSize < 1 || c.DropoutProb < 0 || c.DropoutProb >= 1 {
+	if c.InChannels < 1 || c.Classes < 1 || c.Groups < 1 || c.Reduction < 1 || c.Inplanes < 1 || c.DownsampleKernelSize < 1 || !(c.DropoutProb >= 0 && c.DropoutProb < 1) {
 		return nil, fmt.Errorf("%w: SENet %+v", ErrConfig, c)
 	}
 	if c.Block < SEResNeXtBottleneck || c.Block > SEBottleneck {
@@ -155,6 +155,16 @@ func NewSENet(c SENetConfig) (*SENet, error) {
 		if n < 1 {
 			return nil, fmt.Errorf("%w: SENet layers %v need at least one block per stage", ErrConfig, c.Layers)
 		}
+	}
+	// MONAI: a grouped convolution's channels must be divisible by groups.
+	// SEResNeXt's widths are multiples of groups by construction; the
+	// others' narrowest grouped convolution has 128 (SEBottleneck) or 64
+	// (SEResNetBottleneck) channels, and every wider one a multiple of it.
+	if narrow := map[SEBlockType]int{SEBottleneck: 128, SEResNetBottleneck: 64}[c.Block]; narrow > 0 && narrow%c.Groups != 0 {
+		return nil, fmt.Errorf("%w: SENet groups %d do not divide the %d channels of the first grouped convolution", ErrConfig, c.Groups, narrow)
+	}
+	if err := checkSize("SENet", senetParams(c)); err != nil {
+		return nil, err
 	}
 	r := nn.NewRNG(c.Seed)
 	conv := func(in, out, k, stride, groups int) *nn.Conv3d {

@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"testing"
+
+	"github.com/metasurv/metasurv/internal/gemm"
 )
 
 // naiveConv3d is a direct float64 reference of torch's conv3d.
@@ -193,4 +195,50 @@ func TestConv3dFused(t *testing.T) {
 	if g.Err() == nil {
 		t.Fatal("residual of the wrong shape accepted")
 	}
+}
+
+// A deep, low-resolution convolution (a ResNet's layer4 at 3³: lean, its
+// bfloat16 weights rounded per call) of an Options.BF16 graph, with the
+// fused residual and ReLU, equals the float64 convolution of the rounded
+// operands, and follows its weights when they are rewritten in place
+// (no stale copy) or through CopyFrom.
+func TestConv3dBF16Lean(t *testing.T) {
+	if !HaveBF16() {
+		t.Skip("no AVX512_BF16 here")
+	}
+	r := NewRNG(6)
+	conv := NewConv3d(128, 96, [3]int{3, 3, 3}, ConvOptions{Padding: [3]int{1, 1, 1}}, r) // 332 K weights: rounded per call
+	x, res := randT(r, 1, 128, 3, 3, 3), randT(r, 1, 96, 3, 3, 3)
+	round := func(src *Tensor) *Tensor {
+		o := NewTensor(src.Shape...)
+		for i, v := range src.Data {
+			o.Data[i] = gemm.FromBF16(gemm.ToBF16(v))
+		}
+		return o
+	}
+	g := NewGraph(Options{BF16: true, Arena: NewArena()})
+	check := func(step string) {
+		t.Helper()
+		g.Reset()
+		got := conv.ForwardAct(g, x, ActOptions{Residual: res, ReLU: true})
+		if err := g.Err(); err != nil {
+			t.Fatal(err)
+		}
+		want := naiveConv3d(round(x), round(conv.Weight), conv.Bias, conv.Options)
+		for i, w := range want.Data {
+			v := math.Max(float64(w)+float64(res.Data[i]), 0)
+			if d := math.Abs(float64(got.Data[i]) - v); d > 1e-4*(1+math.Abs(v)) {
+				t.Fatalf("%s: y[%d] = %g, want %g", step, i, got.Data[i], v)
+			}
+		}
+	}
+	check("first pass")
+	check("second pass")
+	for i := range conv.Weight.Data { // in place, no version bump
+		conv.Weight.Data[i] *= -0.5
+	}
+	check("weights rewritten in place")
+	w2 := randT(r, conv.Weight.Shape...)
+	conv.Weight.CopyFrom(w2.Data)
+	check("weights after CopyFrom")
 }

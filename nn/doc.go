@@ -94,6 +94,15 @@
 // its products about 2×. Products keep about
 // three significant digits; training always runs in float32.
 //
+// ConvertBF16 goes further for a model that only runs inference, like
+// PyTorch's model.to(torch.bfloat16): it keeps the Linear and
+// patch-embedding weights in bfloat16 only, pre-packed for the GEMM, and
+// frees their float32 copies. The weights then take half the memory, a
+// BF16 pass reads half the bytes and rounds nothing per call, and every
+// pass (BF16 or not) uses the rounded weights. Converted weights have nil
+// Data (Tensor.Values and StateDict widen them exactly), refuse recording
+// graphs with ErrBF16, and round whatever is loaded into them.
+//
 // Optimizers and schedules live in nn/optim; checkpoint readers in
 // nn/checkpoint.
 package nn

@@ -17,4 +17,8 @@ var (
 	// (LoadStateDict); errors.As gives the *LoadError listing every
 	// missing, unexpected and mis-shaped key.
 	ErrStateDict = errors.New("nn: state dict does not fit the module")
+	// ErrBF16: a weight held in bfloat16 only (ConvertBF16) where float32
+	// values or gradients are needed (a recording graph, a float32
+	// operation on the weight itself, Tensor.View, FoldBatchNorm).
+	ErrBF16 = errors.New("nn: weight held in bfloat16 only")
 )

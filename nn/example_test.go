@@ -39,3 +39,27 @@ func Example_module() {
 	// 2.weight [3 8]
 	// 2.bias [3]
 }
+
+// Keep a model's weights in bfloat16 only for inference: half the memory,
+// and with Options.BF16 half the bytes read per pass. Every pass then uses
+// the rounded weights (0.1 becomes 0.100097656).
+func ExampleConvertBF16() {
+	lin := nn.NewLinear(2, 1, nn.LinearOptions{NoBias: true}, nn.NewRNG(1))
+	_ = lin.Weight.CopyFrom([]float32{0.1, 1})
+	if err := nn.ConvertBF16(lin); err != nil {
+		fmt.Println(err)
+		return
+	}
+	x, _ := nn.FromData([]float32{1, 0}, 1, 2)
+	g := nn.NewGraph(nn.Options{BF16: nn.HaveBF16()})
+	y := lin.Forward(g, x)
+	fmt.Println(lin.Weight.IsBF16(), lin.Weight.Data == nil, y.Data[0], nn.StateDict(lin)["weight"].Data)
+
+	// training a converted model is refused
+	gt := nn.NewGraph(nn.Options{Grad: true})
+	lin.Forward(gt, x)
+	fmt.Println(gt.Err() != nil)
+	// Output:
+	// true true 0.100097656 [0.100097656 1]
+	// true
+}

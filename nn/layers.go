@@ -406,6 +406,9 @@ func FoldBatchNorm(c *Conv3d, bn *BatchNorm) error {
 	if bn.RunningMean == nil || bn.RunningVar == nil {
 		return fmt.Errorf("%w: FoldBatchNorm needs running statistics", ErrInput)
 	}
+	if c.Weight.bf != nil {
+		return fmt.Errorf("%w: FoldBatchNorm into a convolution converted by ConvertBF16 (fold before converting)", ErrBF16)
+	}
 	ch := len(bn.RunningMean.Data)
 	gamma, beta := make([]float32, ch), make([]float32, ch)
 	for i := range gamma {

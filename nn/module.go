@@ -131,10 +131,16 @@ func ZeroGrad(m Module) {
 }
 
 // StateDict returns m's parameters and buffers by name. The tensors share
-// m's memory; Clone them to snapshot.
+// m's memory; Clone them to snapshot. Weights converted by ConvertBF16
+// appear as new float32 tensors holding their bfloat16 values exactly.
 func StateDict(m Module) map[string]*Tensor {
 	sd := map[string]*Tensor{}
-	Walk(m, func(name string, t *Tensor, _ bool) { sd[name] = t })
+	Walk(m, func(name string, t *Tensor, _ bool) {
+		if t.bf != nil {
+			t = t.Clone()
+		}
+		sd[name] = t
+	})
 	return sd
 }
 
@@ -182,7 +188,9 @@ func (e *LoadError) Error() string {
 func (e *LoadError) Unwrap() error { return ErrStateDict }
 
 // LoadStateDict copies sd into m's parameters and buffers, like torch's
-// load_state_dict. In strict mode any missing or unexpected key fails;
+// load_state_dict. Weights converted by ConvertBF16 stay converted: the
+// loaded values are rounded to bfloat16. In strict mode any missing or
+// unexpected key fails;
 // shape mismatches fail unless SkipMismatched. Nothing is copied when it
 // fails. The report is returned either way (non-strict transfer learning
 // inspects it).
@@ -204,7 +212,7 @@ func LoadStateDict(m Module, sd map[string]*Tensor, o LoadOptions) (LoadReport, 
 		switch {
 		case !ok:
 			rep.Missing = append(rep.Missing, name)
-		case len(s.Data) != len(t.Data) || !shapeCompatible(s.Shape, t.Shape):
+		case s.Numel() != t.Numel() || !shapeCompatible(s.Shape, t.Shape):
 			rep.Mismatched = append(rep.Mismatched, fmt.Sprintf("%s: got %v, want %v", name, s.Shape, t.Shape))
 		default:
 			todo = append(todo, pair{t, s})
@@ -221,8 +229,9 @@ func LoadStateDict(m Module, sd map[string]*Tensor, o LoadOptions) (LoadReport, 
 		return rep, &LoadError{rep}
 	}
 	for _, p := range todo {
-		copy(p.dst.Data, p.src.Data)
-		p.dst.bump()
+		if err := p.dst.CopyFrom(p.src.Values()); err != nil {
+			panic(err) // sizes checked above
+		}
 	}
 	rep.Loaded = len(todo)
 	return rep, nil

@@ -80,8 +80,11 @@ func (g *Graph) Conv3d(x, w, b *Tensor, o ConvOptions) *Tensor {
 }
 
 func (g *Graph) conv3d(x, w, b *Tensor, o ConvOptions, pc *packCache) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("conv3d input", x) {
 		return g.dead
+	}
+	if w.bf != nil { // converted by ConvertBF16 (bf16_resident.go)
+		return g.conv3dBF16(x, w, b, o)
 	}
 	c, err := newConvGeom(x.Shape, w.Shape, o)
 	if err != nil {
@@ -151,7 +154,7 @@ func (g *Graph) ConvTranspose3d(x, w, b *Tensor, o ConvOptions) *Tensor {
 }
 
 func (g *Graph) convTranspose3d(x, w, b *Tensor, o ConvOptions, pc *packCache) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("conv_transpose3d input", x) || g.refuseBF16("conv_transpose3d", w) {
 		return g.dead
 	}
 	o = o.norm()
@@ -272,6 +275,16 @@ type fuse struct {
 func (g *Graph) conv3dFused(x, w, b *Tensor, o ConvOptions, f fuse, pc *packCache) *Tensor {
 	if g.bad() {
 		return g.dead
+	}
+	if w.bf != nil { // converted by ConvertBF16: unfused
+		y := g.conv3d(x, w, b, o, pc)
+		if f.Residual != nil {
+			y = g.Add(y, f.Residual)
+		}
+		if f.ReLU {
+			y = g.ReLU(y)
+		}
+		return g.copyInto(f.Into, y, "Conv3d")
 	}
 	ins := [4]*Tensor{x, w, x, x}
 	if b != nil {

@@ -128,7 +128,7 @@ func (g *Graph) Mul(a, b *Tensor) *Tensor { return g.binary(a, b, opMul) }
 func (g *Graph) Div(a, b *Tensor) *Tensor { return g.binary(a, b, opDiv) }
 
 func (g *Graph) binary(a, b *Tensor, op binOp) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("elementwise op", a) || g.refuseBF16("elementwise op", b) {
 		return g.dead
 	}
 	var sb [8]int
@@ -315,7 +315,7 @@ func (g *Graph) AddScalar(x *Tensor, c float32) *Tensor {
 }
 
 func (g *Graph) affine(x *Tensor, s, c float32) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("Scale/AddScalar", x) {
 		return g.dead
 	}
 	out := g.alloc(x.Shape...)
@@ -386,7 +386,7 @@ func sigmoid(x float32) float32 {
 
 // ReLU returns max(x, 0).
 func (g *Graph) ReLU(x *Tensor) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("ReLU", x) {
 		return g.dead
 	}
 	out := g.alloc(x.Shape...)
@@ -449,7 +449,7 @@ func (g *Graph) GELU(x *Tensor) *Tensor {
 // kernelUnary applies an elementwise kernel and records its gradient
 // kernel (which overwrites dx from x, y and dy).
 func (g *Graph) kernelUnary(x *Tensor, fwd func(dst, x []float32), back func(dx, x, y, dy []float32)) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("elementwise function", x) {
 		return g.dead
 	}
 	out := g.alloc(x.Shape...)
@@ -479,7 +479,7 @@ func (g *Graph) Abs(x *Tensor) *Tensor { return g.unary(x, fnAbs) }
 
 // LeakyReLU returns x for x > 0 and slope·x otherwise.
 func (g *Graph) LeakyReLU(x *Tensor, slope float32) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("LeakyReLU", x) {
 		return g.dead
 	}
 	out := g.alloc(x.Shape...)
@@ -513,7 +513,7 @@ func (g *Graph) LeakyReLU(x *Tensor, slope float32) *Tensor {
 }
 
 func (g *Graph) unary(x *Tensor, fn unaryFn) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("elementwise function", x) {
 		return g.dead
 	}
 	out := g.alloc(x.Shape...)
@@ -592,7 +592,7 @@ func (g *Graph) prelu(x, w *Tensor) *Tensor {
 // 1/(1-p) (inverted dropout, as PyTorch in training mode). With p = 0 it
 // returns x.
 func (g *Graph) Dropout(x *Tensor, p float64) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("Dropout", x) {
 		return g.dead
 	}
 	if p <= 0 {

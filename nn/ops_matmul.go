@@ -1,6 +1,10 @@
 package nn
 
-import "github.com/metasurv/metasurv/internal/gemm"
+import (
+	"fmt"
+
+	"github.com/metasurv/metasurv/internal/gemm"
+)
 
 // MatMul multiplies the last two dimensions: a [..., m, k] × b [..., k, n]
 // → [..., m, n]. Leading (batch) dimensions must agree, or b may be 2-D
@@ -8,7 +12,7 @@ import "github.com/metasurv/metasurv/internal/gemm"
 // transposes of the last two dimensions of a and b.
 func (g *Graph) MatMul(a, b *Tensor, o MatMulOptions) *Tensor {
 	transA, transB := o.TransA, o.TransB
-	if g.bad() {
+	if g.bad() || g.refuseBF16("MatMul", a) || g.refuseBF16("MatMul", b) {
 		return g.dead
 	}
 	if len(a.Shape) < 2 || len(b.Shape) < 2 {
@@ -97,8 +101,11 @@ func beta(fresh bool) float32 {
 func (g *Graph) Linear(x, w, b *Tensor) *Tensor { return g.linear(x, w, b, nil) }
 
 func (g *Graph) linear(x, w, b *Tensor, pc *packCache) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("Linear input", x) || g.refuseBF16("Linear bias", b) {
 		return g.dead
+	}
+	if w.bf != nil && g.Recording() {
+		return g.SetErr(fmt.Errorf("%w: Linear with a weight %v held in bfloat16 only (ConvertBF16) in a recording graph: converted models are inference-only", ErrBF16, w.Shape))
 	}
 	nd := len(x.Shape)
 	if nd == 0 || len(w.Shape) != 2 || x.Shape[nd-1] != w.Shape[1] {
@@ -155,6 +162,12 @@ func (g *Graph) linearProduct(x, w, b *Tensor, rows, in, outF int, out *Tensor, 
 		ep = &g.linEp
 		defer func() { g.linEp = gemm.Epilogue{} }()
 	}
+	if w.bf != nil { // converted by ConvertBF16 (bf16_resident.go)
+		if rows > 0 && outF > 0 {
+			g.linearBF16(x, w, rows, in, outF, out, ep)
+		}
+		return nil
+	}
 	if !g.bf16 || rows == 0 || outF == 0 {
 		gemm.SgemmEx(false, true, rows, outF, in, 1, x.Data, in, w.Data, in, 0, out.Data, outF, ep)
 		return nil
@@ -178,7 +191,8 @@ func (g *Graph) linearProduct(x, w, b *Tensor, rows, in, outF int, out *Tensor, 
 // Runtime's), both of whose Linear layers are all above it. The rounding
 // streams the float32 weights once per call (8 % of a LaMIM forward pass
 // on AVX512_BF16). Small layers (classification heads), where a call may
-// multiply a single row, keep their packs.
+// multiply a single row, keep their packs. A model converted by
+// ConvertBF16 pays neither: its weights exist only as bfloat16 packs.
 const streamBF16Min = 1 << 18
 
 // streamBF16 reports whether a bfloat16 Linear with weight w rounds it

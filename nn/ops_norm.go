@@ -480,7 +480,7 @@ func (g *Graph) instanceNorm(x *Tensor, gamma, beta *Tensor, eps float64) *Tenso
 // layerNorm normalises over the last len(gamma) elements (the normalized
 // shape) of x; gamma/beta may be nil, then size gives the normalized size.
 func (g *Graph) layerNorm(x *Tensor, size int, gamma, beta *Tensor, eps float64) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("LayerNorm", x) {
 		return g.dead
 	}
 	if !trailingProduct(x.Shape, size) {

@@ -14,7 +14,7 @@ func (g *Graph) Mean(x *Tensor, axes ...int) *Tensor {
 }
 
 func (g *Graph) reduce(x *Tensor, keep, mean bool, axes []int) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("Sum/Mean", x) {
 		return g.dead
 	}
 	nd := len(x.Shape)

@@ -3,10 +3,15 @@ package nn
 import "slices"
 
 // Reshape returns x with another shape of the same size, sharing its data
-// (one dimension may be -1).
+// (one dimension may be -1). A weight converted by ConvertBF16 reshapes
+// only with its first dimension kept (a patch embedding's [out, C, p, p,
+// p] read as the Linear weight [out, C·p³]), sharing its bfloat16 values.
 func (g *Graph) Reshape(x *Tensor, shape ...int) *Tensor {
 	if g.bad() {
 		return g.dead
+	}
+	if x.bf != nil {
+		return g.reshapeBF16(x, shape)
 	}
 	var sb [8]int
 	s, err := inferShapeInto(sb[:0], len(x.Data), shape)
@@ -33,7 +38,7 @@ func (g *Graph) Reshape(x *Tensor, shape ...int) *Tensor {
 // ActOptions.Into, instead of copying (DenseNet's dense blocks). When
 // recorded, the view's gradient flows back into that range of x.
 func (g *Graph) View(x *Tensor, offset int, shape ...int) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("View", x) {
 		return g.dead
 	}
 	n := 1
@@ -67,7 +72,7 @@ func (g *Graph) View(x *Tensor, offset int, shape ...int) *Tensor {
 
 // Flatten reshapes dimensions [from, end] into one (like torch.flatten).
 func (g *Graph) Flatten(x *Tensor, from int) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("Flatten", x) {
 		return g.dead
 	}
 	if from < 0 || from > len(x.Shape) {
@@ -80,7 +85,7 @@ func (g *Graph) Flatten(x *Tensor, from int) *Tensor {
 
 // Permute reorders dimensions: output dim i is input dim perm[i].
 func (g *Graph) Permute(x *Tensor, perm ...int) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("Permute", x) {
 		return g.dead
 	}
 	if len(perm) != len(x.Shape) {
@@ -193,6 +198,11 @@ func (g *Graph) Concat(axis int, xs ...*Tensor) *Tensor {
 	if len(xs) == 0 {
 		return g.fail("Concat of no tensors")
 	}
+	for _, x := range xs {
+		if g.refuseBF16("Concat", x) {
+			return g.dead
+		}
+	}
 	ax, ok := normAxis(axis, len(xs[0].Shape))
 	if !ok {
 		return g.fail("Concat: axis %d out of range for shape %v", axis, xs[0].Shape)
@@ -248,7 +258,7 @@ func (g *Graph) Concat(axis int, xs ...*Tensor) *Tensor {
 
 // Narrow returns elements [start, start+length) of x along axis (a copy).
 func (g *Graph) Narrow(x *Tensor, axis, start, length int) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("Narrow", x) {
 		return g.dead
 	}
 	ax, ok := normAxis(axis, len(x.Shape))
@@ -280,7 +290,7 @@ func (g *Graph) Narrow(x *Tensor, axis, start, length int) *Tensor {
 // Pad pads x with a constant; pads[i] = {before, after} for dimension i
 // (missing trailing entries mean no padding). Negative pads crop.
 func (g *Graph) Pad(x *Tensor, pads [][2]int, value float32) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("Pad", x) {
 		return g.dead
 	}
 	if len(pads) > len(x.Shape) {

@@ -9,7 +9,7 @@ func (g *Graph) Softmax(x *Tensor, axis int) *Tensor { return g.softmax(x, axis,
 func (g *Graph) LogSoftmax(x *Tensor, axis int) *Tensor { return g.softmax(x, axis, true) }
 
 func (g *Graph) softmax(x *Tensor, axis int, logOut bool) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("Softmax", x) {
 		return g.dead
 	}
 	ax, ok := normAxis(axis, len(x.Shape))

@@ -51,31 +51,34 @@ func fans(shape []int) (fanIn, fanOut int) {
 
 // InitUniform fills t with uniform values in [lo, hi).
 func InitUniform(t *Tensor, lo, hi float64, r *RNG) {
-	for i := range t.Data {
-		t.Data[i] = float32(r.Uniform(lo, hi))
-	}
-	t.bump()
+	t.Update(func(d []float32) {
+		for i := range d {
+			d[i] = float32(r.Uniform(lo, hi))
+		}
+	})
 }
 
 // InitNormal fills t with normal values of the given mean and std.
 func InitNormal(t *Tensor, mean, std float64, r *RNG) {
-	for i := range t.Data {
-		t.Data[i] = float32(mean + std*r.Normal())
-	}
-	t.bump()
+	t.Update(func(d []float32) {
+		for i := range d {
+			d[i] = float32(mean + std*r.Normal())
+		}
+	})
 }
 
 // InitTruncNormal fills t with normal values redrawn until they fall in
 // [lo, hi] (timm/PyTorch trunc_normal_, used by ViTs).
 func InitTruncNormal(t *Tensor, mean, std, lo, hi float64, r *RNG) {
-	for i := range t.Data {
-		v := mean + std*r.Normal()
-		for tries := 0; (v < lo || v > hi) && tries < 1000; tries++ {
-			v = mean + std*r.Normal()
+	t.Update(func(d []float32) {
+		for i := range d {
+			v := mean + std*r.Normal()
+			for tries := 0; (v < lo || v > hi) && tries < 1000; tries++ {
+				v = mean + std*r.Normal()
+			}
+			d[i] = float32(min(max(v, lo), hi))
 		}
-		t.Data[i] = float32(min(max(v, lo), hi))
-	}
-	t.bump()
+	})
 }
 
 // InitKaimingUniform is PyTorch's kaiming_uniform_ with leaky-ReLU slope a
@@ -108,8 +111,9 @@ func InitXavierNormal(t *Tensor, gain float64, r *RNG) {
 
 // InitConst sets every element of t to v.
 func InitConst(t *Tensor, v float32) {
-	for i := range t.Data {
-		t.Data[i] = v
-	}
-	t.bump()
+	t.Update(func(d []float32) {
+		for i := range d {
+			d[i] = v
+		}
+	})
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/metasurv/metasurv/internal/gemm"
 )
 
 // Tensor is a dense float32 array, row-major and contiguous (N, C, D, H, W
@@ -21,6 +23,8 @@ type Tensor struct {
 	gradOK  bool    // grad holds a value; false after ZeroGrad (next write overwrites)
 	node    *node   // recording of the op that produced this tensor
 	version uint64  // bumped by every library write: invalidates packed copies of Data
+
+	bf *gemm.PackedBF16 // the values, when held in bfloat16 only (ConvertBF16; Data nil)
 }
 
 // bump records that Data was written in place (packs.go).
@@ -29,10 +33,15 @@ func (t *Tensor) bump() { t.version++ }
 // CopyFrom copies src into t's values; src must have t's number of
 // elements. Layers that keep packed copies of a weight (convolution plans,
 // bfloat16 packs) repack it on their next use, as after every write made
-// through this package, LoadStateDict, the Init functions or nn/optim.
+// through this package, LoadStateDict, the Init functions or nn/optim. A
+// weight converted by ConvertBF16 stores src rounded to bfloat16.
 func (t *Tensor) CopyFrom(src []float32) error {
-	if len(src) != len(t.Data) {
-		return fmt.Errorf("%w: CopyFrom of %d values into a tensor of shape %v (%d values)", ErrShape, len(src), t.Shape, len(t.Data))
+	if n := t.Numel(); len(src) != n {
+		return fmt.Errorf("%w: CopyFrom of %d values into a tensor of shape %v (%d values)", ErrShape, len(src), t.Shape, n)
+	}
+	if t.bf != nil {
+		t.setBF16(src)
+		return nil
 	}
 	copy(t.Data, src)
 	t.bump()
@@ -44,8 +53,14 @@ func (t *Tensor) CopyFrom(src []float32) error {
 // parameter's values, e.g. an optimizer step or pruning. Writing Data
 // directly also works for layers' packs when the write changes the
 // tensor broadly (they compare a sampled fingerprint), but a sparse edit
-// of a few values is only guaranteed to be seen through Update.
+// of a few values is only guaranteed to be seen through Update. On a
+// weight converted by ConvertBF16, fn receives a float32 copy of the
+// bfloat16 values, rounded back to bfloat16 afterwards.
 func (t *Tensor) Update(fn func(data []float32)) {
+	if t.bf != nil {
+		t.updateBF16(fn)
+		return
+	}
 	fn(t.Data)
 	t.bump()
 }
@@ -76,7 +91,13 @@ func FromData(data []float32, shape ...int) (*Tensor, error) {
 func Scalar(v float32) *Tensor { return &Tensor{Shape: []int{}, Data: []float32{v}} }
 
 // Numel returns the number of elements.
-func (t *Tensor) Numel() int { return len(t.Data) }
+func (t *Tensor) Numel() int {
+	if t.bf != nil {
+		n, _ := numel(t.Shape)
+		return n
+	}
+	return len(t.Data)
+}
 
 // Dim returns the number of dimensions.
 func (t *Tensor) Dim() int { return len(t.Shape) }
@@ -90,8 +111,12 @@ func (t *Tensor) Item() float32 {
 	return t.Data[0]
 }
 
-// Clone returns a deep copy of the values and shape, without autograd state.
+// Clone returns a deep copy of the values and shape, without autograd
+// state (of a converted weight: a float32 tensor of its bfloat16 values).
 func (t *Tensor) Clone() *Tensor {
+	if t.bf != nil {
+		return &Tensor{Shape: append([]int(nil), t.Shape...), Data: t.Values()}
+	}
 	return &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
 }
 
@@ -99,6 +124,9 @@ func (t *Tensor) Clone() *Tensor {
 // size. One dimension may be -1 and is inferred. View carries no autograd
 // history: use Graph.Reshape inside a differentiable computation.
 func (t *Tensor) View(shape ...int) (*Tensor, error) {
+	if t.bf != nil {
+		return nil, fmt.Errorf("%w: View of a weight of shape %v held in bfloat16 only (Clone gives a float32 copy)", ErrBF16, t.Shape)
+	}
 	s, err := inferShape(len(t.Data), shape)
 	if err != nil {
 		return nil, err

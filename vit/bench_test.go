@@ -9,7 +9,8 @@ import (
 
 // BenchmarkForward times the encoder forward pass of batch 1, 4×96³, eval
 // mode, random weights: vitb16 is ViTAutoEnc's defaults (ViT-B/16), lamim
-// the LaMIM foundation model; the /bf16 variants set nn.Options.BF16.
+// the LaMIM foundation model; the /bf16 variants set nn.Options.BF16, and
+// /bf16-resident also converts the model (nn.ConvertBF16) first.
 func BenchmarkForward(b *testing.B) {
 	vitb := Config{InChannels: 4, ImgSize: Cube(96), PatchSize: Cube(16)}
 	for _, bc := range []struct {
@@ -17,15 +18,21 @@ func BenchmarkForward(b *testing.B) {
 		cfg  Config
 	}{{"vitb16", vitb}, {"lamim", LaMIMEncoder()}} {
 		var m *AutoEnc
-		for _, bf := range []bool{false, true} {
-			name := bc.name
-			if bf {
-				name += "/bf16"
-			}
+		for _, v := range []string{"", "/bf16", "/bf16-resident"} {
+			bf, resident := v != "", v == "/bf16-resident"
+			name := bc.name + v
 			b.Run(name, func(b *testing.B) {
 				if m == nil {
 					var err error
 					if m, err = NewAutoEnc(bc.cfg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if resident {
+					if !nn.HaveBF16() {
+						b.Skip("no bfloat16 products on this CPU")
+					}
+					if err := nn.ConvertBF16(m); err != nil {
 						b.Fatal(err)
 					}
 				}

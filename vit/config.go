@@ -92,13 +92,47 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MLPDim < 1 || c.NumLayers < 1 || c.NumClasses < 1 || c.OutChannels < 1 || c.DeconvChannels < 1 {
 		bad = append(bad, fmt.Sprintf("mlp_dim %d, num_layers %d, num_classes %d, out_channels %d, deconv_chns %d (want all ≥ 1)", c.MLPDim, c.NumLayers, c.NumClasses, c.OutChannels, c.DeconvChannels))
 	}
-	if c.DropoutRate < 0 || c.DropoutRate > 1 {
-		bad = append(bad, fmt.Sprintf("dropout_rate %g (want 0..1)", c.DropoutRate))
+	if !(c.DropoutRate >= 0 && c.DropoutRate < 1) {
+		bad = append(bad, fmt.Sprintf("dropout_rate %g (want 0 ≤ rate < 1)", c.DropoutRate))
 	}
 	if len(bad) > 0 {
 		return c, fmt.Errorf("%w: %s", ErrConfig, strings.Join(bad, "; "))
 	}
+	if n := c.params(); n > MaxParameters {
+		return c, fmt.Errorf("%w: the model would hold %.3g parameters (limit %d)", ErrConfig, n, MaxParameters)
+	}
 	return c, nil
+}
+
+// MaxParameters bounds the number of parameters a constructor agrees to
+// allocate: 2³⁰, 4 GiB of float32, twice the LaMIM foundation model. A
+// configuration beyond it (a mistyped size, a corrupt manifest) is refused
+// with ErrConfig before anything is allocated, instead of exhausting memory
+// or overflowing a tensor size.
+const MaxParameters = 1 << 30
+
+// params counts, in float64 so that absurd sizes cannot overflow, the
+// parameters of a validated configuration: patch embedding, position
+// embeddings (and cls token), blocks, final norm, the classification head
+// if any and the two transposed convolutions.
+func (c Config) params() float64 {
+	h, mlp := float64(c.HiddenSize), float64(c.MLPDim)
+	tokens, patch := 1.0, 1.0
+	for i := range 3 {
+		tokens *= float64(c.ImgSize[i] / c.PatchSize[i])
+		patch *= float64(c.PatchSize[i])
+	}
+	n := float64(c.InChannels)*patch*h + h + tokens*h + 2*h
+	block := 4*h + 3*h*h + h*h + h + 2*h*mlp + mlp + h
+	if c.QKVBias {
+		block += 3 * h
+	}
+	n += float64(c.NumLayers) * block
+	if c.Classification {
+		n += h + (h+1)*float64(c.NumClasses)
+	}
+	d, out := float64(c.DeconvChannels), float64(c.OutChannels)
+	return n + 64*h*d + d + 64*d*out + out
 }
 
 // grid returns the patch grid and the number of patches.

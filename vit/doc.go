@@ -53,5 +53,9 @@
 // Inference runs on nn's GEMM, fused attention and LayerNorm kernels;
 // pass nn.Options{BF16: true} to the graph for bfloat16 products where the
 // CPU supports them (nn.HaveBF16), and an nn.Arena to reuse buffers
-// between passes.
+// between passes. For inference only, nn.ConvertBF16(model) keeps the
+// Linear and patch-embedding weights in bfloat16 only: the LaMIM encoder
+// then holds 1 GB of weights instead of 2 GB, and a BF16 pass reads half
+// the bytes (every pass then uses the rounded weights; training the
+// converted model is refused).
 package vit

@@ -10,7 +10,8 @@ import (
 var (
 	// ErrConfig: a constructor argument is out of range (zero sizes, a
 	// hidden size not divisible by the heads, an image size that is not a
-	// multiple of the patch size, an unknown projection).
+	// multiple of the patch size, an unknown projection, a dropout rate
+	// outside [0, 1), a model of more than MaxParameters parameters).
 	ErrConfig = errors.New("vit: invalid configuration")
 	// ErrInput: an input tensor does not have the shape the model was
 	// built for (N, InChannels, ImgSize...).

@@ -61,15 +61,23 @@ func NewLaMIM(c LaMIMConfig) (*LaMIMClassifier, error) {
 	if c.Widths[0] < 1 || c.Widths[1] < 1 || c.Classes < 1 {
 		return nil, fmt.Errorf("%w: head widths %v and %d classes (want all ≥ 1)", ErrConfig, c.Widths, c.Classes)
 	}
+	enc, err := c.Encoder.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	flat := LaMIMPoolDim(enc)
+	if flat < 1 {
+		return nil, fmt.Errorf("%w: %d tokens of %d features pool to nothing with AvgPool2d(3, stride 3)", ErrConfig, tokensOf(enc), enc.HiddenSize)
+	}
+	w0, w1, k := float64(c.Widths[0]), float64(c.Widths[1]), float64(c.Classes)
+	if n := enc.params() + (float64(flat)+1)*w0 + (w0+1)*w1 + (w1+1)*k; n > MaxParameters {
+		return nil, fmt.Errorf("%w: the classifier would hold %.3g parameters (limit %d)", ErrConfig, n, MaxParameters)
+	}
 	ae, err := NewAutoEnc(c.Encoder)
 	if err != nil {
 		return nil, err
 	}
 	c.Encoder = ae.cfg
-	flat := LaMIMPoolDim(ae.cfg)
-	if flat < 1 {
-		return nil, fmt.Errorf("%w: %d tokens of %d features pool to nothing with AvgPool2d(3, stride 3)", ErrConfig, tokensOf(ae.cfg), ae.cfg.HiddenSize)
-	}
 	r := nn.NewRNG(c.Seed)
 	fc := nn.NewSequential(
 		nn.NewLinear(flat, c.Widths[0], nn.LinearOptions{}, r), nn.ReLU,

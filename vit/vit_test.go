@@ -175,6 +175,21 @@ func TestBF16CloseToFloat32(t *testing.T) {
 	if e > 0.05*ref || e == 0 {
 		t.Errorf("bf16 features differ by %g (max %g): want a small non-zero difference", e, ref)
 	}
+	// converted to resident bfloat16 weights (nn.ConvertBF16): as close
+	if err := nn.ConvertBF16(m); err != nil {
+		t.Fatal(err)
+	}
+	gc := nn.NewGraph(nn.Options{BF16: true})
+	ec := m.Encode(gc, x)
+	if gc.Err() != nil {
+		t.Fatal(gc.Err())
+	}
+	e32, _ := compare(ec.Normed.Data, a.Normed.Data)
+	e16, _ := compare(ec.Normed.Data, b.Normed.Data)
+	t.Logf("converted bf16 vs float32: %.3g; vs unconverted bf16: %.3g", e32, e16)
+	if e32 > 0.05*ref || e16 > 0.005*ref {
+		t.Errorf("converted bf16 features differ by %g from float32, %g from unconverted bf16 (max %g)", e32, e16, ref)
+	}
 }
 
 // Without MONAI's default Tanh the head is a bare Linear named

@@ -199,20 +199,69 @@ func (d *direct) packRange(lo, hi int) {
 const sliverGroup = 8
 
 // fillPadded copies icg channels of one (sample, group) input into the
-// phases of xp; cells in the padding are never written and stay zero from
-// allocation.
+// phases of xp, borrowed from the package's pool (the caller returns it
+// with releasePadded): the stem's is 17 MB at 96³, and the layers run one
+// after the other, so one buffer serves them all (and the Winograd and
+// column workspaces between them). The cells in the padding are zeroed.
 func (d *direct) fillPadded(g *geometry, x []float32) {
-	if len(d.xp) < d.phases*g.icg*d.spP {
-		d.xp = make([]float32, d.phases*g.icg*d.spP)
-	}
+	d.xp = scratch.get(d.phases * g.icg * d.spP)
 	d.cx = x
 	parallel.ForChunks(g.icg, 1, d.fillFn)
 	d.cx = nil
 }
 
+// releasePadded returns xp to the pool.
+func (d *direct) releasePadded() {
+	scratch.put(d.xp)
+	d.xp = nil
+}
+
 func (d *direct) fillRange(lo, hi int) {
 	for ic := lo; ic < hi; ic++ {
+		d.clearPadding(d.g, d.xp, ic)
 		d.fillChannel(d.g, d.xp, ic, d.cx[ic*d.g.inSp:(ic+1)*d.g.inSp])
+	}
+}
+
+// phaseCells returns the grid cells [lo, hi) of phase a along an axis of n
+// inputs with padding p and stride s (cell t holds input t·s + a - p),
+// within the axis' cells grid.
+func phaseCells(n, p, s, a, grid int) (lo, hi int) {
+	if p > a {
+		lo = (p - a + s - 1) / s
+	}
+	last := n - 1 + p - a
+	if last < 0 {
+		return 0, 0
+	}
+	return lo, max(lo, min(grid, last/s+1))
+}
+
+// clearPadding zeroes the cells of input channel ic in every phase of xp
+// that fillChannel does not write: padding planes, rows and columns, the
+// slack after each channel.
+func (d *direct) clearPadding(g *geometry, xp []float32, ic int) {
+	in, p, s := g.p.In, g.p.Pad, g.p.Stride
+	for a := range s[0] {
+		z0, z1 := phaseCells(in[0], p[0], s[0], a, d.pad[0])
+		for b := range s[1] {
+			y0, y1 := phaseCells(in[1], p[1], s[1], b, d.pad[1])
+			for c := range s[2] {
+				c0, c1 := phaseCells(in[2], p[2], s[2], c, d.pad[2])
+				base := (((a*s[1]+b)*s[2]+c)*g.icg + ic) * d.spP
+				pos := base
+				if c0 < c1 {
+					for z := z0; z < z1; z++ {
+						for y := y0; y < y1; y++ {
+							row := base + z*d.plane + y*d.pad[2]
+							clear(xp[pos : row+c0])
+							pos = row + c1
+						}
+					}
+				}
+				clear(xp[pos : base+d.spP])
+			}
+		}
 	}
 }
 
@@ -333,6 +382,7 @@ func (d *direct) gridIndex(g *geometry, q int) int {
 func (d *direct) forward(pl *Plan, x, y []float32, yo, gi int, ep *Epilogue) {
 	g := &pl.g
 	d.fillPadded(g, x)
+	defer d.releasePadded()
 	d.curY, d.curEp, d.curYo, d.curGroup = y, ep, yo, gi
 	if d.oc != nil {
 		d.forwardOC()
@@ -480,6 +530,7 @@ var dwKernOrder = [bwOut]int8{0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 
 func (d *direct) backwardWeight(pl *Plan, dw, x, dy []float32) {
 	g := &pl.g
 	d.fillPadded(g, x)
+	defer d.releasePadded()
 	qn := d.qTiles * dirNR
 	obs := (g.ocg + bwOC - 1) / bwOC
 	if len(d.dyp) < obs*bwOC*qn { // rows past ocg stay zero

@@ -260,3 +260,73 @@ func TestOCStore(t *testing.T) {
 		}
 	}
 }
+
+// poisonScratch fills the package's pool with NaN buffers of every power
+// of two size up to 4 Mi floats, so that a kernel that reads a pooled
+// cell it did not write produces NaN.
+func poisonScratch() {
+	for e := 6; e <= 22; e++ {
+		b := alignedZeros(1 << e)
+		for i := range b {
+			b[i] = float32(math.NaN())
+		}
+		scratch.put(b)
+	}
+}
+
+// TestDirectPooledPadding: the direct kernels borrow their padded input
+// from the pool, whose buffers hold whatever the last user left; every
+// padding cell (planes, rows, columns of each stride phase, the slack)
+// must be zeroed, for the forward, data-gradient and weight-gradient
+// passes, strided, dilated, asymmetric and channel-vector shapes.
+func TestDirectPooledPadding(t *testing.T) {
+	if !haveDirect() {
+		t.Skip("no AVX-512")
+	}
+	defer forceDirect()()
+	r := rand.New(rand.NewPCG(17, 18))
+	shapes := []Params{ocShapes[0]}
+	for _, s := range directShapes {
+		shapes = append(shapes, s.p)
+	}
+	for len(shapes) < 40 {
+		p := Params{N: 1 + r.IntN(2), InC: 1 + r.IntN(5), OutC: 1 + r.IntN(70)}
+		for i := range 3 {
+			p.In[i] = 1 + r.IntN(9)
+			p.Kernel[i] = 1 + r.IntN(4)
+			p.Stride[i] = 1 + r.IntN(2)
+			p.Dilation[i] = 1 + r.IntN(2)
+			p.Pad[i] = r.IntN(4)
+		}
+		if p.Validate() != nil {
+			continue
+		}
+		if pl, err := NewPlan(p); err != nil || pl.dir == nil {
+			continue
+		}
+		shapes = append(shapes, p)
+	}
+	for _, p := range shapes {
+		poisonScratch()
+		checkConv(t, p, r)
+	}
+}
+
+func TestPhaseCells(t *testing.T) {
+	for n := 1; n < 7; n++ {
+		for p := range 4 {
+			for s := 1; s < 4; s++ {
+				grid := (n + 2*p + s - 1) / s
+				for a := range s {
+					lo, hi := phaseCells(n, p, s, a, grid)
+					for c := range grid {
+						i := c*s + a - p
+						if got, want := c >= lo && c < hi, i >= 0 && i < n; got != want {
+							t.Fatalf("n=%d p=%d s=%d phase %d: cell %d in [%d,%d) = %v, holds input %d", n, p, s, a, c, lo, hi, got, i)
+						}
+					}
+				}
+			}
+		}
+	}
+}

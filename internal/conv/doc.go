@@ -5,8 +5,9 @@
 //
 // A Plan is built once per layer shape (NewPlan, then SetWeights after
 // every weight change). It picks an algorithm and owns its packed weights
-// and workspaces, so Forward, BackwardData and BackwardWeight allocate
-// nothing after their first call:
+// and gradient workspaces (forward workspaces are pooled, see Memory), so
+// Forward, BackwardData and BackwardWeight allocate nothing after their
+// first call:
 //
 //   - direct (AVX-512): the input of each sample is copied once into a
 //     zero-padded buffer split into stride phases; on that grid every
@@ -37,6 +38,18 @@
 //     strides, the portable and AVX2 levels): W·cols with the column matrix
 //     built in bounded tiles of output positions (about 1 MB), never the
 //     whole k³-times-larger matrix; col2im for the data gradient.
+//
+// Memory. Inference on a 96³ volume is dominated by the weights, so the
+// deep low-resolution layers (N·outSp ≤ 512: a ResNet's last two stages,
+// most of its weights) are lean: their forward multiplies by the weights
+// as stored, with no packed or transformed copy (in bfloat16 without AMX,
+// weights of ≥ 256 K values are rounded per call, 32 rows at a time;
+// smaller ones keep a bfloat16 pack), and takes all
+// output positions in one column tile so the weights are read once.
+// Transient workspaces — the direct kernels' padded inputs, lean column
+// tiles, Winograd blocks — are borrowed from one package pool for the
+// duration of a call: the layers of a network run one after the other, so
+// one buffer serves them all.
 //
 // Forward fuses a bias, a residual add and ReLU/GELU into its output pass
 // (Epilogue). FoldBatchNorm folds an inference-mode batch norm into the

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/cpu"
+	"github.com/metasurv/metasurv/internal/gemm"
 )
 
 // TestMain turns lean plans off for the other tests: they run the packed,
@@ -36,6 +37,7 @@ func TestLean(t *testing.T) {
 		{N: 2, InC: 6, OutC: 3, In: [3]int{3, 4, 5}, Kernel: [3]int{1, 1, 1}},                                  // pointwise
 		{N: 1, InC: 8, OutC: 8, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}, Groups: 2}, // ResNeXt
 		{N: 2, InC: 3, OutC: 4, In: [3]int{9, 9, 9}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}},
+		{N: 1, InC: 64, OutC: 8, In: [3]int{6, 6, 6}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, // column tiles of 128 when leanColBudget is low
 	}
 	var cases []*convCase
 	for _, p := range named {
@@ -44,9 +46,13 @@ func TestLean(t *testing.T) {
 	for range 20 {
 		cases = append(cases, newCase(randParams(r), r))
 	}
-	for _, l := range cpu.Levels() {
+	for i, l := range cpu.Levels() {
 		t.Run(l.String(), func(t *testing.T) {
 			defer cpu.SetLevel(l)()
+			if i%2 == 1 { // forward column tiles smaller than the output (no offset table)
+				defer func(old int) { leanColBudget = old }(leanColBudget)
+				leanColBudget = 1
+			}
 			for _, c := range cases {
 				c.check(t)
 				pl, err := NewPlan(c.p)
@@ -104,5 +110,53 @@ func TestLeanThreshold(t *testing.T) {
 		if pl.lean != c.lean {
 			t.Errorf("%+v: lean %v, want %v", c.p, pl.lean, c.lean)
 		}
+	}
+}
+
+// TestPooledForwardDoesNotAllocate: the buffers lean and direct forwards
+// borrow from the pool (column tiles, padded inputs) and the per-call
+// rounding of lean bfloat16 weights allocate nothing after warm-up.
+func TestPooledForwardDoesNotAllocate(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, c := range []struct {
+		p    Params
+		lean bool
+		bf16 bool
+	}{
+		{Params{N: 1, InC: 16, OutC: 24, In: [3]int{3, 3, 3}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, true, false},
+		{Params{N: 1, InC: 16, OutC: 24, In: [3]int{3, 3, 3}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, true, true},
+		{Params{N: 1, InC: 64, OutC: 8, In: [3]int{6, 6, 5}, Kernel: [3]int{3, 3, 3}, Pad: [3]int{1, 1, 1}}, true, true},
+		{Params{N: 1, InC: 3, OutC: 16, In: [3]int{12, 11, 10}, Kernel: [3]int{7, 7, 7}, Stride: [3]int{2, 2, 2}, Pad: [3]int{3, 3, 3}}, false, false},
+	} {
+		if c.bf16 && !gemm.HaveBF16() {
+			continue
+		}
+		defer func(old int) { leanStreamMin = old }(leanStreamMin)
+		leanStreamMin = 0
+		restore := withLean(0)
+		if c.lean {
+			restore()
+			restore = withLean(1 << 30)
+		}
+		pl, err := NewPlan(c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pl.lean != c.lean || !c.lean && !pl.direct() && haveDirect() {
+			t.Fatalf("%+v: lean %v, algorithm %s", c.p, pl.lean, pl.Algorithm())
+		}
+		x, w, y := randSlice(r, c.p.InLen()), randSlice(r, c.p.WeightLen()), make([]float32, c.p.OutLen())
+		if err := pl.SetWeights(w); err != nil {
+			t.Fatal(err)
+		}
+		if err := pl.SetBF16(c.bf16); err != nil {
+			t.Fatal(err)
+		}
+		ep := &Epilogue{Bias: randSlice(r, c.p.OutC), Act: gemm.ReLU}
+		_ = pl.Forward(y, x, ep)
+		if a := testing.AllocsPerRun(10, func() { _ = pl.Forward(y, x, ep) }); a > 0 {
+			t.Errorf("%+v (bf16 %v): %s forward allocates %.1f times per call", c.p, c.bf16, pl.Algorithm(), a)
+		}
+		restore()
 	}
 }

@@ -101,6 +101,11 @@ type Plan struct {
 	// blocks on the fly, instead of keeping a packed copy (or running the
 	// direct or Winograd kernels, which need their own): see leanColumns.
 	lean bool
+	// fwdTile is the forward's column tile (tileN, or for lean plans all
+	// output positions up to leanColBudget); tab, if not nil, builds a
+	// lean forward's single tile from a table of input offsets.
+	fwdTile int
+	tab     *small
 }
 
 // leanColumns is the most output columns (batch × output voxels) of a
@@ -117,6 +122,20 @@ type Plan struct {
 // on the weights, so nothing can go stale: every pass reads the current
 // values.
 var leanColumns = 512
+
+// leanStreamMin is the weights per group (values) from which a lean
+// bfloat16 plan rounds them per call instead of keeping a bfloat16 pack
+// (the threshold of nn's bfloat16 Linear layers, 1 MB of float32): the
+// packs of small layers (EfficientNet's deep pointwise convolutions, of
+// 0.1–0.2 M values) cost little memory and stay in cache, where rounding
+// per call cost EfficientNet-B0 7 % of its bfloat16 CPU time; ResNet18's
+// layer3/4 convolutions (0.9–7 M values) hold 59 MB of packs. Not with
+// AMX, whose packed products are several times faster.
+var leanStreamMin = 1 << 18
+
+// leanColBudget bounds a lean forward's column tile (floats, 8 MB; pooled
+// for the call), which holds all of its output positions below it.
+var leanColBudget = 1 << 21
 
 // leanWinograd lets lean layers still run Winograd (tests and
 // experiments): its transformed weights are 64/27 of the originals, which
@@ -145,6 +164,19 @@ func NewPlan(p Params) (*Plan, error) {
 		}
 	}
 	pl.lean = pl.algo != algoDepthwise && g.p.N*g.outSp <= leanColumns
+	pl.fwdTile = pl.tileN
+	if pl.lean && pl.algo == algoIm2col {
+		// One column tile for all output positions where it stays below
+		// leanColBudget: each tile is a pass over the weights, which lean
+		// layers read from memory (at 96³ ResNet18's layer3 took four).
+		pl.fwdTile = g.outSp
+		if g.k*g.outSp > leanColBudget {
+			pl.fwdTile = min(g.outSp, max(pl.tileN, leanColBudget/g.k/64*64))
+		}
+		if pl.fwdTile == g.outSp && g.outSp*g.kvol <= 1<<16 {
+			pl.tab = newSmall(&pl.g)
+		}
+	}
 	if pl.algo == algoIm2col && !pl.lean && useDirect(&pl.g) {
 		pl.dir = newDirect(&pl.g)
 	}
@@ -250,6 +282,13 @@ func (pl *Plan) multiplyW(gi, n int, b []float32, ldb int, y []float32, ldy int,
 		gemm.SgemmPackedA(pl.packed[gi], false, n, b, ldb, 0, y, ldy, ep)
 		return
 	}
+	if g := &pl.g; pl.lean && g.ocg*g.k >= leanStreamMin && gemm.HaveBF16() && !gemm.UsesAMX() {
+		// As in float32, lean layers keep no packed copy: the weights are
+		// rounded per call, a block of rows at a time (see leanColumns).
+		pl.pa16, pl.pa16OK = nil, false
+		gemm.SgemmBF16StreamA(g.ocg, n, g.k, pl.w[gi*g.ocg*g.k:], g.k, b, ldb, y, ldy, ep)
+		return
+	}
 	if !pl.pa16OK {
 		g := &pl.g
 		pl.pa16 = pl.pa16[:0]
@@ -328,11 +367,14 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 		pl.dir.pack(g, pl.w)
 		pl.dirOK = true
 	}
-	if pl.lean && pl.algo == algoIm2col && len(pl.col) == 0 {
+	tile := pl.tileN
+	if pl.lean && pl.algo == algoIm2col {
 		// Lean layers borrow the column buffer from the package's pool
 		// for this call instead of keeping one each.
-		pl.col = scratch.get(g.k * pl.tileN)
-		defer func() { scratch.put(pl.col); pl.col = nil }()
+		tile = pl.fwdTile
+		own := pl.col
+		pl.col = scratch.get(g.k * tile)
+		defer func() { scratch.put(pl.col); pl.col = own }()
 	}
 	for n := range g.p.N {
 		for gi := range g.p.Groups {
@@ -353,10 +395,17 @@ func (pl *Plan) Forward(y, x []float32, ep *Epilogue) error {
 				pl.multiplyW(gi, g.outSp, xg, g.inSp, y[yo:], g.outSp, &pl.ep)
 				continue
 			}
-			col := pl.workspace()
-			for q0 := 0; q0 < g.outSp; q0 += pl.tileN {
-				q1 := min(q0+pl.tileN, g.outSp)
-				pl.fillCols(xg, q0, q1)
+			col := pl.col
+			if tile == pl.tileN {
+				col = pl.workspace()
+			}
+			for q0 := 0; q0 < g.outSp; q0 += tile {
+				q1 := min(q0+tile, g.outSp)
+				if pl.tab != nil && tile == g.outSp {
+					pl.tab.gatherSample(col, xg)
+				} else {
+					pl.fillCols(xg, q0, q1)
+				}
 				if ep.Residual != nil {
 					pl.ep.Residual = ep.Residual[yo+q0:]
 				}

@@ -29,8 +29,8 @@ type small struct {
 	cols int     // N·outSp
 
 	// per-call state of the parallel loops
-	x, col              []float32
-	gatherFn, scatterFn func(lo, hi int)
+	x, col                        []float32
+	gatherFn, scatterFn, sampleFn func(lo, hi int)
 }
 
 func newSmall(g *geometry) *small {
@@ -54,7 +54,7 @@ func newSmall(g *geometry) *small {
 			s.taps[t*g.outSp+q] = off
 		}
 	}
-	s.gatherFn, s.scatterFn = s.gatherRows, s.scatterChannels
+	s.gatherFn, s.scatterFn, s.sampleFn = s.gatherRows, s.scatterChannels, s.gatherSampleRows
 	return s
 }
 
@@ -63,6 +63,31 @@ func (s *small) gather(col, x []float32) {
 	s.x, s.col = x, col
 	parallel.ForChunks(s.g.k, max(1, 4096/s.cols), s.gatherFn)
 	s.x, s.col = nil, nil
+}
+
+// gatherSample builds the column matrix (k × outSp) of one sample's group
+// xg, whose channels start at xg[0]: the column tile of a lean forward.
+func (s *small) gatherSample(col, xg []float32) {
+	s.x, s.col = xg, col
+	parallel.ForChunks(s.g.k, max(1, 4096/s.g.outSp), s.sampleFn)
+	s.x, s.col = nil, nil
+}
+
+func (s *small) gatherSampleRows(lo, hi int) {
+	g := s.g
+	for r := lo; r < hi; r++ {
+		ic, t := r/g.kvol, r%g.kvol
+		taps := s.taps[t*g.outSp : (t+1)*g.outSp]
+		x := s.x[ic*g.inSp : (ic+1)*g.inSp]
+		dst := s.col[r*g.outSp : (r+1)*g.outSp]
+		for q, off := range taps {
+			if off < 0 {
+				dst[q] = 0
+			} else {
+				dst[q] = x[off]
+			}
+		}
+	}
 }
 
 func (s *small) gatherRows(lo, hi int) {

@@ -63,8 +63,9 @@ var amxConfig = func() (c [64]byte) {
 // (a uint32 holds the values of k = 2p and 2p+1). Padding is zero.
 type PackedBF16 struct {
 	isA  bool
-	m, k int // A: m×k; B: k×n with n in m
-	ks   int // K steps of 32
+	w    bool // B = Wᵀ from PackWeightsBF16 (W n×k: n in m)
+	m, k int  // A: m×k; B: k×n with n in m
+	ks   int  // K steps of 32
 	a    []uint16
 	b    []uint32
 }
@@ -289,11 +290,7 @@ func bfRun(op *bfOp) {
 		defer bfPool.Put(w)
 		w.a = grow(w.a, rbs*op.ks*bfTile*bfTile)
 		op.abuf = w.a
-		parallel.ForChunks(rbs, 1, func(lo, hi int) {
-			for rb := lo; rb < hi; rb++ {
-				packABlock(op.abuf[rb*op.ks*bfTile*bfTile:], op.a, op.lda, op.transA, op.alpha, rb*bfTile, op.m, op.k)
-			}
-		})
+		parallel.ForChunks(rbs, 1, op.packABlocks)
 	} else {
 		op.abuf = op.pa.a
 	}
@@ -303,6 +300,13 @@ func bfRun(op *bfOp) {
 	}
 	sbs := ceilDiv(op.n, bfTile)
 	parallel.ForChunks(sbs, min(bfGroup, max(1, sbs/parallel.Workers())), op.columns)
+}
+
+// packABlocks packs the row blocks [lo, hi) of alpha·op(A) into op.abuf.
+func (op *bfOp) packABlocks(lo, hi int) {
+	for rb := lo; rb < hi; rb++ {
+		packABlock(op.abuf[rb*op.ks*bfTile*bfTile:], op.a, op.lda, op.transA, op.alpha, rb*bfTile, op.m, op.k)
+	}
 }
 
 // bfChunk is the K steps (of 32) per pass over a group's tiles and bfGroup

@@ -90,12 +90,18 @@ var resnetKwargs = []string{"spatial_dims", "n_input_channels", "conv1_t_size", 
 func resnetCommon(a *pycall.Args, cfg *cnn.ResNetConfig) {
 	check3D(a)
 	checkReLU(a, "act")
-	cfg.InChannels = a.Int("n_input_channels", 3)
+	cfg.InChannels = a.PositiveInt("n_input_channels", 3)
 	if cfg.InChannels < 1 {
 		a.Fail("n_input_channels=%d must be positive", cfg.InChannels)
 	}
 	k := a.Ints("conv1_t_size", 3, []int{7, 7, 7})
 	s := a.Ints("conv1_t_stride", 3, []int{1, 1, 1})
+	for i := range min(len(k), len(s)) {
+		if k[i] < 1 || s[i] < 1 {
+			a.Fail("conv1_t_size=%v, conv1_t_stride=%v: want positive sizes", k, s)
+			break
+		}
+	}
 	if len(k) == 3 && len(s) == 3 {
 		cfg.Conv1TSize = [3]int{k[0], k[1], k[2]}
 		cfg.Conv1TStride = [3]int{s[0], s[1], s[2]}
@@ -110,6 +116,9 @@ func resnetCommon(a *pycall.Args, cfg *cnn.ResNetConfig) {
 		a.Fail("shortcut_type=%q: want 'A' or 'B'", st)
 	}
 	cfg.WidenFactor = a.Float("widen_factor", 1)
+	if !(cfg.WidenFactor > 0) {
+		a.Fail("widen_factor=%g: want a positive factor", cfg.WidenFactor)
+	}
 	cfg.Classes = a.Int("num_classes", 400)
 	if !a.Bool("feed_forward", true) {
 		cfg.Classes = 0
@@ -177,12 +186,12 @@ func buildDenseNet(c *pycall.Call, preset string) (*Model, error) {
 	checkReLU(a, "act")
 	checkBatchNorm(a, "norm")
 	cfg := cnn.DenseNetConfig{
-		InChannels:   a.Int("in_channels", 1),
-		Classes:      a.Int("out_channels", 1),
-		InitFeatures: a.Int("init_features", 64),
-		GrowthRate:   a.Int("growth_rate", 32),
+		InChannels:   a.PositiveInt("in_channels", 1),
+		Classes:      a.PositiveInt("out_channels", 1),
+		InitFeatures: a.PositiveInt("init_features", 64),
+		GrowthRate:   a.PositiveInt("growth_rate", 32),
 		BlockConfig:  a.Ints("block_config", 0, cnn.DenseNetBlocks(preset)),
-		BNSize:       a.Int("bn_size", 4),
+		BNSize:       a.PositiveInt("bn_size", 4),
 		DropoutProb:  a.Float("dropout_prob", 0),
 	}
 	if err := a.Err(); err != nil {
@@ -231,13 +240,13 @@ func buildSENet(c *pycall.Call, preset string) (*Model, error) {
 	}
 	check3D(a)
 	cfg := def
-	cfg.InChannels = a.Int("in_channels", 1)
+	cfg.InChannels = a.PositiveInt("in_channels", 1)
 	cfg.Classes = a.Int("num_classes", 1000)
 	if l := a.Ints("layers", 4, def.Layers[:]); l != nil {
 		cfg.Layers = [4]int(l)
 	}
-	cfg.Groups = a.Int("groups", def.Groups)
-	cfg.Reduction = a.Int("reduction", def.Reduction)
+	cfg.Groups = a.PositiveInt("groups", def.Groups)
+	cfg.Reduction = a.PositiveInt("reduction", def.Reduction)
 	if a.IsNone("dropout_prob") {
 		cfg.DropoutProb = 0
 	} else {
@@ -246,8 +255,8 @@ func buildSENet(c *pycall.Call, preset string) (*Model, error) {
 	if d := a.Int("dropout_dim", 1); d != 1 {
 		a.Fail("dropout_dim=%d: only 1 is implemented", d)
 	}
-	cfg.Inplanes = a.Int("inplanes", def.Inplanes)
-	cfg.DownsampleKernelSize = a.Int("downsample_kernel_size", def.DownsampleKernelSize)
+	cfg.Inplanes = a.PositiveInt("inplanes", def.Inplanes)
+	cfg.DownsampleKernelSize = a.PositiveInt("downsample_kernel_size", def.DownsampleKernelSize)
 	cfg.Input3x3 = a.Bool("input_3x3", def.Input3x3)
 	if err := a.Err(); err != nil {
 		return nil, err
@@ -284,7 +293,7 @@ func buildEfficientNet(c *pycall.Call) (*Model, error) {
 			a.Fail("norm=%s: only MONAI's default ('batch', {'eps': 1e-3, 'momentum': 0.01}) is implemented", pycall.Repr(v))
 		}
 	}
-	cfg := cnn.EfficientNetConfig{Model: a.String("model_name", ""), InChannels: a.Int("in_channels", 3), Classes: a.Int("num_classes", 1000)}
+	cfg := cnn.EfficientNetConfig{Model: a.String("model_name", ""), InChannels: a.PositiveInt("in_channels", 3), Classes: a.Int("num_classes", 1000)}
 	if err := a.Err(); err != nil {
 		return nil, err
 	}

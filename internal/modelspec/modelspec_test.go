@@ -26,6 +26,18 @@ func TestBuildErrors(t *testing.T) {
 		"EfficientNetBN('efficientnet-b0', spatial_dims=3, norm='instance')":                           "norm=",
 		"EfficientNetBN('efficientnet-b0')":                                                            "spatial_dims=2",
 		"DenseNet(spatial_dims=3, in_channels=4)":                                                      "missing required argument out_channels",
+		// An explicit zero is an error, not the Go models' "default".
+		"DenseNet(spatial_dims=3, in_channels=4, out_channels=3, init_features=0)":                                           "init_features=0",
+		"SENet(spatial_dims=3, in_channels=4, block=SEResNeXtBottleneck, layers=(1, 1, 1, 1), groups=0, reduction=16)":       "groups=0",
+		"SENet(spatial_dims=3, in_channels=4, block=SEResNeXtBottleneck, layers=(1, 1, 1, 1), groups=8, reduction=0)":        "reduction=0",
+		"ViT(in_channels=4, img_size=32, patch_size=16, hidden_size=96, num_heads=4, classification=True, num_classes=0)":    "num_classes=0",
+		"ViTAutoEnc(in_channels=4, img_size=32, patch_size=16, hidden_size=96, num_heads=4, deconv_chns=-1)":                 "deconv_chns=-1",
+		"LaMIMClassifier(ViTAutoEnc(in_channels=4, img_size=32, patch_size=16, hidden_size=96, num_heads=4), hidden=[0, 8])": "hidden=[0 8]",
+		"ResNet(block='basic', layers=[1, 1, 1, 1], block_inplanes=[8, 16, 32, 64], widen_factor=0)":                         "widen_factor=0",
+		"ResNet(block='basic', layers=[1, 1, 1, 1], block_inplanes=[8, 16, 32, 64], conv1_t_size=[0, 7, 7])":                 "conv1_t_size=[0 7 7]",
+		// Sizes a model could not hold come back as errors, not crashes.
+		"ResNet(block='basic', layers=[1, 1, 1, 2000000000], block_inplanes=[8, 16, 32, 64], n_input_channels=4)": "parameters",
+		"ViTAutoEnc(in_channels=4, img_size=32, patch_size=16, hidden_size=65536, num_heads=4, mlp_dim=65536)":    "parameters",
 	} {
 		if _, err := Build(src); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error mentioning %q", src, err, want)

@@ -28,17 +28,17 @@ func vitCommon(a *pycall.Args) vit.Config {
 	// Fixture models are loaded right after they are built: skip the
 	// random initialisation (seconds for the 506 M-parameter LaMIM).
 	c := vit.Config{SkipInit: true}
-	c.InChannels = a.Int("in_channels", 0)
+	c.InChannels = a.PositiveInt("in_channels", 0)
 	if img := a.Ints("img_size", 3, nil); img != nil {
 		c.ImgSize = [3]int(img)
 	}
 	if p := a.Ints("patch_size", 3, nil); p != nil {
 		c.PatchSize = [3]int(p)
 	}
-	c.HiddenSize = a.Int("hidden_size", 768)
-	c.MLPDim = a.Int("mlp_dim", 3072)
-	c.NumLayers = a.Int("num_layers", 12)
-	c.NumHeads = a.Int("num_heads", 12)
+	c.HiddenSize = a.PositiveInt("hidden_size", 768)
+	c.MLPDim = a.PositiveInt("mlp_dim", 3072)
+	c.NumLayers = a.PositiveInt("num_layers", 12)
+	c.NumHeads = a.PositiveInt("num_heads", 12)
 	proj := a.String("pos_embed", "conv")
 	if a.Has("proj_type") {
 		proj = a.String("proj_type", "conv")
@@ -58,7 +58,7 @@ func buildViT(c *pycall.Call) (*Model, error) {
 	a.Require("in_channels", "img_size", "patch_size")
 	cfg := vitCommon(a)
 	cfg.Classification = a.Bool("classification", false)
-	cfg.NumClasses = a.Int("num_classes", 2)
+	cfg.NumClasses = a.PositiveInt("num_classes", 2)
 	if a.Has("post_activation") && !a.IsNone("post_activation") {
 		if s := a.String("post_activation", "Tanh"); s != "Tanh" {
 			cfg.NoPostActivation = true // MONAI: any other value means no activation
@@ -93,8 +93,8 @@ func hiddenOutputs(h []*nn.Tensor, out map[string]*nn.Tensor) map[string]*nn.Ten
 func autoEncConfig(a *pycall.Args) vit.Config {
 	a.Require("in_channels", "img_size", "patch_size")
 	cfg := vitCommon(a)
-	cfg.OutChannels = a.Int("out_channels", 1)
-	cfg.DeconvChannels = a.Int("deconv_chns", 16)
+	cfg.OutChannels = a.PositiveInt("out_channels", 1)
+	cfg.DeconvChannels = a.PositiveInt("deconv_chns", 16)
 	return cfg
 }
 
@@ -138,7 +138,10 @@ func buildLaMIM(c *pycall.Call) (*Model, error) {
 		}
 	}
 	w := a.Ints("hidden", 2, []int{16, 8})
-	classes := a.Int("num_classes", 3)
+	if w != nil && (w[0] < 1 || w[1] < 1) {
+		a.Fail("hidden=%v: want positive widths", w)
+	}
+	classes := a.PositiveInt("num_classes", 3)
 	flat := a.Int("flat", 0)
 	if err := a.Err(); err != nil {
 		return nil, err

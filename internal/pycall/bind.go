@@ -92,6 +92,21 @@ func (a *Args) Int(name string, def int) int {
 	return def
 }
 
+// PositiveInt is Int for a size or count: a value given but below 1 is an
+// error (the constructor would fail in Python, and the Go models read zero
+// as "default", which would silently build another network).
+func (a *Args) PositiveInt(name string, def int) int {
+	v, ok := a.vals[name]
+	if !ok {
+		return def
+	}
+	if i, ok := asInt(v); ok && i >= 1 {
+		return i
+	}
+	a.bad(name, "a positive integer", v)
+	return def
+}
+
 func asInt(v Value) (int, bool) {
 	switch x := v.(type) {
 	case int64:

@@ -79,6 +79,16 @@ func TestBind(t *testing.T) {
 	if err == nil || !IsArgs(err) || !strings.Contains(err.Error(), "bogus, other") {
 		t.Fatalf("Err = %v, want both unknown arguments named", err)
 	}
+	c, _ = Parse("f(a=0, b=-2, c=3, d='x')")
+	a = Bind(c, "a", "b", "c", "d", "e")
+	if a.PositiveInt("c", 1) != 3 || a.PositiveInt("e", 7) != 7 || a.PositiveInt("a", 5) != 5 {
+		t.Fatal("PositiveInt values wrong")
+	}
+	a.PositiveInt("b", 1)
+	a.PositiveInt("d", 1)
+	if err := a.Err(); err == nil || !strings.Contains(err.Error(), "a=0") || !strings.Contains(err.Error(), "b=-2") || !strings.Contains(err.Error(), "d=") {
+		t.Fatalf("PositiveInt errors: %v", err)
+	}
 	c, _ = Parse("f('x', 2, 3)")
 	a = Bind(c, "n", "b")
 	a.Int("n", 0)

@@ -40,9 +40,10 @@ type Options struct {
 	// MaxBytes is the memory budget of the load: the tensors produced (as
 	// float32, plus int64 copies of integer tensors), the storages held
 	// while they are converted (only the bytes their views need are read)
-	// and the unpickler's values and data.pkl, summed. A file that would
-	// need more is refused with ErrTooLarge before the allocation. 0 means
-	// DefaultMaxBytes.
+	// and the unpickler's values and data.pkl, summed (a fixed 1 MB
+	// buffer for checksumming the bytes no view reaches is not counted).
+	// A file that would need more is refused with ErrTooLarge before the
+	// allocation. 0 means DefaultMaxBytes.
 	MaxBytes int64
 	// AllowUnknownGlobals loads files whose pickle names classes or
 	// functions outside the allow-list (e.g. numpy scalars or an argparse
@@ -244,12 +245,16 @@ func assemble(ctx context.Context, root any, src storageSource, opts Options, me
 	}
 	c := &Checkpoint{Tensors: map[string]*nn.Tensor{}, Ints: map[string]*IntTensor{}, DTypes: map[string]string{}, Meta: meta}
 	m := &materialiser{src: src, mem: mem, cache: map[string][]byte{}, uses: map[string]int{}, extent: map[string]int64{}}
-	for _, v := range sd.vals {
+	var keys []string
+	var refs []*tensorRef
+	for i, v := range sd.vals {
 		if t, ok := v.(*tensorRef); ok {
 			m.uses[t.st.key]++
 			m.extent[t.st.key] = max(m.extent[t.st.key], t.extentBytes())
+			keys, refs = append(keys, fmt.Sprint(sd.keys[i])), append(refs, t)
 		}
 	}
+	noteUsers(src, keys, refs) // names the tensors in checksum errors
 	for i, k := range sd.keys {
 		t, ok := sd.vals[i].(*tensorRef)
 		if !ok {

@@ -66,7 +66,34 @@
 // describe file values in bounded space, and Options.MaxBytes is one memory
 // budget for everything a load holds (the unpickler's values, storages
 // being converted, the output), checked before each allocation. Errors wrap
-// ErrFormat (not a checkpoint, corrupt; ErrPickle for the pickle stream),
-// ErrTooLarge (over Options.MaxBytes) or ErrInput (Save/Write of an
-// invalid state dict), for errors.Is.
+// ErrFormat (not a checkpoint, corrupt; ErrPickle for the pickle stream,
+// ErrChecksum for a damaged zip entry), ErrTooLarge (over
+// Options.MaxBytes) or ErrInput (Save/Write of an invalid state dict), for
+// errors.Is.
+//
+// # Integrity
+//
+// Weights damaged on disk or in transfer must not load silently. A torch
+// zip archive records the CRC-32 of every entry in its central directory;
+// the readers check it for every entry they consume (data.pkl, the
+// byteorder record, every storage a loaded tensor uses), hashing the bytes
+// as they are read, and refuse a mismatch with ErrChecksum naming the
+// entry and the tensors stored in it. Storages are verified whole even
+// when their views reach only a part (the rest is read through the hash
+// in 1 MB pieces and dropped). The names of the entries outside data/ are
+// compared with their local headers, as the central directory itself has
+// no checksum. Hashing runs at about 16 GB/s (hash/crc32 uses the
+// carry-less multiply instructions); with the file in the page cache it
+// makes Load about a quarter slower (a 210 MB file: 68 → 85 ms). LoadInto
+// verifies every storage before it copies the first byte into the module,
+// so a damaged archive leaves the module as it was; that costs one extra
+// sequential read of the weights, about doubling LoadInto when the file is
+// in the page cache (20 → 40 ms for 210 MB) and adding little when it
+// comes from disk, as the second read then hits the cache.
+//
+// The legacy torch format and safetensors carry no checksum: damage inside
+// their tensor data cannot be detected and loads as wrong values. Damage
+// to their structure (the pickle, the header) is still refused. Keep a
+// digest (e.g. SHA-256) beside such files when that matters, or convert
+// them with Save to the zip format.
 package checkpoint

@@ -42,8 +42,14 @@ type IntoOptions struct {
 // Names, presence and shapes are checked for every tensor before any
 // byte is copied; if anything is missing, unexpected or mis-shaped, m is
 // left untouched and the error is an *nn.LoadError naming every
-// offending key. An I/O or decoding error after that point leaves m
-// partially loaded.
+// offending key. Storages that would exceed MaxBytes are refused before
+// the copy too, and for a torch zip archive so is any storage whose
+// CRC-32 does not match (ErrChecksum): every storage to be read is hashed
+// in a first sequential pass, so a damaged file leaves m untouched. What
+// can still stop the copy halfway, leaving m partially loaded, is an I/O
+// error, the file changing during the load, or a cancelled ctx; legacy
+// and safetensors files have no checksum, so damage inside their tensor
+// data is not detected at all (see the package documentation).
 //
 // ctx is checked before anything is read, between tensors and every few
 // MB: a context done before the copying starts leaves m untouched; one
@@ -143,6 +149,28 @@ func readInto(ctx context.Context, r io.ReaderAt, size int64, m nn.Module, o Int
 	}
 	for i := range todo {
 		todo[i].file = src.direct(todo[i].t)
+	}
+	// Storages that must go through a buffer are checked against the
+	// limit now rather than halfway through the copy.
+	for _, e := range todo {
+		if need := (e.t.st.offset + e.t.st.numel) * int64(e.t.st.dt.size); e.file < 0 && need > maxBytes {
+			return rep, fmt.Errorf("%w: %q: storage of %d bytes exceeds the %d-byte limit", ErrTooLarge, e.key, need, maxBytes)
+		}
+	}
+	// A torch zip archive records the CRC-32 of every entry: check every
+	// storage to be read (and its size) before the first byte is copied,
+	// so a damaged file is refused with m untouched. Legacy and
+	// safetensors files carry no checksum.
+	if zs, ok := src.(*zipSource); ok {
+		ks := make([]string, len(todo))
+		rs := make([]*tensorRef, len(todo))
+		for i, e := range todo {
+			ks[i], rs[i] = e.key, e.t
+		}
+		noteUsers(zs, ks, rs)
+		if err := zs.verifyStorages(ctx.Err, todo); err != nil {
+			return rep, err
+		}
 	}
 	// Read in file order: sequential I/O on a cold page cache.
 	sort.SliceStable(todo, func(a, b int) bool { return todo[a].file < todo[b].file })

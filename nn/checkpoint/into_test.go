@@ -142,7 +142,9 @@ func TestLoadIntoHostile(t *testing.T) {
 }
 
 // FuzzReadInto: whatever the bytes, streaming into a module returns an
-// error or fills it, never panics.
+// error or fills it, never panics; when Read accepts the bytes, ReadInto
+// gives the same values, and a refused ReadInto leaves the module as it
+// was (every check, checksums included, comes before the copy).
 func FuzzReadInto(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.pt*"))
 	for _, p := range files {
@@ -154,10 +156,20 @@ func FuzzReadInto(f *testing.F) {
 		ck, err := Read(context.Background(), strings.NewReader(string(b)), int64(len(b)), Options{AllowUnknownGlobals: true, MaxBytes: 1 << 24})
 		m := dictModule{"x": nn.NewTensor(2, 3)}
 		if err == nil {
-			for k, v := range ck.Tensors {
-				m[k] = nn.NewTensor(v.Shape...)
-			}
+			m = filledModule(ck)
 		}
-		ReadInto(context.Background(), strings.NewReader(string(b)), int64(len(b)), m, IntoOptions{Options: Options{AllowUnknownGlobals: true, MaxBytes: 1 << 24}, AllowMissing: true, AllowUnexpected: true})
+		_, ierr := ReadInto(context.Background(), strings.NewReader(string(b)), int64(len(b)), m, IntoOptions{Options: Options{AllowUnknownGlobals: true, MaxBytes: 1 << 24}, AllowMissing: true, AllowUnexpected: true})
+		if err != nil {
+			return
+		}
+		if ierr != nil {
+			if !untouched(m) {
+				t.Fatalf("refused ReadInto wrote into the module: %v", ierr)
+			}
+			t.Fatalf("Read accepts the bytes, ReadInto refuses them: %v", ierr)
+		}
+		if !sameTensors(m, ck.Tensors) {
+			t.Fatal("ReadInto and Read disagree")
+		}
 	})
 }

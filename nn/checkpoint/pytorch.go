@@ -24,6 +24,9 @@ type zipSource struct {
 	files     map[string]*zip.File
 	prefix    string
 	bigEndian bool
+	verified  map[string]bool     // entries whose CRC-32 matched
+	users     map[string][]string // storage key → tensor keys, for messages
+	scratch   []byte              // hashes the bytes no view reaches
 }
 
 func readZip(r io.ReaderAt, size int64, opaque bool, mem *budget) (any, storageSource, error) {
@@ -43,11 +46,21 @@ func readZip(r io.ReaderAt, size int64, opaque bool, mem *budget) (any, storageS
 	if pkl == nil {
 		return nil, nil, fmt.Errorf("%w: zip archive has no <name>/data.pkl: not a torch.save file", ErrFormat)
 	}
+	for _, f := range zr.File {
+		if !strings.HasPrefix(f.Name, src.prefix+"data/") {
+			if err := src.checkLocalName(f); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	if pkl.UncompressedSize64 > maxPickleBytes {
 		return nil, nil, fmt.Errorf("%w: data.pkl of %d bytes exceeds %d", ErrTooLarge, pkl.UncompressedSize64, maxPickleBytes)
 	}
 	if bo, ok := src.files[src.prefix+"byteorder"]; ok {
-		b, err := readEntry(bo, 16)
+		if bo.UncompressedSize64 > 16 {
+			return nil, nil, fmt.Errorf("%w: byteorder record of %d bytes, want little or big", ErrFormat, bo.UncompressedSize64)
+		}
+		b, err := src.readWhole(bo)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -64,13 +77,25 @@ func readZip(r io.ReaderAt, size int64, opaque bool, mem *budget) (any, storageS
 		return nil, nil, err
 	}
 	defer mem.give(pn) // the pickle bytes are dropped once unpickled
-	p, err := readEntry(pkl, pn)
+	p, err := src.readWhole(pkl)
 	if err != nil {
 		return nil, nil, err
 	}
+	seen := map[string]*storageRef{}
 	u := newUnpickler(bytes.NewReader(p), int64(len(p)), func(pid any) (any, error) {
 		st, _, err := parseStoragePID(pid)
-		return st, err
+		if err != nil {
+			return nil, err
+		}
+		// torch.save writes one (type, size) per storage; a file that
+		// names a storage twice differently is refused, as in the legacy
+		// format, so that every reader sees the same storage.
+		if prev, ok := seen[st.key]; ok && (prev.dt != st.dt || prev.numel != st.numel) {
+			return nil, fmt.Errorf("%w: storage %s used with two types or sizes", ErrPickle, brief(st.key))
+		} else if !ok {
+			seen[st.key] = st
+		}
+		return st, nil
 	})
 	u.opaque, u.mem = opaque, mem
 	root, err := u.load()
@@ -93,20 +118,24 @@ func readEntry(f *zip.File, n int64) ([]byte, error) {
 	return b, nil
 }
 
-// read returns the first n bytes of an entry. Uncompressed entries (what
-// torch writes) are read in place with one ReadAt, checked against the
+// read returns the first n bytes of an entry and, the first time the
+// entry is read, checks the CRC-32 of all of it (see crc.go). Uncompressed
+// entries (what torch writes) are read in place, checked against the
 // file size first; others go through the decompressor.
 func (s *zipSource) read(f *zip.File, n int64, buf []byte) ([]byte, error) {
 	if f.Method != zip.Store {
-		return readEntry(f, n)
+		return s.readCompressed(f, n)
 	}
-	off, err := f.DataOffset()
-	if err != nil || off < 0 || n > s.size-off {
-		return nil, fmt.Errorf("%w: zip entry %s: %d bytes at offset %d exceed the file", ErrFormat, f.Name, n, off)
+	off, err := s.storedRange(f)
+	if err != nil {
+		return nil, err
+	}
+	if uint64(n) > f.UncompressedSize64 {
+		return nil, fmt.Errorf("%w: zip entry %s: %d bytes wanted, it holds %d", ErrFormat, brief(f.Name), n, f.UncompressedSize64)
 	}
 	b := reuse(buf, n)
-	if m, err := s.r.ReadAt(b, off); m < len(b) {
-		return nil, fmt.Errorf("%w: zip entry %s: %w", ErrFormat, f.Name, err)
+	if err := s.readStored(f, off, b); err != nil {
+		return nil, err
 	}
 	return b, nil
 }

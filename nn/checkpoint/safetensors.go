@@ -225,7 +225,7 @@ func writeSafetensors(w io.Writer, names []string, tensors map[string]*nn.Tensor
 	bw.Write(hdr)
 	var b [4]byte
 	for _, k := range names {
-		for _, v := range tensors[k].Data {
+		for _, v := range tensors[k].Values() { // (converted weights widened: nn.ConvertBF16)
 			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
 			bw.Write(b[:])
 		}
@@ -260,8 +260,8 @@ func safetensorsHeader(names []string, tensors map[string]*nn.Tensor, meta map[s
 		for _, d := range t.Shape {
 			n *= int64(d)
 		}
-		if n != int64(len(t.Data)) {
-			return nil, fmt.Errorf("%w: tensor %q has %d values for shape %v", ErrInput, k, len(t.Data), t.Shape)
+		if n != int64(t.Numel()) {
+			return nil, fmt.Errorf("%w: tensor %q has %d values for shape %v", ErrInput, k, t.Numel(), t.Shape)
 		}
 		if i > 0 || len(meta) > 0 {
 			sb.WriteByte(',')

@@ -101,8 +101,8 @@ func checkTensors(tensors map[string]*nn.Tensor) ([]string, error) {
 				return nil, fmt.Errorf("%w: tensor %q has shape %v", ErrInput, k, t.Shape)
 			}
 		}
-		if n := shapeNumel(t.Shape); n != int64(len(t.Data)) {
-			return nil, fmt.Errorf("%w: tensor %q has %d values for shape %v", ErrInput, k, len(t.Data), t.Shape)
+		if n := shapeNumel(t.Shape); n != int64(t.Numel()) {
+			return nil, fmt.Errorf("%w: tensor %q has %d values for shape %v", ErrInput, k, t.Numel(), t.Shape)
 		}
 		names = append(names, k)
 	}

@@ -33,7 +33,7 @@ func writePyTorch(w io.Writer, names []string, tensors map[string]*nn.Tensor) er
 		return err
 	}
 	for i, k := range names {
-		if err := writeRecord(zw, cw, "archive/data/"+strconv.Itoa(i), float32Bytes(tensors[k].Data)); err != nil {
+		if err := writeRecord(zw, cw, "archive/data/"+strconv.Itoa(i), float32Bytes(tensors[k].Values())); err != nil {
 			return err
 		}
 	}
@@ -126,7 +126,7 @@ func statePickle(names []string, tensors map[string]*nn.Tensor) []byte {
 		p.global("torch", "FloatStorage")
 		p.unicode(strconv.Itoa(i))
 		p.unicode("cpu")
-		p.int(int64(len(t.Data)))
+		p.int(int64(t.Numel()))
 		p.WriteString("tQ") // TUPLE, BINPERSID
 		p.int(0)
 		p.WriteByte('(')
