@@ -51,6 +51,13 @@ func NewMultiHeadAttention(hidden, heads int, o AttentionOptions, r *RNG) (*Mult
 
 // Forward maps x [B, N, hidden] to [B, N, hidden].
 func (m *MultiHeadAttention) Forward(g *Graph, x *Tensor) *Tensor {
+	return m.ForwardAct(g, x, LinearAct{})
+}
+
+// ForwardAct is Forward with a fused into the output projection (after
+// its dropout in training): a transformer block's x + attn(norm(x)) is
+// ForwardAct(g, norm(x), LinearAct{Residual: x}).
+func (m *MultiHeadAttention) ForwardAct(g *Graph, x *Tensor, a LinearAct) *Tensor {
 	if g.bad() {
 		return g.dead
 	}
@@ -61,7 +68,7 @@ func (m *MultiHeadAttention) Forward(g *Graph, x *Tensor) *Tensor {
 	d := c / m.Heads
 	if !m.Training || m.DropoutRate == 0 {
 		y := g.selfAttentionPacked(m.QKV.Forward(g, x), m.Heads, float32(1/math.Sqrt(float64(d))), m.packs)
-		return m.OutProj.Forward(g, y)
+		return m.OutProj.ForwardAct(g, y, a)
 	}
 	qkv := g.Permute(g.Reshape(m.QKV.Forward(g, x), b, n, 3, m.Heads, d), 2, 0, 3, 1, 4) // [3, B, H, N, d]
 	per := b * m.Heads * n * d
@@ -77,7 +84,7 @@ func (m *MultiHeadAttention) Forward(g *Graph, x *Tensor) *Tensor {
 	if m.Training && m.DropoutRate > 0 {
 		y = g.Dropout(y, m.DropoutRate)
 	}
-	return y
+	return g.applyLinearAct(y, a)
 }
 
 // SetTraining switches dropout.

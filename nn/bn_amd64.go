@@ -23,6 +23,9 @@ func applyAVX512(dst, src, r []float32, a, b float32, relu bool)
 func applyAVX2(dst, src, r []float32, a, b float32, relu bool)
 
 //go:noescape
+func lnAffineAVX512(dst, x, gm, bt []float32, is, shift float32)
+
+//go:noescape
 func maskAVX512(dst, dy, y []float32, fresh bool)
 
 //go:noescape
@@ -130,5 +133,19 @@ func backVec(gx, dy, x, y []float32, k *bnBackK, fresh, mask bool) int {
 	} else {
 		backAVX2(gx, dy, x, y, k, fresh, mask)
 	}
+	return n
+}
+
+// lnAffineVec is affineRow with both gamma and beta over the leading
+// multiple of 16 values (AVX-512 only; rounded as the Go loop).
+func lnAffineVec(dst, x, gm, bt []float32, is, shift float32) int {
+	if cpu.Current() != cpu.AVX512 {
+		return 0
+	}
+	n := len(x) &^ 15
+	if n == 0 {
+		return 0
+	}
+	lnAffineAVX512(dst[:n], x[:n], gm[:n], bt[:n], is, shift)
 	return n
 }

@@ -477,3 +477,36 @@ back256store:
 back256done:
 	VZEROUPPER
 	RET
+
+// func lnAffineAVX512(dst, x, gm, bt []float32, is, shift float32)
+// dst[k] = (is·gm[k])·x[k] + (shift·gm[k] + bt[k]) for len(dst)/16·16
+// values, rounded as the Go loop of affineRow (no FMA).
+TEXT ·lnAffineAVX512(SB), NOSPLIT, $0-104
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ x_base+24(FP), SI
+	MOVQ gm_base+48(FP), R8
+	MOVQ bt_base+72(FP), R9
+	VBROADCASTSS is+96(FP), Z30
+	VBROADCASTSS shift+100(FP), Z31
+	SHRQ $4, CX
+	JZ lnaffdone
+
+lnaffloop:
+	VMOVUPS (R8), Z2
+	VMULPS Z2, Z30, Z0
+	VMULPS Z2, Z31, Z1
+	VADDPS (R9), Z1, Z1
+	VMULPS (SI), Z0, Z0
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ lnaffloop
+
+lnaffdone:
+	VZEROUPPER
+	RET

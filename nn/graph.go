@@ -49,6 +49,7 @@ type Graph struct {
 	unaryBody func(j *pjob, lo, hi int)
 	ep        conv.Epilogue
 	linEp     gemm.Epilogue // the bias epilogue of the running Linear (kept here so it does not escape per call)
+	linFuse   gemm.Epilogue // residual and activation LinearAct fuses into the running Linear (no bias)
 	bf16      bool          // Options.BF16 on an inference graph where HaveBF16
 	own       *packCache    // packed weights of functional calls (packs.go)
 }

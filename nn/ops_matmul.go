@@ -154,8 +154,11 @@ func (g *Graph) linear(x, w, b *Tensor, pc *packCache) *Tensor {
 // of packing it (internal/gemm's weights-stationary scheme).
 func (g *Graph) linearProduct(x, w, b *Tensor, rows, in, outF int, out *Tensor, pc *packCache) error {
 	var ep *gemm.Epilogue
-	if b != nil {
-		g.linEp = gemm.Epilogue{Bias: b.Data}
+	if b != nil || g.linFuse.Residual != nil || g.linFuse.Act != gemm.None {
+		g.linEp = g.linFuse // LinearAct's residual and activation
+		if b != nil {
+			g.linEp.Bias = b.Data
+		}
 		ep = &g.linEp
 		defer func() { g.linEp = gemm.Epilogue{} }()
 	}

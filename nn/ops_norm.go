@@ -629,6 +629,10 @@ func affineRow(dst, x []float32, is, shift float32, gamma, beta *Tensor, base in
 	if beta != nil {
 		bt = beta.Data[base : base+len(x)]
 	}
+	if gm != nil && bt != nil { // LayerNorm's affine parameters
+		n := lnAffineVec(dst, x, gm, bt, is, shift)
+		dst, x, gm, bt = dst[n:], x[n:], gm[n:], bt[n:]
+	}
 	for k, v := range x {
 		a, b := is, shift
 		if gm != nil {

@@ -76,28 +76,36 @@ func TestBatchNormRunningStatsPyTorch(t *testing.T) {
 
 // LayerNorm and InstanceNorm equal the float64 formula
 // (x-mean)/sqrt(var+eps)·γ+β with the biased variance.
+// Sizes of 16 and more run the AVX-512 affine kernel on their leading
+// multiple of 16 (37: 32 and a Go tail; 2048: the ViTs' hidden size).
 func TestNormForwardFormula(t *testing.T) {
+	for _, c := range []int{5, 16, 37, 2048} {
+		testNormForwardFormula(t, c)
+	}
+}
+
+func testNormForwardFormula(t *testing.T, c int) {
 	r := NewRNG(15)
-	x, gm, bt := randT(r, 3, 5), randT(r, 5), randT(r, 5)
+	x, gm, bt := randT(r, 3, c), randT(r, c), randT(r, c)
 	g := NewGraph(Options{})
-	ln := g.layerNorm(x, 5, gm, bt, 1e-5)
-	in := g.instanceNorm(g.Reshape(x, 1, 3, 5), nil, nil, 1e-5)
+	ln := g.layerNorm(x, c, gm, bt, 1e-5)
+	in := g.instanceNorm(g.Reshape(x, 1, 3, c), nil, nil, 1e-5)
 	for row := 0; row < 3; row++ {
 		var m, v float64
-		for j := 0; j < 5; j++ {
-			m += float64(x.Data[row*5+j]) / 5
+		for j := 0; j < c; j++ {
+			m += float64(x.Data[row*c+j]) / float64(c)
 		}
-		for j := 0; j < 5; j++ {
-			d := float64(x.Data[row*5+j]) - m
-			v += d * d / 5
+		for j := 0; j < c; j++ {
+			d := float64(x.Data[row*c+j]) - m
+			v += d * d / float64(c)
 		}
-		for j := 0; j < 5; j++ {
-			h := (float64(x.Data[row*5+j]) - m) / math.Sqrt(v+1e-5)
-			if w := h*float64(gm.Data[j]) + float64(bt.Data[j]); math.Abs(float64(ln.Data[row*5+j])-w) > 1e-5 {
-				t.Fatalf("LayerNorm[%d,%d] = %v, want %v", row, j, ln.Data[row*5+j], w)
+		for j := 0; j < c; j++ {
+			h := (float64(x.Data[row*c+j]) - m) / math.Sqrt(v+1e-5)
+			if w := h*float64(gm.Data[j]) + float64(bt.Data[j]); math.Abs(float64(ln.Data[row*c+j])-w) > 1e-5 {
+				t.Fatalf("size %d: LayerNorm[%d,%d] = %v, want %v", c, row, j, ln.Data[row*c+j], w)
 			}
-			if math.Abs(float64(in.Data[row*5+j])-h) > 1e-5 {
-				t.Fatalf("InstanceNorm[%d,%d] = %v, want %v", row, j, in.Data[row*5+j], h)
+			if math.Abs(float64(in.Data[row*c+j])-h) > 1e-5 {
+				t.Fatalf("size %d: InstanceNorm[%d,%d] = %v, want %v", c, row, j, in.Data[row*c+j], h)
 			}
 		}
 	}
@@ -146,5 +154,25 @@ func TestPoolValues(t *testing.T) {
 	ad := g.AdaptiveAvgPool3d(x, [3]int{1, 1, 3})
 	if ad.Data[0] != 6.5 || ad.Data[1] != 7.5 || ad.Data[2] != 8.5 {
 		t.Fatalf("adaptive %v, want [6.5 7.5 8.5]", ad.Data)
+	}
+}
+
+// TestLNAffineVec: the AVX-512 LayerNorm affine pass takes the leading
+// multiple of 16 and matches the Go loop there.
+func TestLNAffineVec(t *testing.T) {
+	r := NewRNG(16)
+	x, gm, bt := randT(r, 53), randT(r, 53), randT(r, 53)
+	got, want := make([]float32, 53), make([]float32, 53)
+	n := lnAffineVec(got, x.Data, gm.Data, bt.Data, 1.7, -0.3)
+	if n != 0 && n != 48 {
+		t.Fatalf("the kernel took %d of 53 values, want 48 (or 0 without AVX-512)", n)
+	}
+	for k, v := range x.Data {
+		want[k] = 1.7*gm.Data[k]*v + (-0.3*gm.Data[k] + bt.Data[k])
+	}
+	for k := range n {
+		if d := math.Abs(float64(got[k] - want[k])); d > 1e-6*(1+math.Abs(float64(want[k]))) {
+			t.Fatalf("value %d = %v, want %v", k, got[k], want[k])
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/metasurv/metasurv/internal/parallel"
 	"github.com/metasurv/metasurv/nn"
 )
 
@@ -101,6 +102,9 @@ func (p *patchEmbedding) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	gr, n := c.grid()
 	b := x.Shape[0]
 	var t *nn.Tensor
+	if p.conv != nil && !g.Recording() && !g.Options().BF16 {
+		return p.forwardPatches(g, x)
+	}
 	if p.conv != nil {
 		y := p.conv.Forward(g, x) // (B, hidden, gd, gh, gw)
 		t = g.Transpose(g.Reshape(y, b, c.HiddenSize, n), 1, 2)
@@ -115,6 +119,57 @@ func (p *patchEmbedding) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 		t = g.Dropout(t, c.DropoutRate)
 	}
 	return t
+}
+
+// forwardPatches is Forward's "conv" projection at inference in float32.
+// A convolution whose stride is its kernel is a Linear on the patches: the
+// input is cut into one row of C·p³ values per patch, in the (c, pd, ph,
+// pw) order of the kernel's weight [hidden, C, pd, ph, pw], and multiplied
+// by that weight read in place as [hidden, C·p³] — the GEMM's
+// weights-stationary scheme, which the convolution's im2col tiles (64
+// columns of the 216) could not use — with the bias and, for one sample,
+// the position embeddings fused into its output pass. No transpose of the
+// (hidden, tokens) result is left to do.
+func (p *patchEmbedding) forwardPatches(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
+	c := p.cfg
+	_, n := c.grid()
+	b, dim := x.Shape[0], c.InChannels*c.PatchSize[0]*c.PatchSize[1]*c.PatchSize[2]
+	rows := g.Alloc(b, n, dim)
+	patchify(rows.Data, x.Data, b, c.InChannels, c.ImgSize, c.PatchSize)
+	w := g.Reshape(p.conv.Weight, c.HiddenSize, dim)
+	if b == 1 {
+		return g.LinearAct(rows, w, p.conv.Bias, nn.LinearAct{Residual: p.pos})
+	}
+	return g.Add(g.LinearAct(rows, w, p.conv.Bias, nn.LinearAct{}), p.pos)
+}
+
+// patchify writes the patches of x (B, C, D, H, W) as rows of dst (B, T,
+// C·pd·ph·pw): patch (i, j, k) of the (D/pd, H/ph, W/pw) grid is row
+// (i·gh + j)·gw + k, its values in (c, d, h, w) order — the raster order
+// of a stride-p convolution's output and the layout of its weight. Each
+// row gathers C·pd·ph runs of pw contiguous values; rows are split across
+// the workers.
+func patchify(dst, x []float32, b, ch int, img, ps [3]int) {
+	gd, gh, gw := img[0]/ps[0], img[1]/ps[1], img[2]/ps[2]
+	n := gd * gh * gw
+	dim := ch * ps[0] * ps[1] * ps[2]
+	parallel.ForChunks(b*n, 8, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			s, t := r/n, r%n
+			i, j, k := t/(gh*gw), t/gw%gh, t%gw
+			row := dst[r*dim : (r+1)*dim]
+			o := 0
+			for cc := range ch {
+				base := ((s*ch+cc)*img[0]+i*ps[0])*img[1]*img[2] + j*ps[1]*img[2] + k*ps[2]
+				for d := range ps[0] {
+					for h := range ps[1] {
+						off := base + (d*img[1]+h)*img[2]
+						o += copy(row[o:o+ps[2]], x[off:off+ps[2]])
+					}
+				}
+			}
+		}
+	})
 }
 
 func (p *patchEmbedding) SetTraining(on bool) { p.training = on }
@@ -144,14 +199,19 @@ type mlpBlock struct {
 	training         bool
 }
 
-func (m *mlpBlock) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
-	h := g.GELU(m.linear1.Forward(g, x))
-	if m.training && m.rate > 0 {
-		h = g.Dropout(h, m.rate)
+func (m *mlpBlock) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor { return m.forward(g, x, nil) }
+
+// forward returns res + mlp(x) (res may be nil): without dropout, the
+// GELU and the residual are fused into the two Linear layers' products.
+func (m *mlpBlock) forward(g *nn.Graph, x, res *nn.Tensor) *nn.Tensor {
+	if !m.training || m.rate == 0 {
+		h := m.linear1.ForwardAct(g, x, nn.LinearAct{GELU: true})
+		return m.linear2.ForwardAct(g, h, nn.LinearAct{Residual: res})
 	}
-	y := m.linear2.Forward(g, h)
-	if m.training && m.rate > 0 {
-		y = g.Dropout(y, m.rate)
+	h := g.Dropout(g.GELU(m.linear1.Forward(g, x)), m.rate)
+	y := g.Dropout(m.linear2.Forward(g, h), m.rate)
+	if res != nil {
+		y = g.Add(res, y)
 	}
 	return y
 }
@@ -192,8 +252,8 @@ func newBlock(c Config, ctor, r *nn.RNG) *block {
 }
 
 func (b *block) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
-	x = g.Add(x, b.attn.Forward(g, b.norm1.Forward(g, x)))
-	return g.Add(x, b.mlp.Forward(g, b.norm2.Forward(g, x)))
+	x = b.attn.ForwardAct(g, b.norm1.Forward(g, x), nn.LinearAct{Residual: x})
+	return b.mlp.forward(g, b.norm2.Forward(g, x), x)
 }
 
 // Visit follows MONAI's registration order (mlp, norm1, attn, norm2).

@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/metasurv/metasurv/internal/cpu"
@@ -156,9 +157,13 @@ type job struct {
 	stages         [2]stage
 	nItems, groups int
 
-	// weights-stationary scheme (rowsa.go): xᵀ packed, its padded width
-	xt   []float32
-	mpad int
+	// weights-stationary scheme (rowsa.go): xᵀ packed, its padded width,
+	// the first output not yet handed out and the workers sharing them
+	xt       []float32
+	mpad     int
+	nextBand atomic.Int64
+	workers  int
+	kc       int // k block: rowsAKC for token-sized m, else the level's
 
 	itemFn, phaseFn, packXTFn, rowsAFn func(lo, hi int)
 }

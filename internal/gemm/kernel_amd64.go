@@ -14,7 +14,7 @@ func init() {
 	blockings[cpu.AVX512] = &blocking{
 		level: cpu.AVX512, mr: 14, nr: 32, mc: 14 * 24, kc: 256, nc: 4096,
 		kern: kernAVX512_14x32, strided: kernAVX512_14x32_strided,
-		edge: avx512Edge[:], stridedEdge: avx512StridedEdge[:], rowsA: kernAVX512_7x32_rowsA, rowsAMR: 7, rowsATail: kernAVX512_7x24_rowsA,
+		edge: avx512Edge[:], stridedEdge: avx512StridedEdge[:], rowsA: kernAVX512_7x32_rowsA, rowsAMR: 7, rowsATail: kernAVX512Y_7x24_rowsA,
 	}
 }
 

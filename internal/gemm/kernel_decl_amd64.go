@@ -14,7 +14,7 @@ func kernAVX512_14x32_strided(k int, a, b *float32, ldb int, c *float32, ldc int
 func kernAVX512_7x32_rowsA(k int, a *float32, lda int, b, c *float32, ldc int, beta float32)
 
 //go:noescape
-func kernAVX512_7x24_rowsA(k int, a *float32, lda int, b, c *float32, ldc int, beta float32)
+func kernAVX512Y_7x24_rowsA(k int, a *float32, lda int, b, c *float32, ldc int, beta float32)
 
 //go:noescape
 func kernAVX2_6x16(k int, a, b, c *float32, ldc int, beta float32)

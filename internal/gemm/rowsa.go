@@ -14,11 +14,30 @@ import "github.com/metasurv/metasurv/internal/parallel"
 // slivers of NR tokens), and the Cᵀ tiles, accumulated over the k blocks
 // in a per-worker buffer, are transposed into C by the AVX-512 transpose
 // (which applies alpha) before the epilogue runs on them. Work items are
-// bands of output columns (rows of W), handed out dynamically.
+// bands of output columns (rows of W), handed out dynamically (guided).
 
 // maxRowsAM bounds the tokens (m) of the scheme: a worker's Cᵀ buffer is
-// (rowsABand + MR) × m floats (≤ 260 KB, in L2 with the packed xᵀ block).
+// (rowsABand + MR) × m floats (≤ 260 KB, in L2 with the band's k block of
+// W and an xᵀ sliver).
 const maxRowsAM = 512
+
+// rowsAKC is the k block of the scheme for token-sized products (m ≥
+// rowsALongM: a transformer's Linear layers), four times the blocked
+// scheme's: each W row is read in 4 KB runs (longer streams for the
+// hardware prefetcher) and a band's Cᵀ tiles are merged a quarter as
+// often. A band's k block of W (112×1024 floats, 458 KB) and one xᵀ
+// sliver (128 KB) stay in Zen 4's 1 MB L2. In interleaved runs on a
+// loaded host it gave 3–9 % more GFLOP per CPU-second than 256 on the
+// LaMIM and ViT-B shapes (216 tokens, k 768 to 16384); 512 about half
+// of that, 4096 no more.
+const rowsAKC = 1024
+
+// rowsALongM is the fewest rows (tokens) that get rowsAKC. Smaller
+// products (a CNN's weight gradients over a small batch, classifier
+// heads) keep the level's KC and so their rounding of before: the
+// one-step descent check of a small SENet's training test
+// (cnn.TestTrainingSteps) is sensitive to it.
+const rowsALongM = 128
 
 // rowsABand is the rows of W (outputs) per work item: whole cache lines of
 // C per transposed row, and a multiple of the rowsA kernels' rows.
@@ -49,48 +68,95 @@ func (j *job) runRowsA(w int) {
 	op, bl := &j.op, j.bl
 	j.mpad = roundUp(op.m, bl.nr)
 	j.xt = growAligned(j.xt, op.k*j.mpad)
-	parallel.ForChunks(ceilDiv(op.k, bl.kc), 1, j.packXTFn)
-	bands := ceilDiv(op.n, rowsABand)
+	j.kc = bl.kc
+	if op.m >= rowsALongM {
+		j.kc = rowsAKC
+	}
+	parallel.ForChunks(ceilDiv(op.k, j.kc)*(j.mpad/bl.nr), 1, j.packXTFn)
+	j.nextBand.Store(0)
 	if w == 1 || op.m*op.n*op.k < minParallelWork {
-		j.rowsABands(0, bands)
+		j.workers = 1
+		j.rowsABands(0, 1)
 		return
 	}
-	parallel.ForChunks(bands, 1, j.rowsAFn)
+	j.workers = w
+	parallel.For(w, j.rowsAFn)
 }
 
-// packXT packs the k blocks [lo, hi) of xᵀ (op(B) of the transposed
-// product, k×m) in the layout of PackedB.
-func (j *job) packXT(lo, hi int) {
-	op, bl := &j.op, j.bl
-	for q := lo; q < hi; q++ {
-		k0 := q * bl.kc
-		packB(j.xt[k0*j.mpad:], op.a, op.lda, true, k0, 0, min(bl.kc, op.k-k0), op.m, bl.nr)
+// nextRows hands out the next band of outputs, [r0, r0+rows), or rows 0
+// when none is left. Bands are rowsABand outputs while at least 2·w
+// full bands remain, then halve down to rowsAMinBand (guided
+// scheduling): the last band a worker takes is short, so the workers
+// finish within a short band of each other instead of up to a full one
+// (or two: ForChunks over 55 bands hands out pairs), on every call —
+// ~1 ms of one core per LaMIM product otherwise.
+func (j *job) nextRows() (r0, rows int) {
+	n := j.op.n
+	for {
+		at := j.nextBand.Load()
+		r0 = int(at)
+		if r0 >= n {
+			return r0, 0
+		}
+		rows = rowsABand
+		for rows > rowsAMinBand && (n-r0) < 2*j.workers*rows {
+			rows /= 2
+		}
+		rows = min(rows, n-r0)
+		if j.nextBand.CompareAndSwap(at, int64(r0+rows)) {
+			return r0, rows
+		}
 	}
 }
 
-// rowsABands computes the bands [lo, hi) of output columns.
+// rowsAMinBand is the shortest band guided scheduling hands out: two
+// slivers of the rowsA kernel.
+const rowsAMinBand = rowsABand / 8
+
+// packXT packs the slivers [lo, hi) of xᵀ (op(B) of the transposed
+// product, k×m) in the layout of PackedB, numbered k block by k block:
+// a product whose k is one block (ViT-B's 768) still packs on every
+// worker, which would otherwise wait for it and park.
+func (j *job) packXT(lo, hi int) {
+	op, bl := &j.op, j.bl
+	ns := j.mpad / bl.nr
+	for u := lo; u < hi; u++ {
+		k0, j0 := u/ns*j.kc, u%ns*bl.nr
+		kb := min(j.kc, op.k-k0)
+		packB(j.xt[k0*j.mpad+j0*kb:], op.a, op.lda, true, k0, j0, kb, min(bl.nr, op.m-j0), bl.nr)
+	}
+}
+
+// rowsABands is one worker of the scheme ([lo, hi) counts workers, whose
+// number does not matter): it computes the bands nextRows hands out
+// until none is left.
 func (j *job) rowsABands(lo, hi int) {
 	s := getScratch()
-	for i := lo; i < hi; i++ {
-		j.rowsABandOf(s, i)
+	for range hi - lo {
+		for {
+			r0, rows := j.nextRows()
+			if rows == 0 {
+				break
+			}
+			j.rowsABandOf(s, r0, rows)
+		}
 	}
 	putScratch(s)
 }
 
-// rowsABandOf computes band i: Cᵀ of its W rows into s.ct, then C. The
+// rowsABandOf computes the band of outputs [r0, r0+rows): Cᵀ of its W
+// rows into s.ct, then C. The
 // loops are BLIS's: per k block, each packed xᵀ sliver (KC×NR) meets
 // every W sliver of the band (KC×band floats, in L2 after the first
 // sliver of tokens read it from memory). A ragged last W sliver is packed
 // as a sliver of the blocked scheme (zero rows below the last), so the
 // kernel never reads past W; ct has room for its MR rows.
-func (j *job) rowsABandOf(s *scratch, i int) {
+func (j *job) rowsABandOf(s *scratch, r0, rows int) {
 	op, bl := &j.op, j.bl
-	r0 := i * rowsABand
-	rows := min(rowsABand, op.n-r0)
 	s.ct = growAligned(s.ct, (rowsABand+bl.mr)*j.mpad)
 	full := rows / bl.rowsAMR * bl.rowsAMR // rows in whole slivers, read in place
-	for pc := 0; pc < op.k; pc += bl.kc {
-		kb := min(bl.kc, op.k-pc)
+	for pc := 0; pc < op.k; pc += j.kc {
+		kb := min(j.kc, op.k-pc)
 		beta := float32(0)
 		if pc > 0 {
 			beta = 1

@@ -12,12 +12,13 @@ import (
 
 // TestRowsAScheme checks the weights-stationary scheme (x·Wᵀ with W read
 // in place) on ragged sizes: tokens not a multiple of NR, outputs not a
-// multiple of MR or of the band, k across several KC blocks and odd, with
+// multiple of MR or of the band, k across several KC blocks (of both
+// schemes) and odd, with
 // alpha, padded strides, every epilogue, and W ending exactly where its
 // last row does, so a read past it would panic. At AVX-512 it also checks
 // that the scheme was taken.
 func TestRowsAScheme(t *testing.T) {
-	shapes := [][3]int{{1, 2, 1}, {5, 13, 7}, {14, 15, 16}, {31, 97, 257}, {33, 112, 300}, {216, 229, 517}, {216, 767, 64}, {97, 1000, 33}}
+	shapes := [][3]int{{1, 2, 1}, {5, 13, 7}, {14, 15, 16}, {31, 97, 257}, {33, 112, 300}, {216, 229, 517}, {216, 767, 64}, {97, 1000, 33}, {5, 40, 1100}, {216, 229, 2049}}
 	forEachLevel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(21, 0))
 		for it, s := range shapes {
@@ -112,5 +113,39 @@ func TestRowsABF16(t *testing.T) {
 		c := gc.startC()
 		SgemmBF16(false, true, gc.m, gc.n, gc.k, gc.alpha, gc.a, gc.lda, gc.b, gc.ldb, 0, c, gc.ldc, gc.ep)
 		gc.check(t, "SgemmBF16", c)
+	}
+}
+
+// TestRowsAGuidedBands checks the bands the scheme hands out: they tile
+// [0, n) in order, whole slivers of the rowsA kernel except the last,
+// full bands first, and for large n short bands at the end (the workers
+// finish within a short band of each other).
+func TestRowsAGuidedBands(t *testing.T) {
+	for _, n := range []int{1, 13, 112, 229, 2048, 3072, 6144, 6150} {
+		for _, w := range []int{1, 2, 3} {
+			j := &job{op: operands{n: n}, workers: w}
+			var sizes []int
+			next := 0
+			for {
+				r0, rows := j.nextRows()
+				if rows == 0 {
+					break
+				}
+				if r0 != next || rows > rowsABand || (r0+rows < n && rows%7 != 0) {
+					t.Fatalf("n %d w %d: band [%d, %d) after %d", n, w, r0, r0+rows, next)
+				}
+				if len(sizes) > 0 && rows > sizes[len(sizes)-1] {
+					t.Fatalf("n %d w %d: band of %d after one of %d", n, w, rows, sizes[len(sizes)-1])
+				}
+				sizes = append(sizes, rows)
+				next = r0 + rows
+			}
+			if next != n {
+				t.Fatalf("n %d w %d: bands end at %d", n, w, next)
+			}
+			if n >= 2*w*rowsABand && (sizes[0] != rowsABand || sizes[len(sizes)-2] != rowsAMinBand) {
+				t.Errorf("n %d w %d: bands %v, want full ones first and short ones last", n, w, sizes)
+			}
+		}
 	}
 }

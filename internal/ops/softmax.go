@@ -42,9 +42,15 @@ func Softmax(dst, x []float32, cols int) error {
 // SoftmaxRow is the softmax of one row, for callers (attention) that own
 // their loops. It returns nothing and never fails: dst and x have the same length.
 func SoftmaxRow(dst, x []float32) {
+	scaleVec(dst, 1/ExpShiftRow(dst, x), dst)
+}
+
+// ExpShiftRow sets dst to exp(x - max(x)) and returns its sum: softmax's
+// numerators, for callers (attention) that divide by the sum later, once
+// a product has made the row shorter.
+func ExpShiftRow(dst, x []float32) float32 {
 	x = x[:len(dst)]
-	s := expAffine(dst, x, 1, -maxOf(x))
-	scaleVec(dst, 1/s, dst)
+	return expAffine(dst, x, 1, -maxOf(x))
 }
 
 // LogSoftmax sets each row of dst to x - max - log(sum(exp(x - max))).
