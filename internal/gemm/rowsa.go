@@ -72,7 +72,11 @@ func (j *job) runRowsA(w int) {
 	if op.m >= rowsALongM {
 		j.kc = rowsAKC
 	}
-	parallel.ForChunks(ceilDiv(op.k, j.kc)*(j.mpad/bl.nr), 1, j.packXTFn)
+	if slivers := ceilDiv(op.k, j.kc) * (j.mpad / bl.nr); w == 1 {
+		j.packXT(0, slivers)
+	} else {
+		parallel.ForChunks(slivers, 1, j.packXTFn)
+	}
 	j.nextBand.Store(0)
 	if w == 1 || op.m*op.n*op.k < minParallelWork {
 		j.workers = 1
