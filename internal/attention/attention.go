@@ -72,6 +72,18 @@ type Plan struct {
 	dq, dk, dv, do []float32
 	backward       bool
 	fn             func(lo, hi int)
+	// serial: a head's products run on its worker alone (see run)
+	serial bool
+}
+
+// sgemm runs one of a head's products: gemm.SgemmSerial when the heads
+// keep every worker busy (p.serial), gemm.Sgemm otherwise.
+func (p *Plan) sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if p.serial {
+		gemm.SgemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	gemm.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // NewPlan validates c (applying the defaults) and sizes the scratch.
@@ -138,6 +150,13 @@ func (p *Plan) run() {
 		p.scratch = append(p.scratch, make([]float32, 2*p.c.T*p.c.T))
 	}
 	p.next.Store(0)
+	// A head's products are a few MFLOP, enough for Sgemm to split them
+	// across the pool: from inside a worker that only queues jobs nobody
+	// else takes and adds barriers. They run serially when the heads
+	// alone keep the workers busy: at least two per worker, or a whole
+	// number per worker.
+	n := p.c.B * p.c.Heads
+	p.serial = w > 1 && (n >= 2*w || n%w == 0)
 	parallel.For(w, p.fn)
 	p.q, p.k, p.v, p.o, p.dq, p.dk, p.dv, p.do = nil, nil, nil, nil, nil, nil, nil, nil
 }
@@ -165,7 +184,7 @@ func (p *Plan) work(lo, hi int) {
 // probs fills s (T×T) with softmax(scale·Q·Kᵀ) for one head.
 func (p *Plan) probs(s []float32, qo, ko int) {
 	c := &p.c
-	gemm.Sgemm(false, true, c.T, c.T, c.D, c.Scale, p.q[qo:], c.Q.Row, p.k[ko:], c.K.Row, 0, s, c.T)
+	p.sgemm(false, true, c.T, c.T, c.D, c.Scale, p.q[qo:], c.Q.Row, p.k[ko:], c.K.Row, 0, s, c.T)
 	for r := range c.T {
 		ops.SoftmaxRow(s[r*c.T:(r+1)*c.T], s[r*c.T:(r+1)*c.T])
 	}
@@ -179,12 +198,12 @@ func (p *Plan) probs(s []float32, qo, ko int) {
 func (p *Plan) headForward(s []float32, qo, ko, vo, oo int) {
 	c := &p.c
 	t := c.T
-	gemm.Sgemm(false, true, t, t, c.D, c.Scale, p.q[qo:], c.Q.Row, p.k[ko:], c.K.Row, 0, s, t)
+	p.sgemm(false, true, t, t, c.D, c.Scale, p.q[qo:], c.Q.Row, p.k[ko:], c.K.Row, 0, s, t)
 	inv := s[t*t : t*t+t]
 	for r := range t {
 		inv[r] = 1 / ops.ExpShiftRow(s[r*t:(r+1)*t], s[r*t:(r+1)*t])
 	}
-	gemm.Sgemm(false, false, t, c.D, t, 1, s, t, p.v[vo:], c.V.Row, 0, p.o[oo:], c.Out.Row)
+	p.sgemm(false, false, t, c.D, t, 1, s, t, p.v[vo:], c.V.Row, 0, p.o[oo:], c.Out.Row)
 	for r, f := range inv {
 		row := p.o[oo+r*c.Out.Row : oo+r*c.Out.Row+c.D]
 		for i := range row {
@@ -200,11 +219,11 @@ func (p *Plan) headBackward(s []float32, qo, ko, vo, oo int) {
 	T := c.T
 	pm, dp := s[:T*T], s[T*T:]
 	p.probs(pm, qo, ko)
-	gemm.Sgemm(true, false, T, c.D, T, 1, pm, T, p.do[oo:], c.Out.Row, 0, p.dv[vo:], c.V.Row)
-	gemm.Sgemm(false, true, T, T, c.D, 1, p.do[oo:], c.Out.Row, p.v[vo:], c.V.Row, 0, dp, T)
+	p.sgemm(true, false, T, c.D, T, 1, pm, T, p.do[oo:], c.Out.Row, 0, p.dv[vo:], c.V.Row)
+	p.sgemm(false, true, T, T, c.D, 1, p.do[oo:], c.Out.Row, p.v[vo:], c.V.Row, 0, dp, T)
 	for r := range T {
 		ops.SoftmaxBackwardRow(dp[r*T:(r+1)*T], pm[r*T:(r+1)*T], dp[r*T:(r+1)*T])
 	}
-	gemm.Sgemm(false, false, T, c.D, T, c.Scale, dp, T, p.k[ko:], c.K.Row, 0, p.dq[qo:], c.Q.Row)
-	gemm.Sgemm(true, false, T, c.D, T, c.Scale, dp, T, p.q[qo:], c.Q.Row, 0, p.dk[ko:], c.K.Row)
+	p.sgemm(false, false, T, c.D, T, c.Scale, dp, T, p.k[ko:], c.K.Row, 0, p.dq[qo:], c.Q.Row)
+	p.sgemm(true, false, T, c.D, T, c.Scale, dp, T, p.q[qo:], c.Q.Row, 0, p.dk[ko:], c.K.Row)
 }

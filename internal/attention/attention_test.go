@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/cpu"
+	"github.com/metasurv/metasurv/internal/parallel"
 )
 
 // refAttention is float64 attention for one head given row accessors.
@@ -230,5 +231,44 @@ func TestErrors(t *testing.T) {
 	buf := make([]float32, 12)
 	if err := pl.Forward(buf, buf, buf, buf[:5]); !errors.Is(err, ErrShape) {
 		t.Fatal("short V accepted")
+	}
+}
+
+// TestSerialHeads: with at least two heads per worker (or a whole number
+// of heads each) a head's products run on its worker alone, with the bits
+// of the pooled run on one worker; with fewer heads they may use the pool.
+func TestSerialHeads(t *testing.T) {
+	for _, tc := range []struct {
+		heads, workers int
+		serial         bool
+	}{{12, 2, true}, {3, 2, false}, {4, 2, true}, {2, 2, true}, {12, 1, false}} {
+		c := Config{B: 1, Heads: tc.heads, T: 216, D: 64}
+		c.Q, c.K, c.V = PackedQKV(tc.heads, 216, 64), PackedQKV(tc.heads, 216, 64), PackedQKV(tc.heads, 216, 64)
+		c.Out = TokenMajor(tc.heads, 216, 64)
+		pl, err := NewPlan(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(7, uint64(tc.heads)))
+		hd := tc.heads * 64
+		qkv := rnd(r, 216*3*hd)
+		run := func(w int) []float32 {
+			defer parallel.SetMaxWorkers(w)()
+			out := make([]float32, 216*hd)
+			if err := pl.Forward(out, qkv, qkv[hd:], qkv[2*hd:]); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		ref := run(1)
+		got := run(tc.workers)
+		if pl.serial != tc.serial {
+			t.Errorf("%d heads on %d workers: serial %v, want %v", tc.heads, tc.workers, pl.serial, tc.serial)
+		}
+		for i := range ref {
+			if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+				t.Fatalf("%d heads on %d workers: out[%d] = %v, one worker %v", tc.heads, tc.workers, i, got[i], ref[i])
+			}
+		}
 	}
 }

@@ -83,7 +83,10 @@ type operands struct {
 // the barriers cost several µs, more when the cores are shared).
 const minParallelWork = 1 << 21
 
-func run(op *operands) {
+func run(op *operands) { runOn(op, parallel.Workers()) }
+
+// runOn runs op on w workers (the caller alone when w is 1).
+func runOn(op *operands, w int) {
 	if op.m == 0 || op.n == 0 {
 		return
 	}
@@ -98,7 +101,6 @@ func run(op *operands) {
 	case op.pb != nil:
 		bl = op.pb.bl
 	}
-	w := parallel.Workers()
 	if op.useRowsA(bl) {
 		j := getJob()
 		j.op, j.bl = *op, bl

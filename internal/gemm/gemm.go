@@ -61,6 +61,23 @@ func SgemmEx(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 	})
 }
 
+// SgemmSerial is Sgemm on the calling goroutine alone, for callers that
+// are already one of the pool's parallel workers (attention runs one head
+// per worker): the products of a head, 216×216×64 in ViT-B, would
+// otherwise start their own parallel phases from inside the worker, each
+// queueing a job the other worker (busy with its head) never takes and
+// waiting at barriers. The result is bitwise that of Sgemm.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkDims(m, n, k)
+	checkMatrix("A", "lda", transA, m, k, a, lda)
+	checkMatrix("B", "ldb", transB, k, n, b, ldb)
+	checkMatrix("C", "ldc", false, m, n, c, ldc)
+	runOn(&operands{
+		transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+	}, 1)
+}
+
 func checkDims(m, n, k int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
