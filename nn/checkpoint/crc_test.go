@@ -138,6 +138,21 @@ func detail(suffix string) string {
 	return "storage of tensor"
 }
 
+// readReference returns the bytes of the checkpoint at p and what Read
+// makes of them, the reference a damaged copy is compared with.
+func readReference(t *testing.T, p string) ([]byte, *Checkpoint) {
+	t.Helper()
+	orig, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := Read(context.Background(), bytes.NewReader(orig), int64(len(orig)), allGlobals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return orig, ref
+}
+
 func crcFixtures(t *testing.T) []string {
 	files := []string{filepath.Join("testdata", "zip_p4.pt"), filepath.Join("testdata", "zip_p2_big.pt")}
 	return append(files, fixture.Path(t, "golden", "models", "densenet_small.pt"))
@@ -147,14 +162,7 @@ func crcFixtures(t *testing.T) []string {
 // data.pkl is refused with ErrChecksum, and the module is left as it was.
 func TestChecksumStored(t *testing.T) {
 	for _, p := range crcFixtures(t) {
-		orig, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ref, err := Read(context.Background(), bytes.NewReader(orig), int64(len(orig)), allGlobals)
-		if err != nil {
-			t.Fatal(err)
-		}
+		orig, ref := readReference(t, p)
 		last := lastStorage(t, orig)
 		for _, suffix := range []string{last, "/data.pkl", "/byteorder"} {
 			if suffix == "/byteorder" && !bytes.Contains(orig, []byte("/byteorder")) {
@@ -265,14 +273,7 @@ func rezip(t testing.TB, b []byte, wrongCRC string) []byte {
 // decompressor) load as the stored ones do and are checked the same way.
 func TestChecksumDeflated(t *testing.T) {
 	for _, p := range crcFixtures(t) {
-		orig, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ref, err := Read(context.Background(), bytes.NewReader(orig), int64(len(orig)), allGlobals)
-		if err != nil {
-			t.Fatal(err)
-		}
+		orig, ref := readReference(t, p)
 		d := rezip(t, orig, "")
 		got, err := Read(context.Background(), bytes.NewReader(d), int64(len(d)), allGlobals)
 		if err != nil || !sameTensors(got.Tensors, ref.Tensors) {
@@ -326,14 +327,7 @@ func TestChecksumGoldenLoadInto(t *testing.T) {
 // 16 % of the small synthetic files). Fixed seed.
 func TestRandomFlipsNeverLoadWrongValues(t *testing.T) {
 	for _, p := range crcFixtures(t) {
-		orig, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ref, err := Read(context.Background(), bytes.NewReader(orig), int64(len(orig)), allGlobals)
-		if err != nil {
-			t.Fatal(err)
-		}
+		orig, ref := readReference(t, p)
 		rng := rand.New(rand.NewPCG(1, 2))
 		trials := 500
 		if strings.Contains(p, "golden") {
