@@ -225,7 +225,11 @@ func AttentionRollout(ctx context.Context, m Encoder, x *nn.Tensor, o RolloutOpt
 			}
 		}
 		r.Patches = append(r.Patches, p)
-		r.Map = append(r.Map, upsample(p, grid, c.ImgSize, o.Upsample))
+		m, err := upsample(p, grid, c.ImgSize, o.Upsample)
+		if err != nil {
+			return nil, fmt.Errorf("vit: rollout map: %w", err)
+		}
+		r.Map = append(r.Map, m)
 	}
 	return r, nil
 }
@@ -354,64 +358,35 @@ func matMul(dst, a, b []float64, n int) {
 }
 
 // upsample brings the patch-grid map p (raster d, h, w) to size, in
-// tensor order, scaled to a maximum of 1 (all zero stays zero).
-func upsample(p []float64, grid, size [3]int, how Upsampling) []float32 {
-	out := make([]float32, size[0]*size[1]*size[2])
-	// per axis: for each output index, two source indices and a weight
-	type tap struct {
-		i0, i1 int
-		w      float64
+// tensor order, scaled to a maximum of 1 (all zero stays zero). The
+// resampling is volume.Resize (torch's interpolate rules, as MONAI's
+// Resize): a (d, h, w) raster with w fastest is a volume of dims
+// (w, h, d) in volume's i-fastest order, so the axes are handed over
+// reversed and the result is already in tensor order.
+func upsample(p []float64, grid, size [3]int, how Upsampling) ([]float32, error) {
+	src := make([]float32, len(p))
+	for i, v := range p {
+		src[i] = float32(v)
 	}
-	var taps [3][]tap
-	for a := range 3 {
-		taps[a] = make([]tap, size[a])
-		sc := float64(grid[a]) / float64(size[a])
-		for o := range size[a] {
-			if how == UpsampleNearest {
-				i := min(int(float64(o)*sc), grid[a]-1)
-				taps[a][o] = tap{i, i, 0}
-				continue
-			}
-			src := max((float64(o)+0.5)*sc-0.5, 0)
-			i0 := min(int(src), grid[a]-1)
-			i1 := min(i0+1, grid[a]-1)
-			taps[a][o] = tap{i0, i1, src - float64(i0)}
+	v, err := volume.FromData([3]int{grid[2], grid[1], grid[0]}, volume.Identity(), src)
+	if err != nil {
+		return nil, err
+	}
+	mode := volume.ResizeTrilinear
+	if how == UpsampleNearest {
+		mode = volume.ResizeNearest
+	}
+	if v, err = v.Resize([3]int{size[2], size[1], size[0]}, mode); err != nil {
+		return nil, err
+	}
+	mx := float32(0)
+	for _, x := range v.Data {
+		mx = max(mx, x)
+	}
+	if mx > 0 {
+		for i := range v.Data {
+			v.Data[i] /= mx
 		}
 	}
-	at := func(d, h, w int) float64 { return p[(d*grid[1]+h)*grid[2]+w] }
-	mx := 0.0
-	vals := make([]float64, len(out))
-	for d, td := range taps[0] {
-		for h, th := range taps[1] {
-			for w, tw := range taps[2] {
-				v := 0.0
-				for _, cd := range [2]struct {
-					i int
-					w float64
-				}{{td.i0, 1 - td.w}, {td.i1, td.w}} {
-					if cd.w == 0 {
-						continue
-					}
-					for _, ch := range [2]struct {
-						i int
-						w float64
-					}{{th.i0, 1 - th.w}, {th.i1, th.w}} {
-						if ch.w == 0 {
-							continue
-						}
-						v += cd.w * ch.w * ((1-tw.w)*at(cd.i, ch.i, tw.i0) + tw.w*at(cd.i, ch.i, tw.i1))
-					}
-				}
-				vals[(d*size[1]+h)*size[2]+w] = v
-				mx = max(mx, v)
-			}
-		}
-	}
-	for i, v := range vals {
-		if mx > 0 {
-			v /= mx
-		}
-		out[i] = float32(v)
-	}
-	return out
+	return v.Data, nil
 }

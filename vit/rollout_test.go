@@ -378,7 +378,10 @@ func TestRolloutUniformAttention(t *testing.T) {
 // TestUpsampleTrilinear: a two-patch ramp upsampled fourfold takes
 // PyTorch's interpolate(trilinear, align_corners=False) values.
 func TestUpsampleTrilinear(t *testing.T) {
-	got := upsample([]float64{0, 1}, [3]int{1, 1, 2}, [3]int{1, 1, 8}, UpsampleTrilinear)
+	got, err := upsample([]float64{0, 1}, [3]int{1, 1, 2}, [3]int{1, 1, 8}, UpsampleTrilinear)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []float32{0, 0, 0.125, 0.375, 0.625, 0.875, 1, 1}
 	for i := range want {
 		if math.Abs(float64(got[i]-want[i])) > 1e-7 {
