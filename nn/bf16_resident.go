@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/metasurv/metasurv/internal/conv"
 	"github.com/metasurv/metasurv/internal/gemm"
 )
 
@@ -244,7 +245,7 @@ func (g *Graph) conv3dBF16(x, w, b *Tensor, o ConvOptions) *Tensor {
 	rows, cols := c.n*vol, c.cin*kv
 	patches := g.scratch(rows * cols)
 	prod := g.scratch(rows * c.cout)
-	gatherPatches(patches, x.Data, &c)
+	conv.Patches(patches, x.Data, c.n, c.cin, c.in, c.k)
 	var ep *gemm.Epilogue
 	if b != nil {
 		g.linEp = gemm.Epilogue{Bias: b.Data}
@@ -261,34 +262,6 @@ func (g *Graph) conv3dBF16(x, w, b *Tensor, o ConvOptions) *Tensor {
 	g.unscratch(prod)
 	g.unscratch(patches)
 	return out
-}
-
-// gatherPatches writes the non-overlapping kernel-sized patches of x as
-// rows of dst: row (n, od, oh, ow), column (ci, kd, kh, kw).
-func gatherPatches(dst, x []float32, c *convGeom) {
-	k, in, out := c.k, c.in, c.out
-	cols := c.cin * c.kVol()
-	row := 0
-	for n := range c.n {
-		for od := range out[0] {
-			for oh := range out[1] {
-				for ow := range out[2] {
-					d := dst[row*cols : (row+1)*cols]
-					q := 0
-					for ci := range c.cin {
-						base := (n*c.cin + ci) * in[0]
-						for kd := range k[0] {
-							for kh := range k[1] {
-								src := ((base+od*k[0]+kd)*in[1]+oh*k[1]+kh)*in[2] + ow*k[2]
-								q += copy(d[q:q+k[2]], x[src:src+k[2]])
-							}
-						}
-					}
-					row++
-				}
-			}
-		}
-	}
 }
 
 // transpose2D writes the r×c matrix src transposed into dst (c×r).

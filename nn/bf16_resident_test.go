@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/conv"
 	"github.com/metasurv/metasurv/internal/gemm"
 )
 
@@ -306,7 +307,7 @@ func TestConvertBF16Refusals(t *testing.T) {
 	c, _ := newConvGeom(x.Shape, m.patch.Weight.Shape, m.patch.Options)
 	vol := c.outVol()
 	rows := NewTensor(c.n*vol, c.cin*c.kVol())
-	gatherPatches(rows.Data, x.Data, &c)
+	conv.Patches(rows.Data, x.Data, c.n, c.cin, c.in, c.k)
 	for _, bf := range []bool{false, true} {
 		g = NewGraph(Options{BF16: bf})
 		yl := g.Linear(rows, g.Reshape(m.patch.Weight, m.hidden, -1), m.patch.Bias)
