@@ -183,10 +183,12 @@ var tolRE = regexp.MustCompile(`<=\s*([0-9.eE+-]+)\s*\*\s*max\(1,\s*max\|torch\|
 
 // Tolerance returns the relative tolerance of the manifest's rule
 // "max |go - torch| <= R * max(1, max|torch|)".
-func (m *Manifest) ToleranceFactor() (float64, error) {
-	sub := tolRE.FindStringSubmatch(m.Tolerance)
+func (m *Manifest) ToleranceFactor() (float64, error) { return toleranceFactor(m.Tolerance) }
+
+func toleranceFactor(rule string) (float64, error) {
+	sub := tolRE.FindStringSubmatch(rule)
 	if sub == nil {
-		return 0, fmt.Errorf("modelspec: tolerance rule %q not understood", m.Tolerance)
+		return 0, fmt.Errorf("modelspec: tolerance rule %q not understood", rule)
 	}
 	return strconv.ParseFloat(sub[1], 64)
 }
@@ -239,6 +241,13 @@ func CheckFixture(m *Manifest, dir, name string) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("modelspec: %s: %w", name, err)
 	}
+	return compareOutputs(res, model, in, f.Outputs, dir, rel)
+}
+
+// compareOutputs runs in through model and compares each output with its
+// .npy file in dir: max |go - torch| <= rel * max(1, max|torch|).
+func compareOutputs(res Result, model *Model, in *nn.Tensor, outputs []Output, dir string, rel float64) (Result, error) {
+	name := res.Fixture
 	g := nn.NewGraph(nn.Options{})
 	outs := model.Outputs(g, in)
 	if err := g.Err(); err != nil {
@@ -246,7 +255,7 @@ func CheckFixture(m *Manifest, dir, name string) (Result, error) {
 	}
 	res.Outputs = map[string]OutputResult{}
 	res.OK = true
-	for _, o := range f.Outputs {
+	for _, o := range outputs {
 		got, ok := outs[o.Name]
 		if !ok {
 			return res, fmt.Errorf("modelspec: %s: the model gives no output %q", name, o.Name)
@@ -305,8 +314,14 @@ func CheckKeys(spec KeySpec) error {
 	if err != nil {
 		return err
 	}
+	return compareKeys(model.Module, spec)
+}
+
+// compareKeys compares m's state dict with spec (names, order, shapes and
+// the parameter count); one error names every difference.
+func compareKeys(m nn.Module, spec KeySpec) error {
 	var got []Key
-	nn.Walk(model.Module, func(name string, t *nn.Tensor, _ bool) {
+	nn.Walk(m, func(name string, t *nn.Tensor, _ bool) {
 		got = append(got, Key{name, append([]int(nil), t.Shape...)})
 	})
 	want := map[string][]int{}
@@ -341,7 +356,7 @@ func CheckKeys(spec KeySpec) error {
 			}
 		}
 	}
-	for _, p := range nn.NamedParameters(model.Module) {
+	for _, p := range nn.NamedParameters(m) {
 		params += p.Tensor.Numel()
 	}
 	if spec.Params > 0 && params != spec.Params {
