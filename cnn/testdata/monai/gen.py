@@ -1,0 +1,282 @@
+"""MONAI reference outputs of the full-size 3-D CNNs (and option variants) for
+cnn's parity tests, without committing their weights.
+
+Every parameter and buffer of a model is set from an integer hash of (its
+index in state-dict order, the element's index), so Go fills the same model
+with bit-identical values (internal/modelspec.HashInit) and only the outputs
+(a few numbers per fixture) are stored here. The input is hashed the same way
+(tensor index INPUT_TAG).
+
+Rerun (CPU, a few minutes; MONAI is not installed system-wide):
+    git -C MONAI-mirror archive 1.3.2 monai | tar -x -C /tmp/monai132
+    cd cnn/testdata/monai && PYTHONPATH=/tmp/monai132 /usr/bin/python3 gen.py [name ...]
+Generated with MONAI 1.3.2, torch 1.13 (Debian python3-torch), numpy 1.24,
+float32, model.eval(), torch.no_grad(). Writes manifest.json and
+<name>.logits.npy, <name>.embed.npy (the penultimate features: the input of the
+final Linear, or the output when feed_forward=False), and per output
+torch_f32_vs_f64: max |float32 - float64| / max(1, max|float64|) of torch itself,
+to show that rounding alone stays well inside the tolerance.
+
+The hash (splitmix64 finaliser, all arithmetic mod 2^64):
+    z = (t << 40) ^ i;  z += 0x9E3779B97F4A7C15
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+    z ^= z >> 31
+    v = float32(z >> 40) * 2^-24 * 2 - 1          (exact: v in [-1, 1))
+and the value of element i of tensor t (float32 arithmetic, each step rounded):
+    weight with >= 2 dims:  v * float32(sqrt(gain / fan_in)), fan_in = numel / shape[0]
+    1-dim "weight" (norm):  v * gamma_spread + gamma_mean
+    "bias":                 v * bias_scale
+    "running_mean":         v * bias_scale
+    "running_var":          v * 0.25 + 1
+    num_batches_tracked:    left as is (not used in eval)
+gain, gamma_mean, gamma_spread, bias_scale are per fixture in the manifest
+("init"), chosen so the logits of the deepest nets stay O(1-100) and differ
+between the two batch items.
+"""
+import json, math, os, re, sys, time
+
+import numpy as np
+import torch
+
+import monai
+from monai.networks import nets  # noqa: F401  (the constructors below)
+from monai.networks.nets import (ResNet, resnet10, resnet18, resnet34, resnet50, resnet101, resnet152,  # noqa: F401
+                                 resnet200, DenseNet, DenseNet121, DenseNet169, DenseNet201, DenseNet264, SENet,
+                                 SENet154, SEResNet50, SEResNet101, SEResNet152, SEResNext50, SEResNext101,
+                                 EfficientNetBN)
+
+INPUT_TAG = (1 << 24) - 1
+M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def hash_uniform(t, n):
+    """v in [-1, 1) for elements 0..n-1 of tensor t (float32)."""
+    with np.errstate(over="ignore"):
+        z = (np.uint64(t) << np.uint64(40)) ^ np.arange(n, dtype=np.uint64)
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    u = (z >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -24)
+    return u * np.float32(2) - np.float32(1)
+
+
+DEFAULT_INIT = {"gain": 2.0, "gamma_mean": 1.0, "gamma_spread": 0.25, "bias_scale": 0.02}
+
+
+def hash_init(model, init):
+    f32 = np.float32
+    sd = model.state_dict()
+    with torch.no_grad():
+        for t, (name, ten) in enumerate(sd.items()):
+            if name.endswith("num_batches_tracked"):
+                continue
+            assert ten.dtype == torch.float32, name
+            n = ten.numel()
+            v = hash_uniform(t, n)
+            leaf = name.rsplit(".", 1)[-1]
+            if ten.dim() >= 2:
+                fan_in = n // ten.shape[0]
+                val = v * f32(math.sqrt(init["gain"] / fan_in))
+            elif leaf == "weight":
+                val = v * f32(init["gamma_spread"]) + f32(init["gamma_mean"])
+            elif leaf in ("bias", "running_mean"):
+                val = v * f32(init["bias_scale"])
+            elif leaf == "running_var":
+                val = v * f32(0.25) + f32(1)
+            else:
+                raise ValueError("no hash rule for " + name)
+            ten.copy_(torch.from_numpy(val.reshape(tuple(ten.shape))))
+
+
+# name: (constructor, input shape, init overrides)
+R = "spatial_dims=3"
+FIXTURES = {
+    # ResNet: every depth, widen_factor, shortcut A/B, conv1_t_size/stride,
+    # no_max_pool, bias_downsample, feed_forward.
+    "resnet10_w05_stem3s2": (f"resnet10({R}, n_input_channels=4, num_classes=3, widen_factor=0.5, conv1_t_size=3, conv1_t_stride=2)", [2, 4, 24, 24, 24], {}),
+    "resnet18_A_nomaxpool_w075": (f"resnet18({R}, n_input_channels=4, num_classes=3, shortcut_type='A', no_max_pool=True, widen_factor=0.75)", [2, 4, 16, 16, 16], {}),
+    "resnet34_noff_aniso": (f"resnet34({R}, n_input_channels=1, num_classes=2, conv1_t_size=[7, 5, 3], conv1_t_stride=[2, 1, 2], feed_forward=False)", [2, 1, 20, 16, 24], {}),
+    "resnet50_nobias_w05": (f"resnet50({R}, n_input_channels=4, num_classes=3, bias_downsample=False, widen_factor=0.5)", [2, 4, 16, 16, 16], {}),
+    "resnet101_A_s2": (f"resnet101({R}, n_input_channels=4, num_classes=3, shortcut_type='A', conv1_t_stride=2, widen_factor=0.5)", [2, 4, 32, 32, 32], {}),
+    "resnet152": (f"resnet152({R}, n_input_channels=4, num_classes=3)", [2, 4, 16, 16, 16], {}),
+    "resnet200_nobias": (f"resnet200({R}, n_input_channels=4, num_classes=3, bias_downsample=False, conv1_t_stride=2)", [2, 4, 32, 32, 32], {}),
+    "resnet_custom_w13": (f"ResNet(block='bottleneck', layers=[1, 2, 2, 1], block_inplanes=[10, 20, 30, 40], {R}, n_input_channels=2, num_classes=4, widen_factor=1.3, conv1_t_size=5, no_max_pool=True)", [2, 2, 12, 12, 12], {}),
+    # DenseNet
+    "densenet121": (f"DenseNet121({R}, in_channels=4, out_channels=3)", [2, 4, 32, 32, 32], {}),
+    "densenet169": (f"DenseNet169({R}, in_channels=4, out_channels=3)", [2, 4, 32, 32, 32], {}),
+    "densenet201": (f"DenseNet201({R}, in_channels=4, out_channels=3)", [2, 4, 32, 32, 32], {}),
+    "densenet264": (f"DenseNet264({R}, in_channels=4, out_channels=3)", [2, 4, 32, 32, 32], {}),
+    "densenet121_opts": (f"DenseNet121({R}, in_channels=1, out_channels=5, init_features=32, growth_rate=16, bn_size=2, dropout_prob=0.2)", [2, 1, 32, 32, 32], {}),
+    # SENet
+    "senet154": (f"SENet154({R}, in_channels=4, num_classes=3)", [2, 4, 16, 16, 16], {}),
+    "seresnet50": (f"SEResNet50({R}, in_channels=4, num_classes=3)", [2, 4, 32, 32, 32], {}),
+    "seresnet101": (f"SEResNet101({R}, in_channels=4, num_classes=3)", [2, 4, 16, 16, 16], {}),
+    "seresnet152": (f"SEResNet152({R}, in_channels=4, num_classes=3)", [2, 4, 16, 16, 16], {}),
+    "seresnext50": (f"SEResNext50({R}, in_channels=4, num_classes=3)", [2, 4, 32, 32, 32], {}),
+    "seresnext101": (f"SEResNext101({R}, in_channels=4, num_classes=3)", [2, 4, 16, 16, 16], {}),
+    "senet_resnetblock_3x3": (f"SENet({R}, in_channels=2, block='se_resnet_bottleneck', layers=(1, 2, 1, 1), groups=1, reduction=8, dropout_prob=0.3, inplanes=32, downsample_kernel_size=3, input_3x3=True, num_classes=4)", [2, 2, 24, 24, 24], {}),
+    # EfficientNetBN b0 with other channels, b1-b7
+    "efficientnet_b0_c1_k5": (f"EfficientNetBN('efficientnet-b0', pretrained=False, {R}, in_channels=1, num_classes=5)", [2, 1, 32, 32, 32], {"gain": 4.0}),
+    **{f"efficientnet_b{k}": (f"EfficientNetBN('efficientnet-b{k}', pretrained=False, {R}, in_channels=4, num_classes=3)", [2, 4, 32, 32, 32], {"gain": 4.0}) for k in range(1, 8)},
+}
+
+# gamma_mean per fixture, from `gen.py --tune NAME` (bisection for max|logit|
+# near 10, 2 for EfficientNet: below it the hashed nets fade to their biases,
+# above it they blow up and amplify rounding; EfficientNet's swish and SE
+# gates turn chaotic sooner: at max|logit| ~20 torch's own float32 logits
+# differ from float64 by 1e-4 relative, at ~2 by 3e-6). efficientnet_b1, b6
+# and b7 were set by hand between bisection points so that the recorded
+# torch_f32_vs_f64 stays below 1e-5 with the items still clearly apart.
+GAMMA_MEAN = {
+    "densenet121": 2.12,
+    "densenet121_opts": 2.199,
+    "densenet169": 2.159,
+    "densenet201": 2.199,
+    "densenet264": 2.042,
+    "efficientnet_b0_c1_k5": 1.575,
+    "efficientnet_b1": 1.515,
+    "efficientnet_b2": 1.535,
+    "efficientnet_b3": 1.458,
+    "efficientnet_b4": 1.458,
+    "efficientnet_b5": 1.418,
+    "efficientnet_b6": 1.39,
+    "efficientnet_b7": 1.33,
+    "resnet101_A_s2": 1.497,
+    "resnet10_w05_stem3s2": 2.591,
+    "resnet152": 1.34,
+    "resnet18_A_nomaxpool_w075": 2.199,
+    "resnet200_nobias": 1.261,
+    "resnet34_noff_aniso": 1.458,
+    "resnet50_nobias_w05": 1.535,
+    "resnet_custom_w13": 2.042,
+    "senet154": 1.925,
+    "senet_resnetblock_3x3": 2.12,
+    "seresnet101": 1.848,
+    "seresnet152": 1.769,
+    "seresnet50": 1.769,
+    "seresnext101": 1.808,
+    "seresnext50": 1.848,
+}
+
+TOLERANCE = "max |go - torch| <= 1e-4 * max(1, max|torch|)"
+
+
+def final_linear(model):
+    for attr in ("fc", "last_linear", "_fc"):
+        m = getattr(model, attr, None)
+        if isinstance(m, torch.nn.Linear):
+            return m
+    if hasattr(model, "class_layers"):
+        return model.class_layers.out
+    return None
+
+
+def atomic_write(path, write):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def run(name, ctor, shape, init_over):
+    init = dict(DEFAULT_INIT, **init_over)
+    init["gamma_mean"] = GAMMA_MEAN[name]
+    t0 = time.time()
+    model = eval(ctor)
+    model.eval()
+    hash_init(model, init)
+    sd = model.state_dict()
+    x = torch.from_numpy(hash_uniform(INPUT_TAG, int(np.prod(shape))).reshape(shape))
+    captured = {}
+    lin = final_linear(model)
+    if lin is not None:
+        lin.register_forward_hook(lambda m, i, o: captured.__setitem__("embed", i[0].detach().clone()))
+    with torch.no_grad():
+        logits = model(x)
+    embed = captured.get("embed", logits)
+    lg, em = logits.numpy().astype(np.float32), embed.numpy().astype(np.float32)
+    # torch's own float32 rounding error (against float64, same weights): the
+    # fixture is only meaningful if it is well below the tolerance.
+    with torch.no_grad():
+        model.double()
+        lg64 = model(x.double()).numpy()
+        em64 = captured.get("embed", torch.from_numpy(lg64)).numpy()
+    cond = {"logits": float(np.abs(lg - lg64).max() / max(1.0, np.abs(lg64).max())),
+            "embed": float(np.abs(em - em64).max() / max(1.0, np.abs(em64).max()))}
+    np.save(f"{name}.logits.npy", lg)
+    np.save(f"{name}.embed.npy", em)
+    params = sum(p.numel() for p in model.parameters())
+    diff = float(np.abs(lg[0] - lg[1]).max()) if lg.shape[0] > 1 else float("nan")
+    print(f"{name}: {params} params, max|logit| {np.abs(lg).max():.4g}, max|embed| {np.abs(em).max():.4g}, "
+          f"item difference {diff:.4g}, float32 vs float64 {cond['logits']:.2g} {cond['embed']:.2g}, "
+          f"{time.time() - t0:.1f}s", flush=True)
+    return {
+        "monai": ctor,
+        "input_shape": shape,
+        "input": {"hash_tensor": INPUT_TAG},
+        "init": init,
+        "outputs": [
+            {"name": "logits", "file": f"{name}.logits.npy", "shape": list(lg.shape)},
+            {"name": "embed", "file": f"{name}.embed.npy", "shape": list(em.shape)},
+        ],
+        "max_abs": {"logits": float(np.abs(lg).max()), "embed": float(np.abs(em).max())},
+        "torch_f32_vs_f64": cond,
+        "params": params,
+        "state_dict": {k: list(v.shape) for k, v in sd.items()},
+    }
+
+
+def tune(name, steps=7):
+    """Bisects gamma_mean (other init values as in FIXTURES) for max|logit|
+    near the target; prints the trace. Used once to fill GAMMA_MEAN."""
+    ctor, shape, over = FIXTURES[name]
+    target = 2.0 if name.startswith("efficientnet") else 10.0
+    model = eval(ctor)
+    model.eval()
+    x = torch.from_numpy(hash_uniform(INPUT_TAG, int(np.prod(shape))).reshape(shape))
+    lo, hi = 0.5, 3.0
+    for _ in range(steps):
+        gm = round((lo + hi) / 2, 3)
+        hash_init(model, dict(DEFAULT_INIT, **dict(over, gamma_mean=gm)))
+        with torch.no_grad():
+            lg = model(x).numpy()
+        m = float(np.abs(lg).max())
+        d = float(np.abs(lg[0] - lg[1]).max())
+        print(f"{name} gamma_mean {gm}: max|logit| {m:.3g}, item difference {d:.3g}", flush=True)
+        if not np.isfinite(m) or m > target:
+            hi = gm
+        else:
+            lo = gm
+
+
+def main():
+    torch.set_num_threads(2)
+    only = sys.argv[1:]
+    if only and only[0] == "--tune":
+        for name in only[1:]:
+            tune(name)
+        return
+    path = "manifest.json"
+    man = {"fixtures": {}}
+    if os.path.exists(path):
+        with open(path) as f:
+            man = json.load(f)
+    man["generator"] = (f"MONAI {monai.__version__}, torch {torch.__version__} CPU, numpy {np.__version__}, "
+                        "float32, model.eval(), torch.no_grad(); weights and input from the hash in gen.py")
+    man["tolerance"] = TOLERANCE
+    for name, (ctor, shape, over) in FIXTURES.items():
+        if only and name not in only:
+            continue
+        man["fixtures"][name] = run(name, ctor, shape, over)
+    man["fixtures"] = dict(sorted(man["fixtures"].items()))
+    text = json.dumps(man, indent=1)
+    text = re.sub(r"\[\s*([-0-9.e,\s]*?)\s*\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
+    atomic_write(path, lambda f: f.write((text + "\n").encode()))
+
+
+if __name__ == "__main__":
+    main()
