@@ -9,7 +9,9 @@ with bit-identical values (internal/modelspec.HashInit) and only the outputs
 
 Rerun (CPU, a few minutes; MONAI is not installed system-wide):
     git -C MONAI-mirror archive 1.3.2 monai | tar -x -C /tmp/monai132
+    git -C einops-mirror archive v0.8.2 einops | tar -x -C /tmp/einops   (perceptron ViTs only)
     cd cnn/testdata/monai && PYTHONPATH=/tmp/monai132 /usr/bin/python3 gen.py [name ...]
+    PYTHONPATH=/tmp/monai132:/tmp/einops /usr/bin/python3 gen.py --vit [name ...]   (ViTs, into VIT_DIR)
 Generated with MONAI 1.3.2, torch 1.13 (Debian python3-torch), numpy 1.24,
 float32, model.eval(), torch.no_grad(). Writes manifest.json and
 <name>.logits.npy, <name>.embed.npy (the penultimate features: the input of the
@@ -41,7 +43,7 @@ import torch
 
 import monai
 from monai.networks import nets  # noqa: F401  (the constructors below)
-from monai.networks.nets import (ResNet, resnet10, resnet18, resnet34, resnet50, resnet101, resnet152,  # noqa: F401
+from monai.networks.nets import (ViT, ViTAutoEnc, ResNet, resnet10, resnet18, resnet34, resnet50, resnet101, resnet152,  # noqa: F401
                                  resnet200, DenseNet, DenseNet121, DenseNet169, DenseNet201, DenseNet264, SENet,
                                  SENet154, SEResNet50, SEResNet101, SEResNet152, SEResNext50, SEResNext101,
                                  EfficientNetBN)
@@ -160,6 +162,22 @@ GAMMA_MEAN = {
     "seresnext50": 1.848,
 }
 
+# ViT / ViTAutoEnc options the ../shared fixtures do not reach (perceptron
+# patch embedding, anisotropic images and patches, post_activation=None,
+# out_channels, deconv_chns, patch 4 with up-kernels of 2). MONAI refuses
+# ViTAutoEnc patches that are not squares (8).
+# Written with `gen.py --vit` to VIT_DIR (tested by internal/modelspec).
+VIT_DIR = "../../../internal/modelspec/testdata/vit"
+VIT_INIT = {"gain": 1.0, "gamma_mean": 1.0, "gamma_spread": 0.25, "bias_scale": 0.02}
+VIT_FIXTURES = {
+    "vit_cls_perceptron_aniso": ("ViT(in_channels=2, img_size=(32, 24, 16), patch_size=(8, 8, 4), hidden_size=48, mlp_dim=96, num_layers=3, num_heads=6, proj_type='perceptron', classification=True, num_classes=4, post_activation=None, qkv_bias=True)", [2, 2, 32, 24, 16]),
+    "vit_cls_tanh_dropout": ("ViT(in_channels=4, img_size=32, patch_size=16, hidden_size=64, mlp_dim=80, num_layers=2, num_heads=8, classification=True, num_classes=3, dropout_rate=0.1)", [2, 4, 32, 32, 32]),
+    "vit_feat_pos_embed_perceptron": ("ViT(in_channels=1, img_size=(16, 32, 32), patch_size=(8, 16, 8), hidden_size=32, mlp_dim=64, num_layers=2, num_heads=2, pos_embed='perceptron')", [2, 1, 16, 32, 32]),
+    "vitautoenc_opts_aniso": ("ViTAutoEnc(in_channels=3, out_channels=2, deconv_chns=8, img_size=(32, 16, 16), patch_size=(16, 16, 4), hidden_size=48, mlp_dim=96, num_layers=2, num_heads=4, proj_type='perceptron', qkv_bias=True)", [1, 3, 32, 16, 16]),
+    "vitautoenc_opts_p16_aniso": ("ViTAutoEnc(in_channels=3, out_channels=2, deconv_chns=8, img_size=(32, 16, 16), patch_size=16, hidden_size=48, mlp_dim=96, num_layers=2, num_heads=4, proj_type='perceptron', qkv_bias=True)", [1, 3, 32, 16, 16]),
+    "vitautoenc_p4_aniso": ("ViTAutoEnc(in_channels=2, img_size=(16, 16, 8), patch_size=4, hidden_size=32, mlp_dim=64, num_layers=2, num_heads=4)", [2, 2, 16, 16, 8]),
+}
+
 TOLERANCE = "max |go - torch| <= 1e-4 * max(1, max|torch|)"
 
 
@@ -253,12 +271,67 @@ def tune(name, steps=7):
             lo = gm
 
 
+def run_vit(name, ctor, shape):
+    t0 = time.time()
+    model = eval(ctor)
+    model.eval()
+    hash_init(model, VIT_INIT)
+    sd = model.state_dict()
+    x = torch.from_numpy(hash_uniform(INPUT_TAG, int(np.prod(shape))).reshape(shape))
+
+    def named(m, inp):
+        with torch.no_grad():
+            out, hidden = m(inp)
+        main_name = "recon" if isinstance(m, ViTAutoEnc) else ("logits" if m.classification else "features")
+        return {main_name: out.numpy(), "hidden_first": hidden[0].numpy(), "hidden_last": hidden[-1].numpy()}
+
+    outs = named(model, x)
+    outs64 = named(model.double(), x.double())
+    res = {"monai": ctor, "input_shape": shape, "input": {"hash_tensor": INPUT_TAG}, "init": VIT_INIT,
+           "outputs": [], "max_abs": {}, "torch_f32_vs_f64": {}}
+    for k, v in outs.items():
+        v = v.astype(np.float32)
+        np.save(os.path.join(VIT_DIR, f"{name}.{k}.npy"), v)
+        res["outputs"].append({"name": k, "file": f"{name}.{k}.npy", "shape": list(v.shape)})
+        res["max_abs"][k] = float(np.abs(v).max())
+        res["torch_f32_vs_f64"][k] = float(np.abs(v - outs64[k]).max() / max(1.0, np.abs(outs64[k]).max()))
+    res["params"] = sum(p.numel() for p in model.parameters())
+    res["state_dict"] = {k: list(v.shape) for k, v in sd.items()}
+    first = next(iter(outs.values()))
+    diff = float(np.abs(first[0] - first[1]).max()) if first.shape[0] > 1 else float("nan")
+    print(f"{name}: {res['params']} params, max|out| {res['max_abs']}, item difference {diff:.3g}, "
+          f"float32 vs float64 {res['torch_f32_vs_f64']}, {time.time() - t0:.1f}s", flush=True)
+    return res
+
+
+def write_manifest(path, man):
+    man["fixtures"] = dict(sorted(man["fixtures"].items()))
+    text = json.dumps(man, indent=1)
+    text = re.sub(r"\[\s*([-0-9.e,\s]*?)\s*\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
+    atomic_write(path, lambda f: f.write((text + "\n").encode()))
+
+
 def main():
     torch.set_num_threads(2)
     only = sys.argv[1:]
     if only and only[0] == "--tune":
         for name in only[1:]:
             tune(name)
+        return
+    if only and only[0] == "--vit":
+        os.makedirs(VIT_DIR, exist_ok=True)
+        path = os.path.join(VIT_DIR, "manifest.json")
+        man = {"fixtures": {}}
+        if os.path.exists(path):
+            with open(path) as f:
+                man = json.load(f)
+        man["generator"] = (f"MONAI {monai.__version__}, torch {torch.__version__} CPU, numpy {np.__version__}, float32, "
+                            "model.eval(), torch.no_grad(); weights and input from the hash in cnn/testdata/monai/gen.py")
+        man["tolerance"] = TOLERANCE
+        for name, (ctor, shape) in VIT_FIXTURES.items():
+            if len(only) == 1 or name in only[1:]:
+                man["fixtures"][name] = run_vit(name, ctor, shape)
+        write_manifest(path, man)
         return
     path = "manifest.json"
     man = {"fixtures": {}}
@@ -272,10 +345,7 @@ def main():
         if only and name not in only:
             continue
         man["fixtures"][name] = run(name, ctor, shape, over)
-    man["fixtures"] = dict(sorted(man["fixtures"].items()))
-    text = json.dumps(man, indent=1)
-    text = re.sub(r"\[\s*([-0-9.e,\s]*?)\s*\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
-    atomic_write(path, lambda f: f.write((text + "\n").encode()))
+    write_manifest(path, man)
 
 
 if __name__ == "__main__":
