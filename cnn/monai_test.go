@@ -154,3 +154,60 @@ func TestMONAIHashedFixturesCanFail(t *testing.T) {
 		t.Errorf("bias_downsample=True: got %v, want the unexpected downsample biases named", err)
 	}
 }
+
+// Training mode against MONAI (testdata/monai/train, gen.py --train): batch
+// statistics, the running-mean update, and one backward pass seeded with
+// hashed output gradients — logits, the final Linear's gradients, the
+// stem's first two filter gradients and the first running mean, against a
+// float64 torch run (tolerance per output: 4x torch's own float32 error,
+// at least 1e-4).
+func TestMONAIHashedTraining(t *testing.T) {
+	const dir = hashDir + "/train"
+	m, err := modelspec.ReadHashManifest(dir + "/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(m.Fixtures))
+	for n := range m.Fixtures {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) < 4 {
+		t.Fatalf("only %d training fixtures", len(names))
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			r, err := modelspec.CheckHashTraining(m, dir, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := m.Fixtures[name]
+			if len(r.Outputs) != len(f.Outputs) || len(r.Outputs) < 5 {
+				t.Fatalf("compared %d outputs of %d", len(r.Outputs), len(f.Outputs))
+			}
+			for out, o := range r.Outputs {
+				t.Logf("%s: max abs error %.3g (tolerance %.3g, max|torch| %.3g, torch float32 vs float64 %.2g)",
+					out, o.MaxAbsErr, o.Tol, f.MaxAbs[out], f.TorchRounding[out])
+				if !o.OK {
+					t.Errorf("%s: max abs error %g exceeds %g", out, o.MaxAbsErr, o.Tol)
+				}
+			}
+			runtime.GC()
+		})
+	}
+	// The gradients depend on the seed: another seed must fail them (and
+	// only them).
+	mm := *m
+	f := m.Fixtures["train_resnet18_w05"]
+	f.SeedTensor--
+	mm.Fixtures = map[string]modelspec.HashFixture{"train_resnet18_w05": f}
+	r, err := modelspec.CheckHashTraining(&mm, dir, "train_resnet18_w05")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for out, o := range r.Outputs {
+		if grad := strings.HasPrefix(out, "grad"); grad == o.OK && !strings.HasSuffix(out, ".bias") {
+			t.Errorf("other seed: %s passes=%v (error %.3g, tolerance %.3g)", out, o.OK, o.MaxAbsErr, o.Tol)
+		}
+	}
+}

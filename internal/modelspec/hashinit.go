@@ -97,9 +97,12 @@ type HashFixture struct {
 		// HashTensor is the tensor index the input is hashed with.
 		HashTensor uint64 `json:"hash_tensor"`
 	} `json:"input"`
-	Init    HashInit           `json:"init"`
-	Outputs []Output           `json:"outputs"`
-	MaxAbs  map[string]float64 `json:"max_abs"`
+	// SeedTensor (training fixtures) hashes the output gradient that
+	// starts the backward pass.
+	SeedTensor uint64             `json:"seed_tensor"`
+	Init       HashInit           `json:"init"`
+	Outputs    []Output           `json:"outputs"`
+	MaxAbs     map[string]float64 `json:"max_abs"`
 	// TorchRounding is torch's own float32 error per output: max |float32 -
 	// float64| / max(1, max|float64|) with the same weights. A fixture whose
 	// rounding error nears the tolerance proves nothing.
@@ -184,7 +187,7 @@ func (m *HashManifest) Compare(dir, name string, model *Model) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	return compareOutputs(res, model, in, f.Outputs, dir, rel)
+	return runAndCompare(res, model, in, f.Outputs, dir, rel)
 }
 
 // CheckHashFixture builds, fills and runs a hashed fixture and compares its
@@ -199,4 +202,76 @@ func CheckHashFixture(m *HashManifest, dir, name string) (Result, error) {
 		return Result{Fixture: name, MONAI: f.MONAI}, fmt.Errorf("modelspec: %s: %w", name, err)
 	}
 	return m.Compare(dir, name, model)
+}
+
+// CheckHashTraining runs a training fixture (cnn/testdata/monai/train):
+// the model in training mode (batch statistics, running statistics
+// updated), one forward pass and a backward pass seeded with hashed
+// output gradients, then compares the outputs the manifest names:
+// "logits", "grad:P" (parameter P's gradient), "grad2:P" (the gradient
+// of P's first two rows, a convolution's first two filters) and
+// "buffer:B" (B after the pass).
+func CheckHashTraining(m *HashManifest, dir, name string) (Result, error) {
+	res := Result{Fixture: name}
+	f, ok := m.Fixtures[name]
+	if !ok {
+		return res, fmt.Errorf("modelspec: no fixture %q in the manifest", name)
+	}
+	res.MONAI = f.MONAI
+	rel, err := toleranceFactor(m.Tolerance)
+	if err != nil {
+		return res, err
+	}
+	model, err := f.Build()
+	if err != nil {
+		return res, fmt.Errorf("modelspec: %s: %w", name, err)
+	}
+	in, err := f.InputTensor()
+	if err != nil {
+		return res, err
+	}
+	nn.SetTraining(model.Module, true)
+	g := nn.NewGraph(nn.Options{Grad: true})
+	out := model.Module.Forward(g, in)
+	if err := g.Err(); err != nil {
+		return res, fmt.Errorf("modelspec: %s: forward: %w", name, err)
+	}
+	seed := make([]float32, len(out.Data))
+	for i := range seed {
+		seed[i] = HashValue(f.SeedTensor, uint64(i))
+	}
+	if err := g.BackwardWith(out, seed); err != nil {
+		return res, fmt.Errorf("modelspec: %s: backward: %w", name, err)
+	}
+	tensors := map[string]*nn.Tensor{}
+	nn.Walk(model.Module, func(n string, t *nn.Tensor, _ bool) { tensors[n] = t })
+	outs := map[string]*nn.Tensor{"logits": out}
+	for _, o := range f.Outputs {
+		kind, tn, _ := strings.Cut(o.Name, ":")
+		t := tensors[tn]
+		if kind == "logits" || t == nil {
+			continue // compareOutputs names what is missing
+		}
+		switch kind {
+		case "buffer":
+			outs[o.Name] = t
+		case "grad", "grad2":
+			gr := t.Grad()
+			if gr == nil {
+				return res, fmt.Errorf("modelspec: %s: %s has no gradient", name, tn)
+			}
+			if kind == "grad2" {
+				if len(gr.Shape) < 2 || gr.Shape[0] < 2 {
+					return res, fmt.Errorf("modelspec: %s: %s: shape %v has no two rows", name, tn, gr.Shape)
+				}
+				shape := append([]int{2}, gr.Shape[1:]...)
+				gr, err = nn.FromData(gr.Data[:2*len(gr.Data)/gr.Shape[0]], shape...)
+				if err != nil {
+					return res, err
+				}
+			}
+			outs[o.Name] = gr
+		}
+	}
+	return compareOutputs(res, outs, f.Outputs, dir, rel)
 }

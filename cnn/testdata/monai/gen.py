@@ -12,6 +12,7 @@ Rerun (CPU, a few minutes; MONAI is not installed system-wide):
     git -C einops-mirror archive v0.8.2 einops | tar -x -C /tmp/einops   (perceptron ViTs only)
     cd cnn/testdata/monai && PYTHONPATH=/tmp/monai132 /usr/bin/python3 gen.py [name ...]
     PYTHONPATH=/tmp/monai132:/tmp/einops /usr/bin/python3 gen.py --vit [name ...]   (ViTs, into VIT_DIR)
+    PYTHONPATH=/tmp/monai132 /usr/bin/python3 gen.py --train [name ...]   (training mode, into train/)
 Generated with MONAI 1.3.2, torch 1.13 (Debian python3-torch), numpy 1.24,
 float32, model.eval(), torch.no_grad(). Writes manifest.json and
 <name>.logits.npy, <name>.embed.npy (the penultimate features: the input of the
@@ -162,6 +163,23 @@ GAMMA_MEAN = {
     "seresnext50": 1.848,
 }
 
+# Training mode (batch statistics in the batch norms, running statistics
+# updated with momentum, no dropout in these models): logits, the gradient
+# of sum(logits * s) (s hashed with tensor SEED_TAG) for the final Linear's
+# weight and bias, the stem convolution's weight gradient for its first two
+# filters, and the first batch norm's running mean after the pass, from a
+# float64 run of the same model (see run_train for the tolerance). Written
+# with `gen.py --train` to train/ (tested by cnn's TestMONAIHashedTraining).
+# Inputs leave layer4 at 2^3 voxels so that batch statistics are not over two
+# values.
+SEED_TAG = (1 << 24) - 2
+TRAIN_FIXTURES = {
+    "train_resnet18_w05": (f"resnet18({R}, n_input_channels=4, num_classes=3, widen_factor=0.5)", [2, 4, 32, 32, 32], 1.0),
+    "train_resnet50_A_w025": (f"resnet50({R}, n_input_channels=2, num_classes=3, widen_factor=0.25, shortcut_type='A', conv1_t_stride=2)", [2, 2, 64, 64, 64], 1.0),
+    "train_densenet_small": (f"DenseNet({R}, in_channels=4, out_channels=3, init_features=16, growth_rate=8, block_config=(2, 3, 4, 2), bn_size=2)", [2, 4, 64, 64, 64], 1.0),
+    "train_seresnext_small": (f"SENet({R}, in_channels=4, block='se_resnetxt_bottleneck', layers=(1, 2, 1, 1), groups=8, reduction=4, dropout_prob=None, inplanes=32, downsample_kernel_size=1, input_3x3=False, num_classes=3)", [2, 4, 64, 64, 64], 1.0),
+}
+
 # ViT / ViTAutoEnc options the ../shared fixtures do not reach (perceptron
 # patch embedding, anisotropic images and patches, post_activation=None,
 # out_channels, deconv_chns, patch 4 with up-kernels of 2). MONAI refuses
@@ -304,6 +322,60 @@ def run_vit(name, ctor, shape):
     return res
 
 
+def run_train(name, ctor, shape, gamma_mean):
+    import copy
+    t0 = time.time()
+    init = dict(DEFAULT_INIT, gamma_mean=gamma_mean)
+    model = eval(ctor)
+    hash_init(model, init)
+    model.train()
+    sd = model.state_dict()
+    keys = list(sd.keys())
+    stem = keys[0]
+    head = final_linear(model)
+    head_name = [n for n, p in model.named_parameters() if p is head.weight][0]
+    head_bias = head_name[: -len("weight")] + "bias"
+    rm = [k for k in keys if k.endswith("running_mean")][0]
+    x = torch.from_numpy(hash_uniform(INPUT_TAG, int(np.prod(shape))).reshape(shape))
+
+    def once(m, inp):
+        out = m(inp)
+        seed = torch.from_numpy(hash_uniform(SEED_TAG, out.numel()).reshape(tuple(out.shape))).to(out.dtype)
+        out.backward(seed)
+        p = dict(m.named_parameters())
+        b = dict(m.named_buffers())
+        g = p[stem].grad
+        return {"logits": out.detach().numpy(),
+                f"grad:{head_name}": p[head_name].grad.numpy(),
+                f"grad:{head_bias}": p[head_bias].grad.numpy(),
+                f"grad2:{stem}": g[:2].numpy(),
+                f"buffer:{rm}": b[rm].detach().numpy().copy()}
+
+    m64 = copy.deepcopy(model).double()
+    outs = once(model, x)
+    outs64 = once(m64, x.double())
+    res = {"monai": ctor, "input_shape": shape, "input": {"hash_tensor": INPUT_TAG}, "seed_tensor": SEED_TAG,
+           "init": init, "reference": "float64", "outputs": [], "max_abs": {}, "torch_f32_vs_f64": {}}
+    for k, v64 in outs64.items():
+        v = v64.astype(np.float32)
+        cond = float(np.abs(outs[k] - v64).max() / max(1.0, np.abs(v64).max()))
+        fn = f"{name}.{k.split(':')[0]}.{k.split(':')[-1]}.npy" if ":" in k else f"{name}.{k}.npy"
+        np.save(os.path.join("train", fn), v)
+        # Batch-norm backward cancels heavily: torch's own float32 stem
+        # gradients are only good to ~1e-3, so the reference is the float64
+        # pass and an output's tolerance is 4x torch's float32 error (at
+        # least the usual 1e-4).
+        res["outputs"].append({"name": k, "file": fn, "shape": list(v.shape), "tol_rel": max(1e-4, 4 * cond)})
+        res["max_abs"][k] = float(np.abs(v).max())
+        res["torch_f32_vs_f64"][k] = cond
+    res["params"] = sum(p.numel() for p in model.parameters())
+    res["state_dict"] = {k: list(v.shape) for k, v in sd.items()}
+    lg = outs["logits"]
+    print(f"{name}: {res['params']} params, max|out| {res['max_abs']}, item difference {np.abs(lg[0] - lg[1]).max():.3g}, "
+          f"float32 vs float64 {res['torch_f32_vs_f64']}, {time.time() - t0:.1f}s", flush=True)
+    return res
+
+
 def write_manifest(path, man):
     man["fixtures"] = dict(sorted(man["fixtures"].items()))
     text = json.dumps(man, indent=1)
@@ -317,6 +389,21 @@ def main():
     if only and only[0] == "--tune":
         for name in only[1:]:
             tune(name)
+        return
+    if only and only[0] == "--train":
+        os.makedirs("train", exist_ok=True)
+        path = os.path.join("train", "manifest.json")
+        man = {"fixtures": {}}
+        if os.path.exists(path):
+            with open(path) as f:
+                man = json.load(f)
+        man["generator"] = (f"MONAI {monai.__version__}, torch {torch.__version__} CPU, numpy {np.__version__}, float32, "
+                            "model.train(), one forward and backward; weights, input and output seed from the hash in gen.py")
+        man["tolerance"] = TOLERANCE
+        for name, (ctor, shape, gm) in TRAIN_FIXTURES.items():
+            if len(only) == 1 or name in only[1:]:
+                man["fixtures"][name] = run_train(name, ctor, shape, gm)
+        write_manifest(path, man)
         return
     if only and only[0] == "--vit":
         os.makedirs(VIT_DIR, exist_ok=True)
