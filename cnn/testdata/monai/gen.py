@@ -123,6 +123,14 @@ FIXTURES = {
     # EfficientNetBN b0 with other channels, b1-b7
     "efficientnet_b0_c1_k5": (f"EfficientNetBN('efficientnet-b0', pretrained=False, {R}, in_channels=1, num_classes=5)", [2, 1, 32, 32, 32], {"gain": 4.0}),
     **{f"efficientnet_b{k}": (f"EfficientNetBN('efficientnet-b{k}', pretrained=False, {R}, in_channels=4, num_classes=3)", [2, 4, 32, 32, 32], {"gain": 4.0}) for k in range(1, 8)},
+    # Odd, non-cubic inputs (MRI volumes are rarely powers of two): pooling
+    # and SAME-padding conventions at odd sizes, per axis.
+    "resnet18_odd": (f"resnet18({R}, n_input_channels=4, num_classes=3, conv1_t_stride=2)", [1, 4, 37, 45, 29], {}),
+    "densenet121_odd": (f"DenseNet121({R}, in_channels=4, out_channels=3)", [1, 4, 45, 53, 39], {}),
+    "seresnext50_odd": (f"SEResNext50({R}, in_channels=4, num_classes=3)", [1, 4, 37, 45, 51], {}),
+    "seresnet50_odd": (f"SEResNet50({R}, in_channels=1, num_classes=2)", [1, 1, 35, 41, 33], {}),
+    "efficientnet_b0_odd": (f"EfficientNetBN('efficientnet-b0', pretrained=False, {R}, in_channels=4, num_classes=3)", [1, 4, 41, 45, 53], {"gain": 4.0}),
+    "efficientnet_b3_odd": (f"EfficientNetBN('efficientnet-b3', pretrained=False, {R}, in_channels=4, num_classes=3)", [1, 4, 41, 49, 50], {"gain": 4.0}),
 }
 
 # gamma_mean per fixture, from `gen.py --tune NAME` (bisection for max|logit|
@@ -133,6 +141,12 @@ FIXTURES = {
 # and b7 were set by hand between bisection points so that the recorded
 # torch_f32_vs_f64 stays below 1e-5 with the items still clearly apart.
 GAMMA_MEAN = {
+    "resnet18_odd": 1.8,
+    "densenet121_odd": 2.12,
+    "seresnext50_odd": 1.848,
+    "seresnet50_odd": 1.769,
+    "efficientnet_b0_odd": 1.575,
+    "efficientnet_b3_odd": 1.4,
     "densenet121": 2.12,
     "densenet121_opts": 2.199,
     "densenet169": 2.159,
