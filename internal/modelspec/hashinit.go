@@ -275,3 +275,23 @@ func CheckHashTraining(m *HashManifest, dir, name string) (Result, error) {
 	}
 	return compareOutputs(res, outs, f.Outputs, dir, rel)
 }
+
+// IsHashed reports whether m is a hashed-fixture manifest: every fixture
+// has hash scales (a weights-file manifest has none).
+func (m *HashManifest) IsHashed() bool {
+	for _, f := range m.Fixtures {
+		if !(f.Init.Gain > 0) {
+			return false
+		}
+	}
+	return len(m.Fixtures) > 0
+}
+
+// CheckHash checks one hashed fixture: CheckHashTraining when it has an
+// output-gradient seed, CheckHashFixture otherwise.
+func CheckHash(m *HashManifest, dir, name string) (Result, error) {
+	if f, ok := m.Fixtures[name]; ok && f.SeedTensor != 0 {
+		return CheckHashTraining(m, dir, name)
+	}
+	return CheckHashFixture(m, dir, name)
+}
