@@ -6,6 +6,13 @@
 // Each model family registers a Builder for its constructor names
 // (Register, from an init function); Build parses a constructor string
 // with internal/pycall and dispatches on its name.
+//
+// Hashed fixtures (HashManifest; cnn/testdata/monai/gen.py writes them with
+// MONAI) carry no weights: every parameter, buffer and input element is an
+// integer hash that numpy and Go turn into the same float32, so full-size
+// models (SENet154: 170 M parameters) are checked against MONAI from a few
+// kilobytes of outputs, in inference (CheckHashFixture) and training mode
+// (CheckHashTraining).
 package modelspec
 
 import (
