@@ -103,34 +103,37 @@ func TestMONAIHashedFixturesCanFail(t *testing.T) {
 		}
 	}
 
-	// One filter of layer3 (1/128 of the convolution's weights) 10% larger.
-	model, err := f.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	changed := false
-	nn.Walk(model.Module, func(n string, x *nn.Tensor, _ bool) {
-		if n == "layer3.0.conv2.weight" {
-			for i := range x.Data[:len(x.Data)/x.Shape[0]] {
-				x.Data[i] *= 1.1
-			}
-			changed = true
+	// In one fixture per family, one filter of the convolution in the
+	// middle of the state dict 10% larger.
+	for _, fam := range []string{name, "densenet121_opts", "seresnext50", "efficientnet_b0_c1_k5"} {
+		ff := m.Fixtures[fam]
+		model, err := ff.Build()
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	if !changed {
-		t.Fatal("no layer3.0.conv2.weight")
+		var convs []*nn.Tensor
+		var names []string
+		nn.Walk(model.Module, func(n string, x *nn.Tensor, _ bool) {
+			if len(x.Shape) == 5 {
+				convs, names = append(convs, x), append(names, n)
+			}
+		})
+		c := convs[len(convs)/2]
+		for i := range c.Data[:len(c.Data)/c.Shape[0]] {
+			c.Data[i] *= 1.1
+		}
+		r, err := m.Compare(hashDir, fam, model)
+		fail(fam+": perturbed filter of "+names[len(convs)/2], r, err)
 	}
-	r, err := m.Compare(hashDir, name, model)
-	fail("perturbed weight", r, err)
 
 	// The same state dict with another stem stride.
 	g := f
 	g.MONAI = strings.Replace(f.MONAI, ")", ", conv1_t_stride=2)", 1)
-	model, err = g.Build()
+	model, err := g.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err = m.Compare(hashDir, name, model)
+	r, err := m.Compare(hashDir, name, model)
 	fail("conv1_t_stride=2", r, err)
 
 	// Another hashed input: the outputs depend on it.
