@@ -28,8 +28,9 @@ func hashManifest(t *testing.T) *modelspec.HashManifest {
 	return m
 }
 
-// heavyHashFixtures take the longest (SENet154: 170M parameters); -short
-// leaves them out.
+// heavyHashFixtures take the longest (SENet154: 170M parameters, 2-4 s
+// each); -short leaves them out. METASURV_HASHED=substring runs only the
+// fixtures whose name contains it.
 var heavyHashFixtures = map[string]bool{"senet154": true, "resnet200_nobias": true, "resnet152": true,
 	"seresnet152": true, "efficientnet_b7": true, "densenet264": true}
 
@@ -45,6 +46,11 @@ func TestMONAIHashedFixtures(t *testing.T) {
 	sort.Strings(names)
 	if len(names) < 25 {
 		t.Fatalf("only %d hashed fixtures", len(names))
+	}
+	for n := range heavyHashFixtures {
+		if _, ok := m.Fixtures[n]; !ok {
+			t.Errorf("heavyHashFixtures names %s, which the manifest lacks", n)
+		}
 	}
 	only := os.Getenv("METASURV_HASHED")
 	for _, name := range names {
