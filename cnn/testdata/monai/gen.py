@@ -1,5 +1,6 @@
 """MONAI reference outputs of the full-size 3-D CNNs (and option variants) for
-cnn's parity tests, without committing their weights.
+cnn's parity tests, of ViT options for internal/modelspec's, and of training
+mode, without committing any weights.
 
 Every parameter and buffer of a model is set from an integer hash of (its
 index in state-dict order, the element's index), so Go fills the same model
@@ -35,7 +36,9 @@ and the value of element i of tensor t (float32 arithmetic, each step rounded):
     num_batches_tracked:    left as is (not used in eval)
 gain, gamma_mean, gamma_spread, bias_scale are per fixture in the manifest
 ("init"), chosen so the logits of the deepest nets stay O(1-100) and differ
-between the two batch items.
+between the two batch items (GAMMA_MEAN below). Each step is one correctly
+rounded float32 operation, so Go gets the same bits (it must not fuse the
+multiply-add; see HashInit.Fill).
 """
 import json, math, os, re, sys, time
 
@@ -50,7 +53,6 @@ from monai.networks.nets import (ViT, ViTAutoEnc, ResNet, resnet10, resnet18, re
                                  EfficientNetBN)
 
 INPUT_TAG = (1 << 24) - 1
-M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def hash_uniform(t, n):
