@@ -165,8 +165,9 @@ func TestMONAIHashedFixturesCanFail(t *testing.T) {
 }
 
 // Training mode against MONAI (testdata/monai/train, gen.py --train): batch
-// statistics, the running-mean update, and one backward pass seeded with
-// hashed output gradients — logits, the final Linear's gradients, the
+// statistics, the running-mean update (EfficientNet with drop-connect and
+// dropout off on both sides), and one backward pass seeded with hashed
+// output gradients — logits, the final Linear's gradients, the
 // stem's first two filter gradients and the first running mean, against a
 // float64 torch run (tolerance per output: 4x torch's own float32 error,
 // at least 1e-4).
@@ -218,5 +219,17 @@ func TestMONAIHashedTraining(t *testing.T) {
 		if grad := strings.HasPrefix(out, "grad"); grad == o.OK && !strings.HasSuffix(out, ".bias") {
 			t.Errorf("other seed: %s passes=%v (error %.3g, tolerance %.3g)", out, o.OK, o.MaxAbsErr, o.Tol)
 		}
+	}
+	// EfficientNet's drop-connect acts in training: left on, the logits
+	// are MONAI's no more.
+	f = m.Fixtures["train_efficientnet_b0_nodrop"]
+	f.NoDropout = false
+	mm.Fixtures = map[string]modelspec.HashFixture{"train_efficientnet_b0_nodrop": f}
+	r, err = modelspec.CheckHashTraining(&mm, dir, "train_efficientnet_b0_nodrop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := r.Outputs["logits"]; o.OK {
+		t.Errorf("drop-connect on: logits error %.3g within tolerance %.3g", o.MaxAbsErr, o.Tol)
 	}
 }

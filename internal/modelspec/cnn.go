@@ -328,3 +328,26 @@ func buildEfficientNet(c *pycall.Call) (*Model, error) {
 	}
 	return logits(m), nil
 }
+
+// noDropout switches a CNN's stochastic layers off (dropout, EfficientNet's
+// drop-connect) for the training fixtures, as their generator does.
+func noDropout(m nn.Module) error {
+	switch c := m.(type) {
+	case *cnn.EfficientNet:
+		c.Dropout = 0
+		for _, stack := range c.Stacks {
+			for _, b := range stack {
+				b.DropConnect = 0
+			}
+		}
+	case *cnn.SENet:
+		c.Config.DropoutProb = 0
+	case *cnn.DenseNet:
+		c.Config.DropoutProb = 0
+	case *cnn.ResNet:
+		// no dropout
+	default:
+		return fmt.Errorf("no_dropout: %T is not handled", m)
+	}
+	return nil
+}

@@ -97,6 +97,10 @@ type HashFixture struct {
 		// HashTensor is the tensor index the input is hashed with.
 		HashTensor uint64 `json:"hash_tensor"`
 	} `json:"input"`
+	// NoDropout (training fixtures): the generator switched dropout and
+	// drop-connect off (they draw from torch's generator); so does
+	// CheckHashTraining.
+	NoDropout bool `json:"no_dropout"`
 	// SeedTensor (training fixtures) hashes the output gradient that
 	// starts the backward pass.
 	SeedTensor uint64             `json:"seed_tensor"`
@@ -231,6 +235,11 @@ func CheckHashTraining(m *HashManifest, dir, name string) (Result, error) {
 		return res, err
 	}
 	nn.SetTraining(model.Module, true)
+	if f.NoDropout {
+		if err := noDropout(model.Module); err != nil {
+			return res, fmt.Errorf("modelspec: %s: %w", name, err)
+		}
+	}
 	g := nn.NewGraph(nn.Options{Grad: true})
 	out := model.Module.Forward(g, in)
 	if err := g.Err(); err != nil {

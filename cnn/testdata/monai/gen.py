@@ -193,6 +193,9 @@ TRAIN_FIXTURES = {
     "train_resnet18_w05": (f"resnet18({R}, n_input_channels=4, num_classes=3, widen_factor=0.5)", [2, 4, 32, 32, 32], 1.0),
     "train_resnet50_A_w025": (f"resnet50({R}, n_input_channels=2, num_classes=3, widen_factor=0.25, shortcut_type='A', conv1_t_stride=2)", [2, 2, 64, 64, 64], 1.0),
     "train_densenet_small": (f"DenseNet({R}, in_channels=4, out_channels=3, init_features=16, growth_rate=8, block_config=(2, 3, 4, 2), bn_size=2)", [2, 4, 64, 64, 64], 1.0),
+    # drop-connect and the head's dropout switched off on both sides
+    # ("no_dropout"), the rest of training mode as MONAI's.
+    "train_efficientnet_b0_nodrop": (f"EfficientNetBN('efficientnet-b0', pretrained=False, {R}, in_channels=4, num_classes=3)", [2, 4, 64, 64, 64], 1.0),
     "train_seresnext_small": (f"SENet({R}, in_channels=4, block='se_resnetxt_bottleneck', layers=(1, 2, 1, 1), groups=8, reduction=4, dropout_prob=None, inplanes=32, downsample_kernel_size=1, input_3x3=False, num_classes=3)", [2, 4, 64, 64, 64], 1.0),
 }
 
@@ -345,6 +348,14 @@ def run_train(name, ctor, shape, gamma_mean):
     model = eval(ctor)
     hash_init(model, init)
     model.train()
+    no_dropout = False
+    for mod in model.modules():
+        if getattr(mod, "drop_connect_rate", None):
+            mod.drop_connect_rate = 0.0
+            no_dropout = True
+        if isinstance(mod, torch.nn.Dropout) and mod.p > 0:
+            mod.p = 0.0
+            no_dropout = True
     sd = model.state_dict()
     keys = list(sd.keys())
     stem = keys[0]
@@ -371,7 +382,8 @@ def run_train(name, ctor, shape, gamma_mean):
     outs = once(model, x)
     outs64 = once(m64, x.double())
     res = {"monai": ctor, "input_shape": shape, "input": {"hash_tensor": INPUT_TAG}, "seed_tensor": SEED_TAG,
-           "init": init, "reference": "float64", "outputs": [], "max_abs": {}, "torch_f32_vs_f64": {}}
+           "init": init, "reference": "float64", "no_dropout": no_dropout,
+           "outputs": [], "max_abs": {}, "torch_f32_vs_f64": {}}
     for k, v64 in outs64.items():
         v = v64.astype(np.float32)
         cond = float(np.abs(outs[k] - v64).max() / max(1.0, np.abs(v64).max()))
