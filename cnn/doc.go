@@ -25,7 +25,9 @@
 // Every model is an nn.Backbone: Forward maps (N, C, D, H, W) to logits,
 // Embed to the penultimate features (N, EmbedDim()) that the classifier
 // reads, and Visit names the state dict exactly as MONAI does (the tests
-// compare every name and shape of the full-size models with MONAI's).
+// compare every name and shape of the full-size models with MONAI's, and
+// their logits and embeddings, in evaluation and training mode, with MONAI
+// 1.3.2's: testdata/monai, weights recomputed from a hash).
 // Every model also splits Embed at its global pool for Grad-CAM:
 // FeatureMaps returns the last convolutional activations (N, EmbedDim(),
 // d, h, w) and EmbedFromMaps pools them, so that

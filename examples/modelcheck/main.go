@@ -9,6 +9,11 @@
 //	modelcheck -manifest ../shared/golden/models/manifest.json -dir ../shared/golden/models
 //	{"fixture":"densenet_small","monai":"DenseNet(...)","outputs":{"logits":{"max_abs_err":1.2e-07,"tol":0.000155,"ok":true}},"ok":true}
 //
+// Manifests of hashed fixtures (cnn/testdata/monai/manifest.json and
+// train/manifest.json, internal/modelspec/testdata/vit/manifest.json) are
+// recognised and checked the same way: the weights, input and output
+// gradient seed are recomputed from the hash their generator used.
+//
 // The exit status is 1 when any output exceeds the manifest's tolerance or
 // a fixture cannot be checked (an unknown constructor or argument names
 // itself in the line's "error"), 2 for bad flags.
@@ -25,6 +30,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/metasurv/metasurv/internal/modelspec"
@@ -58,22 +64,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *dir == "" {
 		*dir = filepath.Dir(*manifest)
 	}
-	m, err := modelspec.ReadManifest(*manifest)
-	if err != nil {
-		fmt.Fprintln(stderr, "modelcheck:", err)
-		return 2
+	var names []string
+	var check func(name string) (modelspec.Result, error)
+	if hm, err := modelspec.ReadHashManifest(*manifest); err == nil && hm.IsHashed() {
+		for n := range hm.Fixtures {
+			names = append(names, n)
+		}
+		check = func(name string) (modelspec.Result, error) { return modelspec.CheckHash(hm, *dir, name) }
+	} else {
+		m, err := modelspec.ReadManifest(*manifest)
+		if err != nil {
+			fmt.Fprintln(stderr, "modelcheck:", err)
+			return 2
+		}
+		for n := range m.Fixtures {
+			names = append(names, n)
+		}
+		check = func(name string) (modelspec.Result, error) { return modelspec.CheckFixture(m, *dir, name) }
+	}
+	sort.Strings(names)
+	if *only != "" {
+		names = strings.Split(*only, ",")
 	}
 	var results []modelspec.Result
-	if *only == "" {
-		results = modelspec.CheckAll(m, *dir)
-	} else {
-		for _, name := range strings.Split(*only, ",") {
-			r, err := modelspec.CheckFixture(m, *dir, strings.TrimSpace(name))
-			if err != nil {
-				r.Fixture, r.OK, r.Error = strings.TrimSpace(name), false, err.Error()
-			}
-			results = append(results, r)
+	for _, name := range names {
+		r, err := check(strings.TrimSpace(name))
+		if err != nil {
+			r.Fixture, r.OK, r.Error = strings.TrimSpace(name), false, err.Error()
 		}
+		results = append(results, r)
 	}
 	enc := json.NewEncoder(stdout)
 	status := 0

@@ -74,3 +74,53 @@ func TestFailures(t *testing.T) {
 		t.Errorf("bad flag: exit %d", code)
 	}
 }
+
+// The hashed manifests (no weight files: weights, input and output
+// gradient seed recomputed from a hash) are checked the same way; a
+// tampered expectation fails.
+func TestHashedManifests(t *testing.T) {
+	for _, tc := range []struct {
+		manifest, only string
+		outputs        int
+	}{
+		{"../../cnn/testdata/monai/manifest.json", "resnet_custom_w13,densenet121_opts", 2},
+		{"../../cnn/testdata/monai/train/manifest.json", "train_densenet_small", 5},
+		{"../../internal/modelspec/testdata/vit/manifest.json", "vit_cls_perceptron_aniso", 3},
+	} {
+		var out, errb bytes.Buffer
+		code := run([]string{"-manifest", tc.manifest, "-only", tc.only}, &out, &errb)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", tc.manifest, code, out.String(), errb.String())
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if len(lines) != len(strings.Split(tc.only, ",")) {
+			t.Fatalf("%s: %d lines for %s", tc.manifest, len(lines), tc.only)
+		}
+		for _, l := range lines {
+			var r struct {
+				OK      bool
+				Outputs map[string]any
+			}
+			if err := json.Unmarshal([]byte(l), &r); err != nil || !r.OK || len(r.Outputs) != tc.outputs {
+				t.Fatalf("line %s: %v", l, err)
+			}
+		}
+	}
+
+	// The same fixture with another input hash fails with exit status 1.
+	b, err := os.ReadFile("../../cnn/testdata/monai/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (bytes, not a re-encoded map: the state dicts' order matters)
+	b = bytes.ReplaceAll(b, []byte(`"hash_tensor": 16777215`), []byte(`"hash_tensor": 12345`))
+	p := filepath.Join(t.TempDir(), "manifest.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-manifest", p, "-dir", "../../cnn/testdata/monai", "-only", "resnet_custom_w13"}, &out, &errb)
+	if code != 1 || !strings.Contains(out.String(), `"ok":false`) || strings.Contains(out.String(), `"error"`) {
+		t.Errorf("other input: exit %d, %s", code, out.String())
+	}
+}

@@ -34,9 +34,34 @@ func init() {
 	Register("EfficientNetBN", buildEfficientNet)
 }
 
-func logits(m nn.Module) *Model {
+// logits gives a CNN's outputs: "embed", the penultimate features (the
+// input of the final Linear), and "logits". In evaluation mode a CNN's
+// Forward is its head applied to Embed, so both come from one pass.
+func logits(m nn.Backbone) *Model {
+	var head nn.Module
+	switch c := m.(type) {
+	case *cnn.ResNet:
+		if c.FC != nil { // feed_forward=False: the logits are the embedding
+			head = c.FC
+		}
+	case *cnn.DenseNet:
+		head = c.Out
+	case *cnn.SENet:
+		head = c.LastLinear
+	case *cnn.EfficientNet:
+		head = c.FC
+	default:
+		return &Model{Module: m, Outputs: func(g *nn.Graph, x *nn.Tensor) map[string]*nn.Tensor {
+			return map[string]*nn.Tensor{"logits": m.Forward(g, x), "embed": m.Embed(g, x)}
+		}}
+	}
 	return &Model{Module: m, Outputs: func(g *nn.Graph, x *nn.Tensor) map[string]*nn.Tensor {
-		return map[string]*nn.Tensor{"logits": m.Forward(g, x)}
+		e := m.Embed(g, x)
+		out := e
+		if head != nil {
+			out = head.Forward(g, e)
+		}
+		return map[string]*nn.Tensor{"logits": out, "embed": e}
 	}}
 }
 
@@ -302,4 +327,27 @@ func buildEfficientNet(c *pycall.Call) (*Model, error) {
 		return nil, err
 	}
 	return logits(m), nil
+}
+
+// noDropout switches a CNN's stochastic layers off (dropout, EfficientNet's
+// drop-connect) for the training fixtures, as their generator does.
+func noDropout(m nn.Module) error {
+	switch c := m.(type) {
+	case *cnn.EfficientNet:
+		c.Dropout = 0
+		for _, stack := range c.Stacks {
+			for _, b := range stack {
+				b.DropConnect = 0
+			}
+		}
+	case *cnn.SENet:
+		c.Config.DropoutProb = 0
+	case *cnn.DenseNet:
+		c.Config.DropoutProb = 0
+	case *cnn.ResNet:
+		// no dropout
+	default:
+		return fmt.Errorf("no_dropout: %T is not handled", m)
+	}
+	return nil
 }
