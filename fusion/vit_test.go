@@ -14,7 +14,7 @@ import (
 // foundation-model setting), saved, loaded through the "vit" registry
 // entry, predicts the same bits and is explained by gradient saliency.
 func TestViTBackbone(t *testing.T) {
-	small := vit.Config{InChannels: 4, ImgSize: vit.Cube(16), PatchSize: vit.Cube(8), HiddenSize: 16, MLPDim: 32, NumLayers: 2, NumHeads: 2, Seed: 1}
+	small := vit.Config{InChannels: 4, ImgSize: vit.Cube(16), PatchSize: vit.Cube(8), DeconvKernel: vit.Cube(4), HiddenSize: 16, MLPDim: 32, NumLayers: 2, NumHeads: 2, Seed: 1}
 	for _, spec := range []ViTSpec{
 		{Kind: "vit", Config: small},
 		{Kind: "lamim", LaMIM: vit.LaMIMConfig{Encoder: small, Widths: [2]int{8, 4}, Seed: 1}},
@@ -63,7 +63,7 @@ func TestCompareBackbones(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := ModelConfig{Fusion: Early, ClinicalDim: enc.Dim(), Hidden: 8, Seed: 1}
-	small := vit.Config{InChannels: 4, ImgSize: vit.Cube(16), PatchSize: vit.Cube(8), HiddenSize: 16, MLPDim: 32, NumLayers: 2, NumHeads: 2, Seed: 1}
+	small := vit.Config{InChannels: 4, ImgSize: vit.Cube(16), PatchSize: vit.Cube(8), DeconvKernel: vit.Cube(4), HiddenSize: 16, MLPDim: 32, NumLayers: 2, NumHeads: 2, Seed: 1}
 	cands := []Candidate{
 		{Name: "foundation model (frozen) + clinical", FrozenBackbone: true, New: func() (*Model, error) {
 			return NewViTModel(ViTSpec{Kind: "lamim", LaMIM: vit.LaMIMConfig{Encoder: small, Widths: [2]int{8, 4}, Seed: 1}}, cfg)

@@ -6,8 +6,9 @@ import (
 
 // AutoEnc is MONAI's ViTAutoEnc (1.3.2): the ViT encoder (no cls token)
 // followed by a reconstruction through two transposed convolutions of
-// kernel = stride = 4 (DeconvChannels, then OutChannels). The
-// reconstruction has the input's size when the patch size is 16.
+// kernel = stride = int(√patch) per axis (DeconvChannels, then
+// OutChannels), so the reconstruction has the input's size. MONAI ≤ 1.2
+// used kernel 4 whatever the patch: Config.DeconvKernel selects it.
 //
 // State-dict names equal MONAI's: patch_embedding.*, blocks.N.*, norm.*,
 // conv3d_transpose.*, conv3d_transpose_1.*.
@@ -25,8 +26,11 @@ func NewAutoEnc(c Config) (*AutoEnc, error) {
 	if err != nil {
 		return nil, err
 	}
+	k, err := c.deconvKernel()
+	if err != nil {
+		return nil, err
+	}
 	m := &AutoEnc{cfg: c, enc: newEncoder(c, false)}
-	k := Cube(4)
 	o := nn.ConvOptions{Stride: k}
 	r := nn.NewRNG(c.Seed ^ 0x5851f42d4c957f2d)
 	m.deconv = newConvT(c.HiddenSize, c.DeconvChannels, k, o, c.SkipInit, r)
@@ -41,7 +45,7 @@ func (m *AutoEnc) Config() Config { return m.cfg }
 // state; nil (and g.Err() set) when x does not fit.
 func (m *AutoEnc) Encode(g *nn.Graph, x *nn.Tensor) *Encoding { return m.enc.encode(g, x, true) }
 
-// Forward returns the reconstruction (N, OutChannels, 16·grid...), MONAI's
+// Forward returns the reconstruction (N, OutChannels, grid·kernel²...), MONAI's
 // first output. AutoEnc is a Backbone so that the foundation model plugs
 // in wherever a CNN does; its Embed is what a downstream head uses.
 func (m *AutoEnc) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor {

@@ -2,6 +2,7 @@ package vit
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -43,6 +44,13 @@ type Config struct {
 	// OutChannels (AutoEnc only, default 1) and DeconvChannels (default 16)
 	// size the two transposed convolutions of the reconstruction.
 	OutChannels, DeconvChannels int
+	// DeconvKernel (AutoEnc only) is the kernel and stride of both
+	// transposed convolutions. Zero means MONAI ≥ 1.3's int(√patch) per
+	// axis, which needs every patch size to be a perfect square and gives
+	// a reconstruction of the input's size; MONAI ≤ 1.2 used Cube(4)
+	// whatever the patch, so weights trained there with a patch other
+	// than 16 need DeconvKernel: Cube(4).
+	DeconvKernel [3]int
 
 	// Seed seeds the initialisation (MONAI's: truncated-normal std 0.02
 	// for Linear weights and position embeddings, PyTorch's default for
@@ -132,7 +140,40 @@ func (c Config) params() float64 {
 		n += h + (h+1)*float64(c.NumClasses)
 	}
 	d, out := float64(c.DeconvChannels), float64(c.OutChannels)
-	return n + 64*h*d + d + 64*d*out + out
+	k := 64.0 // a ViT's estimate; AutoEnc validates its kernel first
+	if kd, err := c.deconvKernel(); err == nil {
+		k = float64(kd[0] * kd[1] * kd[2])
+	}
+	return n + k*h*d + d + k*d*out + out
+}
+
+// deconvKernel returns the transposed convolutions' kernel (= stride):
+// DeconvKernel when set, else int(√patch) per axis as MONAI ≥ 1.3, which
+// refuses patch sizes that are not perfect squares.
+func (c Config) deconvKernel() ([3]int, error) {
+	if c.DeconvKernel != [3]int{} {
+		for _, k := range c.DeconvKernel {
+			if k < 1 || k > 64 {
+				return c.DeconvKernel, fmt.Errorf("%w: deconv kernel %v (want each in 1..64)", ErrConfig, c.DeconvKernel)
+			}
+		}
+		return c.DeconvKernel, nil
+	}
+	var k [3]int
+	for i, p := range c.PatchSize {
+		r := int(math.Sqrt(float64(p)))
+		for r*r > p {
+			r--
+		}
+		for (r+1)*(r+1) <= p {
+			r++
+		}
+		if r*r != p {
+			return k, fmt.Errorf("%w: patch_size %v is not a perfect square per axis, as MONAI ≥ 1.3's ViTAutoEnc requires (its up-kernel is √patch); set DeconvKernel (Cube(4) for MONAI ≤ 1.2 weights)", ErrConfig, c.PatchSize)
+		}
+		k[i] = r
+	}
+	return k, nil
 }
 
 // grid returns the patch grid and the number of patches.

@@ -30,7 +30,7 @@ func TestParamsEstimate(t *testing.T) {
 		if got := float64(countParams(m)); got != want {
 			t.Errorf("ViT %+v: %v parameters, estimate %v", c, got, want)
 		}
-		ae, err := NewAutoEnc(Config{InChannels: 4, ImgSize: c.ImgSize, PatchSize: c.PatchSize, HiddenSize: 48, MLPDim: 96, NumLayers: 2, NumHeads: 4, QKVBias: c.QKVBias, ProjType: c.ProjType, OutChannels: 3, DeconvChannels: 8})
+		ae, err := NewAutoEnc(Config{InChannels: 4, ImgSize: c.ImgSize, PatchSize: c.PatchSize, HiddenSize: 48, MLPDim: 96, NumLayers: 2, NumHeads: 4, QKVBias: c.QKVBias, ProjType: c.ProjType, OutChannels: 3, DeconvChannels: 8, DeconvKernel: Cube(4)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,8 +2,10 @@ package vit
 
 import (
 	"context"
+	"errors"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -219,6 +221,50 @@ func TestNoPostActivation(t *testing.T) {
 	for i := range a.Data {
 		if math.Abs(float64(a.Data[i])-math.Tanh(float64(b.Data[i]))) > 1e-6 {
 			t.Fatalf("logit %d: %g, want tanh(%g)", i, a.Data[i], b.Data[i])
+		}
+	}
+}
+
+// The reconstruction's transposed convolutions follow MONAI ≥ 1.3 by
+// default (kernel = stride = √patch per axis, so the output has the
+// input's size), refuse patches that are not perfect squares as MONAI
+// does, and take MONAI ≤ 1.2's fixed kernel 4 through DeconvKernel.
+func TestDeconvKernel(t *testing.T) {
+	x := nn.NewTensor(1, 2, 16, 32, 8)
+	nn.InitNormal(x, 0, 1, nn.NewRNG(3))
+	for _, tc := range []struct {
+		patch, kernel [3]int
+		want          []int
+		wantShape     []int
+	}{
+		{[3]int{16, 16, 4}, [3]int{}, []int{5, 3, 4, 4, 2}, []int{1, 1, 16, 32, 8}},
+		{[3]int{4, 16, 1}, [3]int{}, []int{5, 3, 2, 4, 1}, []int{1, 1, 16, 32, 8}},
+		{[3]int{8, 8, 8}, Cube(4), []int{5, 3, 4, 4, 4}, []int{1, 1, 32, 64, 16}},
+	} {
+		ae, err := NewAutoEnc(Config{InChannels: 2, ImgSize: [3]int{16, 32, 8}, PatchSize: tc.patch, DeconvKernel: tc.kernel,
+			HiddenSize: 5, NumHeads: 1, MLPDim: 4, NumLayers: 1, DeconvChannels: 3})
+		if err != nil {
+			t.Fatalf("patch %v: %v", tc.patch, err)
+		}
+		if got := ae.deconv.Weight.Shape; !slices.Equal(got, tc.want) {
+			t.Errorf("patch %v kernel %v: conv3d_transpose.weight %v, want %v", tc.patch, tc.kernel, got, tc.want)
+		}
+		g := nn.NewGraph(nn.Options{})
+		y := ae.Forward(g, x)
+		if err := g.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(y.Shape, tc.wantShape) {
+			t.Errorf("patch %v kernel %v: reconstruction %v, want %v", tc.patch, tc.kernel, y.Shape, tc.wantShape)
+		}
+	}
+	for _, c := range []Config{
+		{InChannels: 1, ImgSize: Cube(16), PatchSize: Cube(8)},
+		{InChannels: 1, ImgSize: Cube(16), PatchSize: [3]int{4, 4, 2}},
+		{InChannels: 1, ImgSize: Cube(16), PatchSize: Cube(8), DeconvKernel: [3]int{4, 0, 4}},
+	} {
+		if _, err := NewAutoEnc(c); !errors.Is(err, ErrConfig) {
+			t.Errorf("patch %v kernel %v: err %v, want ErrConfig", c.PatchSize, c.DeconvKernel, err)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package modelspec
 import (
 	"math"
 	"sort"
-	"strings"
 	"testing"
 )
 
@@ -14,16 +13,6 @@ import (
 // in evaluation, ViTAutoEnc out_channels/deconv_chns and up-kernels of 2.
 // Every output (logits or features or recon, first and last hidden state)
 // within the manifest's tolerance, state dicts equal to MONAI's.
-//
-// knownViTMismatch lists fixtures vit does not match yet, with the error
-// they must give until it does: MONAI 1.3.2's ViTAutoEnc uses transposed
-// convolutions of kernel = stride = int(sqrt(patch)) per axis, vit.AutoEnc
-// always 4 (the same for patch 16 only). When vit is fixed the fixture
-// passes and this test fails, asking for the entry to go.
-var knownViTMismatch = map[string]string{
-	"vitautoenc_opts_aniso": "conv3d_transpose.weight: shape [48 8 4 4 4], want [48 8 4 4 2]",
-	"vitautoenc_p4_aniso":   "conv3d_transpose.weight: shape [32 16 4 4 4], want [32 16 2 2 2]",
-}
 
 func TestMONAIHashedViT(t *testing.T) {
 	const dir = "testdata/vit"
@@ -42,16 +31,6 @@ func TestMONAIHashedViT(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			r, err := CheckHashFixture(m, dir, name)
-			if want, known := knownViTMismatch[name]; known {
-				if err == nil && r.OK {
-					t.Fatalf("passes now: remove it from knownViTMismatch")
-				}
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Fatalf("known mismatch changed: got %v, %+v; want an error with %q", err, r.Outputs, want)
-				}
-				t.Logf("known vit mismatch (up-kernel int(sqrt(patch)) in MONAI, 4 in vit): %v", err)
-				return
-			}
 			if err != nil {
 				t.Fatal(err)
 			}
