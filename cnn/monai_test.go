@@ -1,10 +1,11 @@
 package cnn_test
 
 import (
+	"maps"
 	"math"
 	"os"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,11 +40,7 @@ var heavyHashFixtures = map[string]bool{"senet154": true, "resnet200_nobias": tr
 // tolerance.
 func TestMONAIHashedFixtures(t *testing.T) {
 	m := hashManifest(t)
-	names := make([]string, 0, len(m.Fixtures))
-	for n := range m.Fixtures {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(m.Fixtures))
 	if len(names) < 25 {
 		t.Fatalf("only %d hashed fixtures", len(names))
 	}
@@ -177,11 +174,7 @@ func TestMONAIHashedTraining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := make([]string, 0, len(m.Fixtures))
-	for n := range m.Fixtures {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(m.Fixtures))
 	if len(names) < 4 {
 		t.Fatalf("only %d training fixtures", len(names))
 	}

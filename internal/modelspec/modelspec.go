@@ -17,22 +17,24 @@ package modelspec
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
-	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
+	"encoding/json"
 	"github.com/metasurv/metasurv/internal/npy"
 	"github.com/metasurv/metasurv/internal/pycall"
 	"github.com/metasurv/metasurv/nn"
 	"github.com/metasurv/metasurv/nn/checkpoint"
+	"path/filepath"
 )
 
 // ErrUnknownConstructor is returned for a constructor name nobody registered.
@@ -306,11 +308,7 @@ func compareOutputs(res Result, outs map[string]*nn.Tensor, outputs []Output, di
 // CheckAll checks every fixture (sorted by name); a fixture that cannot be
 // checked is reported in its Result's Error and counts as failed.
 func CheckAll(m *Manifest, dir string) []Result {
-	names := make([]string, 0, len(m.Fixtures))
-	for k := range m.Fixtures {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(m.Fixtures))
 	var out []Result
 	for _, n := range names {
 		r, err := CheckFixture(m, dir, n)

@@ -1,8 +1,9 @@
 package modelspec
 
 import (
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"testing"
 )
 
@@ -20,11 +21,7 @@ func TestMONAIHashedViT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := make([]string, 0, len(m.Fixtures))
-	for n := range m.Fixtures {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(m.Fixtures))
 	if len(names) < 5 {
 		t.Fatalf("only %d hashed ViT fixtures", len(names))
 	}
