@@ -1,6 +1,10 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/metasurv/metasurv/internal/cpu"
+)
 
 // Activation is the element-wise function an Epilogue applies last.
 type Activation int
@@ -66,16 +70,23 @@ func SgemmEx(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 // per worker): the products of a head, 216×216×64 in ViT-B, would
 // otherwise start their own parallel phases from inside the worker, each
 // queueing a job the other worker (busy with its head) never takes and
-// waiting at barriers. The result is bitwise that of Sgemm.
+// waiting at barriers. The result is bitwise that of Sgemm. Products
+// with A untransposed, beta 0 and alpha a power of two (attention's) read
+// A in place (rowsdirect.go).
 func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkDims(m, n, k)
 	checkMatrix("A", "lda", transA, m, k, a, lda)
 	checkMatrix("B", "ldb", transB, k, n, b, ldb)
 	checkMatrix("C", "ldc", false, m, n, c, ldc)
-	runOn(&operands{
+	op := &operands{
 		transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
 		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-	}, 1)
+	}
+	if bl := blockingFor(cpu.Current()); n > 0 && op.inPlaceA(bl) {
+		op.runInPlaceA(bl)
+		return
+	}
+	runOn(op, 1)
 }
 
 func checkDims(m, n, k int) {

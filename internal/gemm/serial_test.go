@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/cpu"
 	"github.com/metasurv/metasurv/internal/parallel"
 )
 
@@ -52,6 +53,63 @@ func TestSgemmSerialMatchesSgemm(t *testing.T) {
 				if math.Float32bits(g[e]) != math.Float32bits(want[e]) {
 					t.Fatalf("%+v worker %d: C[%d] = %v, Sgemm %v", s, i, e, g[e], want[e])
 				}
+			}
+		}
+	}
+}
+
+// TestSgemmSerialInPlaceA checks the in-place-A scheme of SgemmSerial bit
+// for bit against Sgemm (the blocked scheme): attention's shapes, ragged
+// rows (not a multiple of 7) and columns (below, at and above the 24-wide
+// tail), several k blocks, padded strides, powers of two for alpha (folded
+// into B) and a C full of NaN (beta 0 must not read it). It also checks
+// that the scheme is taken, and not for an alpha that is no power of two.
+func TestSgemmSerialInPlaceA(t *testing.T) {
+	bl := blockingFor(cpu.Current())
+	if bl.rowsA == nil || !avx512Asm() {
+		t.Skip("no rowsA kernel at this level")
+	}
+	r := rand.New(rand.NewPCG(32, 0))
+	shapes := []struct {
+		tb      bool
+		m, n, k int
+		alpha   float32
+	}{
+		{true, 216, 216, 64, 0.125}, // Q·Kᵀ of a 64-wide head
+		{false, 216, 64, 216, 1},    // P·V
+		{true, 30, 24, 1, 1},
+		{true, 40, 25, 3, -2},
+		{false, 27, 31, 300, 1},
+		{true, 300, 33, 513, 0.5},
+		{false, 8, 100, 257, 1},
+		{true, 50, 5, 64, 0.25},
+		{false, 216, 96, 216, 1},
+	}
+	for it, s := range shapes {
+		pad := it % 3 * 5
+		lda, ldb, ldc := s.k+pad, s.n+pad, s.n+2*pad
+		if s.tb {
+			ldb = s.k + pad
+		}
+		a, b := randSlice(r, s.m*lda), randSlice(r, max(s.k, s.n)*ldb)
+		nan := make([]float32, s.m*ldc)
+		for i := range nan {
+			nan[i] = float32(math.NaN())
+		}
+		op := operands{transB: s.tb, m: s.m, n: s.n, k: s.k, alpha: s.alpha, beta: 0}
+		if !op.inPlaceA(bl) {
+			t.Fatalf("%+v: the in-place-A scheme was not taken", s)
+		}
+		if op.alpha = 0.7; op.inPlaceA(bl) {
+			t.Fatalf("%+v: taken for alpha 0.7", s)
+		}
+		want := append([]float32(nil), nan...)
+		Sgemm(false, s.tb, s.m, s.n, s.k, s.alpha, a, lda, b, ldb, 0, want, ldc)
+		got := append([]float32(nil), nan...)
+		SgemmSerial(false, s.tb, s.m, s.n, s.k, s.alpha, a, lda, b, ldb, 0, got, ldc)
+		for e := range want {
+			if math.Float32bits(got[e]) != math.Float32bits(want[e]) {
+				t.Fatalf("%+v: C[%d] = %v, Sgemm %v", s, e, got[e], want[e])
 			}
 		}
 	}
