@@ -68,7 +68,7 @@ func (op *bfOp) dpColumns8(lo, hi int) {
 			bs = op.pb.b[sb*step/2:]
 		} else {
 			bs = bsl
-			packBSliver(bs, op.b, op.ldb, op.transB, sb*bfTile, op.n, op.k)
+			op.packBSliverFor(bs, sb, w)
 		}
 		j0 := sb * bfTile
 		nw := min(bfTile, op.n-j0)
@@ -118,7 +118,7 @@ func (op *bfOp) dpColumns(lo, hi int) {
 			bs = op.pb.b[sb*step/2:]
 		} else {
 			bs = bsl
-			packBSliver(bs, op.b, op.ldb, op.transB, sb*bfTile, op.n, op.k)
+			op.packBSliverFor(bs, sb, w)
 		}
 		for rb := range rbs {
 			for rh := range 2 {
