@@ -53,6 +53,21 @@ func ExpShiftRow(dst, x []float32) float32 {
 	return expAffine(dst, x, 1, -maxOf(x))
 }
 
+// ExpScaleShiftRow sets dst to exp(scale·x - max(scale·x)) and returns
+// its sum: ExpShiftRow of scale·x without writing scale·x first, for
+// attention in bfloat16, whose products give Q·Kᵀ unscaled.
+func ExpScaleShiftRow(dst, x []float32, scale float32) float32 {
+	x = x[:len(dst)]
+	if scale >= 0 {
+		return expAffine(dst, x, scale, -scale*maxOf(x))
+	}
+	lo := float32(math.Inf(1)) // scale < 0: max(scale·x) = scale·min(x)
+	for _, v := range x {
+		lo = min(lo, v)
+	}
+	return expAffine(dst, x, scale, -scale*lo)
+}
+
 // LogSoftmax sets each row of dst to x - max - log(sum(exp(x - max))).
 func LogSoftmax(dst, x []float32, cols int) error {
 	rows, err := rowsOf("log-softmax", len(dst), cols)
