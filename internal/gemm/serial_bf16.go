@@ -76,10 +76,7 @@ func (op *bfOp) packBSliverFor(dst []uint32, sb int, w *bfWorker) {
 			clear(row)
 			continue
 		}
-		for q := range op.ks {
-			k0 := q * bfTile
-			bf16Row(asHalves(&row[k0/2]), &op.b[(j0+j)*op.ldb+k0], min(bfTile, op.k-k0))
-		}
+		bf16RowContig(asHalves(&row[0]), &op.b[(j0+j)*op.ldb], op.k)
 	}
 	_ = dst[kp*bfTile-1]
 	for l0 := 0; l0 < bfTile; l0 += 16 {

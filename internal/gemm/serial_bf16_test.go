@@ -168,3 +168,34 @@ func TestPackBSliverFor(t *testing.T) {
 		}
 	}
 }
+
+// TestBF16RowContig: ToBF16 of every value (random bit patterns: NaNs,
+// infinities, subnormals) and zeros up to a whole 32, nothing beyond.
+func TestBF16RowContig(t *testing.T) {
+	needBF16(t)
+	r := rand.New(rand.NewPCG(6, 16))
+	src := make([]float32, 200)
+	for i := range src {
+		src[i] = math.Float32frombits(r.Uint32())
+	}
+	for _, k := range []int{1, 17, 31, 32, 33, 64, 100, 200} {
+		pad := ceilDiv(k, bfTile) * bfTile
+		dst := make([]uint16, pad+5)
+		for i := range dst {
+			dst[i] = 0xdead
+		}
+		bf16RowContig(&dst[0], &src[0], k)
+		for i, got := range dst {
+			want := uint16(0xdead)
+			switch {
+			case i < k:
+				want = ToBF16(src[i])
+			case i < pad:
+				want = 0
+			}
+			if got != want {
+				t.Fatalf("k=%d [%d] = %#04x, want %#04x", k, i, got, want)
+			}
+		}
+	}
+}
