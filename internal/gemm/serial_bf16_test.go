@@ -129,6 +129,9 @@ func dense(trans bool, rows, cols int, x []float32, ld int) []float32 {
 // TestSgemmBF16SerialAllocations: no allocation after warm-up.
 func TestSgemmBF16SerialAllocations(t *testing.T) {
 	needBF16(t)
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector")
+	}
 	r := rand.New(rand.NewPCG(2, 9))
 	q, k, s := randSlice(r, 216*64), randSlice(r, 216*64), make([]float32, 216*216)
 	f := func() { SgemmBF16Serial(false, true, 216, 216, 64, 1, q, 64, k, 64, 0, s, 216) }
