@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/metasurv/metasurv/internal/parallel"
@@ -31,9 +32,10 @@ func (op *bfOp) useRowsA() bool {
 // sizes, and the bound method values of its parallel loops.
 type bfRowsA struct {
 	op      *bfOp
-	mpad    int      // tokens padded to whole slivers
-	kp      int      // bfloat16 pairs per row, padded to whole K steps
-	xt      []uint32 // xᵀ: mpad/32 slivers of kp rows of 32 pairs
+	mpad    int          // tokens padded to whole slivers
+	kp      int          // bfloat16 pairs per row, padded to whole K steps
+	xt      []uint32     // xᵀ: mpad/32 slivers of kp rows of 32 pairs
+	next    atomic.Int64 // the next band to claim (blocks)
 	roundFn func(lo, hi int)
 	blockFn func(lo, hi int)
 }
@@ -72,7 +74,7 @@ func (op *bfOp) rowsAChunk() {
 	s.xt = w.b
 	s.roundFn, s.blockFn = s.roundX, s.blocks
 	parallel.ForChunks(s.mpad/bfTile, 1, s.roundFn)
-	parallel.ForChunks(ceilDiv(op.n, bfRowsABand*bfTile), 1, s.blockFn)
+	parallel.For(min(parallel.Workers(), ceilDiv(op.n, bfRowsABand*bfTile)), s.blockFn)
 }
 
 // roundX rounds and packs the token slivers [lo, hi) of x: each row to
@@ -114,24 +116,40 @@ func asFloats(p *uint32) *float32 { return (*float32)(unsafe.Pointer(p)) }
 // against 128.
 const bfRowsABand = 4
 
-// blocks computes the bands [lo, hi) of bfRowsABand blocks of 32 outputs
-// (rows of W).
-func (s *bfRowsA) blocks(lo, hi int) {
+// blocks computes bands of bfRowsABand blocks of 32 outputs (rows of W)
+// until none is left. Each worker claims its next band before it starts
+// the current one, so that the current band's last block can prefetch
+// the first block of the next (see block): with bands handed out by
+// ForChunks, the band after one's own belonged to the other worker as
+// often as not, and a quarter of the blocks were rounded from memory.
+func (s *bfRowsA) blocks(_, _ int) {
 	op := s.op
 	w := bfPool.Get().(*bfWorker)
 	defer bfPool.Put(w)
 	w.a = grow(w.a, op.ks*bfTile*bfTile)
 	w.t = grow(w.t, bfRowsABand*bfTile*s.mpad)
-	for band := lo; band < hi; band++ {
+	bands := ceilDiv(op.n, bfRowsABand*bfTile)
+	band := s.claim()
+	for band < bands {
+		next := s.claim()
 		i0 := band * bfRowsABand * bfTile
 		rows := min(bfRowsABand*bfTile, op.n-i0)
 		for r := 0; r < rows; r += bfTile {
 			packABlock(w.a, op.b, op.ldb, false, 1, i0+r, op.n, op.k)
-			s.block(w.a, w.t[r*s.mpad:], i0+r+bfTile)
+			pf := i0 + r + bfTile
+			if r+bfTile >= rows { // the band's last block: the first of the next band (≥ n if none)
+				pf = next * bfRowsABand * bfTile
+			}
+			s.block(w.a, w.t[r*s.mpad:], pf)
 		}
 		storeCT(op.c, op.ldc, op.m, op.alpha, op.ep, w.t, s.mpad, i0, rows)
+		band = next
 	}
 }
+
+// claim returns the next unclaimed band (≥ the band count when none is
+// left).
+func (s *bfRowsA) claim() int { return int(s.next.Add(1)) - 1 }
 
 // bfPrefetch turns the kernels' prefetch of the next block on (tests
 // and benchmarks compare without it).
