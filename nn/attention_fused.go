@@ -18,7 +18,7 @@ func (g *Graph) selfAttentionPacked(qkv *Tensor, heads int, scale float32, pc *p
 	b, t, c := qkv.Shape[0], qkv.Shape[1], qkv.Shape[2]/3
 	d := c / heads
 	pk := attention.PackedQKV(heads, t, d)
-	cfg := attention.Config{B: b, Heads: heads, T: t, D: d, Scale: scale, Q: pk, K: pk, V: pk, Out: attention.TokenMajor(heads, t, d)}
+	cfg := attention.Config{B: b, Heads: heads, T: t, D: d, Scale: scale, Q: pk, K: pk, V: pk, Out: attention.TokenMajor(heads, t, d), BF16: g.bf16}
 	out := g.alloc(b, t, c)
 	p, err := pc.acquireAttn(cfg)
 	if err == nil {

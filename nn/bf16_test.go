@@ -137,3 +137,39 @@ func TestConv3dBF16(t *testing.T) {
 		}
 	}
 }
+
+// TestSelfAttentionBF16: with Options.BF16 fused self-attention runs its
+// products in bfloat16 (internal/attention's Config.BF16, tested there
+// against float64): the output differs from float32's in its bits but
+// stays within bfloat16 precision of it.
+func TestSelfAttentionBF16(t *testing.T) {
+	if !HaveBF16() {
+		t.Skip("no AVX512_BF16 here")
+	}
+	r := NewRNG(5)
+	qkv := randT(r, 2, 30, 3*64)
+	run := func(bf bool) []float32 {
+		g := NewGraph(Options{BF16: bf})
+		y := g.selfAttentionPacked(qkv, 4, 0.25, nil)
+		if err := g.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return y.Data
+	}
+	f32, bf := run(false), run(true)
+	var ss float64
+	for _, v := range f32 {
+		ss += float64(v) * float64(v)
+	}
+	rms := math.Sqrt(ss / float64(len(f32)))
+	same := true
+	for i := range f32 {
+		if d := math.Abs(float64(bf[i] - f32[i])); d > 2e-2*(math.Abs(float64(f32[i]))+rms) {
+			t.Fatalf("out[%d] = %g in bfloat16, %g in float32", i, bf[i], f32[i])
+		}
+		same = same && bf[i] == f32[i]
+	}
+	if same {
+		t.Fatal("Options.BF16 left self-attention in float32")
+	}
+}

@@ -18,11 +18,12 @@ type Options struct {
 	Arena *Arena
 	// RNG drives Dropout; nil means a generator seeded with 0.
 	RNG *RNG
-	// BF16 runs the Linear layers and the GEMM-based convolutions (1×1×1,
-	// patch embeddings, column-matrix paths) of an inference graph (Grad
-	// false) in bfloat16 with float32 accumulation where the CPU has
-	// AVX512_BF16 (HaveBF16: AMX or VDPBF16PS); elsewhere, and whenever
-	// Grad is on, it has no effect.
+	// BF16 runs the Linear layers, the GEMM-based convolutions (1×1×1,
+	// patch embeddings, column-matrix paths) and the two products of fused
+	// self-attention (Q·Kᵀ and P·V; softmax in float32, as torch's
+	// autocast) of an inference graph (Grad false) in bfloat16 with
+	// float32 accumulation where the CPU has AVX512_BF16 (HaveBF16: AMX or
+	// VDPBF16PS); elsewhere, and whenever Grad is on, it has no effect.
 	BF16 bool
 }
 

@@ -40,6 +40,12 @@ type Config struct {
 	Scale float32
 	// Layouts of the operands; zero values mean contiguous (B, Heads, T, D).
 	Q, K, V, Out Layout
+	// BF16 runs Forward's two products (Q·Kᵀ and P·V) in bfloat16 with
+	// float32 accumulation where the CPU has AVX512_BF16 (gemm.HaveBF16),
+	// as torch's autocast does: Q, K, V and the softmax numerators are
+	// rounded to bfloat16 (8-bit mantissa), the scale, softmax and sums
+	// stay float32. Elsewhere, and in Backward, it has no effect.
+	BF16 bool
 }
 
 func (c Config) layout(l Layout) Layout {
@@ -74,6 +80,7 @@ type Plan struct {
 	fn             func(lo, hi int)
 	// serial: a head's products run on its worker alone (see run)
 	serial bool
+	bf16   bool // Config.BF16 on a CPU with bfloat16 products
 }
 
 // sgemm runs one of a head's products: gemm.SgemmSerial when the heads
@@ -84,6 +91,15 @@ func (p *Plan) sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 		return
 	}
 	gemm.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmBF16 is sgemm in bfloat16 (Config.BF16), C overwritten.
+func (p *Plan) sgemmBF16(transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if p.serial {
+		gemm.SgemmBF16Serial(false, transB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)
+		return
+	}
+	gemm.SgemmBF16(false, transB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc, nil)
 }
 
 // NewPlan validates c (applying the defaults) and sizes the scratch.
@@ -100,7 +116,7 @@ func NewPlan(c Config) (*Plan, error) {
 			return nil, fmt.Errorf("%w: layout %+v: row stride must be at least D=%d and strides non-negative", ErrShape, l, c.D)
 		}
 	}
-	p := &Plan{c: c}
+	p := &Plan{c: c, bf16: c.BF16 && gemm.HaveBF16()}
 	p.fn = p.work
 	return p, nil
 }
@@ -195,15 +211,27 @@ func (p *Plan) probs(s []float32, qo, ko int) {
 // their sums, instead of the T×T probabilities' (D < T: fewer products,
 // 10 % of a ViT head's time). The second half of s, the backward pass's
 // gradient buffer, holds the reciprocal sums.
+//
+// With Config.BF16 the products run in bfloat16 and Q·Kᵀ comes out
+// unscaled: the scale is applied inside the exponential (in float32),
+// not to Q before rounding.
 func (p *Plan) headForward(s []float32, qo, ko, vo, oo int) {
 	c := &p.c
 	t := c.T
-	p.sgemm(false, true, t, t, c.D, c.Scale, p.q[qo:], c.Q.Row, p.k[ko:], c.K.Row, 0, s, t)
 	inv := s[t*t : t*t+t]
-	for r := range t {
-		inv[r] = 1 / ops.ExpShiftRow(s[r*t:(r+1)*t], s[r*t:(r+1)*t])
+	if p.bf16 {
+		p.sgemmBF16(true, t, t, c.D, p.q[qo:], c.Q.Row, p.k[ko:], c.K.Row, s, t)
+		for r := range t {
+			inv[r] = 1 / ops.ExpScaleShiftRow(s[r*t:(r+1)*t], s[r*t:(r+1)*t], c.Scale)
+		}
+		p.sgemmBF16(false, t, c.D, t, s, t, p.v[vo:], c.V.Row, p.o[oo:], c.Out.Row)
+	} else {
+		p.sgemm(false, true, t, t, c.D, c.Scale, p.q[qo:], c.Q.Row, p.k[ko:], c.K.Row, 0, s, t)
+		for r := range t {
+			inv[r] = 1 / ops.ExpShiftRow(s[r*t:(r+1)*t], s[r*t:(r+1)*t])
+		}
+		p.sgemm(false, false, t, c.D, t, 1, s, t, p.v[vo:], c.V.Row, 0, p.o[oo:], c.Out.Row)
 	}
-	p.sgemm(false, false, t, c.D, t, 1, s, t, p.v[vo:], c.V.Row, 0, p.o[oo:], c.Out.Row)
 	for r, f := range inv {
 		row := p.o[oo+r*c.Out.Row : oo+r*c.Out.Row+c.D]
 		for i := range row {

@@ -7,8 +7,13 @@ import (
 	"testing"
 
 	"github.com/metasurv/metasurv/internal/cpu"
+	"github.com/metasurv/metasurv/internal/gemm"
 	"github.com/metasurv/metasurv/internal/parallel"
 )
+
+// roundP makes refHead round the softmax numerators to bfloat16 before
+// the product with V (their sum stays exact), as Config.BF16 does.
+var roundP bool
 
 // refAttention is float64 attention for one head given row accessors.
 func refHead(q, k, v [][]float64, scale float64) [][]float64 {
@@ -28,6 +33,9 @@ func refHead(q, k, v [][]float64, scale float64) [][]float64 {
 		for j := range s {
 			s[j] = math.Exp(s[j] - m)
 			z += s[j]
+			if roundP { // the bfloat16 product's rounding of the numerators
+				s[j] = float64(gemm.FromBF16(gemm.ToBF16(float32(s[j]))))
+			}
 		}
 		out[i] = make([]float64, D)
 		for j := range T {
@@ -269,6 +277,67 @@ func TestSerialHeads(t *testing.T) {
 			if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
 				t.Fatalf("%d heads on %d workers: out[%d] = %v, one worker %v", tc.heads, tc.workers, i, got[i], ref[i])
 			}
+		}
+	}
+}
+
+// TestBF16: Config.BF16 against float64 attention within bfloat16's
+// precision (Q, K, V and the softmax numerators rounded to 8-bit
+// mantissas), for odd sizes, a negative scale, packed and contiguous
+// layouts; a product really ran in bfloat16 (bits differ from float32);
+// on 2 workers (heads serial) the bits of 1 worker (the pooled products).
+// Without AVX512_BF16 the flag must change nothing.
+func TestBF16(t *testing.T) {
+	for _, c := range []Config{
+		{B: 1, Heads: 12, T: 216, D: 64},
+		{B: 2, Heads: 3, T: 7, D: 5},
+		{B: 1, Heads: 2, T: 17, D: 8, Scale: 0.3},
+		{B: 1, Heads: 4, T: 40, D: 33, Scale: -0.2},
+	} {
+		c.Q, c.K, c.V = PackedQKV(c.Heads, c.T, c.D), PackedQKV(c.Heads, c.T, c.D), PackedQKV(c.Heads, c.T, c.D)
+		c.Out = TokenMajor(c.Heads, c.T, c.D)
+		hd := c.Heads * c.D
+		r := rand.New(rand.NewPCG(3, uint64(c.T)))
+		qkv := rnd(r, c.B*c.T*3*hd)
+		run := func(bf bool, workers int) ([]float32, Config) {
+			defer parallel.SetMaxWorkers(workers)()
+			cc := c
+			cc.BF16 = bf
+			pl, err := NewPlan(cc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := make([]float32, c.B*c.T*hd)
+			if err := pl.Forward(out, qkv, qkv[hd:], qkv[2*hd:]); err != nil {
+				t.Fatal(err)
+			}
+			return out, pl.Config()
+		}
+		f32, cfg := run(false, 2)
+		bf, _ := run(true, 2)
+		one, _ := run(true, 1)
+		all := func(int) bool { return true }
+		want := reference(cfg, f64(qkv), f64(qkv[hd:]), f64(qkv[2*hd:]), len(f32))
+		closeTo(t, "bf16 out", bf, want, all, 5e-2)
+		if gemm.HaveBF16() { // the same roundings in float64: float32 accuracy
+			rq := make([]float32, len(qkv))
+			for i, v := range qkv {
+				rq[i] = gemm.FromBF16(gemm.ToBF16(v))
+			}
+			roundP = true
+			want = reference(cfg, f64(rq), f64(rq[hd:]), f64(rq[2*hd:]), len(f32))
+			roundP = false
+			closeTo(t, "bf16 out (rounded reference)", bf, want, all, 5e-3) // a numerator may round the other way
+		}
+		same := true
+		for i := range bf {
+			if math.Float32bits(bf[i]) != math.Float32bits(one[i]) {
+				t.Fatalf("%+v: out[%d] = %v on 2 workers, %v on 1", c, i, bf[i], one[i])
+			}
+			same = same && math.Float32bits(bf[i]) == math.Float32bits(f32[i])
+		}
+		if same != !gemm.HaveBF16() {
+			t.Fatalf("%+v: bfloat16 output equal to float32's: %v, HaveBF16 %v", c, same, gemm.HaveBF16())
 		}
 	}
 }

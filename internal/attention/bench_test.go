@@ -9,8 +9,21 @@ import (
 )
 
 func benchAttention(b *testing.B, backward bool) {
-	b.Run("216x768_h12", func(b *testing.B) {
-		c := Config{B: 1, Heads: 12, T: 216, D: 64}
+	for _, bf := range []bool{false, true} {
+		if bf && backward {
+			continue // Backward is float32 only
+		}
+		name := "216x768_h12"
+		if bf {
+			name += "_bf16"
+		}
+		benchAttention1(b, backward, bf, name)
+	}
+}
+
+func benchAttention1(b *testing.B, backward, bf bool, name string) {
+	b.Run(name, func(b *testing.B) {
+		c := Config{B: 1, Heads: 12, T: 216, D: 64, BF16: bf}
 		c.Q, c.K, c.V = PackedQKV(12, 216, 64), PackedQKV(12, 216, 64), PackedQKV(12, 216, 64)
 		c.Out = TokenMajor(12, 216, 64)
 		pl, err := NewPlan(c)

@@ -355,7 +355,7 @@ func (op *bfOp) columns(lo, hi int) {
 				bs[sb-g0] = op.pb.b[sb*step/2:]
 			} else {
 				bs[sb-g0] = bsl[(sb-g0)*step/2:]
-				packBSliver(bs[sb-g0], op.b, op.ldb, op.transB, sb*bfTile, op.n, op.k)
+				op.packBSliverFor(bs[sb-g0], sb, w)
 			}
 		}
 		for rb := range rbs {
@@ -413,6 +413,7 @@ type bfWorker struct {
 	b     []uint32
 	t     []float32
 	tiles []amxTile
+	p     []uint32 // rows of a transposed B sliver, rounded (packBSliverFor)
 }
 
 var bfPool = sync.Pool{New: func() any { return new(bfWorker) }}

@@ -29,3 +29,9 @@ func bf16Row(dst *uint16, src *float32, n int)
 //
 //go:noescape
 func bf16RowSteps(dst *uint16, src *float32, k int)
+
+// bf16RowContig rounds a row of k floats to bfloat16, contiguous, and
+// zero-fills dst to a whole 32 values (bf16_amd64.s).
+//
+//go:noescape
+func bf16RowContig(dst *uint16, src *float32, k int)

@@ -225,3 +225,39 @@ rstail:
 rsdone:
 	VZEROUPPER
 	RET
+
+// func bf16RowContig(dst *uint16, src *float32, k int)
+//
+// dst[i] = bf16(src[i]) for i < k, zero up to a whole 32: one row of
+// bfloat16 pairs, contiguous (packBSliverFor's rows).
+TEXT ·bf16RowContig(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ k+16(FP), CX
+rcloop:
+	CMPQ CX, $32
+	JLT rctail
+	VMOVUPS 0(SI), Z0
+	VMOVUPS 64(SI), Z1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0 // VCVTNE2PS2BF16 Z0, Z1, Z2
+	VMOVDQU16 Z2, 0(DI)
+	ADDQ $128, SI
+	ADDQ $64, DI
+	SUBQ $32, CX
+	JMP rcloop
+rctail:
+	TESTQ CX, CX
+	JEQ rcdone
+	MOVQ $-1, AX
+	SHLQ CX, AX
+	NOTQ AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	VMOVUPS.Z 0(SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0 // VCVTNE2PS2BF16 Z0, Z1, Z2
+	VMOVDQU16 Z2, 0(DI)
+rcdone:
+	VZEROUPPER
+	RET

@@ -19,3 +19,10 @@ func dpbf16Kern16(ks int, a *uint16, b *uint32, c *float32, ldc int, add int) { 
 func dpbf16Kern8x32(ks int, a *uint16, b *uint32, c *float32, ldc int, add int) { panic(ErrNoBF16) }
 
 func dpbf16Kern8x24(ks int, a *uint16, b *uint32, c *float32, ldc int, add int) { panic(ErrNoBF16) }
+func dpbf16Kern8x32P(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int) {
+	panic(ErrNoBF16)
+}
+func dpbf16Kern8x24P(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int) {
+	panic(ErrNoBF16)
+}
+func bf16RowContig(dst *uint16, src *float32, k int) { panic(ErrNoBF16) }

@@ -228,6 +228,9 @@ func BenchmarkSgemmBF16(b *testing.B) {
 // parallel loops.
 func TestSgemmBF16Allocations(t *testing.T) {
 	needBF16(t)
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector")
+	}
 	r := rand.New(rand.NewPCG(5, 16))
 	m, n, k := 64, 96, 100
 	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)

@@ -68,7 +68,7 @@ func (op *bfOp) dpColumns8(lo, hi int) {
 			bs = op.pb.b[sb*step/2:]
 		} else {
 			bs = bsl
-			packBSliver(bs, op.b, op.ldb, op.transB, sb*bfTile, op.n, op.k)
+			op.packBSliverFor(bs, sb, w)
 		}
 		j0 := sb * bfTile
 		nw := min(bfTile, op.n-j0)
@@ -87,10 +87,10 @@ func (op *bfOp) dpColumns8(lo, hi int) {
 					dpbf16Kern8x32(op.ks, a, &bs[0], &tmp[0], bfTile, 0)
 					mergeTile(op.c[i0*op.ldc+j0:], op.ldc, tmp, bfTile, mh, nw, op.beta)
 				}
-				if op.ep != nil {
-					op.ep.applyTile(op.c, op.ldc, i0, j0, mh, nw)
-				}
 			}
+		}
+		if op.ep != nil { // once per sliver: C's m×32 columns, still in L2
+			op.ep.applyTile(op.c, op.ldc, 0, j0, op.m, nw)
 		}
 	}
 }
@@ -118,7 +118,7 @@ func (op *bfOp) dpColumns(lo, hi int) {
 			bs = op.pb.b[sb*step/2:]
 		} else {
 			bs = bsl
-			packBSliver(bs, op.b, op.ldb, op.transB, sb*bfTile, op.n, op.k)
+			op.packBSliverFor(bs, sb, w)
 		}
 		for rb := range rbs {
 			for rh := range 2 {

@@ -23,3 +23,16 @@ func dpbf16Kern8x32(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)
 //
 //go:noescape
 func dpbf16Kern8x24(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)
+
+// dpbf16Kern8x32P is dpbf16Kern8x32 that also asks for three cache lines
+// at pf into L2 per K step, pf advancing pfStride bytes a step: the next
+// block of float32 weights arrives while the products run (the address
+// is only prefetched, never read, so it needs no Go pointer).
+//
+//go:noescape
+func dpbf16Kern8x32P(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int)
+
+// dpbf16Kern8x24P is dpbf16Kern8x24 with dpbf16Kern8x32P's prefetch.
+//
+//go:noescape
+func dpbf16Kern8x24P(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int)

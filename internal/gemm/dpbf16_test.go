@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/metasurv/metasurv/internal/cputime"
 )
@@ -87,6 +88,61 @@ func BenchmarkLinearViT(b *testing.B) {
 				}
 				reportFlops(b, flops, cpu0)
 			})
+		}
+	}
+}
+
+// TestDPBF16PrefetchKernels checks that the prefetching 8×32 and 8×24
+// kernels store and add the same bits as the plain ones (the prefetch
+// only moves cache lines), for K steps 1 and 5 and prefetch strides 0 and
+// 192, and that the weights-stationary SgemmBF16 gives the same bits with
+// the prefetch off.
+func TestDPBF16PrefetchKernels(t *testing.T) {
+	needBF16(t)
+	r := rand.New(rand.NewPCG(5, 8))
+	src := randSlice(r, 4096)
+	pf := uintptr(unsafe.Pointer(&src[0]))
+	for _, ks := range []int{1, 5} {
+		a := make([]uint16, ks*bfTile*bfTile)
+		b := make([]uint32, ks*bfTile*bfTile/2)
+		for i := range a {
+			a[i] = ToBF16(float32(r.NormFloat64()))
+		}
+		for i := range b {
+			b[i] = uint32(ToBF16(float32(r.NormFloat64()))) | uint32(ToBF16(float32(r.NormFloat64())))<<16
+		}
+		for _, add := range []int{0, 1} {
+			for _, st := range []int{0, 192} {
+				for _, w := range []int{32, 24} {
+					want, got := randSlice(r, 8*40), make([]float32, 8*40)
+					copy(got, want)
+					if w == 32 {
+						dpbf16Kern8x32(ks, &a[0], &b[0], &want[0], 40, add)
+						dpbf16Kern8x32P(ks, &a[0], &b[0], &got[0], 40, add, pf, st)
+					} else {
+						dpbf16Kern8x24(ks, &a[0], &b[0], &want[0], 40, add)
+						dpbf16Kern8x24P(ks, &a[0], &b[0], &got[0], 40, add, pf, st)
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("ks %d add %d stride %d width %d: C[%d] = %g, want %g", ks, add, st, w, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+	m, n, k := 216, 229, 517
+	x, wt := randSlice(r, m*k), randSlice(r, n*k)
+	want, got := make([]float32, m*n), make([]float32, m*n)
+	defer func(v bool) { bfPrefetch = v }(bfPrefetch)
+	bfPrefetch = false
+	SgemmBF16(false, true, m, n, k, 1, x, k, wt, k, 0, want, n, nil)
+	bfPrefetch = true
+	SgemmBF16(false, true, m, n, k, 1, x, k, wt, k, 0, got, n, nil)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("SgemmBF16: C[%d] = %g with prefetch, %g without", i, got[i], want[i])
 		}
 	}
 }

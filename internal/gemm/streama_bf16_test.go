@@ -108,6 +108,9 @@ func TestSgemmBF16StreamADegenerate(t *testing.T) {
 // After warm-up a call allocates nothing.
 func TestSgemmBF16StreamAAllocations(t *testing.T) {
 	needBF16(t)
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector")
+	}
 	r := rand.New(rand.NewPCG(32, 0))
 	m, n, k := 96, 40, 300
 	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)

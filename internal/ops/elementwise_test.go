@@ -193,3 +193,41 @@ func TestGELUDenseGrid(t *testing.T) {
 		}
 	})
 }
+
+// TestExpScaleShiftRow: exp(scale·x - max(scale·x)) and its sum against
+// float64, for positive, negative and zero scales, lengths around the
+// vector width, in place and not.
+func TestExpScaleShiftRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, n := range []int{1, 15, 16, 17, 216} {
+		for _, scale := range []float32{0.125, 1, -0.5, 0} {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * 8)
+			}
+			hi := math.Inf(-1)
+			for _, v := range x {
+				hi = max(hi, float64(scale)*float64(v))
+			}
+			for _, inPlace := range []bool{false, true} {
+				src := append([]float32(nil), x...)
+				dst := make([]float32, n)
+				if inPlace {
+					dst = src
+				}
+				sum := ExpScaleShiftRow(dst, src, scale)
+				var ws float64
+				for i, v := range x {
+					w := math.Exp(float64(scale)*float64(v) - hi)
+					ws += w
+					if math.Abs(float64(dst[i])-w) > 1e-6*max(w, 1e-3) {
+						t.Fatalf("n %d scale %g: dst[%d] = %g, want %g", n, scale, i, dst[i], w)
+					}
+				}
+				if math.Abs(float64(sum)-ws) > 1e-5*ws {
+					t.Fatalf("n %d scale %g: sum %g, want %g", n, scale, sum, ws)
+				}
+			}
+		}
+	}
+}

@@ -53,6 +53,38 @@ func ExpShiftRow(dst, x []float32) float32 {
 	return expAffine(dst, x, 1, -maxOf(x))
 }
 
+// ExpScaleShiftRow sets dst to exp(scale·x - max(scale·x)) and returns
+// its sum: ExpShiftRow of scale·x without writing scale·x first, for
+// attention in bfloat16, whose products give Q·Kᵀ unscaled. The last
+// len%16 values come from the vector kernel too (run on the row's last
+// 16, before dst is written: x may be dst), not from scalar Exp, which
+// cost as much as the rest of a 216-key row.
+func ExpScaleShiftRow(dst, x []float32, scale float32) float32 {
+	x = x[:len(dst)]
+	var shift float32
+	if scale >= 0 {
+		shift = -scale * maxOf(x)
+	} else { // max(scale·x) = scale·min(x)
+		lo := float32(math.Inf(1))
+		for _, v := range x {
+			lo = min(lo, v)
+		}
+		shift = -scale * lo
+	}
+	n, tail := len(dst), len(dst)%16
+	if !vecExp() || n < 16 || tail == 0 {
+		return expAffine(dst, x, scale, shift)
+	}
+	var last [16]float32
+	expAffineAVX512(last[:], x[n-16:], scale, shift)
+	s := expAffineAVX512(dst[:n-tail], x[:n-tail], scale, shift)
+	for i := 16 - tail; i < 16; i++ {
+		dst[n-16+i] = last[i]
+		s += last[i]
+	}
+	return s
+}
+
 // LogSoftmax sets each row of dst to x - max - log(sum(exp(x - max))).
 func LogSoftmax(dst, x []float32, cols int) error {
 	rows, err := rowsOf("log-softmax", len(dst), cols)

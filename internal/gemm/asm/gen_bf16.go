@@ -184,6 +184,27 @@ func main() {
 		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)",
 		"rsdone:",
 		"\tVZEROUPPER", "\tRET")
+
+	e("",
+		"// func bf16RowContig(dst *uint16, src *float32, k int)",
+		"//",
+		"// dst[i] = bf16(src[i]) for i < k, zero up to a whole 32: one row of",
+		"// bfloat16 pairs, contiguous (packBSliverFor's rows).",
+		"TEXT ·bf16RowContig(SB), NOSPLIT, $0-24",
+		"\tMOVQ dst+0(FP), DI", "\tMOVQ src+8(FP), SI", "\tMOVQ k+16(FP), CX",
+		"rcloop:",
+		"\tCMPQ CX, $32", "\tJLT rctail",
+		"\tVMOVUPS 0(SI), Z0", "\tVMOVUPS 64(SI), Z1",
+		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)",
+		"\tADDQ $128, SI", "\tADDQ $64, DI", "\tSUBQ $32, CX", "\tJMP rcloop",
+		"rctail:",
+		"\tTESTQ CX, CX", "\tJEQ rcdone",
+		"\tMOVQ $-1, AX", "\tSHLQ CX, AX", "\tNOTQ AX",
+		"\tKMOVW AX, K1", "\tSHRQ $16, AX", "\tKMOVW AX, K2",
+		"\tVMOVUPS.Z 0(SI), K1, Z0", "\tVMOVUPS.Z 64(SI), K2, Z1",
+		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)",
+		"rcdone:",
+		"\tVZEROUPPER", "\tRET")
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -133,8 +133,10 @@ func main() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 	p("")
-	emit8(p, 32)
-	emit8(p, 24)
+	emit8(p, 32, false)
+	emit8(p, 24, false)
+	emit8(p, 32, true)
+	emit8(p, 24, true)
 	if err := os.WriteFile("dpbf16_amd64.s", w.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -145,8 +147,11 @@ func main() {
 // B pairs in Z16/Z17; the broadcast A pair in Z18, used for both halves),
 // or with width 24 the same whose second half is a Y register: for a last
 // sliver of at most 24 columns, a Y VDPBF16PS costing half a Z one on AMD
-// Zen 4.
-func emit8(p func(string, ...any), width int) {
+// Zen 4. With pf, dpbf16Kern8x<width>P also asks for three cache lines
+// at pf into L2 at each K step (PREFETCHT1 at pf, pf+64, pf+128, spread
+// over the step; pf then advances by pfStride bytes): the float32 rows a
+// caller rounds next arrive while the products run.
+func emit8(p func(string, ...any), width int, pf bool) {
 	half := width == 24
 	r2 := func(v int) string { // the register of the second half
 		if half {
@@ -159,12 +164,26 @@ func emit8(p func(string, ...any), width int) {
 		dp2 = vdpbf16psRegY
 	}
 	name := fmt.Sprintf("dpbf16Kern8x%d", width)
-	p("// func %s(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)", name)
+	label := fmt.Sprint(width)
+	if pf {
+		name += "P"
+		label += "p"
+		p("// func %s(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int)", name)
+	} else {
+		p("// func %s(ks int, a *uint16, b *uint32, c *float32, ldc int, add int)", name)
+	}
 	p("//")
 	p("// The 8×%d tile of a quarter block of A (8 rows) by a B sliver:", width)
 	p("// accumulators Z0–Z15 (row r in Z2r, Z2r+1), B pairs in Z16/Z17, the")
 	p("// broadcast A pair in Z18, used for both halves.")
-	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	if pf {
+		p("// PREFETCHT1 of three lines at R8 per K step, R8 += R9.")
+		p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+		p("\tMOVQ pf+48(FP), R8")
+		p("\tMOVQ pfStride+56(FP), R9")
+	} else {
+		p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	}
 	p("\tMOVQ ks+0(FP), CX")
 	p("\tMOVQ a+8(FP), SI")
 	p("\tMOVQ b+16(FP), BX")
@@ -174,8 +193,11 @@ func emit8(p func(string, ...any), width int) {
 	for r := 0; r < 16; r++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
-	p("step%d:", width)
+	p("step%s:", label)
 	for q := 0; q < 16; q++ {
+		if pf && q%5 == 0 && q < 15 {
+			p("\tPREFETCHT1 %d(R8)", q/5*64)
+		}
 		p("\tVMOVUPS %d(BX), Z16", q*128)
 		p("\tVMOVUPS %d(BX), %s", q*128+64, r2(17))
 		for r := 0; r < 8; r++ {
@@ -186,11 +208,14 @@ func emit8(p func(string, ...any), width int) {
 	}
 	p("\tADDQ $2048, SI")
 	p("\tADDQ $2048, BX")
+	if pf {
+		p("\tADDQ R9, R8")
+	}
 	p("\tDECQ CX")
-	p("\tJNZ step%d", width)
+	p("\tJNZ step%s", label)
 	p("\tMOVQ add+40(FP), CX")
 	p("\tTESTQ CX, CX")
-	p("\tJNZ add%d", width)
+	p("\tJNZ add%s", label)
 	for r := 0; r < 8; r++ {
 		p("\tVMOVUPS Z%d, (DI)", 2*r)
 		p("\tVMOVUPS %s, 64(DI)", r2(2*r+1))
@@ -200,7 +225,7 @@ func emit8(p func(string, ...any), width int) {
 	}
 	p("\tVZEROUPPER")
 	p("\tRET")
-	p("add%d:", width)
+	p("add%s:", label)
 	for r := 0; r < 8; r++ {
 		p("\tVADDPS (DI), Z%d, Z%d", 2*r, 2*r)
 		p("\tVADDPS 64(DI), %s, %s", r2(2*r+1), r2(2*r+1))
