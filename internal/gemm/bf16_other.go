@@ -14,6 +14,8 @@ func bf16Row(dst *uint16, src *float32, n int) { panic(ErrNoBF16) }
 
 func bf16RowSteps(dst *uint16, src *float32, k int) { panic(ErrNoBF16) }
 
+func bf16BlockSteps(dst *uint16, src *float32, lda, rows, k int) { panic(ErrNoBF16) }
+
 func dpbf16Kern16(ks int, a *uint16, b *uint32, c *float32, ldc int, add int) { panic(ErrNoBF16) }
 
 func dpbf16Kern8x32(ks int, a *uint16, b *uint32, c *float32, ldc int, add int) { panic(ErrNoBF16) }

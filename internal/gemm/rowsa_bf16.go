@@ -134,18 +134,45 @@ func (s *bfRowsA) blocks(_, _ int) {
 		next := s.claim()
 		i0 := band * bfRowsABand * bfTile
 		rows := min(bfRowsABand*bfTile, op.n-i0)
+		// C's lines of the band (m rows of rows outputs), asked for
+		// during the band's last cpfBlocks blocks, a few rows per kernel
+		// call: storeCT otherwise waits on each line it writes.
+		nb := ceilDiv(rows, bfTile)
+		cpf := cPrefetch{row: op.m}
+		if bfPrefetchC {
+			first := max(0, nb-cpfBlocks)
+			calls := (nb - first) * 4 * (s.mpad / bfTile)
+			p := uintptr(unsafe.Pointer(&op.c[i0]))
+			cpf = cPrefetch{row: 0, per: ceilDiv(op.m, calls), first: first * bfTile,
+				lines: int((p%64 + uintptr(rows)*4 + 63) / 64)}
+		}
 		for r := 0; r < rows; r += bfTile {
 			packABlock(w.a, op.b, op.ldb, false, 1, i0+r, op.n, op.k)
 			pf := i0 + r + bfTile
 			if r+bfTile >= rows { // the band's last block: the first of the next band (≥ n if none)
 				pf = next * bfRowsABand * bfTile
 			}
-			s.block(w.a, w.t[r*s.mpad:], pf)
+			if r < cpf.first {
+				s.block(w.a, w.t[r*s.mpad:], pf, nil, i0)
+			} else {
+				s.block(w.a, w.t[r*s.mpad:], pf, &cpf, i0)
+			}
 		}
 		storeCT(op.c, op.ldc, op.m, op.alpha, op.ep, w.t, s.mpad, i0, rows)
 		band = next
 	}
 }
+
+// cPrefetch is the state of a band's prefetch of its lines of C: the
+// next row, rows per kernel call, the first block (output offset in the
+// band) that prefetches, and the lines per row.
+type cPrefetch struct{ row, per, first, lines int }
+
+// cpfBlocks is how many of a band's last blocks prefetch its lines of C.
+var cpfBlocks = 2
+
+// bfPrefetchC turns the prefetch of C's lines on (benchmarks compare).
+var bfPrefetchC = true
 
 // claim returns the next unclaimed band (≥ the band count when none is
 // left).
@@ -167,7 +194,7 @@ var bfPrefetch = true
 // A block's calls (7 slivers × 4 quarters at 216 tokens) request up to
 // 84·ks lines, its successor has 64·ks (32 rows of 32·ks floats); the
 // calls past it prefetch its first lines again (cache hits).
-func (s *bfRowsA) block(wa []uint16, ct []float32, next int) {
+func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 int) {
 	const q = bfTile / 4
 	const stride = 3 * 64 // bytes prefetched per K step
 	op := s.op
@@ -187,6 +214,11 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int) {
 			p, st := pf, stride
 			if p >= pfEnd { // nothing left (or no next block): lines in cache
 				p, st = uintptr(unsafe.Pointer(b)), 0
+			}
+			if cpf != nil && cpf.row < op.m {
+				nr := min(cpf.per, op.m-cpf.row)
+				prefetchRows(&op.c[cpf.row*op.ldc+i0], op.ldc, nr, cpf.lines)
+				cpf.row += nr
 			}
 			kern(op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0, p, st)
 			if pf < pfEnd {

@@ -1,0 +1,75 @@
+package gemm
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestBF16BlockSteps checks packABlock's step-by-step rounding against
+// the row-by-row one (bf16RowSteps) and against ToBF16: odd k (tails of
+// 1 to 31 values), partial blocks (rows < 32, the rest zero), row
+// strides beyond k, and arbitrary bit patterns (NaN, Inf, subnormals).
+func TestBF16BlockSteps(t *testing.T) {
+	needBF16(t)
+	r := rand.New(rand.NewPCG(5, 17))
+	defer func(v bool) { blockSteps = v }(blockSteps)
+	for _, k := range []int{1, 7, 31, 32, 33, 64, 100, 517, 768} {
+		for _, m := range []int{1, 5, 8, 9, 31, 32, 40, 70} {
+			lda := k + r.IntN(3)
+			a := make([]float32, (m-1)*lda+k)
+			for i := range a {
+				a[i] = math.Float32frombits(r.Uint32())
+			}
+			ks := ceilDiv(k, bfTile)
+			for i0 := 0; i0 < m; i0 += bfTile {
+				want, got := make([]uint16, ks*bfTile*bfTile), make([]uint16, ks*bfTile*bfTile)
+				for i := range got {
+					want[i], got[i] = 0xdead, 0xbeef
+				}
+				blockSteps = false
+				packABlock(want, a, lda, false, 1, i0, m, k)
+				blockSteps = true
+				packABlock(got, a, lda, false, 1, i0, m, k)
+				for i := range want {
+					s, rr, c := i/(bfTile*bfTile), i/bfTile%bfTile, i%bfTile
+					var ref uint16
+					if row, p := i0+rr, s*bfTile+c; row < m && p < k {
+						ref = ToBF16(a[row*lda+p])
+					}
+					if got[i] != want[i] || want[i] != ref {
+						t.Fatalf("k %d m %d i0 %d: [step %d row %d col %d] = %#04x step by step, %#04x row by row, want %#04x", k, m, i0, s, rr, c, got[i], want[i], ref)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestRowsACPrefetch checks that the weights-stationary scheme's
+// prefetch of C's lines leaves C's bits unchanged, with an epilogue, at
+// sizes whose bands, slivers and rows are partial.
+func TestRowsACPrefetch(t *testing.T) {
+	needBF16(t)
+	r := rand.New(rand.NewPCG(6, 18))
+	defer func(v bool, n int) { bfPrefetchC, cpfBlocks = v, n }(bfPrefetchC, cpfBlocks)
+	for _, s := range [][3]int{{1, 3, 5}, {7, 33, 17}, {216, 229, 517}, {40, 1000, 64}} {
+		m, n, k := s[0], s[1], s[2]
+		ldc := n + 3
+		x, w := randSlice(r, m*k), randSlice(r, n*k)
+		ep := &Epilogue{Bias: randSlice(r, n), Act: GELU, Residual: randSlice(r, m*ldc)}
+		want, got := make([]float32, m*ldc), make([]float32, m*ldc)
+		bfPrefetchC = false
+		SgemmBF16(false, true, m, n, k, 1, x, k, w, k, 0, want, ldc, ep)
+		for _, blocks := range []int{1, 2, 4, 9} {
+			bfPrefetchC, cpfBlocks = true, blocks
+			clear(got)
+			SgemmBF16(false, true, m, n, k, 1, x, k, w, k, 0, got, ldc, ep)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("m %d n %d k %d, %d blocks: C[%d] = %g with the prefetch of C, %g without", m, n, k, blocks, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
