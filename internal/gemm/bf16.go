@@ -428,6 +428,7 @@ type bfWorker struct {
 	t     []float32
 	tiles []amxTile
 	p     []uint32 // rows of a transposed B sliver, rounded (packBSliverFor)
+	a2    []uint16 // the next A block, rounded by the kernels (bfRowsA.block)
 }
 
 var bfPool = sync.Pool{New: func() any { return new(bfWorker) }}

@@ -27,4 +27,10 @@ func dpbf16Kern8x32P(ks int, a *uint16, b *uint32, c *float32, ldc int, add int,
 func dpbf16Kern8x24P(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int) {
 	panic(ErrNoBF16)
 }
+func dpbf16Kern8x32R(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int) {
+	panic(ErrNoBF16)
+}
+func dpbf16Kern8x24R(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int) {
+	panic(ErrNoBF16)
+}
 func bf16RowContig(dst *uint16, src *float32, k int) { panic(ErrNoBF16) }

@@ -73,3 +73,29 @@ func TestRowsACPrefetch(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundInKernel checks that the kernels' rounding of the next W
+// block (dpbf16Kern8x32R/8x24R) gives C the bits of packABlock's, with
+// 1 to 9 slivers of tokens (4 to 36 kernel calls for the 32·ks groups of
+// a block: rows left to round after the calls, or none), partial last
+// blocks and bands, and k of 1 to 24 K steps.
+func TestRoundInKernel(t *testing.T) {
+	needBF16(t)
+	r := rand.New(rand.NewPCG(7, 19))
+	defer func(v bool) { bfRoundInKernel = v }(bfRoundInKernel)
+	for _, s := range [][3]int{{1, 64, 32}, {5, 200, 64}, {24, 97, 96}, {33, 300, 768}, {216, 768, 768}, {216, 1000, 160}, {257, 700, 64}, {288, 520, 32}} {
+		m, n, k := s[0], s[1], s[2]
+		x, w := randSlice(r, m*k), randSlice(r, n*k)
+		ep := &Epilogue{Bias: randSlice(r, n), Act: GELU}
+		want, got := make([]float32, m*n), make([]float32, m*n)
+		bfRoundInKernel = false
+		SgemmBF16(false, true, m, n, k, 1, x, k, w, k, 0, want, n, ep)
+		bfRoundInKernel = true
+		SgemmBF16(false, true, m, n, k, 1, x, k, w, k, 0, got, n, ep)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("m %d n %d k %d: C[%d] = %g rounded in the kernels, %g by packABlock", m, n, k, i, got[i], want[i])
+			}
+		}
+	}
+}

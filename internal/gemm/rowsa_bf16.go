@@ -128,6 +128,14 @@ func (s *bfRowsA) blocks(_, _ int) {
 	defer bfPool.Put(w)
 	w.a = grow(w.a, op.ks*bfTile*bfTile)
 	w.t = grow(w.t, bfRowsABand*bfTile*s.mpad)
+	// The kernels round the next block themselves when W's rows are
+	// contiguous whole K steps (ViT's Linears): the block then needs no
+	// packABlock of its own.
+	inKernel := bfRoundInKernel && op.ldb == op.k && op.k%bfTile == 0
+	if inKernel {
+		w.a2 = grow(w.a2, op.ks*bfTile*bfTile)
+	}
+	ready := false // w.a holds the block about to run
 	bands := ceilDiv(op.n, bfRowsABand*bfTile)
 	band := s.claim()
 	for band < bands {
@@ -147,15 +155,24 @@ func (s *bfRowsA) blocks(_, _ int) {
 				lines: int((p%64 + uintptr(rows)*4 + 63) / 64)}
 		}
 		for r := 0; r < rows; r += bfTile {
-			packABlock(w.a, op.b, op.ldb, false, 1, i0+r, op.n, op.k)
+			if !ready {
+				packABlock(w.a, op.b, op.ldb, false, 1, i0+r, op.n, op.k)
+			}
 			pf := i0 + r + bfTile
 			if r+bfTile >= rows { // the band's last block: the first of the next band (≥ n if none)
 				pf = next * bfRowsABand * bfTile
 			}
+			var rdst []uint16 // where the kernels round block pf, if they can
+			if ready = inKernel && pf+bfTile <= op.n; ready {
+				rdst = w.a2
+			}
+			p := &cpf
 			if r < cpf.first {
-				s.block(w.a, w.t[r*s.mpad:], pf, nil, i0)
-			} else {
-				s.block(w.a, w.t[r*s.mpad:], pf, &cpf, i0)
+				p = nil
+			}
+			s.block(w.a, w.t[r*s.mpad:], pf, p, i0, rdst)
+			if ready {
+				w.a, w.a2 = w.a2, w.a
 			}
 		}
 		storeCT(op.c, op.ldc, op.m, op.alpha, op.ep, w.t, s.mpad, i0, rows)
@@ -194,7 +211,13 @@ var bfPrefetch = true
 // A block's calls (7 slivers × 4 quarters at 216 tokens) request up to
 // 84·ks lines, its successor has 64·ks (32 rows of 32·ks floats); the
 // calls past it prefetch its first lines again (cache hits).
-func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 int) {
+//
+// With rdst, the kernels also round the whole block next (32 rows, W's
+// rows contiguous, k whole K steps) into rdst, one group of 32 floats per
+// K step from the second call on (by then the first call's prefetch is
+// ks lines ahead of the rounding and gains a line a step); the rows the
+// calls leave (5 at 7 slivers) are rounded after them, from L2.
+func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 int, rdst []uint16) {
 	const q = bfTile / 4
 	const stride = 3 * 64 // bytes prefetched per K step
 	op := s.op
@@ -204,11 +227,17 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 
 		pf = uintptr(unsafe.Pointer(&op.b[next*op.ldb]))
 		pfEnd = uintptr(unsafe.Pointer(&op.b[last*op.ldb+op.k-1])) + 4
 	}
+	groups, g := 0, 0 // groups of 32 floats of block next to round, rounded
+	if rdst != nil {
+		groups = bfTile * op.ks
+		_ = rdst[groups*bfTile-1]
+		_ = op.b[(next+bfTile)*op.ldb-1]
+	}
 	for sb := 0; sb < s.mpad/bfTile; sb++ {
 		b := &s.xt[sb*s.kp*bfTile]
-		kern := dpbf16Kern8x32P
+		kern, kernR := dpbf16Kern8x32P, dpbf16Kern8x32R
 		if op.m-sb*bfTile <= 24 {
-			kern = dpbf16Kern8x24P
+			kern, kernR = dpbf16Kern8x24P, dpbf16Kern8x24R
 		}
 		for rq := range 4 {
 			p, st := pf, stride
@@ -220,11 +249,27 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 
 				prefetchRows(&op.c[cpf.row*op.ldc+i0], op.ldc, nr, cpf.lines)
 				cpf.row += nr
 			}
-			kern(op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0, p, st)
+			if rdst != nil && g < groups && sb+rq > 0 {
+				rn := min(op.ks, groups-g)
+				kernR(op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0, p, st,
+					&op.b[next*op.ldb+g*bfTile], &rdst[g%op.ks*bfTile*bfTile+g/op.ks*bfTile], rn, op.ks-g%op.ks)
+				g += rn
+			} else {
+				kern(op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0, p, st)
+			}
 			if pf < pfEnd {
 				pf += uintptr(op.ks * stride)
 			}
 		}
 	}
+	if g < groups { // whole rows left (each call rounds ks groups)
+		for r := g / op.ks; r < bfTile; r += blockGroup {
+			bf16BlockSteps(&rdst[r*bfTile], &op.b[(next+r)*op.ldb], op.ldb, min(blockGroup, bfTile-r), op.k)
+		}
+	}
 	runtime.KeepAlive(op.b)
 }
+
+// bfRoundInKernel lets the kernels round the next W block (tests and
+// benchmarks compare with packABlock).
+var bfRoundInKernel = true
