@@ -99,3 +99,36 @@ func TestRoundInKernel(t *testing.T) {
 		}
 	}
 }
+
+// TestEpilogueCT checks that the bias and activation applied on Cᵀ
+// before the transpose give C the bits of the epilogue on C, for each
+// activation, with and without bias, and that a residual, a per-row bias
+// or alpha ≠ 1 (which keep the epilogue on C) are unaffected.
+func TestEpilogueCT(t *testing.T) {
+	needBF16(t)
+	r := rand.New(rand.NewPCG(8, 20))
+	defer func(v bool) { bfEpilogueCT = v }(bfEpilogueCT)
+	for it, s := range [][3]int{{1, 40, 32}, {7, 300, 96}, {216, 768, 64}, {33, 130, 17}} {
+		m, n, k := s[0], s[1], s[2]
+		ldc := n + it
+		x, w := randSlice(r, m*k), randSlice(r, n*k)
+		for _, ep := range []*Epilogue{
+			{Bias: randSlice(r, n), Act: GELU}, {Act: GELU}, {Bias: randSlice(r, n), Act: ReLU},
+			{Bias: randSlice(r, n)}, {Bias: randSlice(r, n), Act: GELU, Residual: randSlice(r, m*ldc)},
+			{Bias: randSlice(r, m), BiasPerRow: true, Act: GELU},
+		} {
+			for _, alpha := range []float32{1, 0.5} {
+				want, got := make([]float32, m*ldc), make([]float32, m*ldc)
+				bfEpilogueCT = false
+				SgemmBF16(false, true, m, n, k, alpha, x, k, w, k, 0, want, ldc, ep)
+				bfEpilogueCT = true
+				SgemmBF16(false, true, m, n, k, alpha, x, k, w, k, 0, got, ldc, ep)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("m %d n %d k %d act %d alpha %g: C[%d] = %g with the epilogue on Cᵀ, %g on C", m, n, k, ep.Act, alpha, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -175,7 +175,20 @@ func (s *bfRowsA) blocks(_, _ int) {
 				w.a, w.a2 = w.a2, w.a
 			}
 		}
-		storeCT(op.c, op.ldc, op.m, op.alpha, op.ep, w.t, s.mpad, i0, rows)
+		ep := op.ep
+		if bfEpilogueCT && ep != nil && ep.Residual == nil && !ep.BiasPerRow && op.alpha == 1 {
+			// Bias and activation on Cᵀ, whose rows are 4·mpad bytes apart,
+			// before the transpose: on C, rows 4·ldc bytes apart (12 KB
+			// at ViT's MLP) alias in L1 every 4 KB. Same values: the
+			// transpose's product by alpha = 1 is exact.
+			ect := Epilogue{Act: ep.Act, BiasPerRow: true}
+			if ep.Bias != nil {
+				ect.Bias = ep.Bias[i0 : i0+rows]
+			}
+			ect.applyTile(w.t, s.mpad, 0, 0, rows, op.m)
+			ep = nil
+		}
+		storeCT(op.c, op.ldc, op.m, op.alpha, ep, w.t, s.mpad, i0, rows)
 		band = next
 	}
 }
@@ -269,6 +282,10 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 
 	}
 	runtime.KeepAlive(op.b)
 }
+
+// bfEpilogueCT applies a bias-and-activation epilogue on Cᵀ (tests
+// and benchmarks compare with the epilogue on C).
+var bfEpilogueCT = true
 
 // bfRoundInKernel lets the kernels round the next W block (tests and
 // benchmarks compare with packABlock).
