@@ -126,17 +126,31 @@ func PackBBF16(transB bool, k, n int, b []float32, ldb int) (*PackedBF16, error)
 	return p, nil
 }
 
+// blockSteps selects bf16BlockSteps over bf16RowSteps in packABlock
+// (tests compare the two).
+var blockSteps = true
+
+var blockGroup = 8
+
 // packABlock packs rows [i0, i0+32) of alpha·op(A) (m×k).
 func packABlock(dst []uint16, a []float32, lda int, trans bool, alpha float32, i0, m, k int) {
 	ks := ceilDiv(k, bfTile)
 	_ = dst[ks*bfTile*bfTile-1]
-	if !trans && alpha == 1 { // row by row, each row's steps in one call
-		for r := range bfTile {
-			if i := i0 + r; i < m {
-				_ = a[i*lda+k-1]
-				bf16RowSteps(&dst[r*bfTile], &a[i*lda], k)
-				continue
+	if !trans && alpha == 1 { // the live rows step by step in one call
+		rows := max(0, min(bfTile, m-i0))
+		if rows > 0 {
+			_ = a[(i0+rows-1)*lda+k-1]
+		}
+		if rows > 0 && blockSteps {
+			for r := 0; r < rows; r += blockGroup {
+				bf16BlockSteps(&dst[r*bfTile], &a[(i0+r)*lda], lda, min(blockGroup, rows-r), k)
 			}
+		} else {
+			for r := range rows {
+				bf16RowSteps(&dst[r*bfTile], &a[(i0+r)*lda], k)
+			}
+		}
+		for r := rows; r < bfTile; r++ {
 			for s := range ks {
 				clear(dst[s*bfTile*bfTile+r*bfTile : s*bfTile*bfTile+(r+1)*bfTile])
 			}
@@ -414,6 +428,7 @@ type bfWorker struct {
 	t     []float32
 	tiles []amxTile
 	p     []uint32 // rows of a transposed B sliver, rounded (packBSliverFor)
+	a2    []uint16 // the next A block, rounded by the kernels (bfRowsA.block)
 }
 
 var bfPool = sync.Pool{New: func() any { return new(bfWorker) }}

@@ -30,6 +30,13 @@ func bf16Row(dst *uint16, src *float32, n int)
 //go:noescape
 func bf16RowSteps(dst *uint16, src *float32, k int)
 
+// bf16BlockSteps rounds the first rows (1–32) rows of a packed A block
+// (lda floats apart) step by step, storing through dst in order: the
+// values of bf16RowSteps on each row.
+//
+//go:noescape
+func bf16BlockSteps(dst *uint16, src *float32, lda, rows, k int)
+
 // bf16RowContig rounds a row of k floats to bfloat16, contiguous, and
 // zero-fills dst to a whole 32 values (bf16_amd64.s).
 //

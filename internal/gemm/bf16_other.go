@@ -14,6 +14,8 @@ func bf16Row(dst *uint16, src *float32, n int) { panic(ErrNoBF16) }
 
 func bf16RowSteps(dst *uint16, src *float32, k int) { panic(ErrNoBF16) }
 
+func bf16BlockSteps(dst *uint16, src *float32, lda, rows, k int) { panic(ErrNoBF16) }
+
 func dpbf16Kern16(ks int, a *uint16, b *uint32, c *float32, ldc int, add int) { panic(ErrNoBF16) }
 
 func dpbf16Kern8x32(ks int, a *uint16, b *uint32, c *float32, ldc int, add int) { panic(ErrNoBF16) }
@@ -23,6 +25,12 @@ func dpbf16Kern8x32P(ks int, a *uint16, b *uint32, c *float32, ldc int, add int,
 	panic(ErrNoBF16)
 }
 func dpbf16Kern8x24P(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int) {
+	panic(ErrNoBF16)
+}
+func dpbf16Kern8x32R(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int) {
+	panic(ErrNoBF16)
+}
+func dpbf16Kern8x24R(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int) {
 	panic(ErrNoBF16)
 }
 func bf16RowContig(dst *uint16, src *float32, k int) { panic(ErrNoBF16) }

@@ -36,3 +36,20 @@ func dpbf16Kern8x32P(ks int, a *uint16, b *uint32, c *float32, ldc int, add int,
 //
 //go:noescape
 func dpbf16Kern8x24P(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int)
+
+// dpbf16Kern8x32R is dpbf16Kern8x32P that also rounds the next A block
+// while the products run, up to one group of 32 floats per K step: rn
+// groups read from rsrc on (contiguous), each rounded to bfloat16 into
+// 64 bytes at rdst, rdst then advancing a K step (2048 bytes); after
+// rrow groups, and then after every ks, rdst moves to the next row of
+// the packed block (see bfRowsA.block). The conversion's port is not
+// the products', so the rounding costs the kernel little, where
+// packABlock between kernels cost 4–5 % of a ViT-B/16 pass.
+//
+//go:noescape
+func dpbf16Kern8x32R(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int)
+
+// dpbf16Kern8x24R is dpbf16Kern8x24P with dpbf16Kern8x32R's rounding.
+//
+//go:noescape
+func dpbf16Kern8x24R(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int)

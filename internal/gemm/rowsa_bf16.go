@@ -128,24 +128,81 @@ func (s *bfRowsA) blocks(_, _ int) {
 	defer bfPool.Put(w)
 	w.a = grow(w.a, op.ks*bfTile*bfTile)
 	w.t = grow(w.t, bfRowsABand*bfTile*s.mpad)
+	// The kernels round the next block themselves when W's rows are
+	// contiguous whole K steps (ViT's Linears): the block then needs no
+	// packABlock of its own.
+	inKernel := bfRoundInKernel && op.ldb == op.k && op.k%bfTile == 0
+	if inKernel {
+		w.a2 = grow(w.a2, op.ks*bfTile*bfTile)
+	}
+	ready := false // w.a holds the block about to run
 	bands := ceilDiv(op.n, bfRowsABand*bfTile)
 	band := s.claim()
 	for band < bands {
 		next := s.claim()
 		i0 := band * bfRowsABand * bfTile
 		rows := min(bfRowsABand*bfTile, op.n-i0)
+		// C's lines of the band (m rows of rows outputs), asked for
+		// during the band's last cpfBlocks blocks, a few rows per kernel
+		// call: storeCT otherwise waits on each line it writes.
+		nb := ceilDiv(rows, bfTile)
+		cpf := cPrefetch{row: op.m}
+		if bfPrefetchC {
+			first := max(0, nb-cpfBlocks)
+			calls := (nb - first) * 4 * (s.mpad / bfTile)
+			p := uintptr(unsafe.Pointer(&op.c[i0]))
+			cpf = cPrefetch{row: 0, per: ceilDiv(op.m, calls), first: first * bfTile,
+				lines: int((p%64 + uintptr(rows)*4 + 63) / 64)}
+		}
 		for r := 0; r < rows; r += bfTile {
-			packABlock(w.a, op.b, op.ldb, false, 1, i0+r, op.n, op.k)
+			if !ready {
+				packABlock(w.a, op.b, op.ldb, false, 1, i0+r, op.n, op.k)
+			}
 			pf := i0 + r + bfTile
 			if r+bfTile >= rows { // the band's last block: the first of the next band (≥ n if none)
 				pf = next * bfRowsABand * bfTile
 			}
-			s.block(w.a, w.t[r*s.mpad:], pf)
+			var rdst []uint16 // where the kernels round block pf, if they can
+			if ready = inKernel && pf+bfTile <= op.n; ready {
+				rdst = w.a2
+			}
+			p := &cpf
+			if r < cpf.first {
+				p = nil
+			}
+			s.block(w.a, w.t[r*s.mpad:], pf, p, i0, rdst)
+			if ready {
+				w.a, w.a2 = w.a2, w.a
+			}
 		}
-		storeCT(op.c, op.ldc, op.m, op.alpha, op.ep, w.t, s.mpad, i0, rows)
+		ep := op.ep
+		if bfEpilogueCT && ep != nil && ep.Residual == nil && !ep.BiasPerRow && op.alpha == 1 {
+			// Bias and activation on Cᵀ, whose rows are 4·mpad bytes apart,
+			// before the transpose: on C, rows 4·ldc bytes apart (12 KB
+			// at ViT's MLP) alias in L1 every 4 KB. Same values: the
+			// transpose's product by alpha = 1 is exact.
+			ect := Epilogue{Act: ep.Act, BiasPerRow: true}
+			if ep.Bias != nil {
+				ect.Bias = ep.Bias[i0 : i0+rows]
+			}
+			ect.applyTile(w.t, s.mpad, 0, 0, rows, op.m)
+			ep = nil
+		}
+		storeCT(op.c, op.ldc, op.m, op.alpha, ep, w.t, s.mpad, i0, rows)
 		band = next
 	}
 }
+
+// cPrefetch is the state of a band's prefetch of its lines of C: the
+// next row, rows per kernel call, the first block (output offset in the
+// band) that prefetches, and the lines per row.
+type cPrefetch struct{ row, per, first, lines int }
+
+// cpfBlocks is how many of a band's last blocks prefetch its lines of C.
+var cpfBlocks = 2
+
+// bfPrefetchC turns the prefetch of C's lines on (benchmarks compare).
+var bfPrefetchC = true
 
 // claim returns the next unclaimed band (≥ the band count when none is
 // left).
@@ -167,7 +224,13 @@ var bfPrefetch = true
 // A block's calls (7 slivers × 4 quarters at 216 tokens) request up to
 // 84·ks lines, its successor has 64·ks (32 rows of 32·ks floats); the
 // calls past it prefetch its first lines again (cache hits).
-func (s *bfRowsA) block(wa []uint16, ct []float32, next int) {
+//
+// With rdst, the kernels also round the whole block next (32 rows, W's
+// rows contiguous, k whole K steps) into rdst, one group of 32 floats per
+// K step from the second call on (by then the first call's prefetch is
+// ks lines ahead of the rounding and gains a line a step); the rows the
+// calls leave (5 at 7 slivers) are rounded after them, from L2.
+func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 int, rdst []uint16) {
 	const q = bfTile / 4
 	const stride = 3 * 64 // bytes prefetched per K step
 	op := s.op
@@ -177,22 +240,53 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int) {
 		pf = uintptr(unsafe.Pointer(&op.b[next*op.ldb]))
 		pfEnd = uintptr(unsafe.Pointer(&op.b[last*op.ldb+op.k-1])) + 4
 	}
+	groups, g := 0, 0 // groups of 32 floats of block next to round, rounded
+	if rdst != nil {
+		groups = bfTile * op.ks
+		_ = rdst[groups*bfTile-1]
+		_ = op.b[(next+bfTile)*op.ldb-1]
+	}
 	for sb := 0; sb < s.mpad/bfTile; sb++ {
 		b := &s.xt[sb*s.kp*bfTile]
-		kern := dpbf16Kern8x32P
+		kern, kernR := dpbf16Kern8x32P, dpbf16Kern8x32R
 		if op.m-sb*bfTile <= 24 {
-			kern = dpbf16Kern8x24P
+			kern, kernR = dpbf16Kern8x24P, dpbf16Kern8x24R
 		}
 		for rq := range 4 {
 			p, st := pf, stride
 			if p >= pfEnd { // nothing left (or no next block): lines in cache
 				p, st = uintptr(unsafe.Pointer(b)), 0
 			}
-			kern(op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0, p, st)
+			if cpf != nil && cpf.row < op.m {
+				nr := min(cpf.per, op.m-cpf.row)
+				prefetchRows(&op.c[cpf.row*op.ldc+i0], op.ldc, nr, cpf.lines)
+				cpf.row += nr
+			}
+			if rdst != nil && g < groups && sb+rq > 0 {
+				rn := min(op.ks, groups-g)
+				kernR(op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0, p, st,
+					&op.b[next*op.ldb+g*bfTile], &rdst[g%op.ks*bfTile*bfTile+g/op.ks*bfTile], rn, op.ks-g%op.ks)
+				g += rn
+			} else {
+				kern(op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0, p, st)
+			}
 			if pf < pfEnd {
 				pf += uintptr(op.ks * stride)
 			}
 		}
 	}
+	if g < groups { // whole rows left (each call rounds ks groups)
+		for r := g / op.ks; r < bfTile; r += blockGroup {
+			bf16BlockSteps(&rdst[r*bfTile], &op.b[(next+r)*op.ldb], op.ldb, min(blockGroup, bfTile-r), op.k)
+		}
+	}
 	runtime.KeepAlive(op.b)
 }
+
+// bfEpilogueCT applies a bias-and-activation epilogue on Cᵀ (tests
+// and benchmarks compare with the epilogue on C).
+var bfEpilogueCT = true
+
+// bfRoundInKernel lets the kernels round the next W block (tests and
+// benchmarks compare with packABlock).
+var bfRoundInKernel = true

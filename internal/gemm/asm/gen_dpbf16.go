@@ -133,10 +133,12 @@ func main() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 	p("")
-	emit8(p, 32, false)
-	emit8(p, 24, false)
-	emit8(p, 32, true)
-	emit8(p, 24, true)
+	emit8(p, 32, 0)
+	emit8(p, 24, 0)
+	emit8(p, 32, 1)
+	emit8(p, 24, 1)
+	emit8(p, 32, 2)
+	emit8(p, 24, 2)
 	if err := os.WriteFile("dpbf16_amd64.s", w.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -150,8 +152,12 @@ func main() {
 // Zen 4. With pf, dpbf16Kern8x<width>P also asks for three cache lines
 // at pf into L2 at each K step (PREFETCHT1 at pf, pf+64, pf+128, spread
 // over the step; pf then advances by pfStride bytes): the float32 rows a
-// caller rounds next arrive while the products run.
-func emit8(p func(string, ...any), width int, pf bool) {
+// caller rounds next arrive while the products run. With mode 2,
+// dpbf16Kern8x<width>R also rounds up to one group of 32 floats per K
+// step (rn groups in all) into the packed layout of the next A block:
+// see roundGroup.
+func emit8(p func(string, ...any), width int, mode int) {
+	pf := mode > 0
 	half := width == 24
 	r2 := func(v int) string { // the register of the second half
 		if half {
@@ -165,7 +171,11 @@ func emit8(p func(string, ...any), width int, pf bool) {
 	}
 	name := fmt.Sprintf("dpbf16Kern8x%d", width)
 	label := fmt.Sprint(width)
-	if pf {
+	if mode == 2 {
+		name += "R"
+		label += "r"
+		p("// func %s(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int)", name)
+	} else if pf {
 		name += "P"
 		label += "p"
 		p("// func %s(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int)", name)
@@ -178,7 +188,21 @@ func emit8(p func(string, ...any), width int, pf bool) {
 	p("// broadcast A pair in Z18, used for both halves.")
 	if pf {
 		p("// PREFETCHT1 of three lines at R8 per K step, R8 += R9.")
-		p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+		if mode == 2 {
+			p("// One group per K step while R12 > 0: 32 floats at R10 rounded to")
+			p("// 64 bytes at R11; R10 += 128, R11 += 2048, and after R13 groups")
+			p("// (the rest of a row of steps) R11 goes back to the next row.")
+			p("TEXT ·%s(SB), NOSPLIT, $0-96", name)
+			p("\tMOVQ rsrc+64(FP), R10")
+			p("\tMOVQ rdst+72(FP), R11")
+			p("\tMOVQ rn+80(FP), R12")
+			p("\tMOVQ rrow+88(FP), R13")
+			p("\tMOVQ ks+0(FP), AX")
+			p("\tSHLQ $11, AX")
+			p("\tSUBQ $64, AX")
+		} else {
+			p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+		}
 		p("\tMOVQ pf+48(FP), R8")
 		p("\tMOVQ pfStride+56(FP), R9")
 	} else {
@@ -197,6 +221,22 @@ func emit8(p func(string, ...any), width int, pf bool) {
 	for q := 0; q < 16; q++ {
 		if pf && q%5 == 0 && q < 15 {
 			p("\tPREFETCHT1 %d(R8)", q/5*64)
+		}
+		if mode == 2 && q == 8 {
+			p("\tTESTQ R12, R12")
+			p("\tJZ nornd%s", label)
+			p("\tVMOVUPS 0(R10), Z19")
+			p("\tVMOVUPS 64(R10), Z20")
+			p("\t%s // VCVTNE2PS2BF16 Z19, Z20, Z21", bytesOf(vcvtne2ps2bf16(21, 20, 19)))
+			p("\tVMOVDQU16 Z21, (R11)")
+			p("\tADDQ $128, R10")
+			p("\tADDQ $2048, R11")
+			p("\tDECQ R12")
+			p("\tDECQ R13")
+			p("\tJNZ nornd%s", label)
+			p("\tSUBQ AX, R11")
+			p("\tMOVQ ks+0(FP), R13")
+			p("nornd%s:", label)
 		}
 		p("\tVMOVUPS %d(BX), Z16", q*128)
 		p("\tVMOVUPS %d(BX), %s", q*128+64, r2(17))
@@ -238,6 +278,17 @@ func emit8(p func(string, ...any), width int, pf bool) {
 	p("\tVZEROUPPER")
 	p("\tRET")
 	p("")
+}
+
+// vcvtne2ps2bf16 encodes VCVTNE2PS2BF16 zmm(dst), zmm(src1), zmm(src2)
+// (Intel operand order): the low 16 bfloat16 of dst from src2, the high
+// 16 from src1.
+func vcvtne2ps2bf16(dst, src1, src2 byte) []byte {
+	inv := func(b byte) byte { return ^b & 1 }
+	p0 := inv(dst>>3)<<7 | inv(src2>>4)<<6 | inv(src2>>3)<<5 | inv(dst>>4)<<4 | 0b0010
+	p1 := (^src1&15)<<3 | 1<<2 | 0b11
+	p2 := byte(0b10<<5) | inv(src1>>4)<<3
+	return []byte{0x62, p0, p1, p2, 0x72, 0xc0 | (dst&7)<<3 | src2&7}
 }
 
 func join(s []string) string {
