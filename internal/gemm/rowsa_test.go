@@ -149,3 +149,32 @@ func TestRowsAGuidedBands(t *testing.T) {
 		}
 	}
 }
+
+// TestRowsARaggedSliverBits checks the ragged last W sliver (outputs not
+// a multiple of the rowsA kernel's 7 rows, read from a zero-padded copy)
+// bit for bit against the blocked scheme (forced by a beta of 1 on a
+// zeroed C), which runs the same FMA chains: one k block both ways, alpha
+// 1, no epilogue. Every remainder 1–6 is covered, at 216 tokens (the
+// 24-wide tail sliver) and at 33, single-threaded and on the pool.
+func TestRowsARaggedSliverBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(24, 0))
+	for _, w := range []int{1, 2} {
+		restore := parallel.SetMaxWorkers(w)
+		for _, m := range []int{216, 33} {
+			for _, n := range []int{229, 233, 234, 235, 236, 237, 2304, 771} {
+				k := 200
+				x, wt := randSlice(r, m*k), randSlice(r, n*k)
+				wt = wt[:n*k] // a read past W's last row panics
+				got, want := make([]float32, m*n), make([]float32, m*n)
+				Sgemm(false, true, m, n, k, 1, x, k, wt, k, 0, got, n)
+				Sgemm(false, true, m, n, k, 1, x, k, wt, k, 1, want, n)
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("w %d %dx%dx%d: C[%d][%d] = %v, blocked scheme %v", w, m, n, k, i/n, i%n, got[i], want[i])
+					}
+				}
+			}
+		}
+		restore()
+	}
+}

@@ -231,3 +231,45 @@ func TestExpScaleShiftRow(t *testing.T) {
 		}
 	}
 }
+
+// TestExpAffineTail: the last len%16 values of a row of at least 16 come
+// from the vector kernel run on the row's last 16 (bit for bit, at
+// AVX-512), in place and not, and the whole row and its sum agree with
+// float64.
+func TestExpAffineTail(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 5))
+	for _, n := range []int{15, 16, 17, 31, 33, 216} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64()*8) - 20
+		}
+		for _, inPlace := range []bool{false, true} {
+			src := append([]float32(nil), x...)
+			dst := make([]float32, n)
+			if inPlace {
+				dst = src
+			}
+			sum := expAffine(dst, src, 0.5, 3)
+			var ws float64
+			for i, v := range x {
+				w := math.Exp(0.5*float64(v) + 3)
+				ws += w
+				if math.Abs(float64(dst[i])-w) > 3e-7*w {
+					t.Fatalf("n %d: dst[%d] = %g, want %g", n, i, dst[i], w)
+				}
+			}
+			if math.Abs(float64(sum)-ws) > 1e-5*ws {
+				t.Fatalf("n %d: sum %g, want %g", n, sum, ws)
+			}
+			if vecExp() && n >= 16 {
+				var last [16]float32
+				expAffineAVX512(last[:], x[n-16:], 0.5, 3)
+				for i := range 16 {
+					if dst[n-16+i] != last[i] {
+						t.Fatalf("n %d: dst[%d] = %g, the vector kernel %g", n, n-16+i, dst[n-16+i], last[i])
+					}
+				}
+			}
+		}
+	}
+}
