@@ -177,21 +177,28 @@ func (f *HashFixture) Build() (*Model, error) {
 // Compare runs the fixture's input through model and compares every output
 // with the stored one within the manifest's tolerance.
 func (m *HashManifest) Compare(dir, name string, model *Model) (Result, error) {
-	res := Result{Fixture: name}
-	f, ok := m.Fixtures[name]
-	if !ok {
-		return res, fmt.Errorf("modelspec: no fixture %q in the manifest", name)
-	}
-	res.MONAI = f.MONAI
-	rel, err := toleranceFactor(m.Tolerance)
-	if err != nil {
-		return res, err
-	}
-	in, err := f.InputTensor()
+	res, f, rel, in, err := m.fixtureInput(name)
 	if err != nil {
 		return res, err
 	}
 	return runAndCompare(res, model, in, f.Outputs, dir, rel)
+}
+
+// fixtureInput looks up a fixture and returns its result skeleton, the
+// manifest's relative tolerance and the hashed input.
+func (m *HashManifest) fixtureInput(name string) (Result, HashFixture, float64, *nn.Tensor, error) {
+	res := Result{Fixture: name}
+	f, ok := m.Fixtures[name]
+	if !ok {
+		return res, f, 0, nil, fmt.Errorf("modelspec: no fixture %q in the manifest", name)
+	}
+	res.MONAI = f.MONAI
+	rel, err := toleranceFactor(m.Tolerance)
+	if err != nil {
+		return res, f, 0, nil, err
+	}
+	in, err := f.InputTensor()
+	return res, f, rel, in, err
 }
 
 // CheckHashFixture builds, fills and runs a hashed fixture and compares its
@@ -216,23 +223,13 @@ func CheckHashFixture(m *HashManifest, dir, name string) (Result, error) {
 // of P's first two rows, a convolution's first two filters) and
 // "buffer:B" (B after the pass).
 func CheckHashTraining(m *HashManifest, dir, name string) (Result, error) {
-	res := Result{Fixture: name}
-	f, ok := m.Fixtures[name]
-	if !ok {
-		return res, fmt.Errorf("modelspec: no fixture %q in the manifest", name)
-	}
-	res.MONAI = f.MONAI
-	rel, err := toleranceFactor(m.Tolerance)
+	res, f, rel, in, err := m.fixtureInput(name)
 	if err != nil {
 		return res, err
 	}
 	model, err := f.Build()
 	if err != nil {
 		return res, fmt.Errorf("modelspec: %s: %w", name, err)
-	}
-	in, err := f.InputTensor()
-	if err != nil {
-		return res, err
 	}
 	nn.SetTraining(model.Module, true)
 	if f.NoDropout {
