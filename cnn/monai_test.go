@@ -2,7 +2,6 @@ package cnn_test
 
 import (
 	"maps"
-	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -72,10 +71,8 @@ func TestMONAIHashedFixtures(t *testing.T) {
 				if !o.OK {
 					t.Errorf("%s: max abs error %g exceeds %g", out, o.MaxAbsErr, o.Tol)
 				}
-				// The fixture is well conditioned: rounding alone (torch's
-				// float32 against float64) stays a tenth of the tolerance.
-				if rr, ok := f.TorchRounding[out]; !ok || rr > o.Tol/math.Max(1, f.MaxAbs[out])/10 {
-					t.Errorf("%s: torch's float32 rounding error %g (recorded: %v) is not well below the tolerance", out, rr, ok)
+				if err := f.WellConditioned(out, o.Tol); err != nil {
+					t.Error(err)
 				}
 			}
 			runtime.GC() // the full-size models are hundreds of MB each

@@ -174,6 +174,21 @@ func (f *HashFixture) Build() (*Model, error) {
 	return model, nil
 }
 
+// WellConditioned reports whether output out is a meaningful test: torch's
+// own float32 rounding error (TorchRounding, relative to max(1, max|out|))
+// must be recorded and stay below a tenth of the tolerance tol, so that a
+// result within tol cannot be a matter of luck.
+func (f HashFixture) WellConditioned(out string, tol float64) error {
+	rr, ok := f.TorchRounding[out]
+	if !ok {
+		return fmt.Errorf("modelspec: %s: torch's float32 rounding error not recorded", out)
+	}
+	if limit := tol / math.Max(1, f.MaxAbs[out]) / 10; rr > limit {
+		return fmt.Errorf("modelspec: %s: torch's float32 rounding error %g is not well below the tolerance (limit %g)", out, rr, limit)
+	}
+	return nil
+}
+
 // Compare runs the fixture's input through model and compares every output
 // with the stored one within the manifest's tolerance.
 func (m *HashManifest) Compare(dir, name string, model *Model) (Result, error) {

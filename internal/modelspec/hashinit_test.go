@@ -78,3 +78,18 @@ type oddModule struct{ s *nn.Tensor }
 
 func (o oddModule) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor { return x }
 func (o oddModule) Visit(v *nn.Visitor)                          { v.Param("scale", o.s) }
+
+// WellConditioned accepts rounding below a tenth of the tolerance (relative
+// to max(1, max|out|)) and refuses it above, or unrecorded.
+func TestWellConditioned(t *testing.T) {
+	f := HashFixture{MaxAbs: map[string]float64{"logits": 20}, TorchRounding: map[string]float64{"logits": 4e-6}}
+	if err := f.WellConditioned("logits", 1e-3); err != nil { // limit 5e-6
+		t.Errorf("4e-6 under a limit of 5e-6: %v", err)
+	}
+	if err := f.WellConditioned("logits", 5e-4); err == nil { // limit 2.5e-6
+		t.Error("4e-6 over a limit of 2.5e-6 accepted")
+	}
+	if err := f.WellConditioned("embed", 1); err == nil {
+		t.Error("unrecorded output accepted")
+	}
+}
