@@ -79,6 +79,30 @@ const cTile = `	MOVQ 0(R12), SI
 	ADDQ SI, BX
 	LEAQ 64(BX), AX`
 
+// rowRounder is a function (dst *uint16, src *float32, k int) that rounds
+// src's k values to bfloat16 32 at a time, the tail zero-padded to 32,
+// moving dst by dstStep bytes per 32 values; label prefixes its labels.
+func rowRounder(name, label string, dstStep int, doc ...string) []string {
+	l := []string{"", fmt.Sprintf("// func %s(dst *uint16, src *float32, k int)", name), "//"}
+	l = append(l, doc...)
+	return append(l,
+		fmt.Sprintf("TEXT ·%s(SB), NOSPLIT, $0-24", name),
+		"\tMOVQ dst+0(FP), DI", "\tMOVQ src+8(FP), SI", "\tMOVQ k+16(FP), CX",
+		label+"loop:",
+		"\tCMPQ CX, $32", "\tJLT "+label+"tail",
+		"\tVMOVUPS 0(SI), Z0", "\tVMOVUPS 64(SI), Z1",
+		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)",
+		fmt.Sprintf("\tADDQ $128, SI\n\tADDQ $%d, DI", dstStep), "\tSUBQ $32, CX", "\tJMP "+label+"loop",
+		label+"tail:",
+		"\tTESTQ CX, CX", "\tJEQ "+label+"done",
+		"\tMOVQ $-1, AX", "\tSHLQ CX, AX", "\tNOTQ AX",
+		"\tKMOVW AX, K1", "\tSHRQ $16, AX", "\tKMOVW AX, K2",
+		"\tVMOVUPS.Z 0(SI), K1, Z0", "\tVMOVUPS.Z 64(SI), K2, Z1",
+		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)",
+		label+"done:",
+		"\tVZEROUPPER", "\tRET")
+}
+
 func main() {
 	out := flag.String("out", "bf16_amd64.s", "output file")
 	flag.Parse()
@@ -163,48 +187,14 @@ func main() {
 		"\tVMOVUPS.Z 0(SI), K1, Z0", "\tVMOVUPS.Z 64(SI), K2, Z1",
 		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)", "\tVZEROUPPER", "\tRET")
 
-	e("",
-		"// func bf16RowSteps(dst *uint16, src *float32, k int)",
-		"//",
+	e(rowRounder("bf16RowSteps", "rs", 2048,
 		"// One row of a packed A block: dst[s·1024 + c] = bf16(src[s·32 + c])",
 		"// for s·32 + c < k, zero up to whole K steps of 32 (the row's 32 values",
-		"// of each step lie 1024 values apart, see packABlock).",
-		"TEXT ·bf16RowSteps(SB), NOSPLIT, $0-24",
-		"\tMOVQ dst+0(FP), DI", "\tMOVQ src+8(FP), SI", "\tMOVQ k+16(FP), CX",
-		"rsloop:",
-		"\tCMPQ CX, $32", "\tJLT rstail",
-		"\tVMOVUPS 0(SI), Z0", "\tVMOVUPS 64(SI), Z1",
-		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)",
-		"\tADDQ $128, SI", "\tADDQ $2048, DI", "\tSUBQ $32, CX", "\tJMP rsloop",
-		"rstail:",
-		"\tTESTQ CX, CX", "\tJEQ rsdone",
-		"\tMOVQ $-1, AX", "\tSHLQ CX, AX", "\tNOTQ AX",
-		"\tKMOVW AX, K1", "\tSHRQ $16, AX", "\tKMOVW AX, K2",
-		"\tVMOVUPS.Z 0(SI), K1, Z0", "\tVMOVUPS.Z 64(SI), K2, Z1",
-		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)",
-		"rsdone:",
-		"\tVZEROUPPER", "\tRET")
+		"// of each step lie 1024 values apart, see packABlock).")...)
 
-	e("",
-		"// func bf16RowContig(dst *uint16, src *float32, k int)",
-		"//",
+	e(rowRounder("bf16RowContig", "rc", 64,
 		"// dst[i] = bf16(src[i]) for i < k, zero up to a whole 32: one row of",
-		"// bfloat16 pairs, contiguous (packBSliverFor's rows).",
-		"TEXT ·bf16RowContig(SB), NOSPLIT, $0-24",
-		"\tMOVQ dst+0(FP), DI", "\tMOVQ src+8(FP), SI", "\tMOVQ k+16(FP), CX",
-		"rcloop:",
-		"\tCMPQ CX, $32", "\tJLT rctail",
-		"\tVMOVUPS 0(SI), Z0", "\tVMOVUPS 64(SI), Z1",
-		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)",
-		"\tADDQ $128, SI", "\tADDQ $64, DI", "\tSUBQ $32, CX", "\tJMP rcloop",
-		"rctail:",
-		"\tTESTQ CX, CX", "\tJEQ rcdone",
-		"\tMOVQ $-1, AX", "\tSHLQ CX, AX", "\tNOTQ AX",
-		"\tKMOVW AX, K1", "\tSHRQ $16, AX", "\tKMOVW AX, K2",
-		"\tVMOVUPS.Z 0(SI), K1, Z0", "\tVMOVUPS.Z 64(SI), K2, Z1",
-		cvt(2, 1, 0), "\tVMOVDQU16 Z2, 0(DI)",
-		"rcdone:",
-		"\tVZEROUPPER", "\tRET")
+		"// bfloat16 pairs, contiguous (packBSliverFor's rows).")...)
 	e("",
 		"// func bf16BlockSteps(dst *uint16, src *float32, lda, rows, k int)",
 		"//",
