@@ -139,14 +139,25 @@ func ReadHashManifest(path string) (*HashManifest, error) {
 	return &m, nil
 }
 
+// maxHashInput bounds a hashed input's number of values.
+const maxHashInput = 1 << 28
+
 // InputTensor returns the fixture's hashed input.
 func (f *HashFixture) InputTensor() (*nn.Tensor, error) {
+	// Each extent is bounded before the product is taken, so the product
+	// cannot overflow; the total bounds the allocation (1 GiB of float32)
+	// for a manifest that did not come from gen.py.
 	n := 1
 	for _, d := range f.InputShape {
 		if d < 1 || d > 1<<12 {
-			return nil, fmt.Errorf("modelspec: input shape %v", f.InputShape)
+			return nil, fmt.Errorf("modelspec: input shape %v (want extents in 1..4096)", f.InputShape)
 		}
-		n *= d
+		if n *= d; n > maxHashInput {
+			return nil, fmt.Errorf("modelspec: input shape %v exceeds %d values", f.InputShape, maxHashInput)
+		}
+	}
+	if len(f.InputShape) == 0 {
+		return nil, fmt.Errorf("modelspec: empty input shape")
 	}
 	data := make([]float32, n)
 	for i := range data {

@@ -93,3 +93,17 @@ func TestWellConditioned(t *testing.T) {
 		t.Error("unrecorded output accepted")
 	}
 }
+
+// Absurd or empty input shapes in a manifest are errors, not allocations.
+func TestInputTensorRefusesAbsurdShapes(t *testing.T) {
+	for _, shape := range [][]int{nil, {0, 4}, {-1}, {4097}, {4096, 4096, 4096, 4096, 4096}, {2, 4096, 4096, 4096}} {
+		f := HashFixture{InputShape: shape}
+		if _, err := f.InputTensor(); err == nil {
+			t.Errorf("shape %v accepted", shape)
+		}
+	}
+	f := HashFixture{InputShape: []int{2, 3, 4}}
+	if x, err := f.InputTensor(); err != nil || len(x.Data) != 24 {
+		t.Errorf("shape [2 3 4]: %v", err)
+	}
+}
