@@ -166,6 +166,7 @@ type job struct {
 	nextBand atomic.Int64
 	workers  int
 	kc       int // k block: rowsAKC for token-sized m, else the level's
+	to       *job // SgemmPair: the next product, whose xᵀ the bands write instead of C
 
 	itemFn, phaseFn, packXTFn, rowsAFn func(lo, hi int)
 }
