@@ -51,6 +51,7 @@ type Graph struct {
 	ep        conv.Epilogue
 	linEp     gemm.Epilogue // the bias epilogue of the running Linear (kept here so it does not escape per call)
 	linFuse   gemm.Epilogue // residual and activation LinearAct fuses into the running Linear (no bias)
+	pairEp    [2]gemm.Epilogue // the epilogues of a running Linear.ForwardPair (kept here so they do not escape per call)
 	bf16      bool          // Options.BF16 on an inference graph where HaveBF16
 	own       *packCache    // packed weights of functional calls (packs.go)
 }

@@ -171,12 +171,19 @@ type mlpBlock struct {
 	training         bool
 }
 
+// fuseMLP lets mlpBlock run its two Linears as one Linear.ForwardPair
+// (tests compare with the two calls).
+var fuseMLP = true
+
 func (m *mlpBlock) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor { return m.forward(g, x, nil) }
 
 // forward returns res + mlp(x) (res may be nil): without dropout, the
 // GELU and the residual are fused into the two Linear layers' products.
 func (m *mlpBlock) forward(g *nn.Graph, x, res *nn.Tensor) *nn.Tensor {
 	if !m.training || m.rate == 0 {
+		if fuseMLP { // inference: the hidden activations stay inside the GEMM
+			return m.linear1.ForwardPair(g, x, nn.LinearAct{GELU: true}, m.linear2, nn.LinearAct{Residual: res})
+		}
 		h := m.linear1.ForwardAct(g, x, nn.LinearAct{GELU: true})
 		return m.linear2.ForwardAct(g, h, nn.LinearAct{Residual: res})
 	}
