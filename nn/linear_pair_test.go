@@ -55,6 +55,20 @@ func TestLinearForwardPair(t *testing.T) {
 			}
 		}
 	}
+	// float32 at inference: nothing from the Go heap per pass
+	if l1, l2 := NewLinear(64, 256, LinearOptions{}, r), NewLinear(256, 96, LinearOptions{}, r); gemm.PairApplies(40, 256, 96, false) {
+		x := NewTensor(40, 64)
+		InitNormal(x, 0, 1, r)
+		g := NewGraph(Options{Arena: NewArena()})
+		run := func() {
+			g.Reset()
+			l1.ForwardPair(g, x, LinearAct{GELU: true}, l2, LinearAct{Residual: zeros(g, 40, 96)})
+		}
+		run()
+		if allocs := testing.AllocsPerRun(5, run); allocs != 0 || g.Err() != nil {
+			t.Errorf("%v allocations per fused pass (err %v), want 0", allocs, g.Err())
+		}
+	}
 	// a recording graph: the unfused calls, differentiable
 	l1, l2 := NewLinear(8, 40, LinearOptions{}, r), NewLinear(40, 24, LinearOptions{}, r)
 	l1.Weight.SetRequiresGrad(true)
@@ -81,4 +95,11 @@ func TestLinearForwardPair(t *testing.T) {
 	if l1.ForwardPair(g, x, LinearAct{}, l2, LinearAct{Residual: bad}); g.Err() == nil {
 		t.Fatal("a residual of the wrong shape was accepted")
 	}
+}
+
+// zeros is a zero tensor from g's arena.
+func zeros(g *Graph, shape ...int) *Tensor {
+	r := g.Alloc(shape...)
+	clear(r.Data)
+	return r
 }
