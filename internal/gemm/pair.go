@@ -28,11 +28,14 @@ func PairApplies(m, h, n int, bf16 bool) bool {
 	if !pairFuse || m <= 0 || h <= 0 || n <= 0 {
 		return false
 	}
-	if bf16 {
-		return HaveBF16() && haveTranspose && m <= maxRowsAM && h > m && n > m
-	}
+	return SourceApplies(m, h, bf16) && SourceApplies(m, n, bf16)
+}
+
+// pairScheme reports whether the float32 weights-stationary scheme runs
+// at this level with 32-token slivers (the layout putXT writes).
+func pairScheme() bool {
 	bl := blockingFor(cpu.Current())
-	return bl.rowsA != nil && avx512Asm() && bl.nr == 32 && m <= maxRowsAM && h > m && n > m
+	return bl.rowsA != nil && avx512Asm() && bl.nr == 32
 }
 
 // pairFuse lets PairApplies take the fused scheme (tests compare).

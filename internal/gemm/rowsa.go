@@ -147,6 +147,10 @@ func (j *job) packXT(lo, hi int) {
 	for u := lo; u < hi; u++ {
 		k0, j0 := u/ns*j.kc, u%ns*bl.nr
 		kb := min(j.kc, op.k-k0)
+		if j.src != nil { // SgemmSource: the sliver's rows gathered first
+			j.packXTSource(j.xt[k0*j.mpad+j0*kb:], k0, j0, kb)
+			continue
+		}
 		packB(j.xt[k0*j.mpad+j0*kb:], op.a, op.lda, true, k0, j0, kb, min(bl.nr, op.m-j0), bl.nr)
 	}
 }

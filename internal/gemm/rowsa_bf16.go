@@ -99,6 +99,10 @@ func (s *bfRowsA) roundX(lo, hi int) {
 				clear(row)
 				continue
 			}
+			if op.src != nil { // SgemmBF16Source: the row gathered first
+				op.roundSourceRow(row, j)
+				continue
+			}
 			bf16RowContig(asHalves(&row[0]), &op.a[j*op.lda], op.k)
 		}
 		sl := s.xt[sb*s.kp*bfTile : (sb+1)*s.kp*bfTile]
