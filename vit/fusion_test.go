@@ -1,0 +1,66 @@
+package vit
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/metasurv/metasurv/internal/gemm"
+	"github.com/metasurv/metasurv/nn"
+)
+
+// TestInferenceFusionsBits checks that AutoEnc's encoding is bit for bit
+// the same with and without the inference fusions, each alone and both:
+// the MLP's two Linears as one (Linear.ForwardPair: the hidden
+// activations handed over inside the GEMM) and the patch rows read
+// through Graph.LinearRows (never stored). In float32 and with
+// Options.BF16 (weights large enough to be rounded per call), on batches
+// of more than one image (the position embeddings then added apart, at
+// batch 1 fused as the residual), tokens not a multiple of 32 and an MLP
+// width not a multiple of 32. It also checks that the fused schemes apply
+// to these shapes, so the comparison is not of one path with itself.
+func TestInferenceFusionsBits(t *testing.T) {
+	for _, tc := range []struct {
+		batch, img, mlp int
+	}{{2, 64, 1024}, {3, 48, 1030}, {1, 64, 1030}} {
+		c := Config{InChannels: 1, ImgSize: Cube(tc.img), PatchSize: Cube(16), HiddenSize: 256, MLPDim: tc.mlp, NumLayers: 2, NumHeads: 4, Seed: 5}
+		m, err := NewAutoEnc(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := nn.NewTensor(tc.batch, 1, tc.img, tc.img, tc.img)
+		nn.InitNormal(x, 0, 1, nn.NewRNG(7))
+		rows := tc.batch * (tc.img / 16) * (tc.img / 16) * (tc.img / 16)
+		for _, bf := range []bool{false, true} {
+			if bf && !nn.HaveBF16() {
+				continue
+			}
+			name := fmt.Sprintf("batch %d img %d mlp %d bf16 %v", tc.batch, tc.img, tc.mlp, bf)
+			if !gemm.PairApplies(rows, tc.mlp, c.HiddenSize, bf) || !gemm.SourceApplies(rows, c.HiddenSize, bf) {
+				t.Logf("%s: the fused scheme does not apply on this machine", name)
+				continue
+			}
+			enc := func(mlp, patches bool) []*nn.Tensor {
+				defer func(m, p bool) { fuseMLP, fusePatches = m, p }(fuseMLP, fusePatches)
+				fuseMLP, fusePatches = mlp, patches
+				g := nn.NewGraph(nn.Options{BF16: bf})
+				e := m.Encode(g, x)
+				if err := g.Err(); err != nil {
+					t.Fatal(err)
+				}
+				return append(e.Hidden, e.Normed)
+			}
+			want := enc(false, false)
+			for _, f := range [][2]bool{{true, false}, {false, true}, {true, true}} {
+				got := enc(f[0], f[1])
+				for l := range want {
+					for i, v := range want[l].Data {
+						if math.Float32bits(got[l].Data[i]) != math.Float32bits(v) {
+							t.Fatalf("%s fused MLP %v patches %v: output %d [%d] = %v, unfused %v", name, f[0], f[1], l, i, got[l].Data[i], v)
+						}
+					}
+				}
+			}
+		}
+	}
+}
