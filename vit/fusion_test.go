@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/metasurv/metasurv/internal/cputime"
 	"github.com/metasurv/metasurv/internal/gemm"
 	"github.com/metasurv/metasurv/nn"
 )
@@ -60,6 +61,53 @@ func TestInferenceFusionsBits(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// BenchmarkInferenceFusions times ViT-B/16's patch embedding (batch 1,
+// 4×96³) and one block's MLP (216 tokens, 768 → 3072 → 768) with the
+// inference fusions off and on, in float32 and Options.BF16, in one
+// process so that the sides alternate under the same load.
+func BenchmarkInferenceFusions(b *testing.B) {
+	c := Config{InChannels: 4, ImgSize: Cube(96), PatchSize: Cube(16)}
+	m, err := NewAutoEnc(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := nn.NewTensor(1, 4, 96, 96, 96)
+	nn.InitNormal(x, 0, 1, nn.NewRNG(2))
+	h := nn.NewTensor(1, 216, 768)
+	nn.InitNormal(h, 0, 1, nn.NewRNG(3))
+	mlp := m.enc.blocks[0].mlp
+	for _, bf := range []bool{false, true} {
+		if bf && !nn.HaveBF16() {
+			continue
+		}
+		for _, part := range []string{"patches", "mlp"} {
+			for _, fuse := range []bool{false, true} {
+				b.Run(fmt.Sprintf("%s/bf16=%v/fused=%v", part, bf, fuse), func(b *testing.B) {
+					defer func(m, p bool) { fuseMLP, fusePatches = m, p }(fuseMLP, fusePatches)
+					fuseMLP, fusePatches = fuse, fuse
+					g := nn.NewGraph(nn.Options{Arena: nn.NewArena(), BF16: bf})
+					cpu0 := cputime.Now().Seconds()
+					b.ResetTimer()
+					for range b.N {
+						g.Reset()
+						if part == "patches" {
+							m.enc.patch.forwardPatches(g, x)
+						} else {
+							mlp.forward(g, h, h)
+						}
+					}
+					if cpu := cputime.Now().Seconds() - cpu0; cpu > 0 {
+						b.ReportMetric(cpu*1e3/float64(b.N), "cpu-ms/op")
+					}
+					if err := g.Err(); err != nil {
+						b.Fatal(err)
+					}
+				})
 			}
 		}
 	}

@@ -78,11 +78,18 @@ func (p *PatchRows) ReadRow(dst []float32, r, k0 int) {
 	s, t := r/np, r%np
 	i, jj, l := t/(gh*gw), t/gw%gh, t%gw
 	base := s*p.Ch*in[0]*in[1]*in[2] + i*k[0]*in[1]*in[2] + jj*k[1]*in[2] + l*k[2]
+	run, at := k0/k[2], k0%k[2] // the first run (c, kd, kh) of k[2] values
+	h, d, c := run%k[1], run/k[1]%k[0], run/(k[1]*k[0])
 	for o := 0; o < len(dst); {
-		q := k0 + o
-		run, at := q/k[2], q%k[2] // run (c, kd, kh) of k[2] values
-		h, d, c := run%k[1], run/k[1]%k[0], run/(k[1]*k[0])
 		off := base + ((c*in[0]+d)*in[1]+h)*in[2] + at
 		o += copy(dst[o:], p.X[off:off+k[2]-at])
+		at = 0
+		if h++; h == k[1] {
+			h = 0
+			if d++; d == k[0] {
+				d = 0
+				c++
+			}
+		}
 	}
 }
