@@ -55,6 +55,32 @@ func TestLinearForwardPair(t *testing.T) {
 			}
 		}
 	}
+	// weights converted by ConvertBF16 (gemm.SgemmBF16WPair), more tokens
+	// than features too
+	if HaveBF16() && !gemm.UsesAMX() {
+		for _, s := range [][3]int{{90, 256, 1030}, {300, 40, 70}} {
+			rows, in, hid := s[0], s[1], s[2]
+			l1, l2 := NewLinear(in, hid, LinearOptions{}, r), NewLinear(hid, in, LinearOptions{}, r)
+			for _, l := range []*Linear{l1, l2} {
+				if err := ConvertBF16(l); err != nil {
+					t.Fatal(err)
+				}
+			}
+			x := NewTensor(rows, in)
+			InitNormal(x, 0, 1, r)
+			g := NewGraph(Options{BF16: true})
+			want := l2.ForwardAct(g, l1.ForwardAct(g, x, LinearAct{GELU: true}), LinearAct{Residual: x})
+			got := l1.ForwardPair(g, x, LinearAct{GELU: true}, l2, LinearAct{Residual: x})
+			if err := g.Err(); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range want.Data {
+				if math.Float32bits(got.Data[i]) != math.Float32bits(v) {
+					t.Fatalf("converted %v: [%d] = %v fused, %v unfused", s, i, got.Data[i], v)
+				}
+			}
+		}
+	}
 	// float32 at inference: nothing from the Go heap per pass
 	if l1, l2 := NewLinear(64, 256, LinearOptions{}, r), NewLinear(256, 96, LinearOptions{}, r); gemm.PairApplies(40, 256, 96, false) {
 		x := NewTensor(40, 64)

@@ -41,25 +41,40 @@ func TestInferenceFusionsBits(t *testing.T) {
 				t.Logf("%s: the fused scheme does not apply on this machine", name)
 				continue
 			}
-			enc := func(mlp, patches bool) []*nn.Tensor {
-				defer func(m, p bool) { fuseMLP, fusePatches = m, p }(fuseMLP, fusePatches)
-				fuseMLP, fusePatches = mlp, patches
-				g := nn.NewGraph(nn.Options{BF16: bf})
-				e := m.Encode(g, x)
-				if err := g.Err(); err != nil {
-					t.Fatal(err)
-				}
-				return append(e.Hidden, e.Normed)
+			sameWithFusions(t, name, m, x, bf)
+		}
+		// converted to resident bfloat16 weights: the MLP pair on them
+		// (gemm.SgemmBF16WPair), the patches stored
+		if nn.HaveBF16() && !gemm.UsesAMX() {
+			if err := nn.ConvertBF16(m); err != nil {
+				t.Fatal(err)
 			}
-			want := enc(false, false)
-			for _, f := range [][2]bool{{true, false}, {false, true}, {true, true}} {
-				got := enc(f[0], f[1])
-				for l := range want {
-					for i, v := range want[l].Data {
-						if math.Float32bits(got[l].Data[i]) != math.Float32bits(v) {
-							t.Fatalf("%s fused MLP %v patches %v: output %d [%d] = %v, unfused %v", name, f[0], f[1], l, i, got[l].Data[i], v)
-						}
-					}
+			sameWithFusions(t, fmt.Sprintf("batch %d img %d mlp %d converted", tc.batch, tc.img, tc.mlp), m, x, true)
+		}
+	}
+}
+
+// sameWithFusions fails unless m's encoding of x has the same bits with
+// the fusions off, each on alone, and both on.
+func sameWithFusions(t *testing.T, name string, m *AutoEnc, x *nn.Tensor, bf bool) {
+	t.Helper()
+	enc := func(mlp, patches bool) []*nn.Tensor {
+		defer func(m, p bool) { fuseMLP, fusePatches = m, p }(fuseMLP, fusePatches)
+		fuseMLP, fusePatches = mlp, patches
+		g := nn.NewGraph(nn.Options{BF16: bf})
+		e := m.Encode(g, x)
+		if err := g.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return append(e.Hidden, e.Normed)
+	}
+	want := enc(false, false)
+	for _, f := range [][2]bool{{true, false}, {false, true}, {true, true}} {
+		got := enc(f[0], f[1])
+		for l := range want {
+			for i, v := range want[l].Data {
+				if math.Float32bits(got[l].Data[i]) != math.Float32bits(v) {
+					t.Fatalf("%s fused MLP %v patches %v: output %d [%d] = %v, unfused %v", name, f[0], f[1], l, i, got[l].Data[i], v)
 				}
 			}
 		}

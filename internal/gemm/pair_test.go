@@ -200,3 +200,64 @@ func poisonPools() {
 	putJob(j2)
 	putJob(j1)
 }
+
+// TestSgemmBF16WPairBits checks SgemmBF16WPair bit for bit against two
+// SgemmBF16W calls on weights packed by PackWeightsBF16, on pairShapes
+// and one with more tokens than hidden and output columns, on 1 and 2
+// workers, with the A-block buffers poisoned.
+func TestSgemmBF16WPairBits(t *testing.T) {
+	if !HaveBF16() || useAMX() {
+		t.Skip("no VDPBF16PS products on this CPU")
+	}
+	r := rand.New(rand.NewPCG(33, 0))
+	for it, s := range append(pairShapes, [4]int{300, 50, 70, 40}) {
+		p := newPairCase(r, it, s)
+		w1, w2 := PackWeightsBF16(p.h, p.k, p.w1, p.k), PackWeightsBF16(p.n, p.h, p.w2, p.h)
+		want := make([]float32, (p.m-1)*p.ldc+p.n)
+		for i := range want {
+			want[i] = float32(math.NaN())
+		}
+		hid := make([]float32, p.m*p.h)
+		SgemmBF16W(p.m, p.x, p.ldx, w1, hid, p.h, p.ep1)
+		SgemmBF16W(p.m, hid, p.h, w2, want, p.ldc, p.ep2)
+		for _, w := range []int{1, 2} {
+			got := make([]float32, len(want))
+			for i := range got {
+				got[i] = float32(math.NaN())
+			}
+			restore := parallel.SetMaxWorkers(w)
+			poisonA()
+			ok := SgemmBF16WPair(p.m, p.x, p.ldx, w1, p.ep1, w2, got, p.ldc, p.ep2)
+			restore()
+			if !ok {
+				t.Fatalf("%v: not taken", p)
+			}
+			p.sameBits(t, fmt.Sprintf("workers=%d", w), got, want)
+		}
+	}
+	x, c := randSlice(r, 4*8), make([]float32, 4*8)
+	w1, w2 := PackWeightsBF16(8, 8, randSlice(r, 64), 8), PackWeightsBF16(8, 9, randSlice(r, 72), 9)
+	if SgemmBF16WPair(4, x, 8, w1, nil, w2, c, 8, nil) {
+		t.Fatal("taken with weights that do not chain")
+	}
+}
+
+// poisonA fills the pooled A-block and tile buffers with NaN.
+func poisonA() {
+	var ws [3]*bfWorker
+	for i := range ws {
+		ws[i] = bfPool.Get().(*bfWorker)
+		ws[i].a = grow(ws[i].a, 1<<20)
+		ws[i].a2 = grow(ws[i].a2, 1<<20)
+		ws[i].t = grow(ws[i].t, 1<<18)
+		for j := range ws[i].a {
+			ws[i].a[j], ws[i].a2[j] = 0x7fc0, 0x7fc0
+		}
+		for j := range ws[i].t {
+			ws[i].t[j] = float32(math.NaN())
+		}
+	}
+	for i := range ws {
+		bfPool.Put(ws[len(ws)-1-i])
+	}
+}
