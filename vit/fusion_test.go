@@ -82,9 +82,10 @@ func sameWithFusions(t *testing.T, name string, m *AutoEnc, x *nn.Tensor, bf boo
 }
 
 // BenchmarkInferenceFusions times ViT-B/16's patch embedding (batch 1,
-// 4×96³) and one block's MLP (216 tokens, 768 → 3072 → 768) with the
-// inference fusions off and on, in float32 and Options.BF16, in one
-// process so that the sides alternate under the same load.
+// 4×96³) and one block's MLP (216 tokens, 768 → 3072 → 768; also with
+// weights converted by ConvertBF16) with the inference fusions off and
+// on, in float32 and Options.BF16, in one process so that the sides
+// alternate under the same load.
 func BenchmarkInferenceFusions(b *testing.B) {
 	c := Config{InChannels: 4, ImgSize: Cube(96), PatchSize: Cube(16)}
 	m, err := NewAutoEnc(c)
@@ -95,12 +96,20 @@ func BenchmarkInferenceFusions(b *testing.B) {
 	nn.InitNormal(x, 0, 1, nn.NewRNG(2))
 	h := nn.NewTensor(1, 216, 768)
 	nn.InitNormal(h, 0, 1, nn.NewRNG(3))
-	mlp := m.enc.blocks[0].mlp
+	mlp, conv := m.enc.blocks[0].mlp, m.enc.blocks[1].mlp
+	if nn.HaveBF16() {
+		if err := nn.ConvertBF16(conv); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for _, bf := range []bool{false, true} {
 		if bf && !nn.HaveBF16() {
 			continue
 		}
-		for _, part := range []string{"patches", "mlp"} {
+		for _, part := range []string{"patches", "mlp", "mlp-converted"} {
+			if part == "mlp-converted" && !bf {
+				continue
+			}
 			for _, fuse := range []bool{false, true} {
 				b.Run(fmt.Sprintf("%s/bf16=%v/fused=%v", part, bf, fuse), func(b *testing.B) {
 					defer func(m, p bool) { fuseMLP, fusePatches = m, p }(fuseMLP, fusePatches)
@@ -110,10 +119,13 @@ func BenchmarkInferenceFusions(b *testing.B) {
 					b.ResetTimer()
 					for range b.N {
 						g.Reset()
-						if part == "patches" {
+						switch part {
+						case "patches":
 							m.enc.patch.forwardPatches(g, x)
-						} else {
+						case "mlp":
 							mlp.forward(g, h, h)
+						default:
+							conv.forward(g, h, h)
 						}
 					}
 					if cpu := cputime.Now().Seconds() - cpu0; cpu > 0 {
