@@ -49,10 +49,11 @@ type Graph struct {
 	ufn       func(float32) float32 // elementwise function of the running unary job
 	unaryBody func(j *pjob, lo, hi int)
 	ep        conv.Epilogue
-	linEp     gemm.Epilogue // the bias epilogue of the running Linear (kept here so it does not escape per call)
-	linFuse   gemm.Epilogue // residual and activation LinearAct fuses into the running Linear (no bias)
-	bf16      bool          // Options.BF16 on an inference graph where HaveBF16
-	own       *packCache    // packed weights of functional calls (packs.go)
+	linEp     gemm.Epilogue    // the bias epilogue of the running Linear (kept here so it does not escape per call)
+	linFuse   gemm.Epilogue    // residual and activation LinearAct fuses into the running Linear (no bias)
+	pairEp    [2]gemm.Epilogue // the epilogues of a running Linear.ForwardPair (kept here so they do not escape per call)
+	bf16      bool             // Options.BF16 on an inference graph where HaveBF16
+	own       *packCache       // packed weights of functional calls (packs.go)
 }
 
 // node is one recorded operation: back receives the gradient of out and

@@ -135,14 +135,36 @@ func (p *patchEmbedding) forwardPatches(g *nn.Graph, x *nn.Tensor) *nn.Tensor {
 	c := p.cfg
 	_, n := c.grid()
 	b, dim := x.Shape[0], c.InChannels*c.PatchSize[0]*c.PatchSize[1]*c.PatchSize[2]
-	rows := g.Alloc(b, n, dim)
-	conv.Patches(rows.Data, x.Data, b, c.InChannels, c.ImgSize, c.PatchSize)
 	w := g.Reshape(p.conv.Weight, c.HiddenSize, dim)
+	a := nn.LinearAct{}
 	if b == 1 {
-		return g.LinearAct(rows, w, p.conv.Bias, nn.LinearAct{Residual: p.pos})
+		a.Residual = p.pos
 	}
-	return g.Add(g.LinearAct(rows, w, p.conv.Bias, nn.LinearAct{}), p.pos)
+	var t *nn.Tensor
+	if fusePatches { // the patch rows gathered as the product packs them, never stored
+		src := patchRowsPool.Get().(*conv.PatchRows)
+		*src = conv.PatchRows{X: x.Data, Ch: c.InChannels, In: c.ImgSize, K: c.PatchSize}
+		t = g.LinearRows(src, []int{b, n, dim}, w, p.conv.Bias, a)
+		*src = conv.PatchRows{}
+		patchRowsPool.Put(src)
+	} else {
+		rows := g.Alloc(b, n, dim)
+		conv.Patches(rows.Data, x.Data, b, c.InChannels, c.ImgSize, c.PatchSize)
+		t = g.LinearAct(rows, w, p.conv.Bias, a)
+	}
+	if b == 1 {
+		return t
+	}
+	return g.Add(t, p.pos)
 }
+
+// fusePatches lets forwardPatches read the patch rows through
+// nn.Graph.LinearRows (tests compare with the stored rows).
+var fusePatches = true
+
+// patchRowsPool holds the patch readers of forwardPatches, so that an
+// inference pass allocates none.
+var patchRowsPool = sync.Pool{New: func() any { return new(conv.PatchRows) }}
 
 func (p *patchEmbedding) SetTraining(on bool) { p.training = on }
 
@@ -171,12 +193,19 @@ type mlpBlock struct {
 	training         bool
 }
 
+// fuseMLP lets mlpBlock run its two Linears as one Linear.ForwardPair
+// (tests compare with the two calls).
+var fuseMLP = true
+
 func (m *mlpBlock) Forward(g *nn.Graph, x *nn.Tensor) *nn.Tensor { return m.forward(g, x, nil) }
 
 // forward returns res + mlp(x) (res may be nil): without dropout, the
 // GELU and the residual are fused into the two Linear layers' products.
 func (m *mlpBlock) forward(g *nn.Graph, x, res *nn.Tensor) *nn.Tensor {
 	if !m.training || m.rate == 0 {
+		if fuseMLP { // inference: the hidden activations stay inside the GEMM
+			return m.linear1.ForwardPair(g, x, nn.LinearAct{GELU: true}, m.linear2, nn.LinearAct{Residual: res})
+		}
 		h := m.linear1.ForwardAct(g, x, nn.LinearAct{GELU: true})
 		return m.linear2.ForwardAct(g, h, nn.LinearAct{Residual: res})
 	}

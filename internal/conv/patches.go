@@ -59,3 +59,37 @@ func (j *patchJob) rows(lo, hi int) {
 		}
 	}
 }
+
+// PatchRows reads the rows Patches would write, one piece at a time
+// (gemm.RowSource): a ViT's patch embedding multiplies them without
+// storing the n·gd·gh·gw × ch·k³ matrix (14 MB at ViT-B/16).
+type PatchRows struct {
+	X     []float32 // (n, Ch, In[0], In[1], In[2])
+	Ch    int
+	In, K [3]int
+}
+
+// ReadRow writes values [k0, k0+len(dst)) of patch row r (Patches's
+// order) into dst.
+func (p *PatchRows) ReadRow(dst []float32, r, k0 int) {
+	in, k := p.In, p.K
+	gh, gw := in[1]/k[1], in[2]/k[2]
+	np := in[0] / k[0] * gh * gw
+	s, t := r/np, r%np
+	i, jj, l := t/(gh*gw), t/gw%gh, t%gw
+	base := s*p.Ch*in[0]*in[1]*in[2] + i*k[0]*in[1]*in[2] + jj*k[1]*in[2] + l*k[2]
+	run, at := k0/k[2], k0%k[2] // the first run (c, kd, kh) of k[2] values
+	h, d, c := run%k[1], run/k[1]%k[0], run/(k[1]*k[0])
+	for o := 0; o < len(dst); {
+		off := base + ((c*in[0]+d)*in[1]+h)*in[2] + at
+		o += copy(dst[o:], p.X[off:off+k[2]-at])
+		at = 0
+		if h++; h == k[1] {
+			h = 0
+			if d++; d == k[0] {
+				d = 0
+				c++
+			}
+		}
+	}
+}

@@ -39,3 +39,32 @@ func TestPatches(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchRows checks PatchRows.ReadRow against the rows of Patches, for
+// every row and pieces that start and end inside a run of k[2] values,
+// span several runs and channels, or are the whole row.
+func TestPatchRows(t *testing.T) {
+	n, ch := 2, 3
+	in, k := [3]int{5, 6, 9}, [3]int{2, 3, 4}
+	x := make([]float32, n*ch*in[0]*in[1]*in[2])
+	for i := range x {
+		x[i] = float32(i)
+	}
+	rows := n * (in[0] / k[0]) * (in[1] / k[1]) * (in[2] / k[2])
+	dim := ch * k[0] * k[1] * k[2]
+	all := make([]float32, rows*dim)
+	Patches(all, x, n, ch, in, k)
+	src := &PatchRows{X: x, Ch: ch, In: in, K: k}
+	for r := range rows {
+		for _, piece := range [][2]int{{0, dim}, {0, 1}, {3, 2}, {1, 7}, {5, 30}, {dim - 3, 3}, {22, dim - 22}} {
+			k0, l := piece[0], piece[1]
+			dst := make([]float32, l)
+			src.ReadRow(dst, r, k0)
+			for i, v := range dst {
+				if want := all[r*dim+k0+i]; v != want {
+					t.Fatalf("row %d piece %v: [%d] = %g, want %g", r, piece, i, v, want)
+				}
+			}
+		}
+	}
+}

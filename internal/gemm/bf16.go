@@ -277,7 +277,9 @@ type bfOp struct {
 	pa, pb         *PackedBF16
 	ep             *Epilogue
 	ks             int
-	abuf           []uint16 // A packed for this call when pa is nil
+	abuf           []uint16  // A packed for this call when pa is nil
+	src            RowSource // SgemmBF16Source: A's rows, read through it instead of a
+	next           *bfOp     // SgemmBF16WPair: the second product, whose A blocks the first one's slivers fill
 }
 
 func bfRun(op *bfOp) {

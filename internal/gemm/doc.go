@@ -37,7 +37,14 @@
 // computed transposed, Cᵀ = W·xᵀ, with W read in place by a 7-row AVX-512
 // kernel and only xᵀ packed, so the weights are never copied (rowsa.go);
 // SgemmBF16 does the same with W rounded to bfloat16 block by block
-// (rowsa_bf16.go).
+// (rowsa_bf16.go). At inference two such products in a row (a
+// transformer's MLP) can run as one SgemmPair / SgemmBF16Pair, the first
+// product's Cᵀ tiles written straight into the second's packed xᵀ, so the
+// hidden activations are never stored (pair.go; SgemmBF16WPair does the
+// same on weights packed by PackWeightsBF16); and SgemmSource /
+// SgemmBF16Source read x's rows through a RowSource (a ViT's patches,
+// gathered from the image) right before packing them, so x is never
+// stored (source.go). Both give the bits of the unfused calls.
 //
 // SgemmEx fuses an Epilogue (bias, residual add, ReLU or exact GELU) into
 // the last pass over each C tile, while it is still in L1 cache. PackA and

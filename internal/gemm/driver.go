@@ -165,7 +165,9 @@ type job struct {
 	mpad     int
 	nextBand atomic.Int64
 	workers  int
-	kc       int // k block: rowsAKC for token-sized m, else the level's
+	kc       int       // k block: rowsAKC for token-sized m, else the level's
+	to       *job      // SgemmPair: the next product, whose xᵀ the bands write instead of C
+	src      RowSource // SgemmSource: x's rows, read through it instead of op.a
 
 	itemFn, phaseFn, packXTFn, rowsAFn func(lo, hi int)
 }

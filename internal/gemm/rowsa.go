@@ -65,6 +65,13 @@ func (op *operands) useRowsA(bl *blocking) bool {
 
 // runRowsA runs the weights-stationary scheme on w workers.
 func (j *job) runRowsA(w int) {
+	j.setXT()
+	j.packAllXT(w)
+	j.runBands(w)
+}
+
+// setXT sizes the packed xᵀ and sets its k block.
+func (j *job) setXT() {
 	op, bl := &j.op, j.bl
 	j.mpad = roundUp(op.m, bl.nr)
 	j.xt = growAligned(j.xt, op.k*j.mpad)
@@ -72,11 +79,20 @@ func (j *job) runRowsA(w int) {
 	if op.m >= rowsALongM {
 		j.kc = rowsAKC
 	}
-	if slivers := ceilDiv(op.k, j.kc) * (j.mpad / bl.nr); w == 1 {
+}
+
+// packAllXT packs xᵀ on w workers.
+func (j *job) packAllXT(w int) {
+	if slivers := ceilDiv(j.op.k, j.kc) * (j.mpad / j.bl.nr); w == 1 {
 		j.packXT(0, slivers)
 	} else {
 		parallel.ForChunks(slivers, 1, j.packXTFn)
 	}
+}
+
+// runBands computes the bands of outputs on w workers, xᵀ packed.
+func (j *job) runBands(w int) {
+	op := &j.op
 	j.nextBand.Store(0)
 	if w == 1 || op.m*op.n*op.k < minParallelWork {
 		j.workers = 1
@@ -131,6 +147,10 @@ func (j *job) packXT(lo, hi int) {
 	for u := lo; u < hi; u++ {
 		k0, j0 := u/ns*j.kc, u%ns*bl.nr
 		kb := min(j.kc, op.k-k0)
+		if j.src != nil { // SgemmSource: the sliver's rows gathered first
+			j.packXTSource(j.xt[k0*j.mpad+j0*kb:], k0, j0, kb)
+			continue
+		}
 		packB(j.xt[k0*j.mpad+j0*kb:], op.a, op.lda, true, k0, j0, kb, min(bl.nr, op.m-j0), bl.nr)
 	}
 }
@@ -213,6 +233,10 @@ const pfLines = 8
 // of the band, 16 at a time, then applies the epilogue to that block of C.
 func (j *job) storeTransposed(ct []float32, r0, rows int) {
 	op := &j.op
+	if j.to != nil { // SgemmPair: into the next product's xᵀ
+		j.to.putXT(ct, j.mpad, op.m, op.ep, r0, rows)
+		return
+	}
 	storeCT(op.c, op.ldc, op.m, op.alpha, op.ep, ct, j.mpad, r0, rows)
 }
 

@@ -36,6 +36,7 @@ type bfRowsA struct {
 	kp      int          // bfloat16 pairs per row, padded to whole K steps
 	xt      []uint32     // xᵀ: mpad/32 slivers of kp rows of 32 pairs
 	next    atomic.Int64 // the next band to claim (blocks)
+	to      *bfRowsA     // SgemmBF16Pair: the next product, whose xᵀ the bands write instead of C
 	roundFn func(lo, hi int)
 	blockFn func(lo, hi int)
 }
@@ -98,6 +99,10 @@ func (s *bfRowsA) roundX(lo, hi int) {
 				clear(row)
 				continue
 			}
+			if op.src != nil { // SgemmBF16Source: the row gathered first
+				op.roundSourceRow(row, j)
+				continue
+			}
 			bf16RowContig(asHalves(&row[0]), &op.a[j*op.lda], op.k)
 		}
 		sl := s.xt[sb*s.kp*bfTile : (sb+1)*s.kp*bfTile]
@@ -147,7 +152,7 @@ func (s *bfRowsA) blocks(_, _ int) {
 		// call: storeCT otherwise waits on each line it writes.
 		nb := ceilDiv(rows, bfTile)
 		cpf := cPrefetch{row: op.m}
-		if bfPrefetchC {
+		if bfPrefetchC && s.to == nil {
 			first := max(0, nb-cpfBlocks)
 			calls := (nb - first) * 4 * (s.mpad / bfTile)
 			p := uintptr(unsafe.Pointer(&op.c[i0]))
@@ -174,6 +179,11 @@ func (s *bfRowsA) blocks(_, _ int) {
 			if ready {
 				w.a, w.a2 = w.a2, w.a
 			}
+		}
+		if s.to != nil {
+			s.to.putXT(w.t, op.m, op.ep, i0, rows)
+			band = next
+			continue
 		}
 		ep := op.ep
 		if bfEpilogueCT && ep != nil && ep.Residual == nil && !ep.BiasPerRow && op.alpha == 1 {

@@ -167,11 +167,14 @@ func checkWeightsCall(fn string, m int, x []float32, ldx int, w *PackedBF16, c [
 type bfWCall struct {
 	op                      bfOp
 	packFn, columnsFn, dpFn func(lo, hi int)
+	pairFn                  func(lo, hi int) // SgemmBF16WPair's first product
+	op2                     bfOp             // SgemmBF16WPair's second product while the first runs
 }
 
 var bfWPool = sync.Pool{New: func() any {
 	c := &bfWCall{}
 	c.packFn, c.columnsFn, c.dpFn = c.op.packABlocks, c.op.columns, c.op.dpColumns8
+	c.pairFn = c.op.dpColumns8To
 	return c
 }}
 
