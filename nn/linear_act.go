@@ -48,16 +48,26 @@ func (g *Graph) linearAct(x, w, b *Tensor, pc *packCache, a LinearAct) *Tensor {
 	if g.rec(ins[:]...) {
 		return g.applyLinearAct(g.linear(x, w, b, pc), a)
 	}
-	g.linFuse = gemm.Epilogue{}
-	if a.Residual != nil {
-		g.linFuse.Residual = a.Residual.Data
-	}
-	if a.GELU {
-		g.linFuse.Act = gemm.GELU
-	}
+	g.linFuse = a.epilogue(nil)
 	y := g.linear(x, w, b, pc)
 	g.linFuse = gemm.Epilogue{}
 	return y
+}
+
+// epilogue is the GEMM epilogue of a with bias b (nil: none, as when the
+// product adds the bias itself).
+func (a LinearAct) epilogue(b *Tensor) gemm.Epilogue {
+	var ep gemm.Epilogue
+	if b != nil {
+		ep.Bias = b.Data
+	}
+	if a.Residual != nil {
+		ep.Residual = a.Residual.Data
+	}
+	if a.GELU {
+		ep.Act = gemm.GELU
+	}
+	return ep
 }
 
 // checkLinearResidual fails the graph unless r is nil or has the shape of

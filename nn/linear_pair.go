@@ -59,22 +59,7 @@ func (g *Graph) linearPair(x *Tensor, l1 *Linear, a1 LinearAct, l2 *Linear, a2 L
 	}
 	ep1, ep2 := &g.pairEp[0], &g.pairEp[1]
 	defer func() { g.pairEp = [2]gemm.Epilogue{} }()
-	*ep1, *ep2 = gemm.Epilogue{}, gemm.Epilogue{}
-	if b1 != nil {
-		ep1.Bias = b1.Data
-	}
-	if a1.GELU {
-		ep1.Act = gemm.GELU
-	}
-	if b2 != nil {
-		ep2.Bias = b2.Data
-	}
-	if a2.Residual != nil {
-		ep2.Residual = a2.Residual.Data
-	}
-	if a2.GELU {
-		ep2.Act = gemm.GELU
-	}
+	*ep1, *ep2 = a1.epilogue(b1), a2.epilogue(b2)
 	pair := gemm.SgemmPair
 	if g.bf16 {
 		pair = gemm.SgemmBF16Pair

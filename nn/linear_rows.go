@@ -67,17 +67,8 @@ func (g *Graph) linearRows(src RowSource, shape []int, rows, in int, w, b *Tenso
 	if (g.bf16 && !streamBF16(w)) || !gemm.SourceApplies(rows, outF, g.bf16) {
 		return nil
 	}
-	g.linEp = gemm.Epilogue{}
+	g.linEp = a.epilogue(b)
 	defer func() { g.linEp = gemm.Epilogue{} }()
-	if b != nil {
-		g.linEp.Bias = b.Data
-	}
-	if a.Residual != nil {
-		g.linEp.Residual = a.Residual.Data
-	}
-	if a.GELU {
-		g.linEp.Act = gemm.GELU
-	}
 	f := gemm.SgemmSource
 	if g.bf16 {
 		f = gemm.SgemmBF16Source
