@@ -28,12 +28,15 @@ func (g *Graph) LinearRows(src RowSource, shape []int, w, b *Tensor, a LinearAct
 		return g.dead
 	}
 	nd := len(shape)
-	rows, in := 1, 0
-	if nd > 0 {
-		in = shape[nd-1]
-		for _, d := range shape[:nd-1] {
-			rows *= d
-		}
+	if _, err := numel(shape); err != nil || nd == 0 {
+		return g.fail("linear rows: shape %v (want [..., in], each extent ≥ 0, not too large)", shape)
+	}
+	if src == nil {
+		return g.fail("linear rows: no row source for shape %v", shape)
+	}
+	rows, in := 1, shape[nd-1]
+	for _, d := range shape[:nd-1] {
+		rows *= d
 	}
 	if y := g.linearRows(src, shape, rows, in, w, b, a); y != nil {
 		return y

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -17,6 +18,11 @@ type tensorRows struct {
 func (s *tensorRows) ReadRow(dst []float32, i, k0 int) {
 	copy(dst, s.x.Data[i*s.in+k0:i*s.in+k0+len(dst)])
 }
+
+// rowFunc is a RowSource from a function.
+type rowFunc func(dst []float32, i, k0 int)
+
+func (f rowFunc) ReadRow(dst []float32, i, k0 int) { f(dst, i, k0) }
 
 // TestLinearRows checks Graph.LinearRows bit for bit against LinearAct of
 // the stored input: fused (float32, and Options.BF16 with weights above
@@ -94,6 +100,31 @@ func TestLinearRows(t *testing.T) {
 		run()
 		if allocs := testing.AllocsPerRun(5, run); allocs != 0 || g.Err() != nil {
 			t.Errorf("%v allocations per fused pass (err %v), want 0", allocs, g.Err())
+		}
+	}
+}
+
+// TestLinearRowsRefusesBadArguments checks that a nil source, an empty,
+// negative or overflowing shape, and an input width that is not the
+// weight's fail the graph with ErrShape instead of panicking.
+func TestLinearRowsRefusesBadArguments(t *testing.T) {
+	w := NewTensor(8, 4)
+	src := rowFunc(func(dst []float32, i, k0 int) { clear(dst) })
+	for _, c := range []struct {
+		name  string
+		src   RowSource
+		shape []int
+	}{
+		{"nil source", nil, []int{3, 4}},
+		{"empty shape", src, nil},
+		{"negative extent", src, []int{-3, 4}},
+		{"overflow", src, []int{1 << 40, 1 << 40, 4}},
+		{"wrong width", src, []int{3, 5}},
+	} {
+		g := NewGraph(Options{})
+		g.LinearRows(c.src, c.shape, w, nil, LinearAct{})
+		if err := g.Err(); !errors.Is(err, ErrShape) {
+			t.Errorf("%s: error %v, want ErrShape", c.name, err)
 		}
 	}
 }
