@@ -17,6 +17,9 @@ import "github.com/metasurv/metasurv/internal/gemm"
 // Residual to be fused; everything else (recording graphs, other shapes)
 // runs the two calls.
 func (l *Linear) ForwardPair(g *Graph, x *Tensor, a LinearAct, next *Linear, b LinearAct) *Tensor {
+	if next == nil {
+		return g.fail("linear pair: no second layer")
+	}
 	if y := g.linearPair(x, l, a, next, b); y != nil {
 		return y
 	}

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -129,4 +130,15 @@ func zeros(g *Graph, shape ...int) *Tensor {
 	r := g.Alloc(shape...)
 	clear(r.Data)
 	return r
+}
+
+// TestLinearForwardPairNilNext checks that a missing second layer fails
+// the graph with ErrShape instead of panicking.
+func TestLinearForwardPairNilNext(t *testing.T) {
+	g := NewGraph(Options{})
+	l := NewLinear(4, 8, LinearOptions{}, NewRNG(1))
+	l.ForwardPair(g, NewTensor(2, 4), LinearAct{}, nil, LinearAct{})
+	if err := g.Err(); !errors.Is(err, ErrShape) {
+		t.Fatalf("error %v, want ErrShape", err)
+	}
 }
