@@ -176,6 +176,13 @@ func (s *bfRowsA) blocks(_, _ int) {
 			}
 		}
 		ep := op.ep
+		if bfEpilogueCT && ep != nil && ep.Residual == nil && !ep.BiasPerRow && op.alpha == 1 && canFuseStore(ep, op.c) {
+			// The same values (the bias first, as on Cᵀ) applied in the
+			// transpose's registers, with no pass over Cᵀ.
+			storeCTFused(op.c, op.ldc, op.m, op.alpha, ep, w.t, s.mpad, i0, rows, biasFirst)
+			band = next
+			continue
+		}
 		if bfEpilogueCT && ep != nil && ep.Residual == nil && !ep.BiasPerRow && op.alpha == 1 {
 			// Bias and activation on Cᵀ, whose rows are 4·mpad bytes apart,
 			// before the transpose: on C, rows 4·ldc bytes apart (12 KB
