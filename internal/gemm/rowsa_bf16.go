@@ -259,11 +259,12 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 
 		_ = rdst[groups*bfTile-1]
 		_ = op.b[(next+bfTile)*op.ldb-1]
 	}
+	calls := 4 * (s.mpad / bfTile)
 	for sb := 0; sb < s.mpad/bfTile; sb++ {
 		b := &s.xt[sb*s.kp*bfTile]
-		kern, kernR := dpbf16Kern8x32P, dpbf16Kern8x32R
+		kern, kernR, kernR2 := dpbf16Kern8x32P, dpbf16Kern8x32R, dpbf16Kern8x32R2
 		if op.m-sb*bfTile <= 24 {
-			kern, kernR = dpbf16Kern8x24P, dpbf16Kern8x24R
+			kern, kernR, kernR2 = dpbf16Kern8x24P, dpbf16Kern8x24R, dpbf16Kern8x24R2
 		}
 		for rq := range 4 {
 			p, st := pf, stride
@@ -275,9 +276,15 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 
 				prefetchRows(&op.c[cpf.row*op.ldc+i0], op.ldc, nr, cpf.lines)
 				cpf.row += nr
 			}
-			if rdst != nil && g < groups && sb+rq > 0 {
-				rn := min(op.ks, groups-g)
-				kernR(op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0, p, st,
+			if ci := sb*4 + rq; rdst != nil && g < groups && ci > 0 {
+				kr, rn := kernR, min(op.ks, groups-g)
+				// Two groups a step once the block's prefetch is complete
+				// (3 of its 64 lines per row-step each step: from call 22
+				// on) and one a step would leave rows to round after.
+				if bfRound2 && 3*ci >= 64 && groups-g > (calls-ci)*op.ks {
+					kr, rn = kernR2, min(2*op.ks, groups-g)
+				}
+				kr(op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0, p, st,
 					&op.b[next*op.ldb+g*bfTile], &rdst[g%op.ks*bfTile*bfTile+g/op.ks*bfTile], rn, op.ks-g%op.ks)
 				g += rn
 			} else {
@@ -316,6 +323,10 @@ var bfTouchPages = true
 // bfEpilogueCT applies a bias-and-activation epilogue on Cᵀ (tests
 // and benchmarks compare with the epilogue on C).
 var bfEpilogueCT = true
+
+// bfRound2 lets a block's last calls round two groups per K step
+// (tests and benchmarks compare with the rows left to bf16BlockSteps).
+var bfRound2 = true
 
 // bfRoundInKernel lets the kernels round the next W block (tests and
 // benchmarks compare with packABlock).

@@ -139,6 +139,8 @@ func main() {
 	emit8(p, 24, 1)
 	emit8(p, 32, 2)
 	emit8(p, 24, 2)
+	emit8(p, 32, 3)
+	emit8(p, 24, 3)
 	if err := os.WriteFile("dpbf16_amd64.s", w.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -155,7 +157,9 @@ func main() {
 // caller rounds next arrive while the products run. With mode 2,
 // dpbf16Kern8x<width>R also rounds up to one group of 32 floats per K
 // step (rn groups in all) into the packed layout of the next A block:
-// see roundGroup.
+// see roundGroup. With mode 3, dpbf16Kern8x<width>R2 rounds up to two
+// groups per K step (at pairs 4 and 12), for a block's last calls, which
+// round the rows the calls before could not.
 func emit8(p func(string, ...any), width int, mode int) {
 	pf := mode > 0
 	half := width == 24
@@ -171,9 +175,13 @@ func emit8(p func(string, ...any), width int, mode int) {
 	}
 	name := fmt.Sprintf("dpbf16Kern8x%d", width)
 	label := fmt.Sprint(width)
-	if mode == 2 {
+	if mode >= 2 {
 		name += "R"
 		label += "r"
+		if mode == 3 {
+			name += "2"
+			label += "2"
+		}
 		p("// func %s(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int)", name)
 	} else if pf {
 		name += "P"
@@ -188,8 +196,13 @@ func emit8(p func(string, ...any), width int, mode int) {
 	p("// broadcast A pair in Z18, used for both halves.")
 	if pf {
 		p("// PREFETCHT1 of three lines at R8 per K step, R8 += R9.")
-		if mode == 2 {
-			p("// One group per K step while R12 > 0: 32 floats at R10 rounded to")
+		if mode >= 2 {
+			if mode == 3 {
+				p("// Two groups per K step (one each at pairs 4 and 12) while R12 > 0:")
+				p("// each 32 floats at R10 rounded to")
+			} else {
+				p("// One group per K step while R12 > 0: 32 floats at R10 rounded to")
+			}
 			p("// 64 bytes at R11; R10 += 128, R11 += 2048, and after R13 groups")
 			p("// (the rest of a row of steps) R11 goes back to the next row.")
 			p("TEXT ·%s(SB), NOSPLIT, $0-96", name)
@@ -222,9 +235,13 @@ func emit8(p func(string, ...any), width int, mode int) {
 		if pf && q%5 == 0 && q < 15 {
 			p("\tPREFETCHT1 %d(R8)", q/5*64)
 		}
-		if mode == 2 && q == 8 {
+		if mode == 2 && q == 8 || mode == 3 && (q == 4 || q == 12) {
+			nornd := "nornd" + label
+			if mode == 3 {
+				nornd += fmt.Sprint(q)
+			}
 			p("\tTESTQ R12, R12")
-			p("\tJZ nornd%s", label)
+			p("\tJZ %s", nornd)
 			p("\tVMOVUPS 0(R10), Z19")
 			p("\tVMOVUPS 64(R10), Z20")
 			p("\t%s // VCVTNE2PS2BF16 Z19, Z20, Z21", bytesOf(vcvtne2ps2bf16(21, 20, 19)))
@@ -233,10 +250,10 @@ func emit8(p func(string, ...any), width int, mode int) {
 			p("\tADDQ $2048, R11")
 			p("\tDECQ R12")
 			p("\tDECQ R13")
-			p("\tJNZ nornd%s", label)
+			p("\tJNZ %s", nornd)
 			p("\tSUBQ AX, R11")
 			p("\tMOVQ ks+0(FP), R13")
-			p("nornd%s:", label)
+			p("%s:", nornd)
 		}
 		p("\tVMOVUPS %d(BX), Z16", q*128)
 		p("\tVMOVUPS %d(BX), %s", q*128+64, r2(17))
