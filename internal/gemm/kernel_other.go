@@ -9,7 +9,7 @@ func transposePack(dst, src *float32, ld, k, dstStep, live int, storeMask uint16
 	panic("gemm: transposePack called in a build without assembly")
 }
 
-func transposeStoreEp(dst, src *float32, ld, k, dstStep, live int, storeMask uint16, alpha float32, add1, add2, resid *float32, relu int) {
+func transposeStoreEp(dst, src *float32, ld, k, dstStep, live int, storeMask uint16, alpha float32, add1, add2, resid *float32, act int) {
 	panic("gemm: transposeStoreEp called in a build without assembly")
 }
 

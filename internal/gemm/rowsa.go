@@ -224,10 +224,10 @@ func (j *job) storeTransposed(ct []float32, r0, rows int) {
 // bfloat16): C[t][r0+l] = alpha·ct[l][t] for t < m and l < rows, ct's rows
 // ldct apart, by the AVX-512 transpose 16 rows at a time, then the
 // epilogue on that m × rows block of C. An epilogue of a column bias, a
-// residual and ReLU (ViT's qkv, output projection and linear2) runs in
-// the transpose's registers before each store (storeCTFused), with the
-// values of the separate pass; the others (GELU, a per-token bias, a
-// residual overlapping C) run as a pass over the stored block.
+// residual and an activation (all of ViT's Linears) runs in the
+// transpose's registers before each store (storeCTFused), with the
+// values of the separate pass; the others (a per-token bias, a residual
+// overlapping C) run as a pass over the stored block.
 func storeCT(c []float32, ldc, m int, alpha float32, ep *Epilogue, ct []float32, ldct, r0, rows int) {
 	if canFuseStore(ep, c) {
 		storeCTFused(c, ldc, m, alpha, ep, ct, ldct, r0, rows, zeroThenBias)
@@ -249,11 +249,11 @@ func storeCT(c []float32, ldc, m int, alpha float32, ep *Epilogue, ct []float32,
 var fuseStore = true
 
 // canFuseStore reports whether storeCTFused can apply ep: a column bias
-// (not per token), ReLU or no activation, and a residual that does not
+// (not per token), any activation, and a residual that does not
 // overlap c (a residual that is C itself is read after the store by the
 // separate pass, and must stay so).
 func canFuseStore(ep *Epilogue, c []float32) bool {
-	if !fuseStore || !haveEpilogueAsm || ep == nil || ep.BiasPerRow || (ep.Act != None && ep.Act != ReLU) {
+	if !fuseStore || !haveEpilogueAsm || ep == nil || ep.BiasPerRow || ep.Act > GELU {
 		return false
 	}
 	if len(ep.Residual) > 0 && len(c) > 0 {
@@ -283,15 +283,11 @@ var zeros16 [16]float32
 
 // storeCTFused is storeCT with ep (canFuseStore) applied to each vector
 // of C in registers before it is stored: alpha·ct, then the bias (after a
-// zero, or first: order), the residual and ReLU, the same operations in
+// zero, or first: order), the residual and the activation, the same operations in
 // the same order as the separate pass (so the same bits), without reading
 // and writing the block of C again.
 func storeCTFused(c []float32, ldc, m int, alpha float32, ep *Epilogue, ct []float32, ldct, r0, rows int, order biasOrder) {
 	_ = c[(m-1)*ldc+r0+rows-1]
-	relu := 0
-	if ep.Act == ReLU {
-		relu = 1
-	}
 	if ep.Residual != nil {
 		_ = ep.Residual[(m-1)*ldc+r0+rows-1]
 	}
@@ -312,7 +308,7 @@ func storeCTFused(c []float32, ldc, m int, alpha float32, ep *Epilogue, ct []flo
 		if ep.Residual != nil {
 			resid = &ep.Residual[r0+l0]
 		}
-		transposeStoreEp(&c[r0+l0], &ct[l0*ldct], ldct, m, ldc, lanes, uint16(1<<lanes-1), alpha, add1, add2, resid, relu)
+		transposeStoreEp(&c[r0+l0], &ct[l0*ldct], ldct, m, ldc, lanes, uint16(1<<lanes-1), alpha, add1, add2, resid, int(ep.Act))
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 // (fuseStore off), and the bias-first order against the epilogue on Cᵀ
 // then the transpose: tokens 216, 33 and 1, bands of 1 to 128 outputs
 // (partial 16-lane groups), alpha 1, ½ and −3, every fused kind (bias,
-// residual, both, ReLU, neither) and the kinds that stay a pass (GELU, a
+// residual, both, ReLU, GELU, neither) and the kinds that stay a pass (a
 // per-token bias, a residual that is C). Values include ±0 and the bias
 // −0, where the two orders differ in the sign of zero.
 func TestStoreCTFused(t *testing.T) {
@@ -25,7 +25,7 @@ func TestStoreCTFused(t *testing.T) {
 		for _, band := range [][2]int{{0, 128}, {16, 100}, {37, 1}, {112, 17}, {250, 50}} {
 			r0, rows := band[0], band[1]
 			for _, alpha := range []float32{1, 0.5, -3} {
-				for kind := range 9 {
+				for kind := range 11 {
 					ldct, ldc := m+5, n+3
 					ct := randSlice(r, rows*ldct)
 					for i := range ct {
@@ -56,6 +56,10 @@ func TestStoreCTFused(t *testing.T) {
 						ep.Bias, ep.Act = bias, ReLU
 					case 8: // the residual is C itself
 						ep.Bias = bias
+					case 9:
+						ep.Bias, ep.Residual, ep.Act = bias, randSlice(r, m*ldc), GELU
+					case 10:
+						ep.Act = GELU
 					}
 					name := fmt.Sprintf("m%d_r%d_rows%d_alpha%g_kind%d", m, r0, rows, alpha, kind)
 					want, got := append([]float32(nil), c0...), append([]float32(nil), c0...)
@@ -66,12 +70,12 @@ func TestStoreCTFused(t *testing.T) {
 					fuseStore = false
 					storeCT(want, ldc, m, alpha, &wep, ct, ldct, r0, rows)
 					fuseStore = true
-					if fused := canFuseStore(&gep, got); fused != (kind < 5 || kind == 7) {
+					if fused := canFuseStore(&gep, got); fused != (kind != 6 && kind != 8) {
 						t.Fatalf("%s: canFuseStore = %v", name, fused)
 					}
 					storeCT(got, ldc, m, alpha, &gep, ct, ldct, r0, rows)
 					sameBits(t, name, got, want)
-					if kind != 0 && kind != 4 && kind != 7 || alpha != 1 {
+					if kind != 0 && kind != 4 && kind != 5 && kind != 7 && kind != 10 || alpha != 1 {
 						continue
 					}
 					// Bias first against the epilogue on Cᵀ, then the transpose.

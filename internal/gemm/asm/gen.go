@@ -491,13 +491,15 @@ tdone:
 // The arithmetic order is that of the separate passes: x = alpha·ct, then
 // x += add1 (a vector: zero, or the bias when the bias came first, as on
 // Cᵀ), x += add2 (the column bias, if add2 ≠ nil), x += the residual (if
-// resid ≠ nil, rows dstStep apart like C), then max(x, 0) if relu ≠ 0.
+// resid ≠ nil, rows dstStep apart like C), then the activation act (0
+// none, 1 ReLU: max(x, 0), 2 GELU: the epilogue's instructions, its
+// constants as broadcast memory operands, temporaries Z27…Z31).
 // Z24 holds add1, Z25 add2, Z26 zero (loaded after the transpose's
 // stage 2, which frees them); BX walks the residual beside DI.
 func emitTransposeEp(w *bytes.Buffer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
 	w.WriteString(`
-// func transposeStoreEp(dst, src *float32, ld, k, dstStep, live int, storeMask uint16, alpha float32, add1, add2, resid *float32, relu int)
+// func transposeStoreEp(dst, src *float32, ld, k, dstStep, live int, storeMask uint16, alpha float32, add1, add2, resid *float32, act int)
 TEXT ·transposeStoreEp(SB), NOSPLIT, $0-88
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -585,10 +587,15 @@ xfull:
 			p("VMOVUPS.Z (BX)(R13*1), K2, Z27")
 			p("VADDPS Z27, Z%d, Z%d", z, z)
 			fmt.Fprintf(w, "xnr%d:\n", col)
-			p("MOVQ relu+80(FP), AX")
+			p("MOVQ act+80(FP), AX")
 			p("TESTQ AX, AX")
 			p("JE xst%d", col)
+			p("CMPQ AX, $1")
+			p("JNE xgelu%d", col)
 			p("VMAXPS Z26, Z%d, Z%d", z, z)
+			p("JMP xst%d", col)
+			fmt.Fprintf(w, "xgelu%d:\n", col)
+			emitGeluMem(p, z)
 			fmt.Fprintf(w, "xst%d:\n", col)
 			p("VMOVUPS Z%d, K2, (R11)(R13*1)", z)
 			fmt.Fprintf(w, "xskip%d:\n", col)
@@ -606,6 +613,31 @@ xdone:
 	VZEROUPPER
 	RET
 `)
+}
+
+// emitGeluMem writes the epilogue's GELU of Z<z> (the same instructions
+// in the same order, so the same bits) with the constants of
+// epilogueConsts read as broadcast memory operands instead of Z16…Z31,
+// and Z27…Z31 for its temporaries (Z1…Z5 there).
+func emitGeluMem(p func(string, ...any), z int) {
+	c := func(i int) string { return fmt.Sprintf("epiConsts<>+%d(SB)", 4*i) }
+	p("VMULPS.BCST %s, Z%d, Z27", c(0), z)
+	p("VMAXPS.BCST %s, Z27, Z27", c(1))
+	p("VMINPS.BCST %s, Z27, Z27", c(2))
+	p("VMULPS Z27, Z27, Z28")
+	p("VBROADCASTSS %s, Z29", c(3))
+	for i := 4; i <= 9; i++ {
+		p("VFMADD213PS.BCST %s, Z28, Z29", c(i))
+	}
+	p("VBROADCASTSS %s, Z30", c(10))
+	for i := 11; i <= 14; i++ {
+		p("VFMADD213PS.BCST %s, Z28, Z30", c(i))
+	}
+	p("VMULPS Z27, Z29, Z29")
+	p("VDIVPS Z30, Z29, Z29")
+	p("VMULPS.BCST %s, Z%d, Z31", c(15), z)
+	p("VMOVAPS Z31, Z%d", z)
+	p("VFMADD213PS Z31, Z29, Z%d", z)
 }
 
 // epilogueConsts are loaded into Z16…Z31 by the epilogue: 1/√2, the erf
