@@ -142,9 +142,10 @@ func (s *bfRowsA) blocks(_, _ int) {
 		next := s.claim()
 		i0 := band * bfRowsABand * bfTile
 		rows := min(bfRowsABand*bfTile, op.n-i0)
-		// C's lines of the band (m rows of rows outputs), asked for
-		// during the band's last cpfBlocks blocks, a few rows per kernel
-		// call: storeCT otherwise waits on each line it writes.
+		// C's lines of the band (m rows of rows outputs), and the
+		// residual's, asked for during the band's last cpfBlocks blocks,
+		// a few rows per kernel call: storeCT otherwise waits on each
+		// line it writes or reads.
 		nb := ceilDiv(rows, bfTile)
 		cpf := cPrefetch{row: op.m}
 		if bfPrefetchC {
@@ -207,6 +208,12 @@ type cPrefetch struct{ row, per, first, lines int }
 
 // cpfBlocks is how many of a band's last blocks prefetch its lines of C.
 var cpfBlocks = 2
+
+// bfPrefetchRes lets the prefetch of C's lines also ask for the
+// residual's (read by the fused store beside C: ViT's output projection
+// and linear2); cold residual, 6 interleaved pairs: +0.8 % on those
+// products (tests and benchmarks compare).
+var bfPrefetchRes = true
 
 // bfPrefetchC turns the prefetch of C's lines on (benchmarks compare).
 var bfPrefetchC = true
@@ -274,6 +281,9 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 
 			if cpf != nil && cpf.row < op.m {
 				nr := min(cpf.per, op.m-cpf.row)
 				prefetchRows(&op.c[cpf.row*op.ldc+i0], op.ldc, nr, cpf.lines)
+				if bfPrefetchRes && op.ep != nil && op.ep.Residual != nil {
+					prefetchRows(&op.ep.Residual[cpf.row*op.ldc+i0], op.ldc, nr, cpf.lines)
+				}
 				cpf.row += nr
 			}
 			if ci := sb*4 + rq; rdst != nil && g < groups && ci > 0 {
