@@ -159,3 +159,45 @@ func TestStoreCTFusedGEMM(t *testing.T) {
 		}
 	}
 }
+
+// TestDPBF16KernEpilogue checks that the resident-weights product
+// (SgemmBF16W, dpColumns8) gives the same bits with the epilogue in the
+// kernel's registers (dpbf16Kern8x32E) as with the pass over each stored
+// sliver: tokens 216, 40 and 8 (whole 8-row tiles), outputs 64 to 768, k
+// not a multiple of 32, every epilogue kind with a −0 in the bias; and
+// that shapes with partial tiles (33 tokens, 100 outputs) keep the pass.
+func TestDPBF16KernEpilogue(t *testing.T) {
+	needBF16(t)
+	r := rand.New(rand.NewPCG(9, 4))
+	defer func() { bfFuseDP = true }()
+	for _, s := range [][3]int{{216, 768, 96}, {40, 64, 100}, {8, 96, 32}, {33, 100, 40}, {216, 128, 768}} {
+		m, n, k := s[0], s[1], s[2]
+		x, w := randSlice(r, m*k), randSlice(r, n*k)
+		p := PackWeightsBF16(n, k, w, k)
+		bias := randSlice(r, n)
+		bias[n/2] = float32(math.Copysign(0, -1))
+		for kind := range 7 {
+			ep := []*Epilogue{
+				{Bias: bias},
+				{Bias: bias, Residual: randSlice(r, m*n)},
+				{Bias: bias, Act: GELU},
+				{Residual: randSlice(r, m*n), Act: ReLU},
+				{Act: GELU},
+				{Bias: bias, Residual: randSlice(r, m*n), Act: GELU},
+				{Bias: bias, Act: ReLU},
+			}[kind]
+			var want, got []float32
+			for _, fuse := range []bool{false, true} {
+				bfFuseDP = fuse
+				c := randSlice(r, m*n)
+				SgemmBF16W(m, x, k, p, c, n, ep)
+				if fuse {
+					got = c
+				} else {
+					want = c
+				}
+			}
+			sameBits(t, fmt.Sprintf("%dx%dx%d_kind%d", m, n, k, kind), got, want)
+		}
+	}
+}
