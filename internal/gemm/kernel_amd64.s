@@ -9708,6 +9708,74 @@ xfull:
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
 	MOVQ SI, R9
+	CMPQ CX, $16
+	JL xpart
+	CMPQ R10, $0
+	JLE xrows
+	VMOVUPS (R9), Z0
+	ADDQ R8, R9
+	CMPQ R10, $1
+	JLE xrows
+	VMOVUPS (R9), Z1
+	ADDQ R8, R9
+	CMPQ R10, $2
+	JLE xrows
+	VMOVUPS (R9), Z2
+	ADDQ R8, R9
+	CMPQ R10, $3
+	JLE xrows
+	VMOVUPS (R9), Z3
+	ADDQ R8, R9
+	CMPQ R10, $4
+	JLE xrows
+	VMOVUPS (R9), Z4
+	ADDQ R8, R9
+	CMPQ R10, $5
+	JLE xrows
+	VMOVUPS (R9), Z5
+	ADDQ R8, R9
+	CMPQ R10, $6
+	JLE xrows
+	VMOVUPS (R9), Z6
+	ADDQ R8, R9
+	CMPQ R10, $7
+	JLE xrows
+	VMOVUPS (R9), Z7
+	ADDQ R8, R9
+	CMPQ R10, $8
+	JLE xrows
+	VMOVUPS (R9), Z8
+	ADDQ R8, R9
+	CMPQ R10, $9
+	JLE xrows
+	VMOVUPS (R9), Z9
+	ADDQ R8, R9
+	CMPQ R10, $10
+	JLE xrows
+	VMOVUPS (R9), Z10
+	ADDQ R8, R9
+	CMPQ R10, $11
+	JLE xrows
+	VMOVUPS (R9), Z11
+	ADDQ R8, R9
+	CMPQ R10, $12
+	JLE xrows
+	VMOVUPS (R9), Z12
+	ADDQ R8, R9
+	CMPQ R10, $13
+	JLE xrows
+	VMOVUPS (R9), Z13
+	ADDQ R8, R9
+	CMPQ R10, $14
+	JLE xrows
+	VMOVUPS (R9), Z14
+	ADDQ R8, R9
+	CMPQ R10, $15
+	JLE xrows
+	VMOVUPS (R9), Z15
+	ADDQ R8, R9
+	JMP xrows
+xpart:
 	CMPQ R10, $0
 	JLE xrows
 	VMOVUPS.Z (R9), K1, Z0
@@ -9806,11 +9874,22 @@ xrows:
 	VSHUFPS $0x44, Z31, Z29, Z14
 	VSHUFPS $0xEE, Z31, Z29, Z15
 	MOVQ add1+56(FP), AX
+	CMPQ R10, $16
+	JL xadd1part
+	VMOVUPS (AX), Z24
+	JMP xadd1done
+xadd1part:
 	VMOVUPS.Z (AX), K2, Z24
+xadd1done:
 	MOVQ add2+64(FP), AX
 	VPXORD Z25, Z25, Z25
 	TESTQ AX, AX
 	JE xnoadd2
+	CMPQ R10, $16
+	JL xadd2part
+	VMOVUPS (AX), Z25
+	JMP xnoadd2
+xadd2part:
 	VMOVUPS.Z (AX), K2, Z25
 xnoadd2:
 	VPXORD Z26, Z26, Z26
@@ -9836,7 +9915,13 @@ xna0:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr0
+	CMPQ R10, $16
+	JL xrp0
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra0
+xrp0:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra0:
 	VADDPS Z27, Z20, Z20
 xnr0:
 	MOVQ act+80(FP), AX
@@ -9884,7 +9969,13 @@ xna4:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr4
+	CMPQ R10, $16
+	JL xrp4
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra4
+xrp4:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra4:
 	VADDPS Z27, Z21, Z21
 xnr4:
 	MOVQ act+80(FP), AX
@@ -9932,7 +10023,13 @@ xna8:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr8
+	CMPQ R10, $16
+	JL xrp8
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra8
+xrp8:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra8:
 	VADDPS Z27, Z22, Z22
 xnr8:
 	MOVQ act+80(FP), AX
@@ -9980,7 +10077,13 @@ xna12:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr12
+	CMPQ R10, $16
+	JL xrp12
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra12
+xrp12:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra12:
 	VADDPS Z27, Z23, Z23
 xnr12:
 	MOVQ act+80(FP), AX
@@ -10036,7 +10139,13 @@ xna1:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr1
+	CMPQ R10, $16
+	JL xrp1
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra1
+xrp1:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra1:
 	VADDPS Z27, Z20, Z20
 xnr1:
 	MOVQ act+80(FP), AX
@@ -10084,7 +10193,13 @@ xna5:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr5
+	CMPQ R10, $16
+	JL xrp5
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra5
+xrp5:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra5:
 	VADDPS Z27, Z21, Z21
 xnr5:
 	MOVQ act+80(FP), AX
@@ -10132,7 +10247,13 @@ xna9:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr9
+	CMPQ R10, $16
+	JL xrp9
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra9
+xrp9:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra9:
 	VADDPS Z27, Z22, Z22
 xnr9:
 	MOVQ act+80(FP), AX
@@ -10180,7 +10301,13 @@ xna13:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr13
+	CMPQ R10, $16
+	JL xrp13
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra13
+xrp13:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra13:
 	VADDPS Z27, Z23, Z23
 xnr13:
 	MOVQ act+80(FP), AX
@@ -10236,7 +10363,13 @@ xna2:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr2
+	CMPQ R10, $16
+	JL xrp2
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra2
+xrp2:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra2:
 	VADDPS Z27, Z20, Z20
 xnr2:
 	MOVQ act+80(FP), AX
@@ -10284,7 +10417,13 @@ xna6:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr6
+	CMPQ R10, $16
+	JL xrp6
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra6
+xrp6:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra6:
 	VADDPS Z27, Z21, Z21
 xnr6:
 	MOVQ act+80(FP), AX
@@ -10332,7 +10471,13 @@ xna10:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr10
+	CMPQ R10, $16
+	JL xrp10
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra10
+xrp10:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra10:
 	VADDPS Z27, Z22, Z22
 xnr10:
 	MOVQ act+80(FP), AX
@@ -10380,7 +10525,13 @@ xna14:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr14
+	CMPQ R10, $16
+	JL xrp14
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra14
+xrp14:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra14:
 	VADDPS Z27, Z23, Z23
 xnr14:
 	MOVQ act+80(FP), AX
@@ -10436,7 +10587,13 @@ xna3:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr3
+	CMPQ R10, $16
+	JL xrp3
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra3
+xrp3:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra3:
 	VADDPS Z27, Z20, Z20
 xnr3:
 	MOVQ act+80(FP), AX
@@ -10484,7 +10641,13 @@ xna7:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr7
+	CMPQ R10, $16
+	JL xrp7
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra7
+xrp7:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra7:
 	VADDPS Z27, Z21, Z21
 xnr7:
 	MOVQ act+80(FP), AX
@@ -10532,7 +10695,13 @@ xna11:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr11
+	CMPQ R10, $16
+	JL xrp11
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra11
+xrp11:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra11:
 	VADDPS Z27, Z22, Z22
 xnr11:
 	MOVQ act+80(FP), AX
@@ -10580,7 +10749,13 @@ xna15:
 	IMULQ DX, R13
 	TESTQ BX, BX
 	JE xnr15
+	CMPQ R10, $16
+	JL xrp15
+	VMOVUPS (BX)(R13*1), Z27
+	JMP xra15
+xrp15:
 	VMOVUPS.Z (BX)(R13*1), K2, Z27
+xra15:
 	VADDPS Z27, Z23, Z23
 xnr15:
 	MOVQ act+80(FP), AX
