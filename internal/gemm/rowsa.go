@@ -282,10 +282,10 @@ const (
 var zeros16 [16]float32
 
 // storeCTFused is storeCT with ep (canFuseStore) applied to each vector
-// of C in registers before it is stored: alpha·ct, then the bias (after a
-// zero, or first: order), the residual and the activation, the same operations in
-// the same order as the separate pass (so the same bits), without reading
-// and writing the block of C again.
+// of C in registers before it is stored: alpha·ct, then the bias (after
+// a zero, or first: order), the residual and the activation, the same
+// operations in the same order as the separate pass (so the same bits),
+// without reading and writing the block of C again.
 func storeCTFused(c []float32, ldc, m int, alpha float32, ep *Epilogue, ct []float32, ldct, r0, rows int, order biasOrder) {
 	_ = c[(m-1)*ldc+r0+rows-1]
 	if ep.Residual != nil {
