@@ -33,4 +33,13 @@ func dpbf16Kern8x32R(ks int, a *uint16, b *uint32, c *float32, ldc int, add int,
 func dpbf16Kern8x24R(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int) {
 	panic(ErrNoBF16)
 }
+func dpbf16Kern8x32R2(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int) {
+	panic(ErrNoBF16)
+}
+func dpbf16Kern8x24R2(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int) {
+	panic(ErrNoBF16)
+}
+func dpbf16Kern8x32E(ks int, a *uint16, b *uint32, c *float32, ldc int, bias, resid *float32, act int) {
+	panic(ErrNoBF16)
+}
 func bf16RowContig(dst *uint16, src *float32, k int) { panic(ErrNoBF16) }

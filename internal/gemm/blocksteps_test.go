@@ -75,26 +75,31 @@ func TestRowsACPrefetch(t *testing.T) {
 }
 
 // TestRoundInKernel checks that the kernels' rounding of the next W
-// block (dpbf16Kern8x32R/8x24R) gives C the bits of packABlock's, with
-// 1 to 9 slivers of tokens (4 to 36 kernel calls for the 32·ks groups of
-// a block: rows left to round after the calls, or none), partial last
-// blocks and bands, and k of 1 to 24 K steps.
+// block (dpbf16Kern8x32R/8x24R, and R2 on a block's last calls) gives C
+// the bits of packABlock's, with 1 to 9 slivers of tokens (4 to 36
+// kernel calls for the 32·ks groups of a block: rows left to round after
+// the calls, or none), 7 slivers whose last is 8 or 32 tokens wide (the
+// R2 calls on the 24- and the 32-wide kernel), partial last blocks and
+// bands, and k of 1 to 24 K steps; with and without the R2 calls.
 func TestRoundInKernel(t *testing.T) {
 	needBF16(t)
 	r := rand.New(rand.NewPCG(7, 19))
-	defer func(v bool) { bfRoundInKernel = v }(bfRoundInKernel)
-	for _, s := range [][3]int{{1, 64, 32}, {5, 200, 64}, {24, 97, 96}, {33, 300, 768}, {216, 768, 768}, {216, 1000, 160}, {257, 700, 64}, {288, 520, 32}} {
+	defer func(v, v2 bool) { bfRoundInKernel, bfRound2 = v, v2 }(bfRoundInKernel, bfRound2)
+	for _, s := range [][3]int{{1, 64, 32}, {5, 200, 64}, {24, 97, 96}, {33, 300, 768}, {216, 768, 768}, {216, 1000, 160}, {257, 700, 64}, {288, 520, 32}, {200, 300, 96}, {224, 290, 32}, {216, 100, 3072}} {
 		m, n, k := s[0], s[1], s[2]
 		x, w := randSlice(r, m*k), randSlice(r, n*k)
 		ep := &Epilogue{Bias: randSlice(r, n), Act: GELU}
-		want, got := make([]float32, m*n), make([]float32, m*n)
+		want := make([]float32, m*n)
 		bfRoundInKernel = false
 		SgemmBF16(false, true, m, n, k, 1, x, k, w, k, 0, want, n, ep)
-		bfRoundInKernel = true
-		SgemmBF16(false, true, m, n, k, 1, x, k, w, k, 0, got, n, ep)
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("m %d n %d k %d: C[%d] = %g rounded in the kernels, %g by packABlock", m, n, k, i, got[i], want[i])
+		for _, two := range []bool{false, true} {
+			got := make([]float32, m*n)
+			bfRoundInKernel, bfRound2 = true, two
+			SgemmBF16(false, true, m, n, k, 1, x, k, w, k, 0, got, n, ep)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("m %d n %d k %d R2 %v: C[%d] = %g rounded in the kernels, %g by packABlock", m, n, k, two, i, got[i], want[i])
+				}
 			}
 		}
 	}

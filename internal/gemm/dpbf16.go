@@ -62,6 +62,9 @@ func (op *bfOp) dpColumns8(lo, hi int) {
 	const q = bfTile / 4
 	w.t = grow(w.t, q*bfTile)
 	tmp := w.t
+	// Whole 8×32 tiles stored straight into C (beta 0, m a multiple of
+	// 8, n of 32): the epilogue runs in the kernel's registers.
+	fused := bfFuseDP && op.ep != nil && op.beta == 0 && op.m%q == 0 && op.n%bfTile == 0 && canFuseStore(op.ep, op.c)
 	for sb := lo; sb < hi; sb++ {
 		var bs []uint32
 		if op.pb != nil {
@@ -72,6 +75,10 @@ func (op *bfOp) dpColumns8(lo, hi int) {
 		}
 		j0 := sb * bfTile
 		nw := min(bfTile, op.n-j0)
+		if fused {
+			op.dpSliverFused(bs, j0)
+			continue
+		}
 		for rb := range rbs {
 			for rq := range 4 {
 				i0 := rb*bfTile + rq*q
@@ -92,6 +99,35 @@ func (op *bfOp) dpColumns8(lo, hi int) {
 		if op.ep != nil { // once per sliver: C's m×32 columns, still in L2
 			op.ep.applyTile(op.c, op.ldc, 0, j0, op.m, nw)
 		}
+	}
+}
+
+// bfFuseDP lets dpColumns8 apply an epilogue in the kernel's registers
+// (dpbf16Kern8x32E) instead of a pass per sliver over C (tests and
+// benchmarks compare).
+var bfFuseDP = true
+
+// dpSliverFused is dpColumns8's sliver at column j0 (B sliver bs) when
+// every tile is whole: each 8×32 tile is stored with the epilogue
+// applied (the same bits as the pass over the stored sliver).
+func (op *bfOp) dpSliverFused(bs []uint32, j0 int) {
+	const q = bfTile / 4
+	step := op.ks * bfTile * bfTile
+	ep := op.ep
+	var bias *float32
+	if ep.Bias != nil {
+		_ = ep.Bias[j0+bfTile-1]
+		bias = &ep.Bias[j0]
+	}
+	for i0 := 0; i0 < op.m; i0 += q {
+		a := &op.abuf[i0/bfTile*step+i0%bfTile*bfTile]
+		_ = op.c[(i0+q-1)*op.ldc+j0+bfTile-1]
+		var resid *float32
+		if ep.Residual != nil {
+			_ = ep.Residual[(i0+q-1)*op.ldc+j0+bfTile-1]
+			resid = &ep.Residual[i0*op.ldc+j0]
+		}
+		dpbf16Kern8x32E(op.ks, a, &bs[0], &op.c[i0*op.ldc+j0], op.ldc, bias, resid, int(ep.Act))
 	}
 }
 

@@ -53,3 +53,23 @@ func dpbf16Kern8x32R(ks int, a *uint16, b *uint32, c *float32, ldc int, add int,
 //
 //go:noescape
 func dpbf16Kern8x24R(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int)
+
+// dpbf16Kern8x32R2 is dpbf16Kern8x32R rounding up to two groups per K
+// step: a block's last calls round with it the rows the one-group calls
+// before them leave (5 of 32 at 7 slivers).
+//
+//go:noescape
+func dpbf16Kern8x32R2(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int)
+
+// dpbf16Kern8x24R2 is dpbf16Kern8x24R with dpbf16Kern8x32R2's rounding.
+//
+//go:noescape
+func dpbf16Kern8x24R2(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int)
+
+// dpbf16Kern8x32E is dpbf16Kern8x32 storing its tile with the fused
+// epilogue applied in registers (what epilogueTileAVX512 does to the
+// stored tile, same bits): + 0, + bias (32 floats, if not nil), + the
+// residual (rows ldc apart, if not nil), then act (an Activation).
+//
+//go:noescape
+func dpbf16Kern8x32E(ks int, a *uint16, b *uint32, c *float32, ldc int, bias, resid *float32, act int)

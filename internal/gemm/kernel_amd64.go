@@ -30,6 +30,16 @@ const haveTranspose = true
 //go:noescape
 func transposePack(dst, src *float32, ld, k, dstStep, live int, storeMask uint16, alpha float32)
 
+// transposeStoreEp is transposePack storing into C with a fused epilogue
+// in registers: each stored vector x = alpha·src is added add1 (16
+// floats, always), then add2 (if not nil), then the residual at the same
+// offset from resid as the store's from dst (if not nil), then the
+// activation act (an Activation: the epilogue's ReLU or GELU, same
+// bits). Lanes outside storeMask are neither read nor written.
+//
+//go:noescape
+func transposeStoreEp(dst, src *float32, ld, k, dstStep, live int, storeMask uint16, alpha float32, add1, add2, resid *float32, act int)
+
 // copyRows32 copies k rows of 32 floats, src + p·ld, to dst + 32·p, the
 // packing of a full-width sliver of an untransposed B (AVX-512 only).
 //

@@ -1,6 +1,10 @@
 package gemm
 
-import "github.com/metasurv/metasurv/internal/parallel"
+import (
+	"unsafe"
+
+	"github.com/metasurv/metasurv/internal/parallel"
+)
 
 // The weights-stationary scheme. A linear layer y = x·Wᵀ on a few hundred
 // tokens is Sgemm(false, true, m = tokens, n = outputs, k = inputs) with a
@@ -243,8 +247,16 @@ func (j *job) storeTransposed(ct []float32, r0, rows int) {
 // storeCT is the store of both weights-stationary schemes (float32 and
 // bfloat16): C[t][r0+l] = alpha·ct[l][t] for t < m and l < rows, ct's rows
 // ldct apart, by the AVX-512 transpose 16 rows at a time, then the
-// epilogue on that m × rows block of C.
+// epilogue on that m × rows block of C. An epilogue of a column bias, a
+// residual and an activation (all of ViT's Linears) runs in the
+// transpose's registers before each store (storeCTFused), with the
+// values of the separate pass; the others (a per-token bias, a residual
+// overlapping C) run as a pass over the stored block.
 func storeCT(c []float32, ldc, m int, alpha float32, ep *Epilogue, ct []float32, ldct, r0, rows int) {
+	if canFuseStore(ep, c) {
+		storeCTFused(c, ldc, m, alpha, ep, ct, ldct, r0, rows, zeroThenBias)
+		return
+	}
 	_ = c[(m-1)*ldc+r0+rows-1]
 	for l0 := 0; l0 < rows; l0 += 16 {
 		lanes := min(16, rows-l0)
@@ -253,6 +265,74 @@ func storeCT(c []float32, ldc, m int, alpha float32, ep *Epilogue, ct []float32,
 	}
 	if ep != nil {
 		ep.applyTile(c, ldc, 0, r0, m, rows)
+	}
+}
+
+// fuseStore lets storeCT apply an epilogue in the transpose's registers
+// (tests and benchmarks compare with the separate pass).
+var fuseStore = true
+
+// canFuseStore reports whether storeCTFused can apply ep: a column bias
+// (not per token), any activation, and a residual that does not
+// overlap c (a residual that is C itself is read after the store by the
+// separate pass, and must stay so).
+func canFuseStore(ep *Epilogue, c []float32) bool {
+	if !fuseStore || !haveEpilogueAsm || ep == nil || ep.BiasPerRow || ep.Act > GELU {
+		return false
+	}
+	if len(ep.Residual) > 0 && len(c) > 0 {
+		r0, r1 := uintptr(unsafe.Pointer(&ep.Residual[0])), uintptr(unsafe.Pointer(&ep.Residual[len(ep.Residual)-1]))+4
+		c0, c1 := uintptr(unsafe.Pointer(&c[0])), uintptr(unsafe.Pointer(&c[len(c)-1]))+4
+		if r0 < c1 && c0 < r1 {
+			return false
+		}
+	}
+	return true
+}
+
+// biasOrder is where storeCTFused adds the bias: after a zero (the
+// epilogue pass on C adds its per-row term, zero here, first) or first
+// (the pass on Cᵀ, whose per-row term is the bias). The two differ only
+// in the sign of a zero sum (−0 + 0 + (−0) = +0, −0 + (−0) = −0).
+type biasOrder int
+
+const (
+	zeroThenBias biasOrder = iota
+	biasFirst
+)
+
+// zeros16 is the zero vector storeCTFused adds first when it adds no bias
+// first.
+var zeros16 [16]float32
+
+// storeCTFused is storeCT with ep (canFuseStore) applied to each vector
+// of C in registers before it is stored: alpha·ct, then the bias (after
+// a zero, or first: order), the residual and the activation, the same
+// operations in the same order as the separate pass (so the same bits),
+// without reading and writing the block of C again.
+func storeCTFused(c []float32, ldc, m int, alpha float32, ep *Epilogue, ct []float32, ldct, r0, rows int, order biasOrder) {
+	_ = c[(m-1)*ldc+r0+rows-1]
+	if ep.Residual != nil {
+		_ = ep.Residual[(m-1)*ldc+r0+rows-1]
+	}
+	if ep.Bias != nil {
+		_ = ep.Bias[r0+rows-1]
+	}
+	for l0 := 0; l0 < rows; l0 += 16 {
+		lanes := min(16, rows-l0)
+		_ = ct[(l0+lanes-1)*ldct+m-1]
+		add1, add2, resid := &zeros16[0], (*float32)(nil), (*float32)(nil)
+		if ep.Bias != nil {
+			if order == biasFirst {
+				add1 = &ep.Bias[r0+l0]
+			} else {
+				add2 = &ep.Bias[r0+l0]
+			}
+		}
+		if ep.Residual != nil {
+			resid = &ep.Residual[r0+l0]
+		}
+		transposeStoreEp(&c[r0+l0], &ct[l0*ldct], ldct, m, ldc, lanes, uint16(1<<lanes-1), alpha, add1, add2, resid, int(ep.Act))
 	}
 }
 

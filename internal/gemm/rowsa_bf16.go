@@ -147,9 +147,10 @@ func (s *bfRowsA) blocks(_, _ int) {
 		next := s.claim()
 		i0 := band * bfRowsABand * bfTile
 		rows := min(bfRowsABand*bfTile, op.n-i0)
-		// C's lines of the band (m rows of rows outputs), asked for
-		// during the band's last cpfBlocks blocks, a few rows per kernel
-		// call: storeCT otherwise waits on each line it writes.
+		// C's lines of the band (m rows of rows outputs), and the
+		// residual's, asked for during the band's last cpfBlocks blocks,
+		// a few rows per kernel call: storeCT otherwise waits on each
+		// line it writes or reads.
 		nb := ceilDiv(rows, bfTile)
 		cpf := cPrefetch{row: op.m}
 		if bfPrefetchC && s.to == nil {
@@ -186,6 +187,13 @@ func (s *bfRowsA) blocks(_, _ int) {
 			continue
 		}
 		ep := op.ep
+		if bfEpilogueCT && ep != nil && ep.Residual == nil && !ep.BiasPerRow && op.alpha == 1 && canFuseStore(ep, op.c) {
+			// The same values (the bias first, as on Cᵀ) applied in the
+			// transpose's registers, with no pass over Cᵀ.
+			storeCTFused(op.c, op.ldc, op.m, op.alpha, ep, w.t, s.mpad, i0, rows, biasFirst)
+			band = next
+			continue
+		}
 		if bfEpilogueCT && ep != nil && ep.Residual == nil && !ep.BiasPerRow && op.alpha == 1 {
 			// Bias and activation on Cᵀ, whose rows are 4·mpad bytes apart,
 			// before the transpose: on C, rows 4·ldc bytes apart (12 KB
@@ -210,6 +218,12 @@ type cPrefetch struct{ row, per, first, lines int }
 
 // cpfBlocks is how many of a band's last blocks prefetch its lines of C.
 var cpfBlocks = 2
+
+// bfPrefetchRes lets the prefetch of C's lines also ask for the
+// residual's (read by the fused store beside C: ViT's output projection
+// and linear2); cold residual, 6 interleaved pairs: +0.8 % on those
+// products (tests and benchmarks compare).
+var bfPrefetchRes = true
 
 // bfPrefetchC turns the prefetch of C's lines on (benchmarks compare).
 var bfPrefetchC = true
@@ -249,6 +263,12 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 
 		last := min(next+bfTile, op.n) - 1
 		pf = uintptr(unsafe.Pointer(&op.b[next*op.ldb]))
 		pfEnd = uintptr(unsafe.Pointer(&op.b[last*op.ldb+op.k-1])) + 4
+		if bfTouchPages {
+			// One line of each 4 KB page of block next, at once: the
+			// page walks run side by side here, instead of one at a time
+			// under the kernels' stream of prefetches.
+			prefetchRows(&op.b[next*op.ldb], pageFloats, int((pfEnd-1)/pageBytes-pf/pageBytes+1), 1)
+		}
 	}
 	groups, g := 0, 0 // groups of 32 floats of block next to round, rounded
 	if rdst != nil {
@@ -256,11 +276,12 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 
 		_ = rdst[groups*bfTile-1]
 		_ = op.b[(next+bfTile)*op.ldb-1]
 	}
+	calls := 4 * (s.mpad / bfTile)
 	for sb := 0; sb < s.mpad/bfTile; sb++ {
 		b := &s.xt[sb*s.kp*bfTile]
-		kern, kernR := dpbf16Kern8x32P, dpbf16Kern8x32R
+		kern, kernR, kernR2 := dpbf16Kern8x32P, dpbf16Kern8x32R, dpbf16Kern8x32R2
 		if op.m-sb*bfTile <= 24 {
-			kern, kernR = dpbf16Kern8x24P, dpbf16Kern8x24R
+			kern, kernR, kernR2 = dpbf16Kern8x24P, dpbf16Kern8x24R, dpbf16Kern8x24R2
 		}
 		for rq := range 4 {
 			p, st := pf, stride
@@ -270,11 +291,20 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 
 			if cpf != nil && cpf.row < op.m {
 				nr := min(cpf.per, op.m-cpf.row)
 				prefetchRows(&op.c[cpf.row*op.ldc+i0], op.ldc, nr, cpf.lines)
+				if bfPrefetchRes && op.ep != nil && op.ep.Residual != nil {
+					prefetchRows(&op.ep.Residual[cpf.row*op.ldc+i0], op.ldc, nr, cpf.lines)
+				}
 				cpf.row += nr
 			}
-			if rdst != nil && g < groups && sb+rq > 0 {
-				rn := min(op.ks, groups-g)
-				kernR(op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0, p, st,
+			if ci := sb*4 + rq; rdst != nil && g < groups && ci > 0 {
+				kr, rn := kernR, min(op.ks, groups-g)
+				// Two groups a step once the block's prefetch is complete
+				// (3 of its 64 lines per row-step each step: from call 22
+				// on) and one a step would leave rows to round after.
+				if bfRound2 && 3*ci >= 64 && groups-g > (calls-ci)*op.ks {
+					kr, rn = kernR2, min(2*op.ks, groups-g)
+				}
+				kr(op.ks, &wa[rq*q*bfTile], b, &ct[rq*q*s.mpad+sb*bfTile], s.mpad, 0, p, st,
 					&op.b[next*op.ldb+g*bfTile], &rdst[g%op.ks*bfTile*bfTile+g/op.ks*bfTile], rn, op.ks-g%op.ks)
 				g += rn
 			} else {
@@ -293,9 +323,30 @@ func (s *bfRowsA) block(wa []uint16, ct []float32, next int, cpf *cPrefetch, i0 
 	runtime.KeepAlive(op.b)
 }
 
+// pageBytes is the page size the weights are assumed to have (4 KB: the
+// Go heap gets no transparent huge pages by default); pageFloats is the
+// same in floats, the step of the page-touching prefetch.
+const (
+	pageBytes  = 4096
+	pageFloats = pageBytes / 4
+)
+
+// bfTouchPages lets block ask for one line of each page of the next
+// block before its kernels stream-prefetch it. A software prefetch that
+// misses the TLB waits for its page walk, and the stream of them (three
+// lines per K step) met a new page every 21 K steps: ~5 % of a kernel
+// whose prefetches go to memory (3.37 against 3.60 G VDPBF16PS/s hot),
+// recovered to 3.54 with the walks done together first (tests and
+// benchmarks compare).
+var bfTouchPages = true
+
 // bfEpilogueCT applies a bias-and-activation epilogue on Cᵀ (tests
 // and benchmarks compare with the epilogue on C).
 var bfEpilogueCT = true
+
+// bfRound2 lets a block's last calls round two groups per K step
+// (tests and benchmarks compare with the rows left to bf16BlockSteps).
+var bfRound2 = true
 
 // bfRoundInKernel lets the kernels round the next W block (tests and
 // benchmarks compare with packABlock).

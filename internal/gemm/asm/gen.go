@@ -136,6 +136,7 @@ func main() {
 		k.emit(&b)
 	}
 	emitTranspose(&b)
+	emitTransposeEp(&b)
 	emitCopyRows32(&b)
 	emitEpilogue(&b)
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
@@ -479,6 +480,193 @@ tdone:
 	VZEROUPPER
 	RET
 `)
+}
+
+// emitTransposeEp writes transposeStoreEp: transposePack's store of a
+// transposed Cᵀ panel into C with the epilogue applied in registers before
+// each store (the weights-stationary schemes' storeCT), instead of a
+// second pass over the stored block. Each stored vector is 16 consecutive
+// outputs (columns of C) of one row of C, so a column bias is one vector
+// for the whole call and the residual is read where the vector is stored.
+// The arithmetic order is that of the separate passes: x = alpha·ct, then
+// x += add1 (a vector: zero, or the bias when the bias came first, as on
+// Cᵀ), x += add2 (the column bias, if add2 ≠ nil), x += the residual (if
+// resid ≠ nil, rows dstStep apart like C), then the activation act (0
+// none, 1 ReLU: max(x, 0), 2 GELU: the epilogue's instructions, its
+// constants as broadcast memory operands, temporaries Z27…Z31).
+// Z24 holds add1, Z25 add2, Z26 zero (loaded after the transpose's
+// stage 2, which frees them); BX walks the residual beside DI.
+func emitTransposeEp(w *bytes.Buffer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	w.WriteString(`
+// func transposeStoreEp(dst, src *float32, ld, k, dstStep, live int, storeMask uint16, alpha float32, add1, add2, resid *float32, act int)
+TEXT ·transposeStoreEp(SB), NOSPLIT, $0-88
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ k+24(FP), CX
+	MOVQ dstStep+32(FP), DX
+	SHLQ $2, DX
+	MOVQ DX, R12
+	SHLQ $4, R12
+	MOVQ live+40(FP), R10
+	MOVWLZX storeMask+48(FP), AX
+	KMOVW AX, K2
+	MOVQ resid+72(FP), BX
+xloop:
+	TESTQ CX, CX
+	JLE xdone
+	MOVL $0xffff, AX
+	CMPQ CX, $16
+	JGE xfull
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+xfull:
+	KMOVW AX, K1
+`)
+	for i := 0; i < 16; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	// Masked loads cost the Zen 4 host a stall each (half of this
+	// routine's time, in a ViT-B pass): whole vectors are loaded plain.
+	p("MOVQ SI, R9")
+	p("CMPQ CX, $16")
+	p("JL xpart")
+	for i := 0; i < 16; i++ {
+		p("CMPQ R10, $%d", i)
+		p("JLE xrows")
+		p("VMOVUPS (R9), Z%d", i)
+		p("ADDQ R8, R9")
+	}
+	p("JMP xrows")
+	fmt.Fprintln(w, "xpart:")
+	for i := 0; i < 16; i++ {
+		p("CMPQ R10, $%d", i)
+		p("JLE xrows")
+		p("VMOVUPS.Z (R9), K1, Z%d", i)
+		p("ADDQ R8, R9")
+	}
+	fmt.Fprintln(w, "xrows:")
+	for i := 0; i < 8; i++ {
+		p("VUNPCKLPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i)
+		p("VUNPCKHPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i+1)
+	}
+	for g := 0; g < 4; g++ {
+		t := 16 + 4*g
+		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+2, t, 4*g)
+		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+2, t, 4*g+1)
+		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+3, t+1, 4*g+2)
+		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+3, t+1, 4*g+3)
+	}
+	// Stage 1 used Z16…Z31; stages 3 and 4 use Z16…Z23 only, so the
+	// epilogue's vectors are (re)loaded here, once per 16 steps.
+	p("MOVQ add1+56(FP), AX")
+	p("CMPQ R10, $16")
+	p("JL xadd1part")
+	p("VMOVUPS (AX), Z24")
+	p("JMP xadd1done")
+	fmt.Fprintln(w, "xadd1part:")
+	p("VMOVUPS.Z (AX), K2, Z24")
+	fmt.Fprintln(w, "xadd1done:")
+	p("MOVQ add2+64(FP), AX")
+	p("VPXORD Z25, Z25, Z25")
+	p("TESTQ AX, AX")
+	p("JE xnoadd2")
+	p("CMPQ R10, $16")
+	p("JL xadd2part")
+	p("VMOVUPS (AX), Z25")
+	p("JMP xnoadd2")
+	fmt.Fprintln(w, "xadd2part:")
+	p("VMOVUPS.Z (AX), K2, Z25")
+	fmt.Fprintln(w, "xnoadd2:")
+	p("VPXORD Z26, Z26, Z26")
+	p("MOVQ DI, R11")
+	for q := 0; q < 4; q++ {
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z16", 4+q, q)
+		p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z17", 4+q, q)
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z18", 12+q, 8+q)
+		p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z19", 12+q, 8+q)
+		p("VSHUFF32X4 $0x88, Z18, Z16, Z20")
+		p("VSHUFF32X4 $0x88, Z19, Z17, Z21")
+		p("VSHUFF32X4 $0xDD, Z18, Z16, Z22")
+		p("VSHUFF32X4 $0xDD, Z19, Z17, Z23")
+		for i, col := range []int{q, 4 + q, 8 + q, 12 + q} {
+			z := 20 + i
+			p("CMPQ CX, $%d", col)
+			p("JLE xskip%d", col)
+			p("VMULPS.BCST alpha+52(FP), Z%d, Z%d", z, z)
+			p("VADDPS Z24, Z%d, Z%d", z, z)
+			p("MOVQ add2+64(FP), AX")
+			p("TESTQ AX, AX")
+			p("JE xna%d", col)
+			p("VADDPS Z25, Z%d, Z%d", z, z)
+			fmt.Fprintf(w, "xna%d:\n", col)
+			p("MOVQ $%d, R13", col)
+			p("IMULQ DX, R13")
+			p("TESTQ BX, BX")
+			p("JE xnr%d", col)
+			p("CMPQ R10, $16")
+			p("JL xrp%d", col)
+			p("VMOVUPS (BX)(R13*1), Z27")
+			p("JMP xra%d", col)
+			fmt.Fprintf(w, "xrp%d:\n", col)
+			p("VMOVUPS.Z (BX)(R13*1), K2, Z27")
+			fmt.Fprintf(w, "xra%d:\n", col)
+			p("VADDPS Z27, Z%d, Z%d", z, z)
+			fmt.Fprintf(w, "xnr%d:\n", col)
+			p("MOVQ act+80(FP), AX")
+			p("TESTQ AX, AX")
+			p("JE xst%d", col)
+			p("CMPQ AX, $1")
+			p("JNE xgelu%d", col)
+			p("VMAXPS Z26, Z%d, Z%d", z, z)
+			p("JMP xst%d", col)
+			fmt.Fprintf(w, "xgelu%d:\n", col)
+			emitGeluMem(p, z)
+			fmt.Fprintf(w, "xst%d:\n", col)
+			p("VMOVUPS Z%d, K2, (R11)(R13*1)", z)
+			fmt.Fprintf(w, "xskip%d:\n", col)
+		}
+	}
+	w.WriteString(`	ADDQ $64, SI
+	ADDQ R12, DI
+	TESTQ BX, BX
+	JE xnextres
+	ADDQ R12, BX
+xnextres:
+	SUBQ $16, CX
+	JMP xloop
+xdone:
+	VZEROUPPER
+	RET
+`)
+}
+
+// emitGeluMem writes the epilogue's GELU of Z<z> (the same instructions
+// in the same order, so the same bits) with the constants of
+// epilogueConsts read as broadcast memory operands instead of Z16…Z31,
+// and Z27…Z31 for its temporaries (Z1…Z5 there).
+func emitGeluMem(p func(string, ...any), z int) {
+	c := func(i int) string { return fmt.Sprintf("epiConsts<>+%d(SB)", 4*i) }
+	p("VMULPS.BCST %s, Z%d, Z27", c(0), z)
+	p("VMAXPS.BCST %s, Z27, Z27", c(1))
+	p("VMINPS.BCST %s, Z27, Z27", c(2))
+	p("VMULPS Z27, Z27, Z28")
+	p("VBROADCASTSS %s, Z29", c(3))
+	for i := 4; i <= 9; i++ {
+		p("VFMADD213PS.BCST %s, Z28, Z29", c(i))
+	}
+	p("VBROADCASTSS %s, Z30", c(10))
+	for i := 11; i <= 14; i++ {
+		p("VFMADD213PS.BCST %s, Z28, Z30", c(i))
+	}
+	p("VMULPS Z27, Z29, Z29")
+	p("VDIVPS Z30, Z29, Z29")
+	p("VMULPS.BCST %s, Z%d, Z31", c(15), z)
+	p("VMOVAPS Z31, Z%d", z)
+	p("VFMADD213PS Z31, Z29, Z%d", z)
 }
 
 // epilogueConsts are loaded into Z16…Z31 by the epilogue: 1/√2, the erf

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"fmt"
 	"log"
+	"math"
 	"os"
 )
 
@@ -139,6 +140,9 @@ func main() {
 	emit8(p, 24, 1)
 	emit8(p, 32, 2)
 	emit8(p, 24, 2)
+	emit8(p, 32, 3)
+	emit8(p, 24, 3)
+	emit8E(p)
 	if err := os.WriteFile("dpbf16_amd64.s", w.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -155,7 +159,9 @@ func main() {
 // caller rounds next arrive while the products run. With mode 2,
 // dpbf16Kern8x<width>R also rounds up to one group of 32 floats per K
 // step (rn groups in all) into the packed layout of the next A block:
-// see roundGroup.
+// see roundGroup. With mode 3, dpbf16Kern8x<width>R2 rounds up to two
+// groups per K step (at pairs 4 and 12), for a block's last calls, which
+// round the rows the calls before could not.
 func emit8(p func(string, ...any), width int, mode int) {
 	pf := mode > 0
 	half := width == 24
@@ -171,9 +177,13 @@ func emit8(p func(string, ...any), width int, mode int) {
 	}
 	name := fmt.Sprintf("dpbf16Kern8x%d", width)
 	label := fmt.Sprint(width)
-	if mode == 2 {
+	if mode >= 2 {
 		name += "R"
 		label += "r"
+		if mode == 3 {
+			name += "2"
+			label += "2"
+		}
 		p("// func %s(ks int, a *uint16, b *uint32, c *float32, ldc int, add int, pf uintptr, pfStride int, rsrc *float32, rdst *uint16, rn, rrow int)", name)
 	} else if pf {
 		name += "P"
@@ -188,8 +198,13 @@ func emit8(p func(string, ...any), width int, mode int) {
 	p("// broadcast A pair in Z18, used for both halves.")
 	if pf {
 		p("// PREFETCHT1 of three lines at R8 per K step, R8 += R9.")
-		if mode == 2 {
-			p("// One group per K step while R12 > 0: 32 floats at R10 rounded to")
+		if mode >= 2 {
+			if mode == 3 {
+				p("// Two groups per K step (one each at pairs 4 and 12) while R12 > 0:")
+				p("// each 32 floats at R10 rounded to")
+			} else {
+				p("// One group per K step while R12 > 0: 32 floats at R10 rounded to")
+			}
 			p("// 64 bytes at R11; R10 += 128, R11 += 2048, and after R13 groups")
 			p("// (the rest of a row of steps) R11 goes back to the next row.")
 			p("TEXT ·%s(SB), NOSPLIT, $0-96", name)
@@ -222,9 +237,13 @@ func emit8(p func(string, ...any), width int, mode int) {
 		if pf && q%5 == 0 && q < 15 {
 			p("\tPREFETCHT1 %d(R8)", q/5*64)
 		}
-		if mode == 2 && q == 8 {
+		if mode == 2 && q == 8 || mode == 3 && (q == 4 || q == 12) {
+			nornd := "nornd" + label
+			if mode == 3 {
+				nornd += fmt.Sprint(q)
+			}
 			p("\tTESTQ R12, R12")
-			p("\tJZ nornd%s", label)
+			p("\tJZ %s", nornd)
 			p("\tVMOVUPS 0(R10), Z19")
 			p("\tVMOVUPS 64(R10), Z20")
 			p("\t%s // VCVTNE2PS2BF16 Z19, Z20, Z21", bytesOf(vcvtne2ps2bf16(21, 20, 19)))
@@ -233,10 +252,10 @@ func emit8(p func(string, ...any), width int, mode int) {
 			p("\tADDQ $2048, R11")
 			p("\tDECQ R12")
 			p("\tDECQ R13")
-			p("\tJNZ nornd%s", label)
+			p("\tJNZ %s", nornd)
 			p("\tSUBQ AX, R11")
 			p("\tMOVQ ks+0(FP), R13")
-			p("nornd%s:", label)
+			p("%s:", nornd)
 		}
 		p("\tVMOVUPS %d(BX), Z16", q*128)
 		p("\tVMOVUPS %d(BX), %s", q*128+64, r2(17))
@@ -300,4 +319,118 @@ func join(s []string) string {
 		out += x
 	}
 	return out
+}
+
+// epiConsts are asm/gen.go's epilogueConsts (the GELU of epilogueTileAVX512:
+// 1/√2, the erf clamp ±4, the odd numerator and even denominator
+// coefficients of Erf, 1/2), repeated here because a generator is one
+// file; TestDPBF16KernEpilogue checks the bits against that epilogue.
+var epiConsts = []float32{
+	math.Sqrt2 / 2, -4, 4,
+	-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+	-7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02,
+	-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+	-1.42647390514189e-02,
+	0.5,
+}
+
+// emit8E writes dpbf16Kern8x32E: dpbf16Kern8x32 (stored, not added) whose
+// tile gets the fused epilogue in registers before the store, as
+// epilogueTileAVX512 would apply it to the stored tile afterwards (the
+// same instructions in the same order, so the same bits): x += 0 (the
+// absent per-row bias), x += bias[j] (if bias ≠ nil, 32 floats), x +=
+// resid[r·ldc + j] (if resid ≠ nil), then act (1 ReLU, 2 GELU, its
+// constants as broadcast memory operands). After the loop Z16/Z17 hold
+// the bias, Z18 zero, Z19–Z23 GELU's temporaries.
+func emit8E(p func(string, ...any)) {
+	p("DATA dpEpiConsts<>+0(SB)/4, $0x%08x", math.Float32bits(epiConsts[0]))
+	for i := 1; i < len(epiConsts); i++ {
+		p("DATA dpEpiConsts<>+%d(SB)/4, $0x%08x", 4*i, math.Float32bits(epiConsts[i]))
+	}
+	p("GLOBL dpEpiConsts<>(SB), RODATA|NOPTR, $%d", 4*len(epiConsts))
+	p("")
+	p("// func dpbf16Kern8x32E(ks int, a *uint16, b *uint32, c *float32, ldc int, bias, resid *float32, act int)")
+	p("TEXT ·dpbf16Kern8x32E(SB), NOSPLIT, $0-64")
+	p("\tMOVQ ks+0(FP), CX")
+	p("\tMOVQ a+8(FP), SI")
+	p("\tMOVQ b+16(FP), BX")
+	p("\tMOVQ c+24(FP), DI")
+	p("\tMOVQ ldc+32(FP), DX")
+	p("\tSHLQ $2, DX")
+	for r := 0; r < 16; r++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	p("step32e:")
+	for q := 0; q < 16; q++ {
+		p("\tVMOVUPS %d(BX), Z16", q*128)
+		p("\tVMOVUPS %d(BX), Z17", q*128+64)
+		for r := 0; r < 8; r++ {
+			p("\tVPBROADCASTD %d(SI), Z18", r*64+q*4)
+			p("\t%s // VDPBF16PS Z16, Z18, Z%d", bytesOf(vdpbf16psReg(byte(2*r), 18, 16)), 2*r)
+			p("\t%s // VDPBF16PS Z17, Z18, Z%d", bytesOf(vdpbf16psReg(byte(2*r+1), 18, 17)), 2*r+1)
+		}
+	}
+	p("\tADDQ $2048, SI")
+	p("\tADDQ $2048, BX")
+	p("\tDECQ CX")
+	p("\tJNZ step32e")
+	p("\tVPXORD Z18, Z18, Z18")
+	p("\tMOVQ bias+40(FP), AX")
+	p("\tTESTQ AX, AX")
+	p("\tJE enobias32e")
+	p("\tVMOVUPS (AX), Z16")
+	p("\tVMOVUPS 64(AX), Z17")
+	p("enobias32e:")
+	p("\tMOVQ resid+48(FP), R9")
+	p("\tMOVQ R9, R11") // R9 advances a row at a time; R11 says whether there is a residual
+	p("\tMOVQ act+56(FP), R10")
+	c := func(i int) string { return fmt.Sprintf("dpEpiConsts<>+%d(SB)", 4*i) }
+	for r := 0; r < 8; r++ {
+		for h := 0; h < 2; h++ {
+			z, l := 2*r+h, fmt.Sprintf("%d_%d", r, h)
+			p("\tVADDPS Z18, Z%d, Z%d", z, z)
+			p("\tTESTQ AX, AX")
+			p("\tJE enb%s", l)
+			p("\tVADDPS Z%d, Z%d, Z%d", 16+h, z, z)
+			p("enb%s:", l)
+			p("\tTESTQ R11, R11")
+			p("\tJE enr%s", l)
+			p("\tVMOVUPS %d(R9), Z24", 64*h)
+			p("\tVADDPS Z24, Z%d, Z%d", z, z)
+			p("enr%s:", l)
+			p("\tTESTQ R10, R10")
+			p("\tJE est%s", l)
+			p("\tCMPQ R10, $1")
+			p("\tJNE egelu%s", l)
+			p("\tVMAXPS Z18, Z%d, Z%d", z, z)
+			p("\tJMP est%s", l)
+			p("egelu%s:", l)
+			p("\tVMULPS.BCST %s, Z%d, Z19", c(0), z)
+			p("\tVMAXPS.BCST %s, Z19, Z19", c(1))
+			p("\tVMINPS.BCST %s, Z19, Z19", c(2))
+			p("\tVMULPS Z19, Z19, Z20")
+			p("\tVBROADCASTSS %s, Z21", c(3))
+			for i := 4; i <= 9; i++ {
+				p("\tVFMADD213PS.BCST %s, Z20, Z21", c(i))
+			}
+			p("\tVBROADCASTSS %s, Z22", c(10))
+			for i := 11; i <= 14; i++ {
+				p("\tVFMADD213PS.BCST %s, Z20, Z22", c(i))
+			}
+			p("\tVMULPS Z19, Z21, Z21")
+			p("\tVDIVPS Z22, Z21, Z21")
+			p("\tVMULPS.BCST %s, Z%d, Z23", c(15), z)
+			p("\tVMOVAPS Z23, Z%d", z)
+			p("\tVFMADD213PS Z23, Z21, Z%d", z)
+			p("est%s:", l)
+			p("\tVMOVUPS Z%d, %d(DI)", z, 64*h)
+		}
+		if r < 7 {
+			p("\tADDQ DX, DI")
+			p("\tADDQ DX, R9")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
 }
