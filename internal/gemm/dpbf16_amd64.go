@@ -2,7 +2,7 @@
 
 package gemm
 
-//go:generate go run asm/gen_dpbf16.go
+//go:generate go run asm/gen_dpbf16.go asm/gelu.go
 
 // dpbf16Kern16 multiplies a 16-row half block of packed A by a 16-column
 // half sliver of packed B over ks K steps with VDPBF16PS (AVX512_BF16),

@@ -4,7 +4,7 @@ package gemm
 
 import "github.com/metasurv/metasurv/internal/cpu"
 
-//go:generate go run asm/gen.go -out kernel_amd64.s -decl kernel_decl_amd64.go
+//go:generate go run asm/gen.go asm/gelu.go -out kernel_amd64.s -decl kernel_decl_amd64.go
 
 func init() {
 	blockings[cpu.AVX2] = &blocking{

@@ -624,7 +624,7 @@ xfull:
 			p("VMAXPS Z26, Z%d, Z%d", z, z)
 			p("JMP xst%d", col)
 			fmt.Fprintf(w, "xgelu%d:\n", col)
-			emitGeluMem(p, z)
+			emitGeluMem(p, "", z, 27, "epiConsts")
 			fmt.Fprintf(w, "xst%d:\n", col)
 			p("VMOVUPS Z%d, K2, (R11)(R13*1)", z)
 			fmt.Fprintf(w, "xskip%d:\n", col)
@@ -642,31 +642,6 @@ xdone:
 	VZEROUPPER
 	RET
 `)
-}
-
-// emitGeluMem writes the epilogue's GELU of Z<z> (the same instructions
-// in the same order, so the same bits) with the constants of
-// epilogueConsts read as broadcast memory operands instead of Z16…Z31,
-// and Z27…Z31 for its temporaries (Z1…Z5 there).
-func emitGeluMem(p func(string, ...any), z int) {
-	c := func(i int) string { return fmt.Sprintf("epiConsts<>+%d(SB)", 4*i) }
-	p("VMULPS.BCST %s, Z%d, Z27", c(0), z)
-	p("VMAXPS.BCST %s, Z27, Z27", c(1))
-	p("VMINPS.BCST %s, Z27, Z27", c(2))
-	p("VMULPS Z27, Z27, Z28")
-	p("VBROADCASTSS %s, Z29", c(3))
-	for i := 4; i <= 9; i++ {
-		p("VFMADD213PS.BCST %s, Z28, Z29", c(i))
-	}
-	p("VBROADCASTSS %s, Z30", c(10))
-	for i := 11; i <= 14; i++ {
-		p("VFMADD213PS.BCST %s, Z28, Z30", c(i))
-	}
-	p("VMULPS Z27, Z29, Z29")
-	p("VDIVPS Z30, Z29, Z29")
-	p("VMULPS.BCST %s, Z%d, Z31", c(15), z)
-	p("VMOVAPS Z31, Z%d", z)
-	p("VFMADD213PS Z31, Z29, Z%d", z)
 }
 
 // epilogueConsts are loaded into Z16…Z31 by the epilogue: 1/√2, the erf

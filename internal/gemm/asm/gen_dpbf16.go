@@ -384,7 +384,6 @@ func emit8E(p func(string, ...any)) {
 	p("\tMOVQ resid+48(FP), R9")
 	p("\tMOVQ R9, R11") // R9 advances a row at a time; R11 says whether there is a residual
 	p("\tMOVQ act+56(FP), R10")
-	c := func(i int) string { return fmt.Sprintf("dpEpiConsts<>+%d(SB)", 4*i) }
 	for r := 0; r < 8; r++ {
 		for h := 0; h < 2; h++ {
 			z, l := 2*r+h, fmt.Sprintf("%d_%d", r, h)
@@ -405,23 +404,7 @@ func emit8E(p func(string, ...any)) {
 			p("\tVMAXPS Z18, Z%d, Z%d", z, z)
 			p("\tJMP est%s", l)
 			p("egelu%s:", l)
-			p("\tVMULPS.BCST %s, Z%d, Z19", c(0), z)
-			p("\tVMAXPS.BCST %s, Z19, Z19", c(1))
-			p("\tVMINPS.BCST %s, Z19, Z19", c(2))
-			p("\tVMULPS Z19, Z19, Z20")
-			p("\tVBROADCASTSS %s, Z21", c(3))
-			for i := 4; i <= 9; i++ {
-				p("\tVFMADD213PS.BCST %s, Z20, Z21", c(i))
-			}
-			p("\tVBROADCASTSS %s, Z22", c(10))
-			for i := 11; i <= 14; i++ {
-				p("\tVFMADD213PS.BCST %s, Z20, Z22", c(i))
-			}
-			p("\tVMULPS Z19, Z21, Z21")
-			p("\tVDIVPS Z22, Z21, Z21")
-			p("\tVMULPS.BCST %s, Z%d, Z23", c(15), z)
-			p("\tVMOVAPS Z23, Z%d", z)
-			p("\tVFMADD213PS Z23, Z21, Z%d", z)
+			emitGeluMem(p, "\t", z, 19, "dpEpiConsts")
 			p("est%s:", l)
 			p("\tVMOVUPS Z%d, %d(DI)", z, 64*h)
 		}
