@@ -5,7 +5,10 @@
 
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // emitGeluMem writes the epilogue's GELU of Z<z> (the instructions of
 // Epilogue's vector GELU in the same order, so the same bits) with its
@@ -32,4 +35,18 @@ func emitGeluMem(p func(string, ...any), indent string, z, t int, sym string) {
 	p(indent+"VMULPS.BCST %s, Z%d, Z%d", c(15), z, half)
 	p(indent+"VMOVAPS Z%d, Z%d", half, z)
 	p(indent+"VFMADD213PS Z%d, Z%d, Z%d", half, num, z)
+}
+
+// epilogueConsts are the GELU's constants (loaded into Z16…Z31 by
+// gen.go's epilogue, read from memory by emitGeluMem): 1/√2, the erf
+// clamp ±4, the odd numerator coefficients (x¹³ … x¹) and the even
+// denominator coefficients (x⁸ … x⁰) of the rational erf used by Erf in
+// epilogue.go, and 1/2.
+var epilogueConsts = []float32{
+	math.Sqrt2 / 2, -4, 4,
+	-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+	-7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02,
+	-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+	-1.42647390514189e-02,
+	0.5,
 }

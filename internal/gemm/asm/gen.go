@@ -644,19 +644,6 @@ xdone:
 `)
 }
 
-// epilogueConsts are loaded into Z16…Z31 by the epilogue: 1/√2, the erf
-// clamp ±4, the odd numerator coefficients (x¹³ … x¹) and the even
-// denominator coefficients (x⁸ … x⁰) of the rational erf used by Erf in
-// epilogue.go, and 1/2.
-var epilogueConsts = []float32{
-	math.Sqrt2 / 2, -4, 4,
-	-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
-	-7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02,
-	-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
-	-1.42647390514189e-02,
-	0.5,
-}
-
 // emitCopyRows32 writes copyRows32, which packs a 32-float-wide B sliver:
 // k rows of 32 floats at stride ld copied to consecutive 128-byte rows of
 // dst. The rows are a stride apart, so the hardware prefetchers do not

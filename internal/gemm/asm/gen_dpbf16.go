@@ -321,19 +321,6 @@ func join(s []string) string {
 	return out
 }
 
-// epiConsts are asm/gen.go's epilogueConsts (the GELU of epilogueTileAVX512:
-// 1/√2, the erf clamp ±4, the odd numerator and even denominator
-// coefficients of Erf, 1/2), repeated here because a generator is one
-// file; TestDPBF16KernEpilogue checks the bits against that epilogue.
-var epiConsts = []float32{
-	math.Sqrt2 / 2, -4, 4,
-	-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
-	-7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02,
-	-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
-	-1.42647390514189e-02,
-	0.5,
-}
-
 // emit8E writes dpbf16Kern8x32E: dpbf16Kern8x32 (stored, not added) whose
 // tile gets the fused epilogue in registers before the store, as
 // epilogueTileAVX512 would apply it to the stored tile afterwards (the
@@ -343,11 +330,11 @@ var epiConsts = []float32{
 // constants as broadcast memory operands). After the loop Z16/Z17 hold
 // the bias, Z18 zero, Z19–Z23 GELU's temporaries.
 func emit8E(p func(string, ...any)) {
-	p("DATA dpEpiConsts<>+0(SB)/4, $0x%08x", math.Float32bits(epiConsts[0]))
-	for i := 1; i < len(epiConsts); i++ {
-		p("DATA dpEpiConsts<>+%d(SB)/4, $0x%08x", 4*i, math.Float32bits(epiConsts[i]))
+	p("DATA dpEpiConsts<>+0(SB)/4, $0x%08x", math.Float32bits(epilogueConsts[0]))
+	for i := 1; i < len(epilogueConsts); i++ {
+		p("DATA dpEpiConsts<>+%d(SB)/4, $0x%08x", 4*i, math.Float32bits(epilogueConsts[i]))
 	}
-	p("GLOBL dpEpiConsts<>(SB), RODATA|NOPTR, $%d", 4*len(epiConsts))
+	p("GLOBL dpEpiConsts<>(SB), RODATA|NOPTR, $%d", 4*len(epilogueConsts))
 	p("")
 	p("// func dpbf16Kern8x32E(ks int, a *uint16, b *uint32, c *float32, ldc int, bias, resid *float32, act int)")
 	p("TEXT ·dpbf16Kern8x32E(SB), NOSPLIT, $0-64")
