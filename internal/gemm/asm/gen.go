@@ -437,19 +437,7 @@ tfull:
 		p("ADDQ R8, R9")
 	}
 	fmt.Fprintln(w, "trows:")
-	// Stage 1: t(2i), t(2i+1) = unpack lo/hi of rows 2i, 2i+1 (Z16…Z31).
-	for i := 0; i < 8; i++ {
-		p("VUNPCKLPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i)
-		p("VUNPCKHPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i+1)
-	}
-	// Stage 2: u(4g+q) holds rows 4g…4g+3 of columns 4L+q in lane L (Z0…Z15).
-	for g := 0; g < 4; g++ {
-		t := 16 + 4*g
-		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+2, t, 4*g)
-		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+2, t, 4*g+1)
-		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+3, t+1, 4*g+2)
-		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+3, t+1, 4*g+3)
-	}
+	emitTransposeStages12(p)
 	// Stages 3 and 4: a 4×4 transpose of 128-bit lanes per q gives the
 	// columns q, 4+q, 8+q, 12+q, which are stored at once.
 	p("MOVQ DI, R11")
@@ -480,6 +468,24 @@ tdone:
 	VZEROUPPER
 	RET
 `)
+}
+
+// emitTransposeStages12 writes the first two stages of the 16×16
+// transpose of rows Z0…Z15 (transposePack, transposeStoreEp).
+// Stage 1: t(2i), t(2i+1) = unpack lo/hi of rows 2i, 2i+1 (Z16…Z31).
+// Stage 2: u(4g+q) holds rows 4g…4g+3 of columns 4L+q in lane L (Z0…Z15).
+func emitTransposeStages12(p func(string, ...any)) {
+	for i := 0; i < 8; i++ {
+		p("VUNPCKLPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i)
+		p("VUNPCKHPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i+1)
+	}
+	for g := 0; g < 4; g++ {
+		t := 16 + 4*g
+		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+2, t, 4*g)
+		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+2, t, 4*g+1)
+		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+3, t+1, 4*g+2)
+		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+3, t+1, 4*g+3)
+	}
 }
 
 // emitTransposeEp writes transposeStoreEp: transposePack's store of a
@@ -549,17 +555,7 @@ xfull:
 		p("ADDQ R8, R9")
 	}
 	fmt.Fprintln(w, "xrows:")
-	for i := 0; i < 8; i++ {
-		p("VUNPCKLPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i)
-		p("VUNPCKHPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i+1)
-	}
-	for g := 0; g < 4; g++ {
-		t := 16 + 4*g
-		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+2, t, 4*g)
-		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+2, t, 4*g+1)
-		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+3, t+1, 4*g+2)
-		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+3, t+1, 4*g+3)
-	}
+	emitTransposeStages12(p)
 	// Stage 1 used Z16…Z31; stages 3 and 4 use Z16…Z23 only, so the
 	// epilogue's vectors are (re)loaded here, once per 16 steps.
 	p("MOVQ add1+56(FP), AX")
