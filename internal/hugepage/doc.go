@@ -20,8 +20,9 @@
 // is advised MADV_HUGEPAGE before its first write, after any 4 KB pages
 // the Go heap had left in it are dropped (MADV_DONTNEED: the slice is
 // still all zero), so the first writes fault in 2 MB pages. The cost is
-// at most the rounding of the slice up to whole 2 MB pages in resident
-// memory (plus up to 2 MB of untouched address space for the alignment).
+// the rounding of the slice up to whole 2 MB pages in resident memory,
+// at most 1 MB (a last page less than half used stays on 4 KB pages),
+// plus up to 2 MB of untouched address space for the alignment.
 // Small slices, other systems, THP "never" and kernels that refuse the
 // advice get a plain make: the advice is an optimisation, never a failure.
 //

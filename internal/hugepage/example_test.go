@@ -8,7 +8,7 @@ import (
 
 // A weight matrix of ViT-B's MLP (3072×768 float32, 9 MB): on Linux with
 // transparent huge pages its memory is 2 MB-aligned and advised, so the
-// GEMM's weight stream walks 5 page tables instead of 2304.
+// GEMM's weight stream needs 5 TLB entries instead of 2304.
 func ExampleMake() {
 	w := hugepage.Make[float32](3072 * 768)
 	for i := range w {

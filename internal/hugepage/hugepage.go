@@ -22,7 +22,8 @@ type Elem interface {
 // make([]T, n). When it holds at least MinBytes and the system offers
 // transparent huge pages, its memory starts on a Size boundary and is
 // advised to be backed by huge pages, up to its last whole huge page;
-// otherwise it is a plain make.
+// otherwise it is a plain make. Rounding costs at most 1 MB of resident
+// memory per slice: a last huge page less than half used is not asked for.
 func Make[T Elem](n int) []T {
 	var zero T
 	sz := int(unsafe.Sizeof(zero))
@@ -33,8 +34,14 @@ func Make[T Elem](n int) []T {
 	if bytes < MinBytes || !enabled() {
 		return make([]T, n)
 	}
-	span := (bytes + Size - 1) &^ (Size - 1) // whole huge pages
-	buf := make([]T, (span+Size)/sz)         // plus room to align
+	// The huge pages: the whole ones, and the last part one when it is at
+	// least half used (so rounding costs at most 1 MB per slice; a shorter
+	// tail stays on 4 KB pages).
+	span := bytes &^ (Size - 1)
+	if bytes-span >= Size/2 {
+		span += Size
+	}
+	buf := make([]T, (max(span, bytes)+Size)/sz) // plus room to align
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
 	off := int(((p+Size-1)&^(Size-1))-p) / sz
 	advise(unsafe.Pointer(unsafe.SliceData(buf)), len(buf)*sz, unsafe.Pointer(&buf[off]), span)
