@@ -26,6 +26,13 @@
 // Small slices, other systems, THP "never" and kernels that refuse the
 // advice get a plain make: the advice is an optimisation, never a failure.
 //
+// The advice outlives the slice: once the garbage collector frees it, the
+// heap may reuse the range for other objects, which then also fault in
+// huge pages (the runtime's scavenger releases them 4 KB-wise again). Each
+// advised slice splits the heap's mapping in up to three (far below the
+// kernel's vm.max_map_count for the few hundred weights of a model).
+// Make is meant for long-lived data read often: weights, not activations.
+//
 // Backed reports how much of a slice is huge-page backed (Linux,
 // /proc/self/smaps), for tests and diagnostics.
 package hugepage
