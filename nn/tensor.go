@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/metasurv/metasurv/internal/gemm"
-	"github.com/metasurv/metasurv/internal/hugepage"
 )
 
 // Tensor is a dense float32 array, row-major and contiguous (N, C, D, H, W
@@ -67,20 +66,12 @@ func (t *Tensor) Update(fn func(data []float32)) {
 }
 
 // NewTensor returns a zero tensor of the given shape.
-//
-// The Data of a large tensor (2 MB or more: every layer creates its
-// weights here, and checkpoint.LoadInto fills them in place) is allocated
-// by internal/hugepage: on Linux its memory is 2 MB-aligned and advised
-// for transparent huge pages. The GEMMs stream a layer's weights from
-// memory on every call, and on 4 KB pages that stream pays a TLB page
-// walk every 4 KB (about 3 % of a ViT-B bfloat16 pass on Zen 4). The
-// cost is at most the rounding of the tensor up to whole 2 MB pages.
 func NewTensor(shape ...int) *Tensor {
 	n, err := numel(shape)
 	if err != nil {
 		panic(err) // programmer error: use FromData for untrusted shapes
 	}
-	return &Tensor{Shape: append([]int(nil), shape...), Data: hugepage.Make[float32](n)}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, n)}
 }
 
 // FromData wraps data (not copied) with the given shape, checking that the

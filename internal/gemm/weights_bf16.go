@@ -4,7 +4,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/metasurv/metasurv/internal/hugepage"
 	"github.com/metasurv/metasurv/internal/parallel"
 )
 
@@ -30,9 +29,7 @@ func PackWeightsBF16(n, k int, w []float32, ldw int) *PackedBF16 {
 	checkDims(0, n, k)
 	checkMatrix("W", "ldw", false, n, k, w, ldw)
 	p := &PackedBF16{w: true, m: n, k: k, ks: ceilDiv(k, bfTile)}
-	// On huge pages where the OS allows: SgemmBF16W streams these weights
-	// on every call (see internal/hugepage).
-	p.b = hugepage.Make[uint32](ceilDiv(n, bfTile) * p.ks * bfTile * bfTile / 2)
+	p.b = make([]uint32, ceilDiv(n, bfTile)*p.ks*bfTile*bfTile/2)
 	p.packW(w, ldw)
 	return p
 }

@@ -1,5 +1,0 @@
-//go:build !linux
-
-package hugepage
-
-func control() int { return 0 }
