@@ -19,8 +19,9 @@ import (
 type model struct {
 	onnx string // file name (without .onnx) peers_torch.py --onnx writes
 	vit  bool   // resident bfloat16 weights apply (Linear layers and patch embedding)
-	// build returns the network's forward pass on x.
-	build func() (func(g *nn.Graph, x *nn.Tensor), nn.Module, error)
+	// build returns the network's forward pass on x; resident: with
+	// resident bfloat16 weights (nn.ConvertBF16).
+	build func(resident bool) (func(g *nn.Graph, x *nn.Tensor), error)
 }
 
 // zoo holds the networks of ../shared/bench/peers_torch.py: MONAI resnet18
@@ -55,24 +56,38 @@ func (m model) variants() []string {
 	return v
 }
 
-func cnnModel(name string, c cnn.Config) func() (func(*nn.Graph, *nn.Tensor), nn.Module, error) {
-	return func() (func(*nn.Graph, *nn.Tensor), nn.Module, error) {
+func cnnModel(name string, c cnn.Config) func(bool) (func(*nn.Graph, *nn.Tensor), error) {
+	return func(bool) (func(*nn.Graph, *nn.Tensor), error) {
 		m, err := cnn.New(name, c)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		nn.SetTraining(m, false)
-		return func(g *nn.Graph, x *nn.Tensor) { m.Forward(g, x) }, m, nil
+		return func(g *nn.Graph, x *nn.Tensor) { m.Forward(g, x) }, nil
 	}
 }
 
-func vitModel(c vit.Config) func() (func(*nn.Graph, *nn.Tensor), nn.Module, error) {
-	return func() (func(*nn.Graph, *nn.Tensor), nn.Module, error) {
+// vitModel builds an encoder. With resident weights it is built as a
+// checkpoint is loaded into a converted model (Config.SkipInit, convert,
+// then fill: the float32 weights are never resident), so that the peak
+// RSS is that of a deployment, not of a float32 model converted in place.
+func vitModel(c vit.Config) func(bool) (func(*nn.Graph, *nn.Tensor), error) {
+	return func(resident bool) (func(*nn.Graph, *nn.Tensor), error) {
+		c.SkipInit = resident
 		m, err := vit.NewAutoEnc(c)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return func(g *nn.Graph, x *nn.Tensor) { m.Encode(g, x) }, m, nil
+		if resident {
+			if err := nn.ConvertBF16(m); err != nil {
+				return nil, err
+			}
+			rng := nn.NewRNG(1)
+			for _, p := range nn.NamedParameters(m) { // the converted weights are frozen
+				nn.InitNormal(p.Tensor, 0, 0.02, rng) // rounded to bfloat16 where converted
+			}
+		}
+		return func(g *nn.Graph, x *nn.Tensor) { m.Encode(g, x) }, nil
 	}
 }
 
@@ -86,14 +101,9 @@ func runChild(spec string, passes, threads int) error {
 		return fmt.Errorf("unknown side %q", spec)
 	}
 	nn.SetThreads(threads)
-	forward, mod, err := m.build()
+	forward, err := m.build(variant == "bf16-resident")
 	if err != nil {
 		return err
-	}
-	if variant == "bf16-resident" {
-		if err := nn.ConvertBF16(mod); err != nil {
-			return err
-		}
 	}
 	x := nn.NewTensor(1, 4, 96, 96, 96)
 	nn.InitNormal(x, 0, 1, nn.NewRNG(2))
