@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math"
 	"os"
@@ -84,7 +85,7 @@ func compare(names []string, onnx, nodePath string, rounds, passes, threads int)
 		if err != nil {
 			return err
 		}
-		report(name, sides, res)
+		report(os.Stdout, name, sides, res)
 	}
 	return nil
 }
@@ -99,10 +100,7 @@ type result struct {
 func measure(name string, m model, sides []string, onnx, nodePath string, rounds, passes, threads int) (map[string][]result, error) {
 	res := map[string][]result{}
 	for r := range rounds {
-		order := slices.Clone(sides)
-		k := r % len(order)
-		order = append(order[k:], order[:k]...)
-		for _, side := range order {
+		for _, side := range rotate(sides, r) {
 			var cmd *exec.Cmd
 			if side == "ort" {
 				script, err := writeScript()
@@ -128,6 +126,13 @@ func measure(name string, m model, sides []string, onnx, nodePath string, rounds
 		}
 	}
 	return res, nil
+}
+
+// rotate returns sides rotated left by r: round r starts with side r mod
+// len(sides), so that no side always runs first or after the same one.
+func rotate(sides []string, r int) []string {
+	k := r % len(sides)
+	return append(slices.Clone(sides[k:]), sides[:k]...)
 }
 
 // run starts one side and reads its JSON line and its peak RSS.
@@ -171,29 +176,50 @@ func writeScript() (string, error) {
 	return scriptPath, nil
 }
 
-// report prints, per side, wall and memory ranges and, against ONNX
-// Runtime, the best-to-best ratio, the median per-round ratio and the
-// per-round range.
-func report(name string, sides []string, res map[string][]result) {
-	fmt.Printf("%s (%d rounds)\n", name, len(res[sides[0]]))
+// report writes, per side, wall and memory ranges and, against ONNX
+// Runtime, the ratios of pair.
+func report(w io.Writer, name string, sides []string, res map[string][]result) {
+	fmt.Fprintf(w, "%s (%d rounds)\n", name, len(res[sides[0]]))
+	wall := func(x result) float64 { return x.Wall }
+	mb := func(x result) float64 { return float64(x.RSS) / 1e6 }
+	cpu := func(x result) float64 { return x.CPU }
 	for _, side := range sides {
 		rs := res[side]
-		wall := func(x result) float64 { return x.Wall }
-		mb := func(x result) float64 { return float64(x.RSS) / 1e6 }
-		cpu := func(x result) float64 { return x.CPU }
-		line := fmt.Sprintf("  %-13s %.3f–%.3f s wall, %.2f–%.2f CPU-s, %.0f–%.0f MB", side,
+		fmt.Fprintf(w, "  %-13s %.3f–%.3f s wall, %.2f–%.2f CPU-s, %.0f–%.0f MB", side,
 			lo(rs, wall), hi(rs, wall), lo(rs, cpu), hi(rs, cpu), lo(rs, mb), hi(rs, mb))
 		if ort, ok := res["ort"]; ok && side != "ort" {
-			var per, mem []float64
-			for i := range rs {
-				per = append(per, rs[i].Wall/ort[i].Wall)
-				mem = append(mem, float64(rs[i].RSS)/float64(ort[i].RSS))
-			}
-			slices.Sort(per)
-			line += fmt.Sprintf("; vs ONNX Runtime best to best %.3f×, median %.3f× (rounds %.2f–%.2f×), memory %.2f–%.2f×",
-				lo(rs, wall)/lo(ort, wall), per[len(per)/2], per[0], per[len(per)-1], slices.Min(mem), slices.Max(mem))
+			r := pair(rs, ort)
+			fmt.Fprintf(w, "; vs ONNX Runtime best to best %.3f×, median %.3f× (rounds %.2f–%.2f×), memory %.2f–%.2f×",
+				r.best, r.median, r.lo, r.hi, r.memLo, r.memHi)
 		}
-		fmt.Println(line)
+		fmt.Fprintln(w)
+	}
+}
+
+// ratios are one side's times and peak RSS over ONNX Runtime's.
+type ratios struct {
+	best         float64 // best wall time over the peer's best
+	median       float64 // median of the per-round wall-time ratios
+	lo, hi       float64 // their range
+	memLo, memHi float64 // range of the per-round peak-RSS ratios
+}
+
+// pair pairs the rounds of one side with the peer's (round i with round
+// i: the same minutes of the machine).
+func pair(rs, peer []result) ratios {
+	wall := func(x result) float64 { return x.Wall }
+	var per, mem []float64
+	for i := range rs {
+		per = append(per, rs[i].Wall/peer[i].Wall)
+		mem = append(mem, float64(rs[i].RSS)/float64(peer[i].RSS))
+	}
+	slices.Sort(per)
+	n := len(per)
+	return ratios{
+		best:   lo(rs, wall) / lo(peer, wall),
+		median: (per[(n-1)/2] + per[n/2]) / 2,
+		lo:     per[0], hi: per[n-1],
+		memLo: slices.Min(mem), memHi: slices.Max(mem),
 	}
 }
 
