@@ -394,7 +394,7 @@ func (op *bfOp) columns(lo, hi int) {
 			for s := range nsb {
 				bp[s] = &bs[s][k0*bfTile*bfTile/2]
 			}
-			amxBlock(min(bfChunk, op.ks-k0), &op.abuf[k0*bfTile*bfTile], 2*step, rbs, &bp, nsb, &tiles[0], acc, &amxConfig[0])
+			tileBlock(min(bfChunk, op.ks-k0), &op.abuf[k0*bfTile*bfTile], 2*step, rbs, &bp, nsb, &tiles[0], acc, &amxConfig[0])
 		}
 		for sb := g0; sb < g1; sb++ {
 			j0 := sb * bfTile

@@ -27,8 +27,11 @@ func UsesAMX() bool { return HaveBF16() && useAMX() }
 // useAMX reports whether the BF16 products run on the AMX tile unit:
 // present, permitted by the operating system, and not overridden.
 func useAMX() bool {
-	if forceDP || !cpu.Extensions().AMXBF16 {
+	if forceDP {
 		return false
+	}
+	if !cpu.Extensions().AMXBF16 {
+		return EmulatesAMX()
 	}
 	amxOnce.Do(func() { amxOK = amxPermit() })
 	return amxOK
