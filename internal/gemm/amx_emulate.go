@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"os"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -22,10 +23,18 @@ import (
 //
 // It is a few hundred times slower than the hardware and is never on by
 // default; on a CPU with AMX the variable is ignored.
-var emulateAMX = os.Getenv("METASURV_EMULATE_AMX") == "1"
+//
+// The variable is read at the first GEMM, not at package initialisation,
+// so that go test's cache knows the tests depend on it.
+var emulateEnv = sync.OnceValue(func() bool { return os.Getenv("METASURV_EMULATE_AMX") == "1" })
+
+// emulateAMX turns the emulation on without the variable (tests).
+var emulateAMX bool
 
 // EmulatesAMX reports whether the AMX kernels are being emulated.
-func EmulatesAMX() bool { return emulateAMX && HaveBF16() && !cpu.Extensions().AMXBF16 }
+func EmulatesAMX() bool {
+	return (emulateAMX || emulateEnv()) && HaveBF16() && !cpu.Extensions().AMXBF16
+}
 
 // emulatedBlocks counts amxBlockGo's calls (tests check that the
 // emulation ran).

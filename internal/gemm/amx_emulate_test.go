@@ -35,6 +35,7 @@ func TestAMXEmulated(t *testing.T) {
 		{"SgemmBF16W", TestSgemmBF16W},
 		{"SgemmBF16StreamA", TestSgemmBF16StreamA},
 		{"SgemmPairDeclines", TestSgemmPairDeclines},
+		{"SgemmBF16Allocations", TestSgemmBF16Allocations},
 	} {
 		t.Run(c.name, c.f)
 	}

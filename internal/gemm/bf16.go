@@ -242,7 +242,7 @@ func SgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	checkDims(m, n, k)
 	checkMatrix("A", "lda", transA, m, k, a, lda)
 	checkMatrix("B", "ldb", transB, k, n, b, ldb)
-	bfRun(&bfOp{m: m, n: n, k: k, transA: transA, alpha: alpha, a: a, lda: lda, transB: transB, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep})
+	bfRun(bfOp{m: m, n: n, k: k, transA: transA, alpha: alpha, a: a, lda: lda, transB: transB, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep})
 }
 
 // SgemmBF16PackedA is SgemmBF16 with alpha·op(A) packed by PackABF16 (the
@@ -253,7 +253,7 @@ func SgemmBF16PackedA(pa *PackedBF16, transB bool, n int, b []float32, ldb int, 
 	}
 	checkDims(pa.m, n, pa.k)
 	checkMatrix("B", "ldb", transB, pa.k, n, b, ldb)
-	bfRun(&bfOp{m: pa.m, n: n, k: pa.k, pa: pa, transB: transB, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep})
+	bfRun(bfOp{m: pa.m, n: n, k: pa.k, pa: pa, transB: transB, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep})
 }
 
 // SgemmBF16PackedB is SgemmBF16 with op(B) packed by PackBBF16 (the weights
@@ -264,7 +264,7 @@ func SgemmBF16PackedB(transA bool, m int, alpha float32, a []float32, lda int, p
 	}
 	checkDims(m, pb.m, pb.k)
 	checkMatrix("A", "lda", transA, m, pb.k, a, lda)
-	bfRun(&bfOp{m: m, n: pb.m, k: pb.k, transA: transA, alpha: alpha, a: a, lda: lda, pb: pb, beta: beta, c: c, ldc: ldc, ep: ep})
+	bfRun(bfOp{m: m, n: pb.m, k: pb.k, transA: transA, alpha: alpha, a: a, lda: lda, pb: pb, beta: beta, c: c, ldc: ldc, ep: ep})
 }
 
 // bfOp is one BF16 GEMM call.
@@ -282,19 +282,45 @@ type bfOp struct {
 	next           *bfOp     // SgemmBF16WPair: the second product, whose A blocks the first one's slivers fill
 }
 
-func bfRun(op *bfOp) {
+// bfCall is one BF16 GEMM call's state, pooled with its parallel bodies
+// bound once: a method value of a fresh bfOp makes the op escape to the
+// heap, two allocations per call.
+type bfCall struct {
+	op                     bfOp
+	pack, columns, dp, dp8 func(lo, hi int)
+}
+
+var bfCalls = sync.Pool{New: func() any {
+	c := new(bfCall)
+	c.pack, c.columns, c.dp, c.dp8 = c.op.packABlocks, c.op.columns, c.op.dpColumns, c.op.dpColumns8
+	return c
+}}
+
+// bfRun runs one BF16 GEMM on a pooled call.
+func bfRun(o bfOp) {
 	if !HaveBF16() {
 		panic(ErrNoBF16)
 	}
-	checkMatrix("C", "ldc", false, op.m, op.n, op.c, op.ldc)
-	checkEpilogue(op.ep, op.m, op.n, op.ldc)
-	if op.m == 0 || op.n == 0 {
+	checkMatrix("C", "ldc", false, o.m, o.n, o.c, o.ldc)
+	checkEpilogue(o.ep, o.m, o.n, o.ldc)
+	if o.m == 0 || o.n == 0 {
 		return
 	}
-	if op.k == 0 {
-		scaleC(&operands{m: op.m, n: op.n, beta: op.beta, c: op.c, ldc: op.ldc, ep: op.ep})
+	if o.k == 0 {
+		scaleC(&operands{m: o.m, n: o.n, beta: o.beta, c: o.c, ldc: o.ldc, ep: o.ep})
 		return
 	}
+	c := bfCalls.Get().(*bfCall)
+	c.op = o
+	c.run()
+	c.op = bfOp{} // the pool keeps no caller's slices
+	bfCalls.Put(c)
+}
+
+// run computes c.op: x's rows rounded per call (rowsA scheme), or A packed
+// (or pre-packed) and the AMX or VDPBF16PS column loop.
+func (c *bfCall) run() {
+	op := &c.op
 	op.ks = ceilDiv(op.k, bfTile)
 	if op.useRowsA() {
 		op.rowsARun()
@@ -306,16 +332,19 @@ func bfRun(op *bfOp) {
 		defer bfPool.Put(w)
 		w.a = grow(w.a, rbs*op.ks*bfTile*bfTile)
 		op.abuf = w.a
-		parallel.ForChunks(rbs, 1, op.packABlocks)
+		parallel.ForChunks(rbs, 1, c.pack)
 	} else {
 		op.abuf = op.pa.a
 	}
-	if !useAMX() {
-		op.dpRun()
-		return
-	}
 	sbs := ceilDiv(op.n, bfTile)
-	parallel.ForChunks(sbs, min(bfGroup, max(1, sbs/parallel.Workers())), op.columns)
+	switch {
+	case useAMX():
+		parallel.ForChunks(sbs, min(bfGroup, max(1, sbs/parallel.Workers())), c.columns)
+	case dpWide:
+		parallel.ForChunks(sbs, 1, c.dp8)
+	default:
+		parallel.ForChunks(sbs, 1, c.dp)
+	}
 }
 
 // packABlocks packs the row blocks [lo, hi) of alpha·op(A) into op.abuf.

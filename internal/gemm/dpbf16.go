@@ -2,7 +2,6 @@ package gemm
 
 import (
 	"github.com/metasurv/metasurv/internal/cpu"
-	"github.com/metasurv/metasurv/internal/parallel"
 )
 
 // The AVX512_BF16 path. CPUs with AVX512_BF16 but no AMX (AMD Zen 4 and
@@ -40,16 +39,6 @@ func useAMX() bool {
 // dpWide selects the 8×32 micro-kernel (one broadcast of A serves both
 // halves of a B sliver) over the 16×16 one.
 var dpWide = true
-
-// dpRun computes C with the VDPBF16PS kernel, column slivers in parallel.
-func (op *bfOp) dpRun() {
-	sbs := ceilDiv(op.n, bfTile)
-	if dpWide {
-		parallel.ForChunks(sbs, 1, op.dpColumns8)
-		return
-	}
-	parallel.ForChunks(sbs, 1, op.dpColumns)
-}
 
 // dpColumns8 is dpColumns with 8×32 tiles.
 func (op *bfOp) dpColumns8(lo, hi int) {
