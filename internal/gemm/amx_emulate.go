@@ -31,6 +31,17 @@ var emulateEnv = sync.OnceValue(func() bool { return os.Getenv("METASURV_EMULATE
 // emulateAMX turns the emulation on without the variable (tests).
 var emulateAMX bool
 
+// EmulateAMX turns the emulation on or off for the tests of packages
+// built on this one (their AMX paths, such as packed weights chosen when
+// UsesAMX) and returns a function restoring the previous setting. It has
+// effect only where EmulatesAMX can hold (AVX512_BF16 without AMX). It
+// must not run while a GEMM runs.
+func EmulateAMX(on bool) (restore func()) {
+	old := emulateAMX
+	emulateAMX = on
+	return func() { emulateAMX = old }
+}
+
 // EmulatesAMX reports whether the AMX kernels are being emulated.
 func EmulatesAMX() bool {
 	return (emulateAMX || emulateEnv()) && HaveBF16() && !cpu.Extensions().AMXBF16

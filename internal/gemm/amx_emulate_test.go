@@ -19,8 +19,7 @@ func TestAMXEmulated(t *testing.T) {
 	if cpu.Extensions().AMXBF16 {
 		t.Skip("this CPU has AMX: the other tests run the real tiles")
 	}
-	defer func(old bool) { emulateAMX = old }(emulateAMX)
-	emulateAMX = true
+	defer EmulateAMX(true)()
 	if !useAMX() || !UsesAMX() || !EmulatesAMX() {
 		t.Fatal("emulation on, but the AMX path is not selected")
 	}
