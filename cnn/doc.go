@@ -33,6 +33,11 @@
 // d, h, w) and EmbedFromMaps pools them, so that
 // EmbedFromMaps(FeatureMaps(x)) = Embed(x) (fusion.FeatureMapper).
 //
+// Models are built, and loaded, in training mode, as in PyTorch: for
+// inference call nn.SetTraining(m, false) first, or the batch norms
+// normalise with the batch's own statistics (and update the running
+// means) instead of using the trained ones.
+//
 // # By name
 //
 // New builds any model from a name and a Config, so comparing

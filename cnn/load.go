@@ -293,6 +293,11 @@ func InspectResNet(sd map[string]*nn.Tensor) (ResNetCheckpoint, error) {
 // loads it; a changed channel count needs o.Stem, a changed class count
 // drops the checkpoint's classifier. A cancelled ctx stops the read with
 // an error wrapping ctx.Err().
+//
+// The network comes back in training mode, as every constructor's (and
+// PyTorch's) does, ready for fine-tuning: call nn.SetTraining(net, false)
+// before embedding or predicting, or its batch norms use the batch's
+// statistics instead of the checkpoint's running means and update them.
 func OpenResNet(ctx context.Context, path string, inChannels, classes int, o LoadOptions) (*ResNet, ResNetCheckpoint, error) {
 	ck, err := checkpoint.Load(ctx, path, checkpoint.Options{MaxBytes: o.MaxBytes})
 	if err != nil {

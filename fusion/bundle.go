@@ -77,6 +77,13 @@ type Preprocessing struct {
 	SkipN4  bool               `json:"skip_n4"`
 	Resize  volume.ResizeMode  `json:"resize"`
 	Missing norm.MissingPolicy `json:"missing"`
+	// BrainMask says the training stacks were brain-masked
+	// (norm.Options.AtlasMask or Stripper). The mask belongs to the atlas
+	// and is not stored: a Predictor given raw sequences refuses them
+	// unless PredictorOptions.Preprocess has an AtlasMask or Stripper, since
+	// an unmasked stack is not what the model learnt from. Bundles written
+	// before this field existed read as false.
+	BrainMask bool `json:"brain_mask,omitempty"`
 	// Note is free text (atlas name, normaliser).
 	Note string `json:"note,omitempty"`
 }

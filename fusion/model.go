@@ -145,7 +145,10 @@ type Model struct {
 }
 
 // NewModel builds a model. backbone may be nil (clinical-only, or image
-// embeddings computed elsewhere and passed in Batch.Embeddings).
+// embeddings computed elsewhere and passed in Batch.Embeddings). With a
+// backbone, set c.Backbone to its registered name (NewCNNModel and
+// NewViTModel do) so that a saved bundle can rebuild it; otherwise
+// ReadBundle and Load need the backbone in LoadOptions.Backbone.
 func NewModel(backbone nn.Backbone, c ModelConfig) (*Model, error) {
 	c.defaults()
 	if backbone != nil {

@@ -30,7 +30,9 @@ type PredictorOptions struct {
 	Atlas *volume.Volume
 	// Preprocess configures norm.Preprocess; its Target is replaced by the
 	// bundle's input shape and SkipN4, Resize and Missing by the bundle's
-	// settings, so raw scans are prepared as the training stacks were.
+	// settings, so raw scans are prepared as the training stacks were. The
+	// brain mask (AtlasMask or Stripper) is the caller's to give: the
+	// bundle records only whether training used one (Prep.BrainMask).
 	Preprocess norm.Options
 	// Load configures reading the bundle.
 	Load LoadOptions
@@ -72,8 +74,11 @@ func (p *Predictor) Bundle() *Bundle { return p.b }
 type Patient struct {
 	ID string
 	// Raw holds the four sequences as scanned; they are preprocessed with
-	// norm.Preprocess (needs PredictorOptions.Atlas). A nil sequence is
-	// missing (set Preprocess.Missing to zero-fill it).
+	// norm.Preprocess (needs PredictorOptions.Atlas, and its
+	// Preprocess.AtlasMask or Stripper when the bundle's Prep.BrainMask is
+	// set). A nil sequence is missing: the bundle's Prep.Missing (set at
+	// training, TrainOptions.Prep) decides whether it is zero-filled or
+	// refused.
 	Raw *norm.Sequences
 	// Stack is an already preprocessed input (norm.Preprocess output);
 	// used when Raw is nil.
@@ -146,6 +151,9 @@ func (p *Predictor) prepareInput(ctx context.Context, pt Patient) (*input, error
 	if pt.Raw != nil && cfg.Fusion.usesImage() {
 		if p.atlas == nil {
 			return nil, fmt.Errorf("%w: raw sequences need PredictorOptions.Atlas (or pass a preprocessed Stack)", ErrMissingInput)
+		}
+		if b.Prep.BrainMask && p.prep.AtlasMask == nil && p.prep.Stripper == nil {
+			return nil, fmt.Errorf("%w: the model was trained on brain-masked stacks (Preprocessing.BrainMask); raw sequences need PredictorOptions.Preprocess.AtlasMask or Stripper (or pass a preprocessed Stack)", ErrMissingInput)
 		}
 		s, rep, err := norm.Preprocess(ctx, *pt.Raw, p.atlas, p.prep)
 		if err != nil {

@@ -3,7 +3,10 @@ package fusion
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,4 +132,43 @@ func centreOfMass(v *volume.Volume) [3]float64 {
 		c[a] /= s
 	}
 	return c
+}
+
+// A bundle trained on brain-masked stacks refuses raw sequences without a
+// mask (the unmasked stack would not be what it learnt from), and takes
+// them with the atlas mask.
+func TestPredictRawNeedsTheTrainingMask(t *testing.T) {
+	atlas, seqs, b := rawSetup(t)
+	b.Prep.BrainMask = true
+	p, err := NewPredictor(b, PredictorOptions{Atlas: atlas})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := p.Predict(ctx, Patient{ID: "raw", Raw: &seqs}); !errors.Is(err, ErrMissingInput) || !strings.Contains(err.Error(), "BrainMask") {
+		t.Fatalf("raw sequences without the mask: %v, want ErrMissingInput naming BrainMask", err)
+	}
+	mask, err := volume.NonzeroMask(atlas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = NewPredictor(b, PredictorOptions{Atlas: atlas, Preprocess: norm.Options{AtlasMask: mask}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Predict(ctx, Patient{ID: "raw", Raw: &seqs}); err != nil {
+		t.Fatalf("raw sequences with the mask: %v", err)
+	}
+	// The flag survives a save and a load.
+	path := filepath.Join(t.TempDir(), "b.safetensors")
+	if err := b.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := ReadBundle(ctx, path, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rb.Prep.BrainMask {
+		t.Fatal("Prep.BrainMask lost in the bundle file")
+	}
 }

@@ -110,7 +110,9 @@ type TrainOptions struct {
 	// Channels names the image channels stored in the bundle (default
 	// T1, T1c, T2, FLAIR for 4 channels).
 	Channels []string
-	// Prep is stored in the bundle.
+	// Prep is stored in the bundle: how the training stacks were
+	// prepared (norm.Options' SkipN4, Resize, Missing, and whether they were
+	// brain-masked), so that a Predictor prepares raw scans the same way.
 	Prep Preprocessing
 }
 
