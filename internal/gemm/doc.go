@@ -59,5 +59,8 @@
 // 100–130 for Sgemm; it requests the tile state from Linux on first use),
 // else with VDPBF16PS (about 200 GFLOP per CPU-second on Zen 4). HaveBF16
 // says whether it can run, UsesAMX which unit the packed products use.
-// Float32 stays the default and the reference.
+// Float32 stays the default and the reference. On CPUs with AVX512_BF16
+// but no AMX, tests can run the AMX path with the tile kernel's arithmetic
+// emulated in Go (EmulateAMX, or METASURV_EMULATE_AMX=1): everything but
+// the tile instructions is then tested on every development machine.
 package gemm
