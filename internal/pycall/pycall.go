@@ -492,12 +492,16 @@ func (p *parser) atom() Value {
 		return t.f
 	case tString:
 		p.next()
-		s := t.s
-		for p.tok.kind == tString { // implicit concatenation
-			s += p.tok.s
+		if p.tok.kind != tString {
+			return t.s
+		}
+		var b strings.Builder // implicit concatenation, linear in the input
+		b.WriteString(t.s)
+		for p.tok.kind == tString {
+			b.WriteString(p.tok.s)
 			p.next()
 		}
-		return s
+		return b.String()
 	case tName:
 		p.next()
 		switch t.text {
@@ -561,12 +565,22 @@ func (p *parser) atom() Value {
 			p.next()
 			d := Dict{}
 			for p.err == nil && !p.isOp("}") {
+				kpos := p.tok.pos
 				k := p.expr(0)
 				p.expect(":")
 				v := p.expr(0)
-				ks, ok := k.(string)
-				if !ok {
+				if p.err != nil {
+					return nil
+				}
+				var ks string
+				switch k := k.(type) {
+				case string:
+					ks = k
+				case int64, float64, bool, nil:
 					ks = Repr(k)
+				default: // as Python: a dict or list key is unhashable (and its Repr, quoted again per level, would grow exponentially)
+					p.errorf("unhashable dictionary key %s at offset %d", Repr(k), kpos)
+					return nil
 				}
 				d = append(d, Kwarg{ks, v})
 				if !p.isOp(",") {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseManifestConstructors(t *testing.T) {
@@ -129,4 +130,34 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("re-parse of %s: %v", c, err)
 		}
 	})
+}
+
+// Hostile nesting and concatenation cost time and memory linear in the
+// input: a dict used as a key (unhashable in Python) is refused, as its
+// Repr, quoted again at each level, doubled per level (the fuzzer's
+// "0*{{{…{0." took seconds at 20 levels and exhausted memory at 40), and
+// implicit string concatenation no longer copies the string per piece.
+func TestParseHostileInputIsCheap(t *testing.T) {
+	for _, src := range []string{
+		"0*" + strings.Repeat("{", 5000) + "0.",
+		"f(" + strings.Repeat("{", 40) + "1:2" + strings.Repeat("}:3", 40) + ")",
+		"f(x={{'a': 1}: 2})",
+		"f(x=[" + strings.Repeat("'ab' ", 200000) + "])",
+	} {
+		t0 := time.Now()
+		_, err := Parse(src)
+		if d := time.Since(t0); d > time.Second {
+			t.Errorf("%.40q…: %v", src, d)
+		}
+		if len(src) < 100 && !errors.Is(err, ErrSyntax) {
+			t.Errorf("%q: %v, want ErrSyntax", src, err)
+		}
+	}
+	c, err := Parse("f(d={'a': 1, 2: 'b', None: 3.5})")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.String(); got != `f(d={"a": 1, "2": "b", "None": 3.5})` {
+		t.Errorf("scalar keys: %s", got)
+	}
 }
