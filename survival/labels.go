@@ -31,6 +31,10 @@ func (s ClassScheme) ClassOf(t float64) int {
 	return sort.Search(len(s.Cuts), func(i int) bool { return s.Cuts[i] > t })
 }
 
+// Validate reports whether the cut points are finite, positive and
+// increasing (Label checks the same).
+func (s ClassScheme) Validate() error { return s.validate() }
+
 func (s ClassScheme) validate() error {
 	if len(s.Cuts) == 0 {
 		return fmt.Errorf("%w: class scheme has no cut points (want at least one)", ErrInput)
