@@ -367,40 +367,9 @@ func classCurves(y []survival.Outcome, l *survival.Labels) (Curves, error) {
 // allocate much more than the file holds.
 func checkHeadSize(c ModelConfig, sd map[string]*nn.Tensor) error {
 	c.defaults()
-	const lim = 1 << 24
-	for _, d := range []int{c.EmbedDim, c.ClinicalDim, c.Hidden, len(c.Tasks), len(c.Scheme.Cuts)} {
-		if d < 0 || d > lim {
-			return fmt.Errorf("model dimension %d out of range", d)
-		}
-	}
-	for _, t := range c.Tasks {
-		if len(t.Levels) > lim {
-			return fmt.Errorf("task %q has %d levels", t.Name, len(t.Levels))
-		}
-	}
-	e, f, h := int64(c.EmbedDim), int64(c.ClinicalDim), int64(c.Hidden)
-	lin := func(in, out int64) int64 { return in*out + out }
-	var want int64
-	switch c.Fusion {
-	case ClinicalOnly:
-		want = lin(f, h)
-	case ImageOnly:
-		want = lin(e, h)
-	case Early:
-		want = lin(e+1+f+1, h)
-	case Late:
-		want = lin(e, h) + lin(f, h)
-	case Gated:
-		want = lin(e, h) + lin(f, h) + lin(2*h, 2)
-	default:
-		return fmt.Errorf("unknown fusion %d", int(c.Fusion))
-	}
-	m := &Model{Config: c}
-	for _, k := range m.outputs() {
-		want += lin(h, int64(k))
-		if c.Fusion == Late {
-			want += lin(h, int64(k))
-		}
+	want, err := headParams(c)
+	if err != nil {
+		return err
 	}
 	var have int64
 	for k, t := range sd {

@@ -74,7 +74,7 @@ type prepared struct {
 
 // prepare validates and encodes a cohort for model m.
 func prepare(m *Model, enc *Encoder, c *Cohort) ([]prepared, *survival.Labels, error) {
-	if len(c.Samples) == 0 {
+	if c == nil || len(c.Samples) == 0 {
 		return nil, nil, fmt.Errorf("%w: empty cohort", ErrShape)
 	}
 	cfg := m.Config
@@ -104,6 +104,9 @@ func prepare(m *Model, enc *Encoder, c *Cohort) ([]prepared, *survival.Labels, e
 					return nil, nil, fmt.Errorf("%w: patient %q has %d presence flags for %d channels", ErrShape, s.ID, len(s.Present), c.Shape[0])
 				}
 				if err := finiteData(s.Image, c.Shape[0]); err != nil {
+					return nil, nil, fmt.Errorf("fusion: patient %q: %w", s.ID, err)
+				}
+				if err := absentZero(s.Image, s.Present); err != nil {
 					return nil, nil, fmt.Errorf("fusion: patient %q: %w", s.ID, err)
 				}
 				p.image, p.hasImg = s.Image, !allAbsent(s.Present)

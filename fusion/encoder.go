@@ -47,6 +47,14 @@ func FitEncoder(s Schema, train []Record) (*Encoder, error) {
 	if len(train) == 0 {
 		return nil, fmt.Errorf("%w: no training records to fit the encoder", ErrSchema)
 	}
+	// Encode refuses undeclared fields; refuse them here already.
+	for i, r := range train {
+		for name := range r {
+			if _, ok := s.column(name); !ok {
+				return nil, fmt.Errorf("%w: training record %d field %q is not in the schema", ErrUnknownColumn, i, name)
+			}
+		}
+	}
 	e := &Encoder{Schema: s, Stats: make([]ColumnStats, len(s.Columns))}
 	for k, c := range s.Columns {
 		st := &e.Stats[k]
@@ -91,6 +99,9 @@ func FitEncoder(s Schema, train []Record) (*Encoder, error) {
 			st.Std = math.Sqrt(math.Max(v, 0) * float64(n) / math.Max(float64(n-1), 1))
 			if st.Std < 1e-12 {
 				st.Std = 1
+			}
+			if math.IsInf(st.Mean, 0) || math.IsInf(st.Std, 0) || math.IsNaN(st.Std) {
+				return nil, fmt.Errorf("%w: column %q has values too large to standardise (mean %v, sd %v)", ErrBadCell, c.Name, st.Mean, st.Std)
 			}
 		}
 	}
@@ -158,6 +169,9 @@ func (e *Encoder) Encode(r Record) ([]float32, []string, error) {
 			z := 0.0
 			if !miss {
 				z = (v - st.Mean) / st.Std
+				if !(math.Abs(z) <= math.MaxFloat32) {
+					return nil, nil, fmt.Errorf("fusion: column %q: %w: %q is %.3g training standard deviations from the training mean (too large for a float32 feature)", c.Name, ErrBadCell, cell, z)
+				}
 			}
 			x = append(x, float32(z))
 		}

@@ -166,15 +166,43 @@ func NewModel(backbone nn.Backbone, c ModelConfig) (*Model, error) {
 		return nil, fmt.Errorf("%w: %v fusion needs EmbedDim > 0 (or a backbone)", ErrSchema, c.Fusion)
 	case c.Fusion.usesClinical() && c.ClinicalDim <= 0:
 		return nil, fmt.Errorf("%w: %v fusion needs ClinicalDim > 0", ErrSchema, c.Fusion)
-	case c.Hidden < 1 || c.ModalityDropout < 0 || c.ModalityDropout >= 1 || c.Dropout < 0 || c.Dropout >= 1 || c.SequenceDropout < 0 || c.SequenceDropout > 1:
+	case c.Hidden < 1 || !(c.ModalityDropout >= 0 && c.ModalityDropout < 1) || !(c.Dropout >= 0 && c.Dropout < 1) || !(c.SequenceDropout >= 0 && c.SequenceDropout <= 1):
 		return nil, fmt.Errorf("%w: Hidden %d, dropouts %v/%v/%v (want Hidden ≥ 1, probabilities in [0, 1))", ErrSchema, c.Hidden, c.ModalityDropout, c.SequenceDropout, c.Dropout)
 	case c.Scheme.NumClasses() < 2:
 		return nil, fmt.Errorf("%w: survival scheme with %d classes", ErrSchema, c.Scheme.NumClasses())
+	case c.SurvivalLoss != SurvivalCE && c.SurvivalLoss != SurvivalCORAL:
+		return nil, fmt.Errorf("%w: unknown survival loss %d", ErrSchema, int(c.SurvivalLoss))
+	case !(c.CoxWeight >= 0) || math.IsInf(c.CoxWeight, 0):
+		return nil, fmt.Errorf("%w: CoxWeight %v (want a finite weight >= 0)", ErrSchema, c.CoxWeight)
 	}
+	if err := c.Scheme.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSchema, err)
+	}
+	names := map[string]bool{}
 	for _, t := range c.Tasks {
 		if t.Name == "" || len(t.Levels) < 2 {
 			return nil, fmt.Errorf("%w: task %q has %d levels (want a name and at least 2)", ErrSchema, t.Name, len(t.Levels))
 		}
+		if names[t.Name] {
+			return nil, fmt.Errorf("%w: two tasks named %q", ErrSchema, t.Name)
+		}
+		names[t.Name] = true
+		seen := map[string]bool{}
+		for _, l := range t.Levels {
+			if seen[l] {
+				return nil, fmt.Errorf("%w: task %q lists level %q twice", ErrSchema, t.Name, l)
+			}
+			seen[l] = true
+		}
+		if !(t.Weight >= 0) || math.IsInf(t.Weight, 0) {
+			return nil, fmt.Errorf("%w: task %q weight %v (want a finite weight >= 0)", ErrSchema, t.Name, t.Weight)
+		}
+	}
+	if n, err := headParams(c); err != nil || n > maxHeadParams {
+		if err == nil {
+			err = fmt.Errorf("%d parameters (limit %d)", n, maxHeadParams)
+		}
+		return nil, fmt.Errorf("%w: fusion layers of EmbedDim %d, ClinicalDim %d, Hidden %d: %v", ErrSchema, c.EmbedDim, c.ClinicalDim, c.Hidden, err)
 	}
 	r := nn.NewRNG(c.Seed)
 	m := &Model{Config: c, Backbone: backbone}
@@ -200,6 +228,55 @@ func NewModel(backbone nn.Backbone, c ModelConfig) (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// maxHeadParams bounds the fusion layers' parameters (cnn and vit bound
+// their models the same way): NewModel refuses absurd widths instead of
+// trying to allocate them.
+const maxHeadParams = 1 << 30
+
+// headParams counts the parameters of the fusion layers and heads of c
+// (defaults filled), in int64 so that absurd widths cannot overflow.
+func headParams(c ModelConfig) (int64, error) {
+	const lim = 1 << 24
+	for _, d := range []int{c.EmbedDim, c.ClinicalDim, c.Hidden, len(c.Tasks), len(c.Scheme.Cuts)} {
+		if d < 0 || d > lim {
+			return 0, fmt.Errorf("model dimension %d out of range", d)
+		}
+	}
+	for _, t := range c.Tasks {
+		if len(t.Levels) > lim {
+			return 0, fmt.Errorf("task %q has %d levels", t.Name, len(t.Levels))
+		}
+	}
+	e, f, h := int64(c.EmbedDim), int64(c.ClinicalDim), int64(c.Hidden)
+	lin := func(in, out int64) int64 { return in*out + out }
+	var want int64
+	switch c.Fusion {
+	case ClinicalOnly:
+		want = lin(f, h)
+	case ImageOnly:
+		want = lin(e, h)
+	case Early:
+		want = lin(e+1+f+1, h)
+	case Late:
+		want = lin(e, h) + lin(f, h)
+	case Gated:
+		want = lin(e, h) + lin(f, h) + lin(2*h, 2)
+	default:
+		return 0, fmt.Errorf("unknown fusion %d", int(c.Fusion))
+	}
+	m := &Model{Config: c}
+	for _, k := range m.outputs() {
+		want += lin(h, int64(k))
+		if c.Fusion == Late {
+			want += lin(h, int64(k))
+		}
+		if want > 1<<52 {
+			break // far past any limit; stop before int64 could overflow
+		}
+	}
+	return want, nil
 }
 
 // outputs lists the output width of every head (survival first).
@@ -285,6 +362,19 @@ func (b Batch) size() int {
 	return max(len(b.HasImage), len(b.HasClinical))
 }
 
+// filled reports whether t holds exactly the values its shape says (a
+// tensor assembled by hand may not).
+func filled(t *nn.Tensor) bool {
+	n := 1
+	for _, d := range t.Shape {
+		if d < 0 || (d > 0 && n > math.MaxInt/d) {
+			return false
+		}
+		n *= d
+	}
+	return n == len(t.Data)
+}
+
 // availability returns an (N, 1) tensor of 0/1 flags.
 func availability(n int, flags []bool, given bool) *nn.Tensor {
 	t := nn.NewTensor(n, 1)
@@ -303,6 +393,16 @@ func (m *Model) ForwardBatch(g *nn.Graph, b Batch) ([]*nn.Tensor, error) {
 	n := b.size()
 	if n == 0 {
 		return nil, fmt.Errorf("%w: empty batch", ErrShape)
+	}
+	for name, f := range map[string][]bool{"HasImage": b.HasImage, "HasClinical": b.HasClinical} {
+		if f != nil && len(f) != n {
+			return nil, fmt.Errorf("%w: %s has %d flags for a batch of %d", ErrShape, name, len(f), n)
+		}
+	}
+	for name, t := range map[string]*nn.Tensor{"images": b.Images, "embeddings": b.Embeddings, "clinical features": b.Clinical} {
+		if t != nil && !filled(t) {
+			return nil, fmt.Errorf("%w: %s hold %d values for shape %v", ErrShape, name, len(t.Data), t.Shape)
+		}
 	}
 	var emb, clin *nn.Tensor
 	if c.Fusion.usesImage() {

@@ -245,6 +245,9 @@ func (p *Predictor) checkStack(st *volume.Stack) error {
 	if len(st.Present) != s[0] {
 		return fmt.Errorf("%w: stack has %d presence flags for %d channels", ErrShape, len(st.Present), s[0])
 	}
+	if err := absentZero(st.Data, st.Present); err != nil {
+		return err
+	}
 	if len(p.b.Channels) == s[0] && len(st.Names) == s[0] {
 		for c, n := range st.Names {
 			if !strings.EqualFold(n, p.b.Channels[c]) {
@@ -333,6 +336,28 @@ func embedWant(m *Model) string {
 		return "images"
 	}
 	return fmt.Sprintf("embeddings of %d values", m.Config.EmbedDim)
+}
+
+// absentZero rejects a channel flagged absent that holds a non-zero value:
+// absent sequences are zero channels (norm.Preprocess's MissingZeroFill),
+// and the model would otherwise see the data of a sequence reported as
+// missing.
+func absentZero(d []float32, present []bool) error {
+	if present == nil {
+		return nil
+	}
+	per := len(d) / max(len(present), 1)
+	for c, ok := range present {
+		if ok {
+			continue
+		}
+		for i, v := range d[c*per : (c+1)*per] {
+			if v != 0 {
+				return fmt.Errorf("%w: channel %d is flagged absent but holds %v at voxel %d (zero it, or flag it present)", ErrShape, c, v, i)
+			}
+		}
+	}
+	return nil
 }
 
 // finiteData rejects NaN or infinite voxels, naming the first one's

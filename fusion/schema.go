@@ -374,16 +374,23 @@ type MatchOptions struct {
 // MatchIDs pairs the patients of a clinical table with those that have
 // images. A patient on one side only is an error wrapping ErrUnmatched that
 // names them (up to ten per side), unless SkipUnmatched: then the common ids
-// are returned in clinical order and the others reported.
+// are returned in clinical order and the others reported. An id listed
+// twice on one side is an error wrapping ErrDuplicateID.
 func MatchIDs(clinical, images []string, o MatchOptions) ([]string, Unmatched, error) {
 	var u Unmatched
 	img := map[string]bool{}
 	for _, id := range images {
+		if img[id] {
+			return nil, u, fmt.Errorf("%w: %q appears twice among the images", ErrDuplicateID, id)
+		}
 		img[id] = true
 	}
 	cl := map[string]bool{}
 	var common []string
 	for _, id := range clinical {
+		if cl[id] {
+			return nil, u, fmt.Errorf("%w: %q appears twice in the clinical table", ErrDuplicateID, id)
+		}
 		cl[id] = true
 		if img[id] {
 			common = append(common, id)

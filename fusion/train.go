@@ -164,6 +164,12 @@ func Train(ctx context.Context, m *Model, enc *Encoder, train, val *Cohort, o Tr
 	if train == nil {
 		return nil, nil, fmt.Errorf("%w: no training cohort", ErrShape)
 	}
+	if o.Monitor < MonitorCIndex || o.Monitor > MonitorLoss {
+		return nil, nil, fmt.Errorf("%w: unknown monitor %d", ErrSchema, int(o.Monitor))
+	}
+	if o.Channels != nil && len(o.Channels) != train.Shape[0] {
+		return nil, nil, fmt.Errorf("%w: %d channel names %v for %d image channels", ErrShape, len(o.Channels), o.Channels, train.Shape[0])
+	}
 	tr := &trainer{m: m, o: o, shape: train.Shape}
 	var labels *survival.Labels
 	var err error
@@ -284,7 +290,9 @@ func (tr *trainer) epochBatches(ctx context.Context, epoch int) (<-chan loaded, 
 	}()
 	cfg := tr.m.Config
 	vox := tr.shape[0] * tr.shape[1] * tr.shape[2] * tr.shape[3]
-	for w := 0; w < tr.o.Workers; w++ {
+	// More loaders than batches would only idle (and an absurd Workers
+	// would start that many goroutines).
+	for w := 0; w < min(tr.o.Workers, nb); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

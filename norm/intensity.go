@@ -115,6 +115,9 @@ type MinMax struct {
 }
 
 // Normalize implements Normalizer.
+// float32Range reports whether x is a finite value a float32 can hold.
+func float32Range(x float64) bool { return math.Abs(x) <= math.MaxFloat32 }
+
 func (m MinMax) Normalize(x []float32) error {
 	if err := checkFinite(x); err != nil {
 		return err
@@ -122,6 +125,9 @@ func (m MinMax) Normalize(x []float32) error {
 	lo, hi := m.Min, m.Max
 	if lo == 0 && hi == 0 {
 		hi = 1
+	}
+	if !float32Range(lo) || !float32Range(hi) {
+		return fmt.Errorf("%w: MinMax output range [%g, %g] (want finite float32 bounds)", ErrInput, lo, hi)
 	}
 	st, err := volume.Describe(x, nil)
 	if err != nil {
@@ -166,6 +172,9 @@ func (p PercentileScale) Normalize(x []float32) error {
 	}
 	if bmin == 0 && bmax == 0 {
 		bmax = 1
+	}
+	if !float32Range(bmin) || !float32Range(bmax) {
+		return fmt.Errorf("%w: PercentileScale output range [%g, %g] (want finite float32 bounds)", ErrInput, bmin, bmax)
 	}
 	if lower < 0 || upper > 100 || lower > upper {
 		return fmt.Errorf("%w: percentiles [%g, %g] must satisfy 0 ≤ lower ≤ upper ≤ 100", ErrInput, lower, upper)
@@ -222,14 +231,18 @@ type HistogramMatchOptions struct {
 	AllVoxels   bool // include voxels at or below the mean
 }
 
+// maxMatchPoints bounds HistogramMatchOptions.MatchPoints (ITK uses 7; a
+// quantile per distinct intensity of a 16-bit image is 65536).
+const maxMatchPoints = 1 << 16
+
 // NewHistogramMatch precomputes the reference landmarks.
 func NewHistogramMatch(reference []float32, o HistogramMatchOptions) (*HistogramMatch, error) {
 	mp := o.MatchPoints
 	if mp == 0 {
 		mp = 7
 	}
-	if mp < 0 {
-		return nil, fmt.Errorf("%w: %d match points", ErrInput, mp)
+	if mp < 0 || mp > maxMatchPoints {
+		return nil, fmt.Errorf("%w: %d match points (want 0 to %d)", ErrInput, mp, maxMatchPoints)
 	}
 	h := &HistogramMatch{matchPoints: mp, thresholdAtMean: !o.AllVoxels}
 	if err := checkFinite(reference); err != nil {

@@ -56,6 +56,13 @@ type N4Result struct {
 	Duration    time.Duration
 }
 
+// Bounds of N4Options: ITK's defaults are 200 bins and a finest lattice of
+// 8 spans per axis; 256 spans hold 259³ control points (139 MB).
+const (
+	maxN4Bins = 1 << 16
+	maxN4Mesh = 256
+)
+
 func (o *N4Options) defaults() {
 	if o.ShrinkFactor <= 0 {
 		o.ShrinkFactor = 4
@@ -97,8 +104,23 @@ func N4(ctx context.Context, v *volume.Volume, o N4Options) (*N4Result, error) {
 		return nil, err
 	}
 	o.defaults()
-	if o.HistogramBins < 2 {
-		return nil, fmt.Errorf("%w: N4 needs at least 2 histogram bins, got %d", ErrInput, o.HistogramBins)
+	for name, x := range map[string]float64{"ConvergenceThreshold": o.ConvergenceThreshold, "FWHM": o.FWHM, "WienerNoise": o.WienerNoise} {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%w: N4 %s is %v (want a finite value; 0 takes the default)", ErrInput, name, x)
+		}
+	}
+	for _, it := range o.Iterations {
+		if it < 0 {
+			return nil, fmt.Errorf("%w: N4 iterations %v (want counts >= 0)", ErrInput, o.Iterations)
+		}
+	}
+	if o.HistogramBins < 2 || o.HistogramBins > maxN4Bins {
+		return nil, fmt.Errorf("%w: N4 needs 2 to %d histogram bins, got %d", ErrInput, maxN4Bins, o.HistogramBins)
+	}
+	// Each level doubles the lattice; its finest level must stay a
+	// B-spline, not an allocation of (mesh+3)³ values beyond any image.
+	if mesh := o.InitialMesh; len(o.Iterations) > 0 && (mesh > maxN4Mesh || len(o.Iterations) > 31 || mesh<<(len(o.Iterations)-1) > maxN4Mesh) {
+		return nil, fmt.Errorf("%w: N4 initial mesh %d over %d levels exceeds %d spans per axis at the finest level", ErrInput, mesh, len(o.Iterations), maxN4Mesh)
 	}
 	if err := checkFinite(v.Data); err != nil {
 		return nil, err
@@ -278,6 +300,9 @@ func anyTrue(b []bool) bool {
 // separates head from air.
 func OtsuMask(v *volume.Volume) (*volume.Mask, error) {
 	if err := checkVolume("image", v); err != nil {
+		return nil, err
+	}
+	if err := checkFinite(v.Data); err != nil { // a NaN threshold selects nothing
 		return nil, err
 	}
 	m, err := volume.NewMask(v.Dims)

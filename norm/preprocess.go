@@ -467,6 +467,9 @@ func (r *run) mask(vols []*volume.Volume) error {
 		return fmt.Errorf("%w: mask dims %v, want the atlas dims %v", ErrMask, m.Dims, r.atlas.Dims)
 	}
 	r.rep.MaskVoxels = m.Count()
+	if r.rep.MaskVoxels == 0 { // every channel would be zeroed: a blank input
+		return fmt.Errorf("%w: the brain mask selects no voxel (a stripper that found no brain, or an empty AtlasMask)", ErrMask)
+	}
 	for _, v := range vols {
 		if v == nil {
 			continue

@@ -191,8 +191,14 @@ func (o *Options) defaults() error {
 	if o.MinStep <= 0 {
 		o.MinStep = 0.002
 	}
-	if o.Relaxation <= 0 || o.Relaxation >= 1 {
+	if o.Relaxation < 0 || o.Relaxation >= 1 {
+		return fmt.Errorf("%w: relaxation %g, want 0 < r < 1 (0 takes 0.5)", ErrInput, o.Relaxation)
+	}
+	if o.Relaxation == 0 {
 		o.Relaxation = 0.5
+	}
+	if o.MinStep > o.MaxStep {
+		return fmt.Errorf("%w: MinStep %g exceeds MaxStep %g: the optimiser would stop before its first step", ErrInput, o.MinStep, o.MaxStep)
 	}
 	if o.Optimizer != RegularStep && o.Optimizer != LBFGS {
 		return fmt.Errorf("%w: unknown optimizer %d", ErrInput, int(o.Optimizer))

@@ -42,6 +42,17 @@ func Resample(moving *volume.Volume, onto Grid, m volume.Affine, interp volume.I
 	if err != nil {
 		return nil, fmt.Errorf("%w: output grid: %w", ErrInput, err)
 	}
+	// A singular grid or transform maps every output voxel onto a plane
+	// or a point of the moving image: a constant output.
+	if _, err := onto.Affine.Inverse(); err != nil {
+		return nil, fmt.Errorf("%w: output grid: %w", ErrInput, err)
+	}
+	if err := checkMatrix(m); err != nil {
+		return nil, err
+	}
+	if _, err := m.Inverse(); err != nil {
+		return nil, fmt.Errorf("%w: transform: %w", ErrInput, err)
+	}
 	k, err := voxelMap(moving.Affine, m, onto.Affine)
 	if err != nil {
 		return nil, err

@@ -78,6 +78,12 @@ func (t Transform) Clone() Transform {
 	return t
 }
 
+// wellFormed reports whether t has a known kind and its number of
+// parameters (the methods without an error index Params by kind).
+func (t Transform) wellFormed() bool {
+	return t.Kind >= KindRigid && t.Kind <= KindAffine && len(t.Params) == t.Kind.NumParams()
+}
+
 func (t Transform) check() error {
 	if t.Kind < KindRigid || t.Kind > KindAffine {
 		return fmt.Errorf("register: unknown transform kind %d", int(t.Kind))
@@ -173,8 +179,13 @@ func (k Kind) translationIndex() int {
 	return 3
 }
 
-// Matrix returns the 4×4 world-space matrix of t.
+// Matrix returns the 4×4 world-space matrix of t; every entry is NaN when t
+// has an unknown Kind or not Kind.NumParams() parameters.
 func (t Transform) Matrix() volume.Affine {
+	if !t.wellFormed() {
+		nan := math.NaN()
+		return volume.Affine{{nan, nan, nan, nan}, {nan, nan, nan, nan}, {nan, nan, nan, nan}, {nan, nan, nan, nan}}
+	}
 	l, _ := t.linear()
 	return assemble(l, t.translation(), t.Center)
 }
@@ -197,8 +208,12 @@ func assemble(l mat3, tr, c [3]float64) volume.Affine {
 
 // Derivatives returns ∂M/∂p for every parameter p (the top 3×4 of the
 // matrix; the last row is constant). The metric gradients chain through
-// these, so one code path serves every kind of transform.
+// these, so one code path serves every kind of transform. It is nil for a
+// malformed t (see Matrix).
 func (t Transform) Derivatives() [][3][4]float64 {
+	if !t.wellFormed() {
+		return nil
+	}
 	_, dl := t.linear()
 	out := make([][3][4]float64, len(t.Params))
 	ti := t.Kind.translationIndex()
@@ -215,12 +230,17 @@ func (t Transform) Derivatives() [][3][4]float64 {
 	return out
 }
 
-// Apply maps the world point p.
+// Apply maps the world point p (NaN for a malformed t, see Matrix).
 func (t Transform) Apply(p [3]float64) [3]float64 { return t.Matrix().Apply(p) }
 
 // SetCenter moves the centre of rotation to c without changing the mapping
-// (the translation absorbs the difference).
+// (the translation absorbs the difference). A malformed t (see Matrix) only
+// has its Center set.
 func (t *Transform) SetCenter(c [3]float64) {
+	if !t.wellFormed() {
+		t.Center = c
+		return
+	}
 	m := t.Matrix()
 	t.Center = c
 	t.setTranslation(m, c)
@@ -270,6 +290,11 @@ const DefaultRigidTol = 1e-6
 // wrapping ErrInput when the linear part of m is not a rotation within
 // o.Tol.
 func RigidFromMatrix(m volume.Affine, c [3]float64, o RigidOptions) (Transform, error) {
+	for _, x := range c {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return Transform{}, fmt.Errorf("%w: centre %v is not finite", ErrInput, c)
+		}
+	}
 	zyx, tol := o.ZYX, o.Tol
 	if tol == 0 {
 		tol = DefaultRigidTol

@@ -204,6 +204,12 @@ func WriteElastix(w io.Writer, t Transform, g Grid) error {
 	if err := t.check(); err != nil {
 		return err
 	}
+	if _, err := volume.NumVoxels(g.Dims); err != nil {
+		return fmt.Errorf("%w: elastix grid: %w", ErrInput, err)
+	}
+	if _, err := g.Affine.Inverse(); err != nil {
+		return fmt.Errorf("%w: elastix grid: %w", ErrInput, err)
+	}
 	l := t.toLPS()
 	name, params := "EulerTransform", l.Params
 	if t.Kind != KindRigid {
@@ -312,6 +318,9 @@ func ReadElastix(r io.Reader) (Transform, error) {
 // of four numbers, RAS+ world, mapping fixed points to moving points (the
 // matrix Greedy's -it and -r options read).
 func WriteMat(w io.Writer, m volume.Affine) error {
+	if err := checkMatrix(m); err != nil {
+		return err
+	}
 	for r := 0; r < 4; r++ {
 		if _, err := fmt.Fprintln(w, joinFloats(m[r][:])); err != nil {
 			return err

@@ -43,6 +43,9 @@ func newIPCW(train []Outcome, o IPCWOptions) (*ipcw, error) {
 	if err := Validate(train); err != nil {
 		return nil, err
 	}
+	if o.Convention != GLeft && o.Convention != GRight {
+		return nil, fmt.Errorf("%w: unknown IPCW convention %d (want GLeft or GRight)", ErrInput, o.Convention)
+	}
 	return &ipcw{g: censoringCurve(train), conv: o.Convention}, nil
 }
 

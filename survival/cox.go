@@ -83,6 +83,9 @@ func Cox(y []Outcome, x [][]float64, names []string, o CoxOptions) (*CoxFit, err
 	if o.MaxIter < 0 || !(o.Eps >= 0) || math.IsInf(o.Eps, 1) {
 		return nil, fmt.Errorf("%w: Cox MaxIter %d, Eps %v (want MaxIter >= 0 and a finite Eps >= 0; 0 picks the default)", ErrInput, o.MaxIter, o.Eps)
 	}
+	if err := checkTies(o.Ties); err != nil {
+		return nil, err
+	}
 	y = TimeFix(y)
 	d, err := newCoxData(y, x, o.Strata)
 	if err != nil {
@@ -451,8 +454,12 @@ func (f *CoxFit) finish(beta, imat []float64, o CoxOptions) error {
 
 // LinearPredictor returns x·beta (not centred), the log relative hazard
 // against a patient with all covariates zero. R's fit$linear.predictors
-// are centred: subtract LinearPredictor(Means).
+// are centred: subtract LinearPredictor(Means). It is NaN when x does not
+// have one value per coefficient.
 func (f *CoxFit) LinearPredictor(x []float64) float64 {
+	if len(x) != len(f.Coef) {
+		return math.NaN()
+	}
 	var s float64
 	for j, b := range f.Coef {
 		s += b * x[j]
@@ -558,6 +565,14 @@ func (f *CoxFit) baseHazStratum(label string, rows []int, offset float64) BaseHa
 func (f *CoxFit) SurvivalAt(x []float64, stratum string, t float64) (float64, error) {
 	if len(x) != len(f.Coef) {
 		return 0, fmt.Errorf("%w: %d covariates (want %d)", ErrShape, len(x), len(f.Coef))
+	}
+	for j, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, fmt.Errorf("%w: covariate %d is %v (want a finite number)", ErrInput, j, v)
+		}
+	}
+	if math.IsNaN(t) {
+		return 0, fmt.Errorf("%w: survival asked at time NaN", ErrInput)
 	}
 	for _, bh := range f.base {
 		if bh.Stratum == stratum {

@@ -35,6 +35,9 @@ func NewECDF(x []float64) *ECDF {
 
 // At returns the fraction of the sample <= t.
 func (e *ECDF) At(t float64) float64 {
+	if math.IsNaN(t) {
+		return math.NaN()
+	}
 	i := stepAt(e.X, t)
 	if i < 0 {
 		return 0

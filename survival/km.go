@@ -191,6 +191,9 @@ func stepAt(times []float64, t float64) int {
 // At returns S(t), the right-continuous step function (1 before the first
 // time, the last value after the last time).
 func (k *KM) At(t float64) float64 {
+	if math.IsNaN(t) {
+		return math.NaN()
+	}
 	i := stepAt(k.Time, t)
 	if i < 0 {
 		return 1
@@ -201,6 +204,9 @@ func (k *KM) At(t float64) float64 {
 // AtLeft returns S(t−), the value just before t; IPCW weights for events
 // at t use the censoring curve G(t−).
 func (k *KM) AtLeft(t float64) float64 {
+	if math.IsNaN(t) {
+		return math.NaN()
+	}
 	i := stepAt(k.Time, math.Nextafter(t, math.Inf(-1)))
 	if i < 0 {
 		return 1
@@ -211,7 +217,7 @@ func (k *KM) AtLeft(t float64) float64 {
 // Quantile returns the time at which the curve reaches 1−p, with R's
 // quantile.survfit rule: where the curve is flat exactly at 1−p (within
 // sqrt(machine epsilon)) the midpoint of the flat is reported. NaN when
-// the curve never drops that far.
+// the curve never drops that far, or when p is not in [0, 1].
 func (k *KM) Quantile(p float64) float64 {
 	return findQuantile(k.Time, k.Surv, p)
 }
@@ -231,6 +237,9 @@ func (k *KM) QuantileCI(p float64) (lo, hi float64) {
 // findQuantile reproduces R's findq on the CDF 1−S, with (0, 0) prepended.
 func findQuantile(time, surv []float64, p float64) float64 {
 	const tol = 1.4901161193847656e-08 // sqrt(.Machine$double.eps)
+	if !(p >= 0 && p <= 1) {
+		return math.NaN() // not a probability
+	}
 	if p == 0 {
 		return 0
 	}

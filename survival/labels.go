@@ -22,10 +22,18 @@ func StudyClasses() ClassScheme { return ClassScheme{Cuts: []float64{6, 21}, Uni
 // NumClasses returns len(Cuts)+1.
 func (s ClassScheme) NumClasses() int { return len(s.Cuts) + 1 }
 
-// ClassOf returns the class of a time given in the scheme's unit.
+// ClassOf returns the class of a time given in the scheme's unit, or −1 for
+// a time that is NaN or negative.
 func (s ClassScheme) ClassOf(t float64) int {
+	if !(t >= 0) {
+		return -1 // NaN or negative: no class
+	}
 	return sort.Search(len(s.Cuts), func(i int) bool { return s.Cuts[i] > t })
 }
+
+// Validate reports whether the cut points are finite, positive and
+// increasing (Label checks the same).
+func (s ClassScheme) Validate() error { return s.validate() }
 
 func (s ClassScheme) validate() error {
 	if len(s.Cuts) == 0 {
@@ -192,6 +200,9 @@ type Balance struct {
 
 // Balance computes the class balance report of the labelled cohort.
 func (l *Labels) Balance(y []Outcome, unit Unit) (*Balance, error) {
+	if len(y) != len(l.Class) || len(l.Prob) != len(l.Class) {
+		return nil, fmt.Errorf("%w: %d outcomes, %d labels and %d class distributions (want equal)", ErrShape, len(y), len(l.Class), len(l.Prob))
+	}
 	k := l.Scheme.NumClasses()
 	b := &Balance{Counts: make([]int, k), Shares: make([]float64, k), KMShares: make([]float64, k),
 		ExpectedCounts: make([]float64, k)}

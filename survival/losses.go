@@ -41,6 +41,9 @@ func CoxLoss(y []Outcome, eta []float64, ties Ties) (float64, []float64, error) 
 	if err := Validate(y); err != nil {
 		return 0, nil, err
 	}
+	if err := checkTies(ties); err != nil {
+		return 0, nil, err
+	}
 	nev := CountEvents(y)
 	if nev == 0 {
 		return 0, nil, fmt.Errorf("%w: Cox loss needs at least one event in the batch", ErrNoEvents)
@@ -184,6 +187,9 @@ func (d DiscreteTime) Transform(y []Outcome) ([]int, []bool, error) {
 	}
 	if m == 0 {
 		return nil, nil, fmt.Errorf("%w: discrete-time grid has no cuts", ErrInput)
+	}
+	if err := Validate(y); err != nil {
+		return nil, nil, err
 	}
 	idx := make([]int, len(y))
 	ev := make([]bool, len(y))

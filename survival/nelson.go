@@ -1,6 +1,9 @@
 package survival
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Ties selects how tied event times are handled, in the cumulative hazard
 // and in the Cox partial likelihood.
@@ -17,6 +20,14 @@ const (
 )
 
 // String returns R's name of the tie method.
+// checkTies refuses a tie method other than Efron and Breslow.
+func checkTies(t Ties) error {
+	if t != Efron && t != Breslow {
+		return fmt.Errorf("%w: unknown tie method %d (want Efron or Breslow)", ErrInput, int(t))
+	}
+	return nil
+}
+
 func (t Ties) String() string {
 	if t == Breslow {
 		return "breslow"
@@ -43,6 +54,9 @@ func NelsonAalen(y []Outcome, ties Ties) (*CumHaz, error) {
 		return nil, ErrEmpty
 	}
 	if err := Validate(y); err != nil {
+		return nil, err
+	}
+	if err := checkTies(ties); err != nil {
 		return nil, err
 	}
 	rt := tabulate(TimeFix(y))
@@ -73,6 +87,9 @@ func NelsonAalen(y []Outcome, ties Ties) (*CumHaz, error) {
 
 // At returns the cumulative hazard at t (a right-continuous step).
 func (h *CumHaz) At(t float64) float64 {
+	if math.IsNaN(t) {
+		return math.NaN()
+	}
 	i := stepAt(h.Time, t)
 	if i < 0 {
 		return 0

@@ -1,6 +1,8 @@
 package vit
 
 import (
+	"fmt"
+
 	"github.com/metasurv/metasurv/nn"
 )
 
@@ -66,10 +68,13 @@ func (m *AutoEnc) ForwardHidden(g *nn.Graph, x *nn.Tensor) (*nn.Tensor, []*nn.Te
 // Decode maps normalised tokens (N, T, hidden) to the reconstruction.
 func (m *AutoEnc) Decode(g *nn.Graph, normed *nn.Tensor) *nn.Tensor {
 	gr, n := m.cfg.grid()
-	b := normed.Shape[0]
+	if normed == nil {
+		return g.SetErr(fmt.Errorf("%w: nil tokens", ErrInput))
+	}
 	if len(normed.Shape) != 3 || normed.Shape[1] != n || normed.Shape[2] != m.cfg.HiddenSize {
 		return g.SetErr(wrapTokens(normed.Shape, n, m.cfg.HiddenSize))
 	}
+	b := normed.Shape[0]
 	x := g.Reshape(g.Transpose(normed, 1, 2), b, m.cfg.HiddenSize, gr[0], gr[1], gr[2])
 	return m.deconv1.Forward(g, m.deconv.Forward(g, x))
 }

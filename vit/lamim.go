@@ -89,8 +89,15 @@ func NewLaMIM(c LaMIMConfig) (*LaMIMClassifier, error) {
 func tokensOf(c Config) int { _, n := c.grid(); return n }
 
 // LaMIMPoolDim is the length of the LaMIM pool of an encoder of
-// configuration c: (T/3)·(hidden/3) — 72·682 = 49104 for LaMIM.
-func LaMIMPoolDim(c Config) int { return tokensOf(c) / 3 * (c.HiddenSize / 3) }
+// configuration c: (T/3)·(hidden/3) — 72·682 = 49104 for LaMIM. Zero
+// fields take New's defaults; it is 0 for a configuration New refuses.
+func LaMIMPoolDim(c Config) int {
+	c, err := c.withDefaults()
+	if err != nil {
+		return 0
+	}
+	return tokensOf(c) / 3 * (c.HiddenSize / 3)
+}
 
 // Config returns the configuration with defaults filled in.
 func (m *LaMIMClassifier) Config() LaMIMConfig { return m.cfg }

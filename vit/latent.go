@@ -49,6 +49,14 @@ func Pool(g *nn.Graph, e *Encoding, p Pooling) *nn.Tensor {
 	if e == nil {
 		return g.SetErr(fmt.Errorf("%w: no encoding (an earlier error: %v)", ErrInput, g.Err()))
 	}
+	if len(e.Hidden) == 0 && e.Normed == nil {
+		return g.SetErr(fmt.Errorf("%w: empty encoding", ErrInput))
+	}
+	for _, h := range append([]*nn.Tensor{e.Normed}, e.Hidden...) {
+		if h != nil && len(h.Shape) != 3 {
+			return g.SetErr(fmt.Errorf("%w: encoding tokens %v, want [B, T, hidden]", ErrInput, h.Shape))
+		}
+	}
 	switch p {
 	case PoolMean:
 		t := e.Normed
@@ -60,6 +68,9 @@ func Pool(g *nn.Graph, e *Encoding, p Pooling) *nn.Tensor {
 		}
 		return g.Mean(t, 1)
 	case PoolLaMIM:
+		if len(e.Hidden) == 0 {
+			return g.SetErr(fmt.Errorf("%w: %v pooling needs the blocks' outputs", ErrInput, p))
+		}
 		return lamimPool(g, e.Last())
 	case PoolCLS:
 		if !e.CLS || e.Normed == nil {
@@ -112,6 +123,9 @@ func Latents(ctx context.Context, m Encoder, x *nn.Tensor, o LatentOptions) (*La
 	in, err := nn.FromData(x.Data, shape...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	if i := firstNonFinite(x.Data); i >= 0 {
+		return nil, fmt.Errorf("%w: voxel %d of the patient volume is %v (want finite values: every latent would be NaN)", ErrInput, i, x.Data[i])
 	}
 	c := shape[1]
 	total := 1

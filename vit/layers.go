@@ -1,6 +1,8 @@
 package vit
 
 import (
+	"fmt"
+	"math"
 	"strconv"
 	"sync"
 
@@ -347,7 +349,23 @@ func (e *encoder) checkInput(g *nn.Graph, x *nn.Tensor) bool {
 		g.SetErr(wrapInput(shape, c))
 		return false
 	}
+	// A tensor assembled by hand may hold fewer values than its shape says.
+	if per := c.InChannels * c.ImgSize[0] * c.ImgSize[1] * c.ImgSize[2]; len(x.Data)%per != 0 || len(x.Data)/per != x.Shape[0] {
+		g.SetErr(fmt.Errorf("%w: %d values for shape %v", ErrInput, len(x.Data), x.Shape))
+		return false
+	}
 	return true
+}
+
+// firstNonFinite returns the index of the first NaN or infinite value of
+// data, or -1.
+func firstNonFinite(data []float32) int {
+	for i, v := range data {
+		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+			return i
+		}
+	}
+	return -1
 }
 
 // tokens is the first block's input: the patch embedding of x (checked

@@ -165,6 +165,9 @@ func AttentionRollout(ctx context.Context, m Encoder, x *nn.Tensor, o RolloutOpt
 	if !e.checkInput(g, x) {
 		return nil, g.Err()
 	}
+	if i := firstNonFinite(x.Data); i >= 0 {
+		return nil, fmt.Errorf("%w: input value %d is %v (want finite values: the map would be NaN)", ErrInput, i, x.Data[i])
+	}
 	t := e.tokens(g, x)
 	if err := g.Err(); err != nil {
 		return nil, fmt.Errorf("vit: rollout: %w", err)

@@ -42,7 +42,7 @@ func NonzeroMask(v *Volume) (*Mask, error) {
 // are never marked. Use ±Inf for a one-sided threshold, e.g. lo = 0.5,
 // hi = +Inf to binarise a resampled label map.
 func ThresholdMask(v *Volume, lo, hi float32) (*Mask, error) {
-	if lo > hi {
+	if !(lo <= hi) { // also a NaN bound, which would select nothing
 		return nil, fmt.Errorf("%w: threshold range [%g, %g] is empty", ErrInvalid, lo, hi)
 	}
 	return maskWhere(v, func(x float32) bool { return x >= lo && x <= hi })

@@ -170,6 +170,11 @@ func SquaredDistance(m *Mask, o DistanceOptions) ([]float32, error) {
 	if err := checkMask(m); err != nil {
 		return nil, err
 	}
+	for _, s := range o.Spacing {
+		if math.IsNaN(s) || math.IsInf(s, 0) {
+			return nil, fmt.Errorf("%w: spacing %v is not finite", ErrInvalid, o.Spacing)
+		}
+	}
 	return squaredDistance(m, !o.ToUnmarked, o.Spacing), nil
 }
 

@@ -241,6 +241,9 @@ func axesByStrength(r [3][3]float64) [3]int {
 // when Flip is -1.
 func OrntTransform(start, end Ornt) (Ornt, error) {
 	var t Ornt
+	if err := end.checkTransform(); err != nil {
+		return t, fmt.Errorf("target orientation: %w", err)
+	}
 	for e, ea := range end {
 		found := false
 		for s, sa := range start {
@@ -281,6 +284,9 @@ func (o Ornt) checkTransform() error {
 func InvOrntAffine(t Ornt, dims [3]int) (Affine, error) {
 	var m Affine
 	if err := t.checkTransform(); err != nil {
+		return m, err
+	}
+	if _, err := NumVoxels(dims); err != nil {
 		return m, err
 	}
 	m[3][3] = 1
@@ -351,6 +357,9 @@ func (v *Volume) ApplyOrnt(t Ornt) (*Volume, error) {
 func (v *Volume) Reorient(to Codes) (*Volume, error) {
 	if err := v.check(); err != nil {
 		return nil, err
+	}
+	if !v.Affine.IsFinite() {
+		return nil, fmt.Errorf("%w: affine %v has non-finite entries", ErrSingular, v.Affine)
 	}
 	end, err := to.Ornt()
 	if err != nil {

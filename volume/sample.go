@@ -318,6 +318,14 @@ func Resample(src *Volume, dims [3]int, affine, world Affine, s Sampler) (*Volum
 	if err != nil {
 		return nil, fmt.Errorf("volume: resample source affine: %w", err)
 	}
+	// A singular output affine or world transform maps the whole output
+	// grid onto a plane or a point of the source: a constant image.
+	if _, err := affine.Inverse(); err != nil {
+		return nil, fmt.Errorf("volume: resample output affine: %w", err)
+	}
+	if _, err := world.Inverse(); err != nil {
+		return nil, fmt.Errorf("volume: resample world transform: %w", err)
+	}
 	out, err := New(dims, affine)
 	if err != nil {
 		return nil, err

@@ -97,6 +97,9 @@ func SpacingGrid(dims [3]int, a Affine, pixdim [3]float64, opt SpacingOptions) (
 	if err != nil {
 		return dims, a, err
 	}
+	if _, err := NumVoxels(shape); err != nil {
+		return dims, a, fmt.Errorf("volume: spacing %v: %w", pixdim, err)
+	}
 	na[0][3], na[1][3], na[2][3] = offset[0], offset[1], offset[2]
 	return shape, na, nil
 }
