@@ -188,9 +188,19 @@ func (t *Tensor) updateBF16(fn func(data []float32)) {
 var widenPool = sync.Pool{New: func() any { return new([]float32) }}
 
 // refuseBF16 fails the graph when x is a converted weight, which no
-// float32 operation can read (what names the operation).
+// float32 operation can read (what names the operation), or a float32
+// tensor whose Data does not hold the values its Shape says.
 func (g *Graph) refuseBF16(what string, x *Tensor) bool {
-	if x == nil || x.bf == nil {
+	if x == nil {
+		return false
+	}
+	if x.bf == nil {
+		// A Tensor assembled by hand may hold other than the values its
+		// shape says; the operation would index past its data.
+		if n, err := numel(x.Shape); err != nil || n != len(x.Data) {
+			g.fail("%s: %d values for shape %v", what, len(x.Data), x.Shape)
+			return true
+		}
 		return false
 	}
 	g.SetErr(fmt.Errorf("%w: %s on a weight of shape %v held in bfloat16 only (ConvertBF16): only its layer's product reads it", ErrBF16, what, x.Shape))

@@ -36,7 +36,7 @@ type CEOptions struct {
 // loss_i = (1-ε)·w[y_i]·(-log p_{y_i}) + ε/C·Σ_c w[c]·(-log p_c), and the
 // mean divides by Σ_i w[y_i] over non-ignored samples.
 func (g *Graph) CrossEntropy(logits *Tensor, targets []int, o CEOptions) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("CrossEntropy", logits) {
 		return g.dead
 	}
 	if len(logits.Shape) < 2 {
@@ -184,7 +184,7 @@ type BCEOptions struct {
 // BCEWithLogits is torch.nn.functional.binary_cross_entropy_with_logits:
 // -[pw·y·log σ(x) + (1-y)·log(1-σ(x))], computed stably.
 func (g *Graph) BCEWithLogits(logits, targets *Tensor, o BCEOptions) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("BCEWithLogits", logits) || g.refuseBF16("BCEWithLogits", targets) {
 		return g.dead
 	}
 	if !SameShape(logits.Shape, targets.Shape) {
@@ -260,7 +260,7 @@ func (g *Graph) flatLoss(per []float64, shape []int, red Reduction) (*Tensor, fl
 
 // MSE is the mean squared error (torch.nn.functional.mse_loss).
 func (g *Graph) MSE(pred, target *Tensor, red Reduction) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("MSE", pred) || g.refuseBF16("MSE", target) {
 		return g.dead
 	}
 	if !SameShape(pred.Shape, target.Shape) {
@@ -290,7 +290,7 @@ type FocalOptions struct {
 // -α_y·(1-p_y)^γ·log p_y, over logits (N, C) and class indices (N);
 // negative targets are ignored. The mean is over non-ignored samples.
 func (g *Graph) FocalLoss(logits *Tensor, targets []int, o FocalOptions) *Tensor {
-	if g.bad() {
+	if g.bad() || g.refuseBF16("FocalLoss", logits) {
 		return g.dead
 	}
 	if len(logits.Shape) != 2 || len(targets) != logits.Shape[0] {

@@ -101,7 +101,7 @@ func beta(fresh bool) float32 {
 func (g *Graph) Linear(x, w, b *Tensor) *Tensor { return g.linear(x, w, b, nil) }
 
 func (g *Graph) linear(x, w, b *Tensor, pc *packCache) *Tensor {
-	if g.bad() || g.refuseBF16("Linear input", x) || g.refuseBF16("Linear bias", b) {
+	if g.bad() || g.refuseBF16("Linear input", x) || g.refuseBF16("Linear bias", b) || (w.bf == nil && g.refuseBF16("Linear weight", w)) {
 		return g.dead
 	}
 	if w.bf != nil && g.Recording() {

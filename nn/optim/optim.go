@@ -47,8 +47,13 @@ func newParams(ps []*nn.Tensor, lr float64) (params, error) {
 	if len(ps) == 0 {
 		return params{}, fmt.Errorf("%w: no parameters to optimise", ErrInput)
 	}
-	if lr < 0 || math.IsNaN(lr) {
-		return params{}, fmt.Errorf("%w: learning rate %v (want ≥ 0)", ErrInput, lr)
+	if !(lr >= 0) || math.IsInf(lr, 1) {
+		return params{}, fmt.Errorf("%w: learning rate %v (want finite, ≥ 0)", ErrInput, lr)
+	}
+	for i, t := range ps {
+		if t == nil {
+			return params{}, fmt.Errorf("%w: parameter %d is nil", ErrInput, i)
+		}
 	}
 	return params{ps: ps, lr: lr}, nil
 }
@@ -73,6 +78,12 @@ func NewSGD(ps []*nn.Tensor, o SGDOptions) (*SGD, error) {
 	p, err := newParams(ps, o.LR)
 	if err != nil {
 		return nil, err
+	}
+	// As torch: momentum and weight decay ≥ 0; NaN or Inf would turn every
+	// parameter NaN at the first step.
+	if !(o.Momentum >= 0) || math.IsInf(o.Momentum, 1) || !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 1) ||
+		math.IsNaN(o.Dampening) || math.IsInf(o.Dampening, 0) {
+		return nil, fmt.Errorf("%w: momentum %v, dampening %v, weight decay %v (want finite; momentum and weight decay ≥ 0)", ErrInput, o.Momentum, o.Dampening, o.WeightDecay)
 	}
 	if o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0) {
 		return nil, fmt.Errorf("%w: Nesterov momentum requires a momentum and zero dampening", ErrInput)
@@ -153,8 +164,13 @@ func newAdam(ps []*nn.Tensor, o AdamOptions, decoupled bool) (*Adam, error) {
 	if o.Eps == 0 {
 		o.Eps = 1e-8
 	}
-	if o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 {
+	if !(o.Beta1 >= 0 && o.Beta1 < 1) || !(o.Beta2 >= 0 && o.Beta2 < 1) {
 		return nil, fmt.Errorf("%w: betas (%v, %v) must be in [0, 1)", ErrInput, o.Beta1, o.Beta2)
+	}
+	// As torch: eps and weight decay ≥ 0 (and finite here: NaN or Inf
+	// would turn every parameter NaN at the first step).
+	if !(o.Eps >= 0) || math.IsInf(o.Eps, 1) || !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 1) {
+		return nil, fmt.Errorf("%w: eps %v, weight decay %v (want finite, ≥ 0)", ErrInput, o.Eps, o.WeightDecay)
 	}
 	n := len(ps)
 	return &Adam{params: p, o: o, decoupled: decoupled, step: make([]int, n), m: make([][]float32, n), v: make([][]float32, n)}, nil
