@@ -2,7 +2,6 @@ package cnn
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 
@@ -206,24 +205,11 @@ func checkInput(g *nn.Graph, x *nn.Tensor, channels int, model string) bool {
 		g.SetErr(fmt.Errorf("%w: %s takes (N, %d, D, H, W), got %v", ErrInput, model, channels, x.Shape))
 		return false
 	}
-	if !filled(x) {
+	if !x.Filled() {
 		g.SetErr(fmt.Errorf("%w: %s given %d values for shape %v", ErrInput, model, len(x.Data), x.Shape))
 		return false
 	}
 	return true
-}
-
-// filled reports whether x holds exactly the values its shape says (a
-// tensor assembled by hand may not).
-func filled(x *nn.Tensor) bool {
-	n := 1
-	for _, d := range x.Shape {
-		if d < 0 || (d > 0 && n > math.MaxInt/d) {
-			return false
-		}
-		n *= d
-	}
-	return n == len(x.Data)
 }
 
 // Every model is a backbone.

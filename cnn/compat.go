@@ -102,7 +102,7 @@ func embedFromMaps(g *nn.Graph, maps *nn.Tensor, ch int, model string) *nn.Tenso
 	if len(maps.Shape) != 5 || maps.Shape[1] != ch {
 		return g.SetErr(fmt.Errorf("%w: %s feature maps have shape %v, want (N, %d, d, h, w)", ErrInput, model, maps.Shape, ch))
 	}
-	if !filled(maps) {
+	if !maps.Filled() {
 		return g.SetErr(fmt.Errorf("%w: %s given %d feature-map values for shape %v", ErrInput, model, len(maps.Data), maps.Shape))
 	}
 	return globalAvg(g, maps)

@@ -362,19 +362,6 @@ func (b Batch) size() int {
 	return max(len(b.HasImage), len(b.HasClinical))
 }
 
-// filled reports whether t holds exactly the values its shape says (a
-// tensor assembled by hand may not).
-func filled(t *nn.Tensor) bool {
-	n := 1
-	for _, d := range t.Shape {
-		if d < 0 || (d > 0 && n > math.MaxInt/d) {
-			return false
-		}
-		n *= d
-	}
-	return n == len(t.Data)
-}
-
 // availability returns an (N, 1) tensor of 0/1 flags.
 func availability(n int, flags []bool, given bool) *nn.Tensor {
 	t := nn.NewTensor(n, 1)
@@ -400,7 +387,7 @@ func (m *Model) ForwardBatch(g *nn.Graph, b Batch) ([]*nn.Tensor, error) {
 		}
 	}
 	for name, t := range map[string]*nn.Tensor{"images": b.Images, "embeddings": b.Embeddings, "clinical features": b.Clinical} {
-		if t != nil && !filled(t) {
+		if t != nil && !t.Filled() {
 			return nil, fmt.Errorf("%w: %s hold %d values for shape %v", ErrShape, name, len(t.Data), t.Shape)
 		}
 	}

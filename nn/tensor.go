@@ -180,6 +180,16 @@ func SameShape(a, b []int) bool {
 	return true
 }
 
+// Filled reports whether t's Data holds exactly the values its Shape
+// says, with no negative or overflowing dimension. A tensor from NewTensor
+// or an operation always does; one assembled by hand (a struct literal, a
+// reshaped Data) may not, and models check their inputs with it. A
+// converted bfloat16 weight (ConvertBF16) has no Data and is not filled.
+func (t *Tensor) Filled() bool {
+	n, err := numel(t.Shape)
+	return err == nil && n == len(t.Data)
+}
+
 func numel(shape []int) (int, error) {
 	n := 1
 	for _, d := range shape {
