@@ -19,7 +19,8 @@ import (
 // a pair at a time) runs in Go over the same operands, so every test of
 // the bfloat16 paths exercises the AMX driver:
 //
-//	METASURV_EMULATE_AMX=1 go test ./internal/gemm ./internal/conv ./nn ./vit ./cnn
+//	METASURV_EMULATE_AMX=1 go test ./internal/gemm ./internal/conv ./nn ./vit
+//	METASURV_EMULATE_AMX=1 go test -run BF16 ./cnn
 //
 // It is a few hundred times slower than the hardware and is never on by
 // default; on a CPU with AMX the variable is ignored.
