@@ -197,7 +197,7 @@ func (g *Graph) refuseBF16(what string, x *Tensor) bool {
 	if x.bf == nil {
 		// A Tensor assembled by hand may hold other than the values its
 		// shape says; the operation would index past its data.
-		if n, err := numel(x.Shape); err != nil || n != len(x.Data) {
+		if !x.Filled() {
 			g.fail("%s: %d values for shape %v", what, len(x.Data), x.Shape)
 			return true
 		}

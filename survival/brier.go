@@ -25,6 +25,14 @@ const (
 	GRight
 )
 
+// check refuses a convention other than GLeft and GRight.
+func (c IPCWConvention) check() error {
+	if c != GLeft && c != GRight {
+		return fmt.Errorf("%w: unknown IPCW convention %d (want GLeft or GRight)", ErrInput, int(c))
+	}
+	return nil
+}
+
 // IPCWOptions configures the IPCW metrics.
 type IPCWOptions struct {
 	Convention IPCWConvention
@@ -43,8 +51,8 @@ func newIPCW(train []Outcome, o IPCWOptions) (*ipcw, error) {
 	if err := Validate(train); err != nil {
 		return nil, err
 	}
-	if o.Convention != GLeft && o.Convention != GRight {
-		return nil, fmt.Errorf("%w: unknown IPCW convention %d (want GLeft or GRight)", ErrInput, o.Convention)
+	if err := o.Convention.check(); err != nil {
+		return nil, err
 	}
 	return &ipcw{g: censoringCurve(train), conv: o.Convention}, nil
 }

@@ -283,8 +283,8 @@ func timeWeights(y []Outcome, rows []int, o ConcordanceOptions) (func(float64) f
 	if o.TimeWeight != Harrell && o.TimeWeight != Uno {
 		return nil, fmt.Errorf("%w: unknown concordance time weight %d (want Harrell or Uno)", ErrInput, o.TimeWeight)
 	}
-	if o.Convention != GLeft && o.Convention != GRight {
-		return nil, fmt.Errorf("%w: unknown IPCW convention %d (want GLeft or GRight)", ErrInput, o.Convention)
+	if err := o.Convention.check(); err != nil {
+		return nil, err
 	}
 	if o.TimeWeight == Uno && o.Convention == GRight {
 		return sksurvWeights(sub, o)

@@ -350,7 +350,7 @@ func (e *encoder) checkInput(g *nn.Graph, x *nn.Tensor) bool {
 		return false
 	}
 	// A tensor assembled by hand may hold fewer values than its shape says.
-	if per := c.InChannels * c.ImgSize[0] * c.ImgSize[1] * c.ImgSize[2]; len(x.Data)%per != 0 || len(x.Data)/per != x.Shape[0] {
+	if !x.Filled() {
 		g.SetErr(fmt.Errorf("%w: %d values for shape %v", ErrInput, len(x.Data), x.Shape))
 		return false
 	}

@@ -282,17 +282,21 @@ type bfOp struct {
 	next           *bfOp     // SgemmBF16WPair: the second product, whose A blocks the first one's slivers fill
 }
 
-// bfCall is one BF16 GEMM call's state, pooled with its parallel bodies
+// bfCall is one BF16 GEMM call's state (SgemmBF16 and its packed
+// variants, SgemmBF16W, SgemmBF16WPair), pooled with its parallel bodies
 // bound once: a method value of a fresh bfOp makes the op escape to the
 // heap, two allocations per call.
 type bfCall struct {
 	op                     bfOp
 	pack, columns, dp, dp8 func(lo, hi int)
+	pair                   func(lo, hi int) // SgemmBF16WPair's first product
+	op2                    bfOp             // SgemmBF16WPair's second product while the first runs
 }
 
 var bfCalls = sync.Pool{New: func() any {
 	c := new(bfCall)
 	c.pack, c.columns, c.dp, c.dp8 = c.op.packABlocks, c.op.columns, c.op.dpColumns, c.op.dpColumns8
+	c.pair = c.op.dpColumns8To
 	return c
 }}
 

@@ -35,8 +35,8 @@ func SgemmBF16WPair(m int, x []float32, ldx int, w1 *PackedBF16, ep1 *Epilogue, 
 	if m == 0 || k == 0 || h == 0 || n == 0 {
 		return false
 	}
-	call := bfWPool.Get().(*bfWCall)
-	defer bfWPool.Put(call)
+	call := bfCalls.Get().(*bfCall)
+	defer bfCalls.Put(call)
 	wx := bfPool.Get().(*bfWorker)
 	defer bfPool.Put(wx)
 	rbs := ceilDiv(m, bfTile)
@@ -45,13 +45,13 @@ func SgemmBF16WPair(m int, x []float32, ldx int, w1 *PackedBF16, ep1 *Epilogue, 
 	call.op = bfOp{m: m, n: h, k: k, ks: w1.ks, alpha: 1, a: x, lda: ldx, pb: w1, ldc: h, ep: ep1}
 	wx.a = grow(wx.a, rbs*w1.ks*bfTile*bfTile)
 	call.op.abuf = wx.a
-	parallel.ForChunks(rbs, 1, call.packFn)
+	parallel.ForChunks(rbs, 1, call.pack)
 	wx.a2 = grow(wx.a2, rbs*w2.ks*bfTile*bfTile)
 	call.op2 = bfOp{m: m, n: n, k: h, ks: w2.ks, alpha: 1, pb: w2, c: c, ldc: ldc, ep: ep2, abuf: wx.a2}
 	call.op.next = &call.op2
-	parallel.ForChunks(ceilDiv(h, bfTile), 1, call.pairFn)
+	parallel.ForChunks(ceilDiv(h, bfTile), 1, call.pair)
 	call.op = call.op2
-	parallel.ForChunks(ceilDiv(n, bfTile), 1, call.dpFn)
+	parallel.ForChunks(ceilDiv(n, bfTile), 1, call.dp8)
 	call.op, call.op2 = bfOp{}, bfOp{}
 	return true
 }

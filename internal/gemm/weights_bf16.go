@@ -141,10 +141,10 @@ func SgemmBF16W(m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc int
 		scaleC(&operands{m: m, n: n, beta: 0, c: c, ldc: ldc, ep: ep})
 		return
 	}
-	call := bfWPool.Get().(*bfWCall)
-	defer bfWPool.Put(call)
+	call := bfCalls.Get().(*bfCall)
+	defer bfCalls.Put(call)
 	call.op = bfOp{m: m, n: n, k: k, ks: w.ks, alpha: 1, a: x, lda: ldx, pb: w, c: c, ldc: ldc, ep: ep}
-	call.run()
+	call.runW()
 	call.op = bfOp{}
 }
 
@@ -162,37 +162,22 @@ func checkWeightsCall(fn string, m int, x []float32, ldx int, w *PackedBF16, c [
 	return n, k
 }
 
-// bfWCall is the state of one SgemmBF16W call, pooled with its loop
-// bodies bound so that a call allocates nothing.
-type bfWCall struct {
-	op                      bfOp
-	packFn, columnsFn, dpFn func(lo, hi int)
-	pairFn                  func(lo, hi int) // SgemmBF16WPair's first product
-	op2                     bfOp             // SgemmBF16WPair's second product while the first runs
-}
-
-var bfWPool = sync.Pool{New: func() any {
-	c := &bfWCall{}
-	c.packFn, c.columnsFn, c.dpFn = c.op.packABlocks, c.op.columns, c.op.dpColumns8
-	c.pairFn = c.op.dpColumns8To
-	return c
-}}
-
-// run is bfRun for c.op: x rounded into A blocks, then the AMX or
-// VDPBF16PS column loop, with the bound bodies.
-func (c *bfWCall) run() {
+// runW is run for SgemmBF16W's c.op (weights packed by PackWeightsBF16,
+// which only the 8×32 VDPBF16PS kernel and the AMX tiles read): x rounded
+// into A blocks, then the column loop.
+func (c *bfCall) runW() {
 	op := &c.op
 	rbs, sbs := ceilDiv(op.m, bfTile), ceilDiv(op.n, bfTile)
 	w := bfPool.Get().(*bfWorker)
 	defer bfPool.Put(w)
 	w.a = grow(w.a, rbs*op.ks*bfTile*bfTile)
 	op.abuf = w.a
-	parallel.ForChunks(rbs, 1, c.packFn)
+	parallel.ForChunks(rbs, 1, c.pack)
 	if useAMX() {
-		parallel.ForChunks(sbs, min(bfGroup, max(1, sbs/parallel.Workers())), c.columnsFn)
+		parallel.ForChunks(sbs, min(bfGroup, max(1, sbs/parallel.Workers())), c.columns)
 		return
 	}
-	parallel.ForChunks(sbs, 1, c.dpFn)
+	parallel.ForChunks(sbs, 1, c.dp8)
 }
 
 // widenFloats is the float32 values SgemmWidenW widens at a time (4 MB).
@@ -235,7 +220,7 @@ func SgemmWidenW(m int, x []float32, ldx int, w *PackedBF16, c []float32, ldc in
 	call.w, call.ep = nil, Epilogue{}
 }
 
-// widenCall is the state of one SgemmWidenW call (pooled, see bfWCall).
+// widenCall is the state of one SgemmWidenW call (pooled, see bfCall).
 type widenCall struct {
 	w       *PackedBF16
 	j0, k   int
