@@ -115,8 +115,15 @@ func TestLeanThreshold(t *testing.T) {
 
 // TestPooledForwardDoesNotAllocate: the buffers lean and direct forwards
 // borrow from the pool (column tiles, padded inputs) and the per-call
-// rounding of lean bfloat16 weights allocate nothing after warm-up.
+// rounding of lean bfloat16 weights allocate nothing after warm-up. The
+// pools' contents go at a garbage collection, and refilling them (a GEMM
+// call state with its bound loop bodies, worker buffers) costs a few
+// allocations once: an allocation per call shows as ≥ 1 on average over
+// 50 calls, a collection during the count does not.
 func TestPooledForwardDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector")
+	}
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, c := range []struct {
 		p    Params
@@ -154,7 +161,7 @@ func TestPooledForwardDoesNotAllocate(t *testing.T) {
 		}
 		ep := &Epilogue{Bias: randSlice(r, c.p.OutC), Act: gemm.ReLU}
 		_ = pl.Forward(y, x, ep)
-		if a := testing.AllocsPerRun(10, func() { _ = pl.Forward(y, x, ep) }); a > 0 {
+		if a := testing.AllocsPerRun(50, func() { _ = pl.Forward(y, x, ep) }); a > 0 {
 			t.Errorf("%+v (bf16 %v): %s forward allocates %.1f times per call", c.p, c.bf16, pl.Algorithm(), a)
 		}
 		restore()
